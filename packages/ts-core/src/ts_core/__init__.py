@@ -1,0 +1,1 @@
+"""ts: a pure-Python implementation of the TensorStore model."""

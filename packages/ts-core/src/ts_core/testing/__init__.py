@@ -1,0 +1,1 @@
+"""Conformance suites shipped as code, for plugin authors to subclass."""
