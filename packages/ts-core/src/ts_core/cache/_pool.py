@@ -1,0 +1,76 @@
+"""CachePool: a byte-limited LRU shared by every store opened with the same Context."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+__all__ = ["CachePool"]
+
+
+class CachePool:
+    """Least-recently-used cache bounded by the total ``nbytes`` of its entries.
+
+    A limit of 0 disables caching (tensorstore's default): ``put`` stores nothing.
+    """
+
+    def __init__(self, total_bytes_limit: int = 0) -> None:
+        if total_bytes_limit < 0:
+            raise ValueError(f"total_bytes_limit must be >= 0, got {total_bytes_limit}")
+        self.total_bytes_limit = total_bytes_limit
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.total_bytes = 0
+        _pools.add(self)
+
+    def get(self, key: Hashable) -> Any | None:
+        """The cached value for ``key`` (marking it recently used), or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: Hashable, value: Any, nbytes: int) -> None:
+        """Insert or replace ``key``; evicts least recently used entries past the limit."""
+        if nbytes > self.total_bytes_limit:
+            self.discard(key)
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.total_bytes -= old[1]
+            self._entries[key] = (value, nbytes)
+            self.total_bytes += nbytes
+            while self.total_bytes > self.total_bytes_limit:
+                _, (_, evicted_bytes) = self._entries.popitem(last=False)
+                self.total_bytes -= evicted_bytes
+
+    def discard(self, key: Hashable) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.total_bytes -= old[1]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"CachePool(total_bytes_limit={self.total_bytes_limit}, total_bytes={self.total_bytes})"
+
+
+_pools: weakref.WeakSet[CachePool] = weakref.WeakSet()
+
+
+def _reset_locks_after_fork() -> None:
+    # A lock held by a parent thread at fork time would stay locked forever in the child.
+    for pool in list(_pools):
+        pool._lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_locks_after_fork)

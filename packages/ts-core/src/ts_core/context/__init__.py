@@ -1,0 +1,12 @@
+"""Context and its resources."""
+
+from ._context import Context, ContextSpec, ResourceHandle, parse_resource_identifier
+from ._provider import ContextResourceProvider
+
+__all__ = [
+    "Context",
+    "ContextResourceProvider",
+    "ContextSpec",
+    "ResourceHandle",
+    "parse_resource_identifier",
+]

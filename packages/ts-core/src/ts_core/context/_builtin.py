@@ -1,0 +1,63 @@
+"""ts-core's own context resources; registered through the ``ts`` entry point like any plugin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._executor import Executor, default_concurrency
+from ._context import Context
+from ._provider import ContextResourceProvider
+
+__all__ = ["CachePoolProvider", "DataCopyConcurrency", "FileIoConcurrency", "FileIoSync"]
+
+#: tensorstore's rule for "shared" file I/O concurrency: at least this many threads.
+MIN_SHARED_FILE_IO_CONCURRENCY = 4
+
+
+class CachePoolProvider(ContextResourceProvider):
+    """``cache_pool``: the in-memory cache, bounded by ``total_bytes_limit`` (default 0)."""
+
+    @classmethod
+    def create(cls, spec: Any, context: Context) -> Any:
+        from ..cache import CachePool
+
+        return CachePool(int(spec.get("total_bytes_limit", 0)))
+
+
+class _ConcurrencyProvider(ContextResourceProvider):
+    name = "ts"
+
+    @classmethod
+    def shared_limit(cls) -> int:
+        return default_concurrency()
+
+    @classmethod
+    def create(cls, spec: Any, context: Context) -> Executor:
+        limit = spec.get("limit", "shared")
+        return Executor(cls.shared_limit() if limit == "shared" else int(limit), cls.name)
+
+
+class DataCopyConcurrency(_ConcurrencyProvider):
+    """``data_copy_concurrency``: threads for encoding, decoding and copying (default: cores)."""
+
+    name = "ts-data-copy"
+
+
+class FileIoConcurrency(_ConcurrencyProvider):
+    """``file_io_concurrency``: threads for blocking file I/O (default: max(4, cores))."""
+
+    name = "ts-file-io"
+
+    @classmethod
+    def shared_limit(cls) -> int:
+        return max(MIN_SHARED_FILE_IO_CONCURRENCY, default_concurrency())
+
+
+class FileIoSync(ContextResourceProvider):
+    """``file_io_sync``: whether file writes are fsync'ed before they are reported done."""
+
+    default_spec = True
+
+    @classmethod
+    def create(cls, spec: Any, context: Context) -> bool:
+        return bool(spec)

@@ -1,0 +1,201 @@
+"""Context: named, shared resources (cache pools, concurrency limits, memory stores).
+
+A Context is a stack of Context.Spec layers. A reference such as ``"cache_pool#a"`` is
+looked up from the innermost layer outwards; an unnamed reference (``"cache_pool"``)
+that no layer defines resolves to one default resource shared by the whole stack.
+Resources are created on first use and then shared by every store that refers to them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from .._validation import SpecError, describe, validate_against
+
+__all__ = ["Context", "ContextSpec", "ResourceHandle", "parse_resource_identifier"]
+
+_IDENTIFIER = re.compile(r"^([a-z_][a-z0-9_]*)(#.*)?$")
+
+
+def parse_resource_identifier(identifier: Any, json_path: str = "context") -> tuple[str, str | None]:
+    """Split ``"kind#name"`` into ``(kind, name)``; a bare kind has name None."""
+    if not isinstance(identifier, str):
+        raise SpecError(json_path, f"expected a context resource identifier, but received: {describe(identifier)}")
+    match = _IDENTIFIER.match(identifier)
+    if match is None:
+        raise SpecError(json_path, f'invalid context resource identifier: "{identifier}"')
+    return match.group(1), match.group(2)
+
+
+def _provider_record(kind: str, json_path: str) -> Any:
+    from ..plugin import get_registry
+
+    registry = get_registry()
+    record = registry.find("context_resource", kind)
+    if record is None:
+        known = ", ".join(registry.ids("context_resource"))
+        raise SpecError(json_path, f'unknown context resource "{kind}"; known resources: {known}')
+    return record
+
+
+def _check_resource_value(kind: str, value: Any, json_path: str) -> None:
+    """Validate one resource spec: a same-kind reference, null, or JSON for the schema."""
+    record = _provider_record(kind, json_path)
+    if isinstance(value, str):
+        ref_kind, _ = parse_resource_identifier(value, json_path)
+        if ref_kind != kind:
+            raise SpecError(json_path, f'expected a reference to a "{kind}" resource, but received: "{value}"')
+    elif value is not None:
+        validate_against(record, value, json_path)
+
+
+class ContextSpec:
+    """Validated JSON mapping resource identifiers to resource specs."""
+
+    __slots__ = ("_json",)
+
+    def __init__(
+        self, json: Mapping[str, Any] | ContextSpec | None = None, *, json_path: str = "context"
+    ) -> None:
+        if isinstance(json, ContextSpec):
+            self._json: dict[str, Any] = dict(json._json)
+            return
+        if json is None:
+            json = {}
+        if not isinstance(json, Mapping):
+            raise SpecError(json_path, f"expected object, but received: {describe(json)}")
+        for identifier, value in json.items():
+            path = f"{json_path}.{identifier}" if isinstance(identifier, str) else json_path
+            kind, _ = parse_resource_identifier(identifier, path)
+            _check_resource_value(kind, value, path)
+        self._json = dict(json)
+
+    def to_json(self, include_defaults: bool = False) -> dict[str, Any]:
+        return dict(self._json)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ContextSpec) and self._json == other._json
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._json)))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ContextSpec, (self._json,))
+
+    def __repr__(self) -> str:
+        return f"Context.Spec({self._json!r})"
+
+
+class ResourceHandle:
+    """A resolved resource as returned by ``context[identifier]`` (Context.Resource)."""
+
+    __slots__ = ("identifier", "spec_json", "value")
+
+    def __init__(self, identifier: str, spec_json: Any, value: Any) -> None:
+        self.identifier = identifier
+        self.spec_json = spec_json
+        self.value = value
+
+    def to_json(self) -> Any:
+        return self.spec_json
+
+    def __repr__(self) -> str:
+        return f"Context.Resource({self.spec_json!r})"
+
+
+class Context:
+    """Shared resources for opened stores; pass the same Context to share caches and pools."""
+
+    Spec = ContextSpec
+    Resource = ResourceHandle
+
+    def __init__(self, spec: ContextSpec | Mapping[str, Any] | None = None, parent: Context | None = None) -> None:
+        self._spec = spec if isinstance(spec, ContextSpec) else ContextSpec(spec)
+        if parent is not None and not isinstance(parent, Context):
+            raise TypeError(f"parent must be a ts.Context, got {type(parent).__name__}")
+        self._parent = parent
+        self._lock = threading.RLock()
+        self._resources: dict[str, ResourceHandle] = {}
+
+    @property
+    def spec(self) -> ContextSpec:
+        """The spec this context layer was created from (not including its parent)."""
+        return self._spec
+
+    @property
+    def parent(self) -> Context | None:
+        return self._parent
+
+    def __getitem__(self, identifier: str) -> ResourceHandle:
+        kind, _ = parse_resource_identifier(identifier, identifier)
+        _provider_record(kind, identifier)
+        return self._resolve_identifier(kind, identifier, identifier)
+
+    def resource(self, kind: str, reference: Any = None, json_path: str | None = None) -> Any:
+        """The live resource of ``kind`` for a driver's ``reference`` (str, inline JSON or None)."""
+        path = json_path or kind
+        if reference is None:
+            reference = kind
+        if isinstance(reference, str):
+            ref_kind, _ = parse_resource_identifier(reference, path)
+            if ref_kind != kind:
+                raise SpecError(path, f'expected a reference to a "{kind}" resource, but received: "{reference}"')
+            return self._resolve_identifier(kind, reference, path).value
+        _check_resource_value(kind, reference, path)
+        return _create(kind, reference, self, path).value
+
+    def _resolve_identifier(self, kind: str, identifier: str, json_path: str) -> ResourceHandle:
+        layer: Context | None = self
+        while layer is not None:
+            if identifier in layer._spec._json:
+                return layer._resolve_in_layer(kind, identifier, json_path)
+            if layer._parent is None:
+                break
+            layer = layer._parent
+        root = layer if layer is not None else self
+        if "#" in identifier:
+            raise SpecError(json_path, f'context resource "{identifier}" is not defined in the context')
+        with root._lock:
+            handle = root._resources.get(identifier)
+            if handle is None:
+                handle = _create(kind, None, root, json_path, identifier)
+                root._resources[identifier] = handle
+            return handle
+
+    def _resolve_in_layer(self, kind: str, identifier: str, json_path: str) -> ResourceHandle:
+        with self._lock:
+            handle = self._resources.get(identifier)
+            if handle is not None:
+                return handle
+            value = self._spec._json[identifier]
+            if isinstance(value, str):
+                if value == identifier:
+                    raise SpecError(json_path, f'context resource "{identifier}" refers to itself')
+                # A reference resolves from this layer outwards.
+                handle = self._resolve_identifier(kind, value, json_path)
+            else:
+                handle = _create(kind, value, self, json_path, identifier)
+            self._resources[identifier] = handle
+            return handle
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Context, (self._spec, self._parent))
+
+    def __repr__(self) -> str:
+        return f"Context({self._spec.to_json()!r})"
+
+
+def _create(kind: str, spec_json: Any, context: Context, json_path: str, identifier: str | None = None) -> ResourceHandle:
+    provider = _provider_record(kind, json_path).load()
+    if spec_json is None:
+        spec_json = provider.default_spec
+    try:
+        value = provider.create(spec_json, context)
+    except SpecError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SpecError(json_path, str(exc)) from exc
+    return ResourceHandle(identifier or kind, spec_json, value)

@@ -1,0 +1,27 @@
+"""The contract a context resource plugin implements (import this, nothing else)."""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ._context import Context
+
+__all__ = ["ContextResourceProvider"]
+
+
+class ContextResourceProvider(abc.ABC):
+    """A kind of shared resource (``cache_pool``, ``file_io_concurrency``, ...).
+
+    The registry validates a resource's JSON against the plugin's schema; then
+    :meth:`create` turns the validated JSON into the live object that drivers use.
+    """
+
+    #: JSON used when a context does not mention the resource.
+    default_spec: ClassVar[Any] = {}
+
+    @classmethod
+    @abc.abstractmethod
+    def create(cls, spec: Any, context: Context) -> Any:
+        """Make the live resource from its validated JSON spec."""

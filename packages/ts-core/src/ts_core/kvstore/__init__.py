@@ -1,0 +1,24 @@
+"""The KvStore API, its driver contract, and the transactional layer."""
+
+from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult
+from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration
+from ._key_range import KeyRange, prefix_range
+from ._kvstore import KvStore
+from ._spec import KvStoreSpec
+from ._transaction import Transaction, TransactionConflictError
+
+__all__ = [
+    "NO_VALUE",
+    "UNKNOWN",
+    "ByteRange",
+    "KeyRange",
+    "KvStore",
+    "KvStoreDriver",
+    "KvStoreSpec",
+    "ReadOptions",
+    "ReadResult",
+    "TimestampedStorageGeneration",
+    "Transaction",
+    "TransactionConflictError",
+    "prefix_range",
+]

@@ -1,0 +1,154 @@
+"""The contract a kvstore plugin implements (import this module, nothing else).
+
+A driver works on *full* keys (the KvStore's ``path`` already prepended) with plain
+synchronous methods; the :class:`~ts_core.kvstore.KvStore` front end runs them on the
+driver's executor and turns them into Futures. Conditional operations are what make
+many writers safe, so every driver must implement ``if_equal`` / ``if_not_equal``
+exactly (or refuse them with an error) and never ignore them.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
+
+from ._generation import TimestampedStorageGeneration
+from ._key_range import KeyRange
+
+if TYPE_CHECKING:
+    from .._executor import Executor
+    from ..context import Context
+
+__all__ = ["ByteRange", "KvStoreDriver", "ReadOptions", "ReadResult"]
+
+
+@attrs.frozen
+class ByteRange:
+    """Bytes ``[inclusive_min, exclusive_max)`` of a value; a negative min counts from the end."""
+
+    inclusive_min: int = 0
+    exclusive_max: int | None = None
+
+    @property
+    def is_full(self) -> bool:
+        return self.inclusive_min == 0 and self.exclusive_max is None
+
+    def resolve(self, size: int, key: bytes) -> tuple[int, int]:
+        """Absolute ``(start, stop)`` within a value of ``size`` bytes; ValueError if invalid."""
+        if self.inclusive_min < 0:
+            if self.exclusive_max is not None or -self.inclusive_min > size:
+                raise ValueError(self._invalid(size, key))
+            return size + self.inclusive_min, size
+        stop = size if self.exclusive_max is None else self.exclusive_max
+        if stop > size or self.inclusive_min > stop:
+            raise ValueError(self._invalid(size, key))
+        return self.inclusive_min, stop
+
+    def _invalid(self, size: int, key: bytes) -> str:
+        upper = "" if self.exclusive_max is None else self.exclusive_max
+        return (
+            f"byte range [{self.inclusive_min}, {upper}) is not valid for the "
+            f"{size}-byte value of key {key!r}"
+        )
+
+
+@attrs.frozen
+class ReadOptions:
+    """Conditions of one read."""
+
+    if_not_equal: bytes | None = None
+    staleness_bound: float = math.inf
+    byte_range: ByteRange = ByteRange()
+
+
+class ReadResult:
+    """Outcome of a read: ``state`` is ``'value'``, ``'missing'`` or ``'unspecified'``."""
+
+    __slots__ = ("stamp", "state", "value")
+
+    STATES = ("unspecified", "missing", "value")
+
+    def __init__(
+        self,
+        state: str = "unspecified",
+        value: bytes = b"",
+        stamp: TimestampedStorageGeneration | None = None,
+    ) -> None:
+        if state not in self.STATES:
+            raise ValueError(f"state: expected one of {self.STATES}, but received {state!r}")
+        self.state = state
+        self.value = value
+        self.stamp = stamp if stamp is not None else TimestampedStorageGeneration()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ReadResult):
+            return NotImplemented
+        return (self.state, self.value, self.stamp) == (other.state, other.value, other.stamp)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ReadResult, (self.state, self.value, self.stamp))
+
+    def __repr__(self) -> str:
+        return f"KvStore.ReadResult(state={self.state!r}, value={self.value!r}, stamp={self.stamp!r})"
+
+
+class KvStoreDriver(abc.ABC):
+    """An open kvstore: synchronous leaf operations on full keys.
+
+    Subclasses set ``spec_class`` (an attrs class whose fields are the driver's JSON
+    members other than ``driver``, ``path`` and ``context``) and implement ``open``.
+    """
+
+    #: Registered driver id, e.g. ``"file"``.
+    id: ClassVar[str]
+    #: attrs class structured (with cattrs) from the validated spec JSON.
+    spec_class: ClassVar[type]
+
+    @classmethod
+    @abc.abstractmethod
+    def open(cls, spec: Any, context: Context) -> KvStoreDriver:
+        """Bind ``spec`` (a ``spec_class`` instance) to ``context``'s resources."""
+
+    @property
+    @abc.abstractmethod
+    def spec(self) -> Any:
+        """The ``spec_class`` instance this driver was opened from."""
+
+    @property
+    def executor(self) -> Executor | None:
+        """Where blocking operations run; None runs them inline on the caller's thread."""
+        return None
+
+    @abc.abstractmethod
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        """Read ``key``; ``if_not_equal`` matching the current generation gives 'unspecified'."""
+
+    @abc.abstractmethod
+    def write(
+        self, key: bytes, value: bytes | None, if_equal: bytes | None
+    ) -> TimestampedStorageGeneration:
+        """Write (or delete, for None) ``key``; a failed ``if_equal`` returns an unknown generation."""
+
+    @abc.abstractmethod
+    def delete_range(self, key_range: KeyRange) -> None:
+        """Delete every key in ``key_range`` (not atomically)."""
+
+    @abc.abstractmethod
+    def list(self, key_range: KeyRange) -> Iterable[bytes]:
+        """Full keys in ``key_range``, in any order."""
+
+    @classmethod
+    def url_for(cls, spec: Any, path: str) -> str:
+        """URL of the store ``spec`` at ``path``; drivers without a URL form raise ValueError."""
+        raise ValueError(f'kvstore driver "{cls.id}" has no URL representation')
+
+    @property
+    def supports_atomic_multi_key(self) -> bool:
+        """Whether a transaction may commit several keys of this store all-or-nothing."""
+        return False

@@ -1,0 +1,237 @@
+"""KvStore: the user-facing handle (driver + path + transaction) returning Futures."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from .._executor import run_inline
+from .._future import Future
+from ..context import Context
+from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult
+from ._generation import TimestampedStorageGeneration, normalize_generation
+from ._key_range import KeyRange, as_key_bytes
+from ._spec import KvStoreSpec, join_path
+
+if TYPE_CHECKING:
+    from ._transaction import Transaction
+
+__all__ = ["KvStore", "byte_range_from_slice"]
+
+
+def byte_range_from_slice(byte_range: Any) -> ByteRange:
+    """``slice(a, b)`` (or ``(a, b)``) -> ByteRange; steps are not allowed."""
+    if byte_range is None:
+        return ByteRange()
+    if isinstance(byte_range, ByteRange):
+        return byte_range
+    if isinstance(byte_range, tuple) and len(byte_range) == 2:
+        byte_range = slice(*byte_range)
+    if not isinstance(byte_range, slice) or byte_range.step not in (None, 1):
+        raise TypeError(f"byte_range: expected slice(start, stop), but received {byte_range!r}")
+    start = 0 if byte_range.start is None else int(byte_range.start)
+    stop = None if byte_range.stop is None else int(byte_range.stop)
+    if stop is not None and (stop < 0 or start < 0):
+        raise ValueError(f"byte_range: invalid {byte_range!r}: a negative start takes no stop")
+    return ByteRange(start, stop)
+
+
+class KvStore:
+    """An open key-value store. Keys are appended (without separator) to ``path``."""
+
+    Spec = KvStoreSpec
+    KeyRange = KeyRange
+    ReadResult = ReadResult
+    TimestampedStorageGeneration = TimestampedStorageGeneration
+
+    __slots__ = ("_context", "_driver", "_path", "_transaction")
+
+    def __init__(
+        self,
+        driver: KvStoreDriver,
+        path: str = "",
+        transaction: Transaction | None = None,
+        context: Context | None = None,
+    ) -> None:
+        self._driver = driver
+        self._path = path
+        self._transaction = transaction
+        self._context = context
+
+    # -- opening ------------------------------------------------------------------------
+    @staticmethod
+    def open(
+        spec: KvStoreSpec | Any,
+        *,
+        context: Context | None = None,
+        transaction: Transaction | None = None,
+    ) -> Future[KvStore]:
+        """Open a kvstore from a spec, its JSON or its URL."""
+        spec = spec if isinstance(spec, KvStoreSpec) else KvStoreSpec(spec)
+        if context is not None and not isinstance(context, Context):
+            raise TypeError(f"context: expected ts.Context, but received {type(context).__name__}")
+        return run_inline(_open_now, spec, context, transaction)
+
+    # -- properties ------------------------------------------------------------------------
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"path: expected str, but received {type(value).__name__}")
+        self._path = value
+
+    @property
+    def url(self) -> str:
+        return type(self._driver).url_for(self._driver.spec, self._path)
+
+    @property
+    def transaction(self) -> Transaction | None:
+        return self._transaction
+
+    @property
+    def base(self) -> None:
+        """The underlying kvstore of an adapter; ``None`` for a root driver."""
+        return None
+
+    def spec(self, *, retain_context: bool | None = None, unbind_context: bool | None = None) -> KvStoreSpec:
+        """A spec that reopens this store (with ``retain_context``, sharing its context spec)."""
+        from ..plugin import get_registry
+
+        record = get_registry().get("kvstore", self._driver.id)
+        context = self._context.spec if (retain_context and self._context is not None) else None
+        return KvStoreSpec._from_parts(record, self._driver.spec, self._path, context)
+
+    def copy(self) -> KvStore:
+        return KvStore(self._driver, self._path, self._transaction, self._context)
+
+    def with_transaction(self, transaction: Transaction | None) -> KvStore:
+        """This store bound to ``transaction`` (or unbound, for None)."""
+        if transaction is not None:
+            from ._transaction import Transaction
+
+            if not isinstance(transaction, Transaction):
+                raise TypeError(
+                    f"transaction: expected ts.Transaction or None, but received {type(transaction).__name__}"
+                )
+        return KvStore(self._driver, self._path, transaction, self._context)
+
+    def __truediv__(self, component: str) -> KvStore:
+        return KvStore(self._driver, join_path(self._path, component), self._transaction, self._context)
+
+    def __add__(self, suffix: str) -> KvStore:
+        return KvStore(self._driver, self._path + suffix, self._transaction, self._context)
+
+    # -- I/O ---------------------------------------------------------------------------
+    def _full_key(self, key: Any) -> bytes:
+        return self._path.encode("utf-8") + as_key_bytes(key)
+
+    def _submit(self, function: Any, *args: Any) -> Future[Any]:
+        executor = self._driver.executor
+        return run_inline(function, *args) if executor is None else executor.submit(function, *args)
+
+    def read(
+        self,
+        key: str | bytes,
+        *,
+        if_not_equal: str | bytes | None = None,
+        staleness_bound: float | None = None,
+        batch: Any = None,
+        byte_range: slice | None = None,
+    ) -> Future[ReadResult]:
+        """Read one key; a missing key gives ``state='missing'``, not an error."""
+        full_key = self._full_key(key)
+        options = ReadOptions(
+            if_not_equal=normalize_generation(if_not_equal, "if_not_equal"),
+            staleness_bound=_staleness(staleness_bound),
+            byte_range=byte_range_from_slice(byte_range),
+        )
+        if self._transaction is not None:
+            return self._transaction._read(self._driver, full_key, options)
+        return self._submit(self._driver.read, full_key, options)
+
+    def write(
+        self, key: str | bytes, value: str | bytes | None, *, if_equal: str | bytes | None = None
+    ) -> Future[TimestampedStorageGeneration]:
+        """Write (``None`` deletes); a failed ``if_equal`` yields an unknown (``b''``) generation."""
+        full_key = self._full_key(key)
+        data = None if value is None else as_key_bytes(value, "value")
+        condition = normalize_generation(if_equal, "if_equal")
+        if self._transaction is not None:
+            return self._transaction._write(self._driver, full_key, data, condition)
+        return self._submit(self._driver.write, full_key, data, condition)
+
+    def delete(self, key: str | bytes, *, if_equal: str | bytes | None = None) -> Future[TimestampedStorageGeneration]:
+        """Delete one key (the same as ``write(key, None)``)."""
+        return self.write(key, None, if_equal=if_equal)
+
+    def delete_range(self, range: KeyRange) -> Future[None]:
+        """Delete every key in ``range`` (relative to ``path``)."""
+        if not isinstance(range, KeyRange):
+            raise TypeError(f"range: expected KvStore.KeyRange, but received {type(range).__name__}")
+        full_range = range.with_prefix(self._path.encode("utf-8"))
+        if self._transaction is not None:
+            return self._transaction._delete_range(self._driver, full_range)
+        return self._submit(self._driver.delete_range, full_range)
+
+    def list(self, range: KeyRange | None = None, strip_prefix_length: int = 0) -> Future[list[bytes]]:
+        """Sorted keys in ``range`` (relative to ``path``), each minus its first ``strip_prefix_length`` bytes."""
+        if range is not None and not isinstance(range, KeyRange):
+            raise TypeError(f"range: expected KvStore.KeyRange, but received {type(range).__name__}")
+        if strip_prefix_length < 0:
+            raise ValueError(f"strip_prefix_length must be >= 0, got {strip_prefix_length}")
+        prefix = self._path.encode("utf-8")
+        full_range = (range or KeyRange()).with_prefix(prefix)
+        strip = len(prefix) + strip_prefix_length
+
+        def list_now() -> list[bytes]:
+            if self._transaction is not None:
+                keys = self._transaction._list(self._driver, full_range)
+            else:
+                keys = self._driver.list(full_range)
+            return sorted(key[strip:] for key in keys)
+
+        return self._submit(list_now)
+
+    def __getitem__(self, key: str | bytes) -> bytes:
+        result = self.read(key).result()
+        if result.state != "value":
+            raise KeyError(key)
+        return result.value
+
+    def __setitem__(self, key: str | bytes, value: str | bytes) -> None:
+        self.write(key, value).result()
+
+    def __delitem__(self, key: str | bytes) -> None:
+        self.write(key, None).result()
+
+    # -- value semantics ---------------------------------------------------------------
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._transaction is not None:
+            raise TypeError("a KvStore bound to a transaction cannot be pickled")
+        return (_unpickle, (self.spec(retain_context=True).to_json(),))
+
+    def __repr__(self) -> str:
+        return f"KvStore({self.spec(retain_context=True).to_json()!r})"
+
+
+def _staleness(bound: float | None) -> float:
+    if bound is None:
+        return math.inf
+    bound = float(bound)
+    return time.time() if bound == math.inf else bound
+
+
+def _open_now(spec: KvStoreSpec, context: Context | None, transaction: Transaction | None) -> KvStore:
+    context = context or Context()
+    if spec._context is not None:
+        context = Context(spec._context, parent=context)
+    driver = spec._open_driver_class().open(spec._driver_spec, context)
+    return KvStore(driver, spec.path, transaction, context)
+
+
+def _unpickle(json: dict[str, Any]) -> KvStore:
+    return KvStore.open(json).result()

@@ -1,0 +1,273 @@
+"""Transactions over kvstores: staged writes, read-your-writes, optimistic commit.
+
+Writes made through a transaction-bound KvStore are staged in memory and invisible to
+others until commit. Reads see the transaction's own writes. At commit each staged key
+is written conditioned on the generation the transaction observed for it (its first
+read, or an explicit ``if_equal``), and keys that were only read are re-validated, so a
+read-modify-write never silently loses a concurrent update: the commit fails instead
+and the caller retries. ``repeatable_read=False`` turns read validation off.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .._executor import run_inline
+from .._future import Future
+from ._driver import KvStoreDriver, ReadOptions, ReadResult
+from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration
+from ._key_range import KeyRange
+
+__all__ = ["Transaction", "TransactionConflictError"]
+
+
+class TransactionConflictError(ValueError):
+    """The data a transaction depends on changed before it committed."""
+
+
+class _KeyState:
+    __slots__ = ("condition", "value", "written")
+
+    def __init__(self) -> None:
+        self.condition: bytes | None = None  # generation the commit is conditioned on
+        self.written = False
+        self.value: bytes | None = None
+
+
+class _DriverState:
+    __slots__ = ("deleted_ranges", "driver", "keys")
+
+    def __init__(self, driver: KvStoreDriver) -> None:
+        self.driver = driver
+        self.keys: dict[bytes, _KeyState] = {}
+        self.deleted_ranges: list[KeyRange] = []
+
+    def deleted_by_range(self, key: bytes) -> bool:
+        return any(r.contains(key) for r in self.deleted_ranges)
+
+
+class Transaction:
+    """A set of reads and writes committed together (``atomic=True``: all or nothing)."""
+
+    def __init__(self, atomic: bool = False, repeatable_read: bool = True) -> None:
+        self._atomic = bool(atomic)
+        self._repeatable_read = bool(repeatable_read)
+        self._lock = threading.RLock()
+        self._drivers: dict[int, _DriverState] = {}
+        self._commit_started = False
+        self._aborted = False
+        self._future: Future[None] = Future()
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def atomic(self) -> bool:
+        return self._atomic
+
+    @property
+    def repeatable_read(self) -> bool:
+        return self._repeatable_read
+
+    @property
+    def commit_started(self) -> bool:
+        return self._commit_started
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
+    @property
+    def open(self) -> bool:
+        """True until commit starts or the transaction is aborted."""
+        return not (self._commit_started or self._aborted)
+
+    @property
+    def future(self) -> Future[None]:
+        """Completes when the commit finishes (or fails, or the transaction is aborted)."""
+        return self._future
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def commit_async(self) -> Future[None]:
+        """Start committing; the returned Future completes when the commit is durable."""
+        with self._lock:
+            if self._aborted:
+                raise ValueError("cannot commit: the transaction was aborted")
+            if self._commit_started:
+                return self._future
+            self._commit_started = True
+        outcome = run_inline(self._commit)
+        error = outcome.exception()
+        if error is not None:
+            self._future._set_exception(error)
+        else:
+            self._future._set_result(None)
+        return self._future
+
+    def commit_sync(self) -> None:
+        """Commit and wait; raises the commit's error (e.g. a conflict)."""
+        self.commit_async().result()
+
+    def abort(self) -> None:
+        """Discard every staged write; later operations and commits fail."""
+        with self._lock:
+            if self._commit_started:
+                raise ValueError("cannot abort: the transaction's commit has already started")
+            self._aborted = True
+            self._drivers.clear()
+        self._future._set_exception(ValueError("transaction aborted"))
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.commit_sync()
+        elif self.open:
+            self.abort()
+
+    async def __aenter__(self) -> Transaction:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            await self.commit_async()
+        elif self.open:
+            self.abort()
+
+    def __repr__(self) -> str:
+        state = "aborted" if self._aborted else "committing" if self._commit_started else "open"
+        return f"Transaction(atomic={self._atomic}, {state})"
+
+    # -- staging (called by KvStore) ---------------------------------------------------------
+    def _state_for(self, driver: KvStoreDriver) -> _DriverState:
+        if not self.open:
+            raise ValueError(
+                "transaction is no longer open: it was "
+                + ("aborted" if self._aborted else "committed")
+            )
+        state = self._drivers.get(id(driver))
+        if state is None:
+            state = self._drivers[id(driver)] = _DriverState(driver)
+        return state
+
+    def _read(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> Future[ReadResult]:
+        return run_inline(self._read_now, driver, key, options)
+
+    def _read_now(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> ReadResult:
+        with self._lock:
+            state = self._state_for(driver)
+            entry = state.keys.get(key)
+            if (entry is not None and entry.written) or (entry is None and state.deleted_by_range(key)):
+                value = entry.value if entry is not None else None
+                stamp = TimestampedStorageGeneration(UNKNOWN, time.time())
+                if value is None:
+                    return ReadResult("missing", b"", stamp)
+                if not options.byte_range.is_full:
+                    start, stop = options.byte_range.resolve(len(value), key)
+                    value = value[start:stop]
+                return ReadResult("value", value, stamp)
+        # Read the committed value; a byte range still records the whole key's generation.
+        result = driver.read(key, ReadOptions(byte_range=options.byte_range))
+        with self._lock:
+            state = self._state_for(driver)
+            entry = state.keys.setdefault(key, _KeyState())
+            if self._repeatable_read and entry.condition is None:
+                entry.condition = result.stamp.generation
+        if options.if_not_equal is not None and options.if_not_equal == result.stamp.generation:
+            return ReadResult("unspecified", b"", result.stamp)
+        return result
+
+    def _write(
+        self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
+    ) -> Future[TimestampedStorageGeneration]:
+        return run_inline(self._write_now, driver, key, value, if_equal)
+
+    def _write_now(
+        self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
+    ) -> TimestampedStorageGeneration:
+        with self._lock:
+            state = self._state_for(driver)
+            if self._atomic and key not in state.keys and not self._can_add_atomically(driver):
+                raise ValueError(
+                    f"cannot write {key!r} in an atomic transaction: kvstore driver "
+                    f'"{driver.id}" cannot commit more than one key atomically'
+                )
+            entry = state.keys.setdefault(key, _KeyState())
+            if if_equal is not None and if_equal != UNKNOWN:
+                if entry.condition is not None and entry.condition != if_equal:
+                    raise TransactionConflictError(
+                        f"if_equal for {key!r} contradicts the generation this transaction read"
+                    )
+                entry.condition = if_equal
+            entry.written = True
+            entry.value = value
+        return TimestampedStorageGeneration(UNKNOWN, time.time())
+
+    def _can_add_atomically(self, driver: KvStoreDriver) -> bool:
+        staged = [s for s in self._drivers.values() if any(k.written for k in s.keys.values())]
+        if not staged:
+            return True
+        if len(staged) > 1 or staged[0].driver is not driver:
+            return False
+        return driver.supports_atomic_multi_key
+
+    def _delete_range(self, driver: KvStoreDriver, key_range: KeyRange) -> Future[None]:
+        return run_inline(self._delete_range_now, driver, key_range)
+
+    def _delete_range_now(self, driver: KvStoreDriver, key_range: KeyRange) -> None:
+        with self._lock:
+            state = self._state_for(driver)
+            if self._atomic:
+                raise ValueError("delete_range is not supported in an atomic transaction")
+            state.deleted_ranges.append(key_range)
+            for key, entry in state.keys.items():
+                if key_range.contains(key):
+                    entry.written, entry.value = False, None
+
+    def _list(self, driver: KvStoreDriver, key_range: KeyRange) -> Iterable[bytes]:
+        with self._lock:
+            state = self._state_for(driver)
+            staged = {k: e for k, e in state.keys.items() if e.written and key_range.contains(k)}
+            ranges = list(state.deleted_ranges)
+        keys = {k for k in driver.list(key_range) if not any(r.contains(k) for r in ranges)}
+        keys.update(k for k, e in staged.items() if e.value is not None)
+        keys.difference_update(k for k, e in staged.items() if e.value is None)
+        return keys
+
+    # -- commit ----------------------------------------------------------------------------------
+    def _commit(self) -> None:
+        for state in self._drivers.values():
+            self._validate_reads(state)
+        for state in self._drivers.values():
+            for key_range in state.deleted_ranges:
+                state.driver.delete_range(key_range)
+            writes = [(k, e.value, e.condition) for k, e in state.keys.items() if e.written]
+            if len(writes) > 1 and self._atomic:
+                stamps = state.driver.write_many(writes)  # type: ignore[attr-defined]
+                if stamps is None:
+                    raise TransactionConflictError(
+                        "atomic commit failed: a key changed since this transaction read it; "
+                        "nothing was written"
+                    )
+                continue
+            for key, value, condition in writes:
+                stamp = state.driver.write(key, value, condition)
+                if stamp.generation == UNKNOWN:
+                    raise TransactionConflictError(
+                        f"commit conflict on key {key!r}: it changed since this transaction "
+                        "read it; retry the transaction"
+                    )
+
+    def _validate_reads(self, state: _DriverState) -> None:
+        for key, entry in state.keys.items():
+            if entry.written or entry.condition is None or entry.condition == UNKNOWN:
+                continue
+            current = state.driver.read(key, ReadOptions(if_not_equal=entry.condition))
+            if current.state != "unspecified" and not (
+                current.state == "missing" and entry.condition == NO_VALUE
+            ):
+                raise TransactionConflictError(
+                    f"commit conflict on key {key!r}: it changed since this transaction read it"
+                )

@@ -1,0 +1,319 @@
+"""The ``file`` kvstore: one file per key, safe across threads and processes.
+
+Protocol for every write or delete of ``K`` (tensorstore's layout, our implementation):
+
+1. open ``K.__lock`` (created if absent) and take an exclusive ``flock`` on it; if the
+   path no longer names the locked inode (a previous holder renamed or removed it),
+   start over;
+2. check ``if_equal`` against the generation of ``K`` *while holding the lock*;
+3. write the new value into the lock file itself, stamp its mtime strictly after the
+   current version's, ``fsync`` it, and ``rename`` it onto ``K`` (atomic), then
+   ``fsync`` the directory; for a failed condition or a delete, unlink the lock file.
+
+The generation of a version is (inode, size, mtime in ns). Every version of a key is
+written under its lock with a strictly larger mtime, so a recycled inode can never
+recreate an old generation (no ABA), and readers never see a torn value because a
+version only becomes visible through the atomic rename. Locks die with their process
+(``flock``), so a writer killed mid-write leaves at most a stale, unlocked lock file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import struct
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, unquote
+
+import attrs
+
+from ..._executor import Executor
+from ...context import Context
+from .._driver import KvStoreDriver, ReadOptions, ReadResult
+from .._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
+from .._key_range import KeyRange, prefix_range
+
+__all__ = ["FileKvStore", "FileKvStoreSpec", "parse_file_url"]
+
+#: Suffix of the per-key lock (and staging) file; such names are not valid keys.
+LOCK_SUFFIX = ".__lock"
+_URL_PREFIX = "file://"
+
+
+@attrs.define
+class FileKvStoreSpec:
+    file_io_concurrency: Any = "file_io_concurrency"
+    file_io_sync: Any = "file_io_sync"
+
+
+def _generation(stat: os.stat_result) -> bytes:
+    return make_generation(struct.pack("<QQq", stat.st_ino, stat.st_size, stat.st_mtime_ns))
+
+
+def _invalid_key(key: bytes, why: str) -> ValueError:
+    return ValueError(f'Invalid key: "{os.fsdecode(key)}": {why}')
+
+
+def key_to_path(key: bytes) -> str:
+    """The filesystem path of ``key``; ValueError for keys that could escape or collide."""
+    if not key:
+        raise _invalid_key(key, "the key is empty")
+    if b"\0" in key:
+        raise _invalid_key(key, "keys must not contain NUL bytes")
+    if key.endswith(b"/"):
+        raise _invalid_key(key, "keys must not end with '/' (that names a directory)")
+    if key.endswith(LOCK_SUFFIX.encode()):
+        raise _invalid_key(key, f"keys must not end with {LOCK_SUFFIX!r} (reserved for locks)")
+    components = key.split(b"/")
+    for index, component in enumerate(components):
+        if component in (b".", b".."):
+            raise _invalid_key(key, "'.' and '..' path components are not allowed")
+        if not component and index > 0:
+            raise _invalid_key(key, "empty path components ('//') are not allowed")
+    return os.fsdecode(key)
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _key_lock(path: str, create_directories: bool) -> Iterator[int]:
+    """Hold the exclusive lock of ``path``; yields the fd of its lock/staging file."""
+    lock_path = path + LOCK_SUFFIX
+    while True:
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except FileNotFoundError:
+            if not create_directories:
+                raise
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                on_disk = os.stat(lock_path)
+            except FileNotFoundError:
+                on_disk = None
+            held = os.fstat(fd)
+            if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) == (held.st_ino, held.st_dev):
+                break
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)  # the previous holder replaced or removed it: try again
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+class FileKvStore(KvStoreDriver):
+    """Local (or network) filesystem; keys are paths (the spec ``path`` is their prefix)."""
+
+    id = "file"
+    spec_class = FileKvStoreSpec
+
+    def __init__(self, spec: FileKvStoreSpec, executor: Executor, sync: bool) -> None:
+        self._spec = spec
+        self._executor = executor
+        self._sync = sync
+
+    @classmethod
+    def open(cls, spec: Any, context: Context) -> FileKvStore:
+        executor = context.resource("file_io_concurrency", spec.file_io_concurrency, "kvstore.file_io_concurrency")
+        sync = context.resource("file_io_sync", spec.file_io_sync, "kvstore.file_io_sync")
+        return cls(spec, executor, sync)
+
+    @property
+    def spec(self) -> FileKvStoreSpec:
+        return self._spec
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor
+
+    @classmethod
+    def url_for(cls, spec: Any, path: str) -> str:
+        return _URL_PREFIX + quote(path, safe="/@:!$&'()*+,;=-._~")
+
+    # -- reads -------------------------------------------------------------------------
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        path = key_to_path(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            return self._missing(options)
+        except IsADirectoryError:
+            return self._missing(options)
+        try:
+            stat = os.fstat(fd)
+            stamp = TimestampedStorageGeneration(_generation(stat), time.time())
+            if options.if_not_equal == stamp.generation:
+                return ReadResult("unspecified", b"", stamp)
+            start, stop = options.byte_range.resolve(stat.st_size, key)
+            return ReadResult("value", _pread_all(fd, start, stop - start), stamp)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _missing(options: ReadOptions) -> ReadResult:
+        stamp = TimestampedStorageGeneration(NO_VALUE, time.time())
+        state = "unspecified" if options.if_not_equal == NO_VALUE else "missing"
+        return ReadResult(state, b"", stamp)
+
+    # -- writes ------------------------------------------------------------------------
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        path = key_to_path(key)
+        if value is None:
+            return self._delete(path, if_equal)
+        with _key_lock(path, create_directories=True) as fd:
+            current = _stat_or_none(path)
+            if not _condition_holds(current, if_equal):
+                os.unlink(path + LOCK_SUFFIX)
+                return TimestampedStorageGeneration(UNKNOWN, time.time())
+            os.ftruncate(fd, 0)
+            _write_all(fd, value)
+            mtime = time.time_ns()
+            if current is not None and mtime <= current.st_mtime_ns:
+                mtime = current.st_mtime_ns + 1
+            os.utime(fd, ns=(mtime, mtime))
+            if self._sync:
+                os.fsync(fd)
+            os.rename(path + LOCK_SUFFIX, path)
+            if self._sync:
+                _fsync_directory(os.path.dirname(path))
+            return TimestampedStorageGeneration(_generation(os.fstat(fd)), time.time())
+
+    def _delete(self, path: str, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        try:
+            lock = _key_lock(path, create_directories=False)
+            lock.__enter__()
+        except (FileNotFoundError, NotADirectoryError):
+            # The directory does not exist, so neither does the key.
+            ok = if_equal in (None, UNKNOWN, NO_VALUE)
+            return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
+        try:
+            current = _stat_or_none(path)
+            ok = _condition_holds(current, if_equal)
+            if ok and current is not None:
+                os.unlink(path)
+            os.unlink(path + LOCK_SUFFIX)
+            if ok and current is not None and self._sync:
+                _fsync_directory(os.path.dirname(path))
+            return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
+        finally:
+            lock.__exit__(None, None, None)
+
+    def delete_range(self, key_range: KeyRange) -> None:
+        directories = set()
+        for key in list(self.list(key_range)):
+            self._delete(os.fsdecode(key), None)
+            directories.add(os.path.dirname(os.fsdecode(key)))
+        # Remove directories left empty, deepest first: only those wholly inside the range,
+        # and never the directory the range is rooted at (the store's own root).
+        for directory in sorted(directories, key=len, reverse=True):
+            while directory and _wholly_inside(os.fsencode(directory + "/"), key_range):
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    break
+                directory = os.path.dirname(directory)
+
+    # -- listing -----------------------------------------------------------------------
+    def list(self, key_range: KeyRange) -> Iterator[bytes]:
+        if key_range.empty:
+            return iter(())
+        lower, upper = key_range.inclusive_min, key_range.exclusive_max
+        # A byte-wise common prefix is intended: keys are compared as bytes, not paths.
+        common = lower if not upper else os.path.commonprefix([lower, upper])  # noqa: RUF071
+        slash = common.rfind(b"/")
+        base = common[: slash + 1] if slash >= 0 else b""
+        return (key for key in _walk(base, key_range) if key_range.contains(key))
+
+
+def _wholly_inside(directory_prefix: bytes, key_range: KeyRange) -> bool:
+    upper = prefix_range(directory_prefix).exclusive_max
+    return directory_prefix > key_range.inclusive_min and (
+        not key_range.exclusive_max or (bool(upper) and upper <= key_range.exclusive_max)
+    )
+
+
+def _may_contain_under(directory_prefix: bytes, key_range: KeyRange) -> bool:
+    """Whether any key starting with ``directory_prefix`` can lie in ``key_range``."""
+    lower, upper = key_range.inclusive_min, key_range.exclusive_max
+    if upper and directory_prefix >= upper:
+        return False
+    return not (directory_prefix < lower and not lower.startswith(directory_prefix)
+                and directory_prefix[: len(lower)] < lower[: len(directory_prefix)])
+
+
+def _walk(prefix: bytes, key_range: KeyRange) -> Iterator[bytes]:
+    """Every file key below directory ``prefix`` (b"" = current directory), skipping locks."""
+    directory = os.fsdecode(prefix) or "."
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return
+    for entry in entries:
+        name = os.fsencode(entry.name)
+        key = prefix + name
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if _may_contain_under(key + b"/", key_range):
+                    yield from _walk(key + b"/", key_range)
+            elif not name.endswith(LOCK_SUFFIX.encode()):
+                yield key
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+
+
+def _stat_or_none(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def _condition_holds(current: os.stat_result | None, if_equal: bytes | None) -> bool:
+    if if_equal is None or if_equal == UNKNOWN:
+        return True
+    return (NO_VALUE if current is None else _generation(current)) == if_equal
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def _pread_all(fd: int, offset: int, length: int) -> bytes:
+    parts = []
+    while length > 0:
+        part = os.pread(fd, min(length, 1 << 30), offset)
+        if not part:
+            raise ValueError("file shrank while being read")
+        parts.append(part)
+        offset += len(part)
+        length -= len(part)
+    return b"".join(parts)
+
+
+def parse_file_url(url: str) -> dict[str, Any]:
+    """``file:///abs/path/`` -> ``{"driver": "file", "path": "/abs/path/"}``."""
+    if not url.startswith(_URL_PREFIX):
+        raise ValueError('expected "file://path"')
+    rest = url[len(_URL_PREFIX):]
+    if "?" in rest or "#" in rest:
+        raise ValueError("query strings and fragments are not supported")
+    return {"driver": "file", "path": unquote(rest)}
