@@ -19,10 +19,10 @@ _FRONT_END_MEMBERS = ("driver", "path", "context")
 
 
 def join_path(path: str, component: str) -> str:
-    """Append ``component`` to ``path`` with exactly one ``/`` between them."""
+    """Append ``component`` to ``path``, adding a ``/`` unless ``path`` is empty or ends in one."""
     if not path or path.endswith("/"):
-        return path + component.lstrip("/") if path else component
-    return f"{path}/{component.lstrip('/')}"
+        return path + component
+    return f"{path}/{component}"
 
 
 def _driver_record(driver: Any, prefix: str) -> PluginRecord:

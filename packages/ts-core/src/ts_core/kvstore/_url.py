@@ -26,7 +26,7 @@ def parse_kvstore_url(url: str, json_path: str = "kvstore") -> dict[str, Any]:
 
     if "|" in url:
         raise SpecError(json_path, f'"{url}" is a composite URL; a kvstore URL has one component')
-    scheme, _ = split_url_scheme(url)
+    scheme, rest = split_url_scheme(url)
     registry = get_registry()
     record = registry.find("url_scheme", scheme)
     if record is None or record.metadata.get("layer", "kvstore") != "kvstore":
@@ -35,7 +35,7 @@ def parse_kvstore_url(url: str, json_path: str = "kvstore") -> dict[str, Any]:
         )
         raise SpecError(json_path, f'unsupported URL scheme "{scheme}" in "{url}"; known: {known}')
     try:
-        spec = record.load()(url)
+        spec = record.load()(f"{scheme}:{rest}")  # handlers see a lower-case scheme
     except SpecError:
         raise
     except ValueError as exc:

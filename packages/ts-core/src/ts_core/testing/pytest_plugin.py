@@ -1,1 +1,6 @@
-"""pytest plugin entry point (``pytest11``) exposing the ts conformance suites."""
+"""pytest plugin (``pytest11`` entry point): makes the ts conformance suites report
+rich assertion failures. Import the suites themselves from ``ts_core.testing``."""
+
+import pytest
+
+pytest.register_assert_rewrite("ts_core.testing.kvstore")

@@ -1,0 +1,104 @@
+"""Context: resources, sharing by name, parents, and errors naming the identifier."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import ts_core as ts
+from ts_core._executor import default_concurrency
+
+
+def test_default_resources() -> None:
+    context = ts.Context()
+    assert context.parent is None
+    assert context.spec.to_json() == {}
+    assert context["cache_pool"].value.total_bytes_limit == 0
+    assert context["data_copy_concurrency"].value.limit == default_concurrency()
+    assert context["file_io_concurrency"].value.limit == max(4, default_concurrency())
+    assert context["file_io_sync"].value is True
+
+
+def test_resource_values_and_sharing() -> None:
+    context = ts.Context(
+        {
+            "cache_pool": {"total_bytes_limit": 1000},
+            "cache_pool#small": {"total_bytes_limit": 10},
+            "cache_pool#alias": "cache_pool#small",
+            "data_copy_concurrency": {"limit": 3},
+        }
+    )
+    assert context["cache_pool"].to_json() == {"total_bytes_limit": 1000}
+    assert context["cache_pool#small"].value.total_bytes_limit == 10
+    assert context["cache_pool#alias"].value is context["cache_pool#small"].value
+    assert context["cache_pool"].value is context["cache_pool"].value
+    assert context["data_copy_concurrency"].value.limit == 3
+
+
+def test_parent_lookup() -> None:
+    parent = ts.Context({"cache_pool#shared": {"total_bytes_limit": 5}})
+    child = ts.Context({"cache_pool": "cache_pool#shared"}, parent=parent)
+    assert child.parent is parent
+    assert child["cache_pool"].value is parent["cache_pool#shared"].value
+    # An undefined unnamed resource is the parent's default, shared by the whole stack.
+    assert child["data_copy_concurrency"].value is parent["data_copy_concurrency"].value
+
+
+def test_inline_resource_spec_is_not_shared() -> None:
+    context = ts.Context()
+    first = context.resource("cache_pool", {"total_bytes_limit": 7})
+    second = context.resource("cache_pool", {"total_bytes_limit": 7})
+    assert first is not second
+    assert first.total_bytes_limit == 7
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"bogus": {}}, 'context.bogus: unknown context resource "bogus"; known resources: cache_pool'),
+        ({"Cache": {}}, 'context.Cache: invalid context resource identifier: "Cache"'),
+        ({"cache_pool": {"total_bytes_limit": "x"}}, 'context.cache_pool.total_bytes_limit: expected integer, but received: "x"'),
+        ({"cache_pool": {"total_bytes_limit": -1}}, "context.cache_pool.total_bytes_limit: expected a value >= 0"),
+        ({"cache_pool": {"size": 1}}, "context.cache_pool.size: unexpected member"),
+        ({"data_copy_concurrency": {"limit": 0}}, "context.data_copy_concurrency.limit"),
+        ({"cache_pool": "file_io_sync"}, 'context.cache_pool: expected a reference to a "cache_pool" resource'),
+        ({"file_io_sync": 1}, "context.file_io_sync: expected boolean"),
+    ],
+)
+def test_bad_context_specs(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match="^" + message.replace(".", r"\.").replace("(", r"\(")):
+        ts.Context(spec)
+
+
+def test_undefined_named_reference() -> None:
+    with pytest.raises(ValueError, match='"cache_pool#nope" is not defined'):
+        ts.Context()["cache_pool#nope"]
+    with pytest.raises(ValueError, match="unknown context resource"):
+        ts.Context()["nope"]
+
+
+def test_context_spec_value_semantics() -> None:
+    spec = ts.Context.Spec({"cache_pool": {"total_bytes_limit": 1}})
+    assert spec == ts.Context.Spec({"cache_pool": {"total_bytes_limit": 1}})
+    assert pickle.loads(pickle.dumps(spec)) == spec
+    context = pickle.loads(pickle.dumps(ts.Context(spec)))
+    assert context["cache_pool"].value.total_bytes_limit == 1
+    assert repr(spec) == "Context.Spec({'cache_pool': {'total_bytes_limit': 1}})"
+
+
+def test_kvstore_context_member_errors_name_full_path() -> None:
+    with pytest.raises(ValueError, match=r"^kvstore\.context\.bogus: unknown context resource"):
+        ts.KvStore.Spec({"driver": "memory", "context": {"bogus": {}}})
+
+
+def test_cache_pool_evicts_least_recently_used() -> None:
+    pool = ts.Context({"cache_pool": {"total_bytes_limit": 10}})["cache_pool"].value
+    pool.put("a", "A", 4)
+    pool.put("b", "B", 4)
+    assert pool.get("a") == "A"  # a is now more recent than b
+    pool.put("c", "C", 4)
+    assert pool.get("b") is None
+    assert (pool.get("a"), pool.get("c"), pool.total_bytes) == ("A", "C", 8)
+    pool.put("huge", "H", 11)
+    assert pool.get("huge") is None

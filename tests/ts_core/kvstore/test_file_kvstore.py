@@ -1,0 +1,162 @@
+"""The file driver: conformance suite, key validation, and multi-process safety."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import ts_core as ts
+from ts_core.kvstore.file import LOCK_SUFFIX
+from ts_core.testing.kvstore import KvStoreConformance
+
+
+class TestFileConformance(KvStoreConformance):
+    @pytest.fixture
+    def kvstore(self, tmp_path: Path) -> ts.KvStore:
+        return ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ts.KvStore:
+    return ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/root/"}).result()
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("../escape", "'..'"),
+        ("a/../../escape", "'..'"),
+        ("./a", "'.'"),
+        ("/etc/passwd", "empty path components"),
+        ("a//b", "empty path components"),
+        ("a\0b", "NUL"),
+        ("dir/", "directory"),
+        ("x" + LOCK_SUFFIX, "reserved"),
+    ],
+)
+def test_bad_keys_rejected(store: ts.KvStore, tmp_path: Path, key: str, reason: str) -> None:
+    with pytest.raises(ValueError, match="Invalid key") as info:
+        store.write(key, b"x").result()
+    assert reason in str(info.value)
+    with pytest.raises(ValueError, match="Invalid key"):
+        store.read(key).result()
+    assert not (tmp_path / "escape").exists()
+
+
+def test_listing_never_escapes_root(tmp_path: Path) -> None:
+    (tmp_path / "outside").write_bytes(b"secret")
+    (tmp_path / "root-sibling").mkdir()
+    (tmp_path / "root-sibling" / "k").write_bytes(b"secret")
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/root/"}).result()
+    store["inside"] = b"1"
+    os.symlink(tmp_path, tmp_path / "root" / "link")  # a symlinked directory is not followed
+    assert store.list().result() == [b"inside", b"link"]
+
+
+def test_files_on_disk_and_no_leftover_locks(store: ts.KvStore, tmp_path: Path) -> None:
+    store["a/b"] = b"payload"
+    store["a/c"] = b"1"
+    del store["a/c"]
+    assert (tmp_path / "root" / "a" / "b").read_bytes() == b"payload"
+    assert sorted(p.name for p in (tmp_path / "root" / "a").iterdir()) == ["b"]
+
+
+def test_stale_lock_file_from_killed_writer(store: ts.KvStore, tmp_path: Path) -> None:
+    # A writer killed mid-write leaves an unlocked lock file with partial data behind.
+    (tmp_path / "root").mkdir(exist_ok=True)
+    (tmp_path / "root" / ("k" + LOCK_SUFFIX)).write_bytes(b"partial")
+    assert store.read("k").result().state == "missing"
+    assert store.list().result() == []
+    store["k"] = b"complete"
+    assert store["k"] == b"complete"
+
+
+def test_delete_range_removes_empty_directories_but_not_root(store: ts.KvStore, tmp_path: Path) -> None:
+    store["d/e/f"] = b"1"
+    store["g"] = b"2"
+    store.delete_range(ts.KvStore.KeyRange("d/", "d0")).result()
+    assert not (tmp_path / "root" / "d" / "e").exists()  # emptied below the range's root
+    assert (tmp_path / "root" / "g").exists()
+    store.delete_range(ts.KvStore.KeyRange()).result()
+    assert (tmp_path / "root").is_dir()
+    assert store.list().result() == []
+
+
+def test_relative_path_and_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = ts.KvStore.open({"driver": "file", "path": "rel/"}).result()
+    store["k"] = b"v"
+    assert (tmp_path / "rel" / "k").read_bytes() == b"v"
+    assert store.url == "file://rel/"
+    assert ts.KvStore.Spec(f"file://{tmp_path}/x/").path == f"{tmp_path}/x/"
+
+
+COUNTER_WORKER = textwrap.dedent(
+    """
+    import sys
+    import ts_core as ts
+
+    root, increments = sys.argv[1], int(sys.argv[2])
+    store = ts.KvStore.open({"driver": "file", "path": root}).result()
+    conflicts = 0
+    for _ in range(increments):
+        while True:
+            current = store.read("counter").result()
+            value = int(current.value or b"0") + 1
+            stamp = store.write("counter", str(value).encode(),
+                                if_equal=current.stamp.generation).result()
+            if stamp.generation != b"":
+                break
+            conflicts += 1
+    print(conflicts)
+    """
+)
+
+
+def test_multiprocess_conditional_counter(tmp_path: Path) -> None:
+    """4 processes x 200 conditional increments of one key: the count is exact."""
+    processes, increments = 4, 200
+    root = f"{tmp_path}/counter/"
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", COUNTER_WORKER, root, str(increments)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(processes)
+    ]
+    outputs = [worker.communicate(timeout=240) for worker in workers]
+    for worker, (_, stderr) in zip(workers, outputs, strict=True):
+        assert worker.returncode == 0, stderr
+    store = ts.KvStore.open({"driver": "file", "path": root}).result()
+    assert int(store["counter"]) == processes * increments
+    conflicts = sum(int(out) for out, _ in outputs)
+    print(f"conflicting writes retried: {conflicts}")
+
+
+def test_forked_child_can_use_store(store: ts.KvStore) -> None:
+    store["before"] = b"1"  # starts the parent's I/O threads
+    pid = os.fork()
+    if pid == 0:  # child: must work with the store opened in the parent
+        try:
+            store["child"] = store["before"] + b"2"
+            code = 0 if store.list().result() == [b"before", b"child"] else 1
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store["child"] == b"12"
+
+
+def test_file_io_sync_can_be_disabled(tmp_path: Path) -> None:
+    context = ts.Context({"file_io_sync": False})
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}, context=context).result()
+    store["k"] = b"v"
+    assert store["k"] == b"v"

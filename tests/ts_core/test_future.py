@@ -1,0 +1,110 @@
+"""Future and Promise: blocking, polling, callbacks, cancellation, asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+import ts_core as ts
+from ts_core._executor import Executor
+
+
+def test_immediate_value() -> None:
+    future = ts.Future(5)
+    assert future.done()
+    assert future.result() == 5
+    assert future.exception() is None
+
+
+def test_promise_result_from_another_thread() -> None:
+    promise, future = ts.Promise.new()
+    assert not future.done()
+    threading.Timer(0.05, promise.set_result, args=("done",)).start()
+    assert future.result(timeout=10) == "done"
+
+
+def test_exception_propagates() -> None:
+    promise, future = ts.Promise.new()
+    promise.set_exception(ValueError("boom"))
+    assert isinstance(future.exception(), ValueError)
+    with pytest.raises(ValueError, match="boom"):
+        future.result()
+
+
+def test_timeout_and_deadline() -> None:
+    _, future = ts.Promise.new()
+    with pytest.raises(TimeoutError):
+        future.result(timeout=0.01)
+    with pytest.raises(TimeoutError):
+        future.result(deadline=time.time() + 0.01)
+
+
+def test_callbacks() -> None:
+    promise, future = ts.Promise.new()
+    seen: list[object] = []
+
+    def callback(f: ts.Future[int]) -> None:
+        seen.append(f.result())
+
+    def removed(f: ts.Future[int]) -> None:
+        seen.append("removed")
+
+    future.add_done_callback(callback)
+    future.add_done_callback(removed)
+    assert future.remove_done_callback(removed) == 1
+    promise.set_result(3)
+    future.add_done_callback(callback)  # already done: runs at once
+    assert seen == [3, 3]
+
+
+def test_cancel() -> None:
+    promise, future = ts.Promise.new()
+    assert future.cancel()
+    assert future.cancelled()
+    with pytest.raises(asyncio.CancelledError):
+        future.result()
+    promise.set_result(1)  # ignored
+    assert not ts.Future(1).cancel()
+
+
+def test_await_from_asyncio() -> None:
+    async def main() -> int:
+        promise, future = ts.Promise.new()
+        asyncio.get_running_loop().call_later(0.01, promise.set_result, 7)
+        ready = await ts.Future(1)
+        return ready + await future
+
+    assert asyncio.run(main()) == 8
+
+
+def test_subscript_for_annotations() -> None:
+    assert ts.Future[int] is not None
+
+
+def test_executor_bounds_concurrency() -> None:
+    executor = Executor(2)
+    running = []
+    peak = []
+    lock = threading.Lock()
+
+    def work(i: int) -> int:
+        with lock:
+            running.append(i)
+            peak.append(len(running))
+        time.sleep(0.01)
+        with lock:
+            running.remove(i)
+        return i * i
+
+    futures = [executor.submit(work, i) for i in range(20)]
+    assert [f.result(timeout=30) for f in futures] == [i * i for i in range(20)]
+    assert max(peak) <= 2
+
+
+def test_executor_exception_lands_in_future() -> None:
+    future = Executor(1).submit(int, "not a number")
+    with pytest.raises(ValueError, match="invalid literal"):
+        future.result(timeout=30)
