@@ -56,7 +56,7 @@ def test_bad_urls(url: str, message: str) -> None:
     ],
 )
 def test_bad_specs(json: object, message: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=r"^kvstore") as info:
         ts.KvStore.Spec(json)
     assert str(info.value).startswith(message), str(info.value)
 
@@ -94,7 +94,8 @@ def test_equality_copy_and_pickle() -> None:
     spec = ts.KvStore.Spec({"driver": "memory", "path": "p/", "atomic": False})
     assert spec == ts.KvStore.Spec({"driver": "memory", "path": "p/", "atomic": False})
     assert spec != ts.KvStore.Spec({"driver": "memory", "path": "p/"})
-    assert spec.copy() == spec and spec.copy() is not spec
+    assert spec.copy() == spec
+    assert spec.copy() is not spec
     assert pickle.loads(pickle.dumps(spec)) == spec
     assert repr(spec) == "KvStore.Spec({'atomic': False, 'driver': 'memory', 'path': 'p/'})"
 

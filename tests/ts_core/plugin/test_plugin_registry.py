@@ -179,7 +179,7 @@ def test_registry_records() -> None:
     assert registry.get("kvstore", "x-alias") is record
     assert registry.ids("kvstore") == ["x"]
     assert record.load() is __import__("json").loads
-    with pytest.raises(DuplicatePluginError, match="'dist-a'.*'dist-b'"):
+    with pytest.raises(DuplicatePluginError, match=r"'dist-a'.*'dist-b'"):
         registry.add("kvstore", "x-alias", "json:dumps", distribution="dist-b")
     with pytest.raises(UnknownPluginError, match="known: x"):
         registry.get("kvstore", "y")

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 from .._executor import run_inline
 from .._future import Future
 from ..context import Context
-from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult
-from ._generation import TimestampedStorageGeneration, normalize_generation
-from ._key_range import KeyRange, as_key_bytes
+from ._driver import ByteRange, KvStoreDriver, ReadOptions
+from ._driver import ReadResult as _ReadResult
+from ._generation import TimestampedStorageGeneration as _Stamp
+from ._generation import normalize_generation
+from ._key_range import KeyRange as _KeyRange
+from ._key_range import as_key_bytes
 from ._spec import KvStoreSpec, join_path
 
 if TYPE_CHECKING:
@@ -41,9 +44,9 @@ class KvStore:
     """An open key-value store. Keys are appended (without separator) to ``path``."""
 
     Spec = KvStoreSpec
-    KeyRange = KeyRange
-    ReadResult = ReadResult
-    TimestampedStorageGeneration = TimestampedStorageGeneration
+    KeyRange = _KeyRange
+    ReadResult = _ReadResult
+    TimestampedStorageGeneration = _Stamp
 
     __slots__ = ("_context", "_driver", "_path", "_transaction")
 
@@ -141,7 +144,7 @@ class KvStore:
         staleness_bound: float | None = None,
         batch: Any = None,
         byte_range: slice | None = None,
-    ) -> Future[ReadResult]:
+    ) -> Future[_ReadResult]:
         """Read one key; a missing key gives ``state='missing'``, not an error."""
         full_key = self._full_key(key)
         options = ReadOptions(
@@ -155,7 +158,7 @@ class KvStore:
 
     def write(
         self, key: str | bytes, value: str | bytes | None, *, if_equal: str | bytes | None = None
-    ) -> Future[TimestampedStorageGeneration]:
+    ) -> Future[_Stamp]:
         """Write (``None`` deletes); a failed ``if_equal`` yields an unknown (``b''``) generation."""
         full_key = self._full_key(key)
         data = None if value is None else as_key_bytes(value, "value")
@@ -164,27 +167,27 @@ class KvStore:
             return self._transaction._write(self._driver, full_key, data, condition)
         return self._submit(self._driver.write, full_key, data, condition)
 
-    def delete(self, key: str | bytes, *, if_equal: str | bytes | None = None) -> Future[TimestampedStorageGeneration]:
+    def delete(self, key: str | bytes, *, if_equal: str | bytes | None = None) -> Future[_Stamp]:
         """Delete one key (the same as ``write(key, None)``)."""
         return self.write(key, None, if_equal=if_equal)
 
-    def delete_range(self, range: KeyRange) -> Future[None]:
+    def delete_range(self, range: _KeyRange) -> Future[None]:
         """Delete every key in ``range`` (relative to ``path``)."""
-        if not isinstance(range, KeyRange):
+        if not isinstance(range, _KeyRange):
             raise TypeError(f"range: expected KvStore.KeyRange, but received {type(range).__name__}")
         full_range = range.with_prefix(self._path.encode("utf-8"))
         if self._transaction is not None:
             return self._transaction._delete_range(self._driver, full_range)
         return self._submit(self._driver.delete_range, full_range)
 
-    def list(self, range: KeyRange | None = None, strip_prefix_length: int = 0) -> Future[list[bytes]]:
+    def list(self, range: _KeyRange | None = None, strip_prefix_length: int = 0) -> Future[list[bytes]]:
         """Sorted keys in ``range`` (relative to ``path``), each minus its first ``strip_prefix_length`` bytes."""
-        if range is not None and not isinstance(range, KeyRange):
+        if range is not None and not isinstance(range, _KeyRange):
             raise TypeError(f"range: expected KvStore.KeyRange, but received {type(range).__name__}")
         if strip_prefix_length < 0:
             raise ValueError(f"strip_prefix_length must be >= 0, got {strip_prefix_length}")
         prefix = self._path.encode("utf-8")
-        full_range = (range or KeyRange()).with_prefix(prefix)
+        full_range = (range or _KeyRange()).with_prefix(prefix)
         strip = len(prefix) + strip_prefix_length
 
         def list_now() -> list[bytes]:

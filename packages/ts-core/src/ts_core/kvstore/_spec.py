@@ -40,6 +40,10 @@ class KvStoreSpec:
     """Parsed kvstore spec: driver members (attrs), ``path`` and an optional context layer."""
 
     __slots__ = ("_context", "_driver_spec", "_path", "_record")
+    _record: PluginRecord
+    _driver_spec: Any
+    _path: str
+    _context: ContextSpec | None
 
     def __init__(self, json: Any, *, json_path: str = "kvstore") -> None:
         if isinstance(json, KvStoreSpec):
@@ -58,7 +62,7 @@ class KvStoreSpec:
         members = {k: v for k, v in json.items() if k not in _FRONT_END_MEMBERS}
         self._record = record
         self._driver_spec = structure_spec(members, driver_class.spec_class, json_path)
-        self._path: str = json.get("path", "")
+        self._path = json.get("path", "")
         context = json.get("context")
         self._context = ContextSpec(context, json_path=f"{json_path}.context") if context is not None else None
 

@@ -234,7 +234,7 @@ class FileKvStore(KvStoreDriver):
             return iter(())
         lower, upper = key_range.inclusive_min, key_range.exclusive_max
         # A byte-wise common prefix is intended: keys are compared as bytes, not paths.
-        common = lower if not upper else os.path.commonprefix([lower, upper])  # noqa: RUF071
+        common: bytes = lower if not upper else os.path.commonprefix([lower, upper])  # type: ignore[assignment]  # noqa: RUF071
         slash = common.rfind(b"/")
         base = common[: slash + 1] if slash >= 0 else b""
         return (key for key in _walk(base, key_range) if key_range.contains(key))
