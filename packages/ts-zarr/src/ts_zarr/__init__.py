@@ -1,0 +1,1 @@
+"""zarr drivers for ts; registered through the ``ts`` entry-point group (see ``_plugin``)."""
