@@ -207,3 +207,15 @@ def test_bad_registrations(kwargs: dict[str, object], message: str) -> None:
     arguments: dict[str, object] = {"kind": "kvstore", "id": "k", "target": "m:a", **kwargs}
     with pytest.raises(ValueError, match=message):
         Registry().add(**arguments)  # type: ignore[arg-type]
+
+
+def test_broken_plugin_fails_loudly_and_can_be_disabled(tmp_path: Path) -> None:
+    make_distribution(tmp_path, "broken-plugin", "broken_plugin", "broken")
+    (tmp_path / "broken_plugin" / "_plugin.py").write_text("raise RuntimeError('bad install')\n")
+    code = "import ts_core as ts; print(ts.KvStore.open('memory://').result().url)"
+    result = run_python(code, tmp_path)
+    assert result.returncode != 0
+    assert "PluginLoadError" in result.stderr
+    assert "'broken-plugin' failed to import: bad install" in result.stderr
+    skipped = run_python(code, tmp_path, TS_DISABLE_PLUGINS="broken_plugin")
+    assert skipped.stdout.strip() == "memory://", skipped.stderr

@@ -93,6 +93,20 @@ def _message(error: Any) -> tuple[list[Any], str]:
     return parts, error.message
 
 
+def _describe_alternative(schema: Any) -> str:
+    if isinstance(schema, dict):
+        if "const" in schema:
+            return describe(schema["const"])
+        if "enum" in schema:
+            return " or ".join(describe(v) for v in schema["enum"])
+        kind = schema.get("type")
+        if isinstance(kind, str):
+            return _JSON_TYPE_NAMES.get(kind, kind)
+        if isinstance(kind, list):
+            return " or ".join(_JSON_TYPE_NAMES.get(k, k) for k in kind)
+    return "a valid value"
+
+
 def validate_against(record: PluginRecord, value: Any, prefix: str) -> None:
     """Raise SpecError for the most relevant schema violation of ``value``, if any."""
     if record.schema is None:
@@ -109,8 +123,13 @@ def validate_against(record: PluginRecord, value: Any, prefix: str) -> None:
     # member's own failure (e.g. a type error) is the one worth showing.
     specific = [e for e in errors if e.validator not in _CATCH_ALL_VALIDATORS]
     error = best_match(specific or errors)
-    # A type error deep inside is more useful than a generic "not valid under oneOf".
+    # A type error deep inside is more useful than a generic "not valid under oneOf"; but
+    # when every alternative failed at the same place, list the alternatives instead.
     while error.context:
+        if all(not sub.relative_path for sub in error.context) and error.validator in ("oneOf", "anyOf"):
+            parts = list(error.absolute_path)
+            wanted = " or ".join(_describe_alternative(s) for s in error.validator_value)
+            raise SpecError(json_path(prefix, parts), f"expected {wanted}, but received: {describe(error.instance)}")
         deeper = best_match(error.context)
         if deeper is None:
             break

@@ -1,7 +1,13 @@
 """The ts plugin system: one pluggy project and entry-point group, both named ``ts``."""
 
 from ._hookspecs import ENTRY_POINT_GROUP, hookimpl, hookspec
-from ._manager import DISABLE_ENV_VAR, get_registry, register_plugin, reset_registry
+from ._manager import (
+    DISABLE_ENV_VAR,
+    PluginLoadError,
+    get_registry,
+    register_plugin,
+    reset_registry,
+)
 from ._registry import (
     KINDS,
     DuplicatePluginError,
@@ -17,6 +23,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "KINDS",
     "DuplicatePluginError",
+    "PluginLoadError",
     "PluginRecord",
     "Registrar",
     "Registry",

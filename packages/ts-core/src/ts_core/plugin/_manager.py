@@ -11,7 +11,7 @@ import pluggy
 from . import _hookspecs
 from ._registry import Registry
 
-__all__ = ["DISABLE_ENV_VAR", "get_registry", "register_plugin", "reset_registry"]
+__all__ = ["DISABLE_ENV_VAR", "PluginLoadError", "get_registry", "register_plugin", "reset_registry"]
 
 #: Comma-separated entry-point or distribution names whose plugins are not loaded.
 DISABLE_ENV_VAR = "TS_DISABLE_PLUGINS"
@@ -25,33 +25,44 @@ def _blocked_names() -> set[str]:
     return {name.strip() for name in raw.split(",") if name.strip()}
 
 
-def _new_manager() -> pluggy.PluginManager:
+class PluginLoadError(ImportError):
+    """A ``ts`` entry point could not be imported."""
+
+
+def _new_manager() -> tuple[pluggy.PluginManager, dict[int, str]]:
+    """Load every unblocked ``ts`` entry point; returns the manager and plugin -> distribution."""
+    from importlib import metadata
+
     manager = pluggy.PluginManager(_hookspecs.PROJECT_NAME)
     manager.add_hookspecs(_hookspecs)
     blocked = _blocked_names()
-    from importlib import metadata
-
+    distributions: dict[int, str] = {}
+    seen: set[str] = set()
     for dist in metadata.distributions():
+        dist_name = dist.metadata["Name"]
         for entry_point in dist.entry_points:
-            if entry_point.group != _hookspecs.ENTRY_POINT_GROUP:
+            if entry_point.group != _hookspecs.ENTRY_POINT_GROUP or entry_point.name in seen:
                 continue
-            dist_name = dist.metadata["Name"]
+            seen.add(entry_point.name)  # the first of duplicate installs on sys.path wins, as in importlib
             if entry_point.name in blocked or dist_name in blocked:
-                manager.set_blocked(entry_point.name)
-    manager.load_setuptools_entrypoints(_hookspecs.ENTRY_POINT_GROUP)
-    return manager
+                continue
+            try:
+                plugin = entry_point.load()
+            except Exception as exc:
+                raise PluginLoadError(
+                    f"ts plugin {entry_point.name!r} ({entry_point.value}) of distribution "
+                    f"{dist_name!r} failed to import: {exc}; set {DISABLE_ENV_VAR}={entry_point.name} "
+                    "to skip it"
+                ) from exc
+            manager.register(plugin, name=entry_point.name)
+            distributions[id(plugin)] = dist_name
+    return manager, distributions
 
 
-def _distribution_of(manager: pluggy.PluginManager, plugin: object) -> str:
-    for candidate, dist in manager.list_plugin_distinfo():
-        if candidate is plugin:
-            return str(dist.project_name)
-    return str(manager.get_name(plugin))
-
-
-def _register_all(manager: pluggy.PluginManager, registry: Registry) -> None:
+def _register_all(manager: pluggy.PluginManager, distributions: dict[int, str], registry: Registry) -> None:
     for impl in manager.hook.ts_register.get_hookimpls():
-        impl.function(registry=registry.scoped(_distribution_of(manager, impl.plugin)))
+        distribution = distributions.get(id(impl.plugin), impl.plugin_name)
+        impl.function(registry=registry.scoped(distribution))
 
 
 def get_registry() -> Registry:
@@ -61,9 +72,9 @@ def get_registry() -> Registry:
         return registry  # type: ignore[no-any-return]
     with _lock:
         if "registry" not in _state:
-            manager = _new_manager()
+            manager, distributions = _new_manager()
             registry = Registry()
-            _register_all(manager, registry)
+            _register_all(manager, distributions, registry)
             _state["manager"] = manager
             _state["registry"] = registry
         return _state["registry"]  # type: ignore[no-any-return]
