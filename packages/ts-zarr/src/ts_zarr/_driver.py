@@ -1,0 +1,207 @@
+"""The ``zarr`` (v2) TensorStore driver."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ts_core._validation import SpecError, describe
+from ts_core.driver import KvsChunkedDriver
+
+from ._dtype import ZarrField, encode_dtype, parse_dtype
+from ._metadata import METADATA_KEY, ZarrMetadata, build_metadata, encode_fill_value, parse_metadata
+
+__all__ = ["ZarrDriver"]
+
+#: tensorstore's default compressor for new zarr v2 arrays.
+DEFAULT_COMPRESSOR = {"blocksize": 0, "clevel": 5, "cname": "lz4", "id": "blosc", "shuffle": -1}
+
+
+class ZarrDriver(KvsChunkedDriver):
+    """zarr v2 arrays: ``.zarray`` metadata and one kvstore key per chunk."""
+
+    id = "zarr"
+    metadata_key = METADATA_KEY
+
+    # -- metadata ------------------------------------------------------------------------------
+    @classmethod
+    def parse_stored_metadata(cls, data: bytes) -> ZarrMetadata:
+        import json
+
+        try:
+            value = json.loads(data)
+        except ValueError as exc:
+            raise SpecError(METADATA_KEY, f"invalid JSON: {exc}") from None
+        return parse_metadata(value, METADATA_KEY)
+
+    @classmethod
+    def encode_metadata(cls, metadata: ZarrMetadata) -> bytes:
+        return metadata.encode()
+
+    @classmethod
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> ZarrMetadata:
+        constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
+        dtype = getattr(schema, "dtype", None)
+        if "dtype" not in constraints:
+            if dtype is None:
+                raise SpecError("dtype", "a data type must be specified to create a zarr array")
+            constraints["dtype"] = encode_dtype(np.dtype(dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype))
+        zarr_dtype = parse_dtype(constraints["dtype"], "metadata.dtype")
+        if "shape" not in constraints:
+            shape = getattr(schema, "shape", None)
+            if shape is None:
+                raise SpecError("schema.domain", "a shape must be specified to create a zarr array")
+            constraints["shape"] = list(shape)[: len(shape) - len(_inner(zarr_dtype, spec_members))]
+        if "chunks" not in constraints:
+            constraints["chunks"] = list(_choose_chunks(constraints["shape"], zarr_dtype, schema))
+        constraints.setdefault("compressor", _compressor_from_schema(schema))
+        constraints.setdefault("filters", None)
+        constraints.setdefault("order", "C")
+        constraints.setdefault("dimension_separator", spec_members.get("key_encoding", "."))
+        if "fill_value" not in constraints:
+            fill = getattr(schema, "fill_value", None)
+            constraints["fill_value"] = None if fill is None else encode_fill_value(np.asarray(fill), zarr_dtype)
+        constraints["zarr_format"] = 2
+        return build_metadata(constraints, "metadata")
+
+    @classmethod
+    def check_metadata(cls, metadata: ZarrMetadata, spec_members: dict[str, Any], schema: Any) -> None:
+        stored = metadata.to_json()
+        for member, wanted in (spec_members.get("metadata") or {}).items():
+            have = stored.get(member)
+            if member == "filters" and wanted == []:
+                wanted = None
+            if have != wanted:
+                raise SpecError(
+                    f"metadata.{member}",
+                    f"expected {describe(wanted)} but the stored array has {describe(have)}",
+                )
+        field = metadata.dtype.field(spec_members.get("field"), "field")
+        dtype = getattr(schema, "dtype", None)
+        if dtype is not None:
+            wanted_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+            if wanted_dtype != field.numpy_dtype.newbyteorder("="):
+                raise SpecError("dtype", f"expected {wanted_dtype} but the stored array has {field.numpy_dtype}")
+
+    # -- layout ------------------------------------------------------------------------------
+    @property
+    def _field(self) -> ZarrField:
+        return self._metadata.dtype.field(self._spec_members.get("field"), "field")
+
+    def array_shape(self, metadata: ZarrMetadata) -> tuple[int, ...]:
+        return metadata.shape
+
+    def chunk_shape(self, metadata: ZarrMetadata) -> tuple[int, ...]:
+        return metadata.chunks
+
+    @property
+    def inner_shape(self) -> tuple[int, ...]:
+        return self._field.shape
+
+    def chunk_key(self, grid_indices: Sequence[int]) -> str:
+        rank = self._metadata.rank
+        if rank == 0:
+            return "0"
+        return self._metadata.dimension_separator.join(str(i) for i in grid_indices[:rank])
+
+    # -- codec -------------------------------------------------------------------------------
+    def fill_chunk(self) -> np.ndarray[Any, Any]:
+        metadata = self._metadata
+        storage = np.zeros(metadata.chunks, dtype=metadata.dtype.storage_dtype)
+        for field, fill in zip(metadata.dtype.fields, metadata.fill_values, strict=True):
+            if fill is not None:
+                target = storage[field.name] if metadata.dtype.has_fields else storage
+                target[...] = fill
+        return storage
+
+    def field_view(self, storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        if self._metadata.dtype.has_fields:
+            return storage[self._field.name]  # type: ignore[no-any-return]
+        return storage
+
+    def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
+        metadata = self._metadata
+        buffer: Any = data
+        if metadata.compressor is not None:
+            buffer = metadata.compressor.decode(buffer)
+        for codec in reversed(metadata.filters):
+            buffer = codec.decode(buffer)
+        element = _element_dtype(metadata.dtype.storage_dtype)
+        raw = np.frombuffer(memoryview(buffer).cast("B"), dtype=np.uint8)
+        count = int(np.prod(metadata.chunks))
+        if raw.size != count * element.itemsize:
+            raise ValueError(
+                f"expected {count * element.itemsize} bytes after decoding, but got {raw.size}"
+            )
+        elements = raw.view(element)
+        if metadata.order == "F":
+            # Fortran order of the chunk is C order of its transpose.
+            elements = elements.reshape(metadata.chunks[::-1]).T
+        else:
+            elements = elements.reshape(metadata.chunks)
+        return _from_elements(elements, metadata.dtype.storage_dtype)
+
+    def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
+        metadata = self._metadata
+        elements = _to_elements(storage, metadata.dtype.storage_dtype, metadata.chunks)
+        raw: Any = np.ascontiguousarray(elements.T if metadata.order == "F" else elements)
+        for codec in metadata.filters:
+            raw = codec.encode(raw)
+        if metadata.compressor is not None:
+            raw = metadata.compressor.encode(raw)
+        return raw if isinstance(raw, bytes) else bytes(memoryview(raw).cast("B"))
+
+    # -- spec ----------------------------------------------------------------------------------
+    def spec_json(self) -> dict[str, Any]:
+        json_value: dict[str, Any] = {
+            "driver": "zarr",
+            "kvstore": self._kvstore.spec().to_json(),
+            "metadata": self._metadata.to_json(),
+        }
+        if self._spec_members.get("field") is not None:
+            json_value["field"] = self._spec_members["field"]
+        return json_value
+
+
+def _element_dtype(storage_dtype: np.dtype[Any]) -> np.dtype[Any]:
+    """One stored element; a subarray dtype (``|S4``) becomes opaque bytes of its size."""
+    if storage_dtype.subdtype is not None:
+        return np.dtype((np.void, storage_dtype.itemsize))
+    return storage_dtype
+
+
+def _from_elements(elements: np.ndarray[Any, Any], storage_dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+    if storage_dtype.subdtype is None:
+        return elements
+    base, subshape = storage_dtype.subdtype
+    contiguous = np.ascontiguousarray(elements)
+    return contiguous.view(base).reshape(contiguous.shape + subshape)
+
+
+def _to_elements(
+    storage: np.ndarray[Any, Any], storage_dtype: np.dtype[Any], chunks: tuple[int, ...]
+) -> np.ndarray[Any, Any]:
+    if storage_dtype.subdtype is None:
+        return storage
+    return np.ascontiguousarray(storage).view(_element_dtype(storage_dtype)).reshape(chunks)
+
+
+def _inner(zarr_dtype: Any, spec_members: dict[str, Any]) -> tuple[int, ...]:
+    return zarr_dtype.field(spec_members.get("field"), "field").shape
+
+
+def _choose_chunks(shape: list[int], zarr_dtype: Any, schema: Any) -> tuple[int, ...]:
+    from ts_core.schema import choose_chunk_shape
+
+    return tuple(choose_chunk_shape(shape, zarr_dtype.storage_dtype.itemsize, getattr(schema, "chunk_layout", None)))
+
+
+def _compressor_from_schema(schema: Any) -> Any:
+    codec = getattr(schema, "codec", None)
+    if codec is not None:
+        json_value = codec.to_json()
+        if "compressor" in json_value:
+            return json_value["compressor"]
+    return dict(DEFAULT_COMPRESSOR)

@@ -1,0 +1,10 @@
+"""ts-zarr's registrations; imports no implementation."""
+
+from __future__ import annotations
+
+from ts_core.plugin import Registrar, hookimpl
+
+
+@hookimpl
+def ts_register(registry: Registrar) -> None:
+    registry.add("driver", "zarr", "ts_zarr._driver:ZarrDriver", schema="ts_zarr:schemas/zarr.json")
