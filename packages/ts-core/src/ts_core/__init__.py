@@ -65,6 +65,11 @@ _LAZY: dict[str, str] = {
     "KvStore": "ts_core.kvstore",
     "Promise": "ts_core._future",
     "Transaction": "ts_core.kvstore",
+    "Spec": "ts_core.spec",
+    "TensorStore": "ts_core.tensorstore",
+    "WriteFutures": "ts_core.tensorstore",
+    "open": "ts_core._open",
+    "array": "ts_core.driver.array",
     **{name: "ts_core._dtype" for name in _DTYPE_NAMES},
     **{name: "ts_core.index_space" for name in _INDEX_SPACE_NAMES},
 }

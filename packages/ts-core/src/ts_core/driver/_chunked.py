@@ -1,0 +1,405 @@
+"""KvsChunkedDriver: the base of every chunked format stored in a kvstore.
+
+A format plugin (zarr, n5, ...) subclasses it and implements only metadata handling,
+chunk keys and the chunk codec. This module supplies the rest: open/create/delete
+modes, the chunk cache (``cache_pool`` resource, generation-validated), partitioning a
+transform onto the chunk grid, concurrent reads and decodes, fill values, and
+read-modify-write of partial chunks conditioned on the generation read, so concurrent
+writers to disjoint parts of one chunk lose nothing.
+"""
+
+from __future__ import annotations
+
+import abc
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._executor import Executor
+from .._future import Future
+from ..kvstore import NO_VALUE, UNKNOWN, KvStore, prefix_range
+from ._driver import Driver
+from ._open_options import OpenOptions, staleness_bound
+
+if TYPE_CHECKING:
+    from ..cache import CachePool
+    from ..context import Context
+    from ..index_space import IndexDomain, IndexTransform
+    from ..kvstore import Transaction
+
+__all__ = ["GENERIC_MEMBERS", "ChunkError", "KvsChunkedDriver"]
+
+#: Spec members that KvsChunkedDriver interprets itself (the rest go to the format).
+GENERIC_MEMBERS = frozenset(
+    {
+        "driver", "context", "dtype", "rank", "transform", "schema", "kvstore", "path",
+        "open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata",
+        "recheck_cached_data", "recheck_cached_metadata", "recheck_cached",
+    }
+)
+
+
+class ChunkError(ValueError):
+    """A stored chunk could not be decoded (corrupt, truncated, wrong size)."""
+
+
+class KvsChunkedDriver(Driver):
+    """Chunked array in a kvstore; subclasses supply the format."""
+
+    #: Name of the metadata object below the array's kvstore path (e.g. ``".zarray"``).
+    metadata_key: str
+
+    def __init__(
+        self,
+        *,
+        kvstore: KvStore,
+        metadata: Any,
+        context: Context,
+        options: OpenOptions,
+        spec_members: dict[str, Any],
+    ) -> None:
+        self._kvstore = kvstore
+        self._metadata = metadata
+        self._context = context
+        self._options = options
+        self._spec_members = spec_members
+        self._cache_pool: CachePool = context.resource(
+            "cache_pool", spec_members.get("cache_pool"), "cache_pool"
+        )
+        self._executor: Executor = context.resource(
+            "data_copy_concurrency", spec_members.get("data_copy_concurrency"), "data_copy_concurrency"
+        )
+        self._data_staleness = staleness_bound(options.recheck_cached_data, options.open_time)
+        self._store_fill = bool(spec_members.get("store_data_equal_to_fill_value", False))
+        self._fill_missing = bool(spec_members.get("fill_missing_data_reads", True))
+        self._metadata_lock = threading.Lock()
+        self._configure(metadata)
+
+    # -- format hooks ---------------------------------------------------------------------
+    @classmethod
+    @abc.abstractmethod
+    def parse_stored_metadata(cls, data: bytes) -> Any:
+        """Parse the stored metadata object (errors name its key)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> Any:
+        """Complete metadata for a new array from the spec's constraints."""
+
+    @classmethod
+    @abc.abstractmethod
+    def check_metadata(cls, metadata: Any, spec_members: dict[str, Any], schema: Any) -> None:
+        """Raise ValueError naming the member if stored ``metadata`` violates the spec."""
+
+    @classmethod
+    @abc.abstractmethod
+    def encode_metadata(cls, metadata: Any) -> bytes:
+        """Bytes of the metadata object."""
+
+    @abc.abstractmethod
+    def array_shape(self, metadata: Any) -> tuple[int, ...]:
+        """Shape of the chunked dimensions."""
+
+    @abc.abstractmethod
+    def chunk_shape(self, metadata: Any) -> tuple[int, ...]:
+        """Shape of one chunk (chunked dimensions only)."""
+
+    @abc.abstractmethod
+    def chunk_key(self, grid_indices: Sequence[int]) -> str:
+        """Key of a chunk, relative to the array's kvstore path."""
+
+    @abc.abstractmethod
+    def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
+        """Decode stored bytes to a storage array (``storage_chunk_shape``)."""
+
+    @abc.abstractmethod
+    def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
+        """Encode a storage array."""
+
+    @abc.abstractmethod
+    def fill_chunk(self) -> np.ndarray[Any, Any]:
+        """A new, writable storage array holding the fill value."""
+
+    def field_view(self, storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """The part of a storage array this driver exposes (a field, for structured dtypes)."""
+        return storage
+
+    @property
+    def inner_shape(self) -> tuple[int, ...]:
+        """Trailing unchunked dimensions of each element (e.g. a field's shape)."""
+        return ()
+
+    # -- configuration ---------------------------------------------------------------------
+    def _configure(self, metadata: Any) -> None:
+        self._metadata = metadata
+        self._shape = tuple(self.array_shape(metadata)) + self.inner_shape
+        self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape
+        self._fill = self.fill_chunk()
+        self._fill.setflags(write=False)
+        self._fill_bytes = self._fill.tobytes()
+
+    @property
+    def metadata(self) -> Any:
+        return self._metadata
+
+    @property
+    def kvstore(self) -> KvStore:
+        return self._kvstore
+
+    @property
+    def domain(self) -> IndexDomain:
+        from ..index_space import IndexDomain
+
+        chunked = len(self._shape) - len(self.inner_shape)
+        return IndexDomain(
+            shape=self._shape,
+            implicit_upper_bounds=[True] * chunked + [False] * len(self.inner_shape),
+            labels=self.dimension_labels(),
+        )
+
+    def dimension_labels(self) -> list[str]:
+        return [""] * len(self._shape)
+
+    @property
+    def numpy_dtype(self) -> np.dtype[Any]:
+        return self.field_view(self._fill).dtype
+
+    @property
+    def grid_chunk_shape(self) -> tuple[int, ...]:
+        return self._chunk
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def from_spec(
+        cls, json_value: dict[str, Any], *, context: Context, options: OpenOptions, transaction: Any
+    ) -> KvsChunkedDriver:
+        """Open the kvstore a spec names, gather its constraints, then ``open_driver``."""
+        from ..kvstore import KvStoreSpec
+        from ._constraints import constraints_from_spec
+
+        if "kvstore" not in json_value:
+            raise ValueError(f'kvstore: the "{cls.id}" driver needs a "kvstore" member')
+        kvstore_spec = KvStoreSpec(json_value["kvstore"])
+        if json_value.get("path"):
+            kvstore_spec = kvstore_spec / json_value["path"]
+        if kvstore_spec.path and not kvstore_spec.path.endswith("/"):
+            kvstore_spec = kvstore_spec + "/"
+        kvstore = KvStore.open(kvstore_spec, context=context, transaction=transaction).result()
+        members = {k: v for k, v in json_value.items() if k not in GENERIC_MEMBERS}
+        schema = constraints_from_spec(json_value)
+        return cls.open_driver(kvstore, members, schema, context, options)
+
+    @classmethod
+    def open_driver(
+        cls,
+        kvstore: KvStore,
+        spec_members: dict[str, Any],
+        schema: Any,
+        context: Context,
+        options: OpenOptions,
+    ) -> KvsChunkedDriver:
+        """Open, create or replace the array according to ``options`` (runs synchronously)."""
+        if options.delete_existing:
+            kvstore.delete_range(prefix_range(b"")).result()
+        metadata = None
+        if options.assume_metadata:
+            metadata = cls.metadata_for_create(spec_members, schema)
+        else:
+            stored = kvstore.read(cls.metadata_key).result()
+            if stored.state == "value":
+                if not options.open:
+                    raise ValueError(
+                        f"cannot create: an array already exists at {kvstore.url or kvstore.path!r} "
+                        f"({cls.metadata_key} is present); pass open=True to open it"
+                    )
+                metadata = cls._parse_checked(stored.value, kvstore)
+                cls.check_metadata(metadata, spec_members, schema)
+            elif not options.create:
+                raise ValueError(
+                    f"cannot open: no array at {kvstore.url or kvstore.path!r} "
+                    f"({cls.metadata_key} is missing); pass create=True to create one"
+                )
+            else:
+                metadata = cls.metadata_for_create(spec_members, schema)
+                stamp = kvstore.write(cls.metadata_key, cls.encode_metadata(metadata), if_equal=NO_VALUE).result()
+                if stamp.generation == UNKNOWN:
+                    # Someone created it first: open theirs only if it matches what we wanted.
+                    stored = kvstore.read(cls.metadata_key).result()
+                    theirs = cls._parse_checked(stored.value, kvstore)
+                    if not options.open or cls.encode_metadata(theirs) != cls.encode_metadata(metadata):
+                        raise ValueError(
+                            f"cannot create: another writer created the array at "
+                            f"{kvstore.url or kvstore.path!r} concurrently with different metadata"
+                            if cls.encode_metadata(theirs) != cls.encode_metadata(metadata)
+                            else f"cannot create: the array at {kvstore.url or kvstore.path!r} was "
+                            "created concurrently; pass open=True to open it"
+                        )
+                    metadata = theirs
+        return cls(kvstore=kvstore, metadata=metadata, context=context, options=options, spec_members=spec_members)
+
+    @classmethod
+    def _parse_checked(cls, data: bytes, kvstore: KvStore) -> Any:
+        try:
+            return cls.parse_stored_metadata(data)
+        except ValueError as exc:
+            raise ValueError(f"invalid metadata in {kvstore.path + cls.metadata_key!r}: {exc}") from exc
+
+    # -- chunk access ------------------------------------------------------------------------
+    def _cache_key(self, key: str) -> tuple[int, str]:
+        return (id(self._kvstore._driver), self._kvstore.path + key)
+
+    def _read_storage(self, key: str, kvstore: KvStore) -> tuple[np.ndarray[Any, Any] | None, bytes]:
+        """The stored chunk (read-only array, or None if missing) and its generation."""
+        cache_key = self._cache_key(key)
+        cached = self._cache_pool.get(cache_key) if kvstore.transaction is None else None
+        if cached is not None:
+            generation, stamp_time, storage = cached
+            if stamp_time >= self._data_staleness:
+                return storage, generation
+            result = kvstore.read(key, if_not_equal=generation).result()
+            if result.state == "unspecified":
+                self._remember(cache_key, generation, result.stamp.time, storage)
+                return storage, generation
+        else:
+            result = kvstore.read(key).result()
+        if result.state == "missing":
+            if not self._fill_missing:
+                raise ValueError(f"chunk {kvstore.path + key!r} is missing")
+            return None, result.stamp.generation
+        try:
+            storage = self.decode_chunk(result.value)
+        except Exception as exc:
+            raise ChunkError(f"error decoding chunk {kvstore.path + key!r}: {exc}") from exc
+        storage.setflags(write=False)
+        if kvstore.transaction is None:
+            self._remember(cache_key, result.stamp.generation, result.stamp.time, storage)
+        return storage, result.stamp.generation
+
+    def _remember(self, cache_key: Any, generation: bytes, stamp_time: float, storage: Any) -> None:
+        if self._cache_pool.total_bytes_limit:
+            self._cache_pool.put(cache_key, (generation, stamp_time, storage), storage.nbytes)
+
+    # -- bounds --------------------------------------------------------------------------------
+    def _check_bounds(self, transform: IndexTransform) -> None:
+        from ..index_space import output_index_bounds
+
+        for dim, (low, high) in enumerate(output_index_bounds(transform)):
+            if low > high:  # empty
+                continue
+            if low < 0 or high >= self._shape[dim]:
+                raise IndexError(
+                    f"index range [{low}, {high + 1}) is out of bounds for dimension {dim} "
+                    f"with domain [0, {self._shape[dim]})"
+                )
+
+    # -- read ---------------------------------------------------------------------------------
+    def read(self, transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
+        from ..index_space import partition_index_transform
+
+        self._check_bounds(transform)
+        kvstore = self._kvstore if transaction is None else self._kvstore.with_transaction(transaction)
+        target = np.empty(transform.domain.shape, dtype=self.numpy_dtype)
+        parts = list(partition_index_transform(transform, self._chunk))
+
+        def read_part(part: Any) -> None:
+            storage, _ = self._read_storage(self.chunk_key(part.grid_indices), kvstore)
+            source = self.field_view(self._fill if storage is None else storage)
+            target[part.array_selection] = source[part.cell_selection]
+
+        return self._run_all(parts, read_part, lambda: target)
+
+    # -- write --------------------------------------------------------------------------------
+    def write(
+        self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
+    ) -> Future[None]:
+        from ..index_space import partition_index_transform
+
+        self._check_bounds(transform)
+        kvstore = self._kvstore if transaction is None else self._kvstore.with_transaction(transaction)
+        parts = list(partition_index_transform(transform, self._chunk))
+
+        def write_part(part: Any) -> None:
+            self._write_chunk(kvstore, part, source)
+
+        return self._run_all(parts, write_part, lambda: None)
+
+    def _covers_chunk(self, part: Any) -> bool:
+        """Whether ``part`` overwrites every in-bounds element of its chunk."""
+        selection = part.cell_selection
+        if not isinstance(selection, tuple) or len(selection) != len(self._chunk):
+            return False
+        for dim, item in enumerate(selection):
+            if not isinstance(item, slice):
+                return False
+            start, stop, step = item.indices(self._chunk[dim])
+            in_bounds = min(self._chunk[dim], self._shape[dim] - part.grid_indices[dim] * self._chunk[dim])
+            if step != 1 or start != 0 or stop < in_bounds:
+                return False
+        return True
+
+    def _write_chunk(self, kvstore: KvStore, part: Any, source: np.ndarray[Any, Any]) -> None:
+        key = self.chunk_key(part.grid_indices)
+        values = source[part.array_selection]
+        if self._covers_chunk(part):
+            storage = self.fill_chunk()
+            self.field_view(storage)[part.cell_selection] = values
+            self._store(kvstore, key, storage, None)
+            return
+        while True:  # read-modify-write, retried when another writer got there first
+            current, generation = self._read_storage(key, kvstore)
+            storage = self.fill_chunk() if current is None else current.copy()
+            self.field_view(storage)[part.cell_selection] = values
+            if self._store(kvstore, key, storage, generation):
+                return
+
+    def _store(self, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None) -> bool:
+        if not self._store_fill and storage.tobytes() == self._fill_bytes:
+            stamp = kvstore.delete(key, if_equal=if_equal).result()
+            cached: np.ndarray[Any, Any] | None = None
+        else:
+            stamp = kvstore.write(key, self.encode_chunk(storage), if_equal=if_equal).result()
+            cached = storage
+        if if_equal is not None and stamp.generation == UNKNOWN and kvstore.transaction is None:
+            return False
+        if kvstore.transaction is None:
+            cache_key = self._cache_key(key)
+            if cached is None:
+                self._cache_pool.discard(cache_key)
+            else:
+                cached.setflags(write=False)
+                self._remember(cache_key, stamp.generation, time.time(), cached)
+        return True
+
+    # -- scheduling ------------------------------------------------------------------------------
+    def _run_all(self, parts: list[Any], work: Callable[[Any], None], result: Callable[[], Any]) -> Future[Any]:
+        """Run ``work`` for every part on the data-copy pool; fail with the first error."""
+        future: Future[Any] = Future()
+        if not parts:
+            future._set_result(result())
+            return future
+        remaining = [len(parts)]
+        lock = threading.Lock()
+
+        def finished(done: Future[Any]) -> None:
+            error = done.exception()
+            if error is not None:
+                future._set_exception(error)
+                return
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                future._set_result(result())
+
+        if len(parts) == 1:
+            from .._executor import run_inline
+
+            run_inline(work, parts[0]).add_done_callback(finished)
+            return future
+        for part in parts:
+            self._executor.submit(work, part).add_done_callback(finished)
+        return future
+

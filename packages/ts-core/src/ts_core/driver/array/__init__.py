@@ -1,0 +1,5 @@
+"""The ``array`` driver."""
+
+from ._driver import ArrayDriver, array
+
+__all__ = ["ArrayDriver", "array"]

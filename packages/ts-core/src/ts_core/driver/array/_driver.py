@@ -1,0 +1,99 @@
+"""The ``array`` driver: a TensorStore over an in-memory NumPy array."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..._executor import run_inline
+from ..._future import Future
+from ..._validation import SpecError, describe
+from .._driver import Driver
+
+if TYPE_CHECKING:
+    from ...index_space import IndexDomain, IndexTransform
+
+__all__ = ["ArrayDriver", "array"]
+
+
+class ArrayDriver(Driver):
+    """Reads and writes an in-memory array; the spec embeds its contents as JSON."""
+
+    id = "array"
+
+    def __init__(self, data: np.ndarray[Any, Any]) -> None:
+        self._data = data
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> ArrayDriver:
+        from ..._dtype import to_dtype
+
+        if "dtype" not in json_value:
+            raise SpecError("dtype", 'the "array" driver needs a "dtype"')
+        dtype = to_dtype(json_value["dtype"], json_path="dtype")
+        if "array" not in json_value:
+            raise SpecError("array", 'the "array" driver needs an "array" member')
+        try:
+            data = np.array(json_value["array"], dtype=dtype.numpy_dtype)
+        except (TypeError, ValueError) as exc:
+            raise SpecError("array", f"cannot convert to {dtype.name}: {exc}") from None
+        return cls(data)
+
+    @property
+    def numpy_dtype(self) -> np.dtype[Any]:
+        return self._data.dtype
+
+    @property
+    def domain(self) -> IndexDomain:
+        from ...index_space import IndexDomain
+
+        return IndexDomain(shape=self._data.shape)
+
+    def read(self, transform: IndexTransform, transaction: Any) -> Future[np.ndarray[Any, Any]]:
+        def read_now() -> np.ndarray[Any, Any]:
+            from ...index_space import partition_index_transform
+
+            target = np.empty(transform.domain.shape, dtype=self._data.dtype)
+            with self._lock:
+                for part in partition_index_transform(transform, self._data.shape):
+                    target[part.array_selection] = self._data[part.cell_selection]
+            return target
+
+        return run_inline(read_now)
+
+    def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Any) -> Future[None]:
+        if transaction is not None:
+            raise NotImplementedError('transactional writes to the "array" driver are not implemented')
+
+        def write_now() -> None:
+            from ...index_space import partition_index_transform
+
+            with self._lock:
+                for part in partition_index_transform(transform, self._data.shape):
+                    self._data[part.cell_selection] = source[part.array_selection]
+
+        return run_inline(write_now)
+
+    def spec_json(self) -> dict[str, Any]:
+        from ..._dtype import dtype
+
+        return {"driver": "array", "array": self._data.tolist(), "dtype": dtype(self._data.dtype).name}
+
+
+def array(data: Any, dtype: Any = None, context: Any = None) -> Any:
+    """A TensorStore over a copy of ``data`` (tensorstore's ``ts.array``)."""
+    from ...tensorstore import TensorStore
+
+    numpy_dtype = None
+    if dtype is not None:
+        from ..._dtype import to_dtype
+
+        numpy_dtype = to_dtype(dtype).numpy_dtype
+    try:
+        contents = np.array(data, dtype=numpy_dtype)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"cannot make an array from {describe(data)}: {exc}") from None
+    return TensorStore(ArrayDriver(contents))

@@ -1,0 +1,240 @@
+"""TensorStore: a view (driver + index transform + transaction + mode) of an array.
+
+Indexing composes the view's transform and touches no data; ``read`` and ``write`` hand
+the transform to the driver, which reads or writes exactly the selected elements.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._future import Future
+
+if TYPE_CHECKING:
+    from ..driver import Driver
+    from ..index_space import IndexDomain, IndexTransform
+    from ..kvstore import KvStore, Transaction
+
+__all__ = ["TensorStore", "WriteFutures"]
+
+
+class WriteFutures(Future[None]):
+    """The outcome of a write: ``copy`` (source consumed) and ``commit`` (durable).
+
+    Awaiting or calling ``result()`` waits for ``commit``, like tensorstore's WriteFutures.
+    """
+
+    __slots__ = ("copy",)
+
+    def __init__(self, commit: Future[None]) -> None:
+        super().__init__(commit)
+        self.copy: Future[None] = self
+
+    @property
+    def commit(self) -> Future[None]:
+        return self
+
+
+class _Indexer:
+    __slots__ = ("_mode", "_store")
+
+    def __init__(self, store: TensorStore, mode: str) -> None:
+        self._store = store
+        self._mode = mode
+
+    def __getitem__(self, index: Any) -> TensorStore:
+        transform = getattr(self._store._transform, self._mode)[index]
+        return self._store._with_transform(transform)
+
+
+class TensorStore:
+    """An asynchronous view of a multi-dimensional array."""
+
+    __slots__ = ("_driver", "_read", "_transaction", "_transform", "_write")
+
+    def __init__(
+        self,
+        driver: Driver,
+        transform: IndexTransform | None = None,
+        transaction: Transaction | None = None,
+        read: bool = True,
+        write: bool = True,
+    ) -> None:
+        self._driver = driver
+        self._transform = transform if transform is not None else driver.base_transform
+        self._transaction = transaction
+        self._read = read
+        self._write = write
+
+    def _with_transform(self, transform: IndexTransform) -> TensorStore:
+        return TensorStore(self._driver, transform, self._transaction, self._read, self._write)
+
+    # -- properties --------------------------------------------------------------------------
+    @property
+    def dtype(self) -> Any:
+        from .._dtype import dtype
+
+        return dtype(self._driver.numpy_dtype)
+
+    @property
+    def domain(self) -> IndexDomain:
+        return self._transform.domain
+
+    @property
+    def rank(self) -> int:
+        return int(self._transform.input_rank)
+
+    ndim = rank
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.domain.shape)
+
+    @property
+    def origin(self) -> tuple[int, ...]:
+        return tuple(self.domain.origin)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.domain.labels)
+
+    @property
+    def transform(self) -> IndexTransform:
+        return self._transform
+
+    @property
+    def transaction(self) -> Transaction | None:
+        return self._transaction
+
+    @property
+    def kvstore(self) -> KvStore | None:
+        return self._driver.kvstore
+
+    @property
+    def readable(self) -> bool:
+        return self._read
+
+    @property
+    def writable(self) -> bool:
+        return self._write
+
+    @property
+    def mode(self) -> str:
+        return ("r" if self._read else "") + ("w" if self._write else "")
+
+    @property
+    def schema(self) -> Any:
+        return self._driver.schema
+
+    @property
+    def chunk_layout(self) -> Any:
+        return self.schema.chunk_layout
+
+    @property
+    def codec(self) -> Any:
+        return self.schema.codec
+
+    @property
+    def fill_value(self) -> Any:
+        return self.schema.fill_value
+
+    @property
+    def dimension_units(self) -> Any:
+        return self.schema.dimension_units
+
+    # -- indexing ----------------------------------------------------------------------------
+    def __getitem__(self, index: Any) -> TensorStore:
+        return self._with_transform(self._transform[index])
+
+    @property
+    def oindex(self) -> _Indexer:
+        return _Indexer(self, "oindex")
+
+    @property
+    def vindex(self) -> _Indexer:
+        return _Indexer(self, "vindex")
+
+    @property
+    def T(self) -> TensorStore:
+        return self._with_transform(self._transform.T)
+
+    # -- I/O ----------------------------------------------------------------------------------
+    def read(self, *, order: str = "C", batch: Any = None) -> Future[np.ndarray[Any, Any]]:
+        """Read the view into a new NumPy array (``order`` 'C' or 'F')."""
+        if not self._read:
+            raise ValueError("this TensorStore was opened without read access")
+        if order not in ("C", "F"):
+            raise ValueError(f"order must be 'C' or 'F', got {order!r}")
+        future = self._driver.read(self._transform, self._transaction)
+        if order == "C":
+            return future
+        result: Future[np.ndarray[Any, Any]] = Future()
+
+        def reorder(done: Future[np.ndarray[Any, Any]]) -> None:
+            error = done.exception()
+            if error is not None:
+                result._set_exception(error)
+            else:
+                result._set_result(np.asfortranarray(done.result()))
+
+        future.add_done_callback(reorder)
+        return result
+
+    def write(self, source: Any, *, batch: Any = None) -> WriteFutures:
+        """Write ``source`` (array-like, scalar, or another TensorStore) to the view."""
+        if not self._write:
+            raise ValueError("this TensorStore was opened without write access")
+        if isinstance(source, TensorStore):
+            source = source.read().result()
+        try:
+            array = np.asarray(source, dtype=self._driver.numpy_dtype)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"cannot convert the source to {self._driver.numpy_dtype}: {exc}") from None
+        try:
+            array = np.broadcast_to(array, self.shape)
+        except ValueError:
+            raise ValueError(
+                f"cannot broadcast the source of shape {array.shape} to the target shape {self.shape}"
+            ) from None
+        return WriteFutures(self._driver.write(self._transform, array, self._transaction))
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
+        array = self.read().result()
+        return array if dtype is None else array.astype(dtype)
+
+    # -- views ---------------------------------------------------------------------------------
+    def with_transaction(self, transaction: Transaction | None) -> TensorStore:
+        return TensorStore(self._driver, self._transform, transaction, self._read, self._write)
+
+    def astype(self, dtype: Any) -> TensorStore:
+        from ..driver.cast import cast
+
+        return cast(self, dtype)
+
+    def resolve(self, **kwargs: Any) -> Future[TensorStore]:
+        return Future(self)
+
+    # -- spec -----------------------------------------------------------------------------------
+    def spec(self, *, minimal: bool = False, retain_context: bool = False, **kwargs: Any) -> Any:
+        from ..spec import Spec
+
+        json_value = dict(self._driver.spec_json())
+        json_value["dtype"] = self.dtype.name
+        json_value["transform"] = self._transform.to_json()
+        return Spec(dict(sorted(json_value.items())))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        if self._transaction is not None:
+            raise TypeError("a TensorStore bound to a transaction cannot be pickled")
+        return (_reopen, (self.spec().to_json(), self._read, self._write))
+
+    def __repr__(self) -> str:
+        return f"TensorStore({self.spec().to_json()!r})"
+
+
+def _reopen(json_value: dict[str, Any], read: bool, write: bool) -> TensorStore:
+    from .._open import open as ts_open
+
+    return ts_open(json_value, read=read, write=write, open=True).result()
