@@ -70,6 +70,7 @@ _LAZY: dict[str, str] = {
     "WriteFutures": "ts_core.tensorstore",
     "open": "ts_core._open",
     "array": "ts_core.driver.array",
+    "cast": "ts_core.driver.cast",
     **{name: "ts_core._dtype" for name in _DTYPE_NAMES},
     **{name: "ts_core.index_space" for name in _INDEX_SPACE_NAMES},
 }

@@ -37,5 +37,9 @@ def ts_register(registry: Registrar) -> None:
         "driver", "array", "ts_core.driver.array._driver:ArrayDriver",
         schema="ts_core.driver.array:schema.json",
     )
+    registry.add(
+        "driver", "cast", "ts_core.driver.cast._driver:CastDriver",
+        schema="ts_core.driver.cast:schema.json",
+    )
     registry.add("url_scheme", "memory", "ts_core.kvstore.memory._driver:parse_memory_url")
     registry.add("url_scheme", "file", "ts_core.kvstore.file._driver:parse_file_url")

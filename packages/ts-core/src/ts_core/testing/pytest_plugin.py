@@ -3,4 +3,4 @@ rich assertion failures. Import the suites themselves from ``ts_core.testing``."
 
 import pytest
 
-pytest.register_assert_rewrite("ts_core.testing.kvstore")
+pytest.register_assert_rewrite("ts_core.testing.kvstore", "ts_core.testing.driver")

@@ -1,0 +1,197 @@
+"""Conformance suite every chunked TensorStore driver passes.
+
+Subclass :class:`DriverConformance` and implement ``create`` (a new array on the given
+kvstore spec) to get tests for create/open/delete modes, spec round-trips, reads and
+writes through random index expressions checked against a NumPy model, fill values,
+bounds and shape errors, concurrent writers and pickling::
+
+    class TestMyFormat(DriverConformance):
+        driver = "myformat"
+
+        def create(self, kvstore, shape, chunks, dtype, fill_value, context):
+            return ts.open({"driver": "myformat", "kvstore": kvstore}, create=True,
+                           context=context, shape=shape, dtype=dtype, ...).result()
+"""
+
+from __future__ import annotations
+
+import pickle
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+__all__ = ["DriverConformance"]
+
+
+def _slices(shape: tuple[int, ...]) -> st.SearchStrategy[tuple[slice, ...]]:
+    """In-bounds slices (any step sign) for every dimension."""
+
+    def one(size: int) -> st.SearchStrategy[slice]:
+        return st.tuples(st.integers(0, size - 1), st.integers(0, size - 1), st.sampled_from([1, 1, 2, 3, -1, -2])).map(
+            lambda t: slice(min(t[0], t[1]), max(t[0], t[1]) + 1, t[2])
+            if t[2] > 0
+            else slice(max(t[0], t[1]), min(t[0], t[1]) - 1 if min(t[0], t[1]) > 0 else None, t[2])
+        )
+
+    return st.tuples(*(one(n) for n in shape))
+
+
+class DriverConformance:
+    """Generic behaviour of a chunked driver; subclasses implement ``create``."""
+
+    #: Registered driver id.
+    driver: str = ""
+
+    def create(
+        self,
+        kvstore: Any,
+        shape: tuple[int, ...],
+        chunks: tuple[int, ...],
+        dtype: Any,
+        fill_value: Any,
+        context: Any,
+    ) -> Any:
+        """Create a new array (``create=True``) with these properties, opened in ``context``."""
+        raise NotImplementedError
+
+    @pytest.fixture
+    def kvstore(self) -> dict[str, Any]:
+        """A fresh kvstore spec per test (memory, shared through one Context)."""
+        return {"driver": "memory", "path": "array/"}
+
+    @pytest.fixture
+    def context(self) -> Any:
+        import ts_core as ts
+
+        return ts.Context()
+
+    def _create(self, kvstore: Any, context: Any, shape: tuple[int, ...], chunks: tuple[int, ...], dtype: Any = "uint16", fill_value: Any = None) -> Any:
+        self._context = context
+        return self.create(kvstore, shape, chunks, dtype, fill_value, context)
+
+    # -- create/open ----------------------------------------------------------------------
+    def test_new_array_reads_fill_value(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (7, 9), (3, 4), "uint16", fill_value=5)
+        np.testing.assert_array_equal(store.read().result(), np.full((7, 9), 5, np.uint16))
+        assert store.shape == (7, 9)
+        assert store.dtype.name == "uint16"
+
+    def test_write_then_read_whole_array(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (7, 9), (3, 4))
+        data = np.arange(63, dtype=np.uint16).reshape(7, 9)
+        store.write(data).result()
+        np.testing.assert_array_equal(store.read().result(), data)
+
+    def test_reopen_from_spec(self, kvstore: Any, context: Any) -> None:
+        import ts_core as ts
+
+        store = self._create(kvstore, context, (6, 5), (4, 4))
+        data = np.arange(30, dtype=np.uint16).reshape(6, 5)
+        store.write(data).result()
+        reopened = ts.open(store.spec(), open=True, context=self._context).result()
+        np.testing.assert_array_equal(reopened.read().result(), data)
+        minimal = ts.open({"driver": self.driver, "kvstore": kvstore}, open=True, context=self._context).result()
+        np.testing.assert_array_equal(minimal.read().result(), data)
+
+    def test_open_missing_array_fails(self, kvstore: Any, context: Any) -> None:
+        import ts_core as ts
+
+        with pytest.raises(ValueError, match="cannot open"):
+            ts.open({"driver": self.driver, "kvstore": kvstore}, open=True, context=context).result()
+
+    def test_create_existing_array_fails(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (4,), (2,))
+        with pytest.raises(ValueError, match="already exists"):
+            self.create(kvstore, (4,), (2,), "uint16", None, context)
+        assert store.shape == (4,)
+
+    def test_delete_existing(self, kvstore: Any, context: Any) -> None:
+        import ts_core as ts
+
+        store = self._create(kvstore, context, (4,), (2,))
+        store.write(np.arange(4, dtype=np.uint16)).result()
+        spec = store.spec().to_json()
+        spec.pop("transform", None)
+        fresh = ts.open(spec, create=True, delete_existing=True, context=self._context).result()
+        np.testing.assert_array_equal(fresh.read().result(), np.zeros(4, np.uint16))
+
+    # -- reads and writes through index expressions ---------------------------------------------
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def test_random_slices_match_numpy(self, kvstore: Any, context: Any, data: st.DataObject) -> None:
+        shape = (11, 7)
+        store = self._create({**kvstore, "path": f"random{id(data)}/"}, context, shape, (4, 3))
+        model = np.zeros(shape, np.uint16)
+        for _ in range(3):
+            selection = data.draw(_slices(shape))
+            values = data.draw(st.integers(1, 1000))
+            target = model[selection]
+            source = (np.arange(target.size, dtype=np.uint16).reshape(target.shape) + values).astype(np.uint16)
+            model[selection] = source
+            store[selection].write(source).result()
+            read_selection = data.draw(_slices(shape))
+            np.testing.assert_array_equal(store[read_selection].read().result(), model[read_selection])
+        np.testing.assert_array_equal(store.read().result(), model)
+
+    def test_integer_and_array_indexing(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (6, 8), (4, 3))
+        data = np.arange(48, dtype=np.uint16).reshape(6, 8)
+        store.write(data).result()
+        assert store[2, 3].read().result() == data[2, 3]
+        np.testing.assert_array_equal(store[[0, 5, 2], 1:4].read().result(), data[[0, 5, 2], 1:4])
+        np.testing.assert_array_equal(store.oindex[[1, 4], [0, 7]].read().result(), data[np.ix_([1, 4], [0, 7])])
+        store[[0, 5], [7, 0]].write(np.array([900, 901], np.uint16)).result()
+        data[[0, 5], [7, 0]] = [900, 901]
+        np.testing.assert_array_equal(store.read().result(), data)
+
+    def test_scalar_broadcast_write(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (5, 5), (2, 2))
+        store[1:4, 1:4].write(9).result()
+        expected = np.zeros((5, 5), np.uint16)
+        expected[1:4, 1:4] = 9
+        np.testing.assert_array_equal(store.read().result(), expected)
+
+    def test_fill_value_chunks_not_stored(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (4, 4), (2, 2), fill_value=3)
+        store[0:2, 0:2].write(np.full((2, 2), 3, np.uint16)).result()
+        store[2:4, 2:4].write(np.ones((2, 2), np.uint16)).result()
+        chunk_keys = [k for k in store.kvstore.list().result() if not k.startswith(b".") and b"json" not in k and b"attributes" not in k]
+        assert len(chunk_keys) == 1
+
+    # -- errors -----------------------------------------------------------------------------------
+    def test_out_of_bounds(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (4, 4), (2, 2))
+        with pytest.raises(IndexError):
+            store[5].read().result()
+        with pytest.raises(IndexError):
+            store[0:10].read().result()
+
+    def test_wrong_shape_write(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (4, 4), (2, 2))
+        with pytest.raises(ValueError, match="broadcast"):
+            store[0:2, 0:2].write(np.zeros((3, 3), np.uint16))
+
+    # -- concurrency and pickling ------------------------------------------------------------------
+    def test_concurrent_writers_to_one_chunk(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (1, 64), (1, 64))
+
+        def write_element(i: int) -> None:
+            store[0, i].write(i + 1).result()
+
+        threads = [threading.Thread(target=write_element, args=(i,)) for i in range(64)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        np.testing.assert_array_equal(store.read().result()[0], np.arange(1, 65, dtype=np.uint16))
+
+    def test_pickle_reopens(self, kvstore: Any, context: Any, tmp_path: Any) -> None:
+        file_kvstore = {"driver": "file", "path": f"{tmp_path}/pickled/"}
+        store = self._create(file_kvstore, context, (3, 3), (2, 2))
+        store.write(np.eye(3, dtype=np.uint16)).result()
+        clone = pickle.loads(pickle.dumps(store[1:]))
+        np.testing.assert_array_equal(clone.read().result(), np.eye(3, dtype=np.uint16)[1:])
