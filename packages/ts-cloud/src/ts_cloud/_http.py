@@ -1,0 +1,161 @@
+"""One HTTP layer for the cloud kvstores: pooled connections, retries, clear errors.
+
+Each driver owns an :class:`HttpTransport` (a urllib3 pool sized like its concurrency
+resource) and calls :meth:`HttpTransport.request`, which retries transient failures
+(HTTP 408/429/5xx, connection resets, timeouts) with the context's bounded exponential
+backoff. When the budget is exhausted the :class:`CloudRequestError` names the
+operation, the key and the last HTTP status. Headers that carry credentials are never
+put into messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import urllib3
+
+from ._resources import RetryPolicy
+
+__all__ = ["TRANSIENT_STATUSES", "CloudRequestError", "HttpResponse", "HttpTransport"]
+
+logger = logging.getLogger("ts_cloud")
+
+#: Statuses worth retrying: request timeout, too many requests, and server errors.
+TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Seconds to connect and to wait for each read from the socket.
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 60.0
+
+
+class CloudRequestError(ValueError):
+    """A request failed for good; ``status`` is the last HTTP status (None: no response)."""
+
+    def __init__(self, message: str, status: int | None = None, key: bytes | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.key = key
+
+
+class HttpResponse:
+    """Status, headers (case-insensitive) and the complete body of one response."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name)
+
+
+def describe_key(key: bytes | None) -> str:
+    if key is None:
+        return ""
+    return f' "{key.decode("utf-8", "backslashreplace")}"'
+
+
+class HttpTransport:
+    """A urllib3 pool plus the retry loop; safe to share between threads, reset after fork."""
+
+    def __init__(self, pool_size: int, retry_policy: RetryPolicy, service: str) -> None:
+        self._pool_size = pool_size
+        self.retry_policy = retry_policy
+        self.service = service
+        self._make_pool()
+        _transports.add(self)
+
+    def _make_pool(self) -> None:
+        self._pool = urllib3.PoolManager(
+            num_pools=16,
+            maxsize=self._pool_size,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
+        )
+
+    def request(
+        self,
+        method: str,
+        url: str | Callable[[], str],
+        *,
+        operation: str,
+        key: bytes | None = None,
+        headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
+        body: bytes | None = None,
+        ok: frozenset[int] | set[int] | tuple[int, ...] = (200,),
+    ) -> HttpResponse:
+        """Send until a non-transient status; statuses outside ``ok`` raise CloudRequestError.
+
+        ``url``/``headers`` may be callables: they are re-evaluated for every attempt
+        (a signature has a timestamp, an access token may have been refreshed).
+        """
+        policy = self.retry_policy
+        last_problem = ""
+        last_status: int | None = None
+        for attempt in range(policy.max_retries + 1):
+            if attempt:
+                time.sleep(policy.delay(attempt - 1))
+            target = url() if callable(url) else url
+            sent_headers = dict(headers() if callable(headers) else (headers or {}))
+            try:
+                raw = self._pool.request(
+                    method, target, body=body, headers=sent_headers, redirect=False,
+                    preload_content=True, decode_content=False,
+                )
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                last_status = None
+                last_problem = f"{type(exc).__name__}: {_short(exc)}"
+                logger.debug("%s %s%s: attempt %d failed: %s", self.service, operation,
+                             describe_key(key), attempt + 1, last_problem)
+                continue
+            response = HttpResponse(raw.status, raw.headers, raw.data or b"")
+            if raw.status in TRANSIENT_STATUSES:
+                last_status = raw.status
+                last_problem = f"HTTP {raw.status}"
+                logger.debug("%s %s%s: attempt %d got HTTP %d", self.service, operation,
+                             describe_key(key), attempt + 1, raw.status)
+                continue
+            if raw.status not in ok:
+                raise CloudRequestError(
+                    f"{self.service} {operation} of key{describe_key(key)} failed with "
+                    f"HTTP {raw.status}: {_error_text(response.body)}",
+                    raw.status, key,
+                )
+            return response
+        status_text = f"last HTTP status {last_status}" if last_status else "no HTTP response"
+        raise CloudRequestError(
+            f"{self.service} {operation} of key{describe_key(key)} failed after "
+            f"{policy.max_retries + 1} attempts ({status_text}; last error: {last_problem})",
+            last_status, key,
+        )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _error_text(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    return (text if len(text) <= 300 else text[:297] + "...") or "(empty body)"
+
+
+_transports: weakref.WeakSet[HttpTransport] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    # A child must not share the parent's sockets.
+    for transport in list(_transports):
+        transport._make_pool()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+

@@ -1,0 +1,1 @@
+"""The ``fsspec`` kvstore: any fsspec filesystem URL as a kvstore."""

@@ -1,0 +1,1 @@
+"""The ``gcs`` kvstore: Google Cloud Storage through its JSON API."""

@@ -1,0 +1,1 @@
+"""The ``http`` kvstore: read-only access to files served over HTTP(S)."""

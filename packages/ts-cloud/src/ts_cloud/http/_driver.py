@@ -1,0 +1,171 @@
+"""The ``http`` kvstore: GET (with ``Range``) of ``base_url`` + path + key; read-only.
+
+The generation of a value is its ``ETag`` when the server sends one, else its
+``Last-Modified`` time; ``if_not_equal`` is sent as ``If-None-Match`` for ETags (a 304
+is "unchanged") and checked again on the response. Writes, deletes and listing are
+not part of HTTP and raise a ValueError saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+import attrs
+from ts_core._executor import Executor
+from ts_core.context import Context
+from ts_core.kvstore import KeyRange
+from ts_core.kvstore._driver import KvStoreDriver, ReadOptions, ReadResult
+from ts_core.kvstore._generation import (
+    NO_VALUE,
+    UNKNOWN,
+    TimestampedStorageGeneration,
+    make_generation,
+)
+
+from .._common import (
+    missing_result,
+    now,
+    range_header,
+    slice_full_value,
+    total_size_from_content_range,
+)
+from .._http import CloudRequestError, HttpResponse, HttpTransport, describe_key
+
+__all__ = ["HttpKvStore", "HttpKvStoreSpec", "parse_http_url"]
+
+_ETAG_TAG = b"etag:"
+_LAST_MODIFIED_TAG = b"last-modified:"
+
+
+@attrs.define
+class HttpKvStoreSpec:
+    base_url: str = ""
+    headers: list[str] = attrs.field(factory=list)
+    http_request_concurrency: Any = "http_request_concurrency"
+    http_request_retries: Any = "http_request_retries"
+
+
+def _generation(response: HttpResponse) -> bytes:
+    etag = response.header("ETag")
+    if etag:
+        return make_generation(_ETAG_TAG + etag.encode("latin-1"))
+    modified = response.header("Last-Modified")
+    if modified:
+        return make_generation(_LAST_MODIFIED_TAG + modified.encode("latin-1"))
+    return make_generation(b"")  # a value the server does not version
+
+
+def _parse_headers(lines: list[str]) -> dict[str, str]:
+    headers = {}
+    for index, line in enumerate(lines):
+        name, separator, value = line.partition(":")
+        if not separator or not name.strip():
+            raise ValueError(f'kvstore.headers[{index}]: expected "Name: value", but received: {line!r}')
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+class HttpKvStore(KvStoreDriver):
+    """Read-only: keys are URL paths below ``base_url`` + ``path``."""
+
+    id = "http"
+    spec_class = HttpKvStoreSpec
+
+    def __init__(self, spec: HttpKvStoreSpec, executor: Executor, transport: HttpTransport) -> None:
+        parts = urlsplit(spec.base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"kvstore.base_url: expected an http or https URL, but received: {spec.base_url!r}")
+        if parts.query or parts.fragment:
+            raise ValueError("kvstore.base_url: query strings and fragments are not supported")
+        self._spec = spec
+        self._headers = _parse_headers(spec.headers)
+        self._executor = executor
+        self._transport = transport
+
+    @classmethod
+    def open(cls, spec: Any, context: Context) -> HttpKvStore:
+        executor = context.resource("http_request_concurrency", spec.http_request_concurrency,
+                                    "kvstore.http_request_concurrency")
+        retries = context.resource("http_request_retries", spec.http_request_retries,
+                                   "kvstore.http_request_retries")
+        return cls(spec, executor, HttpTransport(executor.limit, retries, "http"))
+
+    @property
+    def spec(self) -> HttpKvStoreSpec:
+        return self._spec
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor
+
+    @classmethod
+    def url_for(cls, spec: Any, path: str) -> str:
+        base = spec.base_url.rstrip("/")
+        if path and not path.startswith("/"):
+            path = "/" + path
+        return base + quote(path, safe="/@:!$&'()*+,;=-._~")
+
+    def _url(self, key: bytes) -> str:
+        path = key.decode("utf-8")
+        base = self._spec.base_url.rstrip("/")
+        if not path.startswith("/"):
+            path = "/" + path
+        return base + quote(path, safe="/@:!$&'()*+,;=-._~")
+
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        started = now()
+        headers = dict(self._headers)
+        byte_range = options.byte_range
+        http_range = range_header(byte_range)
+        if http_range:
+            headers["Range"] = http_range
+        condition = options.if_not_equal
+        if condition not in (None, UNKNOWN, NO_VALUE) and condition.startswith(_ETAG_TAG):
+            headers["If-None-Match"] = condition[len(_ETAG_TAG): -1].decode("latin-1")
+        response = self._transport.request("GET", self._url(key), operation="read", key=key, headers=headers,
+                                           ok=(200, 206, 304, 404, 410, 416))
+        if response.status in (404, 410):
+            return missing_result(options, started)
+        if response.status == 304:
+            return ReadResult("unspecified", b"", TimestampedStorageGeneration(condition or UNKNOWN, started))
+        stamp = TimestampedStorageGeneration(_generation(response), started)
+        if condition == stamp.generation:
+            return ReadResult("unspecified", b"", stamp)
+        if response.status == 416:
+            total = total_size_from_content_range(response.header("Content-Range"))
+            if total is not None:
+                byte_range.resolve(total, key)
+            raise ValueError(f"byte range {http_range} is not valid for key{describe_key(key)} (HTTP 416)")
+        if response.status == 206:
+            total = total_size_from_content_range(response.header("Content-Range"))
+            if total is None:
+                raise CloudRequestError(f"http read of key{describe_key(key)}: 206 without Content-Range", 206, key)
+            start, stop = byte_range.resolve(total, key)
+            return ReadResult("value", response.body[: stop - start], stamp)
+        value = response.body if byte_range.is_full else slice_full_value(response.body, byte_range, key)
+        return ReadResult("value", value, stamp)
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        raise ValueError(f'the "http" kvstore is read-only: cannot write key{describe_key(key)}')
+
+    def delete_range(self, key_range: KeyRange) -> None:
+        raise ValueError('the "http" kvstore is read-only: delete_range is not supported')
+
+    def list(self, key_range: KeyRange) -> Iterator[bytes]:
+        raise ValueError('the "http" kvstore does not support listing (HTTP has no directory listing)')
+
+
+def parse_http_url(url: str) -> dict[str, Any]:
+    """``https://host/a/b`` -> ``{"driver": "http", "base_url": "https://host", "path": "/a/b"}``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError('expected "http://host/path" or "https://host/path"')
+    if parts.fragment:
+        raise ValueError("fragments are not supported")
+    base = urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
+    spec: dict[str, Any] = {"driver": "http", "base_url": base}
+    if parts.path:
+        spec["path"] = unquote(parts.path)
+    return spec

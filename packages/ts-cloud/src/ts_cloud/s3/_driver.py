@@ -1,0 +1,393 @@
+"""The ``s3`` kvstore: S3's REST API with SigV4, conditional writes on ETags.
+
+A key's storage generation is its ETag (quotes included). Writes are made conditional
+with ``If-Match`` / ``If-None-Match: *``; a 412 (or 409, a concurrent conditional
+write) is a failed condition. S3 ETags are content hashes, so rewriting identical bytes
+keeps the generation: conditions compare content, which is what a read-modify-write
+needs. Values above ``MULTIPART_THRESHOLD`` bytes go up as a multipart upload whose
+completion carries the condition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import attrs
+from ts_core._executor import Executor
+from ts_core.context import Context
+from ts_core.kvstore import KeyRange
+from ts_core.kvstore._driver import KvStoreDriver, ReadOptions, ReadResult
+from ts_core.kvstore._generation import (
+    NO_VALUE,
+    UNKNOWN,
+    TimestampedStorageGeneration,
+    make_generation,
+)
+
+from .._common import (
+    common_prefix,
+    missing_result,
+    now,
+    range_header,
+    slice_full_value,
+    total_size_from_content_range,
+)
+from .._http import CloudRequestError, HttpResponse, HttpTransport, describe_key
+from ._credentials import AwsCredentialsProvider
+from ._sigv4 import EMPTY_SHA256, sign_request, uri_encode
+
+__all__ = ["S3KvStore", "S3KvStoreSpec", "parse_s3_url"]
+
+_URL_PREFIX = "s3://"
+#: Region used in signatures when an endpoint is given without ``aws_region``.
+DEFAULT_REGION = "us-east-1"
+#: Values larger than this are uploaded in parts (S3 requires parts >= 5 MiB but the last).
+MULTIPART_THRESHOLD = 64 << 20
+PART_SIZE = 16 << 20
+LIST_PAGE_SIZE = 1000
+_S3_NAMESPACE = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+# Bucket names that can be a DNS label (no dots: TLS wildcard certificates do not cover them).
+_VIRTUAL_HOST_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+
+
+@attrs.define
+class S3KvStoreSpec:
+    bucket: str = ""
+    requester_pays: bool = False
+    aws_region: str | None = None
+    endpoint: str | None = None
+    host_header: str | None = None
+    aws_credentials: Any = "aws_credentials"
+    s3_request_concurrency: Any = "s3_request_concurrency"
+    s3_request_retries: Any = "s3_request_retries"
+    s3_region: Any = "s3_region"
+    data_copy_concurrency: Any = "data_copy_concurrency"
+
+
+def _etag_generation(etag: str | None) -> bytes:
+    if not etag:
+        raise CloudRequestError("s3 response carries no ETag")
+    return make_generation(etag.encode("utf-8"))
+
+
+def _etag_of(generation: bytes) -> str:
+    return generation[:-1].decode("utf-8")
+
+
+def _find_text(element: ElementTree.Element, name: str) -> str | None:
+    found = element.find(_S3_NAMESPACE + name)
+    if found is None:
+        found = element.find(name)
+    return None if found is None else (found.text or "")
+
+
+class S3KvStore(KvStoreDriver):
+    """Amazon S3 or an S3-compatible server (path-style addressing for custom endpoints)."""
+
+    id = "s3"
+    spec_class = S3KvStoreSpec
+
+    def __init__(self, spec: S3KvStoreSpec, executor: Executor, transport: HttpTransport,
+                 credentials: AwsCredentialsProvider, regions: dict[str, str]) -> None:
+        if not spec.bucket:
+            raise ValueError("kvstore.bucket: a bucket name is required")
+        if spec.host_header and not spec.endpoint:
+            raise ValueError("kvstore.host_header: may only be given together with endpoint")
+        if spec.endpoint:
+            parts = urlsplit(spec.endpoint)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError(f"kvstore.endpoint: expected an http or https URL, "
+                                 f"but received: {spec.endpoint!r}")
+        self._spec = spec
+        self._executor = executor
+        self._transport = transport
+        self._credentials = credentials
+        self._regions = regions
+        self._region: str | None = spec.aws_region or (DEFAULT_REGION if spec.endpoint else None)
+
+    @classmethod
+    def open(cls, spec: Any, context: Context) -> S3KvStore:
+        executor = context.resource("s3_request_concurrency", spec.s3_request_concurrency,
+                                    "kvstore.s3_request_concurrency")
+        retries = context.resource("s3_request_retries", spec.s3_request_retries,
+                                   "kvstore.s3_request_retries")
+        credentials = context.resource("aws_credentials", spec.aws_credentials, "kvstore.aws_credentials")
+        regions = context.resource("s3_region", spec.s3_region, "kvstore.s3_region")
+        return cls(spec, executor, HttpTransport(executor.limit, retries, "s3"), credentials, regions)
+
+    @property
+    def spec(self) -> S3KvStoreSpec:
+        return self._spec
+
+    @property
+    def executor(self) -> Executor:
+        return self._executor
+
+    @classmethod
+    def url_for(cls, spec: Any, path: str) -> str:
+        return f"{_URL_PREFIX}{spec.bucket}/{quote(path, safe='/@:!$&()*+,;=-._~')}"
+
+    def __repr__(self) -> str:
+        return f"S3KvStore(bucket={self._spec.bucket!r}, endpoint={self._spec.endpoint!r})"
+
+    # -- addressing -------------------------------------------------------------------
+    def region(self) -> str:
+        """The signing region: given, cached in ``s3_region``, or asked of S3 once."""
+        if self._region is None:
+            bucket = self._spec.bucket
+            region = self._regions.get(bucket)
+            if region is None:
+                response = self._transport.request(
+                    "HEAD", f"https://{bucket}.s3.amazonaws.com/", operation="region lookup",
+                    ok=(200, 301, 307, 400, 403))
+                region = response.header("x-amz-bucket-region")
+                if not region:
+                    raise CloudRequestError(
+                        f's3 cannot determine the region of bucket "{bucket}" '
+                        f"(HTTP {response.status}); set aws_region", response.status)
+                self._regions[bucket] = region
+            self._region = region
+        return self._region
+
+    def _base(self) -> tuple[str, str, str]:
+        """(scheme://host, host header, path prefix) for requests to the bucket."""
+        bucket = self._spec.bucket
+        if self._spec.endpoint:
+            parts = urlsplit(self._spec.endpoint.rstrip("/"))
+            host = self._spec.host_header or parts.netloc
+            return f"{parts.scheme}://{parts.netloc}", host, f"{parts.path}/{uri_encode(bucket, False)}"
+        region = self.region()
+        if _VIRTUAL_HOST_BUCKET.match(bucket):
+            host = f"{bucket}.s3.{region}.amazonaws.com"
+            return f"https://{host}", host, ""
+        host = f"s3.{region}.amazonaws.com"
+        return f"https://{host}", host, f"/{uri_encode(bucket, False)}"
+
+    def object_url(self, key: bytes) -> tuple[str, str, str]:
+        """(URL without query, host header, canonical path) of ``key``."""
+        origin, host, prefix = self._base()
+        path = f"{prefix}/{uri_encode(key.decode('utf-8'), True)}"
+        return origin + path, host, path
+
+    def _send(self, method: str, key: bytes | None, *, operation: str, query: dict[str, str] | None = None,
+              headers: dict[str, str] | None = None, body: bytes = b"",
+              ok: tuple[int, ...] = (200,), bucket_level: bool = False) -> HttpResponse:
+        if bucket_level:
+            origin, host, prefix = self._base()
+            path = prefix or "/"
+            if not path.endswith("/"):
+                path += "/"
+            base = origin + path
+        else:
+            assert key is not None
+            _check_key(key)
+            base, host, path = self.object_url(key)
+        query = query or {}
+        extra = dict(headers or {})
+        if self._spec.requester_pays:
+            extra["x-amz-request-payer"] = "requester"
+        payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
+        query_string = "&".join(f"{uri_encode(k, False)}={uri_encode(v, False)}" for k, v in sorted(query.items()))
+        url = base + ("?" + query_string if query_string else "")
+
+        def signed_headers() -> dict[str, str]:
+            all_headers = {"host": host, **extra}
+            credentials = self._credentials.get()
+            if credentials is not None:
+                all_headers.update(sign_request(
+                    method=method, canonical_path=path, query=query, headers=all_headers,
+                    payload_sha256=payload_hash, access_key=credentials.access_key,
+                    secret_key=credentials.secret_key, session_token=credentials.session_token,
+                    region=self.region()))
+            return all_headers
+
+        return self._transport.request(method, url, operation=operation, key=key, headers=signed_headers,
+                                       body=body if method in ("PUT", "POST") else None, ok=ok)
+
+    # -- reads ------------------------------------------------------------------------
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        started = now()
+        headers: dict[str, str] = {}
+        byte_range = options.byte_range
+        http_range = range_header(byte_range)
+        needs_size_only = not byte_range.is_full and http_range is None
+        if http_range:
+            headers["Range"] = http_range
+        if options.if_not_equal not in (None, UNKNOWN, NO_VALUE):
+            headers["If-None-Match"] = _etag_of(options.if_not_equal)
+        method = "HEAD" if needs_size_only else "GET"
+        response = self._send(method, key, operation="read", headers=headers, ok=(200, 206, 304, 404, 416))
+        if response.status == 404:
+            return missing_result(options, started)
+        if response.status == 304:
+            return ReadResult("unspecified", b"", TimestampedStorageGeneration(options.if_not_equal or UNKNOWN, started))
+        stamp = TimestampedStorageGeneration(_etag_generation(response.header("ETag")), started)
+        if options.if_not_equal == stamp.generation:
+            return ReadResult("unspecified", b"", stamp)
+        if response.status == 416:
+            total = total_size_from_content_range(response.header("Content-Range"))
+            if total is None:
+                total = self._size_of(key)
+            byte_range.resolve(total, key)  # raises: the range does not fit
+            raise CloudRequestError(f"s3 read of key{describe_key(key)}: HTTP 416 for a valid range", 416, key)
+        if needs_size_only:
+            byte_range.resolve(int(response.header("Content-Length") or 0), key)
+            return ReadResult("value", b"", stamp)
+        if response.status == 206:
+            total = total_size_from_content_range(response.header("Content-Range"))
+            if total is not None:
+                start, stop = byte_range.resolve(total, key)
+                return ReadResult("value", response.body[: stop - start], stamp)
+            return ReadResult("value", response.body, stamp)
+        value = response.body if byte_range.is_full else slice_full_value(response.body, byte_range, key)
+        return ReadResult("value", value, stamp)
+
+    def _size_of(self, key: bytes) -> int:
+        response = self._send("HEAD", key, operation="read", ok=(200,))
+        return int(response.header("Content-Length") or 0)
+
+    # -- writes -----------------------------------------------------------------------
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        if value is None:
+            return self._delete(key, if_equal)
+        headers = _condition_headers(if_equal)
+        if len(value) > MULTIPART_THRESHOLD:
+            return self._multipart_write(key, value, headers)
+        response = self._send("PUT", key, operation="write", headers=headers, body=bytes(value),
+                              ok=(200, 409, 412))
+        if response.status in (409, 412):
+            return TimestampedStorageGeneration(UNKNOWN, now())
+        return TimestampedStorageGeneration(_etag_generation(response.header("ETag")), now())
+
+    def _delete(self, key: bytes, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        if if_equal not in (None, UNKNOWN):
+            # S3 deletes are not conditional everywhere: check first (not atomic, as on S3
+            # itself), and also send If-Match for servers that do honour it.
+            current = self._send("HEAD", key, operation="delete", ok=(200, 404))
+            generation = NO_VALUE if current.status == 404 else _etag_generation(current.header("ETag"))
+            if generation != if_equal:
+                return TimestampedStorageGeneration(UNKNOWN, now())
+            if generation == NO_VALUE:
+                return TimestampedStorageGeneration(NO_VALUE, now())
+        headers = _condition_headers(if_equal) if if_equal not in (None, UNKNOWN, NO_VALUE) else {}
+        response = self._send("DELETE", key, operation="delete", headers=headers, ok=(200, 204, 404, 412))
+        if response.status == 412:
+            return TimestampedStorageGeneration(UNKNOWN, now())
+        return TimestampedStorageGeneration(NO_VALUE, now())
+
+    def _multipart_write(self, key: bytes, value: bytes, condition: dict[str, str]) -> TimestampedStorageGeneration:
+        created = self._send("POST", key, operation="write (multipart start)", query={"uploads": ""})
+        upload_id = _find_text(ElementTree.fromstring(created.body), "UploadId")
+        if not upload_id:
+            raise CloudRequestError(f"s3 write of key{describe_key(key)}: no UploadId in the response")
+        try:
+            parts = []
+            view = memoryview(value)
+            for number, offset in enumerate(range(0, len(value), PART_SIZE), start=1):
+                response = self._send(
+                    "PUT", key, operation=f"write (part {number})", body=bytes(view[offset: offset + PART_SIZE]),
+                    query={"partNumber": str(number), "uploadId": upload_id})
+                parts.append((number, response.header("ETag") or ""))
+            document = "<CompleteMultipartUpload>" + "".join(
+                f"<Part><PartNumber>{n}</PartNumber><ETag>{_xml_escape(etag)}</ETag></Part>"
+                for n, etag in parts) + "</CompleteMultipartUpload>"
+            completed = self._send("POST", key, operation="write (multipart complete)", headers=condition,
+                                   query={"uploadId": upload_id}, body=document.encode(),
+                                   ok=(200, 409, 412))
+        except BaseException:
+            self._abort_upload(key, upload_id)
+            raise
+        if completed.status in (409, 412):
+            self._abort_upload(key, upload_id)
+            return TimestampedStorageGeneration(UNKNOWN, now())
+        root = ElementTree.fromstring(completed.body)
+        if root.tag.endswith("Error"):  # S3 may report a failure inside a 200 response
+            raise CloudRequestError(f"s3 write of key{describe_key(key)} failed: {_find_text(root, 'Code')}",
+                                    completed.status, key)
+        return TimestampedStorageGeneration(_etag_generation(_find_text(root, "ETag")), now())
+
+    def _abort_upload(self, key: bytes, upload_id: str) -> None:
+        try:
+            self._send("DELETE", key, operation="write (multipart abort)", query={"uploadId": upload_id},
+                       ok=(200, 204, 404))
+        except CloudRequestError:
+            pass  # an unfinished upload is invisible; bucket lifecycle rules clean it up
+
+    def delete_range(self, key_range: KeyRange) -> None:
+        for key in list(self.list(key_range)):
+            self._delete(key, None)
+
+    # -- listing ----------------------------------------------------------------------
+    def list(self, key_range: KeyRange) -> Iterator[bytes]:
+        if key_range.empty:
+            return iter(())
+        return self._list(key_range)
+
+    def _list(self, key_range: KeyRange) -> Iterator[bytes]:
+        prefix = common_prefix(key_range).decode("utf-8", "surrogateescape")
+        token: str | None = None
+        while True:
+            query = {"list-type": "2", "max-keys": str(LIST_PAGE_SIZE), "encoding-type": "url"}
+            if prefix:
+                query["prefix"] = prefix
+            if token:
+                query["continuation-token"] = token
+            response = self._send("GET", None, operation="list", query=query, bucket_level=True)
+            root = ElementTree.fromstring(response.body)
+            encoded = (_find_text(root, "EncodingType") or "").lower() == "url"
+            for contents in root.iter(_S3_NAMESPACE + "Contents"):
+                name = _find_text(contents, "Key") or ""
+                key = (unquote(name) if encoded else name).encode("utf-8")
+                if key_range.exclusive_max and key >= key_range.exclusive_max:
+                    return
+                if key_range.contains(key):
+                    yield key
+            if (_find_text(root, "IsTruncated") or "").lower() != "true":
+                return
+            token = _find_text(root, "NextContinuationToken")
+            if not token:
+                return
+
+
+def _condition_headers(if_equal: bytes | None) -> dict[str, str]:
+    if if_equal in (None, UNKNOWN):
+        return {}
+    if if_equal == NO_VALUE:
+        return {"If-None-Match": "*"}
+    return {"If-Match": _etag_of(if_equal)}
+
+
+def _xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _check_key(key: bytes) -> None:
+    if not key:
+        raise ValueError('Invalid key: "": s3 object keys must not be empty')
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"Invalid key: {key!r}: s3 object keys must be UTF-8") from None
+    if len(key) > 1024:
+        raise ValueError(f"Invalid key: {key[:40]!r}...: s3 object keys are at most 1024 bytes")
+
+
+def parse_s3_url(url: str) -> dict[str, Any]:
+    """``s3://bucket/path`` -> ``{"driver": "s3", "bucket": "bucket", "path": "path"}``."""
+    if not url.startswith(_URL_PREFIX):
+        raise ValueError('expected "s3://bucket/path"')
+    rest = url[len(_URL_PREFIX):]
+    if "?" in rest or "#" in rest:
+        raise ValueError("query strings and fragments are not supported")
+    bucket, _, path = rest.partition("/")
+    if not bucket:
+        raise ValueError("the bucket name is empty")
+    spec: dict[str, Any] = {"driver": "s3", "bucket": bucket}
+    if path:
+        spec["path"] = unquote(path)
+    return spec

