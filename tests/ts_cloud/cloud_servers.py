@@ -14,14 +14,17 @@ import json
 import os
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from http import client as http_client
 from pathlib import Path
 
 STARTUP_SECONDS = 60.0
@@ -254,6 +257,100 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
 def static_http_server(directory: str) -> Iterator[str]:
     """Serve ``directory`` on 127.0.0.1 from a thread; yields the base URL."""
     handler = functools.partial(RangeRequestHandler, directory=directory)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+class FaultSchedule:
+    """Which fault the proxy applies to its ``n``-th request (0-based); thread-safe.
+
+    Faults: ``"pass"``, ``"503"`` (answer 503, never forwarded), ``"reset"`` (reset the
+    connection, never forwarded), ``"reset_after"`` (forward, then reset instead of
+    answering: the server applied the request but the client cannot know),
+    ``"delay"`` (forward after ``delay`` seconds).
+    """
+
+    def __init__(self, pattern: list[str], delay: float = 0.2) -> None:
+        self.pattern = pattern
+        self.delay = delay
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._next = 0
+
+    def take(self) -> str:
+        with self._lock:
+            fault = self.pattern[self._next % len(self.pattern)]
+            self._next += 1
+            self.counts[fault] = self.counts.get(fault, 0) + 1
+            return fault
+
+
+class _FaultProxyHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream: tuple[str, int]
+    schedule: FaultSchedule
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _reset(self) -> None:
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        fault = self.schedule.take()
+        if fault == "503":
+            payload = b"<Error><Code>SlowDown</Code></Error>"
+            self.send_response(503)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        if fault == "reset":
+            self._reset()
+            return
+        if fault == "delay":
+            time.sleep(self.schedule.delay)
+        connection = http_client.HTTPConnection(*self.upstream, timeout=60)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
+            connection.request(self.command, self.path, body=body if (body or length) else None, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+        finally:
+            connection.close()
+        if fault == "reset_after":
+            self._reset()
+            return
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ("connection", "transfer-encoding", "content-length"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+
+@contextlib.contextmanager
+def fault_proxy(upstream_url: str, schedule: FaultSchedule) -> Iterator[str]:
+    """An HTTP proxy on 127.0.0.1 in front of ``upstream_url`` that injects ``schedule``."""
+    parts = urllib.parse.urlsplit(upstream_url)
+    handler = type("Handler", (_FaultProxyHandler,), {
+        "upstream": (parts.hostname, parts.port), "schedule": schedule})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)

@@ -27,6 +27,8 @@ logger = logging.getLogger("ts_cloud")
 
 #: Statuses worth retrying: request timeout, too many requests, and server errors.
 TRANSIENT_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Transient statuses that say the request was refused, not (possibly) applied.
+REFUSED_STATUSES = frozenset({408, 429, 503})
 #: Seconds to connect and to wait for each read from the socket.
 CONNECT_TIMEOUT = 10.0
 READ_TIMEOUT = 60.0
@@ -44,12 +46,16 @@ class CloudRequestError(ValueError):
 class HttpResponse:
     """Status, headers (case-insensitive) and the complete body of one response."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "headers", "maybe_applied_before", "status")
 
-    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes,
+                 maybe_applied_before: bool = False) -> None:
         self.status = status
         self.headers = headers
         self.body = body
+        #: Whether an earlier attempt may have reached the server and been applied (its
+        #: response was lost): a failed condition on this attempt may then be our own write.
+        self.maybe_applied_before = maybe_applied_before
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -99,6 +105,7 @@ class HttpTransport:
         policy = self.retry_policy
         last_problem = ""
         last_status: int | None = None
+        maybe_applied = False
         for attempt in range(policy.max_retries + 1):
             if attempt:
                 time.sleep(policy.delay(attempt - 1))
@@ -110,13 +117,17 @@ class HttpTransport:
                     preload_content=True, decode_content=False,
                 )
             except (urllib3.exceptions.HTTPError, OSError) as exc:
+                # Only a failure to connect proves that the server never saw the request.
+                if not isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+                    maybe_applied = True
                 last_status = None
                 last_problem = f"{type(exc).__name__}: {_short(exc)}"
                 logger.debug("%s %s%s: attempt %d failed: %s", self.service, operation,
                              describe_key(key), attempt + 1, last_problem)
                 continue
-            response = HttpResponse(raw.status, raw.headers, raw.data or b"")
+            response = HttpResponse(raw.status, raw.headers, raw.data or b"", maybe_applied)
             if raw.status in TRANSIENT_STATUSES:
+                maybe_applied = maybe_applied or raw.status not in REFUSED_STATUSES
                 last_status = raw.status
                 last_problem = f"HTTP {raw.status}"
                 logger.debug("%s %s%s: attempt %d got HTTP %d", self.service, operation,

@@ -9,6 +9,8 @@ replaces ``https://storage.googleapis.com`` (for emulators), as in tensorstore.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import secrets
@@ -234,8 +236,21 @@ class GcsKvStore(KvStoreDriver):
                               headers={"Content-Type": f"multipart/related; boundary={boundary}"}, body=body,
                               ok=(200, 412))
         if response.status == 412:
+            if response.maybe_applied_before:
+                return self._resolve_lost_response(key, value)
             return TimestampedStorageGeneration(UNKNOWN, now())
         return TimestampedStorageGeneration(_generation(json.loads(response.body).get("generation")), now())
+
+    def _resolve_lost_response(self, key: bytes, value: bytes) -> TimestampedStorageGeneration:
+        """A condition failed on a retry after an attempt whose response was lost.
+
+        If the object now holds exactly our bytes (same MD5), that attempt was applied.
+        """
+        metadata = self._metadata(key, {})
+        digest = base64.b64encode(hashlib.md5(value).digest()).decode()  # noqa: S324 - checksum
+        if metadata and metadata.get("md5Hash") == digest:
+            return TimestampedStorageGeneration(_generation(metadata.get("generation")), now())
+        return TimestampedStorageGeneration(UNKNOWN, now())
 
     def _resumable_write(self, key: bytes, value: bytes, query: dict[str, str]) -> TimestampedStorageGeneration:
         started = self._send("POST", self._bucket_url(upload=True), operation="write (resumable start)", key=key,
@@ -278,6 +293,8 @@ class GcsKvStore(KvStoreDriver):
                 return TimestampedStorageGeneration(NO_VALUE, now())
         response = self._send("DELETE", self._object_url(key), operation="delete", key=key,
                               query=_condition_query(if_equal), ok=(200, 204, 404, 412))
+        if response.status == 404 and response.maybe_applied_before:
+            return TimestampedStorageGeneration(NO_VALUE, now())  # our lost attempt deleted it
         if response.status == 412 or (response.status == 404 and if_equal not in (None, UNKNOWN)):
             return TimestampedStorageGeneration(UNKNOWN, now())
         return TimestampedStorageGeneration(NO_VALUE, now())

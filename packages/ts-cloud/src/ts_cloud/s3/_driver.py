@@ -261,8 +261,22 @@ class S3KvStore(KvStoreDriver):
         response = self._send("PUT", key, operation="write", headers=headers, body=bytes(value),
                               ok=(200, 409, 412))
         if response.status in (409, 412):
+            if response.maybe_applied_before:
+                return self._resolve_lost_response(key, value)
             return TimestampedStorageGeneration(UNKNOWN, now())
         return TimestampedStorageGeneration(_etag_generation(response.header("ETag")), now())
+
+    def _resolve_lost_response(self, key: bytes, value: bytes) -> TimestampedStorageGeneration:
+        """A condition failed on a retry after an attempt whose response was lost.
+
+        If the object now holds exactly our bytes, that attempt was applied (the ETag of
+        a single-part upload is the MD5 of the content): report it as our write.
+        """
+        current = self._send("HEAD", key, operation="write (verify)", ok=(200, 404))
+        etag = current.header("ETag") if current.status == 200 else None
+        if etag and etag.strip('"') == hashlib.md5(value).hexdigest():  # noqa: S324 - ETag, not security
+            return TimestampedStorageGeneration(_etag_generation(etag), now())
+        return TimestampedStorageGeneration(UNKNOWN, now())
 
     def _delete(self, key: bytes, if_equal: bytes | None) -> TimestampedStorageGeneration:
         if if_equal not in (None, UNKNOWN):
