@@ -15,7 +15,6 @@ import os
 import time
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import urllib3
 

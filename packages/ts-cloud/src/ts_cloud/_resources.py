@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import attrs
+
 from ts_core._executor import Executor
 from ts_core._future import Future
 from ts_core.context import Context, ContextResourceProvider
@@ -62,7 +63,7 @@ class RetryPolicy:
     def delay(self, attempt: int) -> float:
         """Backoff before retry ``attempt`` (0-based), with full jitter in the upper half."""
         ceiling = min(self.max_delay, self.initial_delay * (2.0**attempt))
-        return ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+        return ceiling * (0.5 + random.random() / 2)
 
 
 class RequestExecutor(Executor):

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import attrs
+
 from ts_core._executor import Executor
 from ts_core.context import Context
 from ts_core.kvstore import KeyRange

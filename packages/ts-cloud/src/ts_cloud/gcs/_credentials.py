@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 from ts_core.context import Context, ContextResourceProvider
 
@@ -83,7 +83,7 @@ class GcsCredentialsProvider:
 class GcsCredentialsResource(ContextResourceProvider):
     """``gcs_credentials``: ``{"type": "default" | "anonymous" | "service_account", "path": ...}``."""
 
-    default_spec = {"type": "default"}
+    default_spec: ClassVar[dict[str, str]] = {"type": "default"}
 
     @classmethod
     def create(cls, spec: Any, context: Context) -> GcsCredentialsProvider:

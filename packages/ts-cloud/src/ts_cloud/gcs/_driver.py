@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import attrs
+
 from ts_core._executor import Executor
 from ts_core.context import Context
 from ts_core.kvstore import KeyRange
@@ -247,7 +248,7 @@ class GcsKvStore(KvStoreDriver):
         If the object now holds exactly our bytes (same MD5), that attempt was applied.
         """
         metadata = self._metadata(key, {})
-        digest = base64.b64encode(hashlib.md5(value).digest()).decode()  # noqa: S324 - checksum
+        digest = base64.b64encode(hashlib.md5(value).digest()).decode()
         if metadata and metadata.get("md5Hash") == digest:
             return TimestampedStorageGeneration(_generation(metadata.get("generation")), now())
         return TimestampedStorageGeneration(UNKNOWN, now())

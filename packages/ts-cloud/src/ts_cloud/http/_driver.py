@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import attrs
+
 from ts_core._executor import Executor
 from ts_core.context import Context
 from ts_core.kvstore import KeyRange

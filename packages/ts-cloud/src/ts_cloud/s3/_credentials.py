@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, ClassVar
 
 from ts_core.context import Context, ContextResourceProvider
 
@@ -196,7 +196,7 @@ class AwsCredentialsProvider:
 class AwsCredentialsResource(ContextResourceProvider):
     """``aws_credentials``: ``{"type": "default" | "anonymous" | "environment" | ...}``."""
 
-    default_spec = {"type": "default"}
+    default_spec: ClassVar[dict[str, str]] = {"type": "default"}
 
     @classmethod
     def create(cls, spec: Any, context: Context) -> AwsCredentialsProvider:

@@ -54,7 +54,7 @@ def sign_request(
 
     ``canonical_path`` is already URI-encoded (as sent); ``headers`` must include ``host``.
     """
-    now = now or datetime.datetime.now(datetime.timezone.utc)
+    now = now or datetime.datetime.now(datetime.UTC)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = amz_date[:8]
     added = {"x-amz-date": amz_date, "x-amz-content-sha256": payload_sha256}
