@@ -28,7 +28,8 @@ from http import client as http_client
 from pathlib import Path
 
 STARTUP_SECONDS = 60.0
-STOP_GRACE_SECONDS = 10.0
+#: SeaweedFS ignores SIGTERM (and SIGINT) for well over 15 s; its data is a temp dir.
+STOP_GRACE_SECONDS = 3.0
 
 
 def free_port() -> int:
