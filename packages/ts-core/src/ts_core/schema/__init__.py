@@ -1,10 +1,33 @@
 """Schema constraints of a TensorStore: ``Schema``, ``ChunkLayout``, ``CodecSpec``, ``Unit``.
 
-Also the chunk-shape choice that drivers use when creating an array
-(``choose_chunk_shape``, ``choose_read_write_chunk_shapes``).
+Also what drivers need when creating an array: the chunk-shape choice
+(``choose_chunk_shape`` for one grid, ``choose_read_write_chunk_shape`` for one-level
+formats, ``choose_sharded_chunk_shapes`` for write = shard / read = inner chunk), the
+codec merge hook (``merge_codec_json``) and the domain merge rules (``merge_domains``).
 """
 
 from ._chunk_layout import ChunkLayout
+from ._chunk_shape import (
+    DEFAULT_CHUNK_ELEMENTS,
+    choose_chunk_shape,
+    choose_read_write_chunk_shape,
+    choose_sharded_chunk_shapes,
+)
+from ._codec import CODEC_MERGE_ID, CodecSpec, merge_codec_json
+from ._domain_merge import merge_domains
+from ._schema import Schema
 from ._unit import Unit
 
-__all__ = ["ChunkLayout", "Unit"]
+__all__ = [
+    "CODEC_MERGE_ID",
+    "DEFAULT_CHUNK_ELEMENTS",
+    "ChunkLayout",
+    "CodecSpec",
+    "Schema",
+    "Unit",
+    "choose_chunk_shape",
+    "choose_read_write_chunk_shape",
+    "choose_sharded_chunk_shapes",
+    "merge_codec_json",
+    "merge_domains",
+]
