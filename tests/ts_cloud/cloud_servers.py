@@ -28,6 +28,17 @@ from http import client as http_client
 from pathlib import Path
 
 STARTUP_SECONDS = 60.0
+#: A test identity whose signatures SeaweedFS checks, plus full anonymous access.
+S3_ACCESS_KEY = "TSTESTACCESSKEY"
+S3_SECRET_KEY = "ts-test-secret-key"
+_ALL_ACTIONS = ["Admin", "Read", "Write", "List", "Tagging"]
+S3_IDENTITIES = {
+    "identities": [
+        {"name": "anonymous", "actions": _ALL_ACTIONS},
+        {"name": "tester", "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+         "actions": _ALL_ACTIONS},
+    ]
+}
 #: SeaweedFS ignores SIGTERM (and SIGINT) for well over 15 s; its data is a temp dir.
 STOP_GRACE_SECONDS = 3.0
 
@@ -97,13 +108,15 @@ def seaweedfs() -> Iterator[str]:
         log = Path(root) / "weed.log"
         data = Path(root) / "data"
         data.mkdir()
+        config = Path(root) / "s3.json"
+        config.write_text(json.dumps(S3_IDENTITIES))
         command = [
             weed_binary(), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             f"-master.port={master}", f"-master.port.grpc={master_grpc}",
             "-master.volumeSizeLimitMB=64", "-volume.max=0",
             f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
             f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
-            "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}",
+            "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={config}",
         ]
         with open(log, "wb") as log_file:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=root)

@@ -16,7 +16,7 @@ import re
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 import attrs
 
@@ -357,7 +357,8 @@ class S3KvStore(KvStoreDriver):
             encoded = (_find_text(root, "EncodingType") or "").lower() == "url"
             for contents in root.iter(_S3_NAMESPACE + "Contents"):
                 name = _find_text(contents, "Key") or ""
-                key = (unquote(name) if encoded else name).encode("utf-8")
+                # S3 form-encodes listed keys (a space is "+"), as botocore decodes them.
+                key = (unquote_plus(name) if encoded else name).encode("utf-8")
                 if key_range.exclusive_max and key >= key_range.exclusive_max:
                     return
                 if key_range.contains(key):
