@@ -230,15 +230,15 @@ class ChunkLayout(_RankHolder):
                                    "inner_order_soft_constraint")):
             if order is not None:
                 values = py_int_vector(order, name)
-                if values:  # an empty Python sequence leaves the order unconstrained
+                if values:  # an empty Python sequence constrains nothing (as in the wheel)
                     if any(v is None for v in values):
                         raise SpecError(name, f"invalid permutation: {values}")
                     self._set_inner_order(values, hard, name)  # type: ignore[arg-type]
         for origin, hard, name in ((grid_origin, True, "grid_origin"),
                                    (grid_origin_soft_constraint, False,
                                     "grid_origin_soft_constraint")):
-            if origin is not None:
-                self._set_origin(py_int_vector(origin, name), hard, name)
+            if origin is not None and len(values := py_int_vector(origin, name)):
+                self._set_origin(values, hard, name)
         for grid, name in ((chunk, "chunk"), (write_chunk, "write_chunk"),
                            (read_chunk, "read_chunk"), (codec_chunk, "codec_chunk")):
             if grid is not None:
@@ -275,6 +275,8 @@ class ChunkLayout(_RankHolder):
                     converted = py_float_vector(value, name)
                 else:
                     converted = py_int(value, name)
+                if kind != "elements" and not converted:
+                    continue  # as in the wheel, an empty Python sequence constrains nothing
                 self._apply(usages, kind, converted, hard, "")
         if finalize:
             self._finalize()
@@ -352,6 +354,8 @@ class ChunkLayout(_RankHolder):
     @property
     def inner_order_soft_constraint(self) -> tuple[int, ...] | None:
         """Soft constraint on the storage order within chunks."""
+        if self._rank == 0 and not self._inner_order_hard:
+            return ()  # the only order of zero dimensions (reported like the wheel does)
         return None if self._inner_order_hard else self._inner_order
 
     @property

@@ -283,6 +283,8 @@ class Grid(_RankHolder):
                                   ("shape_soft_constraint", shape_soft_constraint, False)):
             if value is not None:
                 vector = py_int_vector(value, name)
+                if not vector:
+                    continue  # an empty Python sequence constrains nothing (as in the wheel)
                 self._set_rank(len(vector), name)
                 state.set_shape(vector, hard, "")
         for name, ratios, hard in (("aspect_ratio", aspect_ratio, True),
@@ -290,6 +292,8 @@ class Grid(_RankHolder):
                                     False)):
             if ratios is not None:
                 floats = py_float_vector(ratios, name)
+                if not floats:
+                    continue
                 self._set_rank(len(floats), name)
                 state.set_aspect(floats, hard, "")
         for name, count, hard in (("elements", elements, True),
@@ -323,22 +327,22 @@ class Grid(_RankHolder):
     @property
     def shape(self) -> tuple[int | None, ...] | None:
         """Hard constraints on the chunk shape (``None`` where unconstrained)."""
-        return None if self._rank is None else self._state.shape_view(True)
+        return None if not self._rank else self._state.shape_view(True)
 
     @property
     def shape_soft_constraint(self) -> tuple[int | None, ...] | None:
         """Soft constraints on the chunk shape."""
-        return None if self._rank is None else self._state.shape_view(False)
+        return None if not self._rank else self._state.shape_view(False)
 
     @property
     def aspect_ratio(self) -> tuple[float | None, ...] | None:
         """Hard constraints on the chunk aspect ratio."""
-        return None if self._rank is None else self._state.aspect_view(True)
+        return None if not self._rank else self._state.aspect_view(True)
 
     @property
     def aspect_ratio_soft_constraint(self) -> tuple[float | None, ...] | None:
         """Soft constraints on the chunk aspect ratio."""
-        return None if self._rank is None else self._state.aspect_view(False)
+        return None if not self._rank else self._state.aspect_view(False)
 
     @property
     def elements(self) -> int | None:

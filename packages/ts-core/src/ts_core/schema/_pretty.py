@@ -26,9 +26,9 @@ def _format(value: Any, indent: int, before: int, after: int) -> str:
         lines = []
         for key, member in value.items():
             head = f"{key!r}: "
-            lines.append(inner + head + _format(member, indent + 2, len(head), 0) + ",")
+            lines.append(inner + head + _format(member, indent + 2, len(head), 1) + ",")
         return "{\n" + "\n".join(lines) + "\n" + " " * indent + "}"
     if isinstance(value, list | tuple):
-        lines = [inner + _format(item, indent + 2, 0, 0) + "," for item in value]
+        lines = [inner + _format(item, indent + 2, 0, 1) + "," for item in value]
         return "[\n" + "\n".join(lines) + "\n" + " " * indent + "]"
     return flat

@@ -26,13 +26,19 @@ def _parse_text(text: str) -> tuple[float, str]:
 def _c_escape(text: str) -> str:
     """Escape like a C string literal, byte by byte over UTF-8 (as the repr of the wheel does)."""
     out = []
+    after_hex = False
     for byte in text.encode("utf-8"):
+        # A hex digit right after a \x escape is escaped too, or it would extend the escape.
+        is_hex_digit = chr(byte) in "0123456789abcdefABCDEF"
         if byte in _C_ESCAPES:
             out.append(_C_ESCAPES[byte])
-        elif 0x20 <= byte < 0x7F:
+            after_hex = False
+        elif 0x20 <= byte < 0x7F and not (after_hex and is_hex_digit):
             out.append(chr(byte))
+            after_hex = False
         else:
             out.append(f"\\x{byte:02x}")
+            after_hex = True
     return "".join(out)
 
 
