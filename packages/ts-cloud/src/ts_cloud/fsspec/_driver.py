@@ -90,10 +90,10 @@ class FsspecKvStore(KvStoreDriver):
 
     def _info(self, path: str) -> dict[str, Any] | None:
         try:
-            info = self._fs.info(path)
+            info: dict[str, Any] = self._fs.info(path)
         except FileNotFoundError:
             return None
-        return info if info.get("type", "file") != "directory" else None  # type: ignore[no-any-return]
+        return info if info.get("type", "file") != "directory" else None
 
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
         started = now()

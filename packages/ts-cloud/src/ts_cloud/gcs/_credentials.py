@@ -57,7 +57,7 @@ class GcsCredentialsProvider:
                 import google.auth.transport.urllib3
                 import urllib3
 
-                credentials.refresh(google.auth.transport.urllib3.Request(urllib3.PoolManager()))
+                credentials.refresh(google.auth.transport.urllib3.Request(urllib3.PoolManager()))  # type: ignore[no-untyped-call]
             return f"Bearer {credentials.token}"
 
     def _load(self) -> Any:
@@ -65,7 +65,8 @@ class GcsCredentialsProvider:
             from google.oauth2 import service_account
 
             try:
-                return service_account.Credentials.from_service_account_file(self._path, scopes=SCOPES)
+                return service_account.Credentials.from_service_account_file(  # type: ignore[no-untyped-call]
+                    self._path, scopes=SCOPES)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"gcs_credentials: cannot load the service account key file "
                                  f"{self._path!r}: {type(exc).__name__}") from None

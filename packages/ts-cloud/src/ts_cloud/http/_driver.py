@@ -103,7 +103,7 @@ class HttpKvStore(KvStoreDriver):
 
     @classmethod
     def url_for(cls, spec: Any, path: str) -> str:
-        base = spec.base_url.rstrip("/")
+        base: str = spec.base_url.rstrip("/")
         if path and not path.startswith("/"):
             path = "/" + path
         return base + quote(path, safe="/@:!$&'()*+,;=-._~")
