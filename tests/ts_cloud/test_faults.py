@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from cloud_servers import FAST_RETRIES, FaultSchedule, fault_proxy, gcs_spec, s3_spec, unique_prefix
+from cloud_servers import FaultSchedule, fault_proxy, gcs_spec, s3_spec, unique_prefix
 
 import ts_core as ts
 from ts_core.kvstore import UNKNOWN
@@ -118,5 +118,3 @@ def test_slow_server_does_not_serialise_requests(
     assert elapsed < count * delay / 4, f"{count} reads took {elapsed:.2f}s: requests were serialised"
 
 
-def test_fast_retries_constant_is_bounded() -> None:
-    assert FAST_RETRIES["max_retries"] <= 10

@@ -10,6 +10,7 @@ completion carries the condition.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import re
@@ -52,6 +53,8 @@ DEFAULT_REGION = "us-east-1"
 MULTIPART_THRESHOLD = 64 << 20
 PART_SIZE = 16 << 20
 LIST_PAGE_SIZE = 1000
+#: DeleteObjects takes at most 1000 keys per request.
+DELETE_BATCH = 1000
 _S3_NAMESPACE = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 # Bucket names that can be a DNS label (no dots: TLS wildcard certificates do not cover them).
 _VIRTUAL_HOST_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -334,8 +337,23 @@ class S3KvStore(KvStoreDriver):
                        ok=(200, 204, 404))
 
     def delete_range(self, key_range: KeyRange) -> None:
-        for key in list(self.list(key_range)):
-            self._delete(key, None)
+        keys = list(self.list(key_range))
+        for start in range(0, len(keys), DELETE_BATCH):
+            self._delete_batch(keys[start: start + DELETE_BATCH])
+
+    def _delete_batch(self, keys: list[bytes]) -> None:
+        """One DeleteObjects request (quiet mode: only failures are reported)."""
+        document = "<Delete><Quiet>true</Quiet>" + "".join(
+            f"<Object><Key>{_xml_escape(key.decode('utf-8'))}</Key></Object>" for key in keys) + "</Delete>"
+        body = document.encode("utf-8")
+        response = self._send("POST", None, operation="delete_range", query={"delete": ""}, bucket_level=True,
+                              headers={"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()},
+                              body=body)
+        errors = [(_find_text(error, "Key"), _find_text(error, "Code"))
+                  for error in ElementTree.fromstring(response.body).iter(_S3_NAMESPACE + "Error")]
+        if errors:
+            key, code = errors[0]
+            raise CloudRequestError(f's3 delete_range could not delete {len(errors)} keys, e.g. "{key}": {code}')
 
     # -- listing ----------------------------------------------------------------------
     def list(self, key_range: KeyRange) -> Iterator[bytes]:
@@ -352,6 +370,11 @@ class S3KvStore(KvStoreDriver):
                 query["prefix"] = prefix
             if token:
                 query["continuation-token"] = token
+            elif len(key_range.inclusive_min) > len(prefix.encode()):
+                # start-after is exclusive; every key >= inclusive_min is > its prefix
+                # without the last byte (when that prefix is still valid UTF-8).
+                with contextlib.suppress(UnicodeDecodeError):
+                    query["start-after"] = key_range.inclusive_min[:-1].decode("utf-8")
             response = self._send("GET", None, operation="list", query=query, bucket_level=True)
             root = ElementTree.fromstring(response.body)
             encoded = (_find_text(root, "EncodingType") or "").lower() == "url"
