@@ -147,3 +147,13 @@ def test_gcs_user_project_and_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     driver = store._driver  # type: ignore[attr-defined]
     assert driver._object_url(b"a/b c") == "http://127.0.0.1:1/storage/v1/b/b/o/a%2Fb%20c"
     assert driver._user_project == "billing"
+
+
+def test_error_bodies_are_reduced_to_code_and_message() -> None:
+    from ts_cloud._http import _error_text
+
+    body = (b"<?xml version='1.0'?><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message>"
+            b"<CanonicalRequest>x-amz-security-token:SESSION-TOKEN</CanonicalRequest></Error>")
+    assert _error_text(body) == "SignatureDoesNotMatch: bad"
+    assert _error_text(b'{"error": {"code": 403, "message": "denied"}}') == "denied"
+    assert _error_text(b"") == "(empty body)"

@@ -10,10 +10,12 @@ put into messages.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 import weakref
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
 
 import urllib3
@@ -153,8 +155,28 @@ def _short(exc: BaseException) -> str:
 
 
 def _error_text(body: bytes) -> str:
+    """The code and message of an S3 (XML) or GCS (JSON) error body, nothing else.
+
+    Only those two fields are kept: S3 echoes the canonical request, signed header
+    values included (a session token), in the rest of a SignatureDoesNotMatch body.
+    """
     text = body.decode("utf-8", "replace").strip()
-    return (text if len(text) <= 300 else text[:297] + "...") or "(empty body)"
+    if text.startswith("<"):
+        try:
+            root = ElementTree.fromstring(text)
+        except ElementTree.ParseError:
+            return "(unparsable XML error body)"
+        fields = {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in root}
+        return ": ".join(part for part in (fields.get("Code"), fields.get("Message")) if part) or root.tag
+    if text.startswith("{"):
+        try:
+            error = json.loads(text).get("error", {})
+        except (ValueError, AttributeError):
+            return "(unparsable JSON error body)"
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("code") or "(no message)")
+        return str(error)
+    return (text if len(text) <= 200 else text[:197] + "...") or "(empty body)"
 
 
 _transports: weakref.WeakSet[HttpTransport] = weakref.WeakSet()
