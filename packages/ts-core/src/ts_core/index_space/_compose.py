@@ -1,0 +1,253 @@
+"""Composition and inversion of index transforms, with tensorstore's bounds propagation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._domain import IndexDomain
+from ._interval import Dim, affine_preimage, format_interval, inf
+from ._output_map import ARRAY, CONSTANT, SINGLE, OutputIndexMap
+from ._transform import IndexTransform, map_values
+
+_UNBOUNDED = (-inf, inf, True, True)  # inclusive_min, inclusive_max, implicit_lower, implicit_upper
+
+
+def _tighten(
+    current: tuple[int, int, bool, bool], lo: int, hi: int, il: bool, iu: bool
+) -> tuple[int, int, bool, bool]:
+    """Intersect closed bounds, keeping the implicit flag of the bound that binds (AND on ties)."""
+    clo, chi, cil, ciu = current
+    if lo > clo:
+        clo, cil = lo, il
+    elif lo == clo:
+        cil = cil and il
+    if hi < chi:
+        chi, ciu = hi, iu
+    elif hi == chi:
+        ciu = ciu and iu
+    return clo, chi, cil, ciu
+
+
+def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexDomain:
+    """The domain of ``outer ∘ inner``: ``inner``'s domain, its implicit bounds replaced by the
+    bounds that ``outer``'s domain imposes through single-input maps; explicit bounds must fit."""
+    od = outer_domain
+    dom = inner._domain
+    rank = dom.rank
+    inferred: list[tuple[int, int, bool, bool]] = [_UNBOUNDED] * rank
+    for j, m in enumerate(inner._output):
+        lo, hi = od._inclusive_min[j], od._exclusive_max[j] - 1
+        il, iu = od._implicit_lower[j], od._implicit_upper[j]
+        if m._method == CONSTANT:
+            c = m._offset
+            if (not il and c < lo) or (not iu and c > hi):
+                raise IndexError(
+                    f"OUT_OF_RANGE: Checking bounds of constant output index map for dimension {j}: "
+                    f"Index {c} is outside valid range {format_interval(lo if not il else -inf, (hi if not iu else inf) + 1)}"
+                )
+        elif m._method == SINGLE:
+            plo, phi, swapped = affine_preimage(lo, hi, m._offset, m._stride)
+            if swapped:
+                il, iu = iu, il
+            k = m._input_dimension
+            inferred[k] = _tighten(inferred[k], plo, phi, il, iu)
+    lo_out, hi_out, il_out, iu_out = [], [], [], []
+    for k in range(rank):
+        elo, ehi = dom._inclusive_min[k], dom._exclusive_max[k] - 1
+        eil, eiu = dom._implicit_lower[k], dom._implicit_upper[k]
+        ilo, ihi, iil, iiu = inferred[k]
+        check_lo = -inf if iil else ilo
+        check_hi = inf if iiu else ihi
+        if ehi >= elo and ((not eil and elo < check_lo) or (not eiu and ehi > check_hi)):
+            raise IndexError(
+                f"OUT_OF_RANGE: Propagated bounds {format_interval(ilo, ihi + 1)}, with size={ihi + 1 - ilo}, "
+                f"for dimension {k} are incompatible with existing bounds {format_interval(elo, ehi + 1)}, "
+                f"with size={ehi + 1 - elo}."
+            )
+        new_lo, new_il = (ilo, iil) if eil else (elo, False)
+        new_hi, new_iu = (ihi, iiu) if eiu else (ehi, False)
+        if new_hi < new_lo - 1:
+            new_hi = new_lo - 1
+        lo_out.append(new_lo)
+        hi_out.append(new_hi + 1)
+        il_out.append(new_il)
+        iu_out.append(new_iu)
+    return IndexDomain._make(
+        tuple(lo_out), tuple(hi_out), tuple(il_out), tuple(iu_out), dom._labels
+    )
+
+
+def compose(outer: IndexTransform, inner: IndexTransform) -> IndexTransform:
+    """``outer ∘ inner``: first ``inner`` (X -> Y), then ``outer`` (Y -> Z); tensorstore's ``outer[inner]``."""
+    if inner.output_rank != outer.input_rank:
+        raise ValueError(
+            f"Rank {inner.input_rank} -> {inner.output_rank} transform cannot be composed with "
+            f"rank {outer.input_rank} -> {outer.output_rank} transform."
+        )
+    domain = propagate_bounds(outer._domain, inner)
+    return IndexTransform._make(domain, compose_maps(outer, inner._output, domain))
+
+
+def effective_range(domain: IndexDomain, j: int) -> tuple[int, int]:
+    """Half-open bounds of dimension ``j`` with implicit bounds treated as infinite."""
+    lo = -inf if domain._implicit_lower[j] else domain._inclusive_min[j]
+    hi = inf + 1 if domain._implicit_upper[j] else domain._exclusive_max[j]
+    return lo, hi
+
+
+def compose_maps(
+    outer: IndexTransform, inner_maps: tuple[OutputIndexMap, ...], domain: IndexDomain
+) -> tuple[OutputIndexMap, ...]:
+    """Output maps of ``outer ∘ inner`` where ``inner_maps`` map ``domain`` into ``outer``'s input."""
+    od = outer._domain
+    result: list[OutputIndexMap] = []
+    for m in outer._output:
+        method = m._method
+        if method == CONSTANT:
+            result.append(m)
+        elif method == SINGLE:
+            n = inner_maps[m._input_dimension]
+            if n._method == CONSTANT:
+                result.append(OutputIndexMap._constant(m._offset + m._stride * n._offset))
+            elif n._method == SINGLE:
+                result.append(
+                    OutputIndexMap._single(
+                        n._input_dimension, m._offset + m._stride * n._offset, m._stride * n._stride
+                    )
+                )
+            else:
+                result.append(_fold_array_map(n, m._offset, m._stride, od, m._input_dimension))
+        else:
+            result.append(_compose_array_map(m, od, inner_maps, domain))
+    return tuple(result)
+
+
+def _fold_array_map(
+    n: OutputIndexMap, offset: int, stride: int, od: IndexDomain, j: int
+) -> OutputIndexMap:
+    """``offset + stride * (n)`` where ``n`` is an index-array map into dimension ``j`` of ``od``."""
+    lo, hi = effective_range(od, j)
+    plo, phi, _ = affine_preimage(lo, hi - 1, n._offset, n._stride)
+    rng = n._index_range
+    new_lo = max(plo, rng._inclusive_min)
+    new_hi = max(min(phi + 1, rng._exclusive_max), new_lo)
+    index_range = Dim._make(new_lo, new_hi, False, False, "")
+    array = n._index_array
+    assert array is not None
+    new_offset = offset + stride * n._offset
+    new_stride = stride * n._stride
+    if array.size == 1:
+        value = int(array.reshape(-1)[0])
+        if not new_lo <= value < new_hi:
+            raise IndexError(
+                f"OUT_OF_RANGE: Index {value} is outside valid range {format_interval(new_lo, new_hi)}"
+            )
+        return OutputIndexMap._constant(new_offset + new_stride * value)
+    return OutputIndexMap._array(array, new_offset, new_stride, index_range)
+
+
+def _checked_values(n: OutputIndexMap, domain: IndexDomain, lo: int, hi: int, j: int) -> Any:
+    """Values of inner map ``n`` over ``domain``, checked to lie in ``[lo, hi)`` (and its index range)."""
+    if n._method == ARRAY:
+        array = n._index_array
+        assert array is not None
+        rng = n._index_range
+        if array.size:
+            amin, amax = int(array.min()), int(array.max())
+            if amin < rng._inclusive_min or amax >= rng._exclusive_max:
+                bad = amin if amin < rng._inclusive_min else amax
+                raise IndexError(
+                    f"OUT_OF_RANGE: In index array map for output dimension {j}: Index {bad} is outside valid "
+                    f"range {format_interval(rng._inclusive_min, rng._exclusive_max)}"
+                )
+    values = map_values(n, domain)
+    if np.size(values):
+        vmin, vmax = int(np.min(values)), int(np.max(values))
+        if vmin < lo or vmax >= hi:
+            bad = vmin if vmin < lo else vmax
+            raise IndexError(
+                f"OUT_OF_RANGE: In index array map for output dimension {j}: Index {bad} is outside valid "
+                f"range {format_interval(lo, hi)}"
+            )
+    return values
+
+
+def _compose_array_map(
+    m: OutputIndexMap, od: IndexDomain, inner_maps: tuple[OutputIndexMap, ...], domain: IndexDomain
+) -> OutputIndexMap:
+    """Evaluate ``m``'s index array at the positions ``inner_maps`` give over ``domain``."""
+    array = m._index_array
+    assert array is not None
+    rank = domain.rank
+    if any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
+        return OutputIndexMap._constant(0)
+    positions: list[Any] = []
+    for j, n in enumerate(inner_maps):
+        if array.shape[j] == 1:
+            positions.append(0)
+            continue
+        lo, hi = od._inclusive_min[j], od._exclusive_max[j]
+        values = _checked_values(n, domain, lo, hi, j)
+        positions.append(values - lo)
+    if rank:
+        positions = [np.reshape(p, (1,) * rank) if np.ndim(p) == 0 else p for p in positions]
+    new_array = array[tuple(positions)] if positions else array
+    if new_array.ndim != rank:
+        new_array = np.reshape(
+            new_array, np.broadcast_shapes(*(np.shape(p) for p in positions)) or (1,) * rank
+        )
+    if new_array.size == 1:
+        value = int(new_array.reshape(-1)[0])
+        rng = m._index_range
+        if not rng._inclusive_min <= value < rng._exclusive_max:
+            raise IndexError(
+                f"OUT_OF_RANGE: Index {value} is outside valid range "
+                f"{format_interval(rng._inclusive_min, rng._exclusive_max)}"
+            )
+        return OutputIndexMap._constant(m._offset + m._stride * value)
+    new_array.flags.writeable = False
+    return OutputIndexMap._array(new_array, m._offset, m._stride, m._index_range)
+
+
+def inverse_transform(t: IndexTransform) -> IndexTransform:
+    """Inverse of a transform whose maps are a permutation of stride +/-1 single-input maps."""
+    dom = t._domain
+    rank = dom.rank
+    if t.output_rank != rank:
+        raise ValueError(
+            f"Transform is not invertible: input rank {rank} != output rank {t.output_rank}"
+        )
+    source: list[int] = [-1] * rank
+    for j, m in enumerate(t._output):
+        if m._method != SINGLE or m._stride not in (1, -1):
+            raise ValueError(f"Transform is not invertible due to output index map {j}: {m!r}")
+        if source[m._input_dimension] != -1:
+            raise ValueError(
+                f"Transform is not invertible due to input dimension {m._input_dimension} being used twice"
+            )
+        source[m._input_dimension] = j
+    lo: list[int] = [0] * rank
+    hi: list[int] = [0] * rank
+    il: list[bool] = [False] * rank
+    iu: list[bool] = [False] * rank
+    labels: list[str] = [""] * rank
+    maps: list[OutputIndexMap] = []
+    for j, m in enumerate(t._output):
+        k, o, s = m._input_dimension, m._offset, m._stride
+        a, b = dom._inclusive_min[k], dom._exclusive_max[k] - 1
+        if s == 1:
+            lo[j] = a if a == -inf else a + o
+            hi[j] = (b if b == inf else b + o) + 1
+            il[j], iu[j] = dom._implicit_lower[k], dom._implicit_upper[k]
+        else:
+            lo[j] = -inf if b == inf else o - b
+            hi[j] = (inf if a == -inf else o - a) + 1
+            il[j], iu[j] = dom._implicit_upper[k], dom._implicit_lower[k]
+        labels[j] = dom._labels[k]
+    for k in range(rank):
+        m = t._output[source[k]]
+        maps.append(OutputIndexMap._single(source[k], -m._offset * m._stride, m._stride))
+    domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+    return IndexTransform._make(domain, tuple(maps))

@@ -1,0 +1,528 @@
+"""Dimension expressions: ``ts.d[sel].op[...]...``, selecting dimensions and chaining operations.
+
+An expression records a dimension selection (indices, labels, slices of indices) and a chain
+of operations; ``_apply(transform)`` resolves the selection against the transform's domain and
+runs each operation, which also yields the selection for the next one (e.g. the dimensions a
+slice produced, or the new diagonal dimension).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._domain import IndexDomain, check_unique_labels
+from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, affine_preimage, format_interval, inf
+
+if TYPE_CHECKING:
+    from ._transform import IndexTransform
+
+#: Alias of ``None`` for new dimensions, as NumPy's and tensorstore's ``newaxis``.
+newaxis = None
+
+
+# -- selection --------------------------------------------------------------------------------------
+def _is_int(value: Any) -> bool:
+    import numpy as np
+
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def resolve_dimension(item: Any, labels: Sequence[str]) -> int:
+    """One dimension index (negative counts from the end) or label -> index."""
+    rank = len(labels)
+    if isinstance(item, str):
+        if item and item in labels:
+            return list(labels).index(item)
+        else:
+            choices = ", ".join(f'"{x}"' for x in labels)
+            raise IndexError(f'Label "{item}" does not match one of {{{choices}}}')
+    if _is_int(item):
+        i = int(item)
+        if not -rank <= i < rank:
+            raise IndexError(f"Dimension index {i} is outside valid range [{-rank}, {rank})")
+        return i + rank if i < 0 else i
+    raise IndexError(f"Invalid dimension specifier: {item!r}")
+
+
+def resolve_dim_slice(s: slice, rank: int) -> list[int]:
+    """Dimension indices selected by a slice (tensorstore's DimRangeSpec, bounds checked)."""
+    step = 1 if s.step is None else int(s.step)
+    if step == 0:
+        raise IndexError("step must not be 0")
+    if s.start is None:
+        start = 0 if step > 0 else rank - 1
+    else:
+        start = int(s.start)
+        if not -rank <= start < rank:
+            raise IndexError(f"Dimension index {start} is outside valid range [{-rank}, {rank})")
+        start = start + rank if start < 0 else start
+    if s.stop is None:
+        stop = rank if step > 0 else -1
+    else:
+        stop = int(s.stop)
+        if not -rank - 1 <= stop <= rank:
+            raise IndexError(
+                f"Dimension exclusive stop index {stop} is outside valid range [{-rank - 1}, {rank}]"
+            )
+        stop = stop + rank if stop < 0 else stop
+    return list(range(start, stop, step))
+
+
+def resolve_selection(
+    selection: Sequence[Any], labels: Sequence[str], rank: int | None = None
+) -> list[int]:
+    """Resolve selection terms against ``labels`` (``rank`` may exceed it when new dims are added)."""
+    if rank is None:
+        rank = len(labels)
+    padded = list(labels) + [""] * (rank - len(labels))
+    dims: list[int] = []
+    for item in selection:
+        if isinstance(item, slice):
+            dims.extend(resolve_dim_slice(item, rank))
+        else:
+            dims.append(resolve_dimension(item, padded if not isinstance(item, str) else labels))
+    seen: set[int] = set()
+    for i in dims:
+        if i in seen:
+            raise IndexError(f"Dimension {i} specified more than once")
+        seen.add(i)
+    return dims
+
+
+def _flatten_selection(selection: Any) -> tuple[Any, ...]:
+    items = selection if isinstance(selection, tuple | list) else (selection,)
+    out: list[Any] = []
+    for item in items:
+        if isinstance(item, DimExpression) and not item._ops:
+            out.extend(item._selection)
+        elif isinstance(item, str | slice) or _is_int(item):
+            out.append(item)
+        elif isinstance(item, tuple | list):
+            out.extend(_flatten_selection(item))
+        else:
+            raise TypeError(
+                f"Dimension selection must be an int, str, slice or a sequence of them, not {type(item).__name__}"
+            )
+    return tuple(out)
+
+
+# -- operations -------------------------------------------------------------------------------------
+def _per_dim(values: Any, n: int, what: str) -> list[Any]:
+    """Broadcast a scalar (or None) to ``n`` dims; a sequence must have length ``n``."""
+    if isinstance(values, tuple | list):
+        if len(values) != n:
+            raise IndexError(
+                f"Number of dimensions ({n}) does not match number of {what} ({len(values)})"
+            )
+        return list(values)
+    return [values] * n
+
+
+def _apply_inner(
+    t: IndexTransform,
+    lo: list[int],
+    hi: list[int],
+    il: list[bool],
+    iu: list[bool],
+    labels: list[str],
+    inner: list[Any],
+) -> IndexTransform:
+    from ._compose import compose_maps
+    from ._transform import IndexTransform
+
+    domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+    return IndexTransform._make(domain, compose_maps(t, tuple(inner), domain))
+
+
+def _domain_lists(
+    t: IndexTransform,
+) -> tuple[list[int], list[int], list[bool], list[bool], list[str]]:
+    dom = t._domain
+    return (
+        list(dom._inclusive_min),
+        list(dom._exclusive_max),
+        list(dom._implicit_lower),
+        list(dom._implicit_upper),
+        list(dom._labels),
+    )
+
+
+def _identity_inner(rank: int) -> list[Any]:
+    from ._output_map import OutputIndexMap
+
+    return [OutputIndexMap._single(j, 0, 1) for j in range(rank)]
+
+
+def op_translate(
+    t: IndexTransform, dims: list[int], values: Any, kind: str
+) -> tuple[IndexTransform, list[int]]:
+    """``translate_by`` / ``translate_backward_by`` / ``translate_to`` on ``dims``."""
+    from ._output_map import OutputIndexMap
+
+    lo, hi, il, iu, labels = _domain_lists(t)
+    inner = _identity_inner(len(lo))
+    for j, v in zip(dims, _per_dim(values, len(dims), "indices"), strict=True):
+        if v is None:
+            continue
+        if not _is_int(v):
+            raise TypeError(f"translation must be an integer or None, not {type(v).__name__}")
+        v = int(v)
+        if kind == "to":
+            if lo[j] == -inf:
+                raise IndexError(f"Interval {format_interval(lo[j], hi[j])} is not bounded below")
+            shift = v - lo[j]
+        else:
+            shift = v if kind == "by" else -v
+        if not MIN_FINITE_INDEX <= shift <= MAX_FINITE_INDEX:
+            raise IndexError(f"{0} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})")
+        for bound, is_upper in ((lo[j], False), (hi[j], True)):
+            infinite = bound == (inf + 1 if is_upper else -inf)
+            if (
+                not infinite
+                and not MIN_FINITE_INDEX <= bound - is_upper + shift <= MAX_FINITE_INDEX
+            ):
+                raise IndexError(
+                    f"{bound - is_upper} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
+                )
+        if lo[j] != -inf:
+            lo[j] += shift
+        if hi[j] != inf + 1:
+            hi[j] += shift
+        inner[j] = OutputIndexMap._single(j, -shift, 1)
+    return _apply_inner(t, lo, hi, il, iu, labels, inner), dims
+
+
+def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
+    """Keep every ``s``-th index: new index ``i`` is old index ``s * i``."""
+    from ._output_map import OutputIndexMap
+
+    lo, hi, il, iu, labels = _domain_lists(t)
+    inner = _identity_inner(len(lo))
+    for j, s in zip(dims, _per_dim(values, len(dims), "strides"), strict=True):
+        if s is None:
+            continue
+        s = int(s)
+        if s == 0:
+            raise IndexError(f"Applying stride to input dimension {j}: Stride must be non-zero")
+        a, b, swapped = affine_preimage(lo[j], hi[j] - 1, 0, s)
+        lo[j], hi[j] = a, max(b, a - 1) + 1
+        if swapped:
+            il[j], iu[j] = iu[j], il[j]
+        inner[j] = OutputIndexMap._single(j, 0, s)
+    return _apply_inner(t, lo, hi, il, iu, labels, inner), dims
+
+
+def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
+    """Set the labels of ``dims``."""
+    from ._transform import IndexTransform
+
+    new = [values] if isinstance(values, str) else list(values)
+    if len(new) != len(dims):
+        raise IndexError(
+            f"Number of dimensions ({len(dims)}) does not match number of labels ({len(new)})."
+        )
+    dom = t._domain
+    labels = list(dom._labels)
+    for j, label in zip(dims, new, strict=True):
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, not {type(label).__name__}")
+        labels[j] = label
+    check_unique_labels(labels, IndexError)
+    domain = IndexDomain._make(
+        dom._inclusive_min,
+        dom._exclusive_max,
+        dom._implicit_lower,
+        dom._implicit_upper,
+        tuple(labels),
+    )
+    return IndexTransform._make(domain, t._output), dims
+
+
+def op_mark_bounds_implicit(
+    t: IndexTransform, dims: list[int], value: Any
+) -> tuple[IndexTransform, list[int]]:
+    """Set implicit flags: ``[v]`` both bounds, ``[lower:upper]`` each (``None`` leaves it)."""
+    from ._transform import IndexTransform
+
+    if isinstance(value, slice):
+        if value.step is not None:
+            raise IndexError("mark_bounds_implicit does not take a step")
+        lower, upper = value.start, value.stop
+    else:
+        lower = upper = value
+    dom = t._domain
+    il, iu = list(dom._implicit_lower), list(dom._implicit_upper)
+    for j in dims:
+        if lower is not None:
+            il[j] = bool(lower)
+        if upper is not None:
+            iu[j] = bool(upper)
+    domain = IndexDomain._make(
+        dom._inclusive_min, dom._exclusive_max, tuple(il), tuple(iu), dom._labels
+    )
+    return IndexTransform._make(domain, t._output), dims
+
+
+def op_transpose(
+    t: IndexTransform, dims: list[int], targets: Any
+) -> tuple[IndexTransform, list[int]]:
+    """Move ``dims`` to positions ``targets``; other dims keep their relative order."""
+    from ._output_map import OutputIndexMap
+
+    rank = t.input_rank
+    n = len(dims)
+    if _is_int(targets):
+        start = int(targets)
+        limit = rank - n + 1
+        if not -limit <= start < limit:
+            raise IndexError(f"Dimension index {start} is outside valid range [{-limit}, {limit})")
+        if start < 0:
+            start += limit
+        target_list = list(range(start, start + n))
+    else:
+        target_list = resolve_selection(_flatten_selection(targets), [""] * rank, rank)
+    if len(target_list) != n:
+        raise IndexError(
+            f"Number of selected dimensions ({n}) must equal number of target dimensions ({len(target_list)})"
+        )
+    order: list[int] = [-1] * rank
+    for j, p in zip(dims, target_list, strict=True):
+        order[p] = j
+    rest = iter(j for j in range(rank) if j not in set(dims))
+    order = [p if p >= 0 else next(rest) for p in order]
+    lo, hi, il, iu, labels = _domain_lists(t)
+    position = {j: p for p, j in enumerate(order)}
+    inner = [OutputIndexMap._single(position[j], 0, 1) for j in range(rank)]
+    return (
+        _apply_inner(
+            t,
+            [lo[j] for j in order],
+            [hi[j] for j in order],
+            [il[j] for j in order],
+            [iu[j] for j in order],
+            [labels[j] for j in order],
+            inner,
+        ),
+        target_list,
+    )
+
+
+def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, list[int]]:
+    """Replace ``dims`` by one new first dimension indexing their diagonal."""
+    from ._output_map import OutputIndexMap
+
+    dom = t._domain
+    if not dims:
+        raise IndexError("diagonal requires at least one selected dimension")
+    diag = dom._dim(dims[0])
+    for j in dims[1:]:
+        other = dom._dim(j)
+        diag = diag._make(*diag._fields()[:4], "").intersect(other._make(*other._fields()[:4], ""))
+    rest = [j for j in range(dom.rank) if j not in set(dims)]
+    lo, hi, il, iu, labels = _domain_lists(t)
+    inner: list[Any] = [None] * dom.rank
+    for j in dims:
+        inner[j] = OutputIndexMap._single(0, 0, 1)
+    for p, j in enumerate(rest, start=1):
+        inner[j] = OutputIndexMap._single(p, 0, 1)
+    return (
+        _apply_inner(
+            t,
+            [diag.inclusive_min] + [lo[j] for j in rest],
+            [diag.exclusive_max] + [hi[j] for j in rest],
+            [diag.implicit_lower] + [il[j] for j in rest],
+            [diag.implicit_upper] + [iu[j] for j in rest],
+            [""] + [labels[j] for j in rest],
+            inner,
+        ),
+        [0],
+    )
+
+
+# -- the expression ---------------------------------------------------------------------------------
+class _Subscript:
+    """``expr.<op>[args]`` -> a new expression with the op appended."""
+
+    __slots__ = ("_expr", "_op")
+
+    def __init__(self, expr: DimExpression, op: str) -> None:
+        self._expr = expr
+        self._op = op
+
+    def __getitem__(self, args: Any) -> DimExpression:
+        return self._expr._then(self._op, args)
+
+
+class DimExpression:
+    """A dimension selection plus a chain of operations, applied with ``transform[expr]``."""
+
+    __slots__ = ("_ops", "_selection")
+
+    def __init__(self, selection: Sequence[Any], ops: tuple[tuple[str, Any], ...] = ()) -> None:
+        self._selection = tuple(selection)
+        self._ops = ops
+
+    def _then(self, op: str, args: Any) -> DimExpression:
+        return DimExpression(self._selection, (*self._ops, (op, args)))
+
+    # -- operations -------------------------------------------------------------------------------
+    def __getitem__(self, index: Any) -> DimExpression:
+        return self._then("index", index)
+
+    @property
+    def oindex(self) -> _Subscript:
+        return _Subscript(self, "oindex")
+
+    @property
+    def vindex(self) -> _Subscript:
+        return _Subscript(self, "vindex")
+
+    @property
+    def translate_by(self) -> _Subscript:
+        return _Subscript(self, "translate_by")
+
+    @property
+    def translate_backward_by(self) -> _Subscript:
+        return _Subscript(self, "translate_backward_by")
+
+    @property
+    def translate_to(self) -> _Subscript:
+        return _Subscript(self, "translate_to")
+
+    @property
+    def stride(self) -> _Subscript:
+        return _Subscript(self, "stride")
+
+    @property
+    def label(self) -> _Subscript:
+        return _Subscript(self, "label")
+
+    @property
+    def mark_bounds_implicit(self) -> _Subscript:
+        return _Subscript(self, "mark_bounds_implicit")
+
+    @property
+    def transpose(self) -> _Subscript:
+        return _Subscript(self, "transpose")
+
+    @property
+    def diagonal(self) -> DimExpression:
+        return self._then("diagonal", None)
+
+    @property
+    def broadcast(self) -> DimExpression:
+        """Insert a new size-1 dimension (implicit bounds ``[0*, 1*)``, no label) immediately
+        before each selected dimension; the new dimensions become the selection. For a single
+        integer selection ``i`` this is ``ts.d[i][ts.newaxis]``; unlike it, labels work too."""
+        return self._then("broadcast", None)
+
+    def __eq__(self, other: object) -> Any:  # type: ignore[override]
+        """``ts.d['c'] == 0`` selects index 0 and drops the dimension (``ts.d['c'][0]``)."""
+        if _is_int(other):
+            return self[other]
+        if isinstance(other, DimExpression):
+            return self._selection == other._selection and self._ops == other._ops
+        return NotImplemented
+
+    __hash__ = object.__hash__
+
+    # -- application ------------------------------------------------------------------------------
+    def _apply(self, t: IndexTransform) -> IndexTransform:
+        return self._apply_with_dims(t)[0]
+
+    def _apply_with_dims(self, t: IndexTransform) -> tuple[IndexTransform, list[int]]:
+        from ._indexing import classify_index, numpy_index
+
+        selection: list[Any] = list(self._selection)
+        dims: list[int] | None = None
+        if not self._ops:
+            raise TypeError(
+                "A dimension expression needs an operation (e.g. ts.d['x'][0] or .label[...])"
+            )
+        for op, args in self._ops:
+            if op in ("index", "oindex", "vindex"):
+                mode = "default" if op == "index" else op
+                terms = classify_index(args)
+                t, dims = numpy_index(t, terms, mode, selection if dims is None else dims)
+            else:
+                if dims is None:
+                    dims = resolve_selection(selection, t._domain._labels)
+                if op.startswith("translate_"):
+                    kind = {
+                        "translate_by": "by",
+                        "translate_to": "to",
+                        "translate_backward_by": "backward_by",
+                    }[op]
+                    t, dims = op_translate(t, dims, args, kind)
+                elif op == "stride":
+                    t, dims = op_stride(t, dims, args)
+                elif op == "label":
+                    t, dims = op_label(t, dims, args)
+                elif op == "mark_bounds_implicit":
+                    t, dims = op_mark_bounds_implicit(t, dims, args)
+                elif op == "transpose":
+                    t, dims = op_transpose(t, dims, args)
+                elif op == "diagonal":
+                    t, dims = op_diagonal(t, dims)
+                elif op == "broadcast":
+                    positions = [j + i for i, j in enumerate(sorted(dims))]
+                    t, dims = numpy_index(
+                        t, classify_index((None,) * len(dims)), "default", positions
+                    )
+                else:  # pragma: no cover - ops are only created by the properties above
+                    raise AssertionError(op)
+            selection = list(dims)
+        return t, dims if dims is not None else []
+
+    def __repr__(self) -> str:
+        sel = ",".join(_repr_item(x) for x in self._selection)
+        text = f"d[{sel}]"
+        for op, args in self._ops:
+            if op == "index":
+                text += f"[{_repr_index(args)}]"
+            elif op in ("diagonal", "broadcast"):
+                text += f".{op}"
+            else:
+                text += f".{op}[{_repr_index(args)}]"
+        return text
+
+
+def _repr_item(x: Any) -> str:
+    if isinstance(x, slice):
+        parts = ["" if v is None else str(v) for v in (x.start, x.stop)]
+        return ":".join(parts) + ("" if x.step is None else f":{x.step}")
+    return repr(x) if isinstance(x, str) else str(x)
+
+
+def _repr_index(args: Any) -> str:
+    items = args if isinstance(args, tuple) else (args,)
+    out = []
+    for x in items:
+        if x is None:
+            out.append("newaxis")
+        elif x is Ellipsis:
+            out.append("...")
+        elif isinstance(x, slice):
+            out.append(_repr_item(x))
+        else:
+            out.append(repr(x) if not hasattr(x, "tolist") else repr(x.tolist()))
+    return ",".join(out)
+
+
+class _DimSelector:
+    """``ts.d``: ``ts.d[sel]`` starts a dimension expression."""
+
+    __slots__ = ()
+
+    def __getitem__(self, selection: Any) -> DimExpression:
+        if selection is Ellipsis or (isinstance(selection, tuple) and Ellipsis in selection):
+            raise TypeError("Ellipsis is not a valid dimension selection")
+        return DimExpression(_flatten_selection(selection))
+
+    def __repr__(self) -> str:
+        return "d"
+
+
+#: Entry point for dimension expressions: ``ts.d['x', 0][...]``.
+d = _DimSelector()

@@ -1,0 +1,426 @@
+"""NumPy-style indexing (default, ``oindex``, ``vindex``) compiled to index transforms.
+
+Every index term becomes part of a *new* transform from the result domain into the indexed
+transform's input space; ``compose_maps`` then folds it into the existing output maps. Semantics
+follow tensorstore, which differs from NumPy: slice bounds are absolute indices (no negative
+wrap-around), out-of-bounds explicit bounds are errors, and strided slices get the origin
+``trunc(start / step)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._compose import compose, compose_maps, effective_range
+from ._domain import IndexDomain
+from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, format_interval, inf, trunc_div
+from ._output_map import INDEX_DTYPE, OutputIndexMap
+from ._transform import IndexTransform
+
+DEFAULT, OINDEX, VINDEX = "default", "oindex", "vindex"
+_MODES = (DEFAULT, OINDEX, VINDEX)
+_INVALID_TERM = (
+    "Only integers, slices (`:`), ellipsis (`...`), tensorstore.newaxis (`None`) and integer or "
+    "boolean arrays are valid indices"
+)
+_FULL_SLICE = slice(None)
+
+# Term kinds.
+_INT, _SLICE, _NEWAXIS, _ELLIPSIS, _ARRAY, _BOOL = range(6)
+
+
+class _Term:
+    """One classified index term: kind, value, and how many input dimensions it consumes."""
+
+    __slots__ = ("consumed", "kind", "value")
+
+    def __init__(self, kind: int, value: Any, consumed: int) -> None:
+        self.kind = kind
+        self.value = value
+        self.consumed = consumed
+
+
+def _classify(item: Any) -> _Term:
+    if item is None:
+        return _Term(_NEWAXIS, None, 0)
+    if item is Ellipsis:
+        return _Term(_ELLIPSIS, None, 0)
+    if isinstance(item, slice):
+        for part in (item.start, item.stop, item.step):
+            if part is not None and not _is_int(part):
+                raise IndexError(_INVALID_TERM)
+        return _Term(_SLICE, item, 1)
+    if _is_int(item):
+        return _Term(_INT, int(item), 1)
+    if isinstance(item, str | bytes | float | complex) or not (
+        isinstance(item, Sequence | np.ndarray) or hasattr(item, "__array__")
+    ):
+        raise IndexError(_INVALID_TERM)
+    array = np.asarray(item)
+    if array.dtype == np.bool_:
+        if array.ndim == 0:
+            return _Term(_BOOL, array, 0)
+        return _Term(_BOOL, array, array.ndim)
+    if array.size == 0 and array.dtype.kind == "f":
+        array = array.astype(INDEX_DTYPE)
+    if array.dtype.kind not in "iu":
+        raise IndexError(_INVALID_TERM)
+    if array.ndim == 0:
+        return _Term(_INT, int(array), 1)
+    return _Term(_ARRAY, array.astype(INDEX_DTYPE, copy=False), 1)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def classify_index(index: Any) -> list[_Term]:
+    """Split an index into classified terms (a non-tuple index is a 1-tuple)."""
+    items = index if isinstance(index, tuple) else (index,)
+    terms = [_classify(x) for x in items]
+    if sum(t.kind == _ELLIPSIS for t in terms) > 1:
+        raise IndexError("An index can only have a single ellipsis (`...`)")
+    return terms
+
+
+# -- per-dimension pieces ---------------------------------------------------------------------------
+def _check_int(value: int, domain: IndexDomain, j: int) -> None:
+    lo, hi = effective_range(domain, j)
+    if not (lo <= value < hi and MIN_FINITE_INDEX <= value <= MAX_FINITE_INDEX):
+        raise IndexError(
+            f"OUT_OF_RANGE: Checking bounds of constant output index map for dimension {j}: "
+            f"Index {value} is outside valid range {format_interval(lo, hi)}"
+        )
+
+
+def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, bool, bool, int, int]:
+    """tensorstore's strided interval slice of dimension ``j``.
+
+    Returns ``(new_min, new_exclusive_max, implicit_lower, implicit_upper, offset, stride)`` such
+    that new index ``i`` maps to ``offset + stride * i`` in the old dimension.
+    """
+    lo, hi = domain._inclusive_min[j], domain._exclusive_max[j]
+    il, iu = domain._implicit_lower[j], domain._implicit_upper[j]
+    step = 1 if s.step is None else int(s.step)
+    where = f"Computing interval slice for dimension {j}: "
+    if step == 0:
+        raise IndexError(where + "Invalid stride 0")
+    if step > 0:
+        start, new_il = (lo, il) if s.start is None else (int(s.start), False)
+        stop, new_iu = (hi, iu) if s.stop is None else (int(s.stop), False)
+        first, last = start, stop - 1
+    else:
+        start, new_il = (hi - 1, iu) if s.start is None else (int(s.start), False)
+        stop, new_iu = (lo - 1, il) if s.stop is None else (int(s.stop), False)
+        first, last = stop + 1, start
+    if last < first - 1:
+        raise IndexError(where + f"({first}, {last}) do not specify a valid closed index interval")
+    if (not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf:
+        elo, ehi = effective_range(domain, j)
+        raise IndexError(
+            "OUT_OF_RANGE: "
+            + where
+            + f"Slice interval {format_interval(first, last + 1)} is not contained "
+            f"within domain {format_interval(elo, ehi)}"
+        )
+    if step == 1:
+        return first, last + 1, new_il, new_iu, 0, 1
+    if start in (-inf, inf):
+        raise IndexError(
+            where + f"Slicing with non-unit stride of {step} requires a finite start index"
+        )
+    new_min = trunc_div(start, step)
+    offset = start - step * new_min
+    if stop in (-inf - 1, inf + 1, -inf, inf):
+        return new_min, inf + 1, new_il, new_iu, offset, step
+    count = (
+        max(0, (stop - start + step - 1) // step)
+        if step > 0
+        else max(0, (start - stop - step - 1) // -step)
+    )
+    return new_min, new_min + count, new_il, new_iu, offset, step
+
+
+# -- main entry points ------------------------------------------------------------------------------
+def apply_index(transform: IndexTransform, index: Any, mode: str = DEFAULT) -> IndexTransform:
+    """Apply any supported index to ``transform``: NumPy-style terms (per ``mode``), an
+    ``IndexTransform`` (composition), an ``IndexDomain`` (aligned slicing), a ``DimExpression``
+    or a tuple of ``DimExpression`` (applied left to right)."""
+    from ._dim_expression import DimExpression
+
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    if isinstance(index, DimExpression):
+        return index._apply(transform)
+    if isinstance(index, IndexTransform):
+        return compose(transform, index)
+    if isinstance(index, IndexDomain):
+        return slice_by_domain(transform, index)
+    if isinstance(index, tuple) and index and all(isinstance(x, DimExpression) for x in index):
+        for expr in index:
+            transform = expr._apply(transform)
+        return transform
+    return numpy_index(transform, classify_index(index), mode)[0]
+
+
+def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
+    """``t[domain]``: dims matched by label (else by position), each restricted to ``domain``."""
+    from ._dim_expression import resolve_dimension
+
+    old = transform._domain
+    rank = old.rank
+    if domain.rank > rank or (not any(domain.labels) and domain.rank != rank):
+        raise IndexError(
+            f"Cannot slice domain of rank {rank} with index domain of rank {domain.rank}"
+        )
+    if any(domain.labels):
+        targets = [resolve_dimension(label, old.labels) if label else -1 for label in domain.labels]
+        free = iter(j for j in range(rank) if j not in targets)
+        targets = [t if t >= 0 else next(free) for t in targets]
+    else:
+        targets = list(range(rank))
+    lo, hi = list(old._inclusive_min), list(old._exclusive_max)
+    il, iu = list(old._implicit_lower), list(old._implicit_upper)
+    labels = list(old._labels)
+    for i, j in enumerate(targets):
+        nlo, nhi = domain._inclusive_min[i], domain._exclusive_max[i]
+        elo, ehi = effective_range(old, j)
+        if nhi > nlo and (nlo < elo or nhi > ehi):
+            raise IndexError(
+                f"OUT_OF_RANGE: Cannot slice target dimension {j} {{{old._dim(j)}}} with index domain "
+                f"dimension {i} {{{domain._dim(i)}}}"
+            )
+        lo[j], hi[j], il[j], iu[j] = nlo, nhi, domain._implicit_lower[i], domain._implicit_upper[i]
+        if domain._labels[i]:
+            labels[j] = domain._labels[i]
+    new_domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+    return IndexTransform._make(new_domain, transform._output)
+
+
+class _Slot:
+    """One position of the result layout: a term applied to old dims (or a new dimension)."""
+
+    __slots__ = ("dims", "order", "term")
+
+    def __init__(self, term: _Term, dims: list[int], order: int) -> None:
+        self.term = term
+        self.dims = dims  # old input dims consumed
+        self.order = order  # position of the term in the user's index (for array placement)
+
+
+def numpy_index(
+    transform: IndexTransform,
+    terms: list[_Term],
+    mode: str,
+    selection: list[Any] | None = None,
+) -> tuple[IndexTransform, list[int]]:
+    """Apply classified terms; with ``selection`` (a dim expression's dims) only those dims.
+
+    Returns the new transform and the result dimensions produced by the terms.
+    """
+    old = transform._domain
+    rank = old.rank
+    slots = (
+        _slots_for_all(terms, rank)
+        if selection is None
+        else _slots_for_selection(terms, selection, old)
+    )
+    return _build(transform, slots, mode)
+
+
+def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
+    consumed = sum(t.consumed for t in terms)
+    if consumed > rank:
+        raise IndexError(
+            f"Indexing expression requires {consumed} dimensions, and cannot be applied to a domain of rank {rank}"
+        )
+    if not any(t.kind == _ELLIPSIS for t in terms):
+        terms = [*terms, _Term(_ELLIPSIS, None, 0)]
+    slots: list[_Slot] = []
+    j = 0
+    for order, t in enumerate(terms):
+        if t.kind == _ELLIPSIS:
+            for _ in range(rank - consumed):
+                slots.append(_Slot(_Term(_SLICE, _FULL_SLICE, 1), [j], -1))
+                j += 1
+            continue
+        slots.append(_Slot(t, list(range(j, j + t.consumed)), order))
+        j += t.consumed
+    return slots
+
+
+def _slots_for_selection(terms: list[_Term], selection: list[Any], old: IndexDomain) -> list[_Slot]:
+    from ._dim_expression import resolve_selection
+
+    rank = old.rank
+    n_new = sum(t.kind == _NEWAXIS for t in terms)
+    if any(t.kind == _NEWAXIS for t in terms) and any(isinstance(s, str) for s in selection):
+        raise IndexError("New dimensions cannot be specified by label")
+    sel = resolve_selection(selection, old.labels, rank + n_new)
+    if len(terms) == 1 and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(sel) != 1:
+        terms = [terms[0]] * len(sel)
+        n_new = len(sel) if terms[0].kind == _NEWAXIS else 0
+        sel = resolve_selection(selection, old.labels, rank + n_new)
+    has_ellipsis = any(t.kind == _ELLIPSIS for t in terms)
+    consumed = sum(t.consumed if t.kind != _NEWAXIS else 1 for t in terms)
+    if consumed > len(sel) or (consumed < len(sel) and not has_ellipsis):
+        raise IndexError(
+            f"Indexing expression requires {consumed} dimensions but selection has {len(sel)} dimensions"
+        )
+    expanded: list[tuple[_Term, int]] = []
+    for order, t in enumerate(terms):
+        if t.kind == _ELLIPSIS:
+            expanded.extend((_Term(_SLICE, _FULL_SLICE, 1), -1) for _ in range(len(sel) - consumed))
+        else:
+            expanded.append((t, order))
+    new_rank = rank + n_new
+    new_positions = set()
+    pos = 0
+    for t, _ in expanded:
+        if t.kind == _NEWAXIS:
+            new_positions.add(sel[pos])
+        pos += 1 if t.kind == _NEWAXIS else t.consumed
+    old_of_position: dict[int, int] = {}
+    j = 0
+    for p in range(new_rank):
+        if p not in new_positions:
+            old_of_position[p] = j
+            j += 1
+    by_position: dict[int, _Slot] = {}
+    pos = 0
+    for t, order in expanded:
+        if t.kind == _NEWAXIS:
+            by_position[sel[pos]] = _Slot(t, [], order)
+            pos += 1
+            continue
+        dims = [old_of_position[p] for p in sel[pos : pos + t.consumed]]
+        by_position[sel[pos]] = _Slot(t, dims, order)
+        for p in sel[pos + 1 : pos + t.consumed]:
+            by_position[p] = _Slot(_Term(_NEWAXIS, None, -1), [], -2)  # placeholder, dropped
+        pos += t.consumed
+    slots = []
+    for p in range(new_rank):
+        slot = by_position.get(p)
+        if slot is None:
+            slots.append(_Slot(_Term(_SLICE, _FULL_SLICE, 1), [old_of_position[p]], -1))
+        elif slot.order != -2:
+            slots.append(slot)
+    return slots
+
+
+def _array_parts(slot: _Slot) -> list[np.ndarray[Any, Any]]:
+    """Index arrays for the old dims of an array-like slot (bool arrays via ``nonzero``)."""
+    t = slot.term
+    if t.kind == _ARRAY:
+        return [t.value]
+    if t.value.ndim == 0:
+        return []
+    return [x.astype(INDEX_DTYPE) for x in np.nonzero(t.value)]
+
+
+def _array_shape(slot: _Slot) -> tuple[int, ...]:
+    t = slot.term
+    if t.kind == _ARRAY:
+        return tuple(t.value.shape)
+    if t.value.ndim == 0:
+        return (1 if bool(t.value) else 0,)
+    return (int(np.count_nonzero(t.value)),)
+
+
+def _build(
+    transform: IndexTransform, slots: list[_Slot], mode: str
+) -> tuple[IndexTransform, list[int]]:
+    old = transform._domain
+    array_slots = [i for i, s in enumerate(slots) if s.term.kind in (_ARRAY, _BOOL)]
+    block_at = -1  # slot index where the broadcast array dims go (default/vindex modes)
+    bshape: tuple[int, ...] = ()
+    if array_slots and mode != OINDEX:
+        shapes = [_array_shape(slots[i]) for i in array_slots]
+        try:
+            bshape = np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise IndexError(
+                "Incompatible index array shapes: "
+                + " vs ".join("{" + ", ".join(map(str, s)) + "}" for s in shapes)
+            ) from None
+        block_at = 0
+        if mode == DEFAULT:
+            by_order = sorted(array_slots, key=lambda i: slots[i].order)
+            orders = [slots[i].order for i in by_order]
+            lo_order, hi_order = orders[0], orders[-1]
+            between = [s for s in slots if lo_order < s.order < hi_order]
+            if all(s.term.kind in (_ARRAY, _BOOL, _INT) for s in between):
+                block_at = by_order[0]
+    # Lay out result dimensions.
+    lo: list[int] = []
+    hi: list[int] = []
+    il: list[bool] = []
+    iu: list[bool] = []
+    labels: list[str] = []
+    inner: list[OutputIndexMap | None] = [None] * old.rank
+    produced: list[int] = []
+    pending_arrays: list[
+        tuple[int, np.ndarray[Any, Any], int, int]
+    ] = []  # old dim, array, first dim, ndim
+
+    def add_dim(a: int, b: int, ia: bool, ib: bool, label: str) -> int:
+        lo.append(a)
+        hi.append(b)
+        il.append(ia)
+        iu.append(ib)
+        labels.append(label)
+        return len(lo) - 1
+
+    def add_block() -> None:
+        first = len(lo)
+        for n in bshape:
+            produced.append(add_dim(0, n, False, False, ""))
+        for i in array_slots:
+            for j, part in zip(slots[i].dims, _array_parts(slots[i]), strict=True):
+                padded = part.reshape((1,) * (len(bshape) - part.ndim) + part.shape)
+                pending_arrays.append((j, padded, first, len(bshape)))
+
+    block_done = not array_slots or mode == OINDEX
+    for i, slot in enumerate(slots):
+        if not block_done and i == block_at:
+            add_block()
+            block_done = True
+        t = slot.term
+        if t.kind == _INT:
+            j = slot.dims[0]
+            _check_int(t.value, old, j)
+            inner[j] = OutputIndexMap._constant(t.value)
+        elif t.kind == _SLICE:
+            j = slot.dims[0]
+            a, b, ia, ib, offset, stride = slice_interval(t.value, old, j)
+            k = add_dim(a, b, ia, ib, old._labels[j])
+            produced.append(k)
+            inner[j] = OutputIndexMap._single(k, offset, stride)
+        elif t.kind == _NEWAXIS:
+            produced.append(add_dim(0, 1, True, True, ""))
+        elif mode == OINDEX:
+            shape = _array_shape(slot)
+            first = len(lo)
+            for n in shape:
+                produced.append(add_dim(0, n, False, False, ""))
+            for j, part in zip(slot.dims, _array_parts(slot), strict=True):
+                pending_arrays.append((j, part.reshape(shape), first, len(shape)))
+    new_rank = len(lo)
+    for j, array, first, ndim in pending_arrays:
+        shape = (1,) * first + array.shape + (1,) * (new_rank - first - ndim)
+        compact = (
+            np.ascontiguousarray(array).reshape(shape)
+            if array.size
+            else np.zeros(shape, INDEX_DTYPE)
+        )
+        compact.flags.writeable = False
+        inner[j] = OutputIndexMap._array(compact, 0, 1)
+    domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+    for j, m in enumerate(inner):
+        if m is None:  # pragma: no cover - every old dim is consumed by construction
+            raise AssertionError(f"dimension {j} not consumed")
+    maps = compose_maps(transform, tuple(inner), domain)  # type: ignore[arg-type]
+    return IndexTransform._make(domain, maps), produced

@@ -1,0 +1,119 @@
+"""Shared indexing surface for anything backed by an index transform (transforms, domains, stores).
+
+A class mixes in ``Indexable`` and provides two hooks: ``_index_transform()`` returning its
+current ``IndexTransform`` and ``_with_index_transform(t)`` returning a new object viewing ``t``.
+It then gets ``x[...]``, ``x.oindex[...]``, ``x.vindex[...]``, ``x.T``, ``x.transpose()`` and the
+dimension-expression shorthands (``x.translate_by[...]``, ``x.label[...]``, ...), which apply to
+all dimensions at once, exactly as ``x[ts.d[:].op[...]]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class _OpIndexer:
+    """``x.<op>[args]``: applies ``ts.d[:].<op>[args]`` to ``x``."""
+
+    __slots__ = ("_op", "_target")
+
+    def __init__(self, target: Any, op: str) -> None:
+        self._target = target
+        self._op = op
+
+    def __getitem__(self, args: Any) -> Any:
+        from ._dim_expression import d
+
+        expr = getattr(d[:], self._op)[args]
+        target = self._target
+        return target._with_index_transform(expr._apply(target._index_transform()))
+
+
+class _ModeIndexer:
+    """``x.oindex[...]`` / ``x.vindex[...]``."""
+
+    __slots__ = ("_mode", "_target")
+
+    def __init__(self, target: Any, mode: str) -> None:
+        self._target = target
+        self._mode = mode
+
+    def __getitem__(self, index: Any) -> Any:
+        from ._indexing import apply_index
+
+        target = self._target
+        return target._with_index_transform(
+            apply_index(target._index_transform(), index, self._mode)
+        )
+
+
+class DimOpsMixin:
+    """Dimension-expression shorthands applying to every dimension (``translate_by`` ... ``T``)."""
+
+    __slots__ = ()
+
+    def _index_transform(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _with_index_transform(self, transform: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @property
+    def translate_by(self) -> _OpIndexer:
+        return _OpIndexer(self, "translate_by")
+
+    @property
+    def translate_backward_by(self) -> _OpIndexer:
+        return _OpIndexer(self, "translate_backward_by")
+
+    @property
+    def translate_to(self) -> _OpIndexer:
+        return _OpIndexer(self, "translate_to")
+
+    @property
+    def label(self) -> _OpIndexer:
+        return _OpIndexer(self, "label")
+
+    @property
+    def mark_bounds_implicit(self) -> _OpIndexer:
+        return _OpIndexer(self, "mark_bounds_implicit")
+
+    def transpose(self, axes: Sequence[int] | None = None) -> Any:
+        """Permute dimensions: ``axes[i]`` is the old dimension that becomes dimension ``i``."""
+        from ._dim_expression import d
+
+        t = self._index_transform()
+        rank = t.input_rank
+        if axes is None:
+            order: list[int] = list(range(rank - 1, -1, -1))
+        else:
+            order = [int(a) for a in axes]
+            if len(order) != rank:
+                raise ValueError(
+                    f"Number of dimensions in `axes` ({len(order)}) must equal rank ({rank})"
+                )
+        return self._with_index_transform(d[order].transpose[:]._apply(t))
+
+    @property
+    def T(self) -> Any:
+        return self.transpose()
+
+
+class Indexable(DimOpsMixin):
+    """``DimOpsMixin`` plus NumPy-style ``[]``, ``.oindex[]`` and ``.vindex[]``."""
+
+    __slots__ = ()
+
+    def __getitem__(self, index: Any) -> Any:
+        from ._indexing import apply_index
+
+        return self._with_index_transform(apply_index(self._index_transform(), index, "default"))
+
+    @property
+    def oindex(self) -> _ModeIndexer:
+        return _ModeIndexer(self, "oindex")
+
+    @property
+    def vindex(self) -> _ModeIndexer:
+        return _ModeIndexer(self, "vindex")

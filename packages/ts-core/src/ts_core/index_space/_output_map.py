@@ -1,0 +1,281 @@
+"""Output index maps: how one output dimension is computed from the input indices."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ._interval import Dim, format_interval, inf
+
+#: dtype of every index array.
+INDEX_DTYPE = np.dtype(np.int64)
+#: Interval (-inf, +inf) with explicit bounds: the default ``index_range``.
+FULL_RANGE = Dim._make(-inf, inf + 1, False, False, "")
+
+
+class OutputIndexMethod(enum.IntEnum):
+    """The three kinds of output index map."""
+
+    constant = 0
+    single_input_dimension = 1
+    array = 2
+
+    def __repr__(self) -> str:
+        return f"<OutputIndexMethod.{self.name}: {self.value}>"
+
+    def __str__(self) -> str:
+        return f"OutputIndexMethod.{self.name}"
+
+
+CONSTANT = OutputIndexMethod.constant
+SINGLE = OutputIndexMethod.single_input_dimension
+ARRAY = OutputIndexMethod.array
+
+
+def as_index_array(value: Any) -> np.ndarray[Any, Any]:
+    """A read-only int64 array; ``IndexError`` if ``value`` is not integer-valued."""
+    array = np.asarray(value)
+    if array.dtype != INDEX_DTYPE:
+        if array.size and array.dtype.kind not in "iu":
+            raise TypeError(f"index array must have an integer data type, not {array.dtype}")
+        array = array.astype(INDEX_DTYPE)
+    if array.flags.writeable:
+        array = array.view()
+        array.flags.writeable = False
+    return array
+
+
+def format_array(array: np.ndarray[Any, Any]) -> str:
+    """Nested-brace array text like tensorstore's (``{{1, 2}, {3, 4}}``)."""
+    if array.ndim == 0:
+        return str(int(array))
+    return "{" + ", ".join(format_array(sub) for sub in array) + "}"
+
+
+class OutputIndexMap:
+    """One output dimension: ``offset``, ``offset + stride * in[d]`` or ``offset + stride * array[in]``."""
+
+    __slots__ = (
+        "_index_array",
+        "_index_range",
+        "_input_dimension",
+        "_method",
+        "_offset",
+        "_stride",
+    )
+
+    _method: OutputIndexMethod
+    _offset: int
+    _stride: int
+    _input_dimension: int
+    _index_array: np.ndarray[Any, Any] | None
+    _index_range: Dim
+
+    def __init__(
+        self,
+        offset: int = 0,
+        *,
+        input_dimension: int | None = None,
+        index_array: Any = None,
+        stride: int = 1,
+        index_range: Dim | None = None,
+    ) -> None:
+        if input_dimension is not None and index_array is not None:
+            raise ValueError("At most one of `input_dimension` and `index_array` may be specified")
+        self._offset = int(offset)
+        self._stride = 0
+        self._input_dimension = -1
+        self._index_array = None
+        self._index_range = FULL_RANGE
+        if input_dimension is not None:
+            self._method = SINGLE
+            self._stride = int(stride)
+            self._input_dimension = int(input_dimension)
+        elif index_array is not None:
+            self._method = ARRAY
+            self._stride = int(stride)
+            self._index_array = as_index_array(index_array)
+            if index_range is not None:
+                self._index_range = Dim._make(
+                    index_range.inclusive_min, index_range.exclusive_max, False, False, ""
+                )
+        else:
+            self._method = CONSTANT
+
+    @classmethod
+    def _constant(cls, offset: int) -> OutputIndexMap:
+        self = object.__new__(cls)
+        self._method = CONSTANT
+        self._offset = offset
+        self._stride = 0
+        self._input_dimension = -1
+        self._index_array = None
+        self._index_range = FULL_RANGE
+        return self
+
+    @classmethod
+    def _single(cls, input_dimension: int, offset: int, stride: int) -> OutputIndexMap:
+        if stride == 0:
+            return cls._constant(offset)
+        self = object.__new__(cls)
+        self._method = SINGLE
+        self._offset = offset
+        self._stride = stride
+        self._input_dimension = input_dimension
+        self._index_array = None
+        self._index_range = FULL_RANGE
+        return self
+
+    @classmethod
+    def _array(
+        cls, array: np.ndarray[Any, Any], offset: int, stride: int, index_range: Dim = FULL_RANGE
+    ) -> OutputIndexMap:
+        if stride == 0:
+            return cls._constant(offset)
+        self = object.__new__(cls)
+        self._method = ARRAY
+        self._offset = offset
+        self._stride = stride
+        self._input_dimension = -1
+        self._index_array = array
+        self._index_range = index_range
+        return self
+
+    # -- public attributes ------------------------------------------------------------------
+    @property
+    def method(self) -> OutputIndexMethod:
+        return self._method
+
+    @property
+    def offset(self) -> int:
+        return self._offset
+
+    @property
+    def stride(self) -> int | None:
+        return None if self._method == CONSTANT else self._stride
+
+    @property
+    def input_dimension(self) -> int | None:
+        return self._input_dimension if self._method == SINGLE else None
+
+    @property
+    def index_array(self) -> np.ndarray[Any, Any] | None:
+        return self._index_array
+
+    @property
+    def index_range(self) -> Dim | None:
+        return self._index_range if self._method == ARRAY else None
+
+    # -- identity -----------------------------------------------------------------------------
+    def _key(self) -> tuple[Any, ...]:
+        if self._method == CONSTANT:
+            return (0, self._offset)
+        if self._method == SINGLE:
+            return (1, self._offset, self._stride, self._input_dimension)
+        return (
+            2,
+            self._offset,
+            self._stride,
+            self._index_range.inclusive_min,
+            self._index_range.exclusive_max,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OutputIndexMap):
+            return NotImplemented
+        if self._key() != other._key():
+            return False
+        if self._method != ARRAY:
+            return True
+        a, b = self._index_array, other._index_array
+        assert a is not None
+        assert b is not None
+        if a.ndim != b.ndim:
+            return False
+        try:
+            return bool(np.array_equal(*np.broadcast_arrays(a, b)))
+        except ValueError:
+            return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_map,
+            (
+                self._method.value,
+                self._offset,
+                self._stride,
+                self._input_dimension,
+                None if self._index_array is None else np.array(self._index_array),
+                self._index_range.inclusive_min,
+                self._index_range.exclusive_max,
+            ),
+        )
+
+    def __repr__(self) -> str:
+        if self._method == CONSTANT:
+            return f"OutputIndexMap(offset={self._offset})"
+        if self._method == SINGLE:
+            return f"OutputIndexMap(offset={self._offset}, stride={self._stride}, input_dimension={self._input_dimension})"
+        assert self._index_array is not None
+        return (
+            f"OutputIndexMap(offset={self._offset}, stride={self._stride}, "
+            f"index_array={format_array(self._index_array)}, index_range={self._range_text()})"
+        )
+
+    def _range_text(self) -> str:
+        return format_interval(self._index_range.inclusive_min, self._index_range.exclusive_max)
+
+
+def _rebuild_map(
+    method: int, offset: int, stride: int, input_dimension: int, array: Any, lo: int, hi: int
+) -> OutputIndexMap:
+    if method == CONSTANT:
+        return OutputIndexMap._constant(offset)
+    if method == SINGLE:
+        return OutputIndexMap._single(input_dimension, offset, stride)
+    return OutputIndexMap._array(
+        as_index_array(array), offset, stride, Dim._make(lo, hi, False, False, "")
+    )
+
+
+class OutputIndexMaps(Sequence[OutputIndexMap]):
+    """The output index maps of a transform, as a read-only sequence."""
+
+    __slots__ = ("_maps",)
+
+    def __init__(self, maps: Sequence[OutputIndexMap]) -> None:
+        self._maps = tuple(maps)
+
+    def __len__(self) -> int:
+        return len(self._maps)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return list(self._maps[index])
+        return self._maps[index]
+
+    def __iter__(self) -> Iterator[OutputIndexMap]:
+        return iter(self._maps)
+
+    @property
+    def rank(self) -> int:
+        return len(self._maps)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, OutputIndexMaps):
+            other = other._maps
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(other) == len(self._maps) and all(
+            a == b for a, b in zip(self._maps, other, strict=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "[" + ", ".join(repr(m) for m in self._maps) + "]"
