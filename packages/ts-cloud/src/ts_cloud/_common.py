@@ -8,6 +8,7 @@ import time
 from ts_core.kvstore import KeyRange
 from ts_core.kvstore._driver import ByteRange, ReadOptions, ReadResult
 from ts_core.kvstore._generation import NO_VALUE, TimestampedStorageGeneration
+from ts_core.kvstore._key_range import prefix_range
 
 __all__ = [
     "common_prefix",
@@ -61,17 +62,15 @@ def now() -> float:
 
 
 def common_prefix(key_range: KeyRange) -> bytes:
-    """The longest prefix shared by every key of ``key_range`` (a listing prefix)."""
+    """A prefix shared by every key of ``key_range`` (what a listing request can ask for)."""
     lower, upper = key_range.inclusive_min, key_range.exclusive_max
     if not upper:
         return b""
+    if prefix_range(lower).exclusive_max == upper:  # exactly "every key starting with lower"
+        return lower
     length = 0
     for a, b in zip(lower, upper, strict=False):
         if a != b:
             break
         length += 1
-    prefix = lower[:length]
-    # upper may be prefix + one byte higher (a prefix range): the shared part is then lower
-    if len(upper) == length + 1 and lower.startswith(prefix) and len(lower) > length and upper[length] == lower[length] + 1 and lower[length + 1:] == b"":
-        return lower
-    return prefix
+    return lower[:length]
