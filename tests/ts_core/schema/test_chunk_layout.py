@@ -245,3 +245,15 @@ def test_json_parsing_matches_wheel(value: dict[str, Any]) -> None:
             ChunkLayout(value)
         return
     assert ChunkLayout(value).to_json() == expected
+
+
+def test_chunk_templates() -> None:
+    pytest.importorskip("ts_core.index_space")
+    layout = ChunkLayout(grid_origin=[5, 6, 7], read_chunk_shape=[100, 200, 300])
+    assert str(layout.read_chunk_template) == "{ [5, 105), [6, 206), [7, 307) }"
+    partial = ChunkLayout(grid_origin=[None, 6, 7], write_chunk_shape=[100, None, 200])
+    expected = tensorstore.ChunkLayout(grid_origin=[None, 6, 7],
+                                       write_chunk_shape=[100, None, 200])
+    assert str(partial.write_chunk_template) == str(expected.write_chunk_template)
+    with pytest.raises(ValueError, match="rank must be specified"):
+        _ = ChunkLayout().write_chunk_template

@@ -402,8 +402,8 @@ class ChunkLayout(_RankHolder):
                     raise SpecError(usage, f"chunk at origin {origin} with size {size} is "
                                            "outside the valid index range")
                 lower.append(origin)
-                upper.append(origin + size)
-        return IndexDomain(inclusive_min=lower, exclusive_max=upper)
+                upper.append(origin + size - 1)
+        return IndexDomain(inclusive_min=lower, inclusive_max=upper)
 
     # -- value semantics ---------------------------------------------------------------------------
     def _key(self) -> tuple[Any, ...]:

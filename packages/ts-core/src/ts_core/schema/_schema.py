@@ -90,9 +90,9 @@ class Schema:
 
         data_type = to_dtype(value, json_path=path)
         if self._dtype is None:
+            # A fill value given earlier is kept as given (as the wheel does); the driver
+            # converts it when it opens the array.
             self._dtype = data_type
-            if self._fill_value is not None:
-                self._fill_value = _cast_fill(self._fill_value, data_type, "fill_value")
         elif self._dtype != data_type:
             raise SpecError(path, f"specified dtype ({data_type.name}) does not match existing "
                                   f"value ({self._dtype.name})")
