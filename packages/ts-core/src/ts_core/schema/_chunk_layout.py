@@ -21,7 +21,8 @@ from ._constraints import (
     py_int,
     py_int_vector,
 )
-from ._grid import Grid, GridState, _RankHolder, parse_grid_json
+from ._grid import Grid as ChunkGrid
+from ._grid import GridState, _RankHolder, parse_grid_json
 from ._pretty import pretty_repr
 
 __all__ = ["USAGES", "ChunkLayout"]
@@ -53,7 +54,7 @@ class ChunkLayout(_RankHolder):
     when a hard constraint conflicts.
     """
 
-    Grid = Grid
+    Grid = ChunkGrid
 
     def __init__(self, json: Any = None, **constraints: Any) -> None:
         self._rank = None
@@ -192,10 +193,10 @@ class ChunkLayout(_RankHolder):
         inner_order_soft_constraint: Sequence[int] | None = None,
         grid_origin: IntVector | None = None,
         grid_origin_soft_constraint: IntVector | None = None,
-        chunk: Grid | None = None,
-        write_chunk: Grid | None = None,
-        read_chunk: Grid | None = None,
-        codec_chunk: Grid | None = None,
+        chunk: ChunkGrid | None = None,
+        write_chunk: ChunkGrid | None = None,
+        read_chunk: ChunkGrid | None = None,
+        codec_chunk: ChunkGrid | None = None,
         chunk_shape: IntVector | None = None,
         chunk_shape_soft_constraint: IntVector | None = None,
         write_chunk_shape: IntVector | None = None,
@@ -281,8 +282,8 @@ class ChunkLayout(_RankHolder):
         if finalize:
             self._finalize()
 
-    def _merge_grid(self, name: str, grid: Grid) -> None:
-        if not isinstance(grid, Grid):
+    def _merge_grid(self, name: str, grid: ChunkGrid) -> None:
+        if not isinstance(grid, ChunkGrid):
             raise TypeError(f"Invalid {name}: expected ChunkLayout.Grid, got {grid!r}")
         state = grid._state
         if grid.rank is not None:
@@ -359,19 +360,19 @@ class ChunkLayout(_RankHolder):
         return None if self._inner_order_hard else self._inner_order
 
     @property
-    def write_chunk(self) -> Grid:
+    def write_chunk(self) -> ChunkGrid:
         """Constraints on write chunks."""
-        return Grid._from_state(self._rank, self._grids["write_chunk"])
+        return ChunkGrid._from_state(self._rank, self._grids["write_chunk"])
 
     @property
-    def read_chunk(self) -> Grid:
+    def read_chunk(self) -> ChunkGrid:
         """Constraints on read chunks."""
-        return Grid._from_state(self._rank, self._grids["read_chunk"])
+        return ChunkGrid._from_state(self._rank, self._grids["read_chunk"])
 
     @property
-    def codec_chunk(self) -> Grid:
+    def codec_chunk(self) -> ChunkGrid:
         """Constraints on codec chunks."""
-        return Grid._from_state(self._rank, self._grids["codec_chunk"])
+        return ChunkGrid._from_state(self._rank, self._grids["codec_chunk"])
 
     @property
     def write_chunk_template(self) -> Any:

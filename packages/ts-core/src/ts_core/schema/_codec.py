@@ -30,6 +30,8 @@ class CodecSpec:
 
     __slots__ = ("_json",)
 
+    _json: dict[str, Any]
+
     def __init__(self, json: Any) -> None:
         if isinstance(json, CodecSpec):
             json = json.to_json()

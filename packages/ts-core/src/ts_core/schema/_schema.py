@@ -28,7 +28,8 @@ from ._unit import Unit, UnitLike, to_unit, unit_from_json
 if TYPE_CHECKING:
     import numpy
 
-    from .._dtype import DTypeLike, dtype
+    from .._dtype import DTypeLike
+    from .._dtype import dtype as DType
 
 __all__ = ["Schema"]
 
@@ -64,7 +65,7 @@ class Schema:
         schema: Schema | None = None,
     ) -> None:
         self._rank: int | None = None
-        self._dtype: dtype | None = None
+        self._dtype: DType | None = None
         self._domain: Any = None
         self._chunk_layout = ChunkLayout()
         self._codec: CodecSpec | None = None
@@ -275,7 +276,7 @@ class Schema:
         return self._rank
 
     @property
-    def dtype(self) -> dtype | None:
+    def dtype(self) -> DType | None:
         """Data type, or ``None`` if unconstrained."""
         return self._dtype
 
@@ -356,7 +357,7 @@ def _schema_from_json(value: dict[str, Any]) -> Schema:
     return Schema(value)
 
 
-def _cast_fill(fill: numpy.ndarray, data_type: dtype, path: str) -> numpy.ndarray:
+def _cast_fill(fill: numpy.ndarray, data_type: DType, path: str) -> numpy.ndarray:
     if fill.dtype == object:
         return fill_value_from_json(fill.tolist(), data_type, path)
     return fill_value_from_python(fill, data_type)
