@@ -55,8 +55,10 @@ def test_bad_json_names_the_position(value: object, message: str) -> None:
 
 _TEXT = st.one_of(
     st.text(alphabet="0123456789.eE+- nmusµ_/x", max_size=10),
-    st.builds(lambda n, u: f"{n}{u}", st.floats(-1e6, 1e6, allow_nan=False),
+    st.builds(lambda n, u: f"{n}{u}", st.floats(allow_nan=False, allow_infinity=False),
               st.sampled_from(["nm", " um", "s", "", " m/s"])),
+    st.builds(lambda m, e, u: f"{m}e{e}{u}", st.sampled_from(["0", "1", "-2.5", "0.000"]),
+              st.integers(-400, 400), st.sampled_from(["nm", ""])),
 )
 
 

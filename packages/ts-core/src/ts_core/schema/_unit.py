@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import sys
 from typing import Any
 
 from .._validation import SpecError, describe
@@ -20,7 +22,16 @@ def _parse_text(text: str) -> tuple[float, str]:
     match = _UNIT_TEXT.fullmatch(text.strip())
     assert match is not None  # the pattern matches every string
     number, base_unit = match.groups()
-    return (float(number) if number else 1.0), base_unit
+    if not number:
+        return 1.0, base_unit
+    value = float(number)
+    # Out of range for a normal double (overflow, or a nonzero number below the smallest
+    # normal double): like C's strtod reporting ERANGE, the text is not taken as a number.
+    mantissa = re.split("[eE]", number)[0]
+    underflow = abs(value) < sys.float_info.min and any(c in "123456789" for c in mantissa)
+    if math.isinf(value) or underflow:
+        return 1.0, text.strip()
+    return value, base_unit
 
 
 def _c_escape(text: str) -> str:
