@@ -254,6 +254,13 @@ class GcsKvStore(KvStoreDriver):
         return TimestampedStorageGeneration(UNKNOWN, now())
 
     def _resumable_write(self, key: bytes, value: bytes, query: dict[str, str]) -> TimestampedStorageGeneration:
+        if "ifGenerationMatch" in query:
+            # Fail fast rather than upload a large value for nothing; GCS checks the
+            # condition again (atomically) when the upload completes.
+            metadata = self._metadata(key, {})
+            current = "0" if metadata is None else str(metadata.get("generation"))
+            if current != query["ifGenerationMatch"]:
+                return TimestampedStorageGeneration(UNKNOWN, now())
         started = self._send("POST", self._bucket_url(upload=True), operation="write (resumable start)", key=key,
                              query={**query, "uploadType": "resumable"},
                              headers={"Content-Type": "application/json",

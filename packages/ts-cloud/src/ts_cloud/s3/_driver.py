@@ -300,6 +300,14 @@ class S3KvStore(KvStoreDriver):
         return TimestampedStorageGeneration(NO_VALUE, now())
 
     def _multipart_write(self, key: bytes, value: bytes, condition: dict[str, str]) -> TimestampedStorageGeneration:
+        if condition:
+            # Fail fast rather than upload every part for nothing; the completion request
+            # carries the condition, which S3 checks atomically.
+            current = self._send("HEAD", key, operation="write", ok=(200, 404))
+            etag = current.header("ETag") if current.status == 200 else None
+            holds = (etag is None) if "If-None-Match" in condition else (etag == condition["If-Match"])
+            if not holds:
+                return TimestampedStorageGeneration(UNKNOWN, now())
         created = self._send("POST", key, operation="write (multipart start)", query={"uploads": ""})
         upload_id = _find_text(ElementTree.fromstring(created.body), "UploadId")
         if not upload_id:
