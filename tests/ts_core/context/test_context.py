@@ -56,7 +56,7 @@ def test_inline_resource_spec_is_not_shared() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"bogus": {}}, 'context.bogus: unknown context resource "bogus"; known resources: cache_pool'),
+        ({"bogus": {}}, 'context.bogus: unknown context resource "bogus"; known resources: '),
         ({"Cache": {}}, 'context.Cache: invalid context resource identifier: "Cache"'),
         ({"cache_pool": {"total_bytes_limit": "x"}}, 'context.cache_pool.total_bytes_limit: expected integer, but received: "x"'),
         ({"cache_pool": {"total_bytes_limit": -1}}, "context.cache_pool.total_bytes_limit: expected a value >= 0"),

@@ -48,7 +48,7 @@ def test_bad_urls(url: str, message: str) -> None:
         ({"driver": "file", "path": 3}, "kvstore.path: expected string, but received: 3"),
         ({"driver": 3}, "kvstore.driver: expected string, but received: 3"),
         ({"path": "x"}, "kvstore.driver: expected string, but received: null"),
-        ({"driver": "nope"}, 'kvstore.driver: "nope" is not a registered kvstore driver; known: file, memory'),
+        ({"driver": "nope"}, 'kvstore.driver: "nope" is not a registered kvstore driver; known: '),
         ({"driver": "memory", "extra": 1}, "kvstore.extra: unexpected member"),
         ({"driver": "memory", "atomic": "yes"}, 'kvstore.atomic: expected boolean, but received: "yes"'),
         ({"driver": "memory", "context": []}, "kvstore.context: expected object"),

@@ -33,8 +33,8 @@ class ZarrDriver(KvsChunkedDriver):
         try:
             value = json.loads(data)
         except ValueError as exc:
-            raise SpecError(METADATA_KEY, f"invalid JSON: {exc}") from None
-        return parse_metadata(value, METADATA_KEY)
+            raise SpecError("", f"invalid JSON: {exc}") from None
+        return parse_metadata(value, "")
 
     @classmethod
     def encode_metadata(cls, metadata: ZarrMetadata) -> bytes:
@@ -193,9 +193,10 @@ def _inner(zarr_dtype: Any, spec_members: dict[str, Any]) -> tuple[int, ...]:
 
 
 def _choose_chunks(shape: list[int], zarr_dtype: Any, schema: Any) -> tuple[int, ...]:
-    from ts_core.schema import choose_chunk_shape
+    from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape
 
-    return tuple(choose_chunk_shape(shape, zarr_dtype.storage_dtype.itemsize, getattr(schema, "chunk_layout", None)))
+    layout = getattr(schema, "chunk_layout", None) or ChunkLayout()
+    return choose_read_write_chunk_shape(layout, shape)
 
 
 def _compressor_from_schema(schema: Any) -> Any:

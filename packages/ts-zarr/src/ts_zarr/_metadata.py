@@ -112,7 +112,15 @@ def _parse_codec(value: Any, json_path: str) -> Codec:
 
 
 def parse_metadata(value: Any, json_path: str = "metadata") -> ZarrMetadata:
-    """Validate a complete ``.zarray`` JSON object."""
+    """Validate a complete ``.zarray`` JSON object (``json_path`` prefixes error paths)."""
+    return _parse_metadata(value, json_path)
+
+
+def _join(prefix: str, member: str) -> str:
+    return f"{prefix}.{member}" if prefix else member
+
+
+def _parse_metadata(value: Any, json_path: str) -> ZarrMetadata:
     if not isinstance(value, Mapping):
         raise SpecError(json_path, f"expected object, but received: {describe(value)}")
     for member in ("shape", "chunks", "dtype", "compressor", "fill_value", "filters", "order", "zarr_format"):
@@ -123,34 +131,34 @@ def parse_metadata(value: Any, json_path: str = "metadata") -> ZarrMetadata:
 
 def build_metadata(value: Mapping[str, Any], json_path: str) -> ZarrMetadata:
     if value.get("zarr_format", ZARR_FORMAT) != ZARR_FORMAT:
-        raise SpecError(f"{json_path}.zarr_format", f"expected 2, but received: {describe(value.get('zarr_format'))}")
-    shape = _index_vector(value["shape"], f"{json_path}.shape", 0)
-    chunks = _index_vector(value["chunks"], f"{json_path}.chunks", 1)
+        raise SpecError(_join(json_path, "zarr_format"), f"expected 2, but received: {describe(value.get('zarr_format'))}")
+    shape = _index_vector(value["shape"], _join(json_path, "shape"), 0)
+    chunks = _index_vector(value["chunks"], _join(json_path, "chunks"), 1)
     if len(chunks) != len(shape):
         raise SpecError(
-            f"{json_path}.chunks", f"rank {len(chunks)} does not match the rank {len(shape)} of shape"
+            _join(json_path, "chunks"), f"rank {len(chunks)} does not match the rank {len(shape)} of shape"
         )
-    dtype = parse_dtype(value["dtype"], f"{json_path}.dtype")
+    dtype = parse_dtype(value["dtype"], _join(json_path, "dtype"))
     order = value.get("order", "C")
     if order not in ("C", "F"):
-        raise SpecError(f"{json_path}.order", f'expected one of "C", "F", but received: {describe(order)}')
+        raise SpecError(_join(json_path, "order"), f'expected one of "C", "F", but received: {describe(order)}')
     separator = value.get("dimension_separator", ".")
     if separator not in (".", "/"):
         raise SpecError(
-            f"{json_path}.dimension_separator", f'expected one of ".", "/", but received: {describe(separator)}'
+            _join(json_path, "dimension_separator"), f'expected one of ".", "/", but received: {describe(separator)}'
         )
     compressor_json = value.get("compressor")
-    compressor = None if compressor_json is None else _parse_codec(compressor_json, f"{json_path}.compressor")
+    compressor = None if compressor_json is None else _parse_codec(compressor_json, _join(json_path, "compressor"))
     filters_json = value.get("filters")
     if filters_json is not None and not isinstance(filters_json, list):
-        raise SpecError(f"{json_path}.filters", f"expected array or null, but received: {describe(filters_json)}")
+        raise SpecError(_join(json_path, "filters"), f"expected array or null, but received: {describe(filters_json)}")
     if filters_json == []:
         filters_json = None  # zarr treats [] like null; normalise as zarr-python does
     filters = tuple(
-        _parse_codec(item, f"{json_path}.filters[{i}]") for i, item in enumerate(filters_json or [])
+        _parse_codec(item, _join(json_path, f"filters[{i}]")) for i, item in enumerate(filters_json or [])
     )
     fill_value_json = value.get("fill_value")
-    fill_values = decode_fill_value(fill_value_json, dtype, f"{json_path}.fill_value")
+    fill_values = decode_fill_value(fill_value_json, dtype, _join(json_path, "fill_value"))
     extra = {k: v for k, v in value.items() if k not in _MEMBERS}
     return ZarrMetadata(
         shape=shape,

@@ -139,7 +139,6 @@ class KvsChunkedDriver(Driver):
         self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape
         self._fill = self.fill_chunk()
         self._fill.setflags(write=False)
-        self._fill_bytes = self._fill.tobytes()
 
     @property
     def metadata(self) -> Any:
@@ -344,19 +343,35 @@ class KvsChunkedDriver(Driver):
         key = self.chunk_key(part.grid_indices)
         values = source[part.array_selection]
         if self._covers_chunk(part):
-            storage = self.fill_chunk()
-            self.field_view(storage)[part.cell_selection] = values
+            if values.shape == self._chunk and self.field_view(self._fill) is self._fill:
+                storage = np.ascontiguousarray(values)  # interior chunk: encode the source directly
+            else:
+                storage = self.fill_chunk()
+                self.field_view(storage)[part.cell_selection] = values
             self._store(kvstore, key, storage, None)
             return
         while True:  # read-modify-write, retried when another writer got there first
             current, generation = self._read_storage(key, kvstore)
-            storage = self.fill_chunk() if current is None else current.copy()
+            storage = self.fill_chunk() if current is None else current.copy(order="K")
             self.field_view(storage)[part.cell_selection] = values
             if self._store(kvstore, key, storage, generation):
                 return
 
+    def _equals_fill(self, storage: np.ndarray[Any, Any]) -> bool:
+        """Byte-exact comparison with the fill chunk (so NaN fill values compare equal)."""
+        fill = self._fill
+        if storage.shape != fill.shape:
+            return False
+        stored_bytes = np.ascontiguousarray(storage).reshape(-1).view(np.uint8)
+        fill_bytes = np.ascontiguousarray(fill).reshape(-1).view(np.uint8)
+        step = max(1, stored_bytes.size // 64)
+        if not np.array_equal(stored_bytes[::step], fill_bytes[::step]):  # cheap early rejection
+            return False
+        return bool(np.array_equal(stored_bytes, fill_bytes))
+
     def _store(self, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None) -> bool:
-        if not self._store_fill and storage.tobytes() == self._fill_bytes:
+        """Write (or delete, if it equals the fill value) one chunk; False on a failed condition."""
+        if not self._store_fill and self._equals_fill(storage):
             stamp = kvstore.delete(key, if_equal=if_equal).result()
             cached: np.ndarray[Any, Any] | None = None
         else:
@@ -366,9 +381,10 @@ class KvsChunkedDriver(Driver):
             return False
         if kvstore.transaction is None:
             cache_key = self._cache_key(key)
-            if cached is None:
+            if cached is None or not self._cache_pool.total_bytes_limit:
                 self._cache_pool.discard(cache_key)
             else:
+                cached = np.array(cached, copy=True) if cached.base is not None else cached
                 cached.setflags(write=False)
                 self._remember(cache_key, stamp.generation, time.time(), cached)
         return True

@@ -66,10 +66,10 @@ def parse_spec_json(value: Any) -> dict[str, Any]:
     json_value = copy.deepcopy(dict(value))
     record = _driver_record(json_value.get("driver"))
     validate_against(record, json_value, "")
-    if isinstance(json_value.get("kvstore"), str):
+    if "kvstore" in json_value:  # validate the nested kvstore spec (and normalise a URL)
         from ..kvstore import KvStoreSpec
 
-        json_value["kvstore"] = KvStoreSpec(json_value["kvstore"]).to_json()
+        json_value["kvstore"] = KvStoreSpec(json_value["kvstore"], json_path="kvstore").to_json()
     return json_value
 
 
