@@ -340,7 +340,12 @@ class Schema:
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_schema_from_json, (self.to_json(),))
+        # A fill value given before the dtype stays untyped; it is pickled apart so that
+        # unpickling does not try to convert it (which could fail, e.g. 0 for bool).
+        json = self.to_json()
+        fill = json.pop("fill_value", None)
+        typed = self._fill_value is not None and self._fill_value.dtype != object
+        return (_schema_from_json, (json, fill, typed))
 
     def __repr__(self) -> str:
         return pretty_repr("Schema(", self.to_json())
@@ -353,8 +358,12 @@ def _nan_safe_equal(a: Schema, b: Schema) -> bool:
                                                                             b._fill_value)
 
 
-def _schema_from_json(value: dict[str, Any]) -> Schema:
-    return Schema(value)
+def _schema_from_json(value: dict[str, Any], fill: Any = None, typed: bool = True) -> Schema:
+    schema = Schema(value)
+    if fill is not None:
+        schema._fill_value = fill_value_from_json(fill, schema._dtype if typed else None,
+                                                  "fill_value")
+    return schema
 
 
 def _cast_fill(fill: numpy.ndarray, data_type: DType, path: str) -> numpy.ndarray:
