@@ -26,6 +26,7 @@ import urllib.request
 from collections.abc import Iterator
 from http import client as http_client
 from pathlib import Path
+from typing import Any
 
 STARTUP_SECONDS = 60.0
 #: A test identity whose signatures SeaweedFS checks, plus full anonymous access.
@@ -375,3 +376,19 @@ def fault_proxy(upstream_url: str, schedule: FaultSchedule) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+UNUSUAL_KEYS = ["a+b", "50%", "q?x=1", "h#t", "sp ace", "\u00fc/\u00f1", "tilde~", "amp&;=", "star*", "quote'\"", "<xml>"]
+
+
+class UnusualKeysTests:
+    """Keys that need escaping in URLs, signatures, XML or JSON round-trip exactly."""
+
+    def test_unusual_keys(self, kvstore: Any) -> None:
+        for key in UNUSUAL_KEYS:
+            kvstore.write(key, key.encode()).result()
+        for key in UNUSUAL_KEYS:
+            assert kvstore[key] == key.encode(), key
+        assert kvstore.list().result() == sorted(key.encode() for key in UNUSUAL_KEYS)
+        kvstore.delete_range(type(kvstore).KeyRange()).result()
+        assert kvstore.list().result() == []

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from cloud_servers import gcs_spec, unique_prefix
+from cloud_servers import UnusualKeysTests, gcs_spec, unique_prefix
 
 import ts_core as ts
 from ts_core.testing.kvstore import KvStoreConformance
 
 
-class TestGcsConformance(KvStoreConformance):
+class TestGcsConformance(KvStoreConformance, UnusualKeysTests):
     @pytest.fixture
     def kvstore(self, gcs_url: str) -> ts.KvStore:
         return ts.KvStore.open(gcs_spec(unique_prefix("conformance"))).result()

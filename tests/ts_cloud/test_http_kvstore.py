@@ -23,6 +23,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
     (root / "binary").write_bytes(bytes(range(256)) * 4)
     (root / "large").write_bytes(bytes(range(251)) * (4 << 10))
     (root / "empty").write_bytes(b"")
+    for name in ("sp ace", "q?x=1", "50%", "h#t", "\u00fc"):
+        (root / name).write_bytes(name.encode())
     with static_http_server(str(root)) as url:
         yield root, url
 
@@ -81,6 +83,11 @@ def test_etag_generation_and_if_not_equal(served: tuple[Path, str], store: ts.Kv
     after = store.read("changing", if_not_equal=before.stamp.generation).result()
     assert (after.state, after.value) == ("value", b"22")
     assert after.stamp.generation != before.stamp.generation
+
+
+def test_unusual_names(store: ts.KvStore) -> None:
+    for name in ("sp ace", "q?x=1", "50%", "h#t", "\u00fc"):
+        assert store[name] == name.encode()
 
 
 def test_writes_are_refused(store: ts.KvStore) -> None:

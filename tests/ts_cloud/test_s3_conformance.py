@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from cloud_servers import s3_spec, unique_prefix
+from cloud_servers import UnusualKeysTests, s3_spec, unique_prefix
 
 import ts_core as ts
 from ts_core.testing.kvstore import KvStoreConformance
 
 
-class TestS3Conformance(KvStoreConformance):
+class TestS3Conformance(KvStoreConformance, UnusualKeysTests):
     @pytest.fixture
     def kvstore(self, s3_endpoint: str) -> ts.KvStore:
         return ts.KvStore.open(s3_spec(s3_endpoint, unique_prefix("conformance"))).result()
