@@ -157,3 +157,14 @@ def test_error_bodies_are_reduced_to_code_and_message() -> None:
     assert _error_text(body) == "SignatureDoesNotMatch: bad"
     assert _error_text(b'{"error": {"code": 403, "message": "denied"}}') == "denied"
     assert _error_text(b"") == "(empty body)"
+
+
+def test_region_cache_is_shared_within_a_context() -> None:
+    context = ts.Context()
+    first = ts.KvStore.open({"driver": "s3", "bucket": "shared-bucket"}, context=context).result()
+    first._driver._regions["shared-bucket"] = "ap-south-1"  # type: ignore[attr-defined]  # as a lookup would
+    second = ts.KvStore.open({"driver": "s3", "bucket": "shared-bucket", "path": "p/"}, context=context).result()
+    url, _, _ = second._driver.object_url(b"k")  # type: ignore[attr-defined]  # no request: cached
+    assert url == "https://shared-bucket.s3.ap-south-1.amazonaws.com/k"
+    other = ts.KvStore.open({"driver": "s3", "bucket": "shared-bucket"}).result()
+    assert "shared-bucket" not in other._driver._regions  # type: ignore[attr-defined]
