@@ -135,8 +135,11 @@ class DriverConformance:
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def test_random_slices_match_numpy(self, kvstore: Any, context: Any, data: st.DataObject) -> None:
+        import ts_core as ts
+
         shape = (11, 7)
-        store = self._create({**kvstore, "path": f"random{id(data)}/"}, context, shape, (4, 3))
+        # A fresh context per example: hypothesis runs many examples in one test call.
+        store = self._create(kvstore, ts.Context(), shape, (4, 3))
         model = np.zeros(shape, np.uint16)
         for _ in range(3):
             selection = data.draw(_slices(shape))
