@@ -193,19 +193,31 @@ def _floor(value: float) -> int:
     return int(value) if value < 1e18 else 10**18
 
 
+#: Beyond this many trial divisions the divisor search scans outwards from the wanted size.
+_DIVISOR_SCAN_LIMIT = 1 << 21
+
+
 @functools.lru_cache(maxsize=4096)
 def _nearest_divisor(whole: int, size: int) -> int:
     """The divisor of ``whole`` closest to ``size`` (the smaller one on a tie)."""
-    best = 1
-    for candidate in _divisors(whole):
-        if abs(candidate - size) < abs(best - size):
-            best = candidate
-    return best
+    if math.isqrt(whole) <= _DIVISOR_SCAN_LIMIT:
+        best = 1
+        for candidate in _divisors(whole):
+            if abs(candidate - size) < abs(best - size):
+                best = candidate
+        return best
+    # Huge extents: look outwards from ``size`` (smaller first on a tie), within a bound.
+    for delta in range(_DIVISOR_SCAN_LIMIT):
+        for candidate in (size - delta, size + delta):
+            if 0 < candidate <= whole and whole % candidate == 0:
+                return candidate
+    return 1 if size - 1 < whole - size else whole
 
 
-def _divisors(whole: int) -> list[int]:
+@functools.lru_cache(maxsize=256)
+def _divisors(whole: int) -> tuple[int, ...]:
     small = [d for d in range(1, math.isqrt(whole) + 1) if whole % d == 0]
-    return sorted({*small, *(whole // d for d in small)})
+    return tuple(sorted({*small, *(whole // d for d in small)}))
 
 
 def _nearest_multiple(unit: int, size: int) -> int:
