@@ -8,6 +8,7 @@ naming the key and the last HTTP status.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from cloud_servers import FaultSchedule, fault_proxy, gcs_spec, s3_spec, unique_prefix
@@ -118,3 +119,20 @@ def test_slow_server_does_not_serialise_requests(
     assert elapsed < count * delay / 4, f"{count} reads took {elapsed:.2f}s: requests were serialised"
 
 
+
+
+def test_http_reads_survive_faults(tmp_path: Path) -> None:
+    from cloud_servers import static_http_server
+
+    for i in range(10):
+        (tmp_path / f"f{i}").write_bytes(bytes([i]) * 100)
+    schedule = FaultSchedule(["503", "reset", "delay", "pass"], delay=0.05)
+    with static_http_server(str(tmp_path)) as url, fault_proxy(url, schedule) as proxy:
+        store = ts.KvStore.open({"driver": "http", "base_url": proxy,
+                                 "http_request_retries": {"max_retries": 8, "initial_delay": "1ms"}}).result()
+        for i in range(10):
+            assert store[f"/f{i}"] == bytes([i]) * 100
+            assert store.read(f"/f{i}", byte_range=slice(-2, None)).result().value == bytes([i]) * 2
+        assert store.read("/missing").result().state == "missing"
+    assert schedule.counts["503"] >= 5
+    assert schedule.counts["reset"] >= 5
