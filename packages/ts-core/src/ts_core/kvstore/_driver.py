@@ -84,6 +84,11 @@ class ReadResult:
         self.value = value
         self.stamp = stamp if stamp is not None else TimestampedStorageGeneration()
 
+    @property
+    def data(self) -> bytes:
+        """The value (the name our users' handbook uses for ``value``)."""
+        return self.value
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ReadResult):
             return NotImplemented

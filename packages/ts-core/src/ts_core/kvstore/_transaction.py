@@ -29,12 +29,13 @@ class TransactionConflictError(ValueError):
 
 
 class _KeyState:
-    __slots__ = ("condition", "value", "written")
+    __slots__ = ("condition", "snapshot", "value", "written")
 
     def __init__(self) -> None:
         self.condition: bytes | None = None  # generation the commit is conditioned on
         self.written = False
         self.value: bytes | None = None
+        self.snapshot: ReadResult | None = None  # first read: later reads repeat it
 
 
 class _DriverState:
@@ -168,13 +169,23 @@ class Transaction:
                     start, stop = options.byte_range.resolve(len(value), key)
                     value = value[start:stop]
                 return ReadResult("value", value, stamp)
-        # Read the committed value; a byte range still records the whole key's generation.
-        result = driver.read(key, ReadOptions(byte_range=options.byte_range))
-        with self._lock:
-            state = self._state_for(driver)
-            entry = state.keys.setdefault(key, _KeyState())
-            if self._repeatable_read and entry.condition is None:
-                entry.condition = result.stamp.generation
+            snapshot = entry.snapshot if entry is not None and self._repeatable_read else None
+        if snapshot is not None:
+            result = snapshot  # repeatable read: the transaction sees one version of each key
+            if not options.byte_range.is_full and result.state == "value":
+                start, stop = options.byte_range.resolve(len(result.value), key)
+                result = ReadResult("value", result.value[start:stop], result.stamp)
+        else:
+            result = driver.read(key, ReadOptions())
+            with self._lock:
+                state = self._state_for(driver)
+                entry = state.keys.setdefault(key, _KeyState())
+                if self._repeatable_read and entry.condition is None:
+                    entry.condition = result.stamp.generation
+                    entry.snapshot = result
+            if not options.byte_range.is_full and result.state == "value":
+                start, stop = options.byte_range.resolve(len(result.value), key)
+                result = ReadResult("value", result.value[start:stop], result.stamp)
         if options.if_not_equal is not None and options.if_not_equal == result.stamp.generation:
             return ReadResult("unspecified", b"", result.stamp)
         return result
