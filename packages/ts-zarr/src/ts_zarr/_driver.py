@@ -57,8 +57,8 @@ class ZarrDriver(KvsChunkedDriver):
         if "chunks" not in constraints:
             constraints["chunks"] = list(_choose_chunks(constraints["shape"], zarr_dtype, schema))
         constraints.setdefault("compressor", _compressor_from_schema(schema))
-        constraints.setdefault("filters", None)
-        constraints.setdefault("order", "C")
+        constraints.setdefault("filters", _filters_from_schema(schema))
+        constraints.setdefault("order", _order_from_schema(schema))
         constraints.setdefault("dimension_separator", spec_members.get("key_encoding", "."))
         if "fill_value" not in constraints:
             fill = getattr(schema, "fill_value", None)
@@ -153,6 +153,18 @@ class ZarrDriver(KvsChunkedDriver):
             raw = metadata.compressor.encode(raw)
         return raw if isinstance(raw, bytes) else bytes(memoryview(raw).cast("B"))
 
+    # -- schema --------------------------------------------------------------------------------
+    def codec_json(self) -> dict[str, Any]:
+        return {"driver": "zarr", "compressor": self._metadata.compressor_json, "filters": self._metadata.filters_json}
+
+    def fill_value_array(self) -> np.ndarray[Any, Any] | None:
+        index = self._metadata.dtype.fields.index(self._field)
+        return self._metadata.fill_values[index]
+
+    def inner_order(self) -> list[int]:
+        rank = len(self._shape)
+        return list(range(rank)) if self._metadata.order == "C" else list(reversed(range(rank)))
+
     # -- spec ----------------------------------------------------------------------------------
     def spec_json(self) -> dict[str, Any]:
         json_value: dict[str, Any] = {
@@ -206,3 +218,16 @@ def _compressor_from_schema(schema: Any) -> Any:
         if "compressor" in json_value:
             return json_value["compressor"]
     return dict(DEFAULT_COMPRESSOR)
+
+
+def _filters_from_schema(schema: Any) -> Any:
+    codec = getattr(schema, "codec", None)
+    return None if codec is None else codec.to_json().get("filters")
+
+
+def _order_from_schema(schema: Any) -> str:
+    layout = getattr(schema, "chunk_layout", None)
+    order = None if layout is None else getattr(layout, "inner_order", None)
+    if order is not None and list(order) == sorted(order, reverse=True) and len(order) > 1:
+        return "F"
+    return "C"

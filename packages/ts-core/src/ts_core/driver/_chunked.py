@@ -127,6 +127,34 @@ class KvsChunkedDriver(Driver):
         """The part of a storage array this driver exposes (a field, for structured dtypes)."""
         return storage
 
+    def codec_json(self) -> dict[str, Any] | None:
+        """The format's codec as ``ts.CodecSpec`` JSON (None if it has none to report)."""
+        return None
+
+    def fill_value_array(self) -> np.ndarray[Any, Any] | None:
+        """The fill value as an array broadcastable to one element, or None if unset."""
+        return None
+
+    def inner_order(self) -> list[int]:
+        """Storage order of the dimensions within a chunk (C order unless overridden)."""
+        return list(range(len(self._shape)))
+
+    @property
+    def schema(self) -> Any:
+        from ..schema import ChunkLayout, CodecSpec, Schema
+
+        rank = len(self._shape)
+        grid = ChunkLayout.Grid(shape=list(self._chunk))
+        layout = ChunkLayout(grid_origin=[0] * rank, inner_order=self.inner_order(), read_chunk=grid, write_chunk=grid)
+        codec_json = self.codec_json()
+        return Schema(
+            dtype=self.numpy_dtype,
+            domain=self.domain,
+            chunk_layout=layout,
+            codec=None if codec_json is None else CodecSpec(codec_json),
+            fill_value=self.fill_value_array(),
+        )
+
     @property
     def inner_shape(self) -> tuple[int, ...]:
         """Trailing unchunked dimensions of each element (e.g. a field's shape)."""
