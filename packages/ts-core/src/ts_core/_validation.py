@@ -28,6 +28,11 @@ _JSON_TYPE_NAMES = {
 }
 
 
+#: Specs already found valid, keyed by (record identity, canonical JSON). Validation is
+#: pure, and reopening the same spec is common (a worker per chunk, a loop over arrays).
+_VALID_CACHE_SIZE = 4096
+_valid_cache: dict[tuple[int, str], None] = {}
+
 _CATCH_ALL_VALIDATORS = frozenset({"unevaluatedProperties", "additionalProperties"})
 
 
@@ -115,9 +120,19 @@ def validate_against(record: PluginRecord, value: Any, prefix: str) -> None:
 
     from .plugin import get_registry
 
+    try:
+        cache_key = (id(record), json.dumps(value, sort_keys=True))
+    except (TypeError, ValueError):
+        cache_key = None  # not JSON (e.g. a numpy scalar): validate without caching
+    if cache_key is not None and cache_key in _valid_cache:
+        return
     validator = get_registry().validator(record)
     errors = list(validator.iter_errors(value))
     if not errors:
+        if cache_key is not None:
+            if len(_valid_cache) >= _VALID_CACHE_SIZE:
+                _valid_cache.pop(next(iter(_valid_cache)))
+            _valid_cache[cache_key] = None
         return
     # A member that failed its own subschema is also reported as "unevaluated"; the
     # member's own failure (e.g. a type error) is the one worth showing.

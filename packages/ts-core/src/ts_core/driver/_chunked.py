@@ -235,7 +235,7 @@ class KvsChunkedDriver(Driver):
         if options.assume_metadata:
             metadata = cls.metadata_for_create(spec_members, schema)
         else:
-            stored = kvstore.read(cls.metadata_key).result()
+            stored = kvstore._read_blocking(cls.metadata_key)
             if stored.state == "value":
                 if not options.open:
                     raise ValueError(
@@ -254,7 +254,7 @@ class KvsChunkedDriver(Driver):
                 stamp = kvstore.write(cls.metadata_key, cls.encode_metadata(metadata), if_equal=NO_VALUE).result()
                 if stamp.generation == UNKNOWN:
                     # Someone created it first: open theirs only if it matches what we wanted.
-                    stored = kvstore.read(cls.metadata_key).result()
+                    stored = kvstore._read_blocking(cls.metadata_key)
                     theirs = cls._parse_checked(stored.value, kvstore)
                     if not options.open or cls.encode_metadata(theirs) != cls.encode_metadata(metadata):
                         raise ValueError(

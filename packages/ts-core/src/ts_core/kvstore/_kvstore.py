@@ -156,6 +156,13 @@ class KvStore:
             return self._transaction._read(self._driver, full_key, options)
         return self._submit(self._driver.read, full_key, options)
 
+    def _read_blocking(self, key: str | bytes) -> _ReadResult:
+        """Read on the calling thread (no executor hop): for callers that wait anyway."""
+        full_key = self._full_key(key)
+        if self._transaction is not None:
+            return self._transaction._read_now(self._driver, full_key, ReadOptions())
+        return self._driver.read(full_key, ReadOptions())
+
     def write(
         self, key: str | bytes, value: str | bytes | None, *, if_equal: str | bytes | None = None
     ) -> Future[_Stamp]:
