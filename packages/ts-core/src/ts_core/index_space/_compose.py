@@ -57,6 +57,12 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
     for k in range(rank):
         elo, ehi = dom._inclusive_min[k], dom._exclusive_max[k] - 1
         eil, eiu = dom._implicit_lower[k], dom._implicit_upper[k]
+        if inferred[k] is _UNBOUNDED:  # no single-input map constrains this dimension
+            lo_out.append(elo)
+            hi_out.append(ehi + 1)
+            il_out.append(eil)
+            iu_out.append(eiu)
+            continue
         ilo, ihi, iil, iiu = inferred[k]
         check_lo = -inf if iil else ilo
         check_hi = inf if iiu else ihi
@@ -90,6 +96,16 @@ def compose(outer: IndexTransform, inner: IndexTransform) -> IndexTransform:
     return IndexTransform._make(domain, compose_maps(outer, inner._output, domain))
 
 
+def definitely_empty(domain: IndexDomain) -> bool:
+    """Whether a dimension of size 0 has two explicit bounds (implicit ones may still grow)."""
+    return any(
+        a >= b and not il and not iu
+        for a, b, il, iu in zip(
+            domain._inclusive_min, domain._exclusive_max, domain._implicit_lower, domain._implicit_upper, strict=True
+        )
+    )
+
+
 def effective_range(domain: IndexDomain, j: int) -> tuple[int, int]:
     """Half-open bounds of dimension ``j`` with implicit bounds treated as infinite."""
     lo = -inf if domain._implicit_lower[j] else domain._inclusive_min[j]
@@ -98,10 +114,31 @@ def effective_range(domain: IndexDomain, j: int) -> tuple[int, int]:
 
 
 def compose_maps(
-    outer: IndexTransform, inner_maps: tuple[OutputIndexMap, ...], domain: IndexDomain
+    outer: IndexTransform,
+    inner_maps: tuple[OutputIndexMap, ...],
+    domain: IndexDomain,
+    simplify: bool = True,
+    normalize_empty: bool | None = None,
 ) -> tuple[OutputIndexMap, ...]:
-    """Output maps of ``outer ∘ inner`` where ``inner_maps`` map ``domain`` into ``outer``'s input."""
+    """Output maps of ``outer ∘ inner`` where ``inner_maps`` map ``domain`` into ``outer``'s input.
+
+    ``simplify=False`` (translate/transpose/diagonal/label, which tensorstore applies to the
+    domain directly) keeps single-element index arrays as arrays instead of constants;
+    ``normalize_empty`` (default: ``simplify``) turns index arrays on an empty domain into constants.
+    """
+    if normalize_empty is None:
+        normalize_empty = simplify
     od = outer._domain
+    if normalize_empty and any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
+        # tensorstore normalizes index arrays over an empty domain to ``constant 0`` first;
+        # single-element arrays still become checked constants unless an explicit bound empties it.
+        keep_single = not definitely_empty(domain)
+        inner_maps = tuple(
+            OutputIndexMap._constant(0)
+            if n._method == ARRAY and not (keep_single and n._index_array.size == 1)  # type: ignore[union-attr]
+            else n
+            for n in inner_maps
+        )
     result: list[OutputIndexMap] = []
     for m in outer._output:
         method = m._method
@@ -120,7 +157,7 @@ def compose_maps(
             else:
                 result.append(_fold_array_map(n, m._offset, m._stride, od, m._input_dimension))
         else:
-            result.append(_compose_array_map(m, od, inner_maps, domain))
+            result.append(_compose_array_map(m, od, inner_maps, domain, simplify, normalize_empty))
     return tuple(result)
 
 
@@ -175,14 +212,24 @@ def _checked_values(n: OutputIndexMap, domain: IndexDomain, lo: int, hi: int, j:
 
 
 def _compose_array_map(
-    m: OutputIndexMap, od: IndexDomain, inner_maps: tuple[OutputIndexMap, ...], domain: IndexDomain
+    m: OutputIndexMap,
+    od: IndexDomain,
+    inner_maps: tuple[OutputIndexMap, ...],
+    domain: IndexDomain,
+    simplify: bool = True,
+    normalize_empty: bool = True,
 ) -> OutputIndexMap:
     """Evaluate ``m``'s index array at the positions ``inner_maps`` give over ``domain``."""
     array = m._index_array
     assert array is not None
     rank = domain.rank
-    if any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
+    if normalize_empty and any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
         return OutputIndexMap._constant(0)
+    if all(
+        n._method == SINGLE and n._input_dimension == j and n._stride == 1 for j, n in enumerate(inner_maps)
+    ) and array.shape == tuple(1 if s == 1 else b - a for s, a, b in zip(array.shape, domain._inclusive_min, domain._exclusive_max, strict=True)):
+        if not (simplify and array.size == 1):
+            return m  # pure translation: the array is unchanged
     positions: list[Any] = []
     for j, n in enumerate(inner_maps):
         if array.shape[j] == 1:
@@ -198,7 +245,7 @@ def _compose_array_map(
         new_array = np.reshape(
             new_array, np.broadcast_shapes(*(np.shape(p) for p in positions)) or (1,) * rank
         )
-    if new_array.size == 1:
+    if new_array.size == 1 and simplify:
         value = int(new_array.reshape(-1)[0])
         rng = m._index_range
         if not rng._inclusive_min <= value < rng._exclusive_max:

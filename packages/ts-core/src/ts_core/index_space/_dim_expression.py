@@ -66,6 +66,8 @@ def resolve_dim_slice(s: slice, rank: int) -> list[int]:
                 f"Dimension exclusive stop index {stop} is outside valid range [{-rank - 1}, {rank}]"
             )
         stop = stop + rank if stop < 0 else stop
+    if (stop - start) * step < 0:
+        raise IndexError(f"{_repr_item(s)} is not a valid range")
     return list(range(start, stop, step))
 
 
@@ -127,12 +129,13 @@ def _apply_inner(
     iu: list[bool],
     labels: list[str],
     inner: list[Any],
+    simplify: bool = False,
 ) -> IndexTransform:
     from ._compose import compose_maps
     from ._transform import IndexTransform
 
     domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
-    return IndexTransform._make(domain, compose_maps(t, tuple(inner), domain))
+    return IndexTransform._make(domain, compose_maps(t, tuple(inner), domain, simplify, normalize_empty=False), normalize=False)
 
 
 def _domain_lists(
@@ -206,11 +209,14 @@ def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTra
         if s == 0:
             raise IndexError(f"Applying stride to input dimension {j}: Stride must be non-zero")
         a, b, swapped = affine_preimage(lo[j], hi[j] - 1, 0, s)
+        if hi[j] == lo[j]:  # empty stays empty, at ceil(inclusive_min / stride) like tensorstore
+            a = b = -((-lo[j]) // s)
+            b -= 1
         lo[j], hi[j] = a, max(b, a - 1) + 1
         if swapped:
             il[j], iu[j] = iu[j], il[j]
         inner[j] = OutputIndexMap._single(j, 0, s)
-    return _apply_inner(t, lo, hi, il, iu, labels, inner), dims
+    return _apply_inner(t, lo, hi, il, iu, labels, inner, simplify=True), dims
 
 
 def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
@@ -272,6 +278,8 @@ def op_transpose(
 
     rank = t.input_rank
     n = len(dims)
+    if _is_int(targets) and n == 0:
+        return t, []
     if _is_int(targets):
         start = int(targets)
         limit = rank - n + 1
@@ -312,13 +320,18 @@ def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, lis
     """Replace ``dims`` by one new first dimension indexing their diagonal."""
     from ._output_map import OutputIndexMap
 
+    from ._interval import Dim
+
     dom = t._domain
-    if not dims:
-        raise IndexError("diagonal requires at least one selected dimension")
-    diag = dom._dim(dims[0])
-    for j in dims[1:]:
-        other = dom._dim(j)
-        diag = diag._make(*diag._fields()[:4], "").intersect(other._make(*other._fields()[:4], ""))
+    if dims:
+        # Bounds intersect; a bound stays implicit only if it is implicit in every selected dim.
+        lo_d = max(dom._inclusive_min[j] for j in dims)
+        hi_d = max(lo_d, min(dom._exclusive_max[j] for j in dims))
+        diag = Dim._make(
+            lo_d, hi_d, all(dom._implicit_lower[j] for j in dims), all(dom._implicit_upper[j] for j in dims), ""
+        )
+    else:
+        diag = Dim()  # no dims: a new unbounded dimension
     rest = [j for j in range(dom.rank) if j not in set(dims)]
     lo, hi, il, iu, labels = _domain_lists(t)
     inner: list[Any] = [None] * dom.rank
@@ -432,7 +445,7 @@ class DimExpression:
         return self._apply_with_dims(t)[0]
 
     def _apply_with_dims(self, t: IndexTransform) -> tuple[IndexTransform, list[int]]:
-        from ._indexing import classify_index, numpy_index
+        from ._indexing import NEWAXIS_KIND, classify_index, numpy_index
 
         selection: list[Any] = list(self._selection)
         dims: list[int] | None = None
@@ -444,7 +457,10 @@ class DimExpression:
             if op in ("index", "oindex", "vindex"):
                 mode = "default" if op == "index" else op
                 terms = classify_index(args)
-                t, dims = numpy_index(t, terms, mode, selection if dims is None else dims)
+                if dims is not None and any(term.kind == NEWAXIS_KIND for term in terms):
+                    raise IndexError("tensorstore.newaxis (`None`) not valid in chained indexing operations")
+                scalar = not isinstance(args, tuple)
+                t, dims = numpy_index(t, terms, mode, selection if dims is None else dims, scalar)
             else:
                 if dims is None:
                     dims = resolve_selection(selection, t._domain._labels)

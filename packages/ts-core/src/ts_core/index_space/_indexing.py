@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ._compose import compose, compose_maps, effective_range
+from ._compose import compose, compose_maps, definitely_empty, effective_range
 from ._domain import IndexDomain
-from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, format_interval, inf, trunc_div
+from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, affine_preimage, format_interval, inf, trunc_div
 from ._output_map import INDEX_DTYPE, OutputIndexMap
 from ._transform import IndexTransform
 
@@ -30,6 +30,7 @@ _FULL_SLICE = slice(None)
 
 # Term kinds.
 _INT, _SLICE, _NEWAXIS, _ELLIPSIS, _ARRAY, _BOOL = range(6)
+NEWAXIS_KIND = _NEWAXIS
 
 
 class _Term:
@@ -100,7 +101,10 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
     """tensorstore's strided interval slice of dimension ``j``.
 
     Returns ``(new_min, new_exclusive_max, implicit_lower, implicit_upper, offset, stride)`` such
-    that new index ``i`` maps to ``offset + stride * i`` in the old dimension.
+    that new index ``i`` maps to ``offset + stride * i`` in the old dimension. The checked interval
+    is ``[start, stop)`` (``(stop, start]`` for a negative step); then, as tensorstore does, an
+    omitted ``start`` keeps the old *lower* bound when that bound is implicit and an omitted
+    ``stop`` keeps the old *upper* one, whatever the sign of the step.
     """
     lo, hi = domain._inclusive_min[j], domain._exclusive_max[j]
     il, iu = domain._implicit_lower[j], domain._implicit_upper[j]
@@ -109,39 +113,38 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
     if step == 0:
         raise IndexError(where + "Invalid stride 0")
     if step > 0:
-        start, new_il = (lo, il) if s.start is None else (int(s.start), False)
-        stop, new_iu = (hi, iu) if s.stop is None else (int(s.stop), False)
-        first, last = start, stop - 1
+        anchor = lo if s.start is None else int(s.start)
+        first = anchor
+        last = hi - 1 if s.stop is None else int(s.stop) - 1
     else:
-        start, new_il = (hi - 1, iu) if s.start is None else (int(s.start), False)
-        stop, new_iu = (lo - 1, il) if s.stop is None else (int(s.stop), False)
-        first, last = stop + 1, start
+        anchor = hi - 1 if s.start is None else int(s.start)
+        first = lo if s.stop is None else int(s.stop) + 1
+        last = anchor
     if last < first - 1:
         raise IndexError(where + f"({first}, {last}) do not specify a valid closed index interval")
-    if (not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf:
+    if last >= first and ((not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf):
         elo, ehi = effective_range(domain, j)
         raise IndexError(
-            "OUT_OF_RANGE: "
-            + where
-            + f"Slice interval {format_interval(first, last + 1)} is not contained "
+            "OUT_OF_RANGE: " + where + f"Slice interval {format_interval(first, last + 1)} is not contained "
             f"within domain {format_interval(elo, ehi)}"
         )
+    x_lower_implicit = s.start is None and il
+    x_upper_implicit = s.stop is None and iu
+    if x_lower_implicit:
+        first = lo
+    if x_upper_implicit:
+        last = hi - 1
     if step == 1:
-        return first, last + 1, new_il, new_iu, 0, 1
-    if start in (-inf, inf):
-        raise IndexError(
-            where + f"Slicing with non-unit stride of {step} requires a finite start index"
-        )
-    new_min = trunc_div(start, step)
-    offset = start - step * new_min
-    if stop in (-inf - 1, inf + 1, -inf, inf):
-        return new_min, inf + 1, new_il, new_iu, offset, step
-    count = (
-        max(0, (stop - start + step - 1) // step)
-        if step > 0
-        else max(0, (start - stop - step - 1) // -step)
-    )
-    return new_min, new_min + count, new_il, new_iu, offset, step
+        return first, last + 1, x_lower_implicit, x_upper_implicit, 0, 1
+    if anchor in (-inf, inf):
+        raise IndexError(where + f"Slicing with non-unit stride of {step} requires a finite start index")
+    offset = anchor - step * trunc_div(anchor, step)
+    new_min, new_max, swapped = affine_preimage(first, last, offset, step)
+    if new_max < new_min - 1:
+        new_max = new_min - 1
+    if swapped:
+        return new_min, new_max + 1, x_upper_implicit, x_lower_implicit, offset, step
+    return new_min, new_max + 1, x_lower_implicit, x_upper_implicit, offset, step
 
 
 # -- main entry points ------------------------------------------------------------------------------
@@ -203,12 +206,13 @@ def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTran
 class _Slot:
     """One position of the result layout: a term applied to old dims (or a new dimension)."""
 
-    __slots__ = ("dims", "order", "term")
+    __slots__ = ("dims", "order", "selected", "term")
 
-    def __init__(self, term: _Term, dims: list[int], order: int) -> None:
+    def __init__(self, term: _Term, dims: list[int], order: int, selected: bool = True) -> None:
         self.term = term
         self.dims = dims  # old input dims consumed
         self.order = order  # position of the term in the user's index (for array placement)
+        self.selected = selected  # False for dims a dimension expression did not select
 
 
 def numpy_index(
@@ -216,19 +220,23 @@ def numpy_index(
     terms: list[_Term],
     mode: str,
     selection: list[Any] | None = None,
+    scalar_index: bool = False,
 ) -> tuple[IndexTransform, list[int]]:
     """Apply classified terms; with ``selection`` (a dim expression's dims) only those dims.
 
+    ``scalar_index`` (a non-tuple int, slice or newaxis) applies the term to every selected dim.
     Returns the new transform and the result dimensions produced by the terms.
     """
     old = transform._domain
     rank = old.rank
+    if selection is not None and mode == OINDEX and any(t.kind == _BOOL and t.consumed == 0 for t in terms):
+        raise IndexError("Zero-rank bool array incompatible with outer indexing of a dimension selection")
     slots = (
         _slots_for_all(terms, rank)
         if selection is None
-        else _slots_for_selection(terms, selection, old)
+        else _slots_for_selection(terms, selection, old, scalar_index)
     )
-    return _build(transform, slots, mode)
+    return _build(transform, slots, mode, [t.kind for t in terms])
 
 
 def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
@@ -252,7 +260,9 @@ def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
     return slots
 
 
-def _slots_for_selection(terms: list[_Term], selection: list[Any], old: IndexDomain) -> list[_Slot]:
+def _slots_for_selection(
+    terms: list[_Term], selection: list[Any], old: IndexDomain, scalar_index: bool
+) -> list[_Slot]:
     from ._dim_expression import resolve_selection
 
     rank = old.rank
@@ -260,9 +270,9 @@ def _slots_for_selection(terms: list[_Term], selection: list[Any], old: IndexDom
     if any(t.kind == _NEWAXIS for t in terms) and any(isinstance(s, str) for s in selection):
         raise IndexError("New dimensions cannot be specified by label")
     sel = resolve_selection(selection, old.labels, rank + n_new)
-    if len(terms) == 1 and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(sel) != 1:
-        terms = [terms[0]] * len(sel)
+    if scalar_index and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(sel) != 1:
         n_new = len(sel) if terms[0].kind == _NEWAXIS else 0
+        terms = [terms[0]] * len(sel)
         sel = resolve_selection(selection, old.labels, rank + n_new)
     has_ellipsis = any(t.kind == _ELLIPSIS for t in terms)
     consumed = sum(t.consumed if t.kind != _NEWAXIS else 1 for t in terms)
@@ -290,8 +300,12 @@ def _slots_for_selection(terms: list[_Term], selection: list[Any], old: IndexDom
             old_of_position[p] = j
             j += 1
     by_position: dict[int, _Slot] = {}
+    before: dict[int, list[_Slot]] = {}  # dimension-free terms (0-d bool arrays) by position
     pos = 0
     for t, order in expanded:
+        if t.consumed == 0 and t.kind != _NEWAXIS:
+            before.setdefault(0, []).append(_Slot(t, [], order))  # tensorstore puts these first
+            continue
         if t.kind == _NEWAXIS:
             by_position[sel[pos]] = _Slot(t, [], order)
             pos += 1
@@ -302,10 +316,13 @@ def _slots_for_selection(terms: list[_Term], selection: list[Any], old: IndexDom
             by_position[p] = _Slot(_Term(_NEWAXIS, None, -1), [], -2)  # placeholder, dropped
         pos += t.consumed
     slots = []
-    for p in range(new_rank):
+    for p in range(new_rank + 1):
+        slots.extend(before.get(p, ()))
+        if p == new_rank:
+            break
         slot = by_position.get(p)
         if slot is None:
-            slots.append(_Slot(_Term(_SLICE, _FULL_SLICE, 1), [old_of_position[p]], -1))
+            slots.append(_Slot(_Term(_SLICE, _FULL_SLICE, 1), [old_of_position[p]], -1, selected=False))
         elif slot.order != -2:
             slots.append(slot)
     return slots
@@ -331,7 +348,7 @@ def _array_shape(slot: _Slot) -> tuple[int, ...]:
 
 
 def _build(
-    transform: IndexTransform, slots: list[_Slot], mode: str
+    transform: IndexTransform, slots: list[_Slot], mode: str, kinds: list[int]
 ) -> tuple[IndexTransform, list[int]]:
     old = transform._domain
     array_slots = [i for i, s in enumerate(slots) if s.term.kind in (_ARRAY, _BOOL)]
@@ -351,8 +368,8 @@ def _build(
             by_order = sorted(array_slots, key=lambda i: slots[i].order)
             orders = [slots[i].order for i in by_order]
             lo_order, hi_order = orders[0], orders[-1]
-            between = [s for s in slots if lo_order < s.order < hi_order]
-            if all(s.term.kind in (_ARRAY, _BOOL, _INT) for s in between):
+            # Adjacent if only arrays/ints sit between them in the user's index (``...`` separates).
+            if all(kinds[o] in (_ARRAY, _BOOL, _INT) for o in range(lo_order + 1, hi_order)):
                 block_at = by_order[0]
     # Lay out result dimensions.
     lo: list[int] = []
@@ -384,6 +401,7 @@ def _build(
                 pending_arrays.append((j, padded, first, len(bshape)))
 
     block_done = not array_slots or mode == OINDEX
+    int_checks: list[tuple[int, int]] = []  # checked only if the result domain is non-empty
     for i, slot in enumerate(slots):
         if not block_done and i == block_at:
             add_block()
@@ -391,13 +409,14 @@ def _build(
         t = slot.term
         if t.kind == _INT:
             j = slot.dims[0]
-            _check_int(t.value, old, j)
+            int_checks.append((t.value, j))
             inner[j] = OutputIndexMap._constant(t.value)
         elif t.kind == _SLICE:
             j = slot.dims[0]
             a, b, ia, ib, offset, stride = slice_interval(t.value, old, j)
             k = add_dim(a, b, ia, ib, old._labels[j])
-            produced.append(k)
+            if slot.selected:
+                produced.append(k)
             inner[j] = OutputIndexMap._single(k, offset, stride)
         elif t.kind == _NEWAXIS:
             produced.append(add_dim(0, 1, True, True, ""))
@@ -419,6 +438,9 @@ def _build(
         compact.flags.writeable = False
         inner[j] = OutputIndexMap._array(compact, 0, 1)
     domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+    if not definitely_empty(domain):
+        for value, j in int_checks:
+            _check_int(value, old, j)
     for j, m in enumerate(inner):
         if m is None:  # pragma: no cover - every old dim is consumed by construction
             raise AssertionError(f"dimension {j} not consumed")

@@ -256,10 +256,9 @@ class Dim:
         """The intersection; an implicit bound stays implicit only if it is the binding one."""
         lo = max(self._inclusive_min, other._inclusive_min)
         hi = min(self._exclusive_max, other._exclusive_max)
-        hi = max(hi, lo)
         return Dim._make(
             lo,
-            hi,
+            max(hi, lo),
             _merge_implicit(
                 self._inclusive_min,
                 self._implicit_lower,

@@ -84,11 +84,13 @@ class IndexTransform(Indexable):
         self._output = _normalize(domain, maps)
 
     @classmethod
-    def _make(cls, domain: IndexDomain, maps: tuple[OutputIndexMap, ...]) -> IndexTransform:
-        """Build from trusted parts, normalizing index-array maps on an empty domain."""
+    def _make(
+        cls, domain: IndexDomain, maps: tuple[OutputIndexMap, ...], normalize: bool = True
+    ) -> IndexTransform:
+        """Build from trusted parts; ``normalize`` turns index arrays on an empty domain into constants."""
         self = object.__new__(cls)
         self._domain = domain
-        self._output = _normalize(domain, maps)
+        self._output = _normalize(domain, maps) if normalize else maps
         return self
 
     @classmethod
@@ -275,7 +277,11 @@ def _validate_map(m: OutputIndexMap, j: int, domain: IndexDomain) -> OutputIndex
                 f"Index array for output dimension {j} has rank {array.ndim} but must have rank {rank}"
             )
         shape = domain.shape
-        for n, s in zip(array.shape, shape, strict=True):
+        for k, (n, s) in enumerate(zip(array.shape, shape, strict=True)):
+            if n != 1 and (domain.implicit_lower_bounds[k] or domain.implicit_upper_bounds[k]):
+                raise ValueError(
+                    f"Index array for output dimension {j} depends on input dimension {k} with implicit bounds"
+                )
             if n not in (s, 1):
                 raise ValueError(
                     f"Index array for output dimension {j} has shape {{{', '.join(map(str, array.shape))}}} "
