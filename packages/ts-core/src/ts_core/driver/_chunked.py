@@ -286,12 +286,12 @@ class KvsChunkedDriver(Driver):
             generation, stamp_time, storage = cached
             if stamp_time >= self._data_staleness:
                 return storage, generation
-            result = kvstore.read(key, if_not_equal=generation).result()
+            result = kvstore._read_blocking(key, if_not_equal=generation)
             if result.state == "unspecified":
                 self._remember(cache_key, generation, result.stamp.time, storage)
                 return storage, generation
         else:
-            result = kvstore.read(key).result()
+            result = kvstore._read_blocking(key)
         if result.state == "missing":
             if not self._fill_missing:
                 raise ValueError(f"chunk {kvstore.path + key!r} is missing")
@@ -400,10 +400,10 @@ class KvsChunkedDriver(Driver):
     def _store(self, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None) -> bool:
         """Write (or delete, if it equals the fill value) one chunk; False on a failed condition."""
         if not self._store_fill and self._equals_fill(storage):
-            stamp = kvstore.delete(key, if_equal=if_equal).result()
+            stamp = kvstore._write_blocking(key, None, if_equal)
             cached: np.ndarray[Any, Any] | None = None
         else:
-            stamp = kvstore.write(key, self.encode_chunk(storage), if_equal=if_equal).result()
+            stamp = kvstore._write_blocking(key, self.encode_chunk(storage), if_equal)
             cached = storage
         if if_equal is not None and stamp.generation == UNKNOWN and kvstore.transaction is None:
             return False

@@ -114,6 +114,10 @@ class KvStoreDriver(abc.ABC):
     id: ClassVar[str]
     #: attrs class structured (with cattrs) from the validated spec JSON.
     spec_class: ClassVar[type]
+    #: True when reads and writes are quick local calls (files, memory): engines that
+    #: already run on a worker thread then call the driver directly instead of handing the
+    #: call to ``executor`` and waiting, which saves two thread switches per chunk.
+    local_io: ClassVar[bool] = False
 
     @classmethod
     @abc.abstractmethod

@@ -156,12 +156,17 @@ class KvStore:
             return self._transaction._read(self._driver, full_key, options)
         return self._submit(self._driver.read, full_key, options)
 
-    def _read_blocking(self, key: str | bytes) -> _ReadResult:
-        """Read on the calling thread (no executor hop): for callers that wait anyway."""
-        full_key = self._full_key(key)
-        if self._transaction is not None:
-            return self._transaction._read_now(self._driver, full_key, ReadOptions())
-        return self._driver.read(full_key, ReadOptions())
+    def _read_blocking(self, key: str | bytes, if_not_equal: bytes | None = None) -> _ReadResult:
+        """Read and wait; local drivers are called on this thread (no executor hop)."""
+        if self._transaction is None and self._driver.local_io:
+            return self._driver.read(self._full_key(key), ReadOptions(if_not_equal=if_not_equal))
+        return self.read(key, if_not_equal=if_not_equal).result()
+
+    def _write_blocking(self, key: str | bytes, value: bytes | None, if_equal: bytes | None = None) -> _Stamp:
+        """Write and wait; local drivers are called on this thread (no executor hop)."""
+        if self._transaction is None and self._driver.local_io:
+            return self._driver.write(self._full_key(key), value, if_equal)
+        return self.write(key, value, if_equal=if_equal).result()
 
     def write(
         self, key: str | bytes, value: str | bytes | None, *, if_equal: str | bytes | None = None

@@ -121,6 +121,7 @@ class FileKvStore(KvStoreDriver):
 
     id = "file"
     spec_class = FileKvStoreSpec
+    local_io = True
 
     def __init__(self, spec: FileKvStoreSpec, executor: Executor, sync: bool) -> None:
         self._spec = spec

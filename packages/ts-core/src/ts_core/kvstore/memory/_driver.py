@@ -66,6 +66,7 @@ class MemoryKvStore(KvStoreDriver):
 
     id = "memory"
     spec_class = MemoryKvStoreSpec
+    local_io = True
 
     def __init__(self, spec: MemoryKvStoreSpec, storage: MemoryStorage) -> None:
         self._spec = spec
