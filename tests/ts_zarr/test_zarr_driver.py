@@ -136,3 +136,41 @@ def test_attributes_file_is_left_alone(tmp_path: Path) -> None:
     (tmp_path / ".zattrs").write_text('{"units": "nm"}')
     store.write(np.ones(2, np.uint8)).result()
     assert json.loads((tmp_path / ".zattrs").read_text()) == {"units": "nm"}
+
+
+def test_resize_shrink_then_grow_reads_fill(tmp_path: Path) -> None:
+    store = open_zarr(tmp_path, spec={"metadata": {"chunks": [2, 2]}}, create=True, dtype=ts.uint8, shape=[5, 5])
+    data = np.arange(25, dtype=np.uint8).reshape(5, 5) + 1
+    store.write(data).result()
+    smaller = store.resize(exclusive_max=[3, None]).result()
+    assert smaller.shape == (3, 5)
+    assert not (tmp_path / "2.0").exists()  # chunks wholly outside are deleted
+    reopened = open_zarr(tmp_path, open=True)
+    assert reopened.shape == (3, 5)
+    grown = smaller.resize(exclusive_max=[5, 5]).result()
+    expected = data.copy()
+    expected[3:] = 0  # the cut-off rows do not come back
+    np.testing.assert_array_equal(grown.read().result(), expected)
+
+
+def test_resize_checks(tmp_path: Path) -> None:
+    store = open_zarr(tmp_path, create=True, dtype=ts.uint8, shape=[4, 4])
+    with pytest.raises(ValueError, match="expand_only"):
+        store.resize(exclusive_max=[2, None], expand_only=True).result()
+    with pytest.raises(ValueError, match="shrink_only"):
+        store.resize(exclusive_max=[8, None], shrink_only=True).result()
+    with pytest.raises(ValueError, match="lower bound"):
+        store.resize(inclusive_min=[1, None]).result()
+    with pytest.raises(NotImplementedError, match="whole array"):
+        store[::2].resize(exclusive_max=[2, 2]).result()
+    metadata_only = store.resize(exclusive_max=[6, 4], resize_metadata_only=True).result()
+    assert metadata_only.shape == (6, 4)
+
+
+def test_concurrent_resize_is_conditional(tmp_path: Path) -> None:
+    first = open_zarr(tmp_path, create=True, dtype=ts.uint8, shape=[4, 4])
+    second = open_zarr(tmp_path, open=True)
+    first.resize(exclusive_max=[8, None]).result()
+    # second still believes the shape is [4, 4]; its resize applies to the stored metadata
+    result = second.resize(exclusive_max=[None, 9]).result()
+    assert result.shape == (8, 9)

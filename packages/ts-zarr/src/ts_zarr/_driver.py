@@ -100,6 +100,9 @@ class ZarrDriver(KvsChunkedDriver):
     def inner_shape(self) -> tuple[int, ...]:
         return self._field.shape
 
+    def with_shape(self, metadata: ZarrMetadata, shape: tuple[int, ...]) -> ZarrMetadata:
+        return metadata.with_shape(shape)
+
     def chunk_key(self, grid_indices: Sequence[int]) -> str:
         rank = self._metadata.rank
         if rank == 0:

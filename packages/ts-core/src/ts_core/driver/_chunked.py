@@ -274,6 +274,82 @@ class KvsChunkedDriver(Driver):
         except ValueError as exc:
             raise ValueError(f"invalid metadata in {kvstore.path + cls.metadata_key!r}: {exc}") from exc
 
+    # -- resize ------------------------------------------------------------------------------
+    def with_shape(self, metadata: Any, shape: tuple[int, ...]) -> Any:
+        """Metadata with the chunked dimensions resized (formats that can resize override)."""
+        raise NotImplementedError(f'the "{self.id}" driver does not support resize')
+
+    def resize_to(
+        self, exclusive_max: Sequence[int | None], *, metadata_only: bool, expand_only: bool, shrink_only: bool
+    ) -> KvsChunkedDriver:
+        """Change the array's upper bounds (conditional metadata update; trims chunks)."""
+        chunked = len(self._shape) - len(self.inner_shape)
+        if len(exclusive_max) != len(self._shape):
+            raise ValueError(f"exclusive_max has {len(exclusive_max)} entries, the array has rank {len(self._shape)}")
+        while True:
+            stored = self._kvstore._read_blocking(self.metadata_key)
+            if stored.state != "value":
+                raise ValueError(f"cannot resize: {self.metadata_key!r} no longer exists")
+            current = self._parse_checked(stored.value, self._kvstore)
+            old_shape = tuple(self.array_shape(current))
+            new_shape = list(old_shape)
+            for dim, bound in enumerate(exclusive_max[:chunked]):
+                if bound is None:
+                    continue
+                if bound < 0:
+                    raise ValueError(f"exclusive_max[{dim}] = {bound} is negative")
+                if expand_only and bound < old_shape[dim]:
+                    raise ValueError(f"expand_only: dimension {dim} would shrink from {old_shape[dim]} to {bound}")
+                if shrink_only and bound > old_shape[dim]:
+                    raise ValueError(f"shrink_only: dimension {dim} would grow from {old_shape[dim]} to {bound}")
+                new_shape[dim] = int(bound)
+            for dim, bound in enumerate(exclusive_max[chunked:], start=chunked):
+                if bound is not None and bound != self._shape[dim]:
+                    raise ValueError(f"dimension {dim} is not resizable (it is part of the element type)")
+            updated = self.with_shape(current, tuple(new_shape))
+            stamp = self._kvstore._write_blocking(
+                self.metadata_key, self.encode_metadata(updated), stored.stamp.generation
+            )
+            if stamp.generation != UNKNOWN:
+                break  # otherwise someone else changed the metadata: apply ours to theirs
+        resized = type(self)(
+            kvstore=self._kvstore, metadata=updated, context=self._context,
+            options=self._options, spec_members=self._spec_members,
+        )
+        if not metadata_only:
+            resized._trim(old_shape, tuple(new_shape))
+        return resized
+
+    def _trim(self, old_shape: tuple[int, ...], new_shape: tuple[int, ...]) -> None:
+        """After shrinking: delete chunks now wholly outside, reset the cut-off part of edge chunks."""
+        import itertools
+
+        chunk = self._chunk[: len(old_shape)]
+        if all(n >= o for n, o in zip(new_shape, old_shape, strict=True)):
+            return
+        ranges = [range(-(-o // c)) for o, c in zip(old_shape, chunk, strict=True)]
+        for grid in itertools.product(*ranges):
+            starts = [g * c for g, c in zip(grid, chunk, strict=True)]
+            if all(s + c <= n for s, c, n in zip(starts, chunk, new_shape, strict=True)):
+                continue  # still wholly inside
+            key = self.chunk_key(grid)
+            if any(s >= n for s, n in zip(starts, new_shape, strict=True)):
+                self._kvstore._write_blocking(key, None)
+                self._cache_pool.discard(self._cache_key(key))
+                continue
+            while True:
+                current, generation = self._read_storage(key, self._kvstore)
+                if current is None:
+                    break
+                storage = current.copy(order="K")
+                fill = self._fill
+                cut = tuple(slice(max(0, n - s), None) for s, n in zip(starts, new_shape, strict=True))
+                for dim, part in enumerate(cut):
+                    index = (slice(None),) * dim + (part,)
+                    storage[index] = fill[index]
+                if self._store(self._kvstore, key, storage, generation):
+                    break
+
     # -- chunk access ------------------------------------------------------------------------
     def _cache_key(self, key: str) -> tuple[int, str]:
         return (id(self._kvstore._driver), self._kvstore.path + key)

@@ -213,6 +213,50 @@ class TensorStore:
 
         return cast(self, dtype)
 
+    def resize(
+        self,
+        inclusive_min: Any = None,
+        exclusive_max: Any = None,
+        resize_metadata_only: bool = False,
+        resize_tied_bounds: bool = False,
+        expand_only: bool = False,
+        shrink_only: bool = False,
+    ) -> Future[TensorStore]:
+        """Change the array's bounds (upper bounds; lower bounds are fixed at the origin)."""
+        from .._executor import run_inline
+
+        def resize_now() -> TensorStore:
+            resize_to = getattr(self._driver, "resize_to", None)
+            if resize_to is None:
+                raise NotImplementedError(f'the "{self._driver.id}" driver does not support resize')
+            if not self._is_identity_view():
+                raise NotImplementedError("resize is implemented for views that are the whole array (no indexing)")
+            rank = self.rank
+            if inclusive_min is not None:
+                for dim, bound in enumerate(inclusive_min):
+                    if bound is not None and bound != self.origin[dim]:
+                        raise ValueError(f"inclusive_min[{dim}]: the lower bound {self.origin[dim]} cannot be changed")
+            bounds = [None] * rank if exclusive_max is None else list(exclusive_max)
+            if len(bounds) != rank:
+                raise ValueError(f"exclusive_max has {len(bounds)} entries, expected {rank}")
+            driver = resize_to(
+                bounds, metadata_only=resize_metadata_only, expand_only=expand_only, shrink_only=shrink_only
+            )
+            return TensorStore(driver, None, self._transaction, self._read, self._write)
+
+        return run_inline(resize_now)
+
+    def _is_identity_view(self) -> bool:
+        transform = self._transform
+        if transform.input_rank != transform.output_rank:
+            return False
+        for dim, output in enumerate(transform.output):
+            if str(output.method).split(".")[-1] != "single_input_dimension":
+                return False
+            if output.input_dimension != dim or output.offset != 0 or output.stride != 1:
+                return False
+        return True
+
     def resolve(self, **kwargs: Any) -> Future[TensorStore]:
         return Future(self)
 
