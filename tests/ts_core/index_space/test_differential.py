@@ -19,6 +19,13 @@ EXAMPLES = settings(max_examples=500, deadline=None, suppress_health_check=[Heal
 _ERRORS = (IndexError, ValueError, TypeError)
 
 
+def _log(*args: Any) -> None:  # DEBUG
+    import os
+    if os.environ.get("TS_CASE_LOG"):
+        with open(os.environ["TS_CASE_LOG"], "a") as f:
+            print(*args, file=f, flush=True)
+
+
 def outcome(fn: Any) -> Any:
     """Result JSON, or the exception class name for the errors tensorstore raises."""
     try:
@@ -53,6 +60,8 @@ def test_numpy_indexing_matches_tensorstore(json: dict[str, Any], index: tuple[A
     if ours is None:
         return
 
+    _log("NP", json, index, mode)
+
     def apply(t: Any) -> Any:
         return (t if mode == "default" else getattr(t, mode))[index]
 
@@ -66,6 +75,7 @@ def test_dim_expressions_match_tensorstore(json: dict[str, Any], expr: Any) -> N
     if ours is None:
         return
     selection, ops = expr
+    _log("DE", json, selection, ops)
     mine = outcome(lambda: ours[build_dim_expression(my, selection, ops)])
     reference = outcome(lambda: theirs[build_dim_expression(ts, selection, ops)])
     assert_same(mine, reference, (json, selection, ops))
@@ -74,6 +84,7 @@ def test_dim_expressions_match_tensorstore(json: dict[str, Any], expr: Any) -> N
 @EXAMPLES
 @given(transform_json(finite=False), transform_json(finite=False))
 def test_composition_matches_tensorstore(outer_json: dict[str, Any], inner_json: dict[str, Any]) -> None:
+    _log("CO", outer_json, inner_json)
     outer, outer_ts = both_transforms(outer_json)
     inner, inner_ts = both_transforms(inner_json)
     if outer is None or inner is None:
@@ -87,6 +98,7 @@ def test_domains_and_repr_match_tensorstore(json: dict[str, Any], expr: Any) -> 
     ours, theirs = both_transforms(json)
     if ours is None:
         return
+    _log("DOM", json, expr)
     assert repr(ours) == repr(theirs)
     assert repr(ours.domain) == repr(theirs.domain)
     assert ours.domain.to_json() == theirs.domain.to_json()

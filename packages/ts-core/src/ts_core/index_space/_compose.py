@@ -37,12 +37,13 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
     dom = inner._domain
     rank = dom.rank
     inferred: list[tuple[int, int, bool, bool]] = [_UNBOUNDED] * rank
+    check_constants = not definitely_empty(dom)  # an empty domain accesses nothing: no bound checks
     for j, m in enumerate(inner._output):
         lo, hi = od._inclusive_min[j], od._exclusive_max[j] - 1
         il, iu = od._implicit_lower[j], od._implicit_upper[j]
         if m._method == CONSTANT:
             c = m._offset
-            if (not il and c < lo) or (not iu and c > hi):
+            if check_constants and ((not il and c < lo) or (not iu and c > hi)):
                 raise IndexError(
                     f"OUT_OF_RANGE: Checking bounds of constant output index map for dimension {j}: "
                     f"Index {c} is outside valid range {format_interval(lo if not il else -inf, (hi if not iu else inf) + 1)}"
@@ -66,7 +67,7 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
         ilo, ihi, iil, iiu = inferred[k]
         check_lo = -inf if iil else ilo
         check_hi = inf if iiu else ihi
-        if ehi >= elo and ((not eil and elo < check_lo) or (not eiu and ehi > check_hi)):
+        if check_constants and ehi >= elo and ((not eil and elo < check_lo) or (not eiu and ehi > check_hi)):
             raise IndexError(
                 f"OUT_OF_RANGE: Propagated bounds {format_interval(ilo, ihi + 1)}, with size={ihi + 1 - ilo}, "
                 f"for dimension {k} are incompatible with existing bounds {format_interval(elo, ehi + 1)}, "
@@ -211,6 +212,20 @@ def _checked_values(n: OutputIndexMap, domain: IndexDomain, lo: int, hi: int, j:
     return values
 
 
+def _is_translation_only(
+    inner_maps: tuple[OutputIndexMap, ...], array: np.ndarray[Any, Any], domain: IndexDomain
+) -> bool:
+    """Whether ``inner_maps`` only shift each dimension (stride 1, same dims, same extents)."""
+    if domain.rank != array.ndim:
+        return False
+    for j, n in enumerate(inner_maps):
+        if n._method != SINGLE or n._input_dimension != j or n._stride != 1:
+            return False
+        if array.shape[j] not in (1, domain._exclusive_max[j] - domain._inclusive_min[j]):
+            return False
+    return True
+
+
 def _compose_array_map(
     m: OutputIndexMap,
     od: IndexDomain,
@@ -225,11 +240,8 @@ def _compose_array_map(
     rank = domain.rank
     if normalize_empty and any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
         return OutputIndexMap._constant(0)
-    if all(
-        n._method == SINGLE and n._input_dimension == j and n._stride == 1 for j, n in enumerate(inner_maps)
-    ) and array.shape == tuple(1 if s == 1 else b - a for s, a, b in zip(array.shape, domain._inclusive_min, domain._exclusive_max, strict=True)):
-        if not (simplify and array.size == 1):
-            return m  # pure translation: the array is unchanged
+    if _is_translation_only(inner_maps, array, domain) and not (simplify and array.size == 1):
+        return m  # pure translation: the array is unchanged
     positions: list[Any] = []
     for j, n in enumerate(inner_maps):
         if array.shape[j] == 1:

@@ -130,12 +130,13 @@ def _apply_inner(
     labels: list[str],
     inner: list[Any],
     simplify: bool = False,
+    normalize_empty: bool = False,
 ) -> IndexTransform:
     from ._compose import compose_maps
     from ._transform import IndexTransform
 
     domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
-    return IndexTransform._make(domain, compose_maps(t, tuple(inner), domain, simplify, normalize_empty=False), normalize=False)
+    return IndexTransform._make(domain, compose_maps(t, tuple(inner), domain, simplify, normalize_empty), normalize=normalize_empty)
 
 
 def _domain_lists(
@@ -348,6 +349,7 @@ def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, lis
             [diag.implicit_upper] + [iu[j] for j in rest],
             [""] + [labels[j] for j in rest],
             inner,
+            normalize_empty=True,
         ),
         [0],
     )

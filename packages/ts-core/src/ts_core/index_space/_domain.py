@@ -256,7 +256,7 @@ class IndexDomain(DimOpsMixin):
         ):
             from ._transform import IndexTransform
 
-            return IndexTransform(domain=self)[index].domain
+            return IndexTransform._make(self, ())[index].domain
         if isinstance(index, Sequence):
             from ._dim_expression import resolve_dimension
 
@@ -279,7 +279,9 @@ class IndexDomain(DimOpsMixin):
     def _index_transform(self) -> IndexTransform:
         from ._transform import IndexTransform
 
-        return IndexTransform._identity(self)
+        # No output maps: like tensorstore, index arrays applied to a bare domain are not
+        # bounds-checked (there is nothing they index into); ints and slices still are.
+        return IndexTransform._make(self, ())
 
     def _with_index_transform(self, transform: IndexTransform) -> IndexDomain:
         return transform.domain

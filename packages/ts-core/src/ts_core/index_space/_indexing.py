@@ -137,8 +137,11 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
     if step == 1:
         return first, last + 1, x_lower_implicit, x_upper_implicit, 0, 1
     if anchor in (-inf, inf):
-        raise IndexError(where + f"Slicing with non-unit stride of {step} requires a finite start index")
-    offset = anchor - step * trunc_div(anchor, step)
+        if step != -1:
+            raise IndexError(where + f"Slicing with non-unit stride of {step} requires a finite start index")
+        offset = 0
+    else:
+        offset = anchor - step * trunc_div(anchor, step)
     new_min, new_max, swapped = affine_preimage(first, last, offset, step)
     if new_max < new_min - 1:
         new_max = new_min - 1
@@ -263,27 +266,38 @@ def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
 def _slots_for_selection(
     terms: list[_Term], selection: list[Any], old: IndexDomain, scalar_index: bool
 ) -> list[_Slot]:
-    from ._dim_expression import resolve_selection
+    from ._dim_expression import resolve_dimension, resolve_dim_slice
 
     rank = old.rank
     n_new = sum(t.kind == _NEWAXIS for t in terms)
-    if any(t.kind == _NEWAXIS for t in terms) and any(isinstance(s, str) for s in selection):
-        raise IndexError("New dimensions cannot be specified by label")
-    sel = resolve_selection(selection, old.labels, rank + n_new)
-    if scalar_index and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(sel) != 1:
-        n_new = len(sel) if terms[0].kind == _NEWAXIS else 0
-        terms = [terms[0]] * len(sel)
-        sel = resolve_selection(selection, old.labels, rank + n_new)
+
+    def flatten(new_rank: int) -> list[Any]:
+        # ints/slices are positions in the result domain; labels name existing dims (resolved later)
+        flat: list[Any] = []
+        for item in selection:
+            if isinstance(item, slice):
+                flat.extend(resolve_dim_slice(item, new_rank))
+            elif isinstance(item, str):
+                flat.append(item)
+            else:
+                flat.append(resolve_dimension(item, [""] * new_rank))
+        return flat
+
+    flat = flatten(rank + n_new)
+    if scalar_index and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(flat) != 1:
+        n_new = len(flat) if terms[0].kind == _NEWAXIS else 0
+        terms = [terms[0]] * len(flat)
+        flat = flatten(rank + n_new)
     has_ellipsis = any(t.kind == _ELLIPSIS for t in terms)
     consumed = sum(t.consumed if t.kind != _NEWAXIS else 1 for t in terms)
-    if consumed > len(sel) or (consumed < len(sel) and not has_ellipsis):
+    if consumed > len(flat) or (consumed < len(flat) and not has_ellipsis):
         raise IndexError(
-            f"Indexing expression requires {consumed} dimensions but selection has {len(sel)} dimensions"
+            f"Indexing expression requires {consumed} dimensions but selection has {len(flat)} dimensions"
         )
     expanded: list[tuple[_Term, int]] = []
     for order, t in enumerate(terms):
         if t.kind == _ELLIPSIS:
-            expanded.extend((_Term(_SLICE, _FULL_SLICE, 1), -1) for _ in range(len(sel) - consumed))
+            expanded.extend((_Term(_SLICE, _FULL_SLICE, 1), -1) for _ in range(len(flat) - consumed))
         else:
             expanded.append((t, order))
     new_rank = rank + n_new
@@ -291,7 +305,9 @@ def _slots_for_selection(
     pos = 0
     for t, _ in expanded:
         if t.kind == _NEWAXIS:
-            new_positions.add(sel[pos])
+            if isinstance(flat[pos], str):
+                raise IndexError("New dimensions cannot be specified by label")
+            new_positions.add(flat[pos])
         pos += 1 if t.kind == _NEWAXIS else t.consumed
     old_of_position: dict[int, int] = {}
     j = 0
@@ -299,6 +315,11 @@ def _slots_for_selection(
         if p not in new_positions:
             old_of_position[p] = j
             j += 1
+    position_of_old = {k: p for p, k in old_of_position.items()}
+    sel = [position_of_old[resolve_dimension(x, old.labels)] if isinstance(x, str) else x for x in flat]
+    if len(set(sel)) != len(sel):
+        dup = next(x for x in sel if sel.count(x) > 1)
+        raise IndexError(f"Dimension {dup} specified more than once")
     by_position: dict[int, _Slot] = {}
     before: dict[int, list[_Slot]] = {}  # dimension-free terms (0-d bool arrays) by position
     pos = 0
