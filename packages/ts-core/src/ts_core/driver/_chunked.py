@@ -446,6 +446,9 @@ class KvsChunkedDriver(Driver):
     def _write_chunk(self, kvstore: KvStore, part: Any, source: np.ndarray[Any, Any]) -> None:
         key = self.chunk_key(part.grid_indices)
         values = source[part.array_selection]
+        if kvstore.transaction is not None:
+            self._stage_in_transaction(kvstore, key, part, np.array(values, copy=True))
+            return
         if self._covers_chunk(part):
             if values.shape == self._chunk and self.field_view(self._fill) is self._fill:
                 storage = np.ascontiguousarray(values)  # interior chunk: encode the source directly
@@ -460,6 +463,34 @@ class KvsChunkedDriver(Driver):
             self.field_view(storage)[part.cell_selection] = values
             if self._store(kvstore, key, storage, generation):
                 return
+
+    def _stage_in_transaction(
+        self, kvstore: KvStore, key: str, part: Any, values: np.ndarray[Any, Any]
+    ) -> None:
+        """Stage the write as a modification the transaction applies to the stored chunk.
+
+        If the transaction also read this chunk, the commit is conditioned on what it read;
+        otherwise the modification is re-applied to whatever is stored at commit time.
+        """
+        covers = self._covers_chunk(part)
+        full_key = kvstore.path + key
+
+        def modify(stored: bytes | None) -> bytes | None:
+            if covers or stored is None:
+                storage = self.fill_chunk()
+            else:
+                try:
+                    storage = np.array(self.decode_chunk(stored), copy=True, order="K")
+                except Exception as exc:
+                    raise ChunkError(f"error decoding chunk {full_key!r}: {exc}") from exc
+            self.field_view(storage)[part.cell_selection] = values
+            if not self._store_fill and self._equals_fill(storage):
+                return None
+            return self.encode_chunk(storage)
+
+        assert kvstore.transaction is not None
+        kvstore.transaction._modify(kvstore._driver, full_key.encode("utf-8"), modify)
+        self._cache_pool.discard(self._cache_key(key))
 
     def _equals_fill(self, storage: np.ndarray[Any, Any]) -> bool:
         """Byte-exact comparison with the fill chunk (so NaN fill values compare equal)."""

@@ -1,24 +1,33 @@
 """Transactions over kvstores: staged writes, read-your-writes, optimistic commit.
 
 Writes made through a transaction-bound KvStore are staged in memory and invisible to
-others until commit. Reads see the transaction's own writes. At commit each staged key
-is written conditioned on the generation the transaction observed for it (its first
-read, or an explicit ``if_equal``), and keys that were only read are re-validated, so a
-read-modify-write never silently loses a concurrent update: the commit fails instead
-and the caller retries. ``repeatable_read=False`` turns read validation off.
+others until commit. Reads see the transaction's own writes, and each key is read from
+storage once (repeatable read). A staged write is either a whole value or a
+*modification*: a function from the stored value to the new one (how array drivers stage
+partial-chunk writes).
+
+At commit:
+* a key the transaction read (or wrote with ``if_equal``) is written conditioned on the
+  generation it saw, and keys that were only read are re-validated, so a
+  read-modify-write never silently loses a concurrent update: the commit fails with
+  ``TransactionConflictError`` and the caller retries;
+* a key that was only modified blindly is re-read at commit and the modifications are
+  re-applied on top of whatever is stored, conditioned on that read and retried until
+  it sticks, so concurrent writers to disjoint parts of one chunk lose nothing.
+``repeatable_read=False`` stops recording reads as conditions.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._executor import run_inline
 from .._future import Future
 from ._driver import KvStoreDriver, ReadOptions, ReadResult
-from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration
+from ._generation import UNKNOWN, TimestampedStorageGeneration
 from ._key_range import KeyRange
 
 __all__ = ["Transaction", "TransactionConflictError"]
@@ -28,14 +37,32 @@ class TransactionConflictError(ValueError):
     """The data a transaction depends on changed before it committed."""
 
 
+#: A staged modification: stored value (None = missing) -> new value (None = delete).
+Modification = Callable[[bytes | None], bytes | None]
+
+#: How many times a blind modification is re-applied after losing a race at commit.
+_MAX_COMMIT_RETRIES = 1000
+
+
 class _KeyState:
-    __slots__ = ("condition", "snapshot", "value", "written")
+    __slots__ = ("condition", "modifications", "snapshot", "value", "written")
 
     def __init__(self) -> None:
         self.condition: bytes | None = None  # generation the commit is conditioned on
-        self.written = False
-        self.value: bytes | None = None
         self.snapshot: ReadResult | None = None  # first read: later reads repeat it
+        self.written = False  # a whole value (``value``) replaces the stored one
+        self.value: bytes | None = None
+        self.modifications: list[Modification] = []  # applied on top of the base value
+
+    @property
+    def staged(self) -> bool:
+        return self.written or bool(self.modifications)
+
+    def apply(self, base: bytes | None) -> bytes | None:
+        value = self.value if self.written else base
+        for modification in self.modifications:
+            value = modification(value)
+        return value
 
 
 class _DriverState:
@@ -156,56 +183,65 @@ class Transaction:
     def _read(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> Future[ReadResult]:
         return run_inline(self._read_now, driver, key, options)
 
+    def _base(self, state: _DriverState, key: bytes, entry: _KeyState | None) -> ReadResult:
+        """The stored value as this transaction sees it (read once, then repeated)."""
+        if entry is not None and entry.snapshot is not None:
+            return entry.snapshot
+        if entry is None and state.deleted_by_range(key):
+            return ReadResult("missing", b"", TimestampedStorageGeneration(UNKNOWN, time.time()))
+        result = state.driver.read(key, ReadOptions())
+        with self._lock:
+            entry = state.keys.setdefault(key, _KeyState())
+            if entry.snapshot is None:
+                entry.snapshot = result
+                if self._repeatable_read and entry.condition is None:
+                    entry.condition = result.stamp.generation
+            return entry.snapshot
+
     def _read_now(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> ReadResult:
         with self._lock:
             state = self._state_for(driver)
             entry = state.keys.get(key)
-            if (entry is not None and entry.written) or (entry is None and state.deleted_by_range(key)):
-                value = entry.value if entry is not None else None
-                stamp = TimestampedStorageGeneration(UNKNOWN, time.time())
-                if value is None:
-                    return ReadResult("missing", b"", stamp)
-                if not options.byte_range.is_full:
-                    start, stop = options.byte_range.resolve(len(value), key)
-                    value = value[start:stop]
-                return ReadResult("value", value, stamp)
-            snapshot = entry.snapshot if entry is not None and self._repeatable_read else None
-        if snapshot is not None:
-            result = snapshot  # repeatable read: the transaction sees one version of each key
-            if not options.byte_range.is_full and result.state == "value":
-                start, stop = options.byte_range.resolve(len(result.value), key)
-                result = ReadResult("value", result.value[start:stop], result.stamp)
+        if entry is not None and entry.written and not entry.modifications:
+            value = entry.value
+            stamp = TimestampedStorageGeneration(UNKNOWN, time.time())
         else:
-            result = driver.read(key, ReadOptions())
-            with self._lock:
-                state = self._state_for(driver)
-                entry = state.keys.setdefault(key, _KeyState())
-                if self._repeatable_read and entry.condition is None:
-                    entry.condition = result.stamp.generation
-                    entry.snapshot = result
-            if not options.byte_range.is_full and result.state == "value":
-                start, stop = options.byte_range.resolve(len(result.value), key)
-                result = ReadResult("value", result.value[start:stop], result.stamp)
-        if options.if_not_equal is not None and options.if_not_equal == result.stamp.generation:
-            return ReadResult("unspecified", b"", result.stamp)
-        return result
+            base = self._base(state, key, entry)
+            if entry is None or not entry.staged:
+                value = base.value if base.state == "value" else None
+                stamp = base.stamp
+            else:
+                with self._lock:
+                    value = entry.apply(base.value if base.state == "value" else None)
+                stamp = TimestampedStorageGeneration(UNKNOWN, time.time())
+        if options.if_not_equal is not None and options.if_not_equal == stamp.generation:
+            return ReadResult("unspecified", b"", stamp)
+        if value is None:
+            return ReadResult("missing", b"", stamp)
+        if not options.byte_range.is_full:
+            start, stop = options.byte_range.resolve(len(value), key)
+            value = value[start:stop]
+        return ReadResult("value", value, stamp)
 
     def _write(
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
     ) -> Future[TimestampedStorageGeneration]:
         return run_inline(self._write_now, driver, key, value, if_equal)
 
+    def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
+        state = self._state_for(driver)
+        if self._atomic and key not in state.keys and not self._can_add_atomically(driver):
+            raise ValueError(
+                f"cannot write {key!r} in an atomic transaction: kvstore driver "
+                f'"{driver.id}" cannot commit more than one key atomically'
+            )
+        return state.keys.setdefault(key, _KeyState())
+
     def _write_now(
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
     ) -> TimestampedStorageGeneration:
         with self._lock:
-            state = self._state_for(driver)
-            if self._atomic and key not in state.keys and not self._can_add_atomically(driver):
-                raise ValueError(
-                    f"cannot write {key!r} in an atomic transaction: kvstore driver "
-                    f'"{driver.id}" cannot commit more than one key atomically'
-                )
-            entry = state.keys.setdefault(key, _KeyState())
+            entry = self._entry_for_write(driver, key)
             if if_equal is not None and if_equal != UNKNOWN:
                 if entry.condition is not None and entry.condition != if_equal:
                     raise TransactionConflictError(
@@ -213,11 +249,17 @@ class Transaction:
                     )
                 entry.condition = if_equal
             entry.written = True
-            entry.value = value
+            entry.value = None if value is None else bytes(value)
+            entry.modifications = []
         return TimestampedStorageGeneration(UNKNOWN, time.time())
 
+    def _modify(self, driver: KvStoreDriver, key: bytes, modification: Modification) -> None:
+        """Stage ``modification`` of ``key``; applied to the stored value at commit."""
+        with self._lock:
+            self._entry_for_write(driver, key).modifications.append(modification)
+
     def _can_add_atomically(self, driver: KvStoreDriver) -> bool:
-        staged = [s for s in self._drivers.values() if any(k.written for k in s.keys.values())]
+        staged = [s for s in self._drivers.values() if any(k.staged for k in s.keys.values())]
         if not staged:
             return True
         if len(staged) > 1 or staged[0].driver is not driver:
@@ -235,16 +277,19 @@ class Transaction:
             state.deleted_ranges.append(key_range)
             for key, entry in state.keys.items():
                 if key_range.contains(key):
-                    entry.written, entry.value = False, None
+                    entry.written, entry.value, entry.modifications = True, None, []
 
     def _list(self, driver: KvStoreDriver, key_range: KeyRange) -> Iterable[bytes]:
         with self._lock:
             state = self._state_for(driver)
-            staged = {k: e for k, e in state.keys.items() if e.written and key_range.contains(k)}
+            staged = [k for k, e in state.keys.items() if e.staged and key_range.contains(k)]
             ranges = list(state.deleted_ranges)
         keys = {k for k in driver.list(key_range) if not any(r.contains(k) for r in ranges)}
-        keys.update(k for k, e in staged.items() if e.value is not None)
-        keys.difference_update(k for k, e in staged.items() if e.value is None)
+        for key in staged:
+            if self._read_now(driver, key, ReadOptions()).state == "value":
+                keys.add(key)
+            else:
+                keys.discard(key)
         return keys
 
     # -- commit ----------------------------------------------------------------------------------
@@ -254,31 +299,63 @@ class Transaction:
         for state in self._drivers.values():
             for key_range in state.deleted_ranges:
                 state.driver.delete_range(key_range)
-            writes = [(k, e.value, e.condition) for k, e in state.keys.items() if e.written]
-            if len(writes) > 1 and self._atomic:
-                stamps = state.driver.write_many(writes)  # type: ignore[attr-defined]
-                if stamps is None:
-                    raise TransactionConflictError(
-                        "atomic commit failed: a key changed since this transaction read it; "
-                        "nothing was written"
-                    )
+            staged = [(k, e) for k, e in state.keys.items() if e.staged]
+            if self._atomic and len(staged) > 1:
+                self._commit_atomic(state, staged)
                 continue
-            for key, value, condition in writes:
-                stamp = state.driver.write(key, value, condition)
-                if stamp.generation == UNKNOWN:
-                    raise TransactionConflictError(
-                        f"commit conflict on key {key!r}: it changed since this transaction "
-                        "read it; retry the transaction"
-                    )
+            for key, entry in staged:
+                self._commit_key(state.driver, key, entry)
+
+    def _commit_key(self, driver: KvStoreDriver, key: bytes, entry: _KeyState) -> None:
+        if entry.condition is not None or not entry.modifications:
+            # Read-dependent (or a whole-value write): one conditional write.
+            base = entry.snapshot
+            value = entry.apply(base.value if base is not None and base.state == "value" else None)
+            stamp = driver.write(key, value, entry.condition)
+            if stamp.generation == UNKNOWN:
+                raise TransactionConflictError(
+                    f"commit conflict on key {key!r}: it changed since this transaction "
+                    "read it; retry the transaction"
+                )
+            return
+        for _ in range(_MAX_COMMIT_RETRIES):
+            # Blind modifications: re-apply on top of whatever is stored now.
+            current = driver.read(key, ReadOptions())
+            value = entry.apply(current.value if current.state == "value" else None)
+            if driver.write(key, value, current.stamp.generation).generation != UNKNOWN:
+                return
+        raise TransactionConflictError(f"commit of {key!r} lost {_MAX_COMMIT_RETRIES} races in a row")
+
+    def _commit_atomic(self, state: _DriverState, staged: list[tuple[bytes, _KeyState]]) -> None:
+        write_many = getattr(state.driver, "write_many", None)
+        if write_many is None:
+            raise ValueError(f'kvstore driver "{state.driver.id}" cannot commit several keys atomically')
+        for _ in range(_MAX_COMMIT_RETRIES):
+            writes = []
+            for key, entry in staged:
+                if entry.condition is not None or not entry.modifications:
+                    base = entry.snapshot
+                    condition = entry.condition
+                else:
+                    base = state.driver.read(key, ReadOptions())
+                    condition = base.stamp.generation
+                value = entry.apply(base.value if base is not None and base.state == "value" else None)
+                writes.append((key, value, condition))
+            if write_many(writes) is not None:
+                return
+            if all(e.condition is not None or not e.modifications for _, e in staged):
+                raise TransactionConflictError(
+                    "atomic commit failed: a key changed since this transaction read it; "
+                    "nothing was written"
+                )
+        raise TransactionConflictError(f"atomic commit lost {_MAX_COMMIT_RETRIES} races in a row")
 
     def _validate_reads(self, state: _DriverState) -> None:
         for key, entry in state.keys.items():
-            if entry.written or entry.condition is None or entry.condition == UNKNOWN:
+            if entry.staged or entry.condition is None or entry.condition == UNKNOWN:
                 continue
             current = state.driver.read(key, ReadOptions(if_not_equal=entry.condition))
-            if current.state != "unspecified" and not (
-                current.state == "missing" and entry.condition == NO_VALUE
-            ):
+            if current.state != "unspecified":
                 raise TransactionConflictError(
                     f"commit conflict on key {key!r}: it changed since this transaction read it"
                 )
