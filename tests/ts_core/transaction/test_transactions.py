@@ -61,9 +61,14 @@ def test_context_manager_commits_or_aborts(array: ts.TensorStore) -> None:
         array.with_transaction(txn)[0, 0].write(1).result()
     assert txn.commit_started
     assert array[0, 0].read().result() == 1
-    with pytest.raises(RuntimeError), ts.Transaction() as txn:
-        array.with_transaction(txn)[0, 0].write(99).result()
-        raise RuntimeError("changed my mind")
+    def change_mind() -> ts.Transaction:
+        with ts.Transaction() as txn:
+            array.with_transaction(txn)[0, 0].write(99).result()
+            raise RuntimeError(txn)
+
+    with pytest.raises(RuntimeError) as info:
+        change_mind()
+    txn = info.value.args[0]
     assert txn.aborted
     assert array[0, 0].read().result() == 1
 
@@ -132,7 +137,7 @@ def test_atomic_multi_chunk_transaction_on_memory() -> None:
     ).result()
     txn = ts.Transaction(atomic=True)
     staged = store.with_transaction(txn)
-    staged.write([*staged.read().result(), 1, 2, 3, 4]).result()
+    staged.write(staged.read().result() + np.array([1, 2, 3, 4], dtype=np.int32)).result()
     store[0].write(100).result()
     with pytest.raises(TransactionConflictError, match="nothing was written"):
         txn.commit_sync()
