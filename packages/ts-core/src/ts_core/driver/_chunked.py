@@ -385,6 +385,21 @@ class KvsChunkedDriver(Driver):
         if self._cache_pool.total_bytes_limit:
             self._cache_pool.put(cache_key, (generation, stamp_time, storage), storage.nbytes)
 
+    # -- storage statistics -------------------------------------------------------------------
+    def stored_chunk_counts(self, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
+        from ..index_space import partition_index_transform
+
+        self._check_bounds(transform)
+        kvstore = self._kvstore if transaction is None else self._kvstore.with_transaction(transaction)
+        keys = {self.chunk_key(part.grid_indices) for part in partition_index_transform(transform, self._chunk)}
+        if not keys:
+            return (0, 0)
+        if len(keys) > 64:  # one listing beats many reads
+            listed = {k.decode("utf-8", "surrogateescape") for k in kvstore.list().result()}
+            return (len(keys & listed), len(keys))
+        present = sum(kvstore._read_blocking(key).state == "value" for key in keys)
+        return (present, len(keys))
+
     # -- bounds --------------------------------------------------------------------------------
     def _check_bounds(self, transform: IndexTransform) -> None:
         from ..index_space import output_index_bounds

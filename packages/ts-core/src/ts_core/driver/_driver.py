@@ -80,5 +80,6 @@ class Driver(abc.ABC):
     ) -> Future[Driver]:
         raise NotImplementedError(f'the "{self.id}" driver does not support resize')
 
-    def storage_statistics(self, transform: IndexTransform, query_not_stored: bool, query_fully_stored: bool) -> Future[Any]:
-        raise NotImplementedError(f'the "{self.id}" driver does not report storage statistics')
+    def stored_chunk_counts(self, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
+        """(stored, total) chunks intersecting ``transform``; in-memory drivers store everything."""
+        return (1, 1)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..index_space import IndexDomain, IndexTransform
     from ..kvstore import KvStore, Transaction
 
-__all__ = ["TensorStore", "WriteFutures"]
+__all__ = ["StorageStatistics", "TensorStore", "WriteFutures"]
 
 
 class WriteFutures(Future[None]):
@@ -37,6 +37,26 @@ class WriteFutures(Future[None]):
         return self
 
 
+class StorageStatistics:
+    """Whether a region is stored: ``not_stored`` (nothing) / ``fully_stored`` (everything)."""
+
+    __slots__ = ("fully_stored", "not_stored")
+
+    def __init__(self, not_stored: bool | None = None, fully_stored: bool | None = None) -> None:
+        self.not_stored = not_stored
+        self.fully_stored = fully_stored
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StorageStatistics):
+            return NotImplemented
+        return (self.not_stored, self.fully_stored) == (other.not_stored, other.fully_stored)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"TensorStore.StorageStatistics(not_stored={self.not_stored}, fully_stored={self.fully_stored})"
+
+
 class _Indexer:
     __slots__ = ("_mode", "_store")
 
@@ -53,6 +73,8 @@ class TensorStore:
     """An asynchronous view of a multi-dimensional array."""
 
     __slots__ = ("_driver", "_read", "_transaction", "_transform", "_write")
+
+    StorageStatistics = StorageStatistics
 
     def __init__(
         self,
@@ -245,6 +267,22 @@ class TensorStore:
             return TensorStore(driver, None, self._transaction, self._read, self._write)
 
         return run_inline(resize_now)
+
+    def storage_statistics(
+        self, *, query_not_stored: bool = False, query_fully_stored: bool = False
+    ) -> Future[StorageStatistics]:
+        """Whether the view's region has no stored chunks / only stored chunks."""
+        from .._executor import run_inline
+
+        def query() -> StorageStatistics:
+            stored = self._driver.stored_chunk_counts(self._transform, self._transaction)
+            present, total = stored
+            return StorageStatistics(
+                not_stored=(present == 0) if query_not_stored else None,
+                fully_stored=(present == total) if query_fully_stored else None,
+            )
+
+        return run_inline(query)
 
     def _is_identity_view(self) -> bool:
         transform = self._transform

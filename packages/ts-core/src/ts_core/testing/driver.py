@@ -179,6 +179,16 @@ class DriverConformance:
         chunk_keys = [k for k in store.kvstore.list().result() if not k.startswith(b".") and b"json" not in k and b"attributes" not in k]
         assert len(chunk_keys) == 1
 
+    def test_storage_statistics(self, kvstore: Any, context: Any) -> None:
+        store = self._create(kvstore, context, (6,), (2,))
+        store[0:2].write(np.array([1, 2], np.uint16)).result()
+        whole = store.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
+        assert (whole.not_stored, whole.fully_stored) == (False, False)
+        first = store[0:2].storage_statistics(query_not_stored=True, query_fully_stored=True).result()
+        assert (first.not_stored, first.fully_stored) == (False, True)
+        rest = store[2:].storage_statistics(query_not_stored=True).result()
+        assert (rest.not_stored, rest.fully_stored) == (True, None)
+
     # -- errors -----------------------------------------------------------------------------------
     def test_out_of_bounds(self, kvstore: Any, context: Any) -> None:
         store = self._create(kvstore, context, (4, 4), (2, 2))
