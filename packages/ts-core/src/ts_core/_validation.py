@@ -108,7 +108,7 @@ def _describe_alternative(schema: Any) -> str:
         if isinstance(kind, str):
             return _JSON_TYPE_NAMES.get(kind, kind)
         if isinstance(kind, list):
-            return " or ".join(_JSON_TYPE_NAMES.get(k, k) for k in kind)
+            return " or ".join(_JSON_TYPE_NAMES.get(str(k), str(k)) for k in kind)
     return "a valid value"
 
 

@@ -57,6 +57,9 @@ class StorageStatistics:
         return f"TensorStore.StorageStatistics(not_stored={self.not_stored}, fully_stored={self.fully_stored})"
 
 
+_StorageStatistics = StorageStatistics
+
+
 class _Indexer:
     __slots__ = ("_mode", "_store")
 
@@ -270,14 +273,13 @@ class TensorStore:
 
     def storage_statistics(
         self, *, query_not_stored: bool = False, query_fully_stored: bool = False
-    ) -> Future[StorageStatistics]:
+    ) -> Future[_StorageStatistics]:
         """Whether the view's region has no stored chunks / only stored chunks."""
         from .._executor import run_inline
 
-        def query() -> StorageStatistics:
-            stored = self._driver.stored_chunk_counts(self._transform, self._transaction)
-            present, total = stored
-            return StorageStatistics(
+        def query() -> _StorageStatistics:
+            present, total = self._driver.stored_chunk_counts(self._transform, self._transaction)
+            return _StorageStatistics(
                 not_stored=(present == 0) if query_not_stored else None,
                 fully_stored=(present == total) if query_fully_stored else None,
             )
