@@ -219,6 +219,13 @@ def gcs_spec(path: str = "", **extra: object) -> dict[str, object]:
     return spec
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    # The default listen backlog (5) drops connections in a burst; the client then
+    # waits a second to retry its SYN, which would look like serialised requests.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
     """Serves a directory with ``ETag``, ``Range`` (206/416) and ``If-None-Match`` (304)."""
 
@@ -272,8 +279,7 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
 def static_http_server(directory: str) -> Iterator[str]:
     """Serve ``directory`` on 127.0.0.1 from a thread; yields the base URL."""
     handler = functools.partial(RangeRequestHandler, directory=directory)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:
@@ -366,8 +372,7 @@ def fault_proxy(upstream_url: str, schedule: FaultSchedule) -> Iterator[str]:
     parts = urllib.parse.urlsplit(upstream_url)
     handler = type("Handler", (_FaultProxyHandler,), {
         "upstream": (parts.hostname, parts.port), "schedule": schedule})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
     try:

@@ -116,6 +116,7 @@ def test_slow_server_does_not_serialise_requests(
         futures = [store.read(f"k{i}") for i in range(count)]
         assert all(f.result().value == b"v" for f in futures)
         elapsed = time.monotonic() - started
+    print(f"{service}: {count} reads with {delay}s server delay took {elapsed:.2f}s")
     assert elapsed < count * delay / 4, f"{count} reads took {elapsed:.2f}s: requests were serialised"
 
 
