@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 
 import ts_core.index_space as my
 
-from .index_space_strategies import build_dim_expression, dim_expression, numpy_index, transform_json
+from .index_space_strategies import (
+    build_dim_expression,
+    dim_expression,
+    numpy_index,
+    transform_json,
+)
 
 ts = pytest.importorskip("tensorstore")
 
@@ -19,8 +24,10 @@ EXAMPLES = settings(max_examples=500, deadline=None, suppress_health_check=[Heal
 _ERRORS = (IndexError, ValueError, TypeError)
 
 
-def _log(*args: Any) -> None:  # DEBUG
+def _log(*args: Any) -> None:
+    """Append the case to $TS_CASE_LOG (to find inputs that crash the wheel, which kills pytest)."""
     import os
+
     if os.environ.get("TS_CASE_LOG"):
         with open(os.environ["TS_CASE_LOG"], "a") as f:
             print(*args, file=f, flush=True)
@@ -45,7 +52,7 @@ def both_transforms(json: dict[str, Any]) -> tuple[Any, Any]:
     try:
         theirs = ts.IndexTransform(json=json)
     except ValueError:
-        with pytest.raises(ValueError):  # noqa: PT012 - parse only
+        with pytest.raises(ValueError, match="Error parsing index transform from JSON"):
             my.IndexTransform(json=json)
         return None, None
     ours = my.IndexTransform(json=json)
@@ -55,7 +62,9 @@ def both_transforms(json: dict[str, Any]) -> tuple[Any, Any]:
 
 @EXAMPLES
 @given(transform_json(), numpy_index(), st.sampled_from(("default", "oindex", "vindex")))
-def test_numpy_indexing_matches_tensorstore(json: dict[str, Any], index: tuple[Any, ...], mode: str) -> None:
+def test_numpy_indexing_matches_tensorstore(
+    json: dict[str, Any], index: tuple[Any, ...], mode: str
+) -> None:
     ours, theirs = both_transforms(json)
     if ours is None:
         return
@@ -83,13 +92,17 @@ def test_dim_expressions_match_tensorstore(json: dict[str, Any], expr: Any) -> N
 
 @EXAMPLES
 @given(transform_json(finite=False), transform_json(finite=False))
-def test_composition_matches_tensorstore(outer_json: dict[str, Any], inner_json: dict[str, Any]) -> None:
+def test_composition_matches_tensorstore(
+    outer_json: dict[str, Any], inner_json: dict[str, Any]
+) -> None:
     _log("CO", outer_json, inner_json)
     outer, outer_ts = both_transforms(outer_json)
     inner, inner_ts = both_transforms(inner_json)
     if outer is None or inner is None:
         return
-    assert_same(outcome(lambda: outer[inner]), outcome(lambda: outer_ts[inner_ts]), (outer_json, inner_json))
+    assert_same(
+        outcome(lambda: outer[inner]), outcome(lambda: outer_ts[inner_ts]), (outer_json, inner_json)
+    )
 
 
 @EXAMPLES

@@ -17,16 +17,17 @@ _UNBOUNDED = (-inf, inf, True, True)  # inclusive_min, inclusive_max, implicit_l
 def _tighten(
     current: tuple[int, int, bool, bool], lo: int, hi: int, il: bool, iu: bool
 ) -> tuple[int, int, bool, bool]:
-    """Intersect closed bounds, keeping the implicit flag of the bound that binds (AND on ties)."""
+    """Combine two inferred closed bounds: an explicit bound beats an implicit one, otherwise the
+    tighter bound wins (tensorstore's rule for bounds propagated from several output dims)."""
     clo, chi, cil, ciu = current
-    if lo > clo:
-        clo, cil = lo, il
-    elif lo == clo:
-        cil = cil and il
-    if hi < chi:
-        chi, ciu = hi, iu
-    elif hi == chi:
-        ciu = ciu and iu
+    if cil != il:
+        clo, cil = (clo, cil) if not cil else (lo, il)
+    else:
+        clo = max(clo, lo)
+    if ciu != iu:
+        chi, ciu = (chi, ciu) if not ciu else (hi, iu)
+    else:
+        chi = min(chi, hi)
     return clo, chi, cil, ciu
 
 
@@ -67,7 +68,11 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
         ilo, ihi, iil, iiu = inferred[k]
         check_lo = -inf if iil else ilo
         check_hi = inf if iiu else ihi
-        if check_constants and ehi >= elo and ((not eil and elo < check_lo) or (not eiu and ehi > check_hi)):
+        if (
+            check_constants
+            and ehi >= elo
+            and ((not eil and elo < check_lo) or (not eiu and ehi > check_hi))
+        ):
             raise IndexError(
                 f"OUT_OF_RANGE: Propagated bounds {format_interval(ilo, ihi + 1)}, with size={ihi + 1 - ilo}, "
                 f"for dimension {k} are incompatible with existing bounds {format_interval(elo, ehi + 1)}, "
@@ -102,7 +107,11 @@ def definitely_empty(domain: IndexDomain) -> bool:
     return any(
         a >= b and not il and not iu
         for a, b, il, iu in zip(
-            domain._inclusive_min, domain._exclusive_max, domain._implicit_lower, domain._implicit_upper, strict=True
+            domain._inclusive_min,
+            domain._exclusive_max,
+            domain._implicit_lower,
+            domain._implicit_upper,
+            strict=True,
         )
     )
 
@@ -130,7 +139,7 @@ def compose_maps(
     if normalize_empty is None:
         normalize_empty = simplify
     od = outer._domain
-    if normalize_empty and any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
+    if normalize_empty and definitely_empty(domain):
         # tensorstore normalizes index arrays over an empty domain to ``constant 0`` first;
         # single-element arrays still become checked constants unless an explicit bound empties it.
         keep_single = not definitely_empty(domain)
@@ -238,7 +247,7 @@ def _compose_array_map(
     array = m._index_array
     assert array is not None
     rank = domain.rank
-    if normalize_empty and any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
+    if normalize_empty and definitely_empty(domain):
         return OutputIndexMap._constant(0)
     if _is_translation_only(inner_maps, array, domain) and not (simplify and array.size == 1):
         return m  # pure translation: the array is unchanged

@@ -136,7 +136,11 @@ def _apply_inner(
     from ._transform import IndexTransform
 
     domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
-    return IndexTransform._make(domain, compose_maps(t, tuple(inner), domain, simplify, normalize_empty), normalize=normalize_empty)
+    return IndexTransform._make(
+        domain,
+        compose_maps(t, tuple(inner), domain, simplify, normalize_empty),
+        normalize=normalize_empty,
+    )
 
 
 def _domain_lists(
@@ -319,9 +323,8 @@ def op_transpose(
 
 def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, list[int]]:
     """Replace ``dims`` by one new first dimension indexing their diagonal."""
-    from ._output_map import OutputIndexMap
-
     from ._interval import Dim
+    from ._output_map import OutputIndexMap
 
     dom = t._domain
     if dims:
@@ -329,7 +332,11 @@ def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, lis
         lo_d = max(dom._inclusive_min[j] for j in dims)
         hi_d = max(lo_d, min(dom._exclusive_max[j] for j in dims))
         diag = Dim._make(
-            lo_d, hi_d, all(dom._implicit_lower[j] for j in dims), all(dom._implicit_upper[j] for j in dims), ""
+            lo_d,
+            hi_d,
+            all(dom._implicit_lower[j] for j in dims),
+            all(dom._implicit_upper[j] for j in dims),
+            "",
         )
     else:
         diag = Dim()  # no dims: a new unbounded dimension
@@ -460,7 +467,9 @@ class DimExpression:
                 mode = "default" if op == "index" else op
                 terms = classify_index(args)
                 if dims is not None and any(term.kind == NEWAXIS_KIND for term in terms):
-                    raise IndexError("tensorstore.newaxis (`None`) not valid in chained indexing operations")
+                    raise IndexError(
+                        "tensorstore.newaxis (`None`) not valid in chained indexing operations"
+                    )
                 scalar = not isinstance(args, tuple)
                 t, dims = numpy_index(t, terms, mode, selection if dims is None else dims, scalar)
             else:

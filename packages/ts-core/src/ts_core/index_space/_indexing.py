@@ -16,7 +16,14 @@ import numpy as np
 
 from ._compose import compose, compose_maps, definitely_empty, effective_range
 from ._domain import IndexDomain
-from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, affine_preimage, format_interval, inf, trunc_div
+from ._interval import (
+    MAX_FINITE_INDEX,
+    MIN_FINITE_INDEX,
+    affine_preimage,
+    format_interval,
+    inf,
+    trunc_div,
+)
 from ._output_map import INDEX_DTYPE, OutputIndexMap
 from ._transform import IndexTransform
 
@@ -122,10 +129,14 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
         last = anchor
     if last < first - 1:
         raise IndexError(where + f"({first}, {last}) do not specify a valid closed index interval")
-    if last >= first and ((not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf):
+    if last >= first and (
+        (not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf
+    ):
         elo, ehi = effective_range(domain, j)
         raise IndexError(
-            "OUT_OF_RANGE: " + where + f"Slice interval {format_interval(first, last + 1)} is not contained "
+            "OUT_OF_RANGE: "
+            + where
+            + f"Slice interval {format_interval(first, last + 1)} is not contained "
             f"within domain {format_interval(elo, ehi)}"
         )
     x_lower_implicit = s.start is None and il
@@ -138,7 +149,9 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
         return first, last + 1, x_lower_implicit, x_upper_implicit, 0, 1
     if anchor in (-inf, inf):
         if step != -1:
-            raise IndexError(where + f"Slicing with non-unit stride of {step} requires a finite start index")
+            raise IndexError(
+                where + f"Slicing with non-unit stride of {step} requires a finite start index"
+            )
         offset = 0
     else:
         offset = anchor - step * trunc_div(anchor, step)
@@ -209,9 +222,10 @@ def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTran
 class _Slot:
     """One position of the result layout: a term applied to old dims (or a new dimension)."""
 
-    __slots__ = ("dims", "order", "selected", "term")
+    __slots__ = ("dims", "order", "sel_index", "selected", "term")
 
     def __init__(self, term: _Term, dims: list[int], order: int, selected: bool = True) -> None:
+        self.sel_index = 0  # position in the selection: orders the dims a dim expression yields
         self.term = term
         self.dims = dims  # old input dims consumed
         self.order = order  # position of the term in the user's index (for array placement)
@@ -232,8 +246,14 @@ def numpy_index(
     """
     old = transform._domain
     rank = old.rank
-    if selection is not None and mode == OINDEX and any(t.kind == _BOOL and t.consumed == 0 for t in terms):
-        raise IndexError("Zero-rank bool array incompatible with outer indexing of a dimension selection")
+    if (
+        selection is not None
+        and mode == OINDEX
+        and any(t.kind == _BOOL and t.consumed == 0 for t in terms)
+    ):
+        raise IndexError(
+            "Zero-rank bool array incompatible with outer indexing of a dimension selection"
+        )
     slots = (
         _slots_for_all(terms, rank)
         if selection is None
@@ -266,7 +286,7 @@ def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
 def _slots_for_selection(
     terms: list[_Term], selection: list[Any], old: IndexDomain, scalar_index: bool
 ) -> list[_Slot]:
-    from ._dim_expression import resolve_dimension, resolve_dim_slice
+    from ._dim_expression import resolve_dim_slice, resolve_dimension
 
     rank = old.rank
     n_new = sum(t.kind == _NEWAXIS for t in terms)
@@ -283,11 +303,19 @@ def _slots_for_selection(
                 flat.append(resolve_dimension(item, [""] * new_rank))
         return flat
 
+    if scalar_index and terms[0].kind == _NEWAXIS:
+        # one new dim per selected position; an open-ended slice cannot count them
+        for item in selection:
+            if isinstance(item, slice) and item.stop is None:
+                from ._dim_expression import _repr_item
+
+                raise IndexError(
+                    f"`{_repr_item(item)}` is not a valid specification for new dimensions"
+                )
+        n_new = len(flatten(rank + len(selection))) if selection else 1
     flat = flatten(rank + n_new)
     if scalar_index and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(flat) != 1:
-        n_new = len(flat) if terms[0].kind == _NEWAXIS else 0
         terms = [terms[0]] * len(flat)
-        flat = flatten(rank + n_new)
     has_ellipsis = any(t.kind == _ELLIPSIS for t in terms)
     consumed = sum(t.consumed if t.kind != _NEWAXIS else 1 for t in terms)
     if consumed > len(flat) or (consumed < len(flat) and not has_ellipsis):
@@ -297,7 +325,9 @@ def _slots_for_selection(
     expanded: list[tuple[_Term, int]] = []
     for order, t in enumerate(terms):
         if t.kind == _ELLIPSIS:
-            expanded.extend((_Term(_SLICE, _FULL_SLICE, 1), -1) for _ in range(len(flat) - consumed))
+            expanded.extend(
+                (_Term(_SLICE, _FULL_SLICE, 1), -1) for _ in range(len(flat) - consumed)
+            )
         else:
             expanded.append((t, order))
     new_rank = rank + n_new
@@ -316,7 +346,9 @@ def _slots_for_selection(
             old_of_position[p] = j
             j += 1
     position_of_old = {k: p for p, k in old_of_position.items()}
-    sel = [position_of_old[resolve_dimension(x, old.labels)] if isinstance(x, str) else x for x in flat]
+    sel = [
+        position_of_old[resolve_dimension(x, old.labels)] if isinstance(x, str) else x for x in flat
+    ]
     if len(set(sel)) != len(sel):
         dup = next(x for x in sel if sel.count(x) > 1)
         raise IndexError(f"Dimension {dup} specified more than once")
@@ -325,14 +357,18 @@ def _slots_for_selection(
     pos = 0
     for t, order in expanded:
         if t.consumed == 0 and t.kind != _NEWAXIS:
-            before.setdefault(0, []).append(_Slot(t, [], order))  # tensorstore puts these first
+            before.setdefault(0, []).append(
+                _Slot(t, [], order, selected=False)
+            )  # tensorstore puts these first
             continue
         if t.kind == _NEWAXIS:
             by_position[sel[pos]] = _Slot(t, [], order)
+            by_position[sel[pos]].sel_index = pos
             pos += 1
             continue
         dims = [old_of_position[p] for p in sel[pos : pos + t.consumed]]
         by_position[sel[pos]] = _Slot(t, dims, order)
+        by_position[sel[pos]].sel_index = pos
         for p in sel[pos + 1 : pos + t.consumed]:
             by_position[p] = _Slot(_Term(_NEWAXIS, None, -1), [], -2)  # placeholder, dropped
         pos += t.consumed
@@ -343,7 +379,9 @@ def _slots_for_selection(
             break
         slot = by_position.get(p)
         if slot is None:
-            slots.append(_Slot(_Term(_SLICE, _FULL_SLICE, 1), [old_of_position[p]], -1, selected=False))
+            slots.append(
+                _Slot(_Term(_SLICE, _FULL_SLICE, 1), [old_of_position[p]], -1, selected=False)
+            )
         elif slot.order != -2:
             slots.append(slot)
     return slots
@@ -390,7 +428,10 @@ def _build(
             orders = [slots[i].order for i in by_order]
             lo_order, hi_order = orders[0], orders[-1]
             # Adjacent if only arrays/ints sit between them in the user's index (``...`` separates).
-            if all(kinds[o] in (_ARRAY, _BOOL, _INT) for o in range(lo_order + 1, hi_order)):
+            front = any(not slots[i].dims and slots[i].selected is False for i in array_slots)
+            if not front and all(
+                kinds[o] in (_ARRAY, _BOOL, _INT) for o in range(lo_order + 1, hi_order)
+            ):
                 block_at = by_order[0]
     # Lay out result dimensions.
     lo: list[int] = []
@@ -399,7 +440,7 @@ def _build(
     iu: list[bool] = []
     labels: list[str] = []
     inner: list[OutputIndexMap | None] = [None] * old.rank
-    produced: list[int] = []
+    produced: list[tuple[int, int]] = []  # (selection index, result dim)
     pending_arrays: list[
         tuple[int, np.ndarray[Any, Any], int, int]
     ] = []  # old dim, array, first dim, ndim
@@ -414,8 +455,9 @@ def _build(
 
     def add_block() -> None:
         first = len(lo)
+        key = min(slots[i].sel_index for i in array_slots)
         for n in bshape:
-            produced.append(add_dim(0, n, False, False, ""))
+            produced.append((key, add_dim(0, n, False, False, "")))
         for i in array_slots:
             for j, part in zip(slots[i].dims, _array_parts(slots[i]), strict=True):
                 padded = part.reshape((1,) * (len(bshape) - part.ndim) + part.shape)
@@ -437,15 +479,15 @@ def _build(
             a, b, ia, ib, offset, stride = slice_interval(t.value, old, j)
             k = add_dim(a, b, ia, ib, old._labels[j])
             if slot.selected:
-                produced.append(k)
+                produced.append((slot.sel_index, k))
             inner[j] = OutputIndexMap._single(k, offset, stride)
         elif t.kind == _NEWAXIS:
-            produced.append(add_dim(0, 1, True, True, ""))
+            produced.append((slot.sel_index, add_dim(0, 1, True, True, "")))
         elif mode == OINDEX:
             shape = _array_shape(slot)
             first = len(lo)
             for n in shape:
-                produced.append(add_dim(0, n, False, False, ""))
+                produced.append((slot.sel_index, add_dim(0, n, False, False, "")))
             for j, part in zip(slot.dims, _array_parts(slot), strict=True):
                 pending_arrays.append((j, part.reshape(shape), first, len(shape)))
     new_rank = len(lo)
@@ -466,4 +508,5 @@ def _build(
         if m is None:  # pragma: no cover - every old dim is consumed by construction
             raise AssertionError(f"dimension {j} not consumed")
     maps = compose_maps(transform, tuple(inner), domain)  # type: ignore[arg-type]
-    return IndexTransform._make(domain, maps), produced
+    produced.sort(key=lambda item: item[0])  # stable: dims of one term stay in order
+    return IndexTransform._make(domain, maps), [k for _, k in produced]

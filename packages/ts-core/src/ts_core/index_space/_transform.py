@@ -298,7 +298,9 @@ def _normalize(domain: IndexDomain, maps: tuple[OutputIndexMap, ...]) -> tuple[O
             break
     else:
         return maps
-    if any(a >= b for a, b in zip(domain._inclusive_min, domain._exclusive_max, strict=True)):
+    from ._compose import definitely_empty
+
+    if definitely_empty(domain):
         return tuple(OutputIndexMap._constant(0) if m._method == ARRAY else m for m in maps)
     return maps
 
