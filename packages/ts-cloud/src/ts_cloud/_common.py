@@ -5,9 +5,14 @@ from __future__ import annotations
 import re
 import time
 
-from ts_core.kvstore import KeyRange
-from ts_core.kvstore._driver import ByteRange, ReadOptions, ReadResult
-from ts_core.kvstore._generation import NO_VALUE, TimestampedStorageGeneration
+from ts_core.kvstore import (
+    NO_VALUE,
+    ByteRange,
+    KeyRange,
+    ReadOptions,
+    ReadResult,
+    TimestampedStorageGeneration,
+)
 from ts_core.kvstore._key_range import prefix_range
 
 __all__ = [

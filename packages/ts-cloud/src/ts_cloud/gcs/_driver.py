@@ -22,14 +22,16 @@ import attrs
 
 from ts_core._executor import Executor
 from ts_core.context import Context
-from ts_core.kvstore import KeyRange
-from ts_core.kvstore._driver import KvStoreDriver, ReadOptions, ReadResult
-from ts_core.kvstore._generation import (
+from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
+    KeyRange,
+    KvStoreDriver,
+    ReadOptions,
+    ReadResult,
     TimestampedStorageGeneration,
-    make_generation,
 )
+from ts_core.kvstore._generation import make_generation
 
 from .._common import (
     common_prefix,
