@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._interval import Dim, inf, validate_half_open
+from ._interval import INF_SIZE, Dim, inf, validate_half_open
 from ._mixin import DimOpsMixin
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class IndexDomain(DimOpsMixin):
         total = 1
         for n in self.shape:
             total *= n
-        return total
+        return min(total, INF_SIZE)  # saturates like tensorstore
 
     @property
     def labels(self) -> tuple[str, ...]:
