@@ -108,3 +108,12 @@ def test_executor_exception_lands_in_future() -> None:
     future = Executor(1).submit(int, "not a number")
     with pytest.raises(ValueError, match="invalid literal"):
         future.result(timeout=30)
+
+
+def test_executor_spreads_a_burst_over_workers() -> None:
+    executor = Executor(4)
+    executor.submit(time.sleep, 0).result(timeout=30)  # one worker exists and is idle
+    barrier = threading.Barrier(4, timeout=30)
+    futures = [executor.submit(barrier.wait) for _ in range(4)]  # needs 4 concurrent workers
+    for future in futures:
+        future.result(timeout=60)

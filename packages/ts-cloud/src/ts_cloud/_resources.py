@@ -11,14 +11,11 @@ from __future__ import annotations
 import os
 import random
 import re
-import threading
-from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
 import attrs
 
 from ts_core._executor import Executor
-from ts_core._future import Future
 from ts_core.context import Context, ContextResourceProvider
 
 __all__ = [
@@ -28,7 +25,6 @@ __all__ = [
     "GcsUserProject",
     "HttpRequestConcurrency",
     "HttpRequestRetries",
-    "RequestExecutor",
     "RetryPolicy",
     "S3RequestConcurrency",
     "S3RequestRetries",
@@ -66,29 +62,6 @@ class RetryPolicy:
         return ceiling * (0.5 + random.random() / 2)
 
 
-class RequestExecutor(Executor):
-    """An Executor that starts a worker whenever queued requests outnumber idle workers.
-
-    ts-core's Executor starts a thread only when no worker is idle, counting a worker
-    that was just notified (but has not woken yet) as idle, so a burst of submissions
-    can land on a single thread. Network requests are mostly waiting, and a burst is
-    exactly what must run in parallel here.
-    """
-
-    def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
-        future: Future[T] = Future()
-        with self._lock:
-            self._queue.append((future, function, args))
-            if self._idle:
-                self._work_ready.notify()
-            if len(self._queue) > self._idle and self._threads < self.limit:
-                self._threads += 1
-                threading.Thread(
-                    target=self._worker, name=f"{self.name}-{self._threads}", daemon=True
-                ).start()
-        return future
-
-
 class _ConcurrencyProvider(ContextResourceProvider):
     name: ClassVar[str] = "ts-cloud"
     environment_variable: ClassVar[str] = ""
@@ -98,7 +71,7 @@ class _ConcurrencyProvider(ContextResourceProvider):
         limit = spec.get("limit", "shared")
         if limit == "shared":
             limit = int(os.environ.get(cls.environment_variable, DEFAULT_REQUEST_CONCURRENCY))
-        return RequestExecutor(int(limit), cls.name)
+        return Executor(int(limit), cls.name)
 
 
 class S3RequestConcurrency(_ConcurrencyProvider):

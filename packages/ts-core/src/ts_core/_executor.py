@@ -8,8 +8,8 @@ ts is in use (a PyTorch DataLoader worker) gets fresh, working pools.
 
 from __future__ import annotations
 
-import collections
 import os
+import queue
 import threading
 import weakref
 from collections.abc import Callable
@@ -45,40 +45,51 @@ class Executor:
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
-        self._work_ready = threading.Condition(self._lock)
-        self._queue: collections.deque[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
-        self._queue = collections.deque()
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]
+        self._queue = queue.SimpleQueue()
         self._threads = 0
-        self._idle = 0
+        self._waiting = 0  # workers blocked on (or about to block on) the queue
+        self._queued = 0  # items put and not yet taken
 
     def submit(self, function: Callable[..., T], *args: Any) -> Future[T]:
         """Schedule ``function(*args)``; the Future carries its result or exception."""
         future: Future[T] = Future()
+        item = (future, function, args)
         with self._lock:
-            self._queue.append((future, function, args))
-            if self._idle:
-                self._work_ready.notify()
-            elif self._threads < self.limit:
+            # A waiting worker per queued item; beyond that start a thread (up to the
+            # limit), so a burst of submissions spreads over workers instead of piling
+            # onto one that was already woken.
+            if self._waiting <= self._queued and self._threads < self.limit:
                 self._threads += 1
                 threading.Thread(
-                    target=self._worker, name=f"{self.name}-{self._threads}", daemon=True
+                    target=self._worker, args=(item,), name=f"{self.name}-{self._threads}", daemon=True
                 ).start()
+            else:
+                self._queued += 1
+                self._queue.put(item)
         return future
 
-    def _worker(self) -> None:
+    def _worker(self, item: tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]) -> None:
         while True:
-            with self._lock:
-                while not self._queue:
-                    self._idle += 1
-                    woke = self._work_ready.wait(_IDLE_SECONDS)
-                    self._idle -= 1
-                    if not woke and not self._queue:
-                        self._threads -= 1
-                        return
-                future, function, args = self._queue.popleft()
-            if future.done():  # cancelled while queued
-                continue
-            _run_into(future, function, args)
+            future, function, args = item
+            if not future.done():  # skip work cancelled while queued
+                _run_into(future, function, args)
+            while True:
+                with self._lock:
+                    self._waiting += 1
+                try:
+                    item = self._queue.get(timeout=_IDLE_SECONDS)
+                except queue.Empty:
+                    with self._lock:
+                        self._waiting -= 1
+                        if self._queued == 0:
+                            self._threads -= 1
+                            return
+                    continue  # something arrived as the wait timed out
+                with self._lock:
+                    self._waiting -= 1
+                    self._queued -= 1
+                break
 
     def __repr__(self) -> str:
         return f"Executor(limit={self.limit}, name={self.name!r})"
