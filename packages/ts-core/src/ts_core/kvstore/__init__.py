@@ -1,7 +1,7 @@
 """The KvStore API, its driver contract, and the transactional layer."""
 
 from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult
-from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration
+from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from ._key_range import KeyRange, prefix_range
 from ._kvstore import KvStore
 from ._spec import KvStoreSpec
@@ -20,5 +20,6 @@ __all__ = [
     "TimestampedStorageGeneration",
     "Transaction",
     "TransactionConflictError",
+    "make_generation",
     "prefix_range",
 ]
