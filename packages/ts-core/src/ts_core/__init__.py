@@ -9,40 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_DTYPE_NAMES = (
-    "dtype",
-    "DTypeLike",
-    "bool",
-    "char",
-    "byte",
-    "int2",
-    "int4",
-    "int8",
-    "uint8",
-    "int16",
-    "uint16",
-    "int32",
-    "uint32",
-    "int64",
-    "uint64",
-    "float4_e2m1fn",
-    "float8_e3m4",
-    "float8_e4m3fn",
-    "float8_e4m3fnuz",
-    "float8_e4m3b11fnuz",
-    "float8_e5m2",
-    "float8_e5m2fnuz",
-    "float8_e8m0fnu",
-    "float16",
-    "bfloat16",
-    "float32",
-    "float64",
-    "complex64",
-    "complex128",
-    "string",
-    "ustring",
-    "json",
-)
+
+def _dtype_names() -> tuple[str, ...]:
+    from ._dtype import NAMES
+
+    return NAMES
+
+
+# The dtype module is import-light (numpy is resolved lazily), so its name list is the
+# single source for which data type names the package exposes.
+_DTYPE_NAMES = ("dtype", "DTypeLike", *_dtype_names())
 
 _INDEX_SPACE_NAMES = (
     "Dim",
