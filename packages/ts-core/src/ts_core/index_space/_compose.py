@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from ._domain import IndexDomain
-from ._interval import Dim, affine_preimage, format_interval, inf
+from ._domain import IndexDomain, definitely_empty
+from ._interval import Dim, affine_domain, affine_preimage, format_interval, inf
 from ._output_map import ARRAY, CONSTANT, SINGLE, OutputIndexMap
 from ._transform import IndexTransform, map_values
 
@@ -50,7 +50,7 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
                     f"Index {c} is outside valid range {format_interval(lo if not il else -inf, (hi if not iu else inf) + 1)}"
                 )
         elif m._method == SINGLE:
-            plo, phi, swapped = affine_preimage(lo, hi, m._offset, m._stride)
+            plo, phi, swapped = affine_domain(lo, hi, m._offset, m._stride)
             if swapped:
                 il, iu = iu, il
             k = m._input_dimension
@@ -100,20 +100,6 @@ def compose(outer: IndexTransform, inner: IndexTransform) -> IndexTransform:
         )
     domain = propagate_bounds(outer._domain, inner)
     return IndexTransform._make(domain, compose_maps(outer, inner._output, domain))
-
-
-def definitely_empty(domain: IndexDomain) -> bool:
-    """Whether a dimension of size 0 has two explicit bounds (implicit ones may still grow)."""
-    return any(
-        a >= b and not il and not iu
-        for a, b, il, iu in zip(
-            domain._inclusive_min,
-            domain._exclusive_max,
-            domain._implicit_lower,
-            domain._implicit_upper,
-            strict=True,
-        )
-    )
 
 
 def effective_range(domain: IndexDomain, j: int) -> tuple[int, int]:

@@ -9,13 +9,22 @@ slice produced, or the new diagonal dimension).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import numpy as np
+
+from ._compose import compose_maps
 from ._domain import IndexDomain, check_unique_labels
-from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, affine_preimage, format_interval, inf
-
-if TYPE_CHECKING:
-    from ._transform import IndexTransform
+from ._interval import (
+    MAX_FINITE_INDEX,
+    MIN_FINITE_INDEX,
+    Dim,
+    affine_domain,
+    format_interval,
+    inf,
+)
+from ._output_map import OutputIndexMap
+from ._transform import IndexTransform
 
 #: Alias of ``None`` for new dimensions, as NumPy's and tensorstore's ``newaxis``.
 newaxis = None
@@ -23,8 +32,6 @@ newaxis = None
 
 # -- selection --------------------------------------------------------------------------------------
 def _is_int(value: Any) -> bool:
-    import numpy as np
-
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
@@ -132,9 +139,6 @@ def _apply_inner(
     simplify: bool = False,
     normalize_empty: bool = False,
 ) -> IndexTransform:
-    from ._compose import compose_maps
-    from ._transform import IndexTransform
-
     domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
     return IndexTransform._make(
         domain,
@@ -157,8 +161,6 @@ def _domain_lists(
 
 
 def _identity_inner(rank: int) -> list[Any]:
-    from ._output_map import OutputIndexMap
-
     return [OutputIndexMap._single(j, 0, 1) for j in range(rank)]
 
 
@@ -166,8 +168,6 @@ def op_translate(
     t: IndexTransform, dims: list[int], values: Any, kind: str
 ) -> tuple[IndexTransform, list[int]]:
     """``translate_by`` / ``translate_backward_by`` / ``translate_to`` on ``dims``."""
-    from ._output_map import OutputIndexMap
-
     lo, hi, il, iu, labels = _domain_lists(t)
     inner = _identity_inner(len(lo))
     for j, v in zip(dims, _per_dim(values, len(dims), "indices"), strict=True):
@@ -203,8 +203,6 @@ def op_translate(
 
 def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
     """Keep every ``s``-th index: new index ``i`` is old index ``s * i``."""
-    from ._output_map import OutputIndexMap
-
     lo, hi, il, iu, labels = _domain_lists(t)
     inner = _identity_inner(len(lo))
     for j, s in zip(dims, _per_dim(values, len(dims), "strides"), strict=True):
@@ -213,10 +211,7 @@ def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTra
         s = int(s)
         if s == 0:
             raise IndexError(f"Applying stride to input dimension {j}: Stride must be non-zero")
-        a, b, swapped = affine_preimage(lo[j], hi[j] - 1, 0, s)
-        if hi[j] == lo[j]:  # empty stays empty, at ceil(inclusive_min / stride) like tensorstore
-            a = b = -((-lo[j]) // s)
-            b -= 1
+        a, b, swapped = affine_domain(lo[j], hi[j] - 1, 0, s)
         lo[j], hi[j] = a, max(b, a - 1) + 1
         if swapped:
             il[j], iu[j] = iu[j], il[j]
@@ -226,8 +221,6 @@ def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTra
 
 def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
     """Set the labels of ``dims``."""
-    from ._transform import IndexTransform
-
     new = [values] if isinstance(values, str) else list(values)
     if len(new) != len(dims):
         raise IndexError(
@@ -254,8 +247,6 @@ def op_mark_bounds_implicit(
     t: IndexTransform, dims: list[int], value: Any
 ) -> tuple[IndexTransform, list[int]]:
     """Set implicit flags: ``[v]`` both bounds, ``[lower:upper]`` each (``None`` leaves it)."""
-    from ._transform import IndexTransform
-
     if isinstance(value, slice):
         if value.step is not None:
             raise IndexError("mark_bounds_implicit does not take a step")
@@ -279,8 +270,6 @@ def op_transpose(
     t: IndexTransform, dims: list[int], targets: Any
 ) -> tuple[IndexTransform, list[int]]:
     """Move ``dims`` to positions ``targets``; other dims keep their relative order."""
-    from ._output_map import OutputIndexMap
-
     rank = t.input_rank
     n = len(dims)
     if _is_int(targets) and n == 0:
@@ -323,9 +312,6 @@ def op_transpose(
 
 def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, list[int]]:
     """Replace ``dims`` by one new first dimension indexing their diagonal."""
-    from ._interval import Dim
-    from ._output_map import OutputIndexMap
-
     dom = t._domain
     if dims:
         # Bounds intersect; a bound stays implicit only if it is implicit in every selected dim.
@@ -360,6 +346,19 @@ def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, lis
         ),
         [0],
     )
+
+
+_INDEXING: Any = None
+
+
+def _indexing() -> Any:
+    """The ``_indexing`` module (imported on first use: it imports this module)."""
+    global _INDEXING
+    if _INDEXING is None:
+        from . import _indexing as module
+
+        _INDEXING = module
+    return _INDEXING
 
 
 # -- the expression ---------------------------------------------------------------------------------
@@ -454,7 +453,12 @@ class DimExpression:
         return self._apply_with_dims(t)[0]
 
     def _apply_with_dims(self, t: IndexTransform) -> tuple[IndexTransform, list[int]]:
-        from ._indexing import NEWAXIS_KIND, classify_index, numpy_index
+        indexing = _indexing()
+        classify_index, numpy_index, NEWAXIS_KIND = (
+            indexing.classify_index,
+            indexing.numpy_index,
+            indexing.NEWAXIS_KIND,
+        )
 
         selection: list[Any] = list(self._selection)
         dims: list[int] | None = None

@@ -41,6 +41,20 @@ def _rank_of(name: str, value: Any, rank: int | None) -> int:
     return n
 
 
+def definitely_empty(domain: IndexDomain) -> bool:
+    """Whether a dimension of size 0 has two explicit bounds (implicit ones may still grow)."""
+    return any(
+        a >= b and not il and not iu
+        for a, b, il, iu in zip(
+            domain._inclusive_min,
+            domain._exclusive_max,
+            domain._implicit_lower,
+            domain._implicit_upper,
+            strict=True,
+        )
+    )
+
+
 class IndexDomain(DimOpsMixin):
     """A box ``[inclusive_min, exclusive_max)`` per dimension, with labels and implicit flags."""
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from ._compose import compose, compose_maps, definitely_empty, effective_range
+from ._dim_expression import DimExpression, _repr_item, resolve_dim_slice, resolve_dimension
 from ._domain import IndexDomain
 from ._interval import (
     MAX_FINITE_INDEX,
@@ -168,8 +169,6 @@ def apply_index(transform: IndexTransform, index: Any, mode: str = DEFAULT) -> I
     """Apply any supported index to ``transform``: NumPy-style terms (per ``mode``), an
     ``IndexTransform`` (composition), an ``IndexDomain`` (aligned slicing), a ``DimExpression``
     or a tuple of ``DimExpression`` (applied left to right)."""
-    from ._dim_expression import DimExpression
-
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     if isinstance(index, DimExpression):
@@ -187,8 +186,6 @@ def apply_index(transform: IndexTransform, index: Any, mode: str = DEFAULT) -> I
 
 def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
     """``t[domain]``: dims matched by label (else by position), each restricted to ``domain``."""
-    from ._dim_expression import resolve_dimension
-
     old = transform._domain
     rank = old.rank
     if domain.rank > rank or (not any(domain.labels) and domain.rank != rank):
@@ -283,12 +280,60 @@ def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
     return slots
 
 
+def _new_dim_count(s: slice) -> int:
+    """How many new dims a slice selects when the rank is not yet known (tensorstore's rule)."""
+    step = 1 if s.step is None else int(s.step)
+    start, stop = s.start, s.stop
+    if stop is None:
+        if step > 0 and start is not None and start < 0:
+            return -(start // step) if start % step else -start // step
+        if step < 0 and start is not None and start >= 0:
+            return start // -step + 1
+    elif start is not None and (start < 0) == (stop < 0):
+        return max(0, -((start - stop) // step))
+    elif start is None and step > 0 and stop >= 0:
+        return -(-stop // step)
+    raise IndexError(f"`{_repr_item(s)}` is not a valid specification for new dimensions")
+
+
+def _slots_simple_selection(
+    terms: list[_Term], selection: list[Any], old: IndexDomain, scalar_index: bool
+) -> list[_Slot] | None:
+    """Fast path: one int/slice/int-array term per selected existing dim (no ``...``/newaxis)."""
+    for t in terms:
+        if t.kind not in (_INT, _SLICE, _ARRAY):
+            return None
+    rank = old.rank
+    sel: list[int] = []
+    for item in selection:
+        if isinstance(item, slice):
+            sel.extend(resolve_dim_slice(item, rank))
+        else:
+            sel.append(resolve_dimension(item, old._labels))
+    if scalar_index and len(sel) != 1:
+        if terms[0].kind == _ARRAY:
+            return None
+        terms = [terms[0]] * len(sel)
+    if len(terms) != len(sel) or len(set(sel)) != len(sel):
+        return None  # let the general path report the error
+    slots: list[_Slot | None] = [None] * rank
+    for pos, (t, j) in enumerate(zip(terms, sel, strict=True)):
+        slot = _Slot(t, [j], pos)
+        slot.sel_index = pos
+        slots[j] = slot
+    for j in range(rank):
+        if slots[j] is None:
+            slots[j] = _Slot(_Term(_SLICE, _FULL_SLICE, 1), [j], -1, selected=False)
+    return slots  # type: ignore[return-value]
+
+
 def _slots_for_selection(
     terms: list[_Term], selection: list[Any], old: IndexDomain, scalar_index: bool
 ) -> list[_Slot]:
-    from ._dim_expression import resolve_dim_slice, resolve_dimension
-
     rank = old.rank
+    fast = _slots_simple_selection(terms, selection, old, scalar_index)
+    if fast is not None:
+        return fast
     n_new = sum(t.kind == _NEWAXIS for t in terms)
 
     def flatten(new_rank: int) -> list[Any]:
@@ -304,15 +349,8 @@ def _slots_for_selection(
         return flat
 
     if scalar_index and terms[0].kind == _NEWAXIS:
-        # one new dim per selected position; an open-ended slice cannot count them
-        for item in selection:
-            if isinstance(item, slice) and item.stop is None:
-                from ._dim_expression import _repr_item
-
-                raise IndexError(
-                    f"`{_repr_item(item)}` is not a valid specification for new dimensions"
-                )
-        n_new = len(flatten(rank + len(selection))) if selection else 1
+        # one new dim per selected position; a slice must say how many without knowing the rank
+        n_new = sum(_new_dim_count(item) if isinstance(item, slice) else 1 for item in selection)
     flat = flatten(rank + n_new)
     if scalar_index and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(flat) != 1:
         terms = [terms[0]] * len(flat)

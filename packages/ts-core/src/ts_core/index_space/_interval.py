@@ -113,6 +113,17 @@ def affine_preimage(
     return lo, hi, True
 
 
+def affine_domain(
+    inclusive_min: int, inclusive_max: int, offset: int, stride: int
+) -> tuple[int, int, bool]:
+    """``affine_preimage``, except that an empty interval maps to the empty interval at
+    ``ceil((inclusive_min - offset) / stride)`` (tensorstore's rule for strides and propagation)."""
+    if inclusive_max < inclusive_min:
+        x = ceil_div(inclusive_min - offset, stride)
+        return x, x - 1, stride < 0
+    return affine_preimage(inclusive_min, inclusive_max, offset, stride)
+
+
 def _merge_implicit(
     a_value: int, a_implicit: bool, b_value: int, b_implicit: bool, value: int
 ) -> bool:

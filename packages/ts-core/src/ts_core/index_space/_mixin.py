@@ -12,6 +12,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+_MODULES: tuple[Any, Any] | None = None
+
+
+def _modules() -> tuple[Any, Any]:
+    """``(_dim_expression, _indexing)``, imported on first use (they import this module)."""
+    global _MODULES
+    if _MODULES is None:
+        from . import _dim_expression, _indexing
+
+        _MODULES = (_dim_expression, _indexing)
+    return _MODULES
+
 
 class _OpIndexer:
     """``x.<op>[args]``: applies ``ts.d[:].<op>[args]`` to ``x``."""
@@ -106,9 +118,9 @@ class Indexable(DimOpsMixin):
     __slots__ = ()
 
     def __getitem__(self, index: Any) -> Any:
-        from ._indexing import apply_index
-
-        return self._with_index_transform(apply_index(self._index_transform(), index, "default"))
+        return self._with_index_transform(
+            _modules()[1].apply_index(self._index_transform(), index, "default")
+        )
 
     @property
     def oindex(self) -> _ModeIndexer:

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ._domain import IndexDomain
+from ._domain import IndexDomain, definitely_empty
 from ._interval import format_interval
 from ._mixin import Indexable
 from ._output_map import ARRAY, CONSTANT, SINGLE, OutputIndexMap, OutputIndexMaps, format_array
@@ -298,8 +298,6 @@ def _normalize(domain: IndexDomain, maps: tuple[OutputIndexMap, ...]) -> tuple[O
             break
     else:
         return maps
-    from ._compose import definitely_empty
-
     if definitely_empty(domain):
         return tuple(OutputIndexMap._constant(0) if m._method == ARRAY else m for m in maps)
     return maps
