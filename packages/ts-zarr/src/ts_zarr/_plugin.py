@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from ts_core.plugin import Registrar, hookimpl
 
+#: The built-in zarr v3 codecs (name -> class in ts_zarr.zarr3).
+_ZARR3_CODECS = {
+    "transpose": "ts_zarr.zarr3._codecs:TransposeCodec",
+    "bytes": "ts_zarr.zarr3._codecs:BytesCodec",
+    "gzip": "ts_zarr.zarr3._codecs:GzipCodec",
+    "blosc": "ts_zarr.zarr3._codecs:BloscCodec",
+    "zstd": "ts_zarr.zarr3._codecs:ZstdCodec",
+    "crc32c": "ts_zarr.zarr3._codecs:Crc32cCodec",
+    "sharding_indexed": "ts_zarr.zarr3._sharding:ShardingCodec",
+}
+
 
 @hookimpl
 def ts_register(registry: Registrar) -> None:
     registry.add("driver", "zarr", "ts_zarr._driver:ZarrDriver", schema="ts_zarr:schemas/zarr.json")
+    registry.add("driver", "zarr3", "ts_zarr.zarr3._driver:Zarr3Driver", schema="ts_zarr:schemas/zarr3.json")
+    registry.add(
+        "kvstore", "zarr3_sharding_indexed", "ts_zarr.zarr3._sharding_kvstore:ShardingIndexedKvStore",
+        schema="ts_zarr:schemas/zarr3_sharding_indexed.json",
+    )
+    for name, target in _ZARR3_CODECS.items():
+        registry.add("codec", name, target, namespace="zarr3")

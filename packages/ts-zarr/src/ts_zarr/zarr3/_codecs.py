@@ -1,0 +1,274 @@
+"""The built-in zarr v3 codecs: transpose, bytes, gzip, blosc, zstd and crc32c.
+
+Each is a plugin in the ``zarr3`` codec namespace (see ``ts_zarr._plugin``); the chain in
+``_pipeline`` finds them by name, as it finds third-party codecs.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ts_core._validation import SpecError, describe
+
+from .codec_api import ArrayToArrayCodec, ArrayToBytesCodec, BytesToBytesCodec, ChunkSpec
+
+__all__ = ["BloscCodec", "BytesCodec", "Crc32cCodec", "GzipCodec", "TransposeCodec", "ZstdCodec"]
+
+#: gzip framing for zlib (wbits 16 + 15); 32 + 15 accepts gzip or zlib framing when decoding.
+_GZIP_WBITS = 31
+_ANY_DEFLATE_WBITS = 47
+#: Size of the little-endian checksum the crc32c codec appends (zarr v3 crc32c codec spec).
+CRC32C_SIZE = 4
+_BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+_BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd")
+
+
+def _config(configuration: dict[str, Any] | None, json_path: str, allowed: Sequence[str]) -> dict[str, Any]:
+    config = dict(configuration or {})
+    for member in config:
+        if member not in allowed:
+            raise SpecError(f"{json_path}.configuration.{member}", "unexpected member")
+    return config
+
+
+def _int_member(config: dict[str, Any], member: str, default: int, low: int, high: int, json_path: str) -> int:
+    value = config.get(member, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SpecError(
+            f"{json_path}.configuration.{member}",
+            f"expected integer in the range [{low}, {high}], but received: {describe(value)}",
+        )
+    return value
+
+
+class TransposeCodec(ArrayToArrayCodec):
+    """Permutes the chunk dimensions (the element's trailing dimensions stay last)."""
+
+    name = "transpose"
+
+    def __init__(self, order: Any) -> None:
+        self._order_json = order
+        self.order: tuple[int, ...] = ()
+
+    @classmethod
+    def from_json(cls, configuration: dict[str, Any] | None, json_path: str) -> TransposeCodec:
+        config = _config(configuration, json_path, ("order",))
+        order = config.get("order")
+        if order not in ("C", "F") and not (
+            isinstance(order, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in order)
+        ):
+            raise SpecError(f"{json_path}.configuration.order", f"expected a permutation, but received: {describe(order)}")
+        return cls(order)
+
+    def resolve(self, decoded: ChunkSpec, json_path: str) -> ChunkSpec:
+        rank = len(decoded.shape)
+        order = self._order_json
+        if order == "C":
+            order = list(range(rank))
+        elif order == "F":
+            order = list(reversed(range(rank)))
+        if sorted(order) != list(range(rank)):
+            raise SpecError(
+                f"{json_path}.configuration.order",
+                f"{describe(self._order_json)} is not a permutation of the {rank} chunk dimensions",
+            )
+        self.order = tuple(order)
+        return ChunkSpec(tuple(decoded.shape[i] for i in order), decoded.dtype, decoded.inner_shape, decoded.fill_value)
+
+    def _full(self, array: np.ndarray[Any, Any]) -> tuple[int, ...]:
+        return self.order + tuple(range(len(self.order), array.ndim))
+
+    def encode(self, array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        return array.transpose(self._full(array))
+
+    def decode(self, array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        return array.transpose(np.argsort(self._full(array)))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"configuration": {"order": list(self.order)}, "name": self.name}
+
+
+class BytesCodec(ArrayToBytesCodec):
+    """Elements in C order, in the configured byte order."""
+
+    name = "bytes"
+
+    def __init__(self, endian: str | None) -> None:
+        self.endian = endian
+        self._single_byte = False
+
+    @classmethod
+    def from_json(cls, configuration: dict[str, Any] | None, json_path: str) -> BytesCodec:
+        config = _config(configuration, json_path, ("endian",))
+        endian = config.get("endian")
+        if endian not in (None, "little", "big"):
+            raise SpecError(f"{json_path}.configuration.endian", f'expected "little" or "big", but received: {describe(endian)}')
+        return cls(endian)
+
+    def resolve(self, decoded: ChunkSpec, json_path: str) -> None:
+        self._single_byte = decoded.dtype.itemsize == 1 or bool(decoded.inner_shape)
+        if self.endian is None and not self._single_byte:
+            self.endian = "little"  # what tensorstore writes when creating
+        return None
+
+    def _stored(self, dtype: np.dtype[Any]) -> np.dtype[Any]:
+        if self._single_byte or self.endian is None:
+            return dtype
+        return dtype.newbyteorder("<" if self.endian == "little" else ">")
+
+    def encode(self, array: np.ndarray[Any, Any], spec: ChunkSpec) -> bytes:
+        stored = self._stored(spec.dtype)
+        if stored != array.dtype:
+            array = array.astype(stored)
+        return np.ascontiguousarray(array).tobytes()
+
+    def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray[Any, Any]:
+        shape = spec.full_shape
+        stored = self._stored(spec.dtype)
+        expected = int(np.prod(shape, dtype=np.int64)) * stored.itemsize
+        if len(data) != expected:
+            raise ValueError(f"expected {expected} bytes after decoding, but got {len(data)}")
+        array = np.frombuffer(data, dtype=stored).reshape(shape)
+        native = stored.newbyteorder("=")
+        return array.astype(native) if native != stored and sys.byteorder != self.endian else array.view(native)
+
+    def to_json(self) -> dict[str, Any]:
+        if self._single_byte or self.endian is None:
+            return {"name": self.name}
+        return {"configuration": {"endian": self.endian}, "name": self.name}
+
+
+class GzipCodec(BytesToBytesCodec):
+    name = "gzip"
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    @classmethod
+    def from_json(cls, configuration: dict[str, Any] | None, json_path: str) -> GzipCodec:
+        config = _config(configuration, json_path, ("level",))
+        return cls(_int_member(config, "level", 6, 0, 9, json_path))
+
+    def encode(self, data: bytes) -> bytes:
+        compressor = zlib.compressobj(self.level, zlib.DEFLATED, _GZIP_WBITS)
+        return compressor.compress(data) + compressor.flush()
+
+    def decode(self, data: bytes) -> bytes:
+        return zlib.decompress(data, _ANY_DEFLATE_WBITS)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"configuration": {"level": self.level}, "name": self.name}
+
+
+class ZstdCodec(BytesToBytesCodec):
+    name = "zstd"
+
+    def __init__(self, level: int, checksum: bool) -> None:
+        from numcodecs import Zstd
+
+        self.level, self.checksum = level, checksum
+        self._codec = Zstd(level=level, checksum=checksum)
+
+    @classmethod
+    def from_json(cls, configuration: dict[str, Any] | None, json_path: str) -> ZstdCodec:
+        config = _config(configuration, json_path, ("level", "checksum"))
+        checksum = config.get("checksum", False)
+        if not isinstance(checksum, bool):
+            raise SpecError(f"{json_path}.configuration.checksum", f"expected boolean, but received: {describe(checksum)}")
+        return cls(_int_member(config, "level", 3, -131072, 22, json_path), checksum)
+
+    def encode(self, data: bytes) -> bytes:
+        return bytes(self._codec.encode(data))
+
+    def decode(self, data: bytes) -> bytes:
+        return bytes(self._codec.decode(data))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"configuration": {"checksum": self.checksum, "level": self.level}, "name": self.name}
+
+
+class BloscCodec(BytesToBytesCodec):
+    name = "blosc"
+
+    def __init__(self, cname: str, clevel: int, shuffle: str | None, typesize: int | None, blocksize: int) -> None:
+        self.cname, self.clevel, self.shuffle = cname, clevel, shuffle
+        self.typesize, self.blocksize = typesize, blocksize
+
+    @classmethod
+    def from_json(cls, configuration: dict[str, Any] | None, json_path: str) -> BloscCodec:
+        config = _config(configuration, json_path, ("cname", "clevel", "shuffle", "typesize", "blocksize"))
+        cname = config.get("cname", "lz4")
+        if cname not in _BLOSC_CNAMES:
+            raise SpecError(f"{json_path}.configuration.cname", f"expected one of {list(_BLOSC_CNAMES)}, but received: {describe(cname)}")
+        shuffle = config.get("shuffle")
+        if shuffle is not None and shuffle not in _BLOSC_SHUFFLE:
+            raise SpecError(f"{json_path}.configuration.shuffle", f"expected one of {list(_BLOSC_SHUFFLE)}, but received: {describe(shuffle)}")
+        typesize = config.get("typesize")
+        if typesize is not None:
+            typesize = _int_member(config, "typesize", 1, 1, 255, json_path)
+        return cls(cname, _int_member(config, "clevel", 5, 0, 9, json_path), shuffle, typesize,
+                   _int_member(config, "blocksize", 0, 0, 2**31 - 1, json_path))
+
+    def resolve(self, decoded: ChunkSpec, json_path: str) -> None:
+        itemsize = 1 if decoded.inner_shape else decoded.dtype.itemsize
+        if self.typesize is None:
+            self.typesize = itemsize
+        if self.shuffle is None:
+            self.shuffle = "bitshuffle" if itemsize == 1 else "shuffle"
+        return None
+
+    def encode(self, data: bytes) -> bytes:
+        from numcodecs import blosc
+
+        typesize = self.typesize or 1
+        view = np.frombuffer(data, dtype=np.uint8)
+        if typesize > 1 and len(data) % typesize == 0:
+            view = view.view(np.dtype(f"V{typesize}"))
+        return bytes(blosc.compress(view, self.cname.encode(), self.clevel, _BLOSC_SHUFFLE[self.shuffle or "noshuffle"], self.blocksize))
+
+    def decode(self, data: bytes) -> bytes:
+        from numcodecs import blosc
+
+        return bytes(blosc.decompress(data))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "configuration": {"blocksize": self.blocksize, "clevel": self.clevel, "cname": self.cname,
+                              "shuffle": self.shuffle, "typesize": self.typesize},
+            "name": self.name,
+        }
+
+
+class Crc32cCodec(BytesToBytesCodec):
+    """Appends a CRC-32C of the bytes; decoding checks and strips it."""
+
+    name = "crc32c"
+
+    @classmethod
+    def from_json(cls, configuration: dict[str, Any] | None, json_path: str) -> Crc32cCodec:
+        _config(configuration, json_path, ())
+        return cls()
+
+    def encode(self, data: bytes) -> bytes:
+        import google_crc32c
+
+        return data + google_crc32c.value(data).to_bytes(CRC32C_SIZE, "little")
+
+    def decode(self, data: bytes) -> bytes:
+        import google_crc32c
+
+        if len(data) < CRC32C_SIZE:
+            raise ValueError(f"crc32c: {len(data)} bytes is too short to hold a checksum")
+        payload, stored = data[:-CRC32C_SIZE], int.from_bytes(data[-CRC32C_SIZE:], "little")
+        computed = google_crc32c.value(payload)
+        if computed != stored:
+            raise ValueError(f"crc32c checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")
+        return payload
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name}

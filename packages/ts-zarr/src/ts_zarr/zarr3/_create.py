@@ -1,0 +1,108 @@
+"""Metadata for a new zarr3 array from the spec's ``metadata`` and schema constraints.
+
+As in tensorstore, a chunk layout whose read chunk differs from its write chunk produces a
+``sharding_indexed`` codec (write chunk = shard, read chunk = inner chunk), a non-C
+``inner_order`` a ``transpose`` codec, and ``CodecSpec`` codecs go inside the shard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ts_core._validation import SpecError
+
+from ._dtype import data_type_for, encode_fill_value, parse_data_type
+from ._metadata import Zarr3Metadata, build_metadata
+from ._sharding import DEFAULT_INDEX_CODECS
+
+__all__ = ["metadata_for_create"]
+
+
+def _has_sharding(codecs: Any) -> bool:
+    return isinstance(codecs, list) and any(
+        (c.get("name") if isinstance(c, dict) else c) == "sharding_indexed" for c in codecs
+    )
+
+
+def metadata_for_create(spec_members: dict[str, Any], schema: Any) -> Zarr3Metadata:
+    from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape, choose_sharded_chunk_shapes
+
+    constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
+    dtype = getattr(schema, "dtype", None)
+    if "data_type" not in constraints:
+        if dtype is None:
+            raise SpecError("dtype", "a data type must be specified to create a zarr3 array")
+        try:
+            constraints["data_type"] = data_type_for(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+        except ValueError as exc:
+            raise SpecError("dtype", str(exc)) from None
+    data_type = parse_data_type(constraints["data_type"])
+    if "shape" not in constraints:
+        shape = getattr(schema, "shape", None)
+        if shape is None:
+            raise SpecError("schema.domain", "a shape must be specified to create a zarr3 array")
+        constraints["shape"] = list(shape)[: len(shape) - len(data_type.inner_shape)]
+    shape = constraints["shape"]
+    layout = getattr(schema, "chunk_layout", None) or ChunkLayout()
+    codec = getattr(schema, "codec", None)
+    codec_codecs = None if codec is None else codec.to_json().get("codecs")
+    grid = constraints.get("chunk_grid")
+    given_shape = None
+    if isinstance(grid, dict) and isinstance(grid.get("configuration"), dict):
+        given_shape = grid["configuration"].get("chunk_shape")
+    if "codecs" in constraints or _has_sharding(codec_codecs):
+        if "codecs" not in constraints:
+            constraints["codecs"] = codec_codecs
+        if given_shape is None:
+            given_shape = list(choose_read_write_chunk_shape(_write_only(layout, len(shape)), shape))
+    else:
+        order = _inner_order(layout, len(shape))
+        inner = ([{"name": "transpose", "configuration": {"order": order}}] if order else []) + list(codec_codecs or [])
+        if given_shape is not None:
+            write_shape = tuple(given_shape)
+            read = layout.read_chunk.shape if layout.rank is not None else None
+            read_shape = tuple(r if r else w for r, w in zip(read, write_shape, strict=True)) if read else write_shape
+        else:
+            write_shape, read_shape = choose_sharded_chunk_shapes(layout, shape)
+        given_shape = list(write_shape)
+        if tuple(read_shape) != tuple(write_shape):
+            constraints["codecs"] = [{
+                "name": "sharding_indexed",
+                "configuration": {"chunk_shape": list(read_shape), "codecs": inner or [{"name": "bytes"}],
+                                  "index_codecs": DEFAULT_INDEX_CODECS},
+            }]
+        else:
+            constraints["codecs"] = inner or [{"name": "bytes"}]
+    constraints["chunk_grid"] = {"name": "regular", "configuration": {"chunk_shape": list(given_shape)}}
+    constraints.setdefault("chunk_key_encoding", {"name": "default"})
+    if "fill_value" not in constraints:
+        fill = getattr(schema, "fill_value", None)
+        if fill is None:
+            fill = np.zeros(data_type.inner_shape, dtype=data_type.numpy_dtype)
+        constraints["fill_value"] = encode_fill_value(np.asarray(fill), data_type)
+    domain = getattr(schema, "domain", None)
+    labels = list(getattr(domain, "labels", None) or [])
+    if "dimension_names" not in constraints and any(labels):
+        constraints["dimension_names"] = [label or None for label in labels[: len(shape)]]
+    constraints["zarr_format"] = 3
+    constraints["node_type"] = "array"
+    return build_metadata(constraints, "metadata")
+
+
+def _inner_order(layout: Any, rank: int) -> list[int] | None:
+    order = getattr(layout, "inner_order", None)
+    if order is None or list(order) == list(range(rank)):
+        return None
+    return list(order)
+
+
+def _write_only(layout: Any, rank: int) -> Any:
+    from ts_core.schema import ChunkLayout
+
+    write = getattr(layout, "write_chunk", None)
+    shape = None if write is None else getattr(write, "shape", None)
+    if not shape:
+        return ChunkLayout()
+    return ChunkLayout(write_chunk=ChunkLayout.Grid(shape=list(shape)))

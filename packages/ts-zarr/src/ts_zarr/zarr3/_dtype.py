@@ -1,0 +1,148 @@
+"""zarr v3 ``data_type`` names and ``fill_value`` JSON encodings.
+
+Raw-bits types ``r<N>`` are exposed as tensorstore does: an array of ``byte`` with one
+extra trailing dimension of ``N / 8``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ts_core._validation import SpecError, describe
+
+__all__ = ["Zarr3DType", "decode_fill_value", "encode_fill_value", "parse_data_type"]
+
+_NUMERIC = {
+    "bool": "?", "int8": "i1", "int16": "i2", "int32": "i4", "int64": "i8",
+    "uint8": "u1", "uint16": "u2", "uint32": "u4", "uint64": "u8",
+    "float16": "f2", "float32": "f4", "float64": "f8", "complex64": "c8", "complex128": "c16",
+}
+_RAW_BITS = re.compile(r"^r([1-9][0-9]*)$")
+_SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+#: Struct formats of the IEEE binary types, for "0x..." bit-pattern fill values (spec, "fill_value").
+_FLOAT_BITS = {2: (">e", ">H"), 4: (">f", ">I"), 8: (">d", ">Q")}
+
+
+@attrs.frozen
+class Zarr3DType:
+    """A parsed ``data_type``: the element dtype in memory and the trailing inner shape."""
+
+    name: str
+    numpy_dtype: np.dtype[Any]
+    inner_shape: tuple[int, ...] = ()
+
+    @property
+    def is_raw(self) -> bool:
+        return bool(self.inner_shape)
+
+
+def parse_data_type(value: Any, json_path: str = "metadata.data_type") -> Zarr3DType:
+    """Validate a ``data_type`` name."""
+    if not isinstance(value, str):
+        raise SpecError(json_path, f"expected string, but received: {describe(value)}")
+    if value in _NUMERIC:
+        return Zarr3DType(value, np.dtype(_NUMERIC[value]))
+    if value == "bfloat16":
+        import ml_dtypes
+
+        return Zarr3DType(value, np.dtype(ml_dtypes.bfloat16))
+    match = _RAW_BITS.match(value)
+    if match is not None and int(match.group(1)) % 8 == 0:
+        return Zarr3DType(value, np.dtype("V1"), (int(match.group(1)) // 8,))
+    known = ", ".join([*_NUMERIC, "bfloat16", "r<N>"])
+    raise SpecError(json_path, f'unsupported data type "{value}" (expected one of: {known})')
+
+
+def data_type_for(numpy_dtype: np.dtype[Any]) -> str:
+    """The ``data_type`` name of a numpy dtype (``ValueError`` if zarr v3 has none)."""
+    if numpy_dtype.name == "bfloat16":
+        return "bfloat16"
+    for name, code in _NUMERIC.items():
+        if np.dtype(code) == numpy_dtype.newbyteorder("="):
+            return name
+    raise ValueError(f"data type {numpy_dtype} is not supported by zarr v3")
+
+
+def _float(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> float:
+    if isinstance(value, str) and value in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[value]
+    if isinstance(value, str) and value.startswith("0x"):
+        size = 2 if numpy_dtype.name == "bfloat16" else numpy_dtype.itemsize
+        try:
+            bits = int(value, 16)
+        except ValueError:
+            raise SpecError(json_path, f"invalid hex fill value: {describe(value)}") from None
+        if numpy_dtype.name == "bfloat16":
+            return float(np.array([bits << 16], dtype=np.uint32).view(np.float32)[0])
+        float_format, int_format = _FLOAT_BITS[size]
+        if bits >= 1 << (8 * size):
+            raise SpecError(json_path, f"hex fill value {value} does not fit {size} bytes")
+        return float(struct.unpack(float_format, struct.pack(int_format, bits))[0])
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecError(json_path, f'expected number, "NaN", "Infinity", "-Infinity" or "0x..." bits, but received: {describe(value)}')
+    return float(value)
+
+
+def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.fill_value") -> np.ndarray[Any, Any]:
+    """The fill value as an array shaped like one element (``inner_shape``)."""
+    numpy_dtype = dtype.numpy_dtype
+    if dtype.is_raw:
+        size = dtype.inner_shape[0]
+        if not isinstance(value, list) or len(value) != size or not all(
+            isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in value
+        ):
+            raise SpecError(json_path, f"expected an array of {size} byte values, but received: {describe(value)}")
+        return np.frombuffer(bytes(value), dtype=numpy_dtype).copy()
+    kind = numpy_dtype.kind
+    if kind == "b":
+        if not isinstance(value, bool):
+            raise SpecError(json_path, f"expected boolean, but received: {describe(value)}")
+        return np.array(value)
+    if kind in "iu":
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SpecError(json_path, f"expected integer, but received: {describe(value)}")
+        info = np.iinfo(numpy_dtype)
+        if not info.min <= value <= info.max:
+            raise SpecError(json_path, f"{value} is out of range for {dtype.name}")
+        return np.array(value, dtype=numpy_dtype)
+    if kind == "c":
+        if not isinstance(value, list) or len(value) != 2:
+            raise SpecError(json_path, f"expected [real, imag], but received: {describe(value)}")
+        part = np.dtype("f4" if numpy_dtype.itemsize == 8 else "f8")
+        real = _float(value[0], part, f"{json_path}[0]")
+        imag = _float(value[1], part, f"{json_path}[1]")
+        return np.array(complex(real, imag), dtype=numpy_dtype)
+    with np.errstate(over="ignore"):
+        return np.array(_float(value, numpy_dtype, json_path), dtype=numpy_dtype)
+
+
+def _encode_float(value: float) -> Any:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def encode_fill_value(fill: Any, dtype: Zarr3DType) -> Any:
+    """JSON for a fill value, as tensorstore writes it."""
+    array = np.asarray(fill)
+    if dtype.is_raw:
+        return list(np.ascontiguousarray(array, dtype=dtype.numpy_dtype).reshape(-1).view(np.uint8).tolist())
+    scalar = array.astype(dtype.numpy_dtype).reshape(-1)[0]
+    kind = dtype.numpy_dtype.kind
+    if kind == "b":
+        return bool(scalar)
+    if kind in "iu":
+        return int(scalar)
+    if kind == "c":
+        return [_encode_float(float(scalar.real)), _encode_float(float(scalar.imag))]
+    return _encode_float(float(scalar))

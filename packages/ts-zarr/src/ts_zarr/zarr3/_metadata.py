@@ -1,0 +1,187 @@
+"""zarr v3 array metadata (``zarr.json``): parsing with JSON-path errors, validation, encoding.
+
+The encoded form matches tensorstore's bytes (sorted keys, compact separators, defaults
+omitted the way tensorstore omits them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from ts_core._validation import SpecError, describe
+
+from ._dtype import Zarr3DType, decode_fill_value, parse_data_type
+from ._pipeline import CodecChain, parse_codec_chain
+from .codec_api import ChunkSpec
+
+__all__ = ["METADATA_KEY", "Zarr3Metadata", "build_metadata", "parse_metadata"]
+
+#: Name of the metadata document of every zarr v3 node (zarr v3 spec, "Storage").
+METADATA_KEY = "zarr.json"
+ZARR_FORMAT = 3
+_MAX_INDEX = 2**63 - 2
+_KNOWN = (
+    "zarr_format", "node_type", "shape", "data_type", "chunk_grid", "chunk_key_encoding",
+    "fill_value", "codecs", "attributes", "dimension_names", "storage_transformers",
+)
+#: Default separator of each chunk key encoding (zarr v3 spec, "Chunk key encoding").
+DEFAULT_SEPARATORS = {"default": "/", "v2": "."}
+
+
+@attrs.frozen(eq=False)
+class Zarr3Metadata:
+    """A validated ``zarr.json`` of an array."""
+
+    shape: tuple[int, ...]
+    data_type: Zarr3DType
+    chunk_shape: tuple[int, ...]
+    key_encoding: str
+    separator: str
+    fill_value_json: Any
+    fill_value: np.ndarray[Any, Any]
+    codecs: CodecChain
+    attributes: Mapping[str, Any] | None = None
+    dimension_names: tuple[str | None, ...] | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    def to_json(self) -> dict[str, Any]:
+        encoding: dict[str, Any] = {"name": self.key_encoding}
+        if self.separator != DEFAULT_SEPARATORS[self.key_encoding]:
+            encoding["configuration"] = {"separator": self.separator}
+        json_value: dict[str, Any] = {
+            "chunk_grid": {"configuration": {"chunk_shape": list(self.chunk_shape)}, "name": "regular"},
+            "chunk_key_encoding": encoding,
+            "codecs": self.codecs.to_json(),
+            "data_type": self.data_type.name,
+            "fill_value": self.fill_value_json,
+            "node_type": "array",
+            "shape": list(self.shape),
+            "zarr_format": ZARR_FORMAT,
+            **self.extra,
+        }
+        if self.attributes is not None:
+            json_value["attributes"] = dict(self.attributes)
+        if self.dimension_names is not None:
+            json_value["dimension_names"] = list(self.dimension_names)
+        return dict(sorted(json_value.items()))
+
+    def encode(self) -> bytes:
+        return json.dumps(self.to_json(), separators=(",", ":"), allow_nan=False).encode()
+
+    def chunk_key(self, grid_indices: Sequence[int]) -> str:
+        """Key of the stored chunk at ``grid_indices`` (zarr v3 spec, "Chunk key encoding")."""
+        if self.key_encoding == "v2":
+            return self.separator.join(map(str, grid_indices)) if grid_indices else "0"
+        return self.separator.join(["c", *map(str, grid_indices)])
+
+    def with_shape(self, shape: tuple[int, ...]) -> Zarr3Metadata:
+        return attrs.evolve(self, shape=shape)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Zarr3Metadata) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _join(prefix: str, member: str) -> str:
+    return f"{prefix}.{member}" if prefix else member
+
+
+def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise SpecError(json_path, f"expected array, but received: {describe(value)}")
+    for position, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, int) or not minimum <= item <= _MAX_INDEX:
+            raise SpecError(f"{json_path}[{position}]", f"expected integer in the range [{minimum}, {_MAX_INDEX}], but received: {describe(item)}")
+    return tuple(value)
+
+
+def _named(value: Any, json_path: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, str):
+        return value, {}
+    if not isinstance(value, Mapping) or not isinstance(value.get("name"), str):
+        raise SpecError(json_path, f'expected {{"name": ..., "configuration": ...}}, but received: {describe(value)}')
+    configuration = value.get("configuration", {})
+    if not isinstance(configuration, Mapping):
+        raise SpecError(_join(json_path, "configuration"), f"expected object, but received: {describe(configuration)}")
+    return value["name"], dict(configuration)
+
+
+def parse_metadata(data: bytes) -> Zarr3Metadata:
+    """Parse a stored ``zarr.json`` (errors name the member)."""
+    try:
+        value = json.loads(data)
+    except ValueError as exc:
+        raise SpecError("", f"invalid JSON: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise SpecError("", f"expected object, but received: {describe(value)}")
+    if value.get("node_type") == "group":
+        raise SpecError("node_type", "the zarr.json describes a group, not an array")
+    for member in ("zarr_format", "node_type", "shape", "data_type", "chunk_grid", "chunk_key_encoding", "fill_value", "codecs"):
+        if member not in value:
+            raise SpecError("", f'missing required member "{member}"')
+    return build_metadata(value, "")
+
+
+def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
+    """Validate complete metadata JSON."""
+    if value.get("zarr_format", ZARR_FORMAT) != ZARR_FORMAT:
+        raise SpecError(_join(json_path, "zarr_format"), f"expected 3, but received: {describe(value.get('zarr_format'))}")
+    if value.get("node_type", "array") != "array":
+        raise SpecError(_join(json_path, "node_type"), f'expected "array", but received: {describe(value.get("node_type"))}')
+    shape = _index_vector(value["shape"], _join(json_path, "shape"), 0)
+    data_type = parse_data_type(value["data_type"], _join(json_path, "data_type"))
+    grid_path = _join(json_path, "chunk_grid")
+    grid_name, grid_config = _named(value["chunk_grid"], grid_path)
+    if grid_name != "regular":
+        raise SpecError(_join(grid_path, "name"), f'only the "regular" chunk grid is supported, but received: {describe(grid_name)}')
+    if "chunk_shape" not in grid_config:
+        raise SpecError(_join(grid_path, "configuration"), 'missing required member "chunk_shape"')
+    chunk_shape = _index_vector(grid_config["chunk_shape"], _join(grid_path, "configuration.chunk_shape"), 1)
+    if len(chunk_shape) != len(shape):
+        raise SpecError(_join(grid_path, "configuration.chunk_shape"), f"rank {len(chunk_shape)} does not match the rank {len(shape)} of shape")
+    encoding_path = _join(json_path, "chunk_key_encoding")
+    encoding, encoding_config = _named(value.get("chunk_key_encoding", {"name": "default"}), encoding_path)
+    if encoding not in DEFAULT_SEPARATORS:
+        raise SpecError(_join(encoding_path, "name"), f'expected "default" or "v2", but received: {describe(encoding)}')
+    separator = encoding_config.get("separator", DEFAULT_SEPARATORS[encoding])
+    if separator not in ("/", "."):
+        raise SpecError(_join(encoding_path, "configuration.separator"), f'expected "/" or ".", but received: {describe(separator)}')
+    fill_value_json = value.get("fill_value")
+    fill_value = decode_fill_value(fill_value_json, data_type, _join(json_path, "fill_value"))
+    transformers = value.get("storage_transformers", [])
+    if transformers:
+        names = [t.get("name") if isinstance(t, Mapping) else t for t in transformers] if isinstance(transformers, list) else transformers
+        raise SpecError(_join(json_path, "storage_transformers"), f"storage transformers are not supported, but received: {describe(names)}")
+    spec = ChunkSpec(chunk_shape, data_type.numpy_dtype, data_type.inner_shape, fill_value)
+    codecs = parse_codec_chain(value.get("codecs", [{"name": "bytes"}]), _join(json_path, "codecs"), spec)
+    attributes = value.get("attributes")
+    if attributes is not None and not isinstance(attributes, Mapping):
+        raise SpecError(_join(json_path, "attributes"), f"expected object, but received: {describe(attributes)}")
+    names = value.get("dimension_names")
+    if names is not None:
+        if not isinstance(names, list) or len(names) != len(shape) or not all(n is None or isinstance(n, str) for n in names):
+            raise SpecError(_join(json_path, "dimension_names"), f"expected {len(shape)} strings or nulls, but received: {describe(names)}")
+        names = tuple(names)
+    extra = {}
+    for member, item in value.items():
+        if member in _KNOWN:
+            continue
+        if isinstance(item, Mapping) and item.get("must_understand") is False:
+            extra[member] = item
+            continue
+        raise SpecError(_join(json_path, member), "unsupported extension member (it does not set \"must_understand\": false)")
+    return Zarr3Metadata(
+        shape=shape, data_type=data_type, chunk_shape=chunk_shape, key_encoding=encoding, separator=separator,
+        fill_value_json=fill_value_json, fill_value=fill_value, codecs=codecs, attributes=attributes,
+        dimension_names=names, extra=extra,
+    )

@@ -1,0 +1,126 @@
+"""A zarr v3 ``codecs`` chain: array->array codecs, one array->bytes codec, bytes->bytes codecs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ts_core._validation import SpecError, describe
+
+from .codec_api import ArrayToArrayCodec, ArrayToBytesCodec, BytesToBytesCodec, ChunkSpec, Zarr3Codec
+
+__all__ = ["CODEC_NAMESPACE", "CodecChain", "parse_codec_chain"]
+
+#: Plugin namespace of zarr v3 codecs.
+CODEC_NAMESPACE = "zarr3"
+
+
+def _load_codec(entry: Any, json_path: str) -> Zarr3Codec:
+    from ts_core.plugin import get_registry
+
+    if isinstance(entry, str):
+        name, configuration = entry, None
+    elif isinstance(entry, Mapping) and isinstance(entry.get("name"), str):
+        extra = set(entry) - {"name", "configuration", "must_understand"}
+        if extra:
+            raise SpecError(f"{json_path}.{sorted(extra)[0]}", "unexpected member")
+        name, configuration = entry["name"], entry.get("configuration")
+        if configuration is not None and not isinstance(configuration, Mapping):
+            raise SpecError(f"{json_path}.configuration", f"expected object, but received: {describe(configuration)}")
+    else:
+        raise SpecError(json_path, f'expected a codec name or {{"name": ..., "configuration": ...}}, but received: {describe(entry)}')
+    registry = get_registry()
+    record = registry.find("codec", name, CODEC_NAMESPACE)
+    if record is None:
+        known = ", ".join(f'"{n}"' for n in sorted(registry.ids("codec", CODEC_NAMESPACE)))
+        raise SpecError(f"{json_path}.name", f'"{name}" is not a registered zarr3 codec (known codecs: {known})')
+    codec_class = record.load()
+    return codec_class.from_json(None if configuration is None else dict(configuration), json_path)  # type: ignore[no-any-return]
+
+
+class CodecChain:
+    """A resolved chain for chunks of one ``ChunkSpec``."""
+
+    def __init__(
+        self,
+        array_codecs: list[tuple[ArrayToArrayCodec, ChunkSpec]],
+        array_to_bytes: ArrayToBytesCodec,
+        bytes_spec: ChunkSpec,
+        bytes_codecs: list[BytesToBytesCodec],
+    ) -> None:
+        self.array_codecs = array_codecs
+        self.array_to_bytes = array_to_bytes
+        self.bytes_spec = bytes_spec
+        self.bytes_codecs = bytes_codecs
+
+    @property
+    def sharding(self) -> Any:
+        """The sharding codec when it alone encodes the chunk (so sub-chunk reads are possible)."""
+        from ._sharding import ShardingCodec
+
+        if not self.array_codecs and not self.bytes_codecs and isinstance(self.array_to_bytes, ShardingCodec):
+            return self.array_to_bytes
+        return None
+
+    def encode(self, array: np.ndarray[Any, Any]) -> bytes:
+        for codec, _ in self.array_codecs:
+            array = codec.encode(array)
+        data = self.array_to_bytes.encode(array, self.bytes_spec)
+        for bytes_codec in self.bytes_codecs:
+            data = bytes_codec.encode(data)
+        return data
+
+    def decode(self, data: bytes) -> np.ndarray[Any, Any]:
+        for bytes_codec in reversed(self.bytes_codecs):
+            data = bytes_codec.decode(data)
+        array = self.array_to_bytes.decode(data, self.bytes_spec)
+        for codec, _ in reversed(self.array_codecs):
+            array = codec.decode(array)
+        return array
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            *(codec.to_json() for codec, _ in self.array_codecs),
+            self.array_to_bytes.to_json(),
+            *(codec.to_json() for codec in self.bytes_codecs),
+        ]
+
+
+def parse_codec_chain(value: Any, json_path: str, decoded: ChunkSpec) -> CodecChain:
+    """Build and resolve a chain; a missing array->bytes codec becomes ``bytes`` (as tensorstore)."""
+    from ._codecs import BytesCodec
+
+    if not isinstance(value, list):
+        raise SpecError(json_path, f"expected array, but received: {describe(value)}")
+    array_codecs: list[tuple[ArrayToArrayCodec, ChunkSpec]] = []
+    array_to_bytes: ArrayToBytesCodec | None = None
+    bytes_codecs: list[BytesToBytesCodec] = []
+    spec = decoded
+    for position, entry in enumerate(value):
+        path = f"{json_path}[{position}]"
+        codec = _load_codec(entry, path)
+        if isinstance(codec, ArrayToArrayCodec):
+            if array_to_bytes is not None:
+                raise SpecError(path, f'"{codec.name}" is an array -> array codec, but it follows the array -> bytes codec "{array_to_bytes.name}"')
+            array_codecs.append((codec, spec))
+            spec = codec.resolve(spec, path)
+        elif isinstance(codec, ArrayToBytesCodec):
+            if array_to_bytes is not None or bytes_codecs:
+                before = array_to_bytes.name if array_to_bytes is not None else bytes_codecs[-1].name
+                raise SpecError(path, f'expected a bytes -> bytes codec after "{before}", but received the array -> bytes codec "{codec.name}"')
+            codec.resolve(spec, path)
+            array_to_bytes = codec
+        elif isinstance(codec, BytesToBytesCodec):
+            if array_to_bytes is None:
+                array_to_bytes = BytesCodec(None)
+                array_to_bytes.resolve(spec, json_path)
+            codec.resolve(spec, path)
+            bytes_codecs.append(codec)
+        else:
+            raise SpecError(path, f'codec "{getattr(codec, "name", entry)}" is not an array->array, array->bytes or bytes->bytes codec')
+    if array_to_bytes is None:
+        array_to_bytes = BytesCodec(None)
+        array_to_bytes.resolve(spec, json_path)
+    return CodecChain(array_codecs, array_to_bytes, spec, bytes_codecs)

@@ -1,0 +1,143 @@
+"""Reading and writing single inner chunks of a stored shard through a base kvstore driver.
+
+Reads fetch the index (one byte-range read) and then only the inner chunk's bytes; both
+reads must see the same shard generation, else they are repeated. Writes rewrite the shard
+conditioned on the generation read, so concurrent writers to one shard lose nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ts_core.kvstore import NO_VALUE, UNKNOWN, KvStoreDriver, ReadOptions, ReadResult, TimestampedStorageGeneration
+from ts_core.kvstore._driver import ByteRange
+
+from ._sharding import MISSING, ShardIndexFormat
+
+__all__ = ["IndexedShard", "coalesce", "read_range"]
+
+Position = tuple[int, ...]
+#: Gap (bytes) below which two wanted byte ranges of a shard are read as one.
+COALESCE_GAP = 4096
+
+
+def read_range(
+    driver: KvStoreDriver, key: bytes, start: int = 0, stop: int | None = None, if_not_equal: bytes | None = None
+) -> ReadResult:
+    """One read of ``key`` (bytes ``[start, stop)``; a negative start is a suffix)."""
+    return driver.read(key, ReadOptions(if_not_equal=if_not_equal, byte_range=ByteRange(start, stop)))
+
+
+def coalesce(ranges: Iterable[tuple[int, int]], gap: int = COALESCE_GAP) -> list[tuple[int, int]]:
+    """Merge sorted ``(start, stop)`` ranges that touch or are less than ``gap`` apart."""
+    merged: list[list[int]] = []
+    for start, stop in sorted(ranges):
+        if merged and start - merged[-1][1] <= gap:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    return [(a, b) for a, b in merged]
+
+
+class IndexedShard:
+    """One shard object (``key`` in ``driver``) laid out by ``index_format``."""
+
+    def __init__(self, driver: KvStoreDriver, key: bytes, index_format: ShardIndexFormat) -> None:
+        self.driver, self.key, self.format = driver, key, index_format
+
+    def _name(self) -> str:
+        return self.key.decode("utf-8", "surrogateescape")
+
+    def read_index(self, if_not_equal: bytes | None = None) -> tuple[ReadResult, np.ndarray[Any, Any] | None]:
+        """The index read (state/stamp) and the decoded index (None if missing or unchanged)."""
+        start, stop = self.format.index_byte_range()
+        try:
+            result = read_range(self.driver, self.key, start, stop, if_not_equal)
+        except ValueError as exc:
+            raise ValueError(f"corrupt shard {self._name()!r}: {exc}") from None
+        if result.state != "value":
+            return result, None
+        try:
+            return result, self.format.decode_index(result.value)
+        except ValueError as exc:
+            raise ValueError(f"shard {self._name()!r}: {exc}") from None
+
+    def read_chunks(self, positions: Sequence[Position], if_not_equal: bytes | None = None) -> tuple[ReadResult, dict[Position, bytes]]:
+        """Encoded inner chunks at ``positions`` (absent ones omitted), with coalesced range reads."""
+        while True:
+            result, index = self.read_index(if_not_equal)
+            if index is None:
+                return result, {}
+            generation = result.stamp.generation
+            wanted = {}
+            for position in positions:
+                offset, nbytes = (int(v) for v in index[position])
+                if offset != MISSING:
+                    wanted[position] = (offset, offset + nbytes)
+            chunks: dict[Position, bytes] = {}
+            consistent = True
+            for start, stop in coalesce(wanted.values()):
+                if start == stop:
+                    continue
+                try:
+                    part = read_range(self.driver, self.key, start, stop)
+                except ValueError as exc:
+                    raise ValueError(f"corrupt shard {self._name()!r}: {exc}") from None
+                if part.state != "value" or part.stamp.generation != generation:
+                    consistent = False  # rewritten between the index read and this one
+                    break
+                for position, (chunk_start, chunk_stop) in wanted.items():
+                    if start <= chunk_start and chunk_stop <= stop:
+                        chunks[position] = part.value[chunk_start - start : chunk_stop - start]
+            if consistent:
+                for position, (chunk_start, chunk_stop) in wanted.items():
+                    if chunk_start == chunk_stop:
+                        chunks[position] = b""
+                return result, chunks
+            if_not_equal = None
+
+    def read_all(self) -> tuple[bytes, dict[Position, bytes]]:
+        """Generation and every present inner chunk of the whole shard (one read)."""
+        result = self.driver.read(self.key, ReadOptions())
+        if result.state != "value":
+            return result.stamp.generation or NO_VALUE, {}
+        try:
+            return result.stamp.generation, self.format.split(result.value)
+        except ValueError as exc:
+            raise ValueError(f"shard {self._name()!r}: {exc}") from None
+
+    def write_all(self, chunks: dict[Position, bytes], if_equal: bytes | None) -> TimestampedStorageGeneration:
+        """Replace the shard (delete it when no chunk is left)."""
+        return self.driver.write(self.key, self.format.assemble(chunks), if_equal)
+
+    def write_chunk(self, position: Position, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        """Read-modify-write one inner chunk; ``if_equal`` is a shard generation (or no value)."""
+        while True:
+            generation, chunks = self.read_all()
+            if if_equal == NO_VALUE:
+                if position in chunks:
+                    return TimestampedStorageGeneration(UNKNOWN, time.time())
+            elif if_equal not in (None, UNKNOWN) and if_equal != generation:
+                return TimestampedStorageGeneration(UNKNOWN, time.time())
+            if value is None:
+                if position not in chunks:
+                    return TimestampedStorageGeneration(generation, time.time())
+                chunks.pop(position)
+            else:
+                chunks[position] = value
+            stamp = self.write_all(chunks, generation)
+            if stamp.generation != UNKNOWN:
+                return stamp
+            if if_equal not in (None, UNKNOWN):
+                return stamp
+
+    def present_positions(self) -> list[Position]:
+        _, index = self.read_index()
+        if index is None:
+            return []
+        present = np.argwhere(index[..., 0] != MISSING)
+        return [tuple(int(i) for i in row) for row in present]

@@ -1,0 +1,189 @@
+"""Kvstores whose values are inner chunks stored inside shards of a base kvstore.
+
+``ShardingIndexedKvStore`` is the public ``zarr3_sharding_indexed`` kvstore (as in
+tensorstore): it views one shard, its keys are the inner-chunk grid positions as big-endian
+uint32s. ``ShardedChunkStore`` is the zarr3 driver's view of a whole array: keys
+``<shard key>|<i>,<j>,...`` address inner chunks, and every other key passes through to
+the base store (so ``zarr.json`` reads and writes are unchanged).
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+
+from ts_core.kvstore import (
+    KeyRange,
+    KvStore,
+    KvStoreDriver,
+    ReadOptions,
+    ReadResult,
+    TimestampedStorageGeneration,
+)
+
+from ._shard_io import IndexedShard
+from ._sharding import ShardIndexFormat
+
+__all__ = ["INNER_KEY_SEPARATOR", "ShardedChunkStore", "ShardingIndexedKvStore"]
+
+#: Separates the shard key from the inner-chunk position in ShardedChunkStore keys.
+INNER_KEY_SEPARATOR = "|"
+#: Bytes per dimension of a zarr3_sharding_indexed key (big-endian uint32, as tensorstore).
+_KEY_BYTES_PER_DIM = 4
+
+
+def _slice_value(result: ReadResult, options: ReadOptions, key: bytes) -> ReadResult:
+    if result.state != "value" or options.byte_range.is_full:
+        return result
+    start, stop = options.byte_range.resolve(len(result.value), key)
+    return ReadResult("value", result.value[start:stop], result.stamp)
+
+
+def _read_inner(shard: IndexedShard, position: tuple[int, ...], options: ReadOptions, key: bytes) -> ReadResult:
+    result, chunks = shard.read_chunks([position], options.if_not_equal)
+    if result.state != "value":
+        return result
+    if position not in chunks:
+        return ReadResult("missing", b"", result.stamp)
+    return _slice_value(ReadResult("value", chunks[position], result.stamp), options, key)
+
+
+class ShardedChunkStore(KvStoreDriver):
+    """The zarr3 driver's chunk store over a base driver (not registered; not user-visible)."""
+
+    id = "zarr3_sharded_chunks"
+    spec_class = dict
+
+    def __init__(self, base: KvStoreDriver, index_format: ShardIndexFormat, is_shard_key: Callable[[bytes], bool]) -> None:
+        self.base = base
+        self.format = index_format
+        self._is_shard_key = is_shard_key
+        self.local_io = base.local_io  # type: ignore[misc]
+
+    @classmethod
+    def open(cls, spec: Any, context: Any) -> ShardedChunkStore:
+        raise NotImplementedError("ShardedChunkStore is created by the zarr3 driver")
+
+    @property
+    def spec(self) -> Any:
+        return self.base.spec
+
+    @property
+    def executor(self) -> Any:
+        return self.base.executor
+
+    def split_key(self, key: bytes) -> tuple[bytes, tuple[int, ...]] | None:
+        text = key.decode("utf-8", "surrogateescape")
+        shard_key, separator, position = text.rpartition(INNER_KEY_SEPARATOR)
+        if not separator:
+            return None
+        return shard_key.encode("utf-8", "surrogateescape"), tuple(int(p) for p in position.split(",") if p)
+
+    def shard(self, shard_key: bytes) -> IndexedShard:
+        return IndexedShard(self.base, shard_key, self.format)
+
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        parts = self.split_key(key)
+        if parts is None:
+            return self.base.read(key, options)
+        return _read_inner(self.shard(parts[0]), parts[1], options, key)
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        parts = self.split_key(key)
+        if parts is None:
+            return self.base.write(key, value, if_equal)
+        return self.shard(parts[0]).write_chunk(parts[1], value, if_equal)
+
+    def delete_range(self, key_range: KeyRange) -> None:
+        inner = [k for k in self.list(key_range) if INNER_KEY_SEPARATOR.encode() in k]
+        for key in inner:
+            self.write(key, None, None)
+        self.base.delete_range(key_range)
+
+    def list(self, key_range: KeyRange) -> Iterable[bytes]:
+        keys = []
+        for key in self.base.list(KeyRange()):
+            if key_range.contains(key) and not self._is_shard_key(key):
+                keys.append(key)
+            if self._is_shard_key(key):
+                for position in self.shard(key).present_positions():
+                    inner = key + (INNER_KEY_SEPARATOR + ",".join(map(str, position))).encode()
+                    if key_range.contains(inner):
+                        keys.append(inner)
+        return keys
+
+
+@attrs.define
+class ShardingIndexedSpec:
+    """Members of a ``zarr3_sharding_indexed`` kvstore spec."""
+
+    base: Any = None
+    grid_shape: list[int] = attrs.field(factory=list)
+    index_codecs: list[Any] = attrs.field(factory=list)
+    index_location: str = "end"
+    cache_pool: Any = None
+    data_copy_concurrency: Any = None
+
+
+class ShardingIndexedKvStore(KvStoreDriver):
+    """One shard as a kvstore: keys are inner-chunk positions (big-endian uint32 each)."""
+
+    id = "zarr3_sharding_indexed"
+    spec_class = ShardingIndexedSpec
+
+    def __init__(self, spec: ShardingIndexedSpec, base: KvStore) -> None:
+        self._spec = spec
+        self._base = base
+        self.format = ShardIndexFormat(tuple(spec.grid_shape), spec.index_codecs, spec.index_location, "kvstore")
+        self.local_io = base._driver.local_io  # type: ignore[misc]
+        self._shard = IndexedShard(base._driver, base.path.encode("utf-8"), self.format)
+
+    @classmethod
+    def open(cls, spec: ShardingIndexedSpec, context: Any) -> ShardingIndexedKvStore:
+        if spec.base is None:
+            raise ValueError('kvstore.base: the "zarr3_sharding_indexed" kvstore needs a "base" kvstore')
+        return cls(spec, KvStore.open(spec.base, context=context).result())
+
+    @property
+    def spec(self) -> ShardingIndexedSpec:
+        return self._spec
+
+    @property
+    def executor(self) -> Any:
+        return self._base._driver.executor
+
+    def _position(self, key: bytes) -> tuple[int, ...] | None:
+        rank = len(self.format.grid_shape)
+        if len(key) != rank * _KEY_BYTES_PER_DIM:
+            return None
+        position = struct.unpack(f">{rank}I", key)
+        if any(p >= n for p, n in zip(position, self.format.grid_shape, strict=True)):
+            return None
+        return position
+
+    def _key(self, position: tuple[int, ...]) -> bytes:
+        return struct.pack(f">{len(position)}I", *position)
+
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        position = self._position(key)
+        if position is None:
+            return ReadResult("missing", b"", TimestampedStorageGeneration(b"\x02", time.time()))
+        return _read_inner(self._shard, position, options, key)
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        position = self._position(key)
+        if position is None:
+            raise ValueError(f"invalid key {key!r} for a shard with grid shape {list(self.format.grid_shape)}")
+        return self._shard.write_chunk(position, value, if_equal)
+
+    def delete_range(self, key_range: KeyRange) -> None:
+        for key in self.list(key_range):
+            self.write(key, None, None)
+
+    def list(self, key_range: KeyRange) -> Iterable[bytes]:
+        keys = (self._key(p) for p in self._shard.present_positions())
+        return [k for k in keys if key_range.contains(k)]
