@@ -1,0 +1,224 @@
+"""The ``n5`` TensorStore driver."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ts_core._validation import SpecError, describe
+from ts_core.driver import KvsChunkedDriver
+
+from ._block import BlockCodec
+from ._compression import default_compression
+from ._metadata import (
+    DATA_TYPES,
+    METADATA_KEY,
+    N5Metadata,
+    build_metadata,
+    check_data_type,
+    parse_metadata,
+    units_from_metadata,
+)
+
+__all__ = ["N5Driver"]
+
+
+class N5Driver(KvsChunkedDriver):
+    """N5 datasets: ``attributes.json`` and one kvstore key per block (``"i/j/k"``)."""
+
+    id = "n5"
+    metadata_key = METADATA_KEY
+
+    # -- metadata ------------------------------------------------------------------------------
+    @classmethod
+    def parse_stored_metadata(cls, data: bytes) -> N5Metadata:
+        import json
+
+        try:
+            value = json.loads(data)
+        except ValueError as exc:
+            raise SpecError("", f"invalid JSON: {exc}") from None
+        return parse_metadata(value, "")
+
+    @classmethod
+    def encode_metadata(cls, metadata: N5Metadata) -> bytes:
+        return metadata.encode()
+
+    @classmethod
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> N5Metadata:
+        constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
+        if getattr(schema, "fill_value", None) is not None:
+            raise SpecError("fill_value", "fill_value is not supported by the N5 format (missing blocks read as 0)")
+        dtype = _schema_dtype(schema)
+        if "dataType" in constraints:
+            data_type = check_data_type(constraints["dataType"], "metadata.dataType")
+            if dtype is not None and DATA_TYPES[data_type] != dtype:
+                raise SpecError("dtype", f"{dtype.name} conflicts with metadata.dataType {json_text(data_type)}")
+        elif dtype is None:
+            raise SpecError("dtype", "a data type must be specified to create an N5 array")
+        else:
+            constraints["dataType"] = check_data_type(dtype.name, "dtype")
+        data_type = constraints["dataType"]
+        domain = getattr(schema, "domain", None)
+        if "dimensions" not in constraints:
+            shape = getattr(schema, "shape", None)
+            if shape is None:
+                raise SpecError("schema.domain", "a shape must be specified to create an N5 array")
+            constraints["dimensions"] = list(shape)
+        rank = len(constraints["dimensions"])
+        schema_rank = getattr(schema, "rank", None)
+        if schema_rank is not None and schema_rank != rank:
+            raise SpecError("rank", f"rank {schema_rank} does not match the rank {rank} of metadata.dimensions")
+        if "axes" not in constraints and domain is not None and any(domain.labels):
+            constraints["axes"] = list(domain.labels)
+        layout = getattr(schema, "chunk_layout", None)
+        _check_inner_order(layout, rank)
+        if "blockSize" not in constraints:
+            from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape
+
+            constraints["blockSize"] = list(choose_read_write_chunk_shape(layout or ChunkLayout(), constraints["dimensions"]))
+        if "compression" not in constraints:
+            constraints["compression"] = _compression_from_schema(schema, DATA_TYPES[data_type].itemsize)
+        units = getattr(schema, "dimension_units", None)
+        if units is not None and "units" not in constraints and "resolution" not in constraints:
+            constraints.update(_units_json(units, rank))
+        return build_metadata(constraints, "metadata")
+
+    @classmethod
+    def check_metadata(cls, metadata: N5Metadata, spec_members: dict[str, Any], schema: Any) -> None:
+        stored = metadata.to_json()
+        for member, wanted in (spec_members.get("metadata") or {}).items():
+            have = stored.get(member)
+            if member == "compression" and isinstance(wanted, dict):
+                from ._compression import parse_compression
+
+                wanted = parse_compression(wanted, "metadata.compression").to_json()
+            if member == "resolution" and isinstance(wanted, list):
+                wanted = [float(x) for x in wanted]
+            if have != wanted:
+                raise SpecError(
+                    f"metadata.{member}", f"expected {describe(wanted)} but the stored array has {describe(have)}"
+                )
+        dtype = _schema_dtype(schema)
+        if dtype is not None and dtype != metadata.dtype:
+            raise SpecError("dtype", f"expected {dtype.name} but the stored array has {metadata.data_type}")
+        schema_rank = getattr(schema, "rank", None)
+        if schema_rank is not None and schema_rank != metadata.rank:
+            raise SpecError("rank", f"expected rank {schema_rank} but the stored array has rank {metadata.rank}")
+
+    # -- layout ------------------------------------------------------------------------------
+    def _configure(self, metadata: N5Metadata) -> None:
+        self._blocks = BlockCodec(metadata.block_size, metadata.stored_dtype, metadata.compression)
+        super()._configure(metadata)
+
+    def array_shape(self, metadata: N5Metadata) -> tuple[int, ...]:
+        return metadata.dimensions
+
+    def chunk_shape(self, metadata: N5Metadata) -> tuple[int, ...]:
+        return metadata.block_size
+
+    def with_shape(self, metadata: N5Metadata, shape: tuple[int, ...]) -> N5Metadata:
+        return metadata.with_shape(shape)
+
+    def chunk_key(self, grid_indices: Sequence[int]) -> str:
+        # N5 spec: block paths are the grid position, one path component per dimension.
+        if not grid_indices:
+            return "0"
+        return "/".join(str(index) for index in grid_indices)
+
+    def dimension_labels(self) -> list[str]:
+        axes = self._metadata.axes
+        return [""] * self._metadata.rank if axes is None else list(axes)
+
+    def inner_order(self) -> list[int]:
+        return list(reversed(range(self._metadata.rank)))
+
+    # -- blocks ------------------------------------------------------------------------------
+    def fill_chunk(self) -> np.ndarray[Any, Any]:
+        return np.zeros(self._metadata.block_size, dtype=self._metadata.dtype, order="F")
+
+    def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
+        return self._blocks.decode(data)
+
+    def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
+        return self._blocks.encode(storage)
+
+    # -- schema --------------------------------------------------------------------------------
+    def codec_json(self) -> dict[str, Any]:
+        return {"driver": "n5", "compression": self._metadata.compression.to_json()}
+
+    @property
+    def schema(self) -> Any:
+        schema = super().schema
+        units = units_from_metadata(self._metadata)
+        if units is not None:
+            schema.update(dimension_units=units)
+        return schema
+
+    # -- spec ----------------------------------------------------------------------------------
+    def spec_json(self) -> dict[str, Any]:
+        return {
+            "driver": "n5",
+            "kvstore": self._kvstore.spec().to_json(),
+            "metadata": self._metadata.to_json(),
+        }
+
+
+def json_text(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _schema_dtype(schema: Any) -> np.dtype[Any] | None:
+    dtype = getattr(schema, "dtype", None)
+    if dtype is None:
+        return None
+    numpy_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+    if numpy_dtype.newbyteorder("=") not in DATA_TYPES.values():
+        raise SpecError(
+            "dtype",
+            f"{getattr(dtype, 'name', numpy_dtype.name)} is not one of the N5 data types: {', '.join(DATA_TYPES)}",
+        )
+    return numpy_dtype.newbyteorder("=")
+
+
+def _check_inner_order(layout: Any, rank: int) -> None:
+    """N5 stores the first dimension fastest: only the reversed order is possible."""
+    if layout is None:
+        return
+    json_value = layout.to_json()
+    order = json_value.get("inner_order")
+    if order is not None and list(order) != list(reversed(range(rank))):
+        raise SpecError(
+            "schema.chunk_layout.inner_order",
+            f"N5 stores blocks in the order {list(reversed(range(rank)))}, but {list(order)} was required",
+        )
+
+
+def _compression_from_schema(schema: Any, itemsize: int) -> Any:
+    codec = getattr(schema, "codec", None)
+    if codec is not None:
+        json_value = codec.to_json()
+        if json_value.get("driver") != "n5":
+            raise SpecError("codec.driver", f'expected "n5", but received: {describe(json_value.get("driver"))}')
+        if "compression" in json_value:
+            return json_value["compression"]
+    return default_compression(itemsize)
+
+
+def _units_json(units: Sequence[Any], rank: int) -> dict[str, Any]:
+    """``units``/``resolution`` for dimension units; unknown units become ``""`` with 1."""
+    from ts_core.schema import Unit
+
+    if len(units) != rank:
+        raise SpecError("dimension_units", f"has {len(units)} entries but the rank is {rank}")
+    parsed = [None if unit is None else Unit(unit) if not isinstance(unit, Unit) else unit for unit in units]
+    if all(unit is None for unit in parsed):
+        return {}
+    return {
+        "units": ["" if unit is None else unit.base_unit for unit in parsed],
+        "resolution": [1.0 if unit is None else float(unit.multiplier) for unit in parsed],
+    }
