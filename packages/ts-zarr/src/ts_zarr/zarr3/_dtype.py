@@ -6,9 +6,9 @@ extra trailing dimension of ``N / 8``.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
-import struct
 from typing import Any
 
 import attrs
@@ -25,8 +25,6 @@ _NUMERIC = {
 }
 _RAW_BITS = re.compile(r"^r([1-9][0-9]*)$")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
-#: Struct formats of the IEEE binary types, for "0x..." bit-pattern fill values (spec, "fill_value").
-_FLOAT_BITS = {2: (">e", ">H"), 4: (">f", ">I"), 8: (">d", ">Q")}
 
 
 @attrs.frozen
@@ -69,24 +67,23 @@ def data_type_for(numpy_dtype: np.dtype[Any]) -> str:
     raise ValueError(f"data type {numpy_dtype} is not supported by zarr v3")
 
 
-def _float(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> float:
+def _float(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> np.ndarray[Any, Any]:
+    """One float of ``numpy_dtype`` from its JSON (hex bit patterns keep NaN payloads)."""
     if isinstance(value, str) and value in _SPECIAL_FLOATS:
-        return _SPECIAL_FLOATS[value]
+        return np.array(_SPECIAL_FLOATS[value], dtype=numpy_dtype)
     if isinstance(value, str) and value.startswith("0x"):
-        size = 2 if numpy_dtype.name == "bfloat16" else numpy_dtype.itemsize
+        size = numpy_dtype.itemsize
         try:
             bits = int(value, 16)
         except ValueError:
             raise SpecError(json_path, f"invalid hex fill value: {describe(value)}") from None
-        if numpy_dtype.name == "bfloat16":
-            return float(np.array([bits << 16], dtype=np.uint32).view(np.float32)[0])
-        float_format, int_format = _FLOAT_BITS[size]
         if bits >= 1 << (8 * size):
             raise SpecError(json_path, f"hex fill value {value} does not fit {size} bytes")
-        return float(struct.unpack(float_format, struct.pack(int_format, bits))[0])
+        return np.frombuffer(bits.to_bytes(size, "big"), dtype=numpy_dtype.newbyteorder(">")).astype(numpy_dtype).reshape(())
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(json_path, f'expected number, "NaN", "Infinity", "-Infinity" or "0x..." bits, but received: {describe(value)}')
-    return float(value)
+    with np.errstate(over="ignore"):
+        return np.array(float(value), dtype=numpy_dtype)
 
 
 def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.fill_value") -> np.ndarray[Any, Any]:
@@ -94,6 +91,14 @@ def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.
     numpy_dtype = dtype.numpy_dtype
     if dtype.is_raw:
         size = dtype.inner_shape[0]
+        if isinstance(value, str):  # tensorstore writes raw bytes in base64
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except ValueError:
+                raise SpecError(json_path, f"invalid base64: {describe(value)}") from None
+            if len(raw) != size:
+                raise SpecError(json_path, f"expected {size} base64-encoded bytes, but received: {len(raw)} bytes")
+            return np.frombuffer(raw, dtype=numpy_dtype).copy()
         if not isinstance(value, list) or len(value) != size or not all(
             isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in value
         ):
@@ -117,16 +122,20 @@ def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.
         if not isinstance(value, list) or len(value) != 2:
             raise SpecError(json_path, f"expected [real, imag], but received: {describe(value)}")
         part = np.dtype("f4" if numpy_dtype.itemsize == 8 else "f8")
-        real = _float(value[0], part, f"{json_path}[0]")
-        imag = _float(value[1], part, f"{json_path}[1]")
-        return np.array(complex(real, imag), dtype=numpy_dtype)
-    with np.errstate(over="ignore"):
-        return np.array(_float(value, numpy_dtype, json_path), dtype=numpy_dtype)
+        pair = np.array([_float(value[0], part, f"{json_path}[0]"), _float(value[1], part, f"{json_path}[1]")], dtype=part)
+        return pair.view(numpy_dtype).reshape(())
+    return _float(value, numpy_dtype, json_path)
 
 
-def _encode_float(value: float) -> Any:
+def _encode_float(scalar: Any) -> Any:
+    value = float(scalar)
     if math.isnan(value):
-        return "NaN"
+        dtype = np.asarray(scalar).dtype
+        canonical = np.array(math.nan, dtype=dtype)
+        bits = np.asarray(scalar, dtype=dtype).reshape(1).view(f"u{dtype.itemsize}")[0]
+        if bits == canonical.reshape(1).view(f"u{dtype.itemsize}")[0]:
+            return "NaN"
+        return f"0x{int(bits):0{2 * dtype.itemsize}x}"  # a NaN payload survives as its bit pattern
     if math.isinf(value):
         return "Infinity" if value > 0 else "-Infinity"
     return value
@@ -136,7 +145,7 @@ def encode_fill_value(fill: Any, dtype: Zarr3DType) -> Any:
     """JSON for a fill value, as tensorstore writes it."""
     array = np.asarray(fill)
     if dtype.is_raw:
-        return list(np.ascontiguousarray(array, dtype=dtype.numpy_dtype).reshape(-1).view(np.uint8).tolist())
+        return base64.b64encode(np.ascontiguousarray(array, dtype=dtype.numpy_dtype).tobytes()).decode()
     scalar = array.astype(dtype.numpy_dtype).reshape(-1)[0]
     kind = dtype.numpy_dtype.kind
     if kind == "b":
@@ -144,5 +153,5 @@ def encode_fill_value(fill: Any, dtype: Zarr3DType) -> Any:
     if kind in "iu":
         return int(scalar)
     if kind == "c":
-        return [_encode_float(float(scalar.real)), _encode_float(float(scalar.imag))]
-    return _encode_float(float(scalar))
+        return [_encode_float(scalar.real), _encode_float(scalar.imag)]
+    return _encode_float(scalar)

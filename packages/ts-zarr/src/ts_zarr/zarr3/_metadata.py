@@ -15,7 +15,7 @@ import numpy as np
 
 from ts_core._validation import SpecError, describe
 
-from ._dtype import Zarr3DType, decode_fill_value, parse_data_type
+from ._dtype import Zarr3DType, decode_fill_value, encode_fill_value, parse_data_type
 from ._pipeline import CodecChain, parse_codec_chain
 from .codec_api import ChunkSpec
 
@@ -75,7 +75,7 @@ class Zarr3Metadata:
         return dict(sorted(json_value.items()))
 
     def encode(self) -> bytes:
-        return json.dumps(self.to_json(), separators=(",", ":"), allow_nan=False).encode()
+        return json.dumps(self.to_json(), separators=(",", ":"), allow_nan=False, sort_keys=True).encode()
 
     def chunk_key(self, grid_indices: Sequence[int]) -> str:
         """Key of the stored chunk at ``grid_indices`` (zarr v3 spec, "Chunk key encoding")."""
@@ -158,6 +158,7 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
         raise SpecError(_join(encoding_path, "configuration.separator"), f'expected "/" or ".", but received: {describe(separator)}')
     fill_value_json = value.get("fill_value")
     fill_value = decode_fill_value(fill_value_json, data_type, _join(json_path, "fill_value"))
+    fill_value_json = encode_fill_value(fill_value, data_type)  # normalised as tensorstore writes it
     transformers = value.get("storage_transformers", [])
     if transformers:
         names = [t.get("name") if isinstance(t, Mapping) else t for t in transformers] if isinstance(transformers, list) else transformers
