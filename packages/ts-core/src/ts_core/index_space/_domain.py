@@ -43,16 +43,11 @@ def _rank_of(name: str, value: Any, rank: int | None) -> int:
 
 def definitely_empty(domain: IndexDomain) -> bool:
     """Whether a dimension of size 0 has two explicit bounds (implicit ones may still grow)."""
-    return any(
-        a >= b and not il and not iu
-        for a, b, il, iu in zip(
-            domain._inclusive_min,
-            domain._exclusive_max,
-            domain._implicit_lower,
-            domain._implicit_upper,
-            strict=True,
-        )
-    )
+    hi = domain._exclusive_max
+    for i, a in enumerate(domain._inclusive_min):
+        if a >= hi[i] and not domain._implicit_lower[i] and not domain._implicit_upper[i]:
+            return True
+    return False
 
 
 class IndexDomain(DimOpsMixin):

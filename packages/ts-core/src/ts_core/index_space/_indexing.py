@@ -514,7 +514,17 @@ def _build(
             inner[j] = OutputIndexMap._constant(t.value)
         elif t.kind == _SLICE:
             j = slot.dims[0]
-            a, b, ia, ib, offset, stride = slice_interval(t.value, old, j)
+            if t.value is _FULL_SLICE:  # untouched dimension: same bounds, identity map
+                a, b, ia, ib, offset, stride = (
+                    old._inclusive_min[j],
+                    old._exclusive_max[j],
+                    old._implicit_lower[j],
+                    old._implicit_upper[j],
+                    0,
+                    1,
+                )
+            else:
+                a, b, ia, ib, offset, stride = slice_interval(t.value, old, j)
             k = add_dim(a, b, ia, ib, old._labels[j])
             if slot.selected:
                 produced.append((slot.sel_index, k))
