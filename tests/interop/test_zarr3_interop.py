@@ -155,6 +155,13 @@ def test_data_types_both_ways(tmp_path: Path, data_type: str, fill: Any) -> None
     mine[:, :5].write(data).result()
     theirs = tensorstore.open(spec(tmp_path / "ts")).result()
     ours = mine.read().result()
+    if data_type == "r16":
+        # The wheel's numpy conversion of ``byte`` arrays yields empty |V0 arrays, and its
+        # spec parser aborts on raw types in "metadata": check what can be checked.
+        assert (theirs.dtype.name, theirs.shape) == ("byte", (5, 6, 2))
+        np.testing.assert_array_equal(raw(ours[:, 5]), np.tile(np.uint8([1, 2]), (5, 1)))
+        np.testing.assert_array_equal(raw(ours[:, :5]), raw(data))
+        return
     np.testing.assert_array_equal(raw(theirs.read().result()), raw(ours))
     tensorstore.open(spec(tmp_path / "tensorstore", meta), create=True).result()[:, :5].write(data).result()
     assert (tmp_path / "ts" / "zarr.json").read_bytes() == (tmp_path / "tensorstore" / "zarr.json").read_bytes()
