@@ -108,7 +108,7 @@ def parse_codec_chain(value: Any, json_path: str, decoded: ChunkSpec) -> CodecCh
             spec = codec.resolve(spec, path)
         elif isinstance(codec, ArrayToBytesCodec):
             if array_to_bytes is not None or bytes_codecs:
-                before = array_to_bytes.name if array_to_bytes is not None else bytes_codecs[-1].name
+                before = bytes_codecs[-1].name if bytes_codecs else array_to_bytes.name  # type: ignore[union-attr]
                 raise SpecError(path, f'expected a bytes -> bytes codec after "{before}", but received the array -> bytes codec "{codec.name}"')
             codec.resolve(spec, path)
             array_to_bytes = codec
