@@ -248,3 +248,15 @@ def test_errors_like_tensorstore(expr: str, error: type[Exception], match: str) 
         t = lib.IndexTransform(input_shape=[4, 5, 6], input_labels=["x", "y", "z"])
         with pytest.raises(error, match=match):
             eval(expr, {"T": lib, "t": t})
+
+
+def test_handbook_call_spellings_and_bounds() -> None:
+    t = my.IndexTransform(input_shape=[3, 100, 200], input_labels=["c", "y", "x"])
+    assert t[my.d["x"].label("width")] == t[my.d["x"].label["width"]]
+    assert t[my.d[0].translate_by(50)].domain.origin[0] == 50
+    assert t[my.d["y"].stride(2)].domain.shape == (3, 50, 200)
+    assert t[my.d["y", "x"].translate_to(1, 2)] == t[my.d["y", "x"].translate_to[1, 2]]
+    assert t.translate_by(1) == t.translate_by[1]
+    domain = my.IndexDomain(shape=[2, 3], labels=["a", "b"], implicit_upper_bounds=[True, False])
+    assert str(domain.bounds) == "{ [0, 2*), [0, 3) }"
+    assert my.IndexDomain(shape=[2]).bounds == my.IndexDomain(shape=[2])

@@ -374,6 +374,10 @@ class _Subscript:
     def __getitem__(self, args: Any) -> DimExpression:
         return self._expr._then(self._op, args)
 
+    def __call__(self, *args: Any) -> DimExpression:
+        """Handbook spelling: ``expr.label("a")`` is ``expr.label["a"]`` (several args: a tuple)."""
+        return self._expr._then(self._op, args[0] if len(args) == 1 else args)
+
 
 class DimExpression:
     """A dimension selection plus a chain of operations, applied with ``transform[expr]``."""

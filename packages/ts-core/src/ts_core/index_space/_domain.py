@@ -224,6 +224,17 @@ class IndexDomain(DimOpsMixin):
         return self._implicit_upper
 
     @property
+    def bounds(self) -> IndexDomain:
+        """The box alone: same bounds and implicit flags, labels dropped (a handbook spelling)."""
+        return IndexDomain._make(
+            self._inclusive_min,
+            self._exclusive_max,
+            self._implicit_lower,
+            self._implicit_upper,
+            ("",) * self.rank,
+        )
+
+    @property
     def index_exp(self) -> tuple[slice, ...]:
         """The domain as a tuple of slices, for NumPy-style indexing of another view."""
         return tuple(

@@ -35,11 +35,13 @@ class _OpIndexer:
         self._op = op
 
     def __getitem__(self, args: Any) -> Any:
-        from ._dim_expression import d
-
-        expr = getattr(d[:], self._op)[args]
+        expr = getattr(_modules()[0].d[:], self._op)[args]
         target = self._target
         return target._with_index_transform(expr._apply(target._index_transform()))
+
+    def __call__(self, *args: Any) -> Any:
+        """Handbook spelling: ``x.translate_by(5)`` is ``x.translate_by[5]``."""
+        return self[args[0] if len(args) == 1 else args]
 
 
 class _ModeIndexer:
@@ -93,8 +95,7 @@ class DimOpsMixin:
 
     def transpose(self, axes: Sequence[int] | None = None) -> Any:
         """Permute dimensions: ``axes[i]`` is the old dimension that becomes dimension ``i``."""
-        from ._dim_expression import d
-
+        d = _modules()[0].d
         t = self._index_transform()
         rank = t.input_rank
         if axes is None:
