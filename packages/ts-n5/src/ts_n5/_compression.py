@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bz2
 import lzma
+import struct
 import zlib
 from collections.abc import Mapping
 from typing import Any
@@ -40,6 +41,10 @@ BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd")
 #: Blosc shuffle modes (no shuffle, byte shuffle, bit shuffle).
 BLOSC_SHUFFLES = (0, 1, 2)
 _MAX_INT32 = 2**31 - 1
+#: Size of the c-blosc frame header (c-blosc README_HEADER: version ... cbytes).
+_BLOSC_HEADER_SIZE = 16
+#: The frame's total compressed size (little-endian uint32 at byte 12 of the header).
+_BLOSC_CBYTES = struct.Struct("<I")
 
 
 def parse_compression(json_value: Any, json_path: str) -> N5Compression:
@@ -212,6 +217,12 @@ class BloscCompression(N5Compression):
     def decode(self, data: bytes) -> bytes:
         from numcodecs import blosc
 
+        if len(data) < _BLOSC_HEADER_SIZE:
+            raise ValueError(f"blosc stream of {len(data)} bytes is shorter than its {_BLOSC_HEADER_SIZE}-byte header")
+        # c-blosc trusts the sizes in its header; check them so a truncated block is an error.
+        (compressed_size,) = _BLOSC_CBYTES.unpack_from(data, 12)
+        if compressed_size != len(data):
+            raise ValueError(f"blosc stream has {len(data)} bytes, but its header says {compressed_size}")
         return bytes(blosc.decompress(data))
 
 

@@ -84,7 +84,7 @@ class N5Metadata:
         return dict(sorted(json_value.items()))
 
     def encode(self) -> bytes:
-        return json.dumps(self.to_json(), separators=(",", ":"), allow_nan=False).encode()
+        return json.dumps(self.to_json(), separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
 
     def with_shape(self, shape: tuple[int, ...]) -> N5Metadata:
         return attrs.evolve(self, dimensions=shape)
