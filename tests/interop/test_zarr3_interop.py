@@ -139,7 +139,7 @@ def raw(array: Any) -> np.ndarray[Any, Any]:
 
 def _dtype_sample(data_type: str, shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
     if data_type == "r16":
-        return (np.arange(int(np.prod(shape)) * 2) % 256).astype(np.uint8).view("V1").reshape(shape + (2,))
+        return (np.arange(int(np.prod(shape)) * 2) % 256).astype(np.uint8).view("V1").reshape((*shape, 2))
     dtype = ts.dtype(data_type).numpy_dtype
     values = np.arange(int(np.prod(shape))) % 7
     return (values % 2 == 1).reshape(shape) if dtype.kind == "b" else values.astype(dtype).reshape(shape)

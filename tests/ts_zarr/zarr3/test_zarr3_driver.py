@@ -45,7 +45,7 @@ def io_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[IoLog]:
 
     monkeypatch.setattr(MemoryKvStore, "read", read)
     monkeypatch.setattr(MemoryKvStore, "write", write)
-    yield log
+    return log
 
 
 def sharded_spec(path: str, shard: list[int], inner: list[int], **configuration: Any) -> dict[str, Any]:
@@ -81,10 +81,12 @@ def test_whole_shard_write_is_one_write(io_log: IoLog) -> None:
     store = ts.open(sharded_spec("whole/", [8, 8], [2, 2]), create=True, dtype=ts.uint16, shape=[16, 8]).result()
     io_log.reset()
     store[0:8, :].write(np.arange(64, dtype=np.uint16).reshape(8, 8) + 1).result()
-    assert io_log.writes == [b"whole/c/0/0"] and io_log.reads == 0
+    assert io_log.writes == [b"whole/c/0/0"]
+    assert io_log.reads == 0
     io_log.reset()
     store[9, 3].write(5).result()  # partial shard: one read of the (absent) shard, one write
-    assert io_log.writes == [b"whole/c/1/0"] and io_log.reads == 1
+    assert io_log.writes == [b"whole/c/1/0"]
+    assert io_log.reads == 1
     np.testing.assert_array_equal(store[0:8].read().result(), np.arange(64).reshape(8, 8) + 1)
 
 
@@ -201,13 +203,6 @@ def test_sharding_indexed_kvstore_matches_tensorstore(tmp_path: Any) -> None:
 
 
 # -- plugins ------------------------------------------------------------------------------------------
-class XorCodec:
-    """A throwaway bytes->bytes codec: XORs every byte with a key."""
-
-    kind = "bytes_to_bytes"
-    name = "test_xor"
-
-
 def test_third_party_codec_is_used_by_name() -> None:
     from ts_core.plugin import hookimpl, register_plugin, reset_registry
     from ts_zarr.zarr3 import BytesToBytesCodec

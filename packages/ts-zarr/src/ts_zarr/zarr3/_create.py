@@ -27,7 +27,11 @@ def _has_sharding(codecs: Any) -> bool:
 
 
 def metadata_for_create(spec_members: dict[str, Any], schema: Any) -> Zarr3Metadata:
-    from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape, choose_sharded_chunk_shapes
+    from ts_core.schema import (
+        ChunkLayout,
+        choose_read_write_chunk_shape,
+        choose_sharded_chunk_shapes,
+    )
 
     constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
     dtype = getattr(schema, "dtype", None)

@@ -9,7 +9,13 @@ import numpy as np
 
 from ts_core._validation import SpecError, describe
 
-from .codec_api import ArrayToArrayCodec, ArrayToBytesCodec, BytesToBytesCodec, ChunkSpec, Zarr3Codec
+from .codec_api import (
+    ArrayToArrayCodec,
+    ArrayToBytesCodec,
+    BytesToBytesCodec,
+    ChunkSpec,
+    Zarr3Codec,
+)
 
 __all__ = ["CODEC_NAMESPACE", "CodecChain", "parse_codec_chain"]
 

@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from ts_core.kvstore import NO_VALUE, UNKNOWN, KvStoreDriver, ReadOptions, ReadResult, TimestampedStorageGeneration
+from ts_core.kvstore import (
+    NO_VALUE,
+    UNKNOWN,
+    KvStoreDriver,
+    ReadOptions,
+    ReadResult,
+    TimestampedStorageGeneration,
+)
 from ts_core.kvstore._driver import ByteRange
 
 from ._sharding import MISSING, ShardIndexFormat

@@ -34,7 +34,7 @@ class ShardIndexFormat:
 
         self.grid_shape = grid_shape
         self.index_location = index_location
-        spec = ChunkSpec(grid_shape + (2,), np.dtype("uint64"))
+        spec = ChunkSpec((*grid_shape, 2), np.dtype("uint64"))
         self.index_chain = parse_codec_chain(index_codecs, f"{json_path}.index_codecs", spec)
         if self.index_chain.array_codecs and any(c.name != "transpose" for c, _ in self.index_chain.array_codecs):
             raise SpecError(f"{json_path}.index_codecs", "index codecs must have a fixed encoded size")
@@ -83,7 +83,7 @@ class ShardIndexFormat:
         """A whole shard from encoded inner chunks (None when there are none: no shard)."""
         if not chunks:
             return None
-        index = np.full(self.grid_shape + (2,), MISSING, dtype=np.uint64)
+        index = np.full((*self.grid_shape, 2), MISSING, dtype=np.uint64)
         offset = self.index_size if self.index_location == "start" else 0
         parts = []
         for position in sorted(chunks):
@@ -181,7 +181,7 @@ class ShardingCodec(ArrayToBytesCodec):
 
     def _empty_shard(self) -> bytes:
         assert self.index_format is not None
-        return self.index_format.index_chain.encode(np.full(self.grid_shape + (2,), MISSING, dtype=np.uint64))
+        return self.index_format.index_chain.encode(np.full((*self.grid_shape, 2), MISSING, dtype=np.uint64))
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray[Any, Any]:
         assert self.index_format is not None
