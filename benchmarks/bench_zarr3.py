@@ -1,0 +1,113 @@
+"""zarr v3 on the file kvstore: ts vs the tensorstore wheel vs zarr-python, same data.
+
+    uv run python benchmarks/bench_zarr3.py [--mib 256]
+
+The bench_zarr.py workload in zarr v3: a uint16 array written then read whole, with
+zstd(1) in 64^3 chunks, and sharded (256^3 shards of 64^3 inner chunks, zstd(1) inside).
+Prints MB/s per library and the time ratios ts/tensorstore and zarr-python/ts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHUNK = 64
+SHARD = 256
+ZSTD = {"name": "zstd", "configuration": {"level": 1, "checksum": False}}
+
+
+def timed(function: Callable[[], Any], repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def metadata(shape: tuple[int, ...], sharded: bool) -> dict[str, Any]:
+    codecs: list[Any] = [{"name": "bytes", "configuration": {"endian": "little"}}, ZSTD]
+    chunk = CHUNK
+    if sharded:
+        chunk = SHARD
+        codecs = [{"name": "sharding_indexed", "configuration": {
+            "chunk_shape": [CHUNK] * 3, "codecs": codecs,
+            "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}, {"name": "crc32c"}]}}]
+    return {
+        "zarr_format": 3, "node_type": "array", "shape": list(shape), "data_type": "uint16",
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [chunk] * 3}},
+        "chunk_key_encoding": {"name": "default"}, "fill_value": 0, "codecs": codecs,
+    }
+
+
+def bench(root: Path, data: np.ndarray[Any, Any], sharded: bool) -> dict[str, tuple[float, float]]:
+    import tensorstore
+    import zarr
+    from zarr.codecs import ZstdCodec
+
+    import ts_core as ts
+
+    results: dict[str, tuple[float, float]] = {}
+    context = {"cache_pool": {"total_bytes_limit": 0}}
+
+    def spec(path: str) -> dict[str, Any]:
+        return {"driver": "zarr3", "kvstore": {"driver": "file", "path": path}, "metadata": metadata(data.shape, sharded)}
+
+    def run(name: str, open_store: Callable[[str, bool], Any], write: Callable[[Any], None], read: Callable[[Any], Any]) -> None:
+        path = f"{root}/{name}/"
+        shutil.rmtree(path, ignore_errors=True)
+        store = open_store(path, True)
+        write_seconds = timed(lambda: write(store))
+        store = open_store(path, False)
+        read_seconds = timed(lambda: read(store), repeat=2)
+        results[name] = (write_seconds, read_seconds)
+
+    run("ts", lambda p, c: ts.open(spec(p), create=c, open=not c, context=ts.Context(context)).result(),
+        lambda s: s.write(data).result(), lambda s: s.read().result())
+    run("tensorstore", lambda p, c: tensorstore.open(spec(p), create=c, open=not c, context=tensorstore.Context(context)).result(),
+        lambda s: s.write(data).result(), lambda s: s.read().result())
+
+    def zarr_open(path: str, create: bool) -> Any:
+        if create:
+            return zarr.create_array(
+                path, shape=data.shape, chunks=(CHUNK,) * 3, shards=(SHARD,) * 3 if sharded else None,
+                dtype="uint16", compressors=ZstdCodec(level=1), fill_value=0,
+            )
+        return zarr.open_array(path, mode="r")
+
+    run("zarr-python", zarr_open, lambda s: s.__setitem__(..., data), lambda s: s[...])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mib", type=int, default=256)
+    args = parser.parse_args()
+    side = max(SHARD, round((args.mib * 2**20 / 2) ** (1 / 3) / SHARD) * SHARD)
+    shape = (side, side, side)
+    data = (np.arange(np.prod(shape), dtype=np.uint64) * 2654435761 % 4096).astype(np.uint16).reshape(shape)
+    megabytes = data.nbytes / 1e6
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        print(f"array {shape} uint16 = {megabytes:.0f} MB, zstd(1), file kvstore")
+        for label, sharded in (("chunks", False), ("sharded", True)):
+            results = bench(root, data, sharded)
+            for name, (write_seconds, read_seconds) in results.items():
+                print(f"{label:8} {name:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
+            ts_write, ts_read = results["ts"]
+            ref_write, ref_read = results["tensorstore"]
+            zarr_write, zarr_read = results["zarr-python"]
+            print(f"{label:8} ratio ts/tensorstore time: write {ts_write / ref_write:.2f}  read {ts_read / ref_read:.2f}"
+                  f" | zarr-python/ts time: write {zarr_write / ts_write:.2f}  read {zarr_read / ts_read:.2f}")
+
+
+if __name__ == "__main__":
+    main()
