@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ._compression import RawCompression
 from .compression_api import N5Compression
 
 __all__ = ["BlockCodec"]
@@ -82,5 +83,13 @@ class BlockCodec:
 
     def encode(self, block: np.ndarray[Any, Any]) -> bytes:
         """A full block, as tensorstore writes every block (edge blocks included)."""
-        payload = np.asarray(block, dtype=self.stored_dtype).tobytes(order="F")
-        return self._full_header + self.compression.encode(payload, self.stored_dtype.itemsize)
+        if isinstance(self.compression, RawCompression):
+            # Transpose and byte-swap straight into the output buffer: one pass, one copy.
+            out = bytearray(len(self._full_header) + block.size * self.stored_dtype.itemsize)
+            out[: len(self._full_header)] = self._full_header
+            target = np.frombuffer(out, dtype=self.stored_dtype, offset=len(self._full_header))
+            target.reshape(self.block_size[::-1])[...] = block.T
+            return bytes(out)
+        payload = np.empty(self.block_size[::-1], dtype=self.stored_dtype)
+        payload[...] = block.T
+        return self._full_header + self.compression.encode(payload.data, self.stored_dtype.itemsize)

@@ -1,0 +1,84 @@
+"""N5 on the file kvstore: ts vs the tensorstore wheel, same data.
+
+    uv run python benchmarks/bench_n5.py [--mib 256]
+
+The bulk workload of ``bench_zarr.py``: writes then reads a uint16 array in 64^3 blocks
+with raw and zstd compression, printing MB/s per library and the ts/tensorstore time ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BLOCK = 64
+COMPRESSIONS = {"raw": {"type": "raw"}, "zstd(1)": {"type": "zstd", "level": 1}}
+
+
+def timed(function: Callable[[], Any], repeat: int = 1) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def spec_for(path: str, compression: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
+    return {
+        "driver": "n5",
+        "kvstore": {"driver": "file", "path": path},
+        "metadata": {
+            "blockSize": [BLOCK] * 3, "compression": compression, "dataType": "uint16", "dimensions": list(shape),
+        },
+    }
+
+
+def bench_bulk(root: Path, data: np.ndarray[Any, Any], compression: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    import tensorstore
+
+    import ts_core as ts
+
+    results: dict[str, tuple[float, float]] = {}
+    context = {"cache_pool": {"total_bytes_limit": 0}}
+    for name, library in (("ts", ts), ("tensorstore", tensorstore)):
+        path = f"{root}/{name}/"
+        shutil.rmtree(path, ignore_errors=True)
+        spec = spec_for(path, compression, data.shape)
+        store = library.open(spec, create=True, context=library.Context(context)).result()
+        write_seconds = timed(lambda store=store: store.write(data).result())
+        store = library.open(spec, open=True, context=library.Context(context)).result()
+        read_seconds = timed(lambda store=store: store.read().result(), repeat=2)
+        results[name] = (write_seconds, read_seconds)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mib", type=int, default=256)
+    args = parser.parse_args()
+    side = max(1, round((args.mib * 2**20 / 2) ** (1 / 3) / BLOCK)) * BLOCK
+    shape = (side, side, side)
+    data = (np.arange(np.prod(shape), dtype=np.uint64) * 2654435761 % 4096).astype(np.uint16).reshape(shape)
+    megabytes = data.nbytes / 1e6
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        print(f"array {shape} uint16 = {megabytes:.0f} MB, blocks {BLOCK}^3, file kvstore, N5")
+        for label, compression in COMPRESSIONS.items():
+            results = bench_bulk(root, data, compression)
+            for name, (write_seconds, read_seconds) in results.items():
+                print(f"{label:8} {name:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
+            ts_write, ts_read = results["ts"]
+            ref_write, ref_read = results["tensorstore"]
+            print(f"{label:8} ratio ts/tensorstore time: write {ts_write / ref_write:.2f}  read {ts_read / ref_read:.2f}")
+
+
+if __name__ == "__main__":
+    main()
