@@ -298,3 +298,26 @@ def test_crc32c_mismatch_names_the_key() -> None:
     fresh = store
     with pytest.raises(ValueError, match=r"error decoding chunk 'crc/c/0': crc32c checksum mismatch"):
         fresh.read().result()
+
+
+# -- transactions and resize on sharded arrays ---------------------------------------------------------
+def test_transaction_on_a_sharded_array() -> None:
+    store = ts.open(sharded_spec("txn/", [4, 4], [2, 2]), create=True, dtype=ts.int16, shape=[8, 8]).result()
+    data = np.arange(64, dtype=np.int16).reshape(8, 8)
+    store.write(data).result()
+    txn = ts.Transaction()
+    store.with_transaction(txn)[1:3, 1:3].write(-1).result()  # reads and writes 4 inner chunks of one shard
+    np.testing.assert_array_equal(store[1:3, 1:3].read().result(), data[1:3, 1:3])
+    txn.commit_sync()
+    data[1:3, 1:3] = -1
+    np.testing.assert_array_equal(store.read().result(), data)
+
+
+def test_resize_a_sharded_array() -> None:
+    store = ts.open(sharded_spec("resize/", [4, 4], [2, 2]), create=True, dtype=ts.int16, shape=[8, 8]).result()
+    store.write(np.arange(1, 65, dtype=np.int16).reshape(8, 8)).result()
+    smaller = store.resize(exclusive_max=[5, 5]).result()
+    grown = smaller.resize(exclusive_max=[8, 8]).result()
+    expected = np.zeros((8, 8), np.int16)
+    expected[:5, :5] = np.arange(1, 65, dtype=np.int16).reshape(8, 8)[:5, :5]
+    np.testing.assert_array_equal(grown.read().result(), expected)

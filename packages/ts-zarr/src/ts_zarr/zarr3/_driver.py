@@ -22,7 +22,7 @@ from ts_core.kvstore import UNKNOWN, KvStore
 
 from ._create import metadata_for_create
 from ._metadata import METADATA_KEY, Zarr3Metadata, parse_metadata
-from ._shard_io import IndexedShard
+from ._shard_io import IndexedShard, chunk_generation
 from ._sharding_kvstore import INNER_KEY_SEPARATOR, ShardedChunkStore
 
 if TYPE_CHECKING:
@@ -258,7 +258,7 @@ class Zarr3Driver(KvsChunkedDriver):
             except Exception as exc:
                 raise ChunkError(f"error decoding chunk {self._kvstore.path + key!r}: {exc}") from exc
             storage.setflags(write=False)
-            self._remember(self._cache_key(key), result.stamp.generation, result.stamp.time, storage)
+            self._remember(self._cache_key(key), chunk_generation(chunks[position]), result.stamp.time, storage)
             storages[position] = storage
         return storages
 

@@ -7,6 +7,7 @@ conditioned on the generation read, so concurrent writers to one shard lose noth
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -25,11 +26,23 @@ from ts_core.kvstore._driver import ByteRange
 
 from ._sharding import MISSING, ShardIndexFormat
 
-__all__ = ["IndexedShard", "coalesce", "read_range"]
+__all__ = ["IndexedShard", "chunk_generation", "coalesce", "read_range"]
 
 Position = tuple[int, ...]
 #: Gap (bytes) below which two wanted byte ranges of a shard are read as one.
 COALESCE_GAP = 4096
+
+
+def chunk_generation(value: bytes | None) -> bytes:
+    """Generation of one inner chunk: a digest of its bytes (no value when absent).
+
+    Inner chunks share their shard's generation, which every write to the shard changes;
+    a digest changes only when this chunk does, so a transaction that read one inner chunk
+    does not conflict with its own writes to the chunk's neighbours.
+    """
+    if value is None:
+        return NO_VALUE
+    return hashlib.blake2b(value, digest_size=16).digest() + b"\x00"
 
 
 def read_range(
@@ -122,25 +135,21 @@ class IndexedShard:
         return self.driver.write(self.key, self.format.assemble(chunks), if_equal)
 
     def write_chunk(self, position: Position, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
-        """Read-modify-write one inner chunk; ``if_equal`` is a shard generation (or no value)."""
+        """Read-modify-write one inner chunk; ``if_equal`` is the chunk's ``chunk_generation``."""
         while True:
             generation, chunks = self.read_all()
-            if if_equal == NO_VALUE:
-                if position in chunks:
-                    return TimestampedStorageGeneration(UNKNOWN, time.time())
-            elif if_equal not in (None, UNKNOWN) and if_equal != generation:
+            current = chunk_generation(chunks.get(position))
+            if if_equal not in (None, UNKNOWN) and if_equal != current:
                 return TimestampedStorageGeneration(UNKNOWN, time.time())
             if value is None:
                 if position not in chunks:
-                    return TimestampedStorageGeneration(generation, time.time())
+                    return TimestampedStorageGeneration(NO_VALUE, time.time())
                 chunks.pop(position)
             else:
                 chunks[position] = value
             stamp = self.write_all(chunks, generation)
-            if stamp.generation != UNKNOWN:
-                return stamp
-            if if_equal not in (None, UNKNOWN):
-                return stamp
+            if stamp.generation != UNKNOWN:  # else the shard changed meanwhile: check again
+                return TimestampedStorageGeneration(chunk_generation(value), stamp.time)
 
     def present_positions(self) -> list[Position]:
         _, index = self.read_index()

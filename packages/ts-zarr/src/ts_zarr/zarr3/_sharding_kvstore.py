@@ -25,7 +25,7 @@ from ts_core.kvstore import (
     TimestampedStorageGeneration,
 )
 
-from ._shard_io import IndexedShard
+from ._shard_io import IndexedShard, chunk_generation
 from ._sharding import ShardIndexFormat
 
 __all__ = ["INNER_KEY_SEPARATOR", "ShardedChunkStore", "ShardingIndexedKvStore"]
@@ -44,12 +44,14 @@ def _slice_value(result: ReadResult, options: ReadOptions, key: bytes) -> ReadRe
 
 
 def _read_inner(shard: IndexedShard, position: tuple[int, ...], options: ReadOptions, key: bytes) -> ReadResult:
-    result, chunks = shard.read_chunks([position], options.if_not_equal)
-    if result.state != "value":
-        return result
-    if position not in chunks:
-        return ReadResult("missing", b"", result.stamp)
-    return _slice_value(ReadResult("value", chunks[position], result.stamp), options, key)
+    result, chunks = shard.read_chunks([position])
+    value = chunks.get(position)
+    stamp = TimestampedStorageGeneration(chunk_generation(value), result.stamp.time)
+    if options.if_not_equal == stamp.generation:
+        return ReadResult("unspecified", b"", stamp)
+    if value is None:
+        return ReadResult("missing", b"", stamp)
+    return _slice_value(ReadResult("value", value, stamp), options, key)
 
 
 class ShardedChunkStore(KvStoreDriver):
