@@ -41,5 +41,9 @@ def ts_register(registry: Registrar) -> None:
         "driver", "cast", "ts_core.driver.cast._driver:CastDriver",
         schema="ts_core.driver.cast:schema.json",
     )
+    registry.add(
+        "driver", "downsample", "ts_core.driver.downsample._driver:DownsampleDriver",
+        schema="ts_core.driver.downsample:schema.json",
+    )
     registry.add("url_scheme", "memory", "ts_core.kvstore.memory._driver:parse_memory_url")
     registry.add("url_scheme", "file", "ts_core.kvstore.file._driver:parse_file_url")

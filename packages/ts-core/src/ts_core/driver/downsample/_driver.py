@@ -1,0 +1,162 @@
+"""The ``downsample`` driver: a read-only view aggregating blocks of a base array.
+
+Output cell ``i`` of a dimension with factor ``f`` covers base indices ``[i*f, (i+1)*f)``
+clipped to the base domain, so edge cells aggregate only the elements that exist.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..._executor import run_inline
+from ..._future import Future
+from ..._validation import SpecError, describe
+from .._driver import Driver
+
+if TYPE_CHECKING:
+    from ...index_space import IndexDomain, IndexTransform
+
+__all__ = ["METHODS", "DownsampleDriver", "downsample"]
+
+#: tensorstore's methods, plus ``add`` (sum of the block) from our users' handbook.
+METHODS = ("stride", "mean", "min", "max", "median", "mode", "add")
+
+
+class DownsampleDriver(Driver):
+    """Aggregates ``factors``-sized blocks of ``base`` with ``method`` on every read."""
+
+    id = "downsample"
+
+    def __init__(self, base: Any, factors: tuple[int, ...], method: str) -> None:
+        if len(factors) != base.rank:
+            raise SpecError(
+                "downsample_factors", f"has {len(factors)} entries but the base has rank {base.rank}"
+            )
+        if any(f < 1 for f in factors):
+            raise SpecError("downsample_factors", f"factors must be >= 1, got {list(factors)}")
+        if method not in METHODS:
+            raise SpecError("downsample_method", f"expected one of {', '.join(METHODS)}, but received: {describe(method)}")
+        self._base = base
+        self._factors = factors
+        self._method = method
+        domain = base.domain
+        if any(abs(v) >= 2**62 - 1 for v in (*domain.inclusive_min, *domain.exclusive_max)):
+            raise ValueError("downsample needs a base with finite bounds")
+        self._lower = tuple(int(v) for v in domain.inclusive_min)
+        self._upper = tuple(int(v) for v in domain.exclusive_max)
+
+    @classmethod
+    def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> DownsampleDriver:
+        from ..._open import open as ts_open
+
+        base = ts_open(json_value["base"], context=context, transaction=transaction).result()
+        return cls(base, tuple(json_value["downsample_factors"]), json_value["downsample_method"])
+
+    @property
+    def numpy_dtype(self) -> np.dtype[Any]:
+        return self._base._driver.numpy_dtype  # type: ignore[no-any-return]
+
+    @property
+    def domain(self) -> IndexDomain:
+        from ...index_space import IndexDomain
+
+        # stride takes element i*f, so it only has cells whose first element exists
+        first = (lambda lo, f: -(-lo // f)) if self._method == "stride" else (lambda lo, f: lo // f)
+        return IndexDomain(
+            inclusive_min=[first(lo, f) for lo, f in zip(self._lower, self._factors, strict=True)],
+            exclusive_max=[-(-hi // f) for hi, f in zip(self._upper, self._factors, strict=True)],
+            labels=list(self._base.domain.labels),
+        )
+
+    def read(self, transform: IndexTransform, transaction: Any) -> Future[np.ndarray[Any, Any]]:
+        return run_inline(self._read_now, transform)
+
+    def _read_now(self, transform: IndexTransform) -> np.ndarray[Any, Any]:
+        from ...index_space import output_index_bounds, partition_index_transform
+
+        target = np.empty(transform.domain.shape, dtype=self.numpy_dtype)
+        if target.size == 0:
+            return target
+        cells = output_index_bounds(transform)  # inclusive, in downsampled coordinates
+        box_lo = [lo * f for (lo, _), f in zip(cells, self._factors, strict=True)]
+        box_hi = [(hi + 1) * f for (_, hi), f in zip(cells, self._factors, strict=True)]
+        read_lo = [max(a, b) for a, b in zip(box_lo, self._lower, strict=True)]
+        read_hi = [min(a, b) for a, b in zip(box_hi, self._upper, strict=True)]
+        block = self._base[tuple(slice(a, b) for a, b in zip(read_lo, read_hi, strict=True))].read().result()
+        aggregated = self._aggregate(block, box_lo, box_hi, read_lo)
+        origin = [lo for lo, _ in cells]
+        for part in partition_index_transform(transform, aggregated.shape, origin):
+            target[part.array_selection] = aggregated[part.cell_selection]
+        return target
+
+    def _aggregate(
+        self, block: np.ndarray[Any, Any], box_lo: list[int], box_hi: list[int], read_lo: list[int]
+    ) -> np.ndarray[Any, Any]:
+        """Aggregate ``block`` (placed at ``read_lo``) over the aligned box's cells."""
+        shape = [b - a for a, b in zip(box_lo, box_hi, strict=True)]
+        placed = tuple(slice(r - a, r - a + n) for r, a, n in zip(read_lo, box_lo, block.shape, strict=True))
+        values = np.zeros(shape, dtype=block.dtype)
+        mask = np.zeros(shape, dtype=bool)
+        values[placed] = block
+        mask[placed] = True
+        cells = [n // f for n, f in zip(shape, self._factors, strict=True)]
+        blocked_shape = [v for pair in zip(cells, self._factors, strict=True) for v in pair]
+        rank = len(shape)
+        order = list(range(0, 2 * rank, 2)) + list(range(1, 2 * rank, 2))
+        # (cells..., factors...) -> (cells..., elements per cell)
+        values = values.reshape(blocked_shape).transpose(order).reshape([*cells, -1])
+        mask = mask.reshape(blocked_shape).transpose(order).reshape([*cells, -1])
+        return _reduce(values, mask, self._method).astype(self.numpy_dtype, copy=False)
+
+    def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Any) -> Future[None]:
+        raise ValueError("a downsample view is read-only")
+
+    def spec_json(self) -> dict[str, Any]:
+        return {
+            "driver": "downsample",
+            "base": self._base.spec().to_json(),
+            "downsample_factors": list(self._factors),
+            "downsample_method": self._method,
+        }
+
+
+def _reduce(values: np.ndarray[Any, Any], mask: np.ndarray[Any, Any], method: str) -> np.ndarray[Any, Any]:
+    """Reduce the last axis over the elements that exist (``mask``)."""
+    counts = mask.sum(axis=-1)
+    if method == "stride":
+        first = np.argmax(mask, axis=-1)
+        return np.take_along_axis(values, first[..., None], axis=-1)[..., 0]
+    if method in ("mean", "add"):
+        kind = values.dtype.kind
+        accumulator = np.float64 if kind in "biuf" else values.dtype
+        total = np.where(mask, values, 0).sum(axis=-1, dtype=accumulator)
+        if method == "add":
+            return total
+        mean = total / np.maximum(counts, 1)
+        return np.round(mean) if kind in "biu" else mean
+    if method in ("min", "max"):
+        reducer = np.min if method == "min" else np.max
+        masked = np.ma.masked_array(values, mask=~mask)
+        return np.asarray(reducer(masked, axis=-1).filled(0))
+    if method == "median":
+        # tensorstore's median: the lower middle element of the sorted existing values
+        ordered = np.ma.sort(np.ma.masked_array(values, mask=~mask), axis=-1, endwith=True)
+        index = ((counts - 1) // 2)[..., None]
+        return np.take_along_axis(np.asarray(ordered.data), index, axis=-1)[..., 0]
+    # mode: the most frequent existing value (ties: the smallest)
+    result = np.empty(values.shape[:-1], dtype=values.dtype)
+    for position in np.ndindex(values.shape[:-1]):
+        present = values[position][mask[position]]
+        unique, frequency = np.unique(present, return_counts=True)
+        result[position] = unique[np.argmax(frequency)] if unique.size else 0
+    return result
+
+
+def downsample(store: Any, downsample_factors: Any, method: str) -> Any:
+    """A read-only view of ``store`` with blocks aggregated (tensorstore's ``ts.downsample``)."""
+    from ...tensorstore import TensorStore
+
+    driver = DownsampleDriver(store, tuple(int(f) for f in downsample_factors), str(method))
+    return TensorStore(driver, None, store.transaction, True, False)
