@@ -43,8 +43,8 @@ BLOSC_SHUFFLES = (0, 1, 2)
 _MAX_INT32 = 2**31 - 1
 #: Size of the c-blosc frame header (c-blosc README_HEADER: version ... cbytes).
 _BLOSC_HEADER_SIZE = 16
-#: The frame's total compressed size (little-endian uint32 at byte 12 of the header).
-_BLOSC_CBYTES = struct.Struct("<I")
+#: Header bytes 4-15: decompressed size, block size, compressed size (little-endian uint32).
+_BLOSC_SIZES = struct.Struct("<III")
 
 
 def parse_compression(json_value: Any, json_path: str) -> N5Compression:
@@ -86,8 +86,8 @@ class RawCompression(N5Compression):
     def parameters(self) -> dict[str, Any]:
         return {}
 
-    def encode(self, data: bytes, itemsize: int) -> bytes:
-        return data
+    def encode(self, data: bytes | memoryview, itemsize: int) -> bytes:
+        return bytes(data)
 
     def decode(self, data: bytes) -> bytes:
         return data
@@ -113,7 +113,7 @@ class GzipCompression(N5Compression):
     def parameters(self) -> dict[str, Any]:
         return {"level": self.level, "useZlib": self.use_zlib}
 
-    def encode(self, data: bytes, itemsize: int) -> bytes:
+    def encode(self, data: bytes | memoryview, itemsize: int) -> bytes:
         compressor = zlib.compressobj(self.level, zlib.DEFLATED, _ZLIB_WBITS if self.use_zlib else _GZIP_WBITS)
         return compressor.compress(data) + compressor.flush()
 
@@ -140,7 +140,7 @@ class Bzip2Compression(N5Compression):
     def parameters(self) -> dict[str, Any]:
         return {"blockSize": self.block_size}
 
-    def encode(self, data: bytes, itemsize: int) -> bytes:
+    def encode(self, data: bytes | memoryview, itemsize: int) -> bytes:
         return bz2.compress(data, self.block_size)
 
     def decode(self, data: bytes) -> bytes:
@@ -166,7 +166,7 @@ class XzCompression(N5Compression):
     def parameters(self) -> dict[str, Any]:
         return {"preset": self.preset}
 
-    def encode(self, data: bytes, itemsize: int) -> bytes:
+    def encode(self, data: bytes | memoryview, itemsize: int) -> bytes:
         return lzma.compress(data, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64, preset=self.preset)
 
     def decode(self, data: bytes) -> bytes:
@@ -207,7 +207,7 @@ class BloscCompression(N5Compression):
     def parameters(self) -> dict[str, Any]:
         return {"blocksize": self.blocksize, "clevel": self.clevel, "cname": self.cname, "shuffle": self.shuffle}
 
-    def encode(self, data: bytes, itemsize: int) -> bytes:
+    def encode(self, data: bytes | memoryview, itemsize: int) -> bytes:
         from numcodecs import blosc
 
         return bytes(
@@ -220,9 +220,11 @@ class BloscCompression(N5Compression):
         if len(data) < _BLOSC_HEADER_SIZE:
             raise ValueError(f"blosc stream of {len(data)} bytes is shorter than its {_BLOSC_HEADER_SIZE}-byte header")
         # c-blosc trusts the sizes in its header; check them so a truncated block is an error.
-        (compressed_size,) = _BLOSC_CBYTES.unpack_from(data, 12)
+        decompressed_size, _, compressed_size = _BLOSC_SIZES.unpack_from(data, 4)
         if compressed_size != len(data):
             raise ValueError(f"blosc stream has {len(data)} bytes, but its header says {compressed_size}")
+        if decompressed_size == 0:
+            return b""  # c-blosc refuses to decompress an empty frame
         return bytes(blosc.decompress(data))
 
 
@@ -241,7 +243,7 @@ class ZstdCompression(N5Compression):
     def parameters(self) -> dict[str, Any]:
         return {"level": self.level}
 
-    def encode(self, data: bytes, itemsize: int) -> bytes:
+    def encode(self, data: bytes | memoryview, itemsize: int) -> bytes:
         from numcodecs import Zstd
 
         return bytes(Zstd(level=self.level).encode(data))

@@ -33,7 +33,7 @@ class N5Compression(abc.ABC):
         """The parameters with their defaults filled in, without ``type``."""
 
     @abc.abstractmethod
-    def encode(self, data: bytes, itemsize: int) -> bytes:
+    def encode(self, data: bytes | memoryview, itemsize: int) -> bytes:
         """Compress a block's big-endian element bytes (``itemsize`` bytes per element)."""
 
     @abc.abstractmethod
