@@ -119,3 +119,29 @@ def test_domains_and_repr_match_tensorstore(json: dict[str, Any], expr: Any) -> 
     mine = outcome(lambda: ours.domain[build_dim_expression(my, selection, ops)])
     reference = outcome(lambda: theirs.domain[build_dim_expression(ts, selection, ops)])
     assert_same(mine, reference, (json, selection, ops))
+
+
+@EXAMPLES
+@given(transform_json(finite=False), st.data())
+def test_indexing_by_domain_matches_tensorstore(json: dict[str, Any], data: st.DataObject) -> None:
+    ours, theirs = both_transforms(json)
+    if ours is None:
+        return
+    rank = ours.input_rank
+    keep = (
+        sorted(data.draw(st.sets(st.integers(0, max(rank - 1, 0)), max_size=rank))) if rank else []
+    )
+    labelled = data.draw(st.booleans())
+    lo = [data.draw(st.integers(-3, 3)) for _ in keep]
+    size = [data.draw(st.integers(0, 4)) for _ in keep]
+    labels = [ours.input_labels[k] if labelled else "" for k in keep]
+    if not labelled:
+        keep, lo, size, labels = (
+            list(range(rank)),
+            [*lo, *([0] * rank)][:rank],
+            [*size, *([1] * rank)][:rank],
+            [""] * rank,
+        )
+    mine = outcome(lambda: ours[my.IndexDomain(inclusive_min=lo, shape=size, labels=labels)])
+    reference = outcome(lambda: theirs[ts.IndexDomain(inclusive_min=lo, shape=size, labels=labels)])
+    assert_same(mine, reference, (json, lo, size, labels))

@@ -188,16 +188,25 @@ def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTran
     """``t[domain]``: dims matched by label (else by position), each restricted to ``domain``."""
     old = transform._domain
     rank = old.rank
-    if domain.rank > rank or (not any(domain.labels) and domain.rank != rank):
-        raise IndexError(
-            f"Cannot slice domain of rank {rank} with index domain of rank {domain.rank}"
-        )
-    if any(domain.labels):
-        targets = [resolve_dimension(label, old.labels) if label else -1 for label in domain.labels]
-        free = iter(j for j in range(rank) if j not in targets)
-        targets = [t if t >= 0 else next(free) for t in targets]
-    else:
+    if not any(domain.labels) or not any(old.labels):
+        if domain.rank != rank:
+            raise IndexError(
+                f"Rank of index domain ({domain.rank}) must match rank of slice target ({rank}) when "
+                "the index domain or slice target is unlabeled"
+            )
         targets = list(range(rank))
+    elif not all(domain.labels):
+        if domain.rank != rank:
+            raise IndexError(
+                f"Rank ({domain.rank}) of index domain containing unlabeled dimensions must equal "
+                f"slice target rank ({rank})"
+            )
+        targets = [
+            resolve_dimension(label, old.labels) if label else i
+            for i, label in enumerate(domain.labels)
+        ]
+    else:
+        targets = [resolve_dimension(label, old.labels) for label in domain.labels]
     lo, hi = list(old._inclusive_min), list(old._exclusive_max)
     il, iu = list(old._implicit_lower), list(old._implicit_upper)
     labels = list(old._labels)
@@ -213,7 +222,9 @@ def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTran
         if domain._labels[i]:
             labels[j] = domain._labels[i]
     new_domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
-    return IndexTransform._make(new_domain, transform._output)
+    identity = tuple(OutputIndexMap._single(j, 0, 1) for j in range(rank))
+    maps = compose_maps(transform, identity, new_domain, simplify=False, normalize_empty=True)
+    return IndexTransform._make(new_domain, maps)
 
 
 class _Slot:
