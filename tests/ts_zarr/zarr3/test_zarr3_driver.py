@@ -321,3 +321,23 @@ def test_resize_a_sharded_array() -> None:
     expected = np.zeros((8, 8), np.int16)
     expected[:5, :5] = np.arange(1, 65, dtype=np.int16).reshape(8, 8)[:5, :5]
     np.testing.assert_array_equal(grown.read().result(), expected)
+
+
+def test_storage_statistics_of_many_inner_chunks_lists_shards() -> None:
+    store = ts.open(sharded_spec("stats/", [16, 16], [2, 2]), create=True, dtype=ts.uint8, shape=[32, 32]).result()
+    store[0:16, 0:16].write(1).result()
+    store.kvstore["stray"] = b"not a shard"
+    whole = store.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
+    assert (whole.not_stored, whole.fully_stored) == (False, False)
+    first = store[0:16, 0:16].storage_statistics(query_fully_stored=True).result()
+    assert first.fully_stored
+
+
+def test_open_with_equivalent_metadata_constraints() -> None:
+    context = ts.Context()
+    spec = {"driver": "zarr3", "kvstore": "memory://same/", "metadata": {"fill_value": "NaN"}}
+    ts.open(spec, create=True, dtype=ts.float32, shape=[4], context=context).result()
+    equivalent = {"fill_value": "NaN", "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}}}
+    ts.open({**spec, "metadata": equivalent}, open=True, context=context).result()
+    with pytest.raises(ValueError, match=r"metadata\.fill_value: expected 1\.0"):
+        ts.open({**spec, "metadata": {"fill_value": 1}}, open=True, context=context).result()

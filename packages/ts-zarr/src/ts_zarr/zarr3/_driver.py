@@ -65,8 +65,11 @@ class Zarr3Driver(KvsChunkedDriver):
 
                 spec = ChunkSpec(metadata.chunk_shape, metadata.data_type.numpy_dtype, metadata.data_type.inner_shape, metadata.fill_value)
                 wanted = parse_codec_chain(wanted, "metadata.codecs", spec).to_json()
-            elif member == "chunk_key_encoding" and isinstance(wanted, dict):
-                wanted = {**wanted}
+            elif member in ("chunk_key_encoding", "fill_value"):
+                from ._metadata import build_metadata
+
+                normalised = build_metadata({**stored, member: wanted}, "metadata").to_json()
+                wanted = normalised[member]
             if have != wanted and not (member == "node_type" and wanted == "array"):
                 raise SpecError(f"metadata.{member}", f"expected {describe(wanted)} but the stored array has {describe(have)}")
         dtype = getattr(schema, "dtype", None)
@@ -87,8 +90,8 @@ class Zarr3Driver(KvsChunkedDriver):
         if self._sharding is not None:
             path = kvstore.path.encode("utf-8")
             chunk_store = ShardedChunkStore(
-                kvstore._driver, self._sharding.index_format,
-                lambda key: key.startswith(path) and not key.endswith(METADATA_KEY.encode()),
+                kvstore._driver, self._sharding.index_format, path,
+                lambda key: not key.endswith(METADATA_KEY.encode()),
             )
             self._kvstore = KvStore(chunk_store, kvstore.path, kvstore.transaction, kvstore._context)
 

@@ -23,6 +23,7 @@ from ts_core.kvstore import (
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
+    prefix_range,
 )
 
 from ._shard_io import IndexedShard, chunk_generation
@@ -60,9 +61,10 @@ class ShardedChunkStore(KvStoreDriver):
     id = "zarr3_sharded_chunks"
     spec_class = dict
 
-    def __init__(self, base: KvStoreDriver, index_format: ShardIndexFormat, is_shard_key: Callable[[bytes], bool]) -> None:
+    def __init__(self, base: KvStoreDriver, index_format: ShardIndexFormat, prefix: bytes, is_shard_key: Callable[[bytes], bool]) -> None:
         self.base = base
         self.format = index_format
+        self._prefix = prefix
         self._is_shard_key = is_shard_key
         self.local_io = base.local_io  # type: ignore[misc]
 
@@ -108,11 +110,16 @@ class ShardedChunkStore(KvStoreDriver):
 
     def list(self, key_range: KeyRange) -> Iterable[bytes]:
         keys = []
-        for key in self.base.list(KeyRange()):
-            if key_range.contains(key) and not self._is_shard_key(key):
-                keys.append(key)
-            if self._is_shard_key(key):
-                for position in self.shard(key).present_positions():
+        for key in self.base.list(prefix_range(self._prefix)):
+            if not self._is_shard_key(key):
+                if key_range.contains(key):
+                    keys.append(key)
+                continue
+            try:
+                positions = self.shard(key).present_positions()
+            except ValueError:
+                continue  # not a shard (a stray object, another node's metadata): not listed
+            for position in positions:
                     inner = key + (INNER_KEY_SEPARATOR + ",".join(map(str, position))).encode()
                     if key_range.contains(inner):
                         keys.append(inner)
