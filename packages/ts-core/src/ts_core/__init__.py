@@ -52,6 +52,7 @@ _LAZY: dict[str, str] = {
     "array": "ts_core.driver.array",
     "cast": "ts_core.driver.cast",
     "downsample": "ts_core.driver.downsample",
+    "lazy_driver": "ts_core.driver.lazy",
     **{name: "ts_core._dtype" for name in _DTYPE_NAMES},
     **{name: "ts_core.index_space" for name in _INDEX_SPACE_NAMES},
 }

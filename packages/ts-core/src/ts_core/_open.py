@@ -82,11 +82,11 @@ def _open_now(json_value: dict[str, Any], read: bool, write: bool, context: Cont
     )
     options.check()
     driver = driver_class.from_spec(json_value, context=context, options=options, transaction=transaction)
-    transform = driver.base_transform
+    transform = None  # the driver's own, resolved on first use (a lazy driver opens then)
     if "transform" in json_value:
         from .index_space import IndexTransform
 
-        transform = _apply_spec_transform(IndexTransform(json=json_value["transform"]), transform)
+        transform = _apply_spec_transform(IndexTransform(json=json_value["transform"]), driver.base_transform)
     return TensorStore(driver, transform, transaction, read, write)
 
 

@@ -45,5 +45,9 @@ def ts_register(registry: Registrar) -> None:
         "driver", "downsample", "ts_core.driver.downsample._driver:DownsampleDriver",
         schema="ts_core.driver.downsample:schema.json",
     )
+    registry.add(
+        "driver", "lazy", "ts_core.driver.lazy._driver:LazyDriver",
+        schema="ts_core.driver.lazy:schema.json",
+    )
     registry.add("url_scheme", "memory", "ts_core.kvstore.memory._driver:parse_memory_url")
     registry.add("url_scheme", "file", "ts_core.kvstore.file._driver:parse_file_url")

@@ -75,7 +75,7 @@ class _Indexer:
 class TensorStore:
     """An asynchronous view of a multi-dimensional array."""
 
-    __slots__ = ("_driver", "_read", "_transaction", "_transform", "_write")
+    __slots__ = ("_driver", "_read", "_transaction", "_transform_value", "_write")
 
     StorageStatistics = StorageStatistics
 
@@ -88,10 +88,17 @@ class TensorStore:
         write: bool = True,
     ) -> None:
         self._driver = driver
-        self._transform = transform if transform is not None else driver.base_transform
+        # None: the driver's own transform, asked for on first use (a lazy driver opens then)
+        self._transform_value = transform
         self._transaction = transaction
         self._read = read
         self._write = write
+
+    @property
+    def _transform(self) -> IndexTransform:
+        if self._transform_value is None:
+            self._transform_value = self._driver.base_transform
+        return self._transform_value
 
     def _with_transform(self, transform: IndexTransform) -> TensorStore:
         return TensorStore(self._driver, transform, self._transaction, self._read, self._write)
@@ -298,12 +305,24 @@ class TensorStore:
         return True
 
     def resolve(self, **kwargs: Any) -> Future[TensorStore]:
-        return Future(self)
+        """For a lazy TensorStore, open the base now; otherwise this view as it is."""
+        from .._executor import run_inline
+
+        def resolve_now() -> TensorStore:
+            resolve = getattr(self._driver, "resolve", None)
+            if resolve is not None:
+                resolve()
+            self._transform  # noqa: B018 - materialise the transform
+            return self
+
+        return run_inline(resolve_now)
 
     # -- spec -----------------------------------------------------------------------------------
     def spec(self, *, minimal: bool = False, retain_context: bool = False, **kwargs: Any) -> Any:
         from ..spec import Spec
 
+        if self._transform_value is None and getattr(self._driver, "opened", True) is False:
+            return Spec(self._driver.spec_json())  # an unopened lazy store: say no more than we know
         json_value = dict(self._driver.spec_json())
         json_value["dtype"] = self.dtype.name
         json_value["transform"] = self._transform.to_json()

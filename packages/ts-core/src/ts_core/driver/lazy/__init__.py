@@ -1,0 +1,5 @@
+"""The ``lazy`` adapter driver."""
+
+from ._driver import LazyDriver, lazy_driver
+
+__all__ = ["LazyDriver", "lazy_driver"]
