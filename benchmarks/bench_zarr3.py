@@ -4,13 +4,16 @@
 
 The bench_zarr.py workload in zarr v3: a uint16 array written then read whole, with
 zstd(1) in 64^3 chunks, and sharded (256^3 shards of 64^3 inner chunks, zstd(1) inside).
-Prints MB/s per library and the time ratios ts/tensorstore and zarr-python/ts.
+Prints MB/s per library and the time ratios ts/tensorstore and zarr-python/ts, then the
+median time of single-voxel reads from the sharded array with no chunk cache (each read
+fetches the shard index and one inner chunk).
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -87,9 +90,31 @@ def bench(root: Path, data: np.ndarray[Any, Any], sharded: bool) -> dict[str, tu
     return results
 
 
+def bench_point_reads(root: Path, reads: int) -> dict[str, float]:
+    import tensorstore
+
+    import ts_core as ts
+
+    rng = np.random.default_rng(0)
+    results = {}
+    for name, library in (("ts", ts), ("tensorstore", tensorstore)):
+        path = f"{root}/ts/" if name == "ts" else f"{root}/tensorstore/"
+        spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}
+        store = library.open(spec, open=True, context=library.Context({"cache_pool": {"total_bytes_limit": 0}})).result()
+        points = rng.integers(0, store.shape[0], size=(reads, 3))
+        samples = []
+        for x, y, z in points:
+            start = time.perf_counter()
+            store[x, y, z].read().result()
+            samples.append(time.perf_counter() - start)
+        results[f"{name} sharded point read, no cache (median µs)"] = statistics.median(samples) * 1e6
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=256)
+    parser.add_argument("--reads", type=int, default=500)
     args = parser.parse_args()
     side = max(SHARD, round((args.mib * 2**20 / 2) ** (1 / 3) / SHARD) * SHARD)
     shape = (side, side, side)
@@ -107,6 +132,8 @@ def main() -> None:
             zarr_write, zarr_read = results["zarr-python"]
             print(f"{label:8} ratio ts/tensorstore time: write {ts_write / ref_write:.2f}  read {ts_read / ref_read:.2f}"
                   f" | zarr-python/ts time: write {zarr_write / ts_write:.2f}  read {zarr_read / ts_read:.2f}")
+        for name, value in bench_point_reads(root, args.reads).items():  # the sharded arrays are still there
+            print(f"{name:50} {value:10.1f}")
 
 
 if __name__ == "__main__":
