@@ -138,6 +138,7 @@ def test_create_from_schema_matches_tensorstore(options: dict[str, Any]) -> None
     theirs = tensorstore.open({"driver": "zarr3", "kvstore": "memory://schema/"}, **kwargs, **convert(tensorstore)).result()
     assert mine.kvstore["zarr.json"] == theirs.kvstore.read("zarr.json").result().value
     assert mine.chunk_layout.to_json() == theirs.chunk_layout.to_json()
+    assert mine.codec.to_json() == theirs.codec.to_json()
 
 
 def test_nested_sharding_reports_innermost_read_chunk() -> None:

@@ -145,7 +145,7 @@ class Zarr3Driver(KvsChunkedDriver):
 
     # -- schema ---------------------------------------------------------------------------------
     def codec_json(self) -> dict[str, Any]:
-        return {"codecs": self._metadata.codecs.to_json(), "driver": "zarr3"}
+        return {"codecs": _with_index_locations(self._metadata.codecs.to_json()), "driver": "zarr3"}
 
     def fill_value_array(self) -> np.ndarray[Any, Any]:
         return self._metadata.fill_value
@@ -309,3 +309,16 @@ class Zarr3Driver(KvsChunkedDriver):
                 break
         for position in members:
             self._cache_pool.discard(self._cache_key(self._inner_key(shard, position)))
+
+
+def _with_index_locations(codecs: list[Any]) -> list[Any]:
+    """Codec JSON with every shard's ``index_location`` spelled out (as tensorstore's CodecSpec)."""
+    result = []
+    for codec in codecs:
+        if codec.get("name") == "sharding_indexed":
+            configuration = dict(codec["configuration"])
+            configuration.setdefault("index_location", "end")
+            configuration["codecs"] = _with_index_locations(configuration["codecs"])
+            codec = {**codec, "configuration": configuration}
+        result.append(codec)
+    return result
