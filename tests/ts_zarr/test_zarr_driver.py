@@ -174,3 +174,24 @@ def test_concurrent_resize_is_conditional(tmp_path: Path) -> None:
     # second still believes the shape is [4, 4]; its resize applies to the stored metadata
     result = second.resize(exclusive_max=[None, 9]).result()
     assert result.shape == (8, 9)
+
+
+def test_forked_child_reads_and_writes_parent_store(tmp_path: Path) -> None:
+    """A DataLoader-style worker forked after the parent used the store keeps working."""
+    import os
+
+    store = open_zarr(tmp_path, spec={"metadata": {"chunks": [2, 2]}}, create=True, dtype=ts.int32, shape=[6, 6])
+    store.write(np.arange(36, dtype=np.int32).reshape(6, 6)).result()
+    assert store.read().result().sum() == 630  # parent's worker threads are running now
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ok = store[1:5, 1:5].read().result().sum() == np.arange(36).reshape(6, 6)[1:5, 1:5].sum()
+            store[0].write(-1).result()
+            code = 0 if ok else 1
+        except BaseException:
+            code = 2
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    np.testing.assert_array_equal(store[0].read().result(), np.full(6, -1))
