@@ -228,3 +228,19 @@ def test_group_attributes_are_not_a_dataset(tmp_path: Path) -> None:
     (tmp_path / "attributes.json").write_text('{"n5": "2.0.0"}')
     with pytest.raises(ValueError, match=r'missing required member "dimensions" \(not an N5 dataset\)'):
         open_n5(tmp_path, open=True)
+
+
+def test_schema_constraints_checked_on_open(tmp_path: Path) -> None:
+    open_n5(tmp_path, spec={"metadata": {"blockSize": [2, 2]}}, create=True, dtype=ts.uint8, shape=[4, 4])
+    open_n5(tmp_path, open=True, domain=ts.IndexDomain(shape=[4, 4], labels=["a", "b"]))  # labels may be added
+    open_n5(tmp_path, open=True, chunk_layout=ts.ChunkLayout(chunk_shape=[2, None]))
+    with pytest.raises(ValueError, match=r"^schema\.domain: expected shape \[4, 5\] but the stored array has \[4, 4\]"):
+        open_n5(tmp_path, open=True, shape=[4, 5])
+    with pytest.raises(ValueError, match=r"^schema\.chunk_layout\.read_chunk\.shape: expected \[3, 3\]"):
+        open_n5(tmp_path, open=True, chunk_layout=ts.ChunkLayout(chunk_shape=[3, 3]))
+    with pytest.raises(ValueError, match=r"^codec\.compression: expected .*raw.* but the stored array has .*blosc"):
+        open_n5(tmp_path, open=True, codec=ts.CodecSpec({"driver": "n5", "compression": {"type": "raw"}}))
+    with pytest.raises(ValueError, match=r"^rank: expected rank 3"):
+        open_n5(tmp_path, open=True, rank=3)
+    blosc = json.loads((tmp_path / "attributes.json").read_text())["compression"]
+    open_n5(tmp_path, open=True, codec=ts.CodecSpec({"driver": "n5", "compression": blosc}))

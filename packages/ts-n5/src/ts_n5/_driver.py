@@ -55,7 +55,7 @@ class N5Driver(KvsChunkedDriver):
         if "dataType" in constraints:
             data_type = check_data_type(constraints["dataType"], "metadata.dataType")
             if dtype is not None and DATA_TYPES[data_type] != dtype:
-                raise SpecError("dtype", f"{dtype.name} conflicts with metadata.dataType {json_text(data_type)}")
+                raise SpecError("dtype", f"{dtype.name} conflicts with metadata.dataType {describe(data_type)}")
         elif dtype is None:
             raise SpecError("dtype", "a data type must be specified to create an N5 array")
         else:
@@ -107,6 +107,24 @@ class N5Driver(KvsChunkedDriver):
         schema_rank = getattr(schema, "rank", None)
         if schema_rank is not None and schema_rank != metadata.rank:
             raise SpecError("rank", f"expected rank {schema_rank} but the stored array has rank {metadata.rank}")
+        shape = getattr(schema, "shape", None)
+        if shape is not None and tuple(shape) != metadata.dimensions:
+            raise SpecError(
+                "schema.domain", f"expected shape {list(shape)} but the stored array has {list(metadata.dimensions)}"
+            )
+        _check_stored_chunk_shape(getattr(schema, "chunk_layout", None), metadata.block_size)
+        codec = getattr(schema, "codec", None)
+        if codec is not None:
+            from ._compression import parse_compression
+
+            wanted = _compression_from_schema(schema, metadata.dtype.itemsize, default=None)
+            if wanted is not None:
+                normalized = parse_compression(wanted, "codec.compression").to_json()
+                have = metadata.compression.to_json()
+                if normalized != have:
+                    raise SpecError(
+                        "codec.compression", f"expected {describe(normalized)} but the stored array has {describe(have)}"
+                    )
 
     # -- layout ------------------------------------------------------------------------------
     def _configure(self, metadata: N5Metadata) -> None:
@@ -166,12 +184,6 @@ class N5Driver(KvsChunkedDriver):
         }
 
 
-def json_text(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
-
-
 def _schema_dtype(schema: Any) -> np.dtype[Any] | None:
     dtype = getattr(schema, "dtype", None)
     if dtype is None:
@@ -198,7 +210,8 @@ def _check_inner_order(layout: Any, rank: int) -> None:
         )
 
 
-def _compression_from_schema(schema: Any, itemsize: int) -> Any:
+def _compression_from_schema(schema: Any, itemsize: int, default: Any = True) -> Any:
+    """The schema's codec compression, else ``default`` (True: tensorstore's default)."""
     codec = getattr(schema, "codec", None)
     if codec is not None:
         json_value = codec.to_json()
@@ -206,7 +219,25 @@ def _compression_from_schema(schema: Any, itemsize: int) -> Any:
             raise SpecError("codec.driver", f'expected "n5", but received: {describe(json_value.get("driver"))}')
         if "compression" in json_value:
             return json_value["compression"]
-    return default_compression(itemsize)
+    return default_compression(itemsize) if default is True else default
+
+
+def _check_stored_chunk_shape(layout: Any, block_size: tuple[int, ...]) -> None:
+    """Hard chunk-shape constraints must match the stored ``blockSize``."""
+    if layout is None:
+        return
+    json_value = layout.to_json()
+    for usage in ("read_chunk", "write_chunk"):
+        shape = (json_value.get(usage) or {}).get("shape")
+        if shape is None:
+            continue
+        if len(shape) != len(block_size) or any(
+            wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, block_size, strict=False)
+        ):
+            raise SpecError(
+                f"schema.chunk_layout.{usage}.shape",
+                f"expected {describe(shape)} but the stored blockSize is {list(block_size)}",
+            )
 
 
 def _units_json(units: Sequence[Any], rank: int) -> dict[str, Any]:
