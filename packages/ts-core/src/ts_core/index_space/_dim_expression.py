@@ -260,6 +260,16 @@ def op_mark_bounds_implicit(
             il[j] = bool(lower)
         if upper is not None:
             iu[j] = bool(upper)
+    for out, m in enumerate(t._output):
+        array = m._index_array
+        if array is None:
+            continue
+        for k in dims:
+            if array.shape[k] != 1 and (il[k] or iu[k]):
+                raise IndexError(
+                    f"Cannot mark input dimension {k} as having implicit bounds because it indexes "
+                    f"the index array map for output dimension {out}"
+                )
     domain = IndexDomain._make(
         dom._inclusive_min, dom._exclusive_max, tuple(il), tuple(iu), dom._labels
     )
