@@ -127,10 +127,6 @@ class N5Driver(KvsChunkedDriver):
                     )
 
     # -- layout ------------------------------------------------------------------------------
-    def _configure(self, metadata: N5Metadata) -> None:
-        self._blocks = BlockCodec(metadata.block_size, metadata.stored_dtype, metadata.compression)
-        super()._configure(metadata)
-
     def array_shape(self, metadata: N5Metadata) -> tuple[int, ...]:
         return metadata.dimensions
 
@@ -156,6 +152,16 @@ class N5Driver(KvsChunkedDriver):
     # -- blocks ------------------------------------------------------------------------------
     def fill_chunk(self) -> np.ndarray[Any, Any]:
         return np.zeros(self._metadata.block_size, dtype=self._metadata.dtype, order="F")
+
+    @property
+    def _blocks(self) -> BlockCodec:
+        """The block codec of the current metadata (built once per metadata object)."""
+        cached = self.__dict__.get("_block_codec")
+        if cached is None or cached[0] is not self._metadata:
+            metadata = self._metadata
+            cached = (metadata, BlockCodec(metadata.block_size, metadata.stored_dtype, metadata.compression))
+            self.__dict__["_block_codec"] = cached
+        return cached[1]
 
     def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
         return self._blocks.decode(data)
