@@ -244,3 +244,15 @@ def test_schema_constraints_checked_on_open(tmp_path: Path) -> None:
         open_n5(tmp_path, open=True, rank=3)
     blosc = json.loads((tmp_path / "attributes.json").read_text())["compression"]
     open_n5(tmp_path, open=True, codec=ts.CodecSpec({"driver": "n5", "compression": blosc}))
+
+
+def test_metadata_conflicts_with_schema_on_create() -> None:
+    with pytest.raises(ValueError, match=r"^metadata\.dimensions: \[4\] conflicts with the schema's shape \[5\]"):
+        ts.open({"driver": "n5", "kvstore": "memory://", "metadata": {"dimensions": [4]}}, create=True, dtype=ts.uint8, shape=[5]).result()
+    with pytest.raises(ValueError, match=r"^metadata\.blockSize: \[2\] conflicts with schema\.chunk_layout\.read_chunk\.shape \[3\]"):
+        ts.open(
+            {"driver": "n5", "kvstore": "memory://", "metadata": {"blockSize": [2]}},
+            create=True, dtype=ts.uint8, shape=[5], chunk_layout=ts.ChunkLayout(chunk_shape=[3]),
+        ).result()
+    with pytest.raises(ValueError, match=r"^dtype: int8 conflicts with metadata\.dataType \"uint8\""):
+        ts.open({"driver": "n5", "kvstore": "memory://", "metadata": {"dataType": "uint8"}}, create=True, dtype=ts.int8, shape=[5]).result()

@@ -62,11 +62,16 @@ class N5Driver(KvsChunkedDriver):
             constraints["dataType"] = check_data_type(dtype.name, "dtype")
         data_type = constraints["dataType"]
         domain = getattr(schema, "domain", None)
+        shape = getattr(schema, "shape", None)
         if "dimensions" not in constraints:
-            shape = getattr(schema, "shape", None)
             if shape is None:
                 raise SpecError("schema.domain", "a shape must be specified to create an N5 array")
             constraints["dimensions"] = list(shape)
+        elif shape is not None and list(shape) != constraints["dimensions"]:
+            raise SpecError(
+                "metadata.dimensions",
+                f"{describe(constraints['dimensions'])} conflicts with the schema's shape {list(shape)}",
+            )
         rank = len(constraints["dimensions"])
         schema_rank = getattr(schema, "rank", None)
         if schema_rank is not None and schema_rank != rank:
@@ -75,7 +80,10 @@ class N5Driver(KvsChunkedDriver):
             constraints["axes"] = list(domain.labels)
         layout = getattr(schema, "chunk_layout", None)
         _check_inner_order(layout, rank)
-        if "blockSize" not in constraints:
+        if "blockSize" in constraints:
+            if isinstance(constraints["blockSize"], list):
+                _check_stored_chunk_shape(layout, tuple(constraints["blockSize"]), "metadata.blockSize")
+        else:
             from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape
 
             constraints["blockSize"] = list(choose_read_write_chunk_shape(layout or ChunkLayout(), constraints["dimensions"]))
@@ -228,8 +236,8 @@ def _compression_from_schema(schema: Any, itemsize: int, default: Any = True) ->
     return default_compression(itemsize) if default is True else default
 
 
-def _check_stored_chunk_shape(layout: Any, block_size: tuple[int, ...]) -> None:
-    """Hard chunk-shape constraints must match the stored ``blockSize``."""
+def _check_stored_chunk_shape(layout: Any, block_size: tuple[int, ...], member: str = "") -> None:
+    """Hard chunk-shape constraints must match the (stored or given) ``blockSize``."""
     if layout is None:
         return
     json_value = layout.to_json()
@@ -240,6 +248,10 @@ def _check_stored_chunk_shape(layout: Any, block_size: tuple[int, ...]) -> None:
         if len(shape) != len(block_size) or any(
             wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, block_size, strict=False)
         ):
+            if member:
+                raise SpecError(
+                    member, f"{list(block_size)} conflicts with schema.chunk_layout.{usage}.shape {describe(shape)}"
+                )
             raise SpecError(
                 f"schema.chunk_layout.{usage}.shape",
                 f"expected {describe(shape)} but the stored blockSize is {list(block_size)}",
