@@ -256,3 +256,13 @@ def test_metadata_conflicts_with_schema_on_create() -> None:
         ).result()
     with pytest.raises(ValueError, match=r"^dtype: int8 conflicts with metadata\.dataType \"uint8\""):
         ts.open({"driver": "n5", "kvstore": "memory://", "metadata": {"dataType": "uint8"}}, create=True, dtype=ts.int8, shape=[5]).result()
+
+
+def test_origin_and_units_constraints(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"^schema\.domain: N5 arrays have origin 0, but the domain has inclusive_min \[1\]"):
+        open_n5(tmp_path, create=True, dtype=ts.uint8, domain=ts.IndexDomain(inclusive_min=[1], shape=[4]))
+    open_n5(tmp_path, create=True, dtype=ts.uint8, shape=[4], dimension_units=["2nm"])
+    open_n5(tmp_path, open=True, dimension_units=[None])
+    open_n5(tmp_path, open=True, dimension_units=["2nm"])
+    with pytest.raises(ValueError, match=r"^dimension_units\[0\]: expected '3 nm' but the stored array has '2 nm'"):
+        open_n5(tmp_path, open=True, dimension_units=["3nm"])

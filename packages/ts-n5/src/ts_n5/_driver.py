@@ -62,6 +62,7 @@ class N5Driver(KvsChunkedDriver):
             constraints["dataType"] = check_data_type(dtype.name, "dtype")
         data_type = constraints["dataType"]
         domain = getattr(schema, "domain", None)
+        _check_zero_origin(domain)
         shape = getattr(schema, "shape", None)
         if "dimensions" not in constraints:
             if shape is None:
@@ -120,7 +121,9 @@ class N5Driver(KvsChunkedDriver):
             raise SpecError(
                 "schema.domain", f"expected shape {list(shape)} but the stored array has {list(metadata.dimensions)}"
             )
+        _check_zero_origin(getattr(schema, "domain", None))
         _check_stored_chunk_shape(getattr(schema, "chunk_layout", None), metadata.block_size)
+        _check_stored_units(getattr(schema, "dimension_units", None), metadata)
         codec = getattr(schema, "codec", None)
         if codec is not None:
             from ._compression import parse_compression
@@ -209,6 +212,34 @@ def _schema_dtype(schema: Any) -> np.dtype[Any] | None:
             f"{getattr(dtype, 'name', numpy_dtype.name)} is not one of the N5 data types: {', '.join(DATA_TYPES)}",
         )
     return numpy_dtype.newbyteorder("=")
+
+
+def _check_zero_origin(domain: Any) -> None:
+    """N5 arrays start at 0 in every dimension."""
+    if domain is not None and any(domain.inclusive_min):
+        raise SpecError(
+            "schema.domain", f"N5 arrays have origin 0, but the domain has inclusive_min {list(domain.inclusive_min)}"
+        )
+
+
+def _check_stored_units(units: Any, metadata: N5Metadata) -> None:
+    """Each given dimension unit must equal the stored one (None entries are unconstrained)."""
+    from ts_core.schema import Unit
+
+    if units is None:
+        return
+    stored: Sequence[tuple[float, str] | None] = units_from_metadata(metadata) or [None] * metadata.rank
+    if len(units) != metadata.rank:
+        raise SpecError("dimension_units", f"has {len(units)} entries but the stored array has rank {metadata.rank}")
+    for dim, (wanted, have) in enumerate(zip(units, stored, strict=True)):
+        if wanted is None:
+            continue
+        wanted_unit = wanted if isinstance(wanted, Unit) else Unit(wanted)
+        if have is None or wanted_unit != Unit(*have):
+            raise SpecError(
+                f"dimension_units[{dim}]",
+                f"expected {str(wanted_unit)!r} but the stored array has {'no unit' if have is None else repr(str(Unit(*have)))}",
+            )
 
 
 def _check_inner_order(layout: Any, rank: int) -> None:
