@@ -66,20 +66,17 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
             iu_out.append(eiu)
             continue
         ilo, ihi, iil, iiu = inferred[k]
-        check_lo = -inf if iil else ilo
-        check_hi = inf if iiu else ihi
-        if (
-            check_constants
-            and ehi >= elo
-            and ((not eil and elo < check_lo) or (not eiu and ehi > check_hi))
-        ):
-            raise IndexError(
-                f"OUT_OF_RANGE: Propagated bounds {format_interval(ilo, ihi + 1)}, with size={ihi + 1 - ilo}, "
-                f"for dimension {k} are incompatible with existing bounds {format_interval(elo, ehi + 1)}, "
-                f"with size={ehi + 1 - elo}."
-            )
         new_lo, new_il = (ilo, iil) if eil else (elo, False)
         new_hi, new_iu = (ihi, iiu) if eiu else (ehi, False)
+        check_lo = -inf if iil else ilo
+        check_hi = inf if iiu else ihi
+        # The merged interval must fit the explicit propagated bounds (an empty one always does).
+        if check_constants and new_hi >= new_lo and (new_lo < check_lo or new_hi > check_hi):
+            raise IndexError(
+                f"OUT_OF_RANGE: Propagated bounds {format_interval(ilo, ihi + 1)}, with size={ihi + 1 - ilo}, "
+                f"for dimension {k} are incompatible with existing bounds "
+                f"{format_interval(new_lo, new_hi + 1)}, with size={new_hi + 1 - new_lo}."
+            )
         if new_hi < new_lo - 1:
             new_hi = new_lo - 1
         lo_out.append(new_lo)

@@ -216,7 +216,7 @@ def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTra
         if swapped:
             il[j], iu[j] = iu[j], il[j]
         inner[j] = OutputIndexMap._single(j, 0, s)
-    return _apply_inner(t, lo, hi, il, iu, labels, inner, simplify=True), dims
+    return _apply_inner(t, lo, hi, il, iu, labels, inner, simplify=True, normalize_empty=True), dims
 
 
 def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:

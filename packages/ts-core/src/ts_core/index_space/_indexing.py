@@ -292,18 +292,17 @@ def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
 
 
 def _new_dim_count(s: slice) -> int:
-    """How many new dims a slice selects when the rank is not yet known (tensorstore's rule)."""
+    """How many new dims a slice selects when the rank is not yet known (tensorstore's rule):
+    both ends must be counted from the same side of the domain."""
     step = 1 if s.step is None else int(s.step)
-    start, stop = s.start, s.stop
-    if stop is None:
-        if step > 0 and start is not None and start < 0:
+    start = (0 if step > 0 else -1) if s.start is None else int(s.start)
+    if s.stop is None:
+        if step > 0 and start < 0:
             return -(start // step) if start % step else -start // step
-        if step < 0 and start is not None and start >= 0:
+        if step < 0 and start >= 0:
             return start // -step + 1
-    elif start is not None and (start < 0) == (stop < 0):
-        return max(0, -((start - stop) // step))
-    elif start is None and step > 0 and stop >= 0:
-        return -(-stop // step)
+    elif (start < 0) == (int(s.stop) < 0):
+        return max(0, -((start - int(s.stop)) // step))
     raise IndexError(f"`{_repr_item(s)}` is not a valid specification for new dimensions")
 
 
