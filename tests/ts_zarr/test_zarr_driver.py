@@ -195,3 +195,16 @@ def test_forked_child_reads_and_writes_parent_store(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     np.testing.assert_array_equal(store[0].read().result(), np.full(6, -1))
+
+
+def test_schema_constraints_are_checked_on_open(tmp_path: Path) -> None:
+    open_zarr(tmp_path, spec={"metadata": {"chunks": [2, 2], "compressor": None}}, create=True, dtype=ts.uint8, shape=[4, 4])
+    assert open_zarr(tmp_path, open=True, shape=[4, 4], dtype=ts.uint8).shape == (4, 4)
+    with pytest.raises(ValueError, match=r"schema\.domain: expected shape \[5, 4\]"):
+        open_zarr(tmp_path, open=True, shape=[5, 4])
+    with pytest.raises(ValueError, match=r"schema\.chunk_layout\.read_chunk\.shape\[0\]: expected 3"):
+        open_zarr(tmp_path, open=True, chunk_layout=ts.ChunkLayout(chunk_shape=[3, 2]))
+    with pytest.raises(ValueError, match=r"schema\.codec\.compressor"):
+        open_zarr(tmp_path, open=True, codec=ts.CodecSpec({"driver": "zarr", "compressor": {"id": "zstd", "level": 1}}))
+    with pytest.raises(ValueError, match="rank"):
+        open_zarr(tmp_path, open=True, rank=3)

@@ -265,7 +265,58 @@ class KvsChunkedDriver(Driver):
                             "created concurrently; pass open=True to open it"
                         )
                     metadata = theirs
-        return cls(kvstore=kvstore, metadata=metadata, context=context, options=options, spec_members=spec_members)
+        driver = cls(kvstore=kvstore, metadata=metadata, context=context, options=options, spec_members=spec_members)
+        driver.check_schema_constraints(schema)
+        return driver
+
+    def check_schema_constraints(self, schema: Any) -> None:
+        """Schema constraints (rank, shape, dtype, hard chunk shape, codec) must hold for the array."""
+        from .._validation import SpecError, describe
+
+        shape = getattr(schema, "shape", None)
+        if shape is not None and tuple(shape) != self._shape:
+            raise SpecError("schema.domain", f"expected shape {list(shape)} but the array has shape {list(self._shape)}")
+        rank = getattr(schema, "rank", None)
+        if rank is not None and rank != len(self._shape):
+            raise SpecError("rank", f"expected rank {rank} but the array has rank {len(self._shape)}")
+        dtype = getattr(schema, "dtype", None)
+        if dtype is not None:
+            wanted = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+            if wanted != self.numpy_dtype.newbyteorder("="):
+                raise SpecError("dtype", f"expected {wanted} but the array has {self.numpy_dtype}")
+        layout = getattr(schema, "chunk_layout", None)
+        if layout is not None:
+            actual = self.schema.chunk_layout
+            for grid_name in ("read_chunk", "write_chunk"):
+                hard = getattr(getattr(layout, grid_name, None), "shape", None)
+                have = list(getattr(getattr(actual, grid_name, None), "shape", None) or self._chunk)
+                for dim, size in enumerate(hard or ()):
+                    if size is not None and size > 0 and dim < len(have) and size != have[dim]:
+                        raise SpecError(
+                            f"schema.chunk_layout.{grid_name}.shape[{dim}]",
+                            f"expected {size} but the array's {grid_name.replace('_', ' ')}s are {have}",
+                        )
+        codec = getattr(schema, "codec", None)
+        if codec is not None:
+            self.check_codec_constraint(codec)
+
+    def check_codec_constraint(self, codec: Any) -> None:
+        """Raise ValueError if the stored codec contradicts a ``CodecSpec`` constraint.
+
+        The default compares top-level members literally; formats whose codec specs are
+        partial descriptions (zarr3 codec chains) override it.
+        """
+        from .._validation import SpecError, describe
+
+        stored = self.codec_json()
+        if stored is None:
+            return
+        for member, wanted_value in codec.to_json().items():
+            if member in stored and stored[member] != wanted_value:
+                raise SpecError(
+                    f"schema.codec.{member}",
+                    f"expected {describe(wanted_value)} but the array has {describe(stored[member])}",
+                )
 
     @classmethod
     def _parse_checked(cls, data: bytes, kvstore: KvStore) -> Any:

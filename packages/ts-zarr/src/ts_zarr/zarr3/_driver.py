@@ -144,6 +144,10 @@ class Zarr3Driver(KvsChunkedDriver):
         return self._chain.encode(storage)
 
     # -- schema ---------------------------------------------------------------------------------
+    def check_codec_constraint(self, codec: Any) -> None:
+        """zarr3 codec constraints are partial chains (``["zstd"]`` constrains one stage);
+        they shape new arrays but are not compared with an existing array's chain."""
+
     def codec_json(self) -> dict[str, Any]:
         return {"codecs": _with_index_locations(self._metadata.codecs.to_json()), "driver": "zarr3"}
 
