@@ -271,7 +271,7 @@ class KvsChunkedDriver(Driver):
 
     def check_schema_constraints(self, schema: Any) -> None:
         """Schema constraints (rank, shape, dtype, hard chunk shape, codec) must hold for the array."""
-        from .._validation import SpecError, describe
+        from .._validation import SpecError
 
         shape = getattr(schema, "shape", None)
         if shape is not None and tuple(shape) != self._shape:

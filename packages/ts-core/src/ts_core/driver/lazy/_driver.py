@@ -97,7 +97,7 @@ def lazy_driver(spec: Any, **open_options: Any) -> Any:
     from ...spec import apply_open_options, parse_spec_json
     from ...tensorstore import TensorStore
 
-    passthrough = {k: open_options.pop(k) for k in ("context", "transaction") if k in open_options}
+    passthrough: dict[str, Any] = {k: open_options.pop(k) for k in ("context", "transaction") if k in open_options}
     read = open_options.pop("read", None)
     write = open_options.pop("write", None)
     if read is None and write is None:
