@@ -478,6 +478,15 @@ class KvsChunkedDriver(Driver):
             source = self.field_view(self._fill if storage is None else storage)
             target[part.array_selection] = source[part.cell_selection]
 
+        if len(parts) == 1:  # the common small read: no scheduling at all
+            future: Future[np.ndarray[Any, Any]] = Future()
+            try:
+                read_part(parts[0])
+            except Exception as exc:
+                future._set_exception(exc)
+            else:
+                future._set_result(target)
+            return future
         return self._run_all(parts, read_part, lambda: target)
 
     # -- write --------------------------------------------------------------------------------
