@@ -208,3 +208,13 @@ def test_schema_constraints_are_checked_on_open(tmp_path: Path) -> None:
         open_zarr(tmp_path, open=True, codec=ts.CodecSpec({"driver": "zarr", "compressor": {"id": "zstd", "level": 1}}))
     with pytest.raises(ValueError, match="rank"):
         open_zarr(tmp_path, open=True, rank=3)
+
+
+def test_recheck_cached_metadata_sees_resizes_by_others(tmp_path: Path) -> None:
+    open_zarr(tmp_path, create=True, dtype=ts.uint8, shape=[4])
+    stale = open_zarr(tmp_path, open=True)  # default "open": metadata fixed at open
+    fresh = open_zarr(tmp_path, spec={"recheck_cached_metadata": True}, open=True)
+    open_zarr(tmp_path, open=True).resize(exclusive_max=[2]).result()
+    assert stale[3].read().result() == 0  # it still believes the array has 4 elements
+    with pytest.raises(IndexError, match="out of bounds"):
+        fresh[3].read().result()

@@ -73,6 +73,11 @@ class KvsChunkedDriver(Driver):
             "data_copy_concurrency", spec_members.get("data_copy_concurrency"), "data_copy_concurrency"
         )
         self._data_staleness = staleness_bound(options.recheck_cached_data, options.open_time)
+        self._metadata_staleness = staleness_bound(
+            options.recheck_cached_metadata, options.open_time, "recheck_cached_metadata"
+        )
+        self._metadata_generation: bytes | None = None  # unknown until first revalidation
+        self._metadata_checked = options.open_time
         self._store_fill = bool(spec_members.get("store_data_equal_to_fill_value", False))
         self._fill_missing = bool(spec_members.get("fill_missing_data_reads", True))
         self._metadata_lock = threading.Lock()
@@ -452,7 +457,29 @@ class KvsChunkedDriver(Driver):
         return (present, len(keys))
 
     # -- bounds --------------------------------------------------------------------------------
+    def _revalidate_metadata(self) -> None:
+        """Re-read the metadata when ``recheck_cached_metadata`` says it may be stale.
+
+        With the default ("open") nothing happens after opening; with ``True`` every
+        operation checks (cheaply, with ``if_not_equal``) and picks up a resize made by
+        another process.
+        """
+        if self._metadata_checked >= self._metadata_staleness:
+            return
+        import time as _time
+
+        with self._metadata_lock:
+            now = _time.time()
+            stored = self._kvstore._read_blocking(self.metadata_key, if_not_equal=self._metadata_generation)
+            if stored.state == "value":
+                self._configure(self._parse_checked(stored.value, self._kvstore))
+                self._metadata_generation = stored.stamp.generation
+            elif stored.state == "missing":
+                raise ValueError(f"the array's {self.metadata_key!r} was deleted")
+            self._metadata_checked = now
+
     def _check_bounds(self, transform: IndexTransform) -> None:
+        self._revalidate_metadata()
         from ..index_space import output_index_bounds
 
         for dim, (low, high) in enumerate(output_index_bounds(transform)):
