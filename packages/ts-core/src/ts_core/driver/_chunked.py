@@ -526,8 +526,8 @@ class KvsChunkedDriver(Driver):
         kvstore = self._kvstore if transaction is None else self._kvstore.with_transaction(transaction)
         parts = list(partition_index_transform(transform, self._chunk))
 
-        def write_part(part: Any) -> None:
-            self._write_chunk(kvstore, part, source)
+        def write_part(part: Any) -> Future[Any] | None:
+            return self._write_chunk(kvstore, part, source)
 
         return self._run_all(parts, write_part, lambda: None)
 
@@ -545,26 +545,49 @@ class KvsChunkedDriver(Driver):
                 return False
         return True
 
-    def _write_chunk(self, kvstore: KvStore, part: Any, source: np.ndarray[Any, Any]) -> None:
+    def _write_chunk(self, kvstore: KvStore, part: Any, source: np.ndarray[Any, Any]) -> Future[Any] | None:
+        """Write one part; a whole-chunk write returns the Future of its kvstore write."""
         key = self.chunk_key(part.grid_indices)
         values = source[part.array_selection]
         if kvstore.transaction is not None:
             self._stage_in_transaction(kvstore, key, part, np.array(values, copy=True))
-            return
+            return None
         if self._covers_chunk(part):
             if values.shape == self._chunk and self.field_view(self._fill) is self._fill:
                 storage = np.ascontiguousarray(values)  # interior chunk: encode the source directly
             else:
                 storage = self.fill_chunk()
                 self.field_view(storage)[part.cell_selection] = values
-            self._store(kvstore, key, storage, None)
-            return
+            return self._store_unconditionally(kvstore, key, storage)
         while True:  # read-modify-write, retried when another writer got there first
             current, generation = self._read_storage(key, kvstore)
             storage = self.fill_chunk() if current is None else current.copy(order="K")
             self.field_view(storage)[part.cell_selection] = values
             if self._store(kvstore, key, storage, generation):
-                return
+                return None
+
+    def _store_unconditionally(self, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any]) -> Future[Any]:
+        """Encode here, then let the kvstore's own pool do the (possibly fsync-bound) write,
+        so the data-copy threads go on encoding while many writes are in flight."""
+        equals_fill = not self._store_fill and self._equals_fill(storage)
+        value = None if equals_fill else self.encode_chunk(storage)
+        cache_key = self._cache_key(key)
+        if equals_fill or not self._cache_pool.total_bytes_limit:
+            self._cache_pool.discard(cache_key)
+            cached = None
+        else:
+            cached = np.array(storage, copy=True) if storage.base is not None else storage
+            cached.setflags(write=False)
+        written = kvstore.write(key, value)
+        if cached is None:
+            return written
+
+        def remember(done: Future[Any]) -> None:
+            if done.exception() is None:
+                self._remember(cache_key, done.result().generation, time.time(), cached)
+
+        written.add_done_callback(remember)
+        return written
 
     def _stage_in_transaction(
         self, kvstore: KvStore, key: str, part: Any, values: np.ndarray[Any, Any]
@@ -627,8 +650,12 @@ class KvsChunkedDriver(Driver):
         return True
 
     # -- scheduling ------------------------------------------------------------------------------
-    def _run_all(self, parts: list[Any], work: Callable[[Any], None], result: Callable[[], Any]) -> Future[Any]:
-        """Run ``work`` for every part on the data-copy pool; fail with the first error."""
+    def _run_all(self, parts: list[Any], work: Callable[[Any], Any], result: Callable[[], Any]) -> Future[Any]:
+        """Run ``work`` for every part on the data-copy pool; fail with the first error.
+
+        ``work`` may return a Future (e.g. a kvstore write it started); the part counts as
+        done when that completes.
+        """
         future: Future[Any] = Future()
         if not parts:
             future._set_result(result())
@@ -640,6 +667,10 @@ class KvsChunkedDriver(Driver):
             error = done.exception()
             if error is not None:
                 future._set_exception(error)
+                return
+            inner = done.result()
+            if isinstance(inner, Future):
+                inner.add_done_callback(finished)
                 return
             with lock:
                 remaining[0] -= 1

@@ -24,6 +24,8 @@ import errno
 import fcntl
 import os
 import struct
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -77,12 +79,60 @@ def key_to_path(key: bytes) -> str:
     return os.fsdecode(key)
 
 
+class _DirectorySyncer:
+    """Group commit for directory fsyncs.
+
+    A writer that renamed a file into a directory needs that directory fsync'ed *after*
+    its rename. When many writers do so at once (a bulk array write), one fsync started
+    after all their renames serves them all: each writer takes a ticket after renaming,
+    and waits until an fsync that began after its ticket has finished.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._state: dict[str, list[int]] = {}  # directory -> [requested, done, running]
+
+    def sync(self, directory: str) -> None:
+        with self._lock:
+            state = self._state.setdefault(directory, [0, 0, 0])
+            state[0] += 1
+            ticket = state[0]
+            while state[1] < ticket:
+                if not state[2]:
+                    state[2] = 1
+                    covered = state[0]
+                    break
+                self._changed.wait()
+            else:
+                return
+        try:
+            fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        finally:
+            with self._lock:
+                state[2] = 0
+                if sys.exc_info()[0] is None:
+                    state[1] = max(state[1], covered)
+                self._changed.notify_all()
+
+
+_directory_syncer = _DirectorySyncer()
+
+
+def _reset_syncer_after_fork() -> None:
+    global _directory_syncer
+    _directory_syncer = _DirectorySyncer()
+
+
+os.register_at_fork(after_in_child=_reset_syncer_after_fork)
+
+
 def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _directory_syncer.sync(directory)
 
 
 @contextlib.contextmanager
