@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..index_space import IndexDomain, IndexTransform
     from ..kvstore import Transaction
 
-__all__ = ["GENERIC_MEMBERS", "ChunkError", "KvsChunkedDriver"]
+__all__ = ["GENERIC_MEMBERS", "ChunkError", "ChunkStorageError", "KvsChunkedDriver"]
 
 #: Spec members that KvsChunkedDriver interprets itself (the rest go to the format).
 GENERIC_MEMBERS = frozenset(
@@ -44,6 +44,20 @@ GENERIC_MEMBERS = frozenset(
 
 class ChunkError(ValueError):
     """A stored chunk could not be decoded (corrupt, truncated, wrong size)."""
+
+
+class ChunkStorageError(OSError):
+    """The kvstore failed while reading or writing a chunk; names the chunk's key."""
+
+
+def _storage_call(action: str, full_key: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a kvstore call; failures other than our own input errors name the chunk."""
+    try:
+        return call(*args, **kwargs)
+    except (ValueError, TypeError, ChunkStorageError):
+        raise
+    except Exception as exc:
+        raise ChunkStorageError(f"{action} {full_key!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
 class KvsChunkedDriver(Driver):
@@ -240,7 +254,9 @@ class KvsChunkedDriver(Driver):
         if options.assume_metadata:
             metadata = cls.metadata_for_create(spec_members, schema)
         else:
-            stored = kvstore._read_blocking(cls.metadata_key)
+            stored = _storage_call(
+                "reading metadata", kvstore.path + cls.metadata_key, kvstore._read_blocking, cls.metadata_key
+            )
             if stored.state == "value":
                 if not options.open:
                     raise ValueError(
@@ -256,7 +272,10 @@ class KvsChunkedDriver(Driver):
                 )
             else:
                 metadata = cls.metadata_for_create(spec_members, schema)
-                stamp = kvstore.write(cls.metadata_key, cls.encode_metadata(metadata), if_equal=NO_VALUE).result()
+                stamp = _storage_call(
+                    "writing metadata", kvstore.path + cls.metadata_key,
+                    lambda: kvstore.write(cls.metadata_key, cls.encode_metadata(metadata), if_equal=NO_VALUE).result(),
+                )
                 if stamp.generation == UNKNOWN:
                     # Someone created it first: open theirs only if it matches what we wanted.
                     stored = kvstore._read_blocking(cls.metadata_key)
@@ -418,12 +437,12 @@ class KvsChunkedDriver(Driver):
             generation, stamp_time, storage = cached
             if stamp_time >= self._data_staleness:
                 return storage, generation
-            result = kvstore._read_blocking(key, if_not_equal=generation)
+            result = _storage_call("reading chunk", kvstore.path + key, kvstore._read_blocking, key, if_not_equal=generation)
             if result.state == "unspecified":
                 self._remember(cache_key, generation, result.stamp.time, storage)
                 return storage, generation
         else:
-            result = kvstore._read_blocking(key)
+            result = _storage_call("reading chunk", kvstore.path + key, kvstore._read_blocking, key)
         if result.state == "missing":
             if not self._fill_missing:
                 raise ValueError(f"chunk {kvstore.path + key!r} is missing")
@@ -578,7 +597,20 @@ class KvsChunkedDriver(Driver):
         else:
             cached = np.array(storage, copy=True) if storage.base is not None else storage
             cached.setflags(write=False)
-        written = kvstore.write(key, value)
+        full_key = kvstore.path + key
+        written: Future[Any] = Future()
+
+        def settle(done: Future[Any]) -> None:
+            error = done.exception()
+            if error is None:
+                written._set_result(done.result())
+                return
+            try:
+                _storage_call("writing chunk", full_key, lambda: done.result())
+            except Exception as wrapped:
+                written._set_exception(wrapped)
+
+        _storage_call("writing chunk", full_key, kvstore.write, key, value).add_done_callback(settle)
         if cached is None:
             return written
 
@@ -632,10 +664,11 @@ class KvsChunkedDriver(Driver):
     def _store(self, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None) -> bool:
         """Write (or delete, if it equals the fill value) one chunk; False on a failed condition."""
         if not self._store_fill and self._equals_fill(storage):
-            stamp = kvstore._write_blocking(key, None, if_equal)
+            stamp = _storage_call("deleting chunk", kvstore.path + key, kvstore._write_blocking, key, None, if_equal)
             cached: np.ndarray[Any, Any] | None = None
         else:
-            stamp = kvstore._write_blocking(key, self.encode_chunk(storage), if_equal)
+            encoded = self.encode_chunk(storage)
+            stamp = _storage_call("writing chunk", kvstore.path + key, kvstore._write_blocking, key, encoded, if_equal)
             cached = storage
         if if_equal is not None and stamp.generation == UNKNOWN and kvstore.transaction is None:
             return False
