@@ -160,3 +160,13 @@ def test_file_io_sync_can_be_disabled(tmp_path: Path) -> None:
     store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}, context=context).result()
     store["k"] = b"v"
     assert store["k"] == b"v"
+
+
+def test_tensorstore_file_resources_are_accepted(tmp_path: Path) -> None:
+    context = ts.Context({"file_io_locking": {"mode": "lockfile", "acquire_timeout": "5s"}, "file_io_mode": {"mode": "direct"}})
+    spec = {"driver": "file", "path": f"{tmp_path}/", "file_io_locking": "file_io_locking", "file_io_mode": "file_io_mode"}
+    store = ts.KvStore.open(spec, context=context).result()
+    store["k"] = b"v"
+    assert store["k"] == b"v"
+    with pytest.raises(ValueError, match=r"context\.file_io_locking\.mode"):
+        ts.Context({"file_io_locking": {"mode": "sometimes"}})

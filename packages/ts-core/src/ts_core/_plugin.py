@@ -12,6 +12,8 @@ _RESOURCES = {
     "data_copy_concurrency": "ts_core.context._builtin:DataCopyConcurrency",
     "file_io_concurrency": "ts_core.context._builtin:FileIoConcurrency",
     "file_io_sync": "ts_core.context._builtin:FileIoSync",
+    "file_io_locking": "ts_core.context._builtin:FileIoLocking",
+    "file_io_mode": "ts_core.context._builtin:FileIoMode",
 }
 
 

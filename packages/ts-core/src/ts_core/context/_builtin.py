@@ -8,7 +8,14 @@ from .._executor import Executor, default_concurrency
 from ._context import Context
 from ._provider import ContextResourceProvider
 
-__all__ = ["CachePoolProvider", "DataCopyConcurrency", "FileIoConcurrency", "FileIoSync"]
+__all__ = [
+    "CachePoolProvider",
+    "DataCopyConcurrency",
+    "FileIoConcurrency",
+    "FileIoLocking",
+    "FileIoMode",
+    "FileIoSync",
+]
 
 #: tensorstore's rule for "shared" file I/O concurrency: at least this many threads.
 MIN_SHARED_FILE_IO_CONCURRENCY = 4
@@ -61,3 +68,23 @@ class FileIoSync(ContextResourceProvider):
     @classmethod
     def create(cls, spec: Any, context: Context) -> bool:
         return bool(spec)
+
+
+class FileIoLocking(ContextResourceProvider):
+    """``file_io_locking``: accepted for compatibility with tensorstore specs.
+
+    ts always uses its lock-file protocol (which is what keeps conditional writes safe
+    across processes), whatever ``mode`` says; the JSON is kept so specs round-trip.
+    """
+
+    @classmethod
+    def create(cls, spec: Any, context: Context) -> dict[str, Any]:
+        return dict(spec)
+
+
+class FileIoMode(ContextResourceProvider):
+    """``file_io_mode``: accepted for compatibility; ts reads files with ordinary I/O."""
+
+    @classmethod
+    def create(cls, spec: Any, context: Context) -> dict[str, Any]:
+        return dict(spec)

@@ -50,6 +50,8 @@ _URL_PREFIX = "file://"
 class FileKvStoreSpec:
     file_io_concurrency: Any = "file_io_concurrency"
     file_io_sync: Any = "file_io_sync"
+    file_io_locking: Any = "file_io_locking"  # accepted for tensorstore specs; see the resource
+    file_io_mode: Any = "file_io_mode"
 
 
 def _generation(stat: os.stat_result) -> bytes:
@@ -182,6 +184,9 @@ class FileKvStore(KvStoreDriver):
     def open(cls, spec: Any, context: Context) -> FileKvStore:
         executor = context.resource("file_io_concurrency", spec.file_io_concurrency, "kvstore.file_io_concurrency")
         sync = context.resource("file_io_sync", spec.file_io_sync, "kvstore.file_io_sync")
+        # Resolved so that references are checked; ts's locking and I/O mode do not vary.
+        context.resource("file_io_locking", spec.file_io_locking, "kvstore.file_io_locking")
+        context.resource("file_io_mode", spec.file_io_mode, "kvstore.file_io_mode")
         return cls(spec, executor, sync)
 
     @property
