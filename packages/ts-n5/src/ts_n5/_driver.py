@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ts_core._validation import SpecError, describe
-from ts_core.driver import KvsChunkedDriver
+from ts_core.driver import KvsChunkedDriver, load_metadata_json
 
 from ._block import BlockCodec
 from ._compression import default_compression
@@ -34,13 +34,7 @@ class N5Driver(KvsChunkedDriver):
     # -- metadata ------------------------------------------------------------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> N5Metadata:
-        import json
-
-        try:
-            value = json.loads(data)
-        except ValueError as exc:
-            raise SpecError("", f"invalid JSON: {exc}") from None
-        return parse_metadata(value, "")
+        return parse_metadata(load_metadata_json(data), "")
 
     @classmethod
     def encode_metadata(cls, metadata: N5Metadata) -> bytes:

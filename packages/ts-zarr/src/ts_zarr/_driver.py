@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ts_core._validation import SpecError, describe
-from ts_core.driver import KvsChunkedDriver
+from ts_core.driver import KvsChunkedDriver, load_metadata_json
 
 from ._dtype import ZarrField, encode_dtype, parse_dtype
 from ._metadata import METADATA_KEY, ZarrMetadata, build_metadata, encode_fill_value, parse_metadata
@@ -28,13 +28,7 @@ class ZarrDriver(KvsChunkedDriver):
     # -- metadata ------------------------------------------------------------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> ZarrMetadata:
-        import json
-
-        try:
-            value = json.loads(data)
-        except ValueError as exc:
-            raise SpecError("", f"invalid JSON: {exc}") from None
-        return parse_metadata(value, "")
+        return parse_metadata(load_metadata_json(data), "")
 
     @classmethod
     def encode_metadata(cls, metadata: ZarrMetadata) -> bytes:

@@ -20,6 +20,7 @@ import numpy as np
 
 from .._executor import Executor
 from .._future import Future
+from .._validation import SpecError
 from ..kvstore import NO_VALUE, UNKNOWN, KvStore, prefix_range
 from ._driver import Driver
 from ._open_options import OpenOptions, staleness_bound
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from ..index_space import IndexDomain, IndexTransform
     from ..kvstore import Transaction
 
-__all__ = ["GENERIC_MEMBERS", "ChunkError", "ChunkStorageError", "KvsChunkedDriver"]
+__all__ = ["GENERIC_MEMBERS", "ChunkError", "ChunkStorageError", "KvsChunkedDriver", "load_metadata_json"]
 
 #: Spec members that KvsChunkedDriver interprets itself (the rest go to the format).
 GENERIC_MEMBERS = frozenset(
@@ -48,6 +49,16 @@ class ChunkError(ValueError):
 
 class ChunkStorageError(OSError):
     """The kvstore failed while reading or writing a chunk; names the chunk's key."""
+
+
+def load_metadata_json(data: bytes) -> Any:
+    """Decode a stored JSON metadata object; invalid JSON is a SpecError, not a traceback."""
+    import json
+
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise SpecError("", f"invalid JSON: {exc}") from None
 
 
 def _storage_call(action: str, full_key: str, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

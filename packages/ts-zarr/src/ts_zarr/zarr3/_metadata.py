@@ -14,6 +14,7 @@ import attrs
 import numpy as np
 
 from ts_core._validation import SpecError, describe
+from ts_core.driver import load_metadata_json
 
 from ._dtype import Zarr3DType, decode_fill_value, encode_fill_value, parse_data_type
 from ._pipeline import CodecChain, parse_codec_chain
@@ -118,10 +119,7 @@ def _named(value: Any, json_path: str) -> tuple[str, dict[str, Any]]:
 
 def parse_metadata(data: bytes) -> Zarr3Metadata:
     """Parse a stored ``zarr.json`` (errors name the member)."""
-    try:
-        value = json.loads(data)
-    except ValueError as exc:
-        raise SpecError("", f"invalid JSON: {exc}") from None
+    value = load_metadata_json(data)
     if not isinstance(value, Mapping):
         raise SpecError("", f"expected object, but received: {describe(value)}")
     if value.get("node_type") == "group":
