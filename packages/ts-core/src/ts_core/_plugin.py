@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .plugin import Registrar, hookimpl
 
+#: context resource id -> provider class (schema: ``ts_core/context/schemas/<id>.json``)
 _RESOURCES = {
     "cache_pool": "ts_core.context._builtin:CachePoolProvider",
     "data_copy_concurrency": "ts_core.context._builtin:DataCopyConcurrency",
@@ -14,6 +15,16 @@ _RESOURCES = {
     "file_io_sync": "ts_core.context._builtin:FileIoSync",
     "file_io_locking": "ts_core.context._builtin:FileIoLocking",
     "file_io_mode": "ts_core.context._builtin:FileIoMode",
+}
+
+#: (kind, id) -> package holding ``_driver.py`` (target class) and ``schema.json``
+_DRIVERS = {
+    ("kvstore", "memory"): ("ts_core.kvstore.memory", "MemoryKvStore"),
+    ("kvstore", "file"): ("ts_core.kvstore.file", "FileKvStore"),
+    ("driver", "array"): ("ts_core.driver.array", "ArrayDriver"),
+    ("driver", "cast"): ("ts_core.driver.cast", "CastDriver"),
+    ("driver", "downsample"): ("ts_core.driver.downsample", "DownsampleDriver"),
+    ("driver", "lazy"): ("ts_core.driver.lazy", "LazyDriver"),
 }
 
 
@@ -27,29 +38,7 @@ def ts_register(registry: Registrar) -> None:
         "ts_core.kvstore.memory._driver:MemoryStorageProvider",
         schema="ts_core.kvstore.memory:resource_schema.json",
     )
-    registry.add(
-        "kvstore", "memory", "ts_core.kvstore.memory._driver:MemoryKvStore",
-        schema="ts_core.kvstore.memory:schema.json",
-    )
-    registry.add(
-        "kvstore", "file", "ts_core.kvstore.file._driver:FileKvStore",
-        schema="ts_core.kvstore.file:schema.json",
-    )
-    registry.add(
-        "driver", "array", "ts_core.driver.array._driver:ArrayDriver",
-        schema="ts_core.driver.array:schema.json",
-    )
-    registry.add(
-        "driver", "cast", "ts_core.driver.cast._driver:CastDriver",
-        schema="ts_core.driver.cast:schema.json",
-    )
-    registry.add(
-        "driver", "downsample", "ts_core.driver.downsample._driver:DownsampleDriver",
-        schema="ts_core.driver.downsample:schema.json",
-    )
-    registry.add(
-        "driver", "lazy", "ts_core.driver.lazy._driver:LazyDriver",
-        schema="ts_core.driver.lazy:schema.json",
-    )
+    for (kind, name), (package, attribute) in _DRIVERS.items():
+        registry.add(kind, name, f"{package}._driver:{attribute}", schema=f"{package}:schema.json")
     registry.add("url_scheme", "memory", "ts_core.kvstore.memory._driver:parse_memory_url")
     registry.add("url_scheme", "file", "ts_core.kvstore.file._driver:parse_file_url")
