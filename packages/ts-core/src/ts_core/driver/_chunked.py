@@ -106,6 +106,12 @@ class KvsChunkedDriver(Driver):
         self._store_fill = bool(spec_members.get("store_data_equal_to_fill_value", False))
         self._fill_missing = bool(spec_members.get("fill_missing_data_reads", True))
         self._metadata_lock = threading.Lock()
+        # Back-pressure for bulk writes: encoded chunks waiting for the kvstore are capped,
+        # so writing an array of any size holds a bounded number of chunks in flight.
+        kv_executor = kvstore._driver.executor
+        self._write_slots = threading.BoundedSemaphore(
+            2 * max(kv_executor.limit if kv_executor is not None else 1, self._executor.limit)
+        )
         self._configure(metadata)
 
     # -- format hooks ---------------------------------------------------------------------
@@ -621,7 +627,14 @@ class KvsChunkedDriver(Driver):
             except Exception as wrapped:
                 written._set_exception(wrapped)
 
-        _storage_call("writing chunk", full_key, kvstore.write, key, value).add_done_callback(settle)
+        self._write_slots.acquire()  # released when the write completes
+        try:
+            started = _storage_call("writing chunk", full_key, kvstore.write, key, value)
+        except BaseException:
+            self._write_slots.release()
+            raise
+        started.add_done_callback(lambda _: self._write_slots.release())
+        started.add_done_callback(settle)
         if cached is None:
             return written
 

@@ -17,7 +17,16 @@ if TYPE_CHECKING:
     from ..index_space import IndexDomain, IndexTransform
     from ..kvstore import KvStore, Transaction
 
-__all__ = ["StorageStatistics", "TensorStore", "WriteFutures"]
+__all__ = ["COPY_SLAB_BYTES", "StorageStatistics", "TensorStore", "WriteFutures"]
+
+#: A TensorStore-to-TensorStore copy moves at most about this many bytes at a time.
+COPY_SLAB_BYTES = 64 << 20
+
+
+def _dim0_slice(store: Any, start: int, stop: int) -> tuple[Any, ...]:
+    """Rows ``[start, stop)`` (counted from the view's origin) of the first dimension."""
+    origin = store.origin[0]
+    return (slice(origin + start, origin + stop), ...)
 
 
 class WriteFutures(Future[None]):
@@ -219,7 +228,10 @@ class TensorStore:
         if not self._write:
             raise ValueError("this TensorStore was opened without write access")
         if isinstance(source, TensorStore):
-            source = source.read().result()
+            return self._copy_from(source)
+        return self._write_array(source)
+
+    def _write_array(self, source: Any) -> WriteFutures:
         try:
             array = np.asarray(source, dtype=self._driver.numpy_dtype)
         except (TypeError, ValueError) as exc:
@@ -231,6 +243,36 @@ class TensorStore:
                 f"cannot broadcast the source of shape {array.shape} to the target shape {self.shape}"
             ) from None
         return WriteFutures(self._driver.write(self._transform, array, self._transaction))
+
+    def _copy_from(self, source: TensorStore) -> WriteFutures:
+        """Copy another TensorStore slab by slab, so memory stays bounded for any size."""
+        from .._executor import run_inline
+
+        if tuple(source.shape) != self.shape:
+            raise ValueError(f"cannot copy a source of shape {tuple(source.shape)} to the target shape {self.shape}")
+
+        def copy_now() -> None:
+            shape = self.shape
+            itemsize = max(self._driver.numpy_dtype.itemsize, source._driver.numpy_dtype.itemsize)
+            if not shape or int(np.prod(shape)) * itemsize <= COPY_SLAB_BYTES:
+                self._write_array(source.read().result()).result()
+                return
+            row_bytes = max(1, int(np.prod(shape[1:])) * itemsize)
+            rows = max(1, COPY_SLAB_BYTES // row_bytes)
+            chunk = self._dim0_chunk()
+            if chunk and rows > chunk:
+                rows -= rows % chunk  # whole chunks per slab: no read-modify-write
+            for start in range(0, shape[0], rows):
+                stop = min(shape[0], start + rows)
+                source_slab = source[_dim0_slice(source, start, stop)]
+                target_slab = self[_dim0_slice(self, start, stop)]
+                target_slab._write_array(source_slab.read().result()).result()
+
+        return WriteFutures(run_inline(copy_now))
+
+    def _dim0_chunk(self) -> int:
+        chunk = getattr(self._driver, "grid_chunk_shape", None)
+        return int(chunk[0]) if chunk else 0
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray[Any, Any]:
         array = self.read().result()
