@@ -143,6 +143,8 @@ class ZarrDriver(KvsChunkedDriver):
     def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
         metadata = self._metadata
         elements = _to_elements(storage, metadata.dtype.storage_dtype, metadata.chunks)
+        if metadata.compressor is None and not metadata.filters:
+            return elements.tobytes(order=metadata.order)  # one copy, from any layout
         raw: Any = np.ascontiguousarray(elements.T if metadata.order == "F" else elements)
         for codec in metadata.filters:
             raw = codec.encode(raw)

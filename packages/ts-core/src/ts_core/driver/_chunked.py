@@ -590,7 +590,7 @@ class KvsChunkedDriver(Driver):
             return None
         if self._covers_chunk(part):
             if values.shape == self._chunk and self.field_view(self._fill) is self._fill:
-                storage = np.ascontiguousarray(values)  # interior chunk: encode the source directly
+                storage = values  # interior chunk: encode straight from the caller's array
             else:
                 storage = self.fill_chunk()
                 self.field_view(storage)[part.cell_selection] = values
@@ -674,16 +674,20 @@ class KvsChunkedDriver(Driver):
         self._cache_pool.discard(self._cache_key(key))
 
     def _equals_fill(self, storage: np.ndarray[Any, Any]) -> bool:
-        """Byte-exact comparison with the fill chunk (so NaN fill values compare equal)."""
+        """Byte-exact comparison with the fill chunk (so NaN fill values compare equal).
+
+        A sparse sample is compared first, without copying the chunk, which rejects
+        almost every real chunk cheaply.
+        """
         fill = self._fill
         if storage.shape != fill.shape:
             return False
-        stored_bytes = np.ascontiguousarray(storage).reshape(-1).view(np.uint8)
-        fill_bytes = np.ascontiguousarray(fill).reshape(-1).view(np.uint8)
-        step = max(1, stored_bytes.size // 64)
-        if not np.array_equal(stored_bytes[::step], fill_bytes[::step]):  # cheap early rejection
+        step = max(1, storage.size // 64)
+        sample = np.ascontiguousarray(storage.flat[::step]).view(np.uint8)
+        if not np.array_equal(sample, np.ascontiguousarray(fill.flat[::step]).view(np.uint8)):
             return False
-        return bool(np.array_equal(stored_bytes, fill_bytes))
+        stored_bytes = np.ascontiguousarray(storage).reshape(-1).view(np.uint8)
+        return bool(np.array_equal(stored_bytes, np.ascontiguousarray(fill).reshape(-1).view(np.uint8)))
 
     def _store(self, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None) -> bool:
         """Write (or delete, if it equals the fill value) one chunk; False on a failed condition."""
