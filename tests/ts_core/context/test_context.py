@@ -16,7 +16,7 @@ def test_default_resources() -> None:
     assert context.spec.to_json() == {}
     assert context["cache_pool"].value.total_bytes_limit == 0
     assert context["data_copy_concurrency"].value.limit == default_concurrency()
-    assert context["file_io_concurrency"].value.limit == max(4, default_concurrency())
+    assert context["file_io_concurrency"].value.limit == max(16, default_concurrency())
     assert context["file_io_sync"].value is True
 
 
