@@ -11,24 +11,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _bench_common import timed
 
 BLOCK = 64
 COMPRESSIONS = {"raw": {"type": "raw"}, "zstd(1)": {"type": "zstd", "level": 1}}
-
-
-def timed(function: Callable[[], Any], repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def spec_for(path: str, compression: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:

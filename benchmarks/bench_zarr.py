@@ -10,7 +10,6 @@ single-element reads from a warm cache (median µs) and opening an existing arra
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import time
@@ -19,17 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _bench_common import timed, write_then_read
 
 CHUNK = 64
-
-
-def timed(function: Callable[[], Any], repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def spec_for(path: str, compressor: Any, shape: tuple[int, ...]) -> dict[str, Any]:
@@ -53,13 +44,7 @@ def bench_bulk(root: Path, data: np.ndarray[Any, Any], compressor: Any) -> dict[
     context = {"cache_pool": {"total_bytes_limit": 0}}
 
     def run(name: str, open_store: Callable[[str, bool], Any], write: Callable[[Any], None], read: Callable[[Any], Any]) -> None:
-        path = f"{root}/{name}/"
-        shutil.rmtree(path, ignore_errors=True)
-        store = open_store(path, True)
-        write_seconds = timed(lambda: write(store))
-        store = open_store(path, False)
-        read_seconds = timed(lambda: read(store), repeat=2)
-        results[name] = (write_seconds, read_seconds)
+        results[name] = write_then_read(f"{root}/{name}/", open_store, write, read)
 
     run(
         "ts",

@@ -12,7 +12,6 @@ fetches the shard index and one inner chunk).
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import tempfile
 import time
@@ -21,19 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _bench_common import write_then_read
 
 CHUNK = 64
 SHARD = 256
 ZSTD = {"name": "zstd", "configuration": {"level": 1, "checksum": False}}
-
-
-def timed(function: Callable[[], Any], repeat: int = 1) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def metadata(shape: tuple[int, ...], sharded: bool) -> dict[str, Any]:
@@ -65,13 +56,7 @@ def bench(root: Path, data: np.ndarray[Any, Any], sharded: bool) -> dict[str, tu
         return {"driver": "zarr3", "kvstore": {"driver": "file", "path": path}, "metadata": metadata(data.shape, sharded)}
 
     def run(name: str, open_store: Callable[[str, bool], Any], write: Callable[[Any], None], read: Callable[[Any], Any]) -> None:
-        path = f"{root}/{name}/"
-        shutil.rmtree(path, ignore_errors=True)
-        store = open_store(path, True)
-        write_seconds = timed(lambda: write(store))
-        store = open_store(path, False)
-        read_seconds = timed(lambda: read(store), repeat=2)
-        results[name] = (write_seconds, read_seconds)
+        results[name] = write_then_read(f"{root}/{name}/", open_store, write, read)
 
     run("ts", lambda p, c: ts.open(spec(p), create=c, open=not c, context=ts.Context(context)).result(),
         lambda s: s.write(data).result(), lambda s: s.read().result())
