@@ -81,7 +81,11 @@ def test_await_from_asyncio() -> None:
 
 
 def test_subscript_for_annotations() -> None:
-    assert ts.Future[int] is not None
+    import typing
+
+    alias = ts.Future[int]
+    assert typing.get_origin(alias) is ts.Future
+    assert typing.get_args(alias) == (int,)
 
 
 def test_executor_bounds_concurrency() -> None:
