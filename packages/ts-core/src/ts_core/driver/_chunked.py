@@ -203,6 +203,14 @@ class KvsChunkedDriver(Driver):
         self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape
         self._fill = self.fill_chunk()
         self._fill.setflags(write=False)
+        # ~64 evenly spread positions of a chunk, probed before comparing a whole chunk
+        # with the fill value (one fancy-indexing call, whatever the chunk's layout).
+        count = self._fill.size
+        positions = np.unique(np.linspace(0, max(count - 1, 0), min(count, 64)).astype(np.intp))
+        self._fill_probe = np.unravel_index(positions, self._fill.shape) if count else None
+        self._fill_probe_bytes = (
+            np.ascontiguousarray(self._fill[self._fill_probe]).view(np.uint8) if count else None
+        )
 
     @property
     def metadata(self) -> Any:
@@ -676,16 +684,16 @@ class KvsChunkedDriver(Driver):
     def _equals_fill(self, storage: np.ndarray[Any, Any]) -> bool:
         """Byte-exact comparison with the fill chunk (so NaN fill values compare equal).
 
-        A sparse sample is compared first, without copying the chunk, which rejects
+        A sparse probe is compared first, without copying the chunk, which rejects
         almost every real chunk cheaply.
         """
         fill = self._fill
         if storage.shape != fill.shape:
             return False
-        step = max(1, storage.size // 64)
-        sample = np.ascontiguousarray(storage.flat[::step]).view(np.uint8)
-        if not np.array_equal(sample, np.ascontiguousarray(fill.flat[::step]).view(np.uint8)):
-            return False
+        if self._fill_probe is not None:
+            sample = np.ascontiguousarray(storage[self._fill_probe]).view(np.uint8)
+            if not np.array_equal(sample, self._fill_probe_bytes):
+                return False
         stored_bytes = np.ascontiguousarray(storage).reshape(-1).view(np.uint8)
         return bool(np.array_equal(stored_bytes, np.ascontiguousarray(fill).reshape(-1).view(np.uint8)))
 
