@@ -69,11 +69,13 @@ def test_files_on_disk_and_no_leftover_locks(store: ts.KvStore, tmp_path: Path) 
 def test_stale_lock_file_from_killed_writer(store: ts.KvStore, tmp_path: Path) -> None:
     # A writer killed mid-write leaves an unlocked lock file with partial data behind.
     (tmp_path / "root").mkdir(exist_ok=True)
-    (tmp_path / "root" / ("k" + LOCK_SUFFIX)).write_bytes(b"partial")
+    # It is longer than the value written next, which must not keep its tail.
+    (tmp_path / "root" / ("k" + LOCK_SUFFIX)).write_bytes(b"partial data from a dead writer")
     assert store.read("k").result().state == "missing"
     assert store.list().result() == []
-    store["k"] = b"complete"
+    stamp = store.write("k", b"complete").result()
     assert store["k"] == b"complete"
+    assert store.read("k").result().stamp.generation == stamp.generation
 
 
 def test_delete_range_removes_empty_directories_but_not_root(store: ts.KvStore, tmp_path: Path) -> None:

@@ -138,8 +138,9 @@ def _fsync_directory(directory: str) -> None:
 
 
 @contextlib.contextmanager
-def _key_lock(path: str, create_directories: bool) -> Iterator[int]:
-    """Hold the exclusive lock of ``path``; yields the fd of its lock/staging file."""
+def _key_lock(path: str, create_directories: bool) -> Iterator[tuple[int, os.stat_result]]:
+    """Hold the exclusive lock of ``path``; yields the fd of its lock/staging file and
+    the file's status when the lock was taken."""
     lock_path = path + LOCK_SUFFIX
     while True:
         try:
@@ -163,7 +164,7 @@ def _key_lock(path: str, create_directories: bool) -> Iterator[int]:
             raise
         os.close(fd)  # the previous holder replaced or removed it: try again
     try:
-        yield fd
+        yield fd, held
     finally:
         os.close(fd)
 
@@ -231,12 +232,13 @@ class FileKvStore(KvStoreDriver):
         path = key_to_path(key)
         if value is None:
             return self._delete(path, if_equal)
-        with _key_lock(path, create_directories=True) as fd:
+        with _key_lock(path, create_directories=True) as (fd, held):
             current = _stat_or_none(path)
             if not _condition_holds(current, if_equal):
                 os.unlink(path + LOCK_SUFFIX)
                 return TimestampedStorageGeneration(UNKNOWN, time.time())
-            os.ftruncate(fd, 0)
+            if held.st_size:  # left behind by a writer that died mid-write
+                os.ftruncate(fd, 0)
             _write_all(fd, value)
             mtime = time.time_ns()
             if current is not None and mtime <= current.st_mtime_ns:
@@ -247,7 +249,11 @@ class FileKvStore(KvStoreDriver):
             os.rename(path + LOCK_SUFFIX, path)
             if self._sync:
                 _fsync_directory(os.path.dirname(path))
-            return TimestampedStorageGeneration(_generation(os.fstat(fd)), time.time())
+            if _keeps_exact_mtimes(held.st_dev, fd, mtime):
+                generation = make_generation(struct.pack("<QQq", held.st_ino, len(value), mtime))
+            else:
+                generation = _generation(os.fstat(fd))
+            return TimestampedStorageGeneration(generation, time.time())
 
     def _delete(self, path: str, if_equal: bytes | None) -> TimestampedStorageGeneration:
         try:
@@ -331,6 +337,19 @@ def _walk(prefix: bytes, key_range: KeyRange) -> Iterator[bytes]:
         except OSError as exc:
             if exc.errno != errno.ENOENT:
                 raise
+
+
+#: Devices known to store the mtime ``utime`` sets to the nanosecond (True) or not.
+_exact_mtime_devices: dict[int, bool] = {}
+
+
+def _keeps_exact_mtimes(device: int, fd: int, mtime: int) -> bool:
+    """Whether a file's generation can be computed from what was written, without an
+    ``fstat``: true once the first write to ``device`` read back the exact mtime set."""
+    known = _exact_mtime_devices.get(device)
+    if known is None:
+        known = _exact_mtime_devices[device] = os.fstat(fd).st_mtime_ns == mtime
+    return known
 
 
 def _stat_or_none(path: str) -> os.stat_result | None:
