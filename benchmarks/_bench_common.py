@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["timed", "write_then_read"]
+__all__ = ["Library", "compare", "settle", "timed"]
+
+#: (open_store(path, create), write(store), read(store)) for one library.
+Library = tuple[Callable[[str, bool], Any], Callable[[Any], None], Callable[[Any], Any]]
 
 
 def timed(function: Callable[[], Any], repeat: int = 1) -> float:
@@ -20,15 +23,35 @@ def timed(function: Callable[[], Any], repeat: int = 1) -> float:
     return best
 
 
-def write_then_read(
-    path: str,
-    open_store: Callable[[str, bool], Any],
-    write: Callable[[Any], None],
-    read: Callable[[Any], Any],
-) -> tuple[float, float]:
-    """(write seconds, best of two read seconds) for a store created fresh at ``path``."""
-    shutil.rmtree(path, ignore_errors=True)
-    store = open_store(path, True)
-    write_seconds = timed(lambda: write(store))
-    store = open_store(path, False)
-    return write_seconds, timed(lambda: read(store), repeat=2)
+def settle() -> None:
+    """Flush every dirty page and pending discard to disk, so that none of the work left
+    behind by the previous measurement (a library that does not fsync, a deleted tree)
+    is charged to the next one."""
+    os.sync()
+    time.sleep(0.2)
+
+
+def compare(root: str, libraries: dict[str, Library], rounds: int = 3) -> dict[str, tuple[float, float]]:
+    """Best (write seconds, read seconds) per library over ``rounds`` interleaved rounds.
+
+    Each round writes every library's array into a new directory and reads it back
+    through a newly opened store, in an order rotated from round to round, so that a
+    slow spell of a shared disk does not fall on one library only. Every measurement
+    starts from a settled disk (see ``settle``). Nothing is deleted between rounds: ext4
+    skips recently freed inodes when it creates files, so files created just after a
+    large delete cost several times more, which would be charged to whoever came next.
+    """
+    names = list(libraries)
+    best = {name: (float("inf"), float("inf")) for name in names}
+    for round_ in range(rounds):
+        for name in names[round_ % len(names):] + names[: round_ % len(names)]:
+            open_store, write, read = libraries[name]
+            path = f"{root}/{name}-{round_}/"
+            store = open_store(path, True)
+            settle()
+            write_seconds = timed(lambda store=store: write(store))
+            settle()
+            store = open_store(path, False)
+            read_seconds = timed(lambda store=store: read(store), repeat=2)
+            best[name] = (min(best[name][0], write_seconds), min(best[name][1], read_seconds))
+    return best
