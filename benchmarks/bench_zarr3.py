@@ -15,12 +15,11 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _bench_common import write_then_read
+from _bench_common import Library, compare
 
 CHUNK = 64
 SHARD = 256
@@ -49,19 +48,10 @@ def bench(root: Path, data: np.ndarray[Any, Any], sharded: bool) -> dict[str, tu
 
     import ts_core as ts
 
-    results: dict[str, tuple[float, float]] = {}
     context = {"cache_pool": {"total_bytes_limit": 0}}
 
     def spec(path: str) -> dict[str, Any]:
         return {"driver": "zarr3", "kvstore": {"driver": "file", "path": path}, "metadata": metadata(data.shape, sharded)}
-
-    def run(name: str, open_store: Callable[[str, bool], Any], write: Callable[[Any], None], read: Callable[[Any], Any]) -> None:
-        results[name] = write_then_read(f"{root}/{name}/", open_store, write, read)
-
-    run("ts", lambda p, c: ts.open(spec(p), create=c, open=not c, context=ts.Context(context)).result(),
-        lambda s: s.write(data).result(), lambda s: s.read().result())
-    run("tensorstore", lambda p, c: tensorstore.open(spec(p), create=c, open=not c, context=tensorstore.Context(context)).result(),
-        lambda s: s.write(data).result(), lambda s: s.read().result())
 
     def zarr_open(path: str, create: bool) -> Any:
         if create:
@@ -71,8 +61,20 @@ def bench(root: Path, data: np.ndarray[Any, Any], sharded: bool) -> dict[str, tu
             )
         return zarr.open_array(path, mode="r")
 
-    run("zarr-python", zarr_open, lambda s: s.__setitem__(..., data), lambda s: s[...])
-    return results
+    libraries: dict[str, Library] = {
+        "ts": (
+            lambda p, c: ts.open(spec(p), create=c, open=not c, context=ts.Context(context)).result(),
+            lambda s: s.write(data).result(),
+            lambda s: s.read().result(),
+        ),
+        "tensorstore": (
+            lambda p, c: tensorstore.open(spec(p), create=c, open=not c, context=tensorstore.Context(context)).result(),
+            lambda s: s.write(data).result(),
+            lambda s: s.read().result(),
+        ),
+        "zarr-python": (zarr_open, lambda s: s.__setitem__(..., data), lambda s: s[...]),
+    }
+    return compare(f"{root}/{'sharded' if sharded else 'chunked'}", libraries)
 
 
 def bench_point_reads(root: Path, reads: int) -> dict[str, float]:
@@ -83,7 +85,7 @@ def bench_point_reads(root: Path, reads: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     results = {}
     for name, library in (("ts", ts), ("tensorstore", tensorstore)):
-        path = f"{root}/ts/" if name == "ts" else f"{root}/tensorstore/"
+        path = f"{root}/sharded/{name}-0/"  # written by the first round of bench()
         spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}
         store = library.open(spec, open=True, context=library.Context({"cache_pool": {"total_bytes_limit": 0}})).result()
         points = rng.integers(0, store.shape[0], size=(reads, 3))
