@@ -260,3 +260,32 @@ def test_handbook_call_spellings_and_bounds() -> None:
     domain = my.IndexDomain(shape=[2, 3], labels=["a", "b"], implicit_upper_bounds=[True, False])
     assert str(domain.bounds) == "{ [0, 2*), [0, 3) }"
     assert my.IndexDomain(shape=[2]).bounds == my.IndexDomain(shape=[2])
+
+
+@pytest.mark.parametrize(
+    "expr",
+    [
+        "d[:].vindex[..., [1, 2]]",
+        "d['c', 'a'].vindex[..., [1, 2]]",
+        "d['e', 'b', 'a'].vindex[:, [0, 1], [1, 2]]",
+        "d['e', 'b', 'a'][1:3, [0, 1], [1, 2]]",
+        "d[:][:, [0, 1], :, [1, 2]]",
+        "d['e', 'b', 'a'][[0, 1], :, [1, 2]]",
+        "d['e', 'b', 'a'][:, [0, 1], [1, 2]]",
+        "d['e', 'b', 'a'].oindex[1:3, [0, 1], [1, 2]]",
+    ],
+)
+def test_selection_order_after_array_indexing_matches_tensorstore(expr: str) -> None:
+    # Which dimensions, in which order, a following operation of the same expression
+    # applies to: broadcast array dims placed at the front come first in the selection.
+    def selected_labels(lib: object) -> tuple[str, ...]:
+        domain = lib.IndexDomain(shape=[5, 6, 7, 8], labels=["a", "b", "c", "e"])  # type: ignore[attr-defined]
+        expression = eval(expr, {"d": lib.d})  # type: ignore[attr-defined]
+        for count in range(1, 5):
+            try:
+                return tuple(domain[expression.label[[f"s{i}" for i in range(count)]]].labels)
+            except (IndexError, ValueError):
+                continue
+        raise AssertionError(f"no label count fits {expr}")
+
+    assert selected_labels(my) == selected_labels(ts)

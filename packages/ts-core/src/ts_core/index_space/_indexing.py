@@ -460,6 +460,7 @@ def _build(
     old = transform._domain
     array_slots = [i for i, s in enumerate(slots) if s.term.kind in (_ARRAY, _BOOL)]
     block_at = -1  # slot index where the broadcast array dims go (default/vindex modes)
+    at_front = False  # the block goes first whatever its slot (vindex, or non-adjacent arrays)
     bshape: tuple[int, ...] = ()
     if array_slots and mode != OINDEX:
         shapes = [_array_shape(slots[i]) for i in array_slots]
@@ -471,6 +472,7 @@ def _build(
                 + " vs ".join("{" + ", ".join(map(str, s)) + "}" for s in shapes)
             ) from None
         block_at = 0
+        at_front = True
         if mode == DEFAULT:
             by_order = sorted(array_slots, key=lambda i: slots[i].order)
             orders = [slots[i].order for i in by_order]
@@ -481,6 +483,7 @@ def _build(
                 kinds[o] in (_ARRAY, _BOOL, _INT) for o in range(lo_order + 1, hi_order)
             ):
                 block_at = by_order[0]
+                at_front = False
     # Lay out result dimensions.
     lo: list[int] = []
     hi: list[int] = []
@@ -503,7 +506,9 @@ def _build(
 
     def add_block() -> None:
         first = len(lo)
-        key = min(slots[i].sel_index for i in array_slots)
+        # Broadcast dims placed at the front of the result (vindex, or arrays that are not
+        # adjacent) also come first in the new selection.
+        key = -1 if at_front else min(slots[i].sel_index for i in array_slots)
         for n in bshape:
             produced.append((key, add_dim(0, n, False, False, "")))
         for i in array_slots:
