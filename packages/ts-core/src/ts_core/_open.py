@@ -8,7 +8,7 @@ from ._executor import run_inline
 from ._future import Future
 from .context import Context
 from .driver import OpenOptions
-from .spec import Spec, apply_open_options, parse_spec_json
+from .spec import OPEN_MODE_MEMBERS, Spec, apply_open_options, parse_spec_json
 
 __all__ = ["open"]
 
@@ -52,7 +52,12 @@ def open(
     open_mode = options.pop("open_mode", None)
     if open_mode is not None:
         options.update({name: bool(getattr(open_mode, name, False)) for name in ("open", "create", "delete_existing")})
-    json_value = parse_spec_json(apply_open_options(parse_spec_json(spec), options))
+    json_value = parse_spec_json(spec)
+    if all(value is None or (name in OPEN_MODE_MEMBERS and type(value) is bool) for name, value in options.items()):
+        # Only open-mode flags, which cannot make a valid spec invalid: no second validation.
+        json_value.update((name, value) for name, value in options.items() if value is not None)
+    else:
+        json_value = parse_spec_json(apply_open_options(json_value, options))
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"context: expected ts.Context, but received {type(context).__name__}")
     if read is None and write is None:

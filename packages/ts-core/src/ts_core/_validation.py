@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .plugin import PluginRecord
 
-__all__ = ["SpecError", "describe", "json_path", "validate_against"]
+__all__ = ["SpecError", "describe", "json_copy", "json_path", "validate_against"]
 
 _JSON_TYPE_NAMES = {
     "string": "string",
@@ -43,6 +43,21 @@ class SpecError(ValueError):
         self.json_path = json_path
         super().__init__(f"{json_path}: {message}" if json_path else message)
 
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-like data (dicts, lists, atoms); other objects are deep-copied
+    the generic way. Several times faster than ``copy.deepcopy`` on spec JSON."""
+    kind = type(value)
+    if kind is dict:
+        return {key: json_copy(item) for key, item in value.items()}
+    if kind is list:
+        return [json_copy(item) for item in value]
+    if kind in (str, int, float, bool) or value is None:
+        return value
+    import copy
+
+    return copy.deepcopy(value)
 
 def json_path(prefix: str, parts: Iterable[Any]) -> str:
     """Join a dotted JSON path: ``json_path('kvstore', ['a', 0, 'b'])`` -> ``kvstore.a[0].b``."""

@@ -201,16 +201,29 @@ class KvsChunkedDriver(Driver):
         self._metadata = metadata
         self._shape = tuple(self.array_shape(metadata)) + self.inner_shape
         self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape
-        self._fill = self.fill_chunk()
-        self._fill.setflags(write=False)
-        # ~64 evenly spread positions of a chunk, probed before comparing a whole chunk
-        # with the fill value (one fancy-indexing call, whatever the chunk's layout).
-        count = self._fill.size
-        positions = np.unique(np.linspace(0, max(count - 1, 0), min(count, 64)).astype(np.intp))
-        self._fill_probe = np.unravel_index(positions, self._fill.shape) if count else None
-        self._fill_probe_bytes = (
-            np.ascontiguousarray(self._fill[self._fill_probe]).view(np.uint8) if count else None
-        )
+        self._fill_chunk: np.ndarray[Any, Any] | None = None  # made on first use
+        self._fill_probe: Any = None
+
+    @property
+    def _fill(self) -> np.ndarray[Any, Any]:
+        """The read-only chunk of fill values (what a missing chunk reads as)."""
+        fill = self._fill_chunk
+        if fill is None:
+            fill = self.fill_chunk()
+            fill.setflags(write=False)
+            self._fill_chunk = fill
+        return fill
+
+    def _probe(self) -> tuple[Any, np.ndarray[Any, Any]]:
+        """~64 evenly spread positions of a chunk and the fill value's bytes there, probed
+        before comparing a whole chunk with the fill value (one fancy-indexing call,
+        whatever the chunk's layout)."""
+        if self._fill_probe is None:
+            fill = self._fill
+            positions = np.unique(np.linspace(0, fill.size - 1, min(fill.size, 64)).astype(np.intp))
+            where = np.unravel_index(positions, fill.shape)
+            self._fill_probe = (where, np.ascontiguousarray(fill[where]).view(np.uint8))
+        return self._fill_probe  # type: ignore[no-any-return]
 
     @property
     def metadata(self) -> Any:
@@ -690,9 +703,9 @@ class KvsChunkedDriver(Driver):
         fill = self._fill
         if storage.shape != fill.shape:
             return False
-        if self._fill_probe is not None:
-            sample = np.ascontiguousarray(storage[self._fill_probe]).view(np.uint8)
-            if not np.array_equal(sample, self._fill_probe_bytes):
+        if fill.ndim and fill.size:
+            where, expected = self._probe()
+            if not np.array_equal(np.ascontiguousarray(storage[where]).view(np.uint8), expected):
                 return False
         stored_bytes = np.ascontiguousarray(storage).reshape(-1).view(np.uint8)
         return bool(np.array_equal(stored_bytes, np.ascontiguousarray(fill).reshape(-1).view(np.uint8)))

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .._validation import SpecError, describe, validate_against
+from .._validation import SpecError, describe, json_copy, validate_against
 
 __all__ = ["Spec", "parse_spec_json"]
 
@@ -58,12 +58,12 @@ def _from_url(url: str) -> dict[str, Any]:
 def parse_spec_json(value: Any) -> dict[str, Any]:
     """Validate spec JSON (or a URL) against its driver's schema; returns a copy."""
     if isinstance(value, Spec):
-        return copy.deepcopy(value._json)
+        return json_copy(value._json)
     if isinstance(value, str):
         value = _from_url(value)
     if not isinstance(value, Mapping):
         raise SpecError("", f"expected a spec object or URL string, but received: {describe(value)}")
-    json_value = copy.deepcopy(dict(value))
+    json_value = json_copy(dict(value))
     record = _driver_record(json_value.get("driver"))
     validate_against(record, json_value, "")
     if "kvstore" in json_value:  # validate the nested kvstore spec (and normalise a URL)
