@@ -1,6 +1,6 @@
 """The KvStore API, its driver contract, and the transactional layer."""
 
-from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult
+from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult, WriteBatch
 from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from ._key_range import KeyRange, prefix_range
 from ._kvstore import KvStore
@@ -20,6 +20,7 @@ __all__ = [
     "TimestampedStorageGeneration",
     "Transaction",
     "TransactionConflictError",
+    "WriteBatch",
     "make_generation",
     "prefix_range",
 ]

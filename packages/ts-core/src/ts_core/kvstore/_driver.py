@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from .._executor import Executor
     from ..context import Context
 
-__all__ = ["ByteRange", "KvStoreDriver", "ReadOptions", "ReadResult"]
+__all__ = ["ByteRange", "KvStoreDriver", "ReadOptions", "ReadResult", "WriteBatch"]
 
 
 @attrs.frozen
@@ -144,6 +144,10 @@ class KvStoreDriver(abc.ABC):
     ) -> TimestampedStorageGeneration:
         """Write (or delete, for None) ``key``; a failed ``if_equal`` returns an unknown generation."""
 
+    def write_batch(self) -> WriteBatch:
+        """A batch of writes whose durability may be settled together (see WriteBatch)."""
+        return WriteBatch(self)
+
     @abc.abstractmethod
     def delete_range(self, key_range: KeyRange) -> None:
         """Delete every key in ``key_range`` (not atomically)."""
@@ -161,3 +165,23 @@ class KvStoreDriver(abc.ABC):
     def supports_atomic_multi_key(self) -> bool:
         """Whether a transaction may commit several keys of this store all-or-nothing."""
         return False
+
+
+class WriteBatch:
+    """Writes that are reported done together, so durability work can be shared.
+
+    ``write`` behaves like the driver's ``write`` (same result, same atomicity: each
+    value becomes visible whole) except that it may defer work that only makes writes
+    durable, such as the ``file`` driver's directory fsync; ``finish`` does that work.
+    Every write of a batch is durable once ``finish`` returns. This default defers
+    nothing.
+    """
+
+    def __init__(self, driver: KvStoreDriver) -> None:
+        self._driver = driver
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        return self._driver.write(key, value, if_equal)
+
+    def finish(self) -> None:
+        """Make every write of the batch durable."""

@@ -162,8 +162,16 @@ class KvStore:
             return self._driver.read(self._full_key(key), ReadOptions(if_not_equal=if_not_equal))
         return self.read(key, if_not_equal=if_not_equal).result()
 
-    def _write_blocking(self, key: str | bytes, value: bytes | None, if_equal: bytes | None = None) -> _Stamp:
-        """Write and wait; local drivers are called on this thread (no executor hop)."""
+    def _write_blocking(
+        self, key: str | bytes, value: bytes | None, if_equal: bytes | None = None, batch: Any = None
+    ) -> _Stamp:
+        """Write and wait; local drivers are called on this thread (no executor hop).
+
+        ``batch`` (from ``_driver.write_batch()``, local drivers only) defers the write's
+        remaining durability work to ``batch.finish()``.
+        """
+        if batch is not None:
+            return batch.write(self._full_key(key), value, if_equal)  # type: ignore[no-any-return]
         if self._transaction is None and self._driver.local_io:
             return self._driver.write(self._full_key(key), value, if_equal)
         return self.write(key, value, if_equal=if_equal).result()

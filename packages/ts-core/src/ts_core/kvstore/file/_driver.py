@@ -35,7 +35,7 @@ import attrs
 
 from ..._executor import Executor
 from ...context import Context
-from .._driver import KvStoreDriver, ReadOptions, ReadResult
+from .._driver import KvStoreDriver, ReadOptions, ReadResult, WriteBatch
 from .._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from .._key_range import KeyRange, prefix_range
 
@@ -229,9 +229,18 @@ class FileKvStore(KvStoreDriver):
 
     # -- writes ------------------------------------------------------------------------
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        return self._write(key, value, if_equal, None)
+
+    def write_batch(self) -> WriteBatch:
+        return _FileWriteBatch(self)
+
+    def _write(
+        self, key: bytes, value: bytes | None, if_equal: bytes | None, deferred: set[str] | None
+    ) -> TimestampedStorageGeneration:
+        """One write; with ``deferred``, directories to fsync are added to it instead."""
         path = key_to_path(key)
         if value is None:
-            return self._delete(path, if_equal)
+            return self._delete(path, if_equal, deferred)
         with _key_lock(path, create_directories=True) as (fd, held):
             current = _stat_or_none(path)
             if not _condition_holds(current, if_equal):
@@ -248,14 +257,21 @@ class FileKvStore(KvStoreDriver):
                 os.fsync(fd)
             os.rename(path + LOCK_SUFFIX, path)
             if self._sync:
-                _fsync_directory(os.path.dirname(path))
+                self._sync_directory(os.path.dirname(path), deferred)
             if _keeps_exact_mtimes(held.st_dev, fd, mtime):
                 generation = make_generation(struct.pack("<QQq", held.st_ino, len(value), mtime))
             else:
                 generation = _generation(os.fstat(fd))
             return TimestampedStorageGeneration(generation, time.time())
 
-    def _delete(self, path: str, if_equal: bytes | None) -> TimestampedStorageGeneration:
+    @staticmethod
+    def _sync_directory(directory: str, deferred: set[str] | None) -> None:
+        if deferred is None:
+            _fsync_directory(directory)
+        else:
+            deferred.add(directory)
+
+    def _delete(self, path: str, if_equal: bytes | None, deferred: set[str] | None = None) -> TimestampedStorageGeneration:
         try:
             lock = _key_lock(path, create_directories=False)
             lock.__enter__()
@@ -270,7 +286,7 @@ class FileKvStore(KvStoreDriver):
                 os.unlink(path)
             os.unlink(path + LOCK_SUFFIX)
             if ok and current is not None and self._sync:
-                _fsync_directory(os.path.dirname(path))
+                self._sync_directory(os.path.dirname(path), deferred)
             return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
         finally:
             lock.__exit__(None, None, None)
@@ -300,6 +316,35 @@ class FileKvStore(KvStoreDriver):
         slash = common.rfind(b"/")
         base = common[: slash + 1] if slash >= 0 else b""
         return (key for key in _walk(base, key_range) if key_range.contains(key))
+
+
+class _FileWriteBatch(WriteBatch):
+    """Writes whose directory fsyncs are done once per directory, by ``finish``.
+
+    Each value is still fsync'ed before its rename, so no reader or crash ever sees a
+    partial value; what waits for ``finish`` is only the durability of the renames.
+    """
+
+    def __init__(self, driver: FileKvStore) -> None:
+        super().__init__(driver)
+        self._file_driver = driver
+        self._directories: set[str] = set()
+        self._lock = threading.Lock()
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        directories: set[str] = set()
+        try:
+            return self._file_driver._write(key, value, if_equal, directories)
+        finally:
+            if directories:
+                with self._lock:
+                    self._directories |= directories
+
+    def finish(self) -> None:
+        with self._lock:
+            directories, self._directories = self._directories, set()
+        for directory in sorted(directories):
+            _fsync_directory(directory)
 
 
 def _wholly_inside(directory_prefix: bytes, key_range: KeyRange) -> bool:
