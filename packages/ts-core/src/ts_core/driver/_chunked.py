@@ -595,23 +595,26 @@ class KvsChunkedDriver(Driver):
     def _write_locally(self, kvstore: KvStore, parts: list[Any], source: np.ndarray[Any, Any]) -> Future[None]:
         """Write many chunks to a local kvstore (file, memory) with a few pull workers.
 
-        Each worker takes the next part, encodes it and writes it to storage itself, fsync
-        included, then takes another. Nothing is handed from thread to thread per chunk:
-        in CPython every hand-off (a queue, a Future callback, a semaphore) costs GIL
-        round trips and futex calls, which were most of the CPU time of a bulk write. The
-        workers run on the kvstore's I/O pool (they block in fsync; the GIL is free then
-        for the others), at most four per data-copy thread; memory stays bounded at one
-        chunk per worker.
+        Each worker takes the next part, encodes it and writes it into the kvstore's write
+        batch itself, then takes another. Nothing is handed from thread to thread per
+        chunk: in CPython every hand-off (a queue, a Future callback, a semaphore) costs
+        GIL round trips and futex calls, which were most of the CPU time of a bulk write.
+        The workers run on the kvstore's I/O pool, as many as the batch asks for (more
+        when each write waits for its own fsync); the batch makes everything durable
+        before the returned Future completes. Memory stays bounded at one chunk per
+        worker.
         """
         io_pool = kvstore._driver.executor
         pool = io_pool if io_pool is not None else self._executor
-        limit = pool.limit if io_pool is None else min(pool.limit, 4 * self._executor.limit)
+        batch = kvstore._driver.write_batch()  # durability work shared by all the chunks
+        limit = pool.limit if io_pool is None else min(
+            pool.limit, batch.writers(kvstore.path.encode("utf-8"), self._executor.limit)
+        )
         workers = max(1, min(len(parts), limit))
         future: Future[None] = Future()
         lock = threading.Lock()
         pending = iter(parts)
         state: dict[str, Any] = {"running": workers, "error": None}
-        batch = kvstore._driver.write_batch()  # directory fsyncs once, at the end
 
         def drain() -> None:
             try:

@@ -137,10 +137,9 @@ def _fsync_directory(directory: str) -> None:
     _directory_syncer.sync(directory)
 
 
-@contextlib.contextmanager
-def _key_lock(path: str, create_directories: bool) -> Iterator[tuple[int, os.stat_result]]:
-    """Hold the exclusive lock of ``path``; yields the fd of its lock/staging file and
-    the file's status when the lock was taken."""
+def _lock_key(path: str, create_directories: bool) -> tuple[int, os.stat_result]:
+    """Take the exclusive lock of ``path``: the fd of its lock/staging file (close it to
+    release the lock) and the file's status when the lock was taken."""
     lock_path = path + LOCK_SUFFIX
     while True:
         try:
@@ -158,11 +157,17 @@ def _key_lock(path: str, create_directories: bool) -> Iterator[tuple[int, os.sta
                 on_disk = None
             held = os.fstat(fd)
             if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) == (held.st_ino, held.st_dev):
-                break
+                return fd, held
         except BaseException:
             os.close(fd)
             raise
         os.close(fd)  # the previous holder replaced or removed it: try again
+
+
+@contextlib.contextmanager
+def _key_lock(path: str, create_directories: bool) -> Iterator[tuple[int, os.stat_result]]:
+    """Hold the exclusive lock of ``path`` for the block (see ``_lock_key``)."""
+    fd, held = _lock_key(path, create_directories)
     try:
         yield fd, held
     finally:
@@ -241,28 +246,39 @@ class FileKvStore(KvStoreDriver):
         path = key_to_path(key)
         if value is None:
             return self._delete(path, if_equal, deferred)
-        with _key_lock(path, create_directories=True) as (fd, held):
-            current = _stat_or_none(path)
-            if not _condition_holds(current, if_equal):
-                os.unlink(path + LOCK_SUFFIX)
+        fd, held = _lock_key(path, create_directories=True)
+        try:
+            staged = self._stage(path, fd, held, value, if_equal)
+            if staged is None:
                 return TimestampedStorageGeneration(UNKNOWN, time.time())
-            if held.st_size:  # left behind by a writer that died mid-write
-                os.ftruncate(fd, 0)
-            _write_all(fd, value)
-            mtime = time.time_ns()
-            if current is not None and mtime <= current.st_mtime_ns:
-                mtime = current.st_mtime_ns + 1
-            os.utime(fd, ns=(mtime, mtime))
             if self._sync:
                 os.fsync(fd)
             os.rename(path + LOCK_SUFFIX, path)
             if self._sync:
                 self._sync_directory(os.path.dirname(path), deferred)
-            if _keeps_exact_mtimes(held.st_dev, fd, mtime):
-                generation = make_generation(struct.pack("<QQq", held.st_ino, len(value), mtime))
-            else:
-                generation = _generation(os.fstat(fd))
-            return TimestampedStorageGeneration(generation, time.time())
+            return TimestampedStorageGeneration(staged, time.time())
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _stage(path: str, fd: int, held: os.stat_result, value: bytes, if_equal: bytes | None) -> bytes | None:
+        """With the lock of ``path`` held (``fd``): check ``if_equal`` and write ``value``
+        into the lock file; the generation it will have once renamed onto ``path``, or
+        None (lock file removed) if the condition failed."""
+        current = _stat_or_none(path)
+        if not _condition_holds(current, if_equal):
+            os.unlink(path + LOCK_SUFFIX)
+            return None
+        if held.st_size:  # left behind by a writer that died mid-write
+            os.ftruncate(fd, 0)
+        _write_all(fd, value)
+        mtime = time.time_ns()
+        if current is not None and mtime <= current.st_mtime_ns:
+            mtime = current.st_mtime_ns + 1
+        os.utime(fd, ns=(mtime, mtime))
+        if _keeps_exact_mtimes(held.st_dev, fd, mtime):
+            return make_generation(struct.pack("<QQq", held.st_ino, len(value), mtime))
+        return _generation(os.fstat(fd))
 
     @staticmethod
     def _sync_directory(directory: str, deferred: set[str] | None) -> None:
@@ -319,32 +335,140 @@ class FileKvStore(KvStoreDriver):
 
 
 class _FileWriteBatch(WriteBatch):
-    """Writes whose directory fsyncs are done once per directory, by ``finish``.
+    """Group commit for the writes of one bulk operation.
 
-    Each value is still fsync'ed before its rename, so no reader or crash ever sees a
-    partial value; what waits for ``finish`` is only the durability of the renames.
+    With ``file_io_sync`` on a filesystem where ``syncfs`` is known to work, values are
+    staged in their lock files (lock held) and committed in groups: one ``syncfs`` makes a
+    whole group durable, then each lock file is renamed onto its key. Elsewhere each write
+    is fsync'ed on its own. Either way a value is durable before its rename, so no reader
+    or crash ever sees a partial value, and directories are fsync'ed once, by ``finish``.
     """
+
+    GROUP = 32  # staged values (open, locked files) per syncfs
 
     def __init__(self, driver: FileKvStore) -> None:
         super().__init__(driver)
         self._file_driver = driver
-        self._directories: set[str] = set()
         self._lock = threading.Lock()
+        self._directories: set[str] = set()
+        self._staged: list[tuple[str, int]] = []  # (path, fd of its locked, written lock file)
+        self._staged_paths: set[str] = set()
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
-        directories: set[str] = set()
+        path = key_to_path(key)
+        with self._lock:
+            group = self._take() if path in self._staged_paths else None
+        if group:  # never wait for a lock this batch holds
+            self._commit(group)
+        if value is None or not self._file_driver._sync or _syncfs_for(path) is None:
+            directories: set[str] = set()
+            try:
+                return self._file_driver._write(key, value, if_equal, directories)
+            finally:
+                if directories:
+                    with self._lock:
+                        self._directories |= directories
+        fd, held = _lock_key(path, create_directories=True)
         try:
-            return self._file_driver._write(key, value, if_equal, directories)
+            generation = self._file_driver._stage(path, fd, held, value, if_equal)
+        except BaseException:
+            os.close(fd)
+            raise
+        if generation is None:
+            os.close(fd)
+            return TimestampedStorageGeneration(UNKNOWN, time.time())
+        with self._lock:
+            self._staged.append((path, fd))
+            self._staged_paths.add(path)
+            group = self._take() if len(self._staged) >= self.GROUP else None
+        if group:
+            self._commit(group)
+        return TimestampedStorageGeneration(generation, time.time())
+
+    def writers(self, key_prefix: bytes, cores: int) -> int:
+        if self._file_driver._sync and _syncfs_for(os.fsdecode(key_prefix) or "x") is not None:
+            return cores + 1  # writes do not wait for the disk; one more covers the commits
+        return 4 * cores
+
+    def _take(self) -> list[tuple[str, int]]:
+        group, self._staged = self._staged, []
+        self._staged_paths.difference_update(path for path, _ in group)
+        return group
+
+    def _commit(self, group: list[tuple[str, int]]) -> None:
+        renamed = 0
+        try:
+            syncfs = _syncfs_for(group[0][0])
+            if syncfs is None or syncfs(group[0][1]) != 0:
+                for _, fd in group:
+                    os.fsync(fd)
+            directories = set()
+            for path, _ in group:
+                os.rename(path + LOCK_SUFFIX, path)
+                renamed += 1
+                directories.add(os.path.dirname(path))
+            with self._lock:
+                self._directories |= directories
         finally:
-            if directories:
-                with self._lock:
-                    self._directories |= directories
+            for index, (path, fd) in enumerate(group):
+                if index >= renamed:  # not committed: drop the staged value
+                    with contextlib.suppress(OSError):
+                        os.unlink(path + LOCK_SUFFIX)
+                os.close(fd)
 
     def finish(self) -> None:
+        with self._lock:
+            group = self._take()
+        if group:
+            self._commit(group)
         with self._lock:
             directories, self._directories = self._directories, set()
         for directory in sorted(directories):
             _fsync_directory(directory)
+
+
+#: Filesystems whose ``syncfs`` writes back and flushes everything, as ``fsync`` does for
+#: one file; elsewhere (FUSE, network filesystems) each file is fsync'ed instead.
+_SYNCFS_FILESYSTEMS = frozenset({"ext4", "ext3", "xfs", "btrfs", "f2fs", "tmpfs"})
+_syncfs_by_device: dict[int, Any] = {}
+
+
+def _syncfs_for(path: str) -> Any:
+    """libc ``syncfs`` if the filesystem holding ``path``'s directory is known to honour it."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        device = os.stat(os.path.dirname(path) or ".").st_dev
+    except OSError:
+        return None
+    if device not in _syncfs_by_device:
+        _syncfs_by_device[device] = _load_syncfs() if _filesystem_type(device) in _SYNCFS_FILESYSTEMS else None
+    return _syncfs_by_device[device]
+
+
+def _filesystem_type(device: int) -> str | None:
+    wanted = f"{os.major(device)}:{os.minor(device)}"
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) > 2 and fields[2] == wanted and " - " in line:
+                    return line.split(" - ", 1)[1].split()[0]
+    except OSError:
+        pass
+    return None
+
+
+def _load_syncfs() -> Any:
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
 
 
 def _wholly_inside(directory_prefix: bytes, key_range: KeyRange) -> bool:
