@@ -98,6 +98,37 @@ def test_concurrent_writers_into_one_batch(store: ts.KvStore) -> None:
     assert store["w3/39"] == bytes([3, 39]) * 50
 
 
+def test_two_batches_locking_in_opposite_orders_do_not_deadlock(store: ts.KvStore) -> None:
+    # Each batch stages one key (holding its lock), then writes the other's: a batch
+    # commits what it holds before waiting for a lock, so neither waits forever (two
+    # processes behave the same: flock locks belong to open files, not processes).
+    store["existing"] = b""  # the directory exists, so both first writes are staged
+    first, second = store._driver.write_batch(), store._driver.write_batch()
+    staged = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(batch: object, mine: str, theirs: str) -> None:
+        try:
+            batch.write(_full(store, mine), mine.encode(), None)  # type: ignore[attr-defined]
+            staged.wait(5)
+            batch.write(_full(store, theirs), mine.encode(), None)  # type: ignore[attr-defined]
+            batch.finish()  # type: ignore[attr-defined]
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(first, "a", "b"), daemon=True),
+        threading.Thread(target=run, args=(second, "b", "a"), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in threads), "the two batches deadlocked"
+    assert not errors
+    assert {store["a"], store["b"]} <= {b"a", b"b"}
+
+
 def test_failed_rename_reports_error_and_releases_every_lock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,10 +142,14 @@ def test_failed_rename_reports_error_and_releases_every_lock(
 
     monkeypatch.setattr(file_driver.os, "rename", failing_rename)
     batch = store._driver.write_batch()
-    with pytest.raises(OSError, match="Input/output error"):
+
+    def write_all() -> None:
         for key in ("a", "bad", "c"):
             batch.write(_full(store, key), b"value", None)
         batch.finish()
+
+    with pytest.raises(OSError, match="Input/output error"):
+        write_all()
     monkeypatch.setattr(file_driver.os, "rename", real_rename)
     # Nothing is left locked or staged: the same keys can be written again at once.
     done = threading.Event()
@@ -131,7 +166,8 @@ def test_failed_rename_reports_error_and_releases_every_lock(
 
 def test_filesystem_type_is_found_for_a_real_directory(tmp_path: Path) -> None:
     kind = file_driver._filesystem_type(os.stat(tmp_path).st_dev)
-    assert isinstance(kind, str) and kind
+    assert isinstance(kind, str)
+    assert kind
 
 
 def test_bulk_array_write_with_failing_storage_names_the_chunk(

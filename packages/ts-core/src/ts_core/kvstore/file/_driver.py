@@ -27,7 +27,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -137,9 +137,15 @@ def _fsync_directory(directory: str) -> None:
     _directory_syncer.sync(directory)
 
 
-def _lock_key(path: str, create_directories: bool) -> tuple[int, os.stat_result]:
+def _lock_key(
+    path: str, create_directories: bool, before_waiting: Callable[[], None] | None = None
+) -> tuple[int, os.stat_result]:
     """Take the exclusive lock of ``path``: the fd of its lock/staging file (close it to
-    release the lock) and the file's status when the lock was taken."""
+    release the lock) and the file's status when the lock was taken.
+
+    If the lock is busy, ``before_waiting`` runs before waiting for it (a write batch
+    commits, releasing the locks it holds, so two batches never wait for each other).
+    """
     lock_path = path + LOCK_SUFFIX
     while True:
         try:
@@ -150,7 +156,14 @@ def _lock_key(path: str, create_directories: bool) -> tuple[int, os.stat_result]
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
             continue
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            if before_waiting is None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            else:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    before_waiting()
+                    fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 on_disk = os.stat(lock_path)
             except FileNotFoundError:
@@ -165,9 +178,11 @@ def _lock_key(path: str, create_directories: bool) -> tuple[int, os.stat_result]
 
 
 @contextlib.contextmanager
-def _key_lock(path: str, create_directories: bool) -> Iterator[tuple[int, os.stat_result]]:
+def _key_lock(
+    path: str, create_directories: bool, before_waiting: Callable[[], None] | None = None
+) -> Iterator[tuple[int, os.stat_result]]:
     """Hold the exclusive lock of ``path`` for the block (see ``_lock_key``)."""
-    fd, held = _lock_key(path, create_directories)
+    fd, held = _lock_key(path, create_directories, before_waiting)
     try:
         yield fd, held
     finally:
@@ -240,13 +255,19 @@ class FileKvStore(KvStoreDriver):
         return _FileWriteBatch(self)
 
     def _write(
-        self, key: bytes, value: bytes | None, if_equal: bytes | None, deferred: set[str] | None
+        self,
+        key: bytes,
+        value: bytes | None,
+        if_equal: bytes | None,
+        deferred: set[str] | None,
+        before_waiting: Callable[[], None] | None = None,
     ) -> TimestampedStorageGeneration:
-        """One write; with ``deferred``, directories to fsync are added to it instead."""
+        """One write; with ``deferred``, directories to fsync are added to it instead
+        (``before_waiting``: see ``_lock_key``)."""
         path = key_to_path(key)
         if value is None:
-            return self._delete(path, if_equal, deferred)
-        fd, held = _lock_key(path, create_directories=True)
+            return self._delete(path, if_equal, deferred, before_waiting)
+        fd, held = _lock_key(path, True, before_waiting)
         try:
             staged = self._stage(path, fd, held, value, if_equal)
             if staged is None:
@@ -287,9 +308,15 @@ class FileKvStore(KvStoreDriver):
         else:
             deferred.add(directory)
 
-    def _delete(self, path: str, if_equal: bytes | None, deferred: set[str] | None = None) -> TimestampedStorageGeneration:
+    def _delete(
+        self,
+        path: str,
+        if_equal: bytes | None,
+        deferred: set[str] | None = None,
+        before_waiting: Callable[[], None] | None = None,
+    ) -> TimestampedStorageGeneration:
         try:
-            lock = _key_lock(path, create_directories=False)
+            lock = _key_lock(path, False, before_waiting)
             lock.__enter__()
         except (FileNotFoundError, NotADirectoryError):
             # The directory does not exist, so neither does the key.
@@ -363,12 +390,12 @@ class _FileWriteBatch(WriteBatch):
         if value is None or not self._file_driver._sync or _syncfs_for(path) is None:
             directories: set[str] = set()
             try:
-                return self._file_driver._write(key, value, if_equal, directories)
+                return self._file_driver._write(key, value, if_equal, directories, self._commit_staged)
             finally:
                 if directories:
                     with self._lock:
                         self._directories |= directories
-        fd, held = _lock_key(path, create_directories=True)
+        fd, held = _lock_key(path, True, self._commit_staged)
         try:
             generation = self._file_driver._stage(path, fd, held, value, if_equal)
         except BaseException:
@@ -389,6 +416,15 @@ class _FileWriteBatch(WriteBatch):
         if self._file_driver._sync and _syncfs_for(os.fsdecode(key_prefix) or "x") is not None:
             return cores + 1  # writes do not wait for the disk; one more covers the commits
         return 4 * cores
+
+    def _commit_staged(self) -> None:
+        """Commit what is staged (and so release its locks) before waiting for a lock:
+        locks are only ever waited for while holding none, so no two writers, in this
+        process or another, can each wait for a lock the other holds."""
+        with self._lock:
+            group = self._take()
+        if group:
+            self._commit(group)
 
     def _take(self) -> list[tuple[str, int]]:
         group, self._staged = self._staged, []
