@@ -71,6 +71,56 @@ def _storage_call(action: str, full_key: str, call: Callable[..., Any], *args: A
         raise ChunkStorageError(f"{action} {full_key!r} failed: {type(exc).__name__}: {exc}") from exc
 
 
+def _pull_workers(
+    pool: Any,
+    limit: int,
+    parts: list[Any],
+    work: Callable[[Any], Any],
+    finish: Callable[[], None] | None,
+    result: Any,
+) -> Future[Any]:
+    """Run ``work`` on every part with up to ``limit`` workers on ``pool``, each taking the
+    next part until none is left; then ``finish`` (also after an error) and complete
+    with ``result`` or the first error. No part is handed from thread to thread.
+    """
+    workers = max(1, min(len(parts), limit))
+    future: Future[Any] = Future()
+    lock = threading.Lock()
+    pending = iter(parts)
+    state: dict[str, Any] = {"running": workers, "error": None}
+
+    def drain() -> None:
+        try:
+            while True:
+                with lock:
+                    part = None if state["error"] is not None else next(pending, None)
+                if part is None:
+                    return
+                work(part)
+        except BaseException as exc:
+            with lock:
+                if state["error"] is None:
+                    state["error"] = exc
+        finally:
+            with lock:
+                state["running"] -= 1
+                last = state["running"] == 0
+            if last:
+                if finish is not None:
+                    try:
+                        finish()
+                    except BaseException as exc:
+                        state["error"] = state["error"] or exc
+                if state["error"] is None:
+                    future._set_result(result)
+                else:
+                    future._set_exception(state["error"])
+
+    for _ in range(workers):
+        pool.submit(drain)
+    return future
+
+
 class KvsChunkedDriver(Driver):
     """Chunked array in a kvstore; subclasses supply the format."""
 
@@ -572,6 +622,10 @@ class KvsChunkedDriver(Driver):
             else:
                 future._set_result(target)
             return future
+        if kvstore.transaction is None and kvstore._driver.local_io:
+            # Local reads are quick: a worker per data-copy thread reads, decodes and
+            # copies chunk after chunk, with no hand-off per chunk.
+            return _pull_workers(self._executor, self._executor.limit, parts, read_part, None, target)
         return self._run_all(parts, read_part, lambda: target)
 
     # -- write --------------------------------------------------------------------------------
@@ -610,41 +664,13 @@ class KvsChunkedDriver(Driver):
         limit = pool.limit if io_pool is None else min(
             pool.limit, batch.writers(kvstore.path.encode("utf-8"), self._executor.limit)
         )
-        workers = max(1, min(len(parts), limit))
-        future: Future[None] = Future()
-        lock = threading.Lock()
-        pending = iter(parts)
-        state: dict[str, Any] = {"running": workers, "error": None}
 
-        def drain() -> None:
-            try:
-                while True:
-                    with lock:
-                        part = None if state["error"] is not None else next(pending, None)
-                    if part is None:
-                        return
-                    self._write_chunk(kvstore, part, source, batch=batch)
-            except BaseException as exc:
-                with lock:
-                    if state["error"] is None:
-                        state["error"] = exc
-            finally:
-                with lock:
-                    state["running"] -= 1
-                    last = state["running"] == 0
-                if last:
-                    try:  # also after an error: what was written is made durable
-                        _storage_call("making durable the chunks written under", kvstore.path, batch.finish)
-                    except BaseException as exc:
-                        state["error"] = state["error"] or exc
-                    if state["error"] is None:
-                        future._set_result(None)
-                    else:
-                        future._set_exception(state["error"])
+        def finish() -> None:  # also after an error: what was written is made durable
+            _storage_call("making durable the chunks written under", kvstore.path, batch.finish)
 
-        for _ in range(workers):
-            pool.submit(drain)
-        return future
+        return _pull_workers(
+            pool, limit, parts, lambda part: self._write_chunk(kvstore, part, source, batch=batch), finish, None
+        )
 
     def _covers_chunk(self, part: Any) -> bool:
         """Whether ``part`` overwrites every in-bounds element of its chunk."""
