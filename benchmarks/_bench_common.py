@@ -52,6 +52,6 @@ def compare(root: str, libraries: dict[str, Library], rounds: int = 3) -> dict[s
             write_seconds = timed(lambda store=store, write=write: write(store))
             settle()
             store = open_store(path, False)
-            read_seconds = timed(lambda store=store, read=read: read(store), repeat=2)
+            read_seconds = timed(lambda store=store, read=read: read(store), repeat=3)
             best[name] = (min(best[name][0], write_seconds), min(best[name][1], read_seconds))
     return best
