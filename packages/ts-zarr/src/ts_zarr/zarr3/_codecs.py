@@ -125,7 +125,7 @@ class BytesCodec(ArrayToBytesCodec):
         stored = self._stored(spec.dtype)
         if stored != array.dtype:
             array = array.astype(stored)
-        return np.ascontiguousarray(array).tobytes()
+        return array.tobytes()  # one C-order copy, from any memory layout
 
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray[Any, Any]:
         shape = spec.full_shape
