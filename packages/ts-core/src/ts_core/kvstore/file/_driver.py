@@ -380,6 +380,16 @@ class _FileWriteBatch(WriteBatch):
         self._directories: set[str] = set()
         self._staged: list[tuple[str, int]] = []  # (path, fd of its locked, written lock file)
         self._staged_paths: set[str] = set()
+        self._syncfs: dict[str, Any] = {}  # directory -> syncfs or None, for this batch
+
+    def _syncfs_for(self, path: str) -> Any:
+        directory = os.path.dirname(path)
+        if directory not in self._syncfs:
+            found = _syncfs_for(path)
+            if found is None and not os.path.isdir(directory or "."):
+                return None  # not created yet: ask again once it exists
+            self._syncfs[directory] = found
+        return self._syncfs[directory]
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
         path = key_to_path(key)
@@ -387,7 +397,7 @@ class _FileWriteBatch(WriteBatch):
             group = self._take() if path in self._staged_paths else None
         if group:  # never wait for a lock this batch holds
             self._commit(group)
-        if value is None or not self._file_driver._sync or _syncfs_for(path) is None:
+        if value is None or not self._file_driver._sync or self._syncfs_for(path) is None:
             directories: set[str] = set()
             try:
                 return self._file_driver._write(key, value, if_equal, directories, self._commit_staged)
@@ -413,7 +423,7 @@ class _FileWriteBatch(WriteBatch):
         return TimestampedStorageGeneration(generation, time.time())
 
     def writers(self, key_prefix: bytes, cores: int) -> int:
-        if self._file_driver._sync and _syncfs_for(os.fsdecode(key_prefix) or "x") is not None:
+        if self._file_driver._sync and self._syncfs_for(os.fsdecode(key_prefix) or "x") is not None:
             return cores + 1  # writes do not wait for the disk; one more covers the commits
         return 4 * cores
 
@@ -434,7 +444,7 @@ class _FileWriteBatch(WriteBatch):
     def _commit(self, group: list[tuple[str, int]]) -> None:
         renamed = 0
         try:
-            syncfs = _syncfs_for(group[0][0])
+            syncfs = self._syncfs_for(group[0][0])
             if syncfs is None or syncfs(group[0][1]) != 0:
                 for _, fd in group:
                     os.fsync(fd)
