@@ -192,3 +192,21 @@ def test_bulk_array_write_with_failing_storage_names_the_chunk(
     monkeypatch.setattr(file_driver, "_write_all", real_write_all)
     store.write(np.arange(1, 65, dtype=np.uint16).reshape(8, 8)).result()
     np.testing.assert_array_equal(store.read().result(), np.arange(1, 65).reshape(8, 8))
+
+
+def test_failing_syncfs_falls_back_to_fsync_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    synced: list[int] = []
+    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: calls.append(fd) or -1)
+    real_fsync = os.fsync
+    monkeypatch.setattr(file_driver.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()
+    batch = store._driver.write_batch()
+    for i in range(3):
+        batch.write(_full(store, f"k{i}"), b"v", None)
+    assert store.read("k0").result().state == "missing"  # staged for a group commit
+    synced.clear()
+    batch.finish()
+    assert len(calls) == 1  # one syncfs for the group, which failed...
+    assert len(synced) >= 3  # ...so each staged file was fsync'ed (then the directory)
+    assert [store[f"k{i}"] for i in range(3)] == [b"v"] * 3

@@ -378,7 +378,7 @@ class _FileWriteBatch(WriteBatch):
         self._file_driver = driver
         self._lock = threading.Lock()
         self._directories: set[str] = set()
-        self._staged: list[tuple[str, int]] = []  # (path, fd of its locked, written lock file)
+        self._staged: list[tuple[str, int, int]] = []  # (path, fd of its locked lock file, device)
         self._staged_paths: set[str] = set()
         self._syncfs: dict[str, Any] = {}  # directory -> syncfs or None, for this batch
 
@@ -415,7 +415,7 @@ class _FileWriteBatch(WriteBatch):
             os.close(fd)
             return TimestampedStorageGeneration(UNKNOWN, time.time())
         with self._lock:
-            self._staged.append((path, fd))
+            self._staged.append((path, fd, held.st_dev))
             self._staged_paths.add(path)
             group = self._take() if len(self._staged) >= self.GROUP else None
         if group:
@@ -436,27 +436,30 @@ class _FileWriteBatch(WriteBatch):
         if group:
             self._commit(group)
 
-    def _take(self) -> list[tuple[str, int]]:
+    def _take(self) -> list[tuple[str, int, int]]:
         group, self._staged = self._staged, []
-        self._staged_paths.difference_update(path for path, _ in group)
+        self._staged_paths.difference_update(path for path, _, _ in group)
         return group
 
-    def _commit(self, group: list[tuple[str, int]]) -> None:
+    def _commit(self, group: list[tuple[str, int, int]]) -> None:
         renamed = 0
         try:
-            syncfs = self._syncfs_for(group[0][0])
-            if syncfs is None or syncfs(group[0][1]) != 0:
-                for _, fd in group:
-                    os.fsync(fd)
+            one_per_device = {device: (path, fd) for path, fd, device in group}
+            for device, (path, fd) in one_per_device.items():
+                syncfs = self._syncfs_for(path)
+                if syncfs is None or syncfs(fd) != 0:  # fsync this device's files one by one
+                    for _, other, other_device in group:
+                        if other_device == device:
+                            os.fsync(other)
             directories = set()
-            for path, _ in group:
+            for path, _, _ in group:
                 os.rename(path + LOCK_SUFFIX, path)
                 renamed += 1
                 directories.add(os.path.dirname(path))
             with self._lock:
                 self._directories |= directories
         finally:
-            for index, (path, fd) in enumerate(group):
+            for index, (path, fd, _) in enumerate(group):
                 if index >= renamed:  # not committed: drop the staged value
                     with contextlib.suppress(OSError):
                         os.unlink(path + LOCK_SUFFIX)
