@@ -98,9 +98,9 @@ def bench_point_reads(root: Path, reads: int) -> dict[str, float]:
             store[x, y, z].read().result()
             samples.append(time.perf_counter() - start)
         results[f"{name} point read (median µs)"] = statistics.median(samples) * 1e6
-        results[f"{name} open existing (ms)"] = timed(
-            lambda spec=spec, library=library: library.open(spec, open=True).result(), repeat=5
-        ) * 1e3
+        results[f"{name} open existing (µs)"] = timed(
+            lambda spec=spec, library=library: library.open(spec, open=True).result(), repeat=20
+        ) * 1e6
     return results
 
 
