@@ -10,7 +10,7 @@ else read-modify-write conditioned on the generation read).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -227,47 +227,49 @@ class Zarr3Driver(KvsChunkedDriver):
         def read_shard(group: tuple[tuple[int, ...], dict[Position, list[Any]]]) -> None:
             shard, members = group
             if len(members) == 1:
-                (position, parts), = members.items()
+                (position,) = members
                 stored, _ = self._read_storage(self._inner_key(shard, position), self._kvstore)
-                storages = {position: stored}
+                storages: Iterator[tuple[Position, np.ndarray[Any, Any] | None]] = iter([(position, stored)])
             else:
                 storages = self._read_inner_chunks(shard, list(members))
-            for position, parts in members.items():
-                stored = storages[position]
+            for position, stored in storages:  # each decoded chunk is copied out, then dropped
                 source = self._fill if stored is None else stored
-                for part in parts:
+                for part in members[position]:
                     target[part.array_selection] = source[part.cell_selection]
 
         return self._run_all(groups, read_shard, lambda: target)
 
-    def _read_inner_chunks(self, shard: tuple[int, ...], positions: list[Position]) -> dict[Position, np.ndarray[Any, Any] | None]:
-        """Decoded inner chunks of one shard: fresh cache entries, then one index read and coalesced ranges."""
-        storages: dict[Position, np.ndarray[Any, Any] | None] = {}
+    def _read_inner_chunks(
+        self, shard: tuple[int, ...], positions: list[Position]
+    ) -> Iterator[tuple[Position, np.ndarray[Any, Any] | None]]:
+        """(position, decoded inner chunk or None) for ``positions`` of one shard: fresh cache
+        entries, then one index read and coalesced ranges. Chunks are decoded one at a time
+        as the caller asks, so a shard never holds all its decoded chunks at once."""
         wanted = []
         for position in positions:
             cached = self._cache_pool.get(self._cache_key(self._inner_key(shard, position)))
             if cached is not None and cached[1] >= self._data_staleness:
-                storages[position] = cached[2]
+                yield position, cached[2]
             else:
                 wanted.append(position)
         if not wanted:
-            return storages
+            return
         result, chunks = self._shard(shard).read_chunks(wanted)
         for position in wanted:
             key = self._inner_key(shard, position)
             if position not in chunks:
                 if not self._fill_missing:
                     raise ValueError(f"chunk {self._kvstore.path + key!r} is missing")
-                storages[position] = None
+                yield position, None
                 continue
+            encoded = chunks.pop(position)
             try:
-                storage = self.decode_chunk(chunks[position])
+                storage = self.decode_chunk(encoded)
             except Exception as exc:
                 raise ChunkError(f"error decoding chunk {self._kvstore.path + key!r}: {exc}") from exc
             storage.setflags(write=False)
-            self._remember(self._cache_key(key), chunk_generation(chunks[position]), result.stamp.time, storage)
-            storages[position] = storage
-        return storages
+            self._remember(self._cache_key(key), chunk_generation(encoded), result.stamp.time, storage)
+            yield position, storage
 
     def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None) -> Future[None]:
         from ts_core.index_space import partition_index_transform
@@ -294,7 +296,13 @@ class Zarr3Driver(KvsChunkedDriver):
         while True:
             generation, chunks = (None, {}) if whole else target.read_all()
             for position, parts in members.items():
-                if position in covered or position not in chunks:
+                to_copy = parts
+                whole_part = parts[0] if position in covered and len(parts) == 1 else None
+                if whole_part is not None and source[whole_part.array_selection].shape == self._chunk:
+                    # An interior chunk overwritten whole: encode straight from the source.
+                    storage = source[whole_part.array_selection]
+                    to_copy = []
+                elif position in covered or position not in chunks:
                     storage = self.fill_chunk()
                 else:
                     key = self._inner_key(shard, position)
@@ -302,7 +310,7 @@ class Zarr3Driver(KvsChunkedDriver):
                         storage = np.array(self.decode_chunk(chunks[position]), copy=True)
                     except Exception as exc:
                         raise ChunkError(f"error decoding chunk {self._kvstore.path + key!r}: {exc}") from exc
-                for part in parts:
+                for part in to_copy:
                     storage[part.cell_selection] = source[part.array_selection]
                 if not self._store_fill and self._equals_fill(storage):
                     chunks.pop(position, None)
