@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -210,3 +211,58 @@ def test_failing_syncfs_falls_back_to_fsync_per_file(tmp_path: Path, monkeypatch
     assert len(calls) == 1  # one syncfs for the group, which failed...
     assert len(synced) >= 3  # ...so each staged file was fsync'ed (then the directory)
     assert [store[f"k{i}"] for i in range(3)] == [b"v"] * 3
+
+
+def test_value_staged_while_a_batch_writer_waits_is_committed_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two batches (as two processes would), two writers each: A stages one key while B
+    # waits for the key the other batch's A is staging. A value staged while a writer of
+    # its batch waits must not keep its lock, or each batch waits for the other forever.
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()
+    store["existing"] = b""
+    release = threading.Event()
+    staging = threading.Barrier(3)
+    real_stage = file_driver.FileKvStore._stage
+
+    def slow_stage(path: str, *args: object) -> object:
+        if threading.current_thread().name.startswith("stager"):
+            staging.wait(5)  # holding the key's lock, before the value joins the batch
+            release.wait(5)
+        return real_stage(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(file_driver.FileKvStore, "_stage", staticmethod(slow_stage))
+    batches = [store._driver.write_batch(), store._driver.write_batch()]
+    errors: list[BaseException] = []
+
+    def write(batch: object, key: str) -> None:
+        try:
+            batch.write(_full(store, key), key.encode(), None)  # type: ignore[attr-defined]
+        except BaseException as exc:
+            errors.append(exc)
+
+    stagers = [
+        threading.Thread(target=write, args=(batches[0], "c0"), name="stager-0", daemon=True),
+        threading.Thread(target=write, args=(batches[1], "c1"), name="stager-1", daemon=True),
+    ]
+    for thread in stagers:
+        thread.start()
+    staging.wait(5)  # both keys locked, neither staged yet
+    waiters = [
+        threading.Thread(target=write, args=(batches[0], "c1"), daemon=True),
+        threading.Thread(target=write, args=(batches[1], "c0"), daemon=True),
+    ]
+    for thread in waiters:
+        thread.start()
+    deadline = time.monotonic() + 5
+    while any(batch._waiting == 0 for batch in batches) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert all(batch._waiting == 1 for batch in batches)
+    release.set()
+    for thread in stagers + waiters:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in stagers + waiters), "the two batches deadlocked"
+    for batch in batches:
+        batch.finish()
+    assert not errors
+    assert {store["c0"], store["c1"]} <= {b"c0", b"c1"}

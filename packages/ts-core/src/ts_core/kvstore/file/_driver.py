@@ -138,13 +138,14 @@ def _fsync_directory(directory: str) -> None:
 
 
 def _lock_key(
-    path: str, create_directories: bool, before_waiting: Callable[[], None] | None = None
+    path: str, create_directories: bool, before_waiting: Callable[[], Callable[[], None]] | None = None
 ) -> tuple[int, os.stat_result]:
     """Take the exclusive lock of ``path``: the fd of its lock/staging file (close it to
     release the lock) and the file's status when the lock was taken.
 
-    If the lock is busy, ``before_waiting`` runs before waiting for it (a write batch
-    commits, releasing the locks it holds, so two batches never wait for each other).
+    If the lock is busy, ``before_waiting()`` runs before waiting for it and the function
+    it returns runs once the wait is over (a write batch commits and holds no lock while
+    one of its writers waits, so two batches never wait for each other).
     """
     lock_path = path + LOCK_SUFFIX
     while True:
@@ -162,8 +163,11 @@ def _lock_key(
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    before_waiting()
-                    fcntl.flock(fd, fcntl.LOCK_EX)
+                    waited = before_waiting()
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX)
+                    finally:
+                        waited()
             try:
                 on_disk = os.stat(lock_path)
             except FileNotFoundError:
@@ -179,7 +183,7 @@ def _lock_key(
 
 @contextlib.contextmanager
 def _key_lock(
-    path: str, create_directories: bool, before_waiting: Callable[[], None] | None = None
+    path: str, create_directories: bool, before_waiting: Callable[[], Callable[[], None]] | None = None
 ) -> Iterator[tuple[int, os.stat_result]]:
     """Hold the exclusive lock of ``path`` for the block (see ``_lock_key``)."""
     fd, held = _lock_key(path, create_directories, before_waiting)
@@ -260,7 +264,7 @@ class FileKvStore(KvStoreDriver):
         value: bytes | None,
         if_equal: bytes | None,
         deferred: set[str] | None,
-        before_waiting: Callable[[], None] | None = None,
+        before_waiting: Callable[[], Callable[[], None]] | None = None,
     ) -> TimestampedStorageGeneration:
         """One write; with ``deferred``, directories to fsync are added to it instead
         (``before_waiting``: see ``_lock_key``)."""
@@ -313,7 +317,7 @@ class FileKvStore(KvStoreDriver):
         path: str,
         if_equal: bytes | None,
         deferred: set[str] | None = None,
-        before_waiting: Callable[[], None] | None = None,
+        before_waiting: Callable[[], Callable[[], None]] | None = None,
     ) -> TimestampedStorageGeneration:
         try:
             lock = _key_lock(path, False, before_waiting)
@@ -381,6 +385,7 @@ class _FileWriteBatch(WriteBatch):
         self._staged: list[tuple[str, int, int]] = []  # (path, fd of its locked lock file, device)
         self._staged_paths: set[str] = set()
         self._syncfs: dict[str, Any] = {}  # directory -> syncfs or None, for this batch
+        self._waiting = 0  # writers of this batch waiting for a lock: stage nothing meanwhile
 
     def _syncfs_for(self, path: str) -> Any:
         directory = os.path.dirname(path)
@@ -400,12 +405,12 @@ class _FileWriteBatch(WriteBatch):
         if value is None or not self._file_driver._sync or self._syncfs_for(path) is None:
             directories: set[str] = set()
             try:
-                return self._file_driver._write(key, value, if_equal, directories, self._commit_staged)
+                return self._file_driver._write(key, value, if_equal, directories, self._before_waiting)
             finally:
                 if directories:
                     with self._lock:
                         self._directories |= directories
-        fd, held = _lock_key(path, True, self._commit_staged)
+        fd, held = _lock_key(path, True, self._before_waiting)
         try:
             generation = self._file_driver._stage(path, fd, held, value, if_equal)
         except BaseException:
@@ -417,7 +422,7 @@ class _FileWriteBatch(WriteBatch):
         with self._lock:
             self._staged.append((path, fd, held.st_dev))
             self._staged_paths.add(path)
-            group = self._take() if len(self._staged) >= self.GROUP else None
+            group = self._take() if len(self._staged) >= self.GROUP or self._waiting else None
         if group:
             self._commit(group)
         return TimestampedStorageGeneration(generation, time.time())
@@ -427,14 +432,26 @@ class _FileWriteBatch(WriteBatch):
             return cores + 1  # writes do not wait for the disk; one more covers the commits
         return 4 * cores
 
-    def _commit_staged(self) -> None:
-        """Commit what is staged (and so release its locks) before waiting for a lock:
-        locks are only ever waited for while holding none, so no two writers, in this
-        process or another, can each wait for a lock the other holds."""
+    def _before_waiting(self) -> Callable[[], None]:
+        """Called when a writer of this batch is about to wait for a lock: commit what is
+        staged (releasing its locks) and, until the wait is over, commit every value as
+        soon as it is staged. So this batch holds no staged lock while any of its writers
+        waits, and no two writers, in this process or another, can each wait for a lock
+        the other holds."""
         with self._lock:
+            self._waiting += 1
             group = self._take()
-        if group:
-            self._commit(group)
+        try:
+            if group:
+                self._commit(group)
+        except BaseException:
+            self._after_waiting()
+            raise
+        return self._after_waiting
+
+    def _after_waiting(self) -> None:
+        with self._lock:
+            self._waiting -= 1
 
     def _take(self) -> list[tuple[str, int, int]]:
         group, self._staged = self._staged, []
