@@ -102,3 +102,14 @@ def test_cache_pool_evicts_least_recently_used() -> None:
     assert (pool.get("a"), pool.get("c"), pool.total_bytes) == ("A", "C", 8)
     pool.put("huge", "H", 11)
     assert pool.get("huge") is None
+
+
+def test_shared_concurrency_pools_are_process_wide() -> None:
+    # "shared" (the default limit) means one pool per kind for the whole process, as in
+    # tensorstore: opening arrays with fresh default contexts does not add thread pools.
+    first, second = ts.Context(), ts.Context()
+    for kind in ("data_copy_concurrency", "file_io_concurrency"):
+        assert first[kind].value is second[kind].value
+    own = ts.Context({"data_copy_concurrency": {"limit": 3}})
+    assert own["data_copy_concurrency"].value is not first["data_copy_concurrency"].value
+    assert own["data_copy_concurrency"].value.limit == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import Any
 
 from .._executor import Executor, default_concurrency
@@ -16,6 +18,18 @@ __all__ = [
     "FileIoMode",
     "FileIoSync",
 ]
+
+#: The process-wide "shared" pools, by resource name (they reset themselves in a forked child).
+_shared_executors: dict[str, Executor] = {}
+_shared_lock = threading.Lock()
+
+
+def _reset_shared_lock_after_fork() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()  # a parent thread may have held it at fork time
+
+
+os.register_at_fork(after_in_child=_reset_shared_lock_after_fork)
 
 #: Threads for "shared" file I/O concurrency, at least. File threads mostly wait in the
 #: kernel (fsync, reads), and a local disk completes many concurrent fsyncs faster than
@@ -34,6 +48,10 @@ class CachePoolProvider(ContextResourceProvider):
 
 
 class _ConcurrencyProvider(ContextResourceProvider):
+    """``{"limit": n}`` makes a pool of its own; ``"shared"`` (the default) is one pool per
+    resource kind for the whole process, as in tensorstore, so opening many arrays with
+    default contexts does not multiply threads."""
+
     name = "ts"
 
     @classmethod
@@ -43,7 +61,13 @@ class _ConcurrencyProvider(ContextResourceProvider):
     @classmethod
     def create(cls, spec: Any, context: Context) -> Executor:
         limit = spec.get("limit", "shared")
-        return Executor(cls.shared_limit() if limit == "shared" else int(limit), cls.name)
+        if limit != "shared":
+            return Executor(int(limit), cls.name)
+        with _shared_lock:
+            shared = _shared_executors.get(cls.name)
+            if shared is None:
+                shared = _shared_executors[cls.name] = Executor(cls.shared_limit(), cls.name)
+            return shared
 
 
 class DataCopyConcurrency(_ConcurrencyProvider):
