@@ -3,19 +3,19 @@
     uv run python benchmarks/bench_n5.py [--mib 256]
 
 The bulk workload of ``bench_zarr.py``: writes then reads a uint16 array in 64^3 blocks
-with raw and zstd compression, printing MB/s per library and the ts/tensorstore time ratio.
+with raw and zstd compression, printing MB/s per library and the ts/tensorstore time ratio
+(best of interleaved rounds from a settled disk: ``_bench_common.compare``).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _bench_common import timed
+from _bench_common import Library, compare
 
 BLOCK = 64
 COMPRESSIONS = {"raw": {"type": "raw"}, "zstd(1)": {"type": "zstd", "level": 1}}
@@ -31,23 +31,23 @@ def spec_for(path: str, compression: dict[str, Any], shape: tuple[int, ...]) -> 
     }
 
 
-def bench_bulk(root: Path, data: np.ndarray[Any, Any], compression: dict[str, Any]) -> dict[str, tuple[float, float]]:
+def bench_bulk(root: Path, data: np.ndarray[Any, Any], compression: dict[str, Any], label: str) -> dict[str, tuple[float, float]]:
     import tensorstore
 
     import ts_core as ts
 
-    results: dict[str, tuple[float, float]] = {}
     context = {"cache_pool": {"total_bytes_limit": 0}}
-    for name, library in (("ts", ts), ("tensorstore", tensorstore)):
-        path = f"{root}/{name}/"
-        shutil.rmtree(path, ignore_errors=True)
-        spec = spec_for(path, compression, data.shape)
-        store = library.open(spec, create=True, context=library.Context(context)).result()
-        write_seconds = timed(lambda store=store: store.write(data).result())
-        store = library.open(spec, open=True, context=library.Context(context)).result()
-        read_seconds = timed(lambda store=store: store.read().result(), repeat=2)
-        results[name] = (write_seconds, read_seconds)
-    return results
+    libraries: dict[str, Library] = {
+        name: (
+            lambda p, c, library=library: library.open(
+                spec_for(p, compression, data.shape), create=c, open=not c, context=library.Context(context)
+            ).result(),
+            lambda s: s.write(data).result(),
+            lambda s: s.read().result(),
+        )
+        for name, library in (("ts", ts), ("tensorstore", tensorstore))
+    }
+    return compare(f"{root}/{label}", libraries)
 
 
 def main() -> None:
@@ -62,7 +62,7 @@ def main() -> None:
         root = Path(directory)
         print(f"array {shape} uint16 = {megabytes:.0f} MB, blocks {BLOCK}^3, file kvstore, N5")
         for label, compression in COMPRESSIONS.items():
-            results = bench_bulk(root, data, compression)
+            results = bench_bulk(root, data, compression, label.split('(')[0])
             for name, (write_seconds, read_seconds) in results.items():
                 print(f"{label:8} {name:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
             ts_write, ts_read = results["ts"]
