@@ -266,3 +266,34 @@ def test_value_staged_while_a_batch_writer_waits_is_committed_at_once(
         batch.finish()
     assert not errors
     assert {store["c0"], store["c1"]} <= {b"c0", b"c1"}
+
+
+def test_new_directories_are_made_durable(store: ts.KvStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A key in directories that do not exist yet is durable only once each new
+    # directory's entry in its parent is: every such parent is fsync'ed, in a batch (once,
+    # at finish) and in a plain write alike.
+    synced: list[str] = []
+    real = file_driver._fsync_directory
+    monkeypatch.setattr(file_driver, "_fsync_directory", lambda d: synced.append(d) or real(d))
+    root = f"{tmp_path}/root"
+    batch = store._driver.write_batch()
+    batch.write(_full(store, "a/b/c/0"), b"x", None)
+    batch.write(_full(store, "a/b/c/1"), b"y", None)
+    batch.finish()
+    assert {f"{root}/a/b/c", f"{root}/a/b", f"{root}/a", root} <= set(synced)
+    assert len(synced) == len(set(synced))  # each directory once per batch
+    synced.clear()
+    store["d/e/2"] = b"z"
+    assert {f"{root}/d/e", f"{root}/d", root} <= set(synced)
+    assert store["a/b/c/1"] == b"y"
+    assert store["d/e/2"] == b"z"
+
+
+def test_group_commit_into_directories_not_made_yet(tmp_path: Path) -> None:
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()
+    batch = store._driver.write_batch()
+    grouped = file_driver._syncfs_for(f"{tmp_path}/new/dir/k") is not None
+    batch.write(_full(store, "new/dir/k"), b"v", None)
+    assert store.read("new/dir/k").result().state == ("missing" if grouped else "value")
+    batch.finish()
+    assert store["new/dir/k"] == b"v"

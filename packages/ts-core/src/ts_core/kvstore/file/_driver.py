@@ -137,11 +137,28 @@ def _fsync_directory(directory: str) -> None:
     _directory_syncer.sync(directory)
 
 
+def _make_directories(directory: str) -> list[str]:
+    """Create ``directory`` and its missing ancestors; the directories whose entries
+    changed (the parent of each directory that was missing), to fsync for durability."""
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
+            os.mkdir(created)
+    return [os.path.dirname(created) or "." for created in missing]
+
+
 def _lock_key(
-    path: str, create_directories: bool, before_waiting: Callable[[], Callable[[], None]] | None = None
+    path: str,
+    create_directories: bool,
+    before_waiting: Callable[[], Callable[[], None]] | None = None,
+    created: list[str] | None = None,
 ) -> tuple[int, os.stat_result]:
     """Take the exclusive lock of ``path``: the fd of its lock/staging file (close it to
-    release the lock) and the file's status when the lock was taken.
+    release the lock) and the file's status when the lock was taken. Directories made on
+    the way add their parents to ``created`` (to be fsync'ed).
 
     If the lock is busy, ``before_waiting()`` runs before waiting for it and the function
     it returns runs once the wait is over (a write batch commits and holds no lock while
@@ -154,7 +171,9 @@ def _lock_key(
         except FileNotFoundError:
             if not create_directories:
                 raise
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            parents = _make_directories(os.path.dirname(path))
+            if created is not None:
+                created.extend(parents)
             continue
         try:
             if before_waiting is None:
@@ -271,7 +290,8 @@ class FileKvStore(KvStoreDriver):
         path = key_to_path(key)
         if value is None:
             return self._delete(path, if_equal, deferred, before_waiting)
-        fd, held = _lock_key(path, True, before_waiting)
+        created: list[str] = []
+        fd, held = _lock_key(path, True, before_waiting, created)
         try:
             staged = self._stage(path, fd, held, value, if_equal)
             if staged is None:
@@ -280,7 +300,8 @@ class FileKvStore(KvStoreDriver):
                 os.fsync(fd)
             os.rename(path + LOCK_SUFFIX, path)
             if self._sync:
-                self._sync_directory(os.path.dirname(path), deferred)
+                for directory in [os.path.dirname(path), *created]:
+                    self._sync_directory(directory, deferred)
             return TimestampedStorageGeneration(staged, time.time())
         finally:
             os.close(fd)
@@ -390,10 +411,7 @@ class _FileWriteBatch(WriteBatch):
     def _syncfs_for(self, path: str) -> Any:
         directory = os.path.dirname(path)
         if directory not in self._syncfs:
-            found = _syncfs_for(path)
-            if found is None and not os.path.isdir(directory or "."):
-                return None  # not created yet: ask again once it exists
-            self._syncfs[directory] = found
+            self._syncfs[directory] = _syncfs_for(path)
         return self._syncfs[directory]
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
@@ -410,7 +428,11 @@ class _FileWriteBatch(WriteBatch):
                 if directories:
                     with self._lock:
                         self._directories |= directories
-        fd, held = _lock_key(path, True, self._before_waiting)
+        created: list[str] = []
+        fd, held = _lock_key(path, True, self._before_waiting, created)
+        if created:  # new directories: their entries become durable in finish()
+            with self._lock:
+                self._directories.update(created)
         try:
             generation = self._file_driver._stage(path, fd, held, value, if_equal)
         except BaseException:
@@ -503,10 +525,18 @@ def _syncfs_for(path: str) -> Any:
     """libc ``syncfs`` if the filesystem holding ``path``'s directory is known to honour it."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        device = os.stat(os.path.dirname(path) or ".").st_dev
-    except OSError:
-        return None
+    directory = os.path.dirname(path) or "."
+    while True:  # the nearest existing ancestor decides (directories are made on write)
+        try:
+            device = os.stat(directory).st_dev
+            break
+        except FileNotFoundError:
+            parent = os.path.dirname(directory) or "."
+            if parent == directory:
+                return None
+            directory = parent
+        except OSError:
+            return None
     if device not in _syncfs_by_device:
         _syncfs_by_device[device] = _load_syncfs() if _filesystem_type(device) in _SYNCFS_FILESYSTEMS else None
     return _syncfs_by_device[device]
