@@ -12,8 +12,8 @@ from ts_core.kvstore import (
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
+    prefix_range,
 )
-from ts_core.kvstore._key_range import prefix_range
 
 __all__ = [
     "common_prefix",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ts_core.plugin import Registrar, hookimpl
-from ts_core.plugin._registry import load_schema
+from ts_core.plugin import Registrar, hookimpl, load_schema
 
 _CONCURRENCY = {
     "s3_request_concurrency": "ts_cloud._resources:S3RequestConcurrency",

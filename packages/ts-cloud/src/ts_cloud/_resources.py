@@ -1,6 +1,6 @@
 """Context resources shared by the cloud kvstores: request concurrency and retry policies.
 
-``<service>_request_concurrency`` is an :class:`~ts_core._executor.Executor` whose size
+``<service>_request_concurrency`` is an :class:`~ts_core.concurrency.Executor` whose size
 bounds the requests in flight; ``<service>_request_retries`` is a :class:`RetryPolicy`.
 The JSON follows tensorstore's (``{"limit": 32}``,
 ``{"max_retries": 32, "initial_delay": "1s", "max_delay": "32s"}``).
@@ -15,7 +15,7 @@ from typing import Any, ClassVar, TypeVar
 
 import attrs
 
-from ts_core._executor import Executor
+from ts_core.concurrency import Executor
 from ts_core.context import Context, ContextResourceProvider
 
 __all__ = [

@@ -44,6 +44,9 @@ class SpecError(ValueError):
         super().__init__(f"{json_path}: {message}" if json_path else message)
 
 
+SpecError.__module__ = "ts_core.errors"  # its public home
+
+
 
 def json_copy(value: Any) -> Any:
     """A deep copy of JSON-like data (dicts, lists, atoms); other objects are deep-copied

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from ts_core._validation import SpecError, describe
+from ts_core.errors import SpecError, describe
 
 from .compression_api import N5Compression, check_members, integer_member
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ts_core._validation import SpecError, describe
 from ts_core.driver import KvsChunkedDriver, load_metadata_json
+from ts_core.errors import SpecError, describe
 
 from ._block import BlockCodec
 from ._compression import default_compression

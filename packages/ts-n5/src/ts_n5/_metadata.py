@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ts_core._validation import SpecError, describe
+from ts_core.errors import SpecError, describe
 
 from ._compression import parse_compression
 from .compression_api import N5Compression

@@ -12,7 +12,7 @@ import abc
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ts_core._validation import SpecError, describe
+from ts_core.errors import SpecError, describe
 
 __all__ = ["N5Compression", "check_members", "integer_member"]
 

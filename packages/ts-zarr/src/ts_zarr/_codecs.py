@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ts_core._validation import SpecError
+from ts_core.errors import SpecError
 
 __all__ = ["Codec", "get_codec"]
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ts_core._validation import SpecError, describe
 from ts_core.driver import KvsChunkedDriver, load_metadata_json
+from ts_core.errors import SpecError, describe
 
 from ._dtype import ZarrField, encode_dtype, parse_dtype
 from ._metadata import METADATA_KEY, ZarrMetadata, build_metadata, encode_fill_value, parse_metadata

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ts_core._validation import SpecError, describe
+from ts_core.errors import SpecError, describe
 
 __all__ = ["ZarrDType", "ZarrField", "parse_dtype"]
 

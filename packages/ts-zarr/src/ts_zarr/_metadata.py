@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ts_core._validation import SpecError, describe
+from ts_core.errors import SpecError, describe
 
 from ._codecs import Codec, get_codec
 from ._dtype import ZarrDType, parse_dtype

@@ -14,7 +14,7 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import attrs
 
-from ts_core._executor import Executor
+from ts_core.concurrency import Executor
 from ts_core.context import Context
 from ts_core.kvstore import (
     NO_VALUE,
@@ -24,8 +24,8 @@ from ts_core.kvstore import (
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
+    make_generation,
 )
-from ts_core.kvstore._generation import make_generation
 
 from .._common import (
     missing_result,

@@ -21,7 +21,7 @@ from urllib.parse import quote, unquote, unquote_plus, urlsplit
 
 import attrs
 
-from ts_core._executor import Executor
+from ts_core.concurrency import Executor
 from ts_core.context import Context
 from ts_core.kvstore import (
     NO_VALUE,
@@ -31,8 +31,8 @@ from ts_core.kvstore import (
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
+    make_generation,
 )
-from ts_core.kvstore._generation import make_generation
 
 from .._common import (
     common_prefix,

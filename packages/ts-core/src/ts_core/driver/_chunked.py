@@ -20,7 +20,7 @@ import numpy as np
 
 from .._executor import Executor
 from .._future import Future
-from .._validation import SpecError
+from ..errors import ChunkError, ChunkStorageError, SpecError
 from ..kvstore import NO_VALUE, UNKNOWN, KvStore, prefix_range
 from ._driver import Driver
 from ._open_options import OpenOptions, staleness_bound
@@ -41,14 +41,6 @@ GENERIC_MEMBERS = frozenset(
         "recheck_cached_data", "recheck_cached_metadata", "recheck_cached",
     }
 )
-
-
-class ChunkError(ValueError):
-    """A stored chunk could not be decoded (corrupt, truncated, wrong size)."""
-
-
-class ChunkStorageError(OSError):
-    """The kvstore failed while reading or writing a chunk; names the chunk's key."""
 
 
 def load_metadata_json(data: bytes) -> Any:
@@ -344,7 +336,7 @@ class KvsChunkedDriver(Driver):
             metadata = cls.metadata_for_create(spec_members, schema)
         else:
             stored = _storage_call(
-                "reading metadata", kvstore.path + cls.metadata_key, kvstore._read_blocking, cls.metadata_key
+                "reading metadata", kvstore.path + cls.metadata_key, kvstore.read_blocking, cls.metadata_key
             )
             if stored.state == "value":
                 if not options.open:
@@ -367,7 +359,7 @@ class KvsChunkedDriver(Driver):
                 )
                 if stamp.generation == UNKNOWN:
                     # Someone created it first: open theirs only if it matches what we wanted.
-                    stored = kvstore._read_blocking(cls.metadata_key)
+                    stored = kvstore.read_blocking(cls.metadata_key)
                     theirs = cls._parse_checked(stored.value, kvstore)
                     if not options.open or cls.encode_metadata(theirs) != cls.encode_metadata(metadata):
                         raise ValueError(
@@ -384,7 +376,7 @@ class KvsChunkedDriver(Driver):
 
     def check_schema_constraints(self, schema: Any) -> None:
         """Schema constraints (rank, shape, dtype, hard chunk shape, codec) must hold for the array."""
-        from .._validation import SpecError
+        from ..errors import SpecError
 
         shape = getattr(schema, "shape", None)
         if shape is not None and tuple(shape) != self._shape:
@@ -451,7 +443,7 @@ class KvsChunkedDriver(Driver):
         if len(exclusive_max) != len(self._shape):
             raise ValueError(f"exclusive_max has {len(exclusive_max)} entries, the array has rank {len(self._shape)}")
         while True:
-            stored = self._kvstore._read_blocking(self.metadata_key)
+            stored = self._kvstore.read_blocking(self.metadata_key)
             if stored.state != "value":
                 raise ValueError(f"cannot resize: {self.metadata_key!r} no longer exists")
             current = self._parse_checked(stored.value, self._kvstore)
@@ -471,7 +463,7 @@ class KvsChunkedDriver(Driver):
                 if bound is not None and bound != self._shape[dim]:
                     raise ValueError(f"dimension {dim} is not resizable (it is part of the element type)")
             updated = self.with_shape(current, tuple(new_shape))
-            stamp = self._kvstore._write_blocking(
+            stamp = self._kvstore.write_blocking(
                 self.metadata_key, self.encode_metadata(updated), stored.stamp.generation
             )
             if stamp.generation != UNKNOWN:
@@ -498,7 +490,7 @@ class KvsChunkedDriver(Driver):
                 continue  # still wholly inside
             key = self.chunk_key(grid)
             if any(s >= n for s, n in zip(starts, new_shape, strict=True)):
-                self._kvstore._write_blocking(key, None)
+                self._kvstore.write_blocking(key, None)
                 self._cache_pool.discard(self._cache_key(key))
                 continue
             while True:
@@ -526,12 +518,12 @@ class KvsChunkedDriver(Driver):
             generation, stamp_time, storage = cached
             if stamp_time >= self._data_staleness:
                 return storage, generation
-            result = _storage_call("reading chunk", kvstore.path + key, kvstore._read_blocking, key, if_not_equal=generation)
+            result = _storage_call("reading chunk", kvstore.path + key, kvstore.read_blocking, key, if_not_equal=generation)
             if result.state == "unspecified":
                 self._remember(cache_key, generation, result.stamp.time, storage)
                 return storage, generation
         else:
-            result = _storage_call("reading chunk", kvstore.path + key, kvstore._read_blocking, key)
+            result = _storage_call("reading chunk", kvstore.path + key, kvstore.read_blocking, key)
         if result.state == "missing":
             if not self._fill_missing:
                 raise ValueError(f"chunk {kvstore.path + key!r} is missing")
@@ -561,7 +553,7 @@ class KvsChunkedDriver(Driver):
         if len(keys) > 64:  # one listing beats many reads
             listed = {k.decode("utf-8", "surrogateescape") for k in kvstore.list().result()}
             return (len(keys & listed), len(keys))
-        present = sum(kvstore._read_blocking(key).state == "value" for key in keys)
+        present = sum(kvstore.read_blocking(key).state == "value" for key in keys)
         return (present, len(keys))
 
     # -- bounds --------------------------------------------------------------------------------
@@ -578,7 +570,7 @@ class KvsChunkedDriver(Driver):
 
         with self._metadata_lock:
             now = _time.time()
-            stored = self._kvstore._read_blocking(self.metadata_key, if_not_equal=self._metadata_generation)
+            stored = self._kvstore.read_blocking(self.metadata_key, if_not_equal=self._metadata_generation)
             if stored.state == "value":
                 self._configure(self._parse_checked(stored.value, self._kvstore))
                 self._metadata_generation = stored.stamp.generation
@@ -806,11 +798,11 @@ class KvsChunkedDriver(Driver):
         """Write (or delete, if it equals the fill value) one chunk; False on a failed condition."""
         full_key = kvstore.path + key
         if not self._store_fill and self._equals_fill(storage):
-            stamp = _storage_call("deleting chunk", full_key, kvstore._write_blocking, key, None, if_equal, batch)
+            stamp = _storage_call("deleting chunk", full_key, kvstore.write_blocking, key, None, if_equal, batch)
             cached: np.ndarray[Any, Any] | None = None
         else:
             encoded = self.encode_chunk(storage)
-            stamp = _storage_call("writing chunk", full_key, kvstore._write_blocking, key, encoded, if_equal, batch)
+            stamp = _storage_call("writing chunk", full_key, kvstore.write_blocking, key, encoded, if_equal, batch)
             cached = storage
         if if_equal is not None and stamp.generation == UNKNOWN and kvstore.transaction is None:
             return False

@@ -128,6 +128,17 @@ class KvStore:
     def __add__(self, suffix: str) -> KvStore:
         return KvStore(self._driver, self._path + suffix, self._transaction, self._context)
 
+    @property
+    def driver(self) -> KvStoreDriver:
+        """The kvstore driver behind this KvStore (for plugins that build on a kvstore;
+        a ts extension)."""
+        return self._driver
+
+    @property
+    def context(self) -> Context | None:
+        """The context the kvstore was opened with (a ts extension)."""
+        return self._context
+
     # -- I/O ---------------------------------------------------------------------------
     def _full_key(self, key: Any) -> bytes:
         return self._path.encode("utf-8") + as_key_bytes(key)
@@ -156,19 +167,22 @@ class KvStore:
             return self._transaction._read(self._driver, full_key, options)
         return self._submit(self._driver.read, full_key, options)
 
-    def _read_blocking(self, key: str | bytes, if_not_equal: bytes | None = None) -> _ReadResult:
-        """Read and wait; local drivers are called on this thread (no executor hop)."""
+    def read_blocking(self, key: str | bytes, if_not_equal: bytes | None = None) -> _ReadResult:
+        """Read and wait; local drivers are called on this thread (no executor hop).
+
+        The synchronous access drivers use from their worker threads (a ts extension).
+        """
         if self._transaction is None and self._driver.local_io:
             return self._driver.read(self._full_key(key), ReadOptions(if_not_equal=if_not_equal))
         return self.read(key, if_not_equal=if_not_equal).result()
 
-    def _write_blocking(
+    def write_blocking(
         self, key: str | bytes, value: bytes | None, if_equal: bytes | None = None, batch: Any = None
     ) -> _Stamp:
         """Write and wait; local drivers are called on this thread (no executor hop).
 
-        ``batch`` (from ``_driver.write_batch()``, local drivers only) defers the write's
-        remaining durability work to ``batch.finish()``.
+        ``batch`` (from ``driver.write_batch()``, local drivers only) defers the write's
+        remaining durability work to ``batch.finish()``. A ts extension for drivers.
         """
         if batch is not None:
             return batch.write(self._full_key(key), value, if_equal)  # type: ignore[no-any-return]

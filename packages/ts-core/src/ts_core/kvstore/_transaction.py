@@ -26,15 +26,12 @@ from typing import Any
 
 from .._executor import run_inline
 from .._future import Future
+from ..errors import TransactionConflictError
 from ._driver import KvStoreDriver, ReadOptions, ReadResult
 from ._generation import UNKNOWN, TimestampedStorageGeneration
 from ._key_range import KeyRange
 
 __all__ = ["Transaction", "TransactionConflictError"]
-
-
-class TransactionConflictError(ValueError):
-    """The data a transaction depends on changed before it committed."""
 
 
 #: A staged modification: stored value (None = missing) -> new value (None = delete).

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ts_core._validation import SpecError, describe
+from ts_core.errors import SpecError, describe
 
 from .codec_api import ArrayToArrayCodec, ArrayToBytesCodec, BytesToBytesCodec, ChunkSpec
 

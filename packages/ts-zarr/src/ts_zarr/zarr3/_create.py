@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ts_core._validation import SpecError
+from ts_core.errors import SpecError
 
 from ._dtype import data_type_for, encode_fill_value, parse_data_type
 from ._metadata import Zarr3Metadata, build_metadata

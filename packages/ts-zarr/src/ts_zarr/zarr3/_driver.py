@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ts_core._validation import SpecError, describe
 from ts_core.driver import KvsChunkedDriver
-from ts_core.driver._chunked import ChunkError
+from ts_core.errors import ChunkError, SpecError, describe
 from ts_core.kvstore import UNKNOWN, KvStore
 
 from ._create import metadata_for_create
@@ -26,7 +25,7 @@ from ._shard_io import IndexedShard, chunk_generation
 from ._sharding_kvstore import INNER_KEY_SEPARATOR, ShardedChunkStore
 
 if TYPE_CHECKING:
-    from ts_core._future import Future
+    from ts_core import Future
     from ts_core.index_space import IndexTransform
     from ts_core.kvstore import Transaction
 
@@ -82,18 +81,18 @@ class Zarr3Driver(KvsChunkedDriver):
     def _configure(self, metadata: Zarr3Metadata) -> None:
         super()._configure(metadata)
         kvstore = self._kvstore
-        if isinstance(kvstore._driver, ShardedChunkStore):
-            kvstore = KvStore(kvstore._driver.base, kvstore.path, kvstore.transaction, kvstore._context)
+        if isinstance(kvstore.driver, ShardedChunkStore):
+            kvstore = KvStore(kvstore.driver.base, kvstore.path, kvstore.transaction, kvstore.context)
         self._base_kvstore = kvstore
         self._sharding = metadata.codecs.sharding
         self._chain = metadata.codecs if self._sharding is None else self._sharding.inner_chain
         if self._sharding is not None:
             path = kvstore.path.encode("utf-8")
             chunk_store = ShardedChunkStore(
-                kvstore._driver, self._sharding.index_format, path,
+                kvstore.driver, self._sharding.index_format, path,
                 lambda key: not key.endswith(METADATA_KEY.encode()),
             )
-            self._kvstore = KvStore(chunk_store, kvstore.path, kvstore.transaction, kvstore._context)
+            self._kvstore = KvStore(chunk_store, kvstore.path, kvstore.transaction, kvstore.context)
 
     @property
     def kvstore(self) -> KvStore:
@@ -210,7 +209,7 @@ class Zarr3Driver(KvsChunkedDriver):
 
     def _shard(self, shard: tuple[int, ...]) -> IndexedShard:
         key = (self._base_kvstore.path + self._metadata.chunk_key(shard)).encode("utf-8")
-        return IndexedShard(self._base_kvstore._driver, key, self._sharding.index_format)
+        return IndexedShard(self._base_kvstore.driver, key, self._sharding.index_format)
 
     def _inner_key(self, shard: tuple[int, ...], position: Position) -> str:
         return f"{self._metadata.chunk_key(shard)}{INNER_KEY_SEPARATOR}{','.join(map(str, position))}"

@@ -13,8 +13,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from ts_core._validation import SpecError, describe
 from ts_core.driver import load_metadata_json
+from ts_core.errors import SpecError, describe
 
 from ._dtype import Zarr3DType, decode_fill_value, encode_fill_value, parse_data_type
 from ._pipeline import CodecChain, parse_codec_chain

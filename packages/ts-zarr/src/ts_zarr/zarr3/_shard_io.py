@@ -17,12 +17,12 @@ import numpy as np
 from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
+    ByteRange,
     KvStoreDriver,
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
 )
-from ts_core.kvstore._driver import ByteRange
 
 from ._sharding import MISSING, ShardIndexFormat
 

@@ -148,8 +148,8 @@ class ShardingIndexedKvStore(KvStoreDriver):
         self._spec = spec
         self._base = base
         self.format = ShardIndexFormat(tuple(spec.grid_shape), spec.index_codecs, spec.index_location, "kvstore")
-        self.local_io = base._driver.local_io  # type: ignore[misc]
-        self._shard = IndexedShard(base._driver, base.path.encode("utf-8"), self.format)
+        self.local_io = base.driver.local_io  # type: ignore[misc]
+        self._shard = IndexedShard(base.driver, base.path.encode("utf-8"), self.format)
 
     @classmethod
     def open(cls, spec: ShardingIndexedSpec, context: Any) -> ShardingIndexedKvStore:
@@ -163,7 +163,7 @@ class ShardingIndexedKvStore(KvStoreDriver):
 
     @property
     def executor(self) -> Any:
-        return self._base._driver.executor
+        return self._base.driver.executor
 
     def _position(self, key: bytes) -> tuple[int, ...] | None:
         rank = len(self.format.grid_shape)
