@@ -420,7 +420,7 @@ def _slots_for_selection(
         for p in sel[pos + 1 : pos + t.consumed]:
             by_position[p] = _Slot(_Term(_NEWAXIS, None, -1), [], -2)  # placeholder, dropped
         pos += t.consumed
-    slots = []
+    slots: list[Any] = []
     for p in range(new_rank + 1):
         slots.extend(before.get(p, ()))
         if p == new_rank:

@@ -171,12 +171,12 @@ def _parse_domain(obj: Any, prefix: str) -> IndexDomain:
             lo.append(0 if lists[names[2]] is not None else -inf)
             il.append(lists[names[2]] is None)
         else:
-            v, imp = _parse_bound(
+            bound, imp = _parse_bound(
                 mins[i],
                 lower=True,
                 where=f'Error parsing object member "{names[1]}": Error parsing value at position {i}',
             )
-            lo.append(v)
+            lo.append(bound)
             il.append(imp)
     hi: list[int] = []
     iu: list[bool] = []
@@ -198,12 +198,12 @@ def _parse_domain(obj: Any, prefix: str) -> IndexDomain:
             hi.append(lo[i] + size)
             iu.append(imp)
         elif n.endswith("inclusive_max"):
-            v, imp = _parse_bound(value, lower=False, where=where)
-            hi.append(v if v == inf + 1 else v + 1)
+            bound, imp = _parse_bound(value, lower=False, where=where)
+            hi.append(bound if bound == inf + 1 else bound + 1)
             iu.append(imp)
         else:
-            v, imp = _parse_bound(value, lower=False, where=where)
-            hi.append(v)
+            bound, imp = _parse_bound(value, lower=False, where=where)
+            hi.append(bound)
             iu.append(imp)
     for a, b in zip(lo, hi, strict=True):
         validate_half_open(a, b)

@@ -196,7 +196,8 @@ class OutputIndexMap:
         if a.ndim != b.ndim:
             return False
         try:
-            return bool(np.array_equal(*np.broadcast_arrays(a, b)))
+            left, right = np.broadcast_arrays(a, b)
+            return bool(np.array_equal(left, right))
         except ValueError:
             return False
 
