@@ -155,7 +155,7 @@ def test_metadata_mismatch_on_open(tmp_path: Path) -> None:
         open_n5(tmp_path, spec={"metadata": {"dimensions": [5]}}, open=True)
     with pytest.raises(ValueError, match=r'metadata\.foo: expected "baz" but the stored array has "bar"'):
         open_n5(tmp_path, spec={"metadata": {"foo": "baz"}}, open=True)
-    with pytest.raises(ValueError, match=r"^dtype: expected uint8 but the stored array has int16"):
+    with pytest.raises(ValueError, match=r"^dtype: expected uint8 but the array has int16"):
         open_n5(tmp_path, open=True, dtype=ts.uint8)
     # A compression constraint is compared with its defaults filled in.
     compression = json.loads((tmp_path / "attributes.json").read_text())["compression"]
@@ -234,7 +234,7 @@ def test_schema_constraints_checked_on_open(tmp_path: Path) -> None:
     open_n5(tmp_path, spec={"metadata": {"blockSize": [2, 2]}}, create=True, dtype=ts.uint8, shape=[4, 4])
     open_n5(tmp_path, open=True, domain=ts.IndexDomain(shape=[4, 4], labels=["a", "b"]))  # labels may be added
     open_n5(tmp_path, open=True, chunk_layout=ts.ChunkLayout(chunk_shape=[2, None]))
-    with pytest.raises(ValueError, match=r"^schema\.domain: expected shape \[4, 5\] but the stored array has \[4, 4\]"):
+    with pytest.raises(ValueError, match=r"^schema\.domain: expected shape \[4, 5\] but the array has shape \[4, 4\]"):
         open_n5(tmp_path, open=True, shape=[4, 5])
     with pytest.raises(ValueError, match=r"^schema\.chunk_layout\.read_chunk\.shape: expected \[3, 3\]"):
         open_n5(tmp_path, open=True, chunk_layout=ts.ChunkLayout(chunk_shape=[3, 3]))

@@ -7,7 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from ts_core.driver import KvsChunkedDriver, load_metadata_json
+from ts_core.driver import (
+    KvsChunkedDriver,
+    SchemaConstraints,
+    check_metadata_members,
+    load_metadata_json,
+)
 from ts_core.errors import SpecError, describe
 
 from ._block import BlockCodec
@@ -41,85 +46,66 @@ class N5Driver(KvsChunkedDriver):
         return metadata.encode()
 
     @classmethod
-    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> N5Metadata:
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> N5Metadata:
         constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
-        if getattr(schema, "fill_value", None) is not None:
+        if schema.fill_value is not None:
             raise SpecError("fill_value", "fill_value is not supported by the N5 format (missing blocks read as 0)")
         dtype = _schema_dtype(schema)
         if "dataType" in constraints:
             data_type = check_data_type(constraints["dataType"], "metadata.dataType")
             if dtype is not None and DATA_TYPES[data_type] != dtype:
                 raise SpecError("dtype", f"{dtype.name} conflicts with metadata.dataType {describe(data_type)}")
-        elif dtype is None:
-            raise SpecError("dtype", "a data type must be specified to create an N5 array")
         else:
-            constraints["dataType"] = check_data_type(dtype.name, "dtype")
+            constraints["dataType"] = check_data_type(schema.require_dtype("an N5 array").name, "dtype")
         data_type = constraints["dataType"]
-        domain = getattr(schema, "domain", None)
-        _check_zero_origin(domain)
-        shape = getattr(schema, "shape", None)
+        _check_zero_origin(schema.domain)
+        shape = schema.shape
         if "dimensions" not in constraints:
-            if shape is None:
-                raise SpecError("schema.domain", "a shape must be specified to create an N5 array")
-            constraints["dimensions"] = list(shape)
+            constraints["dimensions"] = list(schema.require_shape("an N5 array"))
         elif shape is not None and list(shape) != constraints["dimensions"]:
             raise SpecError(
                 "metadata.dimensions",
                 f"{describe(constraints['dimensions'])} conflicts with the schema's shape {list(shape)}",
             )
         rank = len(constraints["dimensions"])
-        schema_rank = getattr(schema, "rank", None)
-        if schema_rank is not None and schema_rank != rank:
-            raise SpecError("rank", f"rank {schema_rank} does not match the rank {rank} of metadata.dimensions")
-        if "axes" not in constraints and domain is not None and any(domain.labels):
-            constraints["axes"] = list(domain.labels)
-        layout = getattr(schema, "chunk_layout", None)
+        if schema.rank is not None and schema.rank != rank:
+            raise SpecError("rank", f"rank {schema.rank} does not match the rank {rank} of metadata.dimensions")
+        if "axes" not in constraints and any(schema.labels):
+            constraints["axes"] = schema.labels
+        layout = schema.chunk_layout
         _check_inner_order(layout, rank)
         if "blockSize" in constraints:
             if isinstance(constraints["blockSize"], list):
                 _check_stored_chunk_shape(layout, tuple(constraints["blockSize"]), "metadata.blockSize")
         else:
-            from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape
+            from ts_core.schema import choose_read_write_chunk_shape
 
-            constraints["blockSize"] = list(choose_read_write_chunk_shape(layout or ChunkLayout(), constraints["dimensions"]))
+            constraints["blockSize"] = list(choose_read_write_chunk_shape(schema.layout(), constraints["dimensions"]))
         if "compression" not in constraints:
             constraints["compression"] = _compression_from_schema(schema, DATA_TYPES[data_type].itemsize)
-        units = getattr(schema, "dimension_units", None)
+        units = schema.dimension_units
         if units is not None and "units" not in constraints and "resolution" not in constraints:
             constraints.update(_units_json(units, rank))
         return build_metadata(constraints, "metadata")
 
     @classmethod
-    def check_metadata(cls, metadata: N5Metadata, spec_members: dict[str, Any], schema: Any) -> None:
-        stored = metadata.to_json()
-        for member, wanted in (spec_members.get("metadata") or {}).items():
-            have = stored.get(member)
+    def check_metadata(cls, metadata: N5Metadata, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
+        """The format's own checks; dtype, rank and shape are the base's schema checks."""
+
+        def normalize(member: str, wanted: Any) -> Any:
             if member == "compression" and isinstance(wanted, dict):
                 from ._compression import parse_compression
 
-                wanted = parse_compression(wanted, "metadata.compression").to_json()
+                return parse_compression(wanted, "metadata.compression").to_json()
             if member == "resolution" and isinstance(wanted, list):
-                wanted = [float(x) for x in wanted]
-            if have != wanted:
-                raise SpecError(
-                    f"metadata.{member}", f"expected {describe(wanted)} but the stored array has {describe(have)}"
-                )
-        dtype = _schema_dtype(schema)
-        if dtype is not None and dtype != metadata.dtype:
-            raise SpecError("dtype", f"expected {dtype.name} but the stored array has {metadata.data_type}")
-        schema_rank = getattr(schema, "rank", None)
-        if schema_rank is not None and schema_rank != metadata.rank:
-            raise SpecError("rank", f"expected rank {schema_rank} but the stored array has rank {metadata.rank}")
-        shape = getattr(schema, "shape", None)
-        if shape is not None and tuple(shape) != metadata.dimensions:
-            raise SpecError(
-                "schema.domain", f"expected shape {list(shape)} but the stored array has {list(metadata.dimensions)}"
-            )
-        _check_zero_origin(getattr(schema, "domain", None))
-        _check_stored_chunk_shape(getattr(schema, "chunk_layout", None), metadata.block_size)
-        _check_stored_units(getattr(schema, "dimension_units", None), metadata)
-        codec = getattr(schema, "codec", None)
-        if codec is not None:
+                return [float(x) for x in wanted]
+            return wanted
+
+        check_metadata_members(metadata.to_json(), spec_members.get("metadata"), normalize)
+        _check_zero_origin(schema.domain)
+        _check_stored_chunk_shape(schema.chunk_layout, metadata.block_size)
+        _check_stored_units(schema.dimension_units, metadata)
+        if schema.codec is not None:
             from ._compression import parse_compression
 
             wanted = _compression_from_schema(schema, metadata.dtype.itemsize, default=None)
@@ -195,17 +181,14 @@ class N5Driver(KvsChunkedDriver):
         }
 
 
-def _schema_dtype(schema: Any) -> np.dtype[Any] | None:
-    dtype = getattr(schema, "dtype", None)
+def _schema_dtype(schema: SchemaConstraints) -> np.dtype[Any] | None:
+    dtype = schema.dtype
     if dtype is None:
         return None
-    numpy_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
-    if numpy_dtype.newbyteorder("=") not in DATA_TYPES.values():
-        raise SpecError(
-            "dtype",
-            f"{getattr(dtype, 'name', numpy_dtype.name)} is not one of the N5 data types: {', '.join(DATA_TYPES)}",
-        )
-    return numpy_dtype.newbyteorder("=")
+    numpy_dtype = dtype.numpy_dtype.newbyteorder("=")
+    if numpy_dtype not in DATA_TYPES.values():
+        raise SpecError("dtype", f"{dtype.name} is not one of the N5 data types: {', '.join(DATA_TYPES)}")
+    return numpy_dtype
 
 
 def _check_zero_origin(domain: Any) -> None:
@@ -249,9 +232,9 @@ def _check_inner_order(layout: Any, rank: int) -> None:
         )
 
 
-def _compression_from_schema(schema: Any, itemsize: int, default: Any = True) -> Any:
+def _compression_from_schema(schema: SchemaConstraints, itemsize: int, default: Any = True) -> Any:
     """The schema's codec compression, else ``default`` (True: tensorstore's default)."""
-    codec = getattr(schema, "codec", None)
+    codec = schema.codec
     if codec is not None:
         json_value = codec.to_json()
         if json_value.get("driver") != "n5":

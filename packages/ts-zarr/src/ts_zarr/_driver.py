@@ -7,8 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from ts_core.driver import KvsChunkedDriver, load_metadata_json
-from ts_core.errors import SpecError, describe
+from ts_core.driver import (
+    KvsChunkedDriver,
+    SchemaConstraints,
+    check_metadata_members,
+    load_metadata_json,
+)
+from ts_core.errors import SpecError
 
 from ._dtype import ZarrField, encode_dtype, parse_dtype
 from ._metadata import METADATA_KEY, ZarrMetadata, build_metadata, encode_fill_value, parse_metadata
@@ -35,18 +40,13 @@ class ZarrDriver(KvsChunkedDriver):
         return metadata.encode()
 
     @classmethod
-    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> ZarrMetadata:
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> ZarrMetadata:
         constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
-        dtype = getattr(schema, "dtype", None)
         if "dtype" not in constraints:
-            if dtype is None:
-                raise SpecError("dtype", "a data type must be specified to create a zarr array")
-            constraints["dtype"] = encode_dtype(np.dtype(dtype.numpy_dtype if hasattr(dtype, "numpy_dtype") else dtype))
+            constraints["dtype"] = encode_dtype(schema.require_dtype("a zarr array").numpy_dtype)
         zarr_dtype = parse_dtype(constraints["dtype"], "metadata.dtype")
         if "shape" not in constraints:
-            shape = getattr(schema, "shape", None)
-            if shape is None:
-                raise SpecError("schema.domain", "a shape must be specified to create a zarr array")
+            shape = schema.require_shape("a zarr array")
             constraints["shape"] = list(shape)[: len(shape) - len(_inner(zarr_dtype, spec_members))]
         if "chunks" not in constraints:
             constraints["chunks"] = list(_choose_chunks(constraints["shape"], zarr_dtype, schema))
@@ -55,29 +55,22 @@ class ZarrDriver(KvsChunkedDriver):
         constraints.setdefault("order", _order_from_schema(schema))
         constraints.setdefault("dimension_separator", spec_members.get("key_encoding", "."))
         if "fill_value" not in constraints:
-            fill = getattr(schema, "fill_value", None)
-            constraints["fill_value"] = None if fill is None else encode_fill_value(np.asarray(fill), zarr_dtype)
+            fill = schema.fill_value
+            constraints["fill_value"] = None if fill is None else encode_fill_value(fill, zarr_dtype)
         constraints["zarr_format"] = 2
         return build_metadata(constraints, "metadata")
 
     @classmethod
-    def check_metadata(cls, metadata: ZarrMetadata, spec_members: dict[str, Any], schema: Any) -> None:
-        stored = metadata.to_json()
-        for member, wanted in (spec_members.get("metadata") or {}).items():
-            have = stored.get(member)
-            if member == "filters" and wanted == []:
-                wanted = None
-            if have != wanted:
-                raise SpecError(
-                    f"metadata.{member}",
-                    f"expected {describe(wanted)} but the stored array has {describe(have)}",
-                )
+    def check_metadata(cls, metadata: ZarrMetadata, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
+        # No filters may be spelled [] or null.
+        check_metadata_members(
+            metadata.to_json(), spec_members.get("metadata"),
+            lambda member, wanted: None if member == "filters" and wanted == [] else wanted,
+        )
         field = metadata.dtype.field(spec_members.get("field"), "field")
-        dtype = getattr(schema, "dtype", None)
-        if dtype is not None:
-            wanted_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
-            if wanted_dtype != field.numpy_dtype.newbyteorder("="):
-                raise SpecError("dtype", f"expected {wanted_dtype} but the stored array has {field.numpy_dtype}")
+        wanted_dtype = schema.numpy_dtype
+        if wanted_dtype is not None and wanted_dtype != field.numpy_dtype.newbyteorder("="):
+            raise SpecError("dtype", f"expected {wanted_dtype} but the stored array has {field.numpy_dtype}")
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -203,15 +196,14 @@ def _inner(zarr_dtype: Any, spec_members: dict[str, Any]) -> tuple[int, ...]:
     return zarr_dtype.field(spec_members.get("field"), "field").shape
 
 
-def _choose_chunks(shape: list[int], zarr_dtype: Any, schema: Any) -> tuple[int, ...]:
-    from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape
+def _choose_chunks(shape: list[int], zarr_dtype: Any, schema: SchemaConstraints) -> tuple[int, ...]:
+    from ts_core.schema import choose_read_write_chunk_shape
 
-    layout = getattr(schema, "chunk_layout", None) or ChunkLayout()
-    return choose_read_write_chunk_shape(layout, shape)
+    return choose_read_write_chunk_shape(schema.layout(), shape)
 
 
-def _compressor_from_schema(schema: Any) -> Any:
-    codec = getattr(schema, "codec", None)
+def _compressor_from_schema(schema: SchemaConstraints) -> Any:
+    codec = schema.codec
     if codec is not None:
         json_value = codec.to_json()
         if "compressor" in json_value:
@@ -219,14 +211,13 @@ def _compressor_from_schema(schema: Any) -> Any:
     return dict(DEFAULT_COMPRESSOR)
 
 
-def _filters_from_schema(schema: Any) -> Any:
-    codec = getattr(schema, "codec", None)
+def _filters_from_schema(schema: SchemaConstraints) -> Any:
+    codec = schema.codec
     return None if codec is None else codec.to_json().get("filters")
 
 
-def _order_from_schema(schema: Any) -> str:
-    layout = getattr(schema, "chunk_layout", None)
-    order = None if layout is None else getattr(layout, "inner_order", None)
+def _order_from_schema(schema: SchemaConstraints) -> str:
+    order = None if schema.chunk_layout is None else schema.chunk_layout.inner_order
     if order is not None and list(order) == sorted(order, reverse=True) and len(order) > 1:
         return "F"
     return "C"

@@ -1,28 +1,91 @@
-"""Schema constraints gathered from a spec (``dtype``, ``rank``, ``schema`` members)."""
+"""Schema constraints gathered from a spec (``dtype``, ``rank``, ``schema`` members).
+
+A chunked format receives them as a typed :class:`SchemaConstraints` in its
+``metadata_for_create`` and ``check_metadata`` hooks, with the checks every format
+repeats (a data type or shape that creation needs, stored metadata members that must
+equal the spec's) as methods, so a format spells out only what is its own.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._validation import SpecError, describe
 
-__all__ = ["SchemaConstraints", "constraints_from_spec"]
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .._dtype import dtype as DataType
+    from ..index_space import IndexDomain
+    from ..schema import ChunkLayout, CodecSpec
+
+__all__ = ["SchemaConstraints", "check_metadata_members", "constraints_from_spec"]
 
 
 @attrs.define
 class SchemaConstraints:
     """What the spec requires of the array; None where unconstrained."""
 
-    dtype: Any = None
+    dtype: DataType | None = None
     rank: int | None = None
     shape: tuple[int, ...] | None = None
-    domain: Any = None
-    chunk_layout: Any = None
-    codec: Any = None
-    fill_value: Any = None
-    dimension_units: Any = None
+    domain: IndexDomain | None = None
+    chunk_layout: ChunkLayout | None = None
+    codec: CodecSpec | None = None
+    fill_value: np.ndarray[Any, Any] | None = None
+    dimension_units: list[Any] | None = None
+
+    @property
+    def numpy_dtype(self) -> np.dtype[Any] | None:
+        """The constrained data type as a NumPy dtype (None if unconstrained)."""
+        return None if self.dtype is None else self.dtype.numpy_dtype
+
+    @property
+    def labels(self) -> list[str]:
+        """Dimension labels of the constrained domain (empty if there is none)."""
+        return [] if self.domain is None else list(self.domain.labels)
+
+    def require_dtype(self, what: str) -> DataType:
+        """The data type, which creating ``what`` (e.g. "a zarr array") needs."""
+        if self.dtype is None:
+            raise SpecError("dtype", f"a data type must be specified to create {what}")
+        return self.dtype
+
+    def require_shape(self, what: str) -> tuple[int, ...]:
+        """The shape, which creating ``what`` needs."""
+        if self.shape is None:
+            raise SpecError("schema.domain", f"a shape must be specified to create {what}")
+        return self.shape
+
+    def layout(self) -> ChunkLayout:
+        """The chunk layout constraint, or an unconstrained layout."""
+        from ..schema import ChunkLayout
+
+        return self.chunk_layout if self.chunk_layout is not None else ChunkLayout()
+
+
+def check_metadata_members(
+    stored: Mapping[str, Any],
+    wanted: Mapping[str, Any] | None,
+    normalize: Callable[[str, Any], Any] | None = None,
+    json_path: str = "metadata",
+) -> None:
+    """Every member of the spec's ``metadata`` must equal the stored one.
+
+    ``normalize(member, value)`` brings a spec value to the stored form first (a codec
+    given by name, a list given as a tuple, ...). The error names the member.
+    """
+    for member, value in (wanted or {}).items():
+        expected = value if normalize is None else normalize(member, value)
+        have = stored.get(member)
+        if have != expected:
+            raise SpecError(
+                f"{json_path}.{member}",
+                f"expected {describe(expected)} but the stored array has {describe(have)}",
+            )
 
 
 def constraints_from_spec(json_value: dict[str, Any]) -> SchemaConstraints:

@@ -7,7 +7,7 @@ As in tensorstore, a chunk layout whose read chunk differs from its write chunk 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -16,6 +16,10 @@ from ts_core.errors import SpecError
 from ._dtype import data_type_for, encode_fill_value, parse_data_type
 from ._metadata import Zarr3Metadata, build_metadata
 from ._sharding import DEFAULT_INDEX_CODECS
+
+if TYPE_CHECKING:
+    from ts_core.driver import SchemaConstraints
+    from ts_core.schema import ChunkLayout
 
 __all__ = ["metadata_for_create"]
 
@@ -26,31 +30,24 @@ def _has_sharding(codecs: Any) -> bool:
     )
 
 
-def metadata_for_create(spec_members: dict[str, Any], schema: Any) -> Zarr3Metadata:
-    from ts_core.schema import (
-        ChunkLayout,
-        choose_read_write_chunk_shape,
-        choose_sharded_chunk_shapes,
-    )
+def metadata_for_create(spec_members: dict[str, Any], schema: SchemaConstraints) -> Zarr3Metadata:
+    from ts_core.schema import choose_read_write_chunk_shape, choose_sharded_chunk_shapes
 
     constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
-    dtype = getattr(schema, "dtype", None)
     if "data_type" not in constraints:
-        if dtype is None:
-            raise SpecError("dtype", "a data type must be specified to create a zarr3 array")
         try:
-            constraints["data_type"] = data_type_for(np.dtype(getattr(dtype, "numpy_dtype", dtype)))
+            constraints["data_type"] = data_type_for(schema.require_dtype("a zarr3 array").numpy_dtype)
         except ValueError as exc:
+            if isinstance(exc, SpecError):
+                raise
             raise SpecError("dtype", str(exc)) from None
     data_type = parse_data_type(constraints["data_type"])
     if "shape" not in constraints:
-        shape = getattr(schema, "shape", None)
-        if shape is None:
-            raise SpecError("schema.domain", "a shape must be specified to create a zarr3 array")
+        shape = schema.require_shape("a zarr3 array")
         constraints["shape"] = list(shape)[: len(shape) - len(data_type.inner_shape)]
     shape = constraints["shape"]
-    layout = getattr(schema, "chunk_layout", None) or ChunkLayout()
-    codec = getattr(schema, "codec", None)
+    layout = schema.layout()
+    codec = schema.codec
     codec_codecs = None if codec is None else codec.to_json().get("codecs")
     grid = constraints.get("chunk_grid")
     given_shape = None
@@ -82,12 +79,11 @@ def metadata_for_create(spec_members: dict[str, Any], schema: Any) -> Zarr3Metad
     constraints["chunk_grid"] = {"name": "regular", "configuration": {"chunk_shape": list(given_shape)}}
     constraints.setdefault("chunk_key_encoding", {"name": "default"})
     if "fill_value" not in constraints:
-        fill = getattr(schema, "fill_value", None)
+        fill = schema.fill_value
         if fill is None:
             fill = np.zeros(data_type.inner_shape, dtype=data_type.numpy_dtype)
-        constraints["fill_value"] = encode_fill_value(np.asarray(fill), data_type)
-    domain = getattr(schema, "domain", None)
-    labels = list(getattr(domain, "labels", None) or [])
+        constraints["fill_value"] = encode_fill_value(fill, data_type)
+    labels = schema.labels
     if "dimension_names" not in constraints and any(labels):
         constraints["dimension_names"] = [label or None for label in labels[: len(shape)]]
     constraints["zarr_format"] = 3
@@ -95,18 +91,17 @@ def metadata_for_create(spec_members: dict[str, Any], schema: Any) -> Zarr3Metad
     return build_metadata(constraints, "metadata")
 
 
-def _inner_order(layout: Any, rank: int) -> list[int] | None:
-    order = getattr(layout, "inner_order", None)
+def _inner_order(layout: ChunkLayout, rank: int) -> list[int] | None:
+    order = layout.inner_order
     if order is None or list(order) == list(range(rank)):
         return None
     return list(order)
 
 
-def _write_only(layout: Any, rank: int) -> Any:
+def _write_only(layout: ChunkLayout, rank: int) -> ChunkLayout:
     from ts_core.schema import ChunkLayout
 
-    write = getattr(layout, "write_chunk", None)
-    shape = None if write is None else getattr(write, "shape", None)
+    shape = layout.write_chunk.shape
     if not shape:
         return ChunkLayout()
     return ChunkLayout(write_chunk=ChunkLayout.Grid(shape=list(shape)))

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ts_core.driver import KvsChunkedDriver
-from ts_core.errors import ChunkError, SpecError, describe
+from ts_core.driver import KvsChunkedDriver, SchemaConstraints, check_metadata_members
+from ts_core.errors import ChunkError, SpecError
 from ts_core.kvstore import UNKNOWN, KvStore
 
 from ._create import metadata_for_create
@@ -50,32 +50,32 @@ class Zarr3Driver(KvsChunkedDriver):
         return metadata.encode()
 
     @classmethod
-    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> Zarr3Metadata:
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> Zarr3Metadata:
         return metadata_for_create(spec_members, schema)
 
     @classmethod
-    def check_metadata(cls, metadata: Zarr3Metadata, spec_members: dict[str, Any], schema: Any) -> None:
+    def check_metadata(cls, metadata: Zarr3Metadata, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
         stored = metadata.to_json()
-        for member, wanted in (spec_members.get("metadata") or {}).items():
-            have = stored.get(member)
+
+        def normalize(member: str, wanted: Any) -> Any:
             if member == "codecs":
                 from ._pipeline import parse_codec_chain
                 from .codec_api import ChunkSpec
 
                 spec = ChunkSpec(metadata.chunk_shape, metadata.data_type.numpy_dtype, metadata.data_type.inner_shape, metadata.fill_value)
-                wanted = parse_codec_chain(wanted, "metadata.codecs", spec).to_json()
-            elif member in ("chunk_key_encoding", "fill_value"):
+                return parse_codec_chain(wanted, "metadata.codecs", spec).to_json()
+            if member in ("chunk_key_encoding", "fill_value"):
                 from ._metadata import build_metadata
 
-                normalised = build_metadata({**stored, member: wanted}, "metadata").to_json()
-                wanted = normalised[member]
-            if have != wanted and not (member == "node_type" and wanted == "array"):
-                raise SpecError(f"metadata.{member}", f"expected {describe(wanted)} but the stored array has {describe(have)}")
-        dtype = getattr(schema, "dtype", None)
-        if dtype is not None and not metadata.data_type.is_raw:
-            wanted_dtype = np.dtype(getattr(dtype, "numpy_dtype", dtype))
-            if wanted_dtype != metadata.data_type.numpy_dtype:
-                raise SpecError("dtype", f"expected {wanted_dtype} but the stored array has {metadata.data_type.name}")
+                return build_metadata({**stored, member: wanted}, "metadata").to_json()[member]
+            if member == "node_type" and wanted == "array":
+                return stored.get(member)  # only arrays are opened here
+            return wanted
+
+        check_metadata_members(stored, spec_members.get("metadata"), normalize)
+        wanted_dtype = schema.numpy_dtype
+        if wanted_dtype is not None and not metadata.data_type.is_raw and wanted_dtype != metadata.data_type.numpy_dtype:
+            raise SpecError("dtype", f"expected {wanted_dtype} but the stored array has {metadata.data_type.name}")
 
     # -- configuration -----------------------------------------------------------------------
     def _configure(self, metadata: Zarr3Metadata) -> None:
