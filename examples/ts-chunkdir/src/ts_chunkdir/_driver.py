@@ -1,0 +1,249 @@
+"""The ``chunkdir`` TensorStore driver: only the format hooks of ``KvsChunkedDriver``.
+
+The base class does everything that is not the format: open/create/delete modes, the
+chunk cache, partitioning reads and writes onto the chunk grid, concurrency,
+read-modify-write of partial chunks, resize, fill-value chunks left unstored.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ts_core.driver import KvsChunkedDriver, load_metadata_json
+from ts_core.errors import ChunkError, SpecError, describe
+
+from ._metadata import (
+    DATA_TYPES,
+    METADATA_KEY,
+    ChunkdirMetadata,
+    fill_value_json,
+    member_path,
+    parse_fill_value,
+    parse_metadata,
+)
+
+__all__ = ["ChunkdirDriver"]
+
+#: zlib's speed/size trade-off for new chunks (1 fastest .. 9 smallest); readers need not know it.
+ZLIB_LEVEL = 6
+
+#: Elements per chunk aimed at when neither the metadata nor the schema gives a chunk shape.
+DEFAULT_CHUNK_ELEMENTS = 1 << 20
+
+
+class ChunkdirDriver(KvsChunkedDriver):
+    """A chunkdir array: ``chunkdir.json`` and one object per chunk (``"c/i.j"``)."""
+
+    id = "chunkdir"
+    metadata_key = METADATA_KEY
+
+    # -- metadata (class methods: they run before the driver exists) --------------------------
+    @classmethod
+    def parse_stored_metadata(cls, data: bytes) -> ChunkdirMetadata:
+        return parse_metadata(load_metadata_json(data), "")
+
+    @classmethod
+    def encode_metadata(cls, metadata: ChunkdirMetadata) -> bytes:
+        return metadata.encode()
+
+    @classmethod
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> ChunkdirMetadata:
+        """Complete metadata from the spec's ``metadata`` member and its schema constraints.
+
+        Every constraint is checked here: the base writes what this returns before it
+        builds the driver.
+        """
+        members: dict[str, Any] = dict(spec_members.get("metadata") or {})
+        dtype = _schema_dtype(schema)
+        if dtype is None and "dtype" not in members:
+            raise SpecError("dtype", "a data type must be specified to create a chunkdir array")
+        _merge(members, "dtype", dtype, "dtype")
+        domain = getattr(schema, "domain", None)
+        if domain is not None and any(domain.inclusive_min):
+            raise SpecError(
+                "schema.domain", f"chunkdir arrays have origin 0, but inclusive_min is {list(domain.inclusive_min)}"
+            )
+        shape = getattr(schema, "shape", None)
+        if shape is None and "shape" not in members:
+            raise SpecError("schema.domain", "a shape must be specified to create a chunkdir array")
+        _merge(members, "shape", None if shape is None else [int(n) for n in shape], "schema.domain")
+        rank = getattr(schema, "rank", None)
+        if isinstance(members["shape"], list) and rank is not None and rank != len(members["shape"]):
+            raise SpecError("rank", f"rank {rank} does not match metadata.shape {describe(members['shape'])}")
+        if "chunks" not in members and isinstance(members["shape"], list):
+            members["chunks"] = _choose_chunks(members["shape"], getattr(schema, "chunk_layout", None))
+        _check_chunk_layout(getattr(schema, "chunk_layout", None), members.get("chunks"), "metadata.chunks")
+        fill_value = getattr(schema, "fill_value", None)
+        if fill_value is not None:
+            fill_json = fill_value_json(np.asarray(fill_value))
+            if members.get("dtype") in DATA_TYPES:  # else parse_metadata names the bad dtype
+                fill_json = parse_fill_value(fill_json, members["dtype"], "schema.fill_value")
+            _merge(members, "fill_value", fill_json, "schema.fill_value")
+        _merge(members, "compression", _schema_compression(schema), "schema.codec.compression")
+        return parse_metadata(members, "metadata")
+
+    @classmethod
+    def check_metadata(cls, metadata: ChunkdirMetadata, spec_members: dict[str, Any], schema: Any) -> None:
+        """The stored metadata must match every member the spec gives; the base checks the
+        schema's dtype, rank, shape, chunk layout and codec once the driver exists."""
+        stored = metadata.to_json()
+        wanted_members = spec_members.get("metadata") or {}
+        for member, wanted in wanted_members.items():
+            if member == "fill_value":
+                wanted = parse_fill_value(wanted, metadata.dtype, "metadata.fill_value")
+            if wanted != stored.get(member):
+                raise SpecError(
+                    f"metadata.{member}", f"expected {describe(wanted)} but the stored array has {describe(stored.get(member))}"
+                )
+        fill_value = getattr(schema, "fill_value", None)
+        if fill_value is not None:
+            wanted = parse_fill_value(fill_value_json(np.asarray(fill_value)), metadata.dtype, "schema.fill_value")
+            if wanted != metadata.fill_value:
+                raise SpecError(
+                    "schema.fill_value", f"expected {describe(wanted)} but the stored array has {describe(metadata.fill_value)}"
+                )
+
+    # -- layout ---------------------------------------------------------------------------------
+    def array_shape(self, metadata: ChunkdirMetadata) -> tuple[int, ...]:
+        return metadata.shape
+
+    def chunk_shape(self, metadata: ChunkdirMetadata) -> tuple[int, ...]:
+        return metadata.chunks
+
+    def with_shape(self, metadata: ChunkdirMetadata, shape: tuple[int, ...]) -> ChunkdirMetadata:
+        return metadata.with_shape(shape)
+
+    def chunk_key(self, grid_indices: Sequence[int]) -> str:
+        return "c/" + (".".join(str(index) for index in grid_indices) if grid_indices else "0")
+
+    # -- chunks ---------------------------------------------------------------------------------
+    def fill_chunk(self) -> np.ndarray[Any, Any]:
+        metadata: ChunkdirMetadata = self.metadata
+        return np.full(metadata.chunks, metadata.fill_array(), dtype=metadata.numpy_dtype)
+
+    def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
+        """Stored bytes to a chunk; anything but exactly one chunk's bytes is a ChunkError
+        (the base adds the chunk's key to the message)."""
+        metadata: ChunkdirMetadata = self.metadata
+        expected = metadata.chunk_nbytes
+        raw = data if metadata.compression == "none" else _inflate(data, expected)
+        if len(raw) != expected:
+            raise ChunkError(
+                f"expected {expected} bytes ({metadata.dtype} chunk of shape {list(metadata.chunks)}), "
+                f"but {'it decompresses to' if metadata.compression != 'none' else 'found'} {len(raw)}"
+            )
+        chunk = np.frombuffer(raw, dtype=metadata.stored_dtype).reshape(metadata.chunks)
+        if metadata.dtype == "bool" and chunk.size and np.frombuffer(raw, dtype=np.uint8).max() > 1:
+            raise ChunkError("a bool chunk holds a byte other than 0 or 1")
+        return chunk if chunk.dtype == metadata.numpy_dtype else chunk.astype(metadata.numpy_dtype)
+
+    def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
+        metadata: ChunkdirMetadata = self.metadata
+        raw = np.asarray(storage, dtype=metadata.stored_dtype).tobytes(order="C")
+        return raw if metadata.compression == "none" else zlib.compress(raw, ZLIB_LEVEL)
+
+    # -- what the array reports -----------------------------------------------------------------
+    def codec_json(self) -> dict[str, Any]:
+        return {"driver": "chunkdir", "compression": self.metadata.compression}
+
+    def fill_value_array(self) -> np.ndarray[Any, Any]:
+        metadata: ChunkdirMetadata = self.metadata
+        return metadata.fill_array()
+
+    def spec_json(self) -> dict[str, Any]:
+        kvstore = self.kvstore
+        assert kvstore is not None
+        return {"driver": "chunkdir", "kvstore": kvstore.spec().to_json(), "metadata": self.metadata.to_json()}
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    """Decompress one zlib stream, producing at most ``limit + 1`` bytes whatever it claims
+    (so a small corrupt or hostile chunk cannot make us allocate a huge buffer)."""
+    inflater = zlib.decompressobj()
+    try:
+        raw = inflater.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise ChunkError(f"corrupt zlib stream: {exc}") from None
+    if len(raw) > limit:
+        raise ChunkError(f"the zlib stream decompresses to more than the chunk's {limit} bytes")
+    if not inflater.eof:
+        raise ChunkError(f"truncated zlib stream ({len(data)} bytes end before the stream does)")
+    if inflater.unused_data:
+        raise ChunkError(f"{len(inflater.unused_data)} unexpected bytes after the end of the zlib stream")
+    return raw
+
+
+def _merge(members: dict[str, Any], member: str, value: Any, source: str) -> None:
+    """Put a schema-derived ``value`` into ``members`` unless the spec's metadata gave a different one."""
+    if value is None:
+        return
+    if member not in members:
+        members[member] = value
+    elif members[member] != value:
+        raise SpecError(
+            member_path("metadata", member), f"{describe(members[member])} conflicts with {source} {describe(value)}"
+        )
+
+
+def _schema_dtype(schema: Any) -> str | None:
+    dtype = getattr(schema, "dtype", None)
+    if dtype is None:
+        return None
+    name = np.dtype(getattr(dtype, "numpy_dtype", dtype)).name
+    if name not in DATA_TYPES:
+        raise SpecError("dtype", f"{name} is not a chunkdir data type; expected one of {', '.join(DATA_TYPES)}")
+    return name
+
+
+def _schema_compression(schema: Any) -> str | None:
+    codec = getattr(schema, "codec", None)
+    if codec is None:
+        return None
+    codec_json = codec.to_json()
+    if codec_json.get("driver") != "chunkdir":
+        raise SpecError("schema.codec.driver", f'expected "chunkdir", but received: {describe(codec_json.get("driver"))}')
+    return codec_json.get("compression")
+
+
+def _layout_chunk_shape(layout: Any, key: str) -> list[int | None] | None:
+    """One chunk-shape entry of a ChunkLayout's JSON (read and write chunks must agree:
+    a chunkdir array has one level of chunking)."""
+    if layout is None:
+        return None
+    layout_json = layout.to_json()
+    shapes = [(layout_json.get(usage) or {}).get(key) for usage in ("write_chunk", "read_chunk")]
+    return next((shape for shape in shapes if shape is not None), None)
+
+
+def _check_chunk_layout(layout: Any, chunks: Any, path: str) -> None:
+    """Hard chunk-shape constraints of the schema must match the metadata's chunks."""
+    if layout is None or not isinstance(chunks, list):
+        return
+    layout_json = layout.to_json()
+    for usage in ("write_chunk", "read_chunk"):
+        shape = (layout_json.get(usage) or {}).get("shape")
+        if shape is None:
+            continue
+        if len(shape) != len(chunks) or any(
+            wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, chunks, strict=False)
+        ):
+            raise SpecError(path, f"{describe(chunks)} conflicts with schema.chunk_layout.{usage}.shape {describe(shape)}")
+
+
+def _choose_chunks(shape: list[int], layout: Any) -> list[int]:
+    """The chunk shape for a new array: hard then soft layout constraints, else a cube of
+    about ``DEFAULT_CHUNK_ELEMENTS`` elements clipped to the array."""
+    hard = _layout_chunk_shape(layout, "shape") or []
+    soft = _layout_chunk_shape(layout, "shape_soft_constraint") or []
+    edge = max(1, round(DEFAULT_CHUNK_ELEMENTS ** (1 / len(shape)))) if shape else 1
+    chunks = []
+    for dim, size in enumerate(shape):
+        given = [c[dim] for c in (hard, soft) if dim < len(c)]
+        wanted = next((int(n) for n in given if n is not None and n > 0), None)
+        chunks.append(wanted or max(1, min(size, edge)))
+    return chunks
+
