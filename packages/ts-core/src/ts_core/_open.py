@@ -1,4 +1,8 @@
-"""``ts.open``: turn a spec (JSON, URL or ts.Spec) plus options into a TensorStore."""
+"""``ts.open``: turn a spec (JSON, URL or ts.Spec) plus options into a TensorStore.
+
+Validation and option folding happen here; opening is ``driver.open_driver``, the layer
+adapter drivers use for their bases too.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 from ._executor import run_inline
 from ._future import Future
 from .context import Context
-from .driver import OpenOptions
+from .driver import open_driver
 from .spec import OPEN_MODE_MEMBERS, Spec, apply_open_options, parse_spec_json
 
 __all__ = ["open"]
@@ -66,39 +70,8 @@ def open(
 
 
 def _open_now(json_value: dict[str, Any], read: bool, write: bool, context: Context | None, transaction: Any) -> Any:
-    from .plugin import get_registry
     from .tensorstore import TensorStore
 
-    record = get_registry().get("driver", json_value["driver"])
-    driver_class = record.load()
-    context = context or Context()
-    if json_value.get("context") is not None:
-        context = Context(json_value["context"], parent=context)
-    options = OpenOptions(
-        open=bool(json_value.get("open", False)),
-        create=bool(json_value.get("create", False)),
-        delete_existing=bool(json_value.get("delete_existing", False)),
-        assume_metadata=bool(json_value.get("assume_metadata", False)),
-        assume_cached_metadata=bool(json_value.get("assume_cached_metadata", False)),
-        read=read,
-        write=write,
-        recheck_cached_data=json_value.get("recheck_cached_data", True),
-        recheck_cached_metadata=json_value.get("recheck_cached_metadata", "open"),
-    )
-    options.check()
-    driver = driver_class.from_spec(json_value, context=context, options=options, transaction=transaction)
-    transform = None  # the driver's own, resolved on first use (a lazy driver opens then)
-    if "transform" in json_value:
-        from .index_space import IndexTransform
-
-        transform = _apply_spec_transform(IndexTransform(json=json_value["transform"]), driver.base_transform)
-    return TensorStore(driver, transform, transaction, read, write)
-
-
-def _apply_spec_transform(spec_transform: Any, base: Any) -> Any:
-    """The spec's transform, checked against the array (output rank must match)."""
-    if spec_transform.output_rank != base.input_rank:
-        raise ValueError(
-            f"transform: output rank {spec_transform.output_rank} does not match the array's rank {base.input_rank}"
-        )
-    return base[spec_transform] if hasattr(base, "__getitem__") else spec_transform
+    opened = open_driver(json_value, context=context, transaction=transaction, read=read, write=write)
+    # spec_transform None: the driver's own, resolved on first use (a lazy driver opens then)
+    return TensorStore(opened.driver, opened.spec_transform, transaction, read, write)

@@ -4,5 +4,6 @@ from ._chunked import ChunkError, ChunkStorageError, KvsChunkedDriver, load_meta
 from ._constraints import SchemaConstraints, check_metadata_members
 from ._driver import Driver
 from ._open_options import OpenOptions, staleness_bound
+from ._open_spec import OpenedDriver, open_driver, validate_spec_json
 
-__all__ = ["ChunkError", "ChunkStorageError", "Driver", "KvsChunkedDriver", "OpenOptions", "SchemaConstraints", "check_metadata_members", "load_metadata_json", "staleness_bound"]
+__all__ = ["ChunkError", "ChunkStorageError", "Driver", "KvsChunkedDriver", "OpenOptions", "OpenedDriver", "SchemaConstraints", "check_metadata_members", "load_metadata_json", "open_driver", "staleness_bound", "validate_spec_json"]

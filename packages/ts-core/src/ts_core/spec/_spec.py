@@ -12,65 +12,17 @@ import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .._validation import SpecError, describe, json_copy, validate_against
+from .._validation import SpecError, json_copy
+from ..driver._open_spec import OPEN_MODE_MEMBERS, validate_spec_json
 
-__all__ = ["Spec", "parse_spec_json"]
-
-#: Keyword options of ``ts.open``/``Spec.update`` that are open-mode flags.
-OPEN_MODE_MEMBERS = ("open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata")
-
-
-def _driver_record(driver: Any) -> Any:
-    from ..plugin import UnknownPluginError, get_registry
-
-    if not isinstance(driver, str):
-        raise SpecError("driver", f"expected string, but received: {describe(driver)}")
-    try:
-        return get_registry().get("driver", driver)
-    except UnknownPluginError as exc:
-        raise SpecError("driver", str(exc)) from None
-
-
-def _from_url(url: str) -> dict[str, Any]:
-    from ..kvstore._url import parse_kvstore_url, split_url_scheme
-    from ..plugin import get_registry
-
-    components = url.split("|")
-    registry = get_registry()
-    driver_component = components[-1]
-    scheme, rest = split_url_scheme(driver_component)
-    record = registry.find("url_scheme", scheme)
-    if record is None or record.metadata.get("layer") != "driver":
-        known = ", ".join(r.id for r in registry.records("url_scheme") if r.metadata.get("layer") == "driver")
-        raise SpecError(
-            "",
-            f'"{url}" does not end in a TensorStore driver URL component such as "zarr2:"'
-            + (f"; known: {known}" if known else ""),
-        )
-    if len(components) < 2:
-        raise SpecError("", f'"{url}": a driver URL component needs a kvstore before it, e.g. "file:///path/|{scheme}:"')
-    if rest.strip("/"):
-        raise SpecError("", f'"{url}": the "{scheme}:" URL component takes no path')
-    kvstore = parse_kvstore_url("|".join(components[:-1]), "kvstore")
-    return {"driver": record.metadata["driver"], "kvstore": kvstore}
+__all__ = ["OPEN_MODE_MEMBERS", "Spec", "apply_open_options", "parse_spec_json"]
 
 
 def parse_spec_json(value: Any) -> dict[str, Any]:
-    """Validate spec JSON (or a URL) against its driver's schema; returns a copy."""
+    """Validate spec JSON, a URL or a ``ts.Spec`` against its driver's schema; returns a copy."""
     if isinstance(value, Spec):
         return json_copy(value._json)
-    if isinstance(value, str):
-        value = _from_url(value)
-    if not isinstance(value, Mapping):
-        raise SpecError("", f"expected a spec object or URL string, but received: {describe(value)}")
-    json_value = json_copy(dict(value))
-    record = _driver_record(json_value.get("driver"))
-    validate_against(record, json_value, "")
-    if "kvstore" in json_value:  # validate the nested kvstore spec (and normalise a URL)
-        from ..kvstore import KvStoreSpec
-
-        json_value["kvstore"] = KvStoreSpec(json_value["kvstore"], json_path="kvstore").to_json()
-    return json_value
+    return validate_spec_json(value)
 
 
 class Spec:

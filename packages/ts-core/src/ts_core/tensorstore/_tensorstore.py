@@ -283,7 +283,7 @@ class TensorStore:
         return TensorStore(self._driver, self._transform, transaction, self._read, self._write)
 
     def astype(self, dtype: Any) -> TensorStore:
-        from ..driver.cast import cast
+        from .._adapters import cast
 
         return cast(self, dtype)
 

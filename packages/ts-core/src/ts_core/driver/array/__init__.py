@@ -1,5 +1,5 @@
-"""The ``array`` driver."""
+"""The ``array`` driver (``ts.array`` builds its stores in ``ts_core._adapters``)."""
 
-from ._driver import ArrayDriver, array
+from ._driver import ArrayDriver
 
-__all__ = ["ArrayDriver", "array"]
+__all__ = ["ArrayDriver"]

@@ -9,13 +9,13 @@ import numpy as np
 
 from ..._executor import run_inline
 from ..._future import Future
-from ..._validation import SpecError, describe
+from ..._validation import SpecError
 from .._driver import Driver
 
 if TYPE_CHECKING:
     from ...index_space import IndexDomain, IndexTransform
 
-__all__ = ["ArrayDriver", "array"]
+__all__ = ["ArrayDriver"]
 
 
 class ArrayDriver(Driver):
@@ -82,18 +82,3 @@ class ArrayDriver(Driver):
 
         return {"driver": "array", "array": self._data.tolist(), "dtype": dtype(self._data.dtype).name}
 
-
-def array(data: Any, dtype: Any = None, context: Any = None) -> Any:
-    """A TensorStore over a copy of ``data`` (tensorstore's ``ts.array``)."""
-    from ...tensorstore import TensorStore
-
-    numpy_dtype = None
-    if dtype is not None:
-        from ..._dtype import to_dtype
-
-        numpy_dtype = to_dtype(dtype).numpy_dtype
-    try:
-        contents = np.array(data, dtype=numpy_dtype)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"cannot make an array from {describe(data)}: {exc}") from None
-    return TensorStore(ArrayDriver(contents))

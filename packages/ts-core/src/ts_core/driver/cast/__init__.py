@@ -1,5 +1,5 @@
-"""The ``cast`` adapter driver."""
+"""The ``cast`` adapter driver (``ts.cast`` builds its views in ``ts_core._adapters``)."""
 
-from ._driver import CastDriver, cast
+from ._driver import CastDriver
 
-__all__ = ["CastDriver", "cast"]
+__all__ = ["CastDriver"]

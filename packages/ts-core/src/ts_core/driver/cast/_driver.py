@@ -1,4 +1,9 @@
-"""The ``cast`` driver: a view that converts element types on the fly."""
+"""The ``cast`` driver: a view that converts element types on the fly.
+
+Like tensorstore's, it adds no index space of its own: the view keeps its base's
+transform (``base_transform`` is the base's), so a cast of a base transformed to
+``[2, 5)`` has domain ``[2, 5)`` and its spec carries that transform at the top level.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ import numpy as np
 
 from ..._future import Future
 from .._driver import Driver
+from .._open_spec import base_spec_json, open_driver
 
 if TYPE_CHECKING:
     from ...index_space import IndexDomain, IndexTransform
 
-__all__ = ["CastDriver", "cast"]
+__all__ = ["CastDriver"]
 
 
 def _then(future: Future[Any], function: Any) -> Future[Any]:
@@ -37,17 +43,22 @@ class CastDriver(Driver):
 
     id = "cast"
 
-    def __init__(self, base: Driver, numpy_dtype: np.dtype[Any]) -> None:
+    def __init__(
+        self, base: Driver, numpy_dtype: np.dtype[Any], base_transform: IndexTransform | None = None
+    ) -> None:
         self._base = base
         self._dtype = numpy_dtype
+        self._base_transform = base_transform  # None: the base driver's own
 
     @classmethod
     def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> CastDriver:
         from ..._dtype import to_dtype
-        from ..._open import open as ts_open
 
-        base = ts_open(json_value["base"], context=context, transaction=transaction).result()
-        return cls(base._driver, to_dtype(json_value["dtype"], json_path="dtype").numpy_dtype)
+        numpy_dtype = to_dtype(json_value["dtype"], json_path="dtype").numpy_dtype
+        base = open_driver(
+            base_spec_json(json_value), context=context, transaction=transaction, read=options.read, write=options.write
+        )
+        return cls(base.driver, numpy_dtype, base.spec_transform)
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
@@ -59,7 +70,7 @@ class CastDriver(Driver):
 
     @property
     def base_transform(self) -> IndexTransform:
-        return self._base.base_transform
+        return self._base_transform if self._base_transform is not None else self._base.base_transform
 
     @property
     def kvstore(self) -> Any:
@@ -71,20 +82,13 @@ class CastDriver(Driver):
     def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Any) -> Future[None]:
         return self._base.write(transform, source.astype(self._base.numpy_dtype), transaction)
 
+    def stored_chunk_counts(self, transform: IndexTransform, transaction: Any) -> tuple[int, int]:
+        return self._base.stored_chunk_counts(transform, transaction)
+
     def spec_json(self) -> dict[str, Any]:
         from ..._dtype import dtype
 
+        # No base transform: the view's transform (which includes it) goes at the top level.
         base = dict(self._base.spec_json())
         base["dtype"] = dtype(self._base.numpy_dtype).name
         return {"driver": "cast", "base": base, "dtype": dtype(self._dtype).name}
-
-
-def cast(store: Any, dtype: Any) -> Any:
-    """A view of ``store`` with elements converted to ``dtype`` (tensorstore's ``ts.cast``)."""
-    from ..._dtype import to_dtype
-    from ...tensorstore import TensorStore
-
-    numpy_dtype = to_dtype(dtype).numpy_dtype
-    return TensorStore(
-        CastDriver(store._driver, numpy_dtype), store.transform, store.transaction, store.readable, store.writable
-    )

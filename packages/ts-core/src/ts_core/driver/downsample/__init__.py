@@ -1,5 +1,5 @@
-"""The ``downsample`` adapter driver."""
+"""The ``downsample`` adapter driver (``ts.downsample`` builds its views in ``ts_core._adapters``)."""
 
-from ._driver import METHODS, DownsampleDriver, downsample
+from ._driver import METHODS, DownsampleDriver
 
-__all__ = ["METHODS", "DownsampleDriver", "downsample"]
+__all__ = ["METHODS", "DownsampleDriver"]

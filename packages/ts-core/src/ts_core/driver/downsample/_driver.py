@@ -2,6 +2,10 @@
 
 Output cell ``i`` of a dimension with factor ``f`` covers base indices ``[i*f, (i+1)*f)``
 clipped to the base domain, so edge cells aggregate only the elements that exist.
+
+As in tensorstore, the base is a view (driver + transform): the downsampled domain comes
+from the base transform's input domain (bounds, labels, implicit bounds), reads go through
+that transform, and the spec keeps it in ``base``.
 """
 
 from __future__ import annotations
@@ -14,49 +18,51 @@ from ..._executor import run_inline
 from ..._future import Future
 from ..._validation import SpecError, describe
 from .._driver import Driver
+from .._open_spec import base_spec_json, open_driver
 
 if TYPE_CHECKING:
     from ...index_space import IndexDomain, IndexTransform
 
-__all__ = ["METHODS", "DownsampleDriver", "downsample"]
+__all__ = ["METHODS", "DownsampleDriver"]
 
 #: tensorstore's methods, plus ``add`` (sum of the block) from our users' handbook.
 METHODS = ("stride", "mean", "min", "max", "median", "mode", "add")
 
 
 class DownsampleDriver(Driver):
-    """Aggregates ``factors``-sized blocks of ``base`` with ``method`` on every read."""
+    """Aggregates ``factors``-sized blocks of the view (``base``, ``base_transform``) with ``method``."""
 
     id = "downsample"
 
-    def __init__(self, base: Any, factors: tuple[int, ...], method: str) -> None:
-        if len(factors) != base.rank:
-            raise SpecError(
-                "downsample_factors", f"has {len(factors)} entries but the base has rank {base.rank}"
-            )
+    def __init__(self, base: Driver, base_transform: IndexTransform, factors: tuple[int, ...], method: str) -> None:
+        rank = base_transform.input_rank
+        if len(factors) != rank:
+            raise SpecError("downsample_factors", f"has {len(factors)} entries but the base has rank {rank}")
         if any(f < 1 for f in factors):
             raise SpecError("downsample_factors", f"factors must be >= 1, got {list(factors)}")
         if method not in METHODS:
             raise SpecError("downsample_method", f"expected one of {', '.join(METHODS)}, but received: {describe(method)}")
         self._base = base
+        self._base_transform = base_transform
         self._factors = factors
         self._method = method
-        domain = base.domain
+        domain = base_transform.domain
         if any(abs(v) >= 2**62 - 1 for v in (*domain.inclusive_min, *domain.exclusive_max)):
             raise ValueError("downsample needs a base with finite bounds")
         self._lower = tuple(int(v) for v in domain.inclusive_min)
         self._upper = tuple(int(v) for v in domain.exclusive_max)
+        self._base_domain = domain
 
     @classmethod
     def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> DownsampleDriver:
-        from ..._open import open as ts_open
-
-        base = ts_open(json_value["base"], context=context, transaction=transaction).result()
-        return cls(base, tuple(json_value["downsample_factors"]), json_value["downsample_method"])
+        base = open_driver(
+            base_spec_json(json_value), context=context, transaction=transaction, read=options.read, write=options.write
+        )
+        return cls(base.driver, base.transform, tuple(json_value["downsample_factors"]), json_value["downsample_method"])
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
-        return self._base._driver.numpy_dtype  # type: ignore[no-any-return]
+        return self._base.numpy_dtype
 
     @property
     def domain(self) -> IndexDomain:
@@ -67,13 +73,15 @@ class DownsampleDriver(Driver):
         return IndexDomain(
             inclusive_min=[first(lo, f) for lo, f in zip(self._lower, self._factors, strict=True)],
             exclusive_max=[-(-hi // f) for hi, f in zip(self._upper, self._factors, strict=True)],
-            labels=list(self._base.domain.labels),
+            labels=list(self._base_domain.labels),
+            implicit_lower_bounds=list(self._base_domain.implicit_lower_bounds),
+            implicit_upper_bounds=list(self._base_domain.implicit_upper_bounds),
         )
 
     def read(self, transform: IndexTransform, transaction: Any) -> Future[np.ndarray[Any, Any]]:
-        return run_inline(self._read_now, transform)
+        return run_inline(self._read_now, transform, transaction)
 
-    def _read_now(self, transform: IndexTransform) -> np.ndarray[Any, Any]:
+    def _read_now(self, transform: IndexTransform, transaction: Any) -> np.ndarray[Any, Any]:
         from ...index_space import output_index_bounds, partition_index_transform
 
         target = np.empty(transform.domain.shape, dtype=self.numpy_dtype)
@@ -84,7 +92,8 @@ class DownsampleDriver(Driver):
         box_hi = [(hi + 1) * f for (_, hi), f in zip(cells, self._factors, strict=True)]
         read_lo = [max(a, b) for a, b in zip(box_lo, self._lower, strict=True)]
         read_hi = [min(a, b) for a, b in zip(box_hi, self._upper, strict=True)]
-        block = self._base[tuple(slice(a, b) for a, b in zip(read_lo, read_hi, strict=True))].read().result()
+        region = self._base_transform[tuple(slice(a, b) for a, b in zip(read_lo, read_hi, strict=True))]
+        block = self._base.read(region, transaction).result()
         aggregated = self._aggregate(block, box_lo, box_hi, read_lo)
         origin = [lo for lo, _ in cells]
         for part in partition_index_transform(transform, aggregated.shape, origin):
@@ -114,9 +123,14 @@ class DownsampleDriver(Driver):
         raise ValueError("a downsample view is read-only")
 
     def spec_json(self) -> dict[str, Any]:
+        from ..._dtype import dtype
+
+        base = dict(self._base.spec_json())
+        base["dtype"] = dtype(self._base.numpy_dtype).name
+        base["transform"] = self._base_transform.to_json()
         return {
             "driver": "downsample",
-            "base": self._base.spec().to_json(),
+            "base": dict(sorted(base.items())),
             "downsample_factors": list(self._factors),
             "downsample_method": self._method,
         }
@@ -153,10 +167,3 @@ def _reduce(values: np.ndarray[Any, Any], mask: np.ndarray[Any, Any], method: st
         result[position] = unique[np.argmax(frequency)] if unique.size else 0
     return result
 
-
-def downsample(store: Any, downsample_factors: Any, method: str) -> Any:
-    """A read-only view of ``store`` with blocks aggregated (tensorstore's ``ts.downsample``)."""
-    from ...tensorstore import TensorStore
-
-    driver = DownsampleDriver(store, tuple(int(f) for f in downsample_factors), str(method))
-    return TensorStore(driver, None, store.transaction, True, False)

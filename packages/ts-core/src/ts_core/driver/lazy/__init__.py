@@ -1,5 +1,5 @@
-"""The ``lazy`` adapter driver."""
+"""The ``lazy`` adapter driver (``ts.lazy_driver`` builds its stores in ``ts_core._adapters``)."""
 
-from ._driver import LazyDriver, lazy_driver
+from ._driver import LazyDriver
 
-__all__ = ["LazyDriver", "lazy_driver"]
+__all__ = ["LazyDriver"]

@@ -2,7 +2,8 @@
 
 Useful when a program prepares many TensorStores and touches few: ``ts.lazy_driver(spec)``
 costs no I/O; the first property access or read/write opens the base (once, thread-safe),
-and ``resolve()`` forces it.
+and ``resolve()`` forces it. Once open, the view keeps the base's transform (like ``cast``,
+a lazy driver adds no index space of its own), so its domain is the base transform's.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import numpy as np
 
 from ..._future import Future
 from .._driver import Driver
+from .._open_spec import PASSED_TO_BASE, OpenedDriver, open_driver, validate_spec_json
 
 if TYPE_CHECKING:
+    from ...context import Context
     from ...index_space import IndexDomain, IndexTransform
+    from ...kvstore import Transaction
 
-__all__ = ["LazyDriver", "lazy_driver"]
+__all__ = ["LazyDriver"]
 
 
 class LazyDriver(Driver):
@@ -26,82 +30,86 @@ class LazyDriver(Driver):
 
     id = "lazy"
 
-    def __init__(self, base_spec: dict[str, Any], open_options: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        base_spec: dict[str, Any],
+        passed_on: dict[str, Any] | None = None,
+        *,
+        context: Context | None = None,
+        transaction: Transaction | None = None,
+        read: bool = True,
+        write: bool = True,
+    ) -> None:
+        """``base_spec`` is validated spec JSON, opened on first use with the lazy spec's
+        open-mode and cache members ``passed_on``."""
         self._base_spec = base_spec
-        self._open_options = open_options
+        self._passed_on = dict(passed_on or {})
+        self._context = context
+        self._transaction = transaction
+        self._read = read
+        self._write = write
         self._lock = threading.Lock()
-        self._base: Any = None
+        self._base: OpenedDriver | None = None
 
     @classmethod
     def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> LazyDriver:
-        from ...spec import OPEN_MODE_MEMBERS, parse_spec_json
-
-        passed_on = {
-            k: v for k, v in json_value.items()
-            if k in OPEN_MODE_MEMBERS or k.startswith("recheck_cached")
-        }
-        base = parse_spec_json({**json_value["base"], **passed_on})  # validate now; open later
-        return cls(base, {"context": context, "transaction": transaction, "read": options.read, "write": options.write})
+        base = validate_spec_json(json_value["base"], "base")  # validate now; open later
+        passed_on = {name: json_value[name] for name in PASSED_TO_BASE if name in json_value}
+        return cls(base, passed_on, context=context, transaction=transaction, read=options.read, write=options.write)
 
     @property
     def opened(self) -> bool:
         return self._base is not None
 
-    def resolve(self) -> Any:
-        """The base TensorStore, opening it if this is the first use."""
+    def resolve(self) -> OpenedDriver:
+        """The opened base (driver and transform), opening it if this is the first use."""
         if self._base is None:
             with self._lock:
                 if self._base is None:
-                    from ..._open import open as ts_open
-
-                    self._base = ts_open(self._base_spec, **self._open_options).result()
+                    self._base = open_driver(
+                        {**self._base_spec, **self._passed_on},
+                        context=self._context,
+                        transaction=self._transaction,
+                        read=self._read,
+                        write=self._write,
+                    )
         return self._base
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
-        return self.resolve()._driver.numpy_dtype  # type: ignore[no-any-return]
+        return self.resolve().driver.numpy_dtype
 
     @property
     def domain(self) -> IndexDomain:
-        return self.resolve().domain  # type: ignore[no-any-return]
+        return self.resolve().driver.domain
 
     @property
     def base_transform(self) -> IndexTransform:
-        return self.resolve().transform  # type: ignore[no-any-return]
+        return self.resolve().transform
 
     @property
     def schema(self) -> Any:
-        return self.resolve().schema
+        return self.resolve().driver.schema
 
     @property
     def kvstore(self) -> Any:
-        return self.resolve().kvstore
+        return self.resolve().driver.kvstore
 
     def read(self, transform: IndexTransform, transaction: Any) -> Future[np.ndarray[Any, Any]]:
-        return self.resolve()._driver.read(transform, transaction)  # type: ignore[no-any-return]
+        return self.resolve().driver.read(transform, transaction)
 
     def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Any) -> Future[None]:
-        return self.resolve()._driver.write(transform, source, transaction)  # type: ignore[no-any-return]
+        return self.resolve().driver.write(transform, source, transaction)
 
     def stored_chunk_counts(self, transform: IndexTransform, transaction: Any) -> tuple[int, int]:
-        return self.resolve()._driver.stored_chunk_counts(transform, transaction)  # type: ignore[no-any-return]
+        return self.resolve().driver.stored_chunk_counts(transform, transaction)
 
     def spec_json(self) -> dict[str, Any]:
         if self._base is None:
-            return {"driver": "lazy", "base": dict(self._base_spec)}
-        return {"driver": "lazy", "base": self._base.spec().to_json()}
+            return {"driver": "lazy", "base": dict(self._base_spec), **self._passed_on}
+        from ..._dtype import dtype
 
-
-def lazy_driver(spec: Any, **open_options: Any) -> Any:
-    """A TensorStore that opens ``spec`` (with ``ts.open`` options) on first use; no I/O now."""
-    from ...spec import apply_open_options, parse_spec_json
-    from ...tensorstore import TensorStore
-
-    passthrough: dict[str, Any] = {k: open_options.pop(k) for k in ("context", "transaction") if k in open_options}
-    read = open_options.pop("read", None)
-    write = open_options.pop("write", None)
-    if read is None and write is None:
-        read = write = True
-    base = parse_spec_json(apply_open_options(parse_spec_json(spec), open_options))
-    driver = LazyDriver(base, {**passthrough, "read": bool(read), "write": bool(write)})
-    return TensorStore(driver, None, passthrough.get("transaction"), bool(read), bool(write))
+        # Opened: the view's transform (which includes the base's) goes at the top level.
+        driver = self._base.driver
+        base = {**driver.spec_json(), "dtype": dtype(driver.numpy_dtype).name}
+        return {"driver": "lazy", "base": dict(sorted(base.items()))}
