@@ -227,7 +227,7 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves a directory with ``ETag``, ``Range`` (206/416) and ``If-None-Match`` (304)."""
+    """Serves a directory with ``ETag``, ``Range`` (206/416) and ``If-None-Match`` (304); HEAD too."""
 
     protocol_version = "HTTP/1.1"
 
@@ -235,6 +235,13 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        self._answer(send_body=True)
+
+    def do_HEAD(self) -> None:
+        self._answer(send_body=False)
+
+    def _answer(self, send_body: bool) -> None:
+        self._send_body = send_body
         path = self.translate_path(self.path)
         try:
             with open(path, "rb") as file:
@@ -272,7 +279,8 @@ class RangeRequestHandler(http.server.SimpleHTTPRequestHandler):
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if self._send_body:
+            self.wfile.write(body)
 
 
 @contextlib.contextmanager

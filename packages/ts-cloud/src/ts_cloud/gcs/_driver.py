@@ -33,15 +33,9 @@ from ts_core.kvstore import (
     make_generation,
 )
 
-from .._common import (
-    common_prefix,
-    missing_result,
-    now,
-    range_header,
-    slice_full_value,
-    total_size_from_content_range,
-)
+from .._common import common_prefix, now
 from .._http import CloudRequestError, HttpResponse, HttpTransport, describe_key
+from .._read_response import READ_STATUSES, ObjectRead, read_result
 from ._credentials import GcsCredentialsProvider
 
 __all__ = ["GcsKvStore", "GcsKvStoreSpec", "parse_gs_url"]
@@ -70,6 +64,23 @@ def _generation(number: Any) -> bytes:
     if number in (None, ""):
         raise CloudRequestError("gcs response carries no object generation")
     return make_generation(str(int(number)).encode("ascii"))
+
+
+def _media_generation(response: HttpResponse) -> bytes | None:
+    # Only the response's own header: asking for the metadata afterwards could name a
+    # newer version than the bytes received.
+    number = response.header("x-goog-generation")
+    return None if not number else _generation(number)
+
+
+def _metadata_generation(response: HttpResponse) -> bytes | None:
+    number = json.loads(response.body).get("generation")
+    return None if number in (None, "") else _generation(number)
+
+
+def _metadata_size(response: HttpResponse) -> int | None:
+    size = json.loads(response.body).get("size")
+    return None if size is None else int(size)
 
 
 def _generation_number(generation: bytes) -> str:
@@ -157,42 +168,19 @@ class GcsKvStore(KvStoreDriver):
 
     # -- reads ------------------------------------------------------------------------
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
-        started = now()
-        byte_range = options.byte_range
-        http_range = range_header(byte_range)
+        read = ObjectRead("gcs", key, options)
         query: dict[str, str] = {}
-        if options.if_not_equal not in (None, UNKNOWN, NO_VALUE):
+        if read.conditional:
+            assert options.if_not_equal is not None
             query["ifGenerationNotMatch"] = _generation_number(options.if_not_equal)
-        if not byte_range.is_full and http_range is None:
-            return self._read_size_only(key, options, query, started)
-        headers = {"Range": http_range} if http_range else {}
+        if read.metadata_only:  # the object's metadata (JSON) instead of its bytes
+            response = self._send("GET", self._object_url(key), operation="read", key=key, query=query,
+                                  ok=READ_STATUSES)
+            return read_result(response, read, _metadata_generation, _metadata_size)
+        headers = {"Range": read.range_header} if read.range_header else {}
         response = self._send("GET", self._object_url(key), operation="read", key=key,
-                              query={**query, "alt": "media"}, headers=headers, ok=(200, 206, 304, 404, 416))
-        if response.status == 404:
-            return missing_result(options, started)
-        if response.status == 304:
-            return ReadResult("unspecified", b"", TimestampedStorageGeneration(options.if_not_equal or UNKNOWN, started))
-        if response.status == 416:
-            metadata = self._metadata(key, {})
-            if metadata is None:
-                return missing_result(options, started)
-            byte_range.resolve(int(metadata["size"]), key)
-            raise CloudRequestError(f"gcs read of key{describe_key(key)}: HTTP 416 for a valid range", 416, key)
-        generation = response.header("x-goog-generation")
-        if generation is None:
-            metadata = self._metadata(key, {})
-            generation = None if metadata is None else metadata.get("generation")
-        stamp = TimestampedStorageGeneration(_generation(generation), started)
-        if options.if_not_equal == stamp.generation:
-            return ReadResult("unspecified", b"", stamp)
-        if response.status == 206:
-            total = total_size_from_content_range(response.header("Content-Range"))
-            if total is not None:
-                start, stop = byte_range.resolve(total, key)
-                return ReadResult("value", response.body[: stop - start], stamp)
-            return ReadResult("value", response.body, stamp)
-        value = response.body if byte_range.is_full else slice_full_value(response.body, byte_range, key)
-        return ReadResult("value", value, stamp)
+                              query={**query, "alt": "media"}, headers=headers, ok=READ_STATUSES)
+        return read_result(response, read, _media_generation)
 
     def _metadata(self, key: bytes, query: dict[str, str]) -> dict[str, Any] | None:
         response = self._send("GET", self._object_url(key), operation="read", key=key, query=query,
@@ -202,19 +190,6 @@ class GcsKvStore(KvStoreDriver):
         if response.status == 304:
             return {}
         return json.loads(response.body)  # type: ignore[no-any-return]
-
-    def _read_size_only(self, key: bytes, options: ReadOptions, query: dict[str, str],
-                        started: float) -> ReadResult:
-        metadata = self._metadata(key, query)
-        if metadata is None:
-            return missing_result(options, started)
-        if not metadata:
-            return ReadResult("unspecified", b"", TimestampedStorageGeneration(options.if_not_equal or UNKNOWN, started))
-        stamp = TimestampedStorageGeneration(_generation(metadata.get("generation")), started)
-        if options.if_not_equal == stamp.generation:
-            return ReadResult("unspecified", b"", stamp)
-        options.byte_range.resolve(int(metadata.get("size", 0)), key)
-        return ReadResult("value", b"", stamp)
 
     # -- writes -----------------------------------------------------------------------
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:

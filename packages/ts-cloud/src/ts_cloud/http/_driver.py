@@ -17,8 +17,6 @@ import attrs
 from ts_core.concurrency import Executor
 from ts_core.context import Context
 from ts_core.kvstore import (
-    NO_VALUE,
-    UNKNOWN,
     KeyRange,
     KvStoreDriver,
     ReadOptions,
@@ -27,14 +25,8 @@ from ts_core.kvstore import (
     make_generation,
 )
 
-from .._common import (
-    missing_result,
-    now,
-    range_header,
-    slice_full_value,
-    total_size_from_content_range,
-)
-from .._http import CloudRequestError, HttpResponse, HttpTransport, describe_key
+from .._http import HttpResponse, HttpTransport, describe_key
+from .._read_response import READ_STATUSES, UNVERSIONED, ObjectRead, read_result
 
 __all__ = ["HttpKvStore", "HttpKvStoreSpec", "parse_http_url"]
 
@@ -57,7 +49,7 @@ def _generation(response: HttpResponse) -> bytes:
     modified = response.header("Last-Modified")
     if modified:
         return make_generation(_LAST_MODIFIED_TAG + modified.encode("latin-1"))
-    return make_generation(b"")  # a value the server does not version
+    return UNVERSIONED  # never "unchanged": nothing shows that it is
 
 
 def _parse_headers(lines: list[str]) -> dict[str, str]:
@@ -118,37 +110,16 @@ class HttpKvStore(KvStoreDriver):
         return base + quote(path, safe="/@:!$&'()*+,;=-._~")
 
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
-        started = now()
+        read = ObjectRead("http", key, options)
         headers = dict(self._headers)
-        byte_range = options.byte_range
-        http_range = range_header(byte_range)
-        if http_range:
-            headers["Range"] = http_range
+        if read.range_header:
+            headers["Range"] = read.range_header
         condition = options.if_not_equal
-        if condition not in (None, UNKNOWN, NO_VALUE) and condition.startswith(_ETAG_TAG):
+        if read.conditional and condition is not None and condition.startswith(_ETAG_TAG):
             headers["If-None-Match"] = condition[len(_ETAG_TAG): -1].decode("latin-1")
-        response = self._transport.request("GET", self._url(key), operation="read", key=key, headers=headers,
-                                           ok=(200, 206, 304, 404, 410, 416))
-        if response.status in (404, 410):
-            return missing_result(options, started)
-        if response.status == 304:
-            return ReadResult("unspecified", b"", TimestampedStorageGeneration(condition or UNKNOWN, started))
-        stamp = TimestampedStorageGeneration(_generation(response), started)
-        if condition == stamp.generation:
-            return ReadResult("unspecified", b"", stamp)
-        if response.status == 416:
-            total = total_size_from_content_range(response.header("Content-Range"))
-            if total is not None:
-                byte_range.resolve(total, key)
-            raise ValueError(f"byte range {http_range} is not valid for key{describe_key(key)} (HTTP 416)")
-        if response.status == 206:
-            total = total_size_from_content_range(response.header("Content-Range"))
-            if total is None:
-                raise CloudRequestError(f"http read of key{describe_key(key)}: 206 without Content-Range", 206, key)
-            start, stop = byte_range.resolve(total, key)
-            return ReadResult("value", response.body[: stop - start], stamp)
-        value = response.body if byte_range.is_full else slice_full_value(response.body, byte_range, key)
-        return ReadResult("value", value, stamp)
+        response = self._transport.request("HEAD" if read.metadata_only else "GET", self._url(key),
+                                           operation="read", key=key, headers=headers, ok=READ_STATUSES)
+        return read_result(response, read, _generation)
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
         raise ValueError(f'the "http" kvstore is read-only: cannot write key{describe_key(key)}')

@@ -34,15 +34,9 @@ from ts_core.kvstore import (
     make_generation,
 )
 
-from .._common import (
-    common_prefix,
-    missing_result,
-    now,
-    range_header,
-    slice_full_value,
-    total_size_from_content_range,
-)
+from .._common import common_prefix, now
 from .._http import CloudRequestError, HttpResponse, HttpTransport, describe_key
+from .._read_response import READ_STATUSES, ObjectRead, read_result
 from ._credentials import AwsCredentialsProvider
 from ._sigv4 import EMPTY_SHA256, sign_request, uri_encode
 
@@ -80,6 +74,11 @@ def _etag_generation(etag: str | None) -> bytes:
     if not etag:
         raise CloudRequestError("s3 response carries no ETag")
     return make_generation(etag.encode("utf-8"))
+
+
+def _response_generation(response: HttpResponse) -> bytes | None:
+    etag = response.header("ETag")
+    return make_generation(etag.encode("utf-8")) if etag else None
 
 
 def _etag_of(generation: bytes) -> str:
@@ -218,45 +217,16 @@ class S3KvStore(KvStoreDriver):
 
     # -- reads ------------------------------------------------------------------------
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
-        started = now()
+        read = ObjectRead("s3", key, options)
         headers: dict[str, str] = {}
-        byte_range = options.byte_range
-        http_range = range_header(byte_range)
-        needs_size_only = not byte_range.is_full and http_range is None
-        if http_range:
-            headers["Range"] = http_range
-        if options.if_not_equal not in (None, UNKNOWN, NO_VALUE):
+        if read.range_header:
+            headers["Range"] = read.range_header
+        if read.conditional:
+            assert options.if_not_equal is not None
             headers["If-None-Match"] = _etag_of(options.if_not_equal)
-        method = "HEAD" if needs_size_only else "GET"
-        response = self._send(method, key, operation="read", headers=headers, ok=(200, 206, 304, 404, 416))
-        if response.status == 404:
-            return missing_result(options, started)
-        if response.status == 304:
-            return ReadResult("unspecified", b"", TimestampedStorageGeneration(options.if_not_equal or UNKNOWN, started))
-        stamp = TimestampedStorageGeneration(_etag_generation(response.header("ETag")), started)
-        if options.if_not_equal == stamp.generation:
-            return ReadResult("unspecified", b"", stamp)
-        if response.status == 416:
-            total = total_size_from_content_range(response.header("Content-Range"))
-            if total is None:
-                total = self._size_of(key)
-            byte_range.resolve(total, key)  # raises: the range does not fit
-            raise CloudRequestError(f"s3 read of key{describe_key(key)}: HTTP 416 for a valid range", 416, key)
-        if needs_size_only:
-            byte_range.resolve(int(response.header("Content-Length") or 0), key)
-            return ReadResult("value", b"", stamp)
-        if response.status == 206:
-            total = total_size_from_content_range(response.header("Content-Range"))
-            if total is not None:
-                start, stop = byte_range.resolve(total, key)
-                return ReadResult("value", response.body[: stop - start], stamp)
-            return ReadResult("value", response.body, stamp)
-        value = response.body if byte_range.is_full else slice_full_value(response.body, byte_range, key)
-        return ReadResult("value", value, stamp)
-
-    def _size_of(self, key: bytes) -> int:
-        response = self._send("HEAD", key, operation="read", ok=(200,))
-        return int(response.header("Content-Length") or 0)
+        response = self._send("HEAD" if read.metadata_only else "GET", key, operation="read", headers=headers,
+                              ok=READ_STATUSES)
+        return read_result(response, read, _response_generation)
 
     # -- writes -----------------------------------------------------------------------
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
