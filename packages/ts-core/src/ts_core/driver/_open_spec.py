@@ -126,7 +126,7 @@ class OpenedDriver:
 
 
 def open_driver(
-    json_value: Mapping[str, Any],
+    json_value: dict[str, Any],
     *,
     context: Context | None = None,
     transaction: Transaction | None = None,
