@@ -118,6 +118,8 @@ def seaweedfs() -> Iterator[str]:
             f"-volume.port={volume}", f"-volume.port.grpc={volume_grpc}",
             f"-filer.port={filer}", f"-filer.port.grpc={filer_grpc}",
             "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_grpc}", f"-s3.config={config}",
+            # Off: their default ports are fixed (8181, 9101), so two test sessions would collide.
+            "-s3.port.iceberg=0", "-s3.port.lance=0",
         ]
         with open(log, "wb") as log_file:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=root)
