@@ -64,7 +64,8 @@ class Driver(abc.ABC):
 
     @property
     def base_transform(self) -> IndexTransform:
-        """The transform a freshly opened TensorStore has (identity over ``domain``)."""
+        """The transform a freshly opened TensorStore has: identity over ``domain`` by
+        default; an adapter over a transformed base (``cast``, ``lazy``) passes the base's on."""
         from ..index_space import IndexTransform
 
         return IndexTransform(domain=self.domain)
