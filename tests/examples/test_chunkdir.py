@@ -119,11 +119,16 @@ def test_non_finite_fill_value_round_trips() -> None:
 def test_schema_constraints_choose_the_metadata() -> None:
     store = ts.open(
         {"driver": "chunkdir", "kvstore": "memory://schema/"},
-        create=True, shape=[3000, 10], dtype=ts.uint8,
+        create=True, shape=[3000, 3000], dtype=ts.uint8,
         codec=ts.CodecSpec({"driver": "chunkdir", "compression": "zlib"}),
     ).result()
+    # With no chunk constraint, the chunk shape is ts-core's choice, the same as zarr's.
+    zarr = ts.open({"driver": "zarr", "kvstore": "memory://schema-zarr/"}, create=True,
+                   shape=[3000, 3000], dtype=ts.uint8).result()
+    chunks = list(zarr.chunk_layout.write_chunk.shape)
+    assert chunks != [3000, 3000]
     assert store.spec().to_json()["metadata"] == {
-        "shape": [3000, 10], "chunks": [1024, 10], "dtype": "uint8", "fill_value": 0, "compression": "zlib",
+        "shape": [3000, 3000], "chunks": chunks, "dtype": "uint8", "fill_value": 0, "compression": "zlib",
     }
     assert store.schema.codec.to_json() == {"driver": "chunkdir", "compression": "zlib"}
     shaped = ts.open(

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ts_core.driver import KvsChunkedDriver, load_metadata_json
+from ts_core.driver import (
+    KvsChunkedDriver,
+    SchemaConstraints,
+    check_metadata_members,
+    load_metadata_json,
+)
 from ts_core.errors import ChunkError, SpecError, describe
+from ts_core.schema import choose_read_write_chunk_shape
 
 from ._metadata import (
     DATA_TYPES,
@@ -26,14 +32,13 @@ from ._metadata import (
     parse_metadata,
 )
 
+if TYPE_CHECKING:
+    from ts_core.schema import ChunkLayout
+
 __all__ = ["ChunkdirDriver"]
 
 #: zlib's speed/size trade-off for new chunks (1 fastest .. 9 smallest); readers need not know it.
 ZLIB_LEVEL = 6
-
-#: Elements per chunk aimed at when neither the metadata nor the schema gives a chunk shape.
-DEFAULT_CHUNK_ELEMENTS = 1 << 20
-
 
 class ChunkdirDriver(KvsChunkedDriver):
     """A chunkdir array: ``chunkdir.json`` and one object per chunk (``"c/i.j"``)."""
@@ -51,35 +56,31 @@ class ChunkdirDriver(KvsChunkedDriver):
         return metadata.encode()
 
     @classmethod
-    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> ChunkdirMetadata:
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> ChunkdirMetadata:
         """Complete metadata from the spec's ``metadata`` member and its schema constraints.
 
         Every constraint is checked here: the base writes what this returns before it
         builds the driver.
         """
         members: dict[str, Any] = dict(spec_members.get("metadata") or {})
-        dtype = _schema_dtype(schema)
-        if dtype is None and "dtype" not in members:
-            raise SpecError("dtype", "a data type must be specified to create a chunkdir array")
-        _merge(members, "dtype", dtype, "dtype")
-        domain = getattr(schema, "domain", None)
-        if domain is not None and any(domain.inclusive_min):
+        if "dtype" not in members:
+            schema.require_dtype("a chunkdir array")
+        _merge(members, "dtype", _schema_dtype(schema), "dtype")
+        if schema.domain is not None and any(schema.domain.inclusive_min):
             raise SpecError(
-                "schema.domain", f"chunkdir arrays have origin 0, but inclusive_min is {list(domain.inclusive_min)}"
+                "schema.domain", f"chunkdir arrays have origin 0, but inclusive_min is {list(schema.domain.inclusive_min)}"
             )
-        shape = getattr(schema, "shape", None)
-        if shape is None and "shape" not in members:
-            raise SpecError("schema.domain", "a shape must be specified to create a chunkdir array")
-        _merge(members, "shape", None if shape is None else [int(n) for n in shape], "schema.domain")
-        rank = getattr(schema, "rank", None)
+        if "shape" not in members:
+            schema.require_shape("a chunkdir array")
+        _merge(members, "shape", None if schema.shape is None else list(schema.shape), "schema.domain")
+        rank = schema.rank
         if isinstance(members["shape"], list) and rank is not None and rank != len(members["shape"]):
             raise SpecError("rank", f"rank {rank} does not match metadata.shape {describe(members['shape'])}")
         if "chunks" not in members and isinstance(members["shape"], list):
-            members["chunks"] = _choose_chunks(members["shape"], getattr(schema, "chunk_layout", None))
-        _check_chunk_layout(getattr(schema, "chunk_layout", None), members.get("chunks"), "metadata.chunks")
-        fill_value = getattr(schema, "fill_value", None)
-        if fill_value is not None:
-            fill_json = fill_value_json(np.asarray(fill_value))
+            members["chunks"] = list(choose_read_write_chunk_shape(schema.layout(), members["shape"]))
+        _check_chunk_layout(schema.chunk_layout, members.get("chunks"), "metadata.chunks")
+        if schema.fill_value is not None:
+            fill_json = fill_value_json(schema.fill_value)
             if members.get("dtype") in DATA_TYPES:  # else parse_metadata names the bad dtype
                 fill_json = parse_fill_value(fill_json, members["dtype"], "schema.fill_value")
             _merge(members, "fill_value", fill_json, "schema.fill_value")
@@ -87,21 +88,20 @@ class ChunkdirDriver(KvsChunkedDriver):
         return parse_metadata(members, "metadata")
 
     @classmethod
-    def check_metadata(cls, metadata: ChunkdirMetadata, spec_members: dict[str, Any], schema: Any) -> None:
+    def check_metadata(
+        cls, metadata: ChunkdirMetadata, spec_members: dict[str, Any], schema: SchemaConstraints
+    ) -> None:
         """The stored metadata must match every member the spec gives; the base checks the
         schema's dtype, rank, shape, chunk layout and codec once the driver exists."""
-        stored = metadata.to_json()
-        wanted_members = spec_members.get("metadata") or {}
-        for member, wanted in wanted_members.items():
-            if member == "fill_value":
-                wanted = parse_fill_value(wanted, metadata.dtype, "metadata.fill_value")
-            if wanted != stored.get(member):
-                raise SpecError(
-                    f"metadata.{member}", f"expected {describe(wanted)} but the stored array has {describe(stored.get(member))}"
-                )
-        fill_value = getattr(schema, "fill_value", None)
-        if fill_value is not None:
-            wanted = parse_fill_value(fill_value_json(np.asarray(fill_value)), metadata.dtype, "schema.fill_value")
+        check_metadata_members(
+            metadata.to_json(),
+            spec_members.get("metadata"),
+            lambda member, wanted: (
+                parse_fill_value(wanted, metadata.dtype, "metadata.fill_value") if member == "fill_value" else wanted
+            ),
+        )
+        if schema.fill_value is not None:
+            wanted = parse_fill_value(fill_value_json(schema.fill_value), metadata.dtype, "schema.fill_value")
             if wanted != metadata.fill_value:
                 raise SpecError(
                     "schema.fill_value", f"expected {describe(wanted)} but the stored array has {describe(metadata.fill_value)}"
@@ -189,18 +189,17 @@ def _merge(members: dict[str, Any], member: str, value: Any, source: str) -> Non
         )
 
 
-def _schema_dtype(schema: Any) -> str | None:
-    dtype = getattr(schema, "dtype", None)
-    if dtype is None:
+def _schema_dtype(schema: SchemaConstraints) -> str | None:
+    if schema.dtype is None:
         return None
-    name = np.dtype(getattr(dtype, "numpy_dtype", dtype)).name
+    name = schema.dtype.name
     if name not in DATA_TYPES:
         raise SpecError("dtype", f"{name} is not a chunkdir data type; expected one of {', '.join(DATA_TYPES)}")
     return name
 
 
-def _schema_compression(schema: Any) -> str | None:
-    codec = getattr(schema, "codec", None)
+def _schema_compression(schema: SchemaConstraints) -> str | None:
+    codec = schema.codec
     if codec is None:
         return None
     codec_json = codec.to_json()
@@ -209,17 +208,7 @@ def _schema_compression(schema: Any) -> str | None:
     return codec_json.get("compression")
 
 
-def _layout_chunk_shape(layout: Any, key: str) -> list[int | None] | None:
-    """One chunk-shape entry of a ChunkLayout's JSON (read and write chunks must agree:
-    a chunkdir array has one level of chunking)."""
-    if layout is None:
-        return None
-    layout_json = layout.to_json()
-    shapes = [(layout_json.get(usage) or {}).get(key) for usage in ("write_chunk", "read_chunk")]
-    return next((shape for shape in shapes if shape is not None), None)
-
-
-def _check_chunk_layout(layout: Any, chunks: Any, path: str) -> None:
+def _check_chunk_layout(layout: ChunkLayout | None, chunks: Any, path: str) -> None:
     """Hard chunk-shape constraints of the schema must match the metadata's chunks."""
     if layout is None or not isinstance(chunks, list):
         return
@@ -232,18 +221,3 @@ def _check_chunk_layout(layout: Any, chunks: Any, path: str) -> None:
             wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, chunks, strict=False)
         ):
             raise SpecError(path, f"{describe(chunks)} conflicts with schema.chunk_layout.{usage}.shape {describe(shape)}")
-
-
-def _choose_chunks(shape: list[int], layout: Any) -> list[int]:
-    """The chunk shape for a new array: hard then soft layout constraints, else a cube of
-    about ``DEFAULT_CHUNK_ELEMENTS`` elements clipped to the array."""
-    hard = _layout_chunk_shape(layout, "shape") or []
-    soft = _layout_chunk_shape(layout, "shape_soft_constraint") or []
-    edge = max(1, round(DEFAULT_CHUNK_ELEMENTS ** (1 / len(shape)))) if shape else 1
-    chunks = []
-    for dim, size in enumerate(shape):
-        given = [c[dim] for c in (hard, soft) if dim < len(c)]
-        wanted = next((int(n) for n in given if n is not None and n > 0), None)
-        chunks.append(wanted or max(1, min(size, edge)))
-    return chunks
-
