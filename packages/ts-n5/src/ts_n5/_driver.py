@@ -134,22 +134,22 @@ class N5Driver(KvsChunkedDriver):
         return "/".join(str(index) for index in grid_indices)
 
     def dimension_labels(self) -> list[str]:
-        axes = self._metadata.axes
-        return [""] * self._metadata.rank if axes is None else list(axes)
+        axes = self.metadata.axes
+        return [""] * self.metadata.rank if axes is None else list(axes)
 
     def inner_order(self) -> list[int]:
-        return list(reversed(range(self._metadata.rank)))
+        return list(reversed(range(self.metadata.rank)))
 
     # -- blocks ------------------------------------------------------------------------------
     def fill_chunk(self) -> np.ndarray[Any, Any]:
-        return np.zeros(self._metadata.block_size, dtype=self._metadata.dtype, order="F")
+        return np.zeros(self.metadata.block_size, dtype=self.metadata.dtype, order="F")
 
     @property
     def _blocks(self) -> BlockCodec:
         """The block codec of the current metadata (built once per metadata object)."""
         cached = self.__dict__.get("_block_codec")
-        if cached is None or cached[0] is not self._metadata:
-            metadata = self._metadata
+        if cached is None or cached[0] is not self.metadata:
+            metadata = self.metadata
             cached = (metadata, BlockCodec(metadata.block_size, metadata.stored_dtype, metadata.compression))
             self.__dict__["_block_codec"] = cached
         return cached[1]
@@ -162,12 +162,12 @@ class N5Driver(KvsChunkedDriver):
 
     # -- schema --------------------------------------------------------------------------------
     def codec_json(self) -> dict[str, Any]:
-        return {"driver": "n5", "compression": self._metadata.compression.to_json()}
+        return {"driver": "n5", "compression": self.metadata.compression.to_json()}
 
     @property
     def schema(self) -> Any:
         schema = super().schema
-        units = units_from_metadata(self._metadata)
+        units = units_from_metadata(self.metadata)
         if units is not None:
             schema.update(dimension_units=units)
         return schema
@@ -176,8 +176,8 @@ class N5Driver(KvsChunkedDriver):
     def spec_json(self) -> dict[str, Any]:
         return {
             "driver": "n5",
-            "kvstore": self._kvstore.spec().to_json(),
-            "metadata": self._metadata.to_json(),
+            "kvstore": self.kvstore.spec().to_json(),
+            "metadata": self.metadata.to_json(),
         }
 
 

@@ -75,7 +75,7 @@ class ZarrDriver(KvsChunkedDriver):
     # -- layout ------------------------------------------------------------------------------
     @property
     def _field(self) -> ZarrField:
-        return self._metadata.dtype.field(self._spec_members.get("field"), "field")
+        return self.metadata.dtype.field(self.spec_members.get("field"), "field")
 
     def array_shape(self, metadata: ZarrMetadata) -> tuple[int, ...]:
         return metadata.shape
@@ -91,14 +91,14 @@ class ZarrDriver(KvsChunkedDriver):
         return metadata.with_shape(shape)
 
     def chunk_key(self, grid_indices: Sequence[int]) -> str:
-        rank = self._metadata.rank
+        rank = self.metadata.rank
         if rank == 0:
             return "0"
-        return self._metadata.dimension_separator.join(str(i) for i in grid_indices[:rank])
+        return self.metadata.dimension_separator.join(str(i) for i in grid_indices[:rank])
 
     # -- codec -------------------------------------------------------------------------------
     def fill_chunk(self) -> np.ndarray[Any, Any]:
-        metadata = self._metadata
+        metadata = self.metadata
         storage = np.zeros(metadata.chunks, dtype=metadata.dtype.storage_dtype)
         for field, fill in zip(metadata.dtype.fields, metadata.fill_values, strict=True):
             if fill is not None:
@@ -107,12 +107,12 @@ class ZarrDriver(KvsChunkedDriver):
         return storage
 
     def field_view(self, storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        if self._metadata.dtype.has_fields:
+        if self.metadata.dtype.has_fields:
             return storage[self._field.name]  # type: ignore[no-any-return]
         return storage
 
     def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
-        metadata = self._metadata
+        metadata = self.metadata
         buffer: Any = data
         if metadata.compressor is not None:
             buffer = metadata.compressor.decode(buffer)
@@ -134,7 +134,7 @@ class ZarrDriver(KvsChunkedDriver):
         return _from_elements(elements, metadata.dtype.storage_dtype)
 
     def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
-        metadata = self._metadata
+        metadata = self.metadata
         elements = _to_elements(storage, metadata.dtype.storage_dtype, metadata.chunks)
         if metadata.compressor is None and not metadata.filters:
             return elements.tobytes(order=metadata.order)  # one copy, from any layout
@@ -147,25 +147,25 @@ class ZarrDriver(KvsChunkedDriver):
 
     # -- schema --------------------------------------------------------------------------------
     def codec_json(self) -> dict[str, Any]:
-        return {"driver": "zarr", "compressor": self._metadata.compressor_json, "filters": self._metadata.filters_json}
+        return {"driver": "zarr", "compressor": self.metadata.compressor_json, "filters": self.metadata.filters_json}
 
     def fill_value_array(self) -> np.ndarray[Any, Any] | None:
-        index = self._metadata.dtype.fields.index(self._field)
-        return self._metadata.fill_values[index]
+        index = self.metadata.dtype.fields.index(self._field)
+        return self.metadata.fill_values[index]
 
     def inner_order(self) -> list[int]:
-        rank = len(self._shape)
-        return list(range(rank)) if self._metadata.order == "C" else list(reversed(range(rank)))
+        rank = len(self.shape)
+        return list(range(rank)) if self.metadata.order == "C" else list(reversed(range(rank)))
 
     # -- spec ----------------------------------------------------------------------------------
     def spec_json(self) -> dict[str, Any]:
         json_value: dict[str, Any] = {
             "driver": "zarr",
-            "kvstore": self._kvstore.spec().to_json(),
-            "metadata": self._metadata.to_json(),
+            "kvstore": self.kvstore.spec().to_json(),
+            "metadata": self.metadata.to_json(),
         }
-        if self._spec_members.get("field") is not None:
-            json_value["field"] = self._spec_members["field"]
+        if self.spec_members.get("field") is not None:
+            json_value["field"] = self.spec_members["field"]
         return json_value
 
 

@@ -1,9 +1,11 @@
 """TensorStore drivers: the contract, the chunked-format base, and open options."""
 
+from ._chunk_cache import ChunkCache
 from ._chunked import ChunkError, ChunkStorageError, KvsChunkedDriver, load_metadata_json
 from ._constraints import SchemaConstraints, check_metadata_members
 from ._driver import Driver
 from ._open_options import OpenOptions, staleness_bound
 from ._open_spec import OpenedDriver, open_driver, validate_spec_json
+from ._scheduling import pull_workers, run_parts
 
-__all__ = ["ChunkError", "ChunkStorageError", "Driver", "KvsChunkedDriver", "OpenOptions", "OpenedDriver", "SchemaConstraints", "check_metadata_members", "load_metadata_json", "open_driver", "staleness_bound", "validate_spec_json"]
+__all__ = ["ChunkCache", "ChunkError", "ChunkStorageError", "Driver", "KvsChunkedDriver", "OpenOptions", "OpenedDriver", "SchemaConstraints", "check_metadata_members", "load_metadata_json", "open_driver", "pull_workers", "run_parts", "staleness_bound", "validate_spec_json"]

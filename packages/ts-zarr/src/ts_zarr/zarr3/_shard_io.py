@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -134,22 +134,42 @@ class IndexedShard:
         """Replace the shard (delete it when no chunk is left)."""
         return self.driver.write(self.key, self.format.assemble(chunks), if_equal)
 
+    def read_modify_write(
+        self, update: Callable[[dict[Position, bytes]], bool], *, read: bool = True
+    ) -> TimestampedStorageGeneration | None:
+        """Apply ``update`` to the shard's encoded inner chunks (changed in place) and write the
+        shard conditioned on the generation read; if the shard changed meanwhile, read it and
+        apply ``update`` again. ``update`` returns False to write nothing (then None is
+        returned). With ``read=False`` the shard is replaced unconditionally, from no chunks.
+
+        The one shard read-modify-write: the zarr3 driver's grouped writes and single inner
+        chunk writes (``write_chunk``) both go through it.
+        """
+        while True:
+            generation, chunks = self.read_all() if read else (None, {})
+            if not update(chunks):
+                return None
+            stamp = self.write_all(chunks, generation)
+            if generation is None or stamp.generation != UNKNOWN:
+                return stamp
+
     def write_chunk(self, position: Position, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
         """Read-modify-write one inner chunk; ``if_equal`` is the chunk's ``chunk_generation``."""
-        while True:
-            generation, chunks = self.read_all()
-            current = chunk_generation(chunks.get(position))
-            if if_equal not in (None, UNKNOWN) and if_equal != current:
-                return TimestampedStorageGeneration(UNKNOWN, time.time())
-            if value is None:
-                if position not in chunks:
-                    return TimestampedStorageGeneration(NO_VALUE, time.time())
-                chunks.pop(position)
-            else:
+        unchanged = [NO_VALUE]  # the stamp's generation when nothing is written
+
+        def update(chunks: dict[Position, bytes]) -> bool:
+            if if_equal not in (None, UNKNOWN) and if_equal != chunk_generation(chunks.get(position)):
+                unchanged[0] = UNKNOWN  # the condition failed
+                return False
+            if value is not None:
                 chunks[position] = value
-            stamp = self.write_all(chunks, generation)
-            if stamp.generation != UNKNOWN:  # else the shard changed meanwhile: check again
-                return TimestampedStorageGeneration(chunk_generation(value), stamp.time)
+                return True
+            return chunks.pop(position, None) is not None  # deleting an absent chunk writes nothing
+
+        stamp = self.read_modify_write(update)
+        if stamp is None:
+            return TimestampedStorageGeneration(unchanged[0], time.time())
+        return TimestampedStorageGeneration(chunk_generation(value), stamp.time)
 
     def present_positions(self) -> list[Position]:
         _, index = self.read_index()

@@ -1,0 +1,119 @@
+"""The chunk cache of a chunked array: decoded chunks in the shared ``cache_pool``.
+
+Entries are ``(generation, stamp time, read-only storage array)``. A lookup newer than the
+``recheck_cached_data`` bound is used as is; an older one is revalidated with a read
+conditioned on its generation (``if_not_equal``), so an unchanged chunk is not read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ChunkError
+from ._storage_call import storage_call
+
+if TYPE_CHECKING:
+    from ..cache import CachePool
+    from ..kvstore import KvStore
+
+__all__ = ["ChunkCache"]
+
+
+class ChunkCache:
+    """Decoded chunks of one array, validated by storage generation and staleness.
+
+    Keys are chunk keys relative to the kvstore that was last ``bind``-ed (the array's
+    chunk kvstore); ``read`` reads and decodes a stored chunk through the cache, with
+    errors naming the full key.
+    """
+
+    __slots__ = ("_decode", "_namespace", "_path", "fill_missing", "pool", "staleness")
+
+    def __init__(
+        self,
+        pool: CachePool,
+        kvstore: KvStore,
+        *,
+        staleness: float,
+        decode: Callable[[bytes], np.ndarray[Any, Any]],
+        fill_missing: bool = True,
+    ) -> None:
+        #: The shared byte-limited pool the entries live in.
+        self.pool = pool
+        #: Entries stamped at or after this time are used without asking storage.
+        self.staleness = staleness
+        #: Whether a missing chunk reads as None (the fill value) rather than an error.
+        self.fill_missing = fill_missing
+        self._decode = decode
+        self._namespace = 0
+        self._path = ""
+        self.bind(kvstore)
+
+    def bind(self, kvstore: KvStore) -> None:
+        """Key entries by ``kvstore``'s driver and path (the store chunks are read from)."""
+        self._namespace = id(kvstore.driver)
+        self._path = kvstore.path
+
+    @property
+    def enabled(self) -> bool:
+        """Whether the pool keeps anything (a ``total_bytes_limit`` of 0 disables caching)."""
+        return bool(self.pool.total_bytes_limit)
+
+    def pool_key(self, key: str) -> tuple[int, str]:
+        """The pool key of chunk ``key``."""
+        return (self._namespace, self._path + key)
+
+    def fresh(self, key: str) -> np.ndarray[Any, Any] | None:
+        """The cached storage of chunk ``key`` if it is recent enough to use unchecked."""
+        cached = self.pool.get((self._namespace, self._path + key))
+        if cached is not None and cached[1] >= self.staleness:
+            return cached[2]  # type: ignore[no-any-return]
+        return None
+
+    def remember(self, key: str, generation: bytes, stamp_time: float, storage: np.ndarray[Any, Any]) -> None:
+        """Cache the read-only ``storage`` of chunk ``key`` as of ``generation``/``stamp_time``."""
+        if self.pool.total_bytes_limit:
+            self.pool.put((self._namespace, self._path + key), (generation, stamp_time, storage), storage.nbytes)
+
+    def discard(self, key: str) -> None:
+        """Forget chunk ``key`` (after a write whose result is not cached)."""
+        self.pool.discard((self._namespace, self._path + key))
+
+    def decode(self, key: str, data: bytes) -> np.ndarray[Any, Any]:
+        """Decode the stored bytes of chunk ``key``; a failure is a ChunkError naming the key."""
+        try:
+            return self._decode(data)
+        except Exception as exc:
+            raise ChunkError(f"error decoding chunk {self._path + key!r}: {exc}") from exc
+
+    def read(self, key: str, kvstore: KvStore) -> tuple[np.ndarray[Any, Any] | None, bytes]:
+        """The stored chunk ``key`` of ``kvstore`` (read-only array, or None if missing) and
+        its generation; outside a transaction through the cache."""
+        pool_key = (self._namespace, self._path + key)
+        cached = self.pool.get(pool_key) if kvstore.transaction is None else None
+        if cached is not None:
+            generation, stamp_time, storage = cached
+            if stamp_time >= self.staleness:
+                return storage, generation
+            result = storage_call("reading chunk", kvstore.path + key, kvstore.read_blocking, key, if_not_equal=generation)
+            if result.state == "unspecified":
+                if self.pool.total_bytes_limit:
+                    self.pool.put(pool_key, (generation, result.stamp.time, storage), storage.nbytes)
+                return storage, generation
+        else:
+            result = storage_call("reading chunk", kvstore.path + key, kvstore.read_blocking, key)
+        if result.state == "missing":
+            if not self.fill_missing:
+                raise ValueError(f"chunk {kvstore.path + key!r} is missing")
+            return None, result.stamp.generation
+        try:
+            storage = self._decode(result.value)
+        except Exception as exc:
+            raise ChunkError(f"error decoding chunk {kvstore.path + key!r}: {exc}") from exc
+        storage.setflags(write=False)
+        if kvstore.transaction is None and self.pool.total_bytes_limit:
+            self.pool.put(pool_key, (result.stamp.generation, result.stamp.time, storage), storage.nbytes)
+        return storage, result.stamp.generation

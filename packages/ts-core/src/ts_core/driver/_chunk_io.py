@@ -1,0 +1,277 @@
+"""Reading and writing the chunks of a chunked array.
+
+A read partitions the transform onto the chunk grid and copies each chunk's part out of
+the cached or decoded chunk. A write encodes a chunk it covers straight away and does a
+read-modify-write of one it covers partly, conditioned on the generation it read and
+retried on a conflict, so concurrent writers to disjoint parts of one chunk lose
+nothing. In a transaction a write is staged as a modification of the stored chunk.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._future import Future
+from ..kvstore import UNKNOWN
+from ._scheduling import pull_workers, run_parts
+from ._storage_call import storage_call
+
+if TYPE_CHECKING:
+    from ..index_space import IndexTransform
+    from ..kvstore import KvStore, Transaction
+    from ._chunked import KvsChunkedDriver
+
+__all__ = ["covers_chunk", "read", "stored_chunk_counts", "store", "write"]
+
+
+def _chunk_kvstore(driver: KvsChunkedDriver, transaction: Transaction | None) -> KvStore:
+    kvstore = driver.chunk_kvstore
+    return kvstore if transaction is None else kvstore.with_transaction(transaction)
+
+
+# -- read --------------------------------------------------------------------------------------
+def read(driver: KvsChunkedDriver, transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
+    """Read the region ``transform`` selects (the base of ``KvsChunkedDriver.read``)."""
+    from ..index_space import partition_index_transform
+
+    driver.check_bounds(transform)
+    kvstore = _chunk_kvstore(driver, transaction)
+    target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
+    parts = list(partition_index_transform(transform, driver._chunk))
+    read_stored = driver.chunk_cache.read
+    chunk_key = driver.chunk_key
+    field_view = driver.field_view
+
+    def read_part(part: Any) -> None:
+        storage, _ = read_stored(chunk_key(part.grid_indices), kvstore)
+        source = field_view(driver._fill_state.chunk if storage is None else storage)
+        target[part.array_selection] = source[part.cell_selection]
+
+    if len(parts) == 1:  # the common small read: no scheduling at all
+        future: Future[np.ndarray[Any, Any]] = Future()
+        try:
+            read_part(parts[0])
+        except Exception as exc:
+            future._set_exception(exc)
+        else:
+            future._set_result(target)
+        return future
+    executor = driver._executor
+    if kvstore.transaction is None and kvstore.driver.local_io:
+        # Local reads are quick: a worker per data-copy thread reads, decodes and
+        # copies chunk after chunk, with no hand-off per chunk.
+        return pull_workers(executor, executor.limit, parts, read_part, None, target)
+    return run_parts(executor, parts, read_part, lambda: target)
+
+
+def stored_chunk_counts(driver: KvsChunkedDriver, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
+    """(stored, total) chunks intersecting ``transform``."""
+    from ..index_space import partition_index_transform
+
+    driver.check_bounds(transform)
+    kvstore = _chunk_kvstore(driver, transaction)
+    keys = {driver.chunk_key(part.grid_indices) for part in partition_index_transform(transform, driver._chunk)}
+    if not keys:
+        return (0, 0)
+    if len(keys) > 64:  # one listing beats many reads
+        listed = {k.decode("utf-8", "surrogateescape") for k in kvstore.list().result()}
+        return (len(keys & listed), len(keys))
+    present = sum(kvstore.read_blocking(key).state == "value" for key in keys)
+    return (present, len(keys))
+
+
+# -- write -------------------------------------------------------------------------------------
+def write(
+    driver: KvsChunkedDriver, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
+) -> Future[None]:
+    """Write ``source`` to the region ``transform`` selects (the base of ``KvsChunkedDriver.write``)."""
+    from ..index_space import partition_index_transform
+
+    driver.check_bounds(transform)
+    kvstore = _chunk_kvstore(driver, transaction)
+    parts = list(partition_index_transform(transform, driver._chunk))
+
+    if transaction is None and kvstore.driver.local_io and len(parts) > 1:
+        return _write_locally(driver, kvstore, parts, source)
+
+    def write_part(part: Any) -> Future[Any] | None:
+        return _write_chunk(driver, kvstore, part, source)
+
+    return run_parts(driver._executor, parts, write_part, lambda: None)
+
+
+def _write_locally(driver: KvsChunkedDriver, kvstore: KvStore, parts: list[Any], source: np.ndarray[Any, Any]) -> Future[None]:
+    """Write many chunks to a local kvstore (file, memory) with a few pull workers.
+
+    Each worker takes the next part, encodes it and writes it into the kvstore's write
+    batch itself, then takes another. Nothing is handed from thread to thread per
+    chunk: in CPython every hand-off (a queue, a Future callback, a semaphore) costs
+    GIL round trips and futex calls, which were most of the CPU time of a bulk write.
+    The workers run on the kvstore's I/O pool, as many as the batch asks for (more
+    when each write waits for its own fsync); the batch makes everything durable
+    before the returned Future completes. Memory stays bounded at one chunk per
+    worker.
+    """
+    executor = driver._executor
+    io_pool = kvstore.driver.executor
+    pool = io_pool if io_pool is not None else executor
+    batch = kvstore.driver.write_batch()  # durability work shared by all the chunks
+    limit = pool.limit if io_pool is None else min(
+        pool.limit, batch.writers(kvstore.path.encode("utf-8"), executor.limit)
+    )
+
+    def finish() -> None:  # also after an error: what was written is made durable
+        storage_call("making durable the chunks written under", kvstore.path, batch.finish)
+
+    return pull_workers(
+        pool, limit, parts, lambda part: _write_chunk(driver, kvstore, part, source, batch=batch), finish, None
+    )
+
+
+def covers_chunk(driver: KvsChunkedDriver, part: Any) -> bool:
+    """Whether ``part`` overwrites every in-bounds element of its chunk."""
+    selection = part.cell_selection
+    chunk = driver._chunk
+    if not isinstance(selection, tuple) or len(selection) != len(chunk):
+        return False
+    shape = driver._shape
+    for dim, item in enumerate(selection):
+        if not isinstance(item, slice):
+            return False
+        start, stop, step = item.indices(chunk[dim])
+        in_bounds = min(chunk[dim], shape[dim] - part.grid_indices[dim] * chunk[dim])
+        if step != 1 or start != 0 or stop < in_bounds:
+            return False
+    return True
+
+
+def _write_chunk(
+    driver: KvsChunkedDriver, kvstore: KvStore, part: Any, source: np.ndarray[Any, Any], batch: Any = None
+) -> Future[Any] | None:
+    """Write one part; a whole-chunk write returns the Future of its kvstore write, or
+    with a kvstore write ``batch`` writes on this thread (into it) and returns None."""
+    key = driver.chunk_key(part.grid_indices)
+    values = source[part.array_selection]
+    if kvstore.transaction is not None:
+        _stage_in_transaction(driver, kvstore, key, part, np.array(values, copy=True))
+        return None
+    if covers_chunk(driver, part):
+        fill = driver._fill_state.chunk
+        if values.shape == driver._chunk and driver.field_view(fill) is fill:
+            storage = values  # interior chunk: encode straight from the caller's array
+        else:
+            storage = driver.fill_chunk()
+            driver.field_view(storage)[part.cell_selection] = values
+        if batch is not None:
+            store(driver, kvstore, key, storage, None, batch)
+            return None
+        return _store_unconditionally(driver, kvstore, key, storage)
+    while True:  # read-modify-write, retried when another writer got there first
+        current, generation = driver.chunk_cache.read(key, kvstore)
+        storage = driver.fill_chunk() if current is None else current.copy(order="K")
+        driver.field_view(storage)[part.cell_selection] = values
+        if store(driver, kvstore, key, storage, generation, batch):
+            return None
+
+
+def _cacheable(storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A read-only array the cache may keep (a copy if ``storage`` views another array)."""
+    cached = np.array(storage, copy=True) if storage.base is not None else storage
+    cached.setflags(write=False)
+    return cached
+
+
+def _store_unconditionally(driver: KvsChunkedDriver, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any]) -> Future[Any]:
+    """Encode here, then let the kvstore's own pool do the (possibly fsync-bound) write,
+    so the data-copy threads go on encoding while many writes are in flight."""
+    equals_fill = not driver._store_fill and driver._fill_state.equals(storage)
+    value = None if equals_fill else driver.encode_chunk(storage)
+    cache = driver.chunk_cache
+    if equals_fill or not cache.pool.total_bytes_limit:
+        cache.discard(key)
+        cached = None
+    else:
+        cached = _cacheable(storage)
+    full_key = kvstore.path + key
+    written: Future[Any] = Future()
+
+    def settle(done: Future[Any]) -> None:
+        error = done.exception()
+        if error is None:
+            written._set_result(done.result())
+            return
+        try:
+            storage_call("writing chunk", full_key, lambda: done.result())
+        except Exception as wrapped:
+            written._set_exception(wrapped)
+
+    slots = driver._write_slots
+    slots.acquire()  # released when the write completes
+    try:
+        started = storage_call("writing chunk", full_key, kvstore.write, key, value)
+    except BaseException:
+        slots.release()
+        raise
+    started.add_done_callback(lambda _: slots.release())
+    started.add_done_callback(settle)
+    if cached is None:
+        return written
+
+    def remember(done: Future[Any]) -> None:
+        if done.exception() is None:
+            cache.remember(key, done.result().generation, time.time(), cached)
+
+    written.add_done_callback(remember)
+    return written
+
+
+def _stage_in_transaction(
+    driver: KvsChunkedDriver, kvstore: KvStore, key: str, part: Any, values: np.ndarray[Any, Any]
+) -> None:
+    """Stage the write as a modification the transaction applies to the stored chunk.
+
+    If the transaction also read this chunk, the commit is conditioned on what it read;
+    otherwise the modification is re-applied to whatever is stored at commit time.
+    """
+    covers = covers_chunk(driver, part)
+    cache = driver.chunk_cache
+
+    def modify(stored: bytes | None) -> bytes | None:
+        if covers or stored is None:
+            storage = driver.fill_chunk()
+        else:
+            storage = np.array(cache.decode(key, stored), copy=True, order="K")
+        driver.field_view(storage)[part.cell_selection] = values
+        if not driver._store_fill and driver._fill_state.equals(storage):
+            return None
+        return driver.encode_chunk(storage)
+
+    assert kvstore.transaction is not None
+    kvstore.transaction._modify(kvstore.driver, (kvstore.path + key).encode("utf-8"), modify)
+    cache.discard(key)
+
+
+def store(
+    driver: KvsChunkedDriver, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None, batch: Any = None
+) -> bool:
+    """Write (or delete, if it equals the fill value) one chunk; False on a failed condition."""
+    full_key = kvstore.path + key
+    if not driver._store_fill and driver._fill_state.equals(storage):
+        stamp = storage_call("deleting chunk", full_key, kvstore.write_blocking, key, None, if_equal, batch)
+        cached: np.ndarray[Any, Any] | None = None
+    else:
+        encoded = driver.encode_chunk(storage)
+        stamp = storage_call("writing chunk", full_key, kvstore.write_blocking, key, encoded, if_equal, batch)
+        cached = storage
+    if if_equal is not None and stamp.generation == UNKNOWN and kvstore.transaction is None:
+        return False
+    if kvstore.transaction is None:
+        cache = driver.chunk_cache
+        if cached is None or not cache.pool.total_bytes_limit:
+            cache.discard(key)
+        else:
+            cache.remember(key, stamp.generation, time.time(), _cacheable(cached))
+    return True

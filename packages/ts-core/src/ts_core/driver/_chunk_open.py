@@ -1,0 +1,139 @@
+"""Opening a chunked array: its kvstore, the stored metadata, the open/create/delete modes,
+the creation race, and re-reading the metadata when ``recheck_cached_metadata`` asks."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..errors import SpecError
+from ..kvstore import NO_VALUE, UNKNOWN, KvStore, prefix_range
+from ._storage_call import storage_call
+
+if TYPE_CHECKING:
+    from ..context import Context
+    from ._chunked import KvsChunkedDriver
+    from ._open_options import OpenOptions
+
+__all__ = ["GENERIC_MEMBERS", "load_metadata_json", "open_array", "open_from_spec", "parse_stored", "revalidate_metadata"]
+
+#: Spec members that KvsChunkedDriver interprets itself (the rest go to the format).
+GENERIC_MEMBERS = frozenset(
+    {
+        "driver", "context", "dtype", "rank", "transform", "schema", "kvstore", "path",
+        "open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata",
+        "recheck_cached_data", "recheck_cached_metadata", "recheck_cached",
+    }
+)
+
+
+def load_metadata_json(data: bytes) -> Any:
+    """Decode a stored JSON metadata object; invalid JSON is a SpecError, not a traceback."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise SpecError("", f"invalid JSON: {exc}") from None
+
+
+def parse_stored(cls: type[KvsChunkedDriver], data: bytes, kvstore: KvStore) -> Any:
+    """``cls.parse_stored_metadata`` whose errors name the metadata object's full key."""
+    try:
+        return cls.parse_stored_metadata(data)
+    except ValueError as exc:
+        raise ValueError(f"invalid metadata in {kvstore.path + cls.metadata_key!r}: {exc}") from exc
+
+
+def open_from_spec(
+    cls: type[KvsChunkedDriver], json_value: dict[str, Any], *, context: Context, options: OpenOptions, transaction: Any
+) -> KvsChunkedDriver:
+    """Open the kvstore a spec names, gather its constraints, then ``open_driver``."""
+    from ..kvstore import KvStoreSpec
+    from ._constraints import constraints_from_spec
+
+    if "kvstore" not in json_value:
+        raise ValueError(f'kvstore: the "{cls.id}" driver needs a "kvstore" member')
+    kvstore_spec = KvStoreSpec(json_value["kvstore"])
+    if json_value.get("path"):
+        kvstore_spec = kvstore_spec / json_value["path"]
+    if kvstore_spec.path and not kvstore_spec.path.endswith("/"):
+        kvstore_spec = kvstore_spec + "/"
+    kvstore = KvStore.open(kvstore_spec, context=context, transaction=transaction).result()
+    members = {k: v for k, v in json_value.items() if k not in GENERIC_MEMBERS}
+    schema = constraints_from_spec(json_value)
+    return cls.open_driver(kvstore, members, schema, context, options)
+
+
+def open_array(
+    cls: type[KvsChunkedDriver],
+    kvstore: KvStore,
+    spec_members: dict[str, Any],
+    schema: Any,
+    context: Context,
+    options: OpenOptions,
+) -> KvsChunkedDriver:
+    """Open, create or replace the array according to ``options`` (runs synchronously)."""
+    if options.delete_existing:
+        kvstore.delete_range(prefix_range(b"")).result()
+    metadata = None
+    where = kvstore.url or kvstore.path
+    if options.assume_metadata:
+        metadata = cls.metadata_for_create(spec_members, schema)
+    else:
+        stored = storage_call("reading metadata", kvstore.path + cls.metadata_key, kvstore.read_blocking, cls.metadata_key)
+        if stored.state == "value":
+            if not options.open:
+                raise ValueError(
+                    f"cannot create: an array already exists at {where!r} "
+                    f"({cls.metadata_key} is present); pass open=True to open it"
+                )
+            metadata = parse_stored(cls, stored.value, kvstore)
+            cls.check_metadata(metadata, spec_members, schema)
+        elif not options.create:
+            raise ValueError(
+                f"cannot open: no array at {where!r} ({cls.metadata_key} is missing); pass create=True to create one"
+            )
+        else:
+            metadata = cls.metadata_for_create(spec_members, schema)
+            metadata = _create(cls, kvstore, metadata, options)
+    driver = cls(kvstore=kvstore, metadata=metadata, context=context, options=options, spec_members=spec_members)
+    driver.check_schema_constraints(schema)
+    return driver
+
+
+def _create(cls: type[KvsChunkedDriver], kvstore: KvStore, metadata: Any, options: OpenOptions) -> Any:
+    """Write new metadata only if none is stored; if another writer created the array
+    first, open theirs only if ``options.open`` and it matches what we wanted."""
+    stamp = storage_call(
+        "writing metadata", kvstore.path + cls.metadata_key,
+        lambda: kvstore.write(cls.metadata_key, cls.encode_metadata(metadata), if_equal=NO_VALUE).result(),
+    )
+    if stamp.generation != UNKNOWN:
+        return metadata
+    where = kvstore.url or kvstore.path
+    stored = kvstore.read_blocking(cls.metadata_key)
+    theirs = parse_stored(cls, stored.value, kvstore)
+    if cls.encode_metadata(theirs) != cls.encode_metadata(metadata):
+        raise ValueError(f"cannot create: another writer created the array at {where!r} concurrently with different metadata")
+    if not options.open:
+        raise ValueError(f"cannot create: the array at {where!r} was created concurrently; pass open=True to open it")
+    return theirs
+
+
+def revalidate_metadata(driver: KvsChunkedDriver) -> None:
+    """Re-read the metadata (cheaply, with ``if_not_equal``) and apply it if it changed.
+
+    Called when ``recheck_cached_metadata`` says what was read may be stale: with the
+    default ("open") never after opening; with ``True`` before every operation, which
+    picks up a resize made by another process.
+    """
+    with driver._metadata_lock:
+        now = time.time()
+        kvstore = driver._kvstore
+        stored = kvstore.read_blocking(driver.metadata_key, if_not_equal=driver._metadata_generation)
+        if stored.state == "value":
+            driver._configure(parse_stored(type(driver), stored.value, kvstore))
+            driver._metadata_generation = stored.stamp.generation
+        elif stored.state == "missing":
+            raise ValueError(f"the array's {driver.metadata_key!r} was deleted")
+        driver._metadata_checked = now

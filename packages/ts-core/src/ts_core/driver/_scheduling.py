@@ -1,0 +1,106 @@
+"""Scheduling the per-chunk work of one read or write.
+
+``pull_workers`` starts a few workers that each take the next part until none is left (no
+part is handed from thread to thread); ``run_parts`` submits every part to a pool and
+also waits for the Futures a part's work returns (kvstore writes it started). A single
+part runs inline on the caller's thread in both.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from .._executor import Executor, run_inline
+from .._future import Future
+
+__all__ = ["pull_workers", "run_parts"]
+
+Part = TypeVar("Part")
+Result = TypeVar("Result")
+
+
+def pull_workers(
+    pool: Executor,
+    limit: int,
+    parts: Sequence[Part],
+    work: Callable[[Part], Any],
+    finish: Callable[[], None] | None,
+    result: Result,
+) -> Future[Result]:
+    """Run ``work`` on every part with up to ``limit`` workers on ``pool``, each taking the
+    next part until none is left; then ``finish`` (also after an error) and complete with
+    ``result`` or the first error. Cheapest when each part is quick (local I/O)."""
+    workers = max(1, min(len(parts), limit))
+    future: Future[Result] = Future()
+    lock = threading.Lock()
+    pending = iter(parts)
+    state: dict[str, Any] = {"running": workers, "error": None}
+
+    def drain() -> None:
+        try:
+            while True:
+                with lock:
+                    part = None if state["error"] is not None else next(pending, None)
+                if part is None:
+                    return
+                work(part)
+        except BaseException as exc:
+            with lock:
+                if state["error"] is None:
+                    state["error"] = exc
+        finally:
+            with lock:
+                state["running"] -= 1
+                last = state["running"] == 0
+            if last:
+                if finish is not None:
+                    try:
+                        finish()
+                    except BaseException as exc:
+                        state["error"] = state["error"] or exc
+                if state["error"] is None:
+                    future._set_result(result)
+                else:
+                    future._set_exception(state["error"])
+
+    for _ in range(workers):
+        pool.submit(drain)
+    return future
+
+
+def run_parts(
+    executor: Executor, parts: Sequence[Part], work: Callable[[Part], Any], result: Callable[[], Result]
+) -> Future[Result]:
+    """Run ``work`` for every part on ``executor`` and complete with ``result()``, or fail
+    with the first error. ``work`` may return a Future (say, a kvstore write it started);
+    the part counts as done when that completes. One part runs on the caller's thread."""
+    future: Future[Result] = Future()
+    if not parts:
+        future._set_result(result())
+        return future
+    remaining = [len(parts)]
+    lock = threading.Lock()
+
+    def finished(done: Future[Any]) -> None:
+        error = done.exception()
+        if error is not None:
+            future._set_exception(error)
+            return
+        inner = done.result()
+        if isinstance(inner, Future):
+            inner.add_done_callback(finished)
+            return
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            future._set_result(result())
+
+    if len(parts) == 1:
+        run_inline(work, parts[0]).add_done_callback(finished)
+        return future
+    for part in parts:
+        executor.submit(work, part).add_done_callback(finished)
+    return future
