@@ -1,0 +1,91 @@
+"""The one shard read-modify-write (IndexedShard.read_modify_write) and both of its users."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import ts_core as ts
+from ts_core.kvstore import NO_VALUE, UNKNOWN
+from ts_zarr.zarr3._shard_io import IndexedShard, chunk_generation
+
+
+def sharded_store(path: str = "a/") -> Any:
+    spec = {
+        "driver": "zarr3",
+        "kvstore": {"driver": "memory", "path": path},
+        "metadata": {
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4, 4]}},
+            "codecs": [{"name": "sharding_indexed", "configuration": {"chunk_shape": [2, 2]}}],
+        },
+    }
+    return ts.open(spec, create=True, dtype=ts.uint8, shape=[8, 8]).result()
+
+
+def shard_of(store: Any, shard_key: str = "c/0/0") -> IndexedShard:
+    driver = store._driver
+    kvstore = driver.kvstore
+    return IndexedShard(kvstore.driver, (kvstore.path + shard_key).encode(), driver.metadata.codecs.sharding.index_format)
+
+
+def test_update_returning_false_writes_nothing() -> None:
+    store = sharded_store()
+    shard = shard_of(store)
+    assert shard.read_modify_write(lambda chunks: False) is None
+    assert shard.read_all() == (NO_VALUE, {})
+
+
+def test_conflict_is_retried_on_what_the_other_writer_stored() -> None:
+    store = sharded_store()
+    shard = shard_of(store)
+    calls = []
+
+    def update(chunks: dict[Any, bytes]) -> bool:
+        calls.append(dict(chunks))
+        if len(calls) == 1:  # another writer changes the shard between our read and write
+            shard.write_all({(1, 1): b"theirs"}, None)
+        chunks[(0, 0)] = b"ours"
+        return True
+
+    stamp = shard.read_modify_write(update)
+    assert stamp is not None
+    assert stamp.generation != UNKNOWN
+    assert calls == [{}, {(1, 1): b"theirs"}]
+    assert shard.read_all()[1] == {(0, 0): b"ours", (1, 1): b"theirs"}
+
+
+def test_write_chunk_conditions_and_deletes() -> None:
+    store = sharded_store()
+    shard = shard_of(store)
+    first = shard.write_chunk((0, 1), b"one", None)
+    assert first.generation == chunk_generation(b"one")
+    assert shard.write_chunk((0, 1), b"two", chunk_generation(b"stale")).generation == UNKNOWN
+    assert shard.read_all()[1] == {(0, 1): b"one"}
+    assert shard.write_chunk((1, 0), None, None).generation == NO_VALUE  # absent: nothing written
+    assert shard.write_chunk((0, 1), None, chunk_generation(b"one")).generation == NO_VALUE  # deleted
+    assert shard.read_all() == (NO_VALUE, {})  # no chunk left: the shard object is gone
+
+
+def test_driver_and_chunk_store_writes_share_the_one_read_modify_write(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[bool] = []
+    original = IndexedShard.read_modify_write
+
+    def counted(self: IndexedShard, update: Any, *, read: bool = True) -> Any:
+        calls.append(read)
+        return original(self, update, read=read)
+
+    monkeypatch.setattr(IndexedShard, "read_modify_write", counted)
+    store = sharded_store()
+    store[0:4, 0:4].write(np.full((4, 4), 1, dtype=np.uint8)).result()  # a whole shard: no read
+    assert calls == [False]
+    store[0, 0].write(2).result()  # grouped partial shard write
+    assert calls == [False, True]
+    with ts.Transaction() as txn:  # committed through ShardedChunkStore.write -> write_chunk
+        store.with_transaction(txn)[1, 1].write(3).result()
+    assert calls == [False, True, True]
+    expected = np.zeros((8, 8), dtype=np.uint8)
+    expected[0:4, 0:4] = 1
+    expected[0, 0], expected[1, 1] = 2, 3
+    np.testing.assert_array_equal(store.read().result(), expected)
