@@ -261,6 +261,7 @@ class KvsChunkedDriver(Driver):
     # -- the Driver contract --------------------------------------------------------------
     @property
     def domain(self) -> IndexDomain:
+        """``[0, shape)``, with implicit upper bounds on the chunked (resizable) dimensions."""
         from ..index_space import IndexDomain
 
         chunked = len(self._shape) - len(self.inner_shape)
@@ -272,10 +273,12 @@ class KvsChunkedDriver(Driver):
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
+        """The dtype of what reads return (the exposed field's, for structured storage)."""
         return self.field_view(self._fill_state.chunk).dtype
 
     @property
     def schema(self) -> Any:
+        """Schema from the hooks: one chunk grid for reads and writes, codec, fill value."""
         from ..schema import ChunkLayout, CodecSpec, Schema
 
         rank = len(self._shape)
@@ -291,14 +294,17 @@ class KvsChunkedDriver(Driver):
         )
 
     def read(self, transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
+        """Read chunk by chunk through the chunk cache (see ``_chunk_io``)."""
         return _chunk_io.read(self, transform, transaction)
 
     def write(
         self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
     ) -> Future[None]:
+        """Write chunk by chunk; partial chunks by conditioned read-modify-write (see ``_chunk_io``)."""
         return _chunk_io.write(self, transform, source, transaction)
 
     def stored_chunk_counts(self, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
+        """(stored, total) chunks the transform touches; one listing when there are many."""
         return _chunk_io.stored_chunk_counts(self, transform, transaction)
 
     def _store(
