@@ -79,6 +79,6 @@ def test_failing_chunk_read_is_reported_with_key(flaky: object) -> None:
     plain = ts.KvStore.open({"driver": "memory"}, context=context).result()
     plain["a/bad"] = b"x"
     with pytest.raises(ChunkStorageError, match=r"reading chunk 'a/bad' failed: OSError"):
-        ok._driver._read_storage("bad", ok.kvstore)
+        ok._driver.read_stored_chunk("bad", ok.kvstore)
     with pytest.raises(ChunkStorageError, match=r"writing chunk 'a/bad' failed: ConnectionResetError"):
         ok._driver._store(ok.kvstore, "bad", ok._driver.fill_chunk() + 1, None)

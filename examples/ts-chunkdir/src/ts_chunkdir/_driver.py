@@ -40,7 +40,7 @@ __all__ = ["ChunkdirDriver"]
 #: zlib's speed/size trade-off for new chunks (1 fastest .. 9 smallest); readers need not know it.
 ZLIB_LEVEL = 6
 
-class ChunkdirDriver(KvsChunkedDriver):
+class ChunkdirDriver(KvsChunkedDriver[ChunkdirMetadata]):
     """A chunkdir array: ``chunkdir.json`` and one object per chunk (``"c/i.j"``)."""
 
     id = "chunkdir"

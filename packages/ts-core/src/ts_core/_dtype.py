@@ -105,7 +105,7 @@ _JSON_INT_MIN: Final = -(2**63)
 _JSON_INT_MAX: Final = 2**64 - 1
 
 _BY_NAME: dict[str, dtype] = {}
-_NUMPY_DTYPES: dict[str, Any] = {}  # name -> numpy.dtype, filled on first use
+_NUMPY_DTYPES: dict[str, numpy.dtype[Any]] = {}  # name -> numpy.dtype, filled on first use
 _ML_TYPE_TO_NAME: dict[type, str] = {}  # ml_dtypes scalar type -> name, filled on first use
 
 

@@ -30,7 +30,7 @@ from ._metadata import (
 __all__ = ["N5Driver"]
 
 
-class N5Driver(KvsChunkedDriver):
+class N5Driver(KvsChunkedDriver[N5Metadata]):
     """N5 datasets: ``attributes.json`` and one kvstore key per block (``"i/j/k"``)."""
 
     id = "n5"

@@ -24,7 +24,7 @@ __all__ = ["ZarrDriver"]
 DEFAULT_COMPRESSOR = {"blocksize": 0, "clevel": 5, "cname": "lz4", "id": "blosc", "shuffle": -1}
 
 
-class ZarrDriver(KvsChunkedDriver):
+class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
     """zarr v2 arrays: ``.zarray`` metadata and one kvstore key per chunk."""
 
     id = "zarr"
@@ -108,7 +108,8 @@ class ZarrDriver(KvsChunkedDriver):
 
     def field_view(self, storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if self.metadata.dtype.has_fields:
-            return storage[self._field.name]  # type: ignore[no-any-return]
+            view: np.ndarray[Any, Any] = storage[self._field.name]
+            return view
         return storage
 
     def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
@@ -137,7 +138,7 @@ class ZarrDriver(KvsChunkedDriver):
         metadata = self.metadata
         elements = _to_elements(storage, metadata.dtype.storage_dtype, metadata.chunks)
         if metadata.compressor is None and not metadata.filters:
-            return elements.tobytes(order=metadata.order)  # one copy, from any layout
+            return elements.tobytes(order="F" if metadata.order == "F" else "C")  # one copy, from any layout
         raw: Any = np.ascontiguousarray(elements.T if metadata.order == "F" else elements)
         for codec in metadata.filters:
             raw = codec.encode(raw)
@@ -193,7 +194,8 @@ def _to_elements(
 
 
 def _inner(zarr_dtype: Any, spec_members: dict[str, Any]) -> tuple[int, ...]:
-    return zarr_dtype.field(spec_members.get("field"), "field").shape
+    shape: tuple[int, ...] = zarr_dtype.field(spec_members.get("field"), "field").shape
+    return shape
 
 
 def _choose_chunks(shape: list[int], zarr_dtype: Any, schema: SchemaConstraints) -> tuple[int, ...]:

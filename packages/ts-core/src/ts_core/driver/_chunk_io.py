@@ -27,13 +27,13 @@ if TYPE_CHECKING:
 __all__ = ["covers_chunk", "read", "stored_chunk_counts", "store", "write"]
 
 
-def _chunk_kvstore(driver: KvsChunkedDriver, transaction: Transaction | None) -> KvStore:
+def _chunk_kvstore(driver: KvsChunkedDriver[Any], transaction: Transaction | None) -> KvStore:
     kvstore = driver.chunk_kvstore
     return kvstore if transaction is None else kvstore.with_transaction(transaction)
 
 
 # -- read --------------------------------------------------------------------------------------
-def read(driver: KvsChunkedDriver, transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
+def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
     """Read the region ``transform`` selects (the base of ``KvsChunkedDriver.read``)."""
     from ..index_space import partition_index_transform
 
@@ -67,7 +67,7 @@ def read(driver: KvsChunkedDriver, transform: IndexTransform, transaction: Trans
     return run_parts(executor, parts, read_part, lambda: target)
 
 
-def stored_chunk_counts(driver: KvsChunkedDriver, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
+def stored_chunk_counts(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
     """(stored, total) chunks intersecting ``transform``."""
     from ..index_space import partition_index_transform
 
@@ -85,7 +85,7 @@ def stored_chunk_counts(driver: KvsChunkedDriver, transform: IndexTransform, tra
 
 # -- write -------------------------------------------------------------------------------------
 def write(
-    driver: KvsChunkedDriver, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
+    driver: KvsChunkedDriver[Any], transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
 ) -> Future[None]:
     """Write ``source`` to the region ``transform`` selects (the base of ``KvsChunkedDriver.write``)."""
     from ..index_space import partition_index_transform
@@ -103,7 +103,7 @@ def write(
     return run_parts(driver._executor, parts, write_part, lambda: None)
 
 
-def _write_locally(driver: KvsChunkedDriver, kvstore: KvStore, parts: list[Any], source: np.ndarray[Any, Any]) -> Future[None]:
+def _write_locally(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: list[Any], source: np.ndarray[Any, Any]) -> Future[None]:
     """Write many chunks to a local kvstore (file, memory) with a few pull workers.
 
     Each worker takes the next part, encodes it and writes it into the kvstore's write
@@ -131,7 +131,7 @@ def _write_locally(driver: KvsChunkedDriver, kvstore: KvStore, parts: list[Any],
     )
 
 
-def covers_chunk(driver: KvsChunkedDriver, part: Any) -> bool:
+def covers_chunk(driver: KvsChunkedDriver[Any], part: Any) -> bool:
     """Whether ``part`` overwrites every in-bounds element of its chunk."""
     selection = part.cell_selection
     chunk = driver._chunk
@@ -149,7 +149,7 @@ def covers_chunk(driver: KvsChunkedDriver, part: Any) -> bool:
 
 
 def _write_chunk(
-    driver: KvsChunkedDriver, kvstore: KvStore, part: Any, source: np.ndarray[Any, Any], batch: Any = None
+    driver: KvsChunkedDriver[Any], kvstore: KvStore, part: Any, source: np.ndarray[Any, Any], batch: Any = None
 ) -> Future[Any] | None:
     """Write one part; a whole-chunk write returns the Future of its kvstore write, or
     with a kvstore write ``batch`` writes on this thread (into it) and returns None."""
@@ -184,7 +184,7 @@ def _cacheable(storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return cached
 
 
-def _store_unconditionally(driver: KvsChunkedDriver, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any]) -> Future[Any]:
+def _store_unconditionally(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, storage: np.ndarray[Any, Any]) -> Future[Any]:
     """Encode here, then let the kvstore's own pool do the (possibly fsync-bound) write,
     so the data-copy threads go on encoding while many writes are in flight."""
     equals_fill = not driver._store_fill and driver._fill_state.equals(storage)
@@ -229,7 +229,7 @@ def _store_unconditionally(driver: KvsChunkedDriver, kvstore: KvStore, key: str,
 
 
 def _stage_in_transaction(
-    driver: KvsChunkedDriver, kvstore: KvStore, key: str, part: Any, values: np.ndarray[Any, Any]
+    driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, part: Any, values: np.ndarray[Any, Any]
 ) -> None:
     """Stage the write as a modification the transaction applies to the stored chunk.
 
@@ -255,7 +255,7 @@ def _stage_in_transaction(
 
 
 def store(
-    driver: KvsChunkedDriver, kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None, batch: Any = None
+    driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, storage: np.ndarray[Any, Any], if_equal: bytes | None, batch: Any = None
 ) -> bool:
     """Write (or delete, if it equals the fill value) one chunk; False on a failed condition."""
     full_key = kvstore.path + key

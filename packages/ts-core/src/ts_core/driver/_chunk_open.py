@@ -36,7 +36,7 @@ def load_metadata_json(data: bytes) -> Any:
         raise SpecError("", f"invalid JSON: {exc}") from None
 
 
-def parse_stored(cls: type[KvsChunkedDriver], data: bytes, kvstore: KvStore) -> Any:
+def parse_stored(cls: type[KvsChunkedDriver[Any]], data: bytes, kvstore: KvStore) -> Any:
     """``cls.parse_stored_metadata`` whose errors name the metadata object's full key."""
     try:
         return cls.parse_stored_metadata(data)
@@ -45,8 +45,8 @@ def parse_stored(cls: type[KvsChunkedDriver], data: bytes, kvstore: KvStore) -> 
 
 
 def open_from_spec(
-    cls: type[KvsChunkedDriver], json_value: dict[str, Any], *, context: Context, options: OpenOptions, transaction: Any
-) -> KvsChunkedDriver:
+    cls: type[KvsChunkedDriver[Any]], json_value: dict[str, Any], *, context: Context, options: OpenOptions, transaction: Any
+) -> KvsChunkedDriver[Any]:
     """Open the kvstore a spec names, gather its constraints, then ``open_driver``."""
     from ..kvstore import KvStoreSpec
     from ._constraints import constraints_from_spec
@@ -65,13 +65,13 @@ def open_from_spec(
 
 
 def open_array(
-    cls: type[KvsChunkedDriver],
+    cls: type[KvsChunkedDriver[Any]],
     kvstore: KvStore,
     spec_members: dict[str, Any],
     schema: Any,
     context: Context,
     options: OpenOptions,
-) -> KvsChunkedDriver:
+) -> KvsChunkedDriver[Any]:
     """Open, create or replace the array according to ``options`` (runs synchronously)."""
     if options.delete_existing:
         kvstore.delete_range(prefix_range(b"")).result()
@@ -101,7 +101,7 @@ def open_array(
     return driver
 
 
-def _create(cls: type[KvsChunkedDriver], kvstore: KvStore, metadata: Any, options: OpenOptions) -> Any:
+def _create(cls: type[KvsChunkedDriver[Any]], kvstore: KvStore, metadata: Any, options: OpenOptions) -> Any:
     """Write new metadata only if none is stored; if another writer created the array
     first, open theirs only if ``options.open`` and it matches what we wanted."""
     stamp = storage_call(
@@ -120,7 +120,7 @@ def _create(cls: type[KvsChunkedDriver], kvstore: KvStore, metadata: Any, option
     return theirs
 
 
-def revalidate_metadata(driver: KvsChunkedDriver) -> None:
+def revalidate_metadata(driver: KvsChunkedDriver[Any]) -> None:
     """Re-read the metadata (cheaply, with ``if_not_equal``) and apply it if it changed.
 
     Called when ``recheck_cached_metadata`` says what was read may be stale: with the

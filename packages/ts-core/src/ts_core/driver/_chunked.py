@@ -14,7 +14,7 @@ from __future__ import annotations
 import abc
 import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
@@ -32,12 +32,21 @@ if TYPE_CHECKING:
     from ..context import Context
     from ..index_space import IndexDomain, IndexTransform
     from ..kvstore import KvStore, Transaction
+    from ._constraints import SchemaConstraints
 
 __all__ = ["GENERIC_MEMBERS", "ChunkError", "ChunkStorageError", "KvsChunkedDriver", "load_metadata_json"]
 
 
-class KvsChunkedDriver(Driver):
-    """Chunked array in a kvstore; subclasses supply the format."""
+#: The format's metadata type (``ZarrMetadata``, ...): ``KvsChunkedDriver[ZarrMetadata]``.
+MetadataT = TypeVar("MetadataT")
+
+
+class KvsChunkedDriver(Driver, Generic[MetadataT]):
+    """Chunked array in a kvstore; subclasses supply the format.
+
+    A format names its metadata type as the type parameter (``class
+    ZarrDriver(KvsChunkedDriver[ZarrMetadata])``), so the hooks and ``metadata`` are typed.
+    """
 
     #: Name of the metadata object below the array's kvstore path (e.g. ``".zarray"``).
     metadata_key: str
@@ -46,7 +55,7 @@ class KvsChunkedDriver(Driver):
         self,
         *,
         kvstore: KvStore,
-        metadata: Any,
+        metadata: MetadataT,
         context: Context,
         options: OpenOptions,
         spec_members: dict[str, Any],
@@ -81,7 +90,7 @@ class KvsChunkedDriver(Driver):
         )
         self._configure(metadata)
 
-    def _configure(self, metadata: Any) -> None:
+    def _configure(self, metadata: MetadataT) -> None:
         """Take (new) metadata: derive shapes, reset the fill chunk, let the format react."""
         self._metadata = metadata
         self._shape = tuple(self.array_shape(metadata)) + self.inner_shape
@@ -93,30 +102,30 @@ class KvsChunkedDriver(Driver):
     # -- format hooks ---------------------------------------------------------------------
     @classmethod
     @abc.abstractmethod
-    def parse_stored_metadata(cls, data: bytes) -> Any:
+    def parse_stored_metadata(cls, data: bytes) -> MetadataT:
         """Parse the stored metadata object (errors name its key)."""
 
     @classmethod
     @abc.abstractmethod
-    def metadata_for_create(cls, spec_members: dict[str, Any], schema: Any) -> Any:
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> MetadataT:
         """Complete metadata for a new array from the spec's constraints."""
 
     @classmethod
     @abc.abstractmethod
-    def check_metadata(cls, metadata: Any, spec_members: dict[str, Any], schema: Any) -> None:
+    def check_metadata(cls, metadata: MetadataT, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
         """Raise ValueError naming the member if stored ``metadata`` violates the spec."""
 
     @classmethod
     @abc.abstractmethod
-    def encode_metadata(cls, metadata: Any) -> bytes:
+    def encode_metadata(cls, metadata: MetadataT) -> bytes:
         """Bytes of the metadata object."""
 
     @abc.abstractmethod
-    def array_shape(self, metadata: Any) -> tuple[int, ...]:
+    def array_shape(self, metadata: MetadataT) -> tuple[int, ...]:
         """Shape of the chunked dimensions."""
 
     @abc.abstractmethod
-    def chunk_shape(self, metadata: Any) -> tuple[int, ...]:
+    def chunk_shape(self, metadata: MetadataT) -> tuple[int, ...]:
         """Shape of one chunk (chunked dimensions only)."""
 
     @abc.abstractmethod
@@ -155,7 +164,7 @@ class KvsChunkedDriver(Driver):
         """Labels of the array's dimensions (empty strings unless the format stores some)."""
         return [""] * len(self._shape)
 
-    def with_shape(self, metadata: Any, shape: tuple[int, ...]) -> Any:
+    def with_shape(self, metadata: MetadataT, shape: tuple[int, ...]) -> MetadataT:
         """Metadata with the chunked dimensions resized (formats that can resize override)."""
         raise NotImplementedError(f'the "{self.id}" driver does not support resize')
 
@@ -164,7 +173,7 @@ class KvsChunkedDriver(Driver):
         """Trailing unchunked dimensions of each element (e.g. a field's shape)."""
         return ()
 
-    def on_metadata(self, metadata: Any) -> None:
+    def on_metadata(self, metadata: MetadataT) -> None:
         """Called whenever the driver takes metadata (at open, and when a revalidation reads
         a newer version), after ``shape`` and ``grid_chunk_shape`` are set; a format derives
         its own state from the metadata here."""
@@ -177,7 +186,7 @@ class KvsChunkedDriver(Driver):
 
     # -- what a format may use ------------------------------------------------------------
     @property
-    def metadata(self) -> Any:
+    def metadata(self) -> MetadataT:
         """The format's metadata object currently in effect."""
         return self._metadata
 
@@ -236,7 +245,6 @@ class KvsChunkedDriver(Driver):
         a read-only storage array, or None if missing, and its generation."""
         return self._chunk_cache.read(key, self.chunk_kvstore if kvstore is None else kvstore)
 
-    _read_storage = read_stored_chunk  # the old name, still used by ts-core's failing-storage tests
 
     def check_bounds(self, transform: IndexTransform) -> None:
         """Re-read the metadata if ``recheck_cached_metadata`` says so, then raise IndexError
@@ -274,7 +282,8 @@ class KvsChunkedDriver(Driver):
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
         """The dtype of what reads return (the exposed field's, for structured storage)."""
-        return self.field_view(self._fill_state.chunk).dtype
+        dtype: np.dtype[Any] = self.field_view(self._fill_state.chunk).dtype
+        return dtype
 
     @property
     def schema(self) -> Any:
@@ -317,18 +326,18 @@ class KvsChunkedDriver(Driver):
     @classmethod
     def from_spec(
         cls, json_value: dict[str, Any], *, context: Context, options: OpenOptions, transaction: Any
-    ) -> KvsChunkedDriver:
+    ) -> KvsChunkedDriver[MetadataT]:
         """Open the kvstore a spec names, gather its constraints, then ``open_driver``."""
         return _chunk_open.open_from_spec(cls, json_value, context=context, options=options, transaction=transaction)
 
     @classmethod
     def open_driver(
-        cls, kvstore: KvStore, spec_members: dict[str, Any], schema: Any, context: Context, options: OpenOptions
-    ) -> KvsChunkedDriver:
+        cls, kvstore: KvStore, spec_members: dict[str, Any], schema: SchemaConstraints, context: Context, options: OpenOptions
+    ) -> KvsChunkedDriver[MetadataT]:
         """Open, create or replace the array according to ``options`` (runs synchronously)."""
         return _chunk_open.open_array(cls, kvstore, spec_members, schema, context, options)
 
-    def check_schema_constraints(self, schema: Any) -> None:
+    def check_schema_constraints(self, schema: SchemaConstraints) -> None:
         """Schema constraints (rank, shape, dtype, hard chunk shape, codec) must hold for the array."""
         _schema_check.check_schema_constraints(self, schema)
 
@@ -342,7 +351,7 @@ class KvsChunkedDriver(Driver):
 
     def resize_to(
         self, exclusive_max: Sequence[int | None], *, metadata_only: bool, expand_only: bool, shrink_only: bool
-    ) -> KvsChunkedDriver:
+    ) -> KvsChunkedDriver[MetadataT]:
         """Change the array's upper bounds (conditional metadata update; trims chunks)."""
         return _resize.resize(
             self, exclusive_max, metadata_only=metadata_only, expand_only=expand_only, shrink_only=shrink_only

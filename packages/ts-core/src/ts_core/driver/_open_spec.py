@@ -94,7 +94,8 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
 
         kvstore_path = json_path(json_path_prefix, ["kvstore"])
         json_value["kvstore"] = KvStoreSpec(json_value["kvstore"], json_path=kvstore_path).to_json()
-    return json_value
+    validated: dict[str, Any] = json_value
+    return validated
 
 
 def base_spec_json(json_value: Mapping[str, Any], member: str = "base") -> dict[str, Any]:
@@ -182,4 +183,5 @@ def apply_spec_transform(spec_transform: IndexTransform, base_transform: IndexTr
             f"transform: output rank {spec_transform.output_rank} does not match "
             f"the array's rank {base_transform.input_rank}"
         )
-    return base_transform[spec_transform]
+    composed: IndexTransform = base_transform[spec_transform]
+    return composed

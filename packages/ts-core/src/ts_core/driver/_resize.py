@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..kvstore import UNKNOWN
 from ._chunk_open import parse_stored
@@ -17,13 +17,13 @@ __all__ = ["resize", "trim"]
 
 
 def resize(
-    driver: KvsChunkedDriver,
+    driver: KvsChunkedDriver[Any],
     exclusive_max: Sequence[int | None],
     *,
     metadata_only: bool,
     expand_only: bool,
     shrink_only: bool,
-) -> KvsChunkedDriver:
+) -> KvsChunkedDriver[Any]:
     """A driver for the array with new upper bounds (None keeps a bound); another writer's
     concurrent metadata change is re-read and the resize applied to it."""
     shape = driver.shape
@@ -64,7 +64,7 @@ def resize(
     return resized
 
 
-def trim(driver: KvsChunkedDriver, old_shape: tuple[int, ...], new_shape: tuple[int, ...]) -> None:
+def trim(driver: KvsChunkedDriver[Any], old_shape: tuple[int, ...], new_shape: tuple[int, ...]) -> None:
     """After shrinking: delete chunks now wholly outside, reset the cut-off part of edge chunks."""
     chunk = driver.grid_chunk_shape[: len(old_shape)]
     if all(n >= o for n, o in zip(new_shape, old_shape, strict=True)):

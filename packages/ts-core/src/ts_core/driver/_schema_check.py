@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["check_codec_constraint", "check_schema_constraints"]
 
 
-def check_schema_constraints(driver: KvsChunkedDriver, schema: Any) -> None:
+def check_schema_constraints(driver: KvsChunkedDriver[Any], schema: Any) -> None:
     """Rank, shape, dtype, hard chunk shapes and codec of ``schema`` must hold for the array;
     the error names the schema member that does not."""
     array_shape = driver.shape
@@ -46,7 +46,7 @@ def check_schema_constraints(driver: KvsChunkedDriver, schema: Any) -> None:
         driver.check_codec_constraint(codec)
 
 
-def check_codec_constraint(driver: KvsChunkedDriver, codec: Any) -> None:
+def check_codec_constraint(driver: KvsChunkedDriver[Any], codec: Any) -> None:
     """Top-level members of a ``CodecSpec`` constraint must equal the stored codec's."""
     stored = driver.codec_json()
     if stored is None:

@@ -452,7 +452,7 @@ class DimExpression:
         integer selection ``i`` this is ``ts.d[i][ts.newaxis]``; unlike it, labels work too."""
         return self._then("broadcast", None)
 
-    def __eq__(self, other: object) -> Any:  # type: ignore[override]
+    def __eq__(self, other: object) -> Any:
         """``ts.d['c'] == 0`` selects index 0 and drops the dimension (``ts.d['c'][0]``)."""
         if _is_int(other):
             return self[other]

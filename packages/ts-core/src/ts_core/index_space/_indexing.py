@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from ._compose import compose, compose_maps, definitely_empty, effective_range
+from ._compose import compose, compose_maps, effective_range
 from ._dim_expression import DimExpression, _repr_item, resolve_dim_slice, resolve_dimension
-from ._domain import IndexDomain
+from ._domain import IndexDomain, definitely_empty
 from ._interval import (
     MAX_FINITE_INDEX,
     MIN_FINITE_INDEX,

@@ -325,7 +325,7 @@ class Dim:
             value = int(other)  # type: ignore[call-overload]
         except (TypeError, ValueError):
             return False
-        return self._inclusive_min <= value < self._exclusive_max
+        return bool(self._inclusive_min <= value < self._exclusive_max)
 
     def __iter__(self) -> Iterator[int]:
         if not self.finite:

@@ -102,7 +102,7 @@ class KvStoreSpec:
     @property
     def url(self) -> str:
         """The URL form of this spec; ValueError when the driver has none."""
-        return self._open_driver_class().url_for(self._driver_spec, self._path)  # type: ignore[attr-defined,no-any-return]
+        return self._open_driver_class().url_for(self._driver_spec, self._path)
 
     def _open_driver_class(self) -> type[KvStoreDriver]:
         return self._record.load()  # type: ignore[no-any-return]

@@ -87,7 +87,7 @@ def find_codec_merge(driver: str) -> CodecMerge | None:
     from ..plugin import get_registry
 
     record = get_registry().find("codec", CODEC_MERGE_ID, namespace=driver)
-    return None if record is None else record.load()  # type: ignore[no-any-return]
+    return None if record is None else record.load()
 
 
 def merge_codec_json(a: Mapping[str, Any], b: Mapping[str, Any],

@@ -22,7 +22,7 @@ INF_INDEX = (1 << 62) - 1
 def _default_factory() -> Callable[..., Any]:
     from ..index_space import IndexDomain
 
-    return IndexDomain  # type: ignore[no-any-return]
+    return IndexDomain
 
 
 def merge_domains(existing: Any, new: Any, path: str = "domain",

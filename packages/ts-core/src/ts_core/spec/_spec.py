@@ -21,7 +21,8 @@ __all__ = ["OPEN_MODE_MEMBERS", "Spec", "apply_open_options", "parse_spec_json"]
 def parse_spec_json(value: Any) -> dict[str, Any]:
     """Validate spec JSON, a URL or a ``ts.Spec`` against its driver's schema; returns a copy."""
     if isinstance(value, Spec):
-        return json_copy(value._json)
+        copied: dict[str, Any] = json_copy(value._json)
+        return copied
     return validate_spec_json(value)
 
 

@@ -382,4 +382,5 @@ class TensorStore:
 def _reopen(json_value: dict[str, Any], read: bool, write: bool) -> TensorStore:
     from .._open import open as ts_open
 
-    return ts_open(json_value, read=read, write=write, open=True).result()
+    reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True).result()
+    return reopened

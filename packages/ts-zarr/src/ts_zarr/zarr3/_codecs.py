@@ -257,7 +257,8 @@ class Crc32cCodec(BytesToBytesCodec):
     def encode(self, data: bytes) -> bytes:
         import google_crc32c
 
-        return data + google_crc32c.value(data).to_bytes(CRC32C_SIZE, "little")
+        checksum: int = google_crc32c.value(data)
+        return data + checksum.to_bytes(CRC32C_SIZE, "little")
 
     def decode(self, data: bytes) -> bytes:
         import google_crc32c

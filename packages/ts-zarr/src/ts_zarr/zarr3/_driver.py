@@ -35,7 +35,7 @@ __all__ = ["Zarr3Driver"]
 Position = tuple[int, ...]
 
 
-class Zarr3Driver(KvsChunkedDriver):
+class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
     """zarr v3 arrays: ``zarr.json`` metadata, a codec chain, optional sharding."""
 
     id = "zarr3"

@@ -44,7 +44,8 @@ class ArrayDriver(Driver):
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
-        return self._data.dtype
+        dtype: np.dtype[Any] = self._data.dtype
+        return dtype
 
     @property
     def domain(self) -> IndexDomain:

@@ -69,9 +69,9 @@ class DownsampleDriver(Driver):
         from ...index_space import IndexDomain
 
         # stride takes element i*f, so it only has cells whose first element exists
-        first = (lambda lo, f: -(-lo // f)) if self._method == "stride" else (lambda lo, f: lo // f)
+        stride = self._method == "stride"
         return IndexDomain(
-            inclusive_min=[first(lo, f) for lo, f in zip(self._lower, self._factors, strict=True)],
+            inclusive_min=[-(-lo // f) if stride else lo // f for lo, f in zip(self._lower, self._factors, strict=True)],
             exclusive_max=[-(-hi // f) for hi, f in zip(self._upper, self._factors, strict=True)],
             labels=list(self._base_domain.labels),
             implicit_lower_bounds=list(self._base_domain.implicit_lower_bounds),
@@ -147,9 +147,9 @@ def _reduce(values: np.ndarray[Any, Any], mask: np.ndarray[Any, Any], method: st
         accumulator = np.float64 if kind in "biuf" else values.dtype
         total = np.where(mask, values, 0).sum(axis=-1, dtype=accumulator)
         if method == "add":
-            return total
+            return np.asarray(total)
         mean = total / np.maximum(counts, 1)
-        return np.round(mean) if kind in "biu" else mean
+        return np.asarray(np.round(mean) if kind in "biu" else mean)
     if method in ("min", "max"):
         reducer = np.min if method == "min" else np.max
         masked = np.ma.masked_array(values, mask=~mask)
