@@ -33,7 +33,7 @@ from ._metadata import (
 )
 
 if TYPE_CHECKING:
-    from ts_core.schema import ChunkLayout
+    pass
 
 __all__ = ["ChunkdirDriver"]
 
@@ -78,7 +78,8 @@ class ChunkdirDriver(KvsChunkedDriver[ChunkdirMetadata]):
             raise SpecError("rank", f"rank {rank} does not match metadata.shape {describe(members['shape'])}")
         if "chunks" not in members and isinstance(members["shape"], list):
             members["chunks"] = list(choose_read_write_chunk_shape(schema.layout(), members["shape"]))
-        _check_chunk_layout(schema.chunk_layout, members.get("chunks"), "metadata.chunks")
+        if isinstance(members.get("chunks"), list):
+            schema.check_chunk_shape(members["chunks"], "metadata.chunks")
         if schema.fill_value is not None:
             fill_json = fill_value_json(schema.fill_value)
             if members.get("dtype") in DATA_TYPES:  # else parse_metadata names the bad dtype
@@ -206,18 +207,3 @@ def _schema_compression(schema: SchemaConstraints) -> str | None:
     if codec_json.get("driver") != "chunkdir":
         raise SpecError("schema.codec.driver", f'expected "chunkdir", but received: {describe(codec_json.get("driver"))}')
     return codec_json.get("compression")
-
-
-def _check_chunk_layout(layout: ChunkLayout | None, chunks: Any, path: str) -> None:
-    """Hard chunk-shape constraints of the schema must match the metadata's chunks."""
-    if layout is None or not isinstance(chunks, list):
-        return
-    layout_json = layout.to_json()
-    for usage in ("write_chunk", "read_chunk"):
-        shape = (layout_json.get(usage) or {}).get("shape")
-        if shape is None:
-            continue
-        if len(shape) != len(chunks) or any(
-            wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, chunks, strict=False)
-        ):
-            raise SpecError(path, f"{describe(chunks)} conflicts with schema.chunk_layout.{usage}.shape {describe(shape)}")

@@ -76,7 +76,7 @@ class N5Driver(KvsChunkedDriver[N5Metadata]):
         _check_inner_order(layout, rank)
         if "blockSize" in constraints:
             if isinstance(constraints["blockSize"], list):
-                _check_stored_chunk_shape(layout, tuple(constraints["blockSize"]), "metadata.blockSize")
+                schema.check_chunk_shape(constraints["blockSize"], "metadata.blockSize")
         else:
             from ts_core.schema import choose_read_write_chunk_shape
 
@@ -103,7 +103,7 @@ class N5Driver(KvsChunkedDriver[N5Metadata]):
 
         check_metadata_members(metadata.to_json(), spec_members.get("metadata"), normalize)
         _check_zero_origin(schema.domain)
-        _check_stored_chunk_shape(schema.chunk_layout, metadata.block_size)
+        schema.check_chunk_shape(metadata.block_size, stored_name="blockSize")
         _check_stored_units(schema.dimension_units, metadata)
         if schema.codec is not None:
             from ._compression import parse_compression
@@ -242,28 +242,6 @@ def _compression_from_schema(schema: SchemaConstraints, itemsize: int, default: 
         if "compression" in json_value:
             return json_value["compression"]
     return default_compression(itemsize) if default is True else default
-
-
-def _check_stored_chunk_shape(layout: Any, block_size: tuple[int, ...], member: str = "") -> None:
-    """Hard chunk-shape constraints must match the (stored or given) ``blockSize``."""
-    if layout is None:
-        return
-    json_value = layout.to_json()
-    for usage in ("read_chunk", "write_chunk"):
-        shape = (json_value.get(usage) or {}).get("shape")
-        if shape is None:
-            continue
-        if len(shape) != len(block_size) or any(
-            wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, block_size, strict=False)
-        ):
-            if member:
-                raise SpecError(
-                    member, f"{list(block_size)} conflicts with schema.chunk_layout.{usage}.shape {describe(shape)}"
-                )
-            raise SpecError(
-                f"schema.chunk_layout.{usage}.shape",
-                f"expected {describe(shape)} but the stored blockSize is {list(block_size)}",
-            )
 
 
 def _units_json(units: Sequence[Any], rank: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ equal the spec's) as methods, so a format spells out only what is its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -59,6 +59,35 @@ class SchemaConstraints:
         if self.shape is None:
             raise SpecError("schema.domain", f"a shape must be specified to create {what}")
         return self.shape
+
+    def check_chunk_shape(
+        self, chunks: Sequence[int], member: str | None = None, stored_name: str = "chunk shape"
+    ) -> None:
+        """Hard ``read_chunk``/``write_chunk`` shape constraints must match ``chunks`` (for
+        formats with one level of chunking; 0 and None entries are unconstrained).
+
+        With ``member`` (the metadata member that gave ``chunks`` for a new array) the
+        error names that member; otherwise it names the constraint and the stored value,
+        called ``stored_name``.
+        """
+        if self.chunk_layout is None:
+            return
+        layout_json = self.chunk_layout.to_json()
+        for usage in ("read_chunk", "write_chunk"):
+            shape = (layout_json.get(usage) or {}).get("shape")
+            if shape is None:
+                continue
+            if len(shape) != len(chunks) or any(
+                wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, chunks, strict=False)
+            ):
+                if member:
+                    raise SpecError(
+                        member, f"{list(chunks)} conflicts with schema.chunk_layout.{usage}.shape {describe(shape)}"
+                    )
+                raise SpecError(
+                    f"schema.chunk_layout.{usage}.shape",
+                    f"expected {describe(shape)} but the stored {stored_name} is {list(chunks)}",
+                )
 
     def layout(self) -> ChunkLayout:
         """The chunk layout constraint, or an unconstrained layout."""
