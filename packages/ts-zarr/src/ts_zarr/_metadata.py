@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from ts_core.errors import SpecError, describe
+from ts_core.schema import check_chunk_bytes
 
 from ._codecs import Codec, get_codec
 from ._dtype import ZarrDType, parse_dtype
@@ -105,10 +106,21 @@ def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
     return tuple(result)
 
 
-def _parse_codec(value: Any, json_path: str) -> Codec:
+#: The driver schema's definition of a compressor or filter (parameters of known codecs).
+_CODEC_SCHEMA = {"$ref": "urn:ts:driver:zarr#/$defs/codec"}
+
+
+def _parse_codec(value: Any, json_path: str) -> tuple[Codec, Any]:
+    """The codec and its JSON (integral numbers such as ``1.0`` made ints, as tensorstore does)."""
+    from ts_core.schema import validate_json
+
     if not isinstance(value, Mapping) or not isinstance(value.get("id"), str):
         raise SpecError(json_path, f'expected an object with a string "id", but received: {describe(value)}')
-    return get_codec(dict(value), json_path)
+    validate_json(value, _CODEC_SCHEMA, json_path)
+    config = {
+        key: int(item) if isinstance(item, float) and item.is_integer() else item for key, item in value.items()
+    }
+    return get_codec(config, json_path), config
 
 
 def parse_metadata(value: Any, json_path: str = "metadata") -> ZarrMetadata:
@@ -147,16 +159,22 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> ZarrMetadata:
         raise SpecError(
             _join(json_path, "dimension_separator"), f'expected one of ".", "/", but received: {describe(separator)}'
         )
+    check_chunk_bytes(chunks, dtype.storage_dtype.itemsize, _join(json_path, "chunks"))
     compressor_json = value.get("compressor")
-    compressor = None if compressor_json is None else _parse_codec(compressor_json, _join(json_path, "compressor"))
+    compressor = None
+    if compressor_json is not None:
+        compressor, compressor_json = _parse_codec(compressor_json, _join(json_path, "compressor"))
     filters_json = value.get("filters")
     if filters_json is not None and not isinstance(filters_json, list):
         raise SpecError(_join(json_path, "filters"), f"expected array or null, but received: {describe(filters_json)}")
     if filters_json == []:
         filters_json = None  # zarr treats [] like null; normalise as zarr-python does
-    filters = tuple(
+    parsed_filters = [
         _parse_codec(item, _join(json_path, f"filters[{i}]")) for i, item in enumerate(filters_json or [])
-    )
+    ]
+    filters = tuple(codec for codec, _ in parsed_filters)
+    if filters_json is not None:
+        filters_json = [config for _, config in parsed_filters]
     fill_value_json = value.get("fill_value")
     fill_values = decode_fill_value(fill_value_json, dtype, _join(json_path, "fill_value"))
     extra = {k: v for k, v in value.items() if k not in _MEMBERS}

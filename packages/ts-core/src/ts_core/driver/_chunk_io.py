@@ -36,9 +36,11 @@ def _chunk_kvstore(driver: KvsChunkedDriver[Any], transaction: Transaction | Non
 def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
     """Read the region ``transform`` selects (the base of ``KvsChunkedDriver.read``)."""
     from ..index_space import partition_index_transform
+    from ..schema import check_read_bytes
 
     driver.check_bounds(transform)
     kvstore = _chunk_kvstore(driver, transaction)
+    check_read_bytes(transform.domain.shape, driver.numpy_dtype.itemsize)
     target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
     parts = list(partition_index_transform(transform, driver._chunk))
     read_stored = driver.chunk_cache.read

@@ -92,6 +92,11 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
 
     def _configure(self, metadata: MetadataT) -> None:
         """Take (new) metadata: derive shapes, reset the fill chunk, let the format react."""
+        from ..schema import check_chunk_bytes
+
+        # Formats check the exact byte size when parsing; this backstop (any format, no
+        # allocation) refuses a chunk grid cell whose element count alone is too large.
+        check_chunk_bytes(tuple(self.chunk_shape(metadata)), None, "metadata")
         self._metadata = metadata
         self._shape = tuple(self.array_shape(metadata)) + self.inner_shape
         self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape
