@@ -40,13 +40,14 @@ class BlockCodec:
 
     def decode(self, data: bytes) -> np.ndarray[Any, Any]:
         """A full block (native byte order); a smaller stored block is padded with zeros."""
-        sizes = self._parse_header(data)
+        sizes = self._parse_header(data)  # within blockSize, so ``expected`` is bounded too
         rank = len(self.block_size)
-        payload = self.compression.decode(data[_MODE_AND_RANK.size + rank * _SIZE.size :])
         count = 1
         for size in sizes:
             count *= size
         expected = count * self.stored_dtype.itemsize
+        # Decompression stops at the size the header declares: a small hostile block cannot expand.
+        payload = self.compression.decode_bounded(data[_MODE_AND_RANK.size + rank * _SIZE.size :], expected)
         if len(payload) != expected:
             shape = "x".join(map(str, sizes)) or "scalar"
             raise ValueError(

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from ts_core import decompression
 from ts_core.errors import SpecError, describe
 
 from .compression_api import N5Compression, check_members, integer_member
@@ -92,6 +93,9 @@ class RawCompression(N5Compression):
     def decode(self, data: bytes) -> bytes:
         return data
 
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return data  # the block checks the size; nothing is allocated
+
 
 @attrs.frozen
 class GzipCompression(N5Compression):
@@ -124,6 +128,9 @@ class GzipCompression(N5Compression):
             raise ValueError("truncated gzip/zlib stream")
         return result
 
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_zlib(data, max_size, wbits=_ZLIB_WBITS if self.use_zlib else _GZIP_WBITS)
+
 
 @attrs.frozen
 class Bzip2Compression(N5Compression):
@@ -150,6 +157,9 @@ class Bzip2Compression(N5Compression):
             raise ValueError("truncated bzip2 stream")
         return result
 
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_bz2(data, max_size)
+
 
 @attrs.frozen
 class XzCompression(N5Compression):
@@ -175,6 +185,9 @@ class XzCompression(N5Compression):
         if not decompressor.eof:
             raise ValueError("truncated xz stream")
         return result
+
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_lzma(data, max_size, format=lzma.FORMAT_XZ)
 
 
 @attrs.frozen
@@ -227,6 +240,9 @@ class BloscCompression(N5Compression):
             return b""  # c-blosc refuses to decompress an empty frame
         return bytes(blosc.decompress(data))
 
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_blosc(data, max_size)
+
 
 @attrs.frozen
 class ZstdCompression(N5Compression):
@@ -252,3 +268,6 @@ class ZstdCompression(N5Compression):
         from numcodecs import Zstd
 
         return bytes(Zstd().decode(data))
+
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_zstd(data, max_size)

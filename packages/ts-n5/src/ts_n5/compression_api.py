@@ -40,6 +40,15 @@ class N5Compression(abc.ABC):
     def decode(self, data: bytes) -> bytes:
         """Decompress a block's data."""
 
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        """``decode``, failing (ValueError) rather than producing more than ``max_size`` bytes
+        (the size the block header declares). This default checks after decoding; a
+        compression overrides it to stop early (see ``ts_core.decompression``)."""
+        decoded = self.decode(data)
+        if len(decoded) > max_size:
+            raise ValueError(f'"{self.type}" data decompresses to {len(decoded)} bytes, more than {max_size}')
+        return decoded
+
     def to_json(self) -> dict[str, Any]:
         """The normalized ``compression`` object, keys sorted as tensorstore writes them."""
         return dict(sorted({**self.parameters(), "type": self.type}.items()))

@@ -15,6 +15,7 @@ from ts_core.driver import (
 )
 from ts_core.errors import SpecError
 
+from ._codecs import decode_bounded, stage_limits
 from ._dtype import ZarrField, encode_dtype, parse_dtype
 from ._metadata import METADATA_KEY, ZarrMetadata, build_metadata, encode_fill_value, parse_metadata
 
@@ -115,13 +116,15 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
     def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
         metadata = self.metadata
         buffer: Any = data
-        if metadata.compressor is not None:
-            buffer = metadata.compressor.decode(buffer)
-        for codec in reversed(metadata.filters):
-            buffer = codec.decode(buffer)
         element = _element_dtype(metadata.dtype.storage_dtype)
-        raw = np.frombuffer(memoryview(buffer).cast("B"), dtype=np.uint8)
         count = int(np.prod(metadata.chunks))
+        # Each stage stops at the size it can have, so a small hostile chunk cannot expand.
+        limits = stage_limits(metadata.filters, count * element.itemsize)
+        if metadata.compressor is not None:
+            buffer = decode_bounded(metadata.compressor, buffer, limits[-1])
+        for position in reversed(range(len(metadata.filters))):
+            buffer = decode_bounded(metadata.filters[position], buffer, limits[position])
+        raw = np.frombuffer(memoryview(buffer).cast("B"), dtype=np.uint8)
         if raw.size != count * element.itemsize:
             raise ValueError(
                 f"expected {count * element.itemsize} bytes after decoding, but got {raw.size}"

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ts_core import decompression
 from ts_core.errors import SpecError, describe
 
 from .codec_api import ArrayToArrayCodec, ArrayToBytesCodec, BytesToBytesCodec, ChunkSpec
@@ -28,6 +29,12 @@ _BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 _BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd")
 
 
+def _compressed_bound(decoded_size: int) -> int:
+    """Above what gzip, zstd or blosc encode ``decoded_size`` bytes to (incompressible data
+    grows by a fraction of a percent plus a header)."""
+    return decoded_size + decoded_size // 8 + 4096
+
+
 def _config(configuration: dict[str, Any] | None, json_path: str, allowed: Sequence[str]) -> dict[str, Any]:
     config = dict(configuration or {})
     for member in config:
@@ -38,6 +45,8 @@ def _config(configuration: dict[str, Any] | None, json_path: str, allowed: Seque
 
 def _int_member(config: dict[str, Any], member: str, default: int, low: int, high: int, json_path: str) -> int:
     value = config.get(member, default)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON 1.0 is the integer 1, as tensorstore reads it
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise SpecError(
             f"{json_path}.configuration.{member}",
@@ -116,6 +125,9 @@ class BytesCodec(ArrayToBytesCodec):
             self.endian = "little"  # what tensorstore writes when creating
         return None
 
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        return spec.nbytes
+
     def _stored(self, dtype: np.dtype[Any]) -> np.dtype[Any]:
         if self._single_byte or self.endian is None:
             return dtype
@@ -161,6 +173,12 @@ class GzipCodec(BytesToBytesCodec):
     def decode(self, data: bytes) -> bytes:
         return zlib.decompress(data, _ANY_DEFLATE_WBITS)
 
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_zlib(data, max_size, wbits=_ANY_DEFLATE_WBITS)
+
+    def max_encoded_size(self, decoded_size: int) -> int:
+        return _compressed_bound(decoded_size)
+
     def to_json(self) -> dict[str, Any]:
         return {"configuration": {"level": self.level}, "name": self.name}
 
@@ -187,6 +205,12 @@ class ZstdCodec(BytesToBytesCodec):
 
     def decode(self, data: bytes) -> bytes:
         return bytes(self._codec.decode(data))
+
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_zstd(data, max_size)
+
+    def max_encoded_size(self, decoded_size: int) -> int:
+        return _compressed_bound(decoded_size)
 
     def to_json(self) -> dict[str, Any]:
         return {"configuration": {"checksum": self.checksum, "level": self.level}, "name": self.name}
@@ -236,6 +260,12 @@ class BloscCodec(BytesToBytesCodec):
 
         return bytes(blosc.decompress(data))
 
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        return decompression.decompress_blosc(data, max_size)
+
+    def max_encoded_size(self, decoded_size: int) -> int:
+        return _compressed_bound(decoded_size)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "configuration": {"blocksize": self.blocksize, "clevel": self.clevel, "cname": self.cname,
@@ -270,6 +300,9 @@ class Crc32cCodec(BytesToBytesCodec):
         if computed != stored:
             raise ValueError(f"crc32c checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")
         return payload
+
+    def max_encoded_size(self, decoded_size: int) -> int:
+        return decoded_size + CRC32C_SIZE
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name}

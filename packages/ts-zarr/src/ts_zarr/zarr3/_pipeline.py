@@ -60,6 +60,14 @@ class CodecChain:
         self.array_to_bytes = array_to_bytes
         self.bytes_spec = bytes_spec
         self.bytes_codecs = bytes_codecs
+        # What each bytes -> bytes codec decodes to at most, from the chunk spec forwards.
+        size = array_to_bytes.max_encoded_size(bytes_spec)
+        self.decode_limits: list[int] = []
+        for bytes_codec in bytes_codecs:
+            self.decode_limits.append(size)
+            size = bytes_codec.max_encoded_size(size)
+        #: At most how many bytes a chunk encodes to.
+        self.max_encoded_size = size
 
     @property
     def sharding(self) -> Any:
@@ -79,8 +87,8 @@ class CodecChain:
         return data
 
     def decode(self, data: bytes) -> np.ndarray[Any, Any]:
-        for bytes_codec in reversed(self.bytes_codecs):
-            data = bytes_codec.decode(data)
+        for position in reversed(range(len(self.bytes_codecs))):
+            data = self.bytes_codecs[position].decode_bounded(data, self.decode_limits[position])
         array = self.array_to_bytes.decode(data, self.bytes_spec)
         for codec, _ in reversed(self.array_codecs):
             array = codec.decode(array)

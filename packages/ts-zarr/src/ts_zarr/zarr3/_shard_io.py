@@ -97,6 +97,12 @@ class IndexedShard:
             for position in positions:
                 offset, nbytes = (int(v) for v in index[position])
                 if offset != MISSING:
+                    limit = self.format.max_chunk_size
+                    if limit is not None and nbytes > limit:  # a corrupt index must not cause a huge read
+                        raise ValueError(
+                            f"corrupt shard {self._name()!r}: its index gives inner chunk {list(position)} "
+                            f"{nbytes} bytes, but inner chunks encode to at most {limit}"
+                        )
                     wanted[position] = (offset, offset + nbytes)
             chunks: dict[Position, bytes] = {}
             consistent = True
@@ -110,6 +116,11 @@ class IndexedShard:
                 if part.state != "value" or part.stamp.generation != generation:
                     consistent = False  # rewritten between the index read and this one
                     break
+                if len(part.value) < stop - start:
+                    raise ValueError(
+                        f"corrupt shard {self._name()!r}: its index points to bytes [{start}, {stop}), "
+                        f"past the end of the shard"
+                    )
                 for position, (chunk_start, chunk_stop) in wanted.items():
                     if start <= chunk_start and chunk_stop <= stop:
                         chunks[position] = part.value[chunk_start - start : chunk_stop - start]

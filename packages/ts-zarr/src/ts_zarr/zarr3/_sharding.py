@@ -29,11 +29,16 @@ Position = tuple[int, ...]
 class ShardIndexFormat:
     """How the index of a shard with ``grid_shape`` inner chunks is encoded and placed."""
 
-    def __init__(self, grid_shape: tuple[int, ...], index_codecs: Any, index_location: str, json_path: str) -> None:
+    def __init__(
+        self, grid_shape: tuple[int, ...], index_codecs: Any, index_location: str, json_path: str,
+        max_chunk_size: int | None = None,
+    ) -> None:
         from ._pipeline import parse_codec_chain
 
         self.grid_shape = grid_shape
         self.index_location = index_location
+        #: At most how many bytes an inner chunk encodes to (None: not known here).
+        self.max_chunk_size = max_chunk_size
         spec = ChunkSpec((*grid_shape, 2), np.dtype("uint64"))
         self.index_chain = parse_codec_chain(index_codecs, f"{json_path}.index_codecs", spec)
         if self.index_chain.array_codecs and any(c.name != "transpose" for c, _ in self.index_chain.array_codecs):
@@ -146,8 +151,15 @@ class ShardingCodec(ArrayToBytesCodec):
         grid = tuple(outer // inner for outer, inner in zip(decoded.shape, self.chunk_shape, strict=True))
         self._inner_spec = ChunkSpec(self.chunk_shape, decoded.dtype, decoded.inner_shape, decoded.fill_value)
         self.inner_chain = parse_codec_chain(self._codecs_json, f"{path}.codecs", self._inner_spec)
-        self.index_format = ShardIndexFormat(grid, self._index_codecs_json, self.index_location, path)
+        self.index_format = ShardIndexFormat(
+            grid, self._index_codecs_json, self.index_location, path, self.inner_chain.max_encoded_size
+        )
         return None
+
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        assert self.index_format is not None
+        inner: int = self.inner_chain.max_encoded_size
+        return self.index_format.index_size + self.index_format.chunk_count * inner
 
     @property
     def grid_shape(self) -> tuple[int, ...]:

@@ -4,6 +4,11 @@ A codec is registered with ``registry.add("codec", name, "module:Class", namespa
 and built by ``Class.from_json(configuration, json_path)``. Before use, ``resolve`` is called
 with what the codec receives (shape and dtype of the decoded chunk) and returns what it
 produces for the next codec, so shape and chain-order errors surface at open time.
+
+Decoding is bounded: the chain knows the size each bytes -> bytes codec's output can have
+(from the chunk spec, through ``max_encoded_size`` of the codecs before it) and calls
+``decode_bounded``; a compressing codec overrides it to stop at that size (see
+``ts_core.decompression``), so a small hostile chunk cannot expand in memory.
 """
 
 from __future__ import annotations
@@ -14,7 +19,12 @@ from typing import Any, ClassVar
 import attrs
 import numpy as np
 
-__all__ = ["ArrayToArrayCodec", "ArrayToBytesCodec", "BytesToBytesCodec", "ChunkSpec", "Zarr3Codec"]
+__all__ = ["ENCODED_EXPANSION", "ENCODED_OVERHEAD", "ArrayToArrayCodec", "ArrayToBytesCodec", "BytesToBytesCodec", "ChunkSpec", "Zarr3Codec"]
+
+#: What a codec that does not say otherwise may encode ``n`` bytes to:
+#: ``ENCODED_EXPANSION * n + ENCODED_OVERHEAD`` (compressors stay far below it).
+ENCODED_EXPANSION = 2
+ENCODED_OVERHEAD = 4096
 
 
 @attrs.frozen
@@ -30,6 +40,14 @@ class ChunkSpec:
     def full_shape(self) -> tuple[int, ...]:
         """Shape of the in-memory array (chunk dimensions, then the element's own)."""
         return self.shape + self.inner_shape
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the in-memory array."""
+        count = 1
+        for size in self.full_shape:
+            count *= size
+        return count * self.dtype.itemsize
 
 
 class Zarr3Codec(abc.ABC):
@@ -72,6 +90,10 @@ class ArrayToBytesCodec(Zarr3Codec):
     @abc.abstractmethod
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray[Any, Any]: ...
 
+    def max_encoded_size(self, spec: ChunkSpec) -> int:
+        """At most how many bytes a chunk of ``spec`` encodes to (bounds the decoders after)."""
+        return ENCODED_EXPANSION * spec.nbytes + ENCODED_OVERHEAD
+
 
 class BytesToBytesCodec(Zarr3Codec):
     kind = "bytes_to_bytes"
@@ -81,3 +103,17 @@ class BytesToBytesCodec(Zarr3Codec):
 
     @abc.abstractmethod
     def decode(self, data: bytes) -> bytes: ...
+
+    def max_encoded_size(self, decoded_size: int) -> int:
+        """At most how many bytes ``decoded_size`` bytes encode to."""
+        return ENCODED_EXPANSION * decoded_size + ENCODED_OVERHEAD
+
+    def decode_bounded(self, data: bytes, max_size: int) -> bytes:
+        """``decode``, failing (ValueError) rather than producing more than ``max_size`` bytes.
+
+        This default checks after decoding; a decompressing codec overrides it to stop early.
+        """
+        decoded = self.decode(data)
+        if len(decoded) > max_size:
+            raise ValueError(f'"{self.name}" decoded to {len(decoded)} bytes, more than the {max_size} expected')
+        return decoded
