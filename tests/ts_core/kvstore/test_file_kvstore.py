@@ -32,7 +32,7 @@ def store(tmp_path: Path) -> ts.KvStore:
         ("../escape", "'..'"),
         ("a/../../escape", "'..'"),
         ("./a", "'.'"),
-        ("/etc/passwd", "empty path components"),
+        ("/etc/passwd", "absolute"),
         ("a//b", "empty path components"),
         ("a\0b", "NUL"),
         ("dir/", "directory"),
@@ -54,8 +54,8 @@ def test_listing_never_escapes_root(tmp_path: Path) -> None:
     (tmp_path / "root-sibling" / "k").write_bytes(b"secret")
     store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/root/"}).result()
     store["inside"] = b"1"
-    os.symlink(tmp_path, tmp_path / "root" / "link")  # a symlinked directory is not followed
-    assert store.list().result() == [b"inside", b"link"]
+    os.symlink(tmp_path, tmp_path / "root" / "link")  # a symlinked directory is neither followed nor listed
+    assert store.list().result() == [b"inside"]
 
 
 def test_files_on_disk_and_no_leftover_locks(store: ts.KvStore, tmp_path: Path) -> None:

@@ -3,14 +3,18 @@
 from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult, WriteBatch
 from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from ._key_range import KeyRange, prefix_range
+from ._keys import NAME_MAX, PATH_MAX, ConfinedRoot, check_key, check_key_range, check_path
 from ._kvstore import KvStore
 from ._spec import KvStoreSpec
 from ._transaction import Transaction, TransactionConflictError
 
 __all__ = [
+    "NAME_MAX",
     "NO_VALUE",
+    "PATH_MAX",
     "UNKNOWN",
     "ByteRange",
+    "ConfinedRoot",
     "KeyRange",
     "KvStore",
     "KvStoreDriver",
@@ -21,6 +25,9 @@ __all__ = [
     "Transaction",
     "TransactionConflictError",
     "WriteBatch",
+    "check_key",
+    "check_key_range",
+    "check_path",
     "make_generation",
     "prefix_range",
 ]

@@ -156,6 +156,22 @@ class KvStoreDriver(abc.ABC):
     def list(self, key_range: KeyRange) -> Iterable[bytes]:
         """Full keys in ``key_range``, in any order."""
 
+    # -- key safety: the KvStore front end calls these before handing keys over ------------
+    # A driver whose keys name files confines them to the store's ``path`` (its root) here,
+    # with the helpers of ``ts_core.kvstore`` (check_key, check_path, check_key_range,
+    # ConfinedRoot). The defaults accept everything: any byte string is a key of a store
+    # without a filesystem.
+    def check_path(self, path: str) -> None:  # noqa: B027 (optional hook)
+        """ValueError if a KvStore of this driver cannot be rooted at ``path``."""
+
+    def check_key(self, path: str, key: bytes) -> None:  # noqa: B027 (optional hook)
+        """ValueError (naming ``key``) if ``key``, relative to ``path``, is not a key this
+        driver can store inside ``path``."""
+
+    def check_key_range(self, path: str, key_range: KeyRange) -> None:  # noqa: B027 (optional hook)
+        """ValueError if listing or deleting ``key_range`` (relative to ``path``) could
+        reach outside ``path``."""
+
     @classmethod
     def url_for(cls, spec: Any, path: str) -> str:
         """URL of the store ``spec`` at ``path``; drivers without a URL form raise ValueError."""

@@ -57,6 +57,7 @@ class KvStore:
         transaction: Transaction | None = None,
         context: Context | None = None,
     ) -> None:
+        driver.check_path(path)
         self._driver = driver
         self._path = path
         self._transaction = transaction
@@ -85,6 +86,7 @@ class KvStore:
     def path(self, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError(f"path: expected str, but received {type(value).__name__}")
+        self._driver.check_path(value)
         self._path = value
 
     @property
@@ -141,7 +143,13 @@ class KvStore:
 
     # -- I/O ---------------------------------------------------------------------------
     def _full_key(self, key: Any) -> bytes:
-        return self._path.encode("utf-8") + as_key_bytes(key)
+        relative = as_key_bytes(key)
+        self._driver.check_key(self._path, relative)
+        return self._path.encode("utf-8") + relative
+
+    def _full_range(self, range: _KeyRange) -> _KeyRange:
+        self._driver.check_key_range(self._path, range)
+        return range.with_prefix(self._path.encode("utf-8"))
 
     def _submit(self, function: Any, *args: Any) -> Future[Any]:
         executor = self._driver.executor
@@ -209,7 +217,7 @@ class KvStore:
         """Delete every key in ``range`` (relative to ``path``)."""
         if not isinstance(range, _KeyRange):
             raise TypeError(f"range: expected KvStore.KeyRange, but received {type(range).__name__}")
-        full_range = range.with_prefix(self._path.encode("utf-8"))
+        full_range = self._full_range(range)
         if self._transaction is not None:
             return self._transaction._delete_range(self._driver, full_range)
         return self._submit(self._driver.delete_range, full_range)
@@ -221,7 +229,7 @@ class KvStore:
         if strip_prefix_length < 0:
             raise ValueError(f"strip_prefix_length must be >= 0, got {strip_prefix_length}")
         prefix = self._path.encode("utf-8")
-        full_range = (range or _KeyRange()).with_prefix(prefix)
+        full_range = self._full_range(range or _KeyRange())
         strip = len(prefix) + strip_prefix_length
 
         def list_now() -> list[bytes]:

@@ -23,6 +23,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat as stat_module
 import struct
 import sys
 import threading
@@ -38,6 +39,7 @@ from ...context import Context
 from .._driver import KvStoreDriver, ReadOptions, ReadResult, WriteBatch
 from .._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from .._key_range import KeyRange, prefix_range
+from .._keys import ConfinedRoot, check_key, check_key_range, check_path
 
 __all__ = ["FileKvStore", "FileKvStoreSpec", "parse_file_url"]
 
@@ -62,23 +64,26 @@ def _invalid_key(key: bytes, why: str) -> ValueError:
     return ValueError(f'Invalid key: "{os.fsdecode(key)}": {why}')
 
 
+_LOCK_SUFFIX_BYTES = LOCK_SUFFIX.encode()
+
+
 def key_to_path(key: bytes) -> str:
-    """The filesystem path of ``key``; ValueError for keys that could escape or collide."""
-    if not key:
-        raise _invalid_key(key, "the key is empty")
-    if b"\0" in key:
-        raise _invalid_key(key, "keys must not contain NUL bytes")
-    if key.endswith(b"/"):
-        raise _invalid_key(key, "keys must not end with '/' (that names a directory)")
-    if key.endswith(LOCK_SUFFIX.encode()):
+    """The filesystem path of the full key ``key`` (root included); ValueError for keys
+    that could escape or collide (see ``ts_core.kvstore.check_key``)."""
+    check_key(key, absolute=True)
+    if key.endswith(_LOCK_SUFFIX_BYTES):
         raise _invalid_key(key, f"keys must not end with {LOCK_SUFFIX!r} (reserved for locks)")
-    components = key.split(b"/")
-    for index, component in enumerate(components):
-        if component in (b".", b".."):
-            raise _invalid_key(key, "'.' and '..' path components are not allowed")
-        if not component and index > 0:
-            raise _invalid_key(key, "empty path components ('//') are not allowed")
     return os.fsdecode(key)
+
+
+def _os_error_as_value_error(error: OSError, path: str) -> OSError | ValueError:
+    """A clear ValueError for an OSError the key itself caused (a symlinked key, a name
+    too long for this filesystem); other errors unchanged."""
+    if error.errno == errno.ELOOP:
+        return _invalid_key(os.fsencode(path), "it is a symbolic link (symlinked keys are not followed)")
+    if error.errno == errno.ENAMETOOLONG:
+        return _invalid_key(os.fsencode(path), "the name is too long for this filesystem")
+    return error
 
 
 class _DirectorySyncer:
@@ -167,7 +172,7 @@ def _lock_key(
     lock_path = path + LOCK_SUFFIX
     while True:
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         except FileNotFoundError:
             if not create_directories:
                 raise
@@ -175,6 +180,8 @@ def _lock_key(
             if created is not None:
                 created.extend(parents)
             continue
+        except OSError as error:
+            raise _os_error_as_value_error(error, path) from None
         try:
             if before_waiting is None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -213,7 +220,12 @@ def _key_lock(
 
 
 class FileKvStore(KvStoreDriver):
-    """Local (or network) filesystem; keys are paths (the spec ``path`` is their prefix)."""
+    """Local (or network) filesystem; keys are paths (the spec ``path`` is their prefix).
+
+    Keys are confined to the store's path (its root): ``check_key`` refuses keys that
+    leave it lexically or through a symlinked directory, and a key that is itself a
+    symbolic link is neither followed nor replaced.
+    """
 
     id = "file"
     spec_class = FileKvStoreSpec
@@ -223,6 +235,7 @@ class FileKvStore(KvStoreDriver):
         self._spec = spec
         self._executor = executor
         self._sync = sync
+        self._roots: dict[str, ConfinedRoot] = {}
 
     @classmethod
     def open(cls, spec: Any, context: Context) -> FileKvStore:
@@ -245,15 +258,43 @@ class FileKvStore(KvStoreDriver):
     def url_for(cls, spec: Any, path: str) -> str:
         return _URL_PREFIX + quote(path, safe="/@:!$&'()*+,;=-._~")
 
+    # -- key safety --------------------------------------------------------------------
+    def _root(self, path: str) -> ConfinedRoot:
+        root = self._roots.get(path)
+        if root is None:
+            if len(self._roots) >= ConfinedRoot.MAX_REMEMBERED:
+                self._roots.clear()
+            root = self._roots[path] = ConfinedRoot(path)
+        return root
+
+    def check_path(self, path: str) -> None:
+        check_path(path)
+
+    def check_key(self, path: str, key: bytes) -> None:
+        full = check_key(key, root=path.encode("utf-8"))
+        if full.endswith(_LOCK_SUFFIX_BYTES):
+            raise _invalid_key(key, f"keys must not end with {LOCK_SUFFIX!r} (reserved for locks)")
+        self._root(path).check(key, os.fsdecode(full))
+
+    def check_key_range(self, path: str, key_range: KeyRange) -> None:
+        prefix = path.encode("utf-8")
+        check_key_range(key_range, root=prefix)
+        # The directory a listing starts from must not lead out of the root either.
+        base = _list_base(key_range.with_prefix(prefix))
+        directory = os.fsdecode(base).rstrip("/") or ("/" if base else "")
+        self._root(path).check_directory(directory, key_range.inclusive_min, "key range bound")
+
     # -- reads -------------------------------------------------------------------------
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
         path = key_to_path(key)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
         except (FileNotFoundError, NotADirectoryError):
             return self._missing(options)
         except IsADirectoryError:
             return self._missing(options)
+        except OSError as error:
+            raise _os_error_as_value_error(error, path) from None
         try:
             stat = os.fstat(fd)
             stamp = TimestampedStorageGeneration(_generation(stat), time.time())
@@ -311,7 +352,7 @@ class FileKvStore(KvStoreDriver):
         """With the lock of ``path`` held (``fd``): check ``if_equal`` and write ``value``
         into the lock file; the generation it will have once renamed onto ``path``, or
         None (lock file removed) if the condition failed."""
-        current = _stat_or_none(path)
+        current = _stat_or_none_unlocking(path)
         if not _condition_holds(current, if_equal):
             os.unlink(path + LOCK_SUFFIX)
             return None
@@ -348,7 +389,7 @@ class FileKvStore(KvStoreDriver):
             ok = if_equal in (None, UNKNOWN, NO_VALUE)
             return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
         try:
-            current = _stat_or_none(path)
+            current = _stat_or_none_unlocking(path)
             ok = _condition_holds(current, if_equal)
             if ok and current is not None:
                 os.unlink(path)
@@ -378,11 +419,7 @@ class FileKvStore(KvStoreDriver):
     def list(self, key_range: KeyRange) -> Iterator[bytes]:
         if key_range.empty:
             return iter(())
-        lower, upper = key_range.inclusive_min, key_range.exclusive_max
-        # A byte-wise common prefix is intended: keys are compared as bytes, not paths.
-        common: bytes = lower if not upper else os.path.commonprefix([lower, upper])  # type: ignore[assignment]  # noqa: RUF071
-        slash = common.rfind(b"/")
-        base = common[: slash + 1] if slash >= 0 else b""
+        base = _list_base(key_range)
         return (key for key in _walk(base, key_range) if key_range.contains(key))
 
 
@@ -567,6 +604,25 @@ def _load_syncfs() -> Any:
     return function
 
 
+def _list_base(key_range: KeyRange) -> bytes:
+    """The directory (``/``-terminated, or b"" for the current one) holding every key of
+    ``key_range``; cut at the first ``.``/``..``/empty component, so a listing never
+    walks a path that leads out of where the range's keys can be."""
+    lower, upper = key_range.inclusive_min, key_range.exclusive_max
+    if not upper or upper == prefix_range(lower).exclusive_max:
+        common = lower  # every key of a prefix range starts with the prefix
+    else:
+        # A byte-wise common prefix is intended: keys are compared as bytes, not paths.
+        common = os.path.commonprefix([lower, upper])  # type: ignore[assignment]  # noqa: RUF071
+    slash = common.rfind(b"/")
+    base = common[: slash + 1] if slash >= 0 else b""
+    components = base.split(b"/")[:-1]
+    for index, component in enumerate(components):
+        if component in (b".", b"..") or (not component and index > 0) or b"\0" in component:
+            return b"/".join(components[:index]) + b"/" if index else b""
+    return base
+
+
 def _wholly_inside(directory_prefix: bytes, key_range: KeyRange) -> bool:
     upper = prefix_range(directory_prefix).exclusive_max
     return directory_prefix > key_range.inclusive_min and (
@@ -594,10 +650,12 @@ def _walk(prefix: bytes, key_range: KeyRange) -> Iterator[bytes]:
         name = os.fsencode(entry.name)
         key = prefix + name
         try:
+            if entry.is_symlink():  # neither followed nor listed: such keys are refused
+                continue
             if entry.is_dir(follow_symlinks=False):
                 if _may_contain_under(key + b"/", key_range):
                     yield from _walk(key + b"/", key_range)
-            elif not name.endswith(LOCK_SUFFIX.encode()):
+            elif not name.endswith(_LOCK_SUFFIX_BYTES):
                 yield key
         except OSError as exc:
             if exc.errno != errno.ENOENT:
@@ -618,10 +676,24 @@ def _keeps_exact_mtimes(device: int, fd: int, mtime: int) -> bool:
 
 
 def _stat_or_none(path: str) -> os.stat_result | None:
+    """The status of the file of a key (None if absent); a symlinked key is refused,
+    never followed nor replaced."""
     try:
-        return os.stat(path)
+        status = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
         return None
+    if stat_module.S_ISLNK(status.st_mode):
+        raise _invalid_key(os.fsencode(path), "it is a symbolic link (symlinked keys are not followed)")
+    return status
+
+
+def _stat_or_none_unlocking(path: str) -> os.stat_result | None:
+    """``_stat_or_none`` with the lock of ``path`` held: a refused key drops its lock file."""
+    try:
+        return _stat_or_none(path)
+    except ValueError:
+        os.unlink(path + LOCK_SUFFIX)
+        raise
 
 
 def _condition_holds(current: os.stat_result | None, if_equal: bytes | None) -> bool:
