@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 
 from ts_core.errors import SpecError, describe
+from ts_core.schema import check_chunk_bytes
 
 from ._compression import parse_compression
 from .compression_api import N5Compression
@@ -152,6 +153,7 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> N5Metadata:
             _join(json_path, "blockSize"), f"rank {len(block_size)} does not match the rank {rank} of dimensions"
         )
     data_type = check_data_type(value["dataType"], _join(json_path, "dataType"))
+    check_chunk_bytes(block_size, DATA_TYPES[data_type].itemsize, _join(json_path, "blockSize"), what="block")
     compression = parse_compression(value["compression"], _join(json_path, "compression"))
     axes = None
     if value.get("axes") is not None:

@@ -25,4 +25,4 @@ def ts_register(registry: Registrar) -> None:
         schema="ts_zarr:schemas/zarr3_sharding_indexed.json",
     )
     for name, target in _ZARR3_CODECS.items():
-        registry.add("codec", name, target, namespace="zarr3")
+        registry.add("codec", name, target, namespace="zarr3", schema=f"ts_zarr:schemas/zarr3_codecs/{name}.json")

@@ -1,9 +1,10 @@
 """Validating a JSON value against a JSON Schema fragment, with errors that name the path.
 
-Formats use it for JSON that does not arrive through a spec (stored metadata such as a
-``.zarray``'s ``compressor``), so a stored value and a spec value get the same checks and
-the same messages. A fragment may ``$ref`` any registered schema, e.g.
-``{"$ref": "urn:ts:driver:zarr#/$defs/compressor"}``.
+Formats use it for JSON that they parse themselves (a ``.zarray``'s ``compressor``, stored
+or from a spec), so both get the same checks and the same messages. A fragment may
+``$ref`` any registered schema, e.g. ``{"$ref": "urn:ts:driver:zarr#/$defs/codec"}``.
+An integer outside a ``minimum``/``maximum`` pair is reported the way tensorstore words
+it: ``expected integer in the range [0, 9], but received: 10``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from .._validation import validate_against
+from .._validation import SpecError, describe, json_path, validate_against
 
 __all__ = ["validate_json"]
 
@@ -21,10 +22,12 @@ _records: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
-def validate_json(value: Any, schema: Mapping[str, Any], json_path: str) -> None:
-    """Raise ``SpecError`` whose message starts with the JSON path (``json_path`` joined
-    with the path inside ``value``) of the most relevant violation of ``schema``."""
-    from ..plugin import PluginRecord
+def validate_json(value: Any, schema: Mapping[str, Any], path: str) -> None:
+    """Raise ``SpecError`` whose message starts with the JSON path (``path`` joined with
+    the path inside ``value``) of the most relevant violation of ``schema``."""
+    from jsonschema.exceptions import best_match
+
+    from ..plugin import PluginRecord, get_registry
 
     key = json.dumps(schema, sort_keys=True)
     with _lock:
@@ -33,4 +36,14 @@ def validate_json(value: Any, schema: Mapping[str, Any], json_path: str) -> None
             record = PluginRecord(kind="codec", id="json-schema-fragment", target="ts_core.schema:validate_json",
                                   schema=dict(schema), distribution="ts-core")
             _records[key] = record
-    validate_against(record, value, json_path)
+    error = best_match(get_registry().validator(record).iter_errors(value))
+    if error is None:
+        return
+    bounds = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator in ("minimum", "maximum") and "minimum" in bounds and "maximum" in bounds:
+        raise SpecError(
+            json_path(path, list(error.absolute_path)),
+            f"expected integer in the range [{bounds['minimum']}, {bounds['maximum']}], "
+            f"but received: {describe(error.instance)}",
+        )
+    validate_against(record, value, path)

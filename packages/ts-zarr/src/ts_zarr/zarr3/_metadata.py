@@ -15,6 +15,7 @@ import numpy as np
 
 from ts_core.driver import load_metadata_json
 from ts_core.errors import SpecError, describe
+from ts_core.schema import check_chunk_bytes
 
 from ._dtype import Zarr3DType, decode_fill_value, encode_fill_value, parse_data_type
 from ._pipeline import CodecChain, parse_codec_chain
@@ -117,6 +118,24 @@ def _named(value: Any, json_path: str) -> tuple[str, dict[str, Any]]:
     return value["name"], dict(configuration)
 
 
+#: Bytes per inner chunk in a shard index: offset and length, uint64 each (zarr v3 sharding codec, "Binary shard format").
+_SHARD_INDEX_ENTRY_BYTES = 16
+
+
+def _check_chunk_sizes(chunk_shape: tuple[int, ...], data_type: Zarr3DType, codecs: CodecChain, json_path: str) -> None:
+    """The unit a read decodes at once (the chunk, or a shard's inner chunk) and a shard's
+    index must stay within ``MAX_CHUNK_BYTES``."""
+    itemsize = data_type.numpy_dtype.itemsize * int(np.prod(data_type.inner_shape, dtype=np.int64))
+    sharding = codecs.sharding
+    grid_path = _join(json_path, "chunk_grid.configuration.chunk_shape")
+    if sharding is None:
+        check_chunk_bytes(chunk_shape, itemsize, grid_path)
+        return
+    check_chunk_bytes(sharding.chunk_shape, itemsize, _join(json_path, "codecs[0].configuration.chunk_shape"))
+    inner_per_shard = [-(-outer // inner) for outer, inner in zip(chunk_shape, sharding.chunk_shape, strict=False)]
+    check_chunk_bytes(inner_per_shard, _SHARD_INDEX_ENTRY_BYTES, grid_path, what="shard index grid")
+
+
 def parse_metadata(data: bytes) -> Zarr3Metadata:
     """Parse a stored ``zarr.json`` (errors name the member)."""
     value = load_metadata_json(data)
@@ -163,6 +182,7 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
         raise SpecError(_join(json_path, "storage_transformers"), f"storage transformers are not supported, but received: {describe(names)}")
     spec = ChunkSpec(chunk_shape, data_type.numpy_dtype, data_type.inner_shape, fill_value)
     codecs = parse_codec_chain(value.get("codecs", [{"name": "bytes"}]), _join(json_path, "codecs"), spec)
+    _check_chunk_sizes(chunk_shape, data_type, codecs, json_path)
     attributes = value.get("attributes")
     if attributes is not None and not isinstance(attributes, Mapping):
         raise SpecError(_join(json_path, "attributes"), f"expected object, but received: {describe(attributes)}")
