@@ -155,6 +155,9 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> ZarrMetadata:
     if order not in ("C", "F"):
         raise SpecError(_join(json_path, "order"), f'expected one of "C", "F", but received: {describe(order)}')
     separator = value.get("dimension_separator", ".")
+    # Chunk keys are decimal grid indices joined by this separator, so with "." or "/"
+    # they are safe by construction (no "..", no absolute key, bounded length); any other
+    # separator (say "/../") could lead keys out of the array's path, so it is refused.
     if separator not in (".", "/"):
         raise SpecError(
             _join(json_path, "dimension_separator"), f'expected one of ".", "/", but received: {describe(separator)}'
