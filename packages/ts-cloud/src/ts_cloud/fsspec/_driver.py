@@ -9,12 +9,18 @@ What it cannot promise, and therefore refuses rather than pretends:
   ``pipe_file`` is not atomic;
 * generations are derived from ``info()`` (ETag, else modification time and size), so
   ``if_not_equal`` is only as precise as those fields and is checked after the read.
+
+Keys are paths below ``url`` with no ``.``/``..`` components. On the local filesystem
+they are confined as the ``file`` kvstore's are (``ts_core.kvstore.check_key``, and
+``ConfinedRoot`` so no symlinked directory leads out of the store's path); listing
+neither follows nor lists symbolic links there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,11 +31,15 @@ from ts_core.context import Context
 from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
+    ConfinedRoot,
     KeyRange,
     KvStoreDriver,
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
+    check_key,
+    check_key_range,
+    check_path,
     make_generation,
 )
 
@@ -70,6 +80,11 @@ class FsspecKvStore(KvStoreDriver):
         self._executor = executor
         self._fs, root = fsspec.core.url_to_fs(spec.url, **spec.storage_options)
         self._root = root.rstrip("/")
+        from fsspec.implementations.local import LocalFileSystem
+
+        #: Keys name local files: confine them as the file kvstore does.
+        self._local = isinstance(self._fs, LocalFileSystem)
+        self._confined: dict[str, ConfinedRoot] = {}
 
     @classmethod
     def open(cls, spec: Any, context: Context) -> FsspecKvStore:
@@ -85,10 +100,37 @@ class FsspecKvStore(KvStoreDriver):
         return self._executor
 
     def _path(self, key: bytes) -> str:
+        if self._local:
+            check_key(key)
         text = key.decode("utf-8")
         if not text or text.endswith("/") or any(part in (".", "..") for part in text.split("/")):
             raise ValueError(f"Invalid key: {text!r}: not a file path below the fsspec url")
-        return f"{self._root}/{text}" if self._root else text
+        path = f"{self._root}/{text}" if self._root else text
+        if self._local and os.path.islink(path):
+            raise ValueError(f"Invalid key: {text!r}: it is a symbolic link (symlinked keys are not followed)")
+        return path
+
+    # -- key safety on the local filesystem (other filesystems have no links to follow) ---
+    def _confined_root(self, path: str) -> ConfinedRoot:
+        confined = self._confined.get(path)
+        if confined is None:
+            if len(self._confined) >= ConfinedRoot.MAX_REMEMBERED:
+                self._confined.clear()
+            confined = self._confined[path] = ConfinedRoot(f"{self._root}/{path}")
+        return confined
+
+    def check_path(self, path: str) -> None:
+        if self._local:
+            check_path(path)
+
+    def check_key(self, path: str, key: bytes) -> None:
+        if self._local:
+            full = check_key(key, root=path.encode("utf-8"))
+            self._confined_root(path).check(key, f"{self._root}/{os.fsdecode(full)}")
+
+    def check_key_range(self, path: str, key_range: KeyRange) -> None:
+        if self._local:
+            check_key_range(key_range, root=path.encode("utf-8"))
 
     def _info(self, path: str) -> dict[str, Any] | None:
         try:
@@ -138,6 +180,8 @@ class FsspecKvStore(KvStoreDriver):
     def list(self, key_range: KeyRange) -> Iterator[bytes]:
         if key_range.empty:
             return iter(())
+        if self._local:
+            return iter([key for key in _walk_local(self._root or "/") if key_range.contains(key)])
         try:
             paths = self._fs.find(self._root or "/", withdirs=False)
         except FileNotFoundError:
@@ -151,3 +195,15 @@ class FsspecKvStore(KvStoreDriver):
             if key_range.contains(key):
                 keys.append(key)
         return iter(keys)
+
+
+def _walk_local(root: str) -> Iterator[bytes]:
+    """Keys of the files below the local directory ``root``; symbolic links are neither
+    followed nor listed, so a listing never leaves ``root``."""
+    for directory, names, files in os.walk(root, followlinks=False):
+        relative = os.path.relpath(directory, root)
+        prefix = "" if relative == "." else relative + "/"
+        names[:] = [name for name in names if not os.path.islink(os.path.join(directory, name))]
+        for name in files:
+            if not os.path.islink(os.path.join(directory, name)):
+                yield os.fsencode(prefix + name)
