@@ -13,7 +13,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ts_core as ts
-from ts_core.kvstore import NAME_MAX, ConfinedRoot, KeyRange, check_key, check_key_range, check_path
+from ts_core.kvstore import (
+    NAME_MAX,
+    ConfinedRoot,
+    KeyRange,
+    check_key,
+    check_key_range,
+    check_path,
+    prefix_range,
+)
 
 
 def snapshot(top: Path, skip: Path) -> dict[str, Any]:
@@ -157,7 +165,7 @@ def test_partial_dot_components_in_bounds_are_prefixes(store: ts.KvStore) -> Non
     store[".zattrs"] = b"2"
     store["b"] = b"3"
     assert store.list(KeyRange("..", "..b")).result() == [b"..a"]
-    assert store.list(ts.kvstore.prefix_range(b".")).result() == [b"..a", b".zattrs"]
+    assert store.list(prefix_range(b".")).result() == [b"..a", b".zattrs"]
     store.delete_range(KeyRange(".", "/")).result()
     assert store.list().result() == [b"b"]
 
