@@ -256,14 +256,22 @@ def decode_fill_value(value: Any, dtype: ZarrDType, json_path: str) -> tuple[np.
     return (np.full(field.shape, scalar, dtype=field.numpy_dtype),)
 
 
-def encode_fill_value(fill: np.ndarray[Any, Any] | None, dtype: ZarrDType) -> Any:
-    """JSON for a (single-field, non-bytes) fill value, as tensorstore writes it."""
+def encode_fill_value(
+    fill: np.ndarray[Any, Any] | None, dtype: ZarrDType, json_path: str = "schema.fill_value"
+) -> Any:
+    """JSON for a (single-field, non-bytes) fill value, as tensorstore writes it; a value
+    that does not convert to the data type is a ``SpecError`` at ``json_path``."""
     if fill is None:
         return None
     field = dtype.fields[0]
-    if dtype.has_fields or field.numpy_dtype.kind == "S":
-        return base64.b64encode(np.ascontiguousarray(fill, dtype=field.numpy_dtype).tobytes()).decode()
-    scalar = np.asarray(fill, dtype=field.numpy_dtype).reshape(-1)[0]
+    try:
+        if np.asarray(fill).dtype.kind in "US" and field.numpy_dtype.kind in "iub":
+            raise ValueError("expected a number")
+        if dtype.has_fields or field.numpy_dtype.kind == "S":
+            return base64.b64encode(np.ascontiguousarray(fill, dtype=field.numpy_dtype).tobytes()).decode()
+        scalar = np.asarray(fill, dtype=field.numpy_dtype).reshape(-1)[0]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SpecError(json_path, f"cannot convert {describe(np.asarray(fill).tolist())} to {field.numpy_dtype}: {exc}") from None
     kind = field.numpy_dtype.kind
     if kind == "b":
         return bool(scalar)

@@ -117,6 +117,45 @@ def check_metadata_members(
             )
 
 
+def _index_domain(json_value: Any) -> IndexDomain:
+    from ..index_space import IndexDomain
+
+    return IndexDomain(json=json_value)
+
+
+def _under(path: str, parse: Callable[[Any], Any], json_value: Any) -> Any:
+    """``parse(json_value)``, its ``SpecError`` (or ``ValueError``) moved under ``path``."""
+    try:
+        return parse(json_value)
+    except SpecError as exc:
+        inner = exc.json_path
+        message = str(exc).removeprefix(f"{inner}: ") if inner else str(exc)
+        joined = f"{path}{inner}" if inner.startswith("[") else f"{path}.{inner}" if inner else path
+        raise SpecError(joined, message) from None
+    except ValueError as exc:
+        raise SpecError(path, str(exc)) from None
+
+
+def _fill_value(json_value: Any, data_type: DataType | None) -> np.ndarray[Any, Any]:
+    """The spec's fill value; with a known data type, refused unless it converts to it."""
+    import numpy as np
+
+    array = np.asarray(json_value)
+    if data_type is None:
+        return array
+    target = data_type.numpy_dtype
+    words_allowed = target.kind in "fc" or data_type.name == "bfloat16"  # "NaN", "Infinity"
+    if array.dtype.kind in "USO" and target.kind not in "USO" and not words_allowed:
+        raise SpecError("schema.fill_value", f"cannot convert {describe(json_value)} to {data_type.name}: expected a number")
+    try:
+        array.astype(target)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SpecError(
+            "schema.fill_value", f"cannot convert {describe(json_value)} to {data_type.name}: {exc}"
+        ) from None
+    return array
+
+
 def constraints_from_spec(json_value: dict[str, Any]) -> SchemaConstraints:
     """Collect and check the generic schema constraints of a spec."""
     from .._dtype import to_dtype
@@ -133,23 +172,19 @@ def constraints_from_spec(json_value: dict[str, Any]) -> SchemaConstraints:
         constraints.dtype = dtype
     domain = schema.get("domain")
     if domain is not None:
-        from ..index_space import IndexDomain
-
-        parsed = IndexDomain(json=domain)
+        parsed = _under("schema.domain", _index_domain, domain)
         constraints.domain = parsed
         constraints.shape = tuple(int(n) for n in parsed.shape)
     if "chunk_layout" in schema:
-        from ..schema import ChunkLayout
+        from ..schema._chunk_layout import chunk_layout_from_json
 
-        constraints.chunk_layout = ChunkLayout(json=schema["chunk_layout"])
+        constraints.chunk_layout = chunk_layout_from_json(schema["chunk_layout"], "schema.chunk_layout")
     if "codec" in schema:
         from ..schema import CodecSpec
 
-        constraints.codec = CodecSpec(schema["codec"])
+        constraints.codec = _under("schema.codec", CodecSpec, schema["codec"])
     if "fill_value" in schema:
-        import numpy as np
-
-        constraints.fill_value = np.asarray(schema["fill_value"])
+        constraints.fill_value = _fill_value(schema["fill_value"], constraints.dtype)
     constraints.dimension_units = schema.get("dimension_units")
     rank = constraints.rank
     if rank is not None and constraints.shape is not None and len(constraints.shape) != rank:

@@ -141,12 +141,18 @@ def _encode_float(scalar: Any) -> Any:
     return value
 
 
-def encode_fill_value(fill: Any, dtype: Zarr3DType) -> Any:
-    """JSON for a fill value, as tensorstore writes it."""
+def encode_fill_value(fill: Any, dtype: Zarr3DType, json_path: str = "schema.fill_value") -> Any:
+    """JSON for a fill value, as tensorstore writes it; a value that does not convert to
+    the data type is a ``SpecError`` at ``json_path``."""
     array = np.asarray(fill)
-    if dtype.is_raw:
-        return base64.b64encode(np.ascontiguousarray(array, dtype=dtype.numpy_dtype).tobytes()).decode()
-    scalar = array.astype(dtype.numpy_dtype).reshape(-1)[0]
+    try:
+        if array.dtype.kind in "US" and dtype.numpy_dtype.kind in "iub":
+            raise ValueError("expected a number")
+        if dtype.is_raw:
+            return base64.b64encode(np.ascontiguousarray(array, dtype=dtype.numpy_dtype).tobytes()).decode()
+        scalar = array.astype(dtype.numpy_dtype).reshape(-1)[0]
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SpecError(json_path, f"cannot convert {describe(array.tolist())} to {dtype.name}: {exc}") from None
     kind = dtype.numpy_dtype.kind
     if kind == "b":
         return bool(scalar)
