@@ -84,7 +84,6 @@ class FsspecKvStore(KvStoreDriver):
 
         #: Keys name local files: confine them as the file kvstore does.
         self._local = isinstance(self._fs, LocalFileSystem)
-        self._confined: dict[str, ConfinedRoot] = {}
 
     @classmethod
     def open(cls, spec: Any, context: Context) -> FsspecKvStore:
@@ -111,14 +110,6 @@ class FsspecKvStore(KvStoreDriver):
         return path
 
     # -- key safety on the local filesystem (other filesystems have no links to follow) ---
-    def _confined_root(self, path: str) -> ConfinedRoot:
-        confined = self._confined.get(path)
-        if confined is None:
-            if len(self._confined) >= ConfinedRoot.MAX_REMEMBERED:
-                self._confined.clear()
-            confined = self._confined[path] = ConfinedRoot(f"{self._root}/{path}")
-        return confined
-
     def check_path(self, path: str) -> None:
         if self._local:
             check_path(path)
@@ -126,7 +117,7 @@ class FsspecKvStore(KvStoreDriver):
     def check_key(self, path: str, key: bytes) -> None:
         if self._local:
             full = check_key(key, root=path.encode("utf-8"))
-            self._confined_root(path).check(key, f"{self._root}/{os.fsdecode(full)}")
+            ConfinedRoot.of(f"{self._root}/{path}").check(key, f"{self._root}/{os.fsdecode(full)}")
 
     def check_key_range(self, path: str, key_range: KeyRange) -> None:
         if self._local:

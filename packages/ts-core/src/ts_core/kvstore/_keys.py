@@ -173,6 +173,19 @@ class ConfinedRoot:
     #: Verified directories remembered (the set starts over when full).
     MAX_REMEMBERED = 4096
 
+    @classmethod
+    def of(cls, root: str) -> ConfinedRoot:
+        """The shared ConfinedRoot of ``root`` (made on first use), so stores reopened at
+        the same path do not resolve it again."""
+        # A relative root means something else once the working directory changes.
+        cache_key = root if root.startswith("/") else f"{os.getcwd()}\0{root}"
+        confined = _confined_roots.get(cache_key)
+        if confined is None:
+            if len(_confined_roots) >= cls.MAX_REMEMBERED:
+                _confined_roots.clear()
+            confined = _confined_roots[cache_key] = cls(root)
+        return confined
+
     def __init__(self, root: str) -> None:
         self.root = root
         self._root_directory = (root if root.endswith("/") else os.path.dirname(root)) or "."
@@ -201,3 +214,6 @@ class ConfinedRoot:
         """ValueError naming ``key`` unless the directory of ``path`` (the file of ``key``)
         resolves inside the root."""
         self.check_directory(os.path.dirname(path), key)
+
+
+_confined_roots: dict[str, ConfinedRoot] = {}

@@ -235,7 +235,6 @@ class FileKvStore(KvStoreDriver):
         self._spec = spec
         self._executor = executor
         self._sync = sync
-        self._roots: dict[str, ConfinedRoot] = {}
 
     @classmethod
     def open(cls, spec: Any, context: Context) -> FileKvStore:
@@ -259,14 +258,6 @@ class FileKvStore(KvStoreDriver):
         return _URL_PREFIX + quote(path, safe="/@:!$&'()*+,;=-._~")
 
     # -- key safety --------------------------------------------------------------------
-    def _root(self, path: str) -> ConfinedRoot:
-        root = self._roots.get(path)
-        if root is None:
-            if len(self._roots) >= ConfinedRoot.MAX_REMEMBERED:
-                self._roots.clear()
-            root = self._roots[path] = ConfinedRoot(path)
-        return root
-
     def check_path(self, path: str) -> None:
         check_path(path)
 
@@ -274,7 +265,7 @@ class FileKvStore(KvStoreDriver):
         full = check_key(key, root=path.encode("utf-8"))
         if full.endswith(_LOCK_SUFFIX_BYTES):
             raise _invalid_key(key, f"keys must not end with {LOCK_SUFFIX!r} (reserved for locks)")
-        self._root(path).check(key, os.fsdecode(full))
+        ConfinedRoot.of(path).check(key, os.fsdecode(full))
 
     def check_key_range(self, path: str, key_range: KeyRange) -> None:
         prefix = path.encode("utf-8")
@@ -282,7 +273,7 @@ class FileKvStore(KvStoreDriver):
         # The directory a listing starts from must not lead out of the root either.
         base = _list_base(key_range.with_prefix(prefix))
         directory = os.fsdecode(base).rstrip("/") or ("/" if base else "")
-        self._root(path).check_directory(directory, key_range.inclusive_min, "key range bound")
+        ConfinedRoot.of(path).check_directory(directory, key_range.inclusive_min, "key range bound")
 
     # -- reads -------------------------------------------------------------------------
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
