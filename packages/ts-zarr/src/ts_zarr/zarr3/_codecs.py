@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,10 @@ def _config(configuration: dict[str, Any] | None, json_path: str, allowed: Seque
         if member not in allowed:
             raise SpecError(f"{json_path}.configuration.{member}", "unexpected member")
     return config
+
+
+def _one_of(options: Iterable[str]) -> str:
+    return ", ".join(describe(option) for option in options)
 
 
 def _int_member(config: dict[str, Any], member: str, default: int, low: int, high: int, json_path: str) -> int:
@@ -228,10 +232,10 @@ class BloscCodec(BytesToBytesCodec):
         config = _config(configuration, json_path, ("cname", "clevel", "shuffle", "typesize", "blocksize"))
         cname = config.get("cname", "lz4")
         if cname not in _BLOSC_CNAMES:
-            raise SpecError(f"{json_path}.configuration.cname", f"expected one of {list(_BLOSC_CNAMES)}, but received: {describe(cname)}")
+            raise SpecError(f"{json_path}.configuration.cname", f"expected one of {_one_of(_BLOSC_CNAMES)}, but received: {describe(cname)}")
         shuffle = config.get("shuffle")
         if shuffle is not None and shuffle not in _BLOSC_SHUFFLE:
-            raise SpecError(f"{json_path}.configuration.shuffle", f"expected one of {list(_BLOSC_SHUFFLE)}, but received: {describe(shuffle)}")
+            raise SpecError(f"{json_path}.configuration.shuffle", f"expected one of {_one_of(_BLOSC_SHUFFLE)}, but received: {describe(shuffle)}")
         typesize = config.get("typesize")
         if typesize is not None:
             typesize = _int_member(config, "typesize", 1, 1, 255, json_path)

@@ -122,18 +122,47 @@ def _named(value: Any, json_path: str) -> tuple[str, dict[str, Any]]:
 _SHARD_INDEX_ENTRY_BYTES = 16
 
 
+def _element_bytes(data_type: Zarr3DType) -> int:
+    return data_type.numpy_dtype.itemsize * int(np.prod(data_type.inner_shape, dtype=np.int64))
+
+
+def _check_sharded(
+    chunk_shape: Sequence[int], inner_shape: Sequence[int], itemsize: int, json_path: str
+) -> None:
+    check_chunk_bytes(inner_shape, itemsize, _join(json_path, "codecs[0].configuration.chunk_shape"))
+    inner_per_shard = [-(-outer // inner) for outer, inner in zip(chunk_shape, inner_shape, strict=False)]
+    check_chunk_bytes(inner_per_shard, _SHARD_INDEX_ENTRY_BYTES, _join(json_path, "chunk_grid.configuration.chunk_shape"),
+                      what="shard index grid")
+
+
+def _check_chunk_sizes_before_parsing(
+    chunk_shape: tuple[int, ...], data_type: Zarr3DType, codecs_json: Any, json_path: str
+) -> None:
+    """The checks of ``_check_chunk_sizes`` that the codec JSON allows before parsing it
+    (parsing a sharding codec already allocates its index): an unsharded chunk, or a
+    shard whose ``sharding_indexed`` codec comes first."""
+    if not isinstance(codecs_json, list):
+        return
+    names = [entry.get("name") if isinstance(entry, Mapping) else entry for entry in codecs_json]
+    if "sharding_indexed" not in names:
+        check_chunk_bytes(chunk_shape, _element_bytes(data_type), _join(json_path, "chunk_grid.configuration.chunk_shape"))
+        return
+    first = codecs_json[0]
+    configuration = first.get("configuration") if isinstance(first, Mapping) else None
+    inner = configuration.get("chunk_shape") if isinstance(configuration, Mapping) else None
+    if (names[0] == "sharding_indexed" and isinstance(inner, list) and len(inner) == len(chunk_shape)
+            and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in inner)):
+        _check_sharded(chunk_shape, inner, _element_bytes(data_type), json_path)
+
+
 def _check_chunk_sizes(chunk_shape: tuple[int, ...], data_type: Zarr3DType, codecs: CodecChain, json_path: str) -> None:
     """The unit a read decodes at once (the chunk, or a shard's inner chunk) and a shard's
     index must stay within ``MAX_CHUNK_BYTES``."""
-    itemsize = data_type.numpy_dtype.itemsize * int(np.prod(data_type.inner_shape, dtype=np.int64))
     sharding = codecs.sharding
-    grid_path = _join(json_path, "chunk_grid.configuration.chunk_shape")
     if sharding is None:
-        check_chunk_bytes(chunk_shape, itemsize, grid_path)
-        return
-    check_chunk_bytes(sharding.chunk_shape, itemsize, _join(json_path, "codecs[0].configuration.chunk_shape"))
-    inner_per_shard = [-(-outer // inner) for outer, inner in zip(chunk_shape, sharding.chunk_shape, strict=False)]
-    check_chunk_bytes(inner_per_shard, _SHARD_INDEX_ENTRY_BYTES, grid_path, what="shard index grid")
+        check_chunk_bytes(chunk_shape, _element_bytes(data_type), _join(json_path, "chunk_grid.configuration.chunk_shape"))
+    else:
+        _check_sharded(chunk_shape, sharding.chunk_shape, _element_bytes(data_type), json_path)
 
 
 def parse_metadata(data: bytes) -> Zarr3Metadata:
@@ -181,7 +210,9 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
         names = [t.get("name") if isinstance(t, Mapping) else t for t in transformers] if isinstance(transformers, list) else transformers
         raise SpecError(_join(json_path, "storage_transformers"), f"storage transformers are not supported, but received: {describe(names)}")
     spec = ChunkSpec(chunk_shape, data_type.numpy_dtype, data_type.inner_shape, fill_value)
-    codecs = parse_codec_chain(value.get("codecs", [{"name": "bytes"}]), _join(json_path, "codecs"), spec)
+    codecs_json = value.get("codecs", [{"name": "bytes"}])
+    _check_chunk_sizes_before_parsing(chunk_shape, data_type, codecs_json, json_path)
+    codecs = parse_codec_chain(codecs_json, _join(json_path, "codecs"), spec)
     _check_chunk_sizes(chunk_shape, data_type, codecs, json_path)
     attributes = value.get("attributes")
     if attributes is not None and not isinstance(attributes, Mapping):
