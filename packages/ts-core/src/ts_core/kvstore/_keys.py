@@ -95,28 +95,28 @@ def check_key(
     >>> check_key("../secret", root="/data/a/")
     Traceback (most recent call last):
       ...
-    ValueError: Invalid key: "../secret": '..' path components are not allowed
+    ValueError: Invalid key: "../secret": '.' and '..' path components are not allowed
     """
-    data = as_key_bytes(key)
-    full = as_key_bytes(root, "root") + data
+    data = key if type(key) is bytes else as_key_bytes(key)
+    root_bytes = root if type(root) is bytes else as_key_bytes(root, "root")
+    full = root_bytes + data
     # The common case (a chunk key) passes these substring tests and is done.
     if (
         full
-        and len(full) < path_max
-        and not full.startswith(b".")
         and b"/." not in full
         and b"//" not in full
         and b"\0" not in full
-        and not full.endswith(b"/")
-        and (absolute or root or not full.startswith(b"/"))
-        and (len(full) <= name_max or max(map(len, full.split(b"/"))) <= name_max)
+        and full[:1] != b"."
+        and full[-1:] != b"/"
+        and (absolute or root_bytes or full[:1] != b"/")
+        and (len(full) <= name_max or (len(full) < path_max and max(map(len, full.split(b"/"))) <= name_max))
     ):
         return full
     if not full:
         raise _invalid(data, "the key is empty")
     if b"\0" in full:
         raise _invalid(data, "keys must not contain NUL bytes")
-    if not absolute and data.startswith(b"/") and (not root or full.startswith(b"//", len(root) - 1)):
+    if not absolute and data.startswith(b"/") and (not root_bytes or full.startswith(b"//", len(root_bytes) - 1)):
         raise _invalid(data, "absolute keys are not allowed")
     if full.endswith(b"/"):
         raise _invalid(data, "keys must not end with '/' (that names a directory)")
@@ -190,7 +190,7 @@ class ConfinedRoot:
         self.root = root
         self._root_directory = (root if root.endswith("/") else os.path.dirname(root)) or "."
         self._real_root = os.path.realpath(self._root_directory)
-        self._verified: set[str] = set()
+        self._verified: set[str | bytes] = set()
 
     def check_directory(self, directory: str, key: Any, what: str = "key") -> None:
         """ValueError naming ``key`` unless ``directory`` resolves inside the root."""
@@ -210,10 +210,14 @@ class ConfinedRoot:
             self._verified.clear()
         self._verified.add(directory)
 
-    def check(self, key: Any, path: str) -> None:
-        """ValueError naming ``key`` unless the directory of ``path`` (the file of ``key``)
-        resolves inside the root."""
-        self.check_directory(os.path.dirname(path), key)
+    def check(self, key: Any, path: str | bytes) -> None:
+        """ValueError naming ``key`` unless the directory of ``path`` (the file of ``key``,
+        str or bytes) resolves inside the root."""
+        slash = path.rfind("/" if isinstance(path, str) else b"/")  # type: ignore[arg-type]
+        directory = path[:slash] if slash > 0 else path[:1] if slash == 0 else path[:0]
+        if directory not in self._verified:
+            self.check_directory(os.fsdecode(directory), key)
+            self._verified.add(directory)
 
 
 _confined_roots: dict[str, ConfinedRoot] = {}

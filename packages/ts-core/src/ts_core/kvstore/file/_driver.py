@@ -265,7 +265,7 @@ class FileKvStore(KvStoreDriver):
         full = check_key(key, root=path.encode("utf-8"))
         if full.endswith(_LOCK_SUFFIX_BYTES):
             raise _invalid_key(key, f"keys must not end with {LOCK_SUFFIX!r} (reserved for locks)")
-        ConfinedRoot.of(path).check(key, os.fsdecode(full))
+        ConfinedRoot.of(path).check(key, full)
 
     def check_key_range(self, path: str, key_range: KeyRange) -> None:
         prefix = path.encode("utf-8")
