@@ -159,6 +159,9 @@ def test_zstd_multiple_and_skippable_frames() -> None:
         decompression.decompress_zstd(first + second, 149)
     with pytest.raises(ChunkError, match="bad frame magic"):
         decompression.decompress_zstd(first + b"junk", 1000)
+    assert decompression.decompress_zstd(bytes(numcodecs.Zstd(checksum=True).encode(b"")), 0) == b""
+    with pytest.raises(ChunkError, match="truncated zstd data: no frame"):
+        decompression.decompress_zstd(b"", 10)
 
 
 def test_blosc_header_is_checked_before_decompressing() -> None:

@@ -198,6 +198,8 @@ def _zstd_frames(view: Any) -> tuple[int, bool]:
     """Walk the frames of zstd data: (an upper bound of the decompressed size, whether every
     frame declares its size, in which case the bound is exact). Only headers are read."""
     total, exact, position, end = 0, True, 0, len(view)
+    if not end:
+        raise ChunkError("truncated zstd data: no frame")
     while position < end:
         if end - position < 4:
             raise ChunkError("truncated zstd data: a frame is shorter than its magic number")
@@ -267,6 +269,8 @@ def decompress_zstd(data: Any, max_size: int) -> bytes:
     bound, exact = _zstd_frames(view)
     if exact and bound > max_size:
         raise DecompressedSizeError(f"zstd data declares {bound} decompressed bytes, more than {max_size}")
+    if exact and bound == 0:
+        return b""  # numcodecs' zstd cannot decode frames of no content
     try:
         if bound <= max_size:
             result: bytes = zstd.decompress(data)  # allocates at most ``bound`` bytes
