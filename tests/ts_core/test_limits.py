@@ -103,12 +103,25 @@ def test_validate_json_names_the_path_and_words_ranges_like_tensorstore() -> Non
         ({"chunk_layout": {"inner_order": [0, 0]}}, r"^schema\.chunk_layout\.inner_order: invalid permutation"),
         ({"domain": {"shape": [-1]}}, r"^schema\.domain"),
         ({"codec": {"driver": 5}}, r"^schema\.codec\.driver: expected string"),
+        ({"chunk_layout": {"write_chunk": {"shape": [2, 2, 2]}}},
+         r"^schema\.chunk_layout: rank 3 does not match the domain rank 2"),
+        ({"fill_value": "abc"}, r'^schema\.fill_value: cannot convert "abc" to int32: expected a number'),
+        ({"fill_value": 2**31}, r"^schema\.fill_value: 2147483648 is out of range for int32"),
+        ({"fill_value": 1.5}, r"^schema\.fill_value: cannot convert 1\.5 to int32: expected an integer"),
+        ({"fill_value": [1, 2, 3]}, r"^schema\.fill_value: shape \[3\] does not broadcast to the domain shape \[4, 4\]"),
     ],
 )
 def test_schema_errors_name_the_schema_path(schema: dict[str, Any], match: str) -> None:
     spec = {"driver": "zarr", "kvstore": "memory://", "schema": {"domain": {"shape": [4, 4]}, **schema}}
     with pytest.raises(ValueError, match=match):
         ts.open(spec, create=True, dtype=ts.int32).result()
+
+
+@pytest.mark.parametrize("fill_value", [7, 7.0, [7, 7, 7, 7], [[7], [7], [7], [7]]])
+def test_fill_values_that_fit_are_accepted(fill_value: Any) -> None:
+    spec = {"driver": "zarr", "kvstore": "memory://", "schema": {"fill_value": fill_value}}
+    store = ts.open(spec, create=True, dtype=ts.int32, shape=[4, 4]).result()
+    assert store.read().result().tolist() == [[7] * 4] * 4
 
 
 def test_negative_chunk_size_is_refused_by_spec_parsing() -> None:

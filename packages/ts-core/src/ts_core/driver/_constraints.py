@@ -153,6 +153,18 @@ def _fill_value(json_value: Any, data_type: DataType | None) -> np.ndarray[Any, 
         raise SpecError(
             "schema.fill_value", f"cannot convert {describe(json_value)} to {data_type.name}: {exc}"
         ) from None
+    # NumPy wraps out-of-range integers and truncates fractions silently; tensorstore refuses them.
+    if target.kind in "iu" and array.dtype.kind in "iuf" and array.size:
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array) & (array == np.round(array))):
+            raise SpecError("schema.fill_value", f"cannot convert {describe(json_value)} to {data_type.name}: expected an integer")
+        info = np.iinfo(target)
+        if array.min() < info.min or array.max() > info.max:
+            raise SpecError(
+                "schema.fill_value",
+                f"{describe(json_value)} is out of range for {data_type.name} [{info.min}, {info.max}]",
+            )
+    if target.kind == "b" and array.dtype.kind != "b":
+        raise SpecError("schema.fill_value", f"cannot convert {describe(json_value)} to bool: expected true or false")
     return array
 
 
@@ -186,7 +198,28 @@ def constraints_from_spec(json_value: dict[str, Any]) -> SchemaConstraints:
     if "fill_value" in schema:
         constraints.fill_value = _fill_value(schema["fill_value"], constraints.dtype)
     constraints.dimension_units = schema.get("dimension_units")
+    if constraints.dimension_units is not None:
+        from ..schema._schema import _units_from_json
+
+        _units_from_json(constraints.dimension_units, "schema.dimension_units")  # only checked here
     rank = constraints.rank
     if rank is not None and constraints.shape is not None and len(constraints.shape) != rank:
         raise SpecError("schema.domain", f"rank {len(constraints.shape)} does not match rank {describe(rank)}")
+    _check_ranks(constraints)
     return constraints
+
+
+def _check_ranks(constraints: SchemaConstraints) -> None:
+    """The chunk layout and fill value must fit the rank and shape the spec gives."""
+    from ..schema._fill_value import broadcast_compatible
+
+    shape = constraints.shape
+    rank = len(shape) if shape is not None else constraints.rank
+    layout = constraints.chunk_layout
+    if rank is not None and layout is not None and layout.rank is not None and layout.rank != rank:
+        raise SpecError("schema.chunk_layout", f"rank {layout.rank} does not match the domain rank {rank}")
+    fill = constraints.fill_value
+    if shape is not None and fill is not None and not broadcast_compatible(fill, shape):
+        raise SpecError(
+            "schema.fill_value", f"shape {list(fill.shape)} does not broadcast to the domain shape {list(shape)}"
+        )
