@@ -200,6 +200,9 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
     if encoding not in DEFAULT_SEPARATORS:
         raise SpecError(_join(encoding_path, "name"), f'expected "default" or "v2", but received: {describe(encoding)}')
     separator = encoding_config.get("separator", DEFAULT_SEPARATORS[encoding])
+    # Chunk keys (and the sharded driver's inner keys) are "c" and decimal grid indices
+    # joined by this separator: with "/" or "." they are safe by construction, while any
+    # other separator (say "/../") could lead keys out of the array's path.
     if separator not in ("/", "."):
         raise SpecError(_join(encoding_path, "configuration.separator"), f'expected "/" or ".", but received: {describe(separator)}')
     fill_value_json = value.get("fill_value")
