@@ -137,3 +137,11 @@ def test_chunk_of_a_structured_dtype_counts_the_whole_record() -> None:
         ts.open(spec, create=True).result()
     spec["metadata"].update(shape=[2**31], chunks=[2**31])
     assert ts.open(spec, create=True).result().shape == (2**31,)  # exactly the limit
+
+
+def test_fill_value_that_differs_per_element_is_refused() -> None:
+    spec = {"driver": "zarr", "kvstore": "memory://", "schema": {"fill_value": [1, 2, 3, 4]}}
+    with pytest.raises(SpecError, match=r"^schema\.fill_value: cannot convert \[1, 2, 3, 4\] to int32: zarr stores one fill value"):
+        ts.open(spec, create=True, dtype=ts.int32, shape=[4, 4]).result()
+    spec["schema"]["fill_value"] = [5, 5, 5, 5]
+    assert ts.open(spec, create=True, dtype=ts.int32, shape=[4, 4]).result().fill_value == 5

@@ -147,3 +147,9 @@ def test_huge_chunk_in_stored_metadata_fails_before_allocating(tmp_path: Path) -
                      "name": "regular", "configuration": {"chunk_shape": [2**40]}}),
                  r"zarr\.json': chunk_grid\.configuration\.chunk_shape: chunk shape \[1099511627776\]")
     assert peak < SMALL_PEAK
+
+
+def test_fill_value_that_differs_per_element_is_refused() -> None:
+    spec = {"driver": "zarr3", "kvstore": "memory://", "schema": {"fill_value": [1, 2, 3, 4]}}
+    with pytest.raises(SpecError, match=r"^schema\.fill_value: cannot convert \[1, 2, 3, 4\] to int32: zarr v3 stores one"):
+        ts.open(spec, create=True, dtype=ts.int32, shape=[4, 4]).result()

@@ -269,7 +269,10 @@ def encode_fill_value(
             raise ValueError("expected a number")
         if dtype.has_fields or field.numpy_dtype.kind == "S":
             return base64.b64encode(np.ascontiguousarray(fill, dtype=field.numpy_dtype).tobytes()).decode()
-        scalar = np.asarray(fill, dtype=field.numpy_dtype).reshape(-1)[0]
+        values = np.asarray(fill, dtype=field.numpy_dtype).reshape(-1)
+        scalar = values[0]
+        if values.size > 1 and values.tobytes() != np.full(values.shape, scalar).tobytes():
+            raise ValueError("zarr stores one fill value per field, but these differ")
     except (TypeError, ValueError, OverflowError) as exc:
         raise SpecError(json_path, f"cannot convert {describe(np.asarray(fill).tolist())} to {field.numpy_dtype}: {exc}") from None
     kind = field.numpy_dtype.kind

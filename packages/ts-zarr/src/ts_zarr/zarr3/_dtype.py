@@ -150,7 +150,10 @@ def encode_fill_value(fill: Any, dtype: Zarr3DType, json_path: str = "schema.fil
             raise ValueError("expected a number")
         if dtype.is_raw:
             return base64.b64encode(np.ascontiguousarray(array, dtype=dtype.numpy_dtype).tobytes()).decode()
-        scalar = array.astype(dtype.numpy_dtype).reshape(-1)[0]
+        values = array.astype(dtype.numpy_dtype).reshape(-1)
+        scalar = values[0]
+        if values.size > 1 and values.tobytes() != np.full(values.shape, scalar).tobytes():
+            raise ValueError("zarr v3 stores one fill value, but these differ")
     except (TypeError, ValueError, OverflowError) as exc:
         raise SpecError(json_path, f"cannot convert {describe(array.tolist())} to {dtype.name}: {exc}") from None
     kind = dtype.numpy_dtype.kind
