@@ -94,6 +94,8 @@ def refused(call: Callable[[], Any], *names: str) -> str:
         ("a\0b", "NUL"),
         ("x" * (NAME_MAX + 1), "NAME_MAX"),
         ("/".join(["y" * 200] * 25), "PATH_MAX"),
+        ("x.__lock", "reserved for locks"),
+        ("x.__lock/y", "reserved for locks"),
     ],
 )
 def test_escaping_keys_are_refused_everywhere(store: ts.KvStore, key: str, reason: str) -> None:

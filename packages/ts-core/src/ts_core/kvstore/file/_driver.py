@@ -65,14 +65,20 @@ def _invalid_key(key: bytes, why: str) -> ValueError:
 
 
 _LOCK_SUFFIX_BYTES = LOCK_SUFFIX.encode()
+_LOCK_DIRECTORY = _LOCK_SUFFIX_BYTES + b"/"
+
+
+def _check_lock_names(key: bytes, full: bytes) -> None:
+    """Names ending in the lock suffix belong to locks, as files or directories."""
+    if full.endswith(_LOCK_SUFFIX_BYTES) or _LOCK_DIRECTORY in full:
+        raise _invalid_key(key, f"key components must not end with {LOCK_SUFFIX!r} (reserved for locks)")
 
 
 def key_to_path(key: bytes) -> str:
     """The filesystem path of the full key ``key`` (root included); ValueError for keys
     that could escape or collide (see ``ts_core.kvstore.check_key``)."""
     check_key(key, absolute=True)
-    if key.endswith(_LOCK_SUFFIX_BYTES):
-        raise _invalid_key(key, f"keys must not end with {LOCK_SUFFIX!r} (reserved for locks)")
+    _check_lock_names(key, key)
     return os.fsdecode(key)
 
 
@@ -176,7 +182,10 @@ def _lock_key(
         except FileNotFoundError:
             if not create_directories:
                 raise
-            parents = _make_directories(os.path.dirname(path))
+            try:
+                parents = _make_directories(os.path.dirname(path))
+            except OSError as error:
+                raise _os_error_as_value_error(error, path) from None
             if created is not None:
                 created.extend(parents)
             continue
@@ -263,8 +272,7 @@ class FileKvStore(KvStoreDriver):
 
     def check_key(self, path: str, key: bytes) -> None:
         full = check_key(key, root=path.encode("utf-8"))
-        if full.endswith(_LOCK_SUFFIX_BYTES):
-            raise _invalid_key(key, f"keys must not end with {LOCK_SUFFIX!r} (reserved for locks)")
+        _check_lock_names(key, full)
         ConfinedRoot.of(path).check(key, full)
 
     def check_key_range(self, path: str, key_range: KeyRange) -> None:
