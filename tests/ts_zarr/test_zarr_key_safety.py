@@ -67,3 +67,14 @@ def test_spec_path_leading_out_is_refused(root: Path, path: str) -> None:
             create=True,
         ).result()
     assert files_below(root.parent) == before
+
+
+def test_hostile_key_encoding_spec_member_is_refused(root: Path) -> None:
+    before = files_below(root.parent)
+    with pytest.raises(ValueError, match="key_encoding"):
+        ts.open(
+            {"driver": "zarr", "key_encoding": "/../", "kvstore": {"driver": "file", "path": f"{root}/"},
+             "metadata": zarray()},
+            create=True,
+        ).result()
+    assert files_below(root.parent) == before
