@@ -127,3 +127,18 @@ def test_fill_values_that_fit_are_accepted(fill_value: Any) -> None:
 def test_negative_chunk_size_is_refused_by_spec_parsing() -> None:
     with pytest.raises(SpecError, match=r"^schema\.chunk_layout\.write_chunk\.shape\[1\]: expected a value >= -1, but received: -3"):
         ts.Spec({"driver": "zarr", "kvstore": "memory://", "schema": {"chunk_layout": {"write_chunk": {"shape": [5, -3]}}}})
+
+
+@pytest.mark.parametrize(
+    ("driver", "match"),
+    [
+        ("zarr", r"^schema\.chunk_layout\.read_chunk\.shape: write_chunk constraints are not compatible"),
+        ("n5", r"^schema\.chunk_layout\.read_chunk\.shape: write_chunk constraints are not compatible"),
+        ("zarr3", r"^schema\.chunk_layout\.write_chunk\.shape\[0\]: incompatible chunk size constraints"),
+    ],
+)
+def test_conflicts_found_when_choosing_chunk_shapes_name_the_spec_path(driver: str, match: str) -> None:
+    layout = {"read_chunk": {"shape": [30, 20]}, "write_chunk": {"shape": [100, 200]}}
+    spec = {"driver": driver, "kvstore": "memory://", "schema": {"chunk_layout": layout}}
+    with pytest.raises(SpecError, match=match):
+        ts.open(spec, create=True, dtype=ts.int32, shape=[1000, 2000]).result()

@@ -63,6 +63,9 @@ class ChunkLayout(_RankHolder):
         self._inner_order: tuple[int, ...] | None = None
         self._inner_order_hard = False
         self._grids = {usage: GridState() for usage in USAGES}
+        #: Where the layout came from (``"schema.chunk_layout"`` for a spec's), so errors
+        #: found later, when a driver chooses chunk shapes from it, name the full path.
+        self._json_path_prefix = ""
         if json is not None:
             if constraints:
                 raise TypeError("ChunkLayout: json cannot be combined with keyword arguments")
@@ -428,6 +431,7 @@ class ChunkLayout(_RankHolder):
         """An independent copy."""
         other = ChunkLayout()
         other.merge(self)
+        other._json_path_prefix = self._json_path_prefix
         return other
 
     def merge(self, other: ChunkLayout, json_path_prefix: str = "") -> None:
@@ -470,4 +474,5 @@ def chunk_layout_from_json(value: Any, json_path_prefix: str = "") -> ChunkLayou
     """Parse a JSON chunk layout; errors name the member under ``json_path_prefix``."""
     layout = ChunkLayout()
     layout._parse_json(value, json_path_prefix)
+    layout._json_path_prefix = json_path_prefix
     return layout

@@ -17,7 +17,7 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 
-from .._validation import SpecError
+from .._validation import SpecError, json_path
 from ._chunk_layout import ChunkLayout
 from ._grid import FULL_EXTENT, Grid, GridState
 
@@ -59,10 +59,11 @@ def choose_read_write_chunk_shape(
     constraints raise a ``ValueError`` naming the member.
     """
     rank = len(domain_shape)
-    combined = _grid_state(layout.read_chunk, rank, "read_chunk")
-    write = _grid_state(layout.write_chunk, rank, "write_chunk")
+    prefix = layout._json_path_prefix
+    combined = _grid_state(layout.read_chunk, rank, json_path(prefix, ["read_chunk"]))
+    write = _grid_state(layout.write_chunk, rank, json_path(prefix, ["write_chunk"]))
     try:
-        combined.merge(write, "read_chunk")
+        combined.merge(write, json_path(prefix, ["read_chunk"]))
     except SpecError as exc:
         raise SpecError(exc.json_path, f"write_chunk constraints are not compatible with "
                                        f"read_chunk constraints: {_message(exc)}") from None
@@ -83,8 +84,9 @@ def choose_sharded_chunk_shapes(
     """
     rank = len(domain_shape)
     extents = list(domain_shape)
-    read = _grid_state(layout.read_chunk, rank, "read_chunk")
-    write = _grid_state(layout.write_chunk, rank, "write_chunk")
+    prefix = layout._json_path_prefix
+    read = _grid_state(layout.read_chunk, rank, json_path(prefix, ["read_chunk"]))
+    write = _grid_state(layout.write_chunk, rank, json_path(prefix, ["write_chunk"]))
     known_write = [_fixed_size(write, dim, extents[dim]) for dim in range(rank)]
 
     def read_size(dim: int, size: int) -> int:
@@ -95,7 +97,7 @@ def choose_sharded_chunk_shapes(
     for dim, (whole, part) in enumerate(zip(known_write, read_shape, strict=True)):
         if whole and write.shape_hard[dim] and whole % part:
             raise SpecError(
-                f"write_chunk.shape[{dim}]",
+                json_path(prefix, ["write_chunk", "shape", dim]),
                 f"incompatible chunk size constraints: read size of {part}, write size of {whole}",
             )
 
