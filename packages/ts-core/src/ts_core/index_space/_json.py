@@ -23,6 +23,9 @@ _TRANSFORM_MEMBERS = (
 _MAP_MEMBERS = frozenset(
     {"offset", "stride", "input_dimension", "index_array", "index_array_bounds"}
 )
+#: Largest input or output rank (tensorstore's ``kMaxRank``); checked before anything is
+#: built, so ``{"input_rank": 9223372036854775807}`` is an error rather than an allocation.
+MAX_RANK = 32
 
 
 # -- writing --------------------------------------------------------------------------------------
@@ -143,14 +146,16 @@ def _parse_domain(obj: Any, prefix: str) -> IndexDomain:
             "At least one of " + ", ".join(f'"{n}"' for n in names) + " members must be specified"
         )
     rank = obj.get(names[0])
-    if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool) or rank < 0):
+    if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank <= MAX_RANK):
         raise _JsonError(
-            f'Error parsing object member "{names[0]}": Expected non-negative integer, but received: {_dump(rank)}'
+            f'Error parsing object member "{names[0]}": Expected integer in the range [0, {MAX_RANK}], but received: {_dump(rank)}'
         )
     lists = {n: _parse_list(obj, n) for n in names[1:]}
     for n, v in lists.items():
         if v is None:
             continue
+        if len(v) > MAX_RANK:
+            raise _JsonError(f'Error parsing object member "{n}": Rank {len(v)} is outside valid range [0, {MAX_RANK}]')
         if rank is not None and len(v) != rank:
             raise _JsonError(
                 f'Error parsing object member "{n}": Array has length {len(v)} but should have length {rank}'
@@ -310,6 +315,8 @@ def transform_from_json(obj: Any) -> IndexTransform:
             raise _JsonError(
                 f'Error parsing object member "output": Expected array, but received: {_dump(output)}'
             )
+        if len(output) > MAX_RANK:
+            raise _JsonError(f'Error parsing object member "output": Rank {len(output)} is outside valid range [0, {MAX_RANK}]')
         maps = [_parse_map(m, j, domain) for j, m in enumerate(output)]
         return IndexTransform(domain=domain, output=maps)
     except ValueError as exc:
