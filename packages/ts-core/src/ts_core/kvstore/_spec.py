@@ -63,6 +63,11 @@ class KvStoreSpec:
         self._record = record
         self._driver_spec = structure_spec(members, driver_class.spec_class, json_path)
         self._path = json.get("path", "")
+        if not self._path.isascii():
+            try:
+                self._path.encode("utf-8")  # keys are UTF-8: a lone surrogate can never be one
+            except UnicodeEncodeError as exc:
+                raise SpecError(f"{json_path}.path", f"not valid Unicode ({exc.reason} at position {exc.start})") from None
         context = json.get("context")
         self._context = ContextSpec(context, json_path=f"{json_path}.context") if context is not None else None
 
