@@ -77,3 +77,27 @@ def test_sharded_array_keys_stay_below_the_root(root: Path) -> None:
     np.testing.assert_array_equal(store.read().result(), np.arange(16, dtype=np.uint8).reshape(4, 4))
     assert sorted(files_below(root)) == ["c/0/0", "c/0/1", "zarr.json"]
     assert {k: v for k, v in files_below(root.parent).items() if not k.startswith("root/")} == before
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+def test_symlinked_directory_out_of_the_root_is_refused(root: Path, sharded: bool) -> None:
+    # A directory inside the root that links outside it: neither plain nor sharded chunk
+    # writes may follow it (the sharded chunk store confines keys like its base).
+    codecs = (
+        [{"name": "sharding_indexed", "configuration": {"chunk_shape": [2, 2]}}] if sharded else [{"name": "bytes"}]
+    )
+    metadata = zarr_json(
+        chunk_grid={"name": "regular", "configuration": {"chunk_shape": [4, 4] if sharded else [2, 2]}},
+        chunk_key_encoding={"name": "default", "configuration": {"separator": "/"}},
+        codecs=codecs,
+    )
+    store = ts.open(
+        {"driver": "zarr3", "kvstore": {"driver": "file", "path": f"{root}/"}, "metadata": metadata}, create=True
+    ).result()
+    os.symlink(root.parent / "outside", root / "c")
+    before = files_below(root.parent / "outside")
+    with pytest.raises(ValueError, match="outside|symbolic link|root"):
+        store.write(np.ones((4, 4), dtype=np.uint8)).result()
+    with pytest.raises(ValueError, match="outside|symbolic link|root"):
+        store[0, 0].write(7).result()
+    assert files_below(root.parent / "outside") == before

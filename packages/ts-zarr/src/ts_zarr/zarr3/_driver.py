@@ -207,8 +207,11 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
 
     def _shard(self, shard: tuple[int, ...]) -> IndexedShard:
         kvstore = self.kvstore
-        key = (kvstore.path + self.metadata.chunk_key(shard)).encode("utf-8")
-        return IndexedShard(kvstore.driver, key, self._sharding.index_format)
+        relative = self.metadata.chunk_key(shard).encode("utf-8")
+        # The shard is read and written through the base driver directly: confine its key
+        # as the KvStore front end would.
+        kvstore.driver.check_key(kvstore.path, relative)
+        return IndexedShard(kvstore.driver, kvstore.path.encode("utf-8") + relative, self._sharding.index_format)
 
     def _inner_key(self, shard: tuple[int, ...], position: Position) -> str:
         return f"{self.metadata.chunk_key(shard)}{INNER_KEY_SEPARATOR}{','.join(map(str, position))}"

@@ -80,6 +80,17 @@ class ShardedChunkStore(KvStoreDriver):
     def executor(self) -> Any:
         return self.base.executor
 
+    # Keys are confined like the base's: a shard key is a key of the base store.
+    def check_path(self, path: str) -> None:
+        self.base.check_path(path)
+
+    def check_key(self, path: str, key: bytes) -> None:
+        parts = self.split_key(key)
+        self.base.check_key(path, key if parts is None else parts[0])
+
+    def check_key_range(self, path: str, key_range: KeyRange) -> None:
+        self.base.check_key_range(path, key_range)
+
     def split_key(self, key: bytes) -> tuple[bytes, tuple[int, ...]] | None:
         text = key.decode("utf-8", "surrogateescape")
         shard_key, separator, position = text.rpartition(INNER_KEY_SEPARATOR)
