@@ -166,7 +166,7 @@ def test_metadata_mismatch_on_open(tmp_path: Path) -> None:
     ("kwargs", "message"),
     [
         ({"dtype": ts.bool, "shape": [4]}, r"^dtype: bool is not one of the N5 data types: uint8, .*float64"),
-        ({"dtype": ts.uint8, "shape": [4], "fill_value": 0}, r"^fill_value: fill_value is not supported by the N5 format"),
+        ({"dtype": ts.uint8, "shape": [4], "fill_value": 0}, r"^schema\.fill_value: a fill value is not supported by the N5 format"),
         ({"shape": [4]}, r"^dtype: a data type must be specified"),
         ({"dtype": ts.uint8}, r"^schema\.domain: a shape must be specified"),
         ({"dtype": ts.uint8, "shape": [4, 4], "chunk_layout": ts.ChunkLayout(inner_order=[0, 1])},
