@@ -281,6 +281,8 @@ class BloscCodec(BytesToBytesCodec):
 class Crc32cCodec(BytesToBytesCodec):
     """Appends a CRC-32C of the bytes; decoding checks and strips it."""
 
+    fixed_size = True
+
     name = "crc32c"
 
     @classmethod

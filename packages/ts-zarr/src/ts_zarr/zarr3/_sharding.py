@@ -41,8 +41,15 @@ class ShardIndexFormat:
         self.max_chunk_size = max_chunk_size
         spec = ChunkSpec((*grid_shape, 2), np.dtype("uint64"))
         self.index_chain = parse_codec_chain(index_codecs, f"{json_path}.index_codecs", spec)
-        if self.index_chain.array_codecs and any(c.name != "transpose" for c, _ in self.index_chain.array_codecs):
-            raise SpecError(f"{json_path}.index_codecs", "index codecs must have a fixed encoded size")
+        chain = self.index_chain
+        variable = [c.name for c, _ in chain.array_codecs if c.name != "transpose"]
+        variable += [] if chain.array_to_bytes.name == "bytes" else [chain.array_to_bytes.name]
+        variable += [c.name for c in chain.bytes_codecs if not c.fixed_size]
+        if variable:
+            raise SpecError(
+                f"{json_path}.index_codecs",
+                f"index codecs must have a fixed encoded size, which {', '.join(map(repr, variable))} does not",
+            )
         self.index_size = len(self.index_chain.encode(np.full(spec.shape, MISSING, dtype=np.uint64)))
         self.index_json = self.index_chain.to_json()
 

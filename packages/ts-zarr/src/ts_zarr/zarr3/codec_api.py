@@ -98,6 +98,10 @@ class ArrayToBytesCodec(Zarr3Codec):
 class BytesToBytesCodec(Zarr3Codec):
     kind = "bytes_to_bytes"
 
+    #: Whether the encoded size depends only on the decoded size (a checksum, not a
+    #: compressor): only such codecs may encode a shard index, which is read by size.
+    fixed_size: bool = False
+
     @abc.abstractmethod
     def encode(self, data: bytes) -> bytes: ...
 
