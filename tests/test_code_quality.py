@@ -108,7 +108,8 @@ def _all_ts_core_private_members() -> set[str]:
         if isinstance(value, type):
             classes.add(value)
     for module_name in ("ts_core.kvstore", "ts_core.driver", "ts_core.context", "ts_core.plugin",
-                        "ts_core.schema", "ts_core.index_space", "ts_core.cache", "ts_core.concurrency"):
+                        "ts_core.schema", "ts_core.index_space", "ts_core.cache", "ts_core.concurrency",
+                        "ts_core.errors", "ts_core.decompression"):
         module = importlib.import_module(module_name)
         for name in getattr(module, "__all__", ()):
             value = getattr(module, name)
