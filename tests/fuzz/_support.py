@@ -77,7 +77,7 @@ def check_clear_error(exc: BaseException, *, allowed: tuple[type[BaseException],
 #: Integers that sit on the edges parsers get wrong: signed/unsigned 64-bit limits and beyond.
 EDGE_INTEGERS = st.sampled_from(
     [0, 1, -1, 2, 255, 256, 2**31 - 1, 2**31, 2**32, 2**53 + 1, 2**62, 2**63 - 2, 2**63 - 1, 2**63,
-     2**64 - 1, 2**64, 2**100, -(2**63), -(2**63) - 1, -(2**64)]
+     2**64 - 1, 2**64, 2**100, 10**400, -(2**63), -(2**63) - 1, -(2**64)]
 )
 JSON_ATOMS = (
     st.none()

@@ -171,7 +171,11 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> N5Metadata:
     if value.get("resolution") is not None:
         numbers = _vector(value["resolution"], _join(json_path, "resolution"), rank, (int, float), "number")
         for position, number in enumerate(numbers):
-            if not math.isfinite(number):
+            try:
+                finite = math.isfinite(number)
+            except OverflowError:  # a JSON integer beyond the float range
+                finite = False
+            if not finite:
                 raise SpecError(_join(json_path, f"resolution[{position}]"), f"expected a finite number, but received: {number}")
         resolution = tuple(float(number) for number in numbers)
     # A null optional member is not interpreted, only preserved.
