@@ -98,3 +98,29 @@ KVSTORE_SPECS = [
 )
 def test_kvstore_spec_json_parses_or_names_the_member(value: Any) -> None:
     check_kvstore_spec(value)
+
+
+SPECS = [
+    {
+        "driver": "zarr3", "kvstore": {"driver": "memory", "path": "a/"}, "dtype": "uint16",
+        "schema": {"domain": {"shape": [4, 5]}, "chunk_layout": {"write_chunk": {"shape": [2, 5]}}, "fill_value": 3},
+        "transform": {"input_shape": [4, 5], "output": [{"input_dimension": 1}, {"input_dimension": 0}]},
+        "context": {"cache_pool": {"total_bytes_limit": 1000}},
+        "open": True, "create": True, "recheck_cached_data": False,
+    },
+    {"driver": "cast", "dtype": "float32", "base": {"driver": "array", "array": [[1, 2], [3, 4]], "dtype": "int32"}},
+    {"driver": "downsample", "downsample_factors": [2], "downsample_method": "mean",
+     "base": {"driver": "n5", "kvstore": "memory://", "metadata": {"dimensions": [8], "dataType": "uint8"}}},
+]
+SPEC_MEMBERS = ("driver", "kvstore", "path", "dtype", "rank", "schema", "transform", "context", "base", "metadata", "field")
+
+
+@fuzz_settings(60)
+@given(value=st.sampled_from(SPECS).flatmap(lambda spec: mutated_json(spec, SPEC_MEMBERS)))
+def test_spec_json_parses_or_names_the_member(value: Any) -> None:
+    try:
+        spec = ts.Spec(value)
+    except Exception as exc:
+        check_clear_error(exc)
+        return
+    assert ts.Spec(spec.to_json()).to_json() == spec.to_json()
