@@ -138,6 +138,29 @@ REGRESSIONS = [
             ("chunkdir", b'{"shape": [5, 4], "chunks": [3, 2], "dtype": "float32", "fill_value": 1' + b"0" * 400 + b"}"),
         ]
     ),
+    *(
+        pytest.param(
+            name,
+            stored,
+            marks=pytest.mark.xfail(
+                strict=True,
+                raises=ValueError,
+                reason="metadata validation: a bare NaN/Infinity (not JSON, but Python's json reads it) "
+                "in a preserved member is accepted, and the metadata then cannot be encoded again "
+                "('Out of range float values are not JSON compliant') (helper report, 'NaN in metadata')",
+            ),
+            id=f"{name}-bare-infinity-in-preserved-member",
+        )
+        for name, stored in [
+            ("zarr", b'{"chunks": [3, 2], "compressor": null, "dtype": "<i2", "fill_value": 0, "filters": null,'
+             b' "order": "C", "shape": [5, 4], "zarr_format": 2, "": Infinity}'),
+            ("zarr3", b'{"attributes": {"a": Infinity}, "chunk_grid": {"configuration": {"chunk_shape": [3, 2]},'
+             b' "name": "regular"}, "chunk_key_encoding": {"name": "default"}, "codecs": [{"name": "bytes"}],'
+             b' "data_type": "int16", "fill_value": 0, "node_type": "array", "shape": [5, 4], "zarr_format": 3}'),
+            ("n5", b'{"blockSize": [3, 2], "compression": {"type": "raw"}, "dataType": "int16", "dimensions": [5, 4],'
+             b' "extra": NaN}'),
+        ]
+    ),
 ]
 
 
