@@ -156,8 +156,12 @@ def parse_fill_value(value: Any, dtype: str, path: str) -> Any:
             path, f'expected a number, "NaN", "Infinity" or "-Infinity" for dtype {dtype}, but received: {describe(value)}'
         )
     with np.errstate(over="ignore"):
-        if not np.isfinite(numpy_dtype.type(value)):
-            raise SpecError(path, f"{value} is out of range for dtype {dtype}")
+        try:
+            finite = bool(np.isfinite(numpy_dtype.type(value)))
+        except OverflowError:  # an integer beyond any float
+            finite = False
+        if not finite:
+            raise SpecError(path, f"{describe(value)} is out of range for dtype {dtype}")
     return float(value)
 
 

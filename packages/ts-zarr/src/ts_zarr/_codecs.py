@@ -59,7 +59,7 @@ def get_codec(config: dict[str, Any], json_path: str) -> Codec:
             raise KeyError(codec_id) from None
     except KeyError:
         raise SpecError(f"{json_path}.id", f'"{codec_id}" is not a registered zarr codec') from None
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, SyntaxError) as exc:  # numpy parses dtype strings with ast
         raise SpecError(json_path, f'invalid "{codec_id}" codec configuration: {exc}') from None
 
 

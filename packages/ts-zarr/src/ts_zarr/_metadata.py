@@ -221,7 +221,10 @@ def _decode_scalar(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> An
             return _SPECIAL_FLOATS[value]
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError(json_path, f'expected number, "NaN", "Infinity" or "-Infinity", but received: {describe(value)}')
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond any float
+            raise SpecError(json_path, f"{describe(value)} is out of range for {numpy_dtype.name}") from None
     if kind == "c":
         if not isinstance(value, list) or len(value) != 2:
             raise SpecError(json_path, f"expected [real, imag], but received: {describe(value)}")

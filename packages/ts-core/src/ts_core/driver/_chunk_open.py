@@ -28,10 +28,18 @@ GENERIC_MEMBERS = frozenset(
 )
 
 
+def _refuse_constant(token: str) -> Any:
+    raise ValueError(f"{token} is not valid JSON (a non-finite number must be a string such as \"{token}\")")
+
+
 def load_metadata_json(data: bytes) -> Any:
-    """Decode a stored JSON metadata object; invalid JSON is a SpecError, not a traceback."""
+    """Decode a stored JSON metadata object; invalid JSON is a SpecError, not a traceback.
+
+    Bare ``NaN``/``Infinity`` tokens are not JSON (Python's reader accepts them, tensorstore's
+    does not): they are refused too, since such metadata could not be written back.
+    """
     try:
-        return json.loads(data)
+        return json.loads(data, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise SpecError("", f"invalid JSON: {exc}") from None
 
@@ -94,8 +102,14 @@ def open_array(
                 f"cannot open: no array at {where!r} ({cls.metadata_key} is missing); pass create=True to create one"
             )
         else:
-            metadata = cls.metadata_for_create(spec_members, schema)
-            metadata = _create(cls, kvstore, metadata, options)
+            wanted = cls.metadata_for_create(spec_members, schema)
+            # Built before anything is written: the driver's own checks (shape and chunk
+            # limits) must refuse bad metadata before it is stored.
+            checked = cls(kvstore=kvstore, metadata=wanted, context=context, options=options, spec_members=spec_members)
+            checked.check_schema_constraints(schema)
+            metadata = _create(cls, kvstore, wanted, options)
+            if metadata is wanted:
+                return checked
     driver = cls(kvstore=kvstore, metadata=metadata, context=context, options=options, spec_members=spec_members)
     driver.check_schema_constraints(schema)
     return driver

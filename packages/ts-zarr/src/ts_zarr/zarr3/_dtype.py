@@ -82,8 +82,12 @@ def _float(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> np.ndarray
         return np.frombuffer(bits.to_bytes(size, "big"), dtype=numpy_dtype.newbyteorder(">")).astype(numpy_dtype).reshape(())
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(json_path, f'expected number, "NaN", "Infinity", "-Infinity" or "0x..." bits, but received: {describe(value)}')
+    try:
+        as_float = float(value)
+    except OverflowError:  # an integer beyond any float
+        raise SpecError(json_path, f"{describe(value)} is out of range for {numpy_dtype.name}") from None
     with np.errstate(over="ignore"):
-        return np.array(float(value), dtype=numpy_dtype)
+        return np.array(as_float, dtype=numpy_dtype)
 
 
 def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.fill_value") -> np.ndarray[Any, Any]:
