@@ -92,11 +92,13 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
 
     def _configure(self, metadata: MetadataT) -> None:
         """Take (new) metadata: derive shapes, reset the fill chunk, let the format react."""
-        from ..schema import check_chunk_bytes
+        from ..schema import check_chunk_bytes, check_shape
 
         # Formats check the exact byte size when parsing; this backstop (any format, no
-        # allocation) refuses a chunk grid cell whose element count alone is too large.
+        # allocation) refuses a chunk grid cell whose element count alone is too large,
+        # and a shape no index domain can span.
         check_chunk_bytes(tuple(self.chunk_shape(metadata)), None, "metadata")
+        check_shape(tuple(self.array_shape(metadata)), "metadata")
         self._metadata = metadata
         self._shape = tuple(self.array_shape(metadata)) + self.inner_shape
         self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape

@@ -19,7 +19,14 @@ from ._chunk_shape import (
 from ._codec import CODEC_MERGE_ID, CodecSpec, merge_codec_json
 from ._domain_merge import merge_domains
 from ._json_schema import validate_json
-from ._limits import MAX_CHUNK_BYTES, check_chunk_bytes, check_read_bytes, read_bytes_limit
+from ._limits import (
+    MAX_CHUNK_BYTES,
+    MAX_DIMENSION_SIZE,
+    check_chunk_bytes,
+    check_read_bytes,
+    check_shape,
+    read_bytes_limit,
+)
 from ._schema import Schema
 from ._unit import Unit
 
@@ -31,7 +38,9 @@ __all__ = [
     "CodecSpec",
     "Schema",
     "Unit",
+    "MAX_DIMENSION_SIZE",
     "check_chunk_bytes",
+    "check_shape",
     "check_read_bytes",
     "choose_chunk_shape",
     "choose_read_write_chunk_shape",

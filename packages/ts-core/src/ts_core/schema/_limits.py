@@ -55,6 +55,23 @@ def check_chunk_bytes(shape: Sequence[int], itemsize: int | None, json_path: str
         )
 
 
+#: Largest extent of one dimension: an index domain ends at most at 2**62 - 1
+#: (tensorstore's kMaxFiniteIndex + 1), so no larger shape has a domain.
+MAX_DIMENSION_SIZE = 2**62 - 1
+
+
+def check_shape(shape: Sequence[int], json_path: str) -> None:
+    """Raise ``SpecError`` at ``json_path`` if a dimension of ``shape`` is beyond
+    :data:`MAX_DIMENSION_SIZE` (such an array could be opened but never indexed)."""
+    for dim, size in enumerate(shape):
+        if int(size) > MAX_DIMENSION_SIZE:
+            raise SpecError(
+                json_path,
+                f"dimension {dim} of shape {list(shape)} is {size}, beyond the largest index "
+                f"range of {MAX_DIMENSION_SIZE} elements",
+            )
+
+
 def read_bytes_limit() -> int:
     """Largest read result, in bytes: the physical memory size (2**47 if unknown)."""
     try:
