@@ -10,7 +10,10 @@ __all__ = ["KeyRange", "as_key_bytes", "prefix_range"]
 def as_key_bytes(key: Any, name: str = "key") -> bytes:
     """Keys are byte strings; ``str`` is encoded as UTF-8."""
     if isinstance(key, str):
-        return key.encode("utf-8")
+        try:
+            return key.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate has no UTF-8 form
+            raise ValueError(f"{name}: {key!r} is not valid Unicode ({exc.reason})") from None
     if isinstance(key, bytes | bytearray | memoryview):
         return bytes(key)
     raise TypeError(f"{name}: expected str or bytes, but received {type(key).__name__}")
