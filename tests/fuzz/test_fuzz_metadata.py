@@ -100,13 +100,6 @@ REGRESSIONS = [
         "zarr",
         b'{"chunks": [3, 2], "compressor": null, "dtype": "<i2", "fill_value": 0, "order": "C",'
         b' "shape": [5, 4], "zarr_format": 2, "filters": [{"id": "delta", "dtype": "00000001<i2"}]}',
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=AssertionError,
-            reason="zarr v2 codec configuration: numcodecs passes the delta filter's dtype string to "
-            "numpy, whose parser raises SyntaxError (ast.literal_eval) for '00000001<i2'; get_codec "
-            "turns only TypeError/ValueError into a SpecError (helper report, 'numcodecs dtype')",
-        ),
         id="zarr-delta-dtype-syntax-error",
     ),
     # A JSON integer beyond the float range made math.isfinite raise OverflowError.
@@ -120,13 +113,6 @@ REGRESSIONS = [
         pytest.param(
             name,
             stored,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=AssertionError,
-                reason="fill values: a JSON integer beyond the float range as the fill value of a "
-                "floating-point array raises OverflowError, not a SpecError naming fill_value "
-                "(helper report, 'huge fill values')",
-            ),
             id=f"{name}-fill-value-beyond-float",
         )
         for name, stored in [
@@ -142,13 +128,6 @@ REGRESSIONS = [
         pytest.param(
             name,
             stored,
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=ValueError,
-                reason="metadata validation: a bare NaN/Infinity (not JSON, but Python's json reads it) "
-                "in a preserved member is accepted, and the metadata then cannot be encoded again "
-                "('Out of range float values are not JSON compliant') (helper report, 'NaN in metadata')",
-            ),
             id=f"{name}-bare-infinity-in-preserved-member",
         )
         for name, stored in [
@@ -206,13 +185,6 @@ SPEC_REGRESSIONS = [
     pytest.param(
         name,
         metadata,
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=ValueError,
-            reason="shape validation: metadata accepts shapes up to 2**63 - 2, but an index domain "
-            "ends by 2**62 - 1 (tensorstore's kMaxFiniteIndex + 1), so the array opens and its "
-            "domain then raises a ValueError naming no member (helper report, 'shape above 2**62')",
-        ),
         id=f"{name}-shape-beyond-index-range",
     )
     for name, metadata in [

@@ -179,7 +179,7 @@ def _apply(module: Any, steps: list[dict[str, Any]]) -> Any:
     return layout
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=200, deadline=None)
 @given(layout_kwargs())
 def test_keyword_merging_matches_wheel(steps: list[dict[str, Any]]) -> None:
     import ts_core.schema as ours_module
@@ -235,7 +235,7 @@ _layout_json = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None)
 @given(_layout_json)
 def test_json_parsing_matches_wheel(value: dict[str, Any]) -> None:
     try:

@@ -17,7 +17,7 @@ from ts_core.schema import (
 
 tensorstore = pytest.importorskip("tensorstore")
 
-_SETTINGS = settings(max_examples=150, deadline=None, derandomize=True,
+_SETTINGS = settings(max_examples=150, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 
 

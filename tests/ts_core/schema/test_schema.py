@@ -137,7 +137,7 @@ _second_member = _member.map(lambda member: {k: v for k, v in member.items()
                                              if k != "fill_value"})
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None)
 @given(_member, _second_member)
 def test_json_and_merging_match_wheel(first: dict[str, Any], second: dict[str, Any]) -> None:
     try:
@@ -162,7 +162,7 @@ def test_json_and_merging_match_wheel(first: dict[str, Any], second: dict[str, A
         assert Schema(expected.to_json()).to_json() == reparsed
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None)
 @given(st.sampled_from(["uint8", "int16", "float32", "float64", "bool", "complex64"]),
        st.one_of(st.integers(0, 1), st.lists(st.integers(0, 1), min_size=1, max_size=3)),
        _units)
@@ -194,7 +194,7 @@ def wheel_domains(draw: Any) -> Any:
     )
 
 
-@settings(max_examples=150, deadline=None, derandomize=True)
+@settings(max_examples=150, deadline=None)
 @given(wheel_domains(), wheel_domains())
 def test_domain_merge_matches_wheel(a: Any, b: Any) -> None:
     try:

@@ -62,7 +62,7 @@ _TEXT = st.one_of(
 )
 
 
-@settings(max_examples=200, deadline=None, derandomize=True)
+@settings(max_examples=200, deadline=None)
 @given(_TEXT)
 def test_parsing_matches_wheel(text: str) -> None:
     expected = tensorstore.Unit(text)
@@ -72,7 +72,7 @@ def test_parsing_matches_wheel(text: str) -> None:
     assert str(ours) == str(expected)
 
 
-@settings(max_examples=100, deadline=None, derandomize=True)
+@settings(max_examples=100, deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=True), st.text(max_size=5),
        st.floats(-1e3, 1e3, allow_nan=False).filter(lambda x: x != 0))
 def test_numbers_and_arithmetic_match_wheel(multiplier: float, base: str, factor: float) -> None:
