@@ -153,3 +153,17 @@ def test_fill_value_that_differs_per_element_is_refused() -> None:
     spec = {"driver": "zarr3", "kvstore": "memory://", "schema": {"fill_value": [1, 2, 3, 4]}}
     with pytest.raises(SpecError, match=r"^schema\.fill_value: cannot convert \[1, 2, 3, 4\] to int32: zarr v3 stores one"):
         ts.open(spec, create=True, dtype=ts.int32, shape=[4, 4]).result()
+
+
+def test_sharding_kvstore_refuses_an_absurd_grid_before_allocating() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"^kvstore\.grid_shape: shard index shape \[1048576, 1048576, 2\]"):
+            ts.KvStore.open({
+                "driver": "zarr3_sharding_indexed", "base": "memory://absurd/", "grid_shape": [1 << 20, 1 << 20],
+                "index_codecs": [{"name": "bytes", "configuration": {"endian": "little"}}],
+            }).result()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 << 20

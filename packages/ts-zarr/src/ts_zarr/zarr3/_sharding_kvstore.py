@@ -156,6 +156,10 @@ class ShardingIndexedKvStore(KvStoreDriver):
     spec_class = ShardingIndexedSpec
 
     def __init__(self, spec: ShardingIndexedSpec, base: KvStore) -> None:
+        from ts_core.schema import check_chunk_bytes
+
+        # The index (two uint64 per inner chunk) is made whole when the format is built.
+        check_chunk_bytes((*spec.grid_shape, 2), 8, "kvstore.grid_shape", what="shard index")
         self._spec = spec
         self._base = base
         self.format = ShardIndexFormat(tuple(spec.grid_shape), spec.index_codecs, spec.index_location, "kvstore")
