@@ -103,3 +103,14 @@ def test_huge_block_in_stored_metadata_fails_before_allocating(tmp_path: Path) -
     peak = _peak(lambda: open_stored(tmp_path, dimensions=[2**20, 2**20], blockSize=[2**20, 2**20]),
                  r"attributes\.json': blockSize: block shape \[1048576, 1048576\] of 4-byte elements")
     assert peak < SMALL_PEAK
+
+
+def test_integral_float_level_is_an_integer_as_in_tensorstore() -> None:
+    store = ts.open(
+        {"driver": "n5", "kvstore": "memory://integral-level/", "metadata": {"compression": {"type": "gzip", "level": 1.0}}},
+        create=True, shape=[4], dtype=ts.uint8,
+    ).result()
+    assert store.spec().to_json()["metadata"]["compression"] == {"type": "gzip", "level": 1, "useZlib": False}
+    with pytest.raises(ValueError, match=r"^metadata\.compression\.level: expected integer, but received: 1\.5"):
+        ts.open({"driver": "n5", "kvstore": "memory://fractional-level/",
+                 "metadata": {"compression": {"type": "gzip", "level": 1.5}}}, create=True, shape=[4], dtype=ts.uint8).result()

@@ -70,6 +70,8 @@ def integer_member(
             raise SpecError(json_path, f'missing required member "{member}"')
         return default
     value = json_value[member]
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # 1.0 is an integer in JSON, as tensorstore reads it
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise SpecError(
             f"{json_path}.{member}", f"expected integer in the range [{low}, {high}], but received: {describe(value)}"
