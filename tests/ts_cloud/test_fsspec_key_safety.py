@@ -11,23 +11,14 @@ import pytest
 
 import ts_core as ts
 from ts_core.kvstore import KeyRange
+from ts_core.testing.safety import files_below, sandbox
 
 pytest.importorskip("fsspec")
 
 
-def files_below(top: Path) -> dict[str, bytes]:
-    return {
-        os.path.relpath(os.path.join(directory, name), top): Path(directory, name).read_bytes()
-        for directory, _, names in os.walk(top)
-        for name in names
-    }
-
-
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    (tmp_path / "outside").mkdir()
-    (tmp_path / "outside" / "secret").write_bytes(b"secret")
-    (tmp_path / "root").mkdir()
+    sandbox(tmp_path)
     os.symlink(tmp_path / "outside", tmp_path / "root" / "dir-link")
     os.symlink(tmp_path / "outside" / "secret", tmp_path / "root" / "file-link")
     return tmp_path / "root"

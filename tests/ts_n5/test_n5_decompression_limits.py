@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import bz2
-import contextlib
 import functools
 import gzip
 import lzma
 import struct
-import tracemalloc
 import zlib
 from typing import Any
 
@@ -19,6 +17,7 @@ import pytest
 
 import ts_core as ts
 from ts_core.errors import ChunkError
+from ts_core.testing.safety import read_traced
 
 BLOCK = [256, 256]
 BLOCK_NBYTES = 256 * 256 * 2
@@ -50,23 +49,6 @@ def bomb(name: str) -> bytes:
 def open_array(compression: dict[str, Any]) -> Any:
     metadata = {"dimensions": BLOCK, "blockSize": BLOCK, "dataType": "uint16", "compression": compression}
     return ts.open({"driver": "n5", "kvstore": {"driver": "memory", "path": "bombs/"}, "metadata": metadata}, create=True).result()
-
-
-def read_traced(store: Any) -> tuple[BaseException | None, int]:
-    with contextlib.suppress(Exception):  # once untraced first: lazy imports and thread start-up
-        store.read().result()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        error: BaseException | None = None
-        try:
-            store.read().result()
-        except Exception as exc:
-            error = exc
-        return error, tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("name", list(COMPRESSIONS))

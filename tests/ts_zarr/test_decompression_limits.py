@@ -7,9 +7,7 @@ the read stays within a small multiple of the chunk (not the 32 MiB the data cla
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import tracemalloc
 from typing import Any
 
 import numcodecs
@@ -18,6 +16,7 @@ import pytest
 
 import ts_core as ts
 from ts_core.errors import ChunkError
+from ts_core.testing.safety import read_traced
 
 CHUNK_SHAPE = [256, 256]
 CHUNK_NBYTES = 256 * 256 * 2
@@ -48,24 +47,6 @@ def open_array(compressor: dict[str, Any] | None, filters: list[dict[str, Any]] 
         {"driver": "zarr", "kvstore": {"driver": "memory", "path": "bombs/"}, "metadata": metadata},
         create=True, dtype=ts.uint16, shape=CHUNK_SHAPE,
     ).result()
-
-
-def read_traced(store: Any) -> tuple[BaseException | None, int]:
-    """Read the whole array; the exception it raised (or None) and the peak traced bytes."""
-    with contextlib.suppress(Exception):  # once untraced first: lazy imports and thread start-up
-        store.read().result()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        error: BaseException | None = None
-        try:
-            store.read().result()
-        except Exception as exc:
-            error = exc
-        return error, tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("name", list(COMPRESSORS))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +10,12 @@ import numpy as np
 import pytest
 
 import ts_core as ts
-
-
-def files_below(top: Path) -> dict[str, bytes]:
-    return {
-        os.path.relpath(os.path.join(directory, name), top): Path(directory, name).read_bytes()
-        for directory, _, names in os.walk(top)
-        for name in names
-    }
+from ts_core.testing.safety import files_below, sandbox
 
 
 @pytest.fixture
 def root(tmp_path: Path) -> Path:
-    (tmp_path / "outside").mkdir()
-    (tmp_path / "outside" / "secret").write_bytes(b"secret")
-    (tmp_path / "root").mkdir()
-    return tmp_path / "root"
+    return sandbox(tmp_path)
 
 
 def zarray(**changes: Any) -> dict[str, Any]:

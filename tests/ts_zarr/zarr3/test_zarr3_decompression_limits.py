@@ -4,9 +4,7 @@ be is an error, not a huge read."""
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import tracemalloc
 from typing import Any
 
 import google_crc32c
@@ -16,6 +14,7 @@ import pytest
 
 import ts_core as ts
 from ts_core.errors import ChunkError
+from ts_core.testing.safety import read_traced
 
 CHUNK_SHAPE = [256, 256]
 CHUNK_NBYTES = 256 * 256 * 2
@@ -44,23 +43,6 @@ def open_array(codecs: list[Any], shape: list[int] = CHUNK_SHAPE, chunk_shape: l
     return ts.open(
         {"driver": "zarr3", "kvstore": {"driver": "memory", "path": "bombs/"}, "metadata": metadata}, create=True
     ).result()
-
-
-def read_traced(store: Any) -> tuple[BaseException | None, int]:
-    with contextlib.suppress(Exception):  # once untraced first: lazy imports and thread start-up
-        store.read().result()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-        error: BaseException | None = None
-        try:
-            store.read().result()
-        except Exception as exc:
-            error = exc
-        return error, tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
 
 
 @pytest.mark.parametrize("codec", ["gzip", "zstd", "blosc"])
