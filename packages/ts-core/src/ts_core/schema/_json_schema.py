@@ -21,6 +21,11 @@ __all__ = ["validate_json"]
 _records: dict[str, Any] = {}
 _lock = threading.Lock()
 
+#: (schema fragment, canonical value) pairs already found valid: validation is pure, and the
+#: same metadata is parsed again on every open of an array (bounded, like the spec cache).
+_VALID_CACHE_SIZE = 4096
+_valid: dict[tuple[str, str], None] = {}
+
 
 def validate_json(value: Any, schema: Mapping[str, Any], path: str) -> None:
     """Raise ``SpecError`` whose message starts with the JSON path (``path`` joined with
@@ -30,6 +35,12 @@ def validate_json(value: Any, schema: Mapping[str, Any], path: str) -> None:
     from ..plugin import PluginRecord, get_registry
 
     key = json.dumps(schema, sort_keys=True)
+    try:
+        seen = (key, json.dumps(value, sort_keys=True))
+    except (TypeError, ValueError):  # not plain JSON: validate every time
+        seen = None
+    if seen is not None and seen in _valid:
+        return
     with _lock:
         record = _records.get(key)
         if record is None:  # one record per fragment, so its compiled validator is reused
@@ -38,6 +49,10 @@ def validate_json(value: Any, schema: Mapping[str, Any], path: str) -> None:
             _records[key] = record
     error = best_match(get_registry().validator(record).iter_errors(value))
     if error is None:
+        if seen is not None:
+            if len(_valid) >= _VALID_CACHE_SIZE:
+                _valid.clear()
+            _valid[seen] = None
         return
     bounds = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator in ("minimum", "maximum") and "minimum" in bounds and "maximum" in bounds:
