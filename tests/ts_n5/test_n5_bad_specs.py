@@ -5,7 +5,6 @@ ValueError whose message starts with the full JSON path, in a spec and in a stor
 from __future__ import annotations
 
 import json
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 import ts_core as ts
 from ts_core.errors import SpecError
 from ts_core.plugin import get_registry
+from ts_core.testing.safety import peak_while_raising
 
 SMALL_PEAK = 64 * 2**20
 
@@ -82,25 +82,15 @@ def test_negative_chunk_size_names_chunk_layout() -> None:
         create(blockSize=[-5])
 
 
-def _peak(call: Any, match: str) -> int:
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=match):
-            call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_huge_block_in_spec_fails_before_allocating() -> None:
     create(compression={"type": "raw"})
-    peak = _peak(lambda: create(dimensions=[2**40], blockSize=[2**40], compression={"type": "raw"}),
+    peak = peak_while_raising(lambda: create(dimensions=[2**40], blockSize=[2**40], compression={"type": "raw"}),
                  r"^metadata\.blockSize: block shape \[1099511627776\] of 4-byte elements is 4398046511104 bytes")
     assert peak < SMALL_PEAK
 
 
 def test_huge_block_in_stored_metadata_fails_before_allocating(tmp_path: Path) -> None:
-    peak = _peak(lambda: open_stored(tmp_path, dimensions=[2**20, 2**20], blockSize=[2**20, 2**20]),
+    peak = peak_while_raising(lambda: open_stored(tmp_path, dimensions=[2**20, 2**20], blockSize=[2**20, 2**20]),
                  r"attributes\.json': blockSize: block shape \[1048576, 1048576\] of 4-byte elements")
     assert peak < SMALL_PEAK
 

@@ -5,7 +5,6 @@ absurd chunk shapes fail before anything large is allocated."""
 from __future__ import annotations
 
 import json
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 import ts_core as ts
 from ts_core.errors import SpecError
 from ts_core.schema import MAX_CHUNK_BYTES
+from ts_core.testing.safety import peak_while_raising
 
 SMALL_PEAK = 64 * 2**20
 
@@ -104,26 +104,16 @@ def test_negative_chunk_size_names_chunk_layout() -> None:
         create({"shape": [10, 10], "chunks": [5, -3]})
 
 
-def _peak(call: Any, match: str) -> int:
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=match):
-            call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_huge_chunk_in_spec_fails_before_allocating() -> None:
     create({})  # imports done outside the measurement
-    peak = _peak(lambda: create({"shape": [2**40], "chunks": [2**40]}),
+    peak = peak_while_raising(lambda: create({"shape": [2**40], "chunks": [2**40]}),
                  rf"^metadata\.chunks: chunk shape \[1099511627776\] of 4-byte elements is {2**42} bytes \(4 TiB\) "
                  rf"decoded, above the limit of {MAX_CHUNK_BYTES} bytes")
     assert peak < SMALL_PEAK
 
 
 def test_huge_chunk_in_stored_metadata_fails_before_allocating(tmp_path: Path) -> None:
-    peak = _peak(lambda: open_stored(tmp_path, {"shape": [2**40], "chunks": [2**40]}),
+    peak = peak_while_raising(lambda: open_stored(tmp_path, {"shape": [2**40], "chunks": [2**40]}),
                  r"\.zarray': chunks: chunk shape \[1099511627776\] of 4-byte elements")
     assert peak < SMALL_PEAK
 

@@ -14,6 +14,7 @@ import pytest
 import ts_core as ts
 from ts_core.errors import SpecError
 from ts_core.plugin import get_registry
+from ts_core.testing.safety import peak_while_raising
 
 SMALL_PEAK = 64 * 2**20
 
@@ -109,22 +110,12 @@ def test_negative_chunk_size_names_chunk_layout() -> None:
         ts.open(spec, create=True, dtype=ts.int32, shape=[10, 10]).result()
 
 
-def _peak(call: Any, match: str) -> int:
-    tracemalloc.start()
-    try:
-        with pytest.raises(ValueError, match=match):
-            call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 HUGE_GRID = {"name": "regular", "configuration": {"chunk_shape": [2**20, 2**20]}}
 
 
 def test_huge_chunk_in_spec_fails_before_allocating() -> None:
     create()
-    peak = _peak(lambda: create(shape=[2**20, 2**20], chunk_grid=HUGE_GRID),
+    peak = peak_while_raising(lambda: create(shape=[2**20, 2**20], chunk_grid=HUGE_GRID),
                  r"^metadata\.chunk_grid\.configuration\.chunk_shape: chunk shape \[1048576, 1048576\] of 4-byte elements "
                  r"is 4398046511104 bytes \(4 TiB\)")
     assert peak < SMALL_PEAK
@@ -132,18 +123,18 @@ def test_huge_chunk_in_spec_fails_before_allocating() -> None:
 
 def test_huge_inner_chunk_and_shard_index_fail_before_allocating() -> None:
     sharded = {"name": "sharding_indexed", "configuration": {"chunk_shape": [2**20, 2**20]}}
-    peak = _peak(lambda: create(shape=[2**20, 2**20], chunk_grid=HUGE_GRID, codecs=[sharded]),
+    peak = peak_while_raising(lambda: create(shape=[2**20, 2**20], chunk_grid=HUGE_GRID, codecs=[sharded]),
                  r"^metadata\.codecs\[0\]\.configuration\.chunk_shape: chunk shape \[1048576, 1048576\]")
     assert peak < SMALL_PEAK
     tiny_inner = {"name": "sharding_indexed", "configuration": {"chunk_shape": [1, 1]}}
-    peak = _peak(lambda: create(shape=[2**20, 2**20], chunk_grid=HUGE_GRID, codecs=[tiny_inner]),
+    peak = peak_while_raising(lambda: create(shape=[2**20, 2**20], chunk_grid=HUGE_GRID, codecs=[tiny_inner]),
                  r"^metadata\.chunk_grid\.configuration\.chunk_shape: shard index grid shape \[1048576, 1048576\] "
                  r"of 16-byte elements")
     assert peak < SMALL_PEAK
 
 
 def test_huge_chunk_in_stored_metadata_fails_before_allocating(tmp_path: Path) -> None:
-    peak = _peak(lambda: open_stored(tmp_path, shape=[2**40], chunk_grid={
+    peak = peak_while_raising(lambda: open_stored(tmp_path, shape=[2**40], chunk_grid={
                      "name": "regular", "configuration": {"chunk_shape": [2**40]}}),
                  r"zarr\.json': chunk_grid\.configuration\.chunk_shape: chunk shape \[1099511627776\]")
     assert peak < SMALL_PEAK

@@ -4,7 +4,9 @@
   test can open a store at ``root/`` and check that nothing beside it changed;
 * :func:`files_below` snapshots every file below a directory (relative path -> bytes);
 * :func:`read_traced` reads a whole TensorStore and reports what it raised and the peak
-  memory traced meanwhile, for decompression-bomb and size-limit tests.
+  memory traced meanwhile, for decompression-bomb and size-limit tests;
+* :func:`peak_while_raising` checks that a call is refused and reports the peak memory
+  traced until then.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["files_below", "read_traced", "sandbox"]
+__all__ = ["files_below", "peak_while_raising", "read_traced", "sandbox"]
 
 
 def files_below(top: Path) -> dict[str, bytes]:
@@ -52,5 +55,19 @@ def read_traced(store: Any) -> tuple[BaseException | None, int]:
         except Exception as exc:
             error = exc
         return error, tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+def peak_while_raising(call: Callable[[], Any], match: str, exception: type[BaseException] = ValueError) -> int:
+    """Run ``call``, which must raise ``exception`` matching ``match`` (a regex); return
+    the peak traced memory meanwhile (to show a refusal came before any big allocation)."""
+    import pytest
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(exception, match=match):
+            call()
+        return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
