@@ -4,8 +4,6 @@ larger than physical memory fail up front, with errors naming the member or the 
 from __future__ import annotations
 
 import re
-import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,20 +17,10 @@ from ts_core.schema import (
     read_bytes_limit,
     validate_json,
 )
+from ts_core.testing.safety import peak_while_raising
 
 #: More than the tests themselves should ever allocate while refusing a huge shape.
 SMALL_PEAK = 64 * 2**20
-
-
-def peak_bytes_while_raising(call: Callable[[], Any], error: type[Exception], match: str) -> int:
-    """Run ``call`` (which must raise ``error`` matching ``match``) under tracemalloc."""
-    tracemalloc.start()
-    try:
-        with pytest.raises(error, match=match):
-            call()
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
 
 
 def test_chunk_limit_is_exact_and_names_the_path() -> None:
@@ -61,8 +49,8 @@ def test_huge_read_fails_before_allocating() -> None:
     store = ts.open({"driver": "zarr", "kvstore": "memory://"}, create=True, dtype=ts.int32,
                     shape=[2**40, 2**20]).result()
     expected = 2**60 * 4
-    peak = peak_bytes_while_raising(
-        lambda: store.read().result(), ValueError,
+    peak = peak_while_raising(
+        lambda: store.read().result(),
         rf"^read result of shape \[1099511627776, 1048576\] and 4-byte elements would need {expected} bytes \(4 EiB\)",
     )
     assert peak < SMALL_PEAK
@@ -73,11 +61,11 @@ def test_huge_read_fails_before_allocating() -> None:
 def test_chunk_limit_backstop_for_any_format() -> None:
     """A format that does not check its chunk size itself (the example chunkdir) is
     still refused by the chunked base, before any chunk is allocated."""
-    peak = peak_bytes_while_raising(
+    peak = peak_while_raising(
         lambda: ts.open({"driver": "chunkdir", "kvstore": "memory://huge/",
                          "metadata": {"shape": [2**40], "chunks": [2**40], "dtype": "uint16"}},
                         create=True).result(),
-        SpecError, r"^metadata: chunk shape \[1099511627776\] of 1099511627776 elements",
+        r"^metadata: chunk shape \[1099511627776\] of 1099511627776 elements", SpecError,
     )
     assert peak < SMALL_PEAK
 
