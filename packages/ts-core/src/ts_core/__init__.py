@@ -53,6 +53,13 @@ _LAZY: dict[str, str] = {
     "cast": "ts_core._adapters",
     "downsample": "ts_core._adapters",
     "lazy_driver": "ts_core._adapters",
+    "stack": "ts_core._composite",
+    "concat": "ts_core._composite",
+    "overlay": "ts_core._composite",
+    "virtual_chunked": "ts_core._virtual_chunked",
+    "VirtualChunkedReadParameters": "ts_core._virtual_chunked",
+    "VirtualChunkedWriteParameters": "ts_core._virtual_chunked",
+    "Batch": "ts_core._batch",
     **{name: "ts_core._dtype" for name in _DTYPE_NAMES},
     **{name: "ts_core.index_space" for name in _INDEX_SPACE_NAMES},
 }
