@@ -1,0 +1,22 @@
+"""tests/compat: ts_core against the installed tensorstore wheel (the oracle).
+
+Puts this directory on ``sys.path`` so the test modules and the report script share the
+doc-example runner and the known-differences table, and prints the doc-example counts at
+the end of a run.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import compat_docrunner
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if compat_docrunner.VERDICTS:
+        terminalreporter.write_sep("-", "tensorstore docstring examples")
+        terminalreporter.write_line(compat_docrunner.summary())
