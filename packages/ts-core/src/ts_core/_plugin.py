@@ -25,6 +25,7 @@ _DRIVERS = {
     ("driver", "cast"): ("ts_core.driver.cast", "CastDriver"),
     ("driver", "downsample"): ("ts_core.driver.downsample", "DownsampleDriver"),
     ("driver", "lazy"): ("ts_core.driver.lazy", "LazyDriver"),
+    ("driver", "json"): ("ts_core.driver.json", "JsonDriver"),
     ("driver", "stack"): ("ts_core.driver.stack", "StackDriver"),
     ("driver", "virtual_chunked"): ("ts_core.driver.virtual_chunked", "VirtualChunkedDriver"),
 }

@@ -115,9 +115,7 @@ class TensorStore:
     # -- properties --------------------------------------------------------------------------
     @property
     def dtype(self) -> Any:
-        from .._dtype import dtype
-
-        return dtype(self._driver.numpy_dtype)
+        return self._driver.data_type
 
     @property
     def domain(self) -> IndexDomain:
@@ -232,6 +230,10 @@ class TensorStore:
         return self._write_array(source)
 
     def _write_array(self, source: Any) -> WriteFutures:
+        if self._driver.data_type.name == "json":
+            from ..driver.json import json_source_array
+
+            return WriteFutures(self._driver.write(self._transform, json_source_array(source, self.shape), self._transaction))
         try:
             array = np.asarray(source, dtype=self._driver.numpy_dtype)
         except (TypeError, ValueError) as exc:
