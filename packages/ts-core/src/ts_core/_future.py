@@ -2,17 +2,20 @@
 
 A Future is completed from any thread; consumers block (`result`), poll (`done`),
 register callbacks, or `await` it from asyncio. No event loop is needed to produce
-results: the executor layer completes Futures from worker threads.
+results: the executor layer completes Futures from worker threads. ``Future(coroutine)``
+runs the coroutine on an asyncio event loop the caller already has; ts never starts one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Generator
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Generator
+from typing import Any, Generic, NoReturn, TypeVar, Union
 
 __all__ = ["Future", "FutureLike", "Promise"]
 
@@ -35,36 +38,88 @@ os.register_at_fork(after_in_child=_reinit_after_fork)
 _UNSET: Any = object()
 
 
+def _seconds(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected a number of seconds or None, but received {value!r}") from None
+
+
 class Future(Generic[T]):
     """Handle for consuming the result of an asynchronous operation.
 
-    ``Future(value)`` is an already-completed future; awaiting or ``result()`` returns
-    ``value``. Futures are created pending by ``Promise.new()`` and by the library.
+    ``Future(value)`` converts a future-like value, as tensorstore's constructor does:
+    a Future is returned as is, a coroutine is run on ``loop`` (default: the running
+    event loop; with neither it is an error), and anything else is an immediate result.
+    ``Future()`` with no argument, a pending future completed by the library, is for
+    ts's own producers.
     """
 
     __slots__ = ("__weakref__", "_callbacks", "_exception", "_on_cancel", "_result", "_state")
 
-    def __init__(self, value: Any = _UNSET) -> None:
-        self._callbacks: list[Callable[[Future[T]], None]] = []
-        self._exception: BaseException | None = None
-        self._on_cancel: Callable[[], None] | None = None
-        if value is _UNSET:
-            self._result: Any = None
-            self._state = _PENDING
-        elif isinstance(value, Future):
-            self._result = None
-            self._state = _PENDING
-            value.add_done_callback(self._copy_from)
+    _callbacks: list[Callable[[Future[T]], None]]
+    _exception: BaseException | None
+    _on_cancel: Callable[[], Any] | None
+    _result: Any
+    _state: int
+
+    def __new__(cls, future: Any = _UNSET, *, loop: asyncio.AbstractEventLoop | None = None) -> Future[T]:
+        if cls is Future and isinstance(future, Future):
+            return future
+        self = super().__new__(cls)
+        self._callbacks = []
+        self._exception = None
+        self._on_cancel = None
+        self._result = None
+        self._state = _PENDING
+        if future is _UNSET:
+            pass
+        elif isinstance(future, Future):
+            future.add_done_callback(self._copy_from)
+        elif asyncio.iscoroutine(future):
+            self._run_coroutine(future, loop)
         else:
-            self._result = value
+            self._result = future
             self._state = _DONE
+        return self
+
+    def __init__(self, future: Any = _UNSET, *, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """All set up by ``__new__`` (which may return ``future`` itself)."""
+
+    def _run_coroutine(self, coroutine: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                coroutine.close()  # never started: close it so Python does not warn
+                raise ValueError("no event loop specified and thread does not have a default event loop") from None
+        try:
+            running = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except BaseException:
+            coroutine.close()
+            raise
+        self._on_cancel = running.cancel
+        running.add_done_callback(self._copy_from_concurrent)
 
     def _copy_from(self, other: Future[Any]) -> None:
-        exc = other._exception
-        if exc is not None:
-            self._set_exception(exc)
+        if other._state == _CANCELLED:
+            self._complete(_CANCELLED, None, other._exception)
+        elif other._exception is not None:
+            self._set_exception(other._exception)
         else:
             self._set_result(other._result)
+
+    def _copy_from_concurrent(self, other: concurrent.futures.Future[Any]) -> None:
+        if other.cancelled():
+            self._complete(_CANCELLED, None, asyncio.CancelledError())
+            return
+        exception = other.exception()
+        if exception is not None:
+            self._set_exception(exception)
+        else:
+            self._set_result(other.result())
 
     # -- consumption ---------------------------------------------------------------
     def done(self) -> bool:
@@ -75,7 +130,9 @@ class Future(Generic[T]):
         """True if the operation was cancelled before it completed."""
         return self._state == _CANCELLED
 
-    def _wait(self, timeout: float | None, deadline: float | None) -> None:
+    def _wait(self, timeout: Any, deadline: Any) -> None:
+        timeout = _seconds(timeout, "timeout")
+        deadline = _seconds(deadline, "deadline")
         if self._state != _PENDING:
             return
         if deadline is not None:
@@ -93,23 +150,27 @@ class Future(Generic[T]):
                     _condition.wait(left)
 
     def result(self, timeout: float | None = None, deadline: float | None = None) -> T:
-        """Block until complete and return the value, or raise the operation's error."""
+        """Block until complete and return the value, or raise the operation's error.
+
+        ``timeout`` is in seconds, ``deadline`` in seconds since the Unix epoch; running
+        out of either raises ``TimeoutError``.
+        """
         self._wait(timeout, deadline)
         if self._exception is not None:
             raise self._exception
         return self._result  # type: ignore[no-any-return]
 
-    def exception(
-        self, timeout: float | None = None, deadline: float | None = None
-    ) -> BaseException | None:
-        """Block until complete and return the error, or None on success."""
+    def exception(self, timeout: float | None = None, deadline: float | None = None) -> BaseException | None:
+        """Block until complete and return the error, or None on success (a cancelled
+        future raises ``asyncio.CancelledError``)."""
         self._wait(timeout, deadline)
         if self._state == _CANCELLED:
             raise self._exception  # type: ignore[misc]
         return self._exception
 
     def add_done_callback(self, callback: Callable[[Future[T]], None]) -> None:
-        """Call ``callback(self)`` on completion (at once if already complete)."""
+        """Call ``callback(self)`` on completion (at once if already complete), from
+        whichever thread completes the future."""
         with _condition:
             if self._state == _PENDING:
                 self._callbacks.append(callback)
@@ -141,7 +202,8 @@ class Future(Generic[T]):
             waiter: asyncio.Future[None] = loop.create_future()
 
             def wake(_: Future[T]) -> None:
-                loop.call_soon_threadsafe(_set_if_pending, waiter)
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody to wake
+                    loop.call_soon_threadsafe(_set_if_pending, waiter)
 
             self.add_done_callback(wake)
             try:
@@ -151,11 +213,15 @@ class Future(Generic[T]):
                 raise
         return self.result()
 
+    def __reduce__(self) -> NoReturn:
+        # A future is a handle on work in this process; a copy elsewhere could never complete.
+        raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' object")
+
     def __repr__(self) -> str:
         state = {_PENDING: "pending", _DONE: "done", _CANCELLED: "cancelled"}[self._state]
         if self._state == _DONE and self._exception is not None:
             state = f"failed: {type(self._exception).__name__}"
-        return f"<ts.Future {state}>"
+        return f"<{type(self).__module__}.{type(self).__qualname__} object at {id(self):#x}, {state}>"
 
     # -- completion (used by Promise and the executor) ----------------------------
     def _complete(self, state: int, result: Any, exception: BaseException | None) -> bool:
@@ -189,22 +255,27 @@ def _set_if_pending(waiter: asyncio.Future[None]) -> None:
         waiter.set_result(None)
 
 
-FutureLike = Future
+#: What ``ts.Future(...)`` accepts: a Future, an awaitable, or an immediate value.
+FutureLike = Union[Future[T], Awaitable[T], T]  # noqa: UP007 (a runtime alias, like tensorstore's)
 
 
 class Promise(Generic[T]):
-    """Handle for *producing* the result of a Future."""
+    """Handle for *producing* the result of a Future; made only by ``Promise.new()``."""
 
     __slots__ = ("_future",)
 
-    def __init__(self, future: Future[T]) -> None:
-        self._future = future
+    _future: Future[T]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Promise[T]:
+        raise TypeError(f"cannot create '{cls.__module__}.{cls.__qualname__}' instances; use Promise.new()")
 
     @staticmethod
     def new() -> tuple[Promise[Any], Future[Any]]:
         """Return a linked ``(promise, future)`` pair."""
         future: Future[Any] = Future()
-        return Promise(future), future
+        promise: Promise[Any] = object.__new__(Promise)
+        promise._future = future
+        return promise, future
 
     def set_result(self, result: T) -> None:
         """Complete the linked future with ``result`` (ignored if already done)."""
@@ -212,7 +283,18 @@ class Promise(Generic[T]):
 
     def set_exception(self, exception: BaseException) -> None:
         """Fail the linked future with ``exception`` (ignored if already done)."""
+        if isinstance(exception, type) and issubclass(exception, BaseException):
+            exception = exception()
+        if not isinstance(exception, BaseException):
+            raise TypeError(f"set_exception: expected an exception, but received {type(exception).__name__}")
         self._future._set_exception(exception)
 
+    def __reduce__(self) -> NoReturn:
+        raise TypeError(f"cannot pickle '{type(self).__module__}.{type(self).__qualname__}' object")
+
     def __repr__(self) -> str:
-        return f"<ts.Promise for {self._future!r}>"
+        return f"<{type(self).__module__}.{type(self).__qualname__} object at {id(self):#x}, for {self._future!r}>"
+
+
+# The public home is the package (``ts.Future``), as tensorstore's classes live in ``tensorstore``.
+Future.__module__ = Promise.__module__ = "ts_core"
