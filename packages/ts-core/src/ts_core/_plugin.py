@@ -26,6 +26,12 @@ _DRIVERS = {
     ("driver", "downsample"): ("ts_core.driver.downsample", "DownsampleDriver"),
     ("driver", "lazy"): ("ts_core.driver.lazy", "LazyDriver"),
     ("driver", "json"): ("ts_core.driver.json", "JsonDriver"),
+    ("driver", "png"): ("ts_core.driver.image.png", "PngDriver"),
+    ("driver", "jpeg"): ("ts_core.driver.image.jpeg", "JpegDriver"),
+    ("driver", "tiff"): ("ts_core.driver.image.tiff", "TiffDriver"),
+    ("driver", "webp"): ("ts_core.driver.image.webp", "WebpDriver"),
+    ("driver", "avif"): ("ts_core.driver.image.avif", "AvifDriver"),
+    ("driver", "bmp"): ("ts_core.driver.image.bmp", "BmpDriver"),
     ("driver", "stack"): ("ts_core.driver.stack", "StackDriver"),
     ("driver", "virtual_chunked"): ("ts_core.driver.virtual_chunked", "VirtualChunkedDriver"),
 }

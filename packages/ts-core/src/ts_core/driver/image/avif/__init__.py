@@ -1,0 +1,5 @@
+"""The ``avif`` image driver (AVIF)."""
+
+from ._driver import AvifDriver
+
+__all__ = ["AvifDriver"]

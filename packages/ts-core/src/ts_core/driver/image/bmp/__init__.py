@@ -1,0 +1,5 @@
+"""The ``bmp`` image driver (BMP)."""
+
+from ._driver import BmpDriver
+
+__all__ = ["BmpDriver"]

@@ -1,0 +1,5 @@
+"""The ``tiff`` image driver (TIFF)."""
+
+from ._driver import TiffDriver
+
+__all__ = ["TiffDriver"]
