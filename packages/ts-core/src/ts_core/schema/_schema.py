@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._validation import SpecError, describe, json_path
+from ..index_space._mixin import Indexable
 from ._chunk_layout import ChunkLayout, chunk_layout_from_json
 from ._codec import CodecSpec, merge_codec_json
 from ._constraints import check_rank, json_int, py_int
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from .._dtype import DTypeLike
     from .._dtype import dtype as DType
 
-__all__ = ["Schema"]
+__all__ = ["Schema", "check_composable", "schema_from_json", "transform_schema"]
 
 _SCHEMA_MEMBERS = ("rank", "dtype", "domain", "chunk_layout", "codec", "fill_value",
                    "dimension_units")
@@ -43,11 +44,13 @@ def _index_domain() -> Any:
     return IndexDomain
 
 
-class Schema:
+class Schema(Indexable):
     """Constraints on a TensorStore: each member may be unspecified (``None``).
 
     ``Schema(json)`` parses the JSON form; keyword arguments (also accepted by ``update``)
-    add constraints, merged with the existing ones.
+    add constraints, merged with the existing ones. Indexing a schema (``schema[1:3]``,
+    ``schema.T``, ``schema.translate_to[...]``) transforms its domain, chunk layout and
+    units as tensorstore does.
     """
 
     def __init__(
@@ -264,6 +267,24 @@ class Schema:
         if other._units is not None:
             self._set_units(list(other._units), "dimension_units")
 
+    # -- indexing ---------------------------------------------------------------------------------
+    def _index_transform(self) -> Any:
+        from ..index_space import IndexTransform
+
+        if self._domain is not None:
+            return IndexTransform(domain=self._domain)
+        if self._rank is None:
+            raise ValueError("Cannot perform indexing operations on Schema with unspecified rank")
+        return IndexTransform(input_rank=self._rank)
+
+    def _with_index_transform(self, transform: Any) -> Schema:
+        return transform_schema(self, transform)
+
+    def __getitem__(self, index: Any) -> Schema:
+        check_composable(self._index_transform(), index)
+        result: Schema = Indexable.__getitem__(self, index)
+        return result
+
     # -- accessors --------------------------------------------------------------------------------
     @property
     def rank(self) -> int | None:
@@ -356,6 +377,111 @@ def _nan_safe_equal(a: Schema, b: Schema) -> bool:
         return a._fill_value is b._fill_value
     return a._fill_value.shape == b._fill_value.shape and fill_values_equal(a._fill_value,
                                                                             b._fill_value)
+
+
+def check_composable(transform: Any, index: Any) -> None:
+    """IndexError (as tensorstore) if ``index`` is a transform whose output rank is not
+    ``transform``'s input rank."""
+    from ..index_space import IndexTransform
+
+    if isinstance(index, IndexTransform) and index.output_rank != transform.input_rank:
+        raise IndexError(f"Rank {transform.input_rank} -> {transform.output_rank} transform "
+                         f"cannot be composed with rank {index.input_rank} -> "
+                         f"{index.output_rank} transform.")
+
+
+def transform_schema(schema: Schema, transform: Any) -> Schema:
+    """The constraints of ``schema`` seen through ``transform`` (which maps a new index space
+    into the schema's): chunk layout, units and domain follow each dimension that a
+    ``single_input_dimension`` map carries over; dimensions made anew are unconstrained."""
+    if schema._rank is not None and transform.output_rank != schema._rank:
+        raise IndexError(f"Rank {schema._rank} -> {schema._rank} transform cannot be composed "
+                         f"with rank {transform.input_rank} -> {transform.output_rank} transform")
+    source = _dimension_sources(transform)
+    result = Schema()
+    result._rank = transform.input_rank
+    result._dtype = schema._dtype
+    result._codec = schema._codec
+    if schema._domain is not None:
+        result._domain = transform.domain
+    layout_json = schema._chunk_layout.to_json()
+    if any(name != "rank" for name in layout_json):
+        result._chunk_layout = chunk_layout_from_json(_transform_layout_json(layout_json, source))
+    if schema._units is not None:
+        units = schema._units
+        result._units = [None if src is None or units[src[0]] is None
+                         else _scaled_unit(units[src[0]], abs(src[2])) for src in source]
+    if schema._fill_value is not None:
+        if schema._fill_value.ndim and schema._fill_value.size != 1:
+            raise ValueError("fill_value: indexing a Schema whose fill_value is an array "
+                             "(not one value) is not supported")
+        result._fill_value = schema._fill_value.reshape(())
+    return result
+
+
+def _scaled_unit(unit: Any, factor: int) -> Unit:
+    scaled: Unit = unit * factor
+    return scaled
+
+
+def _dimension_sources(transform: Any) -> list[tuple[int, int, int] | None]:
+    """For each input dimension, ``(output_dim, offset, stride)`` of the first output map
+    that reads it alone, or None."""
+    source: list[tuple[int, int, int] | None] = [None] * transform.input_rank
+    for output_dim, output in enumerate(transform.output):
+        if str(output.method).rsplit(".", 1)[-1] != "single_input_dimension":
+            continue
+        input_dim = output.input_dimension
+        if source[input_dim] is None and output.stride != 0:
+            source[input_dim] = (output_dim, int(output.offset), int(output.stride))
+    return source
+
+
+def _transform_layout_json(layout: dict[str, Any], source: list[tuple[int, int, int] | None]
+                           ) -> dict[str, Any]:
+    def per_dim(values: list[Any], convert: Any) -> list[Any]:
+        return [None if src is None or values[src[0]] is None else convert(values[src[0]], src)
+                for src in source]
+
+    def origin(value: int, src: tuple[int, int, int]) -> int:
+        _, offset, stride = src
+        if stride > 0:
+            return -((offset - value) // stride)  # ceil((value - offset) / stride)
+        return (value - offset) // stride + 1
+
+    def shape(value: int, src: tuple[int, int, int]) -> int:
+        step = abs(src[2])
+        return value // step if value % step == 0 else value
+
+    def aspect(value: float, src: tuple[int, int, int]) -> float:
+        return float(value) / abs(src[2])
+
+    out: dict[str, Any] = {}
+    for name, value in layout.items():
+        if name in ("grid_origin", "grid_origin_soft_constraint"):
+            out[name] = per_dim(value, origin)
+        elif name in ("inner_order", "inner_order_soft_constraint"):
+            position = {src[0]: dim for dim, src in enumerate(source) if src is not None}
+            order = [position[dim] for dim in value if dim in position]
+            out[name] = order + [dim for dim in range(len(source)) if dim not in order]
+        elif name in ("write_chunk", "read_chunk", "codec_chunk", "chunk"):
+            grid: dict[str, Any] = {}
+            for member, member_value in value.items():
+                if member.startswith("shape"):
+                    grid[member] = per_dim(member_value, shape)
+                elif member.startswith("aspect_ratio"):
+                    grid[member] = per_dim(member_value, aspect)
+                else:
+                    grid[member] = member_value
+            out[name] = grid
+    return out
+
+
+def schema_from_json(value: Any, json_path_prefix: str = "") -> Schema:
+    """Parse schema JSON; errors name members below ``json_path_prefix`` (e.g. ``schema``)."""
+    schema = Schema()
+    schema._parse_json(value, json_path_prefix)
+    return schema
 
 
 def _schema_from_json(value: dict[str, Any], fill: Any = None, typed: bool = True) -> Schema:

@@ -1,21 +1,35 @@
-"""ts.Spec: the JSON description of a TensorStore, validated, picklable and dict-like.
+"""ts.Spec: the JSON description of a TensorStore, validated, picklable and indexable.
 
-Besides tensorstore's API (``to_json``, ``update(**options)``, properties), a Spec can be
-used like the dict it describes: ``spec['open'] = True``, ``spec.update({'context': ...})``,
-``'kvstore' in spec``. Every mutation is validated against the driver's schema and
-rejected (leaving the spec unchanged) if it makes the spec invalid.
+Besides tensorstore's API (properties, ``update(**options)``, indexing a spec applies an
+index to its transform: ``spec[1:3]``, ``spec.T``, ``spec.translate_to[...]``), a Spec can
+be used like the dict it describes (a ts extension): ``spec['open'] = True``,
+``spec.update({'context': ...})``, ``'kvstore' in spec``. A string key means member
+access; any other key is an index. Every mutation is validated against the driver's
+schema and rejected (leaving the spec unchanged) if it makes the spec invalid.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._validation import SpecError, json_copy
 from ..driver._open_spec import OPEN_MODE_MEMBERS, validate_spec_json
+from ..index_space._mixin import Indexable
+from ._normalize import normalize_spec_json, parse_transform
 
 __all__ = ["OPEN_MODE_MEMBERS", "Spec", "apply_open_options", "parse_spec_json"]
+
+#: URL scheme of each driver whose plugin registers none (tensorstore's spellings).
+_DRIVER_URL_SCHEMES = {
+    "zarr": "zarr2",
+    "zarr3": "zarr3",
+    "n5": "n5",
+    "neuroglancer_precomputed": "neuroglancer-precomputed",
+}
+
+_CONTEXT_OPTIONS = ("context", "unbind_context", "strip_context")
+_IGNORED_OPTIONS = ("minimal_spec",)
 
 
 def parse_spec_json(value: Any) -> dict[str, Any]:
@@ -26,21 +40,36 @@ def parse_spec_json(value: Any) -> dict[str, Any]:
     return validate_spec_json(value)
 
 
-class Spec:
-    """Parsed TensorStore spec (a driver's JSON), usable like a dict."""
+class Spec(Indexable):
+    """Parsed TensorStore spec (a driver's JSON and the transform applied to it)."""
 
-    __slots__ = ("_json",)
+    __slots__ = ("_context", "_json")
 
     def __init__(self, json: Any) -> None:
-        self._json: dict[str, Any] = parse_spec_json(json)
+        self._json: dict[str, Any] = normalize_spec_json(parse_spec_json(json))
+        #: A context bound with ``update(context=...)`` (resources shared with it).
+        self._context: Any = json._context if isinstance(json, Spec) else None
 
-    # -- dict-like access --------------------------------------------------------------------
+    @classmethod
+    def _from_normalized(cls, json_value: dict[str, Any], context: Any = None) -> Spec:
+        spec = cls.__new__(cls)
+        spec._json = json_value
+        spec._context = context
+        return spec
+
+    # -- dict-like access (a ts extension) -----------------------------------------------------
     def __getitem__(self, key: Any) -> Any:
+        """``spec['member']`` reads a JSON member; any other key indexes the spec's domain."""
         if isinstance(key, str):
             return self._json[key]
-        raise TypeError("Spec supports member access by name (spec['kvstore']); index the opened TensorStore instead")
+        from ..schema._schema import check_composable
+
+        check_composable(self._index_transform(), key)
+        return Indexable.__getitem__(self, key)
 
     def __setitem__(self, key: str, value: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"Spec members are named by str, not {type(key).__name__}")
         self._replace({**self._json, key: value})
 
     def __delitem__(self, key: str) -> None:
@@ -69,37 +98,97 @@ class Spec:
         return self._json.get(key, default)
 
     def _replace(self, json_value: dict[str, Any]) -> None:
-        self._json = parse_spec_json(json_value)
+        self._json = normalize_spec_json(validate_spec_json(json_value))
 
-    # -- tensorstore's API --------------------------------------------------------------------
+    # -- indexing -------------------------------------------------------------------------------
+    def _index_transform(self) -> Any:
+        from ..index_space import IndexTransform
+
+        transform = self.transform
+        if transform is not None:
+            return transform
+        rank = self.rank
+        if rank is None:
+            raise ValueError("Cannot perform indexing operations on Spec with unspecified rank")
+        return IndexTransform(input_rank=rank)
+
+    def _with_index_transform(self, transform: Any) -> Spec:
+        json_value = dict(self._json)
+        json_value.pop("rank", None)
+        json_value["transform"] = transform.to_json()
+        return Spec._from_normalized(dict(sorted(json_value.items())), self._context)
+
+    # -- tensorstore's API ----------------------------------------------------------------------
     def update(self, other: Mapping[str, Any] | None = None, /, **options: Any) -> None:
-        """Merge JSON members (``spec.update({...})``) and/or apply ``ts.open``-style options."""
+        """Apply ``ts.open``-style options (tensorstore's ``Spec.update``); a mapping (or
+        Spec) given positionally merges its members first (a ts extension)."""
         merged = dict(self._json)
         if other is not None:
             if isinstance(other, Spec):
                 other = other._json
             if not isinstance(other, Mapping):
                 raise TypeError(f"update() takes a mapping of spec members, got {type(other).__name__}")
-            merged.update(copy.deepcopy(dict(other)))
-        merged = apply_open_options(merged, options)
+            merged.update(json_copy(dict(other)))
+        context = options.pop("context", None)
+        unbind = options.pop("unbind_context", None)
+        strip = options.pop("strip_context", None)
+        for name in _IGNORED_OPTIONS:
+            options.pop(name, None)
+        merged = _apply_open_mode(merged, options)
+        merged = _apply_update_options(merged, options)
+        bound = self._context
+        if context is not None:
+            merged = _bind_context(merged, context)
+            bound = context
+        if unbind:
+            bound = None
+        if strip:
+            merged = strip_context_json(merged)
+            bound = None
         self._replace(merged)
+        self._context = bound
 
     def to_json(self, include_defaults: bool = False) -> dict[str, Any]:
-        return copy.deepcopy(dict(sorted(self._json.items())))
+        """The spec's JSON (``include_defaults`` is accepted; defaults are not spelled out)."""
+        copied: dict[str, Any] = json_copy(self._json)
+        return copied
 
     def copy(self) -> Spec:
-        return Spec(self)
+        return Spec._from_normalized(json_copy(self._json), self._context)
 
+    def __copy__(self) -> Spec:
+        return self.copy()
+
+    def __deepcopy__(self, memo: Any) -> Spec:
+        return self.copy()
+
+    # -- properties -----------------------------------------------------------------------------
     @property
     def driver(self) -> str:
+        """The driver id (a ts extension)."""
         return str(self._json["driver"])
 
     @property
     def kvstore(self) -> Any:
+        """The ``KvStore.Spec`` of the spec's ``kvstore`` member, or None."""
         from ..kvstore import KvStoreSpec
 
         kvstore = self._json.get("kvstore")
         return None if kvstore is None else KvStoreSpec(kvstore)
+
+    @property
+    def base(self) -> Spec | None:
+        """The adapted spec of an adapter (``cast``, ``downsample``, ...), else None.
+
+        A ``cast`` converts elements one to one, so its transform applies to its base too.
+        """
+        base = self._json.get("base")
+        if base is None:
+            return None
+        base_spec = Spec(base)
+        if self.driver == "cast" and "transform" in self._json:
+            return base_spec._with_index_transform(self.transform)
+        return base_spec
 
     @property
     def dtype(self) -> Any:
@@ -110,21 +199,20 @@ class Spec:
 
     @property
     def rank(self) -> int | None:
+        if "transform" in self._json:
+            return int(self.transform.input_rank)
         rank = self._json.get("rank")
-        if rank is None and "transform" in self._json:
-            from ..index_space import IndexTransform
+        return None if rank is None else int(rank)
 
-            return int(IndexTransform(json=self._json["transform"]).input_rank)
-        return rank
-
-    ndim = rank
+    @property
+    def ndim(self) -> int | None:
+        """Alias for ``rank``."""
+        return self.rank
 
     @property
     def transform(self) -> Any:
-        from ..index_space import IndexTransform
-
         value = self._json.get("transform")
-        return None if value is None else IndexTransform(json=value)
+        return None if value is None else parse_transform(value)
 
     @property
     def domain(self) -> Any:
@@ -132,14 +220,74 @@ class Spec:
         return None if transform is None else transform.domain
 
     @property
-    def open_mode(self) -> dict[str, bool]:
-        return {name: bool(self._json.get(name, False)) for name in OPEN_MODE_MEMBERS}
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._index_transform().domain.shape)
 
-    # -- value semantics -------------------------------------------------------------------------
+    @property
+    def origin(self) -> tuple[int, ...]:
+        return tuple(self._index_transform().domain.origin)
+
+    @property
+    def size(self) -> int:
+        return int(self._index_transform().domain.size)
+
+    @property
+    def schema(self) -> Any:
+        """The schema constraints, in the spec's own index space (after its transform)."""
+        from ..schema._schema import Schema, schema_from_json, transform_schema
+        from ._normalize import driver_schema
+
+        schema = schema_from_json(self._json.get("schema") or {}, "schema")
+        if self._json.get("dtype") is not None:
+            schema.update(dtype=self._json["dtype"])
+        implied = driver_schema(self._json)
+        if implied is not None:
+            implied_json = implied.to_json()
+            implied_json.pop("domain", None)  # the transform carries it
+            schema.update(schema=Schema(implied_json))
+        transform = self.transform
+        if transform is None:
+            if self._json.get("rank") is not None:
+                schema.update(rank=self._json["rank"])
+            return schema
+        schema.update(rank=transform.output_rank)
+        viewed: Schema = transform_schema(schema, transform)
+        return viewed
+
+    @property
+    def chunk_layout(self) -> Any:
+        return self.schema.chunk_layout
+
+    @property
+    def codec(self) -> Any:
+        return self.schema.codec
+
+    @property
+    def fill_value(self) -> Any:
+        return self.schema.fill_value
+
+    @property
+    def dimension_units(self) -> Any:
+        return self.schema.dimension_units
+
+    @property
+    def open_mode(self) -> Any:
+        """The open-mode flags the spec sets (``OpenMode(open=True)`` when it sets none)."""
+        from .._open_mode import OPEN_MODE_FLAGS, OpenMode
+
+        flags = {name: bool(self._json.get(name, False)) for name in OPEN_MODE_FLAGS}
+        return OpenMode(**flags) if any(flags.values()) else OpenMode(open=True)
+
+    @property
+    def url(self) -> str:
+        """The spec as a URL pipeline (``"memory://|zarr2:"``); ValueError if it has none."""
+        return spec_url(self._json)
+
+    # -- value semantics ----------------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Spec):
             return NotImplemented
-        return self._json == other._json
+        return self._json == other._json and self._context is other._context
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -147,11 +295,75 @@ class Spec:
         return (Spec, (self._json,))
 
     def __repr__(self) -> str:
-        return f"Spec({self.to_json()!r})"
+        from ..schema._pretty import pretty_repr
+
+        return pretty_repr("Spec(", self._json)
+
+
+def spec_url(json_value: Mapping[str, Any]) -> str:
+    """URL of spec JSON: its kvstore's URL, then the driver's component."""
+    from ..kvstore import KvStoreSpec
+    from ..plugin import get_registry
+
+    driver = json_value["driver"]
+    if driver == "cast" and "base" in json_value and "dtype" in json_value:
+        return f"{spec_url(json_value['base'])}|cast:{json_value['dtype']}"
+    scheme = None
+    for record in get_registry().records("url_scheme"):
+        if record.metadata.get("layer") == "driver" and record.metadata.get("driver") == driver:
+            scheme = record.id
+            break
+    scheme = scheme or _DRIVER_URL_SCHEMES.get(driver)
+    if scheme is None or "kvstore" not in json_value:
+        raise ValueError(f'URL representation not supported for "{driver}" driver')
+    return f"{KvStoreSpec(json_value['kvstore']).url}|{scheme}:"
+
+
+def _apply_open_mode(json_value: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """As in tensorstore, open-mode options replace the spec's open mode as a whole."""
+    from .._open import open_mode_override
+    from .._open_mode import OPEN_MODE_FLAGS
+
+    mode = open_mode_override(options.pop("open_mode", None),
+                              {name: options.pop(name, None) for name in OPEN_MODE_FLAGS})
+    if mode is None:
+        return json_value
+    result = {name: value for name, value in json_value.items() if name not in OPEN_MODE_FLAGS}
+    result.update(mode.to_json())
+    return result
+
+
+def _bind_context(json_value: dict[str, Any], context: Any) -> dict[str, Any]:
+    from ..context import Context
+
+    if not isinstance(context, Context):
+        raise TypeError(f"context: expected ts.Context, but received {type(context).__name__}")
+    layer = context.spec.to_json() if context.spec is not None else {}
+    return {**json_value, "context": {**layer, **dict(json_value.get("context") or {})}}
+
+
+def strip_context_json(json_value: dict[str, Any]) -> dict[str, Any]:
+    """Spec JSON without ``context`` members or references to context resources (at any
+    depth: kvstore, base), so the default resources apply."""
+    from ..plugin import get_registry
+
+    kinds = set(get_registry().ids("context_resource"))
+
+    def strip(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {name: strip(member) for name, member in value.items()
+                if name != "context" and name not in kinds}
+
+    stripped: dict[str, Any] = strip(json_value)
+    return stripped
 
 
 def apply_open_options(json_value: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
-    """Fold ``ts.open`` keyword options into spec JSON (schema constraints under ``schema``)."""
+    """Fold ``ts.open`` keyword options into spec JSON (schema constraints under ``schema``).
+
+    The driver checks the constraints when it opens the array.
+    """
     result = dict(json_value)
     schema = dict(result.get("schema") or {})
     for name, value in options.items():
@@ -162,15 +374,9 @@ def apply_open_options(json_value: dict[str, Any], options: Mapping[str, Any]) -
         elif name == "recheck_cached":
             result["recheck_cached_data"] = result["recheck_cached_metadata"] = value
         elif name == "context":
-            from ..context import Context, ContextSpec
-
-            layer = value.spec if isinstance(value, Context) else ContextSpec(value)
-            result["context"] = {**layer.to_json(), **dict(result.get("context") or {})}
+            result["context"] = {**_context_layer(value), **dict(result.get("context") or {})}
         elif name == "kvstore":
-            from ..kvstore import KvStore, KvStoreSpec
-
-            spec = value.spec() if isinstance(value, KvStore) else KvStoreSpec(value)
-            result["kvstore"] = spec.to_json()
+            result["kvstore"] = _kvstore_json(value)
         elif name == "dtype":
             from .._dtype import to_dtype
 
@@ -200,4 +406,72 @@ def apply_open_options(json_value: dict[str, Any], options: Mapping[str, Any]) -
             raise TypeError(f"unexpected option {name!r}")
     if schema:
         result["schema"] = schema
+    return result
+
+
+def _context_layer(value: Any) -> dict[str, Any]:
+    from ..context import Context, ContextSpec
+
+    if isinstance(value, Context):
+        return value.spec.to_json() if value.spec is not None else {}
+    layer: dict[str, Any] = ContextSpec(value).to_json()
+    return layer
+
+
+def _kvstore_json(value: Any) -> dict[str, Any]:
+    from ..kvstore import KvStore, KvStoreSpec
+
+    spec = value.spec() if isinstance(value, KvStore) else KvStoreSpec(value)
+    json_value: dict[str, Any] = spec.to_json()
+    return json_value
+
+
+def _apply_update_options(json_value: dict[str, Any], options: Mapping[str, Any]) -> dict[str, Any]:
+    """``Spec.update`` options: as ``ts.open``'s, but schema constraints are merged at once,
+    so a conflict is a ValueError naming the member (as in tensorstore)."""
+    constraints = {name: value for name, value in options.items()
+                   if name in _SCHEMA_OPTIONS and value is not None}
+    others = {name: value for name, value in options.items() if name not in _SCHEMA_OPTIONS}
+    result = apply_open_options(json_value, others)
+    return _merge_schema_options(result, constraints) if constraints else result
+
+
+_SCHEMA_OPTIONS = ("rank", "dtype", "shape", "domain", "chunk_layout", "codec", "fill_value",
+                   "dimension_units", "schema")
+
+
+def _merge_schema_options(json_value: dict[str, Any], constraints: dict[str, Any]) -> dict[str, Any]:
+    from ..index_space import IndexDomain
+    from ..schema import ChunkLayout, CodecSpec
+    from ..schema._schema import Schema, schema_from_json
+
+    schema = schema_from_json(json_value.get("schema") or {}, "schema")
+    if json_value.get("dtype") is not None:
+        schema.update(dtype=json_value["dtype"])
+    if json_value.get("rank") is not None:
+        schema.update(rank=json_value["rank"])
+    converters: dict[str, Any] = {"chunk_layout": ChunkLayout, "codec": CodecSpec, "schema": Schema,
+                  "domain": lambda value: IndexDomain(json=value)}
+    for name, convert in converters.items():
+        value = constraints.get(name)
+        if isinstance(value, Mapping):
+            constraints[name] = convert(value)
+    if "rank" in constraints:
+        constraints["rank"] = int(constraints["rank"])
+    transform = json_value.get("transform")
+    if transform is not None and constraints.get("rank") is not None:
+        rank = parse_transform(transform).input_rank
+        if constraints["rank"] != rank:
+            raise SpecError("rank", f"rank {constraints['rank']} does not match the rank of the "
+                                    f"spec's transform ({rank})")
+        del constraints["rank"]
+    schema.update(**constraints)
+    members = schema.to_json()
+    result = {name: value for name, value in json_value.items() if name not in ("schema", "dtype", "rank")}
+    if "dtype" in members:
+        result["dtype"] = members.pop("dtype")
+    if "rank" in members:
+        result["rank"] = members.pop("rank")
+    if members:
+        result["schema"] = members
     return result

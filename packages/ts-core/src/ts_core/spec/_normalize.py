@@ -1,0 +1,103 @@
+"""The canonical JSON of a ``ts.Spec``, as tensorstore prints it.
+
+tensorstore parses a spec into a driver spec plus a transform and prints it back in one
+form: ``rank`` and ``dtype`` given inside ``schema`` move to the top level, the schema's
+domain is written out (``exclusive_max``/``inclusive_min``), a known domain becomes an
+identity ``transform`` over it (upper bounds implicit: the array may be resized), a
+``transform`` replaces ``rank``, and open-mode flags that are false are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._validation import SpecError
+
+__all__ = ["normalize_spec_json", "parse_transform"]
+
+
+def parse_transform(value: Any, path: str = "transform") -> Any:
+    """``IndexTransform`` from spec JSON; errors name ``path``."""
+    from ..index_space import IndexTransform
+
+    if isinstance(value, IndexTransform):
+        return value
+    try:
+        return IndexTransform(json=value)
+    except SpecError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise SpecError(path, str(exc)) from None
+
+
+def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
+    """Canonical form of validated spec JSON (a new dict; ``json_value`` is left alone)."""
+    from ..schema._schema import Schema, schema_from_json
+
+    result = dict(json_value)
+    schema_json = result.get("schema")
+    implied = driver_schema(result)
+    if schema_json is None and implied is None and "rank" not in result \
+            and "dtype" not in result and "transform" not in result:
+        return dict(sorted(result.items()))
+    schema = schema_from_json(schema_json, "schema") if schema_json is not None else Schema()
+    if implied is not None:
+        if implied.dtype is not None and result.get("dtype") is None:
+            result["dtype"] = implied.dtype.name
+        if implied.domain is not None and result.get("transform") is None \
+                and schema.domain is None:
+            result["transform"] = identity_over(implied.domain).to_json()
+    if result.get("dtype") is not None:
+        schema._set_dtype(result["dtype"], "dtype")
+    if result.get("rank") is not None and result.get("transform") is None:
+        schema._set_rank(result["rank"], "rank")
+    transform = None
+    if result.get("transform") is not None:
+        transform = parse_transform(result["transform"])
+        if schema.rank is not None and schema.rank != transform.output_rank:
+            raise SpecError("transform", f"transform output rank ({transform.output_rank}) does "
+                                         f"not match the rank of the schema ({schema.rank})")
+    members = schema.to_json()
+    result.pop("rank", None)
+    result.pop("dtype", None)
+    dtype = members.pop("dtype", None)
+    rank = members.pop("rank", None)
+    if dtype is not None:
+        result["dtype"] = dtype
+    if members:
+        result["schema"] = members
+    else:
+        result.pop("schema", None)
+    if transform is None and schema.domain is not None:
+        transform = identity_over(schema.domain)
+    if transform is not None:
+        result["transform"] = transform.to_json()
+    elif rank is not None:
+        result["rank"] = rank
+    return dict(sorted(result.items()))
+
+
+def driver_schema(json_value: dict[str, Any]) -> Any:
+    """What the driver's own members (``metadata``, ...) imply, as a ``ts.Schema``, from the
+    driver's optional ``spec_schema(json_value)`` classmethod; None if it has none."""
+    from ..plugin import get_registry
+
+    record = get_registry().find("driver", str(json_value.get("driver")))
+    if record is None:
+        return None
+    hook = getattr(record.load(), "spec_schema", None)
+    return None if hook is None else hook(json_value)
+
+
+def identity_over(domain: Any) -> Any:
+    """The identity transform over ``domain`` with implicit upper bounds (a resizable array)."""
+    from ..index_space import IndexDomain, IndexTransform
+
+    implicit = IndexDomain(
+        inclusive_min=domain.inclusive_min,
+        exclusive_max=domain.exclusive_max,
+        implicit_lower_bounds=domain.implicit_lower_bounds,
+        implicit_upper_bounds=[True] * domain.rank,
+        labels=domain.labels,
+    )
+    return IndexTransform(domain=implicit)
