@@ -11,16 +11,26 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._future import Future
+from ..index_space._mixin import Indexable
+from ._futures import StorageStatistics, WriteFutures, failed, then
+from ._write_source import align_shape, check_implicit_conversion, convert_array_source
 
 if TYPE_CHECKING:
     from ..driver import Driver
     from ..index_space import IndexDomain, IndexTransform
     from ..kvstore import KvStore, Transaction
 
-__all__ = ["COPY_SLAB_BYTES", "StorageStatistics", "TensorStore", "WriteFutures"]
+__all__ = ["COPY_SLAB_BYTES", "OutOfRangeError", "StorageStatistics", "TensorStore", "WriteFutures"]
 
 #: A TensorStore-to-TensorStore copy moves at most about this many bytes at a time.
 COPY_SLAB_BYTES = 64 << 20
+
+_StorageStatistics = StorageStatistics
+
+
+class OutOfRangeError(ValueError, IndexError):
+    """A read or write outside the array's bounds: a ValueError as in tensorstore (and an
+    IndexError, as ts's drivers report bounds errors)."""
 
 
 def _dim0_slice(store: Any, start: int, stop: int) -> tuple[Any, ...]:
@@ -29,47 +39,30 @@ def _dim0_slice(store: Any, start: int, stop: int) -> tuple[Any, ...]:
     return (slice(origin + start, origin + stop), ...)
 
 
-class WriteFutures(Future[None]):
-    """The outcome of a write: ``copy`` (source consumed) and ``commit`` (durable).
+def _check_batch(batch: Any) -> Any:
+    if batch is None:
+        return None
+    from .._batch import Batch
 
-    Awaiting or calling ``result()`` waits for ``commit``, like tensorstore's WriteFutures.
-    """
-
-    __slots__ = ("copy",)
-
-    def __init__(self, commit: Future[None]) -> None:
-        super().__init__(commit)
-        self.copy: Future[None] = self
-
-    @property
-    def commit(self) -> Future[None]:
-        return self
+    if not isinstance(batch, Batch):
+        raise TypeError(f"batch: expected ts.Batch or None, but received {type(batch).__name__}")
+    return batch
 
 
-class StorageStatistics:
-    """Whether a region is stored: ``not_stored`` (nothing) / ``fully_stored`` (everything)."""
-
-    __slots__ = ("fully_stored", "not_stored")
-
-    def __init__(self, not_stored: bool | None = None, fully_stored: bool | None = None) -> None:
-        self.not_stored = not_stored
-        self.fully_stored = fully_stored
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, StorageStatistics):
-            return NotImplemented
-        return (self.not_stored, self.fully_stored) == (other.not_stored, other.fully_stored)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return f"TensorStore.StorageStatistics(not_stored={self.not_stored}, fully_stored={self.fully_stored})"
+def _out_of_range(call: Any, *args: Any) -> Any:
+    """``call(*args)``, a bounds IndexError from the driver becoming a failed Future of
+    ``OutOfRangeError`` (a ValueError), as tensorstore reports it."""
+    try:
+        return call(*args)
+    except OutOfRangeError as exc:
+        return failed(exc)
+    except IndexError as exc:
+        return failed(OutOfRangeError(f"OUT_OF_RANGE: {exc}"))
 
 
-_StorageStatistics = StorageStatistics
+class _SettableIndexer:
+    """``store.oindex[...]`` / ``store.vindex[...]``: views, and blocking assignment."""
 
-
-class _Indexer:
     __slots__ = ("_mode", "_store")
 
     def __init__(self, store: TensorStore, mode: str) -> None:
@@ -77,11 +70,15 @@ class _Indexer:
         self._mode = mode
 
     def __getitem__(self, index: Any) -> TensorStore:
-        transform = getattr(self._store._transform, self._mode)[index]
-        return self._store._with_transform(transform)
+        from ..index_space._indexing import apply_index
+
+        return self._store._with_index_transform(apply_index(self._store._transform, index, self._mode))
+
+    def __setitem__(self, index: Any, source: Any) -> None:
+        self[index].write(source).result()
 
 
-class TensorStore:
+class TensorStore(Indexable):
     """An asynchronous view of a multi-dimensional array."""
 
     __slots__ = ("_driver", "_read", "_transaction", "_transform_value", "_write")
@@ -112,10 +109,20 @@ class TensorStore:
     def _with_transform(self, transform: IndexTransform) -> TensorStore:
         return TensorStore(self._driver, transform, self._transaction, self._read, self._write)
 
+    # Indexable hooks: [], oindex, vindex, T, transpose, translate_*, label, mark_bounds_implicit
+    def _index_transform(self) -> IndexTransform:
+        return self._transform
+
+    def _with_index_transform(self, transform: IndexTransform) -> TensorStore:
+        return self._with_transform(transform)
+
     # -- properties --------------------------------------------------------------------------
     @property
     def dtype(self) -> Any:
-        return self._driver.data_type
+        from .._dtype import dtype
+
+        named = getattr(self._driver, "ts_dtype", None)
+        return named if named is not None else dtype(self._driver.numpy_dtype)
 
     @property
     def domain(self) -> IndexDomain:
@@ -125,11 +132,18 @@ class TensorStore:
     def rank(self) -> int:
         return int(self._transform.input_rank)
 
-    ndim = rank
+    @property
+    def ndim(self) -> int:
+        return self.rank
 
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(self.domain.shape)
+
+    @property
+    def size(self) -> int:
+        """The number of elements in the domain."""
+        return int(np.prod(self.shape, dtype=np.int64)) if self.shape else 1
 
     @property
     def origin(self) -> tuple[int, ...]:
@@ -149,7 +163,30 @@ class TensorStore:
 
     @property
     def kvstore(self) -> KvStore | None:
-        return self._driver.kvstore
+        """The kvstore holding the array (with the context it was opened in); None if none."""
+        kvstore = self._driver.kvstore
+        if kvstore is None or self._transaction is None:
+            return kvstore
+        return kvstore.with_transaction(self._transaction)
+
+    @property
+    def base(self) -> TensorStore | None:
+        """The TensorStore an adapter (``cast``, ``downsample``) reads from; None otherwise."""
+        from ._spec_json import base_view
+
+        found = base_view(self._driver, self._transform)
+        if found is None:
+            return None
+        driver, transform = found
+        return TensorStore(driver, transform, self._transaction, self._read, self._write)
+
+    @property
+    def url(self) -> str:
+        """The URL form of the store's spec (``"memory://|zarr3:"``); NotImplementedError
+        for drivers without one, as in tensorstore."""
+        from ._spec_json import driver_url
+
+        return driver_url(self.spec(minimal_spec=True).to_json())
 
     @property
     def readable(self) -> bool:
@@ -184,80 +221,84 @@ class TensorStore:
         return self.schema.dimension_units
 
     # -- indexing ----------------------------------------------------------------------------
-    def __getitem__(self, index: Any) -> TensorStore:
-        return self._with_transform(self._transform[index])
+    @property
+    def oindex(self) -> _SettableIndexer:  # type: ignore[override]
+        return _SettableIndexer(self, "oindex")
 
     @property
-    def oindex(self) -> _Indexer:
-        return _Indexer(self, "oindex")
+    def vindex(self) -> _SettableIndexer:  # type: ignore[override]
+        return _SettableIndexer(self, "vindex")
 
-    @property
-    def vindex(self) -> _Indexer:
-        return _Indexer(self, "vindex")
-
-    @property
-    def T(self) -> TensorStore:
-        return self._with_transform(self._transform.T)
+    def __setitem__(self, index: Any, source: Any) -> None:
+        """``store[index] = source``: ``store[index].write(source).result()``."""
+        self[index].write(source).result()
 
     # -- I/O ----------------------------------------------------------------------------------
     def read(self, *, order: str = "C", batch: Any = None) -> Future[np.ndarray[Any, Any]]:
-        """Read the view into a new NumPy array (``order`` 'C' or 'F')."""
-        if not self._read:
-            raise ValueError("this TensorStore was opened without read access")
+        """Read the view into a new NumPy array (``order`` 'C' or 'F'); with ``batch``, the
+        read starts when the batch is submitted, sharing chunk reads with its other reads."""
         if order not in ("C", "F"):
-            raise ValueError(f"order must be 'C' or 'F', got {order!r}")
-        future = self._driver.read(self._transform, self._transaction)
+            raise TypeError("`order` must be specified as 'C' or 'F'")
+        batch = _check_batch(batch)
+        if not self._read:
+            raise ValueError("Source does not support reading (the TensorStore was opened without read access)")
+        if batch is not None:
+            return batch._defer(lambda: self._read_now(order))  # type: ignore[no-any-return]
+        return self._read_now(order)
+
+    def _read_now(self, order: str) -> Future[np.ndarray[Any, Any]]:
+        future: Future[np.ndarray[Any, Any]] = _out_of_range(self._driver.read, self._transform, self._transaction)
         if order == "C":
             return future
-        result: Future[np.ndarray[Any, Any]] = Future()
+        return then(future, np.asfortranarray)
 
-        def reorder(done: Future[np.ndarray[Any, Any]]) -> None:
-            error = done.exception()
-            if error is not None:
-                result._set_exception(error)
-            else:
-                result._set_result(np.asfortranarray(done.result()))
-
-        future.add_done_callback(reorder)
-        return result
-
-    def write(self, source: Any, *, batch: Any = None) -> WriteFutures:
-        """Write ``source`` (array-like, scalar, or another TensorStore) to the view."""
+    def write(self, source: Any, *, batch: Any = None, can_reference_source_data_indefinitely: bool | None = None) -> WriteFutures:
+        """Write ``source`` (array-like, scalar, or another TensorStore) to the view; with
+        ``batch`` (TensorStore sources only), the source is read as part of the batch."""
+        batch = _check_batch(batch)
         if not self._write:
-            raise ValueError("this TensorStore was opened without write access")
+            raise ValueError("Destination does not support writing (the TensorStore was opened without write access)")
         if isinstance(source, TensorStore):
-            return self._copy_from(source)
+            return self._copy_from(source, batch)
+        if batch is not None:
+            raise ValueError("Invalid batch: batch can only be specified when copying from a TensorStore source")
         return self._write_array(source)
 
+    def _target_dtype(self) -> np.dtype[Any]:
+        numpy_dtype: np.dtype[Any] = self._driver.numpy_dtype
+        return numpy_dtype
+
     def _write_array(self, source: Any) -> WriteFutures:
-        if self._driver.data_type.name == "json":
-            from ..driver.json import json_source_array
-
-            return WriteFutures(self._driver.write(self._transform, json_source_array(source, self.shape), self._transaction))
+        array = convert_array_source(source, self._target_dtype(), self.rank)
         try:
-            array = np.asarray(source, dtype=self._driver.numpy_dtype)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"cannot convert the source to {self._driver.numpy_dtype}: {exc}") from None
-        try:
-            array = np.broadcast_to(array, self.shape)
-        except ValueError:
+            shape = align_shape(array.shape, self.domain)
+        except ValueError as exc:
             raise ValueError(
-                f"cannot broadcast the source of shape {array.shape} to the target shape {self.shape}"
+                f"{exc} (cannot broadcast the source of shape {array.shape} to the target shape {self.shape})"
             ) from None
-        return WriteFutures(self._driver.write(self._transform, array, self._transaction))
+        array = np.broadcast_to(array.reshape(shape), self.shape)
+        return WriteFutures(_out_of_range(self._driver.write, self._transform, array, self._transaction))
 
-    def _copy_from(self, source: TensorStore) -> WriteFutures:
-        """Copy another TensorStore slab by slab, so memory stays bounded for any size."""
+    def _copy_from(self, source: TensorStore, batch: Any) -> WriteFutures:
+        """Copy another TensorStore, slab by slab so memory stays bounded for any size
+        (whole-source reads when the source broadcasts or is read in a batch)."""
         from .._executor import run_inline
 
-        if tuple(source.shape) != self.shape:
-            raise ValueError(f"cannot copy a source of shape {tuple(source.shape)} to the target shape {self.shape}")
+        check_implicit_conversion(source.dtype, self.dtype)
+        try:
+            source_shape = align_shape(source.shape, self.domain, source.domain)
+        except ValueError as exc:
+            raise ValueError(
+                f"{exc} (cannot copy a source of shape {tuple(source.shape)} to the target shape {self.shape})"
+            ) from None
+        if batch is not None or source_shape != self.shape:
+            return self._copy_whole(source, source_shape, batch)
 
         def copy_now() -> None:
             shape = self.shape
-            itemsize = max(self._driver.numpy_dtype.itemsize, source._driver.numpy_dtype.itemsize)
+            itemsize = max(self._target_dtype().itemsize, source._driver.numpy_dtype.itemsize)
             if not shape or int(np.prod(shape)) * itemsize <= COPY_SLAB_BYTES:
-                self._write_array(source.read().result()).result()
+                self._write_array(source.read().result().astype(self._target_dtype(), copy=False)).result()
                 return
             row_bytes = max(1, int(np.prod(shape[1:])) * itemsize)
             rows = max(1, COPY_SLAB_BYTES // row_bytes)
@@ -268,9 +309,28 @@ class TensorStore:
                 stop = min(shape[0], start + rows)
                 source_slab = source[_dim0_slice(source, start, stop)]
                 target_slab = self[_dim0_slice(self, start, stop)]
-                target_slab._write_array(source_slab.read().result()).result()
+                target_slab._write_array(source_slab.read().result().astype(self._target_dtype(), copy=False)).result()
 
         return WriteFutures(run_inline(copy_now))
+
+    def _copy_whole(self, source: TensorStore, source_shape: tuple[int, ...], batch: Any) -> WriteFutures:
+        """Read all of ``source`` (in ``batch``, if any), then write it broadcast."""
+        commit: Future[None] = Future()
+
+        def settle(done: Future[Any]) -> None:
+            error = done.exception()
+            if error is not None:
+                commit._set_exception(error)
+            else:
+                commit._set_result(None)
+
+        def write_read(array: np.ndarray[Any, Any]) -> None:
+            converted = array.astype(self._target_dtype(), copy=False).reshape(source_shape)
+            self._write_array(converted).commit.add_done_callback(settle)
+
+        copy = then(source.read(batch=batch), write_read)
+        copy.add_done_callback(lambda done: settle(done) if done.exception() is not None else None)
+        return WriteFutures(commit, copy)
 
     def _dim0_chunk(self) -> int:
         chunk = getattr(self._driver, "grid_chunk_shape", None)
@@ -285,9 +345,19 @@ class TensorStore:
         return TensorStore(self._driver, self._transform, transaction, self._read, self._write)
 
     def astype(self, dtype: Any) -> TensorStore:
+        """A read/write view converting elements to ``dtype`` (tensorstore's ``cast``)."""
+        from .._dtype import to_dtype
+        from ._object_cast import OBJECT_TYPES, ObjectCastDriver, check_convertible
+
+        target = to_dtype(dtype)
+        source = self.dtype
+        if target.name in OBJECT_TYPES or source.name in OBJECT_TYPES:
+            check_convertible(source, target)
+            driver = ObjectCastDriver(self._driver, target, source)
+            return TensorStore(driver, self._transform, self._transaction, self._read, self._write)
         from .._adapters import cast
 
-        return cast(self, dtype)
+        return cast(self, target)
 
     def resize(
         self,
@@ -362,15 +432,22 @@ class TensorStore:
         return run_inline(resolve_now)
 
     # -- spec -----------------------------------------------------------------------------------
-    def spec(self, *, minimal: bool = False, retain_context: bool = False, **kwargs: Any) -> Any:
-        from ..spec import Spec
-
-        if self._transform_value is None and getattr(self._driver, "opened", True) is False:
-            return Spec(self._driver.spec_json())  # an unopened lazy store: say no more than we know
+    def _spec_json(self) -> dict[str, Any]:
         json_value = dict(self._driver.spec_json())
         json_value["dtype"] = self.dtype.name
         json_value["transform"] = self._transform.to_json()
-        return Spec(dict(sorted(json_value.items())))
+        return json_value
+
+    def spec(self, **options: Any) -> Any:
+        """A ``ts.Spec`` that reopens this view; options as tensorstore's (``minimal_spec``
+        leaves out the metadata, ``unbind_context``/``retain_context`` add the context
+        resources the store is bound to, open-mode and recheck options are recorded)."""
+        from ..spec import Spec
+        from ._spec_json import apply_spec_options
+
+        if self._transform_value is None and getattr(self._driver, "opened", True) is False:
+            return Spec(self._driver.spec_json())  # an unopened lazy store: say no more than we know
+        return Spec(apply_spec_options(self._spec_json(), self._driver, options))
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._transaction is not None:
@@ -378,7 +455,9 @@ class TensorStore:
         return (_reopen, (self.spec().to_json(), self._read, self._write))
 
     def __repr__(self) -> str:
-        return f"TensorStore({self.spec().to_json()!r})"
+        from ..schema._pretty import pretty_repr
+
+        return pretty_repr("TensorStore(", self.spec(unbind_context=True).to_json())
 
 
 def _reopen(json_value: dict[str, Any], read: bool, write: bool) -> TensorStore:
