@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._interval import INF_SIZE, Dim, inf, validate_half_open
+from ._interval import (
+    INF_SIZE,
+    MAX_FINITE_INDEX,
+    Dim,
+    inf,
+    is_index_like,
+    validate_closed,
+    validate_half_open,
+)
 from ._mixin import DimOpsMixin
 
 if TYPE_CHECKING:
@@ -30,15 +38,119 @@ def repr_label(label: str) -> str:
     return f'"{label}"'
 
 
-def _rank_of(name: str, value: Any, rank: int | None) -> int:
-    if value is None:
-        return -1 if rank is None else rank
-    n = len(value)
-    if rank is not None and rank >= 0 and n != rank:
-        raise ValueError(
-            f"Rank specified by `{name}` ({n}) does not match rank specified by other arguments ({rank})"
-        )
-    return n
+#: tensorstore's kMaxRank.
+MAX_RANK = 32
+_COMPONENTS = (
+    "inclusive_min",
+    "implicit_lower_bounds",
+    "exclusive_max",
+    "inclusive_max",
+    "shape",
+    "implicit_upper_bounds",
+    "labels",
+)
+#: Names of the components as ``IndexTransform`` spells its keyword arguments.
+TRANSFORM_NAMES = {
+    "rank": "input_rank",
+    "inclusive_min": "input_inclusive_min",
+    "implicit_lower_bounds": "implicit_lower_bounds",
+    "exclusive_max": "input_exclusive_max",
+    "inclusive_max": "input_inclusive_max",
+    "shape": "input_shape",
+    "implicit_upper_bounds": "implicit_upper_bounds",
+    "labels": "input_labels",
+}
+_DOMAIN_NAMES = {name: name for name in ("rank", *_COMPONENTS)}
+
+
+def _vector(name: str, value: Any, names: dict[str, str]) -> list[Any]:
+    """One component as a list, with tensorstore's argument types (``TypeError`` otherwise)."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise TypeError(f"`{names[name]}` must be a sequence, not {type(value).__name__}")
+    items = list(value)
+    if name == "labels":
+        for item in items:
+            if item is not None and not isinstance(item, str):
+                raise TypeError(
+                    f"`{names[name]}` must contain str or None, not {type(item).__name__}"
+                )
+        return ["" if item is None else item for item in items]
+    if name.startswith("implicit"):
+        return [bool(item) for item in items]
+    out = []
+    for item in items:
+        if not is_index_like(item) or not -(1 << 63) <= int(item.__index__()) < (1 << 63):
+            raise TypeError(f"`{names[name]}` must contain 64-bit integers, not {item!r}")
+        out.append(int(item.__index__()))
+    return out
+
+
+def domain_from_components(
+    rank: Any, components: dict[str, Any], names: dict[str, str] = _DOMAIN_NAMES
+) -> IndexDomain:
+    """``IndexDomain(rank, inclusive_min=..., ...)`` (also ``IndexTransform``'s, with its names)."""
+    n: int | None = None
+    source = ""
+    if rank is not None:
+        if not is_index_like(rank):
+            raise TypeError(f"`{names['rank']}` must be an integer, not {type(rank).__name__}")
+        n = int(rank.__index__())
+        if not 0 <= n <= MAX_RANK:
+            raise ValueError(f"Invalid {names['rank']}: {n}")
+        source = "rank"
+    values: dict[str, list[Any]] = {}
+    for name in _COMPONENTS:
+        value = components.get(name)
+        if value is None:
+            continue
+        vector = _vector(name, value, names)
+        if n is not None and len(vector) != n:
+            raise ValueError(
+                f"Rank specified by `{names[name]}` ({len(vector)}) does not match rank "
+                f"specified by `{names[source]}` ({n})"
+            )
+        n, source = len(vector), name
+        values[name] = vector
+    if n is None:
+        raise ValueError(f"Must specify `{names['rank']}`")
+    if n > MAX_RANK:
+        raise ValueError(f"Invalid {names['rank']}: {n}")
+    for a, b in (
+        ("exclusive_max", "inclusive_max"),
+        ("exclusive_max", "shape"),
+        ("inclusive_max", "shape"),
+    ):
+        if a in values and b in values:
+            raise ValueError(f"Cannot specify both `{names[a]}` and `{names[b]}`")
+    shape = values.get("shape")
+    lo = values.get("inclusive_min") or [0 if shape is not None else -inf] * n
+    hi: list[int] = []
+    for i in range(n):
+        if shape is not None:
+            if not (
+                shape[i] >= 0 and -inf <= lo[i] <= MAX_FINITE_INDEX and lo[i] + shape[i] - 1 <= inf
+            ):
+                raise ValueError(
+                    f"({lo[i]}, {shape[i]}) do not specify a valid sized index interval"
+                )
+            hi.append(lo[i] + shape[i])
+        elif "inclusive_max" in values:
+            validate_closed(lo[i], values["inclusive_max"][i])
+            hi.append(values["inclusive_max"][i] + 1)
+        else:
+            hi.append(values["exclusive_max"][i] if "exclusive_max" in values else inf + 1)
+            validate_half_open(lo[i], hi[i])
+    lower_given = "inclusive_min" in values or shape is not None
+    upper_given = shape is not None or "exclusive_max" in values or "inclusive_max" in values
+    labels = tuple(values.get("labels") or ("",) * n)
+    check_unique_labels(labels)
+    return IndexDomain._make(
+        tuple(lo),
+        tuple(hi),
+        tuple(values.get("implicit_lower_bounds") or (not lower_given,) * n),
+        tuple(values.get("implicit_upper_bounds") or (not upper_given,) * n),
+        labels,
+    )
 
 
 def definitely_empty(domain: IndexDomain) -> bool:
@@ -69,7 +181,7 @@ class IndexDomain(DimOpsMixin):
 
     def __init__(
         self,
-        rank: int | Sequence[Dim] | None = None,
+        rank: int | Iterable[Dim] | None = None,
         *,
         inclusive_min: Sequence[int] | None = None,
         implicit_lower_bounds: Sequence[bool] | None = None,
@@ -78,17 +190,43 @@ class IndexDomain(DimOpsMixin):
         shape: Sequence[int] | None = None,
         implicit_upper_bounds: Sequence[bool] | None = None,
         labels: Sequence[str | None] | None = None,
+        dimensions: Iterable[Dim] | None = None,
         json: Any = None,
     ) -> None:
+        components = {
+            "inclusive_min": inclusive_min,
+            "implicit_lower_bounds": implicit_lower_bounds,
+            "exclusive_max": exclusive_max,
+            "inclusive_max": inclusive_max,
+            "shape": shape,
+            "implicit_upper_bounds": implicit_upper_bounds,
+            "labels": labels,
+        }
+        others = [name for name, value in components.items() if value is not None]
+        if rank is not None and not is_index_like(rank):
+            rank, dimensions = None, rank  # the IndexDomain(dimensions) form
+            if dimensions is None:
+                raise TypeError("IndexDomain(dimensions) expects an iterable of ts.Dim")
+        if (json is not None or dimensions is not None) and (
+            others or rank is not None or (json is not None and dimensions is not None)
+        ):
+            raise TypeError(
+                "IndexDomain() takes either component keyword arguments, a sequence of "
+                "ts.Dim, or json=, not a combination"
+            )
         if json is not None:
             from ._json import domain_from_json
 
             _copy_into(self, domain_from_json(json))
             return
-        if rank is not None and not isinstance(rank, int):
-            dims = list(rank)
+        if dimensions is not None:
+            if isinstance(dimensions, str | bytes) or not hasattr(dimensions, "__iter__"):
+                raise TypeError("IndexDomain(dimensions) expects an iterable of ts.Dim")
+            dims = list(dimensions)
             if not all(isinstance(d, Dim) for d in dims):
-                raise TypeError("IndexDomain(dimensions) expects a sequence of ts.Dim")
+                raise TypeError("IndexDomain(dimensions) expects an iterable of ts.Dim")
+            if len(dims) > MAX_RANK:
+                raise ValueError(f"Invalid rank: {len(dims)}")
             labels_ = tuple(d.label for d in dims)
             check_unique_labels(labels_)
             self._set(
@@ -99,53 +237,7 @@ class IndexDomain(DimOpsMixin):
                 labels_,
             )
             return
-        n = rank
-        for name, value in (
-            ("inclusive_min", inclusive_min),
-            ("implicit_lower_bounds", implicit_lower_bounds),
-            ("exclusive_max", exclusive_max),
-            ("inclusive_max", inclusive_max),
-            ("shape", shape),
-            ("implicit_upper_bounds", implicit_upper_bounds),
-            ("labels", labels),
-        ):
-            n = _rank_of(name, value, n)
-        if n is None or n < 0:
-            raise ValueError("Must specify rank")
-        if sum(v is not None for v in (exclusive_max, inclusive_max, shape)) > 1:
-            raise ValueError(
-                "At most one of `exclusive_max`, `inclusive_max`, and `shape` may be specified"
-            )
-        if inclusive_min is None:
-            lo = tuple(0 if shape is not None else -inf for _ in range(n))
-        else:
-            lo = tuple(int(x) for x in inclusive_min)
-        if shape is not None:
-            hi = tuple(a + int(s) for a, s in zip(lo, shape, strict=True))
-        elif exclusive_max is not None:
-            hi = tuple(int(x) for x in exclusive_max)
-        elif inclusive_max is not None:
-            hi = tuple(int(x) + 1 for x in inclusive_max)
-        else:
-            hi = (inf + 1,) * n
-        for a, b in zip(lo, hi, strict=True):
-            validate_half_open(a, b)
-        il = (
-            tuple(bool(x) for x in implicit_lower_bounds)
-            if implicit_lower_bounds is not None
-            else (inclusive_min is None and shape is None,) * n
-        )
-        upper_given = exclusive_max is not None or inclusive_max is not None or shape is not None
-        iu = (
-            tuple(bool(x) for x in implicit_upper_bounds)
-            if implicit_upper_bounds is not None
-            else (not upper_given,) * n
-        )
-        labels_ = (
-            ("",) * n if labels is None else tuple("" if x is None else str(x) for x in labels)
-        )
-        check_unique_labels(labels_)
-        self._set(lo, hi, il, iu, labels_)
+        _copy_into(self, domain_from_components(rank, components))
 
     def _set(
         self,

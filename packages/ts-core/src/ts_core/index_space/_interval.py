@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 #: tensorstore's ``kInfIndex``: the inclusive_max of an interval unbounded above.
 inf: int = (1 << 62) - 1
 #: Smallest and largest finite index.
@@ -145,57 +147,66 @@ class Dim:
 
     __slots__ = ("_exclusive_max", "_implicit_lower", "_implicit_upper", "_inclusive_min", "_label")
 
-    def __init__(
-        self,
-        *args: Any,
-        inclusive_min: int | None = None,
-        exclusive_max: int | None = None,
-        size: int | None = None,
-        inclusive_max: int | None = None,
-        label: str | None = None,
-        implicit_lower: bool | None = None,
-        implicit_upper: bool | None = None,
-    ) -> None:
-        # Positional forms as tensorstore: (), (label), (size[, label]), (inclusive_min, exclusive_max[, label]).
-        if args and isinstance(args[-1], str):
-            if label is not None:
-                raise TypeError("label given twice")
-            label, args = args[-1], args[:-1]
-        if len(args) == 1:
-            size = args[0]
-        elif len(args) == 2:
-            inclusive_min, exclusive_max = args
-        elif len(args) > 2:
-            raise TypeError(f"Dim() takes at most 3 positional arguments ({len(args)} given)")
-        given = sum(value is not None for value in (exclusive_max, size, inclusive_max))
-        if given > 1:
-            raise ValueError(
-                "At most one of exclusive_max, size and inclusive_max may be specified"
-            )
-        lower_given = inclusive_min is not None or size is not None
-        lo = -inf if inclusive_min is None else _as_index(inclusive_min, "inclusive_min")
-        if size is not None:
-            if inclusive_min is None:
-                lo = 0
-            size = _as_index(size, "size")
-            hi = lo + size
-            validate_half_open(lo, hi)
-        elif exclusive_max is not None:
-            hi = _as_index(exclusive_max, "exclusive_max")
-            validate_half_open(lo, hi)
-        elif inclusive_max is not None:
-            closed_max = _as_index(inclusive_max, "inclusive_max")
-            validate_closed(lo, closed_max)
-            hi = closed_max + 1
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # tensorstore's four overloads, tried in order as pybind11 does: unbounded (label),
+        # sized (size[, label]), half-open (inclusive_min, exclusive_max) and closed.
+        for form in _DIM_FORMS:
+            try:
+                bound = form(*args, **kwargs)
+            except TypeError:
+                continue
+            if _dim_arguments_ok(bound):
+                break
         else:
-            hi = inf + 1
-            validate_half_open(lo, hi)
-        upper_given = given > 0
+            raise TypeError(
+                "Dim(): incompatible constructor arguments. The supported forms are "
+                "Dim(label=None, *, implicit_lower=True, implicit_upper=True), "
+                "Dim(size, label=None, *, inclusive_min=None, implicit_lower=False, implicit_upper=None), "
+                "Dim(inclusive_min=-inf, exclusive_max=+inf, *, label=None, implicit_lower=None, implicit_upper=None) and "
+                "Dim(*, inclusive_min=-inf, inclusive_max=+inf, label=None, implicit_lower=None, implicit_upper=None); "
+                f"invoked with {_describe_call(args, kwargs)}"
+            )
+        kind = bound.pop("form")
+        label = bound["label"]
+        implicit_lower = bound["implicit_lower"]
+        implicit_upper = bound["implicit_upper"]
+        if kind == "unbounded":
+            lo, hi = -inf, inf + 1
+        elif kind == "size":
+            lo = 0 if bound["inclusive_min"] is None else _as_index(bound["inclusive_min"])
+            if bound["size"] is None:
+                hi = inf + 1
+                validate_half_open(lo, hi)
+                if implicit_upper is None:
+                    implicit_upper = True
+            else:
+                size = _as_index(bound["size"])
+                if not (size >= 0 and -inf <= lo <= MAX_FINITE_INDEX and lo + size - 1 <= inf):
+                    raise ValueError(f"({lo}, {size}) do not specify a valid sized index interval")
+                hi = lo + size
+            if implicit_upper is None:
+                implicit_upper = False
+        else:
+            given_lo = bound["inclusive_min"]
+            lo = -inf if given_lo is None else _as_index(given_lo)
+            if implicit_lower is None:
+                implicit_lower = given_lo is None
+            if kind == "exclusive":
+                given_hi = bound["exclusive_max"]
+                hi = inf + 1 if given_hi is None else _as_index(given_hi)
+                validate_half_open(lo, hi)
+            else:
+                given_hi = bound["inclusive_max"]
+                closed_max = inf if given_hi is None else _as_index(given_hi)
+                validate_closed(lo, closed_max)
+                hi = closed_max + 1
+            if implicit_upper is None:
+                implicit_upper = given_hi is None
         self._inclusive_min = lo
         self._exclusive_max = hi
-        self._implicit_lower = (not lower_given) if implicit_lower is None else bool(implicit_lower)
-        self._implicit_upper = (not upper_given) if implicit_upper is None else bool(implicit_upper)
-        self._label = "" if label is None else str(label)
+        self._implicit_lower = bool(implicit_lower)
+        self._implicit_upper = bool(implicit_upper)
+        self._label = "" if label is None else label
 
     @classmethod
     def _make(
@@ -240,13 +251,27 @@ class Dim:
     def implicit_lower(self) -> bool:
         return self._implicit_lower
 
+    @implicit_lower.setter
+    def implicit_lower(self, value: bool) -> None:
+        self._implicit_lower = _as_bool(value, "implicit_lower")
+
     @property
     def implicit_upper(self) -> bool:
         return self._implicit_upper
 
+    @implicit_upper.setter
+    def implicit_upper(self, value: bool) -> None:
+        self._implicit_upper = _as_bool(value, "implicit_upper")
+
     @property
     def label(self) -> str:
         return self._label
+
+    @label.setter
+    def label(self, value: str | None) -> None:
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"label must be a str or None, not {type(value).__name__}")
+        self._label = "" if value is None else value
 
     @property
     def finite(self) -> bool:
@@ -265,6 +290,7 @@ class Dim:
     # -- set operations ----------------------------------------------------------------------
     def intersect(self, other: Dim) -> Dim:
         """The intersection; an implicit bound stays implicit only if it is the binding one."""
+        _check_dim(other, "intersect")
         lo = max(self._inclusive_min, other._inclusive_min)
         hi = min(self._exclusive_max, other._exclusive_max)
         return Dim._make(
@@ -289,6 +315,7 @@ class Dim:
 
     def hull(self, other: Dim) -> Dim:
         """The smallest interval containing both."""
+        _check_dim(other, "hull")
         if self.empty:
             return Dim._make(*other._fields()[:4], merge_labels(self._label, other._label))
         if other.empty:
@@ -321,17 +348,15 @@ class Dim:
                 self._inclusive_min <= other._inclusive_min
                 and other._exclusive_max <= self._exclusive_max
             )
-        try:
-            value = int(other)  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            return False
-        return bool(self._inclusive_min <= value < self._exclusive_max)
+        if not hasattr(other, "__index__"):
+            raise TypeError(
+                f"Dim.__contains__ expects an integer or a Dim, not {type(other).__name__}"
+            )
+        return bool(self._inclusive_min <= int(other.__index__()) < self._exclusive_max)
 
     def __iter__(self) -> Iterator[int]:
         if not self.finite:
-            raise ValueError(
-                f"Cannot iterate over unbounded interval {format_interval(*self._fields()[:4])}"
-            )
+            raise ValueError("Cannot iterate over infinite interval")
         return iter(range(self._inclusive_min, self._exclusive_max))
 
     def __len__(self) -> int:
@@ -352,8 +377,8 @@ class Dim:
             return NotImplemented
         return self._fields() == other._fields()
 
-    def __hash__(self) -> int:
-        return hash(self._fields())
+    # Mutable (label and implicit flags can be set), hence unhashable like tensorstore's.
+    __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (Dim._make, self._fields())
@@ -396,11 +421,88 @@ def bound_to_json(value: int, implicit: bool, *, lower: bool) -> Any:
     return [item] if implicit else item
 
 
-def _as_index(value: Any, name: str) -> int:
-    """Coerce an index-like argument to ``int`` (``TypeError`` naming the argument otherwise)."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, not bool")
-    try:
-        return int(value.__index__())
-    except AttributeError:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+def _as_index(value: Any) -> int:
+    """An argument already checked by ``is_index_like`` as a plain ``int``."""
+    return int(value.__index__())
+
+
+def is_index_like(value: Any) -> bool:
+    """Whether ``value`` converts to an index as pybind11 converts integers (``__index__``)."""
+    return hasattr(value, "__index__") and not isinstance(value, str | bytes)
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, not {type(value).__name__}")
+    return bool(value)
+
+
+def _check_dim(other: Any, operation: str) -> None:
+    if not isinstance(other, Dim):
+        raise TypeError(f"Dim.{operation} expects a Dim, not {type(other).__name__}")
+
+
+# The constructor overloads, as functions binding the caller's arguments (a TypeError from
+# binding means "not this form").
+def _unbounded_form(
+    label: Any = None, *, implicit_lower: Any = True, implicit_upper: Any = True
+) -> dict[str, Any]:
+    return {"form": "unbounded", **locals()}
+
+
+def _size_form(
+    size: Any,
+    label: Any = None,
+    *,
+    inclusive_min: Any = None,
+    implicit_lower: Any = False,
+    implicit_upper: Any = None,
+) -> dict[str, Any]:
+    return {"form": "size", **locals()}
+
+
+def _exclusive_form(
+    inclusive_min: Any = None,
+    exclusive_max: Any = None,
+    *,
+    label: Any = None,
+    implicit_lower: Any = None,
+    implicit_upper: Any = None,
+) -> dict[str, Any]:
+    return {"form": "exclusive", **locals()}
+
+
+def _inclusive_form(
+    *,
+    inclusive_min: Any = None,
+    inclusive_max: Any = None,
+    label: Any = None,
+    implicit_lower: Any = None,
+    implicit_upper: Any = None,
+) -> dict[str, Any]:
+    return {"form": "inclusive", **locals()}
+
+
+_DIM_FORMS = (_unbounded_form, _size_form, _exclusive_form, _inclusive_form)
+_INDEX_ARGUMENTS = ("size", "inclusive_min", "exclusive_max", "inclusive_max")
+
+
+def _dim_arguments_ok(bound: dict[str, Any]) -> bool:
+    """Whether the bound arguments have the types of their form (else try the next form)."""
+    for name, value in bound.items():
+        if value is None or name == "form":
+            continue
+        if name == "label":
+            if not isinstance(value, str):
+                return False
+        elif name in _INDEX_ARGUMENTS:
+            if not is_index_like(value):
+                return False
+        elif not isinstance(value, bool | np.bool_):
+            return False
+    return True
+
+
+def _describe_call(args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    parts = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return "(" + ", ".join(parts) + ")"

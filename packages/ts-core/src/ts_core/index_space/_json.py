@@ -146,7 +146,9 @@ def _parse_domain(obj: Any, prefix: str) -> IndexDomain:
             "At least one of " + ", ".join(f'"{n}"' for n in names) + " members must be specified"
         )
     rank = obj.get(names[0])
-    if rank is not None and (not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank <= MAX_RANK):
+    if rank is not None and (
+        not isinstance(rank, int) or isinstance(rank, bool) or not 0 <= rank <= MAX_RANK
+    ):
         raise _JsonError(
             f'Error parsing object member "{names[0]}": Expected integer in the range [0, {MAX_RANK}], but received: {_dump(rank)}'
         )
@@ -155,7 +157,9 @@ def _parse_domain(obj: Any, prefix: str) -> IndexDomain:
         if v is None:
             continue
         if len(v) > MAX_RANK:
-            raise _JsonError(f'Error parsing object member "{n}": Rank {len(v)} is outside valid range [0, {MAX_RANK}]')
+            raise _JsonError(
+                f'Error parsing object member "{n}": Rank {len(v)} is outside valid range [0, {MAX_RANK}]'
+            )
         if rank is not None and len(v) != rank:
             raise _JsonError(
                 f'Error parsing object member "{n}": Array has length {len(v)} but should have length {rank}'
@@ -262,7 +266,7 @@ def _parse_map(obj: Any, j: int, domain: IndexDomain) -> OutputIndexMap:
             f'{where}: At most one of "input_dimension", "index_array" may be specified'
         )
     if "input_dimension" in obj:
-        return OutputIndexMap(offset, input_dimension=obj["input_dimension"], stride=stride)
+        return OutputIndexMap(offset=offset, input_dimension=obj["input_dimension"], stride=stride)
     if "index_array" in obj:
         try:
             array = np.array(obj["index_array"], dtype=object)
@@ -289,7 +293,9 @@ def _parse_map(obj: Any, j: int, domain: IndexDomain) -> OutputIndexMap:
             a, _ = _parse_bound(bounds[0], lower=True, where=where)
             b, _ = _parse_bound(bounds[1], lower=False, where=where)
             index_range = Dim._make(a, b if b == inf + 1 else b + 1, False, False, "")
-        return OutputIndexMap(offset, index_array=array, stride=stride, index_range=index_range)
+        return OutputIndexMap(
+            offset=offset, index_array=array, stride=stride, index_range=index_range
+        )
     if "stride" in obj:
         raise _JsonError(
             f'{where}: Either "input_dimension" or "index_array" must be specified in conjunction with "stride"'
@@ -316,7 +322,9 @@ def transform_from_json(obj: Any) -> IndexTransform:
                 f'Error parsing object member "output": Expected array, but received: {_dump(output)}'
             )
         if len(output) > MAX_RANK:
-            raise _JsonError(f'Error parsing object member "output": Rank {len(output)} is outside valid range [0, {MAX_RANK}]')
+            raise _JsonError(
+                f'Error parsing object member "output": Rank {len(output)} is outside valid range [0, {MAX_RANK}]'
+            )
         maps = [_parse_map(m, j, domain) for j, m in enumerate(output)]
         return IndexTransform(domain=domain, output=maps)
     except ValueError as exc:

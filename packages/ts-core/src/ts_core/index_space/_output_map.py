@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ._interval import Dim, format_interval, inf
+from ._interval import Dim, format_interval, inf, is_index_like
 
 #: dtype of every index array.
 INDEX_DTYPE = np.dtype(np.int64)
@@ -48,6 +48,43 @@ def as_index_array(value: Any) -> np.ndarray[Any, Any]:
     return array
 
 
+def _constant_form(offset: Any = 0) -> dict[str, Any]:
+    return {"form": CONSTANT, "offset": offset}
+
+
+def _single_form(input_dimension: Any, offset: Any = 0, stride: Any = 1) -> dict[str, Any]:
+    return {"form": SINGLE, **locals()}
+
+
+def _array_form(
+    index_array: Any, offset: Any = 0, stride: Any = 1, index_range: Any = None
+) -> dict[str, Any]:
+    return {"form": ARRAY, **locals()}
+
+
+def _map_arguments_ok(bound: dict[str, Any]) -> bool:
+    """Check the types of one form's arguments; the index array is converted in place."""
+    for name in ("offset", "stride", "input_dimension"):
+        value = bound.get(name)
+        if name in bound and not (
+            is_index_like(value) and -(1 << 63) <= value.__index__() < 1 << 63
+        ):
+            return False
+    if bound["form"] == ARRAY:
+        if bound["index_range"] is not None and not isinstance(bound["index_range"], Dim):
+            return False
+        try:
+            array = np.asarray(bound["index_array"])
+            if array.dtype.kind not in "biuf":
+                return False
+            array = array.astype(INDEX_DTYPE)
+        except (TypeError, ValueError, OverflowError):
+            return False
+        array.flags.writeable = False
+        bound["index_array"] = array
+    return True
+
+
 def format_array(array: np.ndarray[Any, Any]) -> str:
     """Nested-brace array text like tensorstore's (``{{1, 2}, {3, 4}}``)."""
     if array.ndim == 0:
@@ -74,30 +111,37 @@ class OutputIndexMap:
     _index_array: np.ndarray[Any, Any] | None
     _index_range: Dim
 
-    def __init__(
-        self,
-        offset: int = 0,
-        *,
-        input_dimension: int | None = None,
-        index_array: Any = None,
-        stride: int = 1,
-        index_range: Dim | None = None,
-    ) -> None:
-        if input_dimension is not None and index_array is not None:
-            raise ValueError("At most one of `input_dimension` and `index_array` may be specified")
-        self._offset = int(offset)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # tensorstore's three overloads, tried in order: constant (offset), single input
+        # dimension (input_dimension, offset, stride), index array (index_array, offset,
+        # stride, index_range).
+        for form in (_constant_form, _single_form, _array_form):
+            try:
+                bound = form(*args, **kwargs)
+            except TypeError:
+                continue
+            if _map_arguments_ok(bound):
+                break
+        else:
+            raise TypeError(
+                "OutputIndexMap(): incompatible constructor arguments. The supported forms are "
+                "OutputIndexMap(offset=0), OutputIndexMap(input_dimension, offset=0, stride=1) and "
+                "OutputIndexMap(index_array, offset=0, stride=1, index_range=Dim())"
+            )
+        self._offset = int(bound["offset"].__index__())
         self._stride = 0
         self._input_dimension = -1
         self._index_array = None
         self._index_range = FULL_RANGE
-        if input_dimension is not None:
+        if bound["form"] == SINGLE:
             self._method = SINGLE
-            self._stride = int(stride)
-            self._input_dimension = int(input_dimension)
-        elif index_array is not None:
+            self._stride = int(bound["stride"].__index__())
+            self._input_dimension = int(bound["input_dimension"].__index__())
+        elif bound["form"] == ARRAY:
             self._method = ARRAY
-            self._stride = int(stride)
-            self._index_array = as_index_array(index_array)
+            self._stride = int(bound["stride"].__index__())
+            self._index_array = bound["index_array"]
+            index_range = bound["index_range"]
             if index_range is not None:
                 self._index_range = Dim._make(
                     index_range.inclusive_min, index_range.exclusive_max, False, False, ""
@@ -258,7 +302,15 @@ class OutputIndexMaps(Sequence[OutputIndexMap]):
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return list(self._maps[index])
-        return self._maps[index]
+        if not is_index_like(index):
+            raise TypeError(
+                f"OutputIndexMaps indices must be integers or slices, not {type(index).__name__}"
+            )
+        rank = len(self._maps)
+        i = int(index.__index__())
+        if not -rank <= i < rank:
+            raise IndexError(f"Index {i} is outside valid range [{-rank}, {rank})")
+        return self._maps[i]
 
     def __iter__(self) -> Iterator[OutputIndexMap]:
         return iter(self._maps)

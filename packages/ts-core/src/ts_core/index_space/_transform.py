@@ -7,8 +7,14 @@ from typing import Any
 
 import numpy as np
 
-from ._domain import IndexDomain, definitely_empty
-from ._interval import format_interval
+from ._domain import (
+    MAX_RANK,
+    TRANSFORM_NAMES,
+    IndexDomain,
+    definitely_empty,
+    domain_from_components,
+)
+from ._interval import format_interval, is_index_like
 from ._mixin import Indexable
 from ._output_map import ARRAY, CONSTANT, SINGLE, OutputIndexMap, OutputIndexMaps, format_array
 
@@ -36,42 +42,33 @@ class IndexTransform(Indexable):
         domain: IndexDomain | None = None,
         json: Any = None,
     ) -> None:
+        components = {
+            "inclusive_min": input_inclusive_min,
+            "implicit_lower_bounds": implicit_lower_bounds,
+            "exclusive_max": input_exclusive_max,
+            "inclusive_max": input_inclusive_max,
+            "shape": input_shape,
+            "implicit_upper_bounds": implicit_upper_bounds,
+            "labels": input_labels,
+        }
+        if isinstance(input_rank, IndexDomain):
+            if domain is not None:
+                raise TypeError("IndexTransform() got the domain twice")
+            domain, input_rank = input_rank, None
+        given = [name for name, value in components.items() if value is not None]
         if json is not None:
+            if given or input_rank is not None or domain is not None or output is not None:
+                raise TypeError("IndexTransform(json=...) takes no other argument")
             from ._json import transform_from_json
 
             parsed = transform_from_json(json)
             self._domain, self._output = parsed._domain, parsed._output
             return
-        if isinstance(input_rank, IndexDomain):
-            domain, input_rank = input_rank, None
         if domain is None:
-            unspecified = input_rank is None and all(
-                v is None
-                for v in (
-                    input_inclusive_min,
-                    input_exclusive_max,
-                    input_inclusive_max,
-                    input_shape,
-                    input_labels,
-                    implicit_lower_bounds,
-                    implicit_upper_bounds,
-                )
-            )
-            if unspecified:
-                raise ValueError("Must specify input rank")
-            domain = IndexDomain(
-                input_rank,
-                inclusive_min=input_inclusive_min,
-                implicit_lower_bounds=implicit_lower_bounds,
-                exclusive_max=input_exclusive_max,
-                inclusive_max=input_inclusive_max,
-                shape=input_shape,
-                implicit_upper_bounds=implicit_upper_bounds,
-                labels=input_labels,
-            )
-        elif input_rank is not None and input_rank != domain.rank:
-            raise ValueError(
-                f"Rank specified by `input_rank` ({input_rank}) does not match domain rank ({domain.rank})"
+            domain = domain_from_components(input_rank, components, TRANSFORM_NAMES)
+        elif given or input_rank is not None or not isinstance(domain, IndexDomain):
+            raise TypeError(
+                "IndexTransform(domain, output=None) takes an IndexDomain and no input_* arguments"
             )
         rank = domain.rank
         if output is None:
@@ -79,6 +76,11 @@ class IndexTransform(Indexable):
                 OutputIndexMap._single(i, 0, 1) for i in range(rank)
             )
         else:
+            output = list(output)
+            if len(output) > MAX_RANK:
+                raise ValueError(
+                    f"Number of output dimensions ({len(output)}) exceeds maximum rank of {MAX_RANK}"
+                )
             maps = tuple(_validate_map(m, j, domain) for j, m in enumerate(output))
         self._domain = domain
         self._output = _normalize(domain, maps)
@@ -168,11 +170,19 @@ class IndexTransform(Indexable):
     # -- evaluation -------------------------------------------------------------------------------
     def __call__(self, indices: Sequence[int]) -> tuple[int, ...]:
         """The output index vector for one input index vector."""
-        point = [int(x) for x in indices]
+        if isinstance(indices, str | bytes) or not hasattr(indices, "__iter__"):
+            raise TypeError(
+                f"IndexTransform() expects an iterable of integers, not {type(indices).__name__}"
+            )
+        point = list(indices)
+        if not all(is_index_like(x) for x in point):
+            raise TypeError("IndexTransform() expects an iterable of integers")
+        point = [int(x.__index__()) for x in point]
         dom = self._domain
         if len(point) != dom.rank:
             raise ValueError(
-                f"Number of indices ({len(point)}) does not match input rank ({dom.rank})"
+                f"input indices vector of length {len(point)} cannot be used with index "
+                f"transform with input rank {dom.rank}"
             )
         for i, x in enumerate(point):
             lo, hi = dom._inclusive_min[i], dom._exclusive_max[i]
@@ -277,15 +287,16 @@ def _validate_map(m: OutputIndexMap, j: int, domain: IndexDomain) -> OutputIndex
                 f"Index array for output dimension {j} has rank {array.ndim} but must have rank {rank}"
             )
         shape = domain.shape
-        for k, (n, s) in enumerate(zip(array.shape, shape, strict=True)):
-            if n != 1 and (domain.implicit_lower_bounds[k] or domain.implicit_upper_bounds[k]):
-                raise ValueError(
-                    f"Index array for output dimension {j} depends on input dimension {k} with implicit bounds"
-                )
+        for n, s in zip(array.shape, shape, strict=True):
             if n not in (s, 1):
                 raise ValueError(
                     f"Index array for output dimension {j} has shape {{{', '.join(map(str, array.shape))}}} "
                     f"which does not match input_shape {{{', '.join(map(str, shape))}}}"
+                )
+        for k, n in enumerate(array.shape):
+            if n != 1 and (domain.implicit_lower_bounds[k] or domain.implicit_upper_bounds[k]):
+                raise ValueError(
+                    f"Index array for output dimension {j} depends on input dimension {k} with implicit bounds"
                 )
         return OutputIndexMap._array(array, m._offset, m._stride, m._index_range)
     return m
