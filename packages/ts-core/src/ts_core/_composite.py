@@ -68,14 +68,14 @@ def _rebuild(transform: IndexTransform, *, new_axis: int | None = None, new_inde
             offset = output.offset - (output.stride or 1) * shift if dim == shift_axis else output.offset
             if new_axis is not None and dim >= new_axis:
                 dim += 1
-            outputs.append(OutputIndexMap(offset, input_dimension=dim, stride=output.stride or 1))
+            outputs.append(OutputIndexMap(offset=int(offset), input_dimension=int(dim), stride=int(output.stride or 1)))
         elif array is not None:
             if new_axis is not None:
                 array = np.expand_dims(np.asarray(array), new_axis)
-            outputs.append(OutputIndexMap(output.offset, index_array=array, stride=output.stride or 1,
+            outputs.append(OutputIndexMap(index_array=array, offset=int(output.offset), stride=int(output.stride or 1),
                                           index_range=output.index_range))
         else:
-            outputs.append(OutputIndexMap(output.offset))
+            outputs.append(OutputIndexMap(offset=int(output.offset)))
     if new_axis is not None:
         lower.insert(new_axis, new_index)
         upper.insert(new_axis, new_index + 1)

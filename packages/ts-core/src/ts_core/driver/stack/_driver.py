@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["StackDriver", "StackLayer", "explicit_domain", "layer_from_spec", "stack_domain"]
 
+#: (interval index, (input dimension, start, stop) or None for a constant output)
+_Piece = tuple[int, tuple[int, int, int] | None]
+
 _UNSUPPORTED = {"fill_value": "fill value", "chunk_layout": "chunk layout", "codec": "codec"}
 
 
@@ -312,14 +315,15 @@ class StackDriver(Driver):
             return self._cells_general(transform)
         lower = [int(v) for v in domain.inclusive_min]
         upper = [int(v) for v in domain.exclusive_max]
-        per_dim = []
+        per_dim: list[list[_Piece]] = []
         for dim, output in enumerate(outputs):
-            bounds = self._boundaries[dim]
-            if output.method == CONSTANT:
+            k = output.input_dimension
+            if k is None:
                 per_dim.append([(self._interval(dim, int(output.offset)), None)])
                 continue
-            k = output.input_dimension
-            per_dim.append(self._axis_pieces(bounds, int(output.offset), int(output.stride), lower[k], upper[k], k))
+            per_dim.append(self._axis_pieces(
+                self._boundaries[dim], int(output.offset), int(output.stride or 1), lower[k], upper[k], k
+            ))
         cells = []
         for combo in itertools.product(*per_dim):
             selection = [slice(lo, hi) for lo, hi in zip(lower, upper, strict=True)]
@@ -349,10 +353,10 @@ class StackDriver(Driver):
     @staticmethod
     def _axis_pieces(
         bounds: list[int], offset: int, stride: int, lo: int, hi: int, k: int
-    ) -> list[tuple[int, tuple[int, int, int] | None]]:
+    ) -> list[_Piece]:
         """Split input range ``[lo, hi)`` of ``offset + stride * x`` at the boundaries."""
         edges = [-(2**63), *bounds, 2**63]
-        pieces = []
+        pieces: list[_Piece] = []
         for m in range(len(edges) - 1):
             start, stop = edges[m], edges[m + 1] - 1  # closed output interval
             if stride > 0:
@@ -438,10 +442,18 @@ class StackDriver(Driver):
 
         def write_cell(cell: _Cell) -> Future[None]:
             driver, composed = self._layer_transform(cell, transaction)
-            values = np.ascontiguousarray(source[cell.array_selection], dtype=driver.numpy_dtype)
+            values = np.asarray(source[cell.array_selection], dtype=driver.numpy_dtype)
             return driver.write(composed, values, transaction)
 
         return run_parts(self._executor, cells, write_cell, lambda: None)
+
+    def stored_chunk_counts(self, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
+        stored = total = 0
+        for cell in self._plan(transform):
+            driver, composed = self._layer_transform(cell, transaction)
+            present, count = driver.stored_chunk_counts(composed, transaction)
+            stored, total = stored + present, total + count
+        return stored, total
 
     def spec_json(self) -> dict[str, Any]:
         schema: dict[str, Any] = {"domain": self._domain.to_json()}

@@ -49,6 +49,9 @@ class VirtualChunkedReadParameters:
     """Options passed to a ``virtual_chunked`` read function."""
 
     __slots__ = ("_batch", "_if_not_equal", "_staleness_bound")
+    _batch: Any
+    _if_not_equal: bytes
+    _staleness_bound: float
 
     def __init__(self) -> None:
         raise TypeError("ts.VirtualChunkedReadParameters: No constructor defined!")
@@ -78,6 +81,7 @@ class VirtualChunkedWriteParameters:
     """Options passed to a ``virtual_chunked`` write function."""
 
     __slots__ = ("_if_equal",)
+    _if_equal: bytes
 
     def __init__(self) -> None:
         raise TypeError("ts.VirtualChunkedWriteParameters: No constructor defined!")
@@ -214,7 +218,7 @@ class VirtualChunkedDriver(Driver):
         domain = IndexDomain(
             inclusive_min=list(domain.inclusive_min), exclusive_max=list(domain.exclusive_max), labels=list(domain.labels)
         )
-        members = {k: json_value[k] for k in ("data_copy_concurrency", "cache_pool", "recheck_cached_data") if k in json_value}
+        members: dict[str, Any] = {k: json_value[k] for k in ("data_copy_concurrency", "cache_pool", "recheck_cached_data") if k in json_value}
         return cls(
             read_function, write_function, constraints.dtype.numpy_dtype, domain, constraints.chunk_layout,
             context=context, dimension_units=constraints.dimension_units, members=members,
@@ -350,9 +354,8 @@ class VirtualChunkedDriver(Driver):
         from ...index_space import partition_index_transform
 
         domain = transform.domain
-        for dim, (lo, hi) in enumerate(zip(domain.inclusive_min, domain.exclusive_max, strict=True)):
-            if lo >= hi:
-                return []
+        if any(lo >= hi for lo, hi in zip(domain.inclusive_min, domain.exclusive_max, strict=True)):
+            return []
         bounds = self._domain
         from ...index_space import output_index_bounds
 
