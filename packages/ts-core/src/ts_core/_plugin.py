@@ -25,6 +25,9 @@ _DRIVERS = {
     ("driver", "cast"): ("ts_core.driver.cast", "CastDriver"),
     ("driver", "downsample"): ("ts_core.driver.downsample", "DownsampleDriver"),
     ("driver", "lazy"): ("ts_core.driver.lazy", "LazyDriver"),
+    ("kvstore", "zip"): ("ts_core.kvstore.zip", "ZipKvStore"),
+    ("kvstore", "kvstack"): ("ts_core.kvstore.kvstack", "KvStackKvStore"),
+    ("driver", "auto"): ("ts_core.driver.auto", "AutoDriver"),
     ("driver", "json"): ("ts_core.driver.json", "JsonDriver"),
     ("driver", "png"): ("ts_core.driver.image.png", "PngDriver"),
     ("driver", "jpeg"): ("ts_core.driver.image.jpeg", "JpegDriver"),
@@ -51,3 +54,13 @@ def ts_register(registry: Registrar) -> None:
         registry.add(kind, name, f"{package}._driver:{attribute}", schema=f"{package}:schema.json")
     registry.add("url_scheme", "memory", "ts_core.kvstore.memory._driver:parse_memory_url")
     registry.add("url_scheme", "file", "ts_core.kvstore.file._driver:parse_file_url")
+    registry.add("url_scheme", "zip", "ts_core.kvstore.zip._driver:parse_zip_url", layer="kvstore_adapter")
+    registry.add("url_scheme", "auto", "ts_core.driver._url_schemes:parse_auto_url", layer="driver", driver="auto")
+    registry.add(
+        "url_scheme", "cast", "ts_core.driver._url_schemes:parse_cast_url",
+        layer="driver_adapter", driver="cast", format="ts_core.driver._url_schemes:format_cast_url",
+    )
+    registry.add(
+        "auto_detect", "zip", "ts_core.kvstore.zip._format:detect_zip",
+        layer="kvstore_adapter", spec={"driver": "zip"}, suffix_length=4096 + 22,
+    )

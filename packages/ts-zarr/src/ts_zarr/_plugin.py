@@ -24,5 +24,9 @@ def ts_register(registry: Registrar) -> None:
         "kvstore", "zarr3_sharding_indexed", "ts_zarr.zarr3._sharding_kvstore:ShardingIndexedKvStore",
         schema="ts_zarr:schemas/zarr3_sharding_indexed.json",
     )
+    registry.add("url_scheme", "zarr3", "ts_core.kvstore:kvstore_based_driver_url", layer="driver", driver="zarr3")
+    registry.add("url_scheme", "zarr2", "ts_core.kvstore:kvstore_based_driver_url", layer="driver", driver="zarr")
+    registry.add("auto_detect", "zarr3", "ts_core.driver.auto:all_files_present", spec={"driver": "zarr3"}, files=["zarr.json"])
+    registry.add("auto_detect", "zarr2", "ts_core.driver.auto:all_files_present", spec={"driver": "zarr"}, files=[".zarray"])
     for name, target in _ZARR3_CODECS.items():
         registry.add("codec", name, target, namespace="zarr3", schema=f"ts_zarr:schemas/zarr3_codecs/{name}.json")

@@ -52,27 +52,22 @@ def _driver_record(driver: Any, path: str) -> PluginRecord:
 
 
 def _from_url(url: str, path: str) -> dict[str, Any]:
-    from ..kvstore._url import parse_kvstore_url, split_url_scheme
+    from ..kvstore._url import parse_tensorstore_url
+
+    return parse_tensorstore_url(url, path)
+
+
+def _kvstore_as_auto(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A kvstore spec where a TensorStore spec belongs opens with the ``auto`` driver, as in
+    tensorstore (``{"driver": "file", "path": ...}`` -> ``{"driver": "auto", "kvstore": ...}``)."""
     from ..plugin import get_registry
 
-    components = url.split("|")
-    registry = get_registry()
-    driver_component = components[-1]
-    scheme, rest = split_url_scheme(driver_component)
-    record = registry.find("url_scheme", scheme)
-    if record is None or record.metadata.get("layer") != "driver":
-        known = ", ".join(r.id for r in registry.records("url_scheme") if r.metadata.get("layer") == "driver")
-        raise SpecError(
-            path,
-            f'"{url}" does not end in a TensorStore driver URL component such as "zarr2:"'
-            + (f"; known: {known}" if known else ""),
-        )
-    if len(components) < 2:
-        raise SpecError(path, f'"{url}": a driver URL component needs a kvstore before it, e.g. "file:///path/|{scheme}:"')
-    if rest.strip("/"):
-        raise SpecError(path, f'"{url}": the "{scheme}:" URL component takes no path')
-    kvstore = parse_kvstore_url("|".join(components[:-1]), json_path(path, ["kvstore"]))
-    return {"driver": record.metadata["driver"], "kvstore": kvstore}
+    driver = value.get("driver")
+    if isinstance(driver, str):
+        registry = get_registry()
+        if registry.find("driver", driver) is None and registry.find("kvstore", driver) is not None:
+            return {"driver": "auto", "kvstore": dict(value)}
+    return value
 
 
 def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]:
@@ -86,6 +81,7 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
         value = _from_url(value, json_path_prefix)
     if not isinstance(value, Mapping):
         raise SpecError(json_path_prefix, f"expected a spec object or URL string, but received: {describe(value)}")
+    value = _kvstore_as_auto(value)
     json_value = json_copy(dict(value))
     record = _driver_record(json_value.get("driver"), json_path_prefix)
     validate_against(record, json_value, json_path_prefix)

@@ -7,12 +7,23 @@ from ._keys import NAME_MAX, PATH_MAX, ConfinedRoot, check_key, check_key_range,
 from ._kvstore import KvStore
 from ._spec import KvStoreSpec
 from ._transaction import Transaction, TransactionConflictError
+from ._url import (
+    URL_LAYERS,
+    kvstore_based_driver_url,
+    kvstore_url,
+    parse_kvstore_url,
+    parse_tensorstore_url,
+    quote_url_path,
+    tensorstore_url,
+    url_component_path,
+)
 
 __all__ = [
     "NAME_MAX",
     "NO_VALUE",
     "PATH_MAX",
     "UNKNOWN",
+    "URL_LAYERS",
     "ByteRange",
     "ConfinedRoot",
     "KeyRange",
@@ -28,6 +39,13 @@ __all__ = [
     "check_key",
     "check_key_range",
     "check_path",
+    "kvstore_based_driver_url",
+    "kvstore_url",
     "make_generation",
+    "parse_kvstore_url",
+    "parse_tensorstore_url",
     "prefix_range",
+    "quote_url_path",
+    "tensorstore_url",
+    "url_component_path",
 ]
