@@ -16,7 +16,7 @@ import numpy as np
 
 from .._future import Future
 from ..kvstore import UNKNOWN
-from ._scheduling import pull_workers, run_parts
+from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
 
 if TYPE_CHECKING:
@@ -44,6 +44,14 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
     parts = list(partition_index_transform(transform, driver._chunk))
     read_stored = driver.chunk_cache.read
+    batch_reads = shared_reads.get()
+    if batch_reads is not None:  # in a ts.Batch: each chunk is read once for all its reads
+        read_cached = read_stored
+
+        def read_stored(key: str, kvstore: KvStore) -> tuple[np.ndarray[Any, Any] | None, bytes]:
+            identity = (id(driver), id(kvstore.driver), kvstore.path, id(kvstore.transaction), key)
+            return batch_reads.read(identity, lambda: read_cached(key, kvstore))
+
     chunk_key = driver.chunk_key
     field_view = driver.field_view
 

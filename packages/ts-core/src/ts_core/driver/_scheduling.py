@@ -9,13 +9,45 @@ part runs inline on the caller's thread in both.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from .._executor import Executor, run_inline
 from .._future import Future
 
-__all__ = ["pull_workers", "run_parts"]
+__all__ = ["SharedReads", "pull_workers", "run_parts", "shared_reads"]
+
+
+class SharedReads:
+    """Reads made at most once per key: the chunk reads of one submitted ``ts.Batch``.
+
+    The first caller for a key reads; callers for the same key meanwhile (on any thread)
+    wait for that read and share its result.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reads: dict[Hashable, Future[Any]] = {}
+
+    def read(self, key: Hashable, read: Callable[[], Result]) -> Result:
+        with self._lock:
+            shared = self._reads.get(key)
+            first = shared is None
+            if shared is None:
+                shared = self._reads[key] = Future()
+        if first:
+            try:
+                shared._set_result(read())
+            except BaseException as exc:
+                shared._set_exception(exc)
+        value: Result = shared.result()
+        return value
+
+
+#: While set (by a ``ts.Batch`` as it starts its reads), chunk reads started on this
+#: thread go through it, so reads of one batch that touch a chunk read it once.
+shared_reads: ContextVar[SharedReads | None] = ContextVar("shared_reads", default=None)
 
 Part = TypeVar("Part")
 Result = TypeVar("Result")

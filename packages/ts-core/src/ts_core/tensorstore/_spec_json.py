@@ -25,7 +25,7 @@ CONFIG_ONLY_RESOURCES = frozenset({"file_io_sync", "file_io_locking", "file_io_m
 
 #: Every TensorStore copies data with a ``data_copy_concurrency`` pool (the ``array``
 #: driver too, though ts's needs none).
-_ALWAYS_BOUND = {"data_copy_concurrency": {}}
+_ALWAYS_BOUND: dict[str, Any] = {"data_copy_concurrency": {}}
 
 #: Keyword options of ``TensorStore.spec``.
 SPEC_OPTIONS = (
@@ -159,9 +159,6 @@ def _downsample_base_transform(driver: Any, transform: IndexTransform) -> IndexT
     from ..index_space import IndexDomain
 
     base_transform: IndexTransform = driver._base_transform
-    whole = driver.domain
-    if transform.domain == whole and transform == _identity(whole):
-        return base_transform
     lower, upper = [], []
     for dim, (factor, base_lo, base_hi) in enumerate(zip(driver._factors, driver._lower, driver._upper, strict=True)):
         lo, hi = _output_range(transform, dim)
@@ -169,13 +166,13 @@ def _downsample_base_transform(driver: Any, transform: IndexTransform) -> IndexT
         upper.append(min(base_hi, hi * factor))
     box = IndexDomain(inclusive_min=lower, exclusive_max=upper)
     restricted: IndexTransform = base_transform[box]
+    # A dimension the view indexes with a constant starts at 0 in the base view, as in tensorstore.
+    constant = [dim for dim, output in enumerate(transform.output) if str(output.method).endswith("constant")]
+    if constant:
+        from ..index_space import d
+
+        restricted = restricted[d[constant].translate_to[0]]
     return restricted
-
-
-def _identity(domain: Any) -> Any:
-    from ..index_space import IndexTransform
-
-    return IndexTransform(domain=domain)
 
 
 def _output_range(transform: IndexTransform, dim: int) -> tuple[int, int]:
