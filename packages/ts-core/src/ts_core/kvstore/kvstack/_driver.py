@@ -104,7 +104,7 @@ def _layer(value: Any, index: int) -> Layer:
         raise SpecError(f"{path}.strip_prefix", f"expected a non-negative integer, but received: {strip!r}")
     if strip > limit:
         raise SpecError(path, f"Invalid strip_prefix of {strip} for {what}")
-    return Layer(base, low, high, strip, form, "strip_prefix" in value)
+    return Layer(base, low, high, strip, form, strip != limit)  # a default strip_prefix is not written
 
 
 def _layers(value: Any) -> list[Layer]:
