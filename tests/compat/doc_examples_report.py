@@ -10,7 +10,8 @@ gave. ``--all`` also lists the examples not compared exactly (not run, output un
 the wheel, stale documentation). ``--names`` lists the wheel's public names ts_core lacks;
 ``--calls`` the api_cases snippets where ts_core differs (test_public_names.py).
 ``--write-known`` runs everything and rewrites the generated blocks of
-known_differences.py (MISSING_NAMES, CALLS, DOC_EXAMPLES) to match the code as it is now.
+known_differences.py (MISSING_NAMES, CALLS, DOC_EXAMPLES) and of docs/tensorstore-compat.md
+to match the code as it is now.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, str(HERE))
 import api_cases  # noqa: E402
 import compat_api  # noqa: E402
 import compat_docrunner as runner  # noqa: E402
+import compat_extensions  # noqa: E402
 import known_differences  # noqa: E402
 
 KNOWN = HERE / "known_differences.py"
@@ -100,10 +102,12 @@ def write_known() -> None:
     text = _rewrite_block(text, "calls", calls)
     text = _rewrite_block(text, "doc examples", docs)
     KNOWN.write_text(text, "utf-8")
+    importlib.reload(known_differences)
+    compat_extensions.write_page()
     print(runner.summary(verdicts))
     print(
         f"wrote {len(names)} missing names, {len(calls)} call differences and "
-        f"{len(docs)} failing docstrings to {KNOWN}"
+        f"{len(docs)} failing docstrings to {KNOWN}, and the tables of {compat_extensions.PAGE}"
     )
 
 
