@@ -12,8 +12,10 @@ writes by read-modify-write conditioned on the generation it read.
 from __future__ import annotations
 
 import abc
+import json
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -38,6 +40,30 @@ __all__ = ["KvsValueDriver", "StoredValue"]
 
 #: How many times a non-transactional write re-reads and re-applies after losing a race.
 _MAX_WRITE_RETRIES = 1000
+
+
+class _Entry:
+    """The decoded value of one key, shared by every driver open on it with one cache pool
+    (tensorstore's pinned cache entry: alive while a driver holds it, whatever the pool's
+    size limit)."""
+
+    __slots__ = ("__weakref__", "current", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.current: StoredValue | None = None
+
+
+_entries: weakref.WeakValueDictionary[tuple[Any, ...], _Entry] = weakref.WeakValueDictionary()
+_entries_lock = threading.Lock()
+
+
+def _shared_entry(key: tuple[Any, ...]) -> _Entry:
+    with _entries_lock:
+        entry = _entries.get(key)
+        if entry is None:
+            entry = _entries[key] = _Entry()
+        return entry
 
 
 class StoredValue:
@@ -99,8 +125,10 @@ class KvsValueDriver(Driver):
             if name in json_value
         ]
         self._staleness = max(bounds) if bounds else options.open_time
-        self._lock = threading.Lock()
-        self._current: StoredValue | None = None
+        self._cache_key = (
+            type(self).id, json.dumps(kvstore.spec().to_json(), sort_keys=True), self.full_key, self.cache_variant()
+        )
+        self._entry = _shared_entry((self._pool, *self._cache_key))
 
     # -- the format -------------------------------------------------------------------------
     @abc.abstractmethod
@@ -141,13 +169,19 @@ class KvsValueDriver(Driver):
             raise ValueError(f"error reading {self.full_key!r}: {exc}") from exc
 
     def _pool_key(self) -> tuple[Any, ...]:
-        return (type(self).id, id(self._store.driver), self.full_key, self.cache_variant())
+        return self._cache_key
 
     def _remember(self, stored: StoredValue) -> None:
-        with self._lock:
-            self._current = stored
+        with self._entry.lock:
+            self._entry.current = stored
         if stored.value is not None and self._pool.total_bytes_limit:
             self._pool.put(self._pool_key(), stored, self.value_nbytes(stored.value))
+
+    def _forget(self) -> None:
+        """Drop the cached value after a write (the next read fetches what was stored)."""
+        with self._entry.lock:
+            self._entry.current = None
+        self._pool.discard(self._pool_key())
 
     def load(self, transaction: Transaction | None = None, staleness: float | None = None) -> StoredValue:
         """The stored value, decoded, no older than ``staleness`` (default: the spec's
@@ -159,7 +193,7 @@ class KvsValueDriver(Driver):
                 return StoredValue(None, NO_VALUE, result.stamp.time)
             return StoredValue(self.decode(result.value), result.stamp.generation, result.stamp.time)
         bound = self._staleness if staleness is None else staleness
-        cached = self._current
+        cached = self._entry.current
         if cached is None and self._pool.total_bytes_limit:
             cached = self._pool.get(self._pool_key())
         if cached is not None and cached.stamp_time >= bound:
@@ -178,7 +212,7 @@ class KvsValueDriver(Driver):
     def submit(self, function: Callable[[], Any]) -> Future[Any]:
         """Run ``function`` on the ``data_copy_concurrency`` pool, or inline when the
         current value needs no I/O (a fresh cached value)."""
-        cached = self._current
+        cached = self._entry.current
         if cached is not None and cached.stamp_time >= self._staleness:
             return run_inline(function)
         return self._executor.submit(function)
@@ -204,9 +238,7 @@ class KvsValueDriver(Driver):
                 "writing", self.full_key, self._store.write_blocking, self._key, new_data, current.generation
             )
             if stamp.generation != UNKNOWN:
-                with self._lock:
-                    self._current = None
-                self._pool.discard(self._pool_key())
+                self._forget()
                 return
             staleness = time.time()  # lost a race: the cached value is out of date
         raise ValueError(f"error writing {self.full_key!r}: lost {_MAX_WRITE_RETRIES} races with other writers in a row")
@@ -216,9 +248,7 @@ class KvsValueDriver(Driver):
         store = self._store if transaction is None else self._store.with_transaction(transaction)
         storage_call("writing", self.full_key, store.write_blocking, self._key, data)
         if transaction is None:
-            with self._lock:
-                self._current = None
-            self._pool.discard(self._pool_key())
+            self._forget()
 
     # -- the Driver contract -------------------------------------------------------------------
     @property

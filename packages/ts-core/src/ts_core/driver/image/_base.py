@@ -131,12 +131,15 @@ class ImageDriver(KvsValueDriver):
         """Store a new all-zero image of ``shape`` (a ts extension: ``create=True`` with a
         shape when the key is missing); another creator winning the race is an error."""
         from ...kvstore import NO_VALUE, UNKNOWN
+        from .._kvs_value import StoredValue
 
         image = np.zeros(shape, dtype=np.uint8)
         self.check_encodable(image)
         stamp = self._store.write_blocking(self._key, self.encode_image(image), NO_VALUE)
         if stamp.generation == UNKNOWN:
             raise ValueError(f"error creating {self.full_key!r}: it was created concurrently")
+        image.setflags(write=False)
+        self._remember(StoredValue(image, stamp.generation, stamp.time))
         return image
 
     # -- decoding and encoding ------------------------------------------------------------------
