@@ -26,7 +26,7 @@ def parse_resource_identifier(identifier: Any, json_path: str = "context") -> tu
         raise SpecError(json_path, f"expected a context resource identifier, but received: {describe(identifier)}")
     match = _IDENTIFIER.match(identifier)
     if match is None:
-        raise SpecError(json_path, f'invalid context resource identifier: "{identifier}"')
+        raise SpecError(json_path, f'Invalid context resource identifier: "{identifier}"')
     return match.group(1), match.group(2)
 
 
@@ -37,7 +37,8 @@ def _provider_record(kind: str, json_path: str) -> Any:
     record = registry.find("context_resource", kind)
     if record is None:
         known = ", ".join(registry.ids("context_resource"))
-        raise SpecError(json_path, f'unknown context resource "{kind}"; known resources: {known}')
+        raise SpecError(json_path, f'Invalid context resource identifier: "{kind}" (no such '
+                                   f'resource kind; known resources: {known})')
     return record
 
 
@@ -86,7 +87,9 @@ class ContextSpec:
         return (ContextSpec, (self._json,))
 
     def __repr__(self) -> str:
-        return f"Context.Spec({self._json!r})"
+        from ..schema._pretty import pretty_repr
+
+        return pretty_repr("Context.Spec(", self._json)
 
 
 class ResourceHandle:
@@ -113,7 +116,9 @@ class Context:
     Resource = ResourceHandle
 
     def __init__(self, spec: ContextSpec | Mapping[str, Any] | None = None, parent: Context | None = None) -> None:
-        self._spec = spec if isinstance(spec, ContextSpec) else ContextSpec(spec)
+        #: The spec as given (None for an empty default context, as in tensorstore).
+        self._given_spec = spec if spec is None or isinstance(spec, ContextSpec) else ContextSpec(spec)
+        self._spec = self._given_spec if self._given_spec is not None else ContextSpec()
         if parent is not None and not isinstance(parent, Context):
             raise TypeError(f"parent must be a ts.Context, got {type(parent).__name__}")
         self._parent = parent
@@ -121,18 +126,23 @@ class Context:
         self._resources: dict[str, ResourceHandle] = {}
 
     @property
-    def spec(self) -> ContextSpec:
-        """The spec this context layer was created from (not including its parent)."""
-        return self._spec
+    def spec(self) -> ContextSpec | None:
+        """The spec this context layer was created from (not including its parent), or None
+        if it was created without one."""
+        return self._given_spec
 
     @property
     def parent(self) -> Context | None:
         return self._parent
 
     def __getitem__(self, identifier: str) -> ResourceHandle:
-        kind, _ = parse_resource_identifier(identifier, identifier)
-        _provider_record(kind, identifier)
-        return self._resolve_identifier(kind, identifier, identifier)
+        """The resource ``identifier`` (``"kind"`` or ``"kind#name"``) resolves to."""
+        if not isinstance(identifier, str):
+            raise TypeError(f"Context.__getitem__: expected a str resource identifier, but "
+                            f"received {type(identifier).__name__}")
+        kind, _ = parse_resource_identifier(identifier, "")
+        _provider_record(kind, "")
+        return self._resolve_identifier(kind, identifier, "")
 
     def resource(self, kind: str, reference: Any = None, json_path: str | None = None) -> Any:
         """The live resource of ``kind`` for a driver's ``reference`` (str, inline JSON or None)."""
@@ -157,7 +167,7 @@ class Context:
             layer = layer._parent
         root = layer if layer is not None else self
         if "#" in identifier:
-            raise SpecError(json_path, f'context resource "{identifier}" is not defined in the context')
+            raise SpecError(json_path, f'Resource not defined: "{identifier}"')
         with root._lock:
             handle = root._resources.get(identifier)
             if handle is None:
@@ -182,10 +192,10 @@ class Context:
             return handle
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Context, (self._spec, self._parent))
+        return (Context, (self._given_spec, self._parent))
 
     def __repr__(self) -> str:
-        return f"Context({self._spec.to_json()!r})"
+        return f"<ts_core.Context object at {id(self):#x}>"
 
 
 def _create(kind: str, spec_json: Any, context: Context, json_path: str, identifier: str | None = None) -> ResourceHandle:

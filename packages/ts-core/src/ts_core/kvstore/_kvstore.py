@@ -103,12 +103,19 @@ class KvStore:
         return None
 
     def spec(self, *, retain_context: bool | None = None, unbind_context: bool | None = None) -> KvStoreSpec:
-        """A spec that reopens this store (with ``retain_context``, sharing its context spec)."""
+        """A spec that reopens this store. ``unbind_context`` spells out the resources it
+        uses under ``context``; ``retain_context`` also keeps them bound (shared)."""
         from ..plugin import get_registry
 
         record = get_registry().get("kvstore", self._driver.id)
-        context = self._context.spec if (retain_context and self._context is not None) else None
-        return KvStoreSpec._from_parts(record, self._driver.spec, self._path, context)
+        spec = KvStoreSpec._from_parts(record, self._driver.spec, self._path, None)
+        if self._context is None:
+            return spec
+        if retain_context:
+            spec._bound = self._context
+        elif unbind_context:
+            spec = KvStoreSpec(spec._unbound_json(self._context))
+        return spec
 
     def copy(self) -> KvStore:
         return KvStore(self._driver, self._path, self._transaction, self._context)
@@ -241,6 +248,48 @@ class KvStore:
 
         return self._submit(list_now)
 
+    def experimental_copy_range_to(
+        self,
+        target: KvStore,
+        source_range: _KeyRange | None = None,
+        source_staleness_bound: float | None = None,
+        *,
+        source_inclusive_min: str | bytes | None = None,
+        source_exclusive_max: str | bytes | None = None,
+    ) -> Future[None]:
+        """Copy every key in ``source_range`` (relative to ``path``; all keys by default) to
+        the same relative key of ``target`` (tensorstore's experimental API).
+
+        ``source_inclusive_min``/``source_exclusive_max`` are another spelling of the range
+        (a ts extension). With a transaction bound to ``target`` the writes are staged in it.
+        """
+        if not isinstance(target, KvStore):
+            raise TypeError(f"target: expected ts.KvStore, but received {type(target).__name__}")
+        if source_range is not None and not isinstance(source_range, _KeyRange):
+            raise TypeError(
+                f"source_range: expected KvStore.KeyRange, but received {type(source_range).__name__}"
+            )
+        if source_inclusive_min is not None or source_exclusive_max is not None:
+            if source_range is not None:
+                raise TypeError("give source_range or source_inclusive_min/source_exclusive_max, not both")
+            source_range = _KeyRange(source_inclusive_min or b"", source_exclusive_max or b"")
+        keys_future = self.list(source_range)
+        staleness = source_staleness_bound
+
+        def copy_now() -> None:
+            for key in keys_future.result():
+                result = self.read(key, staleness_bound=staleness).result()
+                if result.state == "value":
+                    target.write(key, result.value).result()
+
+        return run_inline(copy_now)
+
+    def __contains__(self, key: object) -> bool:
+        """Whether ``key`` is present (a blocking read)."""
+        if not isinstance(key, str | bytes):
+            raise TypeError(f"key: expected str or bytes, but received {type(key).__name__}")
+        return self.read(key).result().state == "value"
+
     def __getitem__(self, key: str | bytes) -> bytes:
         result = self.read(key).result()
         if result.state != "value":
@@ -257,10 +306,12 @@ class KvStore:
     def __reduce__(self) -> tuple[Any, ...]:
         if self._transaction is not None:
             raise TypeError("a KvStore bound to a transaction cannot be pickled")
-        return (_unpickle, (self.spec(retain_context=True).to_json(),))
+        return (_unpickle, (self.spec(unbind_context=True).to_json(),))
 
     def __repr__(self) -> str:
-        return f"KvStore({self.spec(retain_context=True).to_json()!r})"
+        from ..schema._pretty import pretty_repr
+
+        return pretty_repr("KvStore(", self.spec(unbind_context=True).to_json())
 
 
 def _staleness(bound: float | None) -> float:

@@ -19,8 +19,9 @@ _FRONT_END_MEMBERS = ("driver", "path", "context")
 
 
 def join_path(path: str, component: str) -> str:
-    """Append ``component`` to ``path``, adding a ``/`` unless ``path`` is empty or ends in one."""
-    if not path or path.endswith("/"):
+    """Append ``component`` to ``path`` with a ``/`` between them unless ``path`` is empty
+    or one side already has it (tensorstore's rule)."""
+    if not path or path.endswith("/") or component.startswith("/"):
         return path + component
     return f"{path}/{component}"
 
@@ -39,16 +40,19 @@ def _driver_record(driver: Any, prefix: str) -> PluginRecord:
 class KvStoreSpec:
     """Parsed kvstore spec: driver members (attrs), ``path`` and an optional context layer."""
 
-    __slots__ = ("_context", "_driver_spec", "_path", "_record")
+    __slots__ = ("_bound", "_context", "_driver_spec", "_path", "_record")
     _record: PluginRecord
     _driver_spec: Any
     _path: str
     _context: ContextSpec | None
 
     def __init__(self, json: Any, *, json_path: str = "kvstore") -> None:
+        #: A context bound with ``update(context=...)``: specs bound to different contexts
+        #: are not equal, as in tensorstore.
+        self._bound: Context | None = None
         if isinstance(json, KvStoreSpec):
             self._record, self._driver_spec = json._record, json._driver_spec
-            self._path, self._context = json._path, json._context
+            self._path, self._context, self._bound = json._path, json._context, json._bound
             return
         if isinstance(json, str):
             from ._url import parse_kvstore_url
@@ -77,11 +81,14 @@ class KvStoreSpec:
     ) -> KvStoreSpec:
         spec = cls.__new__(cls)
         spec._record, spec._driver_spec, spec._path, spec._context = record, driver_spec, path, context
+        spec._bound = None
         return spec
 
     def _with(self, **changes: Any) -> KvStoreSpec:
         parts = {"path": self._path, "context": self._context, **changes}
-        return KvStoreSpec._from_parts(self._record, self._driver_spec, parts["path"], parts["context"])
+        spec = KvStoreSpec._from_parts(self._record, self._driver_spec, parts["path"], parts["context"])
+        spec._bound = self._bound
+        return spec
 
     # -- properties ---------------------------------------------------------------------
     @property
@@ -114,15 +121,61 @@ class KvStoreSpec:
 
     # -- JSON --------------------------------------------------------------------------
     def to_json(self, include_defaults: bool = False) -> dict[str, Any]:
+        """The JSON form. A spec bound to a context (``update(context=...)``) shows, as
+        tensorstore does, each resource it refers to as ``[identifier]`` and that
+        resource's spec under ``context``."""
         json: dict[str, Any] = {"driver": self._record.id, **unstructure_spec(self._driver_spec)}
         if self._path:
             json["path"] = self._path
-        if self._context is not None and (self._context.to_json() or include_defaults):
-            json["context"] = self._context.to_json()
+        context_json = self._context.to_json() if self._context is not None else {}
+        if self._bound is not None:
+            references, resolved = self._resolve_resources(self._bound, self._context)
+            json.update((name, [identifier]) for name, identifier in references.items())
+            context_json = {**resolved, **context_json}
+        if context_json or (include_defaults and self._context is not None):
+            json["context"] = context_json
+        return dict(sorted(json.items()))
+
+    def _resource_references(self) -> dict[str, str]:
+        """Member name -> identifier of each context resource the driver spec refers to."""
+        import attrs
+
+        kinds = _resource_kinds()
+        references: dict[str, str] = {}
+        for field in attrs.fields(type(self._driver_spec)):
+            value = getattr(self._driver_spec, field.name)
+            if field.name in kinds and isinstance(value, str):
+                references[field.name] = value
+        return references
+
+    def _resolve_resources(
+        self, context: Context, layer: ContextSpec | None
+    ) -> tuple[dict[str, str], dict[str, Any]]:
+        """The resource references and, by identifier, the spec each resolves to in ``context``
+        (with this spec's own ``layer`` over it)."""
+        references = self._resource_references()
+        resolving = Context(layer, parent=context) if layer is not None else context
+        resolved = {identifier: resolving[identifier].to_json() for identifier in references.values()}
+        return references, resolved
+
+    def _unbound_json(self, context: Context) -> dict[str, Any]:
+        """JSON of this spec opened in ``context`` with the resources it used spelled out
+        under ``context`` (``KvStore.spec(unbind_context=True)``)."""
+        json = self.to_json()
+        _, resolved = self._resolve_resources(context, self._context)
+        merged = {**resolved, **dict(json.get("context") or {})}
+        if merged:
+            json["context"] = merged
         return dict(sorted(json.items()))
 
     def copy(self) -> KvStoreSpec:
         return KvStoreSpec(self)
+
+    def __copy__(self) -> KvStoreSpec:
+        return self.copy()
+
+    def __deepcopy__(self, memo: Any) -> KvStoreSpec:
+        return self.copy()
 
     def update(
         self,
@@ -135,13 +188,21 @@ class KvStoreSpec:
         if context is not None:
             if not isinstance(context, Context):
                 raise TypeError(f"context: expected ts.Context, but received {type(context).__name__}")
-            merged = dict(context.spec.to_json())
+            merged = dict(context.spec.to_json()) if context.spec is not None else {}
             if self._context is not None:
                 merged.update(self._context.to_json())
             self._context = ContextSpec(merged)
+            self._bound = context
+        if unbind_context:
+            self._bound = None
         if strip_context:
+            # Resource references go too, so the default resources apply.
+            members = {name: value for name, value in unstructure_spec(self._driver_spec).items()
+                       if name not in _resource_kinds()}
+            driver_class: type[KvStoreDriver] = self._record.load()
+            self._driver_spec = structure_spec(members, driver_class.spec_class, "kvstore")
             self._context = None
-        # Specs here always hold unbound resource references, so unbind_context has nothing to do.
+            self._bound = None
 
     # -- path arithmetic -------------------------------------------------------------------
     def __truediv__(self, component: str) -> KvStoreSpec:
@@ -154,7 +215,7 @@ class KvStoreSpec:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, KvStoreSpec):
             return NotImplemented
-        return self.to_json() == other.to_json()
+        return self.to_json() == other.to_json() and self._bound is other._bound
 
     def __hash__(self) -> int:
         return hash(repr(self.to_json()))
@@ -163,4 +224,12 @@ class KvStoreSpec:
         return (KvStoreSpec, (self.to_json(),))
 
     def __repr__(self) -> str:
-        return f"KvStore.Spec({self.to_json()!r})"
+        from ..schema._pretty import pretty_repr
+
+        return pretty_repr("KvStore.Spec(", self.to_json())
+
+
+def _resource_kinds() -> set[str]:
+    from ..plugin import get_registry
+
+    return set(get_registry().ids("context_resource"))
