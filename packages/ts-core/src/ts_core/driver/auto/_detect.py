@@ -71,10 +71,13 @@ def _detect_file(store: KvStore) -> list[DetectedFormat] | None:
     if not prefix_length and not suffix_length:
         return None
     try:
-        prefix = _read(store, "", ByteRange(0, prefix_length)) if prefix_length else None
-        suffix = _read(store, "", ByteRange(-suffix_length)) if suffix_length else None
-    except ValueError:  # shorter than asked: the whole file is both
-        prefix = suffix = _read(store, "")
+        try:
+            prefix = _read(store, "", ByteRange(0, prefix_length)) if prefix_length else None
+            suffix = _read(store, "", ByteRange(-suffix_length)) if suffix_length else None
+        except ValueError:  # shorter than asked: the whole file is both
+            prefix = suffix = _read(store, "")
+    except IsADirectoryError:  # the file kvstore's answer for a directory: not a file
+        return None
     found = [r for r in (prefix, suffix) if r is not None and r.state == "value"]
     if not found:
         return None

@@ -59,8 +59,9 @@ class AutoDriver(Driver):
             kvstore_json["path"] = join_path(kvstore_json.get("path", ""), json_value["path"])
         store = KvStore.open(kvstore_json, context=context).result()
         for _ in range(MAX_DETECTION_STEPS):
-            matches, store = detect_format(store)
-            match = cls._single(matches, store)
+            matches, detected_in = detect_format(store)
+            match = cls._single(matches, store)  # messages name the path as given, like tensorstore's
+            store = detected_in
             if match.layer == "kvstore_adapter":
                 adapted = {**match.spec, "base": store.spec().to_json()}
                 store = KvStore.open(adapted, context=context).result()
