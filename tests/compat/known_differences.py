@@ -77,7 +77,6 @@ CALLS: dict[str, str] = {
     "TensorStore|store.schema.to_json()": "repr {'chunk_layout': {'grid_origin': [0, 0], 'inner_order': [0, 1], 'read_chunk': {'shape': [4, 5]}, 'write_chunk': {'shape': [4, 5]}}, 'codec': {'driver': 'zarr..., wheel {'chunk_layout': {'grid_ori",
     "TensorStore|ts.array(np.zeros((2, 2), dtype=object))": "repr <repr raised ValueError: no ts data type corresponds to NumPy dtype dtype('O')>, wheel TensorStore({ 'array': [[0, 0], [0, 0]], 'context': {'data_copy_concurrency': {}}, 'driver': 'array', 'dtype",
     "TensorStore|ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, create=True).result()": "message does not name 'metadata': ts 'dtype: a data type must be specified to create a zarr array'; wheel 'Error opening \"zarr\" driver: Error writing \".zarray\": Cannot create using specified \"metadata",
-    "functions|ts.Batch()": "repr <ts.Batch 0 pending>, wheel <ts_core.Batch object at 0x...>",
     # END GENERATED
 }
 

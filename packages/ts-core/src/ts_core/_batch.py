@@ -68,8 +68,7 @@ class Batch:
             self.submit()
 
     def __repr__(self) -> str:
-        state = "submitted" if self._submitted else f"{len(self._pending)} pending"
-        return f"<ts.Batch {state}>"
+        return f"<ts_core.Batch object at {id(self):#x}>"
 
 
 def _start_into(start: Callable[[], Future[Any]], result: Future[Any]) -> None:

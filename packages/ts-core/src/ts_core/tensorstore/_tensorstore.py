@@ -122,7 +122,11 @@ class TensorStore(Indexable):
         from .._dtype import dtype
 
         named = getattr(self._driver, "ts_dtype", None)
-        return named if named is not None else dtype(self._driver.numpy_dtype)
+        if named is not None:
+            return named
+        numpy_dtype = self._driver.numpy_dtype
+        # NumPy object arrays hold JSON values unless an adapter says otherwise, as in tensorstore.
+        return dtype("json") if numpy_dtype.kind == "O" else dtype(numpy_dtype)
 
     @property
     def domain(self) -> IndexDomain:
