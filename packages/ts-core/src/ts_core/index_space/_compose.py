@@ -91,9 +91,9 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
 def compose(outer: IndexTransform, inner: IndexTransform) -> IndexTransform:
     """``outer ∘ inner``: first ``inner`` (X -> Y), then ``outer`` (Y -> Z); tensorstore's ``outer[inner]``."""
     if inner.output_rank != outer.input_rank:
-        raise ValueError(
-            f"Rank {inner.input_rank} -> {inner.output_rank} transform cannot be composed with "
-            f"rank {outer.input_rank} -> {outer.output_rank} transform."
+        raise IndexError(
+            f"Rank {outer.input_rank} -> {outer.output_rank} transform cannot be composed with "
+            f"rank {inner.input_rank} -> {inner.output_rank} transform."
         )
     domain = propagate_bounds(outer._domain, inner)
     return IndexTransform._make(domain, compose_maps(outer, inner._output, domain))

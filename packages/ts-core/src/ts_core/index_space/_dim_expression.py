@@ -91,29 +91,53 @@ def resolve_selection(
             dims.extend(resolve_dim_slice(item, rank))
         else:
             dims.append(resolve_dimension(item, padded if not isinstance(item, str) else labels))
-    seen: set[int] = set()
-    for i in dims:
-        if i in seen:
-            raise IndexError(f"Dimension {i} specified more than once")
-        seen.add(i)
+    if len(set(dims)) != len(dims):
+        repeated = sorted({i for i in dims if dims.count(i) > 1})
+        raise IndexError(
+            f"Input dimensions {{{', '.join(map(str, repeated))}}} specified more than once"
+        )
     return dims
 
 
+def _selection_slice(item: slice) -> slice:
+    for part in (item.start, item.stop, item.step):
+        if part is not None and not (
+            hasattr(part, "__index__") and not isinstance(part, str | bytes | np.bool_)
+        ):
+            raise TypeError(f"Dimension selection slice bounds must be integers, not {part!r}")
+    if item.step is not None and item.step.__index__() == 0:
+        raise TypeError("Dimension selection slice step must not be 0")
+    return slice(
+        *(
+            None if part is None else int(part.__index__())
+            for part in (item.start, item.stop, item.step)
+        )
+    )
+
+
 def _flatten_selection(selection: Any) -> tuple[Any, ...]:
-    items = selection if isinstance(selection, tuple | list) else (selection,)
-    out: list[Any] = []
-    for item in items:
-        if isinstance(item, DimExpression) and not item._ops:
-            out.extend(item._selection)
-        elif isinstance(item, str | slice) or _is_int(item):
-            out.append(item)
-        elif isinstance(item, tuple | list):
+    """``DimSelectionLike`` -> a flat tuple of ints, labels and slices (``TypeError`` otherwise)."""
+    if isinstance(selection, str):
+        return (selection,)
+    if isinstance(selection, slice):
+        return (_selection_slice(selection),)
+    if isinstance(selection, DimExpression):
+        if selection._ops:
+            raise TypeError("A dimension selection cannot contain a dimension expression")
+        return selection._selection
+    if hasattr(selection, "__index__") and not isinstance(selection, np.bool_):
+        if isinstance(selection, np.ndarray) and selection.ndim:
+            raise TypeError("A dimension selection cannot be an array")
+        return (int(selection.__index__()),)
+    if isinstance(selection, tuple | list):
+        out: list[Any] = []
+        for item in selection:
             out.extend(_flatten_selection(item))
-        else:
-            raise TypeError(
-                f"Dimension selection must be an int, str, slice or a sequence of them, not {type(item).__name__}"
-            )
-    return tuple(out)
+        return tuple(out)
+    raise TypeError(
+        "Dimension selection must be an int, str, slice or a sequence of them, not "
+        f"{type(selection).__name__}"
+    )
 
 
 # -- operations -------------------------------------------------------------------------------------
@@ -179,6 +203,10 @@ def op_translate(
         if kind == "to":
             if lo[j] == -inf:
                 raise IndexError(f"Interval {format_interval(lo[j], hi[j])} is not bounded below")
+            if not MIN_FINITE_INDEX <= v <= MAX_FINITE_INDEX:
+                raise IndexError(
+                    f"OUT_OF_RANGE: Origin {v} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
+                )
             shift = v - lo[j]
         else:
             shift = v if kind == "by" else -v
@@ -282,10 +310,13 @@ def op_transpose(
     """Move ``dims`` to positions ``targets``; other dims keep their relative order."""
     rank = t.input_rank
     n = len(dims)
-    if _is_int(targets) and n == 0:
-        return t, []
-    if _is_int(targets):
-        start = int(targets)
+    if any(isinstance(x, str) for x in targets):
+        raise IndexError("Target dimensions cannot be specified by label")
+    if len(targets) == 1 and _is_int(targets[0]):
+        # A single target index moves the selected dims to consecutive positions from it.
+        if n == 0:
+            return t, []
+        start = int(targets[0])
         limit = rank - n + 1
         if not -limit <= start < limit:
             raise IndexError(f"Dimension index {start} is outside valid range [{-limit}, {limit})")
@@ -293,7 +324,7 @@ def op_transpose(
             start += limit
         target_list = list(range(start, start + n))
     else:
-        target_list = resolve_selection(_flatten_selection(targets), [""] * rank, rank)
+        target_list = resolve_selection(targets, [""] * rank, rank)
     if len(target_list) != n:
         raise IndexError(
             f"Number of selected dimensions ({n}) must equal number of target dimensions ({len(target_list)})"
@@ -388,6 +419,128 @@ class _Subscript:
         """Handbook spelling: ``expr.label("a")`` is ``expr.label["a"]`` (several args: a tuple)."""
         return self._expr._then(self._op, args[0] if len(args) == 1 else args)
 
+    def __repr__(self) -> str:
+        return f"{self._expr!r}.{self._op}"
+
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _optional_index(value: Any, op: str) -> int | None:
+    if value is None:
+        return None
+    if (
+        hasattr(value, "__index__")
+        and not isinstance(value, str | bytes | np.bool_)
+        and _INT64_MIN <= int(value.__index__()) <= _INT64_MAX
+    ):
+        return int(value.__index__())
+    raise TypeError(f"{op} expects an integer, None, or a sequence of them, not {value!r}")
+
+
+def _parse_vector(args: Any, op: str) -> Any:
+    """``translate_*``/``stride`` arguments: one value for every dimension, or a tuple."""
+    if args is None or (hasattr(args, "__index__") and not isinstance(args, np.ndarray)):
+        return _optional_index(args, op)
+    if isinstance(args, str | bytes) or not hasattr(args, "__iter__"):
+        raise TypeError(f"{op} expects an integer, None, or a sequence of them, not {args!r}")
+    return tuple(_optional_index(v, op) for v in args)
+
+
+def _parse_labels(args: Any) -> tuple[str, ...]:
+    if isinstance(args, str):
+        return (args,)
+    if isinstance(args, bytes) or not hasattr(args, "__iter__"):
+        raise TypeError(f"label expects a str or a sequence of str, not {args!r}")
+    labels = tuple(str(x) if isinstance(x, np.str_) else x for x in args)
+    for label in labels:
+        if not isinstance(label, str):
+            raise TypeError(f"label expects a str or a sequence of str, not {label!r}")
+    return labels
+
+
+def _implicit_flag(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, bool | int | float | np.bool_ | np.number) and not isinstance(
+        value, complex
+    ):
+        return bool(value)
+    raise TypeError(f"mark_bounds_implicit expects a bool, None or a slice of them, not {value!r}")
+
+
+def _parse_op(op: str, args: Any, chained: bool) -> Any:
+    """Check and normalise an operation's arguments when the expression is built, as
+    tensorstore does (``TypeError``/``IndexError`` right away, not when applied)."""
+    if op in ("index", "oindex", "vindex"):
+        parsed = _indexing().parse_index(args)
+        terms = parsed[0]
+        if chained and any(t.kind == _indexing().NEWAXIS_KIND for t in terms):
+            raise IndexError(
+                "tensorstore.newaxis (`None`) not valid in chained indexing operations"
+            )
+        if op == "oindex" and any(t.kind == _indexing()._BOOL and t.consumed == 0 for t in terms):
+            raise IndexError(
+                "Zero-rank bool array incompatible with outer indexing of a dimension selection"
+            )
+        return parsed
+    if op in ("translate_by", "translate_backward_by", "translate_to", "stride"):
+        return _parse_vector(args, op)
+    if op == "label":
+        return _parse_labels(args)
+    if op == "transpose":
+        if isinstance(args, DimExpression) and args._ops:
+            raise TypeError("transpose expects a dimension selection, not a dimension expression")
+        return _flatten_selection(args)
+    if op == "mark_bounds_implicit":
+        if isinstance(args, slice):
+            if args.step is not None:
+                raise TypeError("mark_bounds_implicit does not take a step")
+            return (_implicit_flag(args.start), _implicit_flag(args.stop))
+        flag = _implicit_flag(args)
+        return (flag, flag)
+    return None
+
+
+def _repr_vector(values: Any) -> str:
+    if not isinstance(values, tuple):
+        return str(values)
+    if len(values) == 1:
+        return f"{values[0]},"
+    return ",".join(str(v) for v in values) if values else "()"
+
+
+def _repr_op(op: str, args: Any) -> str:
+    if op == "index":
+        return f"[{_indexing().index_repr(*args)}]"
+    if op in ("oindex", "vindex"):
+        return f".{op}[{_indexing().index_repr(*args)}]"
+    if op in ("diagonal", "broadcast"):
+        return f".{op}"
+    if op == "label":
+        return f".label[{','.join(_repr_label(x) for x in args)}]"
+    if op == "transpose":
+        return f".transpose[{_repr_selection(args)}]"
+    if op == "mark_bounds_implicit":
+        lower, upper = args
+        if lower is not None and lower == upper:
+            return f".mark_bounds_implicit[{lower}]"
+        return (
+            ".mark_bounds_implicit["
+            + ("" if lower is None else str(lower))
+            + ":"
+            + ("" if upper is None else str(upper))
+            + "]"
+        )
+    return f".{op}[{_repr_vector(args)}]"
+
+
+def _op_key(op: str, args: Any) -> Any:
+    if op in ("index", "oindex", "vindex"):
+        terms, scalar = args
+        return (op, scalar, tuple(_indexing().term_key(t) for t in terms))
+    return (op, args)
+
 
 class DimExpression:
     """A dimension selection plus a chain of operations, applied with ``transform[expr]``."""
@@ -399,7 +552,9 @@ class DimExpression:
         self._ops = ops
 
     def _then(self, op: str, args: Any) -> DimExpression:
-        return DimExpression(self._selection, (*self._ops, (op, args)))
+        return DimExpression(
+            self._selection, (*self._ops, (op, _parse_op(op, args, bool(self._ops))))
+        )
 
     # -- operations -------------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> DimExpression:
@@ -453,42 +608,33 @@ class DimExpression:
         return self._then("broadcast", None)
 
     def __eq__(self, other: object) -> Any:
-        """``ts.d['c'] == 0`` selects index 0 and drops the dimension (``ts.d['c'][0]``)."""
-        if _is_int(other):
+        """``ts.d['c'] == 0`` selects index 0 and drops the dimension (``ts.d['c'][0]``, a ts
+        spelling from the handbook)."""
+        if _is_int(other) and not self._ops:
             return self[other]
         if isinstance(other, DimExpression):
-            return self._selection == other._selection and self._ops == other._ops
+            return self._key() == other._key()
         return NotImplemented
 
-    __hash__ = object.__hash__
+    def _key(self) -> Any:
+        return (self._selection, tuple(_op_key(op, args) for op, args in self._ops))
+
+    __hash__ = None  # type: ignore[assignment]
 
     # -- application ------------------------------------------------------------------------------
     def _apply(self, t: IndexTransform) -> IndexTransform:
         return self._apply_with_dims(t)[0]
 
     def _apply_with_dims(self, t: IndexTransform) -> tuple[IndexTransform, list[int]]:
-        indexing = _indexing()
-        classify_index, numpy_index, NEWAXIS_KIND = (
-            indexing.classify_index,
-            indexing.numpy_index,
-            indexing.NEWAXIS_KIND,
-        )
-
+        numpy_index = _indexing().numpy_index
         selection: list[Any] = list(self._selection)
         dims: list[int] | None = None
         if not self._ops:
-            raise TypeError(
-                "A dimension expression needs an operation (e.g. ts.d['x'][0] or .label[...])"
-            )
+            raise IndexError("Must specify at least one operation in dimension expression")
         for op, args in self._ops:
             if op in ("index", "oindex", "vindex"):
                 mode = "default" if op == "index" else op
-                terms = classify_index(args)
-                if dims is not None and any(term.kind == NEWAXIS_KIND for term in terms):
-                    raise IndexError(
-                        "tensorstore.newaxis (`None`) not valid in chained indexing operations"
-                    )
-                scalar = not isinstance(args, tuple)
+                terms, scalar = args
                 t, dims = numpy_index(t, terms, mode, selection if dims is None else dims, scalar)
             else:
                 if dims is None:
@@ -505,7 +651,7 @@ class DimExpression:
                 elif op == "label":
                     t, dims = op_label(t, dims, args)
                 elif op == "mark_bounds_implicit":
-                    t, dims = op_mark_bounds_implicit(t, dims, args)
+                    t, dims = op_mark_bounds_implicit(t, dims, slice(*args))
                 elif op == "transpose":
                     t, dims = op_transpose(t, dims, args)
                 elif op == "diagonal":
@@ -513,7 +659,7 @@ class DimExpression:
                 elif op == "broadcast":
                     positions = [j + i for i, j in enumerate(sorted(dims))]
                     t, dims = numpy_index(
-                        t, classify_index((None,) * len(dims)), "default", positions
+                        t, _indexing().classify_index((None,) * len(dims)), "default", positions
                     )
                 else:  # pragma: no cover - ops are only created by the properties above
                     raise AssertionError(op)
@@ -521,38 +667,26 @@ class DimExpression:
         return t, dims if dims is not None else []
 
     def __repr__(self) -> str:
-        sel = ",".join(_repr_item(x) for x in self._selection)
-        text = f"d[{sel}]"
-        for op, args in self._ops:
-            if op == "index":
-                text += f"[{_repr_index(args)}]"
-            elif op in ("diagonal", "broadcast"):
-                text += f".{op}"
-            else:
-                text += f".{op}[{_repr_index(args)}]"
-        return text
+        return f"d[{_repr_selection(self._selection)}]" + "".join(
+            _repr_op(op, args) for op, args in self._ops
+        )
+
+
+def _repr_label(label: str) -> str:
+    if "'" not in label:
+        return repr(label)
+    return "'" + label.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _repr_item(x: Any) -> str:
     if isinstance(x, slice):
         parts = ["" if v is None else str(v) for v in (x.start, x.stop)]
         return ":".join(parts) + ("" if x.step is None else f":{x.step}")
-    return repr(x) if isinstance(x, str) else str(x)
+    return _repr_label(x) if isinstance(x, str) else str(x)
 
 
-def _repr_index(args: Any) -> str:
-    items = args if isinstance(args, tuple) else (args,)
-    out = []
-    for x in items:
-        if x is None:
-            out.append("newaxis")
-        elif x is Ellipsis:
-            out.append("...")
-        elif isinstance(x, slice):
-            out.append(_repr_item(x))
-        else:
-            out.append(repr(x) if not hasattr(x, "tolist") else repr(x.tolist()))
-    return ",".join(out)
+def _repr_selection(selection: Sequence[Any]) -> str:
+    return ",".join(_repr_item(x) for x in selection) if selection else "()"
 
 
 class _DimSelector:
@@ -561,8 +695,6 @@ class _DimSelector:
     __slots__ = ()
 
     def __getitem__(self, selection: Any) -> DimExpression:
-        if selection is Ellipsis or (isinstance(selection, tuple) and Ellipsis in selection):
-            raise TypeError("Ellipsis is not a valid dimension selection")
         return DimExpression(_flatten_selection(selection))
 
     def __repr__(self) -> str:

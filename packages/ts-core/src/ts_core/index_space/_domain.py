@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ._interval import (
     INF_SIZE,
     MAX_FINITE_INDEX,
@@ -330,7 +332,8 @@ class IndexDomain(DimOpsMixin):
     def index_exp(self) -> tuple[slice, ...]:
         """The domain as a tuple of slices, for NumPy-style indexing of another view."""
         return tuple(
-            slice(a, b) for a, b in zip(self._inclusive_min, self._exclusive_max, strict=True)
+            slice(None if a == -inf else a, None if b == inf + 1 else b)
+            for a, b in zip(self._inclusive_min, self._exclusive_max, strict=True)
         )
 
     def _dim(self, i: int) -> Dim:
@@ -350,33 +353,44 @@ class IndexDomain(DimOpsMixin):
 
     # -- selection ----------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> Any:
-        """``int``/label -> ``Dim``; slice/sequence of dims -> ``IndexDomain``; dim expressions apply."""
-        from ._dim_expression import DimExpression
+        """``int``/label -> ``Dim``; a dimension selection -> ``IndexDomain``; dimension
+        expressions, domains and transforms apply as they do to a transform."""
+        from ._dim_expression import DimExpression, resolve_dimension
 
         if isinstance(index, str) or (
-            isinstance(index, int | _np_integer()) and not isinstance(index, bool)
+            hasattr(index, "__index__") and not isinstance(index, np.ndarray | np.bool_)
         ):
-            from ._dim_expression import resolve_dimension
+            return self._dim(
+                resolve_dimension(
+                    index.__index__() if not isinstance(index, str) else index, self._labels
+                )
+            )
+        if isinstance(index, DimExpression) and not index._ops:
+            return self._select(index._selection)
+        from ._transform import IndexTransform
 
-            return self._dim(resolve_dimension(index, self._labels))
-        if isinstance(index, slice):
-            from ._dim_expression import resolve_dim_slice
-
-            return self._subset(resolve_dim_slice(index, self.rank))
-        if isinstance(index, IndexDomain | DimExpression) or (
-            isinstance(index, tuple) and index and all(isinstance(x, DimExpression) for x in index)
+        if isinstance(index, DimExpression | IndexDomain) or (
+            isinstance(index, tuple)
+            and index
+            and all(isinstance(x, DimExpression) and x._ops for x in index)
         ):
-            from ._transform import IndexTransform
-
             return IndexTransform._make(self, ())[index].domain
-        if isinstance(index, Sequence):
-            from ._dim_expression import resolve_dimension
+        if isinstance(index, IndexTransform):
+            return IndexTransform._identity(self)[index].domain
+        if isinstance(index, slice | tuple | list):
+            from ._dim_expression import _flatten_selection
 
-            dims = [resolve_dimension(x, self._labels) for x in index]
-            if len(set(dims)) != len(dims):
-                raise IndexError("Dimension specified more than once")
-            return self._subset(dims)
+            return self._select(_flatten_selection(index))
         raise TypeError(f"Cannot index IndexDomain with {type(index).__name__}")
+
+    def _select(self, selection: Sequence[Any]) -> IndexDomain:
+        """The sub-domain of a dimension selection (errors are ``ValueError`` here)."""
+        from ._dim_expression import resolve_selection
+
+        try:
+            return self._subset(resolve_selection(selection, self._labels))
+        except IndexError as exc:
+            raise ValueError(str(exc)) from None
 
     def _subset(self, dims: Sequence[int]) -> IndexDomain:
         return IndexDomain._make(
@@ -453,14 +467,11 @@ class IndexDomain(DimOpsMixin):
 
         return domain_to_json(self)
 
-    def __array__(self, *args: Any, **kwargs: Any) -> Any:
-        raise TypeError("IndexDomain cannot be converted to an array")
-
-
-def _np_integer() -> type:
-    import numpy
-
-    return numpy.integer
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        """An object array of the dimensions (``ts.Dim``), as tensorstore's sequence protocol gives."""
+        array = np.empty(self.rank, dtype=object)
+        array[:] = list(self)
+        return array
 
 
 def _copy_into(target: IndexDomain, source: IndexDomain) -> None:

@@ -52,47 +52,172 @@ class _Term:
         self.consumed = consumed
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_SLICE_INDEX_ERROR = "slice indices must be integers or None or have an __index__ method"
+
+
+def _slice_part(value: Any) -> int | None | list[int | None]:
+    """One of a slice's start/stop/step: ``None``, an index, or a vector of them."""
+    if value is None:
+        return None
+    if hasattr(value, "__index__") and not isinstance(value, np.ndarray | np.bool_):
+        index = int(value.__index__())
+        if not _INT64_MIN <= index <= _INT64_MAX:
+            raise TypeError(_SLICE_INDEX_ERROR)
+        return index
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        raise TypeError(_SLICE_INDEX_ERROR)
+    out: list[int | None] = []
+    for item in value:
+        part = _slice_part(item)
+        if isinstance(part, list):
+            raise TypeError(_SLICE_INDEX_ERROR)
+        out.append(part)
+    return out
+
+
+def _vector_repr(values: list[int | None]) -> str:
+    return "[" + ",".join("*" if v is None else str(v) for v in values) + "]"
+
+
+def _slice_terms(item: slice) -> tuple[list[_Term], bool]:
+    """A slice as one term, or as one term per dimension when a bound is a vector."""
+    names = ("start", "stop", "step")
+    parts = [_slice_part(item.start), _slice_part(item.stop), _slice_part(item.step)]
+    rank = -1
+    seen = 0
+    for k, part in enumerate(parts):
+        if isinstance(part, list):
+            if rank >= 0 and len(part) != rank:
+                raise IndexError(
+                    f"{names[k]}={_vector_repr(part)} (rank {len(part)}) is incompatible with "
+                    f"{names[seen]}={_vector_repr(parts[seen])} (rank {rank})"  # type: ignore[arg-type]
+                )
+            rank, seen = len(part), k
+    if rank < 0:
+        step = parts[2]
+        return [_Term(_SLICE, slice(parts[0], parts[1], None if step == 1 else step), 1)], True
+
+    def at(part: Any, i: int) -> Any:
+        return part[i] if isinstance(part, list) else part
+
+    terms = []
+    for i in range(rank):
+        step = at(parts[2], i)
+        terms.append(
+            _Term(_SLICE, slice(at(parts[0], i), at(parts[1], i), None if step == 1 else step), 1)
+        )
+    return terms, False
+
+
 def _classify(item: Any) -> _Term:
+    """One non-slice term (slices go through ``_slice_terms``)."""
     if item is None:
         return _Term(_NEWAXIS, None, 0)
     if item is Ellipsis:
         return _Term(_ELLIPSIS, None, 0)
-    if isinstance(item, slice):
-        for part in (item.start, item.stop, item.step):
-            if part is not None and not _is_int(part):
-                raise IndexError(_INVALID_TERM)
-        return _Term(_SLICE, item, 1)
-    if _is_int(item):
-        return _Term(_INT, int(item), 1)
-    if isinstance(item, str | bytes | float | complex) or not (
-        isinstance(item, Sequence | np.ndarray) or hasattr(item, "__array__")
+    if type(item) is int or (
+        not isinstance(item, bool | np.bool_ | np.ndarray) and hasattr(item, "__index__")
     ):
-        raise IndexError(_INVALID_TERM)
+        value = int(item.__index__())
+        if _INT64_MIN <= value <= _INT64_MAX:
+            return _Term(_INT, value, 1)
+    is_array = isinstance(item, np.ndarray)
     array = np.asarray(item)
     if array.dtype == np.bool_:
-        if array.ndim == 0:
-            return _Term(_BOOL, array, 0)
         return _Term(_BOOL, array, array.ndim)
-    if array.size == 0 and array.dtype.kind == "f":
+    if not is_array and array.size == 0 and array.dtype.kind in "biufc":
         array = array.astype(INDEX_DTYPE)
-    if array.dtype.kind not in "iu":
-        raise IndexError(_INVALID_TERM)
-    if array.ndim == 0:
-        return _Term(_INT, int(array), 1)
-    return _Term(_ARRAY, array.astype(INDEX_DTYPE, copy=False), 1)
+    if array.dtype.kind in "iu":
+        if array.dtype != INDEX_DTYPE:
+            array = array.astype(INDEX_DTYPE, casting="safe")  # uint64: TypeError, as tensorstore
+        return _Term(_ARRAY, array, 1)
+    if is_array:
+        raise IndexError("Arrays used as indices must be of integer (or boolean) type")
+    raise IndexError(_INVALID_TERM)
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
+def parse_index(index: Any) -> tuple[list[_Term], bool]:
+    """Split an index into classified terms, and whether it is a single "scalar" term that a
+    dimension expression applies to every selected dimension (an int, slice or newaxis not in
+    a tuple)."""
+    if type(index) is tuple:
+        items: Any = index
+        scalar = False
+    else:
+        items = (index,)
+        scalar = True
+    terms: list[_Term] = []
+    ellipsis = False
+    for item in items:
+        if isinstance(item, slice):
+            parts, simple = _slice_terms(item)
+            terms.extend(parts)
+            scalar = scalar and simple
+            continue
+        term = _classify(item)
+        if term.kind == _ELLIPSIS:
+            if ellipsis:
+                raise IndexError("An index can only have a single ellipsis (`...`)")
+            ellipsis = True
+        if term.kind not in (_INT, _NEWAXIS) and not (term.kind == _ARRAY and term.value.ndim == 0):
+            scalar = False
+        terms.append(term)
+    return terms, scalar
+
+
 def classify_index(index: Any) -> list[_Term]:
     """Split an index into classified terms (a non-tuple index is a 1-tuple)."""
-    items = index if isinstance(index, tuple) else (index,)
-    terms = [_classify(x) for x in items]
-    if sum(t.kind == _ELLIPSIS for t in terms) > 1:
-        raise IndexError("An index can only have a single ellipsis (`...`)")
-    return terms
+    return parse_index(index)[0]
+
+
+def term_repr(term: _Term) -> str:
+    """One term as tensorstore prints it inside a dimension expression."""
+    if term.kind == _INT:
+        return str(term.value)
+    if term.kind == _NEWAXIS:
+        return "None"
+    if term.kind == _ELLIPSIS:
+        return "..."
+    if term.kind == _SLICE:
+        s = term.value
+        text = ("" if s.start is None else str(s.start)) + ":"
+        text += "" if s.stop is None else str(s.stop)
+        return text if s.step is None else f"{text}:{s.step}"
+    if term.kind == _ARRAY:
+        return repr(term.value)
+    # Bool arrays are kept as the positions of their true elements; tensorstore prints the
+    # smallest bool array with those positions.
+    array = term.value
+    if array.ndim == 0:
+        return repr(array)
+    positions = np.nonzero(array)
+    shape = tuple(int(p.max()) + 1 if p.size else 1 for p in positions)
+    rebuilt = np.zeros(shape, dtype=bool)
+    rebuilt[positions] = True
+    return repr(rebuilt)
+
+
+def index_repr(terms: list[_Term], scalar: bool) -> str:
+    """An index as tensorstore prints it (a lone non-scalar term gets a trailing comma)."""
+    text = ",".join(term_repr(t) for t in terms)
+    return text + "," if not scalar and len(terms) == 1 else text
+
+
+def term_key(term: _Term) -> Any:
+    """A comparable form of a term (arrays by shape and contents)."""
+    if term.kind in (_ARRAY, _BOOL):
+        value = term.value
+        if term.kind == _BOOL and value.ndim:
+            value = np.stack(np.nonzero(value))
+        return (term.kind, value.shape, value.tobytes())
+    if term.kind == _SLICE:
+        return (term.kind, term.value.start, term.value.stop, term.value.step)
+    return (term.kind, term.value)
 
 
 # -- per-dimension pieces ---------------------------------------------------------------------------
@@ -181,7 +306,7 @@ def apply_index(transform: IndexTransform, index: Any, mode: str = DEFAULT) -> I
         for expr in index:
             transform = expr._apply(transform)
         return transform
-    return numpy_index(transform, classify_index(index), mode)[0]
+    return numpy_index(transform, parse_index(index)[0], mode)[0]
 
 
 def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
@@ -201,10 +326,17 @@ def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTran
                 f"Rank ({domain.rank}) of index domain containing unlabeled dimensions must equal "
                 f"slice target rank ({rank})"
             )
-        targets = [
-            resolve_dimension(label, old.labels) if label else i
-            for i, label in enumerate(domain.labels)
-        ]
+        # An unlabeled dimension of ``domain`` matches the next unlabeled dimension of ``old``.
+        unlabeled = iter([k for k, label in enumerate(old.labels) if not label])
+        targets = []
+        for label in domain.labels:
+            if label:
+                targets.append(resolve_dimension(label, old.labels))
+                continue
+            k = next(unlabeled, None)
+            if k is None:
+                raise IndexError("Index domain has more unlabeled dimensions than the slice target")
+            targets.append(k)
     else:
         targets = [resolve_dimension(label, old.labels) for label in domain.labels]
     lo, hi = list(old._inclusive_min), list(old._exclusive_max)
@@ -218,7 +350,8 @@ def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTran
                 f"OUT_OF_RANGE: Cannot slice target dimension {j} {{{old._dim(j)}}} with index domain "
                 f"dimension {i} {{{domain._dim(i)}}}"
             )
-        lo[j], hi[j], il[j], iu[j] = nlo, nhi, domain._implicit_lower[i], domain._implicit_upper[i]
+        # The implicit flags of ``domain`` have no effect: the new bounds are explicit.
+        lo[j], hi[j], il[j], iu[j] = nlo, nhi, False, False
         if domain._labels[i]:
             labels[j] = domain._labels[i]
     new_domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
@@ -321,8 +454,6 @@ def _slots_simple_selection(
         else:
             sel.append(resolve_dimension(item, old._labels))
     if scalar_index and len(sel) != 1:
-        if terms[0].kind == _ARRAY:
-            return None
         terms = [terms[0]] * len(sel)
     if len(terms) != len(sel) or len(set(sel)) != len(sel):
         return None  # let the general path report the error
@@ -362,7 +493,7 @@ def _slots_for_selection(
         # one new dim per selected position; a slice must say how many without knowing the rank
         n_new = sum(_new_dim_count(item) if isinstance(item, slice) else 1 for item in selection)
     flat = flatten(rank + n_new)
-    if scalar_index and terms[0].kind in (_INT, _SLICE, _NEWAXIS) and len(flat) != 1:
+    if scalar_index and len(flat) != 1:
         terms = [terms[0]] * len(flat)
     has_ellipsis = any(t.kind == _ELLIPSIS for t in terms)
     consumed = sum(t.consumed if t.kind != _NEWAXIS else 1 for t in terms)

@@ -428,7 +428,11 @@ def _as_index(value: Any) -> int:
 
 def is_index_like(value: Any) -> bool:
     """Whether ``value`` converts to an index as pybind11 converts integers (``__index__``)."""
-    return hasattr(value, "__index__") and not isinstance(value, str | bytes)
+    return (
+        hasattr(value, "__index__")
+        and not isinstance(value, str | bytes)
+        and not (isinstance(value, np.ndarray) and value.ndim)
+    )
 
 
 def _as_bool(value: Any, name: str) -> bool:

@@ -9,7 +9,6 @@ all dimensions at once, exactly as ``x[ts.d[:].op[...]]``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 _MODULES: tuple[Any, Any] | None = None
@@ -37,7 +36,12 @@ class _OpIndexer:
     def __getitem__(self, args: Any) -> Any:
         expr = getattr(_modules()[0].d[:], self._op)[args]
         target = self._target
-        return target._with_index_transform(expr._apply(target._index_transform()))
+        try:
+            transform = expr._apply(target._index_transform())
+        except IndexError as exc:
+            # Applied to a whole object these operations raise ValueError in tensorstore.
+            raise ValueError(str(exc)) from None
+        return target._with_index_transform(transform)
 
     def __call__(self, *args: Any) -> Any:
         """Handbook spelling: ``x.translate_by(5)`` is ``x.translate_by[5]``."""
@@ -93,20 +97,27 @@ class DimOpsMixin:
     def mark_bounds_implicit(self) -> _OpIndexer:
         return _OpIndexer(self, "mark_bounds_implicit")
 
-    def transpose(self, axes: Sequence[int] | None = None) -> Any:
-        """Permute dimensions: ``axes[i]`` is the old dimension that becomes dimension ``i``."""
-        d = _modules()[0].d
+    def transpose(self, axes: Any = None) -> Any:
+        """Permute dimensions: ``axes[i]`` (an index or label) is the old dimension that becomes
+        dimension ``i``; by default the order is reversed."""
+        dim_expression = _modules()[0]
         t = self._index_transform()
         rank = t.input_rank
         if axes is None:
             order: list[int] = list(range(rank - 1, -1, -1))
         else:
-            order = [int(a) for a in axes]
-            if len(order) != rank:
-                raise ValueError(
-                    f"Number of dimensions in `axes` ({len(order)}) must equal rank ({rank})"
+            try:
+                order = dim_expression.resolve_selection(
+                    dim_expression._flatten_selection(axes), t.domain.labels
                 )
-        return self._with_index_transform(d[order].transpose[:]._apply(t))
+            except IndexError as exc:
+                raise ValueError(str(exc)) from None
+            if sorted(order) != list(range(rank)):
+                raise ValueError(
+                    f"Source dimension list {{{', '.join(map(str, order))}}} is not a valid "
+                    f"dimension permutation for rank {rank}"
+                )
+        return self._with_index_transform(dim_expression.d[order].transpose[:]._apply(t))
 
     @property
     def T(self) -> Any:
