@@ -33,6 +33,23 @@ _INDEX_SPACE_NAMES = (
     "newaxis",
 )
 
+_TYPING_NAMES = (
+    "DimSelection",
+    "DimSelectionLike",
+    "DownsampleMethod",
+    "Indexable",
+    "NumpyIndexTerm",
+    "NumpyIndexingSpec",
+    "RecheckCacheOption",
+    "T",
+)
+
+_METRICS_NAMES = (
+    "experimental_collect_matching_metrics",
+    "experimental_collect_prometheus_format_metrics",
+    "experimental_push_metrics_to_prometheus",
+)
+
 #: public name -> module that defines it
 _LAZY: dict[str, str] = {
     "Context": "ts_core.context",
@@ -60,6 +77,12 @@ _LAZY: dict[str, str] = {
     "VirtualChunkedReadParameters": "ts_core._virtual_chunked",
     "VirtualChunkedWriteParameters": "ts_core._virtual_chunked",
     "Batch": "ts_core._batch",
+    "OpenMode": "ts_core._open_mode",
+    **{name: "ts_core._typing" for name in _TYPING_NAMES},
+    **{name: "ts_core._metrics" for name in _METRICS_NAMES},
+    "experimental_update_verbose_logging": "ts_core._flags",
+    "parse_tensorstore_flags": "ts_core._flags",
+    "ocdbt": "ts_core._submodules",
     **{name: "ts_core._dtype" for name in _DTYPE_NAMES},
     **{name: "ts_core.index_space" for name in _INDEX_SPACE_NAMES},
 }

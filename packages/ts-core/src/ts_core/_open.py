@@ -1,28 +1,27 @@
 """``ts.open``: turn a spec (JSON, URL or ts.Spec) plus options into a TensorStore.
 
 Validation and option folding happen here; opening is ``driver.open_driver``, the layer
-adapter drivers use for their bases too.
+adapter drivers use for their bases too. Every keyword of tensorstore's ``ts.open`` is
+accepted, with its meaning and its ``TypeError`` for a value of the wrong type.
 """
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from ._executor import run_inline
 from ._future import Future
+from ._open_mode import OPEN_MODE_FLAGS, OpenMode, as_flag, is_open_mode
 from .context import Context
 from .driver import open_driver
-from .spec import OPEN_MODE_MEMBERS, Spec, apply_open_options, parse_spec_json
+from .spec import Spec, apply_open_options, parse_spec_json
 
-__all__ = ["open"]
+__all__ = ["check_recheck_option", "open", "open_mode_override"]
 
 _OPTION_NAMES = (
     "open_mode",
-    "open",
-    "create",
-    "delete_existing",
-    "assume_metadata",
-    "assume_cached_metadata",
+    *OPEN_MODE_FLAGS,
     "recheck_cached_metadata",
     "recheck_cached_data",
     "recheck_cached",
@@ -38,6 +37,53 @@ _OPTION_NAMES = (
     "kvstore",
 )
 
+_RECHECK_OPTIONS = ("recheck_cached_metadata", "recheck_cached_data", "recheck_cached")
+
+
+def check_recheck_option(value: Any, name: str) -> bool | str | float:
+    """A ``RecheckCacheOption`` (True, False, ``"open"`` or seconds since the epoch) checked
+    and normalised as tensorstore does (a number becomes a float); else TypeError."""
+    if isinstance(value, bool) or value == "open":
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, numbers.Real) and not isinstance(value, str):
+        return float(value)
+    raise TypeError(f'Invalid {name}: expected True, False, "open" or a time in seconds, but received {value!r}')
+
+
+def open_mode_override(open_mode: Any, flags: dict[str, Any]) -> OpenMode | None:
+    """The open mode ``ts.open``/``Spec.update`` keywords ask for, or None to keep the spec's.
+
+    As in tensorstore, ``open_mode`` and the flags given as True are combined, and a
+    non-empty result *replaces* the spec's open mode (False flags change nothing).
+    """
+    if open_mode is not None and not is_open_mode(open_mode):
+        raise TypeError(f"Invalid open_mode: expected ts.OpenMode, but received {type(open_mode).__name__}")
+    combined = OpenMode()
+    for name in OPEN_MODE_FLAGS:
+        if open_mode is not None and getattr(open_mode, name):
+            setattr(combined, name, True)
+    for name, value in flags.items():
+        if value is not None and as_flag(value, name):
+            setattr(combined, name, True)
+    return combined if combined else None
+
+
+def _check_types(context: Any, transaction: Any, batch: Any) -> None:
+    if context is not None and not isinstance(context, Context):
+        raise TypeError(f"Invalid context: expected ts.Context, but received {type(context).__name__}")
+    if transaction is not None:
+        from .kvstore import Transaction
+
+        if not isinstance(transaction, Transaction):
+            raise TypeError(f"Invalid transaction: expected ts.Transaction, but received {type(transaction).__name__}")
+    if batch is not None:
+        try:
+            from ._batch import Batch  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise NotImplementedError("open(batch=...): ts.Batch is not available in this ts version") from None
+        if not isinstance(batch, Batch):
+            raise TypeError(f"Invalid batch: expected ts.Batch, but received {type(batch).__name__}")
+
 
 def open(
     spec: Spec | Any,
@@ -49,22 +95,30 @@ def open(
     batch: Any = None,
     **options: Any,
 ) -> Future[Any]:
-    """Open or create a TensorStore; see tensorstore's ``ts.open`` for every option."""
+    """Open or create a TensorStore; see tensorstore's ``ts.open`` for every option.
+
+    ``batch`` is accepted: ts reads the metadata at once, which a batch may always do.
+    """
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
         raise TypeError(f"open() got unexpected keyword argument(s): {', '.join(unknown)}")
-    open_mode = options.pop("open_mode", None)
-    if open_mode is not None:
-        options.update({name: bool(getattr(open_mode, name, False)) for name in ("open", "create", "delete_existing")})
+    _check_types(context, transaction, batch)
+    read = None if read is None else as_flag(read, "read")
+    write = None if write is None else as_flag(write, "write")
+    mode = open_mode_override(options.pop("open_mode", None), {name: options.pop(name, None) for name in OPEN_MODE_FLAGS})
+    for name in _RECHECK_OPTIONS:  # recheck_cached last: it wins over the other two
+        value = options.pop(name, None)
+        if value is not None:
+            options[name] = check_recheck_option(value, name)
     json_value = parse_spec_json(spec)
-    if all(value is None or (name in OPEN_MODE_MEMBERS and type(value) is bool) for name, value in options.items()):
-        # Only open-mode flags, which cannot make a valid spec invalid: no second validation.
-        json_value.update((name, value) for name, value in options.items() if value is not None)
-    else:
+    if mode is not None:
+        for name in OPEN_MODE_FLAGS:
+            json_value.pop(name, None)
+        json_value.update(mode.to_json())
+    if any(value is not None for value in options.values()):
         json_value = parse_spec_json(apply_open_options(json_value, options))
-    if context is not None and not isinstance(context, Context):
-        raise TypeError(f"context: expected ts.Context, but received {type(context).__name__}")
-    if read is None and write is None:
+    # else only open-mode flags, which cannot make a valid spec invalid: no second validation.
+    if not (read or write):  # as in tensorstore, read=False, write=False is read and write too
         read = write = True
     return run_inline(_open_now, json_value, bool(read), bool(write), context, transaction)
 

@@ -29,16 +29,25 @@ class OpenOptions:
     open_time: float = attrs.field(factory=time.time)
 
     def check(self) -> None:
-        if self.delete_existing and not self.create:
-            raise ValueError("delete_existing=True requires create=True")
-        if self.delete_existing and self.open:
-            raise ValueError("delete_existing=True cannot be combined with open=True")
-        if (self.assume_metadata or self.assume_cached_metadata) and (not self.open or self.delete_existing):
-            raise ValueError("assume_metadata requires open=True and delete_existing=False")
+        """Refuse contradictory flags (tensorstore's messages) and fill in implied ones."""
         if not (self.open or self.create):
             self.open = True  # tensorstore: neither given means open an existing array
+        if self.delete_existing and not self.create:
+            raise ValueError("Cannot specify an open mode of `delete_existing` without `create`")
+        if self.delete_existing and self.open:
+            raise ValueError("Cannot specify an open mode of `delete_existing` with `open`")
+        for flag in ("assume_metadata", "assume_cached_metadata"):
+            if getattr(self, flag) and not self.open:
+                raise ValueError(f"Cannot specify an open mode of `{flag}` without `open`")
+        if self.assume_cached_metadata:
+            # Skip the metadata read at open. Every later operation that changes the
+            # metadata (resize) re-reads it anyway, which is all that separates this
+            # from assume_metadata; assume_cached_metadata stays set to tell them apart.
+            self.assume_metadata = True
         if not (self.read or self.write):
             raise ValueError("at least one of read=True and write=True is required")
+        if self.create and not self.write:
+            raise ValueError("Cannot specify an open mode of `create` without `write`")
 
 
 def staleness_bound(option: Any, open_time: float, json_path: str = "recheck_cached_data") -> float:
