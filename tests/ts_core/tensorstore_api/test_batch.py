@@ -112,3 +112,29 @@ def test_errors_of_batched_reads_reach_their_futures() -> None:
     with pytest.raises(ValueError, match="OUT_OF_RANGE"):
         failing.result()
     np.testing.assert_array_equal(fine.result(), DATA[:1])
+
+
+def test_kvstore_reads_in_a_batch_are_deferred_and_identical_ones_made_once() -> None:
+    kvstore = ts.KvStore.open("memory://").result()
+    kvstore["a"] = b"xyz"
+    keys: list[bytes] = []
+    original = kvstore.driver.read
+
+    def read(key: bytes, options: Any) -> Any:
+        keys.append(key)
+        return original(key, options)
+
+    kvstore.driver.read = read
+    with ts.Batch() as batch:
+        first = kvstore.read("a", batch=batch)
+        second = kvstore.read("a", batch=batch)
+        part = kvstore.read("a", batch=batch, byte_range=slice(1, 2))
+        missing = kvstore.read("b", batch=batch)
+        assert not first.done()
+        assert keys == []
+    assert first.result().value == second.result().value == b"xyz"
+    assert part.result().value == b"y"
+    assert missing.result().state == "missing"
+    assert sorted(keys) == [b"a", b"a", b"b"]  # the two whole reads of "a" were one
+    with pytest.raises(ValueError, match="batch was already submitted"):
+        kvstore.read("a", batch=batch)

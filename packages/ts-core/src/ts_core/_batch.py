@@ -4,14 +4,14 @@ Operations given ``batch=`` are deferred: ``read(batch=b)`` returns a pending Fu
 nothing starts until the batch is submitted (``b.submit()``, leaving a ``with`` block, or
 dropping the last reference). Submitting starts them all together with one shared set of
 chunk reads (``driver.shared_reads``), so two reads of overlapping regions cost one
-kvstore read per chunk. After submit the batch takes no new operations (ValueError), as
+kvstore read per chunk; identical ``KvStore.read`` calls in a batch are made once. After submit the batch takes no new operations (ValueError), as
 in tensorstore; submitting again does nothing.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from ._future import Future
@@ -24,20 +24,30 @@ T = TypeVar("T")
 class Batch:
     """A group of deferred read operations, started together by :meth:`submit`."""
 
-    __slots__ = ("__weakref__", "_lock", "_pending", "_submitted")
+    __slots__ = ("__weakref__", "_lock", "_pending", "_shared", "_submitted")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: list[tuple[Callable[[], Future[Any]], Future[Any]]] = []
+        self._shared: dict[Hashable, Future[Any]] = {}
         self._submitted = False
 
-    def _defer(self, start: Callable[[], Future[T]]) -> Future[T]:
-        """A Future of ``start()``'s outcome; ``start`` runs when the batch is submitted."""
+    def _defer(self, start: Callable[[], Future[T]], share: Hashable | None = None) -> Future[T]:
+        """A Future of ``start()``'s outcome; ``start`` runs when the batch is submitted.
+
+        Operations deferred with the same ``share`` key (identical kvstore reads) run once.
+        """
         result: Future[T] = Future()
         with self._lock:
             if self._submitted:
                 raise ValueError("batch was already submitted")
-            self._pending.append((start, result))
+            first = self._shared.get(share) if share is not None else None
+            if first is None:
+                self._pending.append((start, result))
+                if share is not None:
+                    self._shared[share] = result
+                return result
+        first.add_done_callback(lambda done: _settle(result, done))
         return result
 
     def submit(self) -> None:
@@ -49,6 +59,7 @@ class Batch:
                 return
             self._submitted = True
             pending, self._pending = self._pending, []
+            self._shared.clear()
         token = shared_reads.set(SharedReads())
         try:
             for start, result in pending:
@@ -78,11 +89,13 @@ def _start_into(start: Callable[[], Future[Any]], result: Future[Any]) -> None:
         result._set_exception(exc)
         return
 
-    def settle(done: Future[Any]) -> None:
-        error = done.exception()
-        if error is not None:
-            result._set_exception(error)
-        else:
-            result._set_result(done.result())
+    started.add_done_callback(lambda done: _settle(result, done))
 
-    started.add_done_callback(settle)
+
+def _settle(result: Future[Any], done: Future[Any]) -> None:
+    """Complete ``result`` as ``done`` completed."""
+    error = done.exception()
+    if error is not None:
+        result._set_exception(error)
+    else:
+        result._set_result(done.result())

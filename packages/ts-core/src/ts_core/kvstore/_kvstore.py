@@ -171,13 +171,23 @@ class KvStore:
         batch: Any = None,
         byte_range: slice | None = None,
     ) -> Future[_ReadResult]:
-        """Read one key; a missing key gives ``state='missing'``, not an error."""
+        """Read one key; a missing key gives ``state='missing'``, not an error. With a
+        ``ts.Batch``, the read starts when the batch is submitted (identical reads once)."""
         full_key = self._full_key(key)
         options = ReadOptions(
             if_not_equal=normalize_generation(if_not_equal, "if_not_equal"),
             staleness_bound=_staleness(staleness_bound),
             byte_range=byte_range_from_slice(byte_range),
         )
+        if batch is not None:
+            defer = getattr(batch, "_defer", None)
+            if defer is None:
+                raise TypeError(f"batch: expected ts.Batch or None, but received {type(batch).__name__}")
+            share = (id(self._driver), full_key, options, id(self._transaction))
+            return defer(lambda: self._read_now(full_key, options), share)  # type: ignore[no-any-return]
+        return self._read_now(full_key, options)
+
+    def _read_now(self, full_key: bytes, options: ReadOptions) -> Future[_ReadResult]:
         if self._transaction is not None:
             return self._transaction._read(self._driver, full_key, options)
         return self._submit(self._driver.read, full_key, options)
