@@ -52,14 +52,6 @@ class Driver(abc.ABC):
 
     # -- optional capabilities ----------------------------------------------------------------
     @property
-    def data_type(self) -> Any:
-        """The ts data type of the elements: by default the one ``numpy_dtype`` maps to; a
-        driver whose elements are Python objects says which (``ts.json``, ``ts.string``)."""
-        from .._dtype import dtype
-
-        return dtype(self.numpy_dtype)
-
-    @property
     def kvstore(self) -> KvStore | None:
         return None
 

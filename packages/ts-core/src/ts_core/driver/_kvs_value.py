@@ -47,22 +47,25 @@ class _Entry:
     (tensorstore's pinned cache entry: alive while a driver holds it, whatever the pool's
     size limit)."""
 
-    __slots__ = ("__weakref__", "current", "lock")
+    __slots__ = ("__weakref__", "current", "lock", "store")
 
-    def __init__(self) -> None:
+    def __init__(self, store: KvStore) -> None:
         self.lock = threading.Lock()
         self.current: StoredValue | None = None
+        #: One kvstore handle for all: a transaction tells kvstores apart by driver, so
+        #: stores sharing the entry see each other's staged writes.
+        self.store = store
 
 
 _entries: weakref.WeakValueDictionary[tuple[Any, ...], _Entry] = weakref.WeakValueDictionary()
 _entries_lock = threading.Lock()
 
 
-def _shared_entry(key: tuple[Any, ...]) -> _Entry:
+def _shared_entry(key: tuple[Any, ...], store: KvStore) -> _Entry:
     with _entries_lock:
         entry = _entries.get(key)
         if entry is None:
-            entry = _entries[key] = _Entry()
+            entry = _entries[key] = _Entry(store)
         return entry
 
 
@@ -128,7 +131,8 @@ class KvsValueDriver(Driver):
         self._cache_key = (
             type(self).id, json.dumps(kvstore.spec().to_json(), sort_keys=True), self.full_key, self.cache_variant()
         )
-        self._entry = _shared_entry((self._pool, *self._cache_key))
+        self._entry = _shared_entry((self._pool, *self._cache_key), kvstore)
+        self._store = self._entry.store
 
     # -- the format -------------------------------------------------------------------------
     @abc.abstractmethod

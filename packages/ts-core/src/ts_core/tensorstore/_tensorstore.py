@@ -273,7 +273,13 @@ class TensorStore(Indexable):
         return numpy_dtype
 
     def _write_array(self, source: Any) -> WriteFutures:
-        array = convert_array_source(source, self._target_dtype(), self.rank)
+        if self.dtype.name == "json":
+            from ..driver.json import json_source_array
+
+            # As in tensorstore, nesting beyond the rank belongs to the JSON values.
+            array = json_source_array(source, self.shape)
+        else:
+            array = convert_array_source(source, self._target_dtype(), self.rank)
         try:
             shape = align_shape(array.shape, self.domain)
         except ValueError as exc:

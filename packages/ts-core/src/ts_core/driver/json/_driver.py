@@ -134,12 +134,6 @@ class JsonDriver(KvsValueDriver):
         return np.dtype(object)
 
     @property
-    def data_type(self) -> Any:
-        from ... import _dtype
-
-        return _dtype.json
-
-    @property
     def domain(self) -> IndexDomain:
         from ...index_space import IndexDomain
 
