@@ -14,6 +14,7 @@ from typing import Any
 
 from .context import Context
 from .driver.virtual_chunked._driver import (
+    PythonFunction,
     VirtualChunkedDriver,
     VirtualChunkedReadParameters,
     VirtualChunkedWriteParameters,
@@ -57,9 +58,9 @@ def virtual_chunked(
                "dimension_units": dimension_units, "schema": schema}
     json_value: dict[str, Any] = {"driver": "virtual_chunked"}
     if read_function is not None:
-        json_value["read_function"] = read_function
+        json_value["read_function"] = PythonFunction(read_function)
     if write_function is not None:
-        json_value["write_function"] = write_function
+        json_value["write_function"] = PythonFunction(write_function)
     json_value = parse_spec_json(apply_open_options(json_value, options))
     driver = VirtualChunkedDriver.from_spec(json_value, context=context or Context(), options=None, transaction=None)
     if loop is not None:

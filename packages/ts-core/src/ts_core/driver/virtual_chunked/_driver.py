@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ...index_space import IndexDomain, IndexTransform
     from ...kvstore import Transaction
 
-__all__ = ["ChunkFunctionStore", "VirtualChunkedDriver", "VirtualChunkedReadParameters", "VirtualChunkedWriteParameters"]
+__all__ = ["ChunkFunctionStore", "PythonFunction", "VirtualChunkedDriver", "VirtualChunkedReadParameters", "VirtualChunkedWriteParameters"]
 
 #: How often a partial-chunk write re-reads and retries after the write function reports a conflict.
 _MAX_WRITE_RETRIES = 100
@@ -96,6 +96,35 @@ class VirtualChunkedWriteParameters:
     def if_equal(self) -> bytes:
         """If non-empty, the write should happen only if the stored data has this generation."""
         return self._if_equal
+
+
+class PythonFunction:
+    """A user function inside spec JSON: copies of the spec share it (a deep copy would
+    copy a bound method's object, and the view would then write to the copy)."""
+
+    __slots__ = ("function",)
+    function: Any
+
+    def __init__(self, function: Any) -> None:
+        self.function = function.function if isinstance(function, PythonFunction) else function
+
+    def __call__(self, *args: Any) -> Any:
+        return self.function(*args)
+
+    def __deepcopy__(self, memo: Any) -> PythonFunction:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (PythonFunction, (self.function,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PythonFunction) and other.function == self.function
+
+    def __hash__(self) -> int:
+        return hash(self.function)
+
+    def __repr__(self) -> str:
+        return repr(self.function)
 
 
 class ChunkFunctionStore(KvStoreDriver):
@@ -206,6 +235,8 @@ class VirtualChunkedDriver(Driver):
         for name, function in (("read_function", read_function), ("write_function", write_function)):
             if function is not None and not callable(function):
                 raise SpecError(name, f"expected a callable, but received {type(function).__name__}")
+        read_function = None if read_function is None else PythonFunction(read_function)
+        write_function = None if write_function is None else PythonFunction(write_function)
         constraints = constraints_from_spec(json_value)
         if constraints.fill_value is not None:
             raise ValueError("fill_value not supported")
