@@ -79,6 +79,27 @@ def has_name(module: ModuleType, dotted: str) -> bool:
     return True
 
 
+#: Outcomes of this process's tests, for the end-of-run summary: "names" and "calls" map an
+#: id to whether ts_core agreed.
+RESULTS: dict[str, dict[str, bool]] = {"names": {}, "calls": {}}
+
+
+def summary() -> str:
+    lines = []
+    names, calls = RESULTS["names"], RESULTS["calls"]
+    if names:
+        lines.append(
+            f"public names of the wheel present in ts_core (or absent on purpose): "
+            f"{sum(names.values())} of {len(names)} checked ({len(wheel_public_names())} in all)"
+        )
+    if calls:
+        lines.append(
+            f"small calls where ts_core agrees with the wheel: {sum(calls.values())} of "
+            f"{len(calls)} checked"
+        )
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------
 # Differential calls
 

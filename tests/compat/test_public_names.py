@@ -17,7 +17,7 @@ import importlib
 
 import pytest
 from api_cases import SETUPS, cases
-from compat_api import compare_call, has_name, wheel_public_names
+from compat_api import RESULTS, compare_call, has_name, wheel_public_names
 from known_differences import CALLS, DELIBERATELY_ABSENT, MISSING_NAMES
 
 OURS = importlib.import_module("ts_core")
@@ -41,12 +41,15 @@ def _name_param(name: str) -> object:
 
 @pytest.mark.parametrize("name", [_name_param(name) for name in wheel_public_names()])
 def test_has_name(name: str) -> None:
+    present = has_name(OURS, name)
     if deliberately_absent(name) is not None:
-        assert not has_name(OURS, name), (
+        RESULTS["names"][name] = not present
+        assert not present, (
             f"ts_core now has {name}: remove it from known_differences.DELIBERATELY_ABSENT"
         )
     else:
-        assert has_name(OURS, name), f"ts_core lacks tensorstore.{name}"
+        RESULTS["names"][name] = present
+        assert present, f"ts_core lacks tensorstore.{name}"
 
 
 def _call_param(case_id: str) -> object:
@@ -58,6 +61,7 @@ def _call_param(case_id: str) -> object:
 @pytest.mark.parametrize("case_id", [_call_param(case_id) for case_id in cases()])
 def test_call(case_id: str) -> None:
     found = compare_call(cases()[case_id], SETUPS)
+    RESULTS["calls"][case_id] = not found
     assert not found, "; ".join(found)
 
 
