@@ -502,3 +502,21 @@ class TestPngConformance(DriverConformance):
         for view in (store, store[0:2], store[2:]):
             stats = view.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
             assert (stats.not_stored, stats.fully_stored) == (False, True)
+
+
+# -- URLs and auto-detection -------------------------------------------------------------------------
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_url_and_auto_detection_match_the_wheel(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"a.{fmt}"
+    path.write_bytes(encode(fmt, RGB))
+    url = f"file://{path}|{fmt}:"
+    assert ts.Spec(url).to_json() == {"driver": fmt, "kvstore": {"driver": "file", "path": str(path)}}
+    ours, wheel = ts.open(url).result(), tensorstore.open(url).result()
+    assert ours.spec().to_json() == wheel.spec().to_json()
+    assert ts.Spec({"driver": fmt, "kvstore": f"file://{path}"}).url == url
+    # No driver named: the auto driver recognises the file by its first bytes, as the wheel does.
+    detected, wheel_detected = ts.open(f"file://{path}").result(), tensorstore.open(f"file://{path}").result()
+    assert detected.spec().to_json()["driver"] == wheel_detected.spec().to_json()["driver"] == fmt
+    np.testing.assert_array_equal(detected.read().result(), wheel_detected.read().result())
+    with pytest.raises(ValueError, match=f'"{fmt}:x": Path not supported'):
+        ts.Spec(f"file://{path}|{fmt}:x")

@@ -416,3 +416,17 @@ class TestJsonConformance(DriverConformance):
         for original in (store, pointer[ts.newaxis]):
             clone = pickle.loads(pickle.dumps(original))
             np.testing.assert_array_equal(clone.read().result(), original.read().result())
+
+
+def test_json_urls_carry_the_pointer(tmp_path: Path) -> None:
+    kvstore = put(tmp_path, "d.json", json.dumps(DOCUMENT))
+    for pointer in ["", "/a/b", "/x~1y", "/a/c/2/d"]:
+        url = f"file://{kvstore['path']}|json:{pointer}"
+        ours, wheel = ts.Spec(url).to_json(), tensorstore.Spec(url).to_json()
+        assert ours == wheel
+        assert ts.open(url).result().read().result().item() == tensorstore.open(url).result().read().result().item()
+    spaced = {"driver": "json", "kvstore": "memory://d.json", "json_pointer": "/a b"}
+    from ts_core.kvstore import tensorstore_url
+
+    assert tensorstore_url(ts.Spec(spaced).to_json()) == tensorstore.Spec(spaced).url == "memory://d.json|json:/a%20b"
+    assert ts.Spec("memory://d.json|json:/a%20b").to_json()["json_pointer"] == "/a b"

@@ -56,6 +56,13 @@ def ts_register(registry: Registrar) -> None:
     registry.add("url_scheme", "file", "ts_core.kvstore.file._driver:parse_file_url")
     registry.add("url_scheme", "zip", "ts_core.kvstore.zip._driver:parse_zip_url", layer="kvstore_adapter")
     registry.add("url_scheme", "auto", "ts_core.driver._url_schemes:parse_auto_url", layer="driver", driver="auto")
+    for image_format in ("png", "jpeg", "tiff", "webp", "avif", "bmp"):
+        registry.add("url_scheme", image_format, "ts_core.driver.image._url:parse_image_url",
+                     layer="driver", driver=image_format)
+        registry.add("auto_detect", image_format, f"ts_core.driver.image._url:is_{image_format}",
+                     spec={"driver": image_format}, prefix_length=16)
+    registry.add("url_scheme", "json", "ts_core.driver.json._url:parse_json_url", layer="driver", driver="json",
+                 format="ts_core.driver.json._url:format_json_url")
     registry.add(
         "url_scheme", "cast", "ts_core.driver._url_schemes:parse_cast_url",
         layer="driver_adapter", driver="cast", format="ts_core.driver._url_schemes:format_cast_url",

@@ -280,7 +280,12 @@ def tensorstore_url(spec: Mapping[str, Any]) -> str:
             continue
         layer = record.metadata.get("layer")
         if layer == "driver" and "kvstore" in spec:
-            return f"{kvstore_url(spec['kvstore'])}|{record.id}:"
+            component = f"{record.id}:"
+            if "format" in record.metadata:  # a component with more than the scheme (json:/pointer)
+                from ..plugin import PluginRecord
+
+                component = PluginRecord("url_scheme", record.id, record.metadata["format"]).load()(spec)
+            return f"{kvstore_url(spec['kvstore'])}|{component}"
         if layer == "driver_adapter" and "base" in spec and "format" in record.metadata:
             from ..plugin import PluginRecord
 
