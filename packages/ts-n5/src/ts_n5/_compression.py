@@ -39,6 +39,9 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 _ZLIB_WBITS = zlib.MAX_WBITS
 #: Blosc compressor names tensorstore accepts.
 BLOSC_CNAMES = ("blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd")
+#: Members of a blosc ``compression`` that other writers add about how they compressed
+#: (z5py and n5-blosc: ``nthreads``, the compression threads); accepted and ignored.
+BLOSC_WRITER_SETTINGS = frozenset({"nthreads"})
 #: Blosc shuffle modes (no shuffle, byte shuffle, bit shuffle).
 BLOSC_SHUFFLES = (0, 1, 2)
 _MAX_INT32 = 2**31 - 1
@@ -202,7 +205,8 @@ class BloscCompression(N5Compression):
 
     @classmethod
     def from_json(cls, json_value: Mapping[str, Any], json_path: str) -> BloscCompression:
-        check_members(json_value, {"cname", "clevel", "shuffle", "blocksize"}, json_path)
+        check_members(json_value, {"cname", "clevel", "shuffle", "blocksize"}, json_path, BLOSC_WRITER_SETTINGS)
+        integer_member(json_value, "nthreads", json_path, 0, _MAX_INT32, 1)  # checked, then ignored
         if "cname" not in json_value:
             raise SpecError(json_path, 'missing required member "cname"')
         cname = json_value["cname"]

@@ -54,11 +54,22 @@ class N5Compression(abc.ABC):
         return dict(sorted({**self.parameters(), "type": self.type}.items()))
 
 
-def check_members(json_value: Mapping[str, Any], allowed: set[str], json_path: str) -> None:
-    """Reject members other than ``type`` and ``allowed``."""
+def check_members(
+    json_value: Mapping[str, Any], allowed: set[str], json_path: str, writer_settings: frozenset[str] = frozenset()
+) -> None:
+    """Reject members other than ``type``, ``allowed`` and ``writer_settings``.
+
+    ``writer_settings`` are members other N5 writers record about how they worked (z5py and
+    n5-blosc write blosc's ``nthreads``): they cannot change what the data means, so they
+    are accepted and ignored. Any other member might, so it is an error.
+    """
     for member in json_value:
-        if member != "type" and member not in allowed:
-            raise SpecError(f"{json_path}.{member}", "unexpected member")
+        if member != "type" and member not in allowed and member not in writer_settings:
+            raise SpecError(
+                f"{json_path}.{member}",
+                "unexpected member (only members that cannot change how the data is encoded, "
+                "such as blosc's nthreads, are ignored)",
+            )
 
 
 def integer_member(
