@@ -307,7 +307,7 @@ def judge(run: DocstringRun, expectations: dict[int, Expectation] | None = None)
 @contextlib.contextmanager
 def _fresh_directory() -> Iterator[None]:
     previous = os.getcwd()
-    with tempfile.TemporaryDirectory(prefix="ts-compat-") as directory:
+    with tempfile.TemporaryDirectory(prefix="ts-compat-", ignore_cleanup_errors=True) as directory:
         os.chdir(directory)
         try:
             yield

@@ -31,11 +31,11 @@ DELIBERATE_DIFFERENCES: dict[str, str] = {
         "check that ts's message names one of the quoted members or values tensorstore's names)."
     ),
     "Module names": (
-        "output that names the module reads `ts_core` where tensorstore's reads `tensorstore`, "
+        "Output that names the module reads `ts_core` where tensorstore's reads `tensorstore`, "
         "and object addresses differ."
     ),
     "Transactions validate what they read": (
-        "a transaction's reads are checked at commit by default, so a read-increment-write "
+        "A transaction's reads are checked at commit by default, so a read-increment-write "
         "never loses an update; tensorstore does this only with `repeatable_read=True`. Pass "
         "`ts.Transaction(repeatable_read=False)` for tensorstore's default (see transactions.md)."
     ),
