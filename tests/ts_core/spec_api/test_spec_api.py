@@ -76,6 +76,14 @@ SPEC_CASES: dict[str, Callable[[Any], Any]] = {
     "conflicting dtype": lambda ts: _updated(sized(ts), dtype=ts.int8),
     "conflicting shape": lambda ts: _updated(sized(ts), shape=[3]),
     "bad transform": lambda ts: zarr_spec(ts, transform={"input_shape": "x"}),
+    "bound to a context": lambda ts: _updated(zarr_spec(ts), context=ts.Context()),
+    "bound, named resources": lambda ts: _updated(
+        ts.Spec({"driver": "n5", "cache_pool": "cache_pool#b",
+                 "kvstore": {"driver": "memory", "memory_key_value_store": "memory_key_value_store#a"},
+                 "context": {"cache_pool#b": {"total_bytes_limit": 3}, "memory_key_value_store#a": {}}}),
+        context=ts.Context({"data_copy_concurrency": {"limit": 2}})),
+    "bound then unbound": lambda ts: _updated(_updated(zarr_spec(ts), context=ts.Context(
+        {"cache_pool": {"total_bytes_limit": 5}})), unbind_context=True),
 }
 
 

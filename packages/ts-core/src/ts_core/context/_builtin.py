@@ -90,6 +90,7 @@ class FileIoSync(ContextResourceProvider):
     """``file_io_sync``: whether file writes are fsync'ed before they are reported done."""
 
     default_spec = True
+    config_only = True
 
     @classmethod
     def create(cls, spec: Any, context: Context) -> bool:
@@ -103,6 +104,8 @@ class FileIoLocking(ContextResourceProvider):
     across processes), whatever ``mode`` says; the JSON is kept so specs round-trip.
     """
 
+    config_only = True
+
     @classmethod
     def create(cls, spec: Any, context: Context) -> dict[str, Any]:
         return dict(spec)
@@ -110,6 +113,8 @@ class FileIoLocking(ContextResourceProvider):
 
 class FileIoMode(ContextResourceProvider):
     """``file_io_mode``: accepted for compatibility; ts reads files with ordinary I/O."""
+
+    config_only = True
 
     @classmethod
     def create(cls, spec: Any, context: Context) -> dict[str, Any]:

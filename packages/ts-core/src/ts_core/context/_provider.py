@@ -21,6 +21,10 @@ class ContextResourceProvider(abc.ABC):
     #: JSON used when a context does not mention the resource.
     default_spec: ClassVar[Any] = {}
 
+    #: A resource that is only configuration (nothing is shared through it): a spec that
+    #: spells out its resources writes it inline rather than under ``context``.
+    config_only: ClassVar[bool] = False
+
     @classmethod
     @abc.abstractmethod
     def create(cls, spec: Any, context: Context) -> Any:

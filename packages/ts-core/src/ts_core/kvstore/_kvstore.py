@@ -316,7 +316,10 @@ class KvStore:
     def __reduce__(self) -> tuple[Any, ...]:
         if self._transaction is not None:
             raise TypeError("a KvStore bound to a transaction cannot be pickled")
-        return (_unpickle, (self.spec(unbind_context=True).to_json(),))
+        spec = self.spec()
+        if self._context is not None and self._context.spec is not None:
+            spec = spec._with(context=self._context.spec)  # the layer it was opened with
+        return (_unpickle, (spec.to_json(),))
 
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr

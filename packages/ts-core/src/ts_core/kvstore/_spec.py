@@ -129,9 +129,10 @@ class KvStoreSpec:
             json["path"] = self._path
         context_json = self._context.to_json() if self._context is not None else {}
         if self._bound is not None:
-            references, resolved = self._resolve_resources(self._bound, self._context)
+            references, shared, inline = self._resolve_resources(self._bound, self._context)
             json.update((name, [identifier]) for name, identifier in references.items())
-            context_json = {**resolved, **context_json}
+            json.update((name, [value]) for name, value in inline.items())
+            context_json = dict(sorted({**shared, **context_json}.items()))
         if context_json or (include_defaults and self._context is not None):
             json["context"] = context_json
         return dict(sorted(json.items()))
@@ -150,22 +151,35 @@ class KvStoreSpec:
 
     def _resolve_resources(
         self, context: Context, layer: ContextSpec | None
-    ) -> tuple[dict[str, str], dict[str, Any]]:
-        """The resource references and, by identifier, the spec each resolves to in ``context``
-        (with this spec's own ``layer`` over it)."""
+    ) -> tuple[dict[str, str], dict[str, Any], dict[str, Any]]:
+        """How the resources this spec refers to resolve in ``context`` (with this spec's own
+        ``layer`` over it): the references to shared resources, the spec of each of those by
+        identifier, and the spec of each configuration-only resource by member name."""
+        from ..context._context import _provider_record
+
         references = self._resource_references()
         resolving = Context(layer, parent=context) if layer is not None else context
-        resolved = {identifier: resolving[identifier].to_json() for identifier in references.values()}
-        return references, resolved
+        shared: dict[str, Any] = {}
+        inline: dict[str, Any] = {}
+        for name, identifier in references.items():
+            value = resolving[identifier].to_json()
+            if getattr(_provider_record(name, name).load(), "config_only", False):
+                inline[name] = value
+            else:
+                shared[identifier] = value
+        kept = {name: identifier for name, identifier in references.items() if name not in inline}
+        return kept, shared, inline
 
     def _unbound_json(self, context: Context) -> dict[str, Any]:
-        """JSON of this spec opened in ``context`` with the resources it used spelled out
-        under ``context`` (``KvStore.spec(unbind_context=True)``)."""
+        """JSON of this spec opened in ``context`` with the resources it used spelled out:
+        configuration inline, shared resources under ``context``
+        (``KvStore.spec(unbind_context=True)``)."""
         json = self.to_json()
-        _, resolved = self._resolve_resources(context, self._context)
-        merged = {**resolved, **dict(json.get("context") or {})}
+        _, shared, inline = self._resolve_resources(context, self._context)
+        json.update(inline)
+        merged = {**shared, **dict(json.get("context") or {})}
         if merged:
-            json["context"] = merged
+            json["context"] = dict(sorted(merged.items()))
         return dict(sorted(json.items()))
 
     def copy(self) -> KvStoreSpec:
@@ -193,7 +207,10 @@ class KvStoreSpec:
                 merged.update(self._context.to_json())
             self._context = ContextSpec(merged)
             self._bound = context
-        if unbind_context:
+        if unbind_context and self._bound is not None:
+            _, shared, _ = self._resolve_resources(self._bound, self._context)
+            layer = self._context.to_json() if self._context is not None else {}
+            self._context = ContextSpec(dict(sorted({**shared, **layer}.items())))
             self._bound = None
         if strip_context:
             # Resource references go too, so the default resources apply.

@@ -140,7 +140,9 @@ class Spec(Indexable):
         if context is not None:
             merged = _bind_context(merged, context)
             bound = context
-        if unbind:
+        if unbind and bound is not None:
+            # The resources the spec used are spelled out under ``context`` (as tensorstore).
+            merged["context"] = bound_json(validate_spec_json(merged), bound)["context"]
             bound = None
         if strip:
             merged = strip_context_json(merged)
@@ -297,7 +299,53 @@ class Spec(Indexable):
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
 
-        return pretty_repr("Spec(", self._json)
+        shown = self._json if self._context is None else bound_json(self._json, self._context)
+        return pretty_repr("Spec(", shown)
+
+
+#: Resources every kvstore-backed driver refers to (the ``kvs_backed`` part of the schema).
+_KVS_BACKED_RESOURCES = ("cache_pool", "data_copy_concurrency")
+
+
+def _driver_resource_members(driver: str) -> list[str]:
+    """Members of ``driver``'s spec that refer to context resources."""
+    from ..plugin import get_registry
+
+    registry = get_registry()
+    record = registry.find("driver", driver)
+    if record is None or record.schema is None:
+        return []
+    kinds = set(registry.ids("context_resource"))
+    names = [name for name in record.schema.get("properties", {}) if name in kinds]
+    if any(str(part.get("$ref", "")).endswith("/kvs_backed") for part in record.schema.get("allOf", [])):
+        names.extend(name for name in _KVS_BACKED_RESOURCES if name not in names)
+    return names
+
+
+def bound_json(json_value: dict[str, Any], context: Any) -> dict[str, Any]:
+    """How tensorstore shows a spec bound to ``context``: each resource reference as
+    ``[identifier]``, and under ``context`` the spec each one resolves to."""
+    from ..context import Context, ContextSpec
+    from ..kvstore import KvStoreSpec
+
+    layer = json_value.get("context")
+    resolving = Context(ContextSpec(layer), parent=context) if layer else context
+    shown = dict(json_value)
+    resolved: dict[str, Any] = {}
+    for name in _driver_resource_members(str(json_value["driver"])):
+        identifier = shown.get(name, name)
+        if isinstance(identifier, str):
+            shown[name] = [identifier]
+            resolved[identifier] = resolving[identifier].to_json()
+    if isinstance(shown.get("kvstore"), dict):
+        kvstore = KvStoreSpec(shown["kvstore"])
+        references, shared, inline = kvstore._resolve_resources(resolving, None)
+        bound = {name: [value] for name, value in {**inline, **references}.items()}
+        shown["kvstore"] = {**shown["kvstore"], **bound}
+        shown["kvstore"] = dict(sorted(shown["kvstore"].items()))
+        resolved.update(shared)
+    shown["context"] = dict(sorted({**resolved, **dict(layer or {})}.items()))
+    return dict(sorted(shown.items()))
 
 
 def spec_url(json_value: Mapping[str, Any]) -> str:
@@ -339,7 +387,8 @@ def _bind_context(json_value: dict[str, Any], context: Any) -> dict[str, Any]:
     if not isinstance(context, Context):
         raise TypeError(f"context: expected ts.Context, but received {type(context).__name__}")
     layer = context.spec.to_json() if context.spec is not None else {}
-    return {**json_value, "context": {**layer, **dict(json_value.get("context") or {})}}
+    merged = {**layer, **dict(json_value.get("context") or {})}
+    return {**json_value, "context": dict(sorted(merged.items()))}
 
 
 def strip_context_json(json_value: dict[str, Any]) -> dict[str, Any]:
