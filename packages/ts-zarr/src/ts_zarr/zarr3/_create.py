@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ts_core.errors import SpecError
+from ts_core.errors import SpecError, describe
 
 from ._dtype import data_type_for, encode_fill_value, parse_data_type
-from ._metadata import Zarr3Metadata, build_metadata
+from ._metadata import Zarr3Metadata, build_metadata, parse_chunk_grid
 from ._sharding import DEFAULT_INDEX_CODECS
 
 if TYPE_CHECKING:
@@ -49,10 +49,12 @@ def metadata_for_create(spec_members: dict[str, Any], schema: SchemaConstraints)
     layout = schema.layout()
     codec = schema.codec
     codec_codecs = None if codec is None else codec.to_json().get("codecs")
-    grid = constraints.get("chunk_grid")
     given_shape = None
-    if isinstance(grid, dict) and isinstance(grid.get("configuration"), dict):
-        given_shape = grid["configuration"].get("chunk_shape")
+    if "chunk_grid" in constraints:  # checked here: the shapes below are computed from it
+        rank = len(shape) if isinstance(shape, list) else None
+        if rank is None:
+            raise SpecError("metadata.shape", f"expected array, but received: {describe(shape)}")
+        given_shape = list(parse_chunk_grid(constraints["chunk_grid"], "metadata.chunk_grid", rank))
     if "codecs" in constraints or _has_sharding(codec_codecs):
         if "codecs" not in constraints:
             constraints["codecs"] = codec_codecs

@@ -21,7 +21,7 @@ from ._dtype import Zarr3DType, decode_fill_value, encode_fill_value, parse_data
 from ._pipeline import CodecChain, parse_codec_chain
 from .codec_api import ChunkSpec
 
-__all__ = ["METADATA_KEY", "Zarr3Metadata", "build_metadata", "parse_metadata"]
+__all__ = ["METADATA_KEY", "Zarr3Metadata", "build_metadata", "parse_chunk_grid", "parse_metadata"]
 
 #: Name of the metadata document of every zarr v3 node (zarr v3 spec, "Storage").
 METADATA_KEY = "zarr.json"
@@ -107,6 +107,28 @@ def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
     return tuple(value)
 
 
+def parse_chunk_grid(value: Any, grid_path: str, rank: int) -> tuple[int, ...]:
+    """The chunk shape of a ``chunk_grid`` member (only the "regular" grid exists), every
+    member's type and the rank checked, errors naming the JSON path."""
+    grid_name, grid_config = _named(value, grid_path)
+    if grid_name != "regular":
+        raise SpecError(_join(grid_path, "name"), f'only the "regular" chunk grid is supported, but received: {describe(grid_name)}')
+    if "chunk_shape" not in grid_config:
+        raise SpecError(_join(grid_path, "configuration"), 'missing required member "chunk_shape"')
+    _no_other_members(grid_config, ("chunk_shape",), _join(grid_path, "configuration"))
+    chunk_shape = _index_vector(grid_config["chunk_shape"], _join(grid_path, "configuration.chunk_shape"), 1)
+    if len(chunk_shape) != rank:
+        raise SpecError(_join(grid_path, "configuration.chunk_shape"), f"rank {len(chunk_shape)} does not match the rank {rank} of shape")
+    return chunk_shape
+
+
+def _no_other_members(configuration: Mapping[str, Any], known: tuple[str, ...], json_path: str) -> None:
+    # An unknown member might change how chunks are laid out or named: refuse it (as tensorstore does).
+    for member in configuration:
+        if member not in known:
+            raise SpecError(_join(json_path, member), "unexpected member")
+
+
 def _named(value: Any, json_path: str) -> tuple[str, dict[str, Any]]:
     if isinstance(value, str):
         return value, {}
@@ -186,19 +208,12 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
         raise SpecError(_join(json_path, "node_type"), f'expected "array", but received: {describe(value.get("node_type"))}')
     shape = _index_vector(value["shape"], _join(json_path, "shape"), 0)
     data_type = parse_data_type(value["data_type"], _join(json_path, "data_type"))
-    grid_path = _join(json_path, "chunk_grid")
-    grid_name, grid_config = _named(value["chunk_grid"], grid_path)
-    if grid_name != "regular":
-        raise SpecError(_join(grid_path, "name"), f'only the "regular" chunk grid is supported, but received: {describe(grid_name)}')
-    if "chunk_shape" not in grid_config:
-        raise SpecError(_join(grid_path, "configuration"), 'missing required member "chunk_shape"')
-    chunk_shape = _index_vector(grid_config["chunk_shape"], _join(grid_path, "configuration.chunk_shape"), 1)
-    if len(chunk_shape) != len(shape):
-        raise SpecError(_join(grid_path, "configuration.chunk_shape"), f"rank {len(chunk_shape)} does not match the rank {len(shape)} of shape")
+    chunk_shape = parse_chunk_grid(value["chunk_grid"], _join(json_path, "chunk_grid"), len(shape))
     encoding_path = _join(json_path, "chunk_key_encoding")
     encoding, encoding_config = _named(value.get("chunk_key_encoding", {"name": "default"}), encoding_path)
     if encoding not in DEFAULT_SEPARATORS:
         raise SpecError(_join(encoding_path, "name"), f'expected "default" or "v2", but received: {describe(encoding)}')
+    _no_other_members(encoding_config, ("separator",), _join(encoding_path, "configuration"))
     separator = encoding_config.get("separator", DEFAULT_SEPARATORS[encoding])
     # Chunk keys (and the sharded driver's inner keys) are "c" and decimal grid indices
     # joined by this separator: with "/" or "." they are safe by construction, while any
