@@ -138,6 +138,8 @@ def test_spec_json_matches_tensorstore() -> None:
         lambda lib: lib.concat([layers(lib)[0], lib.array(np.zeros((2, 4), np.int32))], axis=0).read().result(),
         lambda lib: lib.concat([layers(lib)[0], lib.array(np.zeros((2, 4), np.int32))], axis=0).write(1).result(),
         lambda lib: lib.concat([1, 2], axis=0),
+        lambda lib: lib.stack(layers(lib), axis="x"),
+        lambda lib: lib.stack(layers(lib), read=True, write=False).write(1).result(),
         # the hull of layers placed apart has holes: reading them fails in both
         lambda lib: lib.concat([layers(lib)[0][lib.d[:].translate_to[5, 1]], layers(lib)[1]], axis=0).read().result(),
         lambda lib: lib.concat([layers(lib)[0][lib.d[:].translate_to[5, 1]], layers(lib)[1]], axis=1).read().result(),
@@ -252,3 +254,39 @@ def test_layers_are_read_concurrently() -> None:
     stacked = ts.stack([layer, layer], context=context)
     np.testing.assert_array_equal(stacked.read().result(), np.ones((2, 4), np.uint8))
     assert peak[0] == 2
+
+
+def fill_ones(domain: Any, array: np.ndarray, params: Any) -> None:
+    array[...] = 1
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda lib, view: lib.stack([view(["nm", "s"]), view(["nm", "s"])]),
+        lambda lib, view: lib.overlay([view(["nm", "s"]), view(["nm", None])]),
+        lambda lib, view: lib.overlay([view(["nm", "s"]), view(["m", "s"])]),
+        lambda lib, view: lib.concat([view(["nm", "s"]), view(None)], axis=0),
+        lambda lib, view: lib.overlay([view(None), view(None)], dimension_units=["um", None]),
+    ],
+)
+def test_dimension_units_match_tensorstore(build: Any) -> None:
+    """Units given to the stack win; otherwise the layers' units where they all agree."""
+    units = []
+    for library in (ts, tensorstore):
+        def view(dimension_units: Any, library: Any = library) -> Any:
+            return library.virtual_chunked(fill_ones, dtype=library.uint8, shape=[2, 3], dimension_units=dimension_units)
+
+        units.append([None if u is None else u.to_json() for u in build(library, view).dimension_units])
+    assert units[0] == units[1]
+
+
+def test_transaction_mismatch_matches_tensorstore() -> None:
+    for library in (ts, tensorstore):
+        a, b = layers(library)
+        transaction = library.Transaction()
+        with pytest.raises(ValueError, match="Layer 1: Transaction mismatch"):
+            library.stack([a.with_transaction(transaction), b]).read().result()
+        joined = library.stack([a.with_transaction(transaction), b.with_transaction(transaction)])
+        assert joined.transaction is transaction
+        assert library.stack([a, b], transaction=transaction).transaction is transaction

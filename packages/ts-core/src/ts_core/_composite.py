@@ -106,6 +106,7 @@ def _composite(
                 f"Layer {given.index}: Layer domain {given.domain} of rank {given.domain.rank} "
                 f"does not match layer 0 rank of {inputs[0].domain.rank}"
             )
+    transaction = _common_transaction(inputs, transaction)
     transforms = place(inputs)
     if read is None and write is None:
         read = write = True
@@ -116,18 +117,38 @@ def _composite(
         if given.store is not None:
             driver = given.store._driver
             view = (driver, transform)
-            stack_layers.append(StackLayer(given.index, explicit_domain(transform.domain), driver.numpy_dtype, view=view))
+            stack_layers.append(StackLayer(
+                given.index, explicit_domain(transform.domain), driver.numpy_dtype, view=view,
+                transaction=given.store.transaction,
+            ))
         else:
             assert given.spec_json is not None
             json_value = {**given.spec_json, "transform": transform.to_json()}
             stack_layers.append(layer_from_spec(given.index, json_value, context=context, read=read, write=write))
     members = apply_open_options({"driver": "stack"}, options)
     schema_json = dict(members.get("schema") or {})
-    domain, numpy_dtype = stack_domain(stack_layers, schema_json, members.get("rank"), members.get("dtype"))
+    domain, numpy_dtype = stack_domain(
+        stack_layers, schema_json, members.get("rank"), members.get("dtype"), from_spec=False
+    )
     driver = StackDriver(
         stack_layers, numpy_dtype, domain, context=context, dimension_units=schema_json.get("dimension_units")
     )
     return TensorStore(driver, None, transaction, read, write)
+
+
+def _common_transaction(inputs: list[_Input], transaction: Any) -> Any:
+    """The stack's transaction: the one given, else the first layer's; an open layer bound
+    to another one is refused (tensorstore's "Transaction mismatch")."""
+    explicit = transaction is not None
+    if not explicit and inputs[0].store is not None:
+        transaction = inputs[0].store.transaction
+    for given in inputs:
+        if given.store is None:
+            continue
+        layer_transaction = given.store.transaction
+        if layer_transaction is not transaction and not (explicit and layer_transaction is None):
+            raise ValueError(f"Layer {given.index}: Transaction mismatch")
+    return transaction
 
 
 def _dimension(axis: Any, rank: int, labels: Any) -> int:
@@ -158,6 +179,9 @@ def stack(
     context: Context | None = None, transaction: Any = None, **options: Any,
 ) -> TensorStore:
     """Stack ``layers`` along a new dimension ``axis``: layer ``i`` is index ``i`` of it."""
+
+    if not isinstance(axis, int | np.integer):
+        raise TypeError(f"stack(): axis must be an integer, not {type(axis).__name__}")
 
     def place(inputs: list[_Input]) -> list[IndexTransform]:
         new_axis = _dimension(axis, inputs[0].domain.rank + 1, [""] * (inputs[0].domain.rank + 1))

@@ -61,8 +61,10 @@ class StackLayer:
         context: Context | None = None,
         read: bool = True,
         write: bool = True,
+        transaction: Transaction | None = None,
     ) -> None:
         self.index = index
+        self.transaction = transaction  # an open view's own transaction, if it has one
         self.domain = domain
         self.numpy_dtype = numpy_dtype
         self._view = view
@@ -87,6 +89,22 @@ class StackLayer:
                         raise type(exc)(f"While opening layer {self.index}: {exc}") from exc
                     self._view = (opened.driver, opened.transform)
         return self._view
+
+    def view_units(self) -> list[Any]:
+        """The units of the layer's dimensions in stack coordinates (None where unknown; a
+        layer given as a spec and not yet opened reports none)."""
+        units: list[Any] = [None] * self.domain.rank
+        if self._view is None:
+            return units
+        driver, transform = self._view
+        driver_units = driver.schema.dimension_units
+        if driver_units is None:
+            return units
+        for output, unit in zip(transform.output, driver_units, strict=True):
+            dim = output.input_dimension
+            if dim is not None and unit is not None and abs(output.stride or 1) == 1:
+                units[dim] = unit
+        return units
 
     def spec_json(self) -> dict[str, Any]:
         from ..._dtype import dtype
@@ -148,7 +166,8 @@ def _hull(existing: IndexDomain, domain: IndexDomain, index: int) -> IndexDomain
 
 
 def stack_domain(
-    layers: Sequence[StackLayer], schema_json: dict[str, Any], rank: int | None, dtype: Any
+    layers: Sequence[StackLayer], schema_json: dict[str, Any], rank: int | None, dtype: Any,
+    *, from_spec: bool = True,
 ) -> tuple[IndexDomain, np.dtype[Any]]:
     """The stack's domain (hull of the layers; finite bounds of a schema domain win) and dtype."""
     from ..._dtype import to_dtype
@@ -171,7 +190,7 @@ def stack_domain(
                 numpy_dtype = layer.numpy_dtype
             elif layer.numpy_dtype != numpy_dtype:
                 new, old = to_dtype(layer.numpy_dtype).name, to_dtype(numpy_dtype).name
-                if constraint is not None:
+                if constraint is not None and from_spec:
                     raise ValueError(
                         f"Layer {layer.index}: Specified dtype ({new}) does not match existing value ({old})"
                     )
@@ -294,7 +313,27 @@ class StackDriver(Driver):
     def schema(self) -> Any:
         from ...schema import Schema
 
-        return Schema(dtype=self._dtype, domain=self._domain, dimension_units=self._dimension_units)
+        return Schema(dtype=self._dtype, domain=self._domain, dimension_units=self._units())
+
+    def _units(self) -> list[Any] | None:
+        """Per dimension: the unit the spec gives, else the one every open layer that has a
+        unit there agrees on (tensorstore's rule), else None."""
+        from ...schema import Unit
+
+        rank = self._domain.rank
+        given = list(self._dimension_units) if self._dimension_units is not None else [None] * rank
+        agreed: list[Any] = [None] * rank
+        conflicting = [False] * rank
+        for layer in self._layers:
+            for dim, unit in enumerate(layer.view_units()):
+                if unit is None or conflicting[dim]:
+                    continue
+                if agreed[dim] is None:
+                    agreed[dim] = unit
+                elif agreed[dim] != unit:
+                    agreed[dim], conflicting[dim] = None, True
+        units = [Unit(g) if g is not None else a for g, a in zip(given, agreed, strict=True)]
+        return None if all(u is None for u in units) else units
 
     # -- cutting an operation into cells ------------------------------------------------------------
     def _backing(self, intervals: Sequence[int]) -> StackLayer | None:
@@ -409,6 +448,8 @@ class StackDriver(Driver):
 
     def _layer_transform(self, cell: _Cell, transaction: Transaction | None) -> tuple[Driver, IndexTransform]:
         assert cell.layer is not None
+        if cell.layer.transaction is not None and cell.layer.transaction is not transaction:
+            raise ValueError(f"Layer {cell.layer.index}: Transaction mismatch")
         driver, layer_transform = cell.layer.view(transaction)
         composed: IndexTransform = layer_transform[cell.transform]
         return driver, composed
