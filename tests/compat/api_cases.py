@@ -842,11 +842,78 @@ MORE_CASES: dict[str, list[str]] = {
 }
 
 
+#: Types and their relations, pickling, and asyncio use (``typing``, ``pickle`` and
+#: ``asyncio`` are bound).
+BEHAVIOUR_CASES: dict[str, list[str]] = {
+    "types": [
+        "typing.get_origin(ts.DownsampleMethod), typing.get_args(ts.DownsampleMethod)",
+        "sorted(map(repr, typing.get_args(ts.RecheckCacheOption)))",
+        "typing.get_origin(ts.DTypeLike) is typing.Union",
+        "typing.get_origin(ts.FutureLike) is typing.Union",
+        "typing.get_origin(ts.DimSelectionLike) is typing.Union",
+        "typing.get_origin(ts.NumpyIndexTerm) is typing.Union",
+        "typing.get_origin(ts.NumpyIndexingSpec) is typing.Union",
+        "isinstance(ts.d[0], ts.DimSelection), isinstance(ts.d[0], ts.DimExpression)",
+        "isinstance(ts.d[0].translate_by[1], ts.DimSelection), isinstance(ts.d[0].translate_by[1], ts.DimExpression)",
+        "issubclass(ts.DimSelection, ts.DimExpression)",
+        "isinstance(store, ts.Indexable), isinstance(ts.IndexTransform(input_rank=1), ts.Indexable), isinstance(ts.IndexDomain(rank=1), ts.Indexable)",
+        "isinstance(transform.output, ts.OutputIndexMaps)",
+        "isinstance(store[0].write(1), ts.WriteFutures), isinstance(store[0].write(1), ts.Future)",
+        "isinstance(store.read(), ts.Future), isinstance(ts.Future(1), ts.Future)",
+        "isinstance(kvspec, ts.KvStore.Spec), isinstance(spec, ts.Spec)",
+        "isinstance(context['cache_pool'], ts.Context.Resource)",
+        "isinstance(ts.Context.Spec({}), ts.Context.Spec)",
+        "isinstance(ts.uint8, ts.dtype)",
+        "isinstance(store.storage_statistics().result(), ts.TensorStore.StorageStatistics)",
+        "isinstance(kv.read(b'a').result(), ts.KvStore.ReadResult)",
+        "isinstance(kv.read(b'a').result().stamp, ts.KvStore.TimestampedStorageGeneration)",
+        "repr(ts.Future[int])",
+        "repr(ts.Promise[int])",
+        "ts.OutputIndexMethod.constant == 0, int(ts.OutputIndexMethod.array)",
+        "hash(ts.d[0]) is not None",
+    ],
+    "pickle": [
+        "pickle.loads(pickle.dumps(spec)).to_json()",
+        "pickle.loads(pickle.dumps(schema)).to_json()",
+        "pickle.loads(pickle.dumps(layout)).to_json()",
+        "pickle.loads(pickle.dumps(domain))",
+        "pickle.loads(pickle.dumps(transform))",
+        "pickle.loads(pickle.dumps(dim))",
+        "pickle.loads(pickle.dumps(unit))",
+        "pickle.loads(pickle.dumps(ts.uint16))",
+        "pickle.loads(pickle.dumps(kvspec)).to_json()",
+        "pickle.loads(pickle.dumps(ts.Context.Spec({'cache_pool': {}}))).to_json()",
+        "pickle.loads(pickle.dumps(ts.d['x'][1:2]))",
+        "pickle.loads(pickle.dumps(ts.KvStore.KeyRange(b'a', b'b')))",
+        "pickle.loads(pickle.dumps(ts.CodecSpec({'driver': 'zarr', 'compressor': None}))).to_json()",
+        "pickle.loads(pickle.dumps(ts.OpenMode(open=True)))",
+        "pickle.loads(pickle.dumps(arr)).read().result()",
+        "pickle.loads(pickle.dumps(store)).domain",
+        "pickle.loads(pickle.dumps(kv)).url",
+        "pickle.loads(pickle.dumps(context)).spec",
+        "pickle.dumps(ts.Future(1))",
+        "pickle.dumps(txn)",
+    ],
+    "asyncio": [
+        "async def main():\n    return await store[1].read()\nasyncio.run(main())",
+        "async def main():\n    s = await ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.int8, shape=[3], create=True)\n    await s.write([1, 2, 3])\n    return await s.read()\nasyncio.run(main())",
+        "async def main():\n    k = await ts.KvStore.open('memory://')\n    await k.write(b'x', b'1')\n    return (await k.read(b'x')).value, await k.list()\nasyncio.run(main())",
+        "async def main():\n    return await ts.Future(7)\nasyncio.run(main())",
+        "async def main():\n    w = store[0].write(5)\n    await w.copy\n    await w.commit\n    return await store[0].read()\nasyncio.run(main())",
+        "async def main():\n    return await asyncio.wait_for(asyncio.ensure_future(store[0].read()), 5)\nasyncio.run(main())",
+        "async def main():\n    promise, future = ts.Promise.new()\n    asyncio.get_running_loop().call_soon(promise.set_result, 9)\n    return await future\nasyncio.run(main())",
+        "async def main():\n    promise, future = ts.Promise.new()\n    promise.set_exception(KeyError('k'))\n    return await future\nasyncio.run(main())",
+        "async def value():\n    return 3\nasync def main():\n    return await ts.Future(value())\nasyncio.run(main())",
+        "async def main():\n    t = ts.Transaction()\n    await store.with_transaction(t)[0].write(8)\n    await t.commit_async()\n    return await store[0].read()\nasyncio.run(main())",
+    ],
+}
+
+
 def cases() -> dict[str, str]:
     """``area|code`` (lines joined by ``; ``) -> code, for every case in table order."""
     found: dict[str, str] = {}
-    for table in (CASES, MORE_CASES):
+    for table in (CASES, MORE_CASES, BEHAVIOUR_CASES):
         for area, codes in table.items():
             for code in codes:
-                found[f"{area}|{code.replace(chr(10), '; ')}"] = code
+                found[f"{area}|{' '.join(code.replace(chr(10), '; ').split())}"] = code
     return found

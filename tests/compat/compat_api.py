@@ -14,10 +14,13 @@ message names (the field involved).
 from __future__ import annotations
 
 import ast
+import asyncio
 import functools
 import importlib
 import inspect
+import pickle
 import re
+import typing
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -113,7 +116,13 @@ class CallResult:
 def run_case(module: ModuleType, code: str, setups: dict[str, str]) -> CallResult:
     """Runs ``code`` (statements, the last one an expression whose value is the result)
     with ``ts`` bound to ``module``, after the setups whose names it uses."""
-    namespace: dict[str, Any] = {"ts": module, "np": np}
+    namespace: dict[str, Any] = {
+        "ts": module,
+        "np": np,
+        "asyncio": asyncio,
+        "pickle": pickle,
+        "typing": typing,
+    }
     try:
         for name in _needed_setups(code, setups):
             _exec(setups[name], namespace)
@@ -153,10 +162,12 @@ def _exec(code: str, namespace: dict[str, Any]) -> Any:
 
 def comparable(value: Any, depth: int = 0) -> Any:
     """A plain value to compare across the libraries, or ``NotImplemented`` when there is
-    none (then only type name and repr are compared)."""
+    none (then only type name and repr are compared). Strings name the module as ts does."""
     if depth > 4:
         return NotImplemented
-    if value is None or isinstance(value, bool | int | float | str | bytes | complex):
+    if isinstance(value, str):
+        return value.replace(WHEEL + ".", OURS + ".")
+    if value is None or isinstance(value, bool | int | float | bytes | complex):
         return value
     if isinstance(value, np.ndarray):
         return ("ndarray", str(value.dtype), value.shape, value.tolist())

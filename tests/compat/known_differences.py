@@ -76,7 +76,6 @@ CALLS: dict[str, str] = {
     "KvStore.ReadResult|ts.KvStore.ReadResult(stamp=ts.KvStore.TimestampedStorageGeneration(b'g', 1.0)).stamp": "repr KvStore.TimestampedStorageGeneration(b'g', 1.0), wheel KvStore.TimestampedStorageGeneration(b'g', 1.000000)",
     "KvStore.ReadResult|ts.KvStore.ReadResult(state='no_such_state')": "raises ValueError (state: expected one of ('unspecified', 'missing', 'value'), but received 'no_such_state'), wheel raises TypeError",
     "KvStore.Spec|kvspec": "returns a KvStoreSpec, wheel a Spec",
-    "KvStore.Spec|ts.KvStore.Spec('memory://a').to_json(include_defaults=True)": "value {'driver': 'memory', 'path': 'a'}, wheel {'atomic': True, 'context': {}, 'driver': 'memory', 'memory_key_value_store': 'memory_key_value_store', 'path': 'a'}",
     "KvStore.Spec|ts.KvStore.Spec({'driver': 'file', 'path': 'x/'}).url": "wheel raises ValueError: file: URIs do not support relative paths: \"x/\"; ts returns 'file://x/'",
     "KvStore.TimestampedStorageGeneration|t = ts.KvStore.TimestampedStorageGeneration(); t.generation = b'x'; t.time = 3.0; t": "repr KvStore.TimestampedStorageGeneration(b'x', 3.0), wheel KvStore.TimestampedStorageGeneration(b'x', 3.000000)",
     "KvStore.TimestampedStorageGeneration|ts.KvStore.TimestampedStorageGeneration('g', 5.0)": "repr KvStore.TimestampedStorageGeneration(b'g', 5.0), wheel KvStore.TimestampedStorageGeneration(b'g', 5.000000)",
@@ -92,13 +91,16 @@ CALLS: dict[str, str] = {
     "Spec|ts.Spec({'driver': 'array', 'array': [1, 2, 3], 'dtype': 'int32'}).to_json()": "value {'array': ('list', [1, 2, 3]), 'driver': 'array', 'dtype': 'int32'}, wheel {'array': ('list', [1, 2, 3]), 'driver': 'array', 'dtype': 'int32', 'transform': {'input_exclusive_max': ('list', [3]),",
     "Spec|ts.Spec({'driver': 'cast', 'base': {'driver': 'array', 'array': [1], 'dtype': 'int32'}, 'dtype': 'float32'}).base.to_json()": "value {'array': ('list', [1]), 'driver': 'array', 'dtype': 'int32'}, wheel {'array': ('list', [1]), 'driver': 'array', 'dtype': 'int32', 'transform': {'input_exclusive_max': ('list', [1]), 'input_incl",
     "Spec|ts.Spec({'driver': 'zarr', 'kvstore': 'memory://', 'metadata': {'dtype': '<u2'}}).dtype": "returns a NoneType, wheel a dtype",
-    "Spec|ts.Spec({'driver': 'zarr', 'kvstore': 'memory://'}).to_json(include_defaults=True)": "value {'driver': 'zarr', 'kvstore': {'driver': 'memory'}}, wheel {'assume_cached_metadata': False, 'assume_metadata': False, 'cache_pool': 'cache_pool', 'context': {}, 'data_copy_concurrency': 'data_c",
     "TensorStore|store.schema.to_json()": "repr {'chunk_layout': {'grid_origin': [0, 0], 'inner_order': [0, 1], 'read_chunk': {'shape': [4, 5]}, 'write_chunk': {'shape': [4, 5]}}, 'codec': {'driver': 'zarr..., wheel {'chunk_layout': {'grid_ori",
     "TensorStore|ts.array(np.zeros((2, 2), dtype=object))": "repr <repr raised ValueError: no ts data type corresponds to NumPy dtype dtype('O')>, wheel TensorStore({ 'array': [[0, 0], [0, 0]], 'context': {'data_copy_concurrency': {}}, 'driver': 'array', 'dtype",
     "TensorStore|ts.cast(ts.array(np.array(['a'], dtype=object)), ts.int32)": "repr <repr raised ValueError: no ts data type corresponds to NumPy dtype dtype('O')>, wheel TensorStore(...)",
     "TensorStore|ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, dimension_units=['nm']).result().dimension_units": 'wheel raises ValueError: Error opening "zarr" driver: Error writing ".zarray": Cannot create using specified "metadata" and schema: Dimension units not supported by zarr driver [tens...; ts returns (N',
     "TensorStore|ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, read=True).result().writable": "message names none of ['zarr']: ts 'Cannot specify an open mode of `create` without `write`'; wheel 'Error opening \"zarr\" driver: Cannot specify an open mode of `create` without `write` [tensorstore..",
     "Transaction|t = ts.Transaction(); t.commit_sync(); t.abort()": "ts raises ValueError: cannot abort: the transaction's commit has already started; wheel returns None",
+    "pickle|pickle.loads(pickle.dumps(context)).spec": "returns a ContextSpec, wheel a Spec",
+    "pickle|pickle.loads(pickle.dumps(store)).domain": "ts raises ValueError: cannot open: no array at 'memory://' (.zarray is missing); pass create=True to create one; wheel returns { [0, 4*), [0, 5*) }",
+    "pickle|pickle.loads(pickle.dumps(ts.CodecSpec({'driver': 'zarr', 'compressor': None}))).to_json()": "value {'driver': 'zarr', 'compressor': None}, wheel {'compressor': None, 'driver': 'zarr', 'filters': None}",
+    "types|ts.OutputIndexMethod.constant == 0, int(ts.OutputIndexMethod.array)": "value ('tuple', [True, 2]), wheel ('tuple', [False, 2])",
     # END GENERATED
 }
 
