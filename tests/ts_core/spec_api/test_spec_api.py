@@ -76,6 +76,10 @@ SPEC_CASES: dict[str, Callable[[Any], Any]] = {
     "conflicting dtype": lambda ts: _updated(sized(ts), dtype=ts.int8),
     "conflicting shape": lambda ts: _updated(sized(ts), shape=[3]),
     "bad transform": lambda ts: zarr_spec(ts, transform={"input_shape": "x"}),
+    "defaults n5": lambda ts: ts.Spec({"driver": "n5", "kvstore": "memory://"}).to_json(include_defaults=True),
+    "defaults cast": lambda ts: ts.Spec({"driver": "cast", "dtype": "int32", "base": {
+        "driver": "n5", "kvstore": "memory://"}}).to_json(include_defaults=True),
+    "defaults zarr": lambda ts: sized(ts).to_json(include_defaults=True),
     "bound to a context": lambda ts: _updated(zarr_spec(ts), context=ts.Context()),
     "bound, named resources": lambda ts: _updated(
         ts.Spec({"driver": "n5", "cache_pool": "cache_pool#b",
@@ -205,6 +209,7 @@ def test_schema_indexing_matches_tensorstore(case: str) -> None:
 KVSTORE_CASES: dict[str, Callable[[Any], Any]] = {
     "spec join slash": lambda ts: ts.KvStore.Spec({"driver": "memory", "path": "a"}) / "/b",
     "spec join kept slash": lambda ts: ts.KvStore.Spec({"driver": "memory", "path": "a/"}) / "/b",
+    "spec defaults": lambda ts: ts.KvStore.Spec("memory://a/").to_json(include_defaults=True),
     "spec add": lambda ts: ts.KvStore.Spec({"driver": "memory", "path": "a"}) + "b",
     "bound spec": lambda ts: _bound_kvstore_spec(ts),
     "unbound again": lambda ts: _updated(_bound_kvstore_spec(ts), unbind_context=True),

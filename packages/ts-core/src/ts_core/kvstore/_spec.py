@@ -125,15 +125,21 @@ class KvStoreSpec:
         tensorstore does, each resource it refers to as ``[identifier]`` and that
         resource's spec under ``context``."""
         json: dict[str, Any] = {"driver": self._record.id, **unstructure_spec(self._driver_spec)}
-        if self._path:
+        if self._path or include_defaults:
             json["path"] = self._path
+        if include_defaults:
+            import attrs
+
+            defaults = attrs.asdict(self._driver_spec, recurse=True)
+            json.update((name, value) for name, value in defaults.items()
+                        if value is not None and name not in json)
         context_json = self._context.to_json() if self._context is not None else {}
         if self._bound is not None:
             references, shared, inline = self._resolve_resources(self._bound, self._context)
             json.update((name, [identifier]) for name, identifier in references.items())
             json.update((name, [value]) for name, value in inline.items())
             context_json = dict(sorted({**shared, **context_json}.items()))
-        if context_json or (include_defaults and self._context is not None):
+        if context_json or include_defaults:
             json["context"] = context_json
         return dict(sorted(json.items()))
 

@@ -151,9 +151,10 @@ class Spec(Indexable):
         self._context = bound
 
     def to_json(self, include_defaults: bool = False) -> dict[str, Any]:
-        """The spec's JSON (``include_defaults`` is accepted; defaults are not spelled out)."""
+        """The spec's JSON; with ``include_defaults`` the members a kvstore-backed driver
+        and its kvstore take by default are spelled out too (not a format's own defaults)."""
         copied: dict[str, Any] = json_copy(self._json)
-        return copied
+        return with_defaults(copied) if include_defaults else copied
 
     def copy(self) -> Spec:
         return Spec._from_normalized(json_copy(self._json), self._context)
@@ -307,6 +308,16 @@ class Spec(Indexable):
 _KVS_BACKED_RESOURCES = ("cache_pool", "data_copy_concurrency")
 
 
+def _driver_schema_properties(driver: str) -> dict[str, Any]:
+    """The members ``driver``'s own JSON schema declares (not those of the base schemas)."""
+    from ..plugin import get_registry
+
+    record = get_registry().find("driver", driver)
+    if record is None or record.schema is None:
+        return {}
+    return dict(record.schema.get("properties", {}))
+
+
 def _driver_resource_members(driver: str) -> list[str]:
     """Members of ``driver``'s spec that refer to context resources."""
     from ..plugin import get_registry
@@ -316,7 +327,7 @@ def _driver_resource_members(driver: str) -> list[str]:
     if record is None or record.schema is None:
         return []
     kinds = set(registry.ids("context_resource"))
-    names = [name for name in record.schema.get("properties", {}) if name in kinds]
+    names = [name for name in _driver_schema_properties(driver) if name in kinds]
     if any(str(part.get("$ref", "")).endswith("/kvs_backed") for part in record.schema.get("allOf", [])):
         names.extend(name for name in _KVS_BACKED_RESOURCES if name not in names)
     return names
@@ -346,6 +357,47 @@ def bound_json(json_value: dict[str, Any], context: Any) -> dict[str, Any]:
         resolved.update(shared)
     shown["context"] = dict(sorted({**resolved, **dict(layer or {})}.items()))
     return dict(sorted(shown.items()))
+
+
+#: What every kvstore-backed driver takes when its spec does not say.
+_KVS_BACKED_DEFAULTS: dict[str, Any] = {
+    "assume_cached_metadata": False,
+    "assume_metadata": False,
+    "cache_pool": "cache_pool",
+    "data_copy_concurrency": "data_copy_concurrency",
+    "delete_existing": False,
+    "fill_missing_data_reads": True,
+    "recheck_cached_data": True,
+    "recheck_cached_metadata": "open",
+    "store_data_equal_to_fill_value": False,
+}
+
+
+def with_defaults(json_value: dict[str, Any]) -> dict[str, Any]:
+    """Spec JSON with the generic defaults spelled out (``to_json(include_defaults=True)``)."""
+    from ..kvstore import KvStoreSpec
+
+    result = dict(json_value)
+    result.setdefault("context", {})
+    schema = dict(result.get("schema") or {})
+    if "dtype" in result:
+        schema.setdefault("dtype", result["dtype"])
+    if "transform" in result:
+        schema.setdefault("rank", parse_transform(result["transform"]).output_rank)
+    elif "rank" in result:
+        schema.setdefault("rank", result["rank"])
+    if schema:
+        result["schema"] = dict(sorted(schema.items()))
+    if "kvstore" in result:
+        result["kvstore"] = KvStoreSpec(result["kvstore"]).to_json(include_defaults=True)
+        for name, value in _KVS_BACKED_DEFAULTS.items():
+            result.setdefault(name, value)
+        result.setdefault("schema", {})
+        if "metadata" in _driver_schema_properties(str(result["driver"])):
+            result.setdefault("metadata", {})
+    if isinstance(result.get("base"), dict):
+        result["base"] = with_defaults(result["base"])
+    return dict(sorted(result.items()))
 
 
 def spec_url(json_value: Mapping[str, Any]) -> str:
