@@ -140,3 +140,41 @@ def test_open_mode_of_a_spec_round_trips_through_open() -> None:
     spec = ts_core.Spec({**BASE, "create": True, "dtype": "uint8", "schema": {"domain": {"shape": [4]}}})
     store = ts_core.open(spec, open_mode=ts_core.OpenMode(create=True)).result()
     assert store.shape == (4,)
+
+
+N5 = {"driver": "n5", "kvstore": "memory://"}
+SCHEMA_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("shape tuple", {"shape": (2, 3)}),
+    ("shape of numpy integers", {"shape": [__import__("numpy").int64(2)]}),
+    ("shape of floats", {"shape": [2.5]}),
+    ("shape as an integer", {"shape": 2}),
+    ("shape as text", {"shape": "ab"}),
+    ("rank as a float", {"shape": [2], "rank": 1.0}),
+    ("rank as text", {"shape": [2], "rank": "x"}),
+    ("units as text", {"shape": [2], "dimension_units": "nm"}),
+    ("units as pairs", {"shape": [2], "dimension_units": [(4, "nm")]}),
+    ("units as Unit", {"shape": [2], "dimension_units": ["Unit:4nm"]}),
+    ("units of a bad type", {"shape": [2], "dimension_units": [5j]}),
+    ("domain as a list", {"domain": [2]}),
+    ("domain", {"domain": "IndexDomain"}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SCHEMA_CASES, ids=[case[0] for case in SCHEMA_CASES])
+def test_schema_keyword_types_match_the_wheel(name: str, kwargs: dict[str, Any]) -> None:
+    outcomes = []
+    for ts in (ts_core, tensorstore):
+        options = dict(kwargs)
+        if options.get("domain") == "IndexDomain":
+            options["domain"] = ts.IndexDomain(shape=[3], labels=["x"])
+        if isinstance(options.get("dimension_units"), list):
+            options["dimension_units"] = [
+                ts.Unit(unit[5:]) if isinstance(unit, str) and unit.startswith("Unit:") else unit
+                for unit in options["dimension_units"]
+            ]
+        try:
+            store = ts.open(N5, create=True, dtype="uint8", context=ts.Context(), **options).result()
+            outcomes.append(("ok", store.shape, [str(unit) if unit else None for unit in store.dimension_units]))
+        except (TypeError, ValueError) as error:
+            outcomes.append((type(error).__name__,))
+    assert outcomes[0] == outcomes[1]

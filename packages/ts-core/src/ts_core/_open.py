@@ -8,6 +8,8 @@ accepted, with its meaning and its ``TypeError`` for a value of the wrong type.
 from __future__ import annotations
 
 import numbers
+import operator
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ._executor import run_inline
@@ -68,6 +70,46 @@ def open_mode_override(open_mode: Any, flags: dict[str, Any]) -> OpenMode | None
     return combined if combined else None
 
 
+def _index(value: Any, name: str) -> int:
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"Invalid {name}: expected an integer, but received {value!r}") from None
+
+
+def _unit_json(unit: Any) -> Any:
+    if unit is None or isinstance(unit, str | numbers.Real):
+        return unit
+    if isinstance(unit, tuple | list) and len(unit) == 2:
+        return list(unit)
+    to_json = getattr(unit, "to_json", None)  # a ts.Unit
+    if callable(to_json):
+        return to_json()
+    raise TypeError(
+        f"Invalid dimension_units: expected ts.Unit, str, number, (number, str) or None, but received {unit!r}"
+    )
+
+
+def _normalize_schema_options(options: dict[str, Any]) -> None:
+    """Check the types of the schema keywords tensorstore checks (TypeError naming the
+    keyword) and turn the Python values it accepts into their JSON."""
+    if options.get("rank") is not None:
+        options["rank"] = _index(options["rank"], "rank")
+    shape = options.get("shape")
+    if shape is not None:
+        if isinstance(shape, str | bytes) or not isinstance(shape, Iterable):
+            raise TypeError(f"Invalid shape: expected a sequence of integers, but received {shape!r}")
+        options["shape"] = [_index(extent, "shape") for extent in shape]
+    units = options.get("dimension_units")
+    if units is not None:
+        if isinstance(units, str | bytes) or not isinstance(units, Iterable):
+            raise TypeError(f"Invalid dimension_units: expected a sequence of units, but received {units!r}")
+        options["dimension_units"] = [_unit_json(unit) for unit in units]
+    domain = options.get("domain")
+    if domain is not None and not (hasattr(domain, "to_json") or isinstance(domain, Mapping)):
+        raise TypeError(f"Invalid domain: expected ts.IndexDomain, but received {type(domain).__name__}")
+
+
 def _check_types(context: Any, transaction: Any, batch: Any) -> None:
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"Invalid context: expected ts.Context, but received {type(context).__name__}")
@@ -106,6 +148,7 @@ def open(
     read = None if read is None else as_flag(read, "read")
     write = None if write is None else as_flag(write, "write")
     mode = open_mode_override(options.pop("open_mode", None), {name: options.pop(name, None) for name in OPEN_MODE_FLAGS})
+    _normalize_schema_options(options)
     for name in _RECHECK_OPTIONS:  # recheck_cached last: it wins over the other two
         value = options.pop(name, None)
         if value is not None:

@@ -117,6 +117,7 @@ def _dim_selection_class() -> type:
             raise TypeError("ts_core.DimSelection: No constructor defined! Subscript ts.d instead: ts.d[0, 'x']")
 
     DimSelection.__module__ = "ts_core"
+    DimSelection.__qualname__ = "DimSelection"
     return DimSelection
 
 
