@@ -510,7 +510,10 @@ def test_url_and_auto_detection_match_the_wheel(tmp_path: Path, fmt: str) -> Non
     path = tmp_path / f"a.{fmt}"
     path.write_bytes(encode(fmt, RGB))
     url = f"file://{path}|{fmt}:"
-    assert ts.Spec(url).to_json() == {"driver": fmt, "kvstore": {"driver": "file", "path": str(path)}}
+    parsed = ts.Spec(url).to_json()
+    assert {k: parsed[k] for k in ("driver", "kvstore", "dtype")} == {
+        "driver": fmt, "kvstore": {"driver": "file", "path": str(path)}, "dtype": "uint8"}
+    assert ts.Spec(url).rank == tensorstore.Spec(url).rank == 3
     ours, wheel = ts.open(url).result(), tensorstore.open(url).result()
     assert ours.spec().to_json() == wheel.spec().to_json()
     assert ts.Spec({"driver": fmt, "kvstore": f"file://{path}"}).url == url
@@ -520,3 +523,12 @@ def test_url_and_auto_detection_match_the_wheel(tmp_path: Path, fmt: str) -> Non
     np.testing.assert_array_equal(detected.read().result(), wheel_detected.read().result())
     with pytest.raises(ValueError, match=f'"{fmt}:x": Path not supported'):
         ts.Spec(f"file://{path}|{fmt}:x")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_unopened_spec_knows_dtype_rank_and_origin(fmt: str) -> None:
+    spec = {"driver": fmt, "kvstore": "memory://a"}
+    ours, wheel = ts.Spec(spec), tensorstore.Spec(spec)
+    assert (ours.rank, ours.dtype.name) == (wheel.rank, wheel.dtype.name) == (3, "uint8")
+    assert repr(ours.domain) == repr(wheel.domain) == "{ [0, +inf*), [0, +inf*), [0, +inf*) }"
+    assert ours.to_json()["transform"] == wheel.to_json()["transform"]

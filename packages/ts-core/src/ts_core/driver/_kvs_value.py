@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import json
+import os
 import threading
 import time
 import weakref
@@ -59,6 +60,19 @@ class _Entry:
 
 _entries: weakref.WeakValueDictionary[tuple[Any, ...], _Entry] = weakref.WeakValueDictionary()
 _entries_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    """Fresh locks in a forked child (a lock another thread held at the fork would never
+    be released there); the entries stay, so stores opened before the fork keep working."""
+    global _entries_lock
+    _entries_lock = threading.Lock()
+    for entry in list(_entries.values()):
+        entry.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _shared_entry(key: tuple[Any, ...], store: KvStore) -> _Entry:

@@ -124,6 +124,15 @@ class ImageDriver(KvsValueDriver):
             )
         return driver
 
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """What every image spec implies: uint8 over a rank-3 domain with origin 0 (its
+        size is known once the image is read), as tensorstore's specs report."""
+        from ...index_space import IndexDomain
+        from ...schema import Schema
+
+        return Schema(dtype="uint8", domain=IndexDomain(json={"inclusive_min": [0] * IMAGE_RANK}))
+
     def check_options(self) -> None:
         """Raise SpecError naming a format option whose value the format cannot use."""
 

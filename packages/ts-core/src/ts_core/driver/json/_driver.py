@@ -118,6 +118,15 @@ class JsonDriver(KvsValueDriver):
         kvstore, key = open_value_kvstore(cls.id, json_value, context, transaction)
         return cls(pointer=pointer, kvstore=kvstore, key=key, json_value=json_value, context=context, options=options)
 
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """What every json spec implies: one ``json`` value (rank 0), as tensorstore's specs report."""
+        from ... import _dtype
+        from ...index_space import IndexDomain
+        from ...schema import Schema
+
+        return Schema(dtype=_dtype.json, domain=IndexDomain(shape=()))
+
     # -- the value codec ----------------------------------------------------------------------
     def decode_value(self, data: bytes) -> Any:
         try:
