@@ -528,8 +528,22 @@ def one_line_reason(run: DocstringRun) -> str:
     elif outcome.expected.strip().endswith(("Error", "...")) and "Error" in outcome.expected:
         detail = "raises nothing, expected " + outcome.expected.strip().splitlines()[-1]
     else:
-        detail = "output differs"
-    return f"example {outcome.index + 1} `{first_line}`: {_shorten(detail, 100)}"
+        detail = "output differs: " + _first_difference(outcome.expected, outcome.got)
+    return f"example {outcome.index + 1} `{first_line}`: {_shorten(detail, 130)}"
+
+
+def _first_difference(expected: str, got: str) -> str:
+    """The first line where ``got`` departs from ``expected`` (whitespace-insensitive)."""
+    if not got.strip():
+        return f"expected `{_shorten(' '.join(expected.split()), 50)}`, got no output (None?)"
+    expected_lines = [" ".join(line.split()) for line in expected.strip().splitlines()]
+    got_lines = [" ".join(line.split()) for line in got.strip().splitlines()]
+    for index in range(max(len(expected_lines), len(got_lines))):
+        want = expected_lines[index] if index < len(expected_lines) else "(end)"
+        have = got_lines[index] if index < len(got_lines) else "(end)"
+        if want != have and "..." not in want:
+            return f"expected `{_shorten(want, 50)}`, got `{_shorten(have, 50)}`"
+    return f"expected `{_shorten(' '.join(expected_lines), 50)}`"
 
 
 def _shorten(text: str, limit: int) -> str:
