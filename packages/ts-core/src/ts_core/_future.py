@@ -66,17 +66,17 @@ class Future(Generic[T]):
     _state: int
 
     def __new__(cls, future: Any = _UNSET, *, loop: asyncio.AbstractEventLoop | None = None) -> Future[T]:
-        if cls is Future and isinstance(future, Future):
+        if future is not _UNSET and cls is Future and isinstance(future, Future):
             return future
-        self = super().__new__(cls)
+        self = object.__new__(cls)
         self._callbacks = []
         self._exception = None
         self._on_cancel = None
         self._result = None
         self._state = _PENDING
-        if future is _UNSET:
-            pass
-        elif isinstance(future, Future):
+        if future is _UNSET:  # the library's own pending futures: the hot path
+            return self
+        if isinstance(future, Future):
             future.add_done_callback(self._copy_from)
         elif asyncio.iscoroutine(future):
             self._run_coroutine(future, loop)
