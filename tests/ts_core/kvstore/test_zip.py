@@ -331,3 +331,45 @@ def test_writes_preserve_other_members_compressed_bytes() -> None:
         assert archive.getinfo("bz").compress_type == zipfile.ZIP_BZIP2
         assert archive.getinfo("new").compress_type == zipfile.ZIP_DEFLATED
         assert zlib.crc32(archive.read("new")) == archive.getinfo("new").CRC
+
+
+def test_large_directory_beyond_the_tail_read() -> None:
+    members = {f"{'n' * 60}{i:05d}": str(i).encode() for i in range(1500)}  # a ~160 kB directory
+    store = zip_store(zip_bytes(members, zipfile.ZIP_STORED))
+    assert len(store.list().result()) == 1500
+    assert store[f"{'n' * 60}01234"] == b"1234"
+
+
+def test_large_zip64_archive_found_from_its_tail() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        with archive.open("big", "w", force_zip64=True) as member:
+            member.write(bytes(range(256)) * 400)  # 100 kB: more than the tail read
+        archive.writestr("small", b"s")
+    store = zip_store(buffer.getvalue())
+    assert store.list().result() == [b"big", b"small"]
+    assert store["big"] == bytes(range(256)) * 400
+    assert store["small"] == b"s"
+
+
+def with_zip64_end(archive: bytes) -> bytes:
+    """``archive`` with a ZIP64 end of central directory record and locator (APPNOTE 4.3.14,
+    4.3.15), and the classic record's fields saturated, as writers of huge archives do."""
+    end = archive.rindex(END)
+    _, _, _, _, entries, size, offset, _ = struct.unpack_from("<4sHHHHIIH", archive, end)
+    record = struct.pack("<4sQHHIIQQQQ", b"PK\x06\x06", 44, 45, 45, 0, 0, entries, entries, size, offset)
+    locator = struct.pack("<4sIQI", b"PK\x06\x07", 0, end, 1)
+    classic = struct.pack("<4sHHHHIIH", END, 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    return archive[:end] + record + locator + classic
+
+
+@pytest.mark.parametrize("padding", [0, 100_000])  # read whole, or found from the tail read
+def test_zip64_end_records(padding: int) -> None:
+    members = {"pad": bytes(range(256)) * (padding // 256), "a": b"alpha", "b/c": b"gamma"}
+    archive = with_zip64_end(zip_bytes(members, zipfile.ZIP_STORED))
+    with zipfile.ZipFile(io.BytesIO(archive)) as reference:
+        assert reference.read("a") == b"alpha"  # a valid archive by Python's reader too
+    store = zip_store(archive)
+    assert store.list().result() == [b"a", b"b/c", b"pad"]
+    assert store["b/c"] == b"gamma"
+    assert store["pad"] == members["pad"]

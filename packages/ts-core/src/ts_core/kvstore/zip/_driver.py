@@ -64,6 +64,10 @@ class _Directory:
     members: dict[bytes, ZipEntry]
 
 
+class _ArchiveChanged(Exception):
+    """The archive changed between the reads of one operation: start again."""
+
+
 def _corrupt(url: str, exc: Exception) -> ValueError:
     return ValueError(f"error reading ZIP archive {url}: {exc}")
 
@@ -113,6 +117,15 @@ class ZipKvStore(KvStoreDriver):
 
     def _load_directory(self) -> _Directory | None:
         """The current directory (None: no archive), reusing the cached one if unchanged."""
+        for _ in range(_MAX_READ_RETRIES):
+            try:
+                return self._try_load_directory()
+            except _ArchiveChanged:
+                continue
+        raise ValueError(f"ZIP archive {self._url} kept changing while its directory was read")
+
+    def _try_load_directory(self) -> _Directory | None:
+        """The directory or None (no archive); _ArchiveChanged if it changed between reads."""
         cached = self._directory
         known = cached.generation if cached is not None else None
         try:
@@ -134,8 +147,8 @@ class ZipKvStore(KvStoreDriver):
                 directory_bytes = end.value[start_in_end:start_in_end + length]
             else:
                 result = self._read_base(ByteRange(offset, offset + length))
-                if result.stamp.generation != generation:
-                    return self._load_directory()
+                if result.state != "value" or result.stamp.generation != generation:
+                    raise _ArchiveChanged
                 directory_bytes = result.value
             members = parse_central_directory(directory_bytes, entries, size)
         except (ZipFormatError, ValueError) as exc:
