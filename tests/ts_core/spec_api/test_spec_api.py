@@ -76,6 +76,18 @@ SPEC_CASES: dict[str, Callable[[Any], Any]] = {
     "conflicting dtype": lambda ts: _updated(sized(ts), dtype=ts.int8),
     "conflicting shape": lambda ts: _updated(sized(ts), shape=[3]),
     "bad transform": lambda ts: zarr_spec(ts, transform={"input_shape": "x"}),
+    "kvstore already specified": lambda ts: _updated(zarr_spec(ts), kvstore=ts.KvStore.Spec("memory://a/")),
+    "kvstore option": lambda ts: _updated(ts.Spec({"driver": "n5"}), kvstore=ts.KvStore.Spec("memory://a/")),
+    "schema option": lambda ts: _updated(zarr_spec(ts), schema=ts.Schema(dtype="int32", shape=[3, 4])),
+    "domain option": lambda ts: _updated(zarr_spec(ts), domain=ts.IndexDomain(labels=["x", "y"], shape=[3, 4])),
+    "chunk_layout option": lambda ts: _updated(zarr_spec(ts), chunk_layout=ts.ChunkLayout(read_chunk_shape=[2, 3])),
+    "units option": lambda ts: _updated(zarr_spec(ts), dimension_units=["nm", "s"]),
+    "units conflict": lambda ts: _updated(zarr_spec(ts, rank=3), dimension_units=["nm", "s"]),
+    "recheck option": lambda ts: _updated(zarr_spec(ts), recheck_cached=False),
+    "unknown option": lambda ts: _updated(zarr_spec(ts), foo=1),
+    "url of a driver without one": lambda ts: ts.Spec({"driver": "array", "array": [1, 2], "dtype": "int32"}).url,
+    "url of cast": lambda ts: ts.Spec({"driver": "cast", "dtype": "int32", "base": {
+        "driver": "zarr3", "kvstore": "memory://a/"}}).url,
     "defaults n5": lambda ts: ts.Spec({"driver": "n5", "kvstore": "memory://"}).to_json(include_defaults=True),
     "defaults cast": lambda ts: ts.Spec({"driver": "cast", "dtype": "int32", "base": {
         "driver": "n5", "kvstore": "memory://"}}).to_json(include_defaults=True),
@@ -180,7 +192,18 @@ SCHEMA_CASES: dict[str, Callable[[Any], Any]] = {
     "rank mismatch": lambda ts: _schema(ts)[ts.IndexTransform(input_shape=[3], output=[
         ts.OutputIndexMap(index_array=[1, 2, 3])])],
     "units": lambda ts: ts.Schema(rank=2, dimension_units=["nm", None], fill_value=3).T,
+    "implicit bounds kept": lambda ts: _implicit_schema(ts).T,
+    "implicit bounds sliced": lambda ts: _implicit_schema(ts)[1:],
+    "marked explicit": lambda ts: _implicit_schema(ts).mark_bounds_implicit[:False],
+    "explicit stays explicit": lambda ts: ts.Schema(shape=[3, 4]).mark_bounds_implicit[:True],
+    "index domain": lambda ts: ts.Schema(shape=[3, 4])[ts.IndexDomain(shape=[2, 2])],
+    "out of bounds": lambda ts: ts.Schema(shape=[3, 4])[5],
+    "transpose": lambda ts: ts.Schema(shape=[3, 4, 5]).transpose([2, 0, 1]),
 }
+
+
+def _implicit_schema(ts: Any) -> Any:
+    return ts.Schema(domain=ts.IndexDomain(shape=[3, 4], implicit_upper_bounds=[True, False]))
 
 
 def _schema(ts: Any) -> Any:
@@ -303,6 +326,11 @@ CONTEXT_CASES: dict[str, Callable[[Any], Any]] = {
     "unknown kind in spec": lambda ts: ts.Context({"foo": {}}),
     "bad member": lambda ts: ts.Context({"cache_pool": 3}),
     "not an object": lambda ts: ts.Context.Spec([]),
+    "named resource": lambda ts: ts.Context({"cache_pool#a": {"total_bytes_limit": 4}})["cache_pool#a"],
+    "alias": lambda ts: ts.Context({"cache_pool#a": {"total_bytes_limit": 4}, "cache_pool": "cache_pool#a"})["cache_pool"],
+    "from the parent": lambda ts: ts.Context({}, parent=ts.Context({"cache_pool#a": {}}))["cache_pool#a"],
+    "parent not a context": lambda ts: ts.Context(parent=3),
+    "resource pickles": lambda ts: pickle.loads(pickle.dumps(ts.Context({"cache_pool": {"total_bytes_limit": 4}})["cache_pool"])),
 }
 
 

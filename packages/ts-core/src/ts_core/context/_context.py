@@ -105,8 +105,16 @@ class ResourceHandle:
     def to_json(self) -> Any:
         return self.spec_json
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # As in tensorstore, an unpickled resource is a new one made from the same spec.
+        return (_unpickle_resource, (self.identifier, self.spec_json))
+
     def __repr__(self) -> str:
         return f"Context.Resource({self.spec_json!r})"
+
+
+def _unpickle_resource(identifier: str, spec_json: Any) -> ResourceHandle:
+    return Context({identifier: spec_json})[identifier]
 
 
 class Context:

@@ -403,7 +403,7 @@ def transform_schema(schema: Schema, transform: Any) -> Schema:
     result._dtype = schema._dtype
     result._codec = schema._codec
     if schema._domain is not None:
-        result._domain = transform.domain
+        result._domain = _transformed_domain(schema._domain, transform, source)
     layout_json = schema._chunk_layout.to_json()
     if any(name != "rank" for name in layout_json):
         result._chunk_layout = chunk_layout_from_json(_transform_layout_json(layout_json, source))
@@ -417,6 +417,28 @@ def transform_schema(schema: Schema, transform: Any) -> Schema:
                              "(not one value) is not supported")
         result._fill_value = schema._fill_value.reshape(())
     return result
+
+
+def _transformed_domain(domain: Any, transform: Any, source: list[tuple[int, int, int] | None]) -> Any:
+    """``transform``'s domain, where a bound stays implicit only if the schema's bound it
+    maps to is implicit too (an explicit schema bound still constrains the array)."""
+    from ..index_space import IndexDomain
+
+    result = transform.domain
+    lower = list(result.implicit_lower_bounds)
+    upper = list(result.implicit_upper_bounds)
+    for dim, src in enumerate(source):
+        if src is None:
+            continue
+        output_dim, _, stride = src
+        low_source, high_source = ((domain.implicit_lower_bounds, domain.implicit_upper_bounds)
+                                   if stride > 0 else
+                                   (domain.implicit_upper_bounds, domain.implicit_lower_bounds))
+        lower[dim] = lower[dim] and bool(low_source[output_dim])
+        upper[dim] = upper[dim] and bool(high_source[output_dim])
+    return IndexDomain(inclusive_min=result.inclusive_min, exclusive_max=result.exclusive_max,
+                       implicit_lower_bounds=lower, implicit_upper_bounds=upper,
+                       labels=result.labels)
 
 
 def _scaled_unit(unit: Any, factor: int) -> Unit:

@@ -134,6 +134,8 @@ class Spec(Indexable):
         strip = options.pop("strip_context", None)
         for name in _IGNORED_OPTIONS:
             options.pop(name, None)
+        if options.get("kvstore") is not None and "kvstore" in merged:
+            raise SpecError("kvstore", '"kvstore" is already specified')
         merged = _apply_open_mode(merged, options)
         merged = _apply_update_options(merged, options)
         bound = self._context
@@ -240,9 +242,10 @@ class Spec(Indexable):
         from ..schema._schema import Schema, schema_from_json, transform_schema
         from ._normalize import driver_schema
 
-        schema = schema_from_json(self._json.get("schema") or {}, "schema")
+        schema_json = dict(self._json.get("schema") or {})
         if self._json.get("dtype") is not None:
-            schema.update(dtype=self._json["dtype"])
+            schema_json["dtype"] = self._json["dtype"]  # a fill value takes the dtype
+        schema = schema_from_json(schema_json, "schema")
         implied = driver_schema(self._json)
         if implied is not None:
             implied_json = implied.to_json()
@@ -255,6 +258,7 @@ class Spec(Indexable):
             return schema
         schema.update(rank=transform.output_rank)
         viewed: Schema = transform_schema(schema, transform)
+        viewed._domain = transform.domain  # the spec's transform defines its domain
         return viewed
 
     @property
@@ -415,7 +419,7 @@ def spec_url(json_value: Mapping[str, Any]) -> str:
             break
     scheme = scheme or _DRIVER_URL_SCHEMES.get(driver)
     if scheme is None or "kvstore" not in json_value:
-        raise ValueError(f'URL representation not supported for "{driver}" driver')
+        raise NotImplementedError(f'URL representation not supported for "{driver}" driver')
     return f"{KvStoreSpec(json_value['kvstore']).url}|{scheme}:"
 
 
