@@ -82,9 +82,9 @@ def has_name(module: ModuleType, dotted: str) -> bool:
     return True
 
 
-#: Outcomes of this process's tests, for the end-of-run summary: "names" and "calls" map an
-#: id to whether ts_core agreed.
-RESULTS: dict[str, dict[str, bool]] = {"names": {}, "calls": {}}
+#: Outcomes of this process's tests, for the end-of-run summary: "names", "calls" and
+#: "signatures" map an id to whether ts_core agreed.
+RESULTS: dict[str, dict[str, bool]] = {"names": {}, "calls": {}, "signatures": {}}
 
 
 def summary() -> str:
@@ -99,6 +99,11 @@ def summary() -> str:
         lines.append(
             f"small calls where ts_core agrees with the wheel: {sum(calls.values())} of "
             f"{len(calls)} checked"
+        )
+    if signatures := RESULTS["signatures"]:
+        lines.append(
+            f"call signatures ts_core accepts as the wheel does: {sum(signatures.values())} of "
+            f"{len(signatures)} checked"
         )
     return "\n".join(lines)
 

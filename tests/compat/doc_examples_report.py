@@ -1,16 +1,18 @@
 """Where ts_core still differs from the tensorstore wheel, and how.
 
     .venv/bin/python tests/compat/doc_examples_report.py [-k SUBSTRING] [--all]
-    .venv/bin/python tests/compat/doc_examples_report.py --names --calls [-k SUBSTRING]
+    .venv/bin/python tests/compat/doc_examples_report.py --names --calls --signatures [-k S]
     .venv/bin/python tests/compat/doc_examples_report.py --write-known
 
 By default: for each wheel docstring (id containing SUBSTRING) whose examples fail on
 ts_core, its first failing example with the source, the expected output and what ts_core
 gave. ``--all`` also lists the examples not compared exactly (not run, output unstable on
 the wheel, stale documentation). ``--names`` lists the wheel's public names ts_core lacks;
-``--calls`` the api_cases snippets where ts_core differs (test_public_names.py).
+``--calls`` the api_cases snippets where ts_core differs (test_public_names.py);
+``--signatures`` the call signatures ts_core does not accept as the wheel does.
 ``--write-known`` runs everything and rewrites the generated blocks of
-known_differences.py (MISSING_NAMES, CALLS, DOC_EXAMPLES) and of docs/tensorstore-compat.md
+known_differences.py (MISSING_NAMES, CALLS, SIGNATURES, DOC_EXAMPLES) and of
+docs/tensorstore-compat.md
 to match the code as it is now.
 """
 
@@ -30,6 +32,7 @@ import api_cases  # noqa: E402
 import compat_api  # noqa: E402
 import compat_docrunner as runner  # noqa: E402
 import compat_extensions  # noqa: E402
+import compat_signatures  # noqa: E402
 import known_differences  # noqa: E402
 
 KNOWN = HERE / "known_differences.py"
@@ -84,6 +87,16 @@ def call_differences(substring: str = "") -> dict[str, str]:
     return found
 
 
+def signature_differences(substring: str = "") -> dict[str, str]:
+    found = {}
+    for dotted in compat_signatures.checked_callables():
+        if substring in dotted:
+            differences = compat_signatures.signature_differences(dotted)
+            if differences:
+                found[dotted] = "; ".join(differences)[:200]
+    return found
+
+
 def doc_example_verdicts(substring: str = "") -> dict[str, runner.Verdict]:
     return {doc_id: runner.verdict(doc_id) for doc_id in runner.collect() if substring in doc_id}
 
@@ -91,6 +104,7 @@ def doc_example_verdicts(substring: str = "") -> dict[str, runner.Verdict]:
 def write_known() -> None:
     names = missing_names()
     calls = call_differences()
+    signatures = signature_differences()
     verdicts = doc_example_verdicts()
     docs = {
         doc_id: runner.one_line_reason(v.ours)
@@ -100,13 +114,15 @@ def write_known() -> None:
     text = KNOWN.read_text("utf-8")
     text = _rewrite_block(text, "missing names", names)
     text = _rewrite_block(text, "calls", calls)
+    text = _rewrite_block(text, "signatures", signatures)
     text = _rewrite_block(text, "doc examples", docs)
     KNOWN.write_text(text, "utf-8")
     importlib.reload(known_differences)
     compat_extensions.write_page()
     print(runner.summary(verdicts))
     print(
-        f"wrote {len(names)} missing names, {len(calls)} call differences and "
+        f"wrote {len(names)} missing names, {len(calls)} call differences, "
+        f"{len(signatures)} signature differences and "
         f"{len(docs)} failing docstrings to {KNOWN}, and the tables of {compat_extensions.PAGE}"
     )
 
@@ -117,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--all", action="store_true", help="also examples not compared exactly")
     parser.add_argument("--names", action="store_true", help="list public names ts lacks")
     parser.add_argument("--calls", action="store_true", help="list api_cases differences")
+    parser.add_argument("--signatures", action="store_true", help="list signature differences")
     parser.add_argument("--write-known", action="store_true", help="rewrite known_differences.py")
     args = parser.parse_args(argv)
     if args.write_known:
@@ -124,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--write-known runs everything; drop -k")
         write_known()
         return 0
-    if args.names or args.calls:
+    if args.names or args.calls or args.signatures:
         if args.names:
             for name, note in missing_names(args.substring).items():
                 listed = "" if name in known_differences.MISSING_NAMES else "  [not listed]"
@@ -133,6 +150,10 @@ def main(argv: list[str] | None = None) -> int:
             for case_id, difference in call_differences(args.substring).items():
                 listed = "" if case_id in known_differences.CALLS else "  [not listed]"
                 print(f"{case_id}\n    {difference}{listed}")
+        if args.signatures:
+            for dotted, difference in signature_differences(args.substring).items():
+                listed = "" if dotted in known_differences.SIGNATURES else "  [not listed]"
+                print(f"{dotted}: {difference}{listed}")
         return 0
     known = known_differences.DOC_EXAMPLES
     verdicts = doc_example_verdicts(args.substring)

@@ -102,3 +102,18 @@ def test_numpy_values_compare_by_dtype_shape_and_content() -> None:
 
     assert comparable(np.arange(3, dtype=np.uint8)) != comparable(np.arange(3, dtype=np.int8))
     assert comparable(np.zeros((2, 1))) != comparable(np.zeros((1, 2)))
+
+
+def test_wheel_signature_lines_are_parsed_with_defaults_and_keyword_only_markers() -> None:
+    from compat_signatures import WheelParameter, _parse
+
+    parsed = _parse(
+        "self: tensorstore.KvStore, key: str | bytes, *, "
+        "if_not_equal: str | bytes | None = None, byte_range: slice[int, int] | None = None"
+    )
+    assert parsed == [
+        WheelParameter("key", has_default=False, keyword_only=False),
+        WheelParameter("if_not_equal", has_default=True, keyword_only=True),
+        WheelParameter("byte_range", has_default=True, keyword_only=True),
+    ]
+    assert _parse("*args, **kwargs") is None
