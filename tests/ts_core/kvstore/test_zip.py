@@ -373,3 +373,18 @@ def test_zip64_end_records(padding: int) -> None:
     assert store.list().result() == [b"a", b"b/c", b"pad"]
     assert store["b/c"] == b"gamma"
     assert store["pad"] == members["pad"]
+
+
+def test_directory_entries_are_not_keys_but_survive_rewrites() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.mkdir("dir")
+        archive.writestr("dir/a", b"1")
+    store = zip_store(buffer.getvalue())
+    assert store.list().result() == [b"dir/a"]  # as the wheel lists it
+    assert store.read("dir/").result().state == "missing"
+    store["b"] = b"2"
+    raw = ts.KvStore.open("memory://", context=store.context).result()["archive.zip"]
+    with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+        assert archive.getinfo("dir/").is_dir()
+        assert archive.namelist() == ["b", "dir/", "dir/a"]

@@ -29,6 +29,7 @@ from ._format import (
     compress_member,
     extract,
     find_end_of_central_directory,
+    is_directory_entry,
     local_data_span,
     local_header_guess,
     parse_central_directory,
@@ -174,6 +175,8 @@ class ZipKvStore(KvStoreDriver):
                 state = "unspecified" if options.if_not_equal == NO_VALUE else "missing"
                 return ReadResult(state, b"", TimestampedStorageGeneration(NO_VALUE, now))
             entry = directory.members.get(key)
+            if entry is not None and is_directory_entry(entry):
+                entry = None
             generation = directory.generation if entry is not None else NO_VALUE
             stamp = TimestampedStorageGeneration(generation, now)
             if options.if_not_equal == generation:
@@ -211,7 +214,10 @@ class ZipKvStore(KvStoreDriver):
         directory = self._load_directory()
         if directory is None:
             return []
-        return [name for name in directory.members if key_range.contains(name)]
+        return [
+            name for name, entry in directory.members.items()
+            if key_range.contains(name) and not is_directory_entry(entry)
+        ]
 
     # -- writing: the whole archive, conditioned on the generation read -------------------------
     def _rewrite(self, change: Any) -> TimestampedStorageGeneration:
@@ -248,7 +254,7 @@ class ZipKvStore(KvStoreDriver):
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
         def change(members: dict[bytes, Any], generation: bytes) -> Any:
-            present = key in members
+            present = key in members and not is_directory_entry(members[key][0])
             current = generation if present else NO_VALUE
             if if_equal not in (None, UNKNOWN) and if_equal != current:
                 return TimestampedStorageGeneration(UNKNOWN, time.time())
@@ -267,7 +273,7 @@ class ZipKvStore(KvStoreDriver):
 
     def delete_range(self, key_range: KeyRange) -> None:
         def change(members: dict[bytes, Any], generation: bytes) -> Any:
-            doomed = [name for name in members if key_range.contains(name)]
+            doomed = [name for name, (entry, _) in members.items() if key_range.contains(name) and not is_directory_entry(entry)]
             if not doomed:
                 return None
             for name in doomed:

@@ -85,6 +85,19 @@ class ZipEntry:
     external_attr: int = 0
 
 
+#: MS-DOS directory attribute (low byte of the external attributes) and the Unix file
+#: type bits of a directory (high 16 bits), either of which marks a directory entry.
+_DOS_DIRECTORY = 0x10
+_UNIX_TYPE_MASK, _UNIX_DIRECTORY = 0o170000, 0o040000
+
+
+def is_directory_entry(entry: ZipEntry) -> bool:
+    """A directory placeholder (``dir/``, as ``zip -r`` and ``ZipFile.mkdir`` write): not a
+    key, as in tensorstore, but kept when the archive is rewritten."""
+    unix_type = (entry.external_attr >> 16) & _UNIX_TYPE_MASK
+    return entry.name.endswith(b"/") and bool(entry.external_attr & _DOS_DIRECTORY or unix_type == _UNIX_DIRECTORY)
+
+
 def has_zip_signature(suffix: bytes) -> bool:
     """Whether ``suffix`` (the end of a file) ends with an end-of-central-directory record."""
     try:
