@@ -140,3 +140,15 @@ def test_pickles_and_round_trips() -> None:
     store = ts.KvStore.open(EXAMPLE).result()
     assert ts.KvStore.Spec(store.spec().to_json()) == store.spec()
     assert pickle.loads(pickle.dumps(store.spec())) == store.spec()
+
+
+def test_file_layers_keep_ranges_inside_their_roots(tmp_path: Path) -> None:
+    root = sandbox(tmp_path)
+    store = ts.KvStore.open({"driver": "kvstack", "layers": [{"base": f"file://{root}/all/"}]}).result()
+    store["k"] = b"1"
+    with pytest.raises(ValueError, match=r"\.\."):
+        store.list(KeyRange("../outside/", "../outside0")).result()
+    with pytest.raises(ValueError, match=r"\.\."):
+        store.delete_range(KeyRange("../outside/", "../outside0")).result()
+    assert (tmp_path / "outside" / "secret").exists()
+    assert store.list().result() == [b"k"]

@@ -233,6 +233,7 @@ class KvStackKvStore(KvStoreDriver):
         stripped = layer.inclusive_min[:layer.strip_prefix]
         base_high = high[layer.strip_prefix:] if high is not None and high.startswith(stripped) else b""
         relative = KeyRange(low[layer.strip_prefix:], base_high)
+        base.driver.check_key_range(base.path, relative)  # a file base keeps listings inside its root
         return base, relative.with_prefix(base.path.encode("utf-8")), stripped
 
     def list(self, key_range: KeyRange) -> list[bytes]:
