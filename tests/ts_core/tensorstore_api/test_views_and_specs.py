@@ -204,3 +204,13 @@ def test_pickle_round_trip_keeps_the_view(tmp_path: Path) -> None:
     copy = pickle.loads(pickle.dumps(view))
     assert copy.domain == view.domain
     np.testing.assert_array_equal(copy.read().result(), view.read().result())
+
+
+def test_not_iterable_and_transaction_type_checked() -> None:
+    for lib in LIBRARIES:
+        store = _open(lib)
+        with pytest.raises(TypeError, match="not iterable"):
+            iter(store)
+        with pytest.raises(TypeError):
+            store.with_transaction(5)
+        assert store.with_transaction(None).transaction is None

@@ -85,6 +85,9 @@ class TensorStore(Indexable):
 
     StorageStatistics = StorageStatistics
 
+    #: Not iterable, as in tensorstore (integer indexing would never stop at implicit bounds).
+    __iter__ = None
+
     def __init__(
         self,
         driver: Driver,
@@ -352,6 +355,14 @@ class TensorStore(Indexable):
 
     # -- views ---------------------------------------------------------------------------------
     def with_transaction(self, transaction: Transaction | None) -> TensorStore:
+        """This view bound to ``transaction`` (or to none)."""
+        if transaction is not None:
+            from ..kvstore import Transaction
+
+            if not isinstance(transaction, Transaction):
+                raise TypeError(
+                    f"transaction: expected ts.Transaction or None, but received {type(transaction).__name__}"
+                )
         return TensorStore(self._driver, self._transform, transaction, self._read, self._write)
 
     def astype(self, dtype: Any) -> TensorStore:
