@@ -315,7 +315,16 @@ class VirtualChunkedDriver(Driver):
         return IndexDomain(inclusive_min=lower, exclusive_max=upper, labels=list(self._domain.labels))
 
     def fill_chunk(self) -> np.ndarray[Any, Any]:
-        return np.zeros(self.chunk_shape, dtype=self._dtype)
+        """A new zero chunk laid out in memory in the chunk layout's ``inner_order`` (the
+        functions see arrays in that layout, as in tensorstore)."""
+        order = self._inner_order
+        stored = np.zeros([self.chunk_shape[dim] for dim in order], dtype=self._dtype)
+        return stored.transpose(np.argsort(order))
+
+    def _laid_out(self, chunk: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        copy = self.fill_chunk()
+        copy[...] = chunk
+        return copy
 
     def _call(self, function: Any, *args: Any) -> TimestampedStorageGeneration | None:
         """Call a user function; await a coroutine on the loop, wait for a Future."""
@@ -366,15 +375,21 @@ class VirtualChunkedDriver(Driver):
         if self._write_function is None:
             raise ValueError("Writing not supported")
         lower, upper, selection = self._cell_box(grid)
-        view = np.array(chunk[selection], dtype=self._dtype)
-        view.setflags(write=False)
+        written = self._laid_out(chunk)
+        written.setflags(write=False)
         params = VirtualChunkedWriteParameters._make(if_equal)
-        stamp = self._call(self._write_function, self._cell_domain(lower, upper), view, params)
-        self._cache.discard((self._token, grid))
+        stamp = self._call(self._write_function, self._cell_domain(lower, upper), written[selection], params)
+        cache_key = (self._token, grid)
         if stamp is None:
+            # Written for good: cache it as a read returning None would be; report a
+            # generation that is not "unknown" (which would mean a conflict).
+            self._cache.put(cache_key, (written, TimestampedStorageGeneration(b"", math.inf)), written.nbytes)
             return TimestampedStorageGeneration(b"\x01", math.inf)
-        if stamp.generation == UNKNOWN and not if_equal:
-            return TimestampedStorageGeneration(b"\x01", stamp.time)  # unconditional: cannot conflict
+        if stamp.generation == UNKNOWN:
+            self._cache.discard(cache_key)
+            # conditional: a conflict; unconditional: it cannot conflict, the version is unknown
+            return stamp if if_equal else TimestampedStorageGeneration(b"\x01", stamp.time)
+        self._cache.put(cache_key, (written, stamp), written.nbytes)
         return stamp
 
     # -- operations -------------------------------------------------------------------------------
