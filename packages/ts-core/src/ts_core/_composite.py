@@ -124,7 +124,9 @@ def _composite(
         else:
             assert given.spec_json is not None
             json_value = {**given.spec_json, "transform": transform.to_json()}
-            stack_layers.append(layer_from_spec(given.index, json_value, context=context, read=read, write=write))
+            stack_layers.append(layer_from_spec(
+                given.index, json_value, context=context, read=read, write=write, transaction=transaction
+            ))
     members = apply_open_options({"driver": "stack"}, options)
     schema_json = dict(members.get("schema") or {})
     domain, numpy_dtype = stack_domain(

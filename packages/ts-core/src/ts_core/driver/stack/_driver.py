@@ -62,9 +62,11 @@ class StackLayer:
         read: bool = True,
         write: bool = True,
         transaction: Transaction | None = None,
+        open_transaction: Transaction | None = None,
     ) -> None:
         self.index = index
         self.transaction = transaction  # an open view's own transaction, if it has one
+        self.open_transaction = open_transaction  # the one a spec layer is opened in
         self.domain = domain
         self.numpy_dtype = numpy_dtype
         self._view = view
@@ -74,7 +76,7 @@ class StackLayer:
         self._write = write
         self._lock = threading.Lock()
 
-    def view(self, transaction: Transaction | None) -> tuple[Driver, IndexTransform]:
+    def view(self) -> tuple[Driver, IndexTransform]:
         """The layer's driver and transform, opening its spec the first time."""
         if self._view is None:
             with self._lock:
@@ -82,11 +84,11 @@ class StackLayer:
                     assert self._spec_json is not None
                     try:
                         opened = open_driver(
-                            dict(self._spec_json), context=self._context, transaction=transaction,
+                            dict(self._spec_json), context=self._context, transaction=self.open_transaction,
                             read=self._read, write=self._write,
                         )
-                    except Exception as exc:
-                        raise type(exc)(f"While opening layer {self.index}: {exc}") from exc
+                    except ValueError as exc:  # SpecError included: the layer's spec, not the stack's
+                        raise ValueError(f"While opening layer {self.index}: {exc}") from exc
                     self._view = (opened.driver, opened.transform)
         return self._view
 
@@ -132,7 +134,8 @@ def _spec_domain(json_value: dict[str, Any]) -> IndexDomain | None:
 
 
 def layer_from_spec(
-    index: int, json_value: dict[str, Any], *, context: Context | None, read: bool = True, write: bool = True
+    index: int, json_value: dict[str, Any], *, context: Context | None, read: bool = True, write: bool = True,
+    transaction: Transaction | None = None,
 ) -> StackLayer:
     """A layer from validated spec JSON, opened when first read or written."""
     from ..._dtype import to_dtype
@@ -143,7 +146,8 @@ def layer_from_spec(
     dtype = json_value.get("dtype") or (json_value.get("schema") or {}).get("dtype")
     numpy_dtype = None if dtype is None else to_dtype(dtype).numpy_dtype
     return StackLayer(
-        index, explicit_domain(domain), numpy_dtype, spec_json=json_value, context=context, read=read, write=write
+        index, explicit_domain(domain), numpy_dtype, spec_json=json_value, context=context, read=read, write=write,
+        open_transaction=transaction,
     )
 
 
@@ -284,7 +288,7 @@ class StackDriver(Driver):
         layers = [
             layer_from_spec(
                 index, validate_spec_json(layer, json_path("layers", [index])), context=context,
-                read=options.read, write=options.write,
+                read=options.read, write=options.write, transaction=transaction,
             )
             for index, layer in enumerate(json_value["layers"])
         ]
@@ -450,7 +454,7 @@ class StackDriver(Driver):
         assert cell.layer is not None
         if cell.layer.transaction is not None and cell.layer.transaction is not transaction:
             raise ValueError(f"Layer {cell.layer.index}: Transaction mismatch")
-        driver, layer_transform = cell.layer.view(transaction)
+        driver, layer_transform = cell.layer.view()
         composed: IndexTransform = layer_transform[cell.transform]
         return driver, composed
 
