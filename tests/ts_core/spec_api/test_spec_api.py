@@ -241,6 +241,17 @@ KVSTORE_CASES: dict[str, Callable[[Any], Any]] = {
     "store spec": lambda ts: ts.KvStore.open({"driver": "memory", "path": "abc/"}).result().spec(),
     "store spec unbound": lambda ts: ts.KvStore.open("memory://abc/").result().spec(unbind_context=True),
     "store spec retained": lambda ts: ts.KvStore.open("memory://abc/").result().spec(retain_context=True),
+    "store spec unbind wins": lambda ts: ts.KvStore.open("memory://a/").result().spec(
+        retain_context=True, unbind_context=True),
+    "spec unhashable": lambda ts: hash(ts.KvStore.Spec("memory://")),
+    "negative strip": lambda ts: ts.KvStore.open("memory://").result().list(strip_prefix_length=-1),
+    "list strip": lambda ts: _listed(ts, ts.KvStore.KeyRange(b"c/", b"c0"), 2),
+    "list under path": lambda ts: _listed(ts, None, 0, "c/"),
+    "delete range": lambda ts: _after_delete_range(ts, ts.KvStore.KeyRange(b"a", b"b")),
+    "delete range under path": lambda ts: _after_delete_range(ts, ts.KvStore.KeyRange(), "c/"),
+    "with_transaction None": lambda ts: ts.KvStore.open("memory://").result().with_transaction(None).transaction,
+    "add to path": lambda ts: ts.KvStore.open("memory://a").result() + "b",
+    "div path": lambda ts: ts.KvStore.open("memory://a").result() / "/b",
     "store url": lambda ts: ts.KvStore.open("memory://abc/").result().url,
     "store base": lambda ts: ts.KvStore.open("memory://abc/").result().base,
     "contains": lambda ts: _contains(ts),
@@ -255,6 +266,25 @@ def _bound_kvstore_spec(ts: Any) -> Any:
                             "memory_key_value_store": "memory_key_value_store#a"})
     spec.update(context=ts.Context({"memory_key_value_store#a": {}}))
     return spec
+
+
+def _filled(ts: Any) -> Any:
+    store = ts.KvStore.open("memory://").result()
+    for key in (b"a", b"ab", b"b", b"c/d", b"c/e"):
+        store[key] = key
+    return store
+
+
+def _listed(ts: Any, key_range: Any, strip: int, path: str = "") -> list[bytes]:
+    keys: list[bytes] = (_filled(ts) / path if path else _filled(ts)).list(key_range, strip).result()
+    return keys
+
+
+def _after_delete_range(ts: Any, key_range: Any, path: str = "") -> list[bytes]:
+    store = _filled(ts)
+    (store / path if path else store).delete_range(key_range).result()
+    keys: list[bytes] = store.list().result()
+    return keys
 
 
 def _contains(ts: Any) -> tuple[bool, bool]:

@@ -111,10 +111,10 @@ class KvStore:
         spec = KvStoreSpec._from_parts(record, self._driver.spec, self._path, None)
         if self._context is None:
             return spec
-        if retain_context:
-            spec._bound = self._context
-        elif unbind_context:
+        if unbind_context:
             spec = KvStoreSpec(spec._unbound_json(self._context))
+        elif retain_context:
+            spec._bound = self._context
         return spec
 
     def copy(self) -> KvStore:
@@ -244,7 +244,7 @@ class KvStore:
         if range is not None and not isinstance(range, _KeyRange):
             raise TypeError(f"range: expected KvStore.KeyRange, but received {type(range).__name__}")
         if strip_prefix_length < 0:
-            raise ValueError(f"strip_prefix_length must be >= 0, got {strip_prefix_length}")
+            raise TypeError(f"strip_prefix_length must be >= 0, got {strip_prefix_length}")
         prefix = self._path.encode("utf-8")
         full_range = self._full_range(range or _KeyRange())
         strip = len(prefix) + strip_prefix_length

@@ -240,8 +240,7 @@ class KvStoreSpec:
             return NotImplemented
         return self.to_json() == other.to_json() and self._bound is other._bound
 
-    def __hash__(self) -> int:
-        return hash(repr(self.to_json()))
+    __hash__ = None  # type: ignore[assignment]  # mutable (path, update), as in tensorstore
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (KvStoreSpec, (self.to_json(),))
