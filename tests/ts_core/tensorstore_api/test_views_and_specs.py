@@ -214,3 +214,14 @@ def test_not_iterable_and_transaction_type_checked() -> None:
         with pytest.raises(TypeError):
             store.with_transaction(5)
         assert store.with_transaction(None).transaction is None
+
+
+def test_context_member_lists_only_the_stores_own_resources(tmp_path: Path) -> None:
+    def contexts(lib: Any) -> list[Any]:
+        shared = lib.Context()
+        on_disk = lib.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path / lib.__name__)}},
+                           dtype=lib.uint8, shape=[3], create=True, context=shared).result()
+        in_memory = _open(lib, context=shared)
+        return [store.spec(unbind_context=True).to_json()["context"] for store in (on_disk, in_memory)]
+
+    assert contexts(ts) == contexts(tensorstore)

@@ -9,6 +9,7 @@ modes) belong inline in the kvstore spec, not in the context.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -62,16 +63,80 @@ def _driver_context(driver: Driver) -> Context | None:
     return context
 
 
-def bound_context_json(driver: Driver) -> dict[str, Any]:
-    """``{identifier: resource JSON}`` for each resource the driver's context chain bound."""
+_RESOURCE_REF_SUFFIX = "context#/$defs/resource"
+_declared_cache: dict[tuple[str, str], frozenset[str]] = {}
+
+
+def _schema_resource_members(schema: Any, resolver: Any, seen: set[str]) -> set[str]:
+    """Members a JSON schema declares as context resource references (following ``$ref``)."""
+    found: set[str] = set()
+    if isinstance(schema, dict):
+        for name, member in (schema.get("properties") or {}).items():
+            if isinstance(member, dict) and str(member.get("$ref", "")).endswith(_RESOURCE_REF_SUFFIX):
+                found.add(name)
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and not ref.endswith(_RESOURCE_REF_SUFFIX) and ref not in seen:
+            seen.add(ref)
+            from referencing.exceptions import Unresolvable
+
+            with contextlib.suppress(Unresolvable):  # an unresolvable reference declares nothing
+                found |= _schema_resource_members(resolver.lookup(ref).contents, resolver, seen)
+        for key in ("allOf", "anyOf", "oneOf"):
+            for sub in schema.get(key) or ():
+                found |= _schema_resource_members(sub, resolver, seen)
+    return found
+
+
+def _declared_members(kind: str, driver_id: Any) -> frozenset[str]:
+    """Resource members the ``kind`` (driver/kvstore) plugin ``driver_id`` declares in its schema."""
+    key = (kind, str(driver_id))
+    declared = _declared_cache.get(key)
+    if declared is None:
+        from ..plugin import get_registry
+
+        registry = get_registry()
+        record = registry.find(kind, str(driver_id))
+        members: set[str] = set()
+        if record is not None and record.schema:
+            resolver = registry._references().resolver()
+            members = _schema_resource_members(record.schema, resolver, set())
+        declared = _declared_cache[key] = frozenset(members)
+    return declared
+
+
+def _resource_kinds(json_value: Any, kind: str = "driver") -> set[str]:
+    """The resource kinds the drivers and kvstores of spec JSON may bind."""
+    kinds: set[str] = set()
+    if not isinstance(json_value, dict) or "driver" not in json_value:
+        return kinds
+    for member in _declared_members(kind, json_value["driver"]):
+        reference = json_value.get(member)
+        kinds.add(reference.split("#", 1)[0] if isinstance(reference, str) else member)
+    for name, value in json_value.items():
+        if name == "kvstore":
+            kinds |= _resource_kinds(value, "kvstore")
+        elif name == "base":
+            kinds |= _resource_kinds(value, kind)
+        elif isinstance(value, list):
+            for item in value:
+                kinds |= _resource_kinds(item, kind)
+    return kinds
+
+
+def bound_context_json(driver: Driver, spec_json: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``{identifier: resource JSON}`` for each resource the driver's context chain bound
+    (only kinds the drivers of ``spec_json`` declare, when it declares any: a context
+    shared with other stores also holds theirs)."""
+    kinds = _resource_kinds(dict(spec_json)) if spec_json is not None else set()
     bound: dict[str, Any] = {}
     layer = _driver_context(driver)
     while layer is not None:
         resources: Mapping[str, Any] = dict(getattr(layer, "_resources", {}))
         for identifier, handle in resources.items():
             kind = identifier.split("#", 1)[0]
-            if kind not in CONFIG_ONLY_RESOURCES and identifier not in bound:
-                bound[identifier] = handle.spec_json
+            if kind in CONFIG_ONLY_RESOURCES or identifier in bound or (kinds and kind not in kinds):
+                continue
+            bound[identifier] = handle.spec_json
         layer = layer.parent
     for identifier, value in _ALWAYS_BOUND.items():
         bound.setdefault(identifier, dict(value))
@@ -94,7 +159,7 @@ def apply_spec_options(json_value: dict[str, Any], driver: Driver, options: Mapp
     if options.get("minimal_spec"):
         result = _without_metadata(result)
     if options.get("unbind_context") or options.get("retain_context"):
-        result["context"] = bound_context_json(driver)
+        result["context"] = bound_context_json(driver, json_value)
     open_mode = options.get("open_mode")
     flags = {name: options.get(name) for name in ("open", "create", "delete_existing", "assume_metadata",
                                                     "assume_cached_metadata")}
