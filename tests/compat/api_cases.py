@@ -909,10 +909,88 @@ BEHAVIOUR_CASES: dict[str, list[str]] = {
 }
 
 
+_Z3 = "ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint16, shape=[4, 6], create=True"
+_Z2 = (
+    "ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint16, shape=[4, 6], create=True"
+)
+_N5 = "ts.open({'driver': 'n5', 'kvstore': 'memory://'}, dtype=ts.uint16, shape=[4, 6], create=True"
+
+#: Formats: what lands in the kvstore (keys, metadata), so files stay interchangeable.
+FORMAT_CASES: dict[str, list[str]] = {
+    "zarr3": [
+        f"s = {_Z3}).result()\ns.spec().to_json()",
+        f"s = {_Z3}).result()\nsorted(s.kvstore.list().result())",
+        f"s = {_Z3}, chunk_layout=ts.ChunkLayout(chunk_shape=[2, 3])).result()\ns[1:3, 2:5] = 7\nsorted(s.kvstore.list().result())",
+        f"s = {_Z3}, chunk_layout=ts.ChunkLayout(chunk_shape=[2, 3])).result()\ns.chunk_layout",
+        f"s = {_Z3}).result()\njson.loads(s.kvstore[b'zarr.json'])",
+        f"s = {_Z3}, fill_value=5).result()\ns.read().result()",
+        f"s = {_Z3}).result()\ns.codec",
+        f"s = {_Z3}).result()\ns.schema.to_json()",
+        f"s = {_Z3}, chunk_layout=ts.ChunkLayout(read_chunk_shape=[2, 3], write_chunk_shape=[4, 6])).result()\njson.loads(s.kvstore[b'zarr.json'])['codecs']",
+        f"s = {_Z3}, chunk_layout=ts.ChunkLayout(read_chunk_shape=[2, 3], write_chunk_shape=[4, 6])).result()\ns[0, 0] = 1\nsorted(s.kvstore.list().result())",
+        f"s = {_Z3}).result()\ns.resize(exclusive_max=[8, 6]).result().domain",
+        f"s = {_Z3}).result()\ns[0] = 3\ns.storage_statistics(query_not_stored=True, query_fully_stored=True).result()",
+        "ts.open({'driver': 'zarr3', 'kvstore': 'memory://', 'metadata': {'codecs': [{'name': 'bytes', 'configuration': {'endian': 'big'}}]}}, dtype=ts.uint16, shape=[2], create=True).result().codec",
+        "ts.open({'driver': 'zarr3', 'kvstore': 'memory://', 'metadata': {'chunk_key_encoding': {'name': 'v2'}}}, dtype=ts.uint8, shape=[2], create=True).result().spec().to_json()['metadata']",
+        "ts.open({'driver': 'zarr3', 'kvstore': 'memory://', 'metadata': {'no_such_member': 1}}, dtype=ts.uint8, shape=[2], create=True).result()",
+        "ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], dimension_units=['4nm'], create=True).result().dimension_units",
+        "ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, domain=ts.IndexDomain(shape=[2], labels=['x']), create=True).result().domain",
+        "ts.open('memory://|zarr3:', dtype=ts.int8, shape=[3], create=True).result().url",
+        "c = ts.Context()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, open=True, context=c).result().domain",
+        "c = ts.Context()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, open=True, dtype=ts.int8, context=c).result()",
+        "c = ts.Context()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, open=True, shape=[5, 3], context=c).result()",
+        "c = ts.Context()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()",
+        "c = ts.Context()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[4], create=True, delete_existing=True, context=c).result().shape",
+        "c = ts.Context()\ns = ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open(s.spec(), open=True, context=c).result().shape",
+        "c = ts.Context()\nts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, open=True, context=c).result()",
+        "c = ts.Context()\nts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2, 3], create=True, context=c).result()\nts.open({'driver': 'auto', 'kvstore': 'memory://'}, context=c).result().spec().to_json()['driver']",
+    ],
+    "zarr": [
+        f"s = {_Z2}).result()\ns.spec().to_json()",
+        f"s = {_Z2}, chunk_layout=ts.ChunkLayout(chunk_shape=[2, 3])).result()\ns[1:3, 2:5] = 7\nsorted(s.kvstore.list().result())",
+        f"s = {_Z2}).result()\njson.loads(s.kvstore[b'.zarray'])",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://', 'metadata': {'dimension_separator': '/'}}, dtype=ts.uint8, shape=[4, 4], chunk_layout=ts.ChunkLayout(chunk_shape=[2, 2]), create=True).result()[3, 3].write(1).result() is None",
+        "s = ts.open({'driver': 'zarr', 'kvstore': 'memory://', 'metadata': {'dimension_separator': '/'}}, dtype=ts.uint8, shape=[4, 4], chunk_layout=ts.ChunkLayout(chunk_shape=[2, 2]), create=True).result()\ns[3, 3] = 1\nsorted(s.kvstore.list().result())",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://', 'metadata': {'compressor': {'id': 'zlib', 'level': 3}}}, dtype=ts.uint8, shape=[2], create=True).result().codec",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://', 'metadata': {'compressor': {'id': 'no_such'}}}, dtype=ts.uint8, shape=[2], create=True).result()",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://', 'metadata': {'order': 'F'}}, dtype=ts.uint8, shape=[2, 3], create=True).result().chunk_layout",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://', 'metadata': {'dtype': '<f8', 'fill_value': 'NaN'}}, shape=[2], create=True).result().read().result()",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://', 'field': 'x', 'metadata': {'dtype': [['x', '<u2'], ['y', '<f4']]}}, shape=[2], create=True).result().dtype",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.bool, shape=[3], create=True).result().read().result()",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.complex64, shape=[1], fill_value=1+2j, create=True).result().read().result()",
+        "ts.open('memory://|zarr2:', dtype=ts.int8, shape=[3], create=True).result().url",
+        f"s = {_Z2}).result()\ns.fill_value",
+    ],
+    "n5": [
+        f"s = {_N5}).result()\ns.spec().to_json()",
+        f"s = {_N5}, chunk_layout=ts.ChunkLayout(chunk_shape=[2, 3])).result()\ns[1:3, 2:5] = 7\nsorted(s.kvstore.list().result())",
+        f"s = {_N5}).result()\njson.loads(s.kvstore[b'attributes.json'])",
+        f"s = {_N5}).result()\ns.chunk_layout",
+        f"s = {_N5}).result()\ns.codec",
+        "ts.open({'driver': 'n5', 'kvstore': 'memory://', 'metadata': {'compression': {'type': 'gzip'}}}, dtype=ts.uint8, shape=[2], create=True).result().codec",
+        "ts.open({'driver': 'n5', 'kvstore': 'memory://', 'metadata': {'compression': {'type': 'no_such'}}}, dtype=ts.uint8, shape=[2], create=True).result()",
+        "ts.open({'driver': 'n5', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], fill_value=3, create=True).result()",
+        "ts.open({'driver': 'n5', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], dimension_units=['4nm'], create=True).result().dimension_units",
+    ],
+    "adapters": [
+        "ts.open({'driver': 'cast', 'base': {'driver': 'array', 'array': [1, 2], 'dtype': 'int32'}, 'dtype': 'float64'}).result().read().result()",
+        "ts.open({'driver': 'downsample', 'base': {'driver': 'array', 'array': [1, 2, 3, 4], 'dtype': 'float32'}, 'downsample_factors': [2], 'downsample_method': 'mean'}).result().read().result()",
+        "ts.open({'driver': 'downsample', 'base': {'driver': 'array', 'array': [1, 2], 'dtype': 'float32'}, 'downsample_factors': [0], 'downsample_method': 'mean'}).result()",
+        "ts.open({'driver': 'stack', 'layers': [{'driver': 'array', 'array': [1, 2], 'dtype': 'int32'}, {'driver': 'array', 'array': [3], 'dtype': 'int32', 'transform': {'input_inclusive_min': [2], 'input_exclusive_max': [3], 'output': [{'input_dimension': 0, 'offset': -2}]}}]}).result().read().result()",
+        "ts.open({'driver': 'json', 'kvstore': 'memory://x.json'}, create=True).result().dtype",
+        "s = ts.open({'driver': 'json', 'kvstore': 'memory://x.json'}).result()\ns.write({'a': 1}).result()\ns.read().result()",
+        "ts.open({'driver': 'array', 'array': [[1, 2]], 'dtype': 'uint8'}).result().spec().to_json()",
+        "ts.open({'driver': 'array', 'array': [1, 2], 'dtype': 'uint8', 'transform': {'input_shape': [3]}}).result()",
+        "ts.open({'driver': 'auto', 'kvstore': 'memory://'}).result()",
+        "ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[3], create=True).result().astype(ts.float32).spec().to_json()",
+    ],
+}
+
+
 def cases() -> dict[str, str]:
     """``area|code`` (lines joined by ``; ``) -> code, for every case in table order."""
     found: dict[str, str] = {}
-    for table in (CASES, MORE_CASES, BEHAVIOUR_CASES):
+    for table in (CASES, MORE_CASES, BEHAVIOUR_CASES, FORMAT_CASES):
         for area, codes in table.items():
             for code in codes:
                 found[f"{area}|{' '.join(code.replace(chr(10), '; ').split())}"] = code

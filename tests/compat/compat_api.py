@@ -18,6 +18,7 @@ import asyncio
 import functools
 import importlib
 import inspect
+import json
 import pickle
 import re
 import typing
@@ -125,6 +126,7 @@ def run_case(module: ModuleType, code: str, setups: dict[str, str]) -> CallResul
         "ts": module,
         "np": np,
         "asyncio": asyncio,
+        "json": json,
         "pickle": pickle,
         "typing": typing,
     }
@@ -218,10 +220,13 @@ def _short(text: str, limit: int = 160) -> str:
 
 def _named_in_message(message: str) -> list[str]:
     """The quoted JSON members and values a wheel message names, without the spec and
-    source location it appends in brackets; none for pybind11's signature listings."""
+    source location it appends in brackets and the ``Error opening "<driver>" driver``
+    context; none for pybind11's signature listings."""
     if "incompatible function arguments" in message or "incompatible constructor" in message:
         return []
     message = re.sub(r"\s*\[(tensorstore_spec|source locations)=.*", "", message, flags=re.DOTALL)
+    # The driver named by the context prefix is not the field involved.
+    message = re.sub(r'Error opening "[\w.]+" driver: ', "", message)
     return list(dict.fromkeys(_QUOTED_MEMBER.findall(message)))
 
 

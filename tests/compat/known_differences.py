@@ -95,12 +95,15 @@ CALLS: dict[str, str] = {
     "TensorStore|ts.array(np.zeros((2, 2), dtype=object))": "repr <repr raised ValueError: no ts data type corresponds to NumPy dtype dtype('O')>, wheel TensorStore({ 'array': [[0, 0], [0, 0]], 'context': {'data_copy_concurrency': {}}, 'driver': 'array', 'dtype",
     "TensorStore|ts.cast(ts.array(np.array(['a'], dtype=object)), ts.int32)": "repr <repr raised ValueError: no ts data type corresponds to NumPy dtype dtype('O')>, wheel TensorStore(...)",
     "TensorStore|ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, dimension_units=['nm']).result().dimension_units": 'wheel raises ValueError: Error opening "zarr" driver: Error writing ".zarray": Cannot create using specified "metadata" and schema: Dimension units not supported by zarr driver [tens...; ts returns (N',
-    "TensorStore|ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, read=True).result().writable": "message names none of ['zarr']: ts 'Cannot specify an open mode of `create` without `write`'; wheel 'Error opening \"zarr\" driver: Cannot specify an open mode of `create` without `write` [tensorstore..",
     "Transaction|t = ts.Transaction(); t.commit_sync(); t.abort()": "ts raises ValueError: cannot abort: the transaction's commit has already started; wheel returns None",
+    "adapters|ts.open({'driver': 'array', 'array': [1, 2], 'dtype': 'uint8', 'transform': {'input_shape': [3]}}).result()": "raises IndexError (OUT_OF_RANGE: Propagated bounds [0, 2), with size=2, for dimension 0 are incompatible with existi...), wheel raises ValueError",
+    "adapters|ts.open({'driver': 'array', 'array': [[1, 2]], 'dtype': 'uint8'}).result().spec().to_json()": "value {'array': ('list', [('list', [1, 2])]), 'driver': 'array', 'dtype': 'uint8', 'transform': {'input_exclusive_max': ('list', [1, 2]), 'input_inclusive_min': ('..., wheel {'array': ('list', [1, 2])",
+    "n5|ts.open({'driver': 'n5', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], fill_value=3, create=True).result()": "message names none of ['attributes.json', 'metadata']: ts 'schema.fill_value: a fill value is not supported by the N5 format (missing blocks read as 0)'; wheel 'Error opening \"n5\" driver: Error writin",
     "pickle|pickle.loads(pickle.dumps(context)).spec": "returns a ContextSpec, wheel a Spec",
     "pickle|pickle.loads(pickle.dumps(store)).domain": "ts raises ValueError: cannot open: no array at 'memory://' (.zarray is missing); pass create=True to create one; wheel returns { [0, 4*), [0, 5*) }",
     "pickle|pickle.loads(pickle.dumps(ts.CodecSpec({'driver': 'zarr', 'compressor': None}))).to_json()": "value {'driver': 'zarr', 'compressor': None}, wheel {'compressor': None, 'driver': 'zarr', 'filters': None}",
     "types|ts.OutputIndexMethod.constant == 0, int(ts.OutputIndexMethod.array)": "value ('tuple', [True, 2]), wheel ('tuple', [False, 2])",
+    "zarr3|ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], dimension_units=['4nm'], create=True).result().dimension_units": "value ('tuple', [None]), wheel ('tuple', [('json', [4.0, 'nm'])])",
     # END GENERATED
 }
 
