@@ -290,3 +290,29 @@ def test_transaction_mismatch_matches_tensorstore() -> None:
         joined = library.stack([a.with_transaction(transaction), b.with_transaction(transaction)])
         assert joined.transaction is transaction
         assert library.stack([a, b], transaction=transaction).transaction is transaction
+
+
+def test_zarr_layers_spec_and_cross_library_reopen(tmp_path: Any) -> None:
+    """Over zarr arrays on disk: the same spec JSON (metadata aside) as the wheel, and each
+    library reopens the other's stack spec."""
+    specs = {}
+    for library in (ts, tensorstore):
+        arrays = [
+            library.open({"driver": "zarr", "kvstore": {"driver": "file", "path": f"{tmp_path}/{library.__name__}/z{i}/"}},
+                         create=True, dtype=library.int16, shape=[2, 3]).result()
+            for i in range(2)
+        ]
+        joined = library.concat(arrays, axis=1)
+        joined.write(np.arange(12, dtype=np.int16).reshape(2, 6)).result()
+        specs[library] = joined.spec().to_json()
+    normalised = []
+    for library, spec in specs.items():
+        copy = {**spec, "layers": [{**layer} for layer in spec["layers"]]}
+        for layer in copy["layers"]:
+            layer.pop("metadata", None)
+            layer["kvstore"] = {**layer["kvstore"], "path": layer["kvstore"]["path"].replace(library.__name__, "")}
+        normalised.append(copy)
+    assert normalised[0] == normalised[1]
+    expected = np.arange(12, dtype=np.int16).reshape(2, 6)
+    np.testing.assert_array_equal(tensorstore.open(specs[ts]).result().read().result(), expected)
+    np.testing.assert_array_equal(ts.open(specs[tensorstore]).result().read().result(), expected)

@@ -53,10 +53,13 @@ class _Input:
 
 def _rebuild(transform: IndexTransform, *, new_axis: int | None = None, new_index: int = 0,
              shift_axis: int | None = None, shift: int = 0) -> IndexTransform:
-    """``transform`` with explicit bounds, optionally a new unused dimension ``[new_index,
+    """``transform``, optionally with a new unused dimension ``[new_index,
     new_index + 1)`` inserted at ``new_axis``, or input dimension ``shift_axis`` translated."""
     domain = transform.domain
     lower, upper, labels = list(domain.inclusive_min), list(domain.exclusive_max), list(domain.labels)
+    # The layer keeps its implicit bounds in its spec (as in tensorstore); the stack fixes
+    # them for itself (``explicit_domain``).
+    implicit_lower, implicit_upper = list(domain.implicit_lower_bounds), list(domain.implicit_upper_bounds)
     if shift_axis is not None:
         lower[shift_axis] += shift
         upper[shift_axis] += shift
@@ -80,7 +83,12 @@ def _rebuild(transform: IndexTransform, *, new_axis: int | None = None, new_inde
         lower.insert(new_axis, new_index)
         upper.insert(new_axis, new_index + 1)
         labels.insert(new_axis, "")
-    return IndexTransform(input_inclusive_min=lower, input_exclusive_max=upper, input_labels=labels, output=outputs)
+        implicit_lower.insert(new_axis, False)
+        implicit_upper.insert(new_axis, False)
+    return IndexTransform(
+        input_inclusive_min=lower, input_exclusive_max=upper, input_labels=labels, output=outputs,
+        implicit_lower_bounds=implicit_lower, implicit_upper_bounds=implicit_upper,
+    )
 
 
 def _composite(
