@@ -144,6 +144,10 @@ def test_kvstore_keeps_the_context_and_transaction() -> None:
     assert b".zarray" in kvstore.list().result()
     txn = ts.Transaction()
     assert store.with_transaction(txn).kvstore.transaction is txn
+    for lib in LIBRARIES:
+        adapted = (_open(lib).astype(lib.int8), lib.downsample(_open(lib), [2, 2], "mean"))
+        assert [view.kvstore.path for view in adapted] == ["abc/", "abc/"]
+        assert lib.array([1]).kvstore is None
 
 
 def test_url() -> None:

@@ -172,7 +172,10 @@ class TensorStore(Indexable):
     def kvstore(self) -> KvStore | None:
         """The kvstore holding the array (with the context it was opened in); None if none."""
         kvstore = self._driver.kvstore
-        if kvstore is None or self._transaction is None:
+        if kvstore is None:
+            base = self.base  # an adapter stores what its base stores
+            return None if base is None else base.kvstore
+        if self._transaction is None:
             return kvstore
         return kvstore.with_transaction(self._transaction)
 
