@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ts_core as ts
 from ts_core.kvstore import kvstore_url, tensorstore_url
@@ -151,3 +153,24 @@ def test_urls_open_arrays() -> None:
     created[1:3] = [5, 6]
     assert ts.open("memory://x.zarr/|zarr3:", context=context).result().read().result().tolist() == [0, 5, 6, 0]
     assert ts.open("memory://x.zarr", context=context).result().read().result().tolist() == [0, 5, 6, 0]
+
+
+COMPONENTS = ["memory://a/", "memory://", "file:///tmp/x", "zip:", "zip:p/q", "zip:%7C", "zarr3:", "zarr2:b",
+              "n5:", "auto", "auto:", "cast:int32", "cast:", "ocdbt:", "zarr:", "", "x?y", "zip:#"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(COMPONENTS), min_size=1, max_size=4))
+def test_any_pipeline_parses_like_the_wheel_or_fails_with_a_value_error(components: list[str]) -> None:
+    url = "|".join(components)
+    try:
+        theirs = tensorstore.Spec(url).to_json()
+    except ValueError:
+        theirs = None
+    try:
+        ours = ts.Spec(url).to_json()
+    except ValueError:
+        assert theirs is None or "ocdbt" in url, f"{url!r}: the wheel parses it to {theirs}"
+        return
+    assert ours == theirs, url
+    assert ts.Spec(ours).to_json() == ours
