@@ -1,10 +1,14 @@
 """Small calls run on both the tensorstore wheel and ts_core, and compared (compat_api).
 
 Each case is a snippet whose last line is an expression; it runs with ``ts`` bound to the
-library and ``np`` to NumPy, after the ``SETUPS`` entries whose names it uses. Cases with
-invalid input are as welcome as valid ones: the exception type must match and the message
-must name what the wheel's names. Grouped by the public name they exercise, so
-``-k "Dim|"`` selects one area.
+library (``np``, ``asyncio``, ``json``, ``pickle``, ``typing`` are bound too), after the
+``SETUPS`` entries whose names it uses. Cases with invalid input are as welcome as valid
+ones: the exception type must match and the message must name the field involved. Test ids
+are ``<area>|<code>``, grouped by the public name they exercise:
+``pytest tests/compat -k "test_call and KeyRange"`` selects one area.
+
+A case must not crash the wheel (some invalid input does: indexing a Schema of unknown
+rank, ``parse_tensorstore_flags([])``); a crash would end the whole test run.
 """
 
 from __future__ import annotations
