@@ -37,7 +37,7 @@ DELIBERATE_DIFFERENCES: dict[str, str] = {
     "Transactions validate what they read": (
         "A transaction's reads are checked at commit by default, so a read-increment-write "
         "never loses an update; tensorstore does this only with `repeatable_read=True`. Pass "
-        "`ts.Transaction(repeatable_read=False)` for tensorstore's default (see transactions.md)."
+        "`ts.Transaction(repeatable_read=False)` for tensorstore's default (see [transactions](transactions.md))."
     ),
 }
 
