@@ -192,3 +192,11 @@ def test_a_file_that_no_format_claims_is_not_a_directory() -> None:
     ts.KvStore.open("memory://", context=context).result()["plain"] = b"just bytes"
     matches, store = detect_format(ts.KvStore.open("memory://plain", context=context).result())
     assert (matches, store.path) == ([], "plain")
+
+
+def test_a_kvstore_spec_object_opens_with_auto_detection() -> None:
+    context = ts.Context()
+    create("memory://k/|zarr2:", context=context)
+    spec = ts.KvStore.open("memory://k/", context=context).result().spec()
+    assert ts.Spec(spec).to_json() == {"driver": "auto", "kvstore": {"driver": "memory", "path": "k/"}}
+    assert ts.open(spec, context=context).result().spec().to_json()["driver"] == "zarr"

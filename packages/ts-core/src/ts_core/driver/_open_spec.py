@@ -77,8 +77,12 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
     ``json_path_prefix`` (``"base"`` for an adapter's base). A nested ``kvstore`` is
     validated too and normalised to JSON (a URL becomes an object).
     """
+    from ..kvstore import KvStoreSpec
+
     if isinstance(value, str):
         value = _from_url(value, json_path_prefix)
+    elif isinstance(value, KvStoreSpec):  # a ts.KvStore.Spec opens with auto-detection
+        value = {"driver": "auto", "kvstore": value.to_json()}
     if not isinstance(value, Mapping):
         raise SpecError(json_path_prefix, f"expected a spec object or URL string, but received: {describe(value)}")
     value = _kvstore_as_auto(value)
@@ -86,8 +90,6 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
     record = _driver_record(json_value.get("driver"), json_path_prefix)
     validate_against(record, json_value, json_path_prefix)
     if "kvstore" in json_value:
-        from ..kvstore import KvStoreSpec
-
         kvstore_path = json_path(json_path_prefix, ["kvstore"])
         json_value["kvstore"] = KvStoreSpec(json_value["kvstore"], json_path=kvstore_path).to_json()
     validated: dict[str, Any] = json_value
