@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import ts_core as ts
-from ts_core.errors import SpecError
+from ts_core.errors import SpecError, TransactionConflictError
 from ts_core.testing.driver import DriverConformance
 
 tensorstore = pytest.importorskip("tensorstore")
@@ -355,9 +355,17 @@ def test_chunks_are_computed_concurrently() -> None:
     assert peak[0] == 4
 
 
-def test_batch_argument_is_accepted() -> None:
-    store = ts.virtual_chunked(Recorder(ts).read, dtype=ts.uint8, shape=[4])
-    np.testing.assert_array_equal(store.read(batch=None).result(), [1, 2, 3, 4])
+def test_batch_argument_defers_reads_like_tensorstore() -> None:
+    for library in (ts, tensorstore):
+        recorder = Recorder(library)
+        store = library.virtual_chunked(recorder.read, dtype=library.uint8, shape=[4])
+        np.testing.assert_array_equal(store.read(batch=None).result(), [1, 2, 3, 4])
+        batch = library.Batch()
+        pending = store[1:].read(batch=batch)
+        assert not pending.done()
+        assert len(recorder.calls) == 1
+        batch.submit()
+        np.testing.assert_array_equal(pending.result(), [2, 3, 4])
 
 
 def test_stack_of_virtual_views() -> None:
@@ -403,3 +411,29 @@ def test_written_chunks_are_cached_like_tensorstore() -> None:
         np.testing.assert_array_equal(store.read().result(), [0, 9, 2, 3])
         calls[library] = recorder.calls
     assert calls[ts] == calls[tensorstore]
+
+
+def test_transaction_with_generations_commits_like_tensorstore() -> None:
+    """Chunks a transaction only read are revalidated at commit through the read function
+    (``if_not_equal``): unchanged data commits; data changed meanwhile is a conflict in ts
+    (its transactions validate reads by default, see the transactions page)."""
+    for library in (ts, tensorstore):
+        backend = Backend(np.zeros(4, np.uint8), library)
+        store = library.virtual_chunked(backend.read, backend.write, dtype=library.uint8, shape=[4],
+                                        chunk_layout=library.ChunkLayout(read_chunk_shape=[2]))
+        transaction = library.Transaction()
+        view = store.with_transaction(transaction)
+        np.testing.assert_array_equal(view.read().result(), [0, 0, 0, 0])
+        view[0:1].write(7).result()
+        transaction.commit_sync()
+        np.testing.assert_array_equal(store.read().result(), [7, 0, 0, 0])
+    backend = Backend(np.zeros(4, np.uint8))
+    store = ts.virtual_chunked(backend.read, backend.write, dtype=ts.uint8, shape=[4],
+                               chunk_layout=ts.ChunkLayout(read_chunk_shape=[2]))
+    transaction = ts.Transaction()
+    view = store.with_transaction(transaction)
+    total = int(view[2:4].read().result().sum())
+    store[2:4].write([5, 5]).result()  # another writer, outside the transaction
+    view[0:1].write(total + 1).result()
+    with pytest.raises(TransactionConflictError):
+        transaction.commit_sync()

@@ -145,7 +145,9 @@ class ChunkFunctionStore(KvStoreDriver):
         raise NotImplementedError("virtual chunks have no kvstore spec")
 
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
-        chunk, stamp = self._owner.read_chunk(_grid(key), -math.inf)
+        chunk, stamp = self._owner.read_chunk(_grid(key), options.staleness_bound)
+        if options.if_not_equal and stamp.generation == options.if_not_equal:
+            return ReadResult("unspecified", b"", stamp)  # unchanged (a commit revalidating a read)
         return ReadResult("value", chunk.tobytes(), stamp)
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
