@@ -261,7 +261,12 @@ def exception_matches(expectation: Expectation, raw: Raw, *, ours: bool) -> bool
 
 def documented(doc_id: str, index: int) -> Expectation:
     example = collect()[doc_id].examples[index]
-    return Expectation(want=example.want, exc_msg=example.exc_msg)
+    exc_msg = example.exc_msg
+    if exc_msg is None and example.want.startswith("Traceback (most recent call last):"):
+        # doctest only recognises an exception line that starts with a word character;
+        # the wheel also writes ones like ``...CancelledError...``.
+        exc_msg = example.want.rstrip("\n").rsplit("\n", 1)[-1] + "\n"
+    return Expectation(want=example.want, exc_msg=exc_msg)
 
 
 def judge(run: DocstringRun, expectations: dict[int, Expectation] | None = None) -> DocstringRun:
