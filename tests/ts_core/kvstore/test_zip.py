@@ -415,3 +415,15 @@ def test_damaged_archives_read_correctly_or_raise_value_errors(flips: list[tuple
             continue
         if key in expected:  # CRC-32 checked: a value read is the value written
             assert value == expected[key]
+
+
+def test_cp437_names_are_rewritten_as_utf8() -> None:
+    # A legacy name: cp437 bytes without the UTF-8 flag (0x82 is "é"), same length as "cafX".
+    archive = zip_bytes({"cafX": b"x"}, zipfile.ZIP_STORED).replace(b"cafX", b"caf\x82")
+    store = zip_store(archive)
+    assert store.list().result() == ["café".encode()]
+    store["other"] = b"y"
+    raw = ts.KvStore.open("memory://", context=store.context).result()["archive.zip"]
+    with zipfile.ZipFile(io.BytesIO(raw)) as rewritten:
+        assert rewritten.namelist() == ["café", "other"]
+        assert rewritten.read("café") == b"x"

@@ -83,7 +83,6 @@ class ZipKvStore(KvStoreDriver):
         self._spec = spec
         self._base = base.driver
         self._archive_key = base.path.encode("utf-8")
-        self._base_path = base.path
         self._directory: _Directory | None = None
         self.local_io = base.driver.local_io  # type: ignore[misc]
 

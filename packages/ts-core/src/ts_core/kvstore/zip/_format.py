@@ -65,7 +65,8 @@ _METHOD_NAMES = {STORED: "stored", DEFLATED: "deflate", BZIP2: "bzip2", LZMA: "l
 #: Deflate expands at most 1032:1 (a 258-byte match per 2 bits); bzip2 and lzma are
 #: bounded generously too. A declared size beyond this is a lie, refused before decoding.
 _MAX_RATIO = {STORED: 1, DEFLATED: 1032, BZIP2: 50_000, LZMA: 50_000}
-_VERSION_NEEDED = 20  # 2.0: deflate
+#: APPNOTE 4.4.3.2: the version needed to extract each method (2.0 deflate, 4.6 bzip2, 6.3 lzma).
+_VERSION_NEEDED = {STORED: 20, DEFLATED: 20, BZIP2: 46, LZMA: 63}
 _MAX_32 = 0xFFFFFFFF
 
 
@@ -324,16 +325,19 @@ def build_archive(members: Iterable[tuple[ZipEntry, bytes]]) -> bytes:
     offset = 0
     count = 0
     for entry, stored in members:
-        flags = entry.flags & ~_FLAG_DATA_DESCRIPTOR
+        flags = entry.flags & ~_FLAG_DATA_DESCRIPTOR  # sizes go in the local header instead
+        if not entry.name.isascii():
+            flags |= _FLAG_UTF8  # names are stored as UTF-8 (a cp437 name was converted on reading)
+        version = _VERSION_NEEDED.get(entry.method, 20)
         if max(entry.compressed_size, entry.uncompressed_size, offset) >= _MAX_32:
             raise ValueError("the archive would need ZIP64 (a member or offset of 4 GiB or more); not supported")
         local = _LOCAL.pack(
-            _LOCAL_SIGNATURE, _VERSION_NEEDED, flags, entry.method, entry.dos_time, entry.dos_date,
+            _LOCAL_SIGNATURE, version, flags, entry.method, entry.dos_time, entry.dos_date,
             entry.crc32, entry.compressed_size, entry.uncompressed_size, len(entry.name), 0,
         )
         directory.append(
             _CENTRAL.pack(
-                _CENTRAL_SIGNATURE, _VERSION_NEEDED, _VERSION_NEEDED, flags, entry.method, entry.dos_time,
+                _CENTRAL_SIGNATURE, version, version, flags, entry.method, entry.dos_time,
                 entry.dos_date, entry.crc32, entry.compressed_size, entry.uncompressed_size, len(entry.name),
                 0, 0, 0, 0, entry.external_attr, offset,
             )
