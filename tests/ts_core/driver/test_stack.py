@@ -161,7 +161,22 @@ def test_uncovered_cell_message_matches_tensorstore() -> None:
             store[1:, 3:].read().result()
         messages.append(str(info.value))
         np.testing.assert_array_equal(store[:, :3].read().result()[:2], a.read().result())
-    assert messages[0] == messages[1]
+        wider = library.overlay([a], domain=library.IndexDomain(inclusive_min=[-1, 0], exclusive_max=[2, 3]))
+        with pytest.raises(ValueError, match="missing layer mapping") as info:
+            wider.read().result()
+        messages.append(str(info.value))
+        np.testing.assert_array_equal(wider[0:].read().result(), a.read().result())
+    assert messages[:2] == messages[2:]
+
+
+def test_a_narrower_domain_limits_the_stack() -> None:
+    for library in (ts, tensorstore):
+        a = library.array(np.arange(6, dtype=np.int32))
+        narrow = library.overlay([a], domain=library.IndexDomain(inclusive_min=[1], exclusive_max=[4]))
+        assert str(narrow.domain) == "{ [1, 4) }"
+        np.testing.assert_array_equal(narrow.read().result(), [1, 2, 3])
+        with pytest.raises(IndexError):
+            narrow[0:5].read().result()
 
 
 OPEN_LAYERS = [

@@ -35,6 +35,9 @@ __all__ = ["StackDriver", "StackLayer", "explicit_domain", "layer_from_spec", "s
 #: (interval index, (input dimension, start, stop) or None for a constant output)
 _Piece = tuple[int, tuple[int, int, int] | None]
 
+#: tensorstore's infinite index bound
+_MAX_INDEX = 2**62 - 1
+
 _UNSUPPORTED = {"fill_value": "fill value", "chunk_layout": "chunk layout", "codec": "codec"}
 
 
@@ -217,11 +220,11 @@ def stack_domain(
             raise SpecError("schema.domain", f"rank {given.rank} does not match the layers' rank {hull.rank}")
         hull = IndexDomain(
             inclusive_min=[
-                g if not implicit and abs(g) < 2**62 else h
+                g if not implicit and abs(g) < _MAX_INDEX else h
                 for g, h, implicit in zip(given.inclusive_min, hull.inclusive_min, given.implicit_lower_bounds, strict=True)
             ],
             exclusive_max=[
-                g if not implicit and abs(g) < 2**62 else h
+                g if not implicit and abs(g) < _MAX_INDEX else h
                 for g, h, implicit in zip(given.exclusive_max, hull.exclusive_max, given.implicit_upper_bounds, strict=True)
             ],
             labels=[a or b for a, b in zip(given.labels, hull.labels, strict=True)],
@@ -263,15 +266,18 @@ class StackDriver(Driver):
         self._executor = context.resource("data_copy_concurrency", data_copy_concurrency, "data_copy_concurrency")
         self._dimension_units = dimension_units
         rank = domain.rank
-        # Per dimension: every layer bound, and which intervals between them each layer covers.
-        # The stack's own bounds are boundaries too, so positions outside every interval
-        # are outside the domain.
-        self._boundaries = [
-            sorted({*(int(layer.domain.inclusive_min[d]) for layer in layers),
-                    *(int(layer.domain.exclusive_max[d]) for layer in layers),
-                    int(domain.inclusive_min[d]), int(domain.exclusive_max[d])})
+        # Per dimension: every layer bound inside the domain, and which intervals between
+        # them each layer covers. The domain's own bounds are the outermost boundaries, so
+        # positions outside every interval are outside the domain.
+        self._boundaries = []
+        self._layer_bounds = [
+            {int(b) for layer in layers for b in (layer.domain.inclusive_min[d], layer.domain.exclusive_max[d])}
             for d in range(rank)
         ]
+        for d in range(rank):
+            lower, upper = int(domain.inclusive_min[d]), int(domain.exclusive_max[d])
+            inside = (b for b in self._layer_bounds[d] if lower < b < upper)
+            self._boundaries.append(sorted({lower, upper, *inside}))
         self._covers = [
             [
                 (np.searchsorted(self._boundaries[d], int(layer.domain.inclusive_min[d])),
@@ -376,10 +382,18 @@ class StackDriver(Driver):
                     selection[k] = slice(start, stop)
             intervals = [m for m, _ in combo]
             self._check_inside(intervals, transform)
-            origin = [self._boundaries[d][m] for d, m in enumerate(intervals)]
+            origin = self._cell_origin(intervals)
             array_selection = tuple(slice(s.start - lo, s.stop - lo) for s, lo in zip(selection, lower, strict=True))
             cells.append(_Cell(self._backing(intervals), transform[tuple(selection)], array_selection, origin))
         return cells
+
+    def _cell_origin(self, intervals: Sequence[int]) -> list[int]:
+        """A cell's lower corner as tensorstore names it: a cell below every layer bound
+        starts at -inf (its grid has only the layers' bounds)."""
+        return [
+            self._boundaries[d][m] if m > 0 or self._boundaries[d][0] in self._layer_bounds[d] else -_MAX_INDEX
+            for d, m in enumerate(intervals)
+        ]
 
     def _interval(self, dim: int, value: int) -> int:
         """Index of the interval between boundaries holding ``value`` (-1 / len: outside)."""
@@ -433,7 +447,7 @@ class StackDriver(Driver):
             first = int(missing[0])
             cell = [int(m[first]) for m in intervals]
             self._check_inside(cell, transform)
-            origin = [self._boundaries[d][m] for d, m in enumerate(cell)]
+            origin = self._cell_origin(cell)
             cells.append(_Cell(None, transform, None, origin))
         for index in np.unique(backing[backing >= 0]).tolist():
             positions = np.flatnonzero(backing == index)

@@ -20,6 +20,7 @@ import asyncio
 import inspect
 import itertools
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -399,47 +400,41 @@ class VirtualChunkedDriver(Driver):
         return staleness_bound(self._staleness_option, self._open_time)
 
     def _parts(self, transform: IndexTransform) -> list[Any]:
-        from ...index_space import partition_index_transform
+        """The per-chunk parts of an operation (IndexError for positions outside the domain)."""
+        from ...index_space import output_index_bounds, partition_index_transform
 
         domain = transform.domain
         if any(lo >= hi for lo, hi in zip(domain.inclusive_min, domain.exclusive_max, strict=True)):
             return []
         bounds = self._domain
-        from ...index_space import output_index_bounds
-
         for dim, (lo, hi) in enumerate(output_index_bounds(transform)):
             if lo < bounds.inclusive_min[dim] or hi >= bounds.exclusive_max[dim]:
                 raise IndexError(f"{transform.domain} is outside the domain {bounds} in dimension {dim}")
         return list(partition_index_transform(transform, self.chunk_shape, self._grid_origin))
 
     def _run(self, parts: list[Any], work: Any, result: Any) -> Future[Any]:
-        """Run ``work`` per part on the pool (never on the caller: a coroutine function may
-        need the caller's event loop) and complete with ``result()``."""
+        """Run ``work`` per part on the pool and complete with ``result()`` or the first error.
+        Never on the caller's thread: a coroutine function may need the caller's event loop."""
         future: Future[Any] = Future()
         if not parts:
             future._set_result(result())
             return future
         remaining = [len(parts)]
+        lock = threading.Lock()
 
         def finished(done: Future[Any]) -> None:
             error = done.exception()
             if error is not None:
-                future._set_exception(error)
+                future._set_exception(error)  # the first error wins; later ones are ignored
                 return
-            remaining[0] -= 1
-            if remaining[0] == 0:
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
                 future._set_result(result())
 
-        import threading
-
-        lock = threading.Lock()
-
-        def locked(done: Future[Any]) -> None:
-            with lock:
-                finished(done)
-
         for part in parts:
-            self._executor.submit(work, part).add_done_callback(locked)
+            self._executor.submit(work, part).add_done_callback(finished)
         return future
 
     def read(self, transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
