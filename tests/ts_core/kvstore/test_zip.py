@@ -427,3 +427,29 @@ def test_cp437_names_are_rewritten_as_utf8() -> None:
     with zipfile.ZipFile(io.BytesIO(raw)) as rewritten:
         assert rewritten.namelist() == ["café", "other"]
         assert rewritten.read("café") == b"x"
+
+
+@pytest.mark.parametrize("method", [93, 95])  # zstd and xz, which tensorstore reads
+def test_zstd_and_xz_members(method: int) -> None:
+    import lzma
+
+    from ts_core.kvstore.zip._format import ZipEntry, build_archive
+
+    value = b"zstd or xz " * 300
+    if method == 93:
+        from numcodecs import Zstd
+
+        stored = bytes(Zstd(level=3).encode(value))
+    else:
+        stored = lzma.compress(value, format=lzma.FORMAT_XZ)
+    entry = ZipEntry(b"m", method, 0, zlib.crc32(value), len(stored), len(value), 0)
+    archive = build_archive([(entry, stored)])
+    store = zip_store(archive)
+    assert store["m"] == value
+    tensorstore = pytest.importorskip("tensorstore")
+    context = tensorstore.Context()
+    tensorstore.KvStore.open("memory://", context=context).result().write("a.zip", archive).result()
+    assert tensorstore.KvStore.open("memory://a.zip|zip:", context=context).result().read("m").result().value == value
+    liar = ZipEntry(b"m", method, 0, zlib.crc32(value), len(stored), 100, 0)
+    with pytest.raises(ValueError, match="more than 100"):
+        zip_store(build_archive([(liar, stored)]))["m"]

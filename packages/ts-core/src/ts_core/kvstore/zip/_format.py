@@ -8,6 +8,7 @@ directory entry declares (nor past what deflate could produce from its compresse
 
 from __future__ import annotations
 
+import lzma
 import struct
 import time
 import zlib
@@ -15,7 +16,7 @@ from collections.abc import Iterable
 
 import attrs
 
-from ...decompression import decompress_bz2, decompress_lzma, decompress_zlib
+from ...decompression import decompress_bz2, decompress_lzma, decompress_zlib, decompress_zstd
 from ...errors import ChunkError
 
 __all__ = [
@@ -59,14 +60,16 @@ _ZIP64_EXTRA_ID = 0x0001
 _FLAG_ENCRYPTED = 0x0001
 _FLAG_DATA_DESCRIPTOR = 0x0008
 _FLAG_UTF8 = 0x0800
-#: APPNOTE 4.4.5 compression methods.
-STORED, DEFLATED, BZIP2, LZMA = 0, 8, 12, 14
-_METHOD_NAMES = {STORED: "stored", DEFLATED: "deflate", BZIP2: "bzip2", LZMA: "lzma"}
-#: Deflate expands at most 1032:1 (a 258-byte match per 2 bits); bzip2 and lzma are
-#: bounded generously too. A declared size beyond this is a lie, refused before decoding.
-_MAX_RATIO = {STORED: 1, DEFLATED: 1032, BZIP2: 50_000, LZMA: 50_000}
+#: APPNOTE 4.4.5 compression methods: those tensorstore reads (zstd and xz) and lzma,
+#: which Python's zipfile writes.
+STORED, DEFLATED, BZIP2, LZMA, ZSTD, XZ = 0, 8, 12, 14, 93, 95
+_METHOD_NAMES = {STORED: "stored", DEFLATED: "deflate", BZIP2: "bzip2", LZMA: "lzma", ZSTD: "zstd", XZ: "xz"}
+#: Deflate expands at most 1032:1 (a 258-byte match per 2 bits); the others are bounded
+#: generously (a zstd RLE block: 128 KiB from 4 bytes). A declared size beyond this is a
+#: lie, refused before decoding; decoding never goes past the declared size either.
+_MAX_RATIO = {STORED: 1, DEFLATED: 1032, BZIP2: 50_000, LZMA: 50_000, ZSTD: 32_768, XZ: 50_000}
 #: APPNOTE 4.4.3.2: the version needed to extract each method (2.0 deflate, 4.6 bzip2, 6.3 lzma).
-_VERSION_NEEDED = {STORED: 20, DEFLATED: 20, BZIP2: 46, LZMA: 63}
+_VERSION_NEEDED = {STORED: 20, DEFLATED: 20, BZIP2: 46, LZMA: 63, ZSTD: 63, XZ: 63}
 _MAX_32 = 0xFFFFFFFF
 
 
@@ -268,6 +271,10 @@ def extract(entry: ZipEntry, stored: bytes) -> bytes:
             value = decompress_zlib(stored, size, wbits=-zlib.MAX_WBITS)
         elif entry.method == BZIP2:
             value = decompress_bz2(stored, size)
+        elif entry.method == XZ:
+            value = decompress_lzma(stored, size, format=lzma.FORMAT_XZ)
+        elif entry.method == ZSTD:
+            value = _decompress_zip_zstd(stored, size, entry.name)
         else:
             value = _decompress_zip_lzma(stored, size, entry.name)
     except ChunkError as exc:
@@ -279,10 +286,16 @@ def extract(entry: ZipEntry, stored: bytes) -> bytes:
     return value
 
 
+def _decompress_zip_zstd(stored: bytes, size: int, name: bytes) -> bytes:
+    try:
+        import numcodecs  # noqa: F401 (ts_core.decompression decodes zstd with numcodecs)
+    except ImportError:
+        raise ZipFormatError(f"member {name!r} is zstd-compressed: reading it needs numcodecs") from None
+    return decompress_zstd(stored, size)
+
+
 def _decompress_zip_lzma(stored: bytes, size: int, name: bytes) -> bytes:
     """APPNOTE 5.8.8: a 4-byte header (version, properties size) then LZMA1 properties."""
-    import lzma
-
     if len(stored) < 4:
         raise ZipFormatError(f"member {name!r}: truncated LZMA header")
     properties_size = struct.unpack_from("<H", stored, 2)[0]
