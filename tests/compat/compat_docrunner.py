@@ -62,8 +62,8 @@ OURS = "ts_core"
 #: Seconds one docstring may take before it is reported as hung.
 DOCSTRING_TIMEOUT = 20.0
 
-#: Standard modules an example may use without importing them (as in the wheel's own
-#: documentation runner, its examples use ``asyncio`` and ``typing`` unimported).
+#: Names bound before the first example: ``np``, and standard modules some examples use
+#: without importing them (``asyncio``, ``typing``).
 PRELUDE: dict[str, Any] = {
     "np": np,
     "asyncio": asyncio,
