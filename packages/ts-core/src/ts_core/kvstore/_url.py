@@ -149,7 +149,6 @@ def _unsupported(scheme: str, component: str, position: int) -> str:
         what, distribution = provided
         message += (
             f": {what} is provided by the {distribution} distribution, which is not installed"
-            f" (pip install {distribution})"
         )
     from ..plugin import get_registry
 
@@ -168,6 +167,8 @@ class _Pipeline:
         self.json_path = json_path
         self.kvstore: dict[str, Any] | None = None
         self.tensorstore: dict[str, Any] | None = None
+        #: 1-based position of the component being read.
+        self.position = 0
 
     def error(self, detail: str) -> SpecError:
         return SpecError(self.json_path, f'Parsing spec from url: "{self.url}": {detail}')
@@ -178,11 +179,9 @@ class _Pipeline:
         scheme, has_colon = _component_scheme(component)
         record = get_registry().find("url_scheme", scheme) if scheme else None
         if record is None:
-            if self.kvstore is None and self.tensorstore is None and not has_colon and component:
+            if self.position == 1 and not has_colon and component:
                 raise self.error(f'invalid URL "{component}": expected "scheme://..."')
-            started = self.kvstore is not None or self.tensorstore is not None
-            position = self.url.split("|").index(component) + 1 if started else 1
-            raise self.error(_unsupported(scheme, component, position))
+            raise self.error(_unsupported(scheme, component, self.position))
         return scheme, record
 
     def call(self, record: PluginRecord, kind: str, *args: Any) -> dict[str, Any]:
@@ -227,7 +226,8 @@ class _Pipeline:
 
 def _parse(url: str, json_path: str) -> _Pipeline:
     pipeline = _Pipeline(url, json_path)
-    for component in url.split("|"):
+    for position, component in enumerate(url.split("|"), 1):
+        pipeline.position = position
         pipeline.add(component)
     return pipeline
 
@@ -235,7 +235,8 @@ def _parse(url: str, json_path: str) -> _Pipeline:
 def parse_kvstore_url(url: str, json_path: str = "kvstore") -> dict[str, Any]:
     """A kvstore URL (root and adapter components only) to its JSON spec."""
     pipeline = _Pipeline(url, json_path)
-    for component in url.split("|"):
+    for position, component in enumerate(url.split("|"), 1):
+        pipeline.position = position
         scheme, record = pipeline.record(component)
         layer = record.metadata.get("layer", "kvstore")
         if layer in ("driver", "driver_adapter"):
