@@ -14,7 +14,7 @@ rank, ``parse_tensorstore_flags([])``); a crash would end the whole test run.
 from __future__ import annotations
 
 from api_cases_behaviour import BEHAVIOUR_CASES, FORMAT_CASES
-from api_cases_more import MORE_CASES
+from api_cases_more import INDEXING_IO_CASES, MORE_CASES
 
 SETUPS: dict[str, str] = {
     "dim": "dim = ts.Dim(inclusive_min=1, exclusive_max=5, label='x')",
@@ -507,7 +507,7 @@ CASES: dict[str, list[str]] = {
 def cases() -> dict[str, str]:
     """``area|code`` (lines joined by ``; ``) -> code, for every case in table order."""
     found: dict[str, str] = {}
-    for table in (CASES, MORE_CASES, BEHAVIOUR_CASES, FORMAT_CASES):
+    for table in (CASES, MORE_CASES, INDEXING_IO_CASES, BEHAVIOUR_CASES, FORMAT_CASES):
         for area, codes in table.items():
             for code in codes:
                 found[f"{area}|{' '.join(code.replace(chr(10), '; ').split())}"] = code
