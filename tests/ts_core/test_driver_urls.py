@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ts_core as ts
-from ts_core.kvstore import kvstore_url, tensorstore_url
+from ts_core.kvstore import kvstore_url, parse_tensorstore_url, tensorstore_url
 
 tensorstore = pytest.importorskip("tensorstore")
 
@@ -174,3 +174,20 @@ def test_any_pipeline_parses_like_the_wheel_or_fails_with_a_value_error(componen
         return
     assert ours == theirs, url
     assert ts.Spec(ours).to_json() == ours
+
+
+def test_a_third_party_adapter_scheme_in_one_line() -> None:
+    from ts_core.plugin import hookimpl, register_plugin, reset_registry
+
+    class Plugin:
+        @hookimpl
+        def ts_register(self, registry: Any) -> None:
+            registry.add("url_scheme", "ocdbt", "ts_core.kvstore:kvstore_adapter_url",
+                         layer="kvstore_adapter", driver="ocdbt", directory_base=True)
+
+    register_plugin(Plugin(), name="adapter-url-demo")
+    try:
+        for url in ("memory://a/|zip:x|ocdbt:", "memory://db|ocdbt:p/q"):  # parsed, not validated:
+            assert parse_tensorstore_url(url) == tensorstore.Spec(url).to_json()  # no ocdbt kvstore here
+    finally:
+        reset_registry()

@@ -9,6 +9,7 @@ from ._spec import KvStoreSpec
 from ._transaction import Transaction, TransactionConflictError
 from ._url import (
     URL_LAYERS,
+    kvstore_adapter_url,
     kvstore_based_driver_url,
     kvstore_url,
     parse_kvstore_url,
@@ -39,6 +40,7 @@ __all__ = [
     "check_key",
     "check_key_range",
     "check_path",
+    "kvstore_adapter_url",
     "kvstore_based_driver_url",
     "kvstore_url",
     "make_generation",

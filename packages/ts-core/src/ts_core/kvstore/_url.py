@@ -8,7 +8,8 @@ plugin record whose ``layer`` metadata says where it may appear (tensorstore's f
     ``parse(url) -> kvstore JSON``.
 ``kvstore_adapter``
     a kvstore over the kvstore so far (``zip:``, ``ocdbt:``). Handler:
-    ``parse(component, base_kvstore_json) -> kvstore JSON``.
+    ``parse(component, base_kvstore_json) -> kvstore JSON`` (a record whose target is
+    ``"ts_core.kvstore:kvstore_adapter_url"`` gets the usual ``{"driver", "base", "path"}``).
 ``driver``
     a kvstore-based TensorStore driver (``zarr3:``, ``n5:``, ``auto:``); it turns the
     kvstore so far into a TensorStore. Handler: ``parse(component, kvstore_json) -> spec``
@@ -36,8 +37,10 @@ if TYPE_CHECKING:
     from ..plugin import PluginRecord
 
 __all__ = [
+    "GENERIC_ADAPTER_TARGET",
     "GENERIC_DRIVER_TARGET",
     "URL_LAYERS",
+    "kvstore_adapter_url",
     "kvstore_based_driver_url",
     "kvstore_url",
     "parse_kvstore_url",
@@ -74,6 +77,9 @@ _PROVIDED_ELSEWHERE = {
 #: The target of a ``driver`` record whose component is just ``scheme:`` or
 #: ``scheme:path``: :func:`kvstore_based_driver_url` with the record's ``driver``.
 GENERIC_DRIVER_TARGET = "ts_core.kvstore:kvstore_based_driver_url"
+#: The target of a ``kvstore_adapter`` record whose component is ``scheme:path``:
+#: :func:`kvstore_adapter_url` with the record's ``driver`` (and ``directory_base``).
+GENERIC_ADAPTER_TARGET = "ts_core.kvstore:kvstore_adapter_url"
 
 #: Characters left unescaped in the path of a URL component (tensorstore's choice).
 _PATH_SAFE = "/@:!$&'()*+,;=-._~"
@@ -132,6 +138,21 @@ def kvstore_based_driver_url(driver: str, component: str, kvstore: dict[str, Any
     return {"driver": driver, "kvstore": kvstore}
 
 
+def kvstore_adapter_url(
+    driver: str, component: str, base: dict[str, Any], *, directory_base: bool = False
+) -> dict[str, Any]:
+    """The spec of adapter ``driver`` over ``base`` for a ``"<scheme>:<path>"`` component:
+    ``{"driver": driver, "base": base, "path": path}``. With ``directory_base`` the base
+    names a directory (its path gains a ``/``), as an ocdbt database's does."""
+    path = url_component_path(component)
+    if directory_base and base.get("path") and not base["path"].endswith("/"):
+        base = {**base, "path": base["path"] + "/"}
+    spec: dict[str, Any] = {"driver": driver, "base": base}
+    if path:
+        spec["path"] = path
+    return spec
+
+
 def _component_scheme(component: str) -> tuple[str, bool]:
     """The scheme of a component, and whether it was written with a ``:``."""
     match = _SCHEME.match(component)
@@ -188,6 +209,9 @@ class _Pipeline:
         try:
             if record.target == GENERIC_DRIVER_TARGET:
                 result: dict[str, Any] = kvstore_based_driver_url(record.metadata["driver"], *args)
+            elif record.target == GENERIC_ADAPTER_TARGET:
+                directory_base = bool(record.metadata.get("directory_base", False))
+                result = kvstore_adapter_url(record.metadata["driver"], *args, directory_base=directory_base)
             else:
                 result = record.load()(*args)
         except SpecError:
