@@ -7,7 +7,33 @@ on first use, so ``import ts_core`` itself stays cheap (no numpy, no jsonschema)
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what static type checkers see of the lazily imported names
+    from . import ocdbt as ocdbt
+    from ._flags import experimental_update_verbose_logging as experimental_update_verbose_logging
+    from ._flags import parse_tensorstore_flags as parse_tensorstore_flags
+    from ._future import Future as Future
+    from ._future import FutureLike as FutureLike
+    from ._future import Promise as Promise
+    from ._metrics import (
+        experimental_collect_matching_metrics as experimental_collect_matching_metrics,
+    )
+    from ._metrics import (
+        experimental_collect_prometheus_format_metrics as experimental_collect_prometheus_format_metrics,
+    )
+    from ._metrics import (
+        experimental_push_metrics_to_prometheus as experimental_push_metrics_to_prometheus,
+    )
+    from ._open_mode import OpenMode as OpenMode
+    from ._typing import DimSelection as DimSelection
+    from ._typing import DimSelectionLike as DimSelectionLike
+    from ._typing import DownsampleMethod as DownsampleMethod
+    from ._typing import Indexable as Indexable
+    from ._typing import NumpyIndexingSpec as NumpyIndexingSpec
+    from ._typing import NumpyIndexTerm as NumpyIndexTerm
+    from ._typing import RecheckCacheOption as RecheckCacheOption
+    from ._typing import T as T
 
 
 def _dtype_names() -> tuple[str, ...]:

@@ -269,11 +269,11 @@ class Promise(Generic[T]):
     def __new__(cls, *args: Any, **kwargs: Any) -> Promise[T]:
         raise TypeError(f"cannot create '{cls.__module__}.{cls.__qualname__}' instances; use Promise.new()")
 
-    @staticmethod
-    def new() -> tuple[Promise[Any], Future[Any]]:
-        """Return a linked ``(promise, future)`` pair."""
-        future: Future[Any] = Future()
-        promise: Promise[Any] = object.__new__(Promise)
+    @classmethod
+    def new(cls) -> tuple[Promise[T], Future[T]]:
+        """Return a linked ``(promise, future)`` pair (``Promise[int].new()`` types them)."""
+        future: Future[T] = Future()
+        promise: Promise[T] = object.__new__(cls)
         promise._future = future
         return promise, future
 
