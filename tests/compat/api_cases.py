@@ -13,7 +13,7 @@ rank, ``parse_tensorstore_flags([])``); a crash would end the whole test run.
 
 from __future__ import annotations
 
-from api_cases_behaviour import BEHAVIOUR_CASES, FORMAT_CASES
+from api_cases_behaviour import BEHAVIOUR_CASES, FORMAT_CASES, TRANSACTION_CASES
 from api_cases_more import INDEXING_IO_CASES, MORE_CASES
 
 SETUPS: dict[str, str] = {
@@ -507,7 +507,15 @@ CASES: dict[str, list[str]] = {
 def cases() -> dict[str, str]:
     """``area|code`` (lines joined by ``; ``) -> code, for every case in table order."""
     found: dict[str, str] = {}
-    for table in (CASES, MORE_CASES, INDEXING_IO_CASES, BEHAVIOUR_CASES, FORMAT_CASES):
+    tables = (
+        CASES,
+        MORE_CASES,
+        INDEXING_IO_CASES,
+        BEHAVIOUR_CASES,
+        FORMAT_CASES,
+        TRANSACTION_CASES,
+    )
+    for table in tables:
         for area, codes in table.items():
             for code in codes:
                 found[f"{area}|{' '.join(code.replace(chr(10), '; ').split())}"] = code

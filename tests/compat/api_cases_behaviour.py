@@ -146,3 +146,55 @@ FORMAT_CASES: dict[str, list[str]] = {
         "ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[3], create=True).result().astype(ts.float32).spec().to_json()",
     ],
 }
+
+_LOST_UPDATE = (
+    "kv = ts.KvStore.open('memory://').result()\n"
+    "kv[b'a'] = b'1'\n"
+    "t = ts.Transaction(repeatable_read={flag})\n"
+    "v = kv.with_transaction(t)[b'a']\n"
+    "kv[b'a'] = b'other'\n"
+    "kv.with_transaction(t)[b'a'] = v + b'!'\n"
+    "t.commit_sync()\n"
+    "kv[b'a']"
+)
+
+#: Transactions, batches and user-defined chunks. (Reads validated at commit by default is a
+#: deliberate difference; both libraries are compared with an explicit repeatable_read.)
+TRANSACTION_CASES: dict[str, list[str]] = {
+    "transactions": [
+        _LOST_UPDATE.format(flag=True),
+        _LOST_UPDATE.format(flag=False),
+        "t = ts.Transaction()\nkv.with_transaction(t)[b'a'] = b'x'\nkv[b'a'] = b'y'\nt.commit_sync()\nkv[b'a']",
+        "t = ts.Transaction()\nkv.with_transaction(t).delete_range(ts.KvStore.KeyRange(b'b', b'c')).result()\n(sorted(kv.list().result()), sorted(kv.with_transaction(t).list().result()))",
+        "t = ts.Transaction()\nkv.with_transaction(t)[b'new'] = b'1'\nsorted(kv.with_transaction(t).list().result())",
+        "t = ts.Transaction(atomic=True)\nkv.with_transaction(t)[b'p'] = b'1'\nkv.with_transaction(t)[b'q'] = b'2'\nt.commit_sync()\n(kv[b'p'], kv[b'q'])",
+        "t = ts.Transaction()\ns = store.with_transaction(t)\ns[0] = 50\n(s[0, 0].read().result(), store[0, 0].read().result())",
+        "t = ts.Transaction()\nstore.with_transaction(t)[0] = 50\nt.commit_sync()\nstore[0].read().result()",
+        "t = ts.Transaction()\nstore.with_transaction(t)[0] = 50\nt.abort()\nstore[0].read().result()",
+        "t = ts.Transaction()\nt.commit_sync()\nstore.with_transaction(t)[0] = 50",
+        "t = ts.Transaction()\nt.abort()\nkv.with_transaction(t)[b'a'] = b'x'",
+        "t = ts.Transaction()\nstore.with_transaction(t).with_transaction(None).transaction",
+        "t = ts.Transaction()\nts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, transaction=t).result().transaction is t",
+        "t = ts.Transaction()\nts.KvStore.open('memory://', transaction=t).result().transaction is t",
+        "c = ts.Context()\nt = ts.Transaction()\ns = ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, transaction=t, context=c).result()\ns[0] = 1\nt.commit_sync()\nts.open({'driver': 'zarr', 'kvstore': 'memory://'}, context=c).result().read().result()",
+        "c = ts.Context()\nt = ts.Transaction()\nts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, transaction=t, context=c).result()\nts.open({'driver': 'zarr', 'kvstore': 'memory://'}, context=c, open=True).result()",
+    ],
+    "batch": [
+        "b = ts.Batch()\nf = store.read(batch=b)\nb.submit()\nf.result()",
+        "with ts.Batch() as b:\n    f = kv.read(b'a', batch=b)\nf.result().value",
+        "b = ts.Batch()\nb.submit()\nb.submit()",
+        "b = ts.Batch()\nb.submit()\nstore.read(batch=b)",
+        "ts.Batch(5)",
+    ],
+    "virtual_chunked": [
+        "def read(domain, array, params):\n    array[...] = np.arange(domain.inclusive_min[0], domain.exclusive_max[0])\nts.virtual_chunked(read, dtype=ts.int64, shape=[6], chunk_layout=ts.ChunkLayout(read_chunk_shape=[4])).read().result()",
+        "domains = []\ndef read(domain, array, params):\n    domains.append(domain)\n    array[...] = 0\nts.virtual_chunked(read, dtype=ts.uint8, shape=[6], chunk_layout=ts.ChunkLayout(read_chunk_shape=[4])).read().result()\nsorted(map(str, domains))",
+        "v = ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4])\n(v.readable, v.writable)",
+        "v = ts.virtual_chunked(write_function=lambda d, a, p: None, dtype=ts.uint8, shape=[4])\n(v.readable, v.writable)",
+        "ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4]).write(1).result()",
+        "ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, domain=ts.IndexDomain(shape=[2], labels=['x'])).domain",
+        "def read(domain, array, params):\n    raise ValueError('no data here')\nts.virtual_chunked(read, dtype=ts.uint8, shape=[4]).read().result()",
+        "ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4]).spec()",
+        "ts.virtual_chunked(lambda d, a, p: None, shape=[4])",
+    ],
+}

@@ -105,7 +105,11 @@ CALLS: dict[str, str] = {
     "pickle|pickle.loads(pickle.dumps(context)).spec": "returns a ContextSpec, wheel a Spec",
     "pickle|pickle.loads(pickle.dumps(store)).domain": "ts raises ValueError: cannot open: no array at 'memory://' (.zarray is missing); pass create=True to create one; wheel returns { [0, 4*), [0, 5*) }",
     "pickle|pickle.loads(pickle.dumps(ts.CodecSpec({'driver': 'zarr', 'compressor': None}))).to_json()": "value {'driver': 'zarr', 'compressor': None}, wheel {'compressor': None, 'driver': 'zarr', 'filters': None}",
+    "transactions|c = ts.Context(); t = ts.Transaction(); s = ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, transaction=t, context=c).result(); s[0] = 1; t.commit_sync(); ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, context=c).result().read().result()": "ts raises ValueError: cannot create: the array at 'memory://' was created concurrently; pass open=True to open it; wheel returns array([1, 0], dtype=uint8)",
+    "transactions|t = ts.Transaction(); store.with_transaction(t).with_transaction(None).transaction": "wheel raises ValueError: Cannot rebind transaction when existing transaction is uncommitted; ts returns None",
+    "transactions|t = ts.Transaction(); ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, transaction=t).result().transaction is t": "ts raises ValueError: cannot create: the array at 'memory://' was created concurrently; pass open=True to open it; wheel returns True",
     "types|ts.OutputIndexMethod.constant == 0, int(ts.OutputIndexMethod.array)": "value ('tuple', [True, 2]), wheel ('tuple', [False, 2])",
+    "virtual_chunked|ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4]).spec()": "value ('json', {'driver': 'virtual_chunked', 'dtype': 'uint8', 'read_function': <function <lambda> at 0x7f175c3eeca0>, 'schema': {'chunk_layout': {'grid_origin': [..., wheel ('to_json raised', 'NotImp",
     "zarr3|ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], dimension_units=['4nm'], create=True).result().dimension_units": "value ('tuple', [None]), wheel ('tuple', [('json', [4.0, 'nm'])])",
     # END GENERATED
 }
