@@ -105,14 +105,13 @@ def _selection_slice(item: slice) -> slice:
             hasattr(part, "__index__") and not isinstance(part, str | bytes | np.bool_)
         ):
             raise TypeError(f"Dimension selection slice bounds must be integers, not {part!r}")
-    if item.step is not None and item.step.__index__() == 0:
-        raise TypeError("Dimension selection slice step must not be 0")
-    return slice(
-        *(
-            None if part is None else int(part.__index__())
-            for part in (item.start, item.stop, item.step)
-        )
+    start, stop, step = (
+        None if part is None else int(part.__index__())
+        for part in (item.start, item.stop, item.step)
     )
+    if step == 0:
+        raise TypeError("Dimension selection slice step must not be 0")
+    return slice(start, stop, None if step == 1 else step)
 
 
 def _flatten_selection(selection: Any) -> tuple[Any, ...]:
@@ -143,6 +142,8 @@ def _flatten_selection(selection: Any) -> tuple[Any, ...]:
 # -- operations -------------------------------------------------------------------------------------
 def _per_dim(values: Any, n: int, what: str) -> list[Any]:
     """Broadcast a scalar (or None) to ``n`` dims; a sequence must have length ``n``."""
+    if values == ():
+        values = 0  # tensorstore reads an empty vector as the scalar 0
     if isinstance(values, tuple | list):
         if len(values) != n:
             raise IndexError(
@@ -234,8 +235,15 @@ def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTra
     lo, hi, il, iu, labels = _domain_lists(t)
     inner = _identity_inner(len(lo))
     for j, s in zip(dims, _per_dim(values, len(dims), "strides"), strict=True):
-        if s is None:
-            continue
+        if s is None and (lo[j] == -inf and hi[j] == inf + 1):
+            s = _INT64_MIN  # tensorstore's "implicit" stride, the most negative index
+        elif s is None or s == _INT64_MIN:
+            # ... which overflows on any finite bound.
+            raise IndexError(
+                f"Applying stride to input dimension {j}: Integer overflow propagating range "
+                f"{format_interval(lo[j], hi[j])} through inverse affine transform with offset 0 "
+                f"and multiplier {-(1 << 63)}"
+            )
         s = int(s)
         if s == 0:
             raise IndexError(f"Applying stride to input dimension {j}: Stride must be non-zero")
@@ -434,7 +442,10 @@ def _optional_index(value: Any, op: str) -> int | None:
         and not isinstance(value, str | bytes | np.bool_)
         and _INT64_MIN <= int(value.__index__()) <= _INT64_MAX
     ):
-        return int(value.__index__())
+        index = int(value.__index__())
+        if index == _INT64_MIN:  # tensorstore's "implicit" value
+            return None
+        return index
     raise TypeError(f"{op} expects an integer, None, or a sequence of them, not {value!r}")
 
 
@@ -473,17 +484,7 @@ def _parse_op(op: str, args: Any, chained: bool) -> Any:
     """Check and normalise an operation's arguments when the expression is built, as
     tensorstore does (``TypeError``/``IndexError`` right away, not when applied)."""
     if op in ("index", "oindex", "vindex"):
-        parsed = _indexing().parse_index(args)
-        terms = parsed[0]
-        if chained and any(t.kind == _indexing().NEWAXIS_KIND for t in terms):
-            raise IndexError(
-                "tensorstore.newaxis (`None`) not valid in chained indexing operations"
-            )
-        if op == "oindex" and any(t.kind == _indexing()._BOOL and t.consumed == 0 for t in terms):
-            raise IndexError(
-                "Zero-rank bool array incompatible with outer indexing of a dimension selection"
-            )
-        return parsed
+        return _indexing().parse_index(args, selection_mode=op, chained=chained)
     if op in ("translate_by", "translate_backward_by", "translate_to", "stride"):
         return _parse_vector(args, op)
     if op == "label":

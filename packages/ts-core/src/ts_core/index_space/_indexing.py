@@ -56,15 +56,16 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _SLICE_INDEX_ERROR = "slice indices must be integers or None or have an __index__ method"
 
 
-def _slice_part(value: Any) -> int | None | list[int | None]:
-    """One of a slice's start/stop/step: ``None``, an index, or a vector of them."""
+def _slice_part(value: Any) -> int | list[int | None] | None:
+    """One of a slice's start/stop/step: ``None``, an index, or a vector of them (the most
+    negative 64-bit integer is tensorstore's "implicit", i.e. ``None``)."""
     if value is None:
         return None
     if hasattr(value, "__index__") and not isinstance(value, np.ndarray | np.bool_):
         index = int(value.__index__())
         if not _INT64_MIN <= index <= _INT64_MAX:
             raise TypeError(_SLICE_INDEX_ERROR)
-        return index
+        return None if index == _INT64_MIN else index
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
         raise TypeError(_SLICE_INDEX_ERROR)
     out: list[int | None] = []
@@ -141,10 +142,35 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
 
-def parse_index(index: Any) -> tuple[list[_Term], bool]:
+def _braces(shape: Sequence[int]) -> str:
+    return "{" + ", ".join(map(str, shape)) + "}"
+
+
+def _broadcast_into(joint: list[int], shape: tuple[int, ...]) -> None:
+    """Fold one index array's shape into the joint broadcast shape, in term order."""
+    if len(joint) < len(shape):
+        joint[:0] = [1] * (len(shape) - len(joint))
+    offset = len(joint) - len(shape)
+    for i, size in enumerate(shape):
+        if size != 1:
+            if joint[offset + i] not in (1, size):
+                raise IndexError(
+                    f"Incompatible index array shapes: {_braces(shape)} vs {_braces(joint)}"
+                )
+            joint[offset + i] = size
+
+
+def parse_index(
+    index: Any, selection_mode: str | None = None, chained: bool = False, mode: str = DEFAULT
+) -> tuple[list[_Term], bool]:
     """Split an index into classified terms, and whether it is a single "scalar" term that a
     dimension expression applies to every selected dimension (an int, slice or newaxis not in
-    a tuple)."""
+    a tuple).
+
+    ``selection_mode`` (``"index"``, ``"oindex"``, ``"vindex"``) parses the index of a
+    dimension expression, ``chained`` one that follows another operation: terms those forbid
+    are refused in order, as tensorstore does.
+    """
     if type(index) is tuple:
         items: Any = index
         scalar = False
@@ -153,6 +179,7 @@ def parse_index(index: Any) -> tuple[list[_Term], bool]:
         scalar = True
     terms: list[_Term] = []
     ellipsis = False
+    joint: list[int] = []
     for item in items:
         if isinstance(item, slice):
             parts, simple = _slice_terms(item)
@@ -160,6 +187,17 @@ def parse_index(index: Any) -> tuple[list[_Term], bool]:
             scalar = scalar and simple
             continue
         term = _classify(item)
+        if selection_mode is not None:
+            if chained and term.kind == _NEWAXIS:
+                raise IndexError(
+                    "tensorstore.newaxis (`None`) not valid in chained indexing operations"
+                )
+            if selection_mode == OINDEX and term.kind == _BOOL and term.consumed == 0:
+                raise IndexError(
+                    "Zero-rank bool array incompatible with outer indexing of a dimension selection"
+                )
+        if term.kind in (_ARRAY, _BOOL) and (selection_mode or mode) != OINDEX:
+            _broadcast_into(joint, _term_shape(term))
         if term.kind == _ELLIPSIS:
             if ellipsis:
                 raise IndexError("An index can only have a single ellipsis (`...`)")
@@ -168,6 +206,15 @@ def parse_index(index: Any) -> tuple[list[_Term], bool]:
             scalar = False
         terms.append(term)
     return terms, scalar
+
+
+def _term_shape(term: _Term) -> tuple[int, ...]:
+    """The index-array shape a term contributes (a bool array: its number of true elements)."""
+    if term.kind == _ARRAY:
+        return tuple(term.value.shape)
+    if term.value.ndim == 0:
+        return (1 if bool(term.value) else 0,)
+    return (int(np.count_nonzero(term.value)),)
 
 
 def classify_index(index: Any) -> list[_Term]:
@@ -245,15 +292,20 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
     where = f"Computing interval slice for dimension {j}: "
     if step == 0:
         raise IndexError(where + "Invalid stride 0")
+    if s.start is not None and not -inf <= s.start <= inf:
+        raise IndexError(where + f"Invalid start index {s.start}")
+    # ``stop`` is exclusive only when it is a finite index: +/-inf (and invalid values, then
+    # refused below) are taken as the closed bound itself, as tensorstore does.
+    stop_finite = s.stop is not None and MIN_FINITE_INDEX <= s.stop <= MAX_FINITE_INDEX
     if step > 0:
         anchor = lo if s.start is None else int(s.start)
         first = anchor
-        last = hi - 1 if s.stop is None else int(s.stop) - 1
+        last = hi - 1 if s.stop is None else int(s.stop) - stop_finite
     else:
         anchor = hi - 1 if s.start is None else int(s.start)
-        first = lo if s.stop is None else int(s.stop) + 1
+        first = lo if s.stop is None else int(s.stop) + stop_finite
         last = anchor
-    if last < first - 1:
+    if last < first - 1 or first == inf or last == -inf or first < -inf or last > inf:
         raise IndexError(where + f"({first}, {last}) do not specify a valid closed index interval")
     if last >= first and (
         (not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf
@@ -306,7 +358,7 @@ def apply_index(transform: IndexTransform, index: Any, mode: str = DEFAULT) -> I
         for expr in index:
             transform = expr._apply(transform)
         return transform
-    return numpy_index(transform, parse_index(index)[0], mode)[0]
+    return numpy_index(transform, parse_index(index, mode=mode)[0], mode)[0]
 
 
 def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:

@@ -65,10 +65,10 @@ def _array_form(
 def _map_arguments_ok(bound: dict[str, Any]) -> bool:
     """Check the types of one form's arguments; the index array is converted in place."""
     for name in ("offset", "stride", "input_dimension"):
-        value = bound.get(name)
-        if name in bound and not (
-            is_index_like(value) and -(1 << 63) <= value.__index__() < 1 << 63
-        ):
+        if name not in bound:
+            continue
+        value: Any = bound[name]
+        if not (is_index_like(value) and -(1 << 63) <= value.__index__() < 1 << 63):
             return False
     if bound["form"] == ARRAY:
         if bound["index_range"] is not None and not isinstance(bound["index_range"], Dim):
