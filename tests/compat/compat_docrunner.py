@@ -7,14 +7,14 @@ order in one namespace inside one running event loop, in a fresh temporary worki
 directory, and records what each printed or raised; :func:`judge` compares that with an
 expectation the way ``doctest`` does with ``NORMALIZE_WHITESPACE`` and ``ELLIPSIS``.
 
-:func:`verdict` runs each docstring twice on the wheel, then once on ``ts_core``. On ts each
-example is held to:
+:func:`verdict` runs each docstring three times on the wheel, then once on ``ts_core``. On ts
+each example is held to:
 
 * its documented output, where the wheel produces it;
 * the wheel's actual output, where the wheel's output differs from its documentation
   (stale documentation: the wheel is the oracle);
 * only "runs without an unexpected exception" where the wheel's own output differs between
-  its two runs (timestamps, generations, timing).
+  its runs (timestamps, generations, timing).
 
 Differences that are legitimately ours are not failures:
 
@@ -72,7 +72,7 @@ PRELUDE: dict[str, Any] = {
     "typing": typing,
 }
 
-UNSTABLE = "output not compared: it differs between two runs of the wheel"
+UNSTABLE = "output not compared: it differs between runs of the wheel"
 STALE = "compared with the wheel's output, which differs from its documentation"
 
 _FLAGS = doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS
@@ -425,7 +425,7 @@ class Verdict:
     wheel: DocstringRun
     #: ts_core, judged against the documentation or the wheel (see the module docstring).
     ours: DocstringRun
-    #: Examples whose wheel output differed between two runs.
+    #: Examples whose wheel output differed between its runs.
     unstable: frozenset[int]
     #: Examples where the wheel does not produce its documented output.
     stale: frozenset[int]
@@ -449,17 +449,24 @@ def _same(a: Raw, b: Raw) -> bool:
     return _ADDRESS.sub("", a.shown) == _ADDRESS.sub("", b.shown)
 
 
+#: Runs of each docstring on the wheel; an example whose output differs between any two is
+#: not compared on ts.
+WHEEL_RUNS = 3
+
+
 def verdict(doc_id: str) -> Verdict:
-    """Runs ``doc_id`` twice on the wheel and once on ts_core, and judges both."""
+    """Runs ``doc_id`` WHEEL_RUNS times on the wheel and once on ts_core, and judges both."""
     if doc_id in VERDICTS:
         return VERDICTS[doc_id]
     wheel = importlib.import_module(WHEEL)
-    first = judge(run_docstring(doc_id, wheel))
-    second = judge(run_docstring(doc_id, wheel))
-    if first.hung or second.hung:
+    runs = [judge(run_docstring(doc_id, wheel)) for _ in range(WHEEL_RUNS)]
+    first, second = runs[0], runs[-1]
+    if any(run.hung for run in runs):
         raise RuntimeError(f"{doc_id} hangs on the wheel: {describe_failure(first)}")
     unstable = frozenset(
-        index for index in first.raw if not _same(first.raw[index], second.raw[index])
+        index
+        for index in first.raw
+        if not all(_same(first.raw[index], run.raw[index]) for run in runs[1:])
     )
     expectations: dict[int, Expectation] = {}
     stale = set()
@@ -469,7 +476,9 @@ def verdict(doc_id: str) -> Verdict:
             continue
         if outcome.index in unstable:
             exc_type = type(raw.exception) if raw.exception is not None else None
-            both_raised = exc_type is not None and first.raw[outcome.index].exception is not None
+            both_raised = exc_type is not None and all(
+                run.raw[outcome.index].exception is not None for run in runs
+            )
             expectations[outcome.index] = Expectation(
                 exc_type=exc_type if both_raised else None, relaxed=True, note=UNSTABLE
             )

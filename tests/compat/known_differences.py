@@ -109,7 +109,7 @@ CALLS: dict[str, str] = {
     "transactions|t = ts.Transaction(); store.with_transaction(t).with_transaction(None).transaction": "wheel raises ValueError: Cannot rebind transaction when existing transaction is uncommitted; ts returns None",
     "transactions|t = ts.Transaction(); ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, transaction=t).result().transaction is t": "ts raises ValueError: cannot create: the array at 'memory://' was created concurrently; pass open=True to open it; wheel returns True",
     "types|ts.OutputIndexMethod.constant == 0, int(ts.OutputIndexMethod.array)": "value ('tuple', [True, 2]), wheel ('tuple', [False, 2])",
-    "virtual_chunked|ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4]).spec()": "value ('json', {'driver': 'virtual_chunked', 'dtype': 'uint8', 'read_function': <function <lambda> at 0x7f175c3eeca0>, 'schema': {'chunk_layout': {'grid_origin': [..., wheel ('to_json raised', 'NotImp",
+    "virtual_chunked|ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4]).spec()": "value ('json', {'driver': 'virtual_chunked', 'dtype': 'uint8', 'read_function': <function <lambda> at 0x7f26e46b3ce0>, 'schema': {'chunk_layout': {'grid_origin': [..., wheel ('to_json raised', 'NotImp",
     "zarr3|ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], dimension_units=['4nm'], create=True).result().dimension_units": "value ('tuple', [None]), wheel ('tuple', [('json', [4.0, 'nm'])])",
     # END GENERATED
 }
