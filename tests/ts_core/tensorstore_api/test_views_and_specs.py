@@ -113,6 +113,10 @@ def test_minimal_spec_of_an_adapter_drops_the_base_metadata() -> None:
     assert "metadata" not in ours["base"]
 
 
+def test_handbook_spelling_minimal() -> None:
+    assert _open(ts).spec(minimal=True) == _open(ts).spec(minimal_spec=True)
+
+
 def test_spec_rejects_unknown_options() -> None:
     with pytest.raises(TypeError, match="bogus"):
         _open(ts).spec(bogus=True)

@@ -42,6 +42,7 @@ SPEC_OPTIONS = (
     "recheck_cached_metadata",
     "recheck_cached_data",
     "recheck_cached",
+    "minimal",  # the handbook's spelling of minimal_spec (a ts extension)
 )
 
 #: Spec members left out when equal to their default, as tensorstore leaves them out.
@@ -156,7 +157,7 @@ def apply_spec_options(json_value: dict[str, Any], driver: Driver, options: Mapp
     if unknown:
         raise TypeError(f"spec() got unexpected keyword argument(s): {', '.join(unknown)}")
     result = dict(json_value)
-    if options.get("minimal_spec"):
+    if options.get("minimal_spec") or options.get("minimal"):
         result = _without_metadata(result)
     if options.get("unbind_context") or options.get("retain_context"):
         result["context"] = bound_context_json(driver, json_value)
