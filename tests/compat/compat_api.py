@@ -134,7 +134,7 @@ def run_case(module: ModuleType, code: str, setups: dict[str, str]) -> CallResul
         for name in _needed_setups(code, setups):
             _exec(setups[name], namespace)
         value = _exec(code, namespace)
-    except Exception as error:
+    except (Exception, asyncio.CancelledError) as error:
         return CallResult(exception=error)
     return CallResult(value=value)
 
