@@ -21,6 +21,7 @@ import inspect
 import json
 import pickle
 import re
+import threading
 import typing
 from dataclasses import dataclass
 from types import ModuleType
@@ -119,9 +120,32 @@ class CallResult:
     exception: BaseException | None = None
 
 
+#: Seconds a case may take before it is reported as hung.
+CASE_TIMEOUT = 15.0
+
+
+class CaseHung(Exception):
+    """A case did not finish within CASE_TIMEOUT (its thread is left behind)."""
+
+
 def run_case(module: ModuleType, code: str, setups: dict[str, str]) -> CallResult:
     """Runs ``code`` (statements, the last one an expression whose value is the result)
-    with ``ts`` bound to ``module``, after the setups whose names it uses."""
+    with ``ts`` bound to ``module``, after the setups whose names it uses, in a worker
+    thread so that a hang is reported instead of stopping the run."""
+    outcome: list[CallResult] = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(_run_case(module, code, setups)),
+        name=f"compat case {code[:40]}",
+        daemon=True,
+    )
+    worker.start()
+    worker.join(CASE_TIMEOUT)
+    if not outcome:
+        return CallResult(exception=CaseHung(f"no result within {CASE_TIMEOUT:g} s"))
+    return outcome[0]
+
+
+def _run_case(module: ModuleType, code: str, setups: dict[str, str]) -> CallResult:
     namespace: dict[str, Any] = {
         "ts": module,
         "np": np,
