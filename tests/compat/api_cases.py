@@ -14,7 +14,7 @@ rank, ``parse_tensorstore_flags([])``); a crash would end the whole test run.
 from __future__ import annotations
 
 from api_cases_behaviour import BEHAVIOUR_CASES, FORMAT_CASES, TRANSACTION_CASES
-from api_cases_more import INDEXING_IO_CASES, MORE_CASES
+from api_cases_more import INDEXING_IO_CASES, MORE_CASES, SPEC_OPTION_CASES
 
 SETUPS: dict[str, str] = {
     "dim": "dim = ts.Dim(inclusive_min=1, exclusive_max=5, label='x')",
@@ -511,6 +511,7 @@ def cases() -> dict[str, str]:
         CASES,
         MORE_CASES,
         INDEXING_IO_CASES,
+        SPEC_OPTION_CASES,
         BEHAVIOUR_CASES,
         FORMAT_CASES,
         TRANSACTION_CASES,

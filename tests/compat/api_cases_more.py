@@ -413,3 +413,41 @@ INDEXING_IO_CASES: dict[str, list[str]] = {
         "s = ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[5], create=True).result()\ns.resize(inclusive_min=[None], exclusive_max=[8], resize_metadata_only=True).result().shape",
     ],
 }
+
+_SPEC = "s = ts.Spec({'driver': 'zarr', 'kvstore': 'memory://', 'context': {'cache_pool': {'total_bytes_limit': 10}}})\n"
+
+#: Spec.update and TensorStore.spec options: what libraries built on tensorstore (Orbax,
+#: Neuroglancer tools) call to move specs between processes.
+SPEC_OPTION_CASES: dict[str, list[str]] = {
+    "spec options": [
+        _SPEC + "s.update(unbind_context=True)\ns.to_json()",
+        _SPEC + "s.update(strip_context=True)\ns.to_json()",
+        _SPEC + "s.update(context=ts.Context())\ns.to_json()",
+        _SPEC + "s.update(recheck_cached_data=False)\ns.to_json()",
+        _SPEC + "s.update(recheck_cached_metadata='open')\ns.to_json()",
+        _SPEC + "s.update(recheck_cached=10.5)\ns.to_json()",
+        _SPEC + "s.update(recheck_cached_data='sometimes')",
+        _SPEC + "s.update(open_mode=ts.OpenMode(open=True, create=True))\ns.to_json()",
+        _SPEC + "s.update(assume_metadata=True)\ns.open_mode",
+        _SPEC + "s.update(minimal_spec=True)\ns.to_json()",
+        _SPEC + "s.update(rank=2)\ns.rank",
+        _SPEC + "s.update(shape=[2, 3], dtype=ts.int8)\ns.domain",
+        _SPEC + "s.update(fill_value=4, dtype=ts.int8)\ns.fill_value",
+        _SPEC + "s.update(chunk_layout=ts.ChunkLayout(chunk_shape=[2]))\ns.to_json()",
+        _SPEC + "s.update(codec=ts.CodecSpec({'driver': 'zarr', 'compressor': None}))\ns.to_json()",
+        _SPEC + "s.update(dimension_units=['4nm'])\ns.to_json()",
+        _SPEC + "s.update(domain=ts.IndexDomain(shape=[3], labels=['x']))\ns.to_json()",
+        _SPEC + "s.update(kvstore=ts.KvStore.Spec('memory://other/'))\ns.to_json()",
+        _SPEC + "s.update(no_such_option=1)",
+        _SPEC + "s.update(shape=[2], rank=3)",
+        "store.spec(unbind_context=True).to_json()",
+        "store.spec(strip_context=True).to_json()",
+        "store.spec(recheck_cached_data=True).to_json()",
+        "store.spec(open=True, assume_metadata=True).open_mode",
+        "store[1:3].spec(minimal_spec=True).to_json()",
+        "store.spec(retain_context=True, unbind_context=True).to_json()",
+        "store.spec(no_such_option=1)",
+        "kv.spec(unbind_context=True).to_json()",
+        "kv.spec(strip_context=True).to_json()",
+    ],
+}
