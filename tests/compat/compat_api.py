@@ -302,7 +302,8 @@ def differences(
         wheel_repr = normalized_repr(wheel.value, ours=False)
         ours_repr = normalized_repr(ours.value, ours=True)
         if wheel_repr != ours_repr:
-            found.append(f"repr {_short(ours_repr)}, wheel {_short(wheel_repr)}")
+            shown = normalized_repr(wheel.value, ours=True)  # the wheel's own module name
+            found.append(f"repr {_short(ours_repr)}, wheel {_short(shown)}")
     return found
 
 

@@ -52,11 +52,11 @@ MISSING_NAMES: dict[str, str] = {
 #: api_cases snippets where ts_core still differs from the wheel: case id -> difference.
 CALLS: dict[str, str] = {
     # BEGIN GENERATED: calls
-    "ChunkLayout|layout.codec_chunk": "repr ChunkLayout.Grid({}), wheel <ts_core.ChunkLayout.Grid object at 0x...>",
-    "ChunkLayout|layout.read_chunk": "repr ChunkLayout.Grid({'shape': [4, 5]}), wheel <ts_core.ChunkLayout.Grid object at 0x...>",
-    "ChunkLayout|layout.write_chunk": "repr ChunkLayout.Grid({'shape': [8, 10]}), wheel <ts_core.ChunkLayout.Grid object at 0x...>",
-    "ChunkLayout|ts.ChunkLayout.Grid(shape=[-1])": "repr ChunkLayout.Grid({'shape_soft_constraint': [-1]}), wheel <ts_core.ChunkLayout.Grid object at 0x...>",
-    "ChunkLayout|ts.ChunkLayout.Grid(shape=[4, 5])": "repr ChunkLayout.Grid({'shape': [4, 5]}), wheel <ts_core.ChunkLayout.Grid object at 0x...>",
+    "ChunkLayout|layout.codec_chunk": "repr ChunkLayout.Grid({}), wheel <tensorstore.ChunkLayout.Grid object at 0x...>",
+    "ChunkLayout|layout.read_chunk": "repr ChunkLayout.Grid({'shape': [4, 5]}), wheel <tensorstore.ChunkLayout.Grid object at 0x...>",
+    "ChunkLayout|layout.write_chunk": "repr ChunkLayout.Grid({'shape': [8, 10]}), wheel <tensorstore.ChunkLayout.Grid object at 0x...>",
+    "ChunkLayout|ts.ChunkLayout.Grid(shape=[-1])": "repr ChunkLayout.Grid({'shape_soft_constraint': [-1]}), wheel <tensorstore.ChunkLayout.Grid object at 0x...>",
+    "ChunkLayout|ts.ChunkLayout.Grid(shape=[4, 5])": "repr ChunkLayout.Grid({'shape': [4, 5]}), wheel <tensorstore.ChunkLayout.Grid object at 0x...>",
     "CodecSpec|ts.CodecSpec({'driver': 'n5', 'compression': {'type': 'raw'}}).to_json()": "repr {'driver': 'n5', 'compression': {'type': 'raw'}}, wheel {'compression': {'type': 'raw'}, 'driver': 'n5'}",
     "CodecSpec|ts.CodecSpec({'driver': 'no_such_driver'})": "wheel raises ValueError: Error parsing object member \"driver\": \"no_such_driver\" is not registered; ts returns CodecSpec({'driver': 'no_such_driver'})",
     "CodecSpec|ts.CodecSpec({'driver': 'zarr', 'compressor': None})": "value ('json', {'driver': 'zarr', 'compressor': None}), wheel ('json', {'compressor': None, 'driver': 'zarr', 'filters': None})",
@@ -64,7 +64,7 @@ CALLS: dict[str, str] = {
     "Context|context.spec": "returns a ContextSpec, wheel a Spec",
     "Context|context['cache_pool']": "returns a ResourceHandle, wheel a Resource",
     "Context|ts.Context(ts.Context.Spec({'data_copy_concurrency': {'limit': 2}})).spec": "returns a ContextSpec, wheel a Spec",
-    "Context|ts.Context.Resource": "repr <class 'ts_core.context._context.ResourceHandle'>, wheel <class 'ts_core.Context.Resource'>",
+    "Context|ts.Context.Resource": "repr <class 'ts_core.context._context.ResourceHandle'>, wheel <class 'tensorstore.Context.Resource'>",
     "Context|ts.Context.Spec({'cache_pool': {'total_bytes_limit': 5}})": "returns a ContextSpec, wheel a Spec",
     "Context|ts.Context.Spec({'file_io_concurrency': {'limit': 'shared'}}).to_json()": "value {'file_io_concurrency': {'limit': 'shared'}}, wheel {'file_io_concurrency': {}}",
     "Context|ts.Context.Spec({}) == ts.Context.Spec({})": "value True, wheel False",
@@ -115,7 +115,7 @@ CALLS: dict[str, str] = {
     "transactions|t = ts.Transaction(); store.with_transaction(t).with_transaction(None).transaction": "wheel raises ValueError: Cannot rebind transaction when existing transaction is uncommitted; ts returns None",
     "transactions|t = ts.Transaction(); ts.open({'driver': 'zarr', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], create=True, transaction=t).result().transaction is t": "ts raises ValueError: cannot create: the array at 'memory://' was created concurrently; pass open=True to open it; wheel returns True",
     "types|ts.OutputIndexMethod.constant == 0, int(ts.OutputIndexMethod.array)": "value ('tuple', [True, 2]), wheel ('tuple', [False, 2])",
-    "virtual_chunked|ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4]).spec()": "value ('json', {'driver': 'virtual_chunked', 'dtype': 'uint8', 'read_function': <function <lambda> at 0x7f7ab57deca0>, 'schema': {'chunk_layout': {'grid_origin': [..., wheel ('to_json raised', 'NotImp",
+    "virtual_chunked|ts.virtual_chunked(lambda d, a, p: None, dtype=ts.uint8, shape=[4]).spec()": "value ('json', {'driver': 'virtual_chunked', 'dtype': 'uint8', 'read_function': <function <lambda> at 0x7feb3410ab60>, 'schema': {'chunk_layout': {'grid_origin': [..., wheel ('to_json raised', 'NotImp",
     "zarr3|ts.open({'driver': 'zarr3', 'kvstore': 'memory://'}, dtype=ts.uint8, shape=[2], dimension_units=['4nm'], create=True).result().dimension_units": "value ('tuple', [None]), wheel ('tuple', [('json', [4.0, 'nm'])])",
     # END GENERATED
 }
