@@ -114,3 +114,13 @@ def test_ocdbt_names_exist_and_say_where_the_implementation_comes_from() -> None
     for name, call in calls.items():
         with pytest.raises(NotImplementedError, match=f"ts.ocdbt.{name}: .*ts-ocdbt distribution"):
             call()
+
+
+def test_verbose_logging_from_the_environment() -> None:
+    import os
+
+    script = "import logging, ts_core\nlogging.getLogger('ts_cloud.s3').debug('verbose from the environment')\n"
+    environment = {**os.environ, "TENSORSTORE_VERBOSE_LOGGING": "s3"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=environment)
+    assert done.returncode == 0, done.stderr
+    assert "verbose from the environment" in done.stderr

@@ -7,6 +7,7 @@ on first use, so ``import ts_core`` itself stays cheap (no numpy, no jsonschema)
 from __future__ import annotations
 
 import importlib
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # what static type checkers see of the lazily imported names
@@ -127,3 +128,9 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+# tensorstore reads its verbose logging flags from the environment at startup; so does ts
+# (only then is the flags module imported).
+if os.environ.get("TENSORSTORE_VERBOSE_LOGGING"):
+    importlib.import_module("ts_core._flags").apply_environment()

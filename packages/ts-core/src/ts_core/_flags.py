@@ -8,11 +8,18 @@ component, which is what tensorstore's ``--tensorstore_verbose_logging`` does fo
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Sequence
 
-__all__ = ["experimental_update_verbose_logging", "parse_tensorstore_flags", "verbose_logging_flags"]
+__all__ = [
+    "VERBOSE_LOGGING_ENV_VAR",
+    "apply_environment",
+    "experimental_update_verbose_logging",
+    "parse_tensorstore_flags",
+    "verbose_logging_flags",
+]
 
 #: The ts distributions whose ``<distribution>.<component>`` loggers a flag reaches.
 _PACKAGES = ("ts_core", "ts_zarr", "ts_n5", "ts_cloud", "ts_ocdbt")
@@ -96,6 +103,15 @@ def verbose_logging_flags() -> dict[str, int]:
 
 #: ``--tensorstore_<name>`` flags and what ts does with them.
 _VERBOSE_FLAG = "tensorstore_verbose_logging"
+#: The environment variable tensorstore reads its verbose logging flags from at startup.
+VERBOSE_LOGGING_ENV_VAR = "TENSORSTORE_VERBOSE_LOGGING"
+
+
+def apply_environment() -> None:
+    """Apply ``TENSORSTORE_VERBOSE_LOGGING`` (done when ``ts_core`` is imported with it set)."""
+    flags = os.environ.get(VERBOSE_LOGGING_ENV_VAR, "")
+    if flags:
+        experimental_update_verbose_logging(flags)
 
 
 def parse_tensorstore_flags(argv: Sequence[str]) -> None:
