@@ -98,6 +98,8 @@ SPEC_CASES: dict[str, Callable[[Any], Any]] = {
                  "kvstore": {"driver": "memory", "memory_key_value_store": "memory_key_value_store#a"},
                  "context": {"cache_pool#b": {"total_bytes_limit": 3}, "memory_key_value_store#a": {}}}),
         context=ts.Context({"data_copy_concurrency": {"limit": 2}})),
+    "bound to_json": lambda ts: _updated(ts.Spec({"driver": "n5", "kvstore": "memory://"}),
+                                         context=ts.Context()).to_json(),
     "bound then unbound": lambda ts: _updated(_updated(zarr_spec(ts), context=ts.Context(
         {"cache_pool": {"total_bytes_limit": 5}})), unbind_context=True),
 }
@@ -235,6 +237,8 @@ KVSTORE_CASES: dict[str, Callable[[Any], Any]] = {
     "spec defaults": lambda ts: ts.KvStore.Spec("memory://a/").to_json(include_defaults=True),
     "spec add": lambda ts: ts.KvStore.Spec({"driver": "memory", "path": "a"}) + "b",
     "bound spec": lambda ts: _bound_kvstore_spec(ts),
+    "bound spec to_json": lambda ts: _bound_kvstore_spec(ts).to_json(),
+    "bound default spec to_json": lambda ts: _updated(ts.KvStore.Spec("memory://"), context=ts.Context()).to_json(),
     "unbound again": lambda ts: _updated(_bound_kvstore_spec(ts), unbind_context=True),
     "stripped": lambda ts: _updated(_bound_kvstore_spec(ts), strip_context=True),
     "store": lambda ts: ts.KvStore.open({"driver": "memory", "path": "abc/"}).result(),

@@ -121,9 +121,13 @@ class KvStoreSpec:
 
     # -- JSON --------------------------------------------------------------------------
     def to_json(self, include_defaults: bool = False) -> dict[str, Any]:
-        """The JSON form. A spec bound to a context (``update(context=...)``) shows, as
-        tensorstore does, each resource it refers to as ``[identifier]`` and that
-        resource's spec under ``context``."""
+        """The JSON form. For a spec bound to a context (``update(context=...)``), the spec
+        each resource it refers to resolves to is written under ``context``."""
+        return self._json(include_defaults, bound_form=False)
+
+    def _json(self, include_defaults: bool, bound_form: bool) -> dict[str, Any]:
+        """``bound_form`` is how tensorstore prints a bound spec: each resource reference as
+        ``[identifier]`` (configuration-only resources as ``[spec]``)."""
         json: dict[str, Any] = {"driver": self._record.id, **unstructure_spec(self._driver_spec)}
         if self._path or include_defaults:
             json["path"] = self._path
@@ -136,8 +140,9 @@ class KvStoreSpec:
         context_json = self._context.to_json() if self._context is not None else {}
         if self._bound is not None:
             references, shared, inline = self._resolve_resources(self._bound, self._context)
-            json.update((name, [identifier]) for name, identifier in references.items())
-            json.update((name, [value]) for name, value in inline.items())
+            if bound_form:
+                json.update((name, [identifier]) for name, identifier in references.items())
+                json.update((name, [value]) for name, value in inline.items())
             context_json = dict(sorted({**shared, **context_json}.items()))
         if context_json or include_defaults:
             json["context"] = context_json
@@ -248,7 +253,7 @@ class KvStoreSpec:
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
 
-        return pretty_repr("KvStore.Spec(", self.to_json())
+        return pretty_repr("KvStore.Spec(", self._json(False, bound_form=True))
 
 
 def _resource_kinds() -> set[str]:

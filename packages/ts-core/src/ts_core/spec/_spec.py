@@ -144,7 +144,7 @@ class Spec(Indexable):
             bound = context
         if unbind and bound is not None:
             # The resources the spec used are spelled out under ``context`` (as tensorstore).
-            merged["context"] = bound_json(validate_spec_json(merged), bound)["context"]
+            merged["context"] = bound_json(validate_spec_json(merged), bound, bound_form=False)["context"]
             bound = None
         if strip:
             merged = strip_context_json(merged)
@@ -156,6 +156,8 @@ class Spec(Indexable):
         """The spec's JSON; with ``include_defaults`` the members a kvstore-backed driver
         and its kvstore take by default are spelled out too (not a format's own defaults)."""
         copied: dict[str, Any] = json_copy(self._json)
+        if self._context is not None:
+            copied = bound_json(copied, self._context, bound_form=False)
         return with_defaults(copied) if include_defaults else copied
 
     def copy(self) -> Spec:
@@ -299,7 +301,7 @@ class Spec(Indexable):
     __hash__ = None  # type: ignore[assignment]
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Spec, (self._json,))
+        return (Spec, (self.to_json(),))  # a bound spec pickles unbound, its resources spelled out
 
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
@@ -337,9 +339,10 @@ def _driver_resource_members(driver: str) -> list[str]:
     return names
 
 
-def bound_json(json_value: dict[str, Any], context: Any) -> dict[str, Any]:
-    """How tensorstore shows a spec bound to ``context``: each resource reference as
-    ``[identifier]``, and under ``context`` the spec each one resolves to."""
+def bound_json(json_value: dict[str, Any], context: Any, bound_form: bool = True) -> dict[str, Any]:
+    """Spec JSON bound to ``context``: under ``context`` the spec each resource it refers to
+    resolves to, and (``bound_form``, how tensorstore prints it) each reference as
+    ``[identifier]``."""
     from ..context import Context, ContextSpec
     from ..kvstore import KvStoreSpec
 
@@ -350,14 +353,15 @@ def bound_json(json_value: dict[str, Any], context: Any) -> dict[str, Any]:
     for name in _driver_resource_members(str(json_value["driver"])):
         identifier = shown.get(name, name)
         if isinstance(identifier, str):
-            shown[name] = [identifier]
+            if bound_form:
+                shown[name] = [identifier]
             resolved[identifier] = resolving[identifier].to_json()
     if isinstance(shown.get("kvstore"), dict):
         kvstore = KvStoreSpec(shown["kvstore"])
         references, shared, inline = kvstore._resolve_resources(resolving, None)
-        bound = {name: [value] for name, value in {**inline, **references}.items()}
-        shown["kvstore"] = {**shown["kvstore"], **bound}
-        shown["kvstore"] = dict(sorted(shown["kvstore"].items()))
+        if bound_form:
+            bound = {name: [value] for name, value in {**inline, **references}.items()}
+            shown["kvstore"] = dict(sorted({**shown["kvstore"], **bound}.items()))
         resolved.update(shared)
     shown["context"] = dict(sorted({**resolved, **dict(layer or {})}.items()))
     return dict(sorted(shown.items()))
