@@ -181,7 +181,18 @@ def parse_index(
     ellipsis = False
     joint: list[int] = []
     for item in items:
+        if type(item) is int and _INT64_MIN < item <= _INT64_MAX:  # the common cases first
+            terms.append(_Term(_INT, item, 1))
+            continue
         if isinstance(item, slice):
+            start, stop, step = item.start, item.stop, item.step
+            if (
+                (start is None or (type(start) is int and _INT64_MIN < start <= _INT64_MAX))
+                and (stop is None or (type(stop) is int and _INT64_MIN < stop <= _INT64_MAX))
+                and (step is None or (type(step) is int and _INT64_MIN < step <= _INT64_MAX))
+            ):
+                terms.append(_Term(_SLICE, item if step != 1 else slice(start, stop), 1))
+                continue
             parts, simple = _slice_terms(item)
             terms.extend(parts)
             scalar = scalar and simple
