@@ -4,9 +4,9 @@
   attributes, members of public classes and of their nested classes). Names ts lacks on
   purpose are in known_differences.DELIBERATELY_ABSENT (the test then checks ts still lacks
   them); names still to come are strict xfails in known_differences.MISSING_NAMES.
-* ``test_call[Dim|ts.Dim(size=3)]``: one test per snippet of api_cases (all its tables), run on both
-  libraries and compared (value, type name, repr; exception type and message shape; see
-  compat_api). Known differences are strict xfails in known_differences.CALLS.
+* ``test_call[Dim|ts.Dim(size=3)]``: one test per snippet of api_cases (all its tables),
+  run on both libraries and compared (value, type name, repr; exception type and message
+  shape; see compat_api). Known differences are strict xfails in known_differences.CALLS.
 
 ``.venv/bin/python tests/compat/doc_examples_report.py --names --calls`` lists them all.
 """
