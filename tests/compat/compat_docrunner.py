@@ -539,7 +539,8 @@ def one_line_reason(run: DocstringRun) -> str:
             outcome.expected.lstrip().startswith(("Traceback", "..."))
             or "Error" in outcome.expected
         ):
-            detail = f"raises {detail.split(':', 1)[0]}, expected {outcome.expected.strip().splitlines()[-1]}"
+            expected_line = outcome.expected.strip().splitlines()[-1]
+            detail = f"raises {detail.split(':', 1)[0]}, expected {expected_line}"
     elif outcome.expected.strip().endswith(("Error", "...")) and "Error" in outcome.expected:
         detail = "raises nothing, expected " + outcome.expected.strip().splitlines()[-1]
     else:
