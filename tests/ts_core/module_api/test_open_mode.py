@@ -85,6 +85,9 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("transaction of the wrong type", BASE, {"create": True, "transaction": 3}),
     ("context of the wrong type", BASE, {"create": True, "context_override": 3}),
     ("unknown keyword", BASE, {"create": True, "bogus": 1}),
+    ("dtype equal to the spec's", {**BASE, "dtype": "uint8"}, {"create": True}),
+    ("dtype other than the spec's", {**BASE, "dtype": "int8"}, {"create": True}),
+    ("rank other than the spec's", {**BASE, "rank": 2}, {"create": True, "rank": 1}),
 ]
 
 

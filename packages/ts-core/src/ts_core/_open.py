@@ -110,6 +110,20 @@ def _normalize_schema_options(options: dict[str, Any]) -> None:
         raise TypeError(f"Invalid domain: expected ts.IndexDomain, but received {type(domain).__name__}")
 
 
+def _check_against_spec(json_value: dict[str, Any], options: dict[str, Any]) -> None:
+    """A dtype or rank keyword constrains the spec's own; it may not replace it (tensorstore)."""
+    if options.get("dtype") is not None and "dtype" in json_value:
+        from ._dtype import to_dtype
+
+        given = to_dtype(options["dtype"], json_path="dtype").name
+        if given != json_value["dtype"]:
+            raise ValueError(f"Specified dtype ({given}) does not match existing value ({json_value['dtype']})")
+    if options.get("rank") is not None and "rank" in json_value and options["rank"] != json_value["rank"]:
+        raise ValueError(
+            f"Rank specified by rank ({options['rank']}) does not match existing rank ({json_value['rank']})"
+        )
+
+
 def _check_types(context: Any, transaction: Any, batch: Any) -> None:
     if context is not None and not isinstance(context, Context):
         raise TypeError(f"Invalid context: expected ts.Context, but received {type(context).__name__}")
@@ -158,6 +172,7 @@ def open(
         for name in OPEN_MODE_FLAGS:
             json_value.pop(name, None)
         json_value.update(mode.to_json())
+    _check_against_spec(json_value, options)
     if any(value is not None for value in options.values()):
         json_value = parse_spec_json(apply_open_options(json_value, options))
     # else only open-mode flags, which cannot make a valid spec invalid: no second validation.
