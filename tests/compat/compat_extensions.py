@@ -108,6 +108,12 @@ def extension_plugins() -> list[tuple[str, str, str]]:
     return sorted(found)
 
 
+_NONE_ABSENT = (
+    "None: ts means to offer every public name of the wheel (those it still lacks are strict\n"
+    "xfails in `tests/compat/known_differences.py`, `MISSING_NAMES`).\n"
+)
+
+
 def render_blocks() -> dict[str, str]:
     """The generated blocks of docs/tensorstore-compat.md, by block name."""
     from known_differences import DELIBERATE_DIFFERENCES, DELIBERATELY_ABSENT
@@ -124,8 +130,7 @@ def render_blocks() -> dict[str, str]:
         "| name | why |\n|---|---|\n"
         + "".join(f"| `{name}` | {why} |\n" for name, why in DELIBERATELY_ABSENT.items())
         if DELIBERATELY_ABSENT
-        else "None: ts means to offer every public name of the wheel (those it still lacks are strict\n"
-        "xfails in `tests/compat/known_differences.py`, `MISSING_NAMES`).\n"
+        else _NONE_ABSENT
     )
     deliberate = "".join(
         f"* **{title}.** {text}\n" for title, text in DELIBERATE_DIFFERENCES.items()
