@@ -181,3 +181,26 @@ def test_schema_keyword_types_match_the_wheel(name: str, kwargs: dict[str, Any])
         except (TypeError, ValueError) as error:
             outcomes.append((type(error).__name__,))
     assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("ts", LIBRARIES)
+def test_batch_defers_the_metadata_read_until_submitted(ts: Any) -> None:
+    import time
+
+    context = ts.Context()
+    ts.open(BASE, create=True, dtype="uint8", shape=[4], context=context).result()
+    batch = ts.Batch()
+    opening = ts.open(BASE, batch=batch, context=context)
+    time.sleep(0.05)
+    assert not opening.done()
+    batch.submit()
+    assert opening.result(timeout=30).shape == (4,)
+    # replacing the array reads no metadata, so it does not wait for the batch
+    replacing = ts.open(BASE, batch=ts.Batch(), create=True, delete_existing=True, dtype="uint8", shape=[5],
+                        context=context)
+    assert replacing.result(timeout=30).shape == (5,)
+    submitted = ts.Batch()
+    submitted.submit()
+    assert ts.open(BASE, batch=submitted, context=context).result(timeout=30).shape == (5,)
+    with pytest.raises(TypeError):
+        ts.open(BASE, batch=3, context=context)

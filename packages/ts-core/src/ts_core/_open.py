@@ -153,7 +153,7 @@ def open(
 ) -> Future[Any]:
     """Open or create a TensorStore; see tensorstore's ``ts.open`` for every option.
 
-    ``batch`` is accepted: ts reads the metadata at once, which a batch may always do.
+    With ``batch``, an open that reads stored metadata waits for the batch's submission.
     """
     unknown = sorted(set(options) - set(_OPTION_NAMES))
     if unknown:
@@ -178,7 +178,17 @@ def open(
     # else only open-mode flags, which cannot make a valid spec invalid: no second validation.
     if not (read or write):  # as in tensorstore, read=False, write=False is read and write too
         read = write = True
-    return run_inline(_open_now, json_value, bool(read), bool(write), context, transaction)
+    arguments = (json_value, bool(read), bool(write), context, transaction)
+    if batch is not None and not (json_value.get("assume_metadata") or json_value.get("delete_existing")):
+        # The metadata read joins the batch: the open completes once the batch is submitted
+        # (tensorstore's warning holds: awaiting it before submitting never returns).
+        try:
+            deferred: Future[Any] = batch._defer(lambda: run_inline(_open_now, *arguments))
+        except ValueError:  # already submitted: nothing to join, open now as tensorstore does
+            pass
+        else:
+            return deferred
+    return run_inline(_open_now, *arguments)
 
 
 def _open_now(json_value: dict[str, Any], read: bool, write: bool, context: Context | None, transaction: Any) -> Any:
