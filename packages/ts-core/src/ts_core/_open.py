@@ -133,10 +133,8 @@ def _check_types(context: Any, transaction: Any, batch: Any) -> None:
         if not isinstance(transaction, Transaction):
             raise TypeError(f"Invalid transaction: expected ts.Transaction, but received {type(transaction).__name__}")
     if batch is not None:
-        try:
-            from ._batch import Batch  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            raise NotImplementedError("open(batch=...): ts.Batch is not available in this ts version") from None
+        from ._batch import Batch
+
         if not isinstance(batch, Batch):
             raise TypeError(f"Invalid batch: expected ts.Batch, but received {type(batch).__name__}")
 
