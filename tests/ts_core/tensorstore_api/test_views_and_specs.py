@@ -99,6 +99,12 @@ def test_spec_options_match_tensorstore(options: dict[str, Any]) -> None:
     assert ours == theirs
 
 
+def test_retain_context_binds_the_stores_resources() -> None:
+    ours, theirs = (_open(lib).spec(retain_context=True, minimal_spec=True) for lib in LIBRARIES)
+    assert repr(ours) == repr(theirs)
+    assert ours.to_json() == theirs.to_json()
+
+
 def test_spec_open_mode_option() -> None:
     ours = _open(ts).spec(open_mode=ts.OpenMode(open=True, create=True), minimal_spec=True).to_json()
     theirs = _open(tensorstore).spec(

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..driver import Driver
     from ..index_space import IndexTransform
 
-__all__ = ["SPEC_OPTIONS", "apply_spec_options", "base_view", "bound_context_json", "driver_url", "sorted_members"]
+__all__ = ["SPEC_OPTIONS", "driver_context", "apply_spec_options", "base_view", "bound_context_json", "driver_url", "sorted_members"]
 
 #: Resources tensorstore never shares through a context: they are written inline in the
 #: kvstore spec (``file_io_sync: true``), so they never appear in the context member.
@@ -49,7 +49,7 @@ SPEC_OPTIONS = (
 _DEFAULTS = {"recheck_cached_data": True, "recheck_cached_metadata": "open"}
 
 
-def _driver_context(driver: Driver) -> Context | None:
+def driver_context(driver: Driver) -> Context | None:
     """The innermost context layer a driver (or the kvstore it uses) was opened in."""
     kvstore = driver.kvstore
     context = getattr(kvstore, "context", None) if kvstore is not None else None
@@ -60,7 +60,7 @@ def _driver_context(driver: Driver) -> Context | None:
         from ..driver import Driver as DriverBase
 
         if isinstance(base, DriverBase):
-            return _driver_context(base)
+            return driver_context(base)
     return context
 
 
@@ -130,7 +130,7 @@ def bound_context_json(driver: Driver, spec_json: Mapping[str, Any] | None = Non
     shared with other stores also holds theirs)."""
     kinds = _resource_kinds(dict(spec_json)) if spec_json is not None else set()
     bound: dict[str, Any] = {}
-    layer = _driver_context(driver)
+    layer = driver_context(driver)
     while layer is not None:
         resources: Mapping[str, Any] = dict(getattr(layer, "_resources", {}))
         for identifier, handle in resources.items():
@@ -159,7 +159,7 @@ def apply_spec_options(json_value: dict[str, Any], driver: Driver, options: Mapp
     result = dict(json_value)
     if options.get("minimal_spec") or options.get("minimal"):
         result = _without_metadata(result)
-    if options.get("unbind_context") or options.get("retain_context"):
+    if options.get("unbind_context"):
         result["context"] = bound_context_json(driver, json_value)
     open_mode = options.get("open_mode")
     flags = {name: options.get(name) for name in ("open", "create", "delete_existing", "assume_metadata",

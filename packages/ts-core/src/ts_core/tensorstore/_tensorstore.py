@@ -471,7 +471,13 @@ class TensorStore(Indexable):
 
         if self._transform_value is None and getattr(self._driver, "opened", True) is False:
             return Spec(self._driver.spec_json())  # an unopened lazy store: say no more than we know
-        return Spec(apply_spec_options(self._spec_json(), self._driver, options))
+        spec = Spec(apply_spec_options(self._spec_json(), self._driver, options))
+        if options.get("retain_context") and not options.get("unbind_context"):
+            from ._spec_json import driver_context
+
+            # Bound to the store's own resources, as tensorstore's retain_context binds them.
+            spec = Spec._from_normalized(spec._json, driver_context(self._driver))
+        return spec
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._transaction is not None:
