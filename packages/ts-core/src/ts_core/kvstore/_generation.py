@@ -72,4 +72,5 @@ class TimestampedStorageGeneration:
         return (TimestampedStorageGeneration, (self.generation, self.time))
 
     def __repr__(self) -> str:
-        return f"KvStore.TimestampedStorageGeneration({self.generation!r}, {self.time!r})"
+        # tensorstore prints the time with six decimals (``5.000000``; ``inf`` stays ``inf``).
+        return f"KvStore.TimestampedStorageGeneration({self.generation!r}, {self.time:f})"

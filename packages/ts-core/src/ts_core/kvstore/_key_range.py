@@ -25,8 +25,15 @@ class KeyRange:
     __slots__ = ("exclusive_max", "inclusive_min")
 
     def __init__(self, inclusive_min: str | bytes = b"", exclusive_max: str | bytes = b"") -> None:
-        self.inclusive_min = as_key_bytes(inclusive_min, "inclusive_min")
-        self.exclusive_max = as_key_bytes(exclusive_max, "exclusive_max")
+        self.inclusive_min = inclusive_min  # type: ignore[assignment]  # made bytes by __setattr__
+        self.exclusive_max = exclusive_max  # type: ignore[assignment]
+
+    inclusive_min: bytes
+    exclusive_max: bytes
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Bounds are bytes however they are set (``str`` is UTF-8 encoded), as in tensorstore.
+        object.__setattr__(self, name, as_key_bytes(value, name))
 
     @property
     def empty(self) -> bool:
