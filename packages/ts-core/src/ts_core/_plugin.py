@@ -15,6 +15,7 @@ _RESOURCES = {
     "file_io_sync": "ts_core.context._builtin:FileIoSync",
     "file_io_locking": "ts_core.context._builtin:FileIoLocking",
     "file_io_mode": "ts_core.context._builtin:FileIoMode",
+    "file_io_retries": "ts_core.context._builtin:FileIoRetries",
 }
 
 #: (kind, id) -> package holding ``_driver.py`` (target class) and ``schema.json``

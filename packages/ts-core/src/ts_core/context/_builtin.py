@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
+import re
 import threading
 from typing import Any
+
+import attrs
 
 from .._executor import Executor, default_concurrency
 from ._context import Context
@@ -16,7 +20,10 @@ __all__ = [
     "FileIoConcurrency",
     "FileIoLocking",
     "FileIoMode",
+    "FileIoRetries",
+    "FileIoRetryPolicy",
     "FileIoSync",
+    "parse_duration",
 ]
 
 #: The process-wide "shared" pools, by resource name (they reset themselves in a forked child).
@@ -119,3 +126,49 @@ class FileIoMode(ContextResourceProvider):
     @classmethod
     def create(cls, spec: Any, context: Context) -> dict[str, Any]:
         return dict(spec)
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str, name: str) -> float:
+    """``"1s"``, ``"250ms"``, ``"1m30s"`` (tensorstore's duration strings) -> seconds."""
+    parts = _DURATION_PART.findall(text) if isinstance(text, str) else []
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise ValueError(
+            f'{name}: expected a duration formatted as a string using time units "ns", "us", '
+            f'"ms", "s", "m" or "h", but received: {text!r}'
+        )
+    return sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
+
+
+@attrs.frozen
+class FileIoRetryPolicy:
+    """Bounded exponential backoff for transient file errors: retry ``n`` (from 0) waits
+    up to ``initial_delay * 2**n``, never more than ``max_delay``."""
+
+    max_retries: int = 0
+    initial_delay: float = 1.0
+    max_delay: float = 32.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based), jittered in the upper half."""
+        ceiling = min(self.max_delay, self.initial_delay * (2.0**attempt))
+        return ceiling * (0.5 + random.random() / 2)
+
+
+class FileIoRetries(ContextResourceProvider):
+    """``file_io_retries``: how often the ``file`` kvstore retries a read or a listing that
+    failed with a transient error (``{"max_retries": 0, "initial_delay": "1s",
+    "max_delay": "32s"}`` by default: no retries, as in tensorstore)."""
+
+    config_only = True
+
+    @classmethod
+    def create(cls, spec: Any, context: Context) -> FileIoRetryPolicy:
+        return FileIoRetryPolicy(
+            max_retries=int(spec.get("max_retries", 0)),
+            initial_delay=parse_duration(spec.get("initial_delay", "1s"), "file_io_retries.initial_delay"),
+            max_delay=parse_duration(spec.get("max_delay", "32s"), "file_io_retries.max_delay"),
+        )

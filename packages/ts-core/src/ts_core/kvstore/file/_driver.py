@@ -35,6 +35,7 @@ from urllib.parse import quote, unquote
 import attrs
 
 from ..._executor import Executor
+from ..._metrics import kvstore_metrics
 from ...context import Context
 from .._driver import KvStoreDriver, ReadOptions, ReadResult, WriteBatch
 from .._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
@@ -54,6 +55,7 @@ class FileKvStoreSpec:
     file_io_sync: Any = "file_io_sync"
     file_io_locking: Any = "file_io_locking"  # accepted for tensorstore specs; see the resource
     file_io_mode: Any = "file_io_mode"
+    file_io_retries: Any = "file_io_retries"
 
 
 def _generation(stat: os.stat_result) -> bytes:
@@ -240,10 +242,11 @@ class FileKvStore(KvStoreDriver):
     spec_class = FileKvStoreSpec
     local_io = True
 
-    def __init__(self, spec: FileKvStoreSpec, executor: Executor, sync: bool) -> None:
+    def __init__(self, spec: FileKvStoreSpec, executor: Executor, sync: bool, retries: Any = None) -> None:
         self._spec = spec
         self._executor = executor
         self._sync = sync
+        self._retries = retries  # a FileIoRetryPolicy; None: no retries
 
     @classmethod
     def open(cls, spec: Any, context: Context) -> FileKvStore:
@@ -252,7 +255,8 @@ class FileKvStore(KvStoreDriver):
         # Resolved so that references are checked; ts's locking and I/O mode do not vary.
         context.resource("file_io_locking", spec.file_io_locking, "kvstore.file_io_locking")
         context.resource("file_io_mode", spec.file_io_mode, "kvstore.file_io_mode")
-        return cls(spec, executor, sync)
+        retries = context.resource("file_io_retries", spec.file_io_retries, "kvstore.file_io_retries")
+        return cls(spec, executor, sync, retries if retries.max_retries else None)
 
     @property
     def spec(self) -> FileKvStoreSpec:
@@ -285,15 +289,22 @@ class FileKvStore(KvStoreDriver):
 
     # -- reads -------------------------------------------------------------------------
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        if self._retries is None:
+            return self._read_once(key, options)
+        return _retrying(self._retries, self._read_once, key, options)  # type: ignore[no-any-return]
+
+    def _read_once(self, key: bytes, options: ReadOptions) -> ReadResult:
         path = key_to_path(key)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-        except (FileNotFoundError, NotADirectoryError):
-            return self._missing(options)
-        except IsADirectoryError:
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return self._missing(options)
         except OSError as error:
             raise _os_error_as_value_error(error, path) from None
+        return self._read_open(fd, key, options)
+
+    def _read_open(self, fd: int, key: bytes, options: ReadOptions) -> ReadResult:
+        """Read the file open as ``fd`` (closing it)."""
         try:
             stat = os.fstat(fd)
             stamp = TimestampedStorageGeneration(_generation(stat), time.time())
@@ -419,7 +430,7 @@ class FileKvStore(KvStoreDriver):
         if key_range.empty:
             return iter(())
         base = _list_base(key_range)
-        return (key for key in _walk(base, key_range) if key_range.contains(key))
+        return (key for key in _walk(base, key_range, self._retries) if key_range.contains(key))
 
 
 class _FileWriteBatch(WriteBatch):
@@ -622,6 +633,27 @@ def _list_base(key_range: KeyRange) -> bytes:
     return base
 
 
+#: errno values of failures that may pass when tried again: an interrupted or would-block
+#: call, a busy file, a stale handle or a timeout on a network filesystem. Only these are
+#: retried (under ``file_io_retries``); any other error is reported at once.
+TRANSIENT_ERRNOS = frozenset({errno.EAGAIN, errno.EBUSY, errno.EINTR, errno.ESTALE, errno.ETIMEDOUT})
+
+
+def _retrying(policy: Any, call: Callable[..., Any], *args: Any) -> Any:
+    """``call(*args)``, tried again after a backoff while it fails with a transient error,
+    at most ``policy.max_retries`` more times (each retry counted in the file metrics)."""
+    attempt = 0
+    while True:
+        try:
+            return call(*args)
+        except OSError as error:
+            if error.errno not in TRANSIENT_ERRNOS or attempt >= policy.max_retries:
+                raise
+        time.sleep(policy.delay(attempt))
+        attempt += 1
+        kvstore_metrics("file").retries.increment()
+
+
 def _wholly_inside(directory_prefix: bytes, key_range: KeyRange) -> bool:
     upper = prefix_range(directory_prefix).exclusive_max
     return directory_prefix > key_range.inclusive_min and (
@@ -638,11 +670,15 @@ def _may_contain_under(directory_prefix: bytes, key_range: KeyRange) -> bool:
                 and directory_prefix[: len(lower)] < lower[: len(directory_prefix)])
 
 
-def _walk(prefix: bytes, key_range: KeyRange) -> Iterator[bytes]:
+def _scan(directory: str) -> list[os.DirEntry[str]]:
+    return list(os.scandir(directory))
+
+
+def _walk(prefix: bytes, key_range: KeyRange, retries: Any = None) -> Iterator[bytes]:
     """Every file key below directory ``prefix`` (b"" = current directory), skipping locks."""
     directory = os.fsdecode(prefix) or "."
     try:
-        entries = list(os.scandir(directory))
+        entries = _scan(directory) if retries is None else _retrying(retries, _scan, directory)
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return
     for entry in entries:
@@ -653,7 +689,7 @@ def _walk(prefix: bytes, key_range: KeyRange) -> Iterator[bytes]:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if _may_contain_under(key + b"/", key_range):
-                    yield from _walk(key + b"/", key_range)
+                    yield from _walk(key + b"/", key_range, retries)
             elif not name.endswith(_LOCK_SUFFIX_BYTES):
                 yield key
         except OSError as exc:
