@@ -8,6 +8,8 @@ drivers and transforms.
 
 from __future__ import annotations
 
+import json
+import operator
 from typing import Any
 
 import numpy as np
@@ -16,9 +18,10 @@ from ._validation import describe
 from .context import Context
 from .driver.array import ArrayDriver
 from .driver.cast import CastDriver
-from .driver.downsample import DownsampleDriver
+from .driver.downsample import METHODS, DownsampleDriver, downsampled_domain
 from .driver.lazy import LazyDriver
-from .spec import apply_open_options, parse_spec_json
+from .index_space import IndexDomain, IndexTransform
+from .spec import Spec, apply_open_options, parse_spec_json
 from .tensorstore import TensorStore
 
 __all__ = ["array", "cast", "downsample", "lazy_driver"]
@@ -38,24 +41,93 @@ def array(data: Any, dtype: Any = None, context: Any = None) -> TensorStore:
     return TensorStore(ArrayDriver(contents))
 
 
-def cast(store: TensorStore, dtype: Any) -> TensorStore:
+def cast(store: TensorStore | Spec, dtype: Any) -> Any:
     """A view of ``store`` with elements converted to ``dtype`` (tensorstore's ``ts.cast``).
 
-    The view keeps ``store``'s transform, so it has the same domain.
+    The view keeps ``store``'s transform, so it has the same domain. Given a ``ts.Spec``,
+    the result is the ``cast`` driver's spec over it, as in tensorstore.
     """
     from ._dtype import to_dtype
 
-    numpy_dtype = to_dtype(dtype).numpy_dtype
+    target = to_dtype(dtype)
+    if isinstance(store, Spec):
+        return _cast_spec(store, target.name)
+    _check_adaptable(store, "cast")
     return TensorStore(
-        CastDriver(store._driver, numpy_dtype), store.transform, store.transaction, store.readable, store.writable
+        CastDriver(store._driver, target.numpy_dtype), store.transform, store.transaction, store.readable, store.writable
     )
 
 
-def downsample(store: TensorStore, downsample_factors: Any, method: str) -> TensorStore:
-    """A read-only view of ``store`` with blocks aggregated (tensorstore's ``ts.downsample``)."""
-    factors = tuple(int(f) for f in downsample_factors)
+def downsample(store: TensorStore | Spec, downsample_factors: Any, method: str) -> Any:
+    """A read-only view of ``store`` with blocks aggregated (tensorstore's ``ts.downsample``).
+
+    Given a ``ts.Spec``, the result is the ``downsample`` driver's spec over it.
+    """
+    factors = tuple(operator.index(f) for f in downsample_factors)
+    if isinstance(store, Spec):
+        return _downsample_spec(store, factors, method)
+    _check_adaptable(store, "downsample")
     driver = DownsampleDriver(store._driver, store.transform, factors, str(method))
     return TensorStore(driver, None, store.transaction, True, False)
+
+
+def _check_adaptable(store: Any, function: str) -> None:
+    if not isinstance(store, TensorStore):
+        raise TypeError(f"{function}(): expected a ts.TensorStore or ts.Spec, but received {describe(store)}")
+
+
+def _split_spec(spec: Spec, moved: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``spec``'s JSON as an adapter's ``base`` and the members the adapter takes over
+    (``moved`` and the context layer, which applies to the whole spec)."""
+    base = dict(spec._json)
+    adapter: dict[str, Any] = {name: base.pop(name) for name in ("context", *moved) if name in base}
+    return base, adapter
+
+
+def _adapter_spec(json_value: dict[str, Any], bound_to: Any) -> Spec:
+    spec = Spec(json_value)
+    return Spec._from_normalized(spec._json, bound_to)  # bound to the same context resources
+
+
+def _spec_transform(spec: Spec) -> IndexTransform | None:
+    """The spec's transform; an ``array`` spec's domain is its array's."""
+    transform: IndexTransform | None = spec.transform
+    if transform is None and spec._json["driver"] == "array":
+        transform = IndexTransform(domain=IndexDomain(shape=np.shape(spec._json["array"])))
+    return transform
+
+
+def _cast_spec(spec: Spec, dtype_name: str) -> Spec:
+    # Cast maps elements one to one: the transform (and so the rank) describes the cast view.
+    base, adapter = _split_spec(spec, ("transform", "rank"))
+    transform = _spec_transform(spec)
+    if transform is not None:
+        adapter["transform"] = transform.to_json()
+    return _adapter_spec({**adapter, "driver": "cast", "base": base, "dtype": dtype_name}, spec._context)
+
+
+def _downsample_spec(spec: Spec, factors: tuple[int, ...], method: Any) -> Spec:
+    if not isinstance(method, str) or method not in METHODS:
+        choices = ", ".join(f'"{name}"' for name in METHODS)
+        raise ValueError(f"Expected one of {choices}, but received: {json.dumps(method, default=repr)}")
+    rank = spec.rank
+    if rank is not None and rank != len(factors):
+        raise ValueError(
+            f"Rank specified by downsample_factors ({len(factors)}) does not match existing rank ({rank})"
+        )
+    if any(factor < 1 for factor in factors):
+        raise ValueError(f"downsample_factors: factors must be >= 1, got {list(factors)}")
+    # The base keeps its transform (the view being downsampled); the dtype describes the result.
+    base, adapter = _split_spec(spec, ("dtype", "rank"))
+    transform = _spec_transform(spec)
+    if transform is not None:
+        base["transform"] = transform.to_json()
+        domain = downsampled_domain(transform.domain, factors, method)
+        adapter["transform"] = IndexTransform(domain=domain).to_json()
+    else:
+        adapter["rank"] = len(factors)
+    adapter.update(driver="downsample", base=base, downsample_factors=list(factors), downsample_method=method)
+    return _adapter_spec(adapter, spec._context)
 
 
 def lazy_driver(spec: Any, **open_options: Any) -> TensorStore:

@@ -139,6 +139,28 @@ def _check_types(context: Any, transaction: Any, batch: Any) -> None:
             raise TypeError(f"Invalid batch: expected ts.Batch, but received {type(batch).__name__}")
 
 
+def _bound_context(spec: Any, json_value: dict[str, Any]) -> Context | None:
+    """The context ``spec`` is bound to (``Spec.update(context=...)``, ``retain_context``),
+    so the opened store shares its resources; None for an unbound spec.
+
+    Binding copied the context's own layer into the JSON's ``context``; that copy is taken
+    out again (in place) so the resources come from the bound context itself, not from a
+    fresh layer of the same specs.
+    """
+    bound: Context | None = spec._context if isinstance(spec, Spec) else None
+    if bound is None:
+        return None
+    layer = json_value.get("context")
+    if layer:
+        copied = bound.spec.to_json() if bound.spec is not None else {}
+        own = {name: value for name, value in layer.items() if copied.get(name, object()) != value}
+        if own:
+            json_value["context"] = own
+        else:
+            del json_value["context"]
+    return bound
+
+
 def open(
     spec: Spec | Any,
     *,
@@ -166,6 +188,9 @@ def open(
         if value is not None:
             options[name] = check_recheck_option(value, name)
     json_value = parse_spec_json(spec)
+    bound = _bound_context(spec, json_value)
+    if bound is not None:  # as in tensorstore, a spec's bound resources win over ``context``
+        context = bound
     if mode is not None:
         for name in OPEN_MODE_FLAGS:
             json_value.pop(name, None)

@@ -1,5 +1,5 @@
 """The ``downsample`` adapter driver (``ts.downsample`` builds its views in ``ts_core._adapters``)."""
 
-from ._driver import METHODS, DownsampleDriver
+from ._driver import METHODS, DownsampleDriver, downsampled_domain
 
-__all__ = ["METHODS", "DownsampleDriver"]
+__all__ = ["METHODS", "DownsampleDriver", "downsampled_domain"]

@@ -23,7 +23,7 @@ from .._open_spec import base_spec_json, open_driver
 if TYPE_CHECKING:
     from ...index_space import IndexDomain, IndexTransform
 
-__all__ = ["METHODS", "DownsampleDriver"]
+__all__ = ["METHODS", "DownsampleDriver", "downsampled_domain"]
 
 #: tensorstore's methods, plus ``add`` (sum of the block) from our users' handbook.
 METHODS = ("stride", "mean", "min", "max", "median", "mode", "add")
@@ -55,8 +55,11 @@ class DownsampleDriver(Driver):
 
     @classmethod
     def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> DownsampleDriver:
+        base_json = base_spec_json(json_value)
+        if "dtype" in json_value:  # tensorstore's downsample spec keeps the dtype at the top
+            base_json.setdefault("dtype", json_value["dtype"])
         base = open_driver(
-            base_spec_json(json_value), context=context, transaction=transaction, read=options.read, write=options.write
+            base_json, context=context, transaction=transaction, read=options.read, write=options.write
         )
         return cls(base.driver, base.transform, tuple(json_value["downsample_factors"]), json_value["downsample_method"])
 
@@ -66,17 +69,7 @@ class DownsampleDriver(Driver):
 
     @property
     def domain(self) -> IndexDomain:
-        from ...index_space import IndexDomain
-
-        # stride takes element i*f, so it only has cells whose first element exists
-        stride = self._method == "stride"
-        return IndexDomain(
-            inclusive_min=[-(-lo // f) if stride else lo // f for lo, f in zip(self._lower, self._factors, strict=True)],
-            exclusive_max=[-(-hi // f) for hi, f in zip(self._upper, self._factors, strict=True)],
-            labels=list(self._base_domain.labels),
-            implicit_lower_bounds=list(self._base_domain.implicit_lower_bounds),
-            implicit_upper_bounds=list(self._base_domain.implicit_upper_bounds),
-        )
+        return downsampled_domain(self._base_domain, self._factors, self._method)
 
     def read(self, transform: IndexTransform, transaction: Any) -> Future[np.ndarray[Any, Any]]:
         return run_inline(self._read_now, transform, transaction)
@@ -134,6 +127,35 @@ class DownsampleDriver(Driver):
             "downsample_factors": list(self._factors),
             "downsample_method": self._method,
         }
+
+
+#: Bounds at or beyond these are infinite: they stay infinite when downsampled.
+_INFINITE = 2**62 - 1
+
+
+def downsampled_domain(domain: IndexDomain, factors: tuple[int, ...], method: str) -> IndexDomain:
+    """The domain a ``factors`` downsampling of ``domain`` has (labels and implicit bounds kept).
+
+    Cell ``i`` covers ``[i*f, (i+1)*f)``; ``stride`` takes element ``i*f``, so it only has
+    the cells whose first element exists.
+    """
+    from ...index_space import IndexDomain
+
+    def lower(bound: int, factor: int) -> int:
+        if bound <= -_INFINITE:
+            return bound
+        return -(-bound // factor) if method == "stride" else bound // factor
+
+    def upper(bound: int, factor: int) -> int:
+        return bound if bound >= _INFINITE else -(-bound // factor)
+
+    return IndexDomain(
+        inclusive_min=[lower(int(lo), f) for lo, f in zip(domain.inclusive_min, factors, strict=True)],
+        exclusive_max=[upper(int(hi), f) for hi, f in zip(domain.exclusive_max, factors, strict=True)],
+        labels=list(domain.labels),
+        implicit_lower_bounds=list(domain.implicit_lower_bounds),
+        implicit_upper_bounds=list(domain.implicit_upper_bounds),
+    )
 
 
 def _reduce(values: np.ndarray[Any, Any], mask: np.ndarray[Any, Any], method: str) -> np.ndarray[Any, Any]:
