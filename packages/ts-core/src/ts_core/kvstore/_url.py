@@ -61,17 +61,18 @@ URL_LAYERS = {
     "driver_adapter": "TensorStore adapter",
 }
 
-#: Schemes of plugin distributions that may not be installed: (what provides it, distribution).
+#: URL schemes of plugin distributions that may not be installed: the (kind, id) of what
+#: provides them (the hint itself is the registry's, shared with JSON specs).
 _PROVIDED_ELSEWHERE = {
-    "ocdbt": ("the ocdbt kvstore", "ts-ocdbt"),
-    "neuroglancer_precomputed": ("the neuroglancer_precomputed driver", "ts-precomputed"),
-    "zarr3": ("the zarr3 driver", "ts-zarr"),
-    "zarr2": ("the zarr (v2) driver", "ts-zarr"),
-    "n5": ("the n5 driver", "ts-n5"),
-    "gs": ("the gcs kvstore", "ts-cloud"),
-    "s3": ("the s3 kvstore", "ts-cloud"),
-    "http": ("the http kvstore", "ts-cloud"),
-    "https": ("the http kvstore", "ts-cloud"),
+    "ocdbt": ("kvstore", "ocdbt"),
+    "neuroglancer_precomputed": ("driver", "neuroglancer_precomputed"),
+    "zarr3": ("driver", "zarr3"),
+    "zarr2": ("driver", "zarr"),
+    "n5": ("driver", "n5"),
+    "gs": ("kvstore", "gcs"),
+    "s3": ("kvstore", "s3"),
+    "http": ("kvstore", "http"),
+    "https": ("kvstore", "http"),
 }
 
 #: The target of a ``driver`` record whose component is just ``scheme:`` or
@@ -165,13 +166,12 @@ def _unsupported(scheme: str, component: str, position: int) -> str:
     message = f'unsupported URL scheme "{scheme}" in "{component}"'
     if position > 1:
         message += f", component {position} of the composite URL"
+    from ..plugin import get_registry
+    from ..plugin._registry import not_installed_hint
+
     provided = _PROVIDED_ELSEWHERE.get(scheme)
     if provided is not None:
-        what, distribution = provided
-        message += (
-            f": {what} is provided by the {distribution} distribution, which is not installed"
-        )
-    from ..plugin import get_registry
+        message += not_installed_hint(*provided)
 
     for record in get_registry().records("url_scheme"):
         if record.metadata.get("driver") == scheme and record.id != scheme:

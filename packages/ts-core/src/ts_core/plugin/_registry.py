@@ -24,11 +24,38 @@ __all__ = [
     "Registry",
     "UnknownPluginError",
     "load_schema",
+    "not_installed_hint",
 ]
 
 KINDS = frozenset(
     {"driver", "kvstore", "codec", "context_resource", "url_scheme", "auto_detect"}
 )
+
+#: Drivers and kvstores of the project's other distributions, which may not be installed:
+#: (kind, id) -> (what it is, the distribution that provides it).
+PROVIDED_ELSEWHERE: dict[tuple[str, str], tuple[str, str]] = {
+    ("kvstore", "ocdbt"): ("the ocdbt kvstore", "ts-ocdbt"),
+    ("kvstore", "neuroglancer_uint64_sharded"): ("the neuroglancer_uint64_sharded kvstore", "ts-precomputed"),
+    ("driver", "neuroglancer_precomputed"): ("the neuroglancer_precomputed driver", "ts-precomputed"),
+    ("driver", "zarr3"): ("the zarr3 driver", "ts-zarr"),
+    ("driver", "zarr"): ("the zarr (v2) driver", "ts-zarr"),
+    ("kvstore", "zarr3_sharding_indexed"): ("the zarr3_sharding_indexed kvstore", "ts-zarr"),
+    ("driver", "n5"): ("the n5 driver", "ts-n5"),
+    ("kvstore", "gcs"): ("the gcs kvstore", "ts-cloud"),
+    ("kvstore", "s3"): ("the s3 kvstore", "ts-cloud"),
+    ("kvstore", "http"): ("the http kvstore", "ts-cloud"),
+}
+
+
+def not_installed_hint(kind: str, id: str) -> str:
+    """``": the ocdbt kvstore is provided by the ts-ocdbt distribution, which is not
+    installed"`` for a driver of another distribution, else ``""`` (an error's tail)."""
+    provided = PROVIDED_ELSEWHERE.get((kind, id))
+    if provided is None:
+        return ""
+    what, distribution = provided
+    return f": {what} is provided by the {distribution} distribution, which is not installed"
+
 
 #: ``$id`` prefix of the base schemas owned by ts-core (files in ``ts_core/schemas``).
 BASE_SCHEMA_PREFIX = "urn:ts:schema:"
@@ -156,7 +183,8 @@ class Registry:
             if namespace:
                 what = f"{namespace} {what}"
             known = ", ".join(self.ids(kind, namespace)) or "(none)"
-            raise UnknownPluginError(f'"{id}" is not a registered {what}; known: {known}')
+            hint = "" if namespace else not_installed_hint(kind, id)
+            raise UnknownPluginError(f'"{id}" is not a registered {what}{hint}; known: {known}')
         return record
 
     def ids(self, kind: str, namespace: str = "") -> list[str]:
