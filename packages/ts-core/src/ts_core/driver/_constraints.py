@@ -216,7 +216,9 @@ def _check_ranks(constraints: SchemaConstraints) -> None:
     shape = constraints.shape
     rank = len(shape) if shape is not None else constraints.rank
     layout = constraints.chunk_layout
-    if rank is not None and layout is not None and layout.rank is not None and layout.rank != rank:
+    # A layout without a rank (``ChunkLayout(chunk_elements=20)``: rank -1, as in the wheel)
+    # constrains any rank.
+    if rank is not None and layout is not None and layout.rank not in (None, -1) and layout.rank != rank:
         raise SpecError("schema.chunk_layout", f"rank {layout.rank} does not match the domain rank {rank}")
     fill = constraints.fill_value
     if shape is not None and fill is not None and not broadcast_compatible(fill, shape):
