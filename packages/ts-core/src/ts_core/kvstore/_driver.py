@@ -22,6 +22,7 @@ from ._key_range import KeyRange
 if TYPE_CHECKING:
     from .._executor import Executor
     from ..context import Context
+    from ._kvstore import KvStore
 
 __all__ = ["ByteRange", "KvStoreDriver", "ReadOptions", "ReadResult", "WriteBatch"]
 
@@ -176,6 +177,19 @@ class KvStoreDriver(abc.ABC):
     def url_for(cls, spec: Any, path: str) -> str:
         """URL of the store ``spec`` at ``path``; drivers without a URL form raise ValueError."""
         raise ValueError(f'kvstore driver "{cls.id}" has no URL representation')
+
+    # -- adapters: a driver that stores its data in another kvstore names it ("base") ------
+    @classmethod
+    def base_spec(cls, spec: Any) -> Any:
+        """The spec (JSON, URL or KvStore.Spec) of the kvstore this adapter stores its data
+        in, for ``KvStore.Spec.base``; None for a root driver."""
+        return None
+
+    @property
+    def base_kvstore(self) -> KvStore | None:
+        """The open kvstore this adapter stores its data in, for ``KvStore.base``; None for
+        a root driver."""
+        return None
 
     @property
     def supports_atomic_multi_key(self) -> bool:

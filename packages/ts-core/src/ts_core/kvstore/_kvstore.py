@@ -98,9 +98,9 @@ class KvStore:
         return self._transaction
 
     @property
-    def base(self) -> None:
-        """The underlying kvstore of an adapter; ``None`` for a root driver."""
-        return None
+    def base(self) -> KvStore | None:
+        """The underlying kvstore of an adapter (``zip``); ``None`` for a root driver."""
+        return self._driver.base_kvstore
 
     def spec(self, *, retain_context: bool | None = None, unbind_context: bool | None = None) -> KvStoreSpec:
         """A spec that reopens this store. ``unbind_context`` spells out the resources it

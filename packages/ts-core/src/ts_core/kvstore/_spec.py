@@ -107,9 +107,10 @@ class KvStoreSpec:
         self._path = value
 
     @property
-    def base(self) -> None:
-        """The underlying kvstore of an adapter spec; ``None`` for a root driver."""
-        return None
+    def base(self) -> KvStoreSpec | None:
+        """The underlying kvstore of an adapter spec (``zip``); ``None`` for a root driver."""
+        base = self._open_driver_class().base_spec(self._driver_spec)
+        return None if base is None else KvStoreSpec(base, json_path="base")
 
     @property
     def url(self) -> str:

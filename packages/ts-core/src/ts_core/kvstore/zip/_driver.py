@@ -81,6 +81,7 @@ class ZipKvStore(KvStoreDriver):
 
     def __init__(self, spec: ZipKvStoreSpec, base: KvStore) -> None:
         self._spec = spec
+        self._base_kvstore = base
         self._base = base.driver
         self._archive_key = base.path.encode("utf-8")
         self._directory: _Directory | None = None
@@ -95,6 +96,14 @@ class ZipKvStore(KvStoreDriver):
     @property
     def spec(self) -> ZipKvStoreSpec:
         return self._spec
+
+    @classmethod
+    def base_spec(cls, spec: ZipKvStoreSpec) -> Any:
+        return spec.base
+
+    @property
+    def base_kvstore(self) -> KvStore:
+        return self._base_kvstore
 
     @property
     def executor(self) -> Any:
