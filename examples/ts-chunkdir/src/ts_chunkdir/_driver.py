@@ -46,6 +46,15 @@ class ChunkdirDriver(KvsChunkedDriver[ChunkdirMetadata]):
     id = "chunkdir"
     metadata_key = METADATA_KEY
 
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """What the spec's ``metadata`` implies, checked against its dtype, rank and domain."""
+        from ._spec_schema import check_spec_members, chunkdir_spec_schema
+
+        implied = chunkdir_spec_schema(json_value)
+        check_spec_members(implied, json_value)
+        return implied
+
     # -- metadata (class methods: they run before the driver exists) --------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> ChunkdirMetadata:

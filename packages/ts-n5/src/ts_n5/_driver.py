@@ -36,6 +36,16 @@ class N5Driver(KvsChunkedDriver[N5Metadata]):
     id = "n5"
     metadata_key = METADATA_KEY
 
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """What the spec's ``metadata`` implies (rank, dtype, domain, chunk layout, codec,
+        dimension units), checked against the spec's own dtype, rank, transform and domain."""
+        from ._spec_schema import check_spec_members, n5_spec_schema
+
+        implied = n5_spec_schema(json_value)
+        check_spec_members(implied, json_value)
+        return implied
+
     # -- metadata ------------------------------------------------------------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> N5Metadata:

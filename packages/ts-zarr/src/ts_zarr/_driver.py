@@ -31,6 +31,16 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
     id = "zarr"
     metadata_key = METADATA_KEY
 
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """What the spec's ``metadata`` implies (rank, dtype, domain, chunk layout, codec,
+        fill value), checked against the spec's own dtype, rank, transform and domain."""
+        from ._spec_schema import check_spec_members, zarr_spec_schema
+
+        implied = zarr_spec_schema(json_value)
+        check_spec_members(implied, json_value)
+        return implied
+
     # -- metadata ------------------------------------------------------------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> ZarrMetadata:
@@ -42,6 +52,7 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
 
     @classmethod
     def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> ZarrMetadata:
+        _refuse_dimension_units(schema)
         constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
         if "dtype" not in constraints:
             constraints["dtype"] = encode_dtype(schema.require_dtype("a zarr array").numpy_dtype)
@@ -63,6 +74,7 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
 
     @classmethod
     def check_metadata(cls, metadata: ZarrMetadata, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
+        _refuse_dimension_units(schema)
         # No filters may be spelled [] or null.
         check_metadata_members(
             metadata.to_json(), spec_members.get("metadata"),
@@ -72,6 +84,19 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         wanted_dtype = schema.numpy_dtype
         if wanted_dtype is not None and wanted_dtype != field.numpy_dtype.newbyteorder("="):
             raise SpecError("dtype", f"expected {wanted_dtype} but the stored array has {field.numpy_dtype}")
+
+    #: Dimension labels of the schema this array was opened with: zarr v2 stores none, yet
+    #: the opened array carries them (as tensorstore's does), until it is reopened without.
+    schema_labels: list[str] | None = None
+
+    def check_schema_constraints(self, schema: SchemaConstraints) -> None:
+        labels = schema.labels
+        if any(labels) and len(labels) == len(self.shape):
+            self.schema_labels = list(labels)
+        super().check_schema_constraints(schema)
+
+    def dimension_labels(self) -> list[str]:
+        return list(self.schema_labels) if self.schema_labels is not None else [""] * len(self.shape)
 
     # -- layout ------------------------------------------------------------------------------
     @property
@@ -171,6 +196,13 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         if self.spec_members.get("field") is not None:
             json_value["field"] = self.spec_members["field"]
         return json_value
+
+
+def _refuse_dimension_units(schema: SchemaConstraints) -> None:
+    """zarr v2 has nowhere to store dimension units: tensorstore refuses any that are given."""
+    units = schema.dimension_units
+    if units is not None and any(unit is not None for unit in units):
+        raise SpecError("dimension_units", "dimension units are not supported by the zarr driver")
 
 
 def _element_dtype(storage_dtype: np.dtype[Any]) -> np.dtype[Any]:

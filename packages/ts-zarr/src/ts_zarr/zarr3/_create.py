@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from ts_core.driver import SchemaConstraints
     from ts_core.schema import ChunkLayout
 
-__all__ = ["metadata_for_create"]
+__all__ = ["check_dimension_units", "metadata_for_create", "stored_dimension_units"]
 
 
 def _has_sharding(codecs: Any) -> bool:
@@ -88,9 +88,45 @@ def metadata_for_create(spec_members: dict[str, Any], schema: SchemaConstraints)
     labels = schema.labels
     if "dimension_names" not in constraints and any(labels):
         constraints["dimension_names"] = [label or None for label in labels[: len(shape)]]
+    units = schema.dimension_units
+    if units is not None and any(unit is not None for unit in units):
+        attributes = constraints.get("attributes")
+        attributes = dict(attributes) if isinstance(attributes, dict) else {}
+        if "dimension_units" in attributes:
+            check_dimension_units(units, attributes["dimension_units"])
+        else:
+            # Where tensorstore keeps them: strings such as "4 nm", null for none.
+            attributes["dimension_units"] = [None if unit is None else str(_unit(unit)) for unit in units[: len(shape)]]
+            constraints["attributes"] = attributes
     constraints["zarr_format"] = 3
     constraints["node_type"] = "array"
     return build_metadata(constraints, "metadata")
+
+
+def _unit(value: Any) -> Any:
+    from ts_core.schema import Unit
+
+    return value if isinstance(value, Unit) else Unit(value)
+
+
+def stored_dimension_units(attributes: Any) -> list[Any] | None:
+    """``attributes.dimension_units`` of zarr3 metadata (tensorstore's place for them), or None."""
+    if not isinstance(attributes, dict) or attributes.get("dimension_units") is None:
+        return None
+    units = attributes["dimension_units"]
+    if not isinstance(units, list):
+        raise SpecError("metadata.attributes.dimension_units", f"expected array, but received: {describe(units)}")
+    return [None if unit is None else _unit(unit) for unit in units]
+
+
+def check_dimension_units(wanted: Any, stored_json: Any) -> None:
+    """Each unit the schema gives must equal the stored one where both are given."""
+    stored = stored_dimension_units({"dimension_units": stored_json}) or []
+    if len(wanted) != len(stored):
+        raise SpecError("dimension_units", f"has {len(wanted)} entries but the metadata has {len(stored)}")
+    for dim, (want, have) in enumerate(zip(wanted, stored, strict=True)):
+        if want is not None and have is not None and _unit(want) != have:
+            raise SpecError(f"dimension_units[{dim}]", f"expected {str(_unit(want))!r} but the metadata has {str(have)!r}")
 
 
 def _inner_order(layout: ChunkLayout, rank: int) -> list[int] | None:

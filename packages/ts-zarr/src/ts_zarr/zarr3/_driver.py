@@ -20,7 +20,7 @@ from ts_core.driver import KvsChunkedDriver, SchemaConstraints, check_metadata_m
 from ts_core.errors import SpecError
 from ts_core.kvstore import KvStore
 
-from ._create import metadata_for_create
+from ._create import check_dimension_units, metadata_for_create, stored_dimension_units
 from ._metadata import METADATA_KEY, Zarr3Metadata, parse_metadata
 from ._shard_io import IndexedShard, chunk_generation
 from ._sharding_kvstore import INNER_KEY_SEPARATOR, ShardedChunkStore
@@ -40,6 +40,16 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
 
     id = "zarr3"
     metadata_key = METADATA_KEY
+
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """What the spec's ``metadata`` implies (rank, dtype, domain, chunk layout, codec,
+        fill value), checked against the spec's own dtype, rank, transform and domain."""
+        from .._spec_schema import check_spec_members, zarr3_spec_schema
+
+        implied = zarr3_spec_schema(json_value)
+        check_spec_members(implied, json_value)
+        return implied
 
     # -- metadata --------------------------------------------------------------------------
     @classmethod
@@ -74,6 +84,9 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
             return wanted
 
         check_metadata_members(stored, spec_members.get("metadata"), normalize)
+        attributes = metadata.attributes
+        if schema.dimension_units is not None and isinstance(attributes, dict) and attributes.get("dimension_units") is not None:
+            check_dimension_units(schema.dimension_units, attributes["dimension_units"])
         wanted_dtype = schema.numpy_dtype
         if wanted_dtype is not None and not metadata.data_type.is_raw and wanted_dtype != metadata.data_type.numpy_dtype:
             raise SpecError("dtype", f"expected {wanted_dtype} but the stored array has {metadata.data_type.name}")
@@ -185,9 +198,11 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
             read_chunk=ChunkLayout.Grid(shape=list(self._read_chunk_shape())),
             write_chunk=ChunkLayout.Grid(shape=list(self.metadata.chunk_shape + self.inner_shape)),
         )
+        units = stored_dimension_units(dict(self.metadata.attributes or {}))
         return Schema(
             dtype=self.numpy_dtype, domain=self.domain, chunk_layout=layout,
             codec=CodecSpec(self.codec_json()), fill_value=self.fill_value_array(),
+            dimension_units=None if units is None else units + [None] * len(self.inner_shape),
         )
 
     def spec_json(self) -> dict[str, Any]:

@@ -1,0 +1,282 @@
+"""What a ``zarr``/``zarr3`` spec's partial ``metadata`` implies, as a ``ts.Schema``.
+
+tensorstore derives a spec's rank, dtype, domain, chunk layout, codec and fill value from
+whatever members of ``metadata`` it gives (before anything is opened). The rules follow
+what can be known from the members present: a zarr v2 rank needs ``dtype`` too (a
+structured field adds inner dimensions), and a fill value needs the dtype it is read in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ts_core.errors import SpecError, describe
+
+__all__ = ["check_spec_members", "zarr3_spec_schema", "zarr_spec_schema"]
+
+#: The parameters tensorstore fills in for a zarr v2 compressor that leaves them out.
+COMPRESSOR_DEFAULTS: dict[str, dict[str, Any]] = {
+    "blosc": {"blocksize": 0, "clevel": 5, "cname": "lz4", "shuffle": -1},
+    "bz2": {"level": 1},
+    "gzip": {"level": 1},
+    "zlib": {"level": 1},
+    "zstd": {"level": 1},
+}
+
+def _metadata(json_value: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = json_value.get("metadata")
+    return metadata if isinstance(metadata, Mapping) else {}
+
+
+def _index_list(value: Any, json_path: str, minimum: int) -> list[int]:
+    if not isinstance(value, list):
+        raise SpecError(json_path, f"expected array, but received: {describe(value)}")
+    for position, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, int) or item < minimum:
+            raise SpecError(f"{json_path}[{position}]", f"expected integer >= {minimum}, but received: {describe(item)}")
+    return list(value)
+
+
+def _same_length(values: Mapping[str, list[Any]]) -> int | None:
+    """The common length of the vectors given (``metadata.<name>``); error if they differ."""
+    rank = None
+    first = None
+    for name, value in values.items():
+        if rank is None:
+            rank, first = len(value), name
+        elif len(value) != rank:
+            raise SpecError(f"metadata.{name}", f"array has length {len(value)} but should have length {rank} (the length of metadata.{first})")
+    return rank
+
+
+def _schema(
+    *, dtype: Any = None, rank: int | None = None, domain: Any = None, layout: dict[str, Any] | None = None,
+    codec: dict[str, Any] | None = None, fill_value: Any = None, dimension_units: Any = None,
+) -> Any:
+    from ts_core.schema import ChunkLayout, CodecSpec, Schema
+
+    schema = Schema(codec=None if codec is None else CodecSpec(codec))
+    if dtype is not None:
+        schema.update(dtype=dtype)
+    if rank is not None:
+        schema.update(rank=rank)
+    if domain is not None:
+        schema.update(domain=domain)
+    if layout:
+        schema.update(chunk_layout=ChunkLayout(json=layout))
+    if fill_value is not None:
+        schema.update(fill_value=fill_value)
+    if dimension_units is not None:
+        schema.update(dimension_units=dimension_units)
+    return schema
+
+
+def check_spec_members(implied: Any, json_value: Mapping[str, Any]) -> None:
+    """The spec's own ``dtype``, ``rank``, ``transform`` and schema domain must agree with what
+    its metadata implies (ValueError, as tensorstore refuses such a spec)."""
+    from ts_core.index_space import IndexTransform
+    from ts_core.schema import Schema
+
+    schema_json = json_value.get("schema")
+    members = {k: schema_json[k] for k in ("dtype", "rank", "domain") if isinstance(schema_json, Mapping) and k in schema_json}
+    given = Schema(members) if members else Schema()
+    if json_value.get("dtype") is not None:
+        given.update(dtype=json_value["dtype"])
+    if json_value.get("rank") is not None:
+        given.update(rank=json_value["rank"])
+    transform = json_value.get("transform")
+    if transform is not None:
+        output_rank = (transform if isinstance(transform, IndexTransform) else IndexTransform(json=transform)).output_rank
+        given.update(rank=output_rank)
+    if implied.dtype is not None:
+        given.update(dtype=implied.dtype)
+    if implied.rank is not None:
+        given.update(rank=implied.rank)
+    if implied.domain is not None and given.domain is not None:
+        given.update(domain=implied.domain)
+
+
+# -- zarr v2 -----------------------------------------------------------------------------------
+def zarr_spec_schema(json_value: Mapping[str, Any]) -> Any:
+    """Schema implied by a ``zarr`` spec's ``metadata`` (and ``field``)."""
+    from ts_core.index_space import IndexDomain
+
+    from ._dtype import parse_dtype
+    from ._metadata import _parse_codec, decode_fill_value
+
+    metadata = _metadata(json_value)
+    codec: dict[str, Any] = {"driver": "zarr"}
+    if "compressor" in metadata:
+        compressor = metadata["compressor"]
+        if compressor is not None:
+            compressor = _parse_codec(compressor, "metadata.compressor")[1]
+            compressor = dict(sorted({**COMPRESSOR_DEFAULTS.get(compressor["id"], {}), **compressor}.items()))
+        codec["compressor"] = compressor
+    filters = metadata.get("filters")
+    codec["filters"] = None if not filters else [_parse_codec(f, f"metadata.filters[{i}]")[1] for i, f in enumerate(filters)]
+    vectors = {name: _index_list(metadata[name], f"metadata.{name}", minimum)
+               for name, minimum in (("shape", 0), ("chunks", 1)) if name in metadata}
+    outer_rank = _same_length(vectors)
+    order = metadata.get("order")
+    if order is not None and order not in ("C", "F"):
+        raise SpecError("metadata.order", f'expected one of "C", "F", but received: {describe(order)}')
+    if "dtype" not in metadata:
+        if metadata.get("fill_value") is not None:
+            raise SpecError("metadata.fill_value", 'must be specified in conjunction with "dtype"')
+        return _schema(codec=codec)
+    zarr_dtype = parse_dtype(metadata["dtype"], "metadata.dtype")
+    field = zarr_dtype.field(json_value.get("field"), "field")
+    fill_value = None
+    if metadata.get("fill_value") is not None:
+        fills = decode_fill_value(metadata["fill_value"], zarr_dtype, "metadata.fill_value")
+        fill_value = fills[zarr_dtype.fields.index(field)]
+        if fill_value is not None and fill_value.ndim and (fill_value == fill_value.flat[0]).all():
+            # One value over a field's inner dimensions: a scalar, which a transformed schema can hold.
+            fill_value = fill_value.flat[0]
+    dtype = field.numpy_dtype.newbyteorder("=")
+    inner = list(field.shape)
+    if outer_rank is None:
+        return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
+    rank = outer_rank + len(inner)
+    layout: dict[str, Any] = {"grid_origin": [0] * rank}
+    if "chunks" in vectors:
+        chunk = vectors["chunks"] + inner
+        layout["read_chunk"] = {"shape": chunk}
+        layout["write_chunk"] = {"shape": chunk}
+    if order is not None:
+        outer = list(range(outer_rank))
+        layout["inner_order"] = (outer if order == "C" else outer[::-1]) + list(range(outer_rank, rank))
+    domain = None
+    if "shape" in vectors:
+        domain = IndexDomain(
+            shape=vectors["shape"] + inner, implicit_upper_bounds=[True] * outer_rank + [False] * len(inner)
+        )
+    return _schema(dtype=dtype, rank=rank, domain=domain, layout=layout, codec=codec, fill_value=fill_value)
+
+
+# -- zarr3 -------------------------------------------------------------------------------------
+def _codec_json(codec: Any) -> Any:
+    """A codec as ``{"name": ...}`` (a bare name is shorthand), sharding chains included."""
+    if isinstance(codec, str):
+        return {"name": codec}
+    if isinstance(codec, Mapping) and codec.get("name") == "sharding_indexed" and isinstance(codec.get("configuration"), Mapping):
+        configuration = dict(codec["configuration"])
+        for member in ("codecs", "index_codecs"):
+            if isinstance(configuration.get(member), list):
+                configuration[member] = [_codec_json(c) for c in configuration[member]]
+        return {**codec, "configuration": configuration}
+    return codec
+
+
+def _chain_layout(codecs: list[Any], rank: int) -> tuple[list[int] | None, list[int] | None]:
+    """(inner order, innermost read chunk shape) a complete codec chain implies; (None, None)
+    when a sharding codec leaves its inner chain unspecified."""
+    order = None
+    read_chunk = None
+    chain = codecs
+    while True:
+        first = chain[0] if chain else None
+        name = first.get("name") if isinstance(first, Mapping) else None
+        configuration = first.get("configuration") if isinstance(first, Mapping) else None
+        configuration = configuration if isinstance(configuration, Mapping) else {}
+        if order is None and name == "transpose":
+            wanted = configuration.get("order")
+            if wanted == "C":
+                order = list(range(rank))
+            elif wanted == "F":
+                order = list(range(rank))[::-1]
+            elif isinstance(wanted, list):
+                order = list(wanted)
+        sharding = next((c for c in chain if isinstance(c, Mapping) and c.get("name") == "sharding_indexed"), None)
+        if sharding is None:
+            return (order if order is not None else list(range(rank))), read_chunk
+        shard_configuration = sharding.get("configuration")
+        if not isinstance(shard_configuration, Mapping) or not isinstance(shard_configuration.get("codecs"), list):
+            return None, None
+        if isinstance(shard_configuration.get("chunk_shape"), list):
+            read_chunk = list(shard_configuration["chunk_shape"])
+        chain = shard_configuration["codecs"]
+
+
+def _dimension_units(attributes: Any) -> list[Any] | None:
+    """``attributes.dimension_units`` as schema units (tensorstore stores them there)."""
+    if not isinstance(attributes, Mapping) or "dimension_units" not in attributes:
+        return None
+    units = attributes["dimension_units"]
+    if not isinstance(units, list) or not all(u is None or isinstance(u, str) for u in units):
+        raise SpecError("metadata.attributes.dimension_units", f"expected array of strings or null, but received: {describe(units)}")
+    return list(units)
+
+
+def zarr3_spec_schema(json_value: Mapping[str, Any]) -> Any:
+    """Schema implied by a ``zarr3`` spec's ``metadata``."""
+    from ts_core.index_space import IndexDomain
+
+    from .zarr3._dtype import decode_fill_value, parse_data_type
+    from .zarr3._metadata import parse_chunk_grid
+
+    metadata = _metadata(json_value)
+    codec: dict[str, Any] = {"driver": "zarr3"}
+    codecs = metadata.get("codecs")
+    if isinstance(codecs, list):
+        codecs = [_codec_json(c) for c in codecs]
+        codec["codecs"] = codecs
+    vectors: dict[str, list[Any]] = {}
+    if "shape" in metadata:
+        vectors["shape"] = _index_list(metadata["shape"], "metadata.shape", 0)
+    if isinstance(metadata.get("dimension_names"), list):
+        vectors["dimension_names"] = metadata["dimension_names"]
+    units = _dimension_units(metadata.get("attributes"))
+    if units is not None:
+        vectors["attributes.dimension_units"] = units
+    rank = _same_length(vectors)
+    write_chunk = None
+    if "chunk_grid" in metadata:
+        if rank is None:
+            grid = metadata["chunk_grid"]
+            configuration = grid.get("configuration") if isinstance(grid, Mapping) else None
+            shape = configuration.get("chunk_shape") if isinstance(configuration, Mapping) else None
+            rank = len(shape) if isinstance(shape, list) else None
+        if rank is not None:
+            write_chunk = list(parse_chunk_grid(metadata["chunk_grid"], "metadata.chunk_grid", rank))
+    data_type = None
+    if "data_type" in metadata:
+        data_type = parse_data_type(metadata["data_type"], "metadata.data_type")
+    fill_value = None
+    if metadata.get("fill_value") is not None:
+        if data_type is None:
+            raise SpecError("metadata.fill_value", 'must be specified in conjunction with "data_type"')
+        fill_value = decode_fill_value(metadata["fill_value"], data_type, "metadata.fill_value")
+    dtype = None if data_type is None or data_type.is_raw else data_type.numpy_dtype
+    if rank is None:
+        return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
+    inner = list(data_type.inner_shape) if data_type is not None else []
+    full_rank = rank + len(inner)
+    layout: dict[str, Any] = {"grid_origin": [0] * full_rank}
+    if write_chunk is not None:
+        layout["write_chunk"] = {"shape": write_chunk + inner}
+    if isinstance(codecs, list):
+        order, read_chunk = _chain_layout(codecs, rank)
+        if order is not None:
+            layout["inner_order"] = order + list(range(rank, full_rank))
+            if read_chunk is None:
+                read_chunk = write_chunk
+            if read_chunk is not None:
+                layout["read_chunk"] = {"shape": list(read_chunk) + inner}
+    domain = None
+    names = vectors.get("dimension_names")
+    if "shape" in vectors or names is not None:
+        labels = [n or "" for n in names] if names is not None else [""] * rank
+        shape = vectors.get("shape")
+        bounds: dict[str, Any] = {} if shape is None else {"exclusive_max": shape + inner}
+        domain = IndexDomain(
+            inclusive_min=[0] * full_rank, **bounds,
+            implicit_upper_bounds=[True] * rank + [False] * len(inner),
+            labels=labels + [""] * len(inner),
+        )
+    schema_units = None if units is None else [*units, *([None] * len(inner))]
+    return _schema(
+        dtype=dtype, rank=full_rank, domain=domain, layout=layout, codec=codec,
+        fill_value=fill_value, dimension_units=schema_units,
+    )
