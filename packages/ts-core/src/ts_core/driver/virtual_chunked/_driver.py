@@ -466,6 +466,12 @@ class VirtualChunkedDriver(Driver):
             if self._write_function is None:
                 raise ValueError("Writing not supported")
             parts = self._parts(transform)
+            if transaction is not None and transaction.atomic and len(parts) > 1:
+                # Refused before anything is staged, and the transaction fails as a whole.
+                raise _poisoned(transaction, ValueError(
+                    f"Cannot write to virtual chunk {self._describe_chunk(parts[1].grid_indices)} and write to "
+                    f"virtual chunk {self._describe_chunk(parts[0].grid_indices)} as single atomic transaction"
+                ))
         except Exception as exc:
             failed: Future[Any] = Future()
             failed._set_exception(exc)
@@ -476,7 +482,14 @@ class VirtualChunkedDriver(Driver):
             values = np.array(source[part.array_selection], dtype=self._dtype)
             whole = self._covers(part)
             if transaction is not None:
-                self._stage(transaction, part, values, whole)
+                try:
+                    self._stage(transaction, part, values, whole)
+                except Exception as exc:
+                    # In an atomic transaction a write staged in part would be a torn
+                    # write at commit: fail the transaction instead (as tensorstore does).
+                    if transaction.atomic:
+                        raise _poisoned(transaction, exc) from None
+                    raise
                 return
             for _ in range(_MAX_WRITE_RETRIES):
                 if whole:
@@ -490,6 +503,13 @@ class VirtualChunkedDriver(Driver):
             raise ValueError(f"write to virtual chunk {grid} lost {_MAX_WRITE_RETRIES} conflicts in a row")
 
         return self._run(parts, write_part, lambda: None)
+
+    def _describe_chunk(self, grid: tuple[int, ...]) -> str:
+        """A chunk as tensorstore's messages show it: ``{origin={2}, shape={2}}``."""
+        lower, upper, _ = self._cell_box(grid)
+        origin = ", ".join(str(v) for v in lower)
+        shape = ", ".join(str(hi - lo) for lo, hi in zip(lower, upper, strict=True))
+        return f"{{origin={{{origin}}}, shape={{{shape}}}}}"
 
     def _covers(self, part: Any) -> bool:
         """Whether a part writes every element of its chunk that lies in the domain."""
@@ -515,3 +535,15 @@ class VirtualChunkedDriver(Driver):
             return chunk.tobytes()
 
         transaction._modify(self._store, key, modify)
+
+
+def _poisoned(transaction: Transaction, error: BaseException) -> BaseException:
+    """Abort ``transaction`` because of ``error`` (so nothing it staged is committed, and
+    later operations and the commit fail, as in tensorstore); returns ``error``.
+
+    The transaction's ``future`` reports ``error`` itself.
+    """
+    if transaction.open:
+        transaction.future._set_exception(error)  # first: abort's own error is then ignored
+        transaction.abort()
+    return error
