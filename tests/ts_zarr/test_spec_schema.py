@@ -161,6 +161,8 @@ def test_metadata_with_schema_and_transform_matches_tensorstore(json_value: dict
         {"driver": "zarr3", "metadata": {"data_type": "int8"}, "dtype": "int16"},
         {"driver": "zarr3", "metadata": {"shape": [1, 2], "dimension_names": ["x", "y"]}, "schema": {"domain": {"labels": ["a", "b"]}}},
         {"driver": "zarr3", "metadata": {"shape": [1, 2, 3], "chunk_grid": GRID}},
+        {"driver": "zarr3", "metadata": {"shape": [1, 2], "dimension_units": ["nm", None]}},
+        {"driver": "zarr3", "metadata": {"shape": [1, 2], "dimension_names": ["x"]}},
     ],
 )
 def test_metadata_conflicts_raise_value_error_as_tensorstore(json_value: dict[str, Any]) -> None:
@@ -223,3 +225,15 @@ def test_create_with_labelled_domain_matches_tensorstore(driver: str) -> None:
     ours, theirs = create(ts_core), create(tensorstore)
     assert ours.domain.to_json() == theirs.domain.to_json()
     assert ours.spec().to_json()["metadata"] == theirs.spec().to_json()["metadata"]
+
+
+def test_zarr_open_with_labelled_domain_keeps_labels_as_tensorstore() -> None:
+    def reopen(lib: Any) -> tuple[Any, Any]:
+        context = lib.Context()
+        spec = {"driver": "zarr", "kvstore": "memory://labels/"}
+        lib.open(spec, create=True, shape=[4, 5], dtype=lib.uint8, context=context).result()
+        labelled = lib.open(spec, domain=lib.IndexDomain(labels=["x", "y"], shape=[4, 5]), context=context).result()
+        plain = lib.open(spec, context=context).result()  # zarr v2 stored no labels
+        return labelled.domain.to_json(), plain.domain.to_json()
+
+    assert reopen(ts_core) == reopen(tensorstore)

@@ -214,9 +214,12 @@ def zarr3_spec_schema(json_value: Mapping[str, Any]) -> Any:
     from ts_core.index_space import IndexDomain
 
     from .zarr3._dtype import decode_fill_value, parse_data_type
-    from .zarr3._metadata import parse_chunk_grid
+    from .zarr3._metadata import _KNOWN, parse_chunk_grid
 
     metadata = _metadata(json_value)
+    for member, item in metadata.items():
+        if member not in _KNOWN and not (isinstance(item, Mapping) and item.get("must_understand") is False):
+            raise SpecError(f"metadata.{member}", 'unsupported extension member (it does not set "must_understand": false)')
     codec: dict[str, Any] = {"driver": "zarr3"}
     codecs = metadata.get("codecs")
     if isinstance(codecs, list):
