@@ -210,6 +210,17 @@ def test_astype_object_dtype_property_and_writes() -> None:
     np.testing.assert_array_equal(view.base.read().result(), [5, 2])
 
 
+def test_writes_through_object_views_match_tensorstore() -> None:
+    for lib in LIBRARIES:
+        base = lib.array(np.array([1, 2, 3], dtype=np.int32))
+        base.astype(lib.json).write([4, 5.0, 6]).result()
+        np.testing.assert_array_equal(base.read().result(), [4, 5, 6])
+        with pytest.raises(ValueError, match="Expected integer in the range"):
+            base.astype(lib.json).write(["a", 1, 2]).result()
+        with pytest.raises(ValueError, match="Destination does not support writing"):
+            base.astype(lib.ustring).write(["7", "8", "9"]).result()
+
+
 def test_pickle_round_trip_keeps_the_view(tmp_path: Path) -> None:
     store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path)}}, dtype=ts.int16,
                     shape=[3, 4], create=True).result()

@@ -162,7 +162,7 @@ class ObjectCastDriver(CastDriver):
         return then(self._base.read(transform, transaction), lambda array: _convert(array, convert, target))
 
     def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Any) -> Future[None]:
-        convert = _converter(self.ts_dtype, self.base_ts_dtype, "Target")
+        convert = _converter(self.ts_dtype, self.base_ts_dtype, "Destination")
         return self._base.write(transform, _convert(source, convert, self.base_ts_dtype.numpy_dtype), transaction)
 
     def spec_json(self) -> dict[str, Any]:
