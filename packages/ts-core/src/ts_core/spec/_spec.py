@@ -192,6 +192,10 @@ class Spec(Indexable):
         base = self._json.get("base")
         if base is None:
             return None
+        if self.driver == "downsample":  # the base elements the selected cells aggregate
+            from ..driver.downsample import downsample_base_json
+
+            return Spec(downsample_base_json(self._json, self.transform))
         base_spec = Spec(base)
         if self.driver == "cast" and "transform" in self._json:
             return base_spec._with_index_transform(self.transform)
