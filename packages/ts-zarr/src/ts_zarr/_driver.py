@@ -52,7 +52,7 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
 
     @classmethod
     def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> ZarrMetadata:
-        _refuse_dimension_units(schema)
+        _refuse_dimension_units(schema, 'cannot create using the specified "metadata" and schema: ')
         constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
         if "dtype" not in constraints:
             constraints["dtype"] = encode_dtype(schema.require_dtype("a zarr array").numpy_dtype)
@@ -198,11 +198,11 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         return json_value
 
 
-def _refuse_dimension_units(schema: SchemaConstraints) -> None:
+def _refuse_dimension_units(schema: SchemaConstraints, context: str = "") -> None:
     """zarr v2 has nowhere to store dimension units: tensorstore refuses any that are given."""
     units = schema.dimension_units
     if units is not None and any(unit is not None for unit in units):
-        raise SpecError("dimension_units", "dimension units are not supported by the zarr driver")
+        raise SpecError("dimension_units", f"{context}dimension units are not supported by the zarr driver")
 
 
 def _element_dtype(storage_dtype: np.dtype[Any]) -> np.dtype[Any]:
