@@ -55,9 +55,11 @@ class DownsampleDriver(Driver):
 
     @classmethod
     def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> DownsampleDriver:
+        base_member = json_value["base"]
+        if "dtype" in json_value and isinstance(base_member, dict) and "dtype" not in base_member:
+            # tensorstore's downsample spec keeps the dtype at the top: it constrains the base
+            json_value = {**json_value, "base": {**base_member, "dtype": json_value["dtype"]}}
         base_json = base_spec_json(json_value)
-        if "dtype" in json_value:  # tensorstore's downsample spec keeps the dtype at the top
-            base_json.setdefault("dtype", json_value["dtype"])
         base = open_driver(
             base_json, context=context, transaction=transaction, read=options.read, write=options.write
         )
@@ -118,14 +120,16 @@ class DownsampleDriver(Driver):
     def spec_json(self) -> dict[str, Any]:
         from ..._dtype import dtype
 
+        # As in tensorstore, the dtype is the downsample spec's (opening passes it down).
         base = dict(self._base.spec_json())
-        base["dtype"] = dtype(self._base.numpy_dtype).name
+        base.pop("dtype", None)
         base["transform"] = self._base_transform.to_json()
         return {
             "driver": "downsample",
             "base": dict(sorted(base.items())),
             "downsample_factors": list(self._factors),
             "downsample_method": self._method,
+            "dtype": dtype(self._base.numpy_dtype).name,
         }
 
 
