@@ -105,6 +105,8 @@ ZARR3_CASES = [
                  marks=UNITS_WITHOUT_DOMAIN),
     {"shape": [10, 20], "chunk_grid": GRID, "codecs": [{"name": "transpose", "configuration": {"order": [1, 0]}}, "bytes"]},
     {"chunk_key_encoding": {"name": "v2"}},
+    {"dimension_names": ["x", "x"]},
+    {"shape": [4, 5], "codecs": [{"name": "transpose", "configuration": {"order": [1, 0]}}, "bytes"]},
     {"attributes": {"a": 1}},
     {"shape": [1, 2], "attributes": {"dimension_units": ["nm", None]}},
     {"shape": [1, 2], "chunk_grid": GRID},
@@ -162,6 +164,15 @@ def test_metadata_with_schema_and_transform_matches_tensorstore(json_value: dict
         {"driver": "zarr3", "metadata": {"shape": [1, 2], "dimension_names": ["x", "y"]}, "schema": {"domain": {"labels": ["a", "b"]}}},
         {"driver": "zarr3", "metadata": {"shape": [1, 2, 3], "chunk_grid": GRID}},
         {"driver": "zarr3", "metadata": {"shape": [1, 2], "dimension_units": ["nm", None]}},
+        {"driver": "zarr3", "metadata": {"codecs": [{"name": "nope"}]}},
+        {"driver": "zarr3", "metadata": {"chunk_grid": {"name": "irregular"}}},
+        {"driver": "zarr3", "metadata": {"dimension_names": [1, 2]}},
+        {"driver": "zarr3", "metadata": {"shape": [-1]}},
+        {"driver": "zarr3", "metadata": {"node_type": "group"}},
+        {"driver": "zarr3", "metadata": {"data_type": "int8", "fill_value": 1000}},
+        {"driver": "zarr", "metadata": {"order": "X"}},
+        {"driver": "zarr", "metadata": {"shape": [-1]}},
+        {"driver": "zarr", "metadata": {"dtype": "<i2", "fill_value": "x"}},
         {"driver": "zarr3", "metadata": {"shape": [1, 2], "dimension_names": ["x"]}},
     ],
 )
@@ -237,3 +248,13 @@ def test_zarr_open_with_labelled_domain_keeps_labels_as_tensorstore() -> None:
         return labelled.domain.to_json(), plain.domain.to_json()
 
     assert reopen(ts_core) == reopen(tensorstore)
+
+
+def test_transpose_order_of_another_rank_is_refused() -> None:
+    """tensorstore refuses it when the schema is computed; ts already when the spec is built."""
+    json_value = {"driver": "zarr3", "kvstore": M,
+                  "metadata": {"shape": [4, 5], "codecs": [{"name": "transpose", "configuration": {"order": [0]}}, "bytes"]}}
+    with pytest.raises(ValueError, match="transpose"):
+        _ = tensorstore.Spec(json_value).schema
+    with pytest.raises(ValueError, match=r"metadata\.codecs: transpose order \[0\]"):
+        ts_core.Spec(json_value)

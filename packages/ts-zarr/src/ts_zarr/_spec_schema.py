@@ -169,6 +169,24 @@ def _codec_json(codec: Any) -> Any:
     return codec
 
 
+def _check_codecs(codecs: list[Any], json_path: str) -> None:
+    """Each codec must be a registered zarr3 codec with a valid configuration; a sharding
+    codec's inner chains may be left out (a partial spec), and are checked where given."""
+    from .zarr3._pipeline import _load_codec
+
+    for position, codec in enumerate(codecs):
+        path = f"{json_path}[{position}]"
+        if isinstance(codec, Mapping) and codec.get("name") == "sharding_indexed":
+            configuration = codec.get("configuration")
+            if isinstance(configuration, Mapping):
+                for member in ("codecs", "index_codecs"):
+                    inner = configuration.get(member)
+                    if isinstance(inner, list):
+                        _check_codecs(inner, f"{path}.configuration.{member}")
+            continue
+        _load_codec(codec, path)
+
+
 def _chain_layout(codecs: list[Any], rank: int) -> tuple[list[int] | None, list[int] | None]:
     """(inner order, innermost read chunk shape) a complete codec chain implies; (None, None)
     when a sharding codec leaves its inner chain unspecified."""
@@ -188,6 +206,8 @@ def _chain_layout(codecs: list[Any], rank: int) -> tuple[list[int] | None, list[
                 order = list(range(rank))[::-1]
             elif isinstance(wanted, list):
                 order = list(wanted)
+            if order is not None and sorted(order) != list(range(rank)):
+                raise SpecError("metadata.codecs", f"transpose order {order} is not a permutation of the {rank} dimensions")
         sharding = next((c for c in chain if isinstance(c, Mapping) and c.get("name") == "sharding_indexed"), None)
         if sharding is None:
             return (order if order is not None else list(range(rank))), read_chunk
@@ -223,26 +243,33 @@ def zarr3_spec_schema(json_value: Mapping[str, Any]) -> Any:
     codec: dict[str, Any] = {"driver": "zarr3"}
     codecs = metadata.get("codecs")
     if isinstance(codecs, list):
+        _check_codecs(codecs, "metadata.codecs")
         codecs = [_codec_json(c) for c in codecs]
         codec["codecs"] = codecs
     vectors: dict[str, list[Any]] = {}
     if "shape" in metadata:
         vectors["shape"] = _index_list(metadata["shape"], "metadata.shape", 0)
     if isinstance(metadata.get("dimension_names"), list):
-        vectors["dimension_names"] = metadata["dimension_names"]
+        names = metadata["dimension_names"]
+        for position, name in enumerate(names):
+            if name is not None and not isinstance(name, str):
+                raise SpecError(f"metadata.dimension_names[{position}]", f"expected string or null, but received: {describe(name)}")
+        vectors["dimension_names"] = names
     units = _dimension_units(metadata.get("attributes"))
     if units is not None:
         vectors["attributes.dimension_units"] = units
     rank = _same_length(vectors)
     write_chunk = None
     if "chunk_grid" in metadata:
+        grid = metadata["chunk_grid"]
         if rank is None:
-            grid = metadata["chunk_grid"]
             configuration = grid.get("configuration") if isinstance(grid, Mapping) else None
             shape = configuration.get("chunk_shape") if isinstance(configuration, Mapping) else None
-            rank = len(shape) if isinstance(shape, list) else None
-        if rank is not None:
-            write_chunk = list(parse_chunk_grid(metadata["chunk_grid"], "metadata.chunk_grid", rank))
+            grid_rank = len(shape) if isinstance(shape, list) else 0
+            write_chunk = list(parse_chunk_grid(grid, "metadata.chunk_grid", grid_rank))  # the grid's own checks
+            rank = grid_rank
+        else:
+            write_chunk = list(parse_chunk_grid(grid, "metadata.chunk_grid", rank))
     data_type = None
     if "data_type" in metadata:
         data_type = parse_data_type(metadata["data_type"], "metadata.data_type")
@@ -271,6 +298,9 @@ def zarr3_spec_schema(json_value: Mapping[str, Any]) -> Any:
     names = vectors.get("dimension_names")
     if "shape" in vectors or names is not None:
         labels = [n or "" for n in names] if names is not None else [""] * rank
+        named = [label for label in labels if label]
+        if len(set(named)) != len(named):
+            labels = [""] * rank  # zarr3 allows repeated names; a domain's labels must be unique
         shape = vectors.get("shape")
         bounds: dict[str, Any] = {} if shape is None else {"exclusive_max": shape + inner}
         domain = IndexDomain(
