@@ -621,6 +621,9 @@ class DimExpression:
         return (self._selection, tuple(_op_key(op, args) for op, args in self._ops))
 
     __hash__ = None  # type: ignore[assignment]
+    # ``__getitem__`` would otherwise make every expression an endless old-style sequence
+    # (the wheel loops until memory runs out when one is passed where a sequence is expected).
+    __iter__ = None
 
     # -- application ------------------------------------------------------------------------------
     def _apply(self, t: IndexTransform) -> IndexTransform:

@@ -420,6 +420,8 @@ class IndexDomain(DimOpsMixin):
         return self._combine(other, "hull")
 
     def _combine(self, other: IndexDomain, op: str) -> IndexDomain:
+        if not isinstance(other, IndexDomain):
+            raise TypeError(f"IndexDomain.{op} expects an IndexDomain, not {type(other).__name__}")
         if self.rank != other.rank:
             raise ValueError(
                 f"Cannot {op} index domain {self} with index domain {other}: Ranks do not match"

@@ -106,10 +106,13 @@ class DimOpsMixin:
         if axes is None:
             order: list[int] = list(range(rank - 1, -1, -1))
         else:
+            order = []
             try:
-                order = dim_expression.resolve_selection(
-                    dim_expression._flatten_selection(axes), t.domain.labels
-                )
+                for item in dim_expression._flatten_selection(axes):
+                    if isinstance(item, slice):
+                        order.extend(dim_expression.resolve_dim_slice(item, rank))
+                    else:
+                        order.append(dim_expression.resolve_dimension(item, t.domain.labels))
             except IndexError as exc:
                 raise ValueError(str(exc)) from None
             if sorted(order) != list(range(rank)):
