@@ -103,6 +103,11 @@ def test_retain_context_binds_the_stores_resources() -> None:
     ours, theirs = (_open(lib).spec(retain_context=True, minimal_spec=True) for lib in LIBRARIES)
     assert repr(ours) == repr(theirs)
     assert ours.to_json() == theirs.to_json()
+    for lib in LIBRARIES:  # reopening it shares the store's memory kvstore
+        store = _open(lib)
+        store[1, 2] = 5
+        reopened = lib.open(store.spec(retain_context=True)).result()
+        assert int(reopened[1, 2].read().result()) == 5
 
 
 def test_spec_open_mode_option() -> None:

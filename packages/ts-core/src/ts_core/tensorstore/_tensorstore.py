@@ -381,7 +381,8 @@ class TensorStore(Indexable):
             return TensorStore(driver, self._transform, self._transaction, self._read, self._write)
         from .._adapters import cast
 
-        return cast(self, target)
+        view: TensorStore = cast(self, target)
+        return view
 
     def resize(
         self,
