@@ -116,6 +116,11 @@ def apply_steps(steps: list[tuple[str, Any]]) -> Any:
 @example(steps=[("select", 0), ("translate_by", 2**63)])
 @example(steps=[("select", "nope"), ("label", "a")])
 @example(steps=[("select", Ellipsis), ("diagonal", None)])
+@example(steps=[("select", ["x", "y"]), ("index", slice([0, 1], [2, 3]))])  # vector slice: was refused
+@example(steps=[("select", ["x", "y"]), ("index", slice([0, 1], [2]))])  # ranks of the bounds differ
+@example(steps=[("select", ["x", "y"]), ("transpose", ["y", "x"])])  # target labels: IndexError
+@example(steps=[("select", 0), ("translate_by", 1.5)])  # non-integer translation: was accepted
+@example(steps=[("select", "x"), ("stride", None)])  # tensorstore's implicit stride overflows
 def test_dimension_expression_applies_or_explains(steps: list[tuple[str, Any]]) -> None:
     try:
         result = apply_steps(steps)
@@ -130,6 +135,9 @@ def test_dimension_expression_applies_or_explains(steps: list[tuple[str, Any]]) 
 @example(index=(slice(None, None, 0),))
 @example(index=(2**63,))
 @example(index=([[1, 2], [3]],))
+@example(index=(slice([0, 1], [2, 3]),))  # vector slice bounds
+@example(index=([2**63],))  # uint64 index array: TypeError, as tensorstore
+@example(index=(slice(1, 2**63),))  # slice bound beyond 64 bits: TypeError
 def test_numpy_index_applies_or_explains(index: Any) -> None:
     try:
         result = BASE[index]
