@@ -614,7 +614,7 @@ def test_dim_is_a_mutable_value_like_tensorstores() -> None:
         dim.implicit_lower = True
         assert repr(dim) == 'Dim(inclusive_min=5, implicit_lower=True, exclusive_max=10, label="y")'
         with pytest.raises(AttributeError):
-            dim.inclusive_min = 3  # type: ignore[misc]
+            dim.inclusive_min = 3
         with pytest.raises(TypeError):
             hash(dim)
 
