@@ -20,6 +20,8 @@ import ts_core
 tensorstore = pytest.importorskip("tensorstore")
 
 CASES = [
+    "ts.IndexTransform(ts.IndexDomain(shape=[2]), [ts.OutputIndexMap(1)])",
+    "ts.IndexTransform(2, [ts.OutputIndexMap(1)])",
     "ts.Dim()",
     "ts.Dim('x')",
     "ts.Dim('x', implicit_upper=False)",

@@ -30,7 +30,7 @@ class IndexTransform(Indexable):
     def __init__(
         self,
         input_rank: int | IndexDomain | None = None,
-        *,
+        *positional_output: Sequence[OutputIndexMap],
         input_inclusive_min: Sequence[int] | None = None,
         implicit_lower_bounds: Sequence[bool] | None = None,
         input_exclusive_max: Sequence[int] | None = None,
@@ -51,6 +51,13 @@ class IndexTransform(Indexable):
             "implicit_upper_bounds": implicit_upper_bounds,
             "labels": input_labels,
         }
+        if positional_output:
+            # The (domain, output) form takes the maps positionally too.
+            if len(positional_output) > 1 or not isinstance(input_rank, IndexDomain) or output:
+                raise TypeError(
+                    "IndexTransform() takes output positionally only after an IndexDomain"
+                )
+            output = positional_output[0]
         if isinstance(input_rank, IndexDomain):
             if domain is not None:
                 raise TypeError("IndexTransform() got the domain twice")
