@@ -20,6 +20,13 @@ import ts_core
 tensorstore = pytest.importorskip("tensorstore")
 
 CASES = [
+    "ts.IndexTransform(input_shape=[3], output=[ts.OutputIndexMap(index_array=[5,6,7], index_range=ts.Dim(0,6))])([2])",
+    "ts.IndexTransform(input_shape=[3], output=[ts.OutputIndexMap(index_array=[5,6,7], index_range=ts.Dim(0,6))])([1])",
+    "ts.IndexTransform(input_shape=[3,4,5], input_labels=['a','b','c']).transpose(['c', 'a', 'b'])",
+    "ts.IndexTransform(input_shape=[3,4,5])[ts.d[2,0].transpose[-1]]",
+    "ts.IndexTransform(input_shape=[3,4,5])[ts.d[-4:][None]]",
+    "ts.IndexTransform(input_shape=[3,4])[ts.d[1][np.array([True,False,True,False])].translate_to[0]]",
+    "ts.Dim(0,5,implicit_lower=True).hull(ts.Dim(2,9,implicit_upper=True))",
     "ts.IndexTransform(ts.IndexDomain(shape=[2]), [ts.OutputIndexMap(1)])",
     "ts.IndexTransform(2, [ts.OutputIndexMap(1)])",
     "ts.Dim()",

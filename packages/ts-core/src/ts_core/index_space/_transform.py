@@ -211,7 +211,15 @@ class IndexTransform(Indexable):
                     0 if n == 1 else x - lo
                     for n, x, lo in zip(array.shape, point, dom._inclusive_min, strict=True)
                 )
-                out.append(m._offset + m._stride * int(array[pos]))
+                value = int(array[pos])
+                index_range = m._index_range
+                if not index_range._inclusive_min <= value < index_range._exclusive_max:
+                    raise ValueError(
+                        f"OUT_OF_RANGE: Computing index for output dimension {len(out)}: "
+                        f"Checking result of index array output index map: Index {value} is "
+                        f"outside valid range {m._range_text()}"
+                    )
+                out.append(m._offset + m._stride * value)
         return tuple(out)
 
     @property
