@@ -117,9 +117,6 @@ SIGNATURES: dict[str, str] = {
     # BEGIN GENERATED: signatures
     "Context.Resource.to_json": "no parameter 'include_defaults'",
     "Context.__init__": "no parameter 'json'",
-    "array": "no parameter 'array'; no parameter 'copy'; no parameter 'write'; ts requires 'data', which the wheel does not have",
-    "cast": "no parameter 'base'",
-    "downsample": "no parameter 'base'",
     # END GENERATED
 }
 
@@ -137,7 +134,6 @@ DOC_EXAMPLES: dict[str, str] = {
     "KvStore.base": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver; known: file, fsspec, gcs, http, kvstack, ...',
     "KvStore.copy": "example 4 `a`: output differs: expected `'file_io_retries': {},`, got `'file_io_sync': True,`",
     "KvStore.experimental_copy_range_to": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver; known: file, fsspec, gcs, http, kvstack, ...',
-    "Spec.base": "example 8 `downsampled_spec[30:40, 20:25].base`: output differs: expected `'dtype': 'uint32',`, got `'kvstore': {'driver': 'memory'},`",
     "TensorStore.schema": "example 2 `store.schema`: output differs: expected `'compressor': {`, got `'driver': 'zarr',`",
     # END GENERATED
 }

@@ -27,48 +27,69 @@ from .tensorstore import TensorStore
 __all__ = ["array", "cast", "downsample", "lazy_driver"]
 
 
-def array(data: Any, dtype: Any = None, context: Any = None) -> TensorStore:
-    """A TensorStore over a copy of ``data`` (tensorstore's ``ts.array``)."""
+def array(
+    array: Any, dtype: Any = None, *, context: Any = None, copy: bool | None = None, write: bool | None = None
+) -> TensorStore:
+    """A TensorStore over an in-memory array (tensorstore's ``ts.array``).
+
+    As in tensorstore, a NumPy array is referenced, not copied, when it can be (writes go
+    to it): ``copy=True`` always copies, ``copy=False`` refuses to. ``write`` asks for a
+    writable store (copying a read-only array) or, False, a read-only one.
+    """
+    if context is not None and not isinstance(context, Context):
+        raise TypeError(f"context: expected ts.Context, but received {type(context).__name__}")
     numpy_dtype = None
     if dtype is not None:
         from ._dtype import to_dtype
 
         numpy_dtype = to_dtype(dtype).numpy_dtype
     try:
-        contents = np.array(data, dtype=numpy_dtype)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"cannot make an array from {describe(data)}: {exc}") from None
-    return TensorStore(ArrayDriver(contents))
+        if copy is None:
+            contents = np.asarray(array, dtype=numpy_dtype)
+        else:
+            contents = np.array(array, dtype=numpy_dtype, copy=bool(copy))
+    except ValueError as exc:
+        if copy is False:
+            raise ValueError(f"ts.array(copy=False): {exc}") from None
+        raise TypeError(f"cannot make an array from {describe(array)}: {exc}") from None
+    except TypeError as exc:
+        raise TypeError(f"cannot make an array from {describe(array)}: {exc}") from None
+    if write and not contents.flags.writeable:
+        if copy is False:
+            raise ValueError("ts.array(write=True, copy=False): the source array is not writable")
+        contents = contents.copy()
+    writable = bool(contents.flags.writeable) if write is None else bool(write)
+    return TensorStore(ArrayDriver(contents), None, None, True, writable)
 
 
-def cast(store: TensorStore | Spec, dtype: Any) -> Any:
-    """A view of ``store`` with elements converted to ``dtype`` (tensorstore's ``ts.cast``).
+def cast(base: TensorStore | Spec, dtype: Any) -> Any:
+    """A view of ``base`` with elements converted to ``dtype`` (tensorstore's ``ts.cast``).
 
-    The view keeps ``store``'s transform, so it has the same domain. Given a ``ts.Spec``,
+    The view keeps ``base``'s transform, so it has the same domain. Given a ``ts.Spec``,
     the result is the ``cast`` driver's spec over it, as in tensorstore.
     """
     from ._dtype import to_dtype
 
     target = to_dtype(dtype)
-    if isinstance(store, Spec):
-        return _cast_spec(store, target.name)
-    _check_adaptable(store, "cast")
+    if isinstance(base, Spec):
+        return _cast_spec(base, target.name)
+    _check_adaptable(base, "cast")
     return TensorStore(
-        CastDriver(store._driver, target.numpy_dtype), store.transform, store.transaction, store.readable, store.writable
+        CastDriver(base._driver, target.numpy_dtype), base.transform, base.transaction, base.readable, base.writable
     )
 
 
-def downsample(store: TensorStore | Spec, downsample_factors: Any, method: str) -> Any:
-    """A read-only view of ``store`` with blocks aggregated (tensorstore's ``ts.downsample``).
+def downsample(base: TensorStore | Spec, downsample_factors: Any, method: str) -> Any:
+    """A read-only view of ``base`` with blocks aggregated (tensorstore's ``ts.downsample``).
 
     Given a ``ts.Spec``, the result is the ``downsample`` driver's spec over it.
     """
     factors = tuple(operator.index(f) for f in downsample_factors)
-    if isinstance(store, Spec):
-        return _downsample_spec(store, factors, method)
-    _check_adaptable(store, "downsample")
-    driver = DownsampleDriver(store._driver, store.transform, factors, str(method))
-    return TensorStore(driver, None, store.transaction, True, False)
+    if isinstance(base, Spec):
+        return _downsample_spec(base, factors, method)
+    _check_adaptable(base, "downsample")
+    driver = DownsampleDriver(base._driver, base.transform, factors, str(method))
+    return TensorStore(driver, None, base.transaction, True, False)
 
 
 def _check_adaptable(store: Any, function: str) -> None:
