@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 
 import urllib3
 
+from ts_core.metrics import kvstore_metrics
+
 from ._resources import RetryPolicy
 
 __all__ = ["TRANSIENT_STATUSES", "CloudRequestError", "HttpResponse", "HttpTransport"]
@@ -110,6 +112,8 @@ class HttpTransport:
         for attempt in range(policy.max_retries + 1):
             if attempt:
                 time.sleep(policy.delay(attempt - 1))
+                # /tensorstore/kvstore/<service>/retries, as tensorstore counts them
+                kvstore_metrics(self.service).retries.increment()
             target = url() if callable(url) else url
             sent_headers = dict(headers() if callable(headers) else (headers or {}))
             try:

@@ -84,7 +84,7 @@ class Counter(Metric):
     kind = "counter"
 
     def increment(self, amount: float = 1, *field_values: Any) -> None:
-        key = self._key(field_values)
+        key = self._key(field_values) if field_values or self.fields else ()
         with _lock:
             self._cells[key] = self._cells.get(key, 0) + amount
 
@@ -129,21 +129,28 @@ class Histogram(Metric):
     kind = "histogram"
 
     def observe(self, value: float, *field_values: Any) -> None:
-        key = self._key(field_values)
-        bound = 0 if value < 0 else 1 if value < 1 else 2 ** (math.floor(math.log2(value)) + 1)
+        key = self._key(field_values) if field_values or self.fields else ()
         with _lock:
-            count, mean, squares, buckets = self._cells.get(key, (0, 0.0, 0.0, {}))
-            count += 1
-            delta = value - mean
-            mean += delta / count
-            squares += delta * (value - mean)  # Welford's running sum of squared deviations
-            buckets = {**buckets, bound: buckets.get(bound, 0) + 1}
-            self._cells[key] = (count, mean, squares, buckets)
+            self._observe_locked(key, value)
+
+    def _observe_locked(self, key: tuple[str, ...], value: float) -> None:
+        """Record ``value`` in the cell ``key``; the caller holds ``_lock``."""
+        bound = 1 if 0 <= value < 1 else 0 if value < 0 else 2 ** (math.floor(math.log2(value)) + 1)
+        cell = self._cells.get(key)
+        if cell is None:  # [count, sum, sum of squares, {bound: count}]: cheap to update
+            cell = self._cells[key] = [0, 0.0, 0.0, {}]
+        cell[0] += 1
+        cell[1] += value
+        cell[2] += value * value
+        buckets = cell[3]
+        buckets[bound] = buckets.get(bound, 0) + 1
 
     def _rows(self) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
         cells = self._cells or ({(): (0, 0.0, 0.0, {})} if not self.fields else {})
         rows = []
-        for key, (count, mean, squares, buckets) in cells.items():
+        for key, (count, total, total_squares, buckets) in cells.items():
+            mean = total / count if count else 0.0
+            squares = max(0.0, total_squares - total * mean)  # sum of squared deviations
             cell: dict[str, Any] = {}
             if buckets:
                 top = max(buckets)
@@ -201,6 +208,29 @@ class KvStoreMetrics:
         self.write_latency_ms = histogram(
             f"{prefix}/write_latency_ms", f"{driver} kvstore::Write latency (ms)", unit="milliseconds"
         )
+
+    # One lock for all the metrics of a call: kvstores record every read and write.
+    def record_read(self, value_size: int | None, latency_ms: float) -> None:
+        """A read call; one that returned a value (``value_size`` bytes) also counts in
+        ``bytes_read`` and ``read_latency_ms``, as in tensorstore."""
+        with _lock:  # the counters' cells updated inline: this runs for every read
+            calls = self.read._cells
+            calls[()] = calls.get((), 0) + 1
+            if value_size is not None:
+                sizes = self.bytes_read._cells
+                sizes[()] = sizes.get((), 0) + value_size
+                self.read_latency_ms._observe_locked((), latency_ms)
+
+    def record_write(self, value_size: int | None, latency_ms: float) -> None:
+        """A write call; one that stored a value (not a delete) also counts in
+        ``bytes_written`` and ``write_latency_ms``, as in tensorstore."""
+        with _lock:  # the counters' cells updated inline: this runs for every write
+            calls = self.write._cells
+            calls[()] = calls.get((), 0) + 1
+            if value_size is not None:
+                sizes = self.bytes_written._cells
+                sizes[()] = sizes.get((), 0) + value_size
+                self.write_latency_ms._observe_locked((), latency_ms)
 
 
 _kvstore_metrics: dict[str, KvStoreMetrics] = {}

@@ -120,6 +120,12 @@ class KvStoreDriver(abc.ABC):
     #: call to ``executor`` and waiting, which saves two thread switches per chunk.
     local_io: ClassVar[bool] = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from ._metered import meter_operations
+
+        meter_operations(cls)  # each call counted in /tensorstore/kvstore/<id>/ metrics
+
     @classmethod
     @abc.abstractmethod
     def open(cls, spec: Any, context: Context) -> KvStoreDriver:
@@ -206,6 +212,12 @@ class WriteBatch:
     Every write of a batch is durable once ``finish`` returns. This default defers
     nothing.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from ._metered import meter_batch_writes
+
+        meter_batch_writes(cls)  # a batch that writes by itself is counted as its driver
 
     def __init__(self, driver: KvStoreDriver) -> None:
         self._driver = driver
