@@ -126,14 +126,9 @@ DOC_EXAMPLES: dict[str, str] = {
     # BEGIN GENERATED: doc examples
     "DimExpression._MarkBoundsImplicit.__getitem__": "example 4 `(await s.resolve()).domain`: output differs: expected `{ [0, 200*), [0, 300*) }`, got `{ [0, 100*), [0, 200*) }`",
     "DimExpression.__getitem__": "example 22 `x[ts.d['y'][[1, 1, 0]]]`: output differs: expected `'array': [[2, 2, 1], [5, 5, 4]],`, got `'array': [[1, 2, 3], [4, 5, 6]],`",
-    "KvStore.Spec.base": "example 1 `spec = ts.KvStore.Spec({'driver': 'ocdbt', 'base': 'memor...`: ts_core.errors.SpecError: kvstore.driver: \"ocdbt\" is not a registered kvstore driver; known: file, fsspec, gcs, http, kvstack, ...",
-    "KvStore.Spec.to_json": "example 4 `spec.to_json(include_defaults=True)`: output differs: expected `{'context': {},`, got `{'context': {}, 'driver': 'file', 'file_io_conc...`",
-    "KvStore.__add__": "example 2 `store + '/abc'`: output differs: expected `'file_io_retries': {},`, got `'file_io_sync': True,`",
-    "KvStore.__repr__": "example 2 `kvstore`: output differs: expected `'file_io_retries': {},`, got `'file_io_sync': True,`",
-    "KvStore.__truediv__": "example 2 `store / 'abc'`: output differs: expected `'file_io_retries': {},`, got `'file_io_sync': True,`",
-    "KvStore.base": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver; known: file, fsspec, gcs, http, kvstack, ...',
-    "KvStore.copy": "example 4 `a`: output differs: expected `'file_io_retries': {},`, got `'file_io_sync': True,`",
-    "KvStore.experimental_copy_range_to": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver; known: file, fsspec, gcs, http, kvstack, ...',
+    "KvStore.Spec.base": "example 1 `spec = ts.KvStore.Spec({'driver': 'ocdbt', 'base': 'memor...`: ts_core.errors.SpecError: kvstore.driver: \"ocdbt\" is not a registered kvstore driver: the ocdbt kvstore is provided by the ts-o...",
+    "KvStore.base": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver: the ocdbt kvstore is provided by the ts-o...',
+    "KvStore.experimental_copy_range_to": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver: the ocdbt kvstore is provided by the ts-o...',
     "TensorStore.schema": "example 2 `store.schema`: output differs: expected `'compressor': {`, got `'driver': 'zarr',`",
     # END GENERATED
 }
