@@ -13,7 +13,7 @@ from typing import Any
 
 from ts_core.errors import SpecError, describe
 
-__all__ = ["check_spec_members", "zarr3_spec_schema", "zarr_spec_schema"]
+__all__ = ["check_spec_members", "zarr3_spec_rank", "zarr3_spec_schema", "zarr_spec_schema"]
 
 #: The parameters tensorstore fills in for a zarr v2 compressor that leaves them out.
 COMPRESSOR_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -313,3 +313,12 @@ def zarr3_spec_schema(json_value: Mapping[str, Any]) -> Any:
         dtype=dtype, rank=full_rank, domain=domain, layout=layout, codec=codec,
         fill_value=fill_value, dimension_units=schema_units,
     )
+
+
+def zarr3_spec_rank(json_value: Mapping[str, Any]) -> int | None:
+    """The rank a ``zarr3`` spec takes from its ``metadata``: none without a ``data_type``
+    (tensorstore's Spec reports none then, though its schema has the chunk grid's rank)."""
+    if "data_type" not in _metadata(json_value):
+        return None
+    rank: int | None = zarr3_spec_schema(json_value).rank
+    return rank

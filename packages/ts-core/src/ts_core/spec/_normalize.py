@@ -41,12 +41,16 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
             and "dtype" not in result and "transform" not in result:
         return dict(sorted(result.items()))
     schema = schema_from_json(schema_json, "schema") if schema_json is not None else Schema()
+    implied_transform = None
     if implied is not None:
         if implied.dtype is not None and result.get("dtype") is None:
             result["dtype"] = implied.dtype.name
-        if implied.domain is not None and result.get("transform") is None \
-                and schema.domain is None:
-            result["transform"] = identity_over(implied.domain).to_json()
+        if result.get("transform") is None:
+            if implied.domain is not None:
+                implied_transform = over_implied_domain(implied.domain, schema.domain)
+            elif implied.rank is not None and result.get("rank") is None \
+                    and schema.domain is None and spec_rank(result, implied) is not None:
+                result["rank"] = implied.rank
     if result.get("dtype") is not None:
         schema._set_dtype(result["dtype"], "dtype")
     if result.get("rank") is not None and result.get("transform") is None:
@@ -68,6 +72,8 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
         result["schema"] = members
     else:
         result.pop("schema", None)
+    if transform is None:
+        transform = implied_transform
     if transform is None and schema.domain is not None:
         transform = identity_over(schema.domain)
     if transform is not None:
@@ -87,6 +93,36 @@ def driver_schema(json_value: dict[str, Any]) -> Any:
         return None
     hook = getattr(record.load(), "spec_schema", None)
     return None if hook is None else hook(json_value)
+
+
+def spec_rank(json_value: dict[str, Any], implied: Any) -> int | None:
+    """The rank the spec itself takes from its driver's members: the driver's optional
+    ``spec_rank(json_value)`` classmethod, else the rank of what they imply."""
+    from ..plugin import get_registry
+
+    record = get_registry().find("driver", str(json_value.get("driver")))
+    hook = None if record is None else getattr(record.load(), "spec_rank", None)
+    return implied.rank if hook is None else hook(json_value)
+
+
+def over_implied_domain(implied_domain: Any, schema_domain: Any) -> Any:
+    """The identity transform over the domain the driver's members imply, merged with the
+    schema's domain (labels, bounds); the implied domain's implicit flags are kept, so a
+    field's inner dimensions stay explicit."""
+    from ..index_space import IndexDomain, IndexTransform
+    from ..schema._domain_merge import merge_domains
+
+    domain = implied_domain
+    if schema_domain is not None:
+        merged = merge_domains(implied_domain, schema_domain, "schema.domain")
+        domain = IndexDomain(
+            inclusive_min=merged.inclusive_min,
+            exclusive_max=merged.exclusive_max,
+            implicit_lower_bounds=implied_domain.implicit_lower_bounds,
+            implicit_upper_bounds=implied_domain.implicit_upper_bounds,
+            labels=merged.labels,
+        )
+    return IndexTransform(domain=domain)
 
 
 def identity_over(domain: Any) -> Any:

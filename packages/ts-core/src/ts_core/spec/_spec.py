@@ -245,18 +245,31 @@ class Spec(Indexable):
     @property
     def schema(self) -> Any:
         """The schema constraints, in the spec's own index space (after its transform)."""
+        return self._schema(with_chunk_layout=True)
+
+    def _schema(self, with_chunk_layout: bool) -> Any:
+        """The spec's schema merged with what its driver's members imply; without
+        ``with_chunk_layout`` the chunk layouts are left out, so that a conflict between them
+        surfaces only in ``schema`` and ``chunk_layout`` (as tensorstore's)."""
+        from ..schema import ChunkLayout
         from ..schema._schema import Schema, schema_from_json, transform_schema
         from ._normalize import driver_schema
 
         schema_json = dict(self._json.get("schema") or {})
         if self._json.get("dtype") is not None:
             schema_json["dtype"] = self._json["dtype"]  # a fill value takes the dtype
-        schema = schema_from_json(schema_json, "schema")
+        if not with_chunk_layout:
+            schema_json.pop("chunk_layout", None)
+        schema: Schema = schema_from_json(schema_json, "schema")
         implied = driver_schema(self._json)
         if implied is not None:
-            implied_json = implied.to_json()
-            implied_json.pop("domain", None)  # the transform carries it
-            schema.update(schema=Schema(implied_json))
+            implied = implied.copy()
+            implied._domain = None  # the transform carries it
+            if not with_chunk_layout:
+                implied._chunk_layout = ChunkLayout()
+            if implied._fill_value is not None:
+                schema._fill_value = None  # the metadata's fill value wins (as tensorstore's)
+            schema.update(schema=implied)
         transform = self.transform
         if transform is None:
             if self._json.get("rank") is not None:
@@ -273,15 +286,19 @@ class Spec(Indexable):
 
     @property
     def codec(self) -> Any:
-        return self.schema.codec
+        return self._schema(with_chunk_layout=False).codec
 
     @property
     def fill_value(self) -> Any:
-        return self.schema.fill_value
+        return self._schema(with_chunk_layout=False).fill_value
 
     @property
     def dimension_units(self) -> Any:
-        return self.schema.dimension_units
+        """None while the spec's rank is unknown (as tensorstore's, even when its metadata
+        gives units)."""
+        if self.rank is None:
+            return None
+        return self._schema(with_chunk_layout=False).dimension_units
 
     @property
     def open_mode(self) -> Any:

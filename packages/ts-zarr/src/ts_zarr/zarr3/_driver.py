@@ -51,6 +51,14 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         check_spec_members(implied, json_value)
         return implied
 
+    @classmethod
+    def spec_rank(cls, json_value: dict[str, Any]) -> int | None:
+        """The spec's own rank: as tensorstore, only with a ``data_type`` (whose inner
+        dimensions count too)."""
+        from .._spec_schema import zarr3_spec_rank
+
+        return zarr3_spec_rank(json_value)
+
     # -- metadata --------------------------------------------------------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> Zarr3Metadata:
