@@ -514,9 +514,9 @@ def apply_open_options(json_value: dict[str, Any], options: Mapping[str, Any]) -
         elif name == "rank":
             result["rank"] = int(value)
         elif name == "shape":
-            schema["domain"] = {"shape": [int(n) for n in value]}
+            schema["domain"] = _merged_domain_json(schema.get("domain"), {"shape": [int(n) for n in value]})
         elif name == "domain":
-            schema["domain"] = value.to_json() if hasattr(value, "to_json") else value
+            schema["domain"] = _merged_domain_json(schema.get("domain"), value.to_json() if hasattr(value, "to_json") else value)
         elif name in ("chunk_layout", "codec", "dimension_units"):
             schema[name] = value.to_json() if hasattr(value, "to_json") else value
         elif name == "fill_value":
@@ -530,6 +530,8 @@ def apply_open_options(json_value: dict[str, Any], options: Mapping[str, Any]) -
                     result.setdefault("dtype", member_value)
                 elif member == "rank":
                     result.setdefault("rank", member_value)
+                elif member == "domain":
+                    schema["domain"] = _merged_domain_json(schema.get("domain"), member_value)
                 else:
                     schema.setdefault(member, member_value)
         else:
@@ -537,6 +539,18 @@ def apply_open_options(json_value: dict[str, Any], options: Mapping[str, Any]) -
     if schema:
         result["schema"] = schema
     return result
+
+
+def _merged_domain_json(existing: Any, new: Any) -> Any:
+    """Two schema domains as one (``shape=`` and a labelled ``schema`` domain, say), as
+    tensorstore merges them; a conflict is a ValueError naming ``schema.domain``."""
+    if existing is None:
+        return new
+    from ..index_space import IndexDomain
+    from ..schema._domain_merge import merge_domains
+
+    merged = merge_domains(IndexDomain(json=existing), IndexDomain(json=new), "schema.domain")
+    return merged.to_json()
 
 
 def _context_layer(value: Any) -> dict[str, Any]:
