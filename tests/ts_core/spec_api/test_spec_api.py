@@ -137,8 +137,9 @@ def test_spec_schema_is_in_the_spec_index_space() -> None:
         domain=ts_core.IndexDomain(inclusive_min=[1, 0], exclusive_max=[3, 200],
                                    implicit_upper_bounds=[False, True], labels=["x", "y"]),
         codec=zarr_codec,
+        chunk_layout=ts_core.ChunkLayout(grid_origin=[0, 0]),  # a zarr grid starts at 0, as tensorstore's
     )
-    assert spec.chunk_layout == ts_core.ChunkLayout()
+    assert spec.chunk_layout == ts_core.ChunkLayout(grid_origin=[0, 0])
     assert spec.codec == zarr_codec
 
 

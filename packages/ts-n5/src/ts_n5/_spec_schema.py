@@ -36,12 +36,16 @@ def n5_spec_schema(json_value: Mapping[str, Any]) -> Any:
     if "dataType" in metadata:
         schema.update(dtype=DATA_TYPES[check_data_type(metadata["dataType"], "metadata.dataType")])
     given = [name for name in _PER_DIMENSION if metadata.get(name) is not None]
-    if not given:
-        return schema
-    first = given[0]
-    if not isinstance(metadata[first], list):
-        raise SpecError(f"metadata.{first}", "expected array")
-    rank = len(metadata[first])
+    if given:
+        first = given[0]
+        if not isinstance(metadata[first], list):
+            raise SpecError(f"metadata.{first}", "expected array")
+        rank = len(metadata[first])
+    else:
+        given_rank = spec_rank(json_value)
+        if not given_rank:
+            return schema
+        rank = given_rank
     dimensions = _index_vector(metadata["dimensions"], "metadata.dimensions", 0) if "dimensions" in given else None
     block_size = _index_vector(metadata["blockSize"], "metadata.blockSize", 1) if "blockSize" in given else None
     for name, vector in (("dimensions", dimensions), ("blockSize", block_size)):
@@ -69,6 +73,28 @@ def n5_spec_schema(json_value: Mapping[str, Any]) -> Any:
         multipliers = [float(x) for x in resolution] if resolution is not None else [1.0] * rank
         schema.update(dimension_units=[(m, u) for m, u in zip(multipliers, units, strict=True)])
     return schema
+
+
+def spec_rank(json_value: Mapping[str, Any]) -> int | None:
+    """The rank the spec gives besides its ``metadata`` (``rank``, ``transform``, schema
+    rank or domain): tensorstore's chunk layout has a grid origin once the rank is known."""
+    from ts_core.index_space import IndexDomain, IndexTransform
+
+    try:
+        if json_value.get("rank") is not None:
+            return int(json_value["rank"])
+        transform = json_value.get("transform")
+        if transform is not None:
+            return int((transform if isinstance(transform, IndexTransform) else IndexTransform(json=transform)).output_rank)
+        schema = json_value.get("schema")
+        if isinstance(schema, Mapping):
+            if schema.get("rank") is not None:
+                return int(schema["rank"])
+            if schema.get("domain") is not None:
+                return int(IndexDomain(json=schema["domain"]).rank)
+    except (TypeError, ValueError):
+        return None  # reported where the spec's own members are checked
+    return None
 
 
 def check_spec_members(implied: Any, json_value: Mapping[str, Any]) -> None:

@@ -29,6 +29,28 @@ def _metadata(json_value: Mapping[str, Any]) -> Mapping[str, Any]:
     return metadata if isinstance(metadata, Mapping) else {}
 
 
+def spec_rank(json_value: Mapping[str, Any]) -> int | None:
+    """The rank the spec gives besides its ``metadata`` (``rank``, ``transform``, schema
+    rank or domain): tensorstore's chunk layout has a grid origin once the rank is known."""
+    from ts_core.index_space import IndexDomain, IndexTransform
+
+    try:
+        if json_value.get("rank") is not None:
+            return int(json_value["rank"])
+        transform = json_value.get("transform")
+        if transform is not None:
+            return int((transform if isinstance(transform, IndexTransform) else IndexTransform(json=transform)).output_rank)
+        schema = json_value.get("schema")
+        if isinstance(schema, Mapping):
+            if schema.get("rank") is not None:
+                return int(schema["rank"])
+            if schema.get("domain") is not None:
+                return int(IndexDomain(json=schema["domain"]).rank)
+    except (TypeError, ValueError):
+        return None  # reported where the spec's own members are checked
+    return None
+
+
 def _index_list(value: Any, json_path: str, minimum: int) -> list[int]:
     if not isinstance(value, list):
         raise SpecError(json_path, f"expected array, but received: {describe(value)}")
@@ -124,7 +146,10 @@ def zarr_spec_schema(json_value: Mapping[str, Any]) -> Any:
     if "dtype" not in metadata:
         if metadata.get("fill_value") is not None:
             raise SpecError("metadata.fill_value", 'must be specified in conjunction with "dtype"')
-        return _schema(codec=codec)
+        given_rank = spec_rank(json_value)
+        if not given_rank:
+            return _schema(codec=codec)
+        return _schema(codec=codec, layout={"grid_origin": [0] * given_rank})
     zarr_dtype = parse_dtype(metadata["dtype"], "metadata.dtype")
     field = zarr_dtype.field(json_value.get("field"), "field")
     fill_value = None
@@ -137,11 +162,14 @@ def zarr_spec_schema(json_value: Mapping[str, Any]) -> Any:
     dtype = field.numpy_dtype.newbyteorder("=")
     inner = list(field.shape)
     if outer_rank is None:
-        return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
+        given_rank = spec_rank(json_value)
+        if given_rank is None or given_rank <= len(inner):  # (no outer dimensions: see the domain)
+            return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
+        outer_rank = given_rank - len(inner)
     rank = outer_rank + len(inner)
     layout: dict[str, Any] = {"grid_origin": [0] * rank}
-    if "chunks" in vectors:
-        chunk = vectors["chunks"] + inner
+    if "chunks" in vectors or inner:
+        chunk = vectors.get("chunks", [None] * outer_rank) + inner
         layout["read_chunk"] = {"shape": chunk}
         layout["write_chunk"] = {"shape": chunk}
     if order is not None:
@@ -279,9 +307,12 @@ def zarr3_spec_schema(json_value: Mapping[str, Any]) -> Any:
             raise SpecError("metadata.fill_value", 'must be specified in conjunction with "data_type"')
         fill_value = decode_fill_value(metadata["fill_value"], data_type, "metadata.fill_value")
     dtype = None if data_type is None or data_type.is_raw else data_type.numpy_dtype
-    if rank is None:
-        return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
     inner = list(data_type.inner_shape) if data_type is not None else []
+    if rank is None:
+        given_rank = spec_rank(json_value)
+        if given_rank is None or given_rank <= len(inner):
+            return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
+        rank = given_rank - len(inner)
     full_rank = rank + len(inner)
     layout: dict[str, Any] = {"grid_origin": [0] * full_rank}
     if write_chunk is not None:
