@@ -13,7 +13,7 @@ from typing import Any
 
 from ts_core.errors import SpecError
 
-__all__ = ["check_spec_members", "n5_spec_schema"]
+__all__ = ["check_spec_members", "n5_spec_schema", "normalize_n5_metadata"]
 
 #: Members that each have one entry per dimension.
 _PER_DIMENSION = ("dimensions", "blockSize", "axes", "units", "resolution")
@@ -120,3 +120,27 @@ def check_spec_members(implied: Any, json_value: Mapping[str, Any]) -> None:
         given.update(rank=implied.rank)
     if implied.domain is not None and given.domain is not None:
         given.update(domain=implied.domain)
+
+
+def normalize_n5_metadata(json_value: Mapping[str, Any]) -> dict[str, Any]:
+    """An ``n5`` spec's ``metadata`` as tensorstore's Spec writes it: members sorted (at any
+    depth), the compression's defaults filled in, ``resolution`` as floats."""
+    from ._compression import parse_compression
+
+    metadata = json_value.get("metadata")
+    result = dict(metadata) if isinstance(metadata, Mapping) else {}
+    if isinstance(result.get("compression"), Mapping):
+        result["compression"] = parse_compression(result["compression"], "metadata.compression").to_json()
+    resolution = result.get("resolution")
+    if isinstance(resolution, list):
+        result["resolution"] = [float(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in resolution]
+    normalized: dict[str, Any] = _sorted_json(result)
+    return normalized
+
+
+def _sorted_json(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {name: _sorted_json(value[name]) for name in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_json(item) for item in value]
+    return value

@@ -41,6 +41,13 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         check_spec_members(implied, json_value)
         return implied
 
+    @classmethod
+    def normalize_spec_metadata(cls, json_value: dict[str, Any]) -> dict[str, Any]:
+        """The spec's ``metadata`` as tensorstore's Spec writes it (sorted, defaults filled in)."""
+        from ._spec_schema import normalize_zarr_metadata
+
+        return normalize_zarr_metadata(json_value)
+
     # -- metadata ------------------------------------------------------------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> ZarrMetadata:

@@ -13,7 +13,14 @@ from typing import Any
 
 from ts_core.errors import SpecError, describe
 
-__all__ = ["check_spec_members", "zarr3_spec_rank", "zarr3_spec_schema", "zarr_spec_schema"]
+__all__ = [
+    "check_spec_members",
+    "normalize_zarr3_metadata",
+    "normalize_zarr_metadata",
+    "zarr3_spec_rank",
+    "zarr3_spec_schema",
+    "zarr_spec_schema",
+]
 
 #: The parameters tensorstore fills in for a zarr v2 compressor that leaves them out.
 COMPRESSOR_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -353,3 +360,60 @@ def zarr3_spec_rank(json_value: Mapping[str, Any]) -> int | None:
         return None
     rank: int | None = zarr3_spec_schema(json_value).rank
     return rank
+
+
+# -- the canonical ``metadata`` of a spec ---------------------------------------------------------
+def sorted_json(value: Any) -> Any:
+    """JSON with the members of every object sorted (as tensorstore prints them)."""
+    if isinstance(value, Mapping):
+        return {name: sorted_json(value[name]) for name in sorted(value)}
+    if isinstance(value, list):
+        return [sorted_json(item) for item in value]
+    return value
+
+
+def _as_floats(value: Any) -> Any:
+    """Integers (also in a complex value's pair) as floats; "NaN" and the like unchanged."""
+    if isinstance(value, list):
+        return [_as_floats(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def normalize_zarr_metadata(json_value: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``zarr`` spec's ``metadata`` as tensorstore's Spec writes it: members sorted, a
+    compressor's defaults filled in, empty ``filters`` as null, a float fill value as float."""
+    from ._dtype import parse_dtype
+    from ._metadata import _parse_codec
+
+    metadata = dict(_metadata(json_value))
+    compressor = metadata.get("compressor")
+    if isinstance(compressor, Mapping):
+        parsed = _parse_codec(compressor, "metadata.compressor")[1]
+        metadata["compressor"] = {**COMPRESSOR_DEFAULTS.get(parsed["id"], {}), **parsed}
+    if metadata.get("filters") == []:
+        metadata["filters"] = None
+    if "dtype" in metadata and metadata.get("fill_value") is not None:
+        fields = parse_dtype(metadata["dtype"], "metadata.dtype").fields
+        if len(fields) == 1 and fields[0].numpy_dtype.kind in "fc" and not fields[0].shape:
+            metadata["fill_value"] = _as_floats(metadata["fill_value"])
+    normalized: dict[str, Any] = sorted_json(metadata)
+    return normalized
+
+
+def normalize_zarr3_metadata(json_value: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``zarr3`` spec's ``metadata`` as tensorstore's Spec writes it: members sorted,
+    ``node_type`` spelled out, codecs given by name as objects, a float fill value as float."""
+    from .zarr3._dtype import parse_data_type
+
+    metadata = dict(_metadata(json_value))
+    metadata.setdefault("node_type", "array")
+    if isinstance(metadata.get("codecs"), list):
+        metadata["codecs"] = [_codec_json(codec) for codec in metadata["codecs"]]
+    if "data_type" in metadata and metadata.get("fill_value") is not None:
+        data_type = parse_data_type(metadata["data_type"], "metadata.data_type")
+        if not data_type.is_raw and data_type.numpy_dtype.kind in "fc":
+            metadata["fill_value"] = _as_floats(metadata["fill_value"])
+    normalized: dict[str, Any] = sorted_json(metadata)
+    return normalized

@@ -4,7 +4,11 @@ tensorstore parses a spec into a driver spec plus a transform and prints it back
 form: ``rank`` and ``dtype`` given inside ``schema`` move to the top level, the schema's
 domain is written out (``exclusive_max``/``inclusive_min``), a known domain becomes an
 identity ``transform`` over it (upper bounds implicit: the array may be resized), a
-``transform`` replaces ``rank``, and open-mode flags that are false are dropped.
+``transform`` replaces ``rank``, and open-mode flags that are false are dropped. The
+driver's optional classmethods refine this: ``spec_schema`` (what its members imply: the
+domain becomes the transform, a rank without one the top-level ``rank``), ``spec_rank``
+(the rank the spec itself takes, if not the implied schema's) and
+``normalize_spec_metadata`` (``metadata`` in the driver's canonical form).
 """
 
 from __future__ import annotations
@@ -37,6 +41,10 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
     result = dict(json_value)
     schema_json = result.get("schema")
     implied = driver_schema(result)
+    if isinstance(result.get("metadata"), dict):
+        normalize_metadata = driver_hook(result, "normalize_spec_metadata")
+        if normalize_metadata is not None:
+            result["metadata"] = normalize_metadata(result)
     if schema_json is None and implied is None and "rank" not in result \
             and "dtype" not in result and "transform" not in result:
         return dict(sorted(result.items()))
@@ -83,26 +91,27 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
     return dict(sorted(result.items()))
 
 
-def driver_schema(json_value: dict[str, Any]) -> Any:
-    """What the driver's own members (``metadata``, ...) imply, as a ``ts.Schema``, from the
-    driver's optional ``spec_schema(json_value)`` classmethod; None if it has none."""
+def driver_hook(json_value: dict[str, Any], name: str) -> Any:
+    """The optional classmethod ``name`` of the spec's driver class, or None."""
     from ..plugin import get_registry
 
     record = get_registry().find("driver", str(json_value.get("driver")))
-    if record is None:
-        return None
-    hook = getattr(record.load(), "spec_schema", None)
+    return None if record is None else getattr(record.load(), name, None)
+
+
+def driver_schema(json_value: dict[str, Any]) -> Any:
+    """What the driver's own members (``metadata``, ...) imply, as a ``ts.Schema``, from the
+    driver's optional ``spec_schema(json_value)`` classmethod; None if it has none."""
+    hook = driver_hook(json_value, "spec_schema")
     return None if hook is None else hook(json_value)
 
 
 def spec_rank(json_value: dict[str, Any], implied: Any) -> int | None:
     """The rank the spec itself takes from its driver's members: the driver's optional
     ``spec_rank(json_value)`` classmethod, else the rank of what they imply."""
-    from ..plugin import get_registry
-
-    record = get_registry().find("driver", str(json_value.get("driver")))
-    hook = None if record is None else getattr(record.load(), "spec_rank", None)
-    return implied.rank if hook is None else hook(json_value)
+    hook = driver_hook(json_value, "spec_rank")
+    rank: int | None = implied.rank if hook is None else hook(json_value)
+    return rank
 
 
 def over_implied_domain(implied_domain: Any, schema_domain: Any) -> Any:

@@ -52,6 +52,13 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         return implied
 
     @classmethod
+    def normalize_spec_metadata(cls, json_value: dict[str, Any]) -> dict[str, Any]:
+        """The spec's ``metadata`` as tensorstore's Spec writes it (sorted, defaults filled in)."""
+        from .._spec_schema import normalize_zarr3_metadata
+
+        return normalize_zarr3_metadata(json_value)
+
+    @classmethod
     def spec_rank(cls, json_value: dict[str, Any]) -> int | None:
         """The spec's own rank: as tensorstore, only with a ``data_type`` (whose inner
         dimensions count too)."""
