@@ -238,7 +238,7 @@ def normalized_repr(value: Any, *, ours: bool) -> str:
 
 
 def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
+    text = _ADDRESS.sub("0x...", " ".join(text.split()))
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
