@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -199,8 +199,25 @@ class KvStoreDriver(abc.ABC):
 
     @property
     def supports_atomic_multi_key(self) -> bool:
-        """Whether a transaction may commit several keys of this store all-or-nothing."""
+        """Whether a transaction may commit several keys of this store all-or-nothing.
+
+        True needs the commit-lock protocol as well (``commit_lock``, ``writes_hold``,
+        ``apply_writes``; see the ``memory`` driver): an atomic transaction holds the
+        locks of every such store it wrote while it checks and applies its writes, and
+        reads the store meanwhile, so ``read`` must not take ``commit_lock``.
+        """
         return False
+
+    @property
+    def storage_identity(self) -> Hashable:
+        """What this driver stores into: drivers with equal identities hold the same value
+        under the same full key (two opens of one ``memory_key_value_store``, any two
+        ``file`` kvstores), so a transaction treats their writes as one store's."""
+        return self
+
+    def describe_key(self, key: bytes) -> str:
+        """How an error names the full key ``key``, e.g. ``local file "/data/a"``."""
+        return '"' + key.decode("utf-8", "backslashreplace") + '"'
 
 
 class WriteBatch:

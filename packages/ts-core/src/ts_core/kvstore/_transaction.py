@@ -15,13 +15,20 @@ At commit:
   re-applied on top of whatever is stored, conditioned on that read and retried until
   it sticks, so concurrent writers to disjoint parts of one chunk lose nothing.
 ``repeatable_read=False`` stops recording reads as conditions.
+
+Staged keys are grouped by the driver's ``storage_identity`` (the physical store), not
+by KvStore object, so two arrays on one memory resource or on one filesystem are one
+store of the transaction. An atomic transaction commits all or nothing: any number of
+keys of stores with the commit-lock protocol (memory) plus one key of any other store; an
+operation that would go beyond that aborts the whole transaction (``_fail``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from .._executor import run_inline
@@ -42,14 +49,16 @@ _MAX_COMMIT_RETRIES = 1000
 
 
 class _KeyState:
-    __slots__ = ("condition", "modifications", "snapshot", "value", "written")
+    __slots__ = ("condition", "driver", "modifications", "single", "snapshot", "value", "written")
 
-    def __init__(self) -> None:
+    def __init__(self, driver: KvStoreDriver) -> None:
+        self.driver = driver  # the first driver that touched the key: commits it
         self.condition: bytes | None = None  # generation the commit is conditioned on
         self.snapshot: ReadResult | None = None  # first read: later reads repeat it
         self.written = False  # a whole value (``value``) replaces the stored one
         self.value: bytes | None = None
         self.modifications: list[Modification] = []  # applied on top of the base value
+        self.single = False  # holds an atomic transaction's one single-key slot
 
     @property
     def staged(self) -> bool:
@@ -62,16 +71,26 @@ class _KeyState:
         return value
 
 
-class _DriverState:
-    __slots__ = ("deleted_ranges", "driver", "keys")
+class _StoreState:
+    """What a transaction staged in one physical store (one ``storage_identity``)."""
 
-    def __init__(self, driver: KvStoreDriver) -> None:
-        self.driver = driver
+    __slots__ = ("deleted_ranges", "keys")
+
+    def __init__(self) -> None:
         self.keys: dict[bytes, _KeyState] = {}
-        self.deleted_ranges: list[KeyRange] = []
+        self.deleted_ranges: list[tuple[KvStoreDriver, KeyRange]] = []
 
     def deleted_by_range(self, key: bytes) -> bool:
-        return any(r.contains(key) for r in self.deleted_ranges)
+        return any(r.contains(key) for _, r in self.deleted_ranges)
+
+
+def _lockable(driver: KvStoreDriver) -> bool:
+    """Whether ``driver`` offers the commit-lock protocol (see supports_atomic_multi_key)."""
+    return all(hasattr(driver, name) for name in ("commit_lock", "writes_hold", "apply_writes"))
+
+
+def _multi_key(driver: KvStoreDriver) -> bool:
+    return bool(driver.supports_atomic_multi_key) and _lockable(driver)
 
 
 class Transaction:
@@ -81,9 +100,10 @@ class Transaction:
         self._atomic = bool(atomic)
         self._repeatable_read = bool(repeatable_read)
         self._lock = threading.RLock()
-        self._drivers: dict[int, _DriverState] = {}
+        self._stores: dict[Hashable, _StoreState] = {}
         self._commit_started = False
         self._aborted = False
+        self._failure: BaseException | None = None  # why the transaction was aborted
         self._future: Future[None] = Future()
 
     # -- state --------------------------------------------------------------------------
@@ -117,6 +137,8 @@ class Transaction:
     def commit_async(self) -> Future[None]:
         """Start committing; the returned Future completes when the commit is durable."""
         with self._lock:
+            if self._failure is not None:
+                return self._future  # fails with the error that aborted the transaction
             if self._aborted:
                 raise ValueError("cannot commit: the transaction was aborted")
             if self._commit_started:
@@ -140,8 +162,20 @@ class Transaction:
             if self._commit_started:
                 raise ValueError("cannot abort: the transaction's commit has already started")
             self._aborted = True
-            self._drivers.clear()
+            self._stores.clear()
         self._future._set_exception(ValueError("transaction aborted"))
+
+    def _fail(self, error: BaseException) -> BaseException:
+        """Abort because of ``error`` (an operation that cannot join an atomic transaction):
+        nothing staged is committed, later operations fail, and the commit fails with
+        ``error`` itself, as in tensorstore. Returns ``error`` (to raise it)."""
+        with self._lock:
+            if self.open:
+                self._failure = error
+                self._aborted = True
+                self._stores.clear()
+                self._future._set_exception(error)
+        return error
 
     def __enter__(self) -> Transaction:
         return self
@@ -166,33 +200,60 @@ class Transaction:
         return f"Transaction(atomic={self._atomic}, {state})"
 
     # -- staging (called by KvStore) ---------------------------------------------------------
-    def _state_for(self, driver: KvStoreDriver) -> _DriverState:
+    def _state_for(self, driver: KvStoreDriver) -> _StoreState:
         if not self.open:
+            if self._failure is not None:
+                raise ValueError(f"transaction is no longer open: it was aborted ({self._failure})")
             raise ValueError(
                 "transaction is no longer open: it was "
                 + ("aborted" if self._aborted else "committed")
             )
-        state = self._drivers.get(id(driver))
+        identity = driver.storage_identity
+        state = self._stores.get(identity)
         if state is None:
-            state = self._drivers[id(driver)] = _DriverState(driver)
+            state = self._stores[identity] = _StoreState()
         return state
+
+    def _claim_single_key(self, driver: KvStoreDriver, state: _StoreState, key: bytes) -> None:
+        """In an atomic transaction, keys of stores that cannot commit several keys at once
+        share one slot: the commit writes (or validates) that one key by itself while it
+        holds the other stores' commit locks. A second such key aborts the transaction."""
+        if not self._atomic or _multi_key(driver):
+            return
+        entry = state.keys.get(key)
+        if entry is not None and entry.single:
+            return
+        for other_state in self._stores.values():
+            for other_key, other in other_state.keys.items():
+                if other.single:
+                    raise self._fail(ValueError(
+                        f"Cannot read/write {other.driver.describe_key(other_key)} and read/write "
+                        f"{driver.describe_key(key)} as single atomic transaction: kvstore driver "
+                        f'"{driver.id}" cannot commit more than one key atomically'
+                    ))
+        state.keys.setdefault(key, _KeyState(driver)).single = True
 
     def _read(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> Future[ReadResult]:
         return run_inline(self._read_now, driver, key, options)
 
-    def _base(self, state: _DriverState, key: bytes, entry: _KeyState | None) -> ReadResult:
+    def _base(self, driver: KvStoreDriver, state: _StoreState, key: bytes, entry: _KeyState | None) -> ReadResult:
         """The stored value as this transaction sees it (read once, then repeated)."""
         if entry is not None and entry.snapshot is not None:
             return entry.snapshot
         if entry is None and state.deleted_by_range(key):
             return ReadResult("missing", b"", TimestampedStorageGeneration(UNKNOWN, time.time()))
-        result = state.driver.read(key, ReadOptions())
+        result = driver.read(key, ReadOptions())
         with self._lock:
-            entry = state.keys.setdefault(key, _KeyState())
-            if entry.snapshot is None:
-                entry.snapshot = result
-                if self._repeatable_read and entry.condition is None:
-                    entry.condition = result.stamp.generation
+            state = self._state_for(driver)  # still open?
+            entry = state.keys.get(key)
+            if entry is None or entry.snapshot is None:
+                if self._repeatable_read and (entry is None or entry.condition is None):
+                    self._claim_single_key(driver, state, key)  # the read is a dependency
+                entry = state.keys.setdefault(key, _KeyState(driver))
+                if entry.snapshot is None:
+                    entry.snapshot = result
+                    if self._repeatable_read and entry.condition is None:
+                        entry.condition = result.stamp.generation
             return entry.snapshot
 
     def _read_now(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> ReadResult:
@@ -203,7 +264,9 @@ class Transaction:
             value = entry.value
             stamp = TimestampedStorageGeneration(UNKNOWN, time.time())
         else:
-            base = self._base(state, key, entry)
+            base = self._base(driver, state, key, entry)
+            with self._lock:
+                entry = state.keys.get(key)
             if entry is None or not entry.staged:
                 value = base.value if base.state == "value" else None
                 stamp = base.stamp
@@ -227,12 +290,8 @@ class Transaction:
 
     def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
         state = self._state_for(driver)
-        if self._atomic and key not in state.keys and not self._can_add_atomically(driver):
-            raise ValueError(
-                f"cannot write {key!r} in an atomic transaction: kvstore driver "
-                f'"{driver.id}" cannot commit more than one key atomically'
-            )
-        return state.keys.setdefault(key, _KeyState())
+        self._claim_single_key(driver, state, key)
+        return state.keys.setdefault(key, _KeyState(driver))
 
     def _write_now(
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
@@ -255,14 +314,6 @@ class Transaction:
         with self._lock:
             self._entry_for_write(driver, key).modifications.append(modification)
 
-    def _can_add_atomically(self, driver: KvStoreDriver) -> bool:
-        staged = [s for s in self._drivers.values() if any(k.staged for k in s.keys.values())]
-        if not staged:
-            return True
-        if len(staged) > 1 or staged[0].driver is not driver:
-            return False
-        return driver.supports_atomic_multi_key
-
     def _delete_range(self, driver: KvStoreDriver, key_range: KeyRange) -> Future[None]:
         return run_inline(self._delete_range_now, driver, key_range)
 
@@ -271,7 +322,7 @@ class Transaction:
             state = self._state_for(driver)
             if self._atomic:
                 raise ValueError("delete_range is not supported in an atomic transaction")
-            state.deleted_ranges.append(key_range)
+            state.deleted_ranges.append((driver, key_range))
             for key, entry in state.keys.items():
                 if key_range.contains(key):
                     entry.written, entry.value, entry.modifications = True, None, []
@@ -280,7 +331,7 @@ class Transaction:
         with self._lock:
             state = self._state_for(driver)
             staged = [k for k, e in state.keys.items() if e.staged and key_range.contains(k)]
-            ranges = list(state.deleted_ranges)
+            ranges = [r for _, r in state.deleted_ranges]
         keys = {k for k in driver.list(key_range) if not any(r.contains(k) for r in ranges)}
         for key in staged:
             if self._read_now(driver, key, ReadOptions()).state == "value":
@@ -291,17 +342,17 @@ class Transaction:
 
     # -- commit ----------------------------------------------------------------------------------
     def _commit(self) -> None:
-        for state in self._drivers.values():
-            self._validate_reads(state)
-        for state in self._drivers.values():
-            for key_range in state.deleted_ranges:
-                state.driver.delete_range(key_range)
-            staged = [(k, e) for k, e in state.keys.items() if e.staged]
-            if self._atomic and len(staged) > 1:
-                self._commit_atomic(state, staged)
-                continue
-            for key, entry in staged:
-                self._commit_key(state.driver, key, entry)
+        if self._atomic:
+            self._commit_atomic()
+            return
+        for state in self._stores.values():
+            self._validate_reads(state.keys.items())
+        for state in self._stores.values():
+            for driver, key_range in state.deleted_ranges:
+                driver.delete_range(key_range)
+            for key, entry in state.keys.items():
+                if entry.staged:
+                    self._commit_key(entry.driver, key, entry)
 
     def _commit_key(self, driver: KvStoreDriver, key: bytes, entry: _KeyState) -> None:
         if entry.condition is not None or not entry.modifications:
@@ -323,36 +374,57 @@ class Transaction:
                 return
         raise TransactionConflictError(f"commit of {key!r} lost {_MAX_COMMIT_RETRIES} races in a row")
 
-    def _commit_atomic(self, state: _DriverState, staged: list[tuple[bytes, _KeyState]]) -> None:
-        write_many = getattr(state.driver, "write_many", None)
-        if write_many is None:
-            raise ValueError(f'kvstore driver "{state.driver.id}" cannot commit several keys atomically')
-        for _ in range(_MAX_COMMIT_RETRIES):
-            writes = []
-            for key, entry in staged:
-                if entry.condition is not None or not entry.modifications:
-                    base = entry.snapshot
-                    condition = entry.condition
+    def _commit_atomic(self) -> None:
+        """All or nothing: hold the commit lock of every lockable store (memory), validate
+        reads and compute every value, then write the one key of a store without the lock
+        protocol (at most one, see ``_claim_single_key``), and only if that succeeded apply
+        the locked stores' writes, which cannot fail part way."""
+        locked: dict[Hashable, tuple[KvStoreDriver, list[tuple[bytes, _KeyState]]]] = {}
+        others: list[tuple[bytes, _KeyState]] = []
+        for identity, state in self._stores.items():
+            for key, entry in state.keys.items():
+                if _lockable(entry.driver):
+                    locked.setdefault(identity, (entry.driver, []))[1].append((key, entry))
                 else:
-                    base = state.driver.read(key, ReadOptions())
-                    condition = base.stamp.generation
-                value = entry.apply(base.value if base is not None and base.state == "value" else None)
-                writes.append((key, value, condition))
-            if write_many(writes) is not None:
-                return
-            if all(e.condition is not None or not e.modifications for _, e in staged):
+                    others.append((key, entry))
+        drivers = [driver for driver, _ in locked.values()]
+        with contextlib.ExitStack() as held:
+            for driver in sorted(drivers, key=id):  # one global order: no deadlock
+                held.enter_context(driver.commit_lock)  # type: ignore[attr-defined]
+            self._validate_reads(
+                [*others, *(item for _, items in locked.values() for item in items)], "; nothing was written"
+            )
+            writes = []
+            for driver, items in locked.values():
+                batch = []
+                for key, entry in items:
+                    if not entry.staged:
+                        continue
+                    if entry.condition is not None or not entry.modifications:
+                        base, condition = entry.snapshot, entry.condition
+                    else:  # blind: on top of what is stored now, which the lock holds still
+                        base = driver.read(key, ReadOptions())
+                        condition = base.stamp.generation
+                    value = entry.apply(base.value if base is not None and base.state == "value" else None)
+                    batch.append((key, value, condition))
+                writes.append((driver, batch))
+            if not all(driver.writes_hold(batch) for driver, batch in writes):  # type: ignore[attr-defined]
                 raise TransactionConflictError(
                     "atomic commit failed: a key changed since this transaction read it; "
                     "nothing was written"
                 )
-        raise TransactionConflictError(f"atomic commit lost {_MAX_COMMIT_RETRIES} races in a row")
+            for key, entry in others:
+                if entry.staged:
+                    self._commit_key(entry.driver, key, entry)
+            for driver, batch in writes:
+                driver.apply_writes(batch)  # type: ignore[attr-defined]
 
-    def _validate_reads(self, state: _DriverState) -> None:
-        for key, entry in state.keys.items():
+    def _validate_reads(self, items: Iterable[tuple[bytes, _KeyState]], outcome: str = "") -> None:
+        for key, entry in items:
             if entry.staged or entry.condition is None or entry.condition == UNKNOWN:
                 continue
-            current = state.driver.read(key, ReadOptions(if_not_equal=entry.condition))
+            current = entry.driver.read(key, ReadOptions(if_not_equal=entry.condition))
             if current.state != "unspecified":
                 raise TransactionConflictError(
-                    f"commit conflict on key {key!r}: it changed since this transaction read it"
+                    f"commit conflict on key {key!r}: it changed since this transaction read it{outcome}"
                 )

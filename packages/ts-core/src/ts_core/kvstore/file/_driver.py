@@ -28,7 +28,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -47,6 +47,16 @@ __all__ = ["FileKvStore", "FileKvStoreSpec", "parse_file_url"]
 #: Suffix of the per-key lock (and staging) file; such names are not valid keys.
 LOCK_SUFFIX = ".__lock"
 _URL_PREFIX = "file://"
+
+
+class _LocalFilesystem:
+    """The one store all ``file`` kvstores write into (their ``storage_identity``)."""
+
+    def __repr__(self) -> str:
+        return "<local filesystem>"
+
+
+LOCAL_FILESYSTEM = _LocalFilesystem()
 
 
 @attrs.define
@@ -269,6 +279,15 @@ class FileKvStore(KvStoreDriver):
     @classmethod
     def url_for(cls, spec: Any, path: str) -> str:
         return _URL_PREFIX + quote(path, safe="/@:!$&'()*+,;=-._~")
+
+    @property
+    def storage_identity(self) -> Hashable:
+        # Full keys are filesystem paths (root included): every file kvstore, whatever
+        # its root or context, names one file by one key.
+        return LOCAL_FILESYSTEM
+
+    def describe_key(self, key: bytes) -> str:
+        return f'local file "{os.fsdecode(key)}"'
 
     # -- key safety --------------------------------------------------------------------
     def check_path(self, path: str) -> None:

@@ -128,18 +128,36 @@ class MemoryKvStore(KvStoreDriver):
     def write_many(self, writes: list[tuple[bytes, bytes | None, bytes | None]]) -> list[TimestampedStorageGeneration] | None:
         """Apply all writes or none: None if any ``if_equal`` fails (atomic commit)."""
         with self._storage.lock:
-            if not all(self._check(key, if_equal) for key, _, if_equal in writes):
+            if not self.writes_hold(writes):
                 return None
-            stamps = []
-            for key, value, _ in writes:
-                if value is None:
-                    self._storage.values.pop(key, None)
-                    stamps.append(TimestampedStorageGeneration(NO_VALUE, time.time()))
-                else:
-                    generation = self._storage.next_generation()
-                    self._storage.values[key] = (bytes(value), generation)
-                    stamps.append(TimestampedStorageGeneration(generation, time.time()))
-            return stamps
+            return self.apply_writes(writes)
+
+    # -- the commit-lock protocol of atomic transactions (see supports_atomic_multi_key) --
+    @property
+    def storage_identity(self) -> MemoryStorage:
+        return self._storage
+
+    @property
+    def commit_lock(self) -> threading.Lock:
+        """Held by every write of this storage; an atomic commit holds it to check and apply."""
+        return self._storage.lock
+
+    def writes_hold(self, writes: list[tuple[bytes, bytes | None, bytes | None]]) -> bool:
+        """Whether every ``if_equal`` of ``writes`` holds now (``commit_lock`` held)."""
+        return all(self._check(key, if_equal) for key, _, if_equal in writes)
+
+    def apply_writes(self, writes: list[tuple[bytes, bytes | None, bytes | None]]) -> list[TimestampedStorageGeneration]:
+        """Store ``writes`` unconditionally (``commit_lock`` held); nothing here can fail part way."""
+        stamps = []
+        for key, value, _ in writes:
+            if value is None:
+                self._storage.values.pop(key, None)
+                stamps.append(TimestampedStorageGeneration(NO_VALUE, time.time()))
+            else:
+                generation = self._storage.next_generation()
+                self._storage.values[key] = (bytes(value), generation)
+                stamps.append(TimestampedStorageGeneration(generation, time.time()))
+        return stamps
 
     def delete_range(self, key_range: KeyRange) -> None:
         with self._storage.lock:
