@@ -10,6 +10,8 @@ whatever driver, kvstore or codec failed:
 * :class:`ChunkStorageError` — the kvstore failed while reading or writing a chunk.
 * :class:`TransactionConflictError` — a transaction's commit found that what it read
   has changed.
+* :class:`OutOfRangeError` — a read or write reaches outside the array's bounds (a
+  ``ValueError`` as in tensorstore, and an ``IndexError``).
 
 ``describe(value)`` renders a JSON value the way error messages quote it.
 """
@@ -18,7 +20,14 @@ from __future__ import annotations
 
 from ._validation import SpecError, describe
 
-__all__ = ["ChunkError", "ChunkStorageError", "SpecError", "TransactionConflictError", "describe"]
+__all__ = [
+    "ChunkError",
+    "ChunkStorageError",
+    "OutOfRangeError",
+    "SpecError",
+    "TransactionConflictError",
+    "describe",
+]
 
 
 class ChunkError(ValueError):
@@ -31,3 +40,12 @@ class ChunkStorageError(OSError):
 
 class TransactionConflictError(ValueError):
     """The data a transaction depends on changed before it committed."""
+
+
+class OutOfRangeError(ValueError, IndexError):
+    """A read or write outside the array's bounds: a ValueError as in tensorstore, and an
+    IndexError, so code that catches either sees it. Drivers raise it from bounds checks."""
+
+    def __str__(self) -> str:
+        message = super().__str__()
+        return message if message.startswith("OUT_OF_RANGE") else f"OUT_OF_RANGE: {message}"

@@ -1,5 +1,6 @@
 """TensorStore drivers: the contract, the chunked-format base, and open options."""
 
+from ._bounds import check_in_bounds
 from ._chunk_cache import ChunkCache
 from ._chunked import ChunkError, ChunkStorageError, KvsChunkedDriver, load_metadata_json
 from ._constraints import SchemaConstraints, check_metadata_members
@@ -8,4 +9,4 @@ from ._open_options import OpenOptions, staleness_bound
 from ._open_spec import OpenedDriver, open_driver, validate_spec_json
 from ._scheduling import pull_workers, run_parts
 
-__all__ = ["ChunkCache", "ChunkError", "ChunkStorageError", "Driver", "KvsChunkedDriver", "OpenOptions", "OpenedDriver", "SchemaConstraints", "check_metadata_members", "load_metadata_json", "open_driver", "pull_workers", "run_parts", "staleness_bound", "validate_spec_json"]
+__all__ = ["ChunkCache", "ChunkError", "ChunkStorageError", "Driver", "KvsChunkedDriver", "OpenOptions", "OpenedDriver", "SchemaConstraints", "check_in_bounds", "check_metadata_members", "load_metadata_json", "open_driver", "pull_workers", "run_parts", "staleness_bound", "validate_spec_json"]

@@ -258,13 +258,14 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
         if ``transform`` reaches outside the array."""
         if self._metadata_checked < self._metadata_staleness:
             _chunk_open.revalidate_metadata(self)
+        from ..errors import OutOfRangeError
         from ..index_space import output_index_bounds
 
         for dim, (low, high) in enumerate(output_index_bounds(transform)):
             if low > high:  # empty
                 continue
             if low < 0 or high >= self._shape[dim]:
-                raise IndexError(
+                raise OutOfRangeError(
                     f"index range [{low}, {high + 1}) is out of bounds for dimension {dim} "
                     f"with domain [0, {self._shape[dim]})"
                 )

@@ -26,6 +26,7 @@ from .._executor import run_inline
 from .._future import Future
 from ..errors import SpecError
 from ..kvstore import NO_VALUE, UNKNOWN, KvStore
+from ._bounds import check_in_bounds
 from ._driver import Driver
 from ._open_options import staleness_bound
 from ._storage_call import storage_call
@@ -299,6 +300,7 @@ def copy_out(source: np.ndarray[Any, Any], transform: Any) -> np.ndarray[Any, An
     target = np.empty(transform.domain.shape, dtype=source.dtype)
     if target.size == 0:
         return target
+    check_in_bounds(transform, source.shape)
     if source.ndim == 0:
         # Every position shows the one element; assigned one by one, so an element that
         # is itself a sequence (a JSON array) is not spread over the target.
@@ -317,5 +319,6 @@ def copy_in(target: np.ndarray[Any, Any], transform: Any, source: np.ndarray[Any
 
     if source.size == 0:
         return
+    check_in_bounds(transform, target.shape)
     for part in partition_index_transform(transform, target.shape or ()):
         target[part.cell_selection] = source[part.array_selection]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._future import Future
+from ..errors import OutOfRangeError
 from ..index_space._mixin import Indexable
 from ._futures import StorageStatistics, WriteFutures, failed, then
 from ._write_source import align_shape, check_implicit_conversion, convert_array_source
@@ -28,9 +29,6 @@ COPY_SLAB_BYTES = 64 << 20
 _StorageStatistics = StorageStatistics
 
 
-class OutOfRangeError(ValueError, IndexError):
-    """A read or write outside the array's bounds: a ValueError as in tensorstore (and an
-    IndexError, as ts's drivers report bounds errors)."""
 
 
 def _dim0_slice(store: Any, start: int, stop: int) -> tuple[Any, ...]:

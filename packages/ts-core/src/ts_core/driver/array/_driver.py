@@ -10,6 +10,7 @@ import numpy as np
 from ..._executor import run_inline
 from ..._future import Future
 from ..._validation import SpecError
+from .._bounds import check_in_bounds
 from .._driver import Driver
 
 if TYPE_CHECKING:
@@ -57,6 +58,7 @@ class ArrayDriver(Driver):
         def read_now() -> np.ndarray[Any, Any]:
             from ...index_space import partition_index_transform
 
+            check_in_bounds(transform, self._data.shape)
             target = np.empty(transform.domain.shape, dtype=self._data.dtype)
             with self._lock:
                 for part in partition_index_transform(transform, self._data.shape):
@@ -72,6 +74,7 @@ class ArrayDriver(Driver):
         def write_now() -> None:
             from ...index_space import partition_index_transform
 
+            check_in_bounds(transform, self._data.shape)
             with self._lock:
                 for part in partition_index_transform(transform, self._data.shape):
                     self._data[part.cell_selection] = source[part.array_selection]

@@ -83,6 +83,15 @@ class DownsampleDriver(Driver):
         if target.size == 0:
             return target
         cells = output_index_bounds(transform)  # inclusive, in downsampled coordinates
+        domain = self.domain
+        for dim, (lo, hi) in enumerate(cells):
+            if lo < domain.inclusive_min[dim] or hi >= domain.exclusive_max[dim]:
+                from ...errors import OutOfRangeError
+
+                raise OutOfRangeError(
+                    f"index range [{lo}, {hi + 1}) is out of bounds for dimension {dim} "
+                    f"with domain [{domain.inclusive_min[dim]}, {domain.exclusive_max[dim]})"
+                )
         box_lo = [lo * f for (lo, _), f in zip(cells, self._factors, strict=True)]
         box_hi = [(hi + 1) * f for (_, hi), f in zip(cells, self._factors, strict=True)]
         read_lo = [max(a, b) for a, b in zip(box_lo, self._lower, strict=True)]

@@ -402,7 +402,9 @@ class StackDriver(Driver):
     def _check_inside(self, intervals: Sequence[int], transform: IndexTransform) -> None:
         for dim, m in enumerate(intervals):
             if m < 0 or m >= len(self._boundaries[dim]) - 1:
-                raise IndexError(
+                from ...errors import OutOfRangeError
+
+                raise OutOfRangeError(
                     f"{transform.domain} selects positions outside the stack's domain {self._domain} "
                     f"in dimension {dim}"
                 )

@@ -409,7 +409,9 @@ class VirtualChunkedDriver(Driver):
         bounds = self._domain
         for dim, (lo, hi) in enumerate(output_index_bounds(transform)):
             if lo < bounds.inclusive_min[dim] or hi >= bounds.exclusive_max[dim]:
-                raise IndexError(f"{transform.domain} is outside the domain {bounds} in dimension {dim}")
+                from ...errors import OutOfRangeError
+
+                raise OutOfRangeError(f"{transform.domain} is outside the domain {bounds} in dimension {dim}")
         return list(partition_index_transform(transform, self.chunk_shape, self._grid_origin))
 
     def _run(self, parts: list[Any], work: Any, result: Any) -> Future[Any]:
