@@ -94,6 +94,29 @@ def test_stack_of_two_zarr_layers_commits_both(ts: Any, contexts: int) -> None:
 
 
 @LIBRARIES
+def test_sharded_array_and_plain_array_on_one_memory_resource(ts: Any) -> None:
+    """The shard goes through the sharding adapter onto the memory store whose commit
+    lock the transaction holds: written on the committing thread, no deadlock."""
+    context = ts.Context()
+    sharded = ts.open(
+        {
+            "driver": "zarr3", "kvstore": "memory://s/",
+            "metadata": {
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4]}},
+                "codecs": [{"name": "sharding_indexed", "configuration": {"chunk_shape": [2], "codecs": [{"name": "bytes"}]}}],
+            },
+        },
+        create=True, dtype=ts.int32, shape=[4], context=context,
+    ).result()
+    plain = zarr(ts, "memory://p/", context)
+    txn = ts.Transaction(atomic=True)
+    plain.with_transaction(txn).write(np.full(4, 1, np.int32)).result()
+    sharded.with_transaction(txn)[0:2].write(np.full(2, 2, np.int32)).result()
+    txn.commit_sync()
+    assert (plain.read().result().tolist(), sharded.read().result().tolist()) == ([1] * 4, [2, 2, 0, 0])
+
+
+@LIBRARIES
 def test_memory_and_one_file_key_commit_together(ts: Any, tmp_path: Path) -> None:
     memory = ts.KvStore.open("memory://", context=ts.Context()).result()
     file = ts.KvStore.open(f"file://{tmp_path}/").result()

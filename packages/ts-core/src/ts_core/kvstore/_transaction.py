@@ -26,6 +26,7 @@ operation that would go beyond that aborts the whole transaction (``_fail``).
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
@@ -46,6 +47,19 @@ Modification = Callable[[bytes | None], bytes | None]
 
 #: How many times a blind modification is re-applied after losing a race at commit.
 _MAX_COMMIT_RETRIES = 1000
+
+#: Held by an atomic commit that writes its one single-key store while holding commit
+#: locks: that write may reach, through an adapter, a store another such commit holds,
+#: so two of them at once could wait for each other.
+_single_key_commits = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    global _single_key_commits
+    _single_key_commits = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class _KeyState:
@@ -389,6 +403,8 @@ class Transaction:
                     others.append((key, entry))
         drivers = [driver for driver, _ in locked.values()]
         with contextlib.ExitStack() as held:
+            if drivers and any(entry.staged for _, entry in others):
+                held.enter_context(_single_key_commits)
             for driver in sorted(drivers, key=id):  # one global order: no deadlock
                 held.enter_context(driver.commit_lock)  # type: ignore[attr-defined]
             self._validate_reads(

@@ -8,6 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -29,7 +30,10 @@ class MemoryStorage:
 
     def __init__(self) -> None:
         self.values: dict[bytes, tuple[bytes, bytes]] = {}
-        self.lock = threading.Lock()
+        # Reentrant: while an atomic transaction holds it, the one key it commits through
+        # an adapter (a shard of a sharded array) may write into this storage on the same
+        # thread.
+        self.lock = threading.RLock()
         _storages.add(self)
 
     def next_generation(self) -> bytes:
@@ -41,7 +45,7 @@ _storages: weakref.WeakSet[MemoryStorage] = weakref.WeakSet()
 
 def _reset_locks_after_fork() -> None:
     for storage in list(_storages):
-        storage.lock = threading.Lock()
+        storage.lock = threading.RLock()
 
 
 os.register_at_fork(after_in_child=_reset_locks_after_fork)
@@ -138,7 +142,7 @@ class MemoryKvStore(KvStoreDriver):
         return self._storage
 
     @property
-    def commit_lock(self) -> threading.Lock:
+    def commit_lock(self) -> AbstractContextManager[Any]:
         """Held by every write of this storage; an atomic commit holds it to check and apply."""
         return self._storage.lock
 
