@@ -66,7 +66,7 @@ INDICES: dict[str, Callable[[Any, Any], Any]] = {
 def test_out_of_range_read_is_a_value_error_in_both_libraries(driver: str, index: str) -> None:
     for ts in (tensorstore, ts_core):
         view = INDICES[index](ts, STORES[driver](ts))
-        with pytest.raises(ValueError, match="OUT_OF_RANGE|out of bounds|outside"):
+        with pytest.raises(ValueError, match=r"OUT_OF_RANGE|out of bounds|outside"):
             view.read().result()
 
 
@@ -74,7 +74,7 @@ def test_out_of_range_read_is_a_value_error_in_both_libraries(driver: str, index
 def test_out_of_range_write_changes_nothing(driver: str) -> None:
     store = STORES[driver](ts_core)
     before = store.read().result()
-    with pytest.raises(ValueError, match="out of bounds|outside"):
+    with pytest.raises(ValueError, match=r"out of bounds|outside"):
         store[[0, 19]].write(np.array([7, 7], dtype=np.int32)).result()
     np.testing.assert_array_equal(store.read().result(), before)
 
