@@ -18,7 +18,10 @@ _ZARR3_CODECS = {
 
 @hookimpl
 def ts_register(registry: Registrar) -> None:
-    registry.add("driver", "zarr", "ts_zarr._driver:ZarrDriver", schema="ts_zarr:schemas/zarr.json")
+    # "zarr2" is tensorstore's other name for the zarr v2 driver; specs normalise it to "zarr".
+    registry.add(
+        "driver", "zarr", "ts_zarr._driver:ZarrDriver", aliases=["zarr2"], schema="ts_zarr:schemas/zarr.json"
+    )
     registry.add("driver", "zarr3", "ts_zarr.zarr3._driver:Zarr3Driver", schema="ts_zarr:schemas/zarr3.json")
     registry.add(
         "kvstore", "zarr3_sharding_indexed", "ts_zarr.zarr3._sharding_kvstore:ShardingIndexedKvStore",

@@ -88,6 +88,7 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
     value = _kvstore_as_auto(value)
     json_value = json_copy(dict(value))
     record = _driver_record(json_value.get("driver"), json_path_prefix)
+    json_value["driver"] = record.id  # an alias ("zarr2") names its driver's id ("zarr")
     validate_against(record, json_value, json_path_prefix)
     if "kvstore" in json_value:
         kvstore_path = json_path(json_path_prefix, ["kvstore"])
