@@ -108,6 +108,14 @@ def test_schema_members_as_tensorstore(json_value: dict[str, Any]) -> None:
     _same(json_value)
 
 
+def test_rank_too_small_for_a_field_is_refused() -> None:
+    json_value = {"driver": "zarr", "kvstore": M, "rank": 0, "metadata": {"dtype": "|S3"}}
+    with pytest.raises(ValueError, match=r"(?i)rank"):
+        tensorstore.Spec(json_value)
+    with pytest.raises(ValueError, match=r"^rank: rank 0 is not compatible with metadata\.dtype"):
+        ts_core.Spec(json_value)
+
+
 def test_complex_fill_value_comes_from_the_metadata() -> None:
     spec = ts_core.Spec({"driver": "zarr", "kvstore": M, "metadata": {"dtype": "<c8", "shape": [10], "fill_value": [1, 2]}})
     assert spec.fill_value == np.complex64(1 + 2j)
@@ -129,6 +137,13 @@ def test_complex_fill_value_comes_from_the_metadata() -> None:
         {"driver": "zarr", "rank": 2, "schema": {"chunk_layout": {"grid_origin": [1, 2]}}},
         {"driver": "zarr3", "metadata": {"chunk_grid": GRID, "attributes": {"dimension_units": ["nm", None]}}},
         {"driver": "zarr3", "rank": 2, "schema": {"dimension_units": ["nm", None]}},
+        # Rank 0, or only a field's inner dimensions: the whole domain is known.
+        {"driver": "zarr", "rank": 0},
+        {"driver": "zarr3", "rank": 0},
+        {"driver": "n5", "rank": 0},
+        {"driver": "zarr", "rank": 0, "metadata": {"dtype": "<u2"}},
+        {"driver": "zarr3", "rank": 0, "metadata": {"data_type": "int8"}},
+        {"driver": "zarr", "rank": 1, "metadata": {"dtype": "|S3"}},
     ],
 )
 def test_grid_origin_and_units_once_the_rank_is_known(json_value: dict[str, Any]) -> None:

@@ -43,10 +43,12 @@ def n5_spec_schema(json_value: Mapping[str, Any]) -> Any:
         rank = len(metadata[first])
     else:
         given_rank = spec_rank(json_value)
-        if not given_rank:
+        if given_rank is None:
             return schema
         rank = given_rank
     dimensions = _index_vector(metadata["dimensions"], "metadata.dimensions", 0) if "dimensions" in given else None
+    if rank == 0:
+        dimensions = ()  # a rank-0 domain is known whole
     block_size = _index_vector(metadata["blockSize"], "metadata.blockSize", 1) if "blockSize" in given else None
     for name, vector in (("dimensions", dimensions), ("blockSize", block_size)):
         if vector is not None and len(vector) != rank:
@@ -58,7 +60,7 @@ def n5_spec_schema(json_value: Mapping[str, Any]) -> Any:
         if "resolution" in given else None
     )
     schema.update(rank=rank)
-    layout: dict[str, Any] = {"grid_origin": [0] * rank, "inner_order": list(range(rank))[::-1]}
+    layout: dict[str, Any] = {"grid_origin": [0] * rank, "inner_order": list(range(rank))[::-1]} if rank else {}
     if block_size is not None:
         layout["read_chunk"] = {"shape": list(block_size)}
         layout["write_chunk"] = {"shape": list(block_size)}

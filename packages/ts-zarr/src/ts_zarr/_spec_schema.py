@@ -170,11 +170,15 @@ def zarr_spec_schema(json_value: Mapping[str, Any]) -> Any:
     inner = list(field.shape)
     if outer_rank is None:
         given_rank = spec_rank(json_value)
-        if given_rank is None or given_rank <= len(inner):  # (no outer dimensions: see the domain)
+        if given_rank is None:
             return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
+        if given_rank < len(inner):
+            raise SpecError("rank", f"rank {given_rank} is not compatible with metadata.dtype, which has {len(inner)} inner dimensions")
         outer_rank = given_rank - len(inner)
+        if outer_rank == 0:
+            vectors["shape"] = []  # no outer dimensions: the domain is the field's own
     rank = outer_rank + len(inner)
-    layout: dict[str, Any] = {"grid_origin": [0] * rank}
+    layout: dict[str, Any] = {"grid_origin": [0] * rank} if rank else {}
     if "chunks" in vectors or inner:
         chunk = vectors.get("chunks", [None] * outer_rank) + inner
         layout["read_chunk"] = {"shape": chunk}
@@ -317,11 +321,13 @@ def zarr3_spec_schema(json_value: Mapping[str, Any]) -> Any:
     inner = list(data_type.inner_shape) if data_type is not None else []
     if rank is None:
         given_rank = spec_rank(json_value)
-        if given_rank is None or given_rank <= len(inner):
+        if given_rank is None or given_rank < len(inner):
             return _schema(dtype=dtype, codec=codec, fill_value=fill_value)
         rank = given_rank - len(inner)
+        if rank == 0:
+            vectors["shape"] = []  # no outer dimensions: the domain is the data type's own
     full_rank = rank + len(inner)
-    layout: dict[str, Any] = {"grid_origin": [0] * full_rank}
+    layout: dict[str, Any] = {"grid_origin": [0] * full_rank} if full_rank else {}
     if write_chunk is not None:
         layout["write_chunk"] = {"shape": write_chunk + inner}
     if isinstance(codecs, list):

@@ -282,7 +282,15 @@ class Spec(Indexable):
 
     @property
     def chunk_layout(self) -> Any:
-        return self.schema.chunk_layout
+        """The schema's chunk layout; of the spec's rank when it constrains nothing else (as
+        tensorstore's)."""
+        from ..schema import ChunkLayout
+
+        layout = self.schema.chunk_layout
+        rank = self.rank
+        if rank is not None and not layout.to_json():
+            return ChunkLayout(rank=rank)
+        return layout
 
     @property
     def codec(self) -> Any:
