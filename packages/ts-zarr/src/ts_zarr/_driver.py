@@ -185,6 +185,10 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
     def codec_json(self) -> dict[str, Any]:
         return {"driver": "zarr", "compressor": self.metadata.compressor_json, "filters": self.metadata.filters_json}
 
+    def has_fill_value(self, metadata: ZarrMetadata) -> bool:
+        # tensorstore's zarr driver: with ``fill_value: null`` every written chunk is stored.
+        return any(fill is not None for fill in metadata.fill_values)
+
     def fill_value_array(self) -> np.ndarray[Any, Any] | None:
         index = self.metadata.dtype.fields.index(self._field)
         return self.metadata.fill_values[index]

@@ -122,7 +122,9 @@ def _create(cls: type[KvsChunkedDriver[Any]], kvstore: KvStore, metadata: Any, o
         "writing metadata", kvstore.path + cls.metadata_key,
         lambda: kvstore.write(cls.metadata_key, cls.encode_metadata(metadata), if_equal=NO_VALUE).result(),
     )
-    if stamp.generation != UNKNOWN:
+    if stamp.generation != UNKNOWN or kvstore.transaction is not None:
+        # In a transaction the write is staged (no generation yet); its condition (no
+        # metadata stored) is checked at commit, as tensorstore's creation in a transaction.
         return metadata
     where = kvstore.url or kvstore.path
     stored = kvstore.read_blocking(cls.metadata_key)

@@ -103,10 +103,20 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
         self._shape = tuple(self.array_shape(metadata)) + self.inner_shape
         self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape
         self._fill_state = FillChunk(self.fill_chunk)
+        # With no fill value (zarr v2 ``fill_value: null``) no chunk "equals the fill value":
+        # every written chunk is stored, as tensorstore does.
+        requested = bool(self._spec_members.get("store_data_equal_to_fill_value", False))
+        self._store_fill = requested or not self.has_fill_value(metadata)
         self.on_metadata(metadata)
         self._chunk_cache.bind(self.chunk_kvstore)
 
     # -- format hooks ---------------------------------------------------------------------
+    def has_fill_value(self, metadata: MetadataT) -> bool:
+        """Whether ``metadata`` names a fill value; a format whose metadata may leave it out
+        (zarr v2's ``fill_value: null``) returns False then, and every chunk it writes is
+        stored even when it equals what a missing chunk reads as."""
+        return True
+
     @classmethod
     @abc.abstractmethod
     def parse_stored_metadata(cls, data: bytes) -> MetadataT:

@@ -364,6 +364,10 @@ class TensorStore(Indexable):
                 raise TypeError(
                     f"transaction: expected ts.Transaction or None, but received {type(transaction).__name__}"
                 )
+        current = self._transaction
+        if current is not None and not current.commit_started:
+            # As tensorstore: a view's staged writes must not be split from their transaction.
+            raise ValueError("Cannot rebind transaction when existing transaction is uncommitted")
         return TensorStore(self._driver, self._transform, transaction, self._read, self._write)
 
     def astype(self, dtype: Any) -> TensorStore:
@@ -401,17 +405,49 @@ class TensorStore(Indexable):
             if not self._is_identity_view():
                 raise NotImplementedError("resize is implemented for views that are the whole array (no indexing)")
             rank = self.rank
+            domain = self.domain
+            # As tensorstore: only implicit bounds of the view may be resized.
             if inclusive_min is not None:
                 for dim, bound in enumerate(inclusive_min):
-                    if bound is not None and bound != self.origin[dim]:
+                    if bound is None:
+                        continue
+                    if not domain[dim].implicit_lower:
+                        raise ValueError(
+                            f"Invalid resize request for input dimension {dim}: Cannot change explicit lower bound"
+                        )
+                    if bound != self.origin[dim]:
                         raise ValueError(f"inclusive_min[{dim}]: the lower bound {self.origin[dim]} cannot be changed")
             bounds = [None] * rank if exclusive_max is None else list(exclusive_max)
             if len(bounds) != rank:
                 raise ValueError(f"exclusive_max has {len(bounds)} entries, expected {rank}")
+            whole = self._driver.domain
+            for dim, bound in enumerate(bounds):
+                if bound is None:
+                    continue
+                if not domain[dim].implicit_upper:
+                    raise ValueError(
+                        f"Invalid resize request for input dimension {dim}: Cannot change explicit upper bound"
+                    )
+                if not resize_tied_bounds and domain[dim].inclusive_min > whole[dim].inclusive_min:
+                    raise ValueError(
+                        f"resize of input dimension {dim} would also affect the array over "
+                        f"[{whole[dim].inclusive_min}, {domain[dim].inclusive_min}) outside the view, "
+                        "but `resize_tied_bounds` was not specified"
+                    )
             driver = resize_to(
                 bounds, metadata_only=resize_metadata_only, expand_only=expand_only, shrink_only=shrink_only
             )
-            return TensorStore(driver, None, self._transaction, self._read, self._write)
+            resized = TensorStore(driver, None, self._transaction, self._read, self._write)
+            # The result keeps the view's explicit bounds; implicit upper bounds follow the array.
+            kept = tuple(
+                slice(dim.inclusive_min, None if dim.implicit_upper else dim.exclusive_max) for dim in domain
+            )
+            if any(
+                part.start != new.inclusive_min or part.stop is not None
+                for part, new in zip(kept, resized.domain, strict=True)
+            ):
+                resized = resized[kept]
+            return resized
 
         return run_inline(resize_now)
 
@@ -492,5 +528,13 @@ class TensorStore(Indexable):
 def _reopen(json_value: dict[str, Any], read: bool, write: bool) -> TensorStore:
     from .._open import open as ts_open
 
-    reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True).result()
+    try:
+        reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True).result()
+    except ValueError:
+        if "metadata" not in json_value:
+            raise
+        # As tensorstore, the pickle carries the array's metadata: where the storage has none
+        # (a memory store, which is new and empty after unpickling, in this process or
+        # another), the store opens with that metadata without writing it.
+        reopened = ts_open(json_value, read=read, write=write, assume_metadata=True).result()
     return reopened
