@@ -176,3 +176,32 @@ def test_zarr_v2_without_fill_value_stores_every_written_chunk() -> None:
     assert _stored_keys(ts_core) == wheel
     assert wheel[0] == [b".zarray", b"0"]  # fill_value null: a chunk of zeros is stored
     assert wheel[2] == [b".zarray"]  # fill_value 0: a chunk equal to it is not
+
+
+def _array_specs(ts: ModuleType) -> list[Any]:
+    import numpy as np
+
+    x = ts.array(np.array([[1, 2, 3], [4, 5, 6]], dtype=np.int32))
+    views = [
+        x, x[ts.d[0].translate_by[5]], x[1:2, 0:1], x[1, 2], x[np.newaxis], x[:, np.newaxis],
+        x[ts.d[0].transpose[1]], x[ts.d[1].translate_to[4]][:, 5:], x[ts.d[1][[1, 1, 0]]], x[1:, ::2],
+    ]
+    specs = [view.spec().to_json() for view in views]
+    specs.append(ts.open({"driver": "array", "array": [[1, 2]], "dtype": "uint8"}).result().spec().to_json())
+    specs.append(ts.array(np.zeros((2, 2), dtype=object)).spec().to_json())
+    reopened = ts.open(views[7].spec()).result()
+    specs.append([str(reopened.domain), reopened.read().result().tolist()])
+    return specs
+
+
+def test_array_spec_folds_the_view_into_the_array() -> None:
+    wheel = _array_specs(tensorstore)
+    assert _array_specs(ts_core) == wheel
+    assert wheel[8]["array"] == [[2, 2, 1], [5, 5, 4]]
+
+
+@pytest.mark.parametrize("ts", LIBRARIES)
+def test_array_spec_transform_outside_the_array_is_a_value_error(ts: ModuleType) -> None:
+    spec = {"driver": "array", "array": [1, 2], "dtype": "uint8", "transform": {"input_shape": [3]}}
+    with pytest.raises(ValueError, match="OUT_OF_RANGE"):
+        ts.open(spec).result()

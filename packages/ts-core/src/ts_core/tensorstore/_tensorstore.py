@@ -492,6 +492,10 @@ class TensorStore(Indexable):
 
     # -- spec -----------------------------------------------------------------------------------
     def _spec_json(self) -> dict[str, Any]:
+        view_spec_json = getattr(self._driver, "view_spec_json", None)
+        if view_spec_json is not None:  # the array driver folds the view into its array
+            folded: dict[str, Any] = view_spec_json(self._transform)
+            return folded
         json_value = dict(self._driver.spec_json())
         json_value["dtype"] = self.dtype.name
         json_value["transform"] = self._transform.to_json()

@@ -41,6 +41,13 @@ class ArrayDriver(Driver):
             data = np.array(json_value["array"], dtype=dtype.numpy_dtype)
         except (TypeError, ValueError) as exc:
             raise SpecError("array", f"cannot convert to {dtype.name}: {exc}") from None
+        if "transform" in json_value:
+            from ...index_space import IndexDomain, IndexTransform, propagate_bounds
+
+            try:
+                propagate_bounds(IndexDomain(shape=data.shape), IndexTransform(json=json_value["transform"]))
+            except IndexError as exc:  # tensorstore reports a transform that misses the array so
+                raise ValueError(f"transform: {exc}") from None
         return cls(data)
 
     @property
@@ -82,7 +89,28 @@ class ArrayDriver(Driver):
         return run_inline(write_now)
 
     def spec_json(self) -> dict[str, Any]:
+        return {"driver": "array", "array": self._data.tolist(), "dtype": self._dtype_name()}
+
+    def _dtype_name(self) -> str:
         from ..._dtype import dtype
 
-        return {"driver": "array", "array": self._data.tolist(), "dtype": dtype(self._data.dtype).name}
+        # NumPy object arrays hold JSON values, as in tensorstore.
+        return "json" if self._data.dtype.kind == "O" else dtype(self._data.dtype).name
+
+    def view_spec_json(self, transform: IndexTransform) -> dict[str, Any]:
+        """The spec of a view, as tensorstore writes it: the view's elements become the
+        stored array (its size-1 dimensions dropped) and the transform maps the view's
+        domain onto it."""
+        from ...index_space import IndexTransform, OutputIndexMap
+
+        view = self.read(transform, None).result()
+        domain = transform.domain
+        kept = [dim for dim in range(domain.rank) if view.shape[dim] != 1]
+        folded = view.reshape([view.shape[dim] for dim in kept])
+        outputs = [OutputIndexMap(input_dimension=dim, offset=-domain[dim].inclusive_min) for dim in kept]
+        spec_transform = IndexTransform(domain=domain, output=outputs)
+        return {
+            "driver": "array", "array": folded.tolist(), "dtype": self._dtype_name(),
+            "transform": spec_transform.to_json(),
+        }
 
