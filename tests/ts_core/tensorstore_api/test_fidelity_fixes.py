@@ -205,3 +205,13 @@ def test_array_spec_transform_outside_the_array_is_a_value_error(ts: ModuleType)
     spec = {"driver": "array", "array": [1, 2], "dtype": "uint8", "transform": {"input_shape": [3]}}
     with pytest.raises(ValueError, match="OUT_OF_RANGE"):
         ts.open(spec).result()
+
+
+@pytest.mark.parametrize("ts", LIBRARIES)
+def test_repr_of_a_view_without_a_spec(ts: ModuleType) -> None:
+    import numpy as np
+
+    view = ts.cast(ts.array(np.array(["a"], dtype=object)), ts.int32)
+    assert repr(view) == "TensorStore(...)"
+    with pytest.raises(ValueError, match=r"base|dtype"):  # the wheel names the base, ts the dtype
+        view.spec().to_json()

@@ -526,7 +526,11 @@ class TensorStore(Indexable):
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
 
-        return pretty_repr("TensorStore(", self.spec(unbind_context=True).to_json())
+        try:
+            spec_json = self.spec(unbind_context=True).to_json()
+        except ValueError:
+            return "TensorStore(...)"  # no spec describes this view; tensorstore's repr says so too
+        return pretty_repr("TensorStore(", spec_json)
 
 
 def _reopen(json_value: dict[str, Any], read: bool, write: bool) -> TensorStore:
