@@ -280,6 +280,11 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
                     f"with domain [0, {self._shape[dim]})"
                 )
 
+    def refresh_metadata(self) -> None:
+        """Re-read the stored metadata now (a conditional read) and apply it if it changed:
+        ``TensorStore.resolve`` uses it to report bounds changed by a resize."""
+        _chunk_open.revalidate_metadata(self)
+
     def covers_chunk(self, part: Any) -> bool:
         """Whether partition ``part`` overwrites every in-bounds element of its chunk."""
         return _chunk_io.covers_chunk(self, part)

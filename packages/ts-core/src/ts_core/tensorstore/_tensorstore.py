@@ -485,8 +485,13 @@ class TensorStore(Indexable):
             resolve = getattr(self._driver, "resolve", None)
             if resolve is not None:
                 resolve()
-            self._transform  # noqa: B018 - materialise the transform
-            return self
+            refresh = getattr(self._driver, "refresh_metadata", None)
+            if refresh is None or self._transform_value is None:
+                self._transform  # noqa: B018 - materialise the transform
+                return self
+            refresh()  # picks up a resize, by this process or another
+            transform = _with_resolved_bounds(self._transform, self._driver.domain)
+            return self._with_transform(transform)
 
         return run_inline(resolve_now)
 
@@ -546,3 +551,44 @@ def _reopen(json_value: dict[str, Any], read: bool, write: bool) -> TensorStore:
         # another), the store opens with that metadata without writing it.
         reopened = ts_open(json_value, read=read, write=write, assume_metadata=True).result()
     return reopened
+
+
+def _with_resolved_bounds(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
+    """``transform`` with each implicit input bound replaced by the bound the array's current
+    ``domain`` implies through a ``single_input_dimension`` map of stride 1 or -1 (as
+    tensorstore's ``resolve`` updates resizable bounds); explicit bounds stay as they are."""
+    from ..index_space import IndexTransform as Transform
+
+    json_value = transform.to_json()
+    rank = transform.input_rank
+    lower = list(json_value.get("input_inclusive_min", [[-(2**62) + 1]] * rank))
+    upper = list(json_value.get("input_exclusive_max", [[2**62]] * rank))
+    outputs = json_value.get("output") or [{"input_dimension": d} for d in range(rank)]
+    changed = False
+    for out_dim, output in enumerate(outputs):
+        if "input_dimension" not in output or "index_array" in output:
+            continue
+        stride = int(output.get("stride", 1))
+        offset = int(output.get("offset", 0))
+        in_dim = int(output["input_dimension"])
+        if stride not in (1, -1):
+            continue
+        new_lo, new_hi = int(domain.inclusive_min[out_dim]), int(domain.exclusive_max[out_dim])
+        lower_implicit = domain.implicit_lower_bounds[out_dim]
+        upper_implicit = domain.implicit_upper_bounds[out_dim]
+        if stride == 1:
+            in_lo, in_hi = new_lo - offset, new_hi - offset
+        else:  # reversed: the input's lower bound comes from the array's upper bound
+            in_lo, in_hi = offset - new_hi + 1, offset - new_lo + 1
+            lower_implicit, upper_implicit = upper_implicit, lower_implicit
+        if isinstance(lower[in_dim], list) and lower_implicit:
+            lower[in_dim] = [in_lo]
+            changed = True
+        if isinstance(upper[in_dim], list) and upper_implicit:
+            upper[in_dim] = [in_hi]
+            changed = True
+    if not changed:
+        return transform
+    json_value["input_inclusive_min"] = lower
+    json_value["input_exclusive_max"] = upper
+    return Transform(json=json_value)
