@@ -72,6 +72,15 @@ def open_from_spec(
     return cls.open_driver(kvstore, members, schema, context, options)
 
 
+def _where(kvstore: KvStore) -> str:
+    """How error messages name the array's location: its URL, or its path where the
+    kvstore has no URL form (a relative file path has none, as in tensorstore)."""
+    try:
+        return kvstore.url or kvstore.path
+    except (ValueError, NotImplementedError):
+        return kvstore.path
+
+
 def open_array(
     cls: type[KvsChunkedDriver[Any]],
     kvstore: KvStore,
@@ -84,7 +93,7 @@ def open_array(
     if options.delete_existing:
         kvstore.delete_range(prefix_range(b"")).result()
     metadata = None
-    where = kvstore.url or kvstore.path
+    where = _where(kvstore)
     if options.assume_metadata:
         metadata = cls.metadata_for_create(spec_members, schema)
     else:
@@ -126,7 +135,7 @@ def _create(cls: type[KvsChunkedDriver[Any]], kvstore: KvStore, metadata: Any, o
         # In a transaction the write is staged (no generation yet); its condition (no
         # metadata stored) is checked at commit, as tensorstore's creation in a transaction.
         return metadata
-    where = kvstore.url or kvstore.path
+    where = _where(kvstore)
     stored = kvstore.read_blocking(cls.metadata_key)
     theirs = parse_stored(cls, stored.value, kvstore)
     if cls.encode_metadata(theirs) != cls.encode_metadata(metadata):
