@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Any, Literal, SupportsIndex, TypeVar, Union
 if TYPE_CHECKING:
     import numpy.typing
 
-    from .index_space import DimExpression
 
 __all__ = [
     "DimSelection",
@@ -91,43 +90,15 @@ _INDEXABLE_TYPES = (
 Indexable.__module__ = "ts_core"
 
 
-def _dim_selection_class() -> type:
-    """``ts.DimSelection``: what ``ts.d[...]`` returns (a DimExpression with no operation yet).
-
-    The index space engine has a single DimExpression class, so until it defines a
-    ``DimSelection`` subclass of its own (then used as is), this class recognises
-    selections by their empty operation chain.
-    """
-    from . import index_space
-
-    own = getattr(index_space, "DimSelection", None)
-    if isinstance(own, type):
-        return own
-
-    class _DimSelectionMeta(type):
-        def __instancecheck__(cls, instance: Any) -> bool:
-            return isinstance(instance, index_space.DimExpression) and not getattr(instance, "_ops", ())
-
-    class DimSelection(index_space.DimExpression, metaclass=_DimSelectionMeta):
-        """A dimension selection (``ts.d[0, 'x']``) that starts a dimension expression."""
-
-        __slots__ = ()
-
-        def __new__(cls, *args: Any, **kwargs: Any) -> DimSelection:
-            raise TypeError("ts_core.DimSelection: No constructor defined! Subscript ts.d instead: ts.d[0, 'x']")
-
-    DimSelection.__module__ = "ts_core"
-    DimSelection.__qualname__ = "DimSelection"
-    return DimSelection
-
-
 if TYPE_CHECKING:
-    DimSelection = DimExpression
+    from .index_space import DimSelection
 else:
 
     def __getattr__(name: str) -> Any:
+        # ``ts.DimSelection`` is the index space engine's class, imported on first use.
         if name == "DimSelection":
-            value = _dim_selection_class()
+            from .index_space import DimSelection as value
+
             globals()[name] = value
             return value
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -102,7 +102,7 @@ class ResourceHandle:
         self.spec_json = spec_json
         self.value = value
 
-    def to_json(self) -> Any:
+    def to_json(self, include_defaults: bool = False) -> Any:
         return self.spec_json
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -123,7 +123,17 @@ class Context:
     Spec = ContextSpec
     Resource = ResourceHandle
 
-    def __init__(self, spec: ContextSpec | Mapping[str, Any] | None = None, parent: Context | None = None) -> None:
+    def __init__(
+        self,
+        spec: ContextSpec | Mapping[str, Any] | None = None,
+        parent: Context | None = None,
+        *,
+        json: Mapping[str, Any] | None = None,
+    ) -> None:
+        if json is not None:
+            if spec is not None:
+                raise TypeError("Context(): pass either spec or json, not both")
+            spec = ContextSpec(json)
         #: The spec as given (None for an empty default context, as in tensorstore).
         self._given_spec = spec if spec is None or isinstance(spec, ContextSpec) else ContextSpec(spec)
         self._spec = self._given_spec if self._given_spec is not None else ContextSpec()
@@ -204,6 +214,15 @@ class Context:
 
     def __repr__(self) -> str:
         return f"<ts_core.Context object at {id(self):#x}>"
+
+
+# The wheel shows these nested classes as ``tensorstore.Context.Spec`` and
+# ``tensorstore.Context.Resource``; name them the same way (pickle finds them by this path).
+for _cls, _name in ((ContextSpec, "Spec"), (ResourceHandle, "Resource")):
+    _cls.__name__ = _name
+    _cls.__qualname__ = f"Context.{_name}"
+    _cls.__module__ = "ts_core"
+Context.__module__ = "ts_core"
 
 
 def _create(kind: str, spec_json: Any, context: Context, json_path: str, identifier: str | None = None) -> ResourceHandle:

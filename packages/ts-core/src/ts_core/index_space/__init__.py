@@ -6,7 +6,7 @@ call ``partition_index_transform`` to turn one into per-chunk copies.
 """
 
 from ._compose import compose, inverse_transform, propagate_bounds
-from ._dim_expression import DimExpression, d, newaxis
+from ._dim_expression import DimExpression, DimSelection, d, newaxis
 from ._domain import IndexDomain
 from ._indexing import apply_index
 from ._interval import Dim, inf
@@ -20,6 +20,7 @@ __all__ = [
     "Dim",
     "DimExpression",
     "DimOpsMixin",
+    "DimSelection",
     "IndexDomain",
     "IndexTransform",
     "Indexable",

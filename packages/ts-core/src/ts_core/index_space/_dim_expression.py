@@ -693,13 +693,35 @@ def _repr_selection(selection: Sequence[Any]) -> str:
     return ",".join(_repr_item(x) for x in selection) if selection else "()"
 
 
+class DimSelection(DimExpression):
+    """``ts.DimSelection``: what ``ts.d[...]`` returns, a dimension expression with no
+    operation yet (as tensorstore's, made only by subscripting ``ts.d``)."""
+
+    __slots__ = ()
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> DimSelection:
+        raise TypeError("ts_core.DimSelection: No constructor defined! Subscript ts.d instead: ts.d[0, 'x']")
+
+    @classmethod
+    def _from_selection(cls, selection: Sequence[Any]) -> DimSelection:
+        selected = object.__new__(cls)
+        DimExpression.__init__(selected, selection)
+        return selected
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (DimSelection._from_selection, (self._selection,))
+
+
+DimSelection.__module__ = "ts_core"
+
+
 class _DimSelector:
     """``ts.d``: ``ts.d[sel]`` starts a dimension expression."""
 
     __slots__ = ()
 
-    def __getitem__(self, selection: Any) -> DimExpression:
-        return DimExpression(_flatten_selection(selection))
+    def __getitem__(self, selection: Any) -> DimSelection:
+        return DimSelection._from_selection(_flatten_selection(selection))
 
     def __repr__(self) -> str:
         return "d"

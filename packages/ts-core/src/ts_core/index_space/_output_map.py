@@ -16,12 +16,28 @@ INDEX_DTYPE = np.dtype(np.int64)
 FULL_RANGE = Dim._make(-inf, inf + 1, False, False, "")
 
 
-class OutputIndexMethod(enum.IntEnum):
-    """The three kinds of output index map."""
+class OutputIndexMethod(enum.Enum):
+    """The three kinds of output index map.
+
+    As tensorstore's, a member converts to int (``int``, ``__index__``) but does not
+    compare equal to one, nor order: ``OutputIndexMethod.constant == 0`` is False.
+    """
 
     constant = 0
     single_input_dimension = 1
     array = 2
+
+    def __int__(self) -> int:
+        return int(self.value)
+
+    def __index__(self) -> int:
+        return int(self.value)
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __hash__(self) -> int:
+        return int(self.value)
 
     def __repr__(self) -> str:
         return f"<OutputIndexMethod.{self.name}: {self.value}>"
@@ -29,6 +45,11 @@ class OutputIndexMethod(enum.IntEnum):
     def __str__(self) -> str:
         return f"OutputIndexMethod.{self.name}"
 
+
+# tensorstore's ``name`` and ``value`` are plain properties, so they are found on the class
+# too (``ts.OutputIndexMethod.name``); Enum's own hide themselves from class access.
+OutputIndexMethod.name = property(lambda self: self._name_, doc="The member's name.")  # type: ignore[assignment,misc]
+OutputIndexMethod.value = property(lambda self: self._value_, doc="The member's int value.")  # type: ignore[assignment,misc]
 
 CONSTANT = OutputIndexMethod.constant
 SINGLE = OutputIndexMethod.single_input_dimension
@@ -279,6 +300,7 @@ class OutputIndexMap:
 def _rebuild_map(
     method: int, offset: int, stride: int, input_dimension: int, array: Any, lo: int, hi: int
 ) -> OutputIndexMap:
+    method = OutputIndexMethod(method)  # pickles hold the int value
     if method == CONSTANT:
         return OutputIndexMap._constant(offset)
     if method == SINGLE:

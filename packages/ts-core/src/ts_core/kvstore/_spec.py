@@ -261,3 +261,10 @@ def _resource_kinds() -> set[str]:
     from ..plugin import get_registry
 
     return set(get_registry().ids("context_resource"))
+
+
+# The wheel shows this class as ``tensorstore.KvStore.Spec``; name it the same way (pickle
+# finds it by this path through the ``ts_core.KvStore`` re-export).
+KvStoreSpec.__name__ = "Spec"
+KvStoreSpec.__qualname__ = "KvStore.Spec"
+KvStoreSpec.__module__ = "ts_core"

@@ -278,6 +278,9 @@ class FileKvStore(KvStoreDriver):
 
     @classmethod
     def url_for(cls, spec: Any, path: str) -> str:
+        # A file: URL names an absolute path; a relative one has no URL form (as tensorstore).
+        if not (path.startswith("/") or os.path.isabs(path)):
+            raise ValueError(f'file: URIs do not support relative paths: "{path}"')
         return _URL_PREFIX + quote(path, safe="/@:!$&'()*+,;=-._~")
 
     @property
