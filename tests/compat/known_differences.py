@@ -39,6 +39,23 @@ DELIBERATE_DIFFERENCES: dict[str, str] = {
         "never loses an update; tensorstore does this only with `repeatable_read=True`. Pass "
         "`ts.Transaction(repeatable_read=False)` for tensorstore's default (see [transactions](transactions.md))."
     ),
+    "Readable reprs": (
+        "`ChunkLayout.Grid` shows its constraints (`ChunkLayout.Grid({'shape': [4, 5]})`) where "
+        "tensorstore shows `<tensorstore.ChunkLayout.Grid object at 0x...>`."
+    ),
+    "Equal context specs compare equal": (
+        "`ts.Context.Spec({}) == ts.Context.Spec({})` is True in ts (specs with the same JSON are "
+        "equal); tensorstore compares them by identity and says False."
+    ),
+    "KvStore.ReadResult checks its state": (
+        "`ts.KvStore.ReadResult(state='no_such_state')` raises `ValueError` naming the allowed "
+        "states; tensorstore raises `TypeError`."
+    ),
+    "KvStore.experimental_copy_range_to between any stores": (
+        "ts copies keys between any two kvstores (memory to memory, file to memory, ...); "
+        "tensorstore supports only some pairs and raises `NotImplementedError: CopyRange not "
+        "supported` for two memory stores. A ts extension."
+    ),
 }
 
 #: Public names of the wheel that ts_core still lacks (not on purpose): name -> note.
@@ -56,7 +73,6 @@ CALLS: dict[str, str] = {
     "ChunkLayout|ts.ChunkLayout.Grid(shape=[-1])": "repr ChunkLayout.Grid({'shape_soft_constraint': [-1]}), wheel <tensorstore.ChunkLayout.Grid object at 0x...>",
     "ChunkLayout|ts.ChunkLayout.Grid(shape=[4, 5])": "repr ChunkLayout.Grid({'shape': [4, 5]}), wheel <tensorstore.ChunkLayout.Grid object at 0x...>",
     "CodecSpec|ts.CodecSpec({'driver': 'n5', 'compression': {'type': 'raw'}}).to_json()": "repr {'driver': 'n5', 'compression': {'type': 'raw'}}, wheel {'compression': {'type': 'raw'}, 'driver': 'n5'}",
-    "CodecSpec|ts.CodecSpec({'driver': 'no_such_driver'})": "wheel raises ValueError: Error parsing object member \"driver\": \"no_such_driver\" is not registered; ts returns CodecSpec({'driver': 'no_such_driver'})",
     "CodecSpec|ts.CodecSpec({'driver': 'zarr', 'compressor': None})": "value ('json', {'driver': 'zarr', 'compressor': None}), wheel ('json', {'compressor': None, 'driver': 'zarr', 'filters': None})",
     "CodecSpec|ts.CodecSpec({'driver': 'zarr', 'compressor': None}).to_json()": "value {'driver': 'zarr', 'compressor': None}, wheel {'compressor': None, 'driver': 'zarr', 'filters': None}",
     "Context|ts.Context.Spec({'file_io_concurrency': {'limit': 'shared'}}).to_json()": "value {'file_io_concurrency': {'limit': 'shared'}}, wheel {'file_io_concurrency': {}}",
@@ -65,7 +81,6 @@ CALLS: dict[str, str] = {
     "KvStore.ReadResult|ts.KvStore.ReadResult(state='no_such_state')": "raises ValueError (state: expected one of ('unspecified', 'missing', 'value'), but received 'no_such_state'), wheel raises TypeError",
     "KvStore|kv2 = ts.KvStore.open('memory://').result(); kv.experimental_copy_range_to(kv2).result(); sorted(kv2.list().result())": "wheel raises NotImplementedError: CopyRange not supported; ts returns [b'a', b'b/c', b'b/d']",
     "Schema|ts.Schema(codec=ts.CodecSpec({'driver': 'zarr', 'compressor': None})).codec": "value ('json', {'driver': 'zarr', 'compressor': None}), wheel ('json', {'compressor': None, 'driver': 'zarr', 'filters': None})",
-    "Schema|ts.Schema(dtype=ts.int32).T": "ts raises ValueError: Cannot perform indexing operations on Schema with unspecified rank; wheel returns Schema({'dtype': 'int32'})",
     "Spec|s = ts.Spec({'driver': 'zarr', 'kvstore': 'memory://'}); s.update(kvstore={'driver': 'memory', 'path': 'x/'}); s.kvstore.path": 'raises SpecError (kvstore: "kvstore" is already specified), wheel raises TypeError',
     "Spec|ts.Spec({'driver': 'array', 'array': [1, 2, 3], 'dtype': 'int32'}).to_json()": "value {'array': ('list', [1, 2, 3]), 'driver': 'array', 'dtype': 'int32'}, wheel {'array': ('list', [1, 2, 3]), 'driver': 'array', 'dtype': 'int32', 'transform': {'input_exclusive_max': ('list', [3]),",
     "Spec|ts.Spec({'driver': 'cast', 'base': {'driver': 'array', 'array': [1], 'dtype': 'int32'}, 'dtype': 'float32'}).base.to_json()": "value {'array': ('list', [1]), 'driver': 'array', 'dtype': 'int32'}, wheel {'array': ('list', [1]), 'driver': 'array', 'dtype': 'int32', 'transform': {'input_exclusive_max': ('list', [1]), 'input_incl",

@@ -95,3 +95,18 @@ def test_file_url_of_relative_path_is_refused(ts: Any, path: str) -> None:
 @LIBRARIES
 def test_file_url_of_absolute_path(ts: Any) -> None:
     assert ts.KvStore.Spec({"driver": "file", "path": "/data/x y/"}).url == "file:///data/x%20y/"
+
+
+@LIBRARIES
+def test_rankless_schema_transpose_is_unchanged(ts: Any) -> None:
+    schema = ts.Schema(dtype=ts.int32)
+    assert schema.T.to_json() == {"dtype": "int32"}
+    assert schema.transpose().to_json() == {"dtype": "int32"}
+    assert ts.Schema(rank=2, dtype=ts.int32).T.to_json() == {"dtype": "int32", "rank": 2}
+
+
+@LIBRARIES
+def test_codec_spec_of_unknown_driver_is_refused(ts: Any) -> None:
+    with pytest.raises(ValueError, match='"no_such_driver" is not registered'):
+        ts.CodecSpec({"driver": "no_such_driver"})
+    assert ts.CodecSpec({"driver": "zarr3"}).to_json() == {"driver": "zarr3"}

@@ -79,7 +79,17 @@ def _validated(value: Any, path: str) -> dict[str, Any]:
     if not isinstance(driver, str):
         raise SpecError(json_path(path, ["driver"]),
                         f"expected string, but received: {describe(driver)}")
+    if not _is_registered_driver(driver):
+        raise SpecError(json_path(path, ["driver"]), f'"{driver}" is not registered')
     return copy.deepcopy(dict(value))
+
+
+def _is_registered_driver(driver: str) -> bool:
+    """A codec names a TensorStore driver, or a namespace a plugin registered codecs in."""
+    from ..plugin import get_registry
+
+    registry = get_registry()
+    return registry.find("driver", driver) is not None or find_codec_merge(driver) is not None
 
 
 def find_codec_merge(driver: str) -> CodecMerge | None:

@@ -280,6 +280,14 @@ class Schema(Indexable):
     def _with_index_transform(self, transform: Any) -> Schema:
         return transform_schema(self, transform)
 
+    def transpose(self, axes: Any = None) -> Schema:
+        """Permute dimensions (reversed by default). Reversing all dimensions of a schema of
+        unknown rank leaves it unchanged (a copy), as tensorstore's ``Schema.T`` does."""
+        if axes is None and self._domain is None and self._rank is None:
+            return self.copy()
+        result: Schema = super().transpose(axes)
+        return result
+
     def __getitem__(self, index: Any) -> Schema:
         check_composable(self._index_transform(), index)
         result: Schema = Indexable.__getitem__(self, index)
