@@ -110,3 +110,9 @@ def test_codec_spec_of_unknown_driver_is_refused(ts: Any) -> None:
     with pytest.raises(ValueError, match='"no_such_driver" is not registered'):
         ts.CodecSpec({"driver": "no_such_driver"})
     assert ts.CodecSpec({"driver": "zarr3"}).to_json() == {"driver": "zarr3"}
+
+
+@LIBRARIES
+def test_codec_spec_json_members_are_sorted(ts: Any) -> None:
+    codec = ts.CodecSpec({"driver": "n5", "compression": {"type": "raw"}})
+    assert list(codec.to_json()) == ["compression", "driver"]

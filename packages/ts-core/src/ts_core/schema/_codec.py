@@ -81,7 +81,8 @@ def _validated(value: Any, path: str) -> dict[str, Any]:
                         f"expected string, but received: {describe(driver)}")
     if not _is_registered_driver(driver):
         raise SpecError(json_path(path, ["driver"]), f'"{driver}" is not registered')
-    return copy.deepcopy(dict(value))
+    # Members sorted by name, as tensorstore writes a codec's JSON.
+    return copy.deepcopy(dict(sorted(value.items())))
 
 
 def _is_registered_driver(driver: str) -> bool:
