@@ -116,3 +116,16 @@ def test_codec_spec_of_unknown_driver_is_refused(ts: Any) -> None:
 def test_codec_spec_json_members_are_sorted(ts: Any) -> None:
     codec = ts.CodecSpec({"driver": "n5", "compression": {"type": "raw"}})
     assert list(codec.to_json()) == ["compression", "driver"]
+
+
+@LIBRARIES
+@pytest.mark.parametrize(
+    "codec_json",
+    [{"driver": "zarr"}, {"driver": "zarr", "compressor": None}, {"driver": "zarr", "compressor": {"id": "blosc"}}],
+)
+def test_zarr_codec_spec_json_is_normalised(ts: Any, codec_json: dict[str, Any]) -> None:
+    expected = tensorstore.CodecSpec(codec_json).to_json()
+    codec = ts.CodecSpec(codec_json)
+    assert codec.to_json() == expected
+    assert list(codec.to_json()) == list(expected)
+    assert pickle.loads(pickle.dumps(codec)).to_json() == expected

@@ -42,6 +42,13 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         return implied
 
     @classmethod
+    def normalize_codec_json(cls, json_value: dict[str, Any]) -> dict[str, Any]:
+        """A ``zarr`` CodecSpec's JSON as tensorstore writes it (sorted, defaults filled in)."""
+        from ._spec_schema import normalize_zarr_codec
+
+        return normalize_zarr_codec(json_value)
+
+    @classmethod
     def normalize_spec_metadata(cls, json_value: dict[str, Any]) -> dict[str, Any]:
         """The spec's ``metadata`` as tensorstore's Spec writes it (sorted, defaults filled in)."""
         from ._spec_schema import normalize_zarr_metadata

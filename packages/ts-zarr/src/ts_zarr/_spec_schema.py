@@ -387,6 +387,22 @@ def _as_floats(value: Any) -> Any:
     return value
 
 
+def normalize_zarr_codec(json_value: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``zarr`` CodecSpec's JSON as tensorstore writes it: members sorted, a compressor's
+    defaults filled in, absent or empty ``filters`` as null."""
+    from ._metadata import _parse_codec
+
+    codec = dict(json_value)
+    compressor = codec.get("compressor")
+    if isinstance(compressor, Mapping):
+        parsed = _parse_codec(compressor, "compressor")[1]
+        codec["compressor"] = {**COMPRESSOR_DEFAULTS.get(parsed["id"], {}), **parsed}
+    if not codec.get("filters"):
+        codec["filters"] = None
+    normalized: dict[str, Any] = sorted_json(codec)
+    return normalized
+
+
 def normalize_zarr_metadata(json_value: Mapping[str, Any]) -> dict[str, Any]:
     """A ``zarr`` spec's ``metadata`` as tensorstore's Spec writes it: members sorted, a
     compressor's defaults filled in, empty ``filters`` as null, a float fill value as float."""

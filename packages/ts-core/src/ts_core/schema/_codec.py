@@ -81,8 +81,18 @@ def _validated(value: Any, path: str) -> dict[str, Any]:
                         f"expected string, but received: {describe(driver)}")
     if not _is_registered_driver(driver):
         raise SpecError(json_path(path, ["driver"]), f'"{driver}" is not registered')
-    # Members sorted by name, as tensorstore writes a codec's JSON.
-    return copy.deepcopy(dict(sorted(value.items())))
+    # Members sorted by name, as tensorstore writes a codec's JSON; a driver's optional
+    # ``normalize_codec_json`` classmethod fills in its format's defaults.
+    normalized = copy.deepcopy(dict(sorted(value.items())))
+    normalize = _driver_codec_hook(driver)
+    return normalized if normalize is None else dict(normalize(normalized))
+
+
+def _driver_codec_hook(driver: str) -> Any:
+    from ..plugin import get_registry
+
+    record = get_registry().find("driver", driver)
+    return None if record is None else getattr(record.load(), "normalize_codec_json", None)
 
 
 def _is_registered_driver(driver: str) -> bool:
