@@ -48,8 +48,8 @@ class OutputIndexMethod(enum.Enum):
 
 # tensorstore's ``name`` and ``value`` are plain properties, so they are found on the class
 # too (``ts.OutputIndexMethod.name``); Enum's own hide themselves from class access.
-OutputIndexMethod.name = property(lambda self: self._name_, doc="The member's name.")  # type: ignore[assignment,misc]
-OutputIndexMethod.value = property(lambda self: self._value_, doc="The member's int value.")  # type: ignore[assignment,misc]
+OutputIndexMethod.name = property(lambda self: self._name_, doc="The member's name.")  # type: ignore[assignment]
+OutputIndexMethod.value = property(lambda self: self._value_, doc="The member's int value.")  # type: ignore[assignment]
 
 CONSTANT = OutputIndexMethod.constant
 SINGLE = OutputIndexMethod.single_input_dimension
@@ -298,9 +298,9 @@ class OutputIndexMap:
 
 
 def _rebuild_map(
-    method: int, offset: int, stride: int, input_dimension: int, array: Any, lo: int, hi: int
+    method_value: int, offset: int, stride: int, input_dimension: int, array: Any, lo: int, hi: int
 ) -> OutputIndexMap:
-    method = OutputIndexMethod(method)  # pickles hold the int value
+    method = OutputIndexMethod(method_value)  # pickles hold the int value
     if method == CONSTANT:
         return OutputIndexMap._constant(offset)
     if method == SINGLE:
