@@ -198,7 +198,7 @@ class KvStoreConformance:
     # -- identity --------------------------------------------------------------------------
     def test_spec_round_trip(self, kvstore: KvStore) -> None:
         spec = kvstore.spec()
-        assert type(spec).__name__ == "KvStoreSpec"
+        assert isinstance(spec, KvStore.Spec)
         assert KvStore.Spec(spec.to_json()) == spec
         assert pickle.loads(pickle.dumps(spec)) == spec
 
