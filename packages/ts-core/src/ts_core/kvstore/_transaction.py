@@ -171,10 +171,11 @@ class Transaction:
         self.commit_async().result()
 
     def abort(self) -> None:
-        """Discard every staged write; later operations and commits fail."""
+        """Discard every staged write; later operations and commits fail. Once the commit
+        has started it runs to its end and ``abort`` does nothing, as in tensorstore."""
         with self._lock:
-            if self._commit_started:
-                raise ValueError("cannot abort: the transaction's commit has already started")
+            if self._commit_started or self._aborted:
+                return
             self._aborted = True
             self._stores.clear()
         self._future._set_exception(ValueError("transaction aborted"))

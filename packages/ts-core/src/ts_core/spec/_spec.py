@@ -314,7 +314,9 @@ class Spec(Indexable):
         from .._open_mode import OPEN_MODE_FLAGS, OpenMode
 
         flags = {name: bool(self._json.get(name, False)) for name in OPEN_MODE_FLAGS}
-        return OpenMode(**flags) if any(flags.values()) else OpenMode(open=True)
+        if not (flags["open"] or flags["create"]):
+            flags["open"] = True  # assume_metadata and the like qualify an open, as in tensorstore
+        return OpenMode(**flags)
 
     @property
     def url(self) -> str:
