@@ -201,8 +201,12 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         return self.metadata.fill_values[index]
 
     def inner_order(self) -> list[int]:
+        # "order" lays out the array's own dimensions; a subarray field's dimensions stay
+        # C order inside each element, innermost (as tensorstore reports them)
         rank = len(self.shape)
-        return list(range(rank)) if self.metadata.order == "C" else list(reversed(range(rank)))
+        outer = rank - len(self._field.shape)
+        order = list(range(outer)) if self.metadata.order == "C" else list(reversed(range(outer)))
+        return order + list(range(outer, rank))
 
     # -- spec ----------------------------------------------------------------------------------
     def spec_json(self) -> dict[str, Any]:
@@ -211,8 +215,8 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
             "kvstore": self.kvstore.spec().to_json(),
             "metadata": self.metadata.to_json(),
         }
-        if self.spec_members.get("field") is not None:
-            json_value["field"] = self.spec_members["field"]
+        if self.metadata.dtype.has_fields:  # the field selected, named even when implied
+            json_value["field"] = self._field.name
         return json_value
 
 

@@ -49,10 +49,15 @@ class ZarrDType:
     storage_dtype: np.dtype[Any]
 
     def field(self, name: str | None, json_path: str = "field") -> ZarrField:
-        """Select the field a TensorStore exposes (``field`` member of the spec)."""
+        """Select the field a TensorStore exposes (``field`` member of the spec). As in
+        tensorstore, ``""`` means no field, and a structured dtype with one field selects it."""
+        if name == "":
+            name = None
         if not self.has_fields:
             if name is not None:
                 raise SpecError(json_path, f'the array has no fields, but "field" is {describe(name)}')
+            return self.fields[0]
+        if name is None and len(self.fields) == 1:
             return self.fields[0]
         if name is None:
             names = ", ".join(f'"{f.name}"' for f in self.fields)
