@@ -13,11 +13,9 @@ from __future__ import annotations
 
 RST_PAGES: dict[str, str] = {
     "rst:tensorstore/driver/auto/index.rst": (
-        'example 1 `await ts.open("file:///tmp/dataset.zarr|zarr3", ...)`: the repr\'s '
-        "`kvstore` lacks the `file_io_locking`, `file_io_mode`, `file_io_retries` and "
-        "`file_io_sync` members tensorstore prints; example 8 raises SpecError on an "
-        '`|ocdbt|` URL (unsupported URL scheme "ocdbt"), example 9 cannot detect an OCDBT '
-        "database"
+        'example 8 `await ts.open("file:///tmp/dataset.ocdbt|ocdbt|zarr3")`: the `ocdbt` URL '
+        "scheme comes from the ts-ocdbt distribution, not yet built; examples 9-11 detect and "
+        "open the OCDBT database"
     ),
     "rst:tensorstore/driver/neuroglancer_precomputed/index.rst": (
         "example 3 `metadata = get_metadata({...})`: raises SpecError: the "

@@ -151,6 +151,30 @@ def _without_metadata(json_value: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def _with_kvstore_members(json_value: dict[str, Any], driver: Driver) -> dict[str, Any]:
+    """The ``kvstore`` member with the members its open store spells out when unbound (a
+    file store's ``file_io_locking``, ``file_io_sync``, ...), as tensorstore prints them;
+    the kvstore's own context joins the store's ``context`` member instead."""
+    base = json_value.get("base")
+    base_driver = getattr(driver, "_base", None)
+    if isinstance(base, dict) and base_driver is not None and type(driver).__module__.startswith("ts_core."):
+        json_value = {**json_value, "base": _with_kvstore_members(base, base_driver)}  # cast, downsample
+    member = json_value.get("kvstore")
+    kvstore = getattr(driver, "kvstore", None)
+    if not isinstance(member, dict) or kvstore is None or getattr(kvstore, "context", None) is None:
+        return json_value
+    try:
+        unbound = kvstore.spec(unbind_context=True).to_json()
+    except (ValueError, TypeError, NotImplementedError):
+        return json_value
+    if unbound.get("driver") != member.get("driver"):
+        return json_value
+    extra = {name: value for name, value in unbound.items() if name not in member and name != "context"}
+    if not extra:
+        return json_value
+    return {**json_value, "kvstore": {**member, **extra}}
+
+
 def apply_spec_options(json_value: dict[str, Any], driver: Driver, options: Mapping[str, Any]) -> dict[str, Any]:
     """Spec JSON of an open store shaped by ``TensorStore.spec`` keyword ``options``."""
     unknown = sorted(set(options) - set(SPEC_OPTIONS))
@@ -161,6 +185,7 @@ def apply_spec_options(json_value: dict[str, Any], driver: Driver, options: Mapp
         result = _without_metadata(result)
     if options.get("unbind_context"):
         result["context"] = bound_context_json(driver, json_value)
+        result = _with_kvstore_members(result, driver)
     open_mode = options.get("open_mode")
     flags = {name: options.get(name) for name in ("open", "create", "delete_existing", "assume_metadata",
                                                     "assume_cached_metadata")}
