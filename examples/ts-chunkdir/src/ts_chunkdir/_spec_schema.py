@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ts_core.driver import check_spec_members
 from ts_core.errors import SpecError
 
 from ._metadata import (
@@ -67,27 +68,3 @@ def chunkdir_spec_schema(json_value: Mapping[str, Any]) -> Any:
         schema.update(domain=IndexDomain(shape=list(vectors["shape"]), implicit_upper_bounds=[True] * rank))
     return schema
 
-
-def check_spec_members(implied: Any, json_value: Mapping[str, Any]) -> None:
-    """The spec's own ``dtype``, ``rank``, ``transform`` and schema domain must agree with what
-    its metadata implies (ValueError naming the member)."""
-    from ts_core.index_space import IndexTransform
-    from ts_core.schema import Schema
-
-    schema_json = json_value.get("schema")
-    members = {k: schema_json[k] for k in ("dtype", "rank", "domain") if isinstance(schema_json, Mapping) and k in schema_json}
-    given = Schema(members) if members else Schema()
-    if json_value.get("dtype") is not None:
-        given.update(dtype=json_value["dtype"])
-    if json_value.get("rank") is not None:
-        given.update(rank=json_value["rank"])
-    transform = json_value.get("transform")
-    if transform is not None:
-        output_rank = (transform if isinstance(transform, IndexTransform) else IndexTransform(json=transform)).output_rank
-        given.update(rank=output_rank)
-    if implied.dtype is not None:
-        given.update(dtype=implied.dtype)
-    if implied.rank is not None:
-        given.update(rank=implied.rank)
-    if implied.domain is not None and given.domain is not None:
-        given.update(domain=implied.domain)

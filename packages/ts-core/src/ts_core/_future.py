@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Generic, NoReturn, TypeVar, Union
 
-__all__ = ["Future", "FutureLike", "Promise"]
+__all__ = ["Future", "FutureLike", "Promise", "failed", "then"]
 
 T = TypeVar("T")
 
@@ -298,3 +298,31 @@ class Promise(Generic[T]):
 
 # The public home is the package (``ts.Future``), as tensorstore's classes live in ``tensorstore``.
 Future.__module__ = Promise.__module__ = "ts_core"
+
+
+U = TypeVar("U")
+
+
+def then(future: Future[T], function: Callable[[T], U]) -> Future[U]:
+    """A Future of ``function(future.result())``, completed when ``future`` is (no thread waits)."""
+    result: Future[U] = Future()
+
+    def done(source: Future[T]) -> None:
+        error = source.exception()
+        if error is not None:
+            result._set_exception(error)
+            return
+        try:
+            result._set_result(function(source.result()))
+        except Exception as exc:
+            result._set_exception(exc)
+
+    future.add_done_callback(done)
+    return result
+
+
+def failed(error: BaseException) -> Future[Any]:
+    """A Future that has already failed with ``error``."""
+    future: Future[Any] = Future()
+    future._set_exception(error)
+    return future

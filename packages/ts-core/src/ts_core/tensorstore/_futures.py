@@ -6,37 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from .._future import Future
+from .._future import Future, failed, then
 
 __all__ = ["StorageStatistics", "WriteFutures", "failed", "then"]
 
 T = TypeVar("T")
 U = TypeVar("U")
-
-
-def then(future: Future[T], function: Callable[[T], U]) -> Future[U]:
-    """A Future of ``function(future.result())``, completed when ``future`` is (no thread waits)."""
-    result: Future[U] = Future()
-
-    def done(source: Future[T]) -> None:
-        error = source.exception()
-        if error is not None:
-            result._set_exception(error)
-            return
-        try:
-            result._set_result(function(source.result()))
-        except Exception as exc:
-            result._set_exception(exc)
-
-    future.add_done_callback(done)
-    return result
-
-
-def failed(error: BaseException) -> Future[Any]:
-    """A Future that has already failed with ``error``."""
-    future: Future[Any] = Future()
-    future._set_exception(error)
-    return future
 
 
 class WriteFutures:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..._future import Future
+from ..._future import Future, then
 from .._driver import Driver
 from .._open_spec import base_spec_json, open_driver
 
@@ -19,23 +19,6 @@ if TYPE_CHECKING:
     from ...index_space import IndexDomain, IndexTransform
 
 __all__ = ["CastDriver"]
-
-
-def _then(future: Future[Any], function: Any) -> Future[Any]:
-    result: Future[Any] = Future()
-
-    def done(source: Future[Any]) -> None:
-        error = source.exception()
-        if error is not None:
-            result._set_exception(error)
-            return
-        try:
-            result._set_result(function(source.result()))
-        except Exception as exc:
-            result._set_exception(exc)
-
-    future.add_done_callback(done)
-    return result
 
 
 class CastDriver(Driver):
@@ -77,7 +60,7 @@ class CastDriver(Driver):
         return self._base.kvstore
 
     def read(self, transform: IndexTransform, transaction: Any) -> Future[np.ndarray[Any, Any]]:
-        return _then(self._base.read(transform, transaction), lambda array: array.astype(self._dtype))
+        return then(self._base.read(transform, transaction), lambda array: array.astype(self._dtype))
 
     def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Any) -> Future[None]:
         return self._base.write(transform, source.astype(self._base.numpy_dtype), transaction)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..._future import Future
+from ..._future import Future, failed, then
 from ..._validation import SpecError, json_path
 from .._driver import Driver
 from .._open_spec import open_driver, validate_spec_json
@@ -479,7 +479,7 @@ class StackDriver(Driver):
         try:
             cells = self._plan(transform)
         except Exception as exc:
-            return _failed(exc)
+            return failed(exc)
         target = np.empty(tuple(int(n) for n in transform.domain.shape), dtype=self._dtype)
 
         def read_cell(cell: _Cell) -> Future[None]:
@@ -489,7 +489,7 @@ class StackDriver(Driver):
             def place(values: np.ndarray[Any, Any]) -> None:
                 target[selection] = values
 
-            return _then(driver.read(composed, transaction), place)
+            return then(driver.read(composed, transaction), place)
 
         return run_parts(self._executor, cells, read_cell, lambda: target)
 
@@ -499,7 +499,7 @@ class StackDriver(Driver):
         try:
             cells = self._plan(transform)
         except Exception as exc:
-            return _failed(exc)
+            return failed(exc)
 
         def write_cell(cell: _Cell) -> Future[None]:
             driver, composed = self._layer_transform(cell, transaction)
@@ -528,26 +528,3 @@ class StackDriver(Driver):
         if self._data_copy_member is not None:
             json_value["data_copy_concurrency"] = self._data_copy_member
         return json_value
-
-
-def _failed(error: BaseException) -> Future[Any]:
-    future: Future[Any] = Future()
-    future._set_exception(error)
-    return future
-
-
-def _then(future: Future[Any], function: Callable[[Any], Any]) -> Future[Any]:
-    result: Future[Any] = Future()
-
-    def done(source: Future[Any]) -> None:
-        error = source.exception()
-        if error is not None:
-            result._set_exception(error)
-            return
-        try:
-            result._set_result(function(source.result()))
-        except Exception as exc:
-            result._set_exception(exc)
-
-    future.add_done_callback(done)
-    return result
