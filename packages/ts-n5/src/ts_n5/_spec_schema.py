@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ts_core.driver import check_spec_members
+from ts_core.driver import check_spec_members, spec_rank
 from ts_core.errors import SpecError
 
 __all__ = ["check_spec_members", "n5_spec_schema", "normalize_n5_metadata"]
@@ -76,28 +76,6 @@ def n5_spec_schema(json_value: Mapping[str, Any]) -> Any:
         multipliers = [float(x) for x in resolution] if resolution is not None else [1.0] * rank
         schema.update(dimension_units=[(m, u) for m, u in zip(multipliers, units, strict=True)])
     return schema
-
-
-def spec_rank(json_value: Mapping[str, Any]) -> int | None:
-    """The rank the spec gives besides its ``metadata`` (``rank``, ``transform``, schema
-    rank or domain): tensorstore's chunk layout has a grid origin once the rank is known."""
-    from ts_core.index_space import IndexDomain, IndexTransform
-
-    try:
-        if json_value.get("rank") is not None:
-            return int(json_value["rank"])
-        transform = json_value.get("transform")
-        if transform is not None:
-            return int((transform if isinstance(transform, IndexTransform) else IndexTransform(json=transform)).output_rank)
-        schema = json_value.get("schema")
-        if isinstance(schema, Mapping):
-            if schema.get("rank") is not None:
-                return int(schema["rank"])
-            if schema.get("domain") is not None:
-                return int(IndexDomain(json=schema["domain"]).rank)
-    except (TypeError, ValueError):
-        return None  # reported where the spec's own members are checked
-    return None
 
 
 def normalize_n5_metadata(json_value: Mapping[str, Any]) -> dict[str, Any]:

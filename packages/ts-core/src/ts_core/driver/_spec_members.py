@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["check_spec_members"]
+__all__ = ["check_spec_members", "spec_rank"]
 
 
 def check_spec_members(implied: Any, json_value: Mapping[str, Any]) -> None:
@@ -33,3 +33,25 @@ def check_spec_members(implied: Any, json_value: Mapping[str, Any]) -> None:
         given.update(rank=implied.rank)
     if implied.domain is not None and given.domain is not None:
         given.update(domain=implied.domain)
+
+
+def spec_rank(json_value: Mapping[str, Any]) -> int | None:
+    """The rank the spec gives besides its ``metadata`` (``rank``, ``transform``, schema
+    rank or domain): tensorstore's chunk layout has a grid origin once the rank is known."""
+    from ..index_space import IndexDomain, IndexTransform
+
+    try:
+        if json_value.get("rank") is not None:
+            return int(json_value["rank"])
+        transform = json_value.get("transform")
+        if transform is not None:
+            return int((transform if isinstance(transform, IndexTransform) else IndexTransform(json=transform)).output_rank)
+        schema = json_value.get("schema")
+        if isinstance(schema, Mapping):
+            if schema.get("rank") is not None:
+                return int(schema["rank"])
+            if schema.get("domain") is not None:
+                return int(IndexDomain(json=schema["domain"]).rank)
+    except (TypeError, ValueError):
+        return None  # reported where the spec's own members are checked
+    return None
