@@ -1,0 +1,2 @@
+"""Neuroglancer precomputed volumes for ts (driver ``neuroglancer_precomputed``, kvstore
+``neuroglancer_uint64_sharded``)."""
