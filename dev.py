@@ -5,9 +5,11 @@
     python3 dev.py test      # install everything, run the whole test suite
     python3 dev.py test -k kvstore   # extra arguments go to pytest
 
-uv is installed with pip when missing; uv then installs Python packages from uv.lock
-into .venv (the lock file is the single source of truth, so CI and users get the same
-versions).
+uv is installed with pip when missing, into its own virtual environment under .tools/
+(never into the interpreter that runs this script); uv then installs Python packages from
+uv.lock into .venv (the lock file is the single source of truth, so CI and users get the
+same versions). The demo installs only the runtime distributions and what they need; the
+test command adds the development group (test oracles, object-store servers, linters).
 """
 
 from __future__ import annotations
@@ -21,19 +23,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 
+TOOLS = ROOT / ".tools" / "uv"
+
+
 def uv_command() -> list[str]:
-    """A command prefix that runs uv, installing it with pip if needed."""
+    """A command prefix that runs uv: one already installed, or one this script installs
+    with pip into a virtual environment of its own under .tools/."""
     found = shutil.which("uv")
     if found:
         return [found]
     probe = subprocess.run([sys.executable, "-m", "uv", "--version"], capture_output=True)
-    if probe.returncode != 0:
-        print("dev.py: installing uv with pip", flush=True)
+    if probe.returncode == 0:
+        return [sys.executable, "-m", "uv"]
+    tool_python = TOOLS / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    if not tool_python.exists():
+        print(f"dev.py: installing uv with pip into {TOOLS.relative_to(ROOT)}", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(TOOLS)], check=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv"],
+            [str(tool_python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "uv"],
             check=True,
         )
-    return [sys.executable, "-m", "uv"]
+    return [str(tool_python), "-m", "uv"]
 
 
 def main(argv: list[str]) -> int:
@@ -43,11 +53,16 @@ def main(argv: list[str]) -> int:
     command, extra = argv[0], argv[1:]
     uv = uv_command()
     env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(ROOT / ".venv"))
-    subprocess.run([*uv, "sync", "--all-packages", "--locked"], cwd=ROOT, env=env, check=True)
+    if command == "demo":
+        # Runtime distributions only; --inexact keeps whatever a test run installed.
+        sync = ["sync", "--all-packages", "--locked", "--no-dev", "--inexact"]
+    else:
+        sync = ["sync", "--all-packages", "--locked"]
+    subprocess.run([*uv, *sync], cwd=ROOT, env=env, check=True)
     if command == "setup":
         return 0
     if command == "demo":
-        run = [*uv, "run", "--locked", "python", "examples/quickstart.py", *extra]
+        run = [*uv, "run", "--no-sync", "python", "examples/quickstart.py", *extra]
     else:
         run = [*uv, "run", "--locked", "pytest", *extra]
     return subprocess.run(run, cwd=ROOT, env=env).returncode
