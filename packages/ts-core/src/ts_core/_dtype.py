@@ -145,6 +145,13 @@ class dtype:
         return _numpy_dtype(self._name)
 
     @property
+    def dtype(self) -> numpy.dtype[Any]:
+        """``numpy_dtype`` under the name NumPy looks for, so ``np.dtype(ts.uint16)`` and
+        ``np.dtype(store.dtype)`` work, as Dask and other array libraries need (a ts
+        extension: tensorstore's dtype lacks it)."""
+        return _numpy_dtype(self._name)
+
+    @property
     def type(self) -> type:
         """The scalar type: ``numpy_dtype.type``, or ``bytes``/``str`` for string/ustring."""
         return _PY_SCALAR_TYPES.get(self._name) or _numpy_dtype(self._name).type
