@@ -1,0 +1,111 @@
+"""OCDBT's on-disk format: the decoded data model, decoding and encoding of manifests,
+version tree nodes and B+tree nodes, and reading them from a base kvstore.
+
+Byte-compatible with tensorstore (``tensorstore/kvstore/ocdbt/index.rst``). Used by the
+rest of ts_ocdbt (the kvstore driver, the writer, versions and dump tools).
+"""
+
+from ._btree import decode_btree_node, encode_btree_node, validate_btree_node_reference
+from ._errors import (
+    ChecksumMismatchError,
+    CorruptDataError,
+    MissingDataError,
+    TruncatedDataError,
+    UnsupportedFormatError,
+)
+from ._location import format_location, parse_location
+from ._manifest import (
+    MANIFEST_KEY,
+    NUM_NUMBERED_MANIFESTS_TO_KEEP,
+    decode_manifest,
+    encode_manifest,
+    numbered_manifest_key,
+    parse_numbered_manifest_key,
+)
+from ._model import (
+    DEFAULT_MAX_DECODED_NODE_BYTES,
+    DEFAULT_MAX_INLINE_VALUE_BYTES,
+    DEFAULT_VERSION_TREE_ARITY_LOG2,
+    MANIFEST_KIND_NUMBERED,
+    MANIFEST_KIND_SINGLE,
+    MAX_INLINE_VALUE_BYTES,
+    MAX_KEY_LENGTH,
+    MAX_VERSION_TREE_ARITY_LOG2,
+    MISSING_REFERENCE,
+    BtreeGenerationReference,
+    BtreeNode,
+    BtreeNodeStatistics,
+    Config,
+    DataFileId,
+    IndirectDataReference,
+    InteriorNodeEntry,
+    LeafNodeEntry,
+    Manifest,
+    VersionNodeReference,
+    VersionTreeNode,
+    ZstdCompression,
+)
+from ._read import (
+    describe_reference,
+    read_btree_node,
+    read_indirect,
+    read_manifest,
+    read_numbered_manifest,
+    read_version_tree_node,
+)
+from ._version_tree import (
+    decode_version_tree_node,
+    encode_version_tree_node,
+    max_version_tree_height,
+    validate_version_tree_node_reference,
+)
+
+__all__ = [
+    "DEFAULT_MAX_DECODED_NODE_BYTES",
+    "DEFAULT_MAX_INLINE_VALUE_BYTES",
+    "DEFAULT_VERSION_TREE_ARITY_LOG2",
+    "MANIFEST_KEY",
+    "MANIFEST_KIND_NUMBERED",
+    "MANIFEST_KIND_SINGLE",
+    "MAX_INLINE_VALUE_BYTES",
+    "MAX_KEY_LENGTH",
+    "MAX_VERSION_TREE_ARITY_LOG2",
+    "MISSING_REFERENCE",
+    "NUM_NUMBERED_MANIFESTS_TO_KEEP",
+    "BtreeGenerationReference",
+    "BtreeNode",
+    "BtreeNodeStatistics",
+    "ChecksumMismatchError",
+    "Config",
+    "CorruptDataError",
+    "DataFileId",
+    "IndirectDataReference",
+    "InteriorNodeEntry",
+    "LeafNodeEntry",
+    "Manifest",
+    "MissingDataError",
+    "TruncatedDataError",
+    "UnsupportedFormatError",
+    "VersionNodeReference",
+    "VersionTreeNode",
+    "ZstdCompression",
+    "decode_btree_node",
+    "decode_manifest",
+    "decode_version_tree_node",
+    "describe_reference",
+    "encode_btree_node",
+    "encode_manifest",
+    "encode_version_tree_node",
+    "format_location",
+    "max_version_tree_height",
+    "numbered_manifest_key",
+    "parse_location",
+    "parse_numbered_manifest_key",
+    "read_btree_node",
+    "read_indirect",
+    "read_manifest",
+    "read_numbered_manifest",
+    "read_version_tree_node",
+    "validate_btree_node_reference",
+    "validate_version_tree_node_reference",
+]
