@@ -1,6 +1,6 @@
 """The KvStore API, its driver contract, and the transactional layer."""
 
-from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult, WriteBatch
+from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult, StagedWrite, WriteBatch
 from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from ._key_range import KeyRange, prefix_range
 from ._keys import NAME_MAX, PATH_MAX, ConfinedRoot, check_key, check_key_range, check_path
@@ -33,6 +33,7 @@ __all__ = [
     "KvStoreSpec",
     "ReadOptions",
     "ReadResult",
+    "StagedWrite",
     "TimestampedStorageGeneration",
     "Transaction",
     "TransactionConflictError",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..context import Context
     from ._kvstore import KvStore
 
-__all__ = ["ByteRange", "KvStoreDriver", "ReadOptions", "ReadResult", "WriteBatch"]
+__all__ = ["ByteRange", "KvStoreDriver", "ReadOptions", "ReadResult", "StagedWrite", "WriteBatch"]
 
 
 @attrs.frozen
@@ -64,6 +64,20 @@ class ReadOptions:
     if_not_equal: bytes | None = None
     staleness_bound: float = math.inf
     byte_range: ByteRange = ByteRange()
+
+
+@attrs.frozen
+class StagedWrite:
+    """One key of an atomic multi-key commit (:meth:`KvStoreDriver.commit_atomic`).
+
+    ``modify`` maps the stored value (None: missing) to the new one (None: delete); None
+    means the key is only checked, not written. ``condition`` is the generation the
+    stored value must still have for the commit to happen; None accepts any.
+    """
+
+    key: bytes
+    modify: Callable[[bytes | None], bytes | None] | None
+    condition: bytes | None = None
 
 
 class ReadResult:
@@ -207,6 +221,23 @@ class KvStoreDriver(abc.ABC):
         reads the store meanwhile, so ``read`` must not take ``commit_lock``.
         """
         return False
+
+    def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+        """Commit ``writes`` of several keys as one step: all of them or none.
+
+        ``deleted_ranges`` are deleted first and each ``modify`` then sees the value left
+        after them. Returns False, having written nothing, when a ``condition`` does not
+        hold; raises (having written nothing) on a storage error. A store that implements
+        this gets one commit per transaction instead of one per key, and an atomic
+        transaction may hold any number of its keys (see ``commits_atomically``). A driver
+        that retries a lost race re-applies each ``modify`` to the value it then finds.
+        """
+        raise NotImplementedError(f'kvstore driver "{self.id}" cannot commit several keys atomically')
+
+    @property
+    def commits_atomically(self) -> bool:
+        """Whether this driver implements :meth:`commit_atomic`."""
+        return type(self).commit_atomic is not KvStoreDriver.commit_atomic
 
     @property
     def storage_identity(self) -> Hashable:

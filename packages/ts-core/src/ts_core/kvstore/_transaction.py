@@ -18,9 +18,12 @@ At commit:
 
 Staged keys are grouped by the driver's ``storage_identity`` (the physical store), not
 by KvStore object, so two arrays on one memory resource or on one filesystem are one
-store of the transaction. An atomic transaction commits all or nothing: any number of
-keys of stores with the commit-lock protocol (memory) plus one key of any other store; an
-operation that would go beyond that aborts the whole transaction (``_fail``).
+store of the transaction. A store whose driver implements ``commit_atomic`` (OCDBT)
+gets all its staged keys, read validations and deleted ranges in one call, atomic or not.
+An atomic transaction commits all or nothing: any number of keys of stores with the
+commit-lock protocol (memory) plus either one key of a store that writes a key at a time
+or one store with ``commit_atomic``; an operation that would go beyond that aborts the
+whole transaction (``_fail``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from typing import Any
 from .._executor import run_inline
 from .._future import Future
 from ..errors import TransactionConflictError
-from ._driver import KvStoreDriver, ReadOptions, ReadResult
+from ._driver import KvStoreDriver, ReadOptions, ReadResult, StagedWrite
 from ._generation import UNKNOWN, TimestampedStorageGeneration
 from ._key_range import KeyRange
 
@@ -88,11 +91,22 @@ class _KeyState:
 class _StoreState:
     """What a transaction staged in one physical store (one ``storage_identity``)."""
 
-    __slots__ = ("deleted_ranges", "keys")
+    __slots__ = ("claimed", "deleted_ranges", "keys")
 
     def __init__(self) -> None:
         self.keys: dict[bytes, _KeyState] = {}
         self.deleted_ranges: list[tuple[KvStoreDriver, KeyRange]] = []
+        #: In an atomic transaction, how an error names the store that holds the one
+        #: slot beside the commit-lock stores (a store with ``commit_atomic``).
+        self.claimed: str | None = None
+
+    def committing_driver(self) -> KvStoreDriver | None:
+        """The driver that commits this store in one ``commit_atomic`` call, if it has one."""
+        drivers = [entry.driver for entry in self.keys.values()]
+        drivers += [driver for driver, _ in self.deleted_ranges]
+        if drivers and drivers[0].commits_atomically:
+            return drivers[0]
+        return None
 
     def deleted_by_range(self, key: bytes) -> bool:
         return any(r.contains(key) for _, r in self.deleted_ranges)
@@ -230,23 +244,41 @@ class Transaction:
         return state
 
     def _claim_single_key(self, driver: KvStoreDriver, state: _StoreState, key: bytes) -> None:
-        """In an atomic transaction, keys of stores that cannot commit several keys at once
-        share one slot: the commit writes (or validates) that one key by itself while it
-        holds the other stores' commit locks. A second such key aborts the transaction."""
+        """In an atomic transaction, stores without the commit-lock protocol share one slot:
+        while it holds the other stores' commit locks, the commit writes (or validates)
+        either one key of a store that writes a key at a time, or any keys of one store
+        with ``commit_atomic`` in one call. Anything that needs a second slot aborts the
+        transaction."""
         if not self._atomic or _multi_key(driver):
+            return
+        committable = driver.commits_atomically
+        if committable and state.claimed is not None:
             return
         entry = state.keys.get(key)
         if entry is not None and entry.single:
             return
         for other_state in self._stores.values():
-            for other_key, other in other_state.keys.items():
-                if other.single:
-                    raise self._fail(ValueError(
-                        f"Cannot read/write {other.driver.describe_key(other_key)} and read/write "
-                        f"{driver.describe_key(key)} as single atomic transaction: kvstore driver "
-                        f'"{driver.id}" cannot commit more than one key atomically'
-                    ))
-        state.keys.setdefault(key, _KeyState(driver)).single = True
+            holder = other_state.claimed
+            if holder is None:
+                holder = next(
+                    (other.driver.describe_key(k) for k, other in other_state.keys.items() if other.single), None
+                )
+            if holder is not None:
+                reason = (
+                    "an atomic transaction can commit only one OCDBT-like database (a store with commit_atomic)"
+                    if committable and other_state.claimed is not None
+                    else f'kvstore driver "{driver.id}" cannot commit more than one key atomically'
+                    if not committable
+                    else "the other key's store cannot commit atomically together with it"
+                )
+                raise self._fail(ValueError(
+                    f"Cannot read/write {holder} and read/write {driver.describe_key(key)} as single "
+                    f"atomic transaction: {reason}"
+                ))
+        if committable:
+            state.claimed = driver.describe_key(key)
+        else:
+            state.keys.setdefault(key, _KeyState(driver)).single = True
 
     def _read(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> Future[ReadResult]:
         return run_inline(self._read_now, driver, key, options)
@@ -336,7 +368,9 @@ class Transaction:
         with self._lock:
             state = self._state_for(driver)
             if self._atomic:
-                raise ValueError("delete_range is not supported in an atomic transaction")
+                if not driver.commits_atomically:
+                    raise ValueError("delete_range is not supported in an atomic transaction")
+                self._claim_single_key(driver, state, key_range.inclusive_min)
             state.deleted_ranges.append((driver, key_range))
             for key, entry in state.keys.items():
                 if key_range.contains(key):
@@ -361,8 +395,13 @@ class Transaction:
             self._commit_atomic()
             return
         for state in self._stores.values():
-            self._validate_reads(state.keys.items())
+            if state.committing_driver() is None:
+                self._validate_reads(state.keys.items())
         for state in self._stores.values():
+            committing = state.committing_driver()
+            if committing is not None:
+                self._commit_store(committing, state)
+                continue
             for driver, key_range in state.deleted_ranges:
                 driver.delete_range(key_range)
             for key, entry in state.keys.items():
@@ -389,14 +428,42 @@ class Transaction:
                 return
         raise TransactionConflictError(f"commit of {key!r} lost {_MAX_COMMIT_RETRIES} races in a row")
 
+    def _commit_store(self, driver: KvStoreDriver, state: _StoreState, outcome: str = "") -> None:
+        """Commit a store with ``commit_atomic``: its writes, read validations and deleted
+        ranges in one call, all or nothing."""
+        writes = []
+        for key, entry in state.keys.items():
+            condition = None if entry.condition == UNKNOWN else entry.condition
+            if entry.staged:
+                # Re-applied to the value stored at commit; with a condition that value is
+                # the one this transaction read, without one the modifications are blind.
+                writes.append(StagedWrite(key, entry.apply, condition))
+            elif condition is not None:
+                writes.append(StagedWrite(key, None, condition))  # a read to validate
+        deleted_ranges = [key_range for _, key_range in state.deleted_ranges]
+        if not writes and not deleted_ranges:
+            return
+        if not driver.commit_atomic(writes, deleted_ranges):
+            changed = ", ".join(repr(w.key) for w in writes if w.condition is not None)
+            raise TransactionConflictError(
+                f"commit conflict: a key this transaction read ({changed}) changed since; "
+                f"retry the transaction{outcome or '; nothing of this store was written'}"
+            )
+
     def _commit_atomic(self) -> None:
         """All or nothing: hold the commit lock of every lockable store (memory), validate
-        reads and compute every value, then write the one key of a store without the lock
-        protocol (at most one, see ``_claim_single_key``), and only if that succeeded apply
-        the locked stores' writes, which cannot fail part way."""
+        reads and compute every value, then commit the one slot of the other stores (one
+        key of a store without the lock protocol, or one store with ``commit_atomic``; see
+        ``_claim_single_key``), and only if that succeeded apply the locked stores'
+        writes, which cannot fail part way."""
         locked: dict[Hashable, tuple[KvStoreDriver, list[tuple[bytes, _KeyState]]]] = {}
         others: list[tuple[bytes, _KeyState]] = []
+        committing: list[tuple[KvStoreDriver, _StoreState]] = []
         for identity, state in self._stores.items():
+            committing_driver = state.committing_driver()
+            if committing_driver is not None:
+                committing.append((committing_driver, state))
+                continue
             for key, entry in state.keys.items():
                 if _lockable(entry.driver):
                     locked.setdefault(identity, (entry.driver, []))[1].append((key, entry))
@@ -404,7 +471,7 @@ class Transaction:
                     others.append((key, entry))
         drivers = [driver for driver, _ in locked.values()]
         with contextlib.ExitStack() as held:
-            if drivers and any(entry.staged for _, entry in others):
+            if drivers and (committing or any(entry.staged for _, entry in others)):
                 held.enter_context(_single_key_commits)
             for driver in sorted(drivers, key=id):  # one global order: no deadlock
                 held.enter_context(driver.commit_lock)  # type: ignore[attr-defined]
@@ -433,6 +500,8 @@ class Transaction:
             for key, entry in others:
                 if entry.staged:
                     self._commit_key(entry.driver, key, entry)
+            for driver, state in committing:
+                self._commit_store(driver, state, "; nothing was written")
             for driver, batch in writes:
                 driver.apply_writes(batch)  # type: ignore[attr-defined]
 
