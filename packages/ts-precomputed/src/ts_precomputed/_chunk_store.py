@@ -1,0 +1,175 @@
+"""The kvstore a precomputed scale's chunks are read from and written to by the driver.
+
+The chunked-driver base hands whole grid cells to ``encode_chunk`` and expects whole grid
+cells from ``decode_chunk``, without saying which chunk they are. Precomputed chunks at the
+upper edge of a volume are stored truncated to the volume, and their encoding must be told
+their shape. So the driver's own chunk codec is the raw layout of a whole cell (``x``
+fastest, little-endian: what a ``raw`` interior chunk stores), and this adapter, which
+sees each chunk's key (``x0-x1_y0-y1_z0-z1``, the chunk's bounds), converts between that
+and the scale's encoding of the truncated chunk. A raw interior chunk passes through
+untouched; nothing else about reads and writes (generations, conditions, listing)
+changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ts_core.errors import ChunkError
+from ts_core.kvstore import (
+    KeyRange,
+    KvStoreDriver,
+    ReadOptions,
+    ReadResult,
+    TimestampedStorageGeneration,
+    WriteBatch,
+)
+
+from .encoding_api import ChunkEncoding
+
+__all__ = ["EncodedChunkStore", "chunk_bounds"]
+
+#: One dimension of a chunk key: ``<start>-<stop>`` (either may be negative).
+_BOUNDS = re.compile(rb"(-?\d+)-(-?\d+)")
+
+
+def chunk_bounds(key: bytes) -> tuple[tuple[int, int], ...] | None:
+    """The ``(start, stop)`` per XYZ dimension a chunk key names, or None if it names none."""
+    name = key.rsplit(b"/", 1)[-1]
+    parts = name.split(b"_")
+    if len(parts) != 3:
+        return None
+    bounds = []
+    for part in parts:
+        match = _BOUNDS.fullmatch(part)
+        if match is None:
+            return None
+        bounds.append((int(match.group(1)), int(match.group(2))))
+    return tuple(bounds)
+
+
+class EncodedChunkStore(KvStoreDriver):
+    """Chunks of one scale in its encoding, seen as whole raw grid cells (not registered)."""
+
+    id = "neuroglancer_precomputed_chunks"
+    spec_class = dict
+
+    def __init__(self, base: KvStoreDriver, encoding: ChunkEncoding, chunk_shape: tuple[int, int, int, int], dtype: np.dtype[Any]) -> None:
+        self.base = base
+        self.encoding = encoding
+        #: Shape of a grid cell, ``(x, y, z, channel)``.
+        self.chunk_shape = chunk_shape
+        #: Element type of the whole-cell layout (little-endian).
+        self.stored_dtype = np.dtype(dtype).newbyteorder("<")
+        self.cell_bytes = int(np.prod(chunk_shape)) * self.stored_dtype.itemsize
+        self.passthrough = encoding.name == "raw"
+        self.local_io = base.local_io  # type: ignore[misc]
+
+    @classmethod
+    def open(cls, spec: Any, context: Any) -> EncodedChunkStore:
+        raise NotImplementedError("the precomputed chunk store is created by the neuroglancer_precomputed driver")
+
+    @property
+    def spec(self) -> Any:
+        return self.base.spec
+
+    @property
+    def executor(self) -> Any:
+        return self.base.executor
+
+    # -- conversions ------------------------------------------------------------------------
+    def stored_shape(self, key: bytes) -> tuple[int, int, int, int]:
+        """The (truncated) shape of the chunk ``key`` names."""
+        bounds = chunk_bounds(key)
+        if bounds is None:
+            raise ChunkError(f"{key.decode('utf-8', 'backslashreplace')!r} is not a chunk key")
+        shape = tuple(stop - start for start, stop in bounds)
+        if any(not 0 < extent <= cell for extent, cell in zip(shape, self.chunk_shape, strict=False)):
+            raise ChunkError(f"chunk key {key.decode('utf-8', 'backslashreplace')!r} does not name a chunk of this scale")
+        return (*shape, self.chunk_shape[3])  # type: ignore[return-value]
+
+    def to_cell(self, key: bytes, data: bytes) -> bytes:
+        """Stored bytes of chunk ``key`` to the whole-cell layout; ChunkError naming the key."""
+        shape = self.stored_shape(key)
+        try:
+            if self.passthrough and shape == self.chunk_shape:
+                if len(data) != self.cell_bytes:
+                    self.encoding.decode(data, shape)  # raises, saying what is wrong
+                return data
+            chunk = self.encoding.decode(data, shape)
+            if tuple(chunk.shape) != shape:
+                raise ChunkError(f"the encoding decoded a chunk of shape {list(chunk.shape)}, not {list(shape)}")
+        except Exception as exc:
+            raise ChunkError(f"error decoding chunk {key.decode('utf-8', 'backslashreplace')!r}: {exc}") from exc
+        if shape == self.chunk_shape:
+            cell = np.asarray(chunk, dtype=self.stored_dtype, order="F")
+        else:
+            cell = np.zeros(self.chunk_shape, dtype=self.stored_dtype, order="F")
+            cell[: shape[0], : shape[1], : shape[2]] = chunk
+        return cell.tobytes(order="F")
+
+    def to_stored(self, key: bytes, value: bytes) -> bytes:
+        """The whole-cell layout of chunk ``key`` to its stored (truncated, encoded) bytes."""
+        shape = self.stored_shape(key)
+        if self.passthrough and shape == self.chunk_shape:
+            return value
+        cell = np.frombuffer(value, dtype=self.stored_dtype).reshape(self.chunk_shape, order="F")
+        return self.encoding.encode(cell[: shape[0], : shape[1], : shape[2]])
+
+    # -- the kvstore contract ------------------------------------------------------------------
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        whole = options if options.byte_range.is_full else ReadOptions(options.if_not_equal, options.staleness_bound)
+        result = self.base.read(key, whole)
+        if result.state != "value":
+            return result
+        value = self.to_cell(key, result.value)
+        if not options.byte_range.is_full:
+            start, stop = options.byte_range.resolve(len(value), key)
+            value = value[start:stop]
+        return ReadResult("value", value, result.stamp)
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        return self.base.write(key, None if value is None else self.to_stored(key, value), if_equal)
+
+    def write_batch(self) -> WriteBatch:
+        return _EncodingWriteBatch(self, self.base.write_batch())
+
+    def delete_range(self, key_range: KeyRange) -> None:
+        self.base.delete_range(key_range)
+
+    def list(self, key_range: KeyRange) -> Iterable[bytes]:
+        return self.base.list(key_range)
+
+    def check_path(self, path: str) -> None:
+        self.base.check_path(path)
+
+    def check_key(self, path: str, key: bytes) -> None:
+        self.base.check_key(path, key)
+
+    def check_key_range(self, path: str, key_range: KeyRange) -> None:
+        self.base.check_key_range(path, key_range)
+
+    def describe_key(self, key: bytes) -> str:
+        return self.base.describe_key(key)
+
+
+class _EncodingWriteBatch(WriteBatch):
+    """The base store's write batch, with each value encoded first."""
+
+    def __init__(self, store: EncodedChunkStore, base_batch: WriteBatch) -> None:
+        super().__init__(store)
+        self.store = store
+        self.base_batch = base_batch
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        return self.base_batch.write(key, None if value is None else self.store.to_stored(key, value), if_equal)
+
+    def finish(self) -> None:
+        self.base_batch.finish()
+
+    def writers(self, key_prefix: bytes, cores: int) -> int:
+        return self.base_batch.writers(key_prefix, cores)

@@ -1,0 +1,378 @@
+"""The ``neuroglancer_precomputed`` TensorStore driver: one scale of a multiscale volume.
+
+The array is 4-D, ``x, y, z, channel``, its origin the scale's ``voxel_offset`` and its
+chunk grid aligned there. Chunks live under the scale's ``key`` as
+``<key>/<x0>-<x1>_<y0>-<y1>_<z0>-<z1>`` (their bounds, truncated at the volume's upper
+edge). Internally the chunked-driver base works on the zero-based grid; reads and writes
+are shifted by the origin on the way in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ts_core.driver import KvsChunkedDriver, SchemaConstraints, load_metadata_json
+from ts_core.errors import SpecError
+from ts_core.kvstore import NO_VALUE, UNKNOWN, KvStore, prefix_range
+
+from ._metadata import INFO_KEY, MultiscaleMetadata, ScaleMetadata, encoding_class, parse_info
+from ._scale import (
+    LABELS,
+    ScaleExistsError,
+    create_scale,
+    open_scale,
+    parse_constraints,
+)
+
+if TYPE_CHECKING:
+    from ts_core import Future
+    from ts_core.context import Context
+    from ts_core.driver import OpenOptions
+    from ts_core.index_space import IndexDomain, IndexTransform
+    from ts_core.kvstore import Transaction
+
+    from .encoding_api import ChunkEncoding
+
+__all__ = ["PrecomputedDriver", "resolve_scale_key"]
+
+#: Spec members naming the scale; the rest of a spec is the base's.
+FORMAT_MEMBERS = ("scale_index", "multiscale_metadata", "scale_metadata")
+
+
+def resolve_scale_key(path: str, scale_key: str) -> str:
+    """The kvstore path of a scale's chunks: ``scale_key`` relative to the volume's
+    ``path``, with ``..`` components taking one directory off (tensorstore's rule)."""
+    parts = [part for part in path.rstrip("/").split("/")] if path.rstrip("/") else []
+    for part in scale_key.split("/"):
+        if part == ".." and parts:
+            parts.pop()
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
+    """One scale of a Neuroglancer precomputed volume."""
+
+    id = "neuroglancer_precomputed"
+    metadata_key = INFO_KEY
+
+    # -- what a spec implies ------------------------------------------------------------------
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """Rank, dtype, domain, chunk layout, codec and units the spec's members imply."""
+        from ._spec_schema import precomputed_spec_schema
+
+        return precomputed_spec_schema(json_value)
+
+    @classmethod
+    def normalize_spec_metadata(cls, json_value: dict[str, Any]) -> dict[str, Any]:
+        """Precomputed specs have no ``metadata`` member (their members are normalised by
+        ``spec_schema``'s checks); nothing to do."""
+        metadata = json_value.get("metadata")
+        return dict(metadata) if isinstance(metadata, Mapping) else {}
+
+    # -- metadata ------------------------------------------------------------------------------
+    @classmethod
+    def parse_stored_metadata(cls, data: bytes) -> MultiscaleMetadata:
+        return parse_info(load_metadata_json(data))
+
+    @classmethod
+    def encode_metadata(cls, metadata: MultiscaleMetadata) -> bytes:
+        return metadata.encode()
+
+    @classmethod
+    def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> MultiscaleMetadata:
+        constraints = parse_constraints(spec_members, schema)
+        return create_scale(None, constraints, schema)[0]
+
+    @classmethod
+    def check_metadata(cls, metadata: MultiscaleMetadata, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
+        open_scale(metadata, parse_constraints(spec_members, schema), schema)
+
+    @classmethod
+    def open_driver(
+        cls, kvstore: KvStore, spec_members: dict[str, Any], schema: SchemaConstraints, context: Context, options: OpenOptions
+    ) -> PrecomputedDriver:
+        """Open a scale, create a volume, or add a scale to an existing ``info``.
+
+        A new ``info`` is written only if none exists, and a scale is added by a write
+        conditioned on the generation of the ``info`` it was added to: of two concurrent
+        creators one wins, the other re-reads and tries again (then finding the scale, or
+        adding its own after the winner's)."""
+        if schema.fill_value is not None:
+            raise SpecError("fill_value", "fill_value not supported by neuroglancer_precomputed format")
+        constraints = parse_constraints(spec_members, schema)
+        if options.delete_existing:
+            kvstore.delete_range(prefix_range(b"")).result()
+        if options.assume_metadata:
+            info, index = create_scale(None, constraints, schema, assume_metadata=True)
+            return cls.build(kvstore, info, index, spec_members, schema, context, options)
+        where = _where(kvstore)
+        while True:
+            stored = kvstore.read_blocking(INFO_KEY)
+            existing = None
+            if stored.state == "value":
+                existing = _parse_stored(stored.value, kvstore)
+            if options.create:
+                try:
+                    info, index = create_scale(existing, constraints, schema)
+                except ScaleExistsError:
+                    if not options.open:
+                        raise
+                else:
+                    driver = cls.build(kvstore, info, index, spec_members, schema, context, options)
+                    condition = NO_VALUE if existing is None else stored.stamp.generation
+                    stamp = kvstore.write(INFO_KEY, info.encode(), if_equal=condition).result()
+                    if stamp.generation == UNKNOWN and kvstore.transaction is None:
+                        continue  # another writer changed info first: decide again on theirs
+                    return driver
+            if existing is None:
+                raise ValueError(
+                    f"cannot open: no precomputed volume at {where!r} ({INFO_KEY} is missing); "
+                    "pass create=True to create one"
+                )
+            index = open_scale(existing, constraints, schema)
+            return cls.build(kvstore, existing, index, spec_members, schema, context, options)
+
+    @classmethod
+    def build(
+        cls,
+        kvstore: KvStore,
+        info: MultiscaleMetadata,
+        index: int,
+        spec_members: Mapping[str, Any],
+        schema: SchemaConstraints,
+        context: Context,
+        options: OpenOptions,
+    ) -> PrecomputedDriver:
+        """The driver of scale ``index`` of ``info``, checked against the schema."""
+        members = {**spec_members, "scale_index": index}
+        driver = cls(kvstore=kvstore, metadata=info, context=context, options=options, spec_members=members)
+        driver.check_schema_constraints(schema)
+        driver.check_units(schema)
+        return driver
+
+    def check_units(self, schema: SchemaConstraints) -> None:
+        """Dimension units the schema asks for must be the scale's resolution in nm."""
+        from ._scale import OpenConstraints, check_units_match_resolution, effective_units
+
+        if schema.dimension_units is not None:
+            units = effective_units(OpenConstraints(None, {}, {}), schema)
+            check_units_match_resolution(units, self.scale.resolution, "dimension_units")
+
+    # -- the selected scale ------------------------------------------------------------------
+    @property
+    def scale_index(self) -> int:
+        index: int = self.spec_members["scale_index"]
+        return index
+
+    @property
+    def scale(self) -> ScaleMetadata:
+        """The scale this driver reads and writes."""
+        return self.metadata.scales[self.scale_index]
+
+    def scale_of(self, metadata: MultiscaleMetadata) -> ScaleMetadata:
+        index = self.scale_index
+        if index >= len(metadata.scales):
+            raise ValueError(f"the volume's info no longer has scale {index}")
+        return metadata.scales[index]
+
+    def chunk_size_of(self, metadata: MultiscaleMetadata) -> tuple[int, int, int]:
+        wanted = (self.spec_members.get("scale_metadata") or {}).get("chunk_size")
+        scale = self.scale_of(metadata)
+        if wanted is not None and tuple(wanted) in scale.chunk_sizes:
+            return tuple(wanted)  # type: ignore[return-value]
+        return scale.chunk_sizes[0]
+
+    @property
+    def origin(self) -> tuple[int, int, int, int]:
+        """The domain's inclusive lower bounds: ``voxel_offset`` and channel 0."""
+        return (*self.scale.voxel_offset, 0)
+
+    @property
+    def encoding(self) -> ChunkEncoding:
+        """The scale's encoding, configured with the spec's writer options."""
+        return self.encoded_state[0]
+
+    @property
+    def encoded_state(self) -> tuple[ChunkEncoding, KvStore, Any]:
+        state = self.__dict__.get("_precomputed_state")
+        if state is None or state[2] is not self.metadata:
+            self.on_metadata(self.metadata)
+            state = self.__dict__["_precomputed_state"]
+        return state  # type: ignore[no-any-return]
+
+    def on_metadata(self, metadata: MultiscaleMetadata) -> None:
+        scale = self.scale_of(metadata)
+        encoding_type = encoding_class(scale.encoding, f"scales[{self.scale_index}].encoding")
+        wanted = dict(self.spec_members.get("scale_metadata") or {})
+        options = {
+            name: wanted.get(name, scale.encoding_members.get(name))
+            for name in encoding_type.writer_options
+            if name in wanted or name in scale.encoding_members
+        }
+        scale_json = {**scale.to_json(), "chunk_sizes": [list(self.chunk_size_of(metadata))]}
+        encoding = encoding_type(metadata.dtype, metadata.num_channels, scale_json, options)
+        chunk_store = _chunk_store(self, metadata, scale, encoding)
+        self.__dict__["_precomputed_state"] = (encoding, chunk_store, metadata)
+        size, chunk = scale.size, self.chunk_size_of(metadata)
+        self.__dict__["_precomputed_keys"] = (scale.voxel_offset, chunk, tuple(o + s for o, s in zip(scale.voxel_offset, size, strict=True)))
+
+    @property
+    def chunk_kvstore(self) -> KvStore:
+        return self.encoded_state[1]
+
+    # -- layout ------------------------------------------------------------------------------
+    def array_shape(self, metadata: MultiscaleMetadata) -> tuple[int, ...]:
+        return (*self.scale_of(metadata).size, metadata.num_channels)
+
+    def chunk_shape(self, metadata: MultiscaleMetadata) -> tuple[int, ...]:
+        return (*self.chunk_size_of(metadata), metadata.num_channels)
+
+    def chunk_key(self, grid_indices: Sequence[int]) -> str:
+        # Neuroglancer "unsharded chunk storage": the chunk's bounds, in voxels, per axis.
+        origin, chunk, stop = self.__dict__["_precomputed_keys"]
+        parts = []
+        for dim in range(3):
+            start = origin[dim] + grid_indices[dim] * chunk[dim]
+            parts.append(f"{start}-{min(start + chunk[dim], stop[dim])}")
+        return "_".join(parts)
+
+    def dimension_labels(self) -> list[str]:
+        return list(LABELS)
+
+    def inner_order(self) -> list[int]:
+        return [3, 2, 1, 0]
+
+    # -- chunks: whole grid cells, x fastest (the chunk store converts to the encoding) ---------
+    def fill_chunk(self) -> np.ndarray[Any, Any]:
+        return np.zeros(self.grid_chunk_shape, dtype=self.metadata.dtype, order="F")
+
+    def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
+        stored = self.metadata.dtype.newbyteorder("<")
+        cell: np.ndarray[Any, Any] = np.frombuffer(data, dtype=stored).reshape(self.grid_chunk_shape, order="F")
+        return cell
+
+    def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
+        return np.asarray(storage, dtype=self.metadata.dtype.newbyteorder("<")).tobytes(order="F")
+
+    # -- the domain: origin at voxel_offset -------------------------------------------------------
+    @property
+    def domain(self) -> IndexDomain:
+        from ts_core.index_space import IndexDomain
+
+        return IndexDomain(inclusive_min=list(self.origin), shape=list(self.shape), labels=list(LABELS))
+
+    def to_grid(self, transform: IndexTransform) -> IndexTransform:
+        """``transform`` (into the volume's domain) shifted onto the zero-based grid."""
+        origin = self.origin
+        if not any(origin):
+            return transform
+        from ts_core.index_space import IndexTransform, OutputIndexMap, compose
+
+        shift = IndexTransform(
+            input_inclusive_min=list(origin),
+            input_shape=list(self.shape),
+            input_labels=list(LABELS),
+            output=[OutputIndexMap(input_dimension=dim, offset=-origin[dim]) for dim in range(4)],
+        )
+        shifted: IndexTransform = compose(shift, transform)
+        return shifted
+
+    def read(self, transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
+        return super().read(self.to_grid(transform), transaction)
+
+    def write(
+        self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
+    ) -> Future[None]:
+        return super().write(self.to_grid(transform), source, transaction)
+
+    def stored_chunk_counts(self, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
+        return super().stored_chunk_counts(self.to_grid(transform), transaction)
+
+    # -- schema and spec ----------------------------------------------------------------------
+    def codec_json(self) -> dict[str, Any]:
+        scale = self.scale
+        codec: dict[str, Any] = {"driver": self.id, "encoding": scale.encoding}
+        encoding_type = encoding_class(scale.encoding, "encoding")
+        for name in encoding_type.writer_options:
+            if name in scale.encoding_members:
+                codec[name] = scale.encoding_members[name]
+        if scale.sharding is not None and "data_encoding" in scale.sharding:
+            codec["shard_data_encoding"] = scale.sharding["data_encoding"]
+        return codec
+
+    @property
+    def dimension_units(self) -> list[tuple[float, str] | None]:
+        return [*((value, "nm") for value in self.scale.resolution), None]
+
+    @property
+    def schema(self) -> Any:
+        from ts_core.schema import ChunkLayout, CodecSpec, Schema
+
+        grid = ChunkLayout.Grid(shape=list(self.grid_chunk_shape))
+        layout = ChunkLayout(grid_origin=list(self.origin), inner_order=[3, 2, 1, 0], read_chunk=grid, write_chunk=grid)
+        schema = Schema(dtype=self.numpy_dtype, domain=self.domain, chunk_layout=layout, codec=CodecSpec(self.codec_json()))
+        schema.update(dimension_units=self.dimension_units)
+        return schema
+
+    def spec_json(self) -> dict[str, Any]:
+        info, scale = self.metadata, self.scale
+        scale_json = scale.to_json()
+        scale_metadata = {
+            name: value for name, value in scale_json.items() if name not in ("chunk_sizes",)
+        }
+        scale_metadata["chunk_size"] = list(self.chunk_size_of(info))
+        scale_metadata["sharding"] = None if scale.sharding is None else dict(scale.sharding)
+        multiscale = {**info.extra, "num_channels": info.num_channels, "type": info.type}
+        return {
+            "driver": self.id,
+            "kvstore": self.kvstore.spec().to_json(),
+            "dtype": info.data_type,
+            "scale_index": self.scale_index,
+            "multiscale_metadata": multiscale,
+            "scale_metadata": dict(sorted(scale_metadata.items())),
+        }
+
+
+def _where(kvstore: KvStore) -> str:
+    try:
+        return kvstore.url or kvstore.path
+    except (ValueError, NotImplementedError):
+        return kvstore.path
+
+
+def _parse_stored(data: bytes, kvstore: KvStore) -> MultiscaleMetadata:
+    try:
+        return parse_info(load_metadata_json(data))
+    except ValueError as exc:
+        raise ValueError(f"invalid metadata in {kvstore.path + INFO_KEY!r}: {exc}") from exc
+
+
+def _chunk_store(driver: PrecomputedDriver, metadata: MultiscaleMetadata, scale: ScaleMetadata, encoding: ChunkEncoding) -> KvStore:
+    """The kvstore the scale's chunks are read from and written to (keys: chunk bounds)."""
+    if scale.sharding is not None:
+        return _sharded_chunk_store(driver, metadata, scale, encoding)
+    from ._chunk_store import EncodedChunkStore
+
+    kvstore = driver.kvstore
+    prefix = resolve_scale_key(kvstore.path, scale.key)
+    store = EncodedChunkStore(kvstore.driver, encoding, tuple(driver.chunk_shape(metadata)), metadata.dtype)  # type: ignore[arg-type]
+    return KvStore(store, prefix + "/" if prefix else "", kvstore.transaction, kvstore.context)
+
+
+def _sharded_chunk_store(driver: PrecomputedDriver, metadata: MultiscaleMetadata, scale: ScaleMetadata, encoding: ChunkEncoding) -> KvStore:
+    """The seam of the sharded format: ``ts_precomputed._sharded_io`` provides the store."""
+    try:
+        from . import _sharded_io  # type: ignore[attr-defined]
+    except ImportError:
+        raise NotImplementedError(
+            "sharded precomputed scales need ts_precomputed._sharded_io (the sharded chunk store), "
+            "which is not available yet"
+        ) from None
+    store: KvStore = _sharded_io.sharded_chunk_store(driver, metadata, scale, encoding)
+    return store

@@ -1,0 +1,73 @@
+"""What a ``neuroglancer_precomputed`` spec's own members imply, as a ``ts.Schema``
+(tensorstore's effective domain, chunk layout, codec and dimension units of a spec)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ts_core.driver import check_spec_members
+
+__all__ = ["precomputed_spec_schema"]
+
+
+def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
+    """Schema implied by ``multiscale_metadata``, ``scale_metadata`` and the spec's dtype."""
+    from ts_core.index_space import IndexDomain
+    from ts_core.schema import ChunkLayout, CodecSpec, Schema
+
+    from ._metadata import DATA_TYPES, check_data_type, integer_vector, number_vector
+    from ._scale import LABELS
+
+    multiscale = json_value.get("multiscale_metadata")
+    multiscale = multiscale if isinstance(multiscale, Mapping) else {}
+    scale = json_value.get("scale_metadata")
+    scale = scale if isinstance(scale, Mapping) else {}
+    schema = Schema(rank=4)
+    if "data_type" in multiscale:
+        schema.update(dtype=DATA_TYPES[check_data_type(multiscale["data_type"], "multiscale_metadata.data_type")])
+    lower: list[int] = [-(2**62 - 1)] * 3 + [0]
+    upper: list[int] = [2**62 - 1] * 4
+    implicit_lower = [True, True, True, False]
+    implicit_upper = [True] * 4
+    channels = multiscale.get("num_channels")
+    if isinstance(channels, int) and not isinstance(channels, bool):
+        upper[3], implicit_upper[3] = channels, False
+    if "size" in scale:
+        size = integer_vector(scale["size"], "scale_metadata.size", 0)
+        offset = integer_vector(scale.get("voxel_offset", [0, 0, 0]), "scale_metadata.voxel_offset", -(2**62 - 2))
+        for dim in range(3):
+            lower[dim], upper[dim] = offset[dim], offset[dim] + size[dim]
+            implicit_lower[dim] = implicit_upper[dim] = False
+    domain = IndexDomain(
+        inclusive_min=[value if abs(value) < 2**62 - 1 else -float("inf") for value in lower],  # type: ignore[misc]
+        exclusive_max=[value if value < 2**62 - 1 else float("inf") for value in upper],  # type: ignore[misc]
+        implicit_lower_bounds=implicit_lower,
+        implicit_upper_bounds=implicit_upper,
+        labels=list(LABELS),
+    )
+    schema.update(domain=domain)
+    layout: dict[str, Any] = {"inner_order": [3, 2, 1, 0]}
+    origin = [None if implicit_lower[dim] else lower[dim] for dim in range(4)]
+    layout["grid_origin"] = origin
+    chunk_channels = None if implicit_upper[3] else upper[3]
+    read_shape: list[Any] = [None, None, None, chunk_channels]
+    if "chunk_size" in scale:
+        read_shape[:3] = list(integer_vector(scale["chunk_size"], "scale_metadata.chunk_size", 1))
+    layout["read_chunk"] = {"shape": read_shape}
+    write_shape = list(read_shape) if ("sharding" in scale and scale["sharding"] is None) else [None, None, None, chunk_channels]
+    layout["write_chunk"] = {"shape": write_shape}
+    schema.update(chunk_layout=ChunkLayout(json=layout))
+    codec: dict[str, Any] = {"driver": "neuroglancer_precomputed"}
+    for name in ("encoding", "jpeg_quality", "png_level"):
+        if name in scale:
+            codec[name] = scale[name]
+    sharding = scale.get("sharding")
+    if isinstance(sharding, Mapping) and "data_encoding" in sharding:
+        codec["shard_data_encoding"] = sharding["data_encoding"]
+    schema.update(codec=CodecSpec(codec))
+    if "resolution" in scale:
+        resolution = number_vector(scale["resolution"], "scale_metadata.resolution")
+        schema.update(dimension_units=[*((value, "nm") for value in resolution), None])
+    check_spec_members(schema, json_value)
+    return schema
