@@ -315,7 +315,7 @@ class ShardedKvStore(KvStoreDriver):
     id = "neuroglancer_uint64_sharded"
     spec_class = ShardedKvStoreSpec
 
-    def __init__(self, spec: ShardedKvStoreSpec, base: KvStore, sharding: ShardingSpec) -> None:
+    def __init__(self, spec: ShardedKvStoreSpec | None, base: KvStore, sharding: ShardingSpec) -> None:
         self._spec = spec
         self._base_kvstore = base
         self.sharding = sharding
@@ -335,12 +335,13 @@ class ShardedKvStore(KvStoreDriver):
     @classmethod
     def over(cls, base: KvStore, sharding: ShardingSpec) -> ShardedKvStore:
         """The kvstore of ``sharding`` over an open base kvstore (the driver's sharded scales)."""
-        spec = ShardedKvStoreSpec(base=base.spec().to_json(), metadata=sharding.to_json())
         path = base.path if not base.path or base.path.endswith("/") else base.path + "/"
-        return cls(spec, KvStore(base.driver, path, base.transaction, base.context), sharding)
+        return cls(None, KvStore(base.driver, path, base.transaction, base.context), sharding)
 
     @property
     def spec(self) -> ShardedKvStoreSpec:
+        if self._spec is None:
+            self._spec = ShardedKvStoreSpec(base=self._base_kvstore.spec().to_json(), metadata=self.sharding.to_json())
         return self._spec
 
     @classmethod
