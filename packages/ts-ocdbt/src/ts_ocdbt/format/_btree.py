@@ -1,10 +1,61 @@
-"""B+tree nodes."""
+"""B+tree nodes ("B+tree node format" in tensorstore's ``kvstore/ocdbt/index.rst``)."""
 
 from __future__ import annotations
 
-from ._model import BtreeNode, Config
+from typing import Final
 
-__all__ = ["decode_btree_node", "encode_btree_node", "validate_btree_node_reference"]
+from ._codec import (
+    BTREE_NODE_MAGIC,
+    DataFileTableBuilder,
+    Reader,
+    Writer,
+    check_reference,
+    common_prefix_length,
+    decode_envelope,
+    encode_envelope,
+    read_data_file_table,
+    read_file_id,
+)
+from ._entries import read_statistics, write_statistics
+from ._errors import CorruptDataError
+from ._model import (
+    MAX_INLINE_VALUE_BYTES,
+    MAX_KEY_LENGTH,
+    BtreeNode,
+    Config,
+    DataFileId,
+    IndirectDataReference,
+    InteriorNodeEntry,
+    LeafNodeEntry,
+)
+
+__all__ = [
+    "MAX_NODE_ARITY",
+    "decode_btree_node",
+    "decoded_size_limit",
+    "encode_btree_node",
+    "validate_btree_node_reference",
+]
+
+#: Most entries a B+tree node may have.
+MAX_NODE_ARITY: Final = 1024 * 1024
+#: Bound on a decompressed node when the database's ``max_decoded_node_bytes`` is unknown
+#: or 0 (unlimited).
+DEFAULT_MAX_DECODED_BYTES: Final = 1024 * 2**20
+#: ``value_kind`` of a leaf entry.
+_INLINE_VALUE: Final = 0
+_OUT_OF_LINE_VALUE: Final = 1
+
+
+def decoded_size_limit(config: Config | None) -> int:
+    """How large a node of a database with ``config`` may decompress to.
+
+    Writers fill nodes up to ``max_decoded_node_bytes`` (an estimate of the decoded size
+    that exceeds the encoded one) and may overshoot by one entry: a key and an inline value.
+    """
+    if config is None or config.max_decoded_node_bytes == 0:
+        return DEFAULT_MAX_DECODED_BYTES
+    return config.max_decoded_node_bytes + MAX_INLINE_VALUE_BYTES + 2 * MAX_KEY_LENGTH + 2**20
 
 
 def decode_btree_node(
@@ -12,18 +63,191 @@ def decode_btree_node(
 ) -> BtreeNode:
     """Decode a B+tree node read from a data file whose ``base_path`` is given; ``where``
     names it in errors. ``max_decoded_bytes`` bounds the decompressed size (default: a
-    generous bound; pass the config's ``max_decoded_node_bytes``-derived one when known)."""
-    raise NotImplementedError
+    generous bound; pass :func:`decoded_size_limit` of the config when known)."""
+    limit = DEFAULT_MAX_DECODED_BYTES if max_decoded_bytes is None else max_decoded_bytes
+    body = decode_envelope(data, BTREE_NODE_MAGIC, "b+tree node", where, limit)
+    reader = Reader(body, where)
+    height = reader.byte("height")
+    files = read_data_file_table(reader, base_path)
+    count = reader.count("num_entries", MAX_NODE_ARITY, 2)
+    if count == 0:
+        raise reader.corrupt("empty b+tree node (num_entries = 0)")
+    key_prefix, keys, subtree_lengths = _read_keys(reader, count, interior=height > 0)
+    node: BtreeNode
+    if height == 0:
+        values = _read_leaf_values(reader, files, count)
+        node = BtreeNode(
+            0, key_prefix, tuple(LeafNodeEntry(k, v) for k, v in zip(keys, values, strict=True))
+        )
+    else:
+        file_ids = [read_file_id(reader, files, f"data_file_id[{i}]") for i in range(count)]
+        offsets = [reader.varint(f"data_file_offset[{i}]") for i in range(count)]
+        lengths = [reader.varint(f"data_file_length[{i}]") for i in range(count)]
+        statistics = read_statistics(reader, count)
+        entries = []
+        for i in range(count):
+            location = IndirectDataReference(file_ids[i], offsets[i], lengths[i])
+            check_reference(reader, location, f"child reference {i}")
+            entries.append(InteriorNodeEntry(keys[i], subtree_lengths[i], location, statistics[i]))
+        node = BtreeNode(height, key_prefix, tuple(entries))
+    reader.finish()
+    return node
+
+
+def _read_keys(reader: Reader, count: int, interior: bool) -> tuple[bytes, list[bytes], list[int]]:
+    """The prefix common to the node's stored keys, each key without it, and (interior
+    nodes) each subtree common prefix length without it."""
+    prefix_lengths = [0]
+    prefix_lengths += [reader.varint(f"key_prefix_length[{i}]", 0xFFFF) for i in range(count - 1)]
+    suffix_lengths = [reader.varint(f"key_suffix_length[{i}]", 0xFFFF) for i in range(count)]
+    subtree_lengths = (
+        [reader.varint(f"subtree_common_prefix_length[{i}]", 0xFFFF) for i in range(count)]
+        if interior
+        else []
+    )
+    common = min(prefix_lengths[1:], default=MAX_KEY_LENGTH)
+    common = min(common, suffix_lengths[0], min(subtree_lengths, default=MAX_KEY_LENGTH))
+    keys: list[bytes] = []
+    previous = b""
+    for i in range(count):
+        prefix = prefix_lengths[i]
+        if prefix > len(previous):
+            raise reader.corrupt(
+                f"key {i}: prefix length {prefix} exceeds the previous key's length {len(previous)}"
+            )
+        suffix = reader.raw(suffix_lengths[i], f"key_suffix[{i}]")
+        key = previous[:prefix] + suffix
+        if len(key) > MAX_KEY_LENGTH:
+            raise reader.corrupt(f"key {i}: length {len(key)} exceeds the limit of {MAX_KEY_LENGTH}")
+        if i and key <= previous:
+            raise reader.corrupt(f"key {i} ({key!r}) does not sort after key {i - 1} ({previous!r})")
+        if interior and subtree_lengths[i] > len(key):
+            raise reader.corrupt(
+                f"key {i}: subtree common prefix length {subtree_lengths[i]} exceeds the key "
+                f"length {len(key)}"
+            )
+        keys.append(key)
+        previous = key
+    key_prefix = keys[0][:common]
+    return (
+        key_prefix,
+        [key[common:] for key in keys] if common else keys,
+        [length - common for length in subtree_lengths],
+    )
+
+
+def _read_leaf_values(
+    reader: Reader, files: list[DataFileId], count: int
+) -> list[bytes | IndirectDataReference]:
+    lengths = [reader.varint(f"value_length[{i}]") for i in range(count)]
+    kinds = [reader.byte(f"value_kind[{i}]") for i in range(count)]
+    indirect = []
+    for i, kind in enumerate(kinds):
+        if kind == _OUT_OF_LINE_VALUE:
+            indirect.append(i)
+        elif kind != _INLINE_VALUE:
+            raise reader.corrupt(f"value_kind[{i}] = {kind} is outside the valid range [0, 1]")
+        elif lengths[i] > MAX_INLINE_VALUE_BYTES:
+            raise reader.corrupt(
+                f"value_length[{i}] = {lengths[i]} exceeds the maximum of "
+                f"{MAX_INLINE_VALUE_BYTES} for an inline value"
+            )
+    file_ids = [read_file_id(reader, files, f"data_file_id[{i}]") for i in indirect]
+    values: list[bytes | IndirectDataReference] = [b""] * count
+    for file_id, i in zip(file_ids, indirect, strict=True):
+        reference = IndirectDataReference(file_id, reader.varint(f"data_file_offset[{i}]"), lengths[i])
+        check_reference(reader, reference, f"value reference {i}")
+        values[i] = reference
+    for i, kind in enumerate(kinds):
+        if kind == _INLINE_VALUE:
+            values[i] = reader.raw(lengths[i], f"value[{i}]")
+    return values
 
 
 def encode_btree_node(node: BtreeNode, config: Config) -> bytes:
     """Encode ``node`` with ``config``'s compression (keys stored as ``key_prefix + key``)."""
-    raise NotImplementedError
+    entries = node.entries
+    count = len(entries)
+    if not count:
+        raise ValueError("a b+tree node needs at least one entry")
+    if count > MAX_NODE_ARITY:
+        raise ValueError(f"a b+tree node has at most {MAX_NODE_ARITY} entries, not {count}")
+    interior = node.height > 0
+    entry_type = InteriorNodeEntry if interior else LeafNodeEntry
+    if not all(isinstance(entry, entry_type) for entry in entries):
+        raise ValueError(
+            f"a b+tree node of height {node.height} holds {entry_type.__name__} entries"
+        )
+    key_prefix = node.key_prefix
+    keys = [key_prefix + entry.key for entry in entries]
+    writer = Writer()
+    writer.byte(node.height)
+    if interior:
+        children: list[InteriorNodeEntry] = list(entries)  # type: ignore[arg-type]
+        table = DataFileTableBuilder(child.node.file_id for child in children)
+    else:
+        leaves: list[LeafNodeEntry] = list(entries)  # type: ignore[arg-type]
+        table = DataFileTableBuilder(
+            leaf.value.file_id for leaf in leaves if isinstance(leaf.value, IndirectDataReference)
+        )
+    table.write(writer)
+    writer.varint(count)
+    prefix_lengths = [0]
+    for i in range(1, count):
+        if keys[i] <= keys[i - 1]:
+            raise ValueError(f"b+tree node keys out of order: {keys[i]!r} after {keys[i - 1]!r}")
+        prefix_lengths.append(common_prefix_length(keys[i - 1], keys[i]))
+    for key in keys:
+        if len(key) > MAX_KEY_LENGTH:
+            raise ValueError(f"key {key[:40]!r}... is longer than {MAX_KEY_LENGTH} bytes")
+    for prefix in prefix_lengths[1:]:
+        writer.varint(prefix)
+    for key, prefix in zip(keys, prefix_lengths, strict=True):
+        writer.varint(len(key) - prefix)
+    if interior:
+        for child in children:
+            writer.varint(child.subtree_common_prefix_length + len(key_prefix))
+    for key, prefix in zip(keys, prefix_lengths, strict=True):
+        writer.raw(key[prefix:])
+    if interior:
+        for child in children:
+            writer.varint(table.index[child.node.file_id])
+        for child in children:
+            writer.varint(child.node.offset)
+        for child in children:
+            writer.varint(child.node.length)
+        write_statistics(writer, [child.statistics for child in children])
+    else:
+        _write_leaf_values(writer, table, leaves)
+    return encode_envelope(writer.getvalue(), BTREE_NODE_MAGIC, config.compression)
+
+
+def _write_leaf_values(writer: Writer, table: DataFileTableBuilder, leaves: list[LeafNodeEntry]) -> None:
+    for leaf in leaves:
+        writer.varint(leaf.value_size)
+    for leaf in leaves:
+        writer.byte(_OUT_OF_LINE_VALUE if isinstance(leaf.value, IndirectDataReference) else _INLINE_VALUE)
+    references = [leaf.value for leaf in leaves if isinstance(leaf.value, IndirectDataReference)]
+    for reference in references:
+        writer.varint(table.index[reference.file_id])
+    for reference in references:
+        writer.varint(reference.offset)
+    for leaf in leaves:
+        if not isinstance(leaf.value, IndirectDataReference):
+            writer.raw(leaf.value)
 
 
 def validate_btree_node_reference(
     node: BtreeNode, height: int, inclusive_min_key: bytes, where: str
 ) -> None:
     """CorruptDataError unless ``node`` has ``height`` and its first stored key (relative to
-    the parent's implied prefix) is not below ``inclusive_min_key``."""
-    raise NotImplementedError
+    the parent's implied prefix) is not below ``inclusive_min_key`` (relative likewise)."""
+    if node.height != height:
+        raise CorruptDataError(where, f"expected a b+tree node of height {height} but found {node.height}")
+    first_key = node.key_prefix + node.entries[0].key
+    if first_key < inclusive_min_key:
+        raise CorruptDataError(
+            where,
+            f"first key {first_key!r} is less than the lower bound {inclusive_min_key!r} "
+            f"given by the parent node",
+        )
