@@ -158,46 +158,54 @@ def scale_selectors(scale: int) -> dict[str, Any]:
             {"scale_metadata": {"resolution": SCALES[2]["resolution"]}}][scale]
 
 
+SCALE_IDS = ["unsharded", "murmurhash-shards", "identity-shards"]
+
+
+@pytest.mark.parametrize("scale", range(3), ids=SCALE_IDS)
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_tensorstore_writes_ts_reads(tmp_path: Path, case: Case) -> None:
-    write_volume(tensorstore, tmp_path, case)
+def test_tensorstore_writes_ts_reads(tmp_path: Path, case: Case, scale: int) -> None:
+    """The wheel writes the scales up to ``scale``; ts reads the last one."""
+    write_volume(tensorstore, tmp_path, case, range(scale + 1))
     written_info = info(tmp_path)
-    for scale in range(3):
-        theirs = tensorstore.open(spec(tmp_path, **scale_selectors(scale))).result()
-        store = ts.open(spec(tmp_path, **scale_selectors(scale))).result()
-        assert describe(store) == describe(theirs)
-        values = store.read().result()
-        # Lossy or not, both libraries decode the same stored bytes to the same values.
-        np.testing.assert_array_equal(values, theirs.read().result())
-        assert_values(values, volume(case, scale), case)
-        # A region across edge chunks, indexed in the volume's (offset) coordinates.
-        x0, y0, z0 = SCALES[scale]["voxel_offset"]
-        _, size_y, size_z = SCALES[scale]["size"]
-        region = (slice(x0 + 3, None), slice(y0 + 1, y0 + size_y - 1), z0 + size_z - 1)
-        np.testing.assert_array_equal(store[region].read().result(), theirs[region].read().result())
+    theirs = tensorstore.open(spec(tmp_path, **scale_selectors(scale))).result()
+    store = ts.open(spec(tmp_path, **scale_selectors(scale))).result()
+    assert describe(store) == describe(theirs)
+    values = store.read().result()
+    # Lossy or not, both libraries decode the same stored bytes to the same values.
+    np.testing.assert_array_equal(values, theirs.read().result())
+    assert_values(values, volume(case, scale), case)
+    # A region across edge chunks, indexed in the volume's (offset) coordinates.
+    x0, y0, z0 = SCALES[scale]["voxel_offset"]
+    _, size_y, size_z = SCALES[scale]["size"]
+    region = (slice(x0 + 3, None), slice(y0 + 1, y0 + size_y - 1), z0 + size_z - 1)
+    np.testing.assert_array_equal(store[region].read().result(), theirs[region].read().result())
     assert info(tmp_path) == written_info  # reading rewrites nothing
 
 
+@pytest.mark.parametrize("scale", range(3), ids=SCALE_IDS)
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
-def test_ts_writes_tensorstore_reads(tmp_path: Path, case: Case) -> None:
+def test_ts_writes_tensorstore_reads(tmp_path: Path, case: Case, scale: int) -> None:
+    """ts creates the scales up to ``scale`` and writes the last one; the wheel reads it,
+    and the wheel's own ``info`` for the same scales is the same."""
     path = tmp_path / "ts"
-    for scale in range(3):
-        store = create(ts, path, case, scale)
-        data = volume(case, scale)
-        x0, y0, _ = SCALES[scale]["voxel_offset"]
-        # Two partial writes that leave x < x0 + 3, y >= y0 + 5 unwritten (read back as 0),
-        # both crossing chunk boundaries.
-        store[:, : y0 + 5].write(data[:, :5]).result()
-        store[x0 + 3 :, y0 + 5 :].write(data[3:, 5:]).result()
-        data[:3, 5:] = 0
-        theirs = tensorstore.open(spec(path, **scale_selectors(scale))).result()
-        assert describe(theirs) == describe(store)
-        assert_values(theirs.read().result(), data, case, sharp=True)
-        np.testing.assert_array_equal(theirs.read().result(), store.read().result())
+    for earlier in range(scale):
+        create(ts, path, case, earlier)
+    store = create(ts, path, case, scale)
+    data = volume(case, scale)
+    x0, y0, _ = SCALES[scale]["voxel_offset"]
+    # Two partial writes that leave x < x0 + 3, y >= y0 + 5 unwritten (read back as 0),
+    # both crossing chunk boundaries.
+    store[:, : y0 + 5].write(data[:, :5]).result()
+    store[x0 + 3 :, y0 + 5 :].write(data[3:, 5:]).result()
+    data[:3, 5:] = 0
+    theirs = tensorstore.open(spec(path, **scale_selectors(scale))).result()
+    assert describe(theirs) == describe(store)
+    assert_values(theirs.read().result(), data, case, sharp=True)
+    np.testing.assert_array_equal(theirs.read().result(), store.read().result())
 
     reference = tmp_path / "reference"
-    for scale in range(3):
-        create(tensorstore, reference, case, scale)
+    for earlier in range(scale + 1):
+        create(tensorstore, reference, case, earlier)
     assert info(path) == info(reference)
 
 
