@@ -1,9 +1,12 @@
 """``ts.ocdbt``: tools for tensorstore's OCDBT database format (``dump``, ``undump_*``,
 ``DistributedCoordinatorServer``).
 
-The ``ocdbt`` kvstore and these tools belong to the ``ts-ocdbt`` distribution, which does
-not exist yet. Until it is installed, every name here raises ``NotImplementedError`` saying
-so; once it is, they are its own functions.
+The ``ocdbt`` kvstore and these tools belong to the ``ts-ocdbt`` distribution (import
+``ts_ocdbt``): when it is installed, ``dump``, ``undump_manifest`` and
+``undump_version_tree_node`` are its own functions. Without it, every name here raises
+``NotImplementedError`` saying so, as does ``DistributedCoordinatorServer`` (cooperative
+writers through a coordinator server are not implemented; ts-ocdbt's writers coordinate
+through conditional writes of the manifest).
 """
 
 from __future__ import annotations
@@ -13,14 +16,13 @@ from typing import Any, NoReturn
 
 __all__ = ["DistributedCoordinatorServer", "dump", "undump_manifest", "undump_version_tree_node"]
 
-_MISSING = (
-    "the ocdbt kvstore and its tools come from the ts-ocdbt distribution, which is not installed "
-    "(it is not yet available)"
-)
+_MISSING = "the ocdbt kvstore and its tools come from the ts-ocdbt distribution, which is not installed"
+_NOT_PROVIDED = "the installed ts-ocdbt distribution does not provide it"
 
 
 def _unavailable(name: str) -> NoReturn:
-    raise NotImplementedError(f"ts.ocdbt.{name}: {_MISSING}")
+    reason = _MISSING if _implementation() is None else _NOT_PROVIDED
+    raise NotImplementedError(f"ts.ocdbt.{name}: {reason}")
 
 
 def _implementation() -> Any:
@@ -55,7 +57,8 @@ def undump_version_tree_node(dumped_config: Any, dumped_node: Any) -> bytes:
 
 
 class DistributedCoordinatorServer:
-    """Coordinator server for cooperative OCDBT writers (needs the ts-ocdbt distribution)."""
+    """Coordinator server for cooperative OCDBT writers (not provided: ts-ocdbt's writers
+    coordinate through conditional writes of the manifest instead)."""
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         implementation = _implementation()
