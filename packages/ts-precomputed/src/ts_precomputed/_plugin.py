@@ -21,6 +21,12 @@ def ts_register(registry: Registrar) -> None:
     )
     # Chunk encodings: codecs in the "neuroglancer_precomputed" namespace (encoding_api).
     registry.add("codec", "raw", "ts_precomputed._raw:RawEncoding", namespace="neuroglancer_precomputed")
+    registry.add("codec", "jpeg", "ts_precomputed._jpeg:JpegEncoding", namespace="neuroglancer_precomputed")
+    registry.add("codec", "png", "ts_precomputed._png:PngEncoding", namespace="neuroglancer_precomputed")
+    registry.add(
+        "codec", "compressed_segmentation", "ts_precomputed._compressed_segmentation:CompressedSegmentationEncoding",
+        namespace="neuroglancer_precomputed",
+    )
     registry.add(
         "kvstore", "neuroglancer_uint64_sharded", "ts_precomputed._sharded_kvstore:ShardedKvStore",
         schema="ts_precomputed:schemas/neuroglancer_uint64_sharded.json",
