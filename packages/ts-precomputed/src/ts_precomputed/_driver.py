@@ -284,11 +284,19 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         return shifted
 
     def read(self, transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
+        if self.scale.sharding is not None and transaction is None:
+            from ._sharded_io import read_sharded  # grouped per shard
+
+            return read_sharded(self, self.to_grid(transform))
         return super().read(self.to_grid(transform), transaction)
 
     def write(
         self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
     ) -> Future[None]:
+        if self.scale.sharding is not None and transaction is None:
+            from ._sharded_io import write_sharded  # one write per shard
+
+            return write_sharded(self, self.to_grid(transform), source)
         return super().write(self.to_grid(transform), source, transaction)
 
     def stored_chunk_counts(self, transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
@@ -367,12 +375,6 @@ def _chunk_store(driver: PrecomputedDriver, metadata: MultiscaleMetadata, scale:
 
 def _sharded_chunk_store(driver: PrecomputedDriver, metadata: MultiscaleMetadata, scale: ScaleMetadata, encoding: ChunkEncoding) -> KvStore:
     """The seam of the sharded format: ``ts_precomputed._sharded_io`` provides the store."""
-    try:
-        from . import _sharded_io  # type: ignore[attr-defined]
-    except ImportError:
-        raise NotImplementedError(
-            "sharded precomputed scales need ts_precomputed._sharded_io (the sharded chunk store), "
-            "which is not available yet"
-        ) from None
-    store: KvStore = _sharded_io.sharded_chunk_store(driver, metadata, scale, encoding)
-    return store
+    from ._sharded_io import sharded_chunk_store
+
+    return sharded_chunk_store(driver, metadata, scale, encoding)
