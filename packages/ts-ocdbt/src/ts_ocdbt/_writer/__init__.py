@@ -1,0 +1,218 @@
+"""Committing a batch of mutations to an OCDBT database: new B+tree nodes, out-of-line
+values and version tree nodes in new data files, and the new manifest to publish.
+
+:func:`commit` writes only data files, each under a fresh random name, so nothing it writes
+is visible until the caller publishes ``CommitResult.manifest_files`` with a conditional
+write (``manifest.ocdbt`` on the generation it was read at; a numbered manifest on its
+absence). A commit that loses that race leaves only unreferenced data files, and is retried
+by calling :func:`commit` again on the winner's manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ts_core.kvstore import UNKNOWN, KeyRange
+
+from .._io import OcdbtIO
+from ..format import (
+    MANIFEST_KEY,
+    MANIFEST_KIND_NUMBERED,
+    BtreeGenerationReference,
+    BtreeNodeStatistics,
+    Config,
+    Manifest,
+    encode_manifest,
+    numbered_manifest_key,
+)
+from ._btree import ConditionFailed, KeyOp, apply_mutations
+from ._data_files import (
+    DEFAULT_DATA_FILE_PREFIX,
+    DEFAULT_TARGET_DATA_FILE_SIZE,
+    DataFilePrefixes,
+    DataFileWriter,
+    new_data_file_id,
+)
+from ._versions import append_version, leaf_range
+
+__all__ = [
+    "DEFAULT_DATA_FILE_PREFIX",
+    "DEFAULT_TARGET_DATA_FILE_SIZE",
+    "CommitResult",
+    "DataFilePrefixes",
+    "DeleteRange",
+    "Write",
+    "WriterOptions",
+    "commit",
+    "leaf_range",
+    "manifest_files",
+    "new_data_file_id",
+]
+
+#: Largest generation number (the format stores it as a uint64; tensorstore stops one short).
+_MAX_GENERATION_NUMBER = 2**64 - 2
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """Set ``key`` to ``value`` (None deletes it) if its generation equals ``if_equal``
+    (None: unconditionally; ``NO_VALUE``: only if absent)."""
+
+    key: bytes
+    value: bytes | None
+    if_equal: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRange:
+    """Delete every key in ``[inclusive_min, exclusive_max)``; an empty ``exclusive_max``
+    is unbounded, as in :class:`ts_core.kvstore.KeyRange`."""
+
+    inclusive_min: bytes = b""
+    exclusive_max: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class WriterOptions:
+    """Where a writer puts new data files (the spec's ``*_data_prefix`` options) and when it
+    starts a new one (``target_data_file_size``; 0: never)."""
+
+    prefixes: DataFilePrefixes = field(default_factory=DataFilePrefixes)
+    target_data_file_size: int = DEFAULT_TARGET_DATA_FILE_SIZE
+
+
+@dataclass(slots=True)
+class CommitResult:
+    """What :func:`commit` made.
+
+    ``manifest`` is the new manifest; None when a condition failed in an all-or-nothing
+    commit, and ``previous`` itself when nothing changed (then nothing is to be written).
+    ``manifest_files`` are the ``(key, bytes)`` to write for it, in order, the last being
+    the commit point. ``generations[i]`` is the new generation of ``writes[i]`` (``NO_VALUE``
+    once deleted; ``UNKNOWN`` if its condition failed or a later write of its key replaced it); ``conflicts`` lists the keys whose
+    condition failed. ``data_files`` are the paths written (garbage unless published).
+    """
+
+    manifest: Manifest | None
+    previous: Manifest | None
+    manifest_files: list[tuple[bytes, bytes]] = field(default_factory=list)
+    generations: list[bytes] = field(default_factory=list)
+    conflicts: list[bytes] = field(default_factory=list)
+    data_files: list[bytes] = field(default_factory=list)
+
+    @property
+    def committed_version(self) -> BtreeGenerationReference | None:
+        """The version this commit adds (None if it adds none)."""
+        if self.manifest is None or self.manifest is self.previous:
+            return None
+        return self.manifest.latest_version
+
+
+def manifest_files(manifest: Manifest, previous: Manifest | None) -> list[tuple[bytes, bytes]]:
+    """The manifest files to write to publish ``manifest`` on top of ``previous``.
+
+    A single-file database rewrites ``manifest.ocdbt``; a numbered one writes
+    ``manifest.<generation>`` (with the config in ``manifest.ocdbt`` first, for a new
+    database).
+    """
+    if manifest.config.manifest_kind != MANIFEST_KIND_NUMBERED:
+        return [(MANIFEST_KEY, encode_manifest(manifest))]
+    files = []
+    if previous is None:
+        files.append((MANIFEST_KEY, encode_manifest(Manifest(manifest.config))))
+    files.append(
+        (numbered_manifest_key(manifest.latest_generation), encode_manifest(manifest, encode_as_single=True))
+    )
+    return files
+
+
+def _delete_range_bounds(item: DeleteRange | KeyRange) -> tuple[bytes, bytes | None]:
+    low, high = item.inclusive_min, item.exclusive_max
+    low = low.encode() if isinstance(low, str) else bytes(low)
+    high = high.encode() if isinstance(high, str) else bytes(high)
+    return low, high or None
+
+
+def commit(
+    io: OcdbtIO,
+    manifest: Manifest | None,
+    writes: Iterable[Write] = (),
+    delete_ranges: Iterable[DeleteRange | KeyRange] = (),
+    *,
+    config: Config | None = None,
+    options: WriterOptions = WriterOptions(),
+    commit_time: int | None = None,
+    atomic: bool = True,
+) -> CommitResult:
+    """Apply ``delete_ranges`` and then ``writes`` to the latest version of ``manifest``
+    (None: a new database with ``config``), as one new version.
+
+    A key written more than once takes its last write. Conditions are checked against the
+    latest version after the delete ranges. With ``atomic`` a failed condition commits
+    nothing (``manifest`` None, ``conflicts`` set); otherwise only that write is skipped.
+    ``commit_time`` (ns since the epoch, default now) is raised past the previous version's.
+    All data files are written before this returns; the manifest is the caller's to write.
+    """
+    if manifest is None:
+        if config is None:
+            raise ValueError("commit: a new database needs a config")
+    else:
+        if not manifest.versions:
+            raise ValueError("commit: the manifest has no versions (a numbered database's config alone)")
+        config = manifest.config
+    write_list: Sequence[Write] = list(writes)
+    ops: dict[bytes, KeyOp] = {}
+    per_write: list[KeyOp] = []
+    for write in write_list:
+        op = KeyOp(bytes(write.key), None if write.value is None else bytes(write.value), write.if_equal)
+        ops[op.key] = op  # the last write of a key wins
+        per_write.append(op)
+    ranges = [_delete_range_bounds(item) for item in delete_ranges]
+
+    if io.config is None:
+        io.config = config  # bounds the size of the nodes it decodes
+    data_files = DataFileWriter(io.write_data_file, options.prefixes, options.target_data_file_size)
+    result = CommitResult(manifest=None, previous=manifest, data_files=data_files.written)
+    latest = manifest.latest_version if manifest is not None else None
+    try:
+        new_root = apply_mutations(
+            io,
+            config,
+            data_files,
+            None if latest is None else latest.root,
+            0 if latest is None else latest.root_height,
+            list(ops.values()),
+            ranges,
+            atomic=atomic,
+        )
+    except ConditionFailed as failure:
+        data_files.discard()
+        result.conflicts = [failure.key]
+        result.generations = [UNKNOWN] * len(per_write)
+        return result
+    result.generations = [op.generation if op is ops[op.key] and op.applied else UNKNOWN for op in per_write]
+    result.conflicts = [op.key for op in ops.values() if not op.applied]
+    if manifest is not None and new_root is None:
+        result.manifest = manifest
+        return result
+    now = time.time_ns() if commit_time is None else commit_time
+    if latest is not None:
+        now = max(now, latest.commit_time + 1)
+    generation = 1 if manifest is None else manifest.latest_generation + 1
+    if generation > _MAX_GENERATION_NUMBER:
+        raise ValueError(f"the database is at the largest generation number, {generation - 1}")
+    if new_root is None:  # a new database left empty
+        version = BtreeGenerationReference(generation, 0, None, BtreeNodeStatistics(), now)
+    else:
+        version = BtreeGenerationReference(generation, new_root.height, new_root.root, new_root.statistics, now)
+    if manifest is None:
+        new_manifest = Manifest(config, (version,))
+    else:
+        new_manifest = append_version(io, data_files, manifest, version)
+    data_files.flush()
+    result.manifest = new_manifest
+    result.manifest_files = manifest_files(new_manifest, manifest)
+    return result
+
