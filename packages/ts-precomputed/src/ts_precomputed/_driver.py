@@ -185,7 +185,7 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         wanted = (self.spec_members.get("scale_metadata") or {}).get("chunk_size")
         scale = self.scale_of(metadata)
         if wanted is not None and tuple(wanted) in scale.chunk_sizes:
-            return tuple(wanted)  # type: ignore[return-value]
+            return (wanted[0], wanted[1], wanted[2])
         return scale.chunk_sizes[0]
 
     @property

@@ -229,7 +229,7 @@ def parse_scale(value: Any, json_path: str, data_type: str, num_channels: int) -
     if not isinstance(key, str):
         raise SpecError(_join(json_path, "key"), f"expected string, but received: {describe(key)}")
     size = integer_vector(value["size"], _join(json_path, "size"), 0)
-    voxel_offset = (0, 0, 0)
+    voxel_offset: tuple[int, ...] = (0, 0, 0)
     if "voxel_offset" in value:
         voxel_offset = integer_vector(value["voxel_offset"], _join(json_path, "voxel_offset"), -MAX_INDEX)
     check_bounds(size, voxel_offset, json_path)
@@ -262,7 +262,7 @@ def parse_scale(value: Any, json_path: str, data_type: str, num_channels: int) -
     }
     return ScaleMetadata(
         key=key,
-        size=size,  # type: ignore[arg-type]
+        size=size,  # type: ignore[arg-type]  # checked to have 3 entries
         voxel_offset=voxel_offset,  # type: ignore[arg-type]
         chunk_sizes=chunk_sizes,  # type: ignore[arg-type]
         resolution=resolution,  # type: ignore[arg-type]

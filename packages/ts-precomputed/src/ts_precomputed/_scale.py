@@ -113,16 +113,21 @@ def parse_constraints(spec_members: Mapping[str, Any], schema: SchemaConstraints
         scale["resolution"] = number_vector(scale["resolution"], f"{path}.resolution")
     if scale.get("sharding") is not None and not isinstance(scale["sharding"], Mapping):
         raise SpecError(f"{path}.sharding", f"expected object or null, but received: {describe(scale['sharding'])}")
+    encoding_members: set[str] = set()
     if "encoding" in scale:
         encoding = encoding_class(scale["encoding"], f"{path}.encoding")
+        encoding_members = {*encoding.scale_members, *encoding.writer_options}
         check_encoding_members(scale, scale["encoding"], path)
-        data_type = multiscale.get("data_type")
-        if data_type is not None:
-            encoding.check(DATA_TYPES[data_type], multiscale.get("num_channels", 1), scale, path)
+        known_type = multiscale.get("data_type")
+        if known_type is not None:
+            encoding.check(DATA_TYPES[known_type], multiscale.get("num_channels", 1), scale, path)
     else:
         for member, owner in ENCODING_OWNED_MEMBERS.items():
             if member in scale:
                 raise SpecError(f"{path}.{member}", f'Only valid for "{owner}" encoding')
+    extra = [name for name in scale if name not in (*_SCALE_CONSTRAINTS, *ENCODING_OWNED_MEMBERS, *encoding_members)]
+    if extra:
+        raise SpecError(path, "Object includes extra members: " + ", ".join(json.dumps(name) for name in extra))
     return OpenConstraints(scale_index=scale_index, multiscale=multiscale, scale=scale)
 
 
@@ -273,7 +278,7 @@ def chunk_size_for(scale: ScaleMetadata, constraints: OpenConstraints) -> tuple[
     """The chunk size to use: ``scale_metadata.chunk_size`` if the scale has it, else its first."""
     wanted = constraints.scale.get("chunk_size")
     if wanted is not None and tuple(wanted) in scale.chunk_sizes:
-        return tuple(wanted)  # type: ignore[return-value]
+        return (wanted[0], wanted[1], wanted[2])
     return scale.chunk_sizes[0]
 
 

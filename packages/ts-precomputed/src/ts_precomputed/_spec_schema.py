@@ -13,7 +13,7 @@ __all__ = ["precomputed_spec_schema"]
 
 def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
     """Schema implied by ``multiscale_metadata``, ``scale_metadata`` and the spec's dtype."""
-    from ts_core.index_space import IndexDomain
+    from ts_core.index_space import IndexDomain, inf
     from ts_core.schema import ChunkLayout, CodecSpec, Schema
 
     from ._metadata import DATA_TYPES, check_data_type, integer_vector, number_vector
@@ -26,8 +26,8 @@ def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
     schema = Schema(rank=4)
     if "data_type" in multiscale:
         schema.update(dtype=DATA_TYPES[check_data_type(multiscale["data_type"], "multiscale_metadata.data_type")])
-    lower: list[int] = [-(2**62 - 1)] * 3 + [0]
-    upper: list[int] = [2**62 - 1] * 4
+    lower: list[int] = [-inf] * 3 + [0]
+    upper: list[int] = [inf] * 4
     implicit_lower = [True, True, True, False]
     implicit_upper = [True] * 4
     channels = multiscale.get("num_channels")
@@ -40,8 +40,8 @@ def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
             lower[dim], upper[dim] = offset[dim], offset[dim] + size[dim]
             implicit_lower[dim] = implicit_upper[dim] = False
     domain = IndexDomain(
-        inclusive_min=[value if abs(value) < 2**62 - 1 else -float("inf") for value in lower],  # type: ignore[misc]
-        exclusive_max=[value if value < 2**62 - 1 else float("inf") for value in upper],  # type: ignore[misc]
+        inclusive_min=lower,
+        inclusive_max=[value - 1 if value != inf else inf for value in upper],
         implicit_lower_bounds=implicit_lower,
         implicit_upper_bounds=implicit_upper,
         labels=list(LABELS),

@@ -1,0 +1,250 @@
+"""The neuroglancer_precomputed driver against the tensorstore wheel: the same info, keys,
+bytes, domain, schema and spec; scales opened and added as tensorstore does, with its
+errors; damaged chunks reported by key."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import ts_core as ts
+from ts_core.errors import ChunkError, SpecError
+
+tensorstore = pytest.importorskip("tensorstore")
+
+MULTISCALE = {"data_type": "uint16", "num_channels": 2, "type": "image"}
+SCALE = {"size": [10, 7, 5], "voxel_offset": [3, -2, 1], "resolution": [4, 5, 6.5], "encoding": "raw", "chunk_size": [4, 4, 3]}
+
+
+def volume_spec(kvstore: Any, **members: Any) -> dict[str, Any]:
+    return {"driver": "neuroglancer_precomputed", "kvstore": kvstore,
+            "multiscale_metadata": MULTISCALE, "scale_metadata": SCALE, **members}
+
+
+def data() -> np.ndarray:
+    return np.arange(10 * 7 * 5 * 2, dtype=np.uint16).reshape(10, 7, 5, 2) * 7
+
+
+def stored(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+def test_same_info_keys_and_bytes_as_tensorstore(tmp_path: Path) -> None:
+    for name, library in (("ts", ts), ("wheel", tensorstore)):
+        store = library.open(volume_spec(f"file://{tmp_path}/{name}/"), create=True).result()
+        store.write(data()).result()
+    ours, theirs = stored(tmp_path / "ts"), stored(tmp_path / "wheel")
+    assert ours == theirs
+    assert "4_5_6.5/11-13_2-5_4-6" in ours  # a truncated corner chunk: 2 x 3 x 2 voxels, 2 channels
+    assert len(ours["4_5_6.5/11-13_2-5_4-6"]) == 2 * 3 * 2 * 2 * 2
+
+
+@pytest.mark.parametrize(("writer", "reader"), [(ts, tensorstore), (tensorstore, ts)])
+def test_each_reads_what_the_other_wrote(tmp_path: Path, writer: Any, reader: Any) -> None:
+    store = writer.open(volume_spec(f"file://{tmp_path}/v/"), create=True).result()
+    store[5:12, -2:1, 1:6].write(data()[2:9, 0:3]).result()
+    other = reader.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/v/"}).result()
+    expected = np.zeros((10, 7, 5, 2), np.uint16)
+    expected[2:9, 0:3] = data()[2:9, 0:3]
+    np.testing.assert_array_equal(other.read().result(), expected)
+    np.testing.assert_array_equal(other[4:9, 0:4, 2:3, 1].read().result(), expected[1:6, 2:6, 1:2, 1])
+
+
+def test_domain_schema_and_spec_as_tensorstore() -> None:
+    results = []
+    for library in (ts, tensorstore):
+        store = library.open(volume_spec("memory://a/"), create=True, context=library.Context()).result()
+        results.append((
+            str(store.domain), [str(unit) for unit in store.dimension_units], store.chunk_layout.to_json(),
+            store.schema.to_json(), store.spec().to_json(), store.codec.to_json(), store.fill_value, store.url,
+        ))
+    assert results[0] == results[1]
+
+
+def test_spec_implies_what_tensorstore_does() -> None:
+    spec = volume_spec("memory://a/")
+    ours, theirs = ts.Spec(spec), tensorstore.Spec(spec)
+    assert ours.rank == theirs.rank == 4
+    assert ours.dtype == ts.uint16
+    assert str(ours.domain) == str(theirs.domain)
+    assert ours.chunk_layout.to_json() == theirs.chunk_layout.to_json()
+    assert ours.codec.to_json() == theirs.codec.to_json()
+    assert [str(unit) for unit in ours.dimension_units] == [str(unit) for unit in theirs.dimension_units]
+
+
+def test_url_as_tensorstore(tmp_path: Path) -> None:
+    url = f"file://{tmp_path}/x/|neuroglancer-precomputed:"
+    spec = {"driver": "neuroglancer_precomputed", "kvstore": {"driver": "file", "path": f"{tmp_path}/x/"}}
+    assert ts.Spec(url).to_json()["kvstore"] == spec["kvstore"]
+    assert ts.Spec(spec).to_json() == tensorstore.Spec(spec).to_json()
+    assert ts.Spec(spec).url == tensorstore.Spec(spec).url == url
+
+
+def test_auto_detects_a_volume(tmp_path: Path) -> None:
+    tensorstore.open(volume_spec(f"file://{tmp_path}/v/"), create=True).result()
+    store = ts.open(f"file://{tmp_path}/v/").result()
+    assert store.spec().to_json()["driver"] == "neuroglancer_precomputed"
+    assert store.domain.labels == ("x", "y", "z", "channel")
+
+
+# -- scales --------------------------------------------------------------------------------
+def test_add_scales_as_tensorstore(tmp_path: Path) -> None:
+    second = {"size": [5, 4, 5], "resolution": [8, 10, 6.5], "encoding": "raw", "chunk_size": [2, 2, 5]}
+    third = {"size": [3, 2, 2], "voxel_offset": [1, 1, 1], "resolution": [16, 20, 13], "key": "../elsewhere/s2"}
+    for name, library in (("ts", ts), ("wheel", tensorstore)):
+        kvstore = f"file://{tmp_path}/{name}/"
+        library.open(volume_spec(kvstore), create=True).result()
+        added = library.open({"driver": "neuroglancer_precomputed", "kvstore": kvstore, "scale_metadata": second},
+                             create=True).result()
+        assert added.spec().to_json()["scale_index"] == 1
+        added.write(np.ones(added.shape, np.uint16)).result()
+        library.open({"driver": "neuroglancer_precomputed", "kvstore": kvstore, "scale_metadata": third,
+                      "scale_index": 2}, create=True).result().write(5).result()
+    assert stored(tmp_path / "ts") == stored(tmp_path / "wheel")
+    assert "elsewhere/s2/1-4_1-3_1-3" in stored(tmp_path)
+    for selector, index in (({"scale_index": 1}, 1), ({"scale_metadata": {"key": "8_10_6.5"}}, 1),
+                            ({"scale_metadata": {"resolution": [8, 10, 6.5]}}, 1),
+                            ({"schema": {"dimension_units": [None, "20nm", None, None]}}, 2), ({}, 0)):
+        store = ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/wheel/", **selector}).result()
+        assert store.spec().to_json()["scale_index"] == index
+
+
+CONFLICTS = [
+    ({"scale_metadata": {"key": "zz"}}, {"open": True}, "scale_metadata.key", 'No scale found matching key="zz"'),
+    ({"scale_metadata": {"size": [1, 2, 3]}}, {"open": True}, "scale_metadata.size", 'Expected "size" of [1,2,3] but received: [10,7,5]'),
+    ({"scale_metadata": {"resolution": [1, 2, 3]}}, {"open": True}, "scale_metadata.resolution",
+     'No scale found matching dimension_units=["nm", "2 nm", "3 nm", null]'),
+    ({"scale_metadata": {"encoding": "raw", "chunk_size": [1, 1, 1]}}, {"open": True}, "scale_metadata.chunk_size",
+     'Expected "chunk_size" of [1,1,1] but received: [[4,4,3]]'),
+    ({"multiscale_metadata": {"num_channels": 3}}, {"open": True}, "multiscale_metadata.num_channels",
+     'Expected "num_channels" of 3 but received: 2'),
+    ({"multiscale_metadata": {"type": "segmentation"}}, {"open": True}, "multiscale_metadata.type",
+     'Expected "type" of "segmentation" but received: "image"'),
+    ({"multiscale_metadata": {"data_type": "uint8"}}, {"open": True}, "multiscale_metadata.data_type",
+     'Expected "data_type" of "uint8" but received: "uint16"'),
+    ({"scale_index": 3}, {"open": True}, "scale_index", "Scale 3 does not exist, number of scales is 1"),
+    ({"scale_index": 2, "scale_metadata": {"size": [1, 1, 1], "resolution": [8, 5, 6]}}, {"create": True},
+     "scale_index", "Scale index to create (2) must equal the existing number of scales (1)"),
+    ({"scale_metadata": {"size": [10, 7, 5], "key": "other", "resolution": [1, 5, 6], "encoding": "raw"},
+      "multiscale_metadata": {"num_channels": 3}}, {"create": True}, "multiscale_metadata.num_channels",
+     'Expected "num_channels" of 3 but received: 2'),
+    ({"scale_metadata": {"voxel_offset": [1, 2, 3]}}, {"open": True}, "scale_metadata.voxel_offset",
+     'cannot be specified without "size"'),
+    ({"scale_metadata": {"encoding": "raw", "jpeg_quality": 3}}, {"open": True}, "scale_metadata.jpeg_quality",
+     'Only valid for "jpeg" encoding'),
+    ({}, {"open": True, "dimension_units": ["4um", None, None, None]}, "dimension_units",
+     'neuroglancer_precomputed format requires a base unit of "nm" for the "x", "y", and "z" dimensions'),
+    ({}, {"open": True, "fill_value": 3}, "fill_value", "fill_value not supported by neuroglancer_precomputed format"),
+]
+
+
+@pytest.mark.parametrize(("members", "options", "member", "message"), CONFLICTS)
+def test_conflicts_as_tensorstore(members: dict[str, Any], options: dict[str, Any], member: str, message: str) -> None:
+    for library in (ts, tensorstore):
+        context = library.Context()
+        library.open(volume_spec("memory://a/"), create=True, context=context).result()
+        with pytest.raises(ValueError, match=re.escape(message)) as caught:
+            library.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://a/", **members},
+                         context=context, **options).result()
+        if library is ts:
+            assert isinstance(caught.value, SpecError)
+            assert caught.value.json_path == member
+
+
+@pytest.mark.parametrize(
+    "members",
+    [{"scale_index": 0, "scale_metadata": {"size": [10, 7, 5], "voxel_offset": [3, -2, 1], "resolution": [4, 5, 6.5]}},
+     {"scale_metadata": {"size": [10, 7, 5], "voxel_offset": [3, -2, 1], "resolution": [4, 5, 6.5]}},
+     {"scale_metadata": {"size": [10, 7, 5], "key": "4_5_6.5", "resolution": [8, 5, 6]}}],
+)
+def test_creating_an_existing_scale_fails_as_tensorstore(members: dict[str, Any]) -> None:
+    """create alone fails; with open too, the existing scale is opened if it matches."""
+    for library in (ts, tensorstore):
+        context = library.Context()
+        library.open(volume_spec("memory://a/"), create=True, context=context).result()
+        with pytest.raises(ValueError, match="already exists"):
+            library.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://a/", **members},
+                         create=True, context=context).result()
+        both = library.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://a/", **members},
+                            create=True, open=True, context=context)
+        if "key" in members["scale_metadata"]:  # its resolution differs from the scale's
+            with pytest.raises(ValueError, match=r'No scale found matching dimension_units=.*key="4_5_6\.5"'):
+                both.result()
+        else:
+            assert both.result().shape == (10, 7, 5, 2)
+
+
+def test_unknown_encoding_is_named() -> None:
+    with pytest.raises(SpecError, match=r"scale_metadata\.encoding: \"webp\" is not a registered precomputed encoding \(known: .*raw"):
+        ts.open({**volume_spec("memory://a/"), "scale_metadata": {**SCALE, "encoding": "webp"}}, create=True).result()
+
+
+def test_new_volume_from_schema_constraints() -> None:
+    schema = {"dtype": "uint32", "domain": {"inclusive_min": [2, 0, -1, 0], "shape": [50, 60, 7, 1]},
+              "dimension_units": ["4nm", "4nm", "30nm", None], "chunk_layout": {"read_chunk": {"shape": [16, 16, 7, 1]}},
+              "codec": {"driver": "neuroglancer_precomputed", "encoding": "raw"}}
+    infos = []
+    for library in (ts, tensorstore):
+        context = library.Context()
+        store = library.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://s/", "schema": schema},
+                             create=True, context=context).result()
+        infos.append(library.KvStore.open("memory://s/", context=context).result().read("info").result().value)
+        assert store.schema.to_json() == tensorstore.Schema(store.schema.to_json()).to_json()
+    assert infos[0] == infos[1]
+    assert json.loads(infos[0])["type"] == "segmentation"
+
+
+def test_concurrent_creators_both_add_their_scale() -> None:
+    context = ts.Context()
+    ts.open(volume_spec("memory://c/"), create=True, context=context).result()
+    errors: list[BaseException] = []
+
+    def add(resolution: int) -> None:
+        try:
+            ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://c/",
+                     "scale_metadata": {"size": [4, 4, 4], "resolution": [resolution, 1, 1]}},
+                    create=True, context=context).result()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=add, args=(resolution,)) for resolution in range(10, 18)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    info = json.loads(ts.KvStore.open("memory://c/", context=context).result().read("info").result().value)
+    assert sorted(scale["key"] for scale in info["scales"][1:]) == [f"{r}_1_1" for r in range(10, 18)]
+
+
+# -- damaged chunks ---------------------------------------------------------------------------
+def test_raw_chunk_of_wrong_length_is_named_and_others_still_read() -> None:
+    context = ts.Context()
+    store = ts.open(volume_spec("memory://d/"), create=True, context=context).result()
+    store.write(data()).result()
+    kvstore = ts.KvStore.open("memory://d/", context=context).result()
+    kvstore.write("4_5_6.5/7-11_-2-2_1-4", b"\x00" * 10).result()
+    reopened = ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://d/", "cache_pool": {"total_bytes_limit": 0}},
+                       context=context).result()
+    with pytest.raises(ChunkError, match=r"d/4_5_6.5/7-11_-2-2_1-4.*should have 192 bytes, but has 10"):
+        reopened.read().result()
+    np.testing.assert_array_equal(reopened[3:7].read().result(), data()[0:4])
+    np.testing.assert_array_equal(reopened[11:13].read().result(), data()[8:10])
+
+
+def test_transaction_commits_chunks_and_info() -> None:
+    context = ts.Context()
+    transaction = ts.Transaction()
+    store = ts.open(volume_spec("memory://t/"), create=True, context=context, transaction=transaction).result()
+    store[3:9].write(data()[0:6]).result()
+    kvstore = ts.KvStore.open("memory://t/", context=context).result()
+    assert kvstore.list().result() == []
+    transaction.commit_sync()
+    reopened = ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://t/"}, context=context).result()
+    np.testing.assert_array_equal(reopened[3:9].read().result(), data()[0:6])
