@@ -60,7 +60,9 @@ def value_generation(value: bytes | IndirectDataReference) -> bytes:
         base_path, relative_path = value.file_id.base_path, value.file_id.relative_path
         hasher.update(_OUT_OF_LINE_MARK)
         hasher.update(value.offset.to_bytes(8, "little") + value.length.to_bytes(8, "little"))
-        hasher.update(len(base_path).to_bytes(8, "little") + len(relative_path).to_bytes(8, "little"))
+        hasher.update(
+            len(base_path).to_bytes(8, "little") + len(relative_path).to_bytes(8, "little")
+        )
         hasher.update(base_path)
         hasher.update(relative_path)
     else:
@@ -107,7 +109,11 @@ class OcdbtIO:
     """
 
     def __init__(
-        self, base: KvStore, config: Config | None = None, *, cache_bytes: int = DEFAULT_NODE_CACHE_BYTES
+        self,
+        base: KvStore,
+        config: Config | None = None,
+        *,
+        cache_bytes: int = DEFAULT_NODE_CACHE_BYTES,
     ) -> None:
         self.base = base
         self.config = config
@@ -159,5 +165,7 @@ class OcdbtIO:
         """Cache a node this process just encoded, so the next commit need not read it back."""
         self._cache.put(self._cache_key(reference, "btreenode"), node)
 
-    def remember_version_tree_node(self, reference: IndirectDataReference, node: VersionTreeNode) -> None:
+    def remember_version_tree_node(
+        self, reference: IndirectDataReference, node: VersionTreeNode
+    ) -> None:
         self._cache.put(self._cache_key(reference, "versionnode"), node)

@@ -123,7 +123,10 @@ def manifest_files(manifest: Manifest, previous: Manifest | None) -> list[tuple[
     if previous is None:
         files.append((MANIFEST_KEY, encode_manifest(Manifest(manifest.config))))
     files.append(
-        (numbered_manifest_key(manifest.latest_generation), encode_manifest(manifest, encode_as_single=True))
+        (
+            numbered_manifest_key(manifest.latest_generation),
+            encode_manifest(manifest, encode_as_single=True),
+        )
     )
     return files
 
@@ -160,13 +163,17 @@ def commit(
             raise ValueError("commit: a new database needs a config")
     else:
         if not manifest.versions:
-            raise ValueError("commit: the manifest has no versions (a numbered database's config alone)")
+            raise ValueError(
+                "commit: the manifest has no versions (a numbered database's config alone)"
+            )
         config = manifest.config
     write_list: Sequence[Write] = list(writes)
     ops: dict[bytes, KeyOp] = {}
     per_write: list[KeyOp] = []
     for write in write_list:
-        op = KeyOp(bytes(write.key), None if write.value is None else bytes(write.value), write.if_equal)
+        op = KeyOp(
+            bytes(write.key), None if write.value is None else bytes(write.value), write.if_equal
+        )
         ops[op.key] = op  # the last write of a key wins
         per_write.append(op)
     ranges = [_delete_range_bounds(item) for item in delete_ranges]
@@ -192,7 +199,9 @@ def commit(
         result.conflicts = [failure.key]
         result.generations = [UNKNOWN] * len(per_write)
         return result
-    result.generations = [op.generation if op is ops[op.key] and op.applied else UNKNOWN for op in per_write]
+    result.generations = [
+        op.generation if op is ops[op.key] and op.applied else UNKNOWN for op in per_write
+    ]
     result.conflicts = [op.key for op in ops.values() if not op.applied]
     if manifest is not None and new_root is None:
         result.manifest = manifest
@@ -206,7 +215,9 @@ def commit(
     if new_root is None:  # a new database left empty
         version = BtreeGenerationReference(generation, 0, None, BtreeNodeStatistics(), now)
     else:
-        version = BtreeGenerationReference(generation, new_root.height, new_root.root, new_root.statistics, now)
+        version = BtreeGenerationReference(
+            generation, new_root.height, new_root.root, new_root.statistics, now
+        )
     if manifest is None:
         new_manifest = Manifest(config, (version,))
     else:
@@ -215,4 +226,3 @@ def commit(
     result.manifest = new_manifest
     result.manifest_files = manifest_files(new_manifest, manifest)
     return result
-

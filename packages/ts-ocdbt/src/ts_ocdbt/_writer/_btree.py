@@ -236,7 +236,10 @@ class _TreeWriter:
                     describe_reference(reference), f"child {index} has an empty key range"
                 )
             existing = _Child(
-                keys[index], len(node_prefix) + entry.subtree_common_prefix_length, entry.node, entry.statistics
+                keys[index],
+                len(node_prefix) + entry.subtree_common_prefix_length,
+                entry.node,
+                entry.statistics,
             )
             if not self.mutations.touches(child_low, child_high):
                 children.append(existing)
@@ -333,14 +336,21 @@ class _TreeWriter:
             group = leaves[start:stop]
             root = is_root and start == 0 and stop == len(leaves)
             excluded = 0 if root else _common_prefix_length(group[0][0], group[-1][0])
-            node = BtreeNode(0, b"", tuple(LeafNodeEntry(key[excluded:], value) for key, value in group))
+            node = BtreeNode(
+                0, b"", tuple(LeafNodeEntry(key[excluded:], value) for key, value in group)
+            )
             indirect = sum(v.length for _, v in group if isinstance(v, IndirectDataReference))
-            nodes.append(self.write_node(node, group[0][0], excluded, BtreeNodeStatistics(indirect, 0, len(group))))
+            nodes.append(
+                self.write_node(
+                    node, group[0][0], excluded, BtreeNodeStatistics(indirect, 0, len(group))
+                )
+            )
         return nodes
 
     def build_interior(self, height: int, children: list[_Child], is_root: bool) -> list[_Child]:
         sizes = [
-            INTERIOR_ENTRY_FIXED_SIZE + len(child.node.file_id.full_path) + len(child.key) for child in children
+            INTERIOR_ENTRY_FIXED_SIZE + len(child.node.file_id.full_path) + len(child.key)
+            for child in children
         ]
         keys = [child.key for child in children]
         nodes: list[_Child] = []
@@ -361,7 +371,12 @@ class _TreeWriter:
                 height,
                 b"",
                 tuple(
-                    InteriorNodeEntry(child.key[excluded:], child.prefix_length - excluded, child.node, child.statistics)
+                    InteriorNodeEntry(
+                        child.key[excluded:],
+                        child.prefix_length - excluded,
+                        child.node,
+                        child.statistics,
+                    )
                     for child in group
                 ),
             )
@@ -375,7 +390,9 @@ class _TreeWriter:
         reference = self.data_files.add(BTREE_NODE, encoded)
         self.io.remember_btree_node(reference, node)
         statistics = BtreeNodeStatistics(
-            statistics.num_indirect_value_bytes, statistics.num_tree_bytes + len(encoded), statistics.num_keys
+            statistics.num_indirect_value_bytes,
+            statistics.num_tree_bytes + len(encoded),
+            statistics.num_keys,
         )
         return _Child(first_key, excluded, reference, statistics)
 
@@ -464,4 +481,3 @@ def apply_mutations(
     if not entries:
         return NewRoot(None, 0, BtreeNodeStatistics())
     return NewRoot(entries[0].node, height, entries[0].statistics)
-

@@ -64,7 +64,11 @@ def append_version(
     for low, high, height in manifest_version_node_ranges(generation, arity_log2):
         old = existing.pop() if existing and existing[-1].height == height else None
         keep = old if old is not None and low <= old.generation_number <= high else None
-        joining = pushed_up if pushed_up is not None and low <= pushed_up.generation_number <= high else None
+        joining = (
+            pushed_up
+            if pushed_up is not None and low <= pushed_up.generation_number <= high
+            else None
+        )
         if keep is not None or joining is not None:
             plan.append((keep, joining))
         pushed_up = old
@@ -87,7 +91,9 @@ def append_version(
         else:
             where = describe_reference(old.location)
             existing_node = io.read_version_tree_node(old.location)
-            validate_version_tree_node_reference(existing_node, config, old.generation_number, old.height, where)
+            validate_version_tree_node_reference(
+                existing_node, config, old.generation_number, old.height, where
+            )
             node = VersionTreeNode(old.height, arity_log2, (*existing_node.entries, child))
             nodes.append(
                 VersionNodeReference(
