@@ -16,6 +16,7 @@ alone, so a transaction that read a chunk does not conflict with writes to the o
 from __future__ import annotations
 
 import hashlib
+import random
 import struct
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -60,6 +61,9 @@ COALESCE_GAP = 4096
 #: Bytes of a chunk-id key, and of the read-only (chunk id, size before chunk) key.
 CHUNK_KEY_BYTES = 8
 SIZED_KEY_BYTES = 16
+#: First and largest pause (seconds) after a shard write lost to another writer.
+CONFLICT_BACKOFF = 0.001
+MAX_CONFLICT_BACKOFF = 0.05
 
 
 def chunk_id_key(chunk_id: int) -> bytes:
@@ -269,6 +273,7 @@ class ShardFile:
         read again and re-apply. ``update`` returning False writes nothing (None is
         returned). With ``read=False`` the shard is written once, from no chunks, with no
         read and no condition (the caller replaces every chunk it holds)."""
+        conflicts = 0
         while True:
             generation, chunks = self.read_all() if read else (None, {})
             if not update(chunks):
@@ -276,6 +281,10 @@ class ShardFile:
             stamp = self.write_all(chunks, generation)
             if generation is None or stamp.generation != UNKNOWN:
                 return stamp
+            # Another writer got there first: back off a little (randomised, growing), so
+            # writers contending for one shard take turns instead of colliding again.
+            conflicts += 1
+            time.sleep(random.uniform(0, min(CONFLICT_BACKOFF * (1 << min(conflicts, 10)), MAX_CONFLICT_BACKOFF)))
 
 
 # -- the kvstore driver ------------------------------------------------------------------------
