@@ -1,9 +1,10 @@
 """The ``jpeg`` precomputed encoding: a uint8 chunk of 1 (grey) or 3 (RGB) channels as one
 baseline JPEG image (layout in ``_image_common``), through libjpeg-turbo (imagecodecs).
 
-``jpeg_quality`` (IJG scale 0-100, default 75) only says how to write: it is a spec
-member, never stored in ``info``. With the same quality the images are byte-identical
-to tensorstore's (both use libjpeg's defaults: 4:2:0 chroma subsampling for RGB).
+``jpeg_quality`` (IJG scale 0-100) says how to write; as tensorstore does, a new scale
+stores it in ``info`` (75 when the spec gives none) and chunks are written with the
+stored value. With the same quality the images are byte-identical to tensorstore's (both
+use libjpeg's defaults: 4:2:0 chroma subsampling for RGB).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = ["JpegEncoding"]
 
 #: The IJG quality tensorstore and neuroglancer's tools write with when none is given.
 DEFAULT_QUALITY = 75
+_QUALITY_MEMBER = "jpeg_quality"
 #: libjpeg's largest image width or height (JPEG_MAX_DIMENSION).
 MAX_DIMENSION = 65500
 
@@ -86,18 +88,25 @@ class JpegEncoding(ChunkEncoding):
     """Lossy JPEG chunks of uint8 volumes with 1 or 3 channels."""
 
     name: ClassVar[str] = "jpeg"
-    writer_options: ClassVar[tuple[str, ...]] = ("jpeg_quality",)
+    scale_members: ClassVar[tuple[str, ...]] = (_QUALITY_MEMBER,)
     lossy: ClassVar[bool] = True
 
     @classmethod
     def check(cls, data_type: np.dtype[Any], num_channels: int, scale: Mapping[str, Any], json_path: str) -> None:
         check_image_volume(cls.name, ("uint8",), (1, 3), data_type, num_channels, json_path)
-        integer_option(scale, "jpeg_quality", json_path, 0, 100)
+        integer_option(scale, _QUALITY_MEMBER, json_path, 0, 100)
+
+    @classmethod
+    def normalized_members(cls, scale: Mapping[str, Any]) -> dict[str, Any]:
+        quality = integer_option(scale, _QUALITY_MEMBER, "", 0, 100)
+        return {_QUALITY_MEMBER: DEFAULT_QUALITY if quality is None else quality}
 
     def __init__(
         self, data_type: np.dtype[Any], num_channels: int, scale: Mapping[str, Any], options: Mapping[str, Any]
     ) -> None:
-        quality = integer_option(options, "jpeg_quality", "", 0, 100)
+        quality = integer_option(scale, _QUALITY_MEMBER, "", 0, 100)
+        if quality is None:
+            quality = integer_option(options, _QUALITY_MEMBER, "", 0, 100)
         #: The IJG quality chunks are written with.
         self.quality = DEFAULT_QUALITY if quality is None else quality
         self.num_channels = num_channels

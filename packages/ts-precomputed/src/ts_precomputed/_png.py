@@ -1,8 +1,9 @@
 """The ``png`` precomputed encoding: a uint8 or uint16 chunk of 1 to 4 channels as one
 lossless PNG image (layout in ``_image_common``), through libpng (imagecodecs).
 
-``png_level`` (zlib level 0-9) only says how to write; unset, libpng's default level is
-used. As tensorstore does, levels below 3 write unfiltered rows (favouring speed).
+``png_level`` (zlib level 0-9) says how to write; as tensorstore does, a scale created
+with one stores it in ``info``, and without one libpng's default level is used. Levels
+below 3 write unfiltered rows (favouring speed), as tensorstore's writer does.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _IHDR_TYPE = b"IHDR"
 _IHDR_END = 8 + 8 + 13
 #: Samples per pixel of each PNG colour type; a palette expands to RGB.
 _COLOUR_TYPE_COMPONENTS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+_LEVEL_MEMBER = "png_level"
 #: Below this zlib level, rows are written unfiltered (tensorstore's choice too).
 _FILTERED_FROM_LEVEL = 3
 
@@ -56,18 +58,24 @@ class PngEncoding(ChunkEncoding):
     """Lossless PNG chunks of uint8 or uint16 volumes with 1 to 4 channels."""
 
     name: ClassVar[str] = "png"
-    writer_options: ClassVar[tuple[str, ...]] = ("png_level",)
+    scale_members: ClassVar[tuple[str, ...]] = (_LEVEL_MEMBER,)
 
     @classmethod
     def check(cls, data_type: np.dtype[Any], num_channels: int, scale: Mapping[str, Any], json_path: str) -> None:
         check_image_volume(cls.name, ("uint8", "uint16"), (1, 2, 3, 4), data_type, num_channels, json_path)
-        integer_option(scale, "png_level", json_path, 0, 9)
+        integer_option(scale, _LEVEL_MEMBER, json_path, 0, 9)
+
+    @classmethod
+    def normalized_members(cls, scale: Mapping[str, Any]) -> dict[str, Any]:
+        level = integer_option(scale, _LEVEL_MEMBER, "", 0, 9)
+        return {} if level is None else {_LEVEL_MEMBER: level}
 
     def __init__(
         self, data_type: np.dtype[Any], num_channels: int, scale: Mapping[str, Any], options: Mapping[str, Any]
     ) -> None:
+        level = integer_option(scale, _LEVEL_MEMBER, "", 0, 9)
         #: The zlib level chunks are written with (None: libpng's default).
-        self.level = integer_option(options, "png_level", "", 0, 9)
+        self.level = integer_option(options, _LEVEL_MEMBER, "", 0, 9) if level is None else level
         #: Native-order element type: PNG stores 16-bit samples big-endian and libpng swaps.
         self.dtype = np.dtype(data_type).newbyteorder("=")
         self.num_channels = num_channels

@@ -37,7 +37,8 @@ class ChunkEncoding(abc.ABC):
     scale_members: ClassVar[tuple[str, ...]] = ()
 
     #: Members of the spec's ``scale_metadata`` that only say how to write and are not
-    #: stored in ``info`` (tensorstore's ``jpeg_quality``, ``png_level``).
+    #: stored in ``info``. (tensorstore stores ``jpeg_quality`` and ``png_level`` in
+    #: ``info`` and writes with the stored value, so those are ``scale_members``.)
     writer_options: ClassVar[tuple[str, ...]] = ()
 
     #: Whether decoding may give back values different from those encoded (jpeg).
