@@ -98,9 +98,14 @@ class CommitResult:
     manifest: Manifest | None
     previous: Manifest | None
     manifest_files: list[tuple[bytes, bytes]] = field(default_factory=list)
-    generations: list[bytes] = field(default_factory=list)
     conflicts: list[bytes] = field(default_factory=list)
     data_files: list[bytes] = field(default_factory=list)
+    #: The op that decided each write (None for a write a later one of its key replaced).
+    write_ops: list[KeyOp | None] = field(default_factory=list, repr=False)
+
+    @property
+    def generations(self) -> list[bytes]:
+        return [UNKNOWN if op is None else op.generation for op in self.write_ops]
 
     @property
     def committed_version(self) -> BtreeGenerationReference | None:
@@ -197,11 +202,9 @@ def commit(
     except ConditionFailed as failure:
         data_files.discard()
         result.conflicts = [failure.key]
-        result.generations = [UNKNOWN] * len(per_write)
+        result.write_ops = [None] * len(per_write)
         return result
-    result.generations = [
-        op.generation if op is ops[op.key] and op.applied else UNKNOWN for op in per_write
-    ]
+    result.write_ops = [op if op is ops[op.key] else None for op in per_write]
     result.conflicts = [op.key for op in ops.values() if not op.applied]
     if manifest is not None and new_root is None:
         result.manifest = manifest

@@ -64,15 +64,23 @@ class KeyOp:
 
     ``value`` None deletes; ``if_equal`` (None: unconditional) is checked against the key's
     generation after the batch's delete ranges (so ``NO_VALUE`` for a key in one).
-    ``generation`` is filled in: the key's new generation, or ``UNKNOWN`` if the condition
-    failed.
+    Filled in: ``applied`` (False if the condition failed) and ``stored`` (the value as the
+    new leaf holds it: inline bytes or where it was written out of line).
     """
 
     key: bytes
     value: bytes | None
     if_equal: bytes | None = None
-    generation: bytes = UNKNOWN
     applied: bool = False
+    stored: bytes | IndirectDataReference | None = None
+
+    @property
+    def generation(self) -> bytes:
+        """The key's new generation: ``UNKNOWN`` if the condition failed, ``NO_VALUE`` if
+        deleted."""
+        if not self.applied:
+            return UNKNOWN
+        return NO_VALUE if self.stored is None else value_generation(self.stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,22 +307,23 @@ class _TreeWriter:
     def apply_op(self, op: KeyOp, current: Value | None, result: list[tuple[bytes, Value]]) -> bool:
         """Append ``op``'s outcome to ``result``, ``current`` being the key's value (None:
         absent); whether that differs from ``current``."""
-        generation = NO_VALUE if current is None else value_generation(current)
-        if op.if_equal is not None and op.if_equal != UNKNOWN and op.if_equal != generation:
-            op.generation, op.applied = UNKNOWN, False
-            if self.atomic:
-                raise ConditionFailed(op.key)
-            if current is not None:
-                result.append((op.key, current))
-            return False
+        condition = op.if_equal
+        if condition is not None and condition != UNKNOWN:
+            generation = NO_VALUE if current is None else value_generation(current)
+            if condition != generation:
+                op.applied = False
+                if self.atomic:
+                    raise ConditionFailed(op.key)
+                if current is not None:
+                    result.append((op.key, current))
+                return False
         op.applied = True
         if op.value is None:
-            op.generation = NO_VALUE
             return current is not None
         stored: Value = op.value
         if len(op.value) > self.config.max_inline_value_bytes:
             stored = self.data_files.add(VALUE, op.value)
-        op.generation = value_generation(stored)
+        op.stored = stored
         result.append((op.key, stored))
         return True
 
