@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -445,6 +446,9 @@ def test_bad_input_is_refused() -> None:
     config = Config(uuid=uuid.uuid4().bytes, manifest_kind=MANIFEST_KIND_NUMBERED)
     with pytest.raises(ValueError, match="no versions"):
         commit(io, Manifest(config), [Write(b"a", b"1")])
+    with pytest.raises(ValueError, match="65536 bytes long; OCDBT keys are at most 65535"):
+        commit(io, None, [Write(b"k" * 65536, b"1")], config=config)
+    assert io.base.list().result() == []
 
 
 def test_delete_range_accepts_key_ranges() -> None:
@@ -506,3 +510,25 @@ def test_matches_a_dict_model(
         )
         assert db.manifest is not None
         assert walk(db.io, db.manifest, config)[0] == db.model
+
+
+def test_remote_base_reads_the_children_to_rewrite_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
+    config = Config(uuid=uuid.uuid4().bytes, max_decoded_node_bytes=300)
+    db = Database(memory_base(), config)
+    db.commit([Write(b"k%04d" % i, b"v%d" % i) for i in range(1000)])
+    driver_class = type(db.base.driver)
+    monkeypatch.setattr(driver_class, "local_io", False)  # as a cloud kvstore is
+    threads: set[str] = set()
+    read = driver_class.read
+
+    def recording_read(self: Any, key: bytes, options: Any) -> Any:
+        threads.add(threading.current_thread().name)
+        return read(self, key, options)
+
+    monkeypatch.setattr(driver_class, "read", recording_read)
+    db.io = OcdbtIO(db.base)  # nothing cached
+    db.commit([Write(b"k%04d" % i, b"changed") for i in range(0, 1000, 7)])
+    assert len(threads) > 1
+    monkeypatch.undo()
+    assert db.manifest is not None
+    assert walk(OcdbtIO(db.base), db.manifest, config)[0] == db.model

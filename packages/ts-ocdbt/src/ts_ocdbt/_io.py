@@ -13,7 +13,8 @@ import hashlib
 import importlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from ts_core.kvstore import KvStore, make_generation
@@ -32,6 +33,8 @@ __all__ = ["DEFAULT_NODE_CACHE_BYTES", "OcdbtIO", "value_generation"]
 
 #: Bytes of encoded nodes an :class:`OcdbtIO` keeps decoded.
 DEFAULT_NODE_CACHE_BYTES: Final = 64 * 2**20
+#: Node reads :meth:`OcdbtIO.prefetch_btree_nodes` has in flight at once.
+MAX_CONCURRENT_NODE_READS: Final = 16
 #: Bytes of the value hash in a generation (tensorstore's: a 20-byte BLAKE3 digest).
 _GENERATION_DIGEST_BYTES: Final = 20
 #: The first byte of what is hashed: how the value is stored.
@@ -131,6 +134,20 @@ class OcdbtIO:
             node = read_btree_node(self.base, reference, self.config)
             self._cache.put(key, node)
         return node  # type: ignore[no-any-return]
+
+    def prefetch_btree_nodes(self, references: Sequence[IndirectDataReference]) -> None:
+        """Read the nodes at ``references`` into the cache concurrently (a remote base
+        kvstore answers many reads at once; a local one gains nothing, so it is skipped)."""
+        if self.base.driver.local_io:
+            return
+        missing = [
+            ref for ref in references if self._cache.get(self._cache_key(ref, "btreenode")) is None
+        ]
+        if len(missing) < 2:
+            return
+        with ThreadPoolExecutor(min(len(missing), MAX_CONCURRENT_NODE_READS)) as pool:
+            for future in [pool.submit(self.read_btree_node, ref) for ref in missing]:
+                future.result()
 
     def read_version_tree_node(self, reference: IndirectDataReference) -> VersionTreeNode:
         """The decoded version tree node at ``reference``."""

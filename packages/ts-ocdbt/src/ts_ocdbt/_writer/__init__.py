@@ -20,6 +20,7 @@ from .._io import OcdbtIO
 from ..format import (
     MANIFEST_KEY,
     MANIFEST_KIND_NUMBERED,
+    MAX_KEY_LENGTH,
     BtreeGenerationReference,
     BtreeNodeStatistics,
     Config,
@@ -176,6 +177,11 @@ def commit(
     ops: dict[bytes, KeyOp] = {}
     per_write: list[KeyOp] = []
     for write in write_list:
+        if len(write.key) > MAX_KEY_LENGTH:
+            raise ValueError(
+                f"commit: key {bytes(write.key[:40])!r}... is {len(write.key)} bytes long; OCDBT "
+                f"keys are at most {MAX_KEY_LENGTH} bytes"
+            )
         op = KeyOp(
             bytes(write.key), None if write.value is None else bytes(write.value), write.if_equal
         )

@@ -46,6 +46,8 @@ INTERIOR_ENTRY_FIXED_SIZE: Final = 8 + 8 + 8 + 8 + 3 * 8
 #: A leaf may hold one entry; an interior node is split into nodes of at least two.
 MIN_LEAF_ARITY: Final = 1
 MIN_INTERIOR_ARITY: Final = 2
+#: Children of one node read ahead together (concurrently, from a remote base kvstore).
+PREFETCH_WINDOW: Final = 64
 
 Value = bytes | IndirectDataReference
 
@@ -234,27 +236,45 @@ class _TreeWriter:
     ) -> list[_Child] | None:
         entries: Sequence[InteriorNodeEntry] = node.entries  # type: ignore[assignment]
         keys = [node_prefix + entry.key for entry in entries]
-        children: list[_Child] = []
-        changed = False
-        for index, entry in enumerate(entries):
+        count = len(entries)
+        bounds: list[tuple[bytes, bytes | None]] = []
+        actions: list[str] = []  # per child: keep, drop (all deleted: not even read) or visit
+        for index in range(count):
             child_low = low if index == 0 else keys[index]
-            child_high = keys[index + 1] if index + 1 < len(entries) else high
+            child_high = keys[index + 1] if index + 1 < count else high
             if child_high is not None and not child_low < child_high:
                 raise CorruptDataError(
                     describe_reference(reference), f"child {index} has an empty key range"
                 )
+            bounds.append((child_low, child_high))
+            if not self.mutations.touches(child_low, child_high):
+                actions.append("keep")
+            elif self.mutations.deletes_all(child_low, child_high):
+                actions.append("drop")
+            else:
+                actions.append("visit")
+        to_visit = [entries[i].node for i in range(count) if actions[i] == "visit"]
+        children: list[_Child] = []
+        changed = False
+        visited = 0
+        for index, entry in enumerate(entries):
+            action = actions[index]
             existing = _Child(
                 keys[index],
                 len(node_prefix) + entry.subtree_common_prefix_length,
                 entry.node,
                 entry.statistics,
             )
-            if not self.mutations.touches(child_low, child_high):
+            if action == "keep":
                 children.append(existing)
                 continue
-            if self.mutations.deletes_all(child_low, child_high):
-                changed = True  # the whole subtree goes, unread
+            if action == "drop":
+                changed = True
                 continue
+            if visited % PREFETCH_WINDOW == 0:
+                self.io.prefetch_btree_nodes(to_visit[visited : visited + PREFETCH_WINDOW])
+            visited += 1
+            child_low, child_high = bounds[index]
             replacement = self.visit(
                 entry.node,
                 node.height - 1,
