@@ -5,7 +5,13 @@ Byte-compatible with tensorstore (``tensorstore/kvstore/ocdbt/index.rst``). Used
 rest of ts_ocdbt (the kvstore driver, the writer, versions and dump tools).
 """
 
-from ._btree import decode_btree_node, encode_btree_node, validate_btree_node_reference
+from ._btree import (
+    MAX_NODE_ARITY,
+    decode_btree_node,
+    decoded_size_limit,
+    encode_btree_node,
+    validate_btree_node_reference,
+)
 from ._errors import (
     ChecksumMismatchError,
     CorruptDataError,
@@ -70,6 +76,7 @@ __all__ = [
     "MAX_INLINE_VALUE_BYTES",
     "MAX_KEY_LENGTH",
     "MAX_VERSION_TREE_ARITY_LOG2",
+    "MAX_NODE_ARITY",
     "MISSING_REFERENCE",
     "NUM_NUMBERED_MANIFESTS_TO_KEEP",
     "BtreeGenerationReference",
@@ -92,6 +99,7 @@ __all__ = [
     "decode_btree_node",
     "decode_manifest",
     "decode_version_tree_node",
+    "decoded_size_limit",
     "describe_reference",
     "encode_btree_node",
     "encode_manifest",

@@ -14,7 +14,7 @@ from ._codec import (
     decode_envelope,
     encode_envelope,
     read_data_file_table,
-    read_file_id,
+    read_file_ids,
 )
 from ._entries import read_statistics, write_statistics
 from ._errors import CorruptDataError
@@ -80,9 +80,9 @@ def decode_btree_node(
             0, key_prefix, tuple(LeafNodeEntry(k, v) for k, v in zip(keys, values, strict=True))
         )
     else:
-        file_ids = [read_file_id(reader, files, f"data_file_id[{i}]") for i in range(count)]
-        offsets = [reader.varint(f"data_file_offset[{i}]") for i in range(count)]
-        lengths = [reader.varint(f"data_file_length[{i}]") for i in range(count)]
+        file_ids = read_file_ids(reader, files, count)
+        offsets = reader.varints(count, "data_file_offset")
+        lengths = reader.varints(count, "data_file_length")
         statistics = read_statistics(reader, count)
         entries = []
         for i in range(count):
@@ -97,26 +97,24 @@ def decode_btree_node(
 def _read_keys(reader: Reader, count: int, interior: bool) -> tuple[bytes, list[bytes], list[int]]:
     """The prefix common to the node's stored keys, each key without it, and (interior
     nodes) each subtree common prefix length without it."""
-    prefix_lengths = [0]
-    prefix_lengths += [reader.varint(f"key_prefix_length[{i}]", 0xFFFF) for i in range(count - 1)]
-    suffix_lengths = [reader.varint(f"key_suffix_length[{i}]", 0xFFFF) for i in range(count)]
-    subtree_lengths = (
-        [reader.varint(f"subtree_common_prefix_length[{i}]", 0xFFFF) for i in range(count)]
-        if interior
-        else []
-    )
+    prefix_lengths = [0, *reader.varints(count - 1, "key_prefix_length", 0xFFFF)]
+    suffix_lengths = reader.varints(count, "key_suffix_length", 0xFFFF)
+    subtree_lengths = reader.varints(count, "subtree_common_prefix_length", 0xFFFF) if interior else []
     common = min(prefix_lengths[1:], default=MAX_KEY_LENGTH)
     common = min(common, suffix_lengths[0], min(subtree_lengths, default=MAX_KEY_LENGTH))
+    suffixes = reader.raw(sum(suffix_lengths), f"the key suffixes of {count} entries")
     keys: list[bytes] = []
     previous = b""
+    start = 0
     for i in range(count):
         prefix = prefix_lengths[i]
         if prefix > len(previous):
             raise reader.corrupt(
                 f"key {i}: prefix length {prefix} exceeds the previous key's length {len(previous)}"
             )
-        suffix = reader.raw(suffix_lengths[i], f"key_suffix[{i}]")
-        key = previous[:prefix] + suffix
+        end = start + suffix_lengths[i]
+        key = previous[:prefix] + suffixes[start:end]
+        start = end
         if len(key) > MAX_KEY_LENGTH:
             raise reader.corrupt(f"key {i}: length {len(key)} exceeds the limit of {MAX_KEY_LENGTH}")
         if i and key <= previous:
@@ -139,8 +137,8 @@ def _read_keys(reader: Reader, count: int, interior: bool) -> tuple[bytes, list[
 def _read_leaf_values(
     reader: Reader, files: list[DataFileId], count: int
 ) -> list[bytes | IndirectDataReference]:
-    lengths = [reader.varint(f"value_length[{i}]") for i in range(count)]
-    kinds = [reader.byte(f"value_kind[{i}]") for i in range(count)]
+    lengths = reader.varints(count, "value_length")
+    kinds = reader.bytes_column(count, "value_kind")
     indirect = []
     for i, kind in enumerate(kinds):
         if kind == _OUT_OF_LINE_VALUE:
@@ -152,15 +150,20 @@ def _read_leaf_values(
                 f"value_length[{i}] = {lengths[i]} exceeds the maximum of "
                 f"{MAX_INLINE_VALUE_BYTES} for an inline value"
             )
-    file_ids = [read_file_id(reader, files, f"data_file_id[{i}]") for i in indirect]
+    file_ids = read_file_ids(reader, files, len(indirect))
+    offsets = reader.varints(len(indirect), "data_file_offset")
     values: list[bytes | IndirectDataReference] = [b""] * count
-    for file_id, i in zip(file_ids, indirect, strict=True):
-        reference = IndirectDataReference(file_id, reader.varint(f"data_file_offset[{i}]"), lengths[i])
+    for file_id, offset, i in zip(file_ids, offsets, indirect, strict=True):
+        reference = IndirectDataReference(file_id, offset, lengths[i])
         check_reference(reader, reference, f"value reference {i}")
         values[i] = reference
-    for i, kind in enumerate(kinds):
-        if kind == _INLINE_VALUE:
-            values[i] = reader.raw(lengths[i], f"value[{i}]")
+    inline = [i for i, kind in enumerate(kinds) if kind == _INLINE_VALUE]
+    data = reader.raw(sum(lengths[i] for i in inline), f"the inline values of {len(inline)} entries")
+    start = 0
+    for i in inline:
+        end = start + lengths[i]
+        values[i] = data[start:end]
+        start = end
     return values
 
 

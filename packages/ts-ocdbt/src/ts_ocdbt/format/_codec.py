@@ -120,6 +120,19 @@ class Reader:
             raise self.corrupt(f"{what} = {result} exceeds the maximum of {max_value}")
         return result
 
+    def varints(self, count: int, what: str, max_value: int = _UINT64_MAX) -> list[int]:
+        """A column of ``count`` varints (``what[i]`` in errors)."""
+        chunk = self.data[self.pos : self.pos + count]
+        # The common case, every value below 128, is one byte each: no per-value decoding.
+        if len(chunk) == count and (not count or max(chunk) < min(0x80, max_value + 1)):
+            self.pos += count
+            return list(chunk)
+        return [self.varint(f"{what}[{i}]", max_value) for i in range(count)]
+
+    def bytes_column(self, count: int, what: str) -> list[int]:
+        """A column of ``count`` single bytes."""
+        return list(self.raw(count, f"{count} values of {what}"))
+
     def byte(self, what: str) -> int:
         if self.pos >= self.end:
             raise self.truncated(what)
@@ -437,6 +450,15 @@ def read_file_id(reader: Reader, files: list[DataFileId], what: str) -> DataFile
     if index >= len(files):
         raise reader.corrupt(f"{what} = {index} is outside the data file table [0, {len(files)})")
     return files[index]
+
+
+def read_file_ids(reader: Reader, files: list[DataFileId], count: int) -> list[DataFileId]:
+    """A column of ``count`` data file indices, as the ids they name."""
+    indices = reader.varints(count, "data_file_id")
+    if indices and max(indices) >= len(files):
+        i, index = next((i, index) for i, index in enumerate(indices) if index >= len(files))
+        raise reader.corrupt(f"data_file_id[{i}] = {index} is outside the data file table [0, {len(files)})")
+    return [files[index] for index in indices]
 
 
 class DataFileTableBuilder:

@@ -14,7 +14,7 @@ from ._codec import (
     Reader,
     Writer,
     check_reference,
-    read_file_id,
+    read_file_ids,
 )
 from ._model import (
     MANIFEST_KIND_NUMBERED,
@@ -141,11 +141,11 @@ def read_version_leaf_entries(
     max_entries = 1 << arity_log2
     # Each entry takes at least 1 + 1 + 1 + 1 + 1 + 3 + 8 bytes.
     count = reader.count("num_versions", max_entries, 16)
-    generation_numbers = [reader.varint(f"generation_number[{i}]") for i in range(count)]
-    root_heights = [reader.byte(f"root_height[{i}]") for i in range(count)]
-    file_ids = [read_file_id(reader, files, f"data_file_id[{i}]") for i in range(count)]
-    offsets = [reader.varint(f"data_file_offset[{i}]") for i in range(count)]
-    lengths = [reader.varint(f"data_file_length[{i}]") for i in range(count)]
+    generation_numbers = reader.varints(count, "generation_number")
+    root_heights = reader.bytes_column(count, "root_height")
+    file_ids = read_file_ids(reader, files, count)
+    offsets = reader.varints(count, "data_file_offset")
+    lengths = reader.varints(count, "data_file_length")
     statistics = _read_statistics(reader, count)
     commit_times = [reader.uint64le(f"commit_time[{i}]") for i in range(count)]
     entries = []
@@ -179,9 +179,9 @@ def read_version_leaf_entries(
 
 
 def _read_statistics(reader: Reader, count: int) -> list[BtreeNodeStatistics]:
-    num_keys = [reader.varint(f"num_keys[{i}]") for i in range(count)]
-    num_tree_bytes = [reader.varint(f"num_tree_bytes[{i}]") for i in range(count)]
-    num_indirect = [reader.varint(f"num_indirect_value_bytes[{i}]") for i in range(count)]
+    num_keys = reader.varints(count, "num_keys")
+    num_tree_bytes = reader.varints(count, "num_tree_bytes")
+    num_indirect = reader.varints(count, "num_indirect_value_bytes")
     return [
         BtreeNodeStatistics(num_indirect[i], num_tree_bytes[i], num_keys[i]) for i in range(count)
     ]
@@ -253,14 +253,14 @@ def read_version_interior_entries(
     ``child_height`` None, a manifest's (each with its own height stored)."""
     # Each entry takes at least 1 + 1 + 1 + 1 + 1 + 8 bytes.
     count = reader.count("num_children", max_entries, 13)
-    generation_numbers = [reader.varint(f"generation_number[{i}]") for i in range(count)]
-    file_ids = [read_file_id(reader, files, f"data_file_id[{i}]") for i in range(count)]
-    offsets = [reader.varint(f"data_file_offset[{i}]") for i in range(count)]
-    lengths = [reader.varint(f"data_file_length[{i}]") for i in range(count)]
-    num_generations = [reader.varint(f"num_generations[{i}]") for i in range(count)]
+    generation_numbers = reader.varints(count, "generation_number")
+    file_ids = read_file_ids(reader, files, count)
+    offsets = reader.varints(count, "data_file_offset")
+    lengths = reader.varints(count, "data_file_length")
+    num_generations = reader.varints(count, "num_generations")
     commit_times = [reader.uint64le(f"commit_time[{i}]") for i in range(count)]
     if child_height is None:
-        heights = [reader.byte(f"entry_height[{i}]") for i in range(count)]
+        heights = reader.bytes_column(count, "entry_height")
     else:
         heights = [child_height] * count
     entries = []
