@@ -159,3 +159,27 @@ def test_corrupt_shard_is_named_and_other_shards_stay_readable(tmp_path: Any) ->
 def test_sharding_errors_name_the_member() -> None:
     with pytest.raises(ValueError, match=r"sharding\.minishard_bits|sharding.*minishard_bits"):
         create("memory://bad/", [16, 16, 8], [4, 4, 4], minishard_bits=40)
+
+
+@pytest.mark.parametrize(
+    ("hash", "preshift", "minishard", "shard"),
+    [("identity", 2, 2, 4), ("identity", 1, 1, 6), ("identity", 0, 0, 8), ("identity", 2, 2, 3), ("murmurhash3_x86_128", 2, 2, 4)],
+)
+def test_write_chunk_is_the_shard_as_tensorstore(tmp_path: Any, hash: str, preshift: int, minishard: int, shard: int) -> None:
+    import tensorstore
+
+    sharding = {**SHARDING, "hash": hash, "preshift_bits": preshift, "minishard_bits": minishard, "shard_bits": shard}
+    theirs = tensorstore.open(
+        {
+            "driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/",
+            "multiscale_metadata": {"type": "image", "data_type": "uint16", "num_channels": 2},
+            "scale_metadata": {
+                "resolution": [4, 4, 40], "size": [50, 40, 30], "voxel_offset": VOXEL_OFFSET,
+                "chunk_size": [8, 8, 8], "encoding": "raw", "sharding": sharding,
+            },
+        },
+        create=True,
+    ).result()
+    ours = ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/"}).result()
+    assert ours.schema.chunk_layout.to_json() == theirs.schema.chunk_layout.to_json()
+    assert ours.schema.codec.to_json() == theirs.schema.codec.to_json()

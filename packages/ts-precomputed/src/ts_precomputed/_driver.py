@@ -323,7 +323,12 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         from ts_core.schema import ChunkLayout, CodecSpec, Schema
 
         grid = ChunkLayout.Grid(shape=list(self.grid_chunk_shape))
-        layout = ChunkLayout(grid_origin=list(self.origin), inner_order=[3, 2, 1, 0], read_chunk=grid, write_chunk=grid)
+        write_grid = grid
+        if self.scale.sharding is not None:
+            from ._sharded_io import sharded_write_chunk_shape  # a shard's box, or the volume
+
+            write_grid = ChunkLayout.Grid(shape=sharded_write_chunk_shape(self))
+        layout = ChunkLayout(grid_origin=list(self.origin), inner_order=[3, 2, 1, 0], read_chunk=grid, write_chunk=write_grid)
         schema = Schema(dtype=self.numpy_dtype, domain=self.domain, chunk_layout=layout, codec=CodecSpec(self.codec_json()))
         schema.update(dimension_units=self.dimension_units)
         return schema

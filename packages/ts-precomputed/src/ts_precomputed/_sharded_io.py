@@ -51,7 +51,15 @@ if TYPE_CHECKING:
     from ._metadata import MultiscaleMetadata, ScaleMetadata
     from .encoding_api import ChunkEncoding
 
-__all__ = ["ChunkIdStore", "read_sharded", "sharded_chunk_store", "write_chunk_shape", "write_sharded"]
+__all__ = [
+    "ChunkIdStore",
+    "check_sharding",
+    "read_sharded",
+    "sharded_chunk_store",
+    "sharded_write_chunk_shape",
+    "write_chunk_shape",
+    "write_sharded",
+]
 
 
 def check_sharding(
@@ -82,6 +90,14 @@ def write_chunk_shape(sharding: ShardingSpec, size: Sequence[int], chunk_size: S
         extent = int(size[dim]) if hierarchy is None else min(hierarchy.shard_shape_in_chunks[dim] * chunk, int(size[dim]))
         shape.append(-(-extent // chunk) * chunk)
     return [*shape, num_channels]
+
+
+def sharded_write_chunk_shape(driver: PrecomputedDriver) -> list[int]:
+    """The write chunk shape of the driver's (sharded) scale."""
+    scale = driver.scale
+    chunk_size = driver.chunk_size_of(driver.metadata)
+    sharding = check_sharding(scale.sharding, scale.size, chunk_size, f"scales[{driver.scale_index}].sharding")
+    return write_chunk_shape(sharding, scale.size, chunk_size, driver.metadata.num_channels)
 
 
 class ChunkIdStore(KvStoreDriver):
