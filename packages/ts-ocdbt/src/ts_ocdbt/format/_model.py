@@ -181,7 +181,7 @@ class VersionTreeNode:
 
     height: int
     version_tree_arity_log2: int
-    entries: tuple[BtreeGenerationReference, ...] | tuple[VersionNodeReference, ...]
+    entries: tuple[BtreeGenerationReference | VersionNodeReference, ...]
 
     @property
     def generation_number(self) -> int:
@@ -232,7 +232,7 @@ class BtreeNode:
 
     height: int
     key_prefix: bytes
-    entries: tuple[LeafNodeEntry, ...] | tuple[InteriorNodeEntry, ...]
+    entries: tuple[LeafNodeEntry | InteriorNodeEntry, ...]
 
     def child_prefix(self, prefix: bytes, entry: InteriorNodeEntry) -> bytes:
         """The full-key prefix implied for the child of ``entry``, this node's prefix being ``prefix``."""
