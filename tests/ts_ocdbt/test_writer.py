@@ -164,7 +164,9 @@ def wheel_contents(path: Path, version: int | None = None) -> Model:
     if version is not None:
         spec["version"] = version
     kvstore = ts.KvStore.open(spec).result()
-    return {key: kvstore.read(key).result().value for key in kvstore.list().result()}
+    keys = kvstore.list().result()
+    reads = [kvstore.read(key) for key in keys]
+    return {key: read.result().value for key, read in zip(keys, reads, strict=True)}
 
 
 def memory_base() -> KvStore:
@@ -512,7 +514,9 @@ def test_matches_a_dict_model(
         assert walk(db.io, db.manifest, config)[0] == db.model
 
 
-def test_remote_base_reads_the_children_to_rewrite_concurrently(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_remote_base_reads_the_children_to_rewrite_concurrently(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     config = Config(uuid=uuid.uuid4().bytes, max_decoded_node_bytes=300)
     db = Database(memory_base(), config)
     db.commit([Write(b"k%04d" % i, b"v%d" % i) for i in range(1000)])
@@ -532,3 +536,64 @@ def test_remote_base_reads_the_children_to_rewrite_concurrently(monkeypatch: pyt
     monkeypatch.undo()
     assert db.manifest is not None
     assert walk(OcdbtIO(db.base), db.manifest, config)[0] == db.model
+
+
+def _structure(base: KvStore) -> tuple[list[tuple[int, bytes, bytes, int]], Any]:
+    """Per node (depth first): height, first and last full key, entry count; and the
+    manifest's version tree shape."""
+    io = OcdbtIO(base)
+    manifest = read_manifest(base)
+    assert manifest is not None
+    assert manifest.latest_version.root is not None
+    out: list[tuple[int, bytes, bytes, int]] = []
+
+    def visit(reference: IndirectDataReference, prefix: bytes) -> None:
+        node = io.read_btree_node(reference)
+        keys = [prefix + node.key_prefix + entry.key for entry in node.entries]
+        out.append((node.height, keys[0], keys[-1], len(keys)))
+        for entry in node.entries:
+            if isinstance(entry, InteriorNodeEntry):
+                visit(entry.node, prefix + node.key_prefix + entry.subtree_common_prefix)
+
+    visit(manifest.latest_version.root, b"")
+    version_tree = (
+        [v.generation_number for v in manifest.versions],
+        [(n.height, n.generation_number, n.num_generations) for n in manifest.version_tree_nodes],
+    )
+    return out, version_tree
+
+
+def test_same_tree_and_version_tree_as_the_wheel_builds(tmp_path: Path) -> None:
+    """Splitting, prefixes and the version tree follow tensorstore's rules exactly: the same
+    batches give the same nodes (only data file names and offsets differ)."""
+    options = {"compression": None, "max_decoded_node_bytes": 500, "max_inline_value_bytes": 50}
+    wheel = ts.KvStore.open(
+        {
+            "driver": "ocdbt",
+            "base": f"file://{tmp_path}/wheel/",
+            "config": {**options, "version_tree_arity_log2": 2},
+        }
+    ).result()
+    config = Config(
+        uuid=uuid.uuid4().bytes,
+        compression=None,
+        max_decoded_node_bytes=500,
+        max_inline_value_bytes=50,
+        version_tree_arity_log2=2,
+    )
+    ours = Database(file_base(tmp_path / "ours"), config)
+    ours.commit()  # the wheel starts a database with an empty generation 1
+    rng = random.Random(11)
+    keys = sorted(
+        {b"dir%d/key%05d" % (rng.randrange(4), rng.randrange(10**5)) for _ in range(1500)}
+    )
+    batches = [{key: rng.randbytes(rng.choice([1, 10, 30, 200])) for key in keys}]
+    for _ in range(20):
+        batches.append({key: rng.randbytes(rng.choice([5, 80])) for key in rng.sample(keys, 40)})
+    for batch in batches:
+        txn = ts.Transaction(atomic=True)
+        for key, value in batch.items():
+            wheel.with_transaction(txn)[key] = value
+        txn.commit_sync()
+        ours.commit([Write(key, value) for key, value in batch.items()])
+    assert _structure(file_base(tmp_path / "ours")) == _structure(file_base(tmp_path / "wheel"))
