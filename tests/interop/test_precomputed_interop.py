@@ -310,3 +310,11 @@ def test_sharded_kvstore_transaction_read_by_tensorstore(tmp_path: Path) -> None
     transaction.commit_sync()
     theirs = tensorstore.KvStore.open(spec).result()
     assert {key: theirs.read(key).result().value for key in values} == values
+
+
+def test_url_opens_first_scale(tmp_path: Path) -> None:
+    write_volume(tensorstore, tmp_path, CASES[0], range(1))
+    url = f"file://{tmp_path}/|neuroglancer-precomputed:"
+    store, theirs = ts.open(url).result(), tensorstore.open(url).result()
+    assert describe(store) == describe(theirs)
+    np.testing.assert_array_equal(store.read().result(), volume(CASES[0], 0))
