@@ -106,17 +106,13 @@ class _Child:
 
 
 def _common_prefix_length(a: bytes, b: bytes) -> int:
+    """Length of the longest common prefix of ``a`` and ``b``: where their XOR, read as a
+    big-endian integer, has its highest set bit."""
     limit = min(len(a), len(b))
-    if a[:limit] == b[:limit]:
+    difference = int.from_bytes(a[:limit], "big") ^ int.from_bytes(b[:limit], "big")
+    if not difference:
         return limit
-    low, high = 0, limit  # a[:low] == b[:low], a[:high] != b[:high]
-    while high - low > 1:
-        middle = (low + high) // 2
-        if a[:middle] == b[:middle]:
-            low = middle
-        else:
-            high = middle
-    return low
+    return limit - 1 - (difference.bit_length() - 1) // 8
 
 
 def _below(key: bytes, bound: bytes | None) -> bool:
