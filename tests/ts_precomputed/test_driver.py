@@ -248,3 +248,65 @@ def test_transaction_commits_chunks_and_info() -> None:
     transaction.commit_sync()
     reopened = ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://t/"}, context=context).result()
     np.testing.assert_array_equal(reopened[3:9].read().result(), data()[0:6])
+
+
+# -- every encoding: what the driver reports ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("encoding", "data_type", "size"),
+    [("raw", "float32", [9, 8, 7]), ("jpeg", "uint8", [9, 8, 7]), ("png", "uint16", [9, 8, 7]),
+     ("compressed_segmentation", "uint32", [9, 8, 7]), ("compressed_segmentation", "uint64", [64, 64, 64]),
+     ("compressed_segmentation", "uint64", [100, 30, 2])],
+)
+def test_each_encoding_reports_as_tensorstore(encoding: str, data_type: str, size: list[int]) -> None:
+    """info (jpeg_quality's default, compressed_segmentation's chosen block size), codec,
+    chunk layout (with the codec chunk) and spec."""
+    results = []
+    for library in (ts, tensorstore):
+        context = library.Context()
+        store = library.open(
+            {"driver": "neuroglancer_precomputed", "kvstore": "memory://e/",
+             "multiscale_metadata": {"data_type": data_type, "num_channels": 1},
+             "scale_metadata": {"size": size, "voxel_offset": [1, 2, 3], "chunk_size": size, "encoding": encoding}},
+            create=True, context=context).result()
+        info = library.KvStore.open("memory://e/", context=context).result().read("info").result().value
+        results.append((info, store.codec.to_json(), store.chunk_layout.to_json(), store.spec().to_json()))
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize(
+    ("codec", "member", "message"),
+    [({"encoding": 3}, "codec.encoding", "expected string"),
+     ({"encoding": "webp"}, "codec.encoding", '"webp" is not a registered precomputed encoding'),
+     ({"encoding": "raw", "jpeg_quality": 50}, "codec.jpeg_quality", 'Only valid for "jpeg" encoding'),
+     ({"png_level": 5}, "codec.png_level", 'Only valid for "png" encoding'),
+     ({"encoding": "png", "png_level": 10}, "codec.png_level", "expected integer in the range [0, 9]"),
+     ({"shard_data_encoding": "zstd"}, "codec.shard_data_encoding", 'Expected one of "raw", "gzip", but received: "zstd"'),
+     ({"foo": 1}, "codec", 'Object includes extra members: "foo"')],
+)
+def test_codec_spec_is_checked_as_tensorstore_checks_it(codec: dict[str, Any], member: str, message: str) -> None:
+    json_value = {"driver": "neuroglancer_precomputed", **codec}
+    with pytest.raises(ValueError):  # noqa: PT011 - the wheel's wording differs; ours is checked below
+        tensorstore.CodecSpec(json_value)
+    with pytest.raises(SpecError, match=re.escape(message)) as caught:
+        ts.CodecSpec(json_value)
+    assert caught.value.json_path == member
+    assert ts.CodecSpec({"driver": "neuroglancer_precomputed", "encoding": "jpeg", "jpeg_quality": 50}).to_json() == \
+        tensorstore.CodecSpec({"driver": "neuroglancer_precomputed", "encoding": "jpeg", "jpeg_quality": 50}).to_json()
+
+
+def test_reread_info_must_describe_the_same_scale() -> None:
+    """With recheck_cached_metadata, a changed info is picked up if compatible (a scale
+    added) and refused, naming the member, if the open scale changed."""
+    context = ts.Context()
+    ts.open(volume_spec("memory://r/"), create=True, context=context).result()
+    store = ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://r/", "recheck_cached_metadata": True},
+                    context=context).result()
+    ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://r/",
+             "scale_metadata": {"size": [5, 4, 3], "resolution": [8, 10, 13]}}, create=True, context=context).result()
+    assert store[3:5].read().result().shape == (2, 7, 5, 2)
+    kvstore = ts.KvStore.open("memory://r/", context=context).result()
+    info = json.loads(kvstore.read("info").result().value)
+    info["scales"][0]["size"] = [11, 7, 5]
+    kvstore.write("info", json.dumps(info).encode()).result()
+    with pytest.raises(SpecError, match=re.escape('scales[0].size: Expected "size" of [10,7,5] but received: [11,7,5]')):
+        store[3:5].read().result()

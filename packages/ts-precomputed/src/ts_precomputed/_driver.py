@@ -69,6 +69,13 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         return precomputed_spec_schema(json_value)
 
     @classmethod
+    def normalize_codec_json(cls, json_value: dict[str, Any]) -> dict[str, Any]:
+        """A precomputed ``ts.CodecSpec``'s JSON, checked member by member (sorted)."""
+        from ._spec_schema import normalize_codec
+
+        return normalize_codec(json_value)
+
+    @classmethod
     def normalize_spec_metadata(cls, json_value: dict[str, Any]) -> dict[str, Any]:
         """Precomputed specs have no ``metadata`` member (their members are normalised by
         ``spec_schema``'s checks); nothing to do."""
@@ -207,6 +214,9 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         return state  # type: ignore[no-any-return]
 
     def on_metadata(self, metadata: MultiscaleMetadata) -> None:
+        previous = self.__dict__.get("_precomputed_state")
+        if previous is not None and previous[2] is not metadata:
+            check_compatible(previous[2], metadata, self.scale_index, self.chunk_size_of(previous[2]))
         scale = self.scale_of(metadata)
         encoding_type = encoding_class(scale.encoding, f"scales[{self.scale_index}].encoding")
         wanted = dict(self.spec_members.get("scale_metadata") or {})
@@ -307,7 +317,8 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         scale = self.scale
         codec: dict[str, Any] = {"driver": self.id, "encoding": scale.encoding}
         encoding_type = encoding_class(scale.encoding, "encoding")
-        for name in encoding_type.writer_options:
+        # tensorstore's codec members (jpeg_quality, png_level) and a plugin's writer options.
+        for name in sorted({"jpeg_quality", "png_level", *encoding_type.writer_options}):
             if name in scale.encoding_members:
                 codec[name] = scale.encoding_members[name]
         if scale.sharding is not None and "data_encoding" in scale.sharding:
@@ -329,6 +340,9 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
 
             write_grid = ChunkLayout.Grid(shape=sharded_write_chunk_shape(self))
         layout = ChunkLayout(grid_origin=list(self.origin), inner_order=[3, 2, 1, 0], read_chunk=grid, write_chunk=write_grid)
+        block = self.scale.encoding_members.get("compressed_segmentation_block_size")
+        if block is not None:  # the encoding's own blocks, as tensorstore reports them
+            layout.update(codec_chunk=ChunkLayout.Grid(shape=[*block, 1]))
         schema = Schema(dtype=self.numpy_dtype, domain=self.domain, chunk_layout=layout, codec=CodecSpec(self.codec_json()))
         schema.update(dimension_units=self.dimension_units)
         return schema
@@ -350,6 +364,32 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
             "multiscale_metadata": multiscale,
             "scale_metadata": dict(sorted(scale_metadata.items())),
         }
+
+
+def check_compatible(
+    before: MultiscaleMetadata, after: MultiscaleMetadata, index: int, chunk_size: tuple[int, int, int]
+) -> None:
+    """An ``info`` re-read while the volume is open must still describe the same scale
+    (tensorstore's compatibility check): data type, channels, and the scale's key, bounds,
+    encoding, encoding members and sharding; its chunk size must still be listed."""
+    from ._scale import mismatch
+
+    if after.num_channels != before.num_channels:
+        raise mismatch("num_channels", "num_channels", before.num_channels, after.num_channels)
+    if after.data_type != before.data_type:
+        raise mismatch("data_type", "data_type", before.data_type, after.data_type)
+    if index >= len(after.scales):
+        raise ValueError(f"Updated metadata is missing scale {index}")
+    old, new = before.scales[index], after.scales[index]
+    path = f"scales[{index}]"
+    for member in ("key", "size", "voxel_offset", "encoding", "sharding"):
+        if getattr(old, member) != getattr(new, member):
+            raise mismatch(f"{path}.{member}", member, getattr(old, member), getattr(new, member))
+    if chunk_size not in new.chunk_sizes:
+        raise ValueError(f"Updated metadata is missing chunk size {list(chunk_size)} for scale {index}")
+    block = "compressed_segmentation_block_size"
+    if old.encoding_members.get(block) != new.encoding_members.get(block):
+        raise mismatch(f"{path}.{block}", block, old.encoding_members.get(block), new.encoding_members.get(block))
 
 
 def _where(kvstore: KvStore) -> str:

@@ -392,6 +392,23 @@ def _chunk_layout_json(schema: SchemaConstraints, origin: Sequence[int], num_cha
     return layout
 
 
+#: Elements of a compressed_segmentation block tensorstore aims for (8 x 8 x 8).
+TARGET_BLOCK_ELEMENTS = 512
+
+
+def _choose_block_size(schema: SchemaConstraints, chunk_size: Sequence[int]) -> list[int]:
+    """A compressed_segmentation block size within a chunk, from the chunk layout's
+    ``codec_chunk`` constraints, else of about 512 voxels, as tensorstore chooses it."""
+    from ts_core.schema import ChunkLayout, choose_read_write_chunk_shape
+
+    codec_chunk = dict(schema.layout().to_json().get("codec_chunk") or {})
+    if "shape" in codec_chunk:
+        codec_chunk["shape"] = [*list(codec_chunk["shape"])[:3], 1]
+    layout = ChunkLayout(json={"read_chunk": codec_chunk}) if codec_chunk else ChunkLayout()
+    chosen = choose_read_write_chunk_shape(layout, [*chunk_size, 1], default_elements=TARGET_BLOCK_ELEMENTS)
+    return list(chosen[:3])
+
+
 def create_scale(
     existing: MultiscaleMetadata | None,
     constraints: OpenConstraints,
@@ -466,8 +483,11 @@ def create_scale(
         if name not in _SCALE_CONSTRAINTS and name not in ENCODING_OWNED_MEMBERS
     }
     scale_json.update(codec)
-    if "compressed_segmentation_block_size" in constraints.scale:
-        scale_json["compressed_segmentation_block_size"] = constraints.scale["compressed_segmentation_block_size"]
+    block = "compressed_segmentation_block_size"
+    if block in constraints.scale:
+        scale_json[block] = constraints.scale[block]
+    elif block in encoding.scale_members:
+        scale_json[block] = _choose_block_size(schema, chunk_size)
     scale_json.update(
         key=key,
         size=list(shape[:3]),

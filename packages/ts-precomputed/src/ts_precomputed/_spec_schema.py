@@ -71,3 +71,39 @@ def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
         schema.update(dimension_units=[*((value, "nm") for value in resolution), None])
     check_spec_members(schema, json_value)
     return schema
+
+
+#: ``shard_data_encoding`` values (the sharding spec's ``data_encoding``).
+SHARD_DATA_ENCODINGS = ("raw", "gzip")
+
+
+def normalize_codec(json_value: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``neuroglancer_precomputed`` CodecSpec's JSON, checked as tensorstore checks it:
+    ``jpeg_quality`` and ``png_level`` only with their encoding (and in range), a registered
+    ``encoding``, ``shard_data_encoding`` raw or gzip, no other members (besides the
+    encoding's own writer options)."""
+    from ts_core.errors import SpecError, describe
+
+    from ._metadata import ENCODING_OWNED_MEMBERS, encoding_class
+
+    encoding = json_value.get("encoding")
+    own: tuple[str, ...] = ()
+    if encoding is not None:
+        own = encoding_class(encoding, "codec.encoding").writer_options
+    for member, owner in ENCODING_OWNED_MEMBERS.items():
+        if member in json_value and member != "compressed_segmentation_block_size" and encoding != owner:
+            raise SpecError(f"codec.{member}", f'Only valid for "{owner}" encoding')
+    for member, maximum in (("jpeg_quality", 100), ("png_level", 9)):
+        value = json_value.get(member)
+        if member in json_value and (isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum):
+            raise SpecError(f"codec.{member}", f"expected integer in the range [0, {maximum}], but received: {describe(value)}")
+    if "shard_data_encoding" in json_value and json_value["shard_data_encoding"] not in SHARD_DATA_ENCODINGS:
+        raise SpecError(
+            "codec.shard_data_encoding",
+            f'Expected one of "raw", "gzip", but received: {describe(json_value["shard_data_encoding"])}',
+        )
+    allowed = {"driver", "encoding", "jpeg_quality", "png_level", "shard_data_encoding", *own}
+    extra = [name for name in json_value if name not in allowed]
+    if extra:
+        raise SpecError("codec", "Object includes extra members: " + ", ".join(f'"{name}"' for name in extra))
+    return dict(sorted(json_value.items()))
