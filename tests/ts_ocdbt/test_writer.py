@@ -633,3 +633,27 @@ def test_same_tree_and_version_tree_as_the_wheel_builds(tmp_path: Path) -> None:
         txn.commit_sync()
         ours.commit([Write(key, value) for key, value in batch.items()])
     assert _structure(file_base(tmp_path / "ours")) == _structure(file_base(tmp_path / "wheel"))
+
+
+def test_a_delete_range_drops_whole_subtrees_unread(tmp_path: Path) -> None:
+    config = Config(uuid=uuid.uuid4().bytes, max_decoded_node_bytes=300)
+    db = Database(file_base(tmp_path), config)
+    db.commit([Write(b"k%05d" % i, b"v") for i in range(3000)])
+    assert db.manifest is not None
+    height = db.manifest.latest_version.root_height
+    _, nodes = walk(OcdbtIO(db.base), db.manifest, config)
+    db.io = OcdbtIO(db.base)
+    reads: list[IndirectDataReference] = []
+    read = db.io.read_btree_node
+
+    def counting_read(reference: IndirectDataReference) -> Any:
+        reads.append(reference)
+        return read(reference)
+
+    db.io.read_btree_node = counting_read  # type: ignore[method-assign]
+    db.commit([], [DeleteRange(b"k00100", b"k02900")])
+    # only the nodes on the paths to the range's two ends are read, out of hundreds
+    assert len(nodes) > 200
+    assert len(reads) <= 2 * (height + 1)
+    assert wheel_contents(tmp_path) == db.model
+    assert len(db.model) == 200
