@@ -84,6 +84,17 @@ def test_compressed_segmentation_many_labels_and_strided_input() -> None:
     np.testing.assert_array_equal(codec.decode(codec.encode(readonly), chunk.shape), chunk)
 
 
+def test_compressed_segmentation_refuses_blocks_needing_32_bit_indices() -> None:
+    """Blocks of more than 65536 voxels may hold more labels than 16-bit indices reach;
+    the library cannot encode those, so such a chunk is refused (and a fuller one works)."""
+    codec = encoding(CompressedSegmentationEncoding, "uint32", 1, {"compressed_segmentation_block_size": [64, 64, 17]})
+    voxels = 64 * 64 * 17
+    with pytest.raises(ChunkError, match="64x64x17 block of this chunk holds 69632 distinct labels"):
+        codec.encode(np.arange(voxels, dtype=np.uint32).reshape(64, 64, 17, 1))
+    fits = (np.arange(voxels, dtype=np.uint32) % 65536).reshape(64, 64, 17, 1)
+    np.testing.assert_array_equal(codec.decode(codec.encode(fits), fits.shape), fits)
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])
