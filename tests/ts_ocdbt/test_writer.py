@@ -4,6 +4,7 @@ wrote; trees stay valid B+trees (sizes, prefixes, statistics) and are copied on 
 
 from __future__ import annotations
 
+import datetime
 import random
 import re
 import tempfile
@@ -657,3 +658,37 @@ def test_a_delete_range_drops_whole_subtrees_unread(tmp_path: Path) -> None:
     assert len(reads) <= 2 * (height + 1)
     assert wheel_contents(tmp_path) == db.model
     assert len(db.model) == 200
+
+
+def test_the_wheel_finds_versions_by_commit_time_in_our_version_tree(tmp_path: Path) -> None:
+    """Interior version tree entries carry the earliest commit time below them, which the
+    wheel's search by commit time relies on."""
+    db = Database(file_base(tmp_path), Config(uuid=uuid.uuid4().bytes, version_tree_arity_log2=1))
+    start = 1_700_000_000 * 10**9
+    for generation in range(1, 40):
+        result = commit(
+            db.io,
+            db.manifest,
+            [Write(b"gen", b"%d" % generation)],
+            config=db.config,
+            commit_time=start + generation * 10**9,
+        )
+        for key, data in result.manifest_files:
+            db.base.write_blocking(key, data)
+        db.manifest = result.manifest
+    assert db.manifest is not None
+    assert len(db.manifest.version_tree_nodes) >= 3
+
+    def url_time(ns: int) -> str:
+        moment = datetime.datetime.fromtimestamp(ns // 10**9, datetime.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns % 10**9:09d}Z"
+
+    for generation in (1, 2, 5, 16, 17, 30, 39):
+        for offset in (0, 10**9 // 2):
+            spec = {
+                "driver": "ocdbt",
+                "base": f"file://{tmp_path}/",
+                "version": url_time(start + generation * 10**9 + offset),
+            }
+            kvstore = ts.KvStore.open(spec).result()
+            assert kvstore.read(b"gen").result().value == b"%d" % generation
