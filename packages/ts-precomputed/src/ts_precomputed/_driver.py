@@ -127,9 +127,9 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
             if options.create:
                 try:
                     info, index = create_scale(existing, constraints, schema)
-                except ScaleExistsError:
+                except ScaleExistsError as exc:
                     if not options.open:
-                        raise
+                        raise SpecError(exc.json_path, exc.detail) from None
                 else:
                     driver = cls.build(kvstore, info, index, spec_members, schema, context, options)
                     condition = NO_VALUE if existing is None else stored.stamp.generation

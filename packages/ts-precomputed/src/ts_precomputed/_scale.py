@@ -43,8 +43,12 @@ _MULTISCALE_CONSTRAINTS = ("type", "data_type", "num_channels")
 LABELS = ("x", "y", "z", "channel")
 
 
-class ScaleExistsError(ValueError):
+class ScaleExistsError(SpecError):
     """The scale a create asked for already exists (an open may then open it)."""
+
+    def __init__(self, json_path: str, message: str) -> None:
+        super().__init__(json_path, message)
+        self.detail = message
 
 
 @attrs.frozen
@@ -392,6 +396,19 @@ def _chunk_layout_json(schema: SchemaConstraints, origin: Sequence[int], num_cha
     return layout
 
 
+def _check_read_chunk(schema: SchemaConstraints, chunks: Sequence[int]) -> None:
+    """Hard ``read_chunk`` (and ``chunk``) shape constraints must match ``chunks``."""
+    layout = schema.layout().to_json()
+    for usage in ("read_chunk", "chunk"):
+        shape = (layout.get(usage) or {}).get("shape")
+        if shape is not None and any(
+            wanted not in (None, 0) and wanted != have for wanted, have in zip(shape, chunks, strict=False)
+        ):
+            raise SpecError(
+                "scale_metadata.chunk_size", f"{list(chunks[:3])} conflicts with schema.chunk_layout.{usage}.shape {describe(shape)}"
+            )
+
+
 #: Elements of a compressed_segmentation block tensorstore aims for (8 x 8 x 8).
 TARGET_BLOCK_ELEMENTS = 512
 
@@ -438,12 +455,21 @@ def create_scale(
     encoding_name = codec.pop("encoding", "raw")
     shard_data_encoding = codec.pop("shard_data_encoding", None)
     encoding = encoding_class(encoding_name, "scale_metadata.encoding")
+    # Unsharded, a chunk is read and written whole: both kinds of constraints apply to it.
+    # Otherwise the write constraints are the shards' (chosen below) and only the read
+    # constraints choose the chunk, as in tensorstore.
+    unsharded = "sharding" in constraints.scale and constraints.scale["sharding"] is None
     if "chunk_size" in constraints.scale:
         chunk_size = tuple(constraints.scale["chunk_size"])
-        schema.check_chunk_shape([*chunk_size, num_channels], "scale_metadata.chunk_size")
+        if unsharded:
+            schema.check_chunk_shape([*chunk_size, num_channels], "scale_metadata.chunk_size")
+        else:
+            _check_read_chunk(schema, [*chunk_size, num_channels])
     else:
-        layout = ChunkLayout(json=_chunk_layout_json(schema, origin, num_channels))
-        chunk_size = tuple(choose_read_write_chunk_shape(layout, shape))[:3]
+        layout_json = _chunk_layout_json(schema, origin, num_channels)
+        if not unsharded:
+            layout_json.pop("write_chunk", None)
+        chunk_size = tuple(choose_read_write_chunk_shape(ChunkLayout(json=layout_json), shape))[:3]
     sharding = constraints.scale.get("sharding")
     if shard_data_encoding is not None and sharding is None:
         raise SpecError("codec.shard_data_encoding", "shard_data_encoding requires sharded format")
@@ -461,7 +487,7 @@ def create_scale(
         count = len(existing.scales)
         if scale_index is not None:
             if scale_index < count:
-                raise ScaleExistsError(f"Scale index {scale_index} already exists")
+                raise ScaleExistsError("scale_index", f"Scale index {scale_index} already exists")
             if scale_index != count:
                 raise SpecError(
                     "scale_index",
@@ -470,7 +496,7 @@ def create_scale(
         else:
             for scale in existing.scales:
                 if scale.key == key:
-                    raise ScaleExistsError(f"Scale with key {json.dumps(key)} already exists")
+                    raise ScaleExistsError("scale_metadata.key", f"Scale with key {json.dumps(key)} already exists")
             if "key" not in constraints.scale:
                 for scale in existing.scales:
                     if scale.resolution == resolution:
@@ -479,6 +505,7 @@ def create_scale(
                         )
         info = existing
     scale_json: dict[str, Any] = {
+                            "scale_metadata.resolution",
         name: value for name, value in constraints.scale.items()
         if name not in _SCALE_CONSTRAINTS and name not in ENCODING_OWNED_MEMBERS
     }
