@@ -183,3 +183,41 @@ def test_write_chunk_is_the_shard_as_tensorstore(tmp_path: Any, hash: str, presh
     ours = ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/"}).result()
     assert ours.schema.chunk_layout.to_json() == theirs.schema.chunk_layout.to_json()
     assert ours.schema.codec.to_json() == theirs.schema.codec.to_json()
+
+
+def created_sharding(lib: Any, layout: dict[str, Any] | None, codec: dict[str, Any] | None, scale: dict[str, Any]) -> Any:
+    import json
+
+    context = lib.Context()
+    options: dict[str, Any] = {}
+    if layout is not None:
+        options["chunk_layout"] = lib.ChunkLayout(**layout)
+    if codec is not None:
+        options["codec"] = lib.CodecSpec({"driver": "neuroglancer_precomputed", **codec})
+    store = lib.open(
+        {
+            "driver": "neuroglancer_precomputed", "kvstore": "memory://chosen/",
+            "multiscale_metadata": {"num_channels": 2, "data_type": "uint8"},
+            "scale_metadata": {"resolution": [8, 8, 8], "chunk_size": [64, 64, 64], "size": [34432, 39552, 51508],
+                               "voxel_offset": [20, 30, 40], **scale},
+        },
+        create=True, context=context, **options,
+    ).result()
+    return json.loads(bytes(store.kvstore.read("info").result().value))["scales"][0].get("sharding")
+
+
+@pytest.mark.parametrize(
+    ("layout", "codec", "scale"),
+    [
+        (None, None, {}),
+        ({"write_chunk_elements": 8_000_000_000}, None, {}),
+        ({"write_chunk_elements": 64**3 * 3}, None, {}),
+        ({"write_chunk_shape_soft_constraint": [1000, 3000, 0, 0]}, None, {}),
+        (None, {"shard_data_encoding": "raw"}, {}),
+        ({"write_chunk_elements": 8_000_000_000}, None, {"sharding": None}),
+    ],
+)
+def test_new_scales_choose_sharding_as_tensorstore(layout: Any, codec: Any, scale: Any) -> None:
+    import tensorstore
+
+    assert created_sharding(ts, layout, codec, scale) == created_sharding(tensorstore, layout, codec, scale)

@@ -36,6 +36,7 @@ from ._sharded_kvstore import ShardedKvStore, chunk_generation, chunk_id_key, ke
 from ._sharding import (
     ShardChunkHierarchy,
     ShardingSpec,
+    choose_sharding_bits,
     chunks_in_shard,
     compressed_morton_codes,
     compressed_z_index_bits,
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChunkIdStore",
     "check_sharding",
+    "choose_sharding",
     "read_sharded",
     "sharded_chunk_store",
     "sharded_write_chunk_shape",
@@ -78,6 +80,35 @@ def check_sharding(
             "sharded format because the chunk keys would exceed 64 bits",
         )
     return spec
+
+
+def choose_sharding(
+    layout: Any, size: Sequence[int], chunk_size: Sequence[int], encoding: str, shard_data_encoding: str | None
+) -> dict[str, Any] | None:
+    """The ``sharding`` of a new scale whose spec does not give one, chosen as tensorstore
+    chooses it from the write chunk constraints of the chunk layout ``layout`` (a
+    ``ts.ChunkLayout``); None (unsharded) when a shard would hold a single chunk and no
+    ``shard_data_encoding`` asks for sharding."""
+    grid = layout.write_chunk
+    hard_shape = list(grid.shape or ())
+    soft_shape = list(grid.shape_soft_constraint or ())
+    shape = [hard_shape[d] if d < len(hard_shape) and hard_shape[d] else (soft_shape[d] if d < len(soft_shape) else None) for d in range(3)]
+    hard = [bool(d < len(hard_shape) and hard_shape[d]) for d in range(3)]
+    elements = grid.elements if grid.elements is not None else grid.elements_soft_constraint
+    try:
+        preshift, minishard, shard = choose_sharding_bits(shape, hard, elements, size, chunk_size)
+    except ValueError as exc:
+        from ts_core.errors import SpecError
+
+        raise SpecError("chunk_layout.write_chunk", str(exc)) from None
+    if preshift == 0 and minishard == 0 and shard_data_encoding is None:
+        return None
+    if shard_data_encoding is None:
+        shard_data_encoding = "raw" if encoding == "jpeg" else "gzip"
+    return ShardingSpec(
+        hash="identity", preshift_bits=preshift, minishard_bits=minishard, shard_bits=shard,
+        data_encoding=shard_data_encoding, minishard_index_encoding="gzip",
+    ).to_json()
 
 
 def write_chunk_shape(sharding: ShardingSpec, size: Sequence[int], chunk_size: Sequence[int], num_channels: int) -> list[int]:

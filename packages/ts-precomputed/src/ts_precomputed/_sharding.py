@@ -26,6 +26,7 @@ __all__ = [
     "MinishardIndex",
     "ShardChunkHierarchy",
     "ShardingSpec",
+    "choose_sharding_bits",
     "chunks_in_shard",
     "compressed_morton_codes",
     "compressed_z_index_bits",
@@ -293,6 +294,68 @@ def chunks_in_shard(hierarchy: ShardChunkHierarchy, shard: int) -> int:
     for g, o, c in zip(hierarchy.grid_shape_in_chunks, origin, cell, strict=True):
         count *= max(0, min(g - o, c))
     return count
+
+
+# -- choosing a sharding spec for a new scale ---------------------------------------------
+#: Largest ``preshift_bits`` a chosen spec has: up to 512 chunks share a minishard index entry
+#: run; further bits within a shard become minishard bits (tensorstore's choice).
+MAX_CHOSEN_PRESHIFT_BITS = 9
+
+
+def choose_sharding_bits(
+    write_chunk: Sequence[int | None],
+    hard: Sequence[bool],
+    write_chunk_elements: int | None,
+    volume_shape: Sequence[int],
+    chunk_shape: Sequence[int],
+) -> tuple[int, int, int]:
+    """``(preshift_bits, minishard_bits, shard_bits)`` of an identity-hash spec whose shards
+    best match a write chunk constraint (per dimension a size, ``-1`` for the whole
+    dimension, 0/None for none; ``hard`` marks hard ones) and, among equally good shapes,
+    hold about ``write_chunk_elements`` elements; chosen as tensorstore chooses.
+    ValueError when a hard constraint cannot be met."""
+    max_bits = compressed_z_index_bits(volume_shape, chunk_shape)
+    max_total = sum(max_bits)
+    target_bits = 0
+    if write_chunk_elements is not None and write_chunk_elements > 0:
+        chunk_elements = int(np.prod([int(c) for c in chunk_shape]))
+        target_chunks = (write_chunk_elements + chunk_elements // 2) // chunk_elements
+        while target_bits < max_total and (1 << target_bits) < target_chunks:
+            target_bits += 1
+        if target_bits > 0 and (1 << target_bits) - target_chunks > target_chunks - (1 << (target_bits - 1)):
+            target_bits -= 1
+
+    def cost(within: Sequence[int]) -> float:
+        total = 0.0
+        for dim in range(3):
+            desired = write_chunk[dim] if dim < len(write_chunk) else None
+            if not desired:
+                continue
+            if desired < 0:
+                desired = int(chunk_shape[dim]) << max_bits[dim]
+            current = int(chunk_shape[dim]) << within[dim]
+            if dim < len(hard) and hard[dim] and current != desired:
+                return float("inf")
+            total += abs(current - desired) / desired
+        return total
+
+    within = [0, 0, 0]
+    best_total, best_cost = 0, cost(within)
+    total, step = 0, 0
+    while total < max_total:
+        dim = step % 3
+        step += 1
+        if within[dim] == max_bits[dim]:
+            continue
+        total += 1
+        within[dim] += 1
+        current = cost(within)
+        if current < best_cost or (current == best_cost and total <= target_bits):
+            best_total, best_cost = total, current
+    if best_cost == float("inf"):
+        raise ValueError("Cannot satisfy write chunk shape constraint")
+    preshift = min(best_total, MAX_CHOSEN_PRESHIFT_BITS)
+    return preshift, best_total - preshift, max_total - best_total
 
 
 # -- data encodings --------------------------------------------------------------------
