@@ -471,6 +471,10 @@ def create_scale(
             layout_json.pop("write_chunk", None)
         chunk_size = tuple(choose_read_write_chunk_shape(ChunkLayout(json=layout_json), shape))[:3]
     sharding = constraints.scale.get("sharding")
+    if "sharding" not in constraints.scale:  # chosen from the write chunk constraints, as tensorstore
+        from ._sharded_io import choose_sharding
+
+        sharding = choose_sharding(schema.layout(), shape[:3], chunk_size, encoding_name, shard_data_encoding)
     if shard_data_encoding is not None and sharding is None:
         raise SpecError("codec.shard_data_encoding", "shard_data_encoding requires sharded format")
     key = constraints.scale.get("key") or scale_key_from_resolution(resolution)
