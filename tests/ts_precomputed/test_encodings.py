@@ -262,6 +262,14 @@ def test_png_of_another_depth_or_channel_count_is_refused() -> None:
     sixteen = encoding(PngEncoding, "uint16", 1).encode(np.ones((4, 4, 1, 1), np.uint16))
     with pytest.raises(ChunkError, match=r"1 channel\(s\) of 16 bits, but .* needs 4x4 pixels with 1 channel\(s\) of 8 bits"):
         encoding(PngEncoding, "uint8", 1).decode(sixteen, (4, 4, 1, 1))
+    palette = bytearray(encoding(PngEncoding, "uint8", 3).encode(np.ones((4, 4, 1, 3), np.uint8)))
+    palette[25] = 3  # the IHDR colour type
+    with pytest.raises(ChunkError, match="png chunk is a palette image"):
+        encoding(PngEncoding, "uint8", 3).decode(bytes(palette), (4, 4, 1, 3))
+    two_bit = bytearray(encoding(PngEncoding, "uint8", 1).encode(np.ones((4, 4, 1, 1), np.uint8)))
+    two_bit[24] = 2  # the IHDR bit depth
+    with pytest.raises(ChunkError, match="of 2 bits, but"):
+        encoding(PngEncoding, "uint8", 1).decode(bytes(two_bit), (4, 4, 1, 1))
     grey = encoding(JpegEncoding, "uint8", 1).encode(np.ones((8, 8, 1, 1), np.uint8))
     with pytest.raises(ChunkError, match=r"with 1 channel\(s\) .* needs 8x8 pixels with 3 channel"):
         encoding(JpegEncoding, "uint8", 3).decode(grey, (8, 8, 1, 3))

@@ -33,8 +33,10 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: type, then width, height, bit depth and colour type.
 _IHDR_TYPE = b"IHDR"
 _IHDR_END = 8 + 8 + 13
-#: Samples per pixel of each PNG colour type; a palette expands to RGB.
-_COLOUR_TYPE_COMPONENTS = {0: 1, 2: 3, 3: 3, 4: 2, 6: 4}
+#: Samples per pixel of each PNG colour type but the palette one (3), which no
+#: precomputed writer produces and which is refused.
+_COLOUR_TYPE_COMPONENTS = {0: 1, 2: 3, 4: 2, 6: 4}
+_PALETTE_COLOUR_TYPE = 3
 _LEVEL_MEMBER = "png_level"
 #: Below this zlib level, rows are written unfiltered (tensorstore's choice too).
 _FILTERED_FROM_LEVEL = 3
@@ -49,9 +51,11 @@ def png_dimensions(data: bytes) -> ImageDimensions:
     height = int.from_bytes(header[20:24], "big")
     bits, colour_type = header[24], header[25]
     components = _COLOUR_TYPE_COMPONENTS.get(colour_type)
+    if colour_type == _PALETTE_COLOUR_TYPE:
+        raise ChunkError("png chunk is a palette image; chunks hold their samples directly")
     if components is None:
         raise ChunkError(f"png chunk has an invalid colour type {colour_type}")
-    return width, height, components, 8 if colour_type == 3 else bits
+    return width, height, components, bits
 
 
 class PngEncoding(ChunkEncoding):
