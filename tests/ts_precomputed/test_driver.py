@@ -168,9 +168,12 @@ def test_creating_an_existing_scale_fails_as_tensorstore(members: dict[str, Any]
     for library in (ts, tensorstore):
         context = library.Context()
         library.open(volume_spec("memory://a/"), create=True, context=context).result()
-        with pytest.raises(ValueError, match="already exists"):
+        with pytest.raises(ValueError, match="already exists") as caught:
             library.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://a/", **members},
                          create=True, context=context).result()
+        if library is ts:
+            assert isinstance(caught.value, SpecError)
+            assert caught.value.json_path == ("scale_index" if "scale_index" in members else "scale_metadata.key")
         both = library.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://a/", **members},
                             create=True, open=True, context=context)
         if "key" in members["scale_metadata"]:  # its resolution differs from the scale's
