@@ -203,22 +203,15 @@ def encode_btree_node(node: BtreeNode, config: Config) -> bytes:
     for key in keys:
         if len(key) > MAX_KEY_LENGTH:
             raise ValueError(f"key {key[:40]!r}... is longer than {MAX_KEY_LENGTH} bytes")
-    for prefix in prefix_lengths[1:]:
-        writer.varint(prefix)
-    for key, prefix in zip(keys, prefix_lengths, strict=True):
-        writer.varint(len(key) - prefix)
+    writer.varints(prefix_lengths[1:])
+    writer.varints([len(key) - prefix for key, prefix in zip(keys, prefix_lengths, strict=True)])
     if interior:
-        for child in children:
-            writer.varint(child.subtree_common_prefix_length + len(key_prefix))
-    for key, prefix in zip(keys, prefix_lengths, strict=True):
-        writer.raw(key[prefix:])
+        writer.varints([child.subtree_common_prefix_length + len(key_prefix) for child in children])
+    writer.raw(b"".join([key[prefix:] for key, prefix in zip(keys, prefix_lengths, strict=True)]))
     if interior:
-        for child in children:
-            writer.varint(table.index[child.node.file_id])
-        for child in children:
-            writer.varint(child.node.offset)
-        for child in children:
-            writer.varint(child.node.length)
+        writer.varints([table.index[child.node.file_id] for child in children])
+        writer.varints([child.node.offset for child in children])
+        writer.varints([child.node.length for child in children])
         write_statistics(writer, [child.statistics for child in children])
     else:
         _write_leaf_values(writer, table, leaves)
@@ -226,18 +219,16 @@ def encode_btree_node(node: BtreeNode, config: Config) -> bytes:
 
 
 def _write_leaf_values(writer: Writer, table: DataFileTableBuilder, leaves: list[LeafNodeEntry]) -> None:
-    for leaf in leaves:
-        writer.varint(leaf.value_size)
-    for leaf in leaves:
-        writer.byte(_OUT_OF_LINE_VALUE if isinstance(leaf.value, IndirectDataReference) else _INLINE_VALUE)
-    references = [leaf.value for leaf in leaves if isinstance(leaf.value, IndirectDataReference)]
-    for reference in references:
-        writer.varint(table.index[reference.file_id])
-    for reference in references:
-        writer.varint(reference.offset)
-    for leaf in leaves:
-        if not isinstance(leaf.value, IndirectDataReference):
-            writer.raw(leaf.value)
+    values = [leaf.value for leaf in leaves]
+    references = [value for value in values if isinstance(value, IndirectDataReference)]
+    inline = [value for value in values if not isinstance(value, IndirectDataReference)]
+    writer.varints([value.length if isinstance(value, IndirectDataReference) else len(value) for value in values])
+    writer.raw(
+        bytes(_OUT_OF_LINE_VALUE if isinstance(value, IndirectDataReference) else _INLINE_VALUE for value in values)
+    )
+    writer.varints([table.index[reference.file_id] for reference in references])
+    writer.varints([reference.offset for reference in references])
+    writer.raw(b"".join(inline))
 
 
 def validate_btree_node_reference(

@@ -193,12 +193,9 @@ def read_statistics(reader: Reader, count: int) -> list[BtreeNodeStatistics]:
 
 
 def write_statistics(writer: Writer, statistics: Sequence[BtreeNodeStatistics]) -> None:
-    for s in statistics:
-        writer.varint(s.num_keys)
-    for s in statistics:
-        writer.varint(s.num_tree_bytes)
-    for s in statistics:
-        writer.varint(s.num_indirect_value_bytes)
+    writer.varints([s.num_keys for s in statistics])
+    writer.varints([s.num_tree_bytes for s in statistics])
+    writer.varints([s.num_indirect_value_bytes for s in statistics])
 
 
 def _validate_leaf_entries(
