@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ts_core as ts
 from ts_core.errors import ChunkError, SpecError
@@ -72,6 +74,37 @@ def test_compressed_segmentation_round_trip(shape: tuple[int, int, int], dtype: 
     chunk = labels((*shape, channels), np.dtype(dtype), seed=channels)
     decoded = codec.decode(codec.encode(chunk), (*shape, channels))
     np.testing.assert_array_equal(decoded, chunk)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 12), st.integers(1, 12), st.integers(1, 12), st.integers(1, 3)),
+    block=st.lists(st.integers(1, 7), min_size=3, max_size=3),
+    distinct=st.sampled_from([1, 2, 3, 5, 16, 17, 300]),
+    dtype=st.sampled_from(["uint32", "uint64"]),
+    seed=st.integers(0, 2**16),
+)
+def test_compressed_segmentation_round_trip_property(
+    shape: tuple[int, int, int, int], block: list[int], distinct: int, dtype: str, seed: int
+) -> None:
+    """Any shape, block size, label count and type round-trips, and the stream is one the
+    validator accepts (so it never refuses what the library writes)."""
+    codec = encoding(CompressedSegmentationEncoding, dtype, shape[3], {"compressed_segmentation_block_size": block})
+    chunk = labels(shape, np.dtype(dtype), distinct=distinct, seed=seed)
+    np.testing.assert_array_equal(codec.decode(codec.encode(chunk), shape), chunk)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 20), st.integers(1, 6), st.integers(1, 6), st.integers(1, 4)),
+    dtype=st.sampled_from(["uint8", "uint16"]),
+    level=st.sampled_from([None, 0, 1, 2, 3, 9]),
+    seed=st.integers(0, 2**16),
+)
+def test_png_round_trip_property(shape: tuple[int, int, int, int], dtype: str, level: int | None, seed: int) -> None:
+    chunk = np.random.default_rng(seed).integers(0, np.iinfo(dtype).max, shape, dtype=dtype, endpoint=True)
+    codec = encoding(PngEncoding, dtype, shape[3], png_level=level)
+    np.testing.assert_array_equal(codec.decode(codec.encode(chunk), shape), chunk)
 
 
 def test_compressed_segmentation_many_labels_and_strided_input() -> None:
