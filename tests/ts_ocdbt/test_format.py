@@ -632,3 +632,65 @@ def test_manifests_round_trip(first: int, roots: list[fmt.IndirectDataReference 
     assert fmt.decode_manifest(encoded, "m") == manifest
     node = fmt.VersionTreeNode(0, 2, versions)
     assert fmt.decode_version_tree_node(fmt.encode_version_tree_node(node, manifest.config), b"", "v") == node
+
+
+_SAMPLE_LEAF = fmt.BtreeNode(
+    0,
+    b"",
+    tuple(
+        fmt.LeafNodeEntry(b"key/%03d" % i, b"v" * i if i % 3 else fmt.IndirectDataReference(fmt.DataFileId(b"", b"d/f"), i, 7))
+        for i in range(40)
+    ),
+)
+_SAMPLE_INTERIOR = fmt.BtreeNode(
+    2,
+    b"",
+    tuple(
+        fmt.InteriorNodeEntry(b"k%02d" % i, 1 + i % 2, fmt.IndirectDataReference(fmt.DataFileId(b"a/", b"d/%d" % (i % 3)), i, 9), fmt.BtreeNodeStatistics(i, i, i))
+        for i in range(20)
+    ),
+)
+_SAMPLES = [
+    (fmt.encode_manifest(MANIFEST), fmt.decode_manifest),
+    (fmt.encode_btree_node(_SAMPLE_LEAF, CONFIG), lambda data, where: fmt.decode_btree_node(data, b"", where)),
+    (fmt.encode_btree_node(_SAMPLE_INTERIOR, CONFIG), lambda data, where: fmt.decode_btree_node(data, b"", where)),
+    (
+        fmt.encode_version_tree_node(fmt.VersionTreeNode(1, 2, MANIFEST.version_tree_nodes), CONFIG),
+        lambda data, where: fmt.decode_version_tree_node(data, b"", where),
+    ),
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sample=st.integers(0, len(_SAMPLES) - 1),
+    edits=st.lists(st.tuples(st.integers(0, 2**16), st.integers(0, 2), st.binary(max_size=4)), min_size=1, max_size=4),
+    compressed=st.booleans(),
+)
+def test_garbage_with_a_valid_checksum_is_refused_by_name(
+    sample: int, edits: list[tuple[int, int, bytes]], compressed: bool
+) -> None:
+    """Mangled bodies, framed with a correct length and checksum (so the parser sees them),
+    fail with CorruptDataError naming the file, never another exception."""
+    encoded, decode = _SAMPLES[sample]
+    body = bytearray(body_of(encoded))
+    for position, operation, data in edits:
+        i = position % (len(body) + 1)
+        if operation == 0:
+            body[i : i + len(data)] = data  # overwrite
+        elif operation == 1:
+            del body[i : i + 1 + len(data)]
+        else:
+            body[i:i] = data
+    magic = struct.unpack(">I", encoded[:4])[0]
+    if compressed:
+        reframed = frame(zstandard.ZstdCompressor().compress(bytes(body)), magic, compression=1)
+    else:
+        reframed = frame(bytes(body), magic)
+    try:
+        decode(reframed, "d/mangled")
+    except fmt.CorruptDataError as exc:
+        message = str(exc)
+    else:
+        return  # some edits leave a valid encoding
+    assert message.startswith("d/mangled: ")
