@@ -128,6 +128,19 @@ def test_compressed_segmentation_refuses_blocks_needing_32_bit_indices() -> None
     np.testing.assert_array_equal(codec.decode(codec.encode(fits), fits.shape), fits)
 
 
+def test_compressed_segmentation_refuses_index_offsets_past_24_bits() -> None:
+    """A channel encoding to more than 2**24 words would need index offsets readers
+    truncate; the check (run only for such huge streams) refuses them."""
+    codec = encoding(CompressedSegmentationEncoding, "uint32", 1, {"compressed_segmentation_block_size": [2, 2, 2]})
+    words = np.zeros(1 + 2 * 8, "<u4")
+    words[0] = 1
+    words[1 + 2 * 7 + 1] = 2**24 - 1
+    codec._check_index_offsets(words.tobytes(), (4, 4, 4))
+    words[1 + 2 * 7 + 1] = 2**24
+    with pytest.raises(ChunkError, match="too many for compressed_segmentation's 24-bit offsets"):
+        codec._check_index_offsets(words.tobytes(), (4, 4, 4))
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("dtype", ["uint8", "uint16"])
 @pytest.mark.parametrize("channels", [1, 2, 3, 4])

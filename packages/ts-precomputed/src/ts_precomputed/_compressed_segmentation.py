@@ -125,6 +125,8 @@ class CompressedSegmentationEncoding(ChunkEncoding):
                 stream = compressed_segmentation.compress(labels, block_size=self.block_size, order="F")
             except OverflowError as error:
                 raise ChunkError(f"chunk of shape {list(chunk.shape)} is too varied to encode: {error}") from None
+            if len(stream) // 4 > _OFFSET_MASK:
+                self._check_index_offsets(stream, labels.shape)
             streams.append(stream)
         if channels == 1:
             return bytes(streams[0])  # the library's single-channel stream has the one-word header
@@ -137,6 +139,17 @@ class CompressedSegmentationEncoding(ChunkEncoding):
             offsets[channel] = position
             position += len(body) // 4
         return b"".join([offsets.tobytes(), *bodies])
+
+    def _check_index_offsets(self, stream: bytes, shape: tuple[int, ...]) -> None:
+        """Refuse a channel so large that a block's index offset needs more than the 24
+        bits readers use (the library does not check this one)."""
+        num_blocks = int(np.prod([-(-extent // block) for extent, block in zip(shape, self.block_size, strict=True)]))
+        headers = np.frombuffer(stream, dtype="<u4", count=_BLOCK_HEADER_WORDS * num_blocks, offset=4)
+        if (headers[1::_BLOCK_HEADER_WORDS] > _OFFSET_MASK).any():
+            raise ChunkError(
+                f"a channel of this chunk (shape {list(shape)}) encodes to {len(stream)} bytes, too many "
+                f"for compressed_segmentation's 24-bit offsets"
+            )
 
     def _check_block_label_counts(self, chunk: np.ndarray) -> None:
         """Refuse a chunk with a block of more than 65536 distinct labels (32-bit indices)."""
