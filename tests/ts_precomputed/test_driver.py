@@ -96,7 +96,7 @@ def test_auto_detects_a_volume(tmp_path: Path) -> None:
 # -- scales --------------------------------------------------------------------------------
 def test_add_scales_as_tensorstore(tmp_path: Path) -> None:
     second = {"size": [5, 4, 5], "resolution": [8, 10, 6.5], "encoding": "raw", "chunk_size": [2, 2, 5]}
-    third = {"size": [3, 2, 2], "voxel_offset": [1, 1, 1], "resolution": [16, 20, 13], "key": "../elsewhere/s2"}
+    third = {"size": [3, 2, 2], "voxel_offset": [1, 1, 1], "resolution": [16, 20, 13], "key": "deeper/../s2"}
     for name, library in (("ts", ts), ("wheel", tensorstore)):
         kvstore = f"file://{tmp_path}/{name}/"
         library.open(volume_spec(kvstore), create=True).result()
@@ -107,12 +107,29 @@ def test_add_scales_as_tensorstore(tmp_path: Path) -> None:
         library.open({"driver": "neuroglancer_precomputed", "kvstore": kvstore, "scale_metadata": third,
                       "scale_index": 2}, create=True).result().write(5).result()
     assert stored(tmp_path / "ts") == stored(tmp_path / "wheel")
-    assert "elsewhere/s2/1-4_1-3_1-3" in stored(tmp_path)
+    assert "ts/s2/1-4_1-3_1-3" in stored(tmp_path)
     for selector, index in (({"scale_index": 1}, 1), ({"scale_metadata": {"key": "8_10_6.5"}}, 1),
                             ({"scale_metadata": {"resolution": [8, 10, 6.5]}}, 1),
                             ({"schema": {"dimension_units": [None, "20nm", None, None]}}, 2), ({}, 0)):
         store = ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/wheel/", **selector}).result()
         assert store.spec().to_json()["scale_index"] == index
+
+
+def test_scale_keys_stay_inside_the_volume(tmp_path: Path) -> None:
+    """tensorstore lets a key leave the volume's directory; ts refuses (docs/security.md)."""
+    outside = {"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/v/",
+               "scale_metadata": {"size": [2, 2, 2], "resolution": [9, 9, 9], "key": "../outside"}}
+    ts.open(volume_spec(f"file://{tmp_path}/v/"), create=True).result()
+    with pytest.raises(SpecError, match=r"scale_metadata\.key|scales\[1\]\.key") as caught:
+        ts.open(outside, create=True).result()
+    assert "leaves the volume's directory" in str(caught.value)
+    assert not (tmp_path / "outside").exists()
+    info = json.loads((tmp_path / "v" / "info").read_text())
+    assert len(info["scales"]) == 1  # nothing was added
+    info["scales"][0]["key"] = "../../etc"  # a hostile info
+    (tmp_path / "v" / "info").write_text(json.dumps(info))
+    with pytest.raises(SpecError, match=r"scales\[0\]\.key: '\.\./\.\./etc' leaves the volume's directory"):
+        ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/v/"}).result()
 
 
 CONFLICTS = [

@@ -42,12 +42,22 @@ __all__ = ["PrecomputedDriver", "resolve_scale_key"]
 FORMAT_MEMBERS = ("scale_index", "multiscale_metadata", "scale_metadata")
 
 
-def resolve_scale_key(path: str, scale_key: str) -> str:
+def resolve_scale_key(path: str, scale_key: str, json_path: str = "key") -> str:
     """The kvstore path of a scale's chunks: ``scale_key`` relative to the volume's
-    ``path``, with ``..`` components taking one directory off (tensorstore's rule)."""
-    parts = [part for part in path.rstrip("/").split("/")] if path.rstrip("/") else []
+    ``path``, a ``..`` component taking one directory off (tensorstore's rule).
+
+    Unlike tensorstore, a key may not leave the volume's directory (``"../other"``): keys
+    that follow from stored metadata stay inside the kvstore's root (docs/security.md), so a
+    hostile ``info`` cannot send chunk writes elsewhere. SpecError naming ``json_path``.
+    """
+    root = [part for part in path.rstrip("/").split("/")] if path.rstrip("/") else []
+    parts = list(root)
     for part in scale_key.split("/"):
-        if part == ".." and parts:
+        if part == "..":
+            if len(parts) <= len(root):
+                raise SpecError(
+                    json_path, f"{scale_key!r} leaves the volume's directory; scale keys must stay inside it"
+                )
             parts.pop()
         else:
             parts.append(part)
@@ -413,7 +423,7 @@ def _chunk_store(driver: PrecomputedDriver, metadata: MultiscaleMetadata, scale:
     from ._chunk_store import EncodedChunkStore
 
     kvstore = driver.kvstore
-    prefix = resolve_scale_key(kvstore.path, scale.key)
+    prefix = resolve_scale_key(kvstore.path, scale.key, f"scales[{driver.scale_index}].key")
     store = EncodedChunkStore(kvstore.driver, encoding, tuple(driver.chunk_shape(metadata)), metadata.dtype)  # type: ignore[arg-type]
     return KvStore(store, prefix + "/" if prefix else "", kvstore.transaction, kvstore.context)
 
