@@ -395,7 +395,7 @@ def _common_prefix_length(a: bytes, b: bytes) -> int:
     return limit - (difference.bit_length() + 7) // 8
 
 
-common_prefix_length = _common_prefix_length
+common_prefix_length = _common_prefix_length  # public name for the B+tree encoder
 
 
 def read_data_file_table(reader: Reader, transitive_path: bytes) -> list[DataFileId]:
@@ -445,13 +445,6 @@ def read_data_file_table(reader: Reader, transitive_path: bytes) -> list[DataFil
         files.append(DataFileId(transitive_path + path[:base_length], path[base_length:]))
         previous_path = path
     return files
-
-
-def read_file_id(reader: Reader, files: list[DataFileId], what: str) -> DataFileId:
-    index = reader.varint(what)
-    if index >= len(files):
-        raise reader.corrupt(f"{what} = {index} is outside the data file table [0, {len(files)})")
-    return files[index]
 
 
 def read_file_ids(reader: Reader, files: list[DataFileId], count: int) -> list[DataFileId]:
