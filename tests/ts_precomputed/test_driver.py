@@ -330,3 +330,27 @@ def test_reread_info_must_describe_the_same_scale() -> None:
     kvstore.write("info", json.dumps(info).encode()).result()
     with pytest.raises(SpecError, match=re.escape('scales[0].size: Expected "size" of [10,7,5] but received: [11,7,5]')):
         store[3:5].read().result()
+
+
+def test_chunk_size_selects_one_of_several(tmp_path: Path) -> None:
+    """An info may list several chunk sizes; scale_metadata.chunk_size picks one (both
+    libraries then write the same keys), the first is the default."""
+    info = {"@type": "neuroglancer_multiscale_volume", "type": "image", "data_type": "uint8", "num_channels": 1,
+            "mesh": "mesh", "scales": [{"key": "s0", "size": [8, 8, 8], "voxel_offset": [1, 1, 1],
+                                        "chunk_sizes": [[4, 4, 4], [8, 8, 2]], "resolution": [1, 1, 1],
+                                        "encoding": "raw", "made_by": "a test"}]}
+    for name, library in (("ts", ts), ("wheel", tensorstore)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "info").write_text(json.dumps(info))
+        default = library.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/{name}/"}).result()
+        assert default.chunk_layout.read_chunk.shape == (4, 4, 4, 1)
+        flat = library.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/{name}/",
+                             "scale_metadata": {"chunk_size": [8, 8, 2]}}).result()
+        flat.write(np.arange(512, dtype=np.uint8).reshape(8, 8, 8, 1)).result()
+        library.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/{name}/",
+                      "scale_metadata": {"size": [4, 4, 4], "resolution": [2, 2, 2]}}, create=True).result()
+    assert stored(tmp_path / "ts") == stored(tmp_path / "wheel")
+    written = json.loads((tmp_path / "ts" / "info").read_text())
+    assert written["mesh"] == "mesh"  # unknown members survive adding a scale
+    assert written["scales"][0]["made_by"] == "a test"
+    assert "s0/1-9_1-9_1-3" in stored(tmp_path / "ts")
