@@ -354,3 +354,18 @@ def test_chunk_size_selects_one_of_several(tmp_path: Path) -> None:
     assert written["mesh"] == "mesh"  # unknown members survive adding a scale
     assert written["scales"][0]["made_by"] == "a test"
     assert "s0/1-9_1-9_1-3" in stored(tmp_path / "ts")
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [({"dtype": "uint16", "multiscale_metadata": {"data_type": "uint8"}}, "uint8"),
+     ({"rank": 3}, "rank"),
+     ({"dtype": "float64"}, "float64 data type is not one of the supported data types"),
+     ({"scale_metadata": {"size": [2, 2, 2]}, "schema": {"domain": {"shape": [3, 2, 2, 1]}}}, "domain")],
+)
+def test_spec_contradictions_refused_as_tensorstore(spec: dict[str, Any], message: str) -> None:
+    json_value = {"driver": "neuroglancer_precomputed", "kvstore": "memory://", **spec}
+    with pytest.raises(ValueError, match=message):
+        tensorstore.Spec(json_value)
+    with pytest.raises(SpecError, match=message):
+        ts.Spec(json_value)

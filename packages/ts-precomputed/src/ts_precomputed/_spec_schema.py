@@ -24,6 +24,13 @@ def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
     scale = json_value.get("scale_metadata")
     scale = scale if isinstance(scale, Mapping) else {}
     schema = Schema(rank=4)
+    schema_json = json_value.get("schema")
+    for dtype, member in ((json_value.get("dtype"), "dtype"),
+                          ((schema_json or {}).get("dtype") if isinstance(schema_json, Mapping) else None, "schema.dtype")):
+        if isinstance(dtype, str) and dtype not in DATA_TYPES:
+            from ts_core.errors import SpecError
+
+            raise SpecError(member, f"{dtype} data type is not one of the supported data types: {', '.join(DATA_TYPES)}")
     if "data_type" in multiscale:
         schema.update(dtype=DATA_TYPES[check_data_type(multiscale["data_type"], "multiscale_metadata.data_type")])
     lower: list[int] = [-inf] * 3 + [0]
