@@ -85,13 +85,6 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
 
         return normalize_codec(json_value)
 
-    @classmethod
-    def normalize_spec_metadata(cls, json_value: dict[str, Any]) -> dict[str, Any]:
-        """Precomputed specs have no ``metadata`` member (their members are normalised by
-        ``spec_schema``'s checks); nothing to do."""
-        metadata = json_value.get("metadata")
-        return dict(metadata) if isinstance(metadata, Mapping) else {}
-
     # -- metadata ------------------------------------------------------------------------------
     @classmethod
     def parse_stored_metadata(cls, data: bytes) -> MultiscaleMetadata:

@@ -278,14 +278,6 @@ def open_scale(info: MultiscaleMetadata, constraints: OpenConstraints, schema: S
     return index
 
 
-def chunk_size_for(scale: ScaleMetadata, constraints: OpenConstraints) -> tuple[int, int, int]:
-    """The chunk size to use: ``scale_metadata.chunk_size`` if the scale has it, else its first."""
-    wanted = constraints.scale.get("chunk_size")
-    if wanted is not None and tuple(wanted) in scale.chunk_sizes:
-        return (wanted[0], wanted[1], wanted[2])
-    return scale.chunk_sizes[0]
-
-
 # -- creating -----------------------------------------------------------------------------
 def _effective_box(
     existing: MultiscaleMetadata | None, constraints: OpenConstraints, schema: SchemaConstraints
