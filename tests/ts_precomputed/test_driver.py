@@ -354,6 +354,12 @@ def test_chunk_size_selects_one_of_several(tmp_path: Path) -> None:
     assert written["mesh"] == "mesh"  # unknown members survive adding a scale
     assert written["scales"][0]["made_by"] == "a test"
     assert "s0/1-9_1-9_1-3" in stored(tmp_path / "ts")
+    # The spec names the scale with tensorstore's members only, so it reopens it.
+    store = ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{tmp_path}/ts/"}).result()
+    spec = store.spec().to_json()
+    assert spec["multiscale_metadata"] == {"num_channels": 1, "type": "image"}
+    assert "made_by" not in spec["scale_metadata"]
+    assert ts.open(spec).result().spec().to_json() == spec
 
 
 @pytest.mark.parametrize(

@@ -351,14 +351,20 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         return schema
 
     def spec_json(self) -> dict[str, Any]:
+        # The members tensorstore writes; unknown members of the info stay in the info (a
+        # spec's scale_metadata and multiscale_metadata refuse them).
         info, scale = self.metadata, self.scale
-        scale_json = scale.to_json()
-        scale_metadata = {
-            name: value for name, value in scale_json.items() if name not in ("chunk_sizes",)
+        scale_metadata: dict[str, Any] = {
+            **scale.encoding_members,
+            "key": scale.key,
+            "size": list(scale.size),
+            "voxel_offset": list(scale.voxel_offset),
+            "chunk_size": list(self.chunk_size_of(info)),
+            "resolution": list(scale.resolution),
+            "encoding": scale.encoding,
+            "sharding": None if scale.sharding is None else dict(scale.sharding),
         }
-        scale_metadata["chunk_size"] = list(self.chunk_size_of(info))
-        scale_metadata["sharding"] = None if scale.sharding is None else dict(scale.sharding)
-        multiscale = {**info.extra, "num_channels": info.num_channels, "type": info.type}
+        multiscale = {"num_channels": info.num_channels, "type": info.type}
         return {
             "driver": self.id,
             "kvstore": self.kvstore.spec().to_json(),
