@@ -98,8 +98,16 @@ def test_bad_urls_are_explained_as_in_the_wheel(url: str) -> None:
         ("no-scheme", 'invalid URL "no-scheme"'),
     ],
 )
-def test_errors_say_what_to_do(url: str, message: str) -> None:
-    assert message in _message(lambda: ts.Spec(url))
+def test_errors_say_what_to_do(url: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_core.plugin import reset_registry
+
+    monkeypatch.setenv("TS_DISABLE_PLUGINS", "ts_ocdbt")  # as if ts-ocdbt were not installed
+    reset_registry()
+    try:
+        assert message in _message(lambda: ts.Spec(url))
+    finally:
+        monkeypatch.delenv("TS_DISABLE_PLUGINS")
+        reset_registry()
 
 
 @pytest.mark.parametrize(
@@ -176,8 +184,11 @@ def test_any_pipeline_parses_like_the_wheel_or_fails_with_a_value_error(componen
     assert ts.Spec(ours).to_json() == ours
 
 
-def test_a_third_party_adapter_scheme_in_one_line() -> None:
+def test_a_third_party_adapter_scheme_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from ts_core.plugin import hookimpl, register_plugin, reset_registry
+
+    monkeypatch.setenv("TS_DISABLE_PLUGINS", "ts_ocdbt")  # this plugin stands in for ts-ocdbt's scheme
+    reset_registry()
 
     class Plugin:
         @hookimpl
@@ -190,4 +201,5 @@ def test_a_third_party_adapter_scheme_in_one_line() -> None:
         for url in ("memory://a/|zip:x|ocdbt:", "memory://db|ocdbt:p/q"):  # parsed, not validated:
             assert parse_tensorstore_url(url) == tensorstore.Spec(url).to_json()  # no ocdbt kvstore here
     finally:
+        monkeypatch.delenv("TS_DISABLE_PLUGINS")
         reset_registry()

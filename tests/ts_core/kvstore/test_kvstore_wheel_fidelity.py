@@ -211,7 +211,19 @@ def test_file_listing_retries_transient_errors(tmp_path: Path, monkeypatch: pyte
         lambda ts: ts.KvStore.Spec("memory://|ocdbt:"),
     ],
 )
-def test_ocdbt_names_its_distribution(make: Any) -> None:
+def test_ocdbt_names_its_distribution(make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_core.plugin import reset_registry
+
+    monkeypatch.setenv("TS_DISABLE_PLUGINS", "ts_ocdbt")  # as if ts-ocdbt were not installed
+    reset_registry()
+    try:
+        _check_ocdbt_hint(make)
+    finally:
+        monkeypatch.delenv("TS_DISABLE_PLUGINS")
+        reset_registry()
+
+
+def _check_ocdbt_hint(make: Any) -> None:
     with pytest.raises(ValueError, match="provided by the ts-ocdbt distribution, which is not installed"):
         make(ts_core)
 

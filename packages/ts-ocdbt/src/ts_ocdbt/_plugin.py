@@ -7,4 +7,5 @@ from ts_core.plugin import Registrar, hookimpl
 
 @hookimpl
 def ts_register(registry: Registrar) -> None:
-    pass
+    registry.add("kvstore", "ocdbt", "ts_ocdbt._driver:OcdbtDriver", schema="ts_ocdbt:schemas/ocdbt.json")
+    registry.add("url_scheme", "ocdbt", "ts_ocdbt._spec:parse_ocdbt_url", layer="kvstore_adapter")

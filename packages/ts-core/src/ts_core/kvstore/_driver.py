@@ -240,6 +240,14 @@ class KvStoreDriver(abc.ABC):
         return type(self).commit_atomic is not KvStoreDriver.commit_atomic
 
     @property
+    def atomic_base(self) -> KvStoreDriver | None:
+        """For an adapter whose ``commit_atomic`` hands the keys it does not own on to another
+        driver's ``commit_atomic`` in the same call (a view of chunks inside shards of its
+        base): that driver. A transaction then commits its keys and the other driver's in
+        one call of this adapter. None otherwise."""
+        return None
+
+    @property
     def storage_identity(self) -> Hashable:
         """What this driver stores into: drivers with equal identities hold the same value
         under the same full key (two opens of one ``memory_key_value_store``, any two

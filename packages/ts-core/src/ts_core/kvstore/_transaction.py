@@ -91,7 +91,7 @@ class _KeyState:
 class _StoreState:
     """What a transaction staged in one physical store (one ``storage_identity``)."""
 
-    __slots__ = ("claimed", "deleted_ranges", "keys")
+    __slots__ = ("claimed", "claimed_root", "deleted_ranges", "keys")
 
     def __init__(self) -> None:
         self.keys: dict[bytes, _KeyState] = {}
@@ -99,6 +99,9 @@ class _StoreState:
         #: In an atomic transaction, how an error names the store that holds the one
         #: slot beside the commit-lock stores (a store with ``commit_atomic``).
         self.claimed: str | None = None
+        #: ``storage_identity`` of the driver that finally commits the claimed store (see
+        #: ``_commit_root``): stores with the same root share the slot.
+        self.claimed_root: Hashable = None
 
     def committing_driver(self) -> KvStoreDriver | None:
         """The driver that commits this store in one ``commit_atomic`` call, if it has one."""
@@ -115,6 +118,15 @@ class _StoreState:
 def _lockable(driver: KvStoreDriver) -> bool:
     """Whether ``driver`` offers the commit-lock protocol (see supports_atomic_multi_key)."""
     return all(hasattr(driver, name) for name in ("commit_lock", "writes_hold", "apply_writes"))
+
+
+def _commit_root(driver: KvStoreDriver) -> tuple[KvStoreDriver, int]:
+    """The driver whose ``commit_atomic`` finally commits ``driver``'s writes (following
+    ``atomic_base``), and how many adapters lie between them."""
+    depth = 0
+    while (base := driver.atomic_base) is not None:
+        driver, depth = base, depth + 1
+    return driver, depth
 
 
 def _multi_key(driver: KvStoreDriver) -> bool:
@@ -257,7 +269,10 @@ class Transaction:
         entry = state.keys.get(key)
         if entry is not None and entry.single:
             return
+        root = _commit_root(driver)[0].storage_identity if committable else None
         for other_state in self._stores.values():
+            if committable and other_state.claimed is not None and other_state.claimed_root == root:
+                continue  # committed in the same call (an adapter over the same store)
             holder = other_state.claimed
             if holder is None:
                 holder = next(
@@ -277,6 +292,7 @@ class Transaction:
                 ))
         if committable:
             state.claimed = driver.describe_key(key)
+            state.claimed_root = root
         else:
             state.keys.setdefault(key, _KeyState(driver)).single = True
 
@@ -394,13 +410,14 @@ class Transaction:
         if self._atomic:
             self._commit_atomic()
             return
+        groups = self._commit_groups()
         for state in self._stores.values():
             if state.committing_driver() is None:
                 self._validate_reads(state.keys.items())
+        for group in groups:
+            self._commit_group(group)
         for state in self._stores.values():
-            committing = state.committing_driver()
-            if committing is not None:
-                self._commit_store(committing, state)
+            if state.committing_driver() is not None:
                 continue
             for driver, key_range in state.deleted_ranges:
                 driver.delete_range(key_range)
@@ -428,19 +445,26 @@ class Transaction:
                 return
         raise TransactionConflictError(f"commit of {key!r} lost {_MAX_COMMIT_RETRIES} races in a row")
 
-    def _commit_store(self, driver: KvStoreDriver, state: _StoreState, outcome: str = "") -> None:
-        """Commit a store with ``commit_atomic``: its writes, read validations and deleted
-        ranges in one call, all or nothing."""
-        writes = []
-        for key, entry in state.keys.items():
-            condition = None if entry.condition == UNKNOWN else entry.condition
-            if entry.staged:
-                # Re-applied to the value stored at commit; with a condition that value is
-                # the one this transaction read, without one the modifications are blind.
-                writes.append(StagedWrite(key, entry.apply, condition))
-            elif condition is not None:
-                writes.append(StagedWrite(key, None, condition))  # a read to validate
-        deleted_ranges = [key_range for _, key_range in state.deleted_ranges]
+    def _commit_groups(self) -> list[list[tuple[KvStoreDriver, _StoreState]]]:
+        """The stores committed through ``commit_atomic``, grouped by the driver that finally
+        commits them (an adapter such as a sharded chunk view joins its base's group)."""
+        groups: dict[Hashable, list[tuple[KvStoreDriver, _StoreState]]] = {}
+        for state in self._stores.values():
+            driver = state.committing_driver()
+            if driver is not None:
+                groups.setdefault(_commit_root(driver)[0].storage_identity, []).append((driver, state))
+        return list(groups.values())
+
+    def _commit_group(self, group: list[tuple[KvStoreDriver, _StoreState]], outcome: str = "") -> None:
+        """Commit stores with ``commit_atomic`` that share a root in one call of the outermost
+        adapter (it passes the keys it does not own on): their writes, read validations and
+        deleted ranges, all or nothing."""
+        driver = max(group, key=lambda item: _commit_root(item[0])[1])[0]
+        writes: list[StagedWrite] = []
+        deleted_ranges: list[KeyRange] = []
+        for _, state in group:
+            writes += self._staged_writes(state)
+            deleted_ranges += [key_range for _, key_range in state.deleted_ranges]
         if not writes and not deleted_ranges:
             return
         if not driver.commit_atomic(writes, deleted_ranges):
@@ -450,6 +474,19 @@ class Transaction:
                 f"retry the transaction{outcome or '; nothing of this store was written'}"
             )
 
+    @staticmethod
+    def _staged_writes(state: _StoreState) -> list[StagedWrite]:
+        writes = []
+        for key, entry in state.keys.items():
+            condition = None if entry.condition == UNKNOWN else entry.condition
+            if entry.staged:
+                # Re-applied to the value stored at commit; with a condition that value is
+                # the one this transaction read, without one the modifications are blind.
+                writes.append(StagedWrite(key, entry.apply, condition))
+            elif condition is not None:
+                writes.append(StagedWrite(key, None, condition))  # a read to validate
+        return writes
+
     def _commit_atomic(self) -> None:
         """All or nothing: hold the commit lock of every lockable store (memory), validate
         reads and compute every value, then commit the one slot of the other stores (one
@@ -458,11 +495,9 @@ class Transaction:
         writes, which cannot fail part way."""
         locked: dict[Hashable, tuple[KvStoreDriver, list[tuple[bytes, _KeyState]]]] = {}
         others: list[tuple[bytes, _KeyState]] = []
-        committing: list[tuple[KvStoreDriver, _StoreState]] = []
+        committing = self._commit_groups()
         for identity, state in self._stores.items():
-            committing_driver = state.committing_driver()
-            if committing_driver is not None:
-                committing.append((committing_driver, state))
+            if state.committing_driver() is not None:
                 continue
             for key, entry in state.keys.items():
                 if _lockable(entry.driver):
@@ -500,8 +535,8 @@ class Transaction:
             for key, entry in others:
                 if entry.staged:
                     self._commit_key(entry.driver, key, entry)
-            for driver, state in committing:
-                self._commit_store(driver, state, "; nothing was written")
+            for group in committing:
+                self._commit_group(group, "; nothing was written")
             for driver, batch in writes:
                 driver.apply_writes(batch)  # type: ignore[attr-defined]
 

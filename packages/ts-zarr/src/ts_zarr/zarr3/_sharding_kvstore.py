@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -22,11 +22,12 @@ from ts_core.kvstore import (
     KvStoreDriver,
     ReadOptions,
     ReadResult,
+    StagedWrite,
     TimestampedStorageGeneration,
     prefix_range,
 )
 
-from ._shard_io import IndexedShard, chunk_generation
+from ._shard_io import IndexedShard, Position, chunk_generation
 from ._sharding import ShardIndexFormat
 
 __all__ = ["INNER_KEY_SEPARATOR", "ShardedChunkStore", "ShardingIndexedKvStore"]
@@ -113,6 +114,52 @@ class ShardedChunkStore(KvStoreDriver):
             return self.base.write(key, value, if_equal)
         return self.shard(parts[0]).write_chunk(parts[1], value, if_equal)
 
+    # -- atomic multi-key commits, when the base has them (ocdbt) ---------------------------
+    @property
+    def commits_atomically(self) -> bool:
+        return self.base.commits_atomically
+
+    @property
+    def atomic_base(self) -> KvStoreDriver | None:
+        # Keys other than inner chunks pass through to the base, in the same commit.
+        return self.base if self.base.commits_atomically else None
+
+    def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+        """Inner-chunk writes grouped into one modification per shard, all committed by the
+        base in one step; an inner chunk's condition is checked on the shard the base
+        hands each modification."""
+        direct: list[StagedWrite] = []
+        by_shard: dict[bytes, list[tuple[Position, StagedWrite]]] = {}
+        for write in writes:
+            parts = self.split_key(write.key)
+            if parts is None:
+                direct.append(write)
+            else:
+                by_shard.setdefault(parts[0], []).append((parts[1], write))
+        shard_writes = [StagedWrite(key, self._shard_modification(items)) for key, items in by_shard.items()]
+        try:
+            return self.base.commit_atomic([*direct, *shard_writes], deleted_ranges)
+        except _InnerConditionFailed:
+            return False
+
+    def _shard_modification(self, items: list[tuple[Position, StagedWrite]]) -> Callable[[bytes | None], bytes | None]:
+        def modify(stored: bytes | None) -> bytes | None:
+            chunks = {} if stored is None else self.format.split(stored)
+            for position, write in items:
+                current = chunks.get(position)
+                if write.condition is not None and write.condition != chunk_generation(current):
+                    raise _InnerConditionFailed
+                if write.modify is None:
+                    continue
+                new_value = write.modify(current)
+                if new_value is None:
+                    chunks.pop(position, None)
+                else:
+                    chunks[position] = new_value
+            return self.format.assemble(chunks)
+
+        return modify
+
     def delete_range(self, key_range: KeyRange) -> None:
         inner = [k for k in self.list(key_range) if INNER_KEY_SEPARATOR.encode() in k]
         for key in inner:
@@ -135,6 +182,10 @@ class ShardedChunkStore(KvStoreDriver):
                     if key_range.contains(inner):
                         keys.append(inner)
         return keys
+
+
+class _InnerConditionFailed(Exception):
+    """An inner chunk's condition failed inside an atomic commit: nothing is written."""
 
 
 @attrs.define

@@ -1,0 +1,635 @@
+"""The ``ocdbt`` kvstore: keys of a versioned B+tree stored in a base kvstore.
+
+Reads look the key up in the B+tree of the latest version (or of the pinned ``version``);
+each write, delete and ``delete_range`` is one commit: a new version made by the writer
+and published by one conditional write of the manifest. A transaction's keys of one
+database are committed together through ``commit_atomic``: one new version for all of
+them, or nothing. A lost race for the manifest is retried on top of the version that won,
+with blind modifications re-applied and conditions re-checked, so concurrent committers
+(threads, processes, machines) never lose a committed write.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+import time
+import uuid as uuid_module
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import Any, Final
+
+import attrs
+
+from ts_core.concurrency import Executor, default_concurrency
+from ts_core.context import Context
+from ts_core.kvstore import (
+    NO_VALUE,
+    UNKNOWN,
+    ByteRange,
+    KeyRange,
+    KvStore,
+    KvStoreDriver,
+    ReadOptions,
+    ReadResult,
+    StagedWrite,
+    TimestampedStorageGeneration,
+)
+
+from . import _spec
+from ._io import OcdbtIO, value_generation
+from ._spec import OcdbtSpec, VersionSpec
+from ._writer import DataFilePrefixes, Write, WriterOptions, commit
+from .format import (
+    DEFAULT_MAX_DECODED_NODE_BYTES,
+    DEFAULT_MAX_INLINE_VALUE_BYTES,
+    DEFAULT_VERSION_TREE_ARITY_LOG2,
+    MANIFEST_KEY,
+    MANIFEST_KIND_SINGLE,
+    BtreeGenerationReference,
+    BtreeNode,
+    Config,
+    IndirectDataReference,
+    InteriorNodeEntry,
+    LeafNodeEntry,
+    Manifest,
+    MissingDataError,
+    VersionNodeReference,
+    ZstdCompression,
+    read_manifest,
+)
+
+__all__ = ["OcdbtDriver", "value_generation"]
+
+#: How many times a commit is retried after losing the race for the manifest.
+_MAX_COMMIT_ATTEMPTS: Final = 10_000
+#: Fewest threads of a driver's pool: operations mostly wait for the base's I/O, and
+#: writes waiting together are committed together.
+_MIN_THREADS: Final = 16
+
+
+@attrs.frozen
+class _Snapshot:
+    """The manifest as of ``time`` (None: no database yet) and the generation of
+    ``manifest.ocdbt`` it was read from."""
+
+    manifest: Manifest | None
+    generation: bytes
+    time: float
+
+
+def _check_config(config: Config, constraints: dict[str, Any], where: str) -> None:
+    """ValueError naming the first member of the spec's ``config`` the database's differs in."""
+    actual = {**_spec.config_json(config), "manifest_kind": config.manifest_kind}
+    for name in ("uuid", "manifest_kind", "max_inline_value_bytes", "max_decoded_node_bytes",
+                 "version_tree_arity_log2", "compression"):
+        if name in constraints and constraints[name] != actual[name]:
+            import json
+
+            raise ValueError(
+                f"Configuration mismatch on {name}: expected {json.dumps(constraints[name])} but "
+                f"received {json.dumps(actual[name])} (the config of the OCDBT database at {where})"
+            )
+
+
+def _new_config(constraints: dict[str, Any]) -> Config:
+    """The config of a new database under ``constraints`` (tensorstore's defaults otherwise)."""
+    compression: ZstdCompression | None = ZstdCompression()
+    if "compression" in constraints:
+        chosen = constraints["compression"]
+        compression = None if chosen is None else ZstdCompression(chosen.get("level", 0))
+    uuid = bytes.fromhex(constraints["uuid"]) if "uuid" in constraints else uuid_module.uuid4().bytes
+    return Config(
+        uuid=uuid,
+        # Every ts kvstore honours ``if_equal`` (the capability tensorstore chooses the
+        # single-file manifest for); the numbered kind is used when asked for.
+        manifest_kind=constraints.get("manifest_kind", MANIFEST_KIND_SINGLE),
+        max_inline_value_bytes=constraints.get("max_inline_value_bytes", DEFAULT_MAX_INLINE_VALUE_BYTES),
+        max_decoded_node_bytes=constraints.get("max_decoded_node_bytes", DEFAULT_MAX_DECODED_NODE_BYTES),
+        version_tree_arity_log2=constraints.get("version_tree_arity_log2", DEFAULT_VERSION_TREE_ARITY_LOG2),
+        compression=compression,
+    )
+
+
+class OcdbtDriver(KvStoreDriver):
+    """An OCDBT database in ``base`` (a directory); keys are the B+tree's keys."""
+
+    id = "ocdbt"
+    spec_class = OcdbtSpec
+
+    def __init__(self, spec: OcdbtSpec, base: KvStore) -> None:
+        self._spec = spec
+        self._base = base
+        self._io = OcdbtIO(base)
+        self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Request] = []
+        self._writer_options = WriterOptions(
+            DataFilePrefixes(
+                spec.value_data_prefix.encode("utf-8"),
+                spec.btree_node_data_prefix.encode("utf-8"),
+                spec.version_tree_node_data_prefix.encode("utf-8"),
+            ),
+            _spec.DEFAULT_TARGET_DATA_FILE_SIZE if spec.target_data_file_size is None else spec.target_data_file_size,
+        )
+        self._snapshot: _Snapshot | None = None
+        #: The database's config once known (read from the manifest, or assumed).
+        self._config: Config | None = _new_config(spec.config) if spec.assume_config else None
+        self._config_confirmed = False
+        self._executor: Executor | None = None
+
+    @classmethod
+    def open(cls, spec: OcdbtSpec, context: Context) -> OcdbtDriver:
+        if spec.base is None:
+            raise ValueError('kvstore.base: the "ocdbt" kvstore needs a "base" kvstore holding the database')
+        if spec.manifest is not None:
+            raise NotImplementedError(
+                'kvstore.manifest: a separate kvstore for the OCDBT manifest is not supported by ts'
+            )
+        coordinator = spec.coordinator
+        if isinstance(coordinator, dict) and coordinator.get("address") is not None:
+            raise NotImplementedError(
+                "kvstore.coordinator: distributed OCDBT coordination (a coordinator address) is not "
+                "supported by ts; writers coordinate through conditional writes of the manifest"
+            )
+        return cls(spec, KvStore.open(spec.base, context=context).result())
+
+    # -- identity ---------------------------------------------------------------------------
+    @property
+    def spec(self) -> OcdbtSpec:
+        config = self._config if self._config_confirmed else None
+        if config is None:
+            return self._spec
+        constraints = {**_spec.config_json(config)}
+        if "manifest_kind" in self._spec.config:
+            constraints["manifest_kind"] = self._spec.config["manifest_kind"]
+        return attrs.evolve(self._spec, config=constraints)
+
+    @classmethod
+    def base_spec(cls, spec: OcdbtSpec) -> Any:
+        return spec.base
+
+    @property
+    def base_kvstore(self) -> KvStore:
+        return self._base
+
+    @property
+    def executor(self) -> Executor:
+        """A pool of this driver's own: its operations wait for reads and writes of the base,
+        which run on the base's pool, so sharing that pool could leave no thread to run them."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = Executor(max(_MIN_THREADS, 4 * default_concurrency()), "ts-ocdbt")
+            return self._executor
+
+    @classmethod
+    def url_for(cls, spec: OcdbtSpec, path: str) -> str:
+        return _spec.url_for(spec, path)
+
+    @property
+    def storage_identity(self) -> Hashable:
+        # Two opens of one database hold the same keys: one store of a transaction.
+        return ("ocdbt", self._base.driver.storage_identity, self._base.path)
+
+    @property
+    def version(self) -> VersionSpec | None:
+        """The pinned version (read-only), or None for the latest."""
+        return self._spec.version  # type: ignore[no-any-return]
+
+    def _where(self) -> str:
+        try:
+            return self._base.url
+        except ValueError:
+            return repr(self._base.path)
+
+    def describe_key(self, key: bytes) -> str:
+        pinned = "" if self.version is None else f"version {_spec.format_version(self.version)} of "
+        return f'"{key.decode("utf-8", "backslashreplace")}" in {pinned}OCDBT database at {self._where()}'
+
+    # -- the manifest -------------------------------------------------------------------------
+    def _manifest_key(self) -> bytes:
+        return (self._base.path + "manifest.ocdbt").encode("utf-8")
+
+    def load_manifest(self, staleness_bound: float = float("inf")) -> _Snapshot:
+        """The current manifest: the cached one if it is fresh enough or ``manifest.ocdbt``
+        has not changed since, otherwise read and decoded again."""
+        cached = self._snapshot
+        if cached is not None and cached.time >= staleness_bound:
+            return cached
+        now = time.time()
+        known = cached.generation if cached is not None else None
+        if cached is not None and cached.manifest is not None and cached.manifest.config.manifest_kind != MANIFEST_KIND_SINGLE:
+            known = None  # numbered: the versions live in manifest.<n> files
+        probe = self._base.driver.read(self._manifest_key(), ReadOptions(if_not_equal=known))
+        if probe.state == "unspecified" and cached is not None:
+            snapshot = _Snapshot(cached.manifest, cached.generation, now)
+        elif probe.state == "missing":
+            snapshot = _Snapshot(None, probe.stamp.generation, now)
+        else:
+            manifest = read_manifest(self._base)
+            snapshot = _Snapshot(manifest, probe.stamp.generation, now)
+        self._adopt(snapshot)
+        return snapshot
+
+    def _adopt(self, snapshot: _Snapshot) -> None:
+        """Remember ``snapshot`` (unless a newer one is known) and check its config."""
+        manifest = snapshot.manifest
+        if manifest is not None:
+            self._confirm_config(manifest.config)
+        with self._lock:
+            current = self._snapshot
+            if current is None or _generation_of(snapshot) >= _generation_of(current):
+                self._snapshot = snapshot
+
+    def _confirm_config(self, config: Config) -> None:
+        if self._config_confirmed and self._config == config:
+            return
+        _check_config(config, self._spec.config, self._where())
+        if self._config is not None and self._spec.assume_config and self._config != config:
+            raise ValueError(
+                f"OCDBT database at {self._where()}: its config differs from the config assumed by "
+                f"assume_config ({_spec.config_json(self._config)} vs {_spec.config_json(config)})"
+            )
+        self._config = config
+        self._io.config = config
+        self._config_confirmed = True
+
+    def config_for_write(self, snapshot: _Snapshot) -> Config:
+        """The config a commit on top of ``snapshot`` writes with (a new database's if none)."""
+        if snapshot.manifest is not None:
+            return snapshot.manifest.config
+        if self._config is None:
+            self._config = _new_config(self._spec.config)
+        return self._config
+
+    # -- versions ----------------------------------------------------------------------------
+    def _selected_version(self, manifest: Manifest | None) -> BtreeGenerationReference | None:
+        """The version reads see: the latest, or the pinned one (ValueError if it does not exist)."""
+        pinned = self.version
+        if pinned is None:
+            if manifest is None or not manifest.versions:
+                return None
+            return manifest.latest_version
+        found = None if manifest is None else find_version(self._io, manifest, pinned)
+        if found is None:
+            what = (
+                f"generation_number={pinned}" if isinstance(pinned, int) else f"commit_time<={pinned}"
+            )
+            raise ValueError(f"Version where {what} not present in OCDBT database at {self._where()}")
+        return found
+
+    # -- reading ---------------------------------------------------------------------------------
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        snapshot = self.load_manifest(options.staleness_bound)
+        stamp_time = snapshot.time
+        version = self._selected_version(snapshot.manifest)
+        value = None if version is None else lookup(self._io, version, key)
+        if value is None:
+            stamp = TimestampedStorageGeneration(NO_VALUE, stamp_time)
+            if options.if_not_equal == NO_VALUE:
+                return ReadResult("unspecified", b"", stamp)
+            return ReadResult("missing", b"", stamp)
+        stamp = TimestampedStorageGeneration(value_generation(value), stamp_time)
+        if options.if_not_equal == stamp.generation:
+            return ReadResult("unspecified", b"", stamp)
+        return ReadResult("value", self._read_value(key, value, options.byte_range), stamp)
+
+    def _read_value(self, key: bytes, value: bytes | IndirectDataReference, byte_range: ByteRange) -> bytes:
+        if byte_range.is_full:
+            return self._io.read_value(value)
+        size = value.length if isinstance(value, IndirectDataReference) else len(value)
+        return self._io.read_value(value, *byte_range.resolve(size, key))
+
+    def list(self, key_range: KeyRange) -> Iterable[bytes]:
+        snapshot = self.load_manifest()
+        version = self._selected_version(snapshot.manifest)
+        if version is None:
+            return []
+        return [key for key, _ in iterate(self._io, version, key_range)]
+
+    # -- writing ---------------------------------------------------------------------------------
+    def _check_writable(self) -> None:
+        if self.version is not None:
+            raise ValueError(
+                f"Writing is not supported with version={_spec.format_version(self.version)} specified"
+            )
+
+    def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        self._check_writable()
+        condition = None if if_equal in (None, UNKNOWN) else if_equal
+        new_value = None if value is None else bytes(value)
+        stamps = self._commit([StagedWrite(key, lambda _: new_value, condition)], ())
+        if stamps is None:
+            return TimestampedStorageGeneration(UNKNOWN, time.time())
+        return stamps[0]
+
+    def delete_range(self, key_range: KeyRange) -> None:
+        self._check_writable()
+        self._commit([], [key_range])
+
+    def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+        self._check_writable()
+        return self._commit(writes, deleted_ranges) is not None
+
+    def _commit(
+        self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]
+    ) -> builtins.list[TimestampedStorageGeneration] | None:
+        """One new version with ``deleted_ranges`` gone and then ``writes`` applied; None
+        (nothing written) if a condition fails.
+
+        Group commit: requests that arrive while another commit of this driver runs wait
+        and are then committed together, as one version (each keeps its own conditions:
+        one that fails is left out alone). A batch that loses the race for the manifest
+        starts again on top of the winner's version.
+        """
+        request = _Request(writes, deleted_ranges)
+        with self._queue_lock:
+            self._queue.append(request)
+        while not request.done:
+            with self._commit_lock:
+                if request.done:
+                    break
+                with self._queue_lock:
+                    batch = _take_batch(self._queue)
+                try:
+                    self._commit_batch(batch)
+                except BaseException as error:
+                    for item in batch:
+                        if not item.done:
+                            item.finish(error=error)
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _commit_batch(self, batch: builtins.list[_Request]) -> None:
+        for _ in range(_MAX_COMMIT_ATTEMPTS):
+            if self._try_commit(batch):
+                return
+        raise ValueError(
+            f"commit to the OCDBT database at {self._where()} lost the race for its manifest "
+            f"{_MAX_COMMIT_ATTEMPTS} times in a row"
+        )
+
+    def _try_commit(self, batch: builtins.list[_Request]) -> bool:
+        """One attempt at committing ``batch``; False if another committer won the manifest."""
+        snapshot = self.load_manifest()
+        manifest = snapshot.manifest
+        config = self.config_for_write(snapshot)
+        latest = manifest.latest_version if manifest is not None and manifest.versions else None
+        deleted_ranges = [key_range for request in batch for key_range in request.deleted_ranges]
+        pending: dict[bytes, bytes | None] = {}  # new values of the requests accepted so far
+        accepted: builtins.list[tuple[_Request, set[bytes]]] = []
+        for request in batch:
+            if request.done:
+                continue  # settled by an earlier attempt (a condition that failed then)
+            try:
+                changes = self._evaluate(request, latest, deleted_ranges, pending)
+            except Exception as error:
+                request.finish(error=error)
+                continue
+            if changes is None:
+                request.finish(result=None)  # a condition failed: this request writes nothing
+                continue
+            pending.update(changes)
+            accepted.append((request, set(changes)))
+        if not accepted:
+            return True
+        generations: dict[bytes, bytes] = {}
+        if pending or deleted_ranges:
+            keys = list(pending)
+            result = commit(
+                self._io,
+                manifest if latest is not None else None,
+                [Write(key, pending[key]) for key in keys],
+                deleted_ranges,
+                config=config,
+                options=self._writer_options,
+            )
+            if result.manifest is not None and result.manifest is not result.previous:
+                published = self._publish(snapshot, result.manifest_files)
+                if published is None:
+                    return False
+                self._adopt(_Snapshot(result.manifest, published, time.time()))
+            generations = dict(zip(keys, result.generations, strict=True))
+        now = time.time()
+        for request, changed in accepted:
+            stamps = []
+            for write in request.writes:
+                generation = generations.get(write.key, UNKNOWN) if write.key in changed else UNKNOWN
+                stamps.append(TimestampedStorageGeneration(generation, now))
+            request.finish(result=stamps)
+        return True
+
+    def _evaluate(
+        self,
+        request: _Request,
+        latest: BtreeGenerationReference | None,
+        deleted_ranges: Sequence[KeyRange],
+        pending: dict[bytes, bytes | None],
+    ) -> dict[bytes, bytes | None] | None:
+        """The new values ``request`` sets, on top of the batch's earlier ``pending`` ones;
+        None if one of its conditions does not hold in ``latest``."""
+        changes: dict[bytes, bytes | None] = {}
+        for write in request.writes:
+            if write.key in changes:
+                stored: bytes | None = changes[write.key]
+            elif write.key in pending:
+                stored = pending[write.key]
+            else:
+                current = _current_value(self._io, latest, write.key, deleted_ranges)
+                generation = NO_VALUE if current is None else value_generation(current)
+                if write.condition is not None and write.condition != generation:
+                    return None
+                stored = None if current is None else self._read_value(write.key, current, ByteRange())
+            if write.modify is not None:
+                new_value = write.modify(stored)
+                changes[write.key] = None if new_value is None else bytes(new_value)
+        return changes
+
+    def _publish(self, snapshot: _Snapshot, files: Sequence[tuple[bytes, bytes]]) -> bytes | None:
+        """Write the manifest files of a commit, each conditionally: ``manifest.ocdbt`` on the
+        generation it was read at, a numbered manifest (and the config of a new numbered
+        database) only if absent. Returns the new generation of ``manifest.ocdbt`` (the one
+        read, if it was not rewritten); None if another committer got there first."""
+        manifest_generation = snapshot.generation
+        prefix = self._base.path.encode("utf-8")
+        for key, data in files:
+            if key == MANIFEST_KEY:
+                condition = manifest_generation if snapshot.manifest is not None else NO_VALUE
+                stamp = self._base.driver.write(prefix + key, data, condition)
+                if stamp.generation == UNKNOWN:
+                    return None
+                manifest_generation = stamp.generation
+            else:
+                stamp = self._base.driver.write(prefix + key, data, NO_VALUE)
+                if stamp.generation == UNKNOWN:
+                    return None
+        return manifest_generation
+
+
+class _Request:
+    """A commit waiting for its turn (see ``OcdbtDriver._commit``)."""
+
+    __slots__ = ("deleted_ranges", "done", "error", "result", "writes")
+
+    def __init__(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]) -> None:
+        self.writes = list(writes)
+        self.deleted_ranges = list(deleted_ranges)
+        self.done = False
+        self.result: list[TimestampedStorageGeneration] | None = None
+        self.error: BaseException | None = None
+
+    def finish(self, result: list[TimestampedStorageGeneration] | None = None, error: BaseException | None = None) -> None:
+        self.result, self.error, self.done = result, error, True
+
+
+def _take_batch(queue: list[_Request]) -> list[_Request]:
+    """The requests at the head of ``queue`` that commit together: a request with deleted
+    ranges commits alone (its ranges apply before every write of a commit), and a request
+    whose keys an earlier request of the batch writes waits for the next batch (its
+    conditions were computed against stored values, not against values not yet written)."""
+    batch = [queue.pop(0)]
+    if batch[0].deleted_ranges:
+        return batch
+    touched = {write.key for write in batch[0].writes}
+    while queue and not queue[0].deleted_ranges:
+        keys = {write.key for write in queue[0].writes}
+        if keys & touched:
+            break
+        touched |= keys
+        batch.append(queue.pop(0))
+    return batch
+
+
+def _generation_of(snapshot: _Snapshot) -> int:
+    manifest = snapshot.manifest
+    return -1 if manifest is None else manifest.latest_generation
+
+
+def _current_value(
+    io: OcdbtIO, version: BtreeGenerationReference | None, key: bytes, deleted_ranges: Sequence[KeyRange]
+) -> bytes | IndirectDataReference | None:
+    if version is None or any(key_range.contains(key) for key_range in deleted_ranges):
+        return None
+    return lookup(io, version, key)
+
+
+# -- B+tree and version tree traversal -------------------------------------------------------------
+def lookup(io: OcdbtIO, version: BtreeGenerationReference, key: bytes) -> bytes | IndirectDataReference | None:
+    """The value of ``key`` in ``version``'s B+tree (inline bytes or where it is stored)."""
+    reference = version.root
+    prefix = b""
+    while reference is not None:
+        node = io.read_btree_node(reference)
+        if node.height == 0:
+            for entry in node.entries:
+                assert isinstance(entry, LeafNodeEntry)
+                if node.full_key(prefix, entry) == key:
+                    return entry.value
+            return None
+        child = None
+        for entry in node.entries:
+            assert isinstance(entry, InteriorNodeEntry)
+            if node.full_key(prefix, entry) <= key:
+                child = entry
+            else:
+                break
+        if child is None:
+            return None
+        child_prefix = node.child_prefix(prefix, child)
+        if not key.startswith(child_prefix):
+            return None
+        reference, prefix = child.node, child_prefix
+    return None
+
+
+def iterate(
+    io: OcdbtIO, version: BtreeGenerationReference, key_range: KeyRange
+) -> Iterator[tuple[bytes, bytes | IndirectDataReference]]:
+    """Keys (in order) and values of ``version``'s B+tree within ``key_range``."""
+    if version.root is None:
+        return
+    yield from _iterate_node(io, io.read_btree_node(version.root), b"", key_range)
+
+
+def _iterate_node(
+    io: OcdbtIO, node: BtreeNode, prefix: bytes, key_range: KeyRange
+) -> Iterator[tuple[bytes, bytes | IndirectDataReference]]:
+    upper = key_range.exclusive_max
+    if node.height == 0:
+        for entry in node.entries:
+            assert isinstance(entry, LeafNodeEntry)
+            full_key = node.full_key(prefix, entry)
+            if key_range.contains(full_key):
+                yield full_key, entry.value
+        return
+    entries = node.entries
+    for index, entry in enumerate(entries):
+        assert isinstance(entry, InteriorNodeEntry)
+        lower = node.full_key(prefix, entry)
+        if upper and lower >= upper:
+            return
+        if index + 1 < len(entries):
+            following = node.full_key(prefix, entries[index + 1])
+            if following <= key_range.inclusive_min:
+                continue
+        child = io.read_btree_node(entry.node)
+        yield from _iterate_node(io, child, node.child_prefix(prefix, entry), key_range)
+
+
+def find_version(io: OcdbtIO, manifest: Manifest, version: VersionSpec) -> BtreeGenerationReference | None:
+    """The version a generation number names, or the latest committed at or before a
+    commit time, searched in the manifest's inline versions and then its version tree."""
+    commit_time_bound = None if isinstance(version, int) else _spec.parse_commit_time(version)
+
+    def matches_best(candidates: Iterable[BtreeGenerationReference]) -> BtreeGenerationReference | None:
+        best = None
+        for candidate in candidates:
+            if commit_time_bound is None:
+                if candidate.generation_number == version:
+                    return candidate
+            elif candidate.commit_time <= commit_time_bound:
+                best = candidate
+        return best
+
+    found = matches_best(manifest.versions)
+    if found is not None and commit_time_bound is None:
+        return found
+    if commit_time_bound is not None and manifest.versions and manifest.versions[0].commit_time <= commit_time_bound:
+        return found  # the newest match is among the inline versions
+    # Older versions live in the version tree: nodes ordered by generation, oldest first.
+    nodes = sorted(manifest.version_tree_nodes, key=lambda node: node.generation_number, reverse=True)
+    for reference in nodes:
+        result = _search_version_node(io, reference, version, commit_time_bound)
+        if result is not None:
+            return result
+    return None
+
+
+def _search_version_node(
+    io: OcdbtIO, reference: VersionNodeReference, version: VersionSpec, commit_time_bound: int | None
+) -> BtreeGenerationReference | None:
+    if commit_time_bound is None:
+        assert isinstance(version, int)
+        first = reference.generation_number - reference.num_generations + 1
+        if not first <= version <= reference.generation_number:
+            return None
+    elif reference.commit_time > commit_time_bound:
+        return None  # its oldest version is newer than the bound
+    try:
+        node = io.read_version_tree_node(reference.location)
+    except MissingDataError:
+        return None
+    for entry in reversed(node.entries):
+        if isinstance(entry, VersionNodeReference):
+            result = _search_version_node(io, entry, version, commit_time_bound)
+            if result is not None:
+                return result
+            continue
+        assert isinstance(entry, BtreeGenerationReference)
+        if commit_time_bound is None:
+            if entry.generation_number == version:
+                return entry
+        elif entry.commit_time <= commit_time_bound:
+            return entry
+    return None

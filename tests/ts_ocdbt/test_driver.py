@@ -1,0 +1,277 @@
+"""The ``ocdbt`` kvstore driver: spec and URL as tensorstore's, config creation and checks,
+pinned versions, byte ranges, concurrent committers, and the same database read and
+written by ts and by the tensorstore wheel."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tensorstore
+
+import ts_core as ts
+from ts_ocdbt._driver import value_generation
+
+SPEC_URLS = [
+    "file:///tmp/db/|ocdbt:",
+    "file:///tmp/db|ocdbt:a/b",
+    "file:///tmp/db/|ocdbt:@v1/a",
+    "file:///tmp/db/|ocdbt:@v3",
+    "file:///tmp/db/|ocdbt:@2025-01-01T01:23:45.678Z/p",
+    "file:///tmp/db/|ocdbt:@2025-01-01T01:23:45.670Z",
+    "file:///tmp/db/|ocdbt:a%20b",
+    "memory://|ocdbt:x",
+    "memory://a|ocdbt:@v1/a%2Fb",
+]
+
+
+@pytest.mark.parametrize("url", SPEC_URLS)
+def test_url_as_tensorstore(url: str) -> None:
+    ours, theirs = ts.KvStore.Spec(url), tensorstore.KvStore.Spec(url)
+    assert ours.to_json() == theirs.to_json()
+    assert ours.url == theirs.url
+
+
+SPEC_JSON: list[dict[str, Any]] = [
+    {"config": {"compression": {"id": "zstd", "level": 0}}},
+    {"config": {"compression": {"id": "zstd", "level": 5}, "uuid": "00112233445566778899AABBCCDDEEFF"}},
+    {"config": {"compression": None, "manifest_kind": "numbered", "max_inline_value_bytes": 0}},
+    {"assume_config": True, "value_data_prefix": "v/", "target_data_file_size": 100},
+    {"experimental_read_coalescing_threshold_bytes": 10, "experimental_read_coalescing_interval": "10ms"},
+    {"base": "memory://x", "path": "a"},
+    {"version": "2025-01-01T01:23:45.1234567891Z"},
+]
+
+
+@pytest.mark.parametrize("members", SPEC_JSON)
+def test_spec_json_as_tensorstore(members: dict[str, Any]) -> None:
+    json = {"driver": "ocdbt", "base": "memory://", **members}
+    assert ts.KvStore.Spec(json).to_json() == tensorstore.KvStore.Spec(json).to_json()
+
+
+@pytest.mark.parametrize(
+    ("members", "member"),
+    [
+        ({"version": 0}, "kvstore.version"),
+        ({"version": "yesterday"}, "kvstore.version"),
+        ({"config": {"uuid": "abc"}}, "kvstore.config.uuid"),
+        ({"config": {"max_inline_value_bytes": 2_000_000}}, "kvstore.config.max_inline_value_bytes"),
+        ({"config": {"manifest_kind": "x"}}, "kvstore.config.manifest_kind"),
+        ({"config": {"foo": 1}}, "kvstore.config"),
+        ({"foo": 1}, "kvstore"),
+    ],
+)
+def test_bad_spec_names_the_member(members: dict[str, Any], member: str) -> None:
+    with pytest.raises(ValueError, match=member.replace(".", r"\.")):
+        ts.KvStore.Spec({"driver": "ocdbt", "base": "memory://", **members})
+    with pytest.raises(ValueError, match=member.rpartition(".")[2] if "." in member else "extra members"):
+        tensorstore.KvStore.Spec({"driver": "ocdbt", "base": "memory://", **members})
+
+
+def test_bad_version_in_url() -> None:
+    with pytest.raises(ValueError, match='Invalid OCDBT version: "vx"'):
+        ts.KvStore.Spec("memory://|ocdbt:@vx/")
+
+
+def test_unsupported_members_are_named(tmp_path: Path) -> None:
+    base = f"file://{tmp_path}/db/"
+    with pytest.raises(NotImplementedError, match="coordinator"):
+        ts.KvStore.open({"driver": "ocdbt", "base": base, "coordinator": {"address": "localhost:1"}}).result()
+    with pytest.raises(NotImplementedError, match="manifest"):
+        ts.KvStore.open({"driver": "ocdbt", "base": base, "manifest": "memory://m/"}).result()
+
+
+def test_config_created_on_first_write_and_checked(tmp_path: Path) -> None:
+    base = f"file://{tmp_path}/db/"
+    store = ts.KvStore.open({"driver": "ocdbt", "base": base, "config": {"max_inline_value_bytes": 10}}).result()
+    assert "uuid" not in store.spec().to_json().get("config", {})  # nothing written yet
+    assert not (tmp_path / "db").exists()
+    store["a"] = b"1"
+    config = store.spec().to_json()["config"]
+    assert config["max_inline_value_bytes"] == 10
+    assert len(config["uuid"]) == 32
+    theirs = tensorstore.KvStore.open({"driver": "ocdbt", "base": base}).result()
+    assert theirs["a"] == b"1"
+    assert theirs.spec().to_json()["config"] == config
+    other = ts.KvStore.open({"driver": "ocdbt", "base": base, "config": {"max_inline_value_bytes": 5}}).result()
+    with pytest.raises(ValueError, match="Configuration mismatch on max_inline_value_bytes: expected 5 but received 10"):
+        other.read("a").result()
+    numbered = ts.KvStore.open({"driver": "ocdbt", "base": base, "config": {"manifest_kind": "numbered"}}).result()
+    with pytest.raises(ValueError, match='Configuration mismatch on manifest_kind: expected "numbered"'):
+        numbered.read("a").result()
+    # A second database gets its own random uuid.
+    second = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db2/"}).result()
+    second["a"] = b"1"
+    assert second.spec().to_json()["config"]["uuid"] != config["uuid"]
+
+
+def test_uuid_from_the_spec(tmp_path: Path) -> None:
+    uuid = "00112233445566778899aabbccddeeff"
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/", "config": {"uuid": uuid}}).result()
+    store["a"] = b"1"
+    assert store.spec().to_json()["config"]["uuid"] == uuid
+
+
+def test_assume_config_writes_with_the_assumed_config(tmp_path: Path) -> None:
+    base = f"file://{tmp_path}/db/"
+    store = ts.KvStore.open({"driver": "ocdbt", "base": base, "assume_config": True,
+                             "config": {"uuid": "00112233445566778899aabbccddeeff"}}).result()
+    store["a"] = b"1"
+    assert tensorstore.KvStore.open({"driver": "ocdbt", "base": base}).result()["a"] == b"1"
+    mismatch = ts.KvStore.open({"driver": "ocdbt", "base": base, "assume_config": True,
+                                "config": {"max_inline_value_bytes": 3}}).result()
+    with pytest.raises(ValueError, match="max_inline_value_bytes"):
+        mismatch["b"] = b"2"
+    assert ts.KvStore.open({"driver": "ocdbt", "base": base}).result().list().result() == [b"a"]
+
+
+def test_pinned_versions(tmp_path: Path) -> None:
+    base = f"file://{tmp_path}/db/"
+    store = ts.KvStore.open({"driver": "ocdbt", "base": base}).result()
+    store["a"] = b"1"
+    generation = store.driver.load_manifest().manifest.latest_generation  # type: ignore[attr-defined]
+    commit_time = store.driver.load_manifest().manifest.latest_version.commit_time  # type: ignore[attr-defined]
+    store["a"] = b"2"
+    store["b"] = b"3"
+    old = ts.KvStore.open(f"{base}|ocdbt:@v{generation}/").result()
+    assert old["a"] == b"1"
+    assert old.list().result() == [b"a"]
+    assert store["a"] == b"2"
+    from ts_ocdbt._spec import format_commit_time
+
+    by_time = ts.KvStore.open({"driver": "ocdbt", "base": base, "version": format_commit_time(commit_time)}).result()
+    assert by_time["a"] == b"1"
+    with pytest.raises(ValueError, match=f"Writing is not supported with version=v{generation} specified"):
+        old["a"] = b"x"
+    with pytest.raises(ValueError, match="Writing is not supported"):
+        old.delete_range(ts.KvStore.KeyRange()).result()
+    missing = ts.KvStore.open({"driver": "ocdbt", "base": base, "version": 99}).result()
+    with pytest.raises(ValueError, match="generation_number=99 not present"):
+        missing.read("a").result()
+    # The wheel reads the same pinned version.
+    assert tensorstore.KvStore.open(f"{base}|ocdbt:@v{generation}/").result()["a"] == b"1"
+
+
+def test_out_of_line_values_and_byte_ranges(tmp_path: Path) -> None:
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
+    value = bytes(range(256)) * 4
+    store["big"] = value
+    assert list((tmp_path / "db" / "d").iterdir())  # stored in a data file
+    assert store.read("big", byte_range=slice(10, 20)).result().value == value[10:20]
+    assert store.read("big", byte_range=slice(-5, None)).result().value == value[-5:]
+    with pytest.raises(ValueError, match="byte range"):
+        store.read("big", byte_range=slice(2000, 3000)).result()
+
+
+def test_if_not_equal_and_conditional_writes(tmp_path: Path) -> None:
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
+    stamp = store.write("k", b"v").result()
+    assert store.read("k", if_not_equal=stamp.generation).result().state == "unspecified"
+    assert stamp.generation == value_generation(b"v")
+    assert store.write("k", b"w", if_equal=b"\x00other").result().generation == b""
+    assert store["k"] == b"v"
+    assert store.write("k", b"w", if_equal=stamp.generation).result().generation != b""
+
+
+def test_concurrent_threads_lose_nothing(tmp_path: Path) -> None:
+    base = f"file://{tmp_path}/db/"
+    stores = [ts.KvStore.open({"driver": "ocdbt", "base": base}).result() for _ in range(4)]
+
+    def writer(index: int) -> None:
+        for step in range(10):
+            stores[index][f"w{index}/{step}"] = b"x"
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(stores[0].list().result()) == 40
+
+
+def test_corrupt_manifest_names_the_file(tmp_path: Path) -> None:
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
+    store["a"] = b"1"
+    manifest = tmp_path / "db" / "manifest.ocdbt"
+    data = bytearray(manifest.read_bytes())
+    data[-1] ^= 0xFF
+    manifest.write_bytes(bytes(data))
+    fresh = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
+    with pytest.raises(ValueError, match=r"manifest\.ocdbt"):
+        fresh.read("a").result()
+
+
+def test_describe_key_and_identity(tmp_path: Path) -> None:
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
+    assert "OCDBT database at file://" in store.driver.describe_key(b"k")
+    again = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db"}).result()
+    assert store.driver.storage_identity == again.driver.storage_identity
+    assert store.base is not None
+    assert store.base.path.endswith("/db/")
+
+
+# -- the same database through both libraries ----------------------------------------------------
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"max_decoded_node_bytes": 256, "max_inline_value_bytes": 8}, {"manifest_kind": "numbered"},
+     {"compression": None, "version_tree_arity_log2": 1}],
+)
+def test_wheel_writes_ts_reads(tmp_path: Path, config: dict[str, Any]) -> None:
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/", "config": config}
+    theirs = tensorstore.KvStore.open(spec).result()
+    expected = {}
+    for index in range(60):
+        key, value = f"k/{index:03d}", str(index).encode() * (1 + index % 5 * 20)
+        theirs[key] = value
+        expected[key.encode()] = value
+    del theirs["k/010"]
+    expected.pop(b"k/010")
+    ours = ts.KvStore.open(spec).result()
+    assert ours.list().result() == sorted(expected)
+    assert all(ours[key] == value for key, value in expected.items())
+    assert ours.list(ts.KvStore.KeyRange("k/020", "k/030")).result() == [f"k/{i:03d}".encode() for i in range(20, 30)]
+    # ... and writes on top of it, which the wheel reads back.
+    ours["k/010"] = b"back"
+    ours["k/new"] = b"y" * 500
+    again = tensorstore.KvStore.open(spec).result()
+    assert again["k/010"] == b"back"
+    assert again["k/new"] == b"y" * 500
+    assert len(again.list().result()) == len(expected) + 2
+
+
+def test_ts_writes_wheel_reads_every_version(tmp_path: Path) -> None:
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/", "config": {"version_tree_arity_log2": 1}}
+    ours = ts.KvStore.open(spec).result()
+    for index in range(20):
+        ours[f"k{index:02d}"] = str(index).encode() * 30
+    txn = ts.Transaction(atomic=True)
+    view = ours.with_transaction(txn)
+    for index in range(20, 30):
+        view[f"k{index:02d}"] = b"t"
+    txn.commit_sync()
+    theirs = tensorstore.KvStore.open(spec).result()
+    assert theirs.list().result() == [f"k{i:02d}".encode() for i in range(30)]
+    latest = ours.driver.load_manifest().manifest.latest_generation  # type: ignore[attr-defined]
+    for generation in range(latest - 10, latest + 1):
+        pinned = {**spec, "version": generation}
+        assert (
+            tensorstore.KvStore.open(pinned).result().list().result()
+            == ts.KvStore.open(pinned).result().list().result()
+        )
+
+
+def test_generations_match_the_wheel_when_blake3_is_installed(tmp_path: Path) -> None:
+    """tensorstore's generations are BLAKE3 digests; without the blake3 package ts uses
+    BLAKE2b, so the check applies only where blake3 is importable."""
+    import importlib.util
+
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}
+    theirs = tensorstore.KvStore.open(spec).result()
+    theirs["small"], theirs["large"] = b"v", b"w" * 1000
+    ours = ts.KvStore.open(spec).result()
+    same = [ours.read(k).result().stamp.generation == theirs.read(k).result().stamp.generation
+            for k in ("small", "large")]
+    assert same == ([True, True] if importlib.util.find_spec("blake3") else [False, False])
+    assert ours.read("absent").result().stamp.generation == theirs.read("absent").result().stamp.generation

@@ -1,0 +1,216 @@
+"""Transactions over ``ocdbt``: all of a transaction's keys of one database are one new
+version (through the ``commit_atomic`` driver hook), or nothing is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ts_core as ts
+from ts_core.errors import TransactionConflictError
+from ts_core.kvstore import NO_VALUE, StagedWrite
+
+
+def open_db(tmp_path: Path, **members: object) -> ts.KvStore:
+    return ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/", **members}).result()
+
+
+def generation(store: ts.KvStore) -> int:
+    """The database's latest generation number (0: no version yet)."""
+    snapshot = store.driver.load_manifest()  # type: ignore[attr-defined]
+    return 0 if snapshot.manifest is None else int(snapshot.manifest.latest_generation)
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_transaction_commits_one_version(tmp_path: Path, atomic: bool) -> None:
+    store = open_db(tmp_path)
+    store["before"] = b"0"
+    start = generation(store)
+    txn = ts.Transaction(atomic=atomic)
+    view = store.with_transaction(txn)
+    for index in range(20):
+        view[f"k{index:02d}"] = str(index).encode()
+    view["big"] = b"x" * 5000  # out of line, in a data file
+    del view["before"]
+    assert generation(store) == start  # nothing visible before the commit
+    txn.commit_sync()
+    assert generation(store) == start + 1
+    assert store.list().result() == sorted([f"k{i:02d}".encode() for i in range(20)] + [b"big"])
+    assert store["big"] == b"x" * 5000
+
+
+def test_failing_condition_writes_nothing(tmp_path: Path) -> None:
+    store = open_db(tmp_path)
+    store["counter"] = b"1"
+    txn = ts.Transaction(atomic=True)
+    view = store.with_transaction(txn)
+    value = int(view["counter"])
+    view["counter"] = str(value + 1).encode()
+    view["other"] = b"new"
+    store["counter"] = b"10"  # a concurrent committer
+    before = generation(store)
+    with pytest.raises(TransactionConflictError, match="nothing was written"):
+        txn.commit_sync()
+    assert generation(store) == before
+    assert store["counter"] == b"10"
+    assert store.read("other").result().state == "missing"
+
+
+def test_read_only_key_is_validated_in_the_same_commit(tmp_path: Path) -> None:
+    store = open_db(tmp_path)
+    store["config"] = b"a"
+    txn = ts.Transaction()
+    view = store.with_transaction(txn)
+    assert view["config"] == b"a"
+    view["result"] = b"computed from a"
+    store["config"] = b"b"
+    with pytest.raises(TransactionConflictError):
+        txn.commit_sync()
+    assert store.read("result").result().state == "missing"
+
+
+def test_blind_modification_is_reapplied_after_a_lost_race(tmp_path: Path) -> None:
+    store = open_db(tmp_path)
+    other = open_db(tmp_path)  # a second opening: its own manifest cache
+    store["log"] = b"a"
+    calls: list[bytes | None] = []
+
+    def append(value: bytes | None) -> bytes:
+        calls.append(value)
+        if len(calls) == 1:
+            other["log"] = b"ab"  # another committer wins the manifest meanwhile
+        return (value or b"") + b"c"
+
+    assert store.driver.commit_atomic([StagedWrite(b"log", append)])
+    assert calls == [b"a", b"ab"]
+    assert store["log"] == b"abc"
+
+
+def test_condition_is_rechecked_after_a_lost_race(tmp_path: Path) -> None:
+    store = open_db(tmp_path)
+    other = open_db(tmp_path)
+    stamp = store.write("k", b"1").result()
+
+    def conflicting(value: bytes | None) -> bytes:
+        other["k"] = b"2"
+        return b"3"
+
+    assert not store.driver.commit_atomic([StagedWrite(b"k", conflicting, stamp.generation)])
+    assert store["k"] == b"2"
+    assert store.driver.commit_atomic([StagedWrite(b"absent", lambda v: b"x", NO_VALUE)])
+    assert not store.driver.commit_atomic([StagedWrite(b"absent", lambda v: b"y", NO_VALUE)])
+
+
+def test_delete_range_in_an_atomic_transaction(tmp_path: Path) -> None:
+    store = open_db(tmp_path)
+    for key in ("a/1", "a/2", "b/1"):
+        store[key] = b"v"
+    start = generation(store)
+    txn = ts.Transaction(atomic=True)
+    view = store.with_transaction(txn)
+    view.delete_range(ts.KvStore.KeyRange("a/", "a0")).result()
+    view["a/3"] = b"new"
+    txn.commit_sync()
+    assert generation(store) == start + 1
+    assert store.list().result() == [b"a/3", b"b/1"]
+
+
+def test_two_databases_cannot_share_an_atomic_transaction(tmp_path: Path) -> None:
+    first = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/one/"}).result()
+    second = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/two/"}).result()
+    txn = ts.Transaction(atomic=True)
+    first.with_transaction(txn)["a"] = b"1"
+    first.with_transaction(txn)["b"] = b"1"  # any number of keys of one database
+    with pytest.raises(ValueError, match="single atomic transaction"):
+        second.with_transaction(txn)["a"] = b"2"
+    assert txn.aborted
+    assert first.list().result() == []
+
+
+def test_two_openings_of_one_database_are_one_store(tmp_path: Path) -> None:
+    first, second = open_db(tmp_path), open_db(tmp_path)
+    txn = ts.Transaction(atomic=True)
+    first.with_transaction(txn)["a"] = b"1"
+    assert second.with_transaction(txn)["a"] == b"1"  # sees the staged write
+    second.with_transaction(txn)["b"] = b"2"
+    txn.commit_sync()
+    assert first.list().result() == [b"a", b"b"]
+
+
+def test_atomic_with_memory_arrays(tmp_path: Path) -> None:
+    """Memory keys join the OCDBT commit: all or nothing across both."""
+    context = ts.Context()
+    memory = ts.KvStore.open("memory://m/", context=context).result()
+    store = open_db(tmp_path)
+    store["k"] = b"1"
+    txn = ts.Transaction(atomic=True)
+    memory.with_transaction(txn)["x"] = b"staged"
+    view = store.with_transaction(txn)
+    view["k"] = str(int(view["k"]) + 1).encode()
+    store["k"] = b"5"  # makes the OCDBT part fail
+    with pytest.raises(TransactionConflictError):
+        txn.commit_sync()
+    assert memory.read("x").result().state == "missing"
+
+    txn = ts.Transaction(atomic=True)
+    memory.with_transaction(txn)["x"] = b"staged"
+    store.with_transaction(txn)["k"] = b"6"
+    txn.commit_sync()
+    assert memory["x"] == b"staged"
+    assert store["k"] == b"6"
+
+
+def test_read_only_version_refuses_transactional_writes(tmp_path: Path) -> None:
+    store = open_db(tmp_path)
+    store["a"] = b"1"
+    pinned = open_db(tmp_path, version=1)
+    txn = ts.Transaction()
+    pinned.with_transaction(txn)["a"] = b"2"
+    with pytest.raises(ValueError, match="Writing is not supported with version=v1"):
+        txn.commit_sync()
+    assert store["a"] == b"1"
+
+
+@pytest.mark.parametrize("sharded", [False, True])
+def test_zarr3_multi_chunk_write_is_one_version(tmp_path: Path, sharded: bool) -> None:
+    store = open_db(tmp_path)
+    codecs = (
+        [{"name": "sharding_indexed", "configuration": {"chunk_shape": [2, 2], "codecs": [{"name": "bytes"}]}}]
+        if sharded else [{"name": "bytes"}]
+    )
+    metadata = {
+        "shape": [8, 8], "data_type": "uint16", "codecs": codecs,
+        "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4, 4]}},
+    }
+    kvstore = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/", "path": "a/"}
+    array = ts.open({"driver": "zarr3", "kvstore": kvstore, "metadata": metadata}, create=True).result()
+    start = generation(store)
+    txn = ts.Transaction(atomic=True)
+    data = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    array.with_transaction(txn).write(data).result()
+    assert generation(store) == start
+    txn.commit_sync()
+    assert generation(store) == start + 1
+    np.testing.assert_array_equal(array.read().result(), data)
+
+    # Also through ts.open(..., transaction=txn) of the same array.
+    txn = ts.Transaction(atomic=True)
+    view = ts.open(array.spec(), transaction=txn).result()
+    view[2:6, 2:6] = 0
+    txn.commit_sync()
+    assert generation(store) == start + 2
+    data[2:6, 2:6] = 0
+    np.testing.assert_array_equal(array.read().result(), data)
+
+
+def test_aborted_transaction_leaves_no_version(tmp_path: Path) -> None:
+    store = open_db(tmp_path)
+    store["a"] = b"1"
+    start = generation(store)
+    txn = ts.Transaction(atomic=True)
+    store.with_transaction(txn)["b"] = b"2"
+    txn.abort()
+    assert generation(store) == start
+    assert store.list().result() == [b"a"]
