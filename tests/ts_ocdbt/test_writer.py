@@ -692,3 +692,15 @@ def test_the_wheel_finds_versions_by_commit_time_in_our_version_tree(tmp_path: P
             }
             kvstore = ts.KvStore.open(spec).result()
             assert kvstore.read(b"gen").result().value == b"%d" % generation
+
+
+def test_large_data_files_are_padded_to_whole_blocks(tmp_path: Path) -> None:
+    db = Database(file_base(tmp_path))
+    big = random.Random(5).randbytes(4 * 2**20 + 7)
+    result = db.commit([Write(b"big", big), Write(b"small", b"s")])
+    [path] = result.data_files
+    size = (tmp_path / path.decode()).stat().st_size
+    assert size % 4096 == 0
+    assert size - 4096 < len(big) + 200  # the value, the node and less than a block of zeros
+    assert wheel_contents(tmp_path) == {b"big": big, b"small": b"s"}
+    assert db.io.read_value(_leaf_values(db)[b"big"], 4 * 2**20, 4 * 2**20 + 7) == big[-7:]

@@ -123,9 +123,10 @@ class DataFileWriter:
         self._buffers = {}
 
     def _write(self, buffer: _Buffer) -> None:
-        data = b"".join(buffer.parts)
-        if len(data) > PADDING_MIN_SIZE and len(data) % PADDING_ALIGNMENT:
-            data += bytes(PADDING_ALIGNMENT - len(data) % PADDING_ALIGNMENT)
+        parts = buffer.parts
+        if buffer.size > PADDING_MIN_SIZE and buffer.size % PADDING_ALIGNMENT:
+            parts.append(bytes(PADDING_ALIGNMENT - buffer.size % PADDING_ALIGNMENT))
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         path = buffer.file_id.full_path
         self._store(path, data)
         self.written.append(path)
