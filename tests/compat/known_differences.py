@@ -98,8 +98,5 @@ SIGNATURES: dict[str, str] = {
 #: example and how it fails. See ``doc_examples_report.py`` for expected vs got.
 DOC_EXAMPLES: dict[str, str] = {
     # BEGIN GENERATED: doc examples
-    "KvStore.Spec.base": "example 1 `spec = ts.KvStore.Spec({'driver': 'ocdbt', 'base': 'memor...`: ts_core.errors.SpecError: kvstore.driver: \"ocdbt\" is not a registered kvstore driver: the ocdbt kvstore is provided by the ts-o...",
-    "KvStore.base": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver: the ocdbt kvstore is provided by the ts-o...',
-    "KvStore.experimental_copy_range_to": 'example 1 `store = await ts.KvStore.open({`: ts_core.errors.SpecError: kvstore.driver: "ocdbt" is not a registered kvstore driver: the ocdbt kvstore is provided by the ts-o...',
     # END GENERATED
 }

@@ -275,3 +275,13 @@ def test_generations_match_the_wheel_when_blake3_is_installed(tmp_path: Path) ->
             for k in ("small", "large")]
     assert same == ([True, True] if importlib.util.find_spec("blake3") else [False, False])
     assert ours.read("absent").result().stamp.generation == theirs.read("absent").result().stamp.generation
+
+
+def test_auto_detects_a_database_and_the_array_in_it(tmp_path: Path) -> None:
+    created = tensorstore.open(
+        {"driver": "zarr3", "kvstore": f"file://{tmp_path}/db/|ocdbt:"}, create=True, dtype="int32", shape=[3]
+    ).result()
+    created[1] = 5
+    ours, theirs = ts.open(f"file://{tmp_path}/db/").result(), tensorstore.open(f"file://{tmp_path}/db/").result()
+    assert ours.read().result().tolist() == [0, 5, 0]
+    assert ours.spec().to_json() == theirs.spec().to_json()
