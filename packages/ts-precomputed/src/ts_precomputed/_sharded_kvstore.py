@@ -388,8 +388,7 @@ class ShardedKvStore(KvStoreDriver):
         if len(key) == SIZED_KEY_BYTES:
             chunk_id, size = struct.unpack(">QQ", key)
             stamp, before = self.shard(self.shard_of(chunk_id)).read_before_chunk(int(chunk_id), int(size))
-            generation = chunk_generation(before)
-            return self._result(key, None if before is None else before, TimestampedStorageGeneration(generation, stamp.time), options)
+            return self._result(key, before, TimestampedStorageGeneration(chunk_generation(before), stamp.time), options)
         chunk_id = key_chunk_id(key)
         stamp, chunks = self.shard(self.shard_of(chunk_id)).read_chunks([chunk_id])
         stored = chunks.get(chunk_id)
