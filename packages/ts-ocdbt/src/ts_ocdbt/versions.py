@@ -14,7 +14,6 @@ or as the base KvStore that holds it, and returns a :class:`ts_core.Future`.
 from __future__ import annotations
 
 import datetime
-import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ import ts_core as ts
 from ts_core.concurrency import Executor
 from ts_core.kvstore import KvStore
 
+from ._spec import format_commit_time, parse_commit_time
 from .format import (
     BtreeGenerationReference,
     BtreeNode,
@@ -163,31 +163,9 @@ def diff_versions(
     return _submit(diff)
 
 
-def format_commit_time(commit_time: int) -> str:
-    """Nanoseconds since the epoch as RFC 3339 in UTC, with no more digits than needed."""
-    seconds, nanoseconds = divmod(commit_time, 1_000_000_000)
-    text = (_EPOCH + datetime.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
-    fraction = f"{nanoseconds:09d}".rstrip("0")
-    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
-
-
-def parse_commit_time(text: str) -> int:
-    """An RFC 3339 time (``Z`` or an offset; up to nanoseconds) as nanoseconds since the epoch."""
-    match = _RFC3339.fullmatch(text)
-    if match is None:
-        raise ValueError(f"version: expected a generation number or an RFC 3339 time such as "
-                         f"'2025-01-01T01:23:45.678Z', but received {text!r}")
-    whole, fraction, zone = match.groups()
-    moment = datetime.datetime.fromisoformat(whole + ("+00:00" if zone in "Zz" else zone))
-    seconds = int((moment - _EPOCH).total_seconds())
-    return seconds * 1_000_000_000 + int((fraction or "").ljust(9, "0")[:9] or 0)
-
-
 # -- implementation ---------------------------------------------------------------------
 
 _EPOCH: Final = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-_RFC3339: Final = re.compile(
-    r"(\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?([Zz]|[+-]\d\d:\d\d)")
 _executor_lock = threading.Lock()
 _executor: Executor | None = None
 
