@@ -269,3 +269,33 @@ def test_empty_shard_is_deleted() -> None:
     assert store.base is not None
     assert store.base.list().result() == []
     assert store.read(key(5)).result().stamp.generation == NO_VALUE
+
+
+class ClippingDriver(CountingDriver):
+    """A base that answers a range past the end with the bytes there are (as some HTTP
+    servers do) instead of an error."""
+
+    def read(self, key: bytes, options: ReadOptions) -> ReadResult:
+        whole = self.inner.read(key, ReadOptions(options.if_not_equal, options.staleness_bound))
+        if whole.state != "value" or options.byte_range.is_full:
+            return whole
+        start, stop = options.byte_range.inclusive_min, options.byte_range.exclusive_max
+        return ReadResult("value", whole.value[start:stop], whole.stamp)
+
+
+def test_ranges_cut_short_by_the_base_are_corrupt_shards() -> None:
+    base = ts.KvStore.open("memory://clipped/").result()
+    store = ShardedKvStore.over(ts.KvStore(ClippingDriver(base.driver), base.path), ShardingSpec.from_json(SHARDING))
+    store.write_many({chunk_id: b"c%d" % chunk_id for chunk_id in range(16)})
+    assert store.read(key(3), ReadOptions()).value == b"c3"
+    shard = store.shard(0)
+    data = base.driver.read(shard.key, ReadOptions()).value
+    minishard = store.sharding.locate(0)[1]
+    patched = bytearray(data)
+    patched[16 * minishard : 16 * minishard + 16] = struct.pack("<QQ", 0, len(data) + 100)
+    base.driver.write(shard.key, bytes(patched), None)
+    with pytest.raises(ValueError, match=r"corrupt shard .*0\.shard.*past the end of the shard"):
+        store.read(key(0), ReadOptions())
+    base.driver.write(shard.key, data[:10], None)
+    with pytest.raises(ValueError, match="shorter than its 64-byte shard index"):
+        store.read(key(0), ReadOptions())

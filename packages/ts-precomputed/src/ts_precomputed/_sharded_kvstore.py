@@ -124,6 +124,8 @@ class ShardFile:
             raise ValueError(f"corrupt {self.name}: {what} points to bytes [{start}, {stop}), past the end of the shard") from None
         if generation is not None and (result.state != "value" or result.stamp.generation != generation):
             raise _ShardChanged
+        if result.state == "value" and len(result.value) != stop - start:  # a store that cuts ranges short
+            raise ValueError(f"corrupt {self.name}: {what} points to bytes [{start}, {stop}), past the end of the shard")
         return result
 
     def _retrying(self, attempt: Callable[[], Any]) -> Any:
@@ -150,6 +152,8 @@ class ShardFile:
                     raise ValueError(f"corrupt {self.name}: shorter than its {header}-byte shard index") from None
                 if result.state != "value":
                     return result, {}
+                if len(result.value) != stop - start:
+                    raise ValueError(f"corrupt {self.name}: shorter than its {header}-byte shard index")
                 first = result
             else:
                 result = self._read_range(start, stop, first.stamp.generation, "the shard index")
@@ -173,8 +177,6 @@ class ShardFile:
         indexes: dict[int, MinishardIndex] = {}
         for start, stop in coalesce(entries.values()):
             part = self._read_range(start, stop, generation, "the shard index")
-            if len(part.value) < stop - start:
-                raise ValueError(f"corrupt {self.name}: the shard index points to bytes [{start}, {stop}), past the end of the shard")
             for minishard, (begin, end) in entries.items():
                 if start <= begin and end <= stop:
                     indexes[minishard] = decode_minishard_index(
