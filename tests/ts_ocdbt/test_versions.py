@@ -183,6 +183,12 @@ def test_pinned_spec_keeps_reading_the_same_data(tmp_path: Path) -> None:
     shared = ts.KvStore.Spec(pickle.loads(pickle.dumps(pinned)).to_json())
     assert contents(ts.KvStore.open(shared).result()) == {b"a": b"one"}
     assert contents(tensorstore.KvStore.open(pinned.to_json()).result()) == {b"a": b"one"}
+    # The pin names this database (its uuid): another one at the same place is refused.
+    shutil.rmtree(tmp_path)
+    ocdbt(tmp_path)["a"] = b"impostor"
+    with pytest.raises(ValueError, match="Configuration mismatch on uuid"):
+        ts.KvStore.open(pinned).result().read("a").result()
+    store = ocdbt(tmp_path)
     # A commit time pins the generation it selects, not the time.
     latest = ts_ocdbt.list_versions(store).result()[-1]
     assert ts_ocdbt.pin_version(store, latest.commit_time_iso).result().to_json()["version"] == latest.generation_number
