@@ -36,3 +36,8 @@ class UnsupportedFormatError(CorruptDataError):
 
 class MissingDataError(CorruptDataError):
     """A referenced data file, or the manifest of a referenced version, does not exist."""
+
+
+# Tracebacks name the errors where users import them from.
+for _error in (CorruptDataError, TruncatedDataError, ChecksumMismatchError, UnsupportedFormatError, MissingDataError):
+    _error.__module__ = "ts_ocdbt.format"
