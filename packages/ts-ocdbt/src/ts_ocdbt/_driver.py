@@ -11,6 +11,7 @@ with blind modifications re-applied and conditions re-checked, so concurrent com
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import threading
 import time
@@ -318,7 +319,7 @@ class OcdbtDriver(KvStoreDriver):
         self._check_writable()
         condition = None if if_equal in (None, UNKNOWN) else if_equal
         new_value = None if value is None else bytes(value)
-        stamps = self._commit([StagedWrite(key, lambda _: new_value, condition)], ())
+        stamps = self._commit([StagedWrite(key, lambda _: new_value, condition, reads_stored=False)], ())
         if stamps is None:
             return TimestampedStorageGeneration(UNKNOWN, time.time())
         return stamps[0]
@@ -436,10 +437,18 @@ class OcdbtDriver(KvStoreDriver):
             elif write.key in pending:
                 stored = pending[write.key]
             else:
+                if write.condition is None and not write.reads_stored:
+                    if write.modify is not None:
+                        new_value = write.modify(None)
+                        changes[write.key] = None if new_value is None else bytes(new_value)
+                    continue
                 current = _current_value(self._io, latest, write.key, deleted_ranges)
-                generation = NO_VALUE if current is None else value_generation(current)
-                if write.condition is not None and write.condition != generation:
-                    return None
+                if write.condition is not None:
+                    generation = NO_VALUE if current is None else value_generation(current)
+                    if write.condition != generation:
+                        return None
+                if write.modify is None:
+                    continue
                 stored = None if current is None else self._read_value(write.key, current, ByteRange())
             if write.modify is not None:
                 new_value = write.modify(stored)
@@ -521,26 +530,28 @@ def lookup(io: OcdbtIO, version: BtreeGenerationReference, key: bytes) -> bytes 
     prefix = b""
     while reference is not None:
         node = io.read_btree_node(reference)
+        node_prefix = prefix + node.key_prefix
+        if not key.startswith(node_prefix):
+            return None  # every key under this node starts with its prefix
+        suffix = key[len(node_prefix):]
+        # Entries are sorted by key: the last one not after ``suffix``.
+        index = bisect.bisect_right(node.entries, suffix, key=_entry_key) - 1
+        if index < 0:
+            return None
+        entry = node.entries[index]
         if node.height == 0:
-            for entry in node.entries:
-                assert isinstance(entry, LeafNodeEntry)
-                if node.full_key(prefix, entry) == key:
-                    return entry.value
-            return None
-        child = None
-        for entry in node.entries:
-            assert isinstance(entry, InteriorNodeEntry)
-            if node.full_key(prefix, entry) <= key:
-                child = entry
-            else:
-                break
-        if child is None:
-            return None
-        child_prefix = node.child_prefix(prefix, child)
+            assert isinstance(entry, LeafNodeEntry)
+            return entry.value if entry.key == suffix else None
+        assert isinstance(entry, InteriorNodeEntry)
+        child_prefix = node_prefix + entry.subtree_common_prefix
         if not key.startswith(child_prefix):
             return None
-        reference, prefix = child.node, child_prefix
+        reference, prefix = entry.node, child_prefix
     return None
+
+
+def _entry_key(entry: LeafNodeEntry | InteriorNodeEntry) -> bytes:
+    return entry.key
 
 
 def iterate(

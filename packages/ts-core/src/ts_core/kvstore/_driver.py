@@ -73,11 +73,14 @@ class StagedWrite:
     ``modify`` maps the stored value (None: missing) to the new one (None: delete); None
     means the key is only checked, not written. ``condition`` is the generation the
     stored value must still have for the commit to happen; None accepts any.
+    ``reads_stored`` False says ``modify`` ignores the stored value (a whole new value),
+    so a driver need not read it.
     """
 
     key: bytes
     modify: Callable[[bytes | None], bytes | None] | None
     condition: bytes | None = None
+    reads_stored: bool = True
 
 
 class ReadResult:

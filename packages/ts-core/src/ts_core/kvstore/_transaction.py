@@ -482,7 +482,7 @@ class Transaction:
             if entry.staged:
                 # Re-applied to the value stored at commit; with a condition that value is
                 # the one this transaction read, without one the modifications are blind.
-                writes.append(StagedWrite(key, entry.apply, condition))
+                writes.append(StagedWrite(key, entry.apply, condition, reads_stored=not entry.written))
             elif condition is not None:
                 writes.append(StagedWrite(key, None, condition))  # a read to validate
         return writes
