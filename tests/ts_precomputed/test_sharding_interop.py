@@ -138,6 +138,7 @@ for chunk_id in range(first, first + count):
 """
 
 
+@pytest.mark.slow  # two spawned interpreters and 400 fsynced shard rewrites: about 5 s
 def test_two_processes_writing_one_shard_lose_nothing(tmp_path: Any) -> None:
     base = f"file://{tmp_path}/shared/"
     metadata = sharding("identity", 0, "raw", "gzip", minishard=3, shard=0)

@@ -113,6 +113,14 @@ def test_read_fetches_index_entry_minishard_index_and_data_only() -> None:
     minishard = ShardingSpec.from_json({**SHARDING, "minishard_bits": 4}).locate(14)[1]
     assert (start, stop) == (16 * minishard, 16 * minishard + 16)
     assert all(stop is not None and stop - start <= 1000 + 4096 for _, start, stop in counting.reads)
+    # the shard unchanged, the minishard index is remembered: entry and data only
+    counting.reads.clear()
+    assert store.read(key(14), ReadOptions()).value == bytes([14]) * 1000
+    assert len(counting.reads) == 2
+    store.write(key(14), b"new", None)
+    counting.reads.clear()
+    assert store.read(key(14), ReadOptions()).value == b"new"  # a new generation: read again
+    assert len(counting.reads) == 3
 
 
 def test_write_many_writes_each_shard_once_and_whole_shards_without_reading() -> None:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -52,7 +54,7 @@ from ._sharding import (
     split_shard,
 )
 
-__all__ = ["ShardFile", "ShardedKvStore", "ShardedKvStoreSpec", "chunk_generation", "chunk_id_key", "key_chunk_id"]
+__all__ = ["MinishardIndexCache", "ShardFile", "ShardedKvStore", "ShardedKvStoreSpec", "chunk_generation", "chunk_id_key", "key_chunk_id"]
 
 #: How often a read starts again when the shard changes between its byte-range reads.
 MAX_READ_ATTEMPTS = 20
@@ -61,6 +63,9 @@ COALESCE_GAP = 4096
 #: Bytes of a chunk-id key, and of the read-only (chunk id, size before chunk) key.
 CHUNK_KEY_BYTES = 8
 SIZED_KEY_BYTES = 16
+#: Decoded minishard indices a sharded kvstore keeps (each at most a few KiB for typical
+#: shards; the ones of recently read shards).
+MINISHARD_INDEX_CACHE_ENTRIES = 1024
 #: First and largest pause (seconds) after a shard write lost to another writer.
 CONFLICT_BACKOFF = 0.001
 MAX_CONFLICT_BACKOFF = 0.05
@@ -96,6 +101,31 @@ def coalesce(ranges: Iterable[tuple[int, int]], gap: int = COALESCE_GAP) -> list
     return [(a, b) for a, b in merged]
 
 
+class MinishardIndexCache:
+    """Decoded minishard indices by (shard key, minishard, shard generation), the most
+    recently used few kept: a chunk read whose shard is unchanged then skips the read of
+    its minishard index (the shard index entry read gives the generation)."""
+
+    def __init__(self, capacity: int = MINISHARD_INDEX_CACHE_ENTRIES) -> None:
+        self.capacity = capacity
+        self.entries: OrderedDict[tuple[bytes, int, bytes], MinishardIndex] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[bytes, int, bytes]) -> MinishardIndex | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[bytes, int, bytes], index: MinishardIndex) -> None:
+        with self.lock:
+            self.entries[key] = index
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.capacity:
+                self.entries.popitem(last=False)
+
+
 class _ShardChanged(Exception):
     """The shard was rewritten between two reads of one operation: start again."""
 
@@ -103,8 +133,9 @@ class _ShardChanged(Exception):
 class ShardFile:
     """One shard object (full key ``key`` in the base driver ``base``)."""
 
-    def __init__(self, base: KvStoreDriver, key: bytes, spec: ShardingSpec) -> None:
+    def __init__(self, base: KvStoreDriver, key: bytes, spec: ShardingSpec, cache: MinishardIndexCache | None = None) -> None:
         self.base, self.key, self.spec = base, key, spec
+        self.cache = cache
 
     @property
     def name(self) -> str:
@@ -175,14 +206,24 @@ class ShardFile:
         self, entries: Mapping[int, tuple[int, int]], generation: bytes
     ) -> dict[int, MinishardIndex]:
         indexes: dict[int, MinishardIndex] = {}
-        for start, stop in coalesce(entries.values()):
+        cache = self.cache
+        wanted = dict(entries)
+        if cache is not None:
+            for minishard in list(wanted):
+                cached = cache.get((self.key, minishard, generation))
+                if cached is not None:
+                    indexes[minishard] = cached
+                    del wanted[minishard]
+        for start, stop in coalesce(wanted.values()):
             part = self._read_range(start, stop, generation, "the shard index")
-            for minishard, (begin, end) in entries.items():
+            for minishard, (begin, end) in wanted.items():
                 if start <= begin and end <= stop:
                     indexes[minishard] = decode_minishard_index(
                         part.value[begin - start : end - start], self.spec.minishard_index_encoding,
                         f"corrupt {self.name}: minishard {minishard}",
                     )
+                    if cache is not None:
+                        cache.put((self.key, minishard, generation), indexes[minishard])
         return indexes
 
     def read_chunks(self, chunk_ids: Sequence[int]) -> tuple[TimestampedStorageGeneration, dict[int, bytes]]:
@@ -332,6 +373,7 @@ class ShardedKvStore(KvStoreDriver):
         self.sharding = sharding
         self.base = base.driver
         self.prefix = base.path.encode("utf-8")
+        self.minishard_indexes = MinishardIndexCache()
         self.local_io = base.driver.local_io  # type: ignore[misc]
 
     @classmethod
@@ -369,7 +411,7 @@ class ShardedKvStore(KvStoreDriver):
 
     def shard(self, shard: int) -> ShardFile:
         """The shard file of shard number ``shard``."""
-        return ShardFile(self.base, self.prefix + self.sharding.shard_name(shard).encode(), self.sharding)
+        return ShardFile(self.base, self.prefix + self.sharding.shard_name(shard).encode(), self.sharding, self.minishard_indexes)
 
     def shard_of(self, chunk_id: int) -> int:
         return self.sharding.locate(chunk_id)[0]
