@@ -11,7 +11,7 @@ import builtins
 import operator
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Final, NoReturn, Union, final
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Self, Union, final
 
 if TYPE_CHECKING:
     import numpy
@@ -189,10 +189,10 @@ class dtype:
         # Pickle by name, so pickles survive changes to the class's internals.
         return (dtype, (self._name,))
 
-    def __copy__(self) -> dtype:
+    def __copy__(self) -> Self:
         return self
 
-    def __deepcopy__(self, memo: object) -> dtype:
+    def __deepcopy__(self, memo: object) -> Self:
         return self
 
 
