@@ -375,3 +375,20 @@ def test_spec_contradictions_refused_as_tensorstore(spec: dict[str, Any], messag
         tensorstore.Spec(json_value)
     with pytest.raises(SpecError, match=message):
         ts.Spec(json_value)
+
+
+@pytest.mark.parametrize(
+    ("scale", "num_channels", "message"),
+    [({"chunk_sizes": [[2**40, 2**40, 2**40]]}, 1, "invalid metadata in 'h/info': metadata: chunk shape"),
+     ({}, 2**40, "invalid metadata in 'h/info': metadata: chunk shape .* above the limit"),
+     ({"voxel_offset": [2**62 - 3, 0, 0]}, 1, r'"size" of \[4, 4, 4\] and "voxel_offset" of \[4611686018427387901, 0, 0\] '
+                                             "do not specify a valid region")],
+)
+def test_absurd_stored_sizes_are_refused_before_allocating(scale: dict[str, Any], num_channels: int, message: str) -> None:
+    context = ts.Context()
+    info = {"@type": "neuroglancer_multiscale_volume", "type": "image", "data_type": "uint8", "num_channels": num_channels,
+            "scales": [{"key": "s", "size": [4, 4, 4], "chunk_sizes": [[4, 4, 4]], "resolution": [1, 1, 1],
+                        "encoding": "raw", **scale}]}
+    ts.KvStore.open("memory://h/", context=context).result().write("info", json.dumps(info).encode()).result()
+    with pytest.raises(ValueError, match=message):
+        ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://h/"}, context=context).result()

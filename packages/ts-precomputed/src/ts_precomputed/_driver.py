@@ -146,7 +146,13 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
                     "pass create=True to create one"
                 )
             index = open_scale(existing, constraints, schema)
-            return cls.build(kvstore, existing, index, spec_members, schema, context, options)
+            try:
+                return cls.build(kvstore, existing, index, spec_members, schema, context, options)
+            except SpecError as exc:
+                if exc.json_path != "metadata":
+                    raise
+                # The base's size limits on what the stored info declares: name the object.
+                raise ValueError(f"invalid metadata in {kvstore.path + INFO_KEY!r}: {exc}") from exc
 
     @classmethod
     def build(
