@@ -285,3 +285,22 @@ def test_auto_detects_a_database_and_the_array_in_it(tmp_path: Path) -> None:
     ours, theirs = ts.open(f"file://{tmp_path}/db/").result(), tensorstore.open(f"file://{tmp_path}/db/").result()
     assert ours.read().result().tolist() == [0, 5, 0]
     assert ours.spec().to_json() == theirs.spec().to_json()
+
+
+def test_pickles_and_works_in_a_forked_child(tmp_path: Path) -> None:
+    import os
+    import pickle
+
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
+    store["a"] = b"1"
+    assert pickle.loads(pickle.dumps(store))["a"] == b"1"
+    pid = os.fork()
+    if pid == 0:  # the child's locks and pool are its own
+        try:
+            store["b"] = b"2"
+            os._exit(0 if store["a"] == b"1" else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store["b"] == b"2"

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import os
 import threading
 import time
 import uuid as uuid_module
+import weakref
 from collections.abc import Hashable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
@@ -121,10 +123,8 @@ class OcdbtDriver(KvStoreDriver):
         self._spec = spec
         self._base = base
         self._io = OcdbtIO(base)
-        self._lock = threading.Lock()
-        self._commit_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Request] = []
+        self._reset_locks()
+        _open_drivers.add(self)
         self._writer_options = WriterOptions(
             DataFilePrefixes(
                 spec.value_data_prefix.encode("utf-8"),
@@ -138,6 +138,14 @@ class OcdbtDriver(KvStoreDriver):
         self._config: Config | None = _new_config(spec.config) if spec.assume_config else None
         self._config_confirmed = False
         self._executor: Executor | None = None
+
+    def _reset_locks(self) -> None:
+        """New locks and an empty commit queue (at creation, and in a forked child, where a
+        lock another thread held at the fork would stay held forever)."""
+        self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: builtins.list[_Request] = []
 
     @classmethod
     def open(cls, spec: OcdbtSpec, context: Context) -> OcdbtDriver:
@@ -474,6 +482,18 @@ class OcdbtDriver(KvStoreDriver):
                 if stamp.generation == UNKNOWN:
                     return None
         return manifest_generation
+
+
+#: Every open driver, so a forked child can reset their locks.
+_open_drivers: weakref.WeakSet[OcdbtDriver] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for driver in list(_open_drivers):
+        driver._reset_locks()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 class _Request:
