@@ -304,3 +304,24 @@ def test_pickles_and_works_in_a_forked_child(tmp_path: Path) -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert store["b"] == b"2"
+
+
+def test_versions_in_the_version_tree_by_generation_and_commit_time(tmp_path: Path) -> None:
+    """With arity 2 most versions live in version tree nodes, not in the manifest."""
+    from ts_ocdbt._spec import format_commit_time
+
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/", "config": {"version_tree_arity_log2": 1}}
+    store = ts.KvStore.open(spec).result()
+    commits = []
+    for index in range(20):
+        store["counter"] = str(index).encode()
+        latest = store.driver.load_manifest().manifest.latest_version  # type: ignore[attr-defined]
+        commits.append((latest.generation_number, latest.commit_time, str(index).encode()))
+    for generation, commit_time, value in commits[::3]:
+        assert ts.KvStore.open({**spec, "version": generation}).result()["counter"] == value
+        by_time = {**spec, "version": format_commit_time(commit_time)}
+        assert ts.KvStore.open(by_time).result()["counter"] == value
+        assert tensorstore.KvStore.open(by_time).result()["counter"] == value
+    before_first = {**spec, "version": format_commit_time(commits[0][1] - 1)}
+    with pytest.raises(ValueError, match="not present"):
+        ts.KvStore.open(before_first).result().read("counter").result()
