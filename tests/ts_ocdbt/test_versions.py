@@ -214,9 +214,32 @@ def model_diff(old: dict[bytes, bytes], new: dict[bytes, bytes]) -> list[tuple[b
     return sorted(changes)
 
 
+def ts_history(path: Path, config: dict[str, Any] | None = None, commits: int = 10) -> list[dict[bytes, bytes]]:
+    """wheel_history's commits written by ts (whose first commit is generation 1)."""
+    store = ocdbt(path, **({"config": config} if config else {}))
+    model: dict[bytes, bytes] = {}
+    history: list[dict[bytes, bytes]] = []
+    for number in range(commits):
+        writes: dict[str, bytes | None] = {
+            f"k{(number * 7 + index * 3) % 23:02d}": bytes([number]) * (4 + 30 * (index % 3))
+            for index in range(6)}
+        if number % 3 == 2:
+            writes[sorted(model)[0].decode()] = None
+        commit(store, ts, writes)
+        for key, value in writes.items():
+            if value is None:
+                model.pop(key.encode(), None)
+            else:
+                model[key.encode()] = value
+        history.append(dict(model))
+    assert ts_ocdbt.list_versions(store).result()[-1].generation_number == len(history)
+    return history
+
+
+@pytest.mark.parametrize("writer", ["wheel", "ts"])
 @pytest.mark.parametrize("config", [None, DEEP], ids=["default", "numbered-deep"])
-def test_diff_matches_the_model(tmp_path: Path, config: dict[str, Any] | None) -> None:
-    history = wheel_history(tmp_path, config, commits=8)
+def test_diff_matches_the_model(tmp_path: Path, config: dict[str, Any] | None, writer: str) -> None:
+    history = (wheel_history if writer == "wheel" else ts_history)(tmp_path, config, commits=9)
     store = base(tmp_path)
     for old, new in [(1, 9), (2, 3), (4, 8), (8, 4), (5, 5), (3, 9)]:
         changes = ts_ocdbt.diff_versions(store, old, new).result()
@@ -238,10 +261,13 @@ def test_diff_within_a_path_and_by_commit_time(tmp_path: Path) -> None:
     assert by_time == changes
 
 
-def test_diff_skips_shared_subtrees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = wheel_store(tmp_path, {"max_decoded_node_bytes": 256})
-    commit(store, tensorstore, {f"key/{i:05d}": b"v%05d" % i for i in range(3000)})
-    commit(store, tensorstore, {"key/01234": b"changed"})
+@pytest.mark.parametrize("writer", ["wheel", "ts"])
+def test_diff_skips_shared_subtrees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writer: str) -> None:
+    library = tensorstore if writer == "wheel" else ts
+    store = library.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/",
+                                  "config": {"max_decoded_node_bytes": 256}}).result()
+    commit(store, library, {f"key/{i:05d}": b"v%05d" % i for i in range(3000)})
+    commit(store, library, {"key/01234": b"changed"})
     reads: list[Any] = []
     real = versions_module._Database.read_node
 
@@ -250,9 +276,9 @@ def test_diff_skips_shared_subtrees(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         return real(self, reference)
 
     monkeypatch.setattr(versions_module._Database, "read_node", counting)
-    changes = ts_ocdbt.diff_versions(base(tmp_path), 2, 3).result()
-    assert [(c.key, c.kind) for c in changes] == [(b"key/01234", "modified")]
     listed = ts_ocdbt.list_versions(base(tmp_path)).result()
+    changes = ts_ocdbt.diff_versions(base(tmp_path), listed[-2], listed[-1]).result()
+    assert [(c.key, c.kind) for c in changes] == [(b"key/01234", "modified")]
     height = listed[-1].root_height
     assert height >= 2  # a deep tree: thousands of keys in nodes of at most 256 bytes
     # Only the changed path, on both sides (plus at most a neighbour per level where the

@@ -42,6 +42,7 @@ from .format import (
 __all__ = [
     "KeyChange",
     "Version",
+    "VersionSelector",
     "diff_versions",
     "get_version",
     "list_versions",
@@ -50,12 +51,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: What selects a version: a generation number, a commit time (a ``datetime``, or an RFC 3339
-#: string such as ``"2025-01-01T01:23:45.678Z"``: the newest version committed at or before
-#: it), or a :class:`Version` already listed.
-VersionSelector = int | str | datetime.datetime
-
 
 @dataclass(frozen=True, slots=True)
 class Version:
@@ -84,6 +79,12 @@ class Version:
         """The exact commit time as RFC 3339 (``"2025-01-01T01:23:45.678901234Z"``), which
         selects this version as a ``"version"`` spec member or ``ocdbt:@<time>/`` URL."""
         return format_commit_time(self.commit_time)
+
+
+#: What selects a version: a generation number, a commit time (an aware ``datetime``, or a
+#: UTC string such as ``"2025-01-01T01:23:45.678Z"``: the newest version committed at or
+#: before it), or a :class:`Version` already listed.
+VersionSelector = int | str | datetime.datetime | Version
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +266,7 @@ class _Database:
             raise ValueError(f"{self.where} has no versions (no manifest)")
         return versions[-1]
 
-    def version(self, selector: VersionSelector | Version) -> Version:
+    def version(self, selector: VersionSelector) -> Version:
         versions = self.versions()
         if isinstance(selector, Version):
             selector = selector.generation_number
