@@ -406,3 +406,28 @@ def test_view_specs_cross_libraries(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.read().result(), view.read().result())
     by_url = ts.open(f"file://{tmp_path}/v/|neuroglancer-precomputed:").result()
     np.testing.assert_array_equal(by_url.read().result(), data())
+
+
+def test_two_creators_of_one_volume_cannot_both_win(tmp_path: Path) -> None:
+    """create=True alone: of several creators of the same new volume exactly one succeeds
+    (the info is written only if none exists); the others find the scale and fail."""
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def create() -> None:
+        try:
+            ts.open(volume_spec(f"file://{tmp_path}/one/"), create=True).result()
+            outcome = "created"
+        except ValueError as exc:
+            outcome = "exists" if "already exists" in str(exc) else repr(exc)
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["created"] + ["exists"] * 5
+    info = json.loads((tmp_path / "one" / "info").read_text())
+    assert len(info["scales"]) == 1
