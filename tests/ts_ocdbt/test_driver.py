@@ -79,8 +79,21 @@ def test_unsupported_members_are_named(tmp_path: Path) -> None:
     base = f"file://{tmp_path}/db/"
     with pytest.raises(NotImplementedError, match="coordinator"):
         ts.KvStore.open({"driver": "ocdbt", "base": base, "coordinator": {"address": "localhost:1"}}).result()
-    with pytest.raises(NotImplementedError, match="manifest"):
-        ts.KvStore.open({"driver": "ocdbt", "base": base, "manifest": "memory://m/"}).result()
+
+
+def test_manifest_in_a_separate_kvstore(tmp_path: Path) -> None:
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db", "manifest": f"file://{tmp_path}/m"}
+    ours = ts.KvStore.open(spec).result()
+    ours["a"] = b"1"
+    assert (tmp_path / "m" / "manifest.ocdbt").exists()
+    assert not (tmp_path / "db" / "manifest.ocdbt").exists()
+    theirs = tensorstore.KvStore.open(spec).result()
+    assert theirs["a"] == b"1"
+    theirs["b"] = b"2"
+    assert ours.list().result() == [b"a", b"b"]
+    assert ours.spec().to_json()["manifest"] == {"driver": "file", "path": f"{tmp_path}/m/"}
+    with pytest.raises(ValueError, match="separate manifest"):
+        _ = ours.url
 
 
 def test_config_created_on_first_write_and_checked(tmp_path: Path) -> None:

@@ -119,9 +119,11 @@ class OcdbtDriver(KvStoreDriver):
     id = "ocdbt"
     spec_class = OcdbtSpec
 
-    def __init__(self, spec: OcdbtSpec, base: KvStore) -> None:
+    def __init__(self, spec: OcdbtSpec, base: KvStore, manifest_store: KvStore | None = None) -> None:
         self._spec = spec
         self._base = base
+        #: Where the manifest files are: the base, unless the spec's ``manifest`` names another.
+        self._manifest_store = base if manifest_store is None else manifest_store
         self._io = OcdbtIO(base)
         self._reset_locks()
         _open_drivers.add(self)
@@ -151,17 +153,14 @@ class OcdbtDriver(KvStoreDriver):
     def open(cls, spec: OcdbtSpec, context: Context) -> OcdbtDriver:
         if spec.base is None:
             raise ValueError('kvstore.base: the "ocdbt" kvstore needs a "base" kvstore holding the database')
-        if spec.manifest is not None:
-            raise NotImplementedError(
-                'kvstore.manifest: a separate kvstore for the OCDBT manifest is not supported by ts'
-            )
         coordinator = spec.coordinator
         if isinstance(coordinator, dict) and coordinator.get("address") is not None:
             raise NotImplementedError(
                 "kvstore.coordinator: distributed OCDBT coordination (a coordinator address) is not "
                 "supported by ts; writers coordinate through conditional writes of the manifest"
             )
-        return cls(spec, KvStore.open(spec.base, context=context).result())
+        manifest_store = None if spec.manifest is None else KvStore.open(spec.manifest, context=context).result()
+        return cls(spec, KvStore.open(spec.base, context=context).result(), manifest_store)
 
     # -- identity ---------------------------------------------------------------------------
     @property
@@ -217,7 +216,7 @@ class OcdbtDriver(KvStoreDriver):
 
     # -- the manifest -------------------------------------------------------------------------
     def _manifest_key(self) -> bytes:
-        return (self._base.path + "manifest.ocdbt").encode("utf-8")
+        return self._manifest_store.path.encode("utf-8") + MANIFEST_KEY
 
     def load_manifest(self, staleness_bound: float = float("inf")) -> _Snapshot:
         """The current manifest: the cached one if it is fresh enough or ``manifest.ocdbt``
@@ -229,13 +228,13 @@ class OcdbtDriver(KvStoreDriver):
         known = cached.generation if cached is not None else None
         if cached is not None and cached.manifest is not None and cached.manifest.config.manifest_kind != MANIFEST_KIND_SINGLE:
             known = None  # numbered: the versions live in manifest.<n> files
-        probe = self._base.driver.read(self._manifest_key(), ReadOptions(if_not_equal=known))
+        probe = self._manifest_store.driver.read(self._manifest_key(), ReadOptions(if_not_equal=known))
         if probe.state == "unspecified" and cached is not None:
             snapshot = _Snapshot(cached.manifest, cached.generation, now)
         elif probe.state == "missing":
             snapshot = _Snapshot(None, probe.stamp.generation, now)
         else:
-            manifest = read_manifest(self._base)
+            manifest = read_manifest(self._manifest_store)
             snapshot = _Snapshot(manifest, probe.stamp.generation, now)
         self._adopt(snapshot)
         return snapshot
@@ -469,16 +468,16 @@ class OcdbtDriver(KvStoreDriver):
         database) only if absent. Returns the new generation of ``manifest.ocdbt`` (the one
         read, if it was not rewritten); None if another committer got there first."""
         manifest_generation = snapshot.generation
-        prefix = self._base.path.encode("utf-8")
+        prefix = self._manifest_store.path.encode("utf-8")
         for key, data in files:
             if key == MANIFEST_KEY:
                 condition = manifest_generation if snapshot.manifest is not None else NO_VALUE
-                stamp = self._base.driver.write(prefix + key, data, condition)
+                stamp = self._manifest_store.driver.write(prefix + key, data, condition)
                 if stamp.generation == UNKNOWN:
                     return None
                 manifest_generation = stamp.generation
             else:
-                stamp = self._base.driver.write(prefix + key, data, NO_VALUE)
+                stamp = self._manifest_store.driver.write(prefix + key, data, NO_VALUE)
                 if stamp.generation == UNKNOWN:
                     return None
         return manifest_generation
