@@ -52,11 +52,12 @@ __all__ = [
 
 T = TypeVar("T")
 
+
 @dataclass(frozen=True, slots=True)
 class Version:
     """One version of a database, as its version tree records it."""
 
-    #: 1 for the (empty) first version, then one more per commit.
+    #: Counts commits from 1 (a database tensorstore creates starts with an empty version 1).
     generation_number: int
     #: Nanoseconds since the Unix epoch (UTC, no leap seconds).
     commit_time: int
