@@ -75,10 +75,17 @@ def test_bad_version_in_url() -> None:
         ts.KvStore.Spec("memory://|ocdbt:@vx/")
 
 
-def test_unsupported_members_are_named(tmp_path: Path) -> None:
+def test_a_coordinator_address_is_refused_by_name(tmp_path: Path) -> None:
     base = f"file://{tmp_path}/db/"
     with pytest.raises(NotImplementedError, match="coordinator"):
         ts.KvStore.open({"driver": "ocdbt", "base": base, "coordinator": {"address": "localhost:1"}}).result()
+    context = {"ocdbt_coordinator": {"address": "localhost:1"}}
+    with pytest.raises(NotImplementedError, match="coordinator"):
+        ts.KvStore.open({"driver": "ocdbt", "base": base, "context": context}).result()
+    # Without an address (the default resource) writers coordinate through the manifest.
+    store = ts.KvStore.open({"driver": "ocdbt", "base": base, "context": {"ocdbt_coordinator": {}}}).result()
+    store["a"] = b"1"
+    assert store["a"] == b"1"
 
 
 def test_manifest_in_a_separate_kvstore(tmp_path: Path) -> None:

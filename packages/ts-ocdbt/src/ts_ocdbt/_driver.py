@@ -153,8 +153,9 @@ class OcdbtDriver(KvStoreDriver):
     def open(cls, spec: OcdbtSpec, context: Context) -> OcdbtDriver:
         if spec.base is None:
             raise ValueError('kvstore.base: the "ocdbt" kvstore needs a "base" kvstore holding the database')
-        coordinator = spec.coordinator
-        if isinstance(coordinator, dict) and coordinator.get("address") is not None:
+        reference = "ocdbt_coordinator" if spec.coordinator is None else spec.coordinator
+        coordinator = context.resource("ocdbt_coordinator", reference, "kvstore.coordinator")
+        if coordinator.get("address") is not None:
             raise NotImplementedError(
                 "kvstore.coordinator: distributed OCDBT coordination (a coordinator address) is not "
                 "supported by ts; writers coordinate through conditional writes of the manifest"
