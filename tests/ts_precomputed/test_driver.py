@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ts_core as ts
 from ts_core.errors import ChunkError, SpecError
@@ -431,3 +433,37 @@ def test_two_creators_of_one_volume_cannot_both_win(tmp_path: Path) -> None:
     assert sorted(outcomes) == ["created"] + ["exists"] * 5
     info = json.loads((tmp_path / "one" / "info").read_text())
     assert len(info["scales"]) == 1
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    size=st.lists(st.integers(1, 9), min_size=3, max_size=3),
+    voxel_offset=st.lists(st.integers(-20, 20), min_size=3, max_size=3),
+    chunk_size=st.lists(st.integers(1, 5), min_size=3, max_size=3),
+    channels=st.integers(1, 3),
+    data_type=st.sampled_from(["uint8", "int16", "uint32", "float32", "uint64"]),
+)
+def test_random_geometry_same_keys_and_bytes_as_tensorstore(
+    size: list[int], voxel_offset: list[int], chunk_size: list[int], channels: int, data_type: str
+) -> None:
+    """Any size, offset and chunk size: both libraries store the same objects for the same
+    values, and each reads the other's."""
+    spec = {"driver": "neuroglancer_precomputed",
+            "multiscale_metadata": {"data_type": data_type, "num_channels": channels, "type": "image"},
+            "scale_metadata": {"size": size, "voxel_offset": voxel_offset, "chunk_size": chunk_size,
+                               "resolution": [1, 2, 3], "encoding": "raw"}}
+    values = (np.arange(np.prod(size) * channels) % 251 + 1).astype(data_type).reshape(*size, channels)
+    objects = []
+    for library in (ts, tensorstore):
+        context = library.Context()
+        store = library.open({**spec, "kvstore": "memory://g/"}, create=True, context=context).result()
+        store.write(values).result()
+        kvstore = library.KvStore.open("memory://g/", context=context).result()
+        objects.append({key: kvstore.read(key).result().value for key in kvstore.list().result()})
+    assert objects[0] == objects[1]
+    context = ts.Context()
+    kvstore = ts.KvStore.open("memory://g/", context=context).result()
+    for key, value in objects[1].items():
+        kvstore.write(key, value).result()
+    np.testing.assert_array_equal(ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://g/"},
+                                          context=context).result().read().result(), values)
