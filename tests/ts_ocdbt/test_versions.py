@@ -319,3 +319,17 @@ def test_garbage_of_a_rolled_back_manifest_is_listed_and_deleted(tmp_path: Path)
         assert contents(ocdbt(tmp_path, version=generation)) == model
         assert contents(tensorstore.KvStore.open(
             {"driver": "ocdbt", "base": f"file://{tmp_path}/", "version": generation}).result()) == model
+
+
+def test_manifest_in_a_kvstore_of_its_own(tmp_path: Path) -> None:
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/data/", "manifest": f"file://{tmp_path}/manifest/"}
+    wheel = tensorstore.KvStore.open(spec).result()
+    wheel["a"] = b"1"
+    wheel["b"] = b"2" * 300
+    store = ts.KvStore.open(spec).result()
+    listed = ts_ocdbt.list_versions(store).result()
+    assert [v.generation_number for v in listed] == [1, 2, 3]
+    assert [(c.key, c.kind) for c in ts_ocdbt.diff_versions(store, 2, 3).result()] == [(b"b", "added")]
+    assert ts_ocdbt.list_garbage(store).result() == []
+    pinned = ts_ocdbt.pin_version(store, 2).result()
+    assert contents(tensorstore.KvStore.open(pinned.to_json()).result()) == {b"a": b"1"}

@@ -208,6 +208,10 @@ class _Database:
         else:
             self.base = store
         self.context = store.context
+        # The manifest files live in the base unless the spec names a kvstore of their own.
+        self.manifest_store = self.base
+        if self.spec_members.get("manifest") is not None:
+            self.manifest_store = ts.KvStore.open(self.spec_members["manifest"], context=self.context).result()
         self._manifest: Manifest | None = None
         self._references: dict[int, BtreeGenerationReference] | None = None
         self._versions: list[Version] | None = None
@@ -223,7 +227,7 @@ class _Database:
     @property
     def manifest(self) -> Manifest:
         if self._manifest is None:
-            self._manifest = read_manifest(self.base)
+            self._manifest = read_manifest(self.manifest_store)
             if self._manifest is None:
                 self._manifest = Manifest(Config(uuid=b""))
         return self._manifest
