@@ -221,3 +221,27 @@ def test_new_scales_choose_sharding_as_tensorstore(layout: Any, codec: Any, scal
     import tensorstore
 
     assert created_sharding(ts, layout, codec, scale) == created_sharding(tensorstore, layout, codec, scale)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"sharding": {**SHARDING, "hash": "md5"}}, r"scales\[0\]\.sharding\.hash: expected one of"),
+        ({"sharding": {**SHARDING, "minishard_bits": "2"}}, r"scales\[0\]\.sharding\.minishard_bits"),
+        (
+            {"sharding": SHARDING, "size": [2**40] * 3, "chunk_sizes": [[1, 1, 1]]},
+            r"scales\[0\]\.sharding: .*chunk keys would exceed 64 bits",
+        ),
+    ],
+)
+def test_bad_sharding_in_info_names_the_member(change: dict[str, Any], message: str) -> None:
+    import json
+
+    context = ts.Context()
+    scale = {"chunk_sizes": [[8, 8, 8]], "encoding": "raw", "key": "s", "resolution": [1, 1, 1],
+             "size": [16, 16, 16], "voxel_offset": [0, 0, 0], **change}
+    info = {"@type": "neuroglancer_multiscale_volume", "data_type": "uint8", "num_channels": 1, "type": "image",
+            "scales": [scale]}
+    ts.KvStore.open("memory://badinfo/", context=context).result()["info"] = json.dumps(info).encode()
+    with pytest.raises(ValueError, match=message):
+        ts.open({"driver": "neuroglancer_precomputed", "kvstore": "memory://badinfo/"}, context=context).result()
