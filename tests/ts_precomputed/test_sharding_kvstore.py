@@ -307,3 +307,21 @@ def test_ranges_cut_short_by_the_base_are_corrupt_shards() -> None:
     base.driver.write(shard.key, data[:10], None)
     with pytest.raises(ValueError, match="shorter than its 64-byte shard index"):
         store.read(key(0), ReadOptions())
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_a_forked_child_keeps_reading() -> None:
+    import os
+
+    store = open_store("memory://forked/")
+    store[key(4)] = b"four"
+    assert store[key(4)] == b"four"  # minishard index now remembered
+    driver = store.driver
+    assert isinstance(driver, ShardedKvStore)
+    with driver.minishard_indexes.lock:  # held while the process forks
+        pid = os.fork()
+        if pid == 0:  # the child: its copy of the cache has a fresh lock and no entries
+            ok = store[key(4)] == b"four" and len(driver.minishard_indexes.entries) == 1
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -16,10 +16,12 @@ alone, so a transaction that read a chunk does not conflict with writes to the o
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import struct
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -101,6 +103,17 @@ def coalesce(ranges: Iterable[tuple[int, int]], gap: int = COALESCE_GAP) -> list
     return [(a, b) for a, b in merged]
 
 
+_caches: weakref.WeakSet[MinishardIndexCache] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    for cache in list(_caches):
+        cache.reset()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class MinishardIndexCache:
     """Decoded minishard indices by (shard key, minishard, shard generation), the most
     recently used few kept: a chunk read whose shard is unchanged then skips the read of
@@ -110,6 +123,13 @@ class MinishardIndexCache:
         self.capacity = capacity
         self.entries: OrderedDict[tuple[bytes, int, bytes], MinishardIndex] = OrderedDict()
         self.lock = threading.Lock()
+        _caches.add(self)
+
+    def reset(self) -> None:
+        """Forget everything, with a new lock (in a forked child, where another thread of
+        the parent may have held the old one)."""
+        self.lock = threading.Lock()
+        self.entries = OrderedDict()
 
     def get(self, key: tuple[bytes, int, bytes]) -> MinishardIndex | None:
         with self.lock:
