@@ -12,7 +12,7 @@ import pytest
 import tensorstore
 
 import ts_core as ts
-from ts_ocdbt._driver import value_generation
+from ts_ocdbt._io import value_generation
 
 SPEC_URLS = [
     "file:///tmp/db/|ocdbt:",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import builtins
+import json
 import os
 import threading
 import time
@@ -61,7 +62,7 @@ from .format import (
     read_manifest,
 )
 
-__all__ = ["OcdbtDriver", "value_generation"]
+__all__ = ["OcdbtDriver", "find_version", "iterate", "lookup"]
 
 #: How many times a commit is retried after losing the race for the manifest.
 _MAX_COMMIT_ATTEMPTS: Final = 10_000
@@ -86,8 +87,6 @@ def _check_config(config: Config, constraints: dict[str, Any], where: str) -> No
     for name in ("uuid", "manifest_kind", "max_inline_value_bytes", "max_decoded_node_bytes",
                  "version_tree_arity_log2", "compression"):
         if name in constraints and constraints[name] != actual[name]:
-            import json
-
             raise ValueError(
                 f"Configuration mismatch on {name}: expected {json.dumps(constraints[name])} but "
                 f"received {json.dumps(actual[name])} (the config of the OCDBT database at {where})"

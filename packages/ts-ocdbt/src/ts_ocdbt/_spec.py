@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import time
 from typing import Any, Final
 
 import attrs
@@ -23,12 +24,13 @@ __all__ = [
     "DEFAULT_TARGET_DATA_FILE_SIZE",
     "OcdbtSpec",
     "VersionSpec",
-    "config_constraints",
     "config_json",
+    "format_commit_time",
     "format_version",
     "parse_commit_time",
     "parse_ocdbt_url",
     "parse_version",
+    "url_for",
 ]
 
 #: Where data files go unless a ``*_data_prefix`` member says otherwise.
@@ -68,8 +70,6 @@ def parse_commit_time(text: str) -> int:
 def format_commit_time(nanoseconds: int) -> str:
     """Nanoseconds since the epoch as tensorstore prints a commit time (no trailing zeros)."""
     seconds, fraction = divmod(nanoseconds, _NANOSECONDS_PER_SECOND)
-    import time
-
     text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
     if fraction:
         text += "." + f"{fraction:09d}".rstrip("0")
@@ -155,11 +155,6 @@ class OcdbtSpec:
     cache_pool: Any = "cache_pool"
     data_copy_concurrency: Any = "data_copy_concurrency"
     version: Any = attrs.field(default=None, converter=_optional_version)
-
-
-def config_constraints(spec: OcdbtSpec) -> dict[str, Any]:
-    """The spec's ``config`` member: the constraints a database's config must meet."""
-    return dict(spec.config)
 
 
 def config_json(config: Config) -> dict[str, Any]:
