@@ -29,6 +29,7 @@ from ts_ocdbt._writer import (
     Write,
     WriterOptions,
     commit,
+    obsolete_numbered_manifests,
 )
 from ts_ocdbt.format import (
     MANIFEST_KIND_NUMBERED,
@@ -704,3 +705,11 @@ def test_large_data_files_are_padded_to_whole_blocks(tmp_path: Path) -> None:
     assert size - 4096 < len(big) + 200  # the value, the node and less than a block of zeros
     assert wheel_contents(tmp_path) == {b"big": big, b"small": b"s"}
     assert db.io.read_value(_leaf_values(db)[b"big"], 4 * 2**20, 4 * 2**20 + 7) == big[-7:]
+
+
+def test_obsolete_numbered_manifests_fall_outside_the_kept_window() -> None:
+    assert obsolete_numbered_manifests([1, 2, 3], 4) == []
+    assert obsolete_numbered_manifests([300, 5, 171, 172, 173], 300) == [
+        b"manifest.0000000000000005",
+        b"manifest.00000000000000ab",
+    ]

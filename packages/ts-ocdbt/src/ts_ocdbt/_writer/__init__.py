@@ -21,6 +21,7 @@ from ..format import (
     MANIFEST_KEY,
     MANIFEST_KIND_NUMBERED,
     MAX_KEY_LENGTH,
+    NUM_NUMBERED_MANIFESTS_TO_KEEP,
     BtreeGenerationReference,
     BtreeNodeStatistics,
     Config,
@@ -49,6 +50,7 @@ __all__ = [
     "commit",
     "leaf_range",
     "manifest_files",
+    "obsolete_numbered_manifests",
     "new_data_file_id",
 ]
 
@@ -135,6 +137,17 @@ def manifest_files(manifest: Manifest, previous: Manifest | None) -> list[tuple[
         )
     )
     return files
+
+
+def obsolete_numbered_manifests(present: Iterable[int], new_generation: int) -> list[bytes]:
+    """Numbered manifests a writer may delete once ``manifest.<new_generation>`` is
+    published: those more than ``NUM_NUMBERED_MANIFESTS_TO_KEEP`` generations older (as
+    tensorstore keeps them), out of the ``present`` generations a listing found."""
+    return [
+        numbered_manifest_key(generation)
+        for generation in sorted(present)
+        if new_generation - generation > NUM_NUMBERED_MANIFESTS_TO_KEEP
+    ]
 
 
 def _delete_range_bounds(item: DeleteRange | KeyRange) -> tuple[bytes, bytes | None]:
