@@ -35,6 +35,7 @@ from ts_ocdbt.format import (
     MANIFEST_KIND_NUMBERED,
     BtreeNodeStatistics,
     Config,
+    CorruptDataError,
     IndirectDataReference,
     InteriorNodeEntry,
     LeafNodeEntry,
@@ -713,3 +714,16 @@ def test_obsolete_numbered_manifests_fall_outside_the_kept_window() -> None:
         b"manifest.0000000000000005",
         b"manifest.00000000000000ab",
     ]
+
+
+def test_a_damaged_node_fails_the_commit_naming_it_and_writes_nothing(tmp_path: Path) -> None:
+    config = Config(uuid=uuid.uuid4().bytes, max_decoded_node_bytes=300)
+    db = Database(file_base(tmp_path), config)
+    [path] = db.commit([Write(b"k%04d" % i, b"v") for i in range(500)]).data_files
+    data_file = tmp_path / path.decode()
+    data_file.write_bytes(data_file.read_bytes()[:100])  # cut short: most nodes lost
+    files_before = sorted(p for p in tmp_path.rglob("*") if p.is_file())
+    with pytest.raises(CorruptDataError, match=re.escape(path.decode())):
+        commit(OcdbtIO(db.base), db.manifest, [Write(b"k0400", b"new")])  # nothing cached
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == files_before
+    assert read_manifest(db.base) == db.manifest
