@@ -5,10 +5,13 @@ wrote; trees stay valid B+trees (sizes, prefixes, statistics) and are copied on 
 from __future__ import annotations
 
 import datetime
+import os
 import random
 import re
+import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -727,3 +730,42 @@ def test_a_damaged_node_fails_the_commit_naming_it_and_writes_nothing(tmp_path: 
         commit(OcdbtIO(db.base), db.manifest, [Write(b"k0400", b"new")])  # nothing cached
     assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == files_before
     assert read_manifest(db.base) == db.manifest
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_node_cache_usable_in_a_forked_child_while_a_parent_thread_holds_it(tmp_path: Path) -> None:
+    db = Database(file_base(tmp_path))
+    db.commit([Write(b"a", b"1")])
+    assert db.manifest is not None
+    root = db.manifest.latest_version.root
+    assert root is not None
+    lock = db.io._cache._lock
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            held.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: the cache lock was held by a thread that does not exist here
+        ok = False
+        try:
+            ok = db.io.read_btree_node(root).entries[0].key == b"a"
+        finally:
+            os._exit(0 if ok else 1)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.02)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child deadlocked on the node cache's lock")

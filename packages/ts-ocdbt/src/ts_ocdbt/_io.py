@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +84,11 @@ class _NodeCache:
         self._entries: OrderedDict[tuple[bytes, int, int, str], Any] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
+        _caches.add(self)
+
+    def _after_fork(self) -> None:
+        # Another thread of the parent may have held the lock when it forked.
+        self._lock = threading.Lock()
 
     def get(self, key: tuple[bytes, int, int, str]) -> Any:
         with self._lock:
@@ -102,6 +109,17 @@ class _NodeCache:
             while self._bytes > self.max_bytes:
                 old_key, _ = self._entries.popitem(last=False)
                 self._bytes -= old_key[2]
+
+
+_caches: weakref.WeakSet[_NodeCache] = weakref.WeakSet()
+
+
+def _reset_caches_after_fork() -> None:
+    for cache in list(_caches):
+        cache._after_fork()
+
+
+os.register_at_fork(after_in_child=_reset_caches_after_fork)
 
 
 class OcdbtIO:
