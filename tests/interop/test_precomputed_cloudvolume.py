@@ -153,8 +153,9 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Exchange:
             jobs["read"].append({"id": f"read-{volume.name}-{scale}", "path": str(root / "ts" / volume.name),
                                  "mip": scale, "out": str(root / f"output-{volume.name}-{scale}.npy")})
     (root / "jobs.json").write_text(json.dumps(jobs))
-    subprocess.run([sys.executable, str(WORKER), str(root / "jobs.json"), str(root / "results.json")],
-                   check=True, timeout=300, cwd=root)
+    worker = subprocess.run([sys.executable, str(WORKER), str(root / "jobs.json"), str(root / "results.json")],
+                            capture_output=True, text=True, timeout=300, cwd=root, check=False)
+    assert worker.returncode == 0, f"the cloud-volume worker failed:\n{worker.stderr}"
     return Exchange(root, json.loads((root / "results.json").read_text()), ts_errors)
 
 
