@@ -208,6 +208,57 @@ def test_kill_9_mid_commit_over_s3(s3_endpoint: str) -> None:
     check_kill_9({"driver": "ocdbt", "base": cloud_servers.s3_spec(s3_endpoint, cloud_servers.unique_prefix("ocdbt-kill"))})
 
 
+# Commits BATCH-key transactions 0..N-1, then dies by SIGKILL in transaction N exactly
+# between writing its data files and writing the manifest that would publish them.
+KILLED_BEFORE_MANIFEST = textwrap.dedent(
+    f"""
+    import json, os, signal, sys
+    import ts_core as ts
+
+    store = ts.KvStore.open(json.loads(sys.argv[1])).result()
+    commits = int(sys.argv[2])
+
+    def transaction(number):
+        transaction = ts.Transaction(atomic=True)
+        view = store.with_transaction(transaction)
+        for j in range({BATCH}):
+            view[f"t/{{number:05d}}/{{j}}"] = bytes([j]) * (50 + 40 * j)
+        view["last"] = str(number).encode()
+        transaction.commit_sync()
+
+    for number in range(commits):
+        transaction(number)
+    base = store.base.driver
+    write = base.write
+
+    def killing_write(key, value, if_equal):
+        if key.endswith(b"manifest.ocdbt"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return write(key, value, if_equal)
+
+    base.write = killing_write
+    transaction(commits)
+    """
+)
+
+
+def test_kill_9_between_data_files_and_manifest(tmp_path: Path) -> None:
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}
+    writer = subprocess.run([sys.executable, "-c", KILLED_BEFORE_MANIFEST, json.dumps(spec), "3"],
+                            capture_output=True, text=True, timeout=120)
+    assert writer.returncode == -9, writer.stderr
+    store = ts.KvStore.open(spec).result()
+    assert check_consistent(store) == 2
+    # The killed commit's data files are there, referenced by nothing: garbage.
+    garbage = ts_ocdbt.list_garbage(store).result()
+    assert garbage
+    assert ts_ocdbt.delete_garbage(store).result() == garbage
+    for version in ts_ocdbt.list_versions(store).result():
+        assert check_consistent(ts_ocdbt.open_version(store, version).result()) == version.generation_number - 1
+    store["last"] = b"2"  # and the database takes new commits
+    assert check_consistent(store) == 2
+
+
 ARRAY_SHAPE = (8, 24)
 ARRAY_CHUNKS = [4, 3]  # 16 chunks
 COMMITS = 6
