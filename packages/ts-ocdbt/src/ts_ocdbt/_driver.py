@@ -68,7 +68,7 @@ __all__ = ["OcdbtDriver", "find_version", "iterate", "lookup"]
 _MAX_COMMIT_ATTEMPTS: Final = 10_000
 #: Fewest threads of a driver's pool: operations mostly wait for the base's I/O, and
 #: writes waiting together are committed together.
-_MIN_THREADS: Final = 16
+_MIN_THREADS: Final = 64
 
 
 @attrs.frozen
