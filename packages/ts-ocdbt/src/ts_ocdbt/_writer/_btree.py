@@ -11,6 +11,7 @@ when a node is encoded.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -179,6 +180,52 @@ def _merge_ranges(ranges: Sequence[tuple[bytes, bytes | None]]) -> list[tuple[by
     return merged
 
 
+@dataclass(slots=True)
+class _ExistingLeaf:
+    """A leaf being rewritten: its entries' full keys and values, and the entries as
+    decoded (keys relative to ``prefix``), which new leaves reuse where they can."""
+
+    prefix: bytes
+    keys: list[bytes]
+    values: list[Value]
+    entries: Sequence[LeafNodeEntry]
+
+
+class _NewLeaves:
+    """The entries of the leaves replacing one: full keys, values, and for entries kept
+    from the old leaf its entry object (None for a new one)."""
+
+    def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
+        self.keys: list[bytes] = []
+        self.values: list[Value] = []
+        self.entries: list[LeafNodeEntry | None] = []
+        self.fresh: list[int] = []  # indices whose entry is None
+
+    def add(self, key: bytes, value: Value) -> None:
+        self.fresh.append(len(self.keys))
+        self.keys.append(key)
+        self.values.append(value)
+        self.entries.append(None)
+
+    def node(self, start: int, stop: int, excluded: int) -> BtreeNode:
+        """The leaf of entries ``[start, stop)`` storing keys without their first
+        ``excluded`` bytes. Kept entry objects are reused (the node's ``key_prefix`` being the
+        rest of the old leaf's prefix) when the new entries share that prefix too."""
+        keys, values, prefix = self.keys, self.values, self.prefix
+        fresh = self.fresh[
+            bisect.bisect_left(self.fresh, start) : bisect.bisect_left(self.fresh, stop)
+        ]
+        if excluded <= len(prefix) and all(keys[i].startswith(prefix) for i in fresh):
+            entries = self.entries[start:stop]
+            for i in fresh:
+                entries[i - start] = LeafNodeEntry(keys[i][len(prefix) :], values[i])
+            return BtreeNode(0, prefix[excluded:], tuple(entries))  # type: ignore[arg-type]
+        return BtreeNode(
+            0, b"", tuple(LeafNodeEntry(keys[i][excluded:], values[i]) for i in range(start, stop))
+        )
+
+
 class _TreeWriter:
     """One application of a batch to one tree (see :func:`apply_mutations`)."""
 
@@ -214,11 +261,13 @@ class _TreeWriter:
         validate_btree_node_reference(node, height, inclusive_min, describe_reference(reference))
         node_prefix = prefix + node.key_prefix
         if height == 0:
-            leaves: list[tuple[bytes, Value]] = [
-                (node_prefix + entry.key, entry.value)  # type: ignore[union-attr]
-                for entry in node.entries
-            ]
-            return self.visit_leaf(leaves, low, high, is_root)
+            leaves: Sequence[LeafNodeEntry] = node.entries  # type: ignore[assignment]
+            if node_prefix:
+                keys = [node_prefix + entry.key for entry in leaves]
+            else:
+                keys = [entry.key for entry in leaves]
+            existing = _ExistingLeaf(node_prefix, keys, [entry.value for entry in leaves], leaves)
+            return self.visit_leaf(existing, low, high, is_root)
         return self.visit_interior(node, reference, node_prefix, low, high, is_root)
 
     def visit_interior(
@@ -290,39 +339,61 @@ class _TreeWriter:
         return self.build_interior(node.height, children, is_root)
 
     def visit_leaf(
-        self, existing: list[tuple[bytes, Value]], low: bytes, high: bytes | None, is_root: bool
+        self, existing: _ExistingLeaf, low: bytes, high: bytes | None, is_root: bool
     ) -> list[_Child] | None:
+        """The leaves replacing the leaf ``existing`` after the mutations in ``[low, high)``;
+        None if unchanged. Runs of entries no mutation touches are copied as slices."""
+        keys, values, entries = existing.keys, existing.values, existing.entries
         mutations = self.mutations
         op_start, op_stop = mutations.op_slice(low, high)
-        ops = mutations.ops[op_start:op_stop]
         range_start, range_stop = mutations.range_slice(low, high)
-        ranges = mutations.ranges[range_start:range_stop]
-        result: list[tuple[bytes, Value]] = []
-        modified = False
-        op_index = 0
-        for key, value in existing:
-            while op_index < len(ops) and ops[op_index].key < key:
-                modified |= self.apply_op(ops[op_index], None, result)
-                op_index += 1
-            if op_index < len(ops) and ops[op_index].key == key:
-                current = None if _in_ranges(key, ranges) else value
-                if current is None:
-                    modified = True
-                modified |= self.apply_op(ops[op_index], current, result)
-                op_index += 1
-            elif _in_ranges(key, ranges):
-                modified = True
-            else:
-                result.append((key, value))
-        for op in ops[op_index:]:
-            modified |= self.apply_op(op, None, result)
+        count = len(keys)
+        # Index spans of the existing entries the delete ranges remove.
+        deleted = [
+            (
+                bisect.bisect_left(keys, start),
+                count if stop is None else bisect.bisect_left(keys, stop),
+            )
+            for start, stop in mutations.ranges[range_start:range_stop]
+        ]
+        deleted = [(a, b) for a, b in deleted if a < b]
+        out = _NewLeaves(existing.prefix)
+        modified = bool(deleted)
+        position = 0  # the next existing entry to copy or replace
+        span = 0  # the first deleted span not wholly before ``position``
+
+        def copy_until(stop: int) -> None:
+            """Copy the existing entries from ``position`` up to ``stop``, except deleted ones."""
+            nonlocal position, span
+            while position < stop:
+                while span < len(deleted) and deleted[span][1] <= position:
+                    span += 1
+                if span < len(deleted) and deleted[span][0] <= position:
+                    position = min(deleted[span][1], stop)
+                    continue
+                end = stop if span == len(deleted) else min(stop, deleted[span][0])
+                out.keys.extend(keys[position:end])
+                out.values.extend(values[position:end])
+                out.entries.extend(entries[position:end])
+                position = end
+
+        for op in mutations.ops[op_start:op_stop]:
+            index = bisect.bisect_left(keys, op.key, position)
+            copy_until(index)
+            current: Value | None = None
+            if index < count and keys[index] == op.key:
+                if not any(a <= index < b for a, b in deleted):
+                    current = values[index]
+                position = index + 1
+            modified |= self.apply_op(op, current, out)
+        copy_until(count)
         if not modified:
             return None
-        return self.build_leaves(result, is_root)
+        return self.build_leaves(out, is_root)
 
-    def apply_op(self, op: KeyOp, current: Value | None, result: list[tuple[bytes, Value]]) -> bool:
-        """Append ``op``'s outcome to ``result``, ``current`` being the key's value (None:
-        absent); whether that differs from ``current``."""
+    def apply_op(self, op: KeyOp, current: Value | None, out: _NewLeaves) -> bool:
+        """Append ``op``'s outcome to the new leaf entries, ``current`` being the key's value
+        (None: absent); whether that differs from ``current``."""
         condition = op.if_equal
         if condition is not None and condition != UNKNOWN:
             generation = NO_VALUE if current is None else value_generation(current)
@@ -331,7 +402,7 @@ class _TreeWriter:
                 if self.atomic:
                     raise ConditionFailed(op.key)
                 if current is not None:
-                    result.append((op.key, current))
+                    out.add(op.key, current)
                 return False
         op.applied = True
         if op.value is None:
@@ -340,11 +411,12 @@ class _TreeWriter:
         if len(op.value) > self.config.max_inline_value_bytes:
             stored = self.data_files.add(VALUE, op.value)
         op.stored = stored
-        result.append((op.key, stored))
+        out.add(op.key, stored)
         return True
 
     # -- building nodes -------------------------------------------------------------------
-    def build_leaves(self, leaves: list[tuple[bytes, Value]], is_root: bool) -> list[_Child]:
+    def build_leaves(self, leaves: _NewLeaves, is_root: bool) -> list[_Child]:
+        keys, values = leaves.keys, leaves.values
         sizes = [
             LEAF_ENTRY_FIXED_SIZE
             + len(key)
@@ -353,23 +425,20 @@ class _TreeWriter:
                 if isinstance(value, IndirectDataReference)
                 else len(value)
             )
-            for key, value in leaves
+            for key, value in zip(keys, values, strict=True)
         ]
-        keys = [key for key, _ in leaves]
         nodes: list[_Child] = []
         for start, stop in self.split(keys, sizes, MIN_LEAF_ARITY):
-            group = leaves[start:stop]
-            root = is_root and start == 0 and stop == len(leaves)
-            excluded = 0 if root else _common_prefix_length(group[0][0], group[-1][0])
-            node = BtreeNode(
-                0, b"", tuple(LeafNodeEntry(key[excluded:], value) for key, value in group)
+            root = is_root and start == 0 and stop == len(keys)
+            excluded = 0 if root else _common_prefix_length(keys[start], keys[stop - 1])
+            node = leaves.node(start, stop, excluded)
+            indirect = sum(
+                value.length
+                for value in values[start:stop]
+                if isinstance(value, IndirectDataReference)
             )
-            indirect = sum(v.length for _, v in group if isinstance(v, IndirectDataReference))
-            nodes.append(
-                self.write_node(
-                    node, group[0][0], excluded, BtreeNodeStatistics(indirect, 0, len(group))
-                )
-            )
+            statistics = BtreeNodeStatistics(indirect, 0, stop - start)
+            nodes.append(self.write_node(node, keys[start], excluded, statistics))
         return nodes
 
     def build_interior(self, height: int, children: list[_Child], is_root: bool) -> list[_Child]:
@@ -428,46 +497,36 @@ class _TreeWriter:
         count = len(keys)
         if count == 0:
             return []
-        common = len(keys[0])
-        for i in range(1, count):
-            common = min(common, _common_prefix_length(keys[i - 1], keys[i]))
-        cumulative: list[int] = []
-        total = 0
-        for size in sizes:
-            total += size
-            cumulative.append(total)
+        # Sorted keys: the prefix common to all is the one the first and last share.
+        common = _common_prefix_length(keys[0], keys[-1])
+        # The size of entries [start, stop) is level[stop - 1] - origin(start); every entry
+        # is larger than the common prefix, so ``level`` increases and can be bisected.
+        level = [total - i * common for i, total in enumerate(itertools.accumulate(sizes))]
         max_bytes = self.config.max_decoded_node_bytes
         groups: list[tuple[int, int]] = []
         start = 0
-        before = 0  # cumulative size of the entries before ``start``
-
-        def range_size(stop: int) -> int:
-            return cumulative[stop - 1] - before - (stop - start - 1) * common
-
         while start < count:
-            upper_bound = range_size(count)
+            origin = level[start - 1] - common if start else 0
+            upper_bound = level[count - 1] - origin
             num_nodes = -(-(count - start) // MAX_NODE_ARITY)
             if max_bytes:
                 num_nodes = max(num_nodes, -(-upper_bound // max_bytes))
             target = -(-upper_bound // num_nodes)
-            stop = start + 1
-            while stop < count:
-                if stop - start >= MAX_NODE_ARITY:
-                    break
-                size = range_size(stop)
-                if size >= target and stop >= start + min_arity:
+            # The first stop reaching the target, among those the arity bounds allow; else
+            # as many entries as the arity allows.
+            first = start + max(1, min_arity)
+            limit = min(count, start + MAX_NODE_ARITY)
+            stop = limit
+            if first < limit:
+                found = bisect.bisect_left(level, target + origin, first - 1, limit - 1) + 1
+                if found < limit:
+                    stop = found
+                    size = level[stop - 1] - origin
                     if max_bytes and size > max_bytes and stop > start + min_arity:
-                        stop -= 1
-                    break
-                stop += 1
+                        stop -= 1  # one entry short of the target rather than over the limit
             groups.append((start, stop))
-            before = cumulative[stop - 1]
             start = stop
         return groups
-
-
-def _in_ranges(key: bytes, ranges: list[tuple[bytes, bytes | None]]) -> bool:
-    return any(start <= key and _below(key, stop) for start, stop in ranges)
 
 
 def apply_mutations(
@@ -493,7 +552,7 @@ def apply_mutations(
     height = root_height
     if root is None:
         height = 0
-        entries = writer.visit_leaf([], b"", None, is_root=True)
+        entries = writer.visit_leaf(_ExistingLeaf(b"", [], [], ()), b"", None, is_root=True)
     elif writer.mutations.deletes_all(b"", None):
         entries = []
     else:
