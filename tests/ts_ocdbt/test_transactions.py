@@ -214,3 +214,18 @@ def test_aborted_transaction_leaves_no_version(tmp_path: Path) -> None:
     txn.abort()
     assert generation(store) == start
     assert store.list().result() == [b"a"]
+
+
+@pytest.mark.parametrize("driver", ["zarr", "n5"])
+def test_other_formats_commit_one_version(tmp_path: Path, driver: str) -> None:
+    store = open_db(tmp_path)
+    kvstore = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/", "path": "x/"}
+    array = ts.open({"driver": driver, "kvstore": kvstore}, create=True, dtype=ts.int16, shape=[6, 6],
+                    chunk_layout=ts.ChunkLayout(chunk_shape=[3, 3])).result()
+    start = generation(store)
+    txn = ts.Transaction(atomic=True)
+    data = np.arange(36, dtype=np.int16).reshape(6, 6)
+    array.with_transaction(txn).write(data).result()
+    txn.commit_sync()
+    assert generation(store) == start + 1
+    np.testing.assert_array_equal(array.read().result(), data)
