@@ -23,7 +23,6 @@ from ..format import (
     BtreeNode,
     BtreeNodeStatistics,
     Config,
-    CorruptDataError,
     IndirectDataReference,
     InteriorNodeEntry,
     LeafNodeEntry,
@@ -268,12 +267,11 @@ class _TreeWriter:
                 keys = [entry.key for entry in leaves]
             existing = _ExistingLeaf(node_prefix, keys, [entry.value for entry in leaves], leaves)
             return self.visit_leaf(existing, low, high, is_root)
-        return self.visit_interior(node, reference, node_prefix, low, high, is_root)
+        return self.visit_interior(node, node_prefix, low, high, is_root)
 
     def visit_interior(
         self,
         node: BtreeNode,
-        reference: IndirectDataReference,
         node_prefix: bytes,
         low: bytes,
         high: bytes | None,
@@ -282,22 +280,27 @@ class _TreeWriter:
         entries: Sequence[InteriorNodeEntry] = node.entries  # type: ignore[assignment]
         keys = [node_prefix + entry.key for entry in entries]
         count = len(entries)
-        bounds: list[tuple[bytes, bytes | None]] = []
-        actions: list[str] = []  # per child: keep, drop (all deleted: not even read) or visit
-        for index in range(count):
+        # Child i holds the keys in [keys[i], keys[i + 1]) (the first from ``low``, the last
+        # up to ``high``): find the children mutations reach, without looking at the others.
+        mutations = self.mutations
+        reached: set[int] = set()
+        op_start, op_stop = mutations.op_slice(low, high)
+        for key in mutations.keys[op_start:op_stop]:
+            reached.add(max(0, bisect.bisect_right(keys, key) - 1))
+        range_start, range_stop = mutations.range_slice(low, high)
+        for start, stop in mutations.ranges[range_start:range_stop]:
+            first = max(0, bisect.bisect_right(keys, start) - 1)
+            last = count - 1 if stop is None else max(0, bisect.bisect_left(keys, stop) - 1)
+            reached.update(range(first, last + 1))
+        bounds: dict[int, tuple[bytes, bytes | None]] = {}
+        actions = ["keep"] * count  # per child: keep, drop (all deleted: not even read) or visit
+        for index in sorted(reached):
             child_low = low if index == 0 else keys[index]
             child_high = keys[index + 1] if index + 1 < count else high
-            if child_high is not None and not child_low < child_high:
-                raise CorruptDataError(
-                    describe_reference(reference), f"child {index} has an empty key range"
-                )
-            bounds.append((child_low, child_high))
-            if not self.mutations.touches(child_low, child_high):
-                actions.append("keep")
-            elif self.mutations.deletes_all(child_low, child_high):
-                actions.append("drop")
-            else:
-                actions.append("visit")
+            bounds[index] = (child_low, child_high)
+            if not mutations.touches(child_low, child_high):
+                continue
+            actions[index] = "drop" if mutations.deletes_all(child_low, child_high) else "visit"
         to_visit = [entries[i].node for i in range(count) if actions[i] == "visit"]
         children: list[_Child] = []
         changed = False
