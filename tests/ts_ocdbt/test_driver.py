@@ -225,7 +225,7 @@ def test_corrupt_manifest_names_the_file(tmp_path: Path) -> None:
 
 def test_describe_key_and_identity(tmp_path: Path) -> None:
     store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
-    assert "OCDBT database at file://" in store.driver.describe_key(b"k")
+    assert store.driver.describe_key(b"k") == f'"k" in OCDBT database at local file "{tmp_path}/db/"'
     again = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db"}).result()
     assert store.driver.storage_identity == again.driver.storage_identity
     assert store.base is not None

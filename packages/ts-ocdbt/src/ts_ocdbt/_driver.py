@@ -205,10 +205,8 @@ class OcdbtDriver(KvStoreDriver):
         return self._spec.version  # type: ignore[no-any-return]
 
     def _where(self) -> str:
-        try:
-            return self._base.url
-        except ValueError:
-            return repr(self._base.path)
+        """The database's directory as the base names it (``local file "/data/db/"``)."""
+        return self._base.driver.describe_key(self._base.path.encode("utf-8"))
 
     def describe_key(self, key: bytes) -> str:
         pinned = "" if self.version is None else f"version {_spec.format_version(self.version)} of "
