@@ -50,6 +50,8 @@ Modification = Callable[[bytes | None], bytes | None]
 
 #: How many times a blind modification is re-applied after losing a race at commit.
 _MAX_COMMIT_RETRIES = 1000
+#: How many keys a commit conflict of a many-key store names.
+_KEYS_NAMED = 5
 
 #: Held by an atomic commit that writes its one single-key store while holding commit
 #: locks: that write may reach, through an adapter, a store another such commit holds,
@@ -468,10 +470,13 @@ class Transaction:
         if not writes and not deleted_ranges:
             return
         if not driver.commit_atomic(writes, deleted_ranges):
-            changed = ", ".join(repr(w.key) for w in writes if w.condition is not None)
+            conditioned = [repr(w.key) for w in writes if w.condition is not None]
+            shown = ", ".join(conditioned[:_KEYS_NAMED])
+            if len(conditioned) > _KEYS_NAMED:
+                shown += f" and {len(conditioned) - _KEYS_NAMED} more"
             raise TransactionConflictError(
-                f"commit conflict: a key this transaction read ({changed}) changed since; "
-                f"retry the transaction{outcome or '; nothing of this store was written'}"
+                f"commit conflict: a key this transaction read or conditioned ({shown}) changed "
+                f"since; retry the transaction{outcome or '; nothing of this store was written'}"
             )
 
     @staticmethod
