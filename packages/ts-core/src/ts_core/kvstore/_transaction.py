@@ -242,6 +242,14 @@ class Transaction:
         state = "aborted" if self._aborted else "committing" if self._commit_started else "open"
         return f"Transaction(atomic={self._atomic}, {state})"
 
+    def __reduce__(self) -> Any:
+        # Staged writes live in this process's memory only: a copy elsewhere would commit
+        # them twice or not at all.
+        raise TypeError(
+            "cannot pickle a ts.Transaction: its staged writes live in this process; commit it "
+            "and pickle the TensorStore or KvStore without the transaction"
+        )
+
     # -- staging (called by KvStore) ---------------------------------------------------------
     def _state_for(self, driver: KvStoreDriver) -> _StoreState:
         if not self.open:
