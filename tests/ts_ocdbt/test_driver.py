@@ -349,3 +349,18 @@ def test_versions_in_the_version_tree_by_generation_and_commit_time(tmp_path: Pa
     before_first = {**spec, "version": format_commit_time(commits[0][1] - 1)}
     with pytest.raises(ValueError, match="not present"):
         ts.KvStore.open(before_first).result().read("counter").result()
+
+
+@pytest.mark.parametrize("kind", ["single", "numbered"])
+def test_a_cached_manifest_sees_other_writers(tmp_path: Path, kind: str) -> None:
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/", "config": {"manifest_kind": kind}}
+    ours = ts.KvStore.open(spec).result()
+    ours["a"] = b"1"
+    theirs = tensorstore.KvStore.open(spec).result()
+    assert ours["a"] == b"1"
+    theirs["a"] = b"2"
+    assert ours["a"] == b"2"
+    theirs["b"] = b"3"
+    assert ours.list().result() == [b"a", b"b"]
+    ours["c"] = b"4"  # committed on top of the wheel's version
+    assert theirs.list().result() == [b"a", b"b", b"c"]

@@ -59,6 +59,8 @@ from .format import (
     MissingDataError,
     VersionNodeReference,
     ZstdCompression,
+    decode_manifest,
+    numbered_manifest_key,
     read_manifest,
 )
 
@@ -217,22 +219,36 @@ class OcdbtDriver(KvStoreDriver):
         return self._manifest_store.path.encode("utf-8") + MANIFEST_KEY
 
     def load_manifest(self, staleness_bound: float = float("inf")) -> _Snapshot:
-        """The current manifest: the cached one if it is fresh enough or ``manifest.ocdbt``
-        has not changed since, otherwise read and decoded again."""
+        """The current manifest: the cached one if it is fresh enough or still current,
+        otherwise read and decoded again.
+
+        A single-file manifest is current while ``manifest.ocdbt`` keeps its generation; a
+        numbered database's while the next numbered manifest does not exist (they are only
+        ever created, in order).
+        """
         cached = self._snapshot
         if cached is not None and cached.time >= staleness_bound:
             return cached
         now = time.time()
-        known = cached.generation if cached is not None else None
         if cached is not None and cached.manifest is not None and cached.manifest.config.manifest_kind != MANIFEST_KIND_SINGLE:
-            known = None  # numbered: the versions live in manifest.<n> files
+            following = numbered_manifest_key(cached.manifest.latest_generation + 1)
+            key = self._manifest_store.path.encode("utf-8") + following
+            if self._manifest_store.driver.read(key, ReadOptions(byte_range=ByteRange(0, 0))).state == "missing":
+                snapshot = _Snapshot(cached.manifest, cached.generation, now)
+                self._adopt(snapshot)
+                return snapshot
+            known = None
+        else:
+            known = cached.generation if cached is not None else None
         probe = self._manifest_store.driver.read(self._manifest_key(), ReadOptions(if_not_equal=known))
         if probe.state == "unspecified" and cached is not None:
             snapshot = _Snapshot(cached.manifest, cached.generation, now)
-        elif probe.state == "missing":
+        elif probe.state != "value":
             snapshot = _Snapshot(None, probe.stamp.generation, now)
         else:
-            manifest = read_manifest(self._manifest_store)
+            manifest = decode_manifest(bytes(probe.value), MANIFEST_KEY.decode())
+            if manifest.config.manifest_kind != MANIFEST_KIND_SINGLE:
+                manifest = read_manifest(self._manifest_store) or manifest  # versions: manifest.<n>
             snapshot = _Snapshot(manifest, probe.stamp.generation, now)
         self._adopt(snapshot)
         return snapshot
