@@ -229,3 +229,35 @@ def test_other_formats_commit_one_version(tmp_path: Path, driver: str) -> None:
     txn.commit_sync()
     assert generation(store) == start + 1
     np.testing.assert_array_equal(array.read().result(), data)
+
+
+def test_atomic_commit_over_memory_with_memory_keys_and_a_concurrent_writer() -> None:
+    """The transaction holds the memory store's lock while OCDBT commits into that same
+    memory store; another thread keeps committing to the database meanwhile."""
+    import threading
+
+    context = ts.Context()
+    store = ts.KvStore.open({"driver": "ocdbt", "base": "memory://db/"}, context=context).result()
+    side = ts.KvStore.open("memory://side/", context=context).result()
+    stop = threading.Event()
+
+    def writer() -> None:
+        index = 0
+        while not stop.is_set():
+            store[f"w/{index}"] = b"x"
+            index += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for round_ in range(10):
+            txn = ts.Transaction(atomic=True)
+            side.with_transaction(txn)[f"s{round_}"] = b"1"
+            store.with_transaction(txn)[f"t{round_}"] = b"1"
+            txn.commit_sync()
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert [k for k in store.list().result() if k.startswith(b"t")] == [f"t{i}".encode() for i in range(10)]
+    assert len(side.list().result()) == 10

@@ -350,8 +350,16 @@ class OcdbtDriver(KvStoreDriver):
         self._commit([], [key_range])
 
     def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+        """A transaction's commit: one version of its own, on the calling thread, without
+        waiting for this driver's other committers (the conditional manifest write orders
+        it with them). An atomic transaction may hold the locks of memory stores while it
+        commits; a group commit of this driver writing to one of them would wait for it."""
         self._check_writable()
-        return self._commit(writes, deleted_ranges) is not None
+        request = _Request(writes, deleted_ranges)
+        self._commit_batch([request])
+        if request.error is not None:
+            raise request.error
+        return request.result is not None
 
     def _commit(
         self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]
