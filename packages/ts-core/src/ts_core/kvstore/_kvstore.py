@@ -316,10 +316,9 @@ class KvStore:
     def __reduce__(self) -> tuple[Any, ...]:
         if self._transaction is not None:
             raise TypeError("a KvStore bound to a transaction cannot be pickled")
-        spec = self.spec()
-        if self._context is not None and self._context.spec is not None:
-            spec = spec._with(context=self._context.spec)  # the layer it was opened with
-        return (_unpickle, (spec.to_json(),))
+        # The Context it was opened in travels as an object: kvstores pickled together
+        # share one unpickled Context (and so one memory store).
+        return (_unpickle, (self.spec().to_json(), self._context))
 
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
@@ -342,5 +341,5 @@ def _open_now(spec: KvStoreSpec, context: Context | None, transaction: Transacti
     return KvStore(driver, spec.path, transaction, context)
 
 
-def _unpickle(json: dict[str, Any]) -> KvStore:
-    return KvStore.open(json).result()
+def _unpickle(json: dict[str, Any], context: Context | None = None) -> KvStore:
+    return KvStore.open(json, context=context).result()

@@ -526,7 +526,11 @@ class TensorStore(Indexable):
     def __reduce__(self) -> tuple[Any, ...]:
         if self._transaction is not None:
             raise TypeError("a TensorStore bound to a transaction cannot be pickled")
-        return (_reopen, (self.spec().to_json(), self._read, self._write))
+        from ._spec_json import driver_context
+
+        # The Context travels as an object: stores pickled together share one unpickled
+        # Context (its resources' specs, e.g. cache_pool limits, and so one memory store).
+        return (_reopen, (self.spec().to_json(), self._read, self._write, driver_context(self._driver)))
 
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
@@ -538,18 +542,18 @@ class TensorStore(Indexable):
         return pretty_repr("TensorStore(", spec_json)
 
 
-def _reopen(json_value: dict[str, Any], read: bool, write: bool) -> TensorStore:
+def _reopen(json_value: dict[str, Any], read: bool, write: bool, context: Any = None) -> TensorStore:
     from .._open import open as ts_open
 
     try:
-        reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True).result()
+        reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True, context=context).result()
     except ValueError:
         if "metadata" not in json_value:
             raise
         # As tensorstore, the pickle carries the array's metadata: where the storage has none
         # (a memory store, which is new and empty after unpickling, in this process or
         # another), the store opens with that metadata without writing it.
-        reopened = ts_open(json_value, read=read, write=write, assume_metadata=True).result()
+        reopened = ts_open(json_value, read=read, write=write, assume_metadata=True, context=context).result()
     return reopened
 
 
