@@ -13,7 +13,10 @@ Workloads, each a volume written whole and then read whole through a newly opene
 
 Each volume holds ``--mib`` MiB (rounded to whole chunks per side). Prints MB/s per library
 and the time ratio ts/tensorstore (below 1.0: ts is faster). ``--quick`` runs a few-MiB
-version once, to check that the script works.
+version once, to check that the script works. ``--no-fsync`` writes without
+``file_io_sync`` in both libraries, to tell the format's cost from the disk's: by default
+tensorstore fsyncs each file and ts syncs the filesystem per group of files (``syncfs``),
+which also waits for whatever other processes have written to that filesystem.
 """
 
 from __future__ import annotations
@@ -66,9 +69,14 @@ WORKLOADS: dict[str, tuple[Callable[[int], np.ndarray[Any, Any]], str, dict[str,
 }
 
 
+#: The file kvstore's members (``--no-fsync`` adds ``file_io_sync: false``).
+FILE_OPTIONS: dict[str, Any] = {}
+
+
 def spec(path: str, data: np.ndarray[Any, Any] | None = None, volume_type: str = "", members: Any = None) -> dict[str, Any]:
     """Both libraries' spec: creating a volume for ``data``, or (``data`` None) opening one."""
-    json_value: dict[str, Any] = {"driver": "neuroglancer_precomputed", "kvstore": {"driver": "file", "path": path}}
+    kvstore = {"driver": "file", "path": path, **FILE_OPTIONS}
+    json_value: dict[str, Any] = {"driver": "neuroglancer_precomputed", "kvstore": kvstore}
     if data is not None:
         json_value["multiscale_metadata"] = {"type": volume_type, "data_type": data.dtype.name, "num_channels": data.shape[3]}
         json_value["scale_metadata"] = {"size": list(data.shape[:3]), "chunk_size": [CHUNK] * 3, "resolution": [8, 8, 8],
@@ -102,11 +110,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=256, help="size of each volume in MiB (default 256)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="4 MiB volumes, one round: a smoke test")
+    parser.add_argument("--quick", action="store_true", help="8 MiB volumes, one round: a smoke test")
+    parser.add_argument("--no-fsync", action="store_true", help="write without file_io_sync in both libraries")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help=f"comma-separated subset of {','.join(WORKLOADS)}")
     args = parser.parse_args()
     if args.quick:
-        args.mib, args.rounds = 4, 1
+        args.mib, args.rounds = 8, 1
+    if args.no_fsync:
+        FILE_OPTIONS["file_io_sync"] = False
     names = args.workloads.split(",")
     for name in names:
         if name not in WORKLOADS:
@@ -117,7 +128,9 @@ def main() -> None:
             make = WORKLOADS[name][0]
             data = cache.setdefault(make, make(args.mib))
             megabytes = data.nbytes / 1e6
-            print(f"{name}: {data.shape[:3]} {data.dtype} = {megabytes:.0f} MB, {CHUNK}^3 chunks, file kvstore", flush=True)
+            sync = ", no fsync" if args.no_fsync else ""
+            print(f"{name}: {data.shape[:3]} {data.dtype} = {megabytes:.0f} MB, {CHUNK}^3 chunks, file kvstore{sync}",
+                  flush=True)
             results = bench(Path(directory), name, data, args.rounds)
             for library, (write_seconds, read_seconds) in results.items():
                 print(f"{name:22} {library:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
