@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,10 @@ def spec(path: str, data: np.ndarray[Any, Any] | None = None, volume_type: str =
     return json_value
 
 
-def bench(root: Path, name: str, data: np.ndarray[Any, Any], rounds: int) -> dict[str, tuple[float, float]]:
+def bench(root: Path, name: str, data: np.ndarray[Any, Any], rounds: int) -> tuple[dict[str, tuple[float, float]], ...]:
+    """Best (write, read) wall seconds per library, and the least process CPU seconds
+    (all threads) of a write and of a read: on a shared machine the CPU time is the
+    steadier figure, the wall time what a user waits."""
     import tensorstore
 
     import ts_core as ts
@@ -97,13 +101,27 @@ def bench(root: Path, name: str, data: np.ndarray[Any, Any], rounds: int) -> dic
             json_value = spec(path, data, volume_type, members) if create else spec(path)
             return module.open(json_value, create=create, open=not create, context=module.Context(context)).result()
 
-        return (open_store, lambda store: store.write(data).result(), lambda store: store.read().result())
+        def cpu_timed(which: int, operation: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            def run(store: Any) -> Any:
+                start = time.process_time()
+                result = operation(store)
+                spent = time.process_time() - start
+                cpu[module.__name__][which] = min(cpu[module.__name__][which], spent)
+                return result
 
+            return run
+
+        cpu[module.__name__] = [float("inf"), float("inf")]
+        return (open_store, cpu_timed(0, lambda store: store.write(data).result()),
+                cpu_timed(1, lambda store: store.read().result()))
+
+    cpu: dict[str, list[float]] = {}
     results = compare(f"{root}/{name}", {"ts": library(ts), "tensorstore": library(tensorstore)}, rounds=rounds)
     if members["encoding"] != "jpeg":  # what ts wrote is what the wheel reads
         written = tensorstore.open(spec(f"{root}/{name}/ts-0/")).result().read().result()
         assert np.array_equal(written, data), f"{name}: the wheel reads other values than ts wrote"
-    return results
+    cpu_seconds = {"ts": tuple(cpu["ts_core"]), "tensorstore": tuple(cpu["tensorstore"])}
+    return results, cpu_seconds  # type: ignore[return-value]
 
 
 def main() -> None:
@@ -131,12 +149,15 @@ def main() -> None:
             sync = ", no fsync" if args.no_fsync else ""
             print(f"{name}: {data.shape[:3]} {data.dtype} = {megabytes:.0f} MB, {CHUNK}^3 chunks, file kvstore{sync}",
                   flush=True)
-            results = bench(Path(directory), name, data, args.rounds)
+            results, cpu = bench(Path(directory), name, data, args.rounds)
             for library, (write_seconds, read_seconds) in results.items():
-                print(f"{name:22} {library:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
+                cpu_write, cpu_read = cpu[library]
+                print(f"{name:22} {library:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s"
+                      f"   (cpu: write {cpu_write:.2f} s  read {cpu_read:.2f} s)")
             ts_write, ts_read = results["ts"]
             ref_write, ref_read = results["tensorstore"]
-            print(f"{name:22} ratio ts/tensorstore time: write {ts_write / ref_write:.2f}  read {ts_read / ref_read:.2f}",
+            print(f"{name:22} ratio ts/tensorstore time: write {ts_write / ref_write:.2f}  read {ts_read / ref_read:.2f}"
+                  f"   cpu: write {cpu['ts'][0] / cpu['tensorstore'][0]:.2f}  read {cpu['ts'][1] / cpu['tensorstore'][1]:.2f}",
                   flush=True)
 
 
