@@ -1,0 +1,94 @@
+"""The ``ts`` command line: inspect, list, search and copy arrays from a shell.
+
+Needs the ``cli`` extra (click, rich); ``ts_core`` itself never imports this package.
+Every command takes a URL (``file:///data/a.zarr``, ``gs://bucket/x|zarr3:``), a JSON
+spec, or ``@spec.json``. Errors are one line on stderr (``ts: error: ...``) with a non-zero
+exit code; ``ts --debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from ._common import CliError, parse_json_option
+
+__all__ = ["EXIT_ERROR", "EXIT_USAGE", "cli", "main"]
+
+#: Exit status when a command failed (storage, spec or data errors).
+EXIT_ERROR = 1
+#: Exit status when the command line itself was wrong (unknown option, missing argument).
+EXIT_USAGE = 2
+
+
+@click.group(context_settings={"help_option_names": ["--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show the full traceback of an error.")
+@click.option(
+    "--context",
+    "context_spec",
+    metavar="JSON",
+    help="Context spec (JSON or @file.json) for every store opened, e.g. concurrency limits.",
+)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, context_spec: str | None) -> None:
+    """Inspect, list, search and copy TensorStore arrays and key-value stores."""
+    state = ctx.ensure_object(dict)
+    state["debug"] = debug
+    state["context_spec"] = parse_json_option(context_spec, "--context")
+
+
+def _register() -> None:
+    from . import _copy, _info, _listing, _versions
+
+    for command in (_info.info, _info.spec, _listing.ls, _listing.search, _copy.cp, _versions.versions):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ts`` with ``argv`` (default: the process's arguments); returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    try:
+        result: Any = cli.main(args=args, prog_name="ts", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        _error("interrupted")
+        return 130
+    except click.UsageError as error:
+        if debug:
+            raise
+        _error(error.format_message())
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as error:
+        if debug:
+            traceback.print_exc()
+            return EXIT_ERROR
+        _error(_one_line(error))
+        return EXIT_ERROR
+    return result if isinstance(result, int) else 0
+
+
+def _one_line(error: BaseException) -> str:
+    message = " ".join(str(error).split())
+    if isinstance(error, CliError | click.ClickException):
+        return message or type(error).__name__
+    if isinstance(error, FileNotFoundError | PermissionError) and error.filename:
+        return f"{error.strerror}: {error.filename}"
+    return message or type(error).__name__
+
+
+def _error(message: str) -> None:
+    click.echo(f"ts: error: {message}", err=True)

@@ -1,0 +1,346 @@
+"""``ts cp``: copy or convert an array (or a key-value store) in bounded, chunk-aligned blocks."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import math
+import sys
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+
+from ._common import (
+    CliError,
+    SpecArgument,
+    context_from,
+    human_bytes,
+    kvstore_of,
+    parse_json_option,
+    spec_json,
+)
+
+MIB = 1 << 20
+#: Driver names a user may write for a format, and the driver id they mean.
+DRIVER_ALIASES = {"zarr2": "zarr", "precomputed": "neuroglancer_precomputed"}
+
+
+@click.command()
+@click.argument("source", type=SpecArgument())
+@click.argument("destination", type=SpecArgument())
+@click.option("--driver", help="Format of a new destination (zarr, zarr3, n5, ...); default: the source's.")
+@click.option("--dtype", help="Data type of a new destination; default: the source's (values are cast).")
+@click.option("--chunks", metavar="N,N,...", help="Chunk shape of a new destination; default: the source's.")
+@click.option("--codec", metavar="JSON", help="Codec spec of a new destination (JSON or @file.json).")
+@click.option("--memory-limit", default=256.0, show_default=True, metavar="MIB",
+              help="Most memory the blocks in flight may hold, in MiB.")
+@click.option("-j", "--jobs", default=4, show_default=True, help="Blocks copied at once.")
+@click.option("--resume", is_flag=True, help="Open an existing destination and skip blocks already stored there.")
+@click.option("--overwrite", is_flag=True, help="Delete an existing destination array first.")
+@click.option("--keys", "raw_keys", is_flag=True, help="Copy raw keys between two kvstores (no array is opened).")
+@click.option("--progress/--no-progress", default=None,
+              help="Show a progress bar; default: only when stderr is a terminal.")
+@click.option("-v", "--verbose", is_flag=True, help="Print what was copied and skipped when done.")
+@click.pass_context
+def cp(
+    ctx: click.Context,
+    source: Any,
+    destination: Any,
+    driver: str | None,
+    dtype: str | None,
+    chunks: str | None,
+    codec: str | None,
+    memory_limit: float,
+    jobs: int,
+    resume: bool,
+    overwrite: bool,
+    raw_keys: bool,
+    progress: bool | None,
+    verbose: bool,
+) -> None:
+    """Copy SOURCE to DESTINATION, converting format, dtype, chunking or codec on the way.
+
+    A new destination takes its schema from the source unless an option says otherwise.
+    The copy runs in blocks aligned to the destination's write chunks, each at most
+    MEMORY_LIMIT / JOBS MiB, so memory stays bounded and no chunk is written twice.
+    """
+    if jobs < 1:
+        raise click.BadParameter("must be at least 1", param_hint="'--jobs'")
+    if memory_limit <= 0:
+        raise click.BadParameter("must be positive", param_hint="'--memory-limit'")
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
+    context = context_from(ctx)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    started = time.perf_counter()
+    if raw_keys:
+        if driver or dtype or chunks or codec:
+            raise click.UsageError("--keys copies values as they are: --driver, --dtype, --chunks and --codec do not apply")
+        report = copy_keys(kvstore_of(source, context), kvstore_of(destination, context),
+                           jobs=jobs, resume=resume, show_progress=show_progress)
+    else:
+        source_store = _open_source(source, context)
+        destination_store = open_destination(
+            source_store, destination, context, driver=driver, dtype=dtype,
+            chunks=_parse_chunks(chunks, source_store.rank), codec=parse_json_option(codec, "--codec"),
+            resume=resume, overwrite=overwrite,
+        )
+        report = copy_array(source_store, destination_store, memory_limit=int(memory_limit * MIB), jobs=jobs,
+                            check_stored=resume, show_progress=show_progress)
+    if verbose:
+        elapsed = time.perf_counter() - started
+        rate = report["bytes"] / elapsed if elapsed > 0 else 0.0
+        click.echo(
+            f"copied {report['copied']} {report['unit']}, skipped {report['skipped']}"
+            f" ({human_bytes(report['bytes'])} in {elapsed:.2f} s, {human_bytes(rate)}/s)"
+        )
+
+
+def _parse_chunks(text: str | None, rank: int) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        shape = [int(part) for part in text.replace("x", ",").split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers", param_hint="'--chunks'") from None
+    if len(shape) != rank or any(extent <= 0 for extent in shape):
+        raise click.BadParameter(f"{text!r} needs {rank} positive extents (the source's rank)", param_hint="'--chunks'")
+    return shape
+
+
+def _open_source(source: Any, context: Any) -> Any:
+    import ts_core as ts
+
+    store = ts.open(source, context=context, read=True).result()
+    if any(origin != 0 for origin in store.domain.origin):
+        store = store.translate_to[0]  # formats on disk start at zero
+    return store
+
+
+def open_destination(
+    source: Any,
+    destination: Any,
+    context: Any,
+    *,
+    driver: str | None,
+    dtype: str | None,
+    chunks: list[int] | None,
+    codec: Any,
+    resume: bool,
+    overwrite: bool,
+) -> Any:
+    """Create (or with ``resume`` open) the destination with the source's schema, overridden by options."""
+    import numpy as np
+
+    import ts_core as ts
+
+    target = spec_json(destination)
+    source_driver = source.spec().to_json().get("driver")
+    wanted = DRIVER_ALIASES.get(driver, driver) if driver else None
+    named = DRIVER_ALIASES.get(target.get("driver", "auto"), target.get("driver", "auto"))
+    if named == "auto":
+        target["driver"] = wanted or source_driver
+        kvstore = target.get("kvstore")
+        if isinstance(kvstore, dict) and kvstore.get("path") and not kvstore["path"].endswith("/"):
+            target["kvstore"] = {**kvstore, "path": kvstore["path"] + "/"}  # an array is a directory
+    elif wanted and wanted != named:
+        raise CliError(f"--driver {driver} contradicts the destination's driver {named!r}")
+    same_format = target["driver"] == source_driver
+    options: dict[str, Any] = {
+        "domain": ts.IndexDomain(shape=list(source.shape), labels=list(source.domain.labels)),
+        "dtype": dtype or source.dtype,
+    }
+    if chunks is not None:
+        options["chunk_layout"] = ts.ChunkLayout(chunk_shape=chunks)
+    elif same_format:
+        layout = source.chunk_layout
+        options["chunk_layout"] = ts.ChunkLayout(
+            write_chunk_shape=list(layout.write_chunk.shape), read_chunk_shape=list(layout.read_chunk.shape)
+        )
+    else:  # another format may not shard: its chunks are the source's read chunks
+        options["chunk_layout"] = ts.ChunkLayout(chunk_shape=list(source.chunk_layout.read_chunk.shape))
+    if codec is not None:
+        if isinstance(codec, list):
+            codec = {"codecs": codec}
+        if not isinstance(codec, dict):
+            raise CliError("--codec must be a JSON object (a codec spec) or a list of zarr3 codecs")
+        options["codec"] = ts.CodecSpec({"driver": target["driver"], **codec})
+    elif same_format and chunks is None and source.codec is not None:
+        options["codec"] = source.codec
+    fill_value = source.fill_value
+    keeps_dtype = dtype is None or ts.dtype(dtype) == source.dtype
+    # Zero is every format's default; some (n5) accept no other, so only a real one is passed on.
+    if keeps_dtype and fill_value is not None and (same_format or bool(np.any(np.asarray(fill_value) != 0))):
+        options["fill_value"] = fill_value
+    units = source.dimension_units
+    if units is not None and any(unit is not None for unit in units):
+        options["dimension_units"] = list(units)
+    if not resume and not overwrite:
+        _check_empty(target, context)
+    if resume:
+        options.update(open=True, create=True)
+    elif overwrite:
+        options.update(create=True, delete_existing=True)
+    else:
+        options.update(create=True)
+    store = ts.open(target, context=context, read=True, write=True, **options).result()
+    if resume and (list(store.shape) != list(source.shape)):
+        raise CliError(f"cannot resume: the destination's shape {list(store.shape)} is not the source's {list(source.shape)}")
+    return store
+
+
+def _check_empty(target: dict[str, Any], context: Any) -> None:
+    """A new array goes where nothing is stored yet, so no existing data is mixed into it."""
+    kvstore_spec = target.get("kvstore")
+    if kvstore_spec is None:
+        return
+    kvstore = kvstore_of({"kvstore": kvstore_spec, "path": target.get("path", "")}, context, directory=True)
+    if kvstore.list().result():
+        raise CliError(f"destination {kvstore.url} is not empty (--resume continues a copy, --overwrite replaces an array)")
+
+
+def block_shape(shape: list[int], chunk: list[int], itemsize: int, budget: int) -> list[int]:
+    """The largest block of whole chunks within ``budget`` bytes, grown from the last dimension
+    (so a block is contiguous in C order); at least one chunk, however large."""
+    block = [min(extent, step) for extent, step in zip(shape, chunk, strict=True)]
+    budget_elements = max(1, budget // max(itemsize, 1))
+    for dim in reversed(range(len(shape))):
+        chunks_in_dim = -(-shape[dim] // chunk[dim])
+        others = math.prod(block[:dim] + block[dim + 1:])
+        fit = max(1, min(chunks_in_dim, budget_elements // max(others * chunk[dim], 1)))
+        block[dim] = min(shape[dim], fit * chunk[dim])
+        if fit < chunks_in_dim:
+            break
+    return block
+
+
+def iter_blocks(shape: list[int], block: list[int], origin: list[int]) -> Iterator[tuple[slice, ...]]:
+    """Blocks of ``block`` cells on a grid anchored at ``origin`` (the chunk grid's), clipped to ``shape``."""
+    intervals = []
+    for extent, size, anchor in zip(shape, block, origin, strict=True):
+        first_line = anchor + ((0 - anchor) // size) * size  # the grid line at or below zero
+        intervals.append(
+            [slice(max(0, line), min(extent, line + size)) for line in range(first_line, extent, size)]
+        )
+    yield from itertools.product(*intervals)
+
+
+def copy_array(
+    source: Any, destination: Any, *, memory_limit: int, jobs: int, check_stored: bool, show_progress: bool
+) -> dict[str, Any]:
+    """Copy block by block, ``jobs`` blocks in flight; skip blocks stored already (``check_stored``)
+    and blocks the source has no chunk of."""
+    shape = [int(extent) for extent in source.shape]
+    layout = destination.chunk_layout
+    chunk = [int(extent) if extent else shape[dim] or 1 for dim, extent in enumerate(layout.write_chunk.shape)]
+    origin = [int(value) for value in (layout.grid_origin or [0] * len(shape))]
+    itemsize = max(source.dtype.numpy_dtype.itemsize, destination.dtype.numpy_dtype.itemsize)
+    block = block_shape(shape, chunk, itemsize, max(1, memory_limit // jobs))
+    blocks = list(iter_blocks(shape, block, origin)) if all(shape) else []
+    total_bytes = math.prod(shape) * source.dtype.numpy_dtype.itemsize
+    source_itemsize = source.dtype.numpy_dtype.itemsize
+
+    def copy_block(region: tuple[slice, ...]) -> tuple[bool, int]:
+        nbytes = math.prod(part.stop - part.start for part in region) * source_itemsize
+        source_block = source[region]
+        if source_block.storage_statistics(query_not_stored=True).result().not_stored:
+            # Nothing stored there: the destination reads as its fill value unless it holds data.
+            if destination[region].storage_statistics(query_not_stored=True).result().not_stored:
+                return False, nbytes
+        elif check_stored and destination[region].storage_statistics(query_fully_stored=True).result().fully_stored:
+            return False, nbytes
+        data = source_block.read().result()
+        destination[region].write(data).result()
+        return True, nbytes
+
+    return _run(blocks, copy_block, total_bytes, "blocks", jobs, show_progress, "copying")
+
+
+def copy_keys(source: Any, destination: Any, *, jobs: int, resume: bool, show_progress: bool) -> dict[str, Any]:
+    """Copy every key of one kvstore to another (``resume``: keys present there are skipped)."""
+    keys = sorted(source.list().result())
+    present = set(destination.list().result()) if resume else set()
+
+    def copy_key(key: bytes) -> tuple[bool, int]:
+        if key in present:
+            return False, 0
+        value = source.read(key).result().value
+        destination.write(key, value).result()
+        return True, len(value)
+
+    return _run(keys, copy_key, None, "keys", jobs, show_progress, "copying keys")
+
+
+def _run(
+    items: list[Any],
+    work: Callable[[Any], tuple[bool, int]],
+    total_bytes: int | None,
+    unit: str,
+    jobs: int,
+    show_progress: bool,
+    description: str,
+) -> dict[str, Any]:
+    """Run ``work`` over ``items`` with at most ``jobs`` in flight, drawing progress if asked."""
+    report: dict[str, Any] = {"copied": 0, "skipped": 0, "bytes": 0, "unit": unit}
+    bar = _ProgressBar(description, total_bytes if total_bytes is not None else len(items),
+                       by_bytes=total_bytes is not None) if show_progress else None
+    pending: set[concurrent.futures.Future[tuple[bool, int]]] = set()
+    queue = iter(items)
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ts-cp") as pool:
+            for item in itertools.islice(queue, jobs):
+                pending.add(pool.submit(work, item))
+            while pending:
+                done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    copied, nbytes = future.result()  # the first failure ends the copy
+                    report["copied" if copied else "skipped"] += 1
+                    if copied:
+                        report["bytes"] += nbytes
+                    if bar is not None:
+                        bar.advance(nbytes if total_bytes is not None else 1)
+                    for item in itertools.islice(queue, 1):
+                        pending.add(pool.submit(work, item))
+    except BaseException:
+        for future in pending:
+            future.cancel()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return report
+
+
+class _ProgressBar:
+    """A rich progress bar on stderr: bytes done, bytes/s and the time left."""
+
+    def __init__(self, description: str, total: int, *, by_bytes: bool) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        columns: list[Any] = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn()]
+        if by_bytes:
+            columns += [DownloadColumn(binary_units=True), TransferSpeedColumn()]
+        else:
+            columns += [MofNCompleteColumn()]
+        columns += [TextColumn("ETA"), TimeRemainingColumn()]
+        self._progress = Progress(*columns, console=Console(stderr=True), transient=False)
+        self._progress.start()
+        self._task = self._progress.add_task(description, total=total)
+
+    def advance(self, amount: int) -> None:
+        self._progress.advance(self._task, amount)
+
+    def close(self) -> None:
+        self._progress.stop()

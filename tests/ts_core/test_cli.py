@@ -1,0 +1,327 @@
+"""The ``ts`` command line, run as a subprocess on file:// arrays (ts_core.cli)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ts_core as ts
+
+pytest.importorskip("click")
+pytest.importorskip("rich")
+
+ENV = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+
+
+def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``python -m ts_core.cli ARGS`` with pipes (so neither stdout nor stderr is a terminal)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ts_core.cli", *args], capture_output=True, text=True, env=ENV, timeout=120
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"ts {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+    return result
+
+
+def url(path: Path) -> str:
+    return f"file://{path}"
+
+
+def make_array(path: Path, driver: str, data: np.ndarray, chunks: list[int], **options: object) -> ts.TensorStore:
+    store = ts.open(
+        {"driver": driver, "kvstore": f"{url(path)}/"},
+        create=True, dtype=data.dtype.name, shape=list(data.shape),
+        chunk_layout=ts.ChunkLayout(chunk_shape=chunks), **options,
+    ).result()
+    store.write(data).result()
+    return store
+
+
+def chunk_files(path: Path) -> dict[str, bytes]:
+    """Every stored chunk of an array (metadata excluded), by relative path."""
+    metadata = {".zarray", ".zattrs", "zarr.json", "attributes.json"}
+    return {
+        str(file.relative_to(path)): file.read_bytes()
+        for file in sorted(path.rglob("*"))
+        if file.is_file() and file.name not in metadata and not file.name.endswith(".__lock")
+    }
+
+
+@pytest.fixture
+def data() -> np.ndarray:
+    return np.arange(60 * 50, dtype=np.uint16).reshape(60, 50)
+
+
+def test_info_prints_schema_and_stored_chunks(tmp_path: Path, data: np.ndarray) -> None:
+    store = ts.open(
+        f"{url(tmp_path / 'a')}/|zarr3:", create=True, dtype=ts.uint16, shape=[60, 50], fill_value=7,
+        chunk_layout=ts.ChunkLayout(chunk_shape=[16, 16]), dimension_units=["4nm", None],
+    ).result()
+    store[0:20, 0:20].write(data[0:20, 0:20]).result()  # 4 of the 16 chunks stored
+
+    summary = json.loads(run("info", "--json", url(tmp_path / "a")).stdout)
+    assert summary["driver"] == "zarr3"
+    assert summary["dtype"] == "uint16"
+    assert summary["shape"] == [60, 50]
+    assert summary["read_chunk_shape"] == summary["write_chunk_shape"] == [16, 16]
+    assert summary["codec"]["driver"] == "zarr3"
+    assert summary["fill_value"] == 7
+    assert summary["dimension_units"] == [[4.0, "nm"], None]
+    assert summary["storage"] == {"stored_chunks": 4, "total_chunks": 16}
+
+    # The same facts as text, and from a JSON spec instead of a URL.
+    spec = json.dumps({"driver": "zarr3", "kvstore": f"{url(tmp_path / 'a')}/"})
+    text = run("info", spec).stdout
+    assert "stored chunks:  4 of 16 (25.0%)" in text
+    assert "write chunk:    16 x 16" in text
+    assert "domain:         { [0, 60*), [0, 50*) }" in text
+    assert "units:          4 nm, -" in text
+
+
+def test_ls_lists_arrays_and_groups_of_every_format(tmp_path: Path, data: np.ndarray) -> None:
+    make_array(tmp_path / "v2", "zarr", data, [32, 32])
+    make_array(tmp_path / "group3" / "v3", "zarr3", data.astype(np.float32), [32, 32])
+    (tmp_path / "group3" / "zarr.json").write_text('{"zarr_format": 3, "node_type": "group"}')
+    (tmp_path / ".zgroup").write_text('{"zarr_format": 2}')
+    make_array(tmp_path / "n5", "n5", data, [32, 32])
+    (tmp_path / "seg").mkdir()
+    (tmp_path / "seg" / "info").write_text(json.dumps({
+        "@type": "neuroglancer_multiscale_volume", "type": "image", "data_type": "uint8", "num_channels": 1,
+        "scales": [{"key": "8_8_8", "size": [10, 20, 30], "resolution": [8, 8, 8], "chunk_sizes": [[8, 8, 8]],
+                    "encoding": "raw", "voxel_offset": [0, 0, 0]}],
+    }))
+
+    nodes = {node["path"]: node for node in json.loads(run("ls", "--json", url(tmp_path)).stdout)}
+    assert nodes == {
+        ".": {"path": ".", "kind": "group", "driver": "zarr"},
+        "group3": {"path": "group3", "kind": "group", "driver": "zarr3"},
+        "group3/v3": {"path": "group3/v3", "kind": "array", "driver": "zarr3", "shape": [60, 50], "dtype": "float32"},
+        "n5": {"path": "n5", "kind": "array", "driver": "n5", "shape": [60, 50], "dtype": "uint16"},
+        "seg": {"path": "seg", "kind": "array", "driver": "neuroglancer_precomputed", "shape": [10, 20, 30, 1],
+                "dtype": "uint8", "scales": ["8_8_8"]},
+        "v2": {"path": "v2", "kind": "array", "driver": "zarr", "shape": [60, 50], "dtype": "uint16"},
+    }
+    lines = run("ls", url(tmp_path)).stdout.splitlines()
+    assert any(line.split() == ["array", "zarr", "v2", "uint16", "60", "x", "50"] for line in lines)
+
+    # Raw keys with their sizes (the path is a directory even without a trailing slash).
+    keys = run("ls", "--keys", url(tmp_path / "v2")).stdout.splitlines()
+    expected = {name: (tmp_path / "v2" / name).stat().st_size for name in os.listdir(tmp_path / "v2")}
+    assert {line.split()[0]: int(line.split()[1]) for line in keys} == expected
+    matched = json.loads(run("ls", "--keys", "--json", "--match", "0.*", url(tmp_path / "v2")).stdout)
+    assert [entry["key"] for entry in matched] == ["0.0", "0.1"]
+
+
+def test_cp_converts_zarr2_to_zarr3_equal_to_source(tmp_path: Path, data: np.ndarray) -> None:
+    import tensorstore
+
+    make_array(tmp_path / "src", "zarr", data, [16, 16])
+    # A 1 KiB limit over 2 jobs: blocks of 512 bytes, one 16 x 16 uint16 chunk each.
+    result = run("cp", "-v", "--memory-limit", str(1 / 1024), "-j", "2",
+                 url(tmp_path / "src"), f"{url(tmp_path / 'dst')}|zarr3:")
+    assert result.stdout.startswith("copied 16 blocks, skipped 0")
+    assert result.stderr == ""  # no progress bar: stderr is not a terminal
+
+    metadata = json.loads((tmp_path / "dst" / "zarr.json").read_text())
+    assert metadata["chunk_grid"]["configuration"]["chunk_shape"] == [16, 16]
+    assert metadata["data_type"] == "uint16"
+    copied = tensorstore.open({"driver": "zarr3", "kvstore": f"{url(tmp_path / 'dst')}/"}).result()
+    np.testing.assert_array_equal(copied.read().result(), data)
+
+
+def test_cp_converts_n5_to_zarr_with_schema_options(tmp_path: Path, data: np.ndarray) -> None:
+    import tensorstore
+
+    make_array(tmp_path / "src", "n5", data, [32, 32])
+    codec = json.dumps({"compressor": {"id": "zlib", "level": 1}})
+    run("cp", "--driver", "zarr", "--dtype", "int32", "--chunks", "20,25", "--codec", codec,
+        url(tmp_path / "src"), url(tmp_path / "dst"))
+
+    metadata = json.loads((tmp_path / "dst" / ".zarray").read_text())
+    assert metadata["chunks"] == [20, 25]
+    assert metadata["dtype"] == "<i4"
+    assert metadata["compressor"] == {"id": "zlib", "level": 1}
+    copied = tensorstore.open({"driver": "zarr", "kvstore": f"{url(tmp_path / 'dst')}/"}).result()
+    np.testing.assert_array_equal(copied.read().result(), data.astype(np.int32))
+
+
+def test_cp_resume_writes_only_the_missing_chunks(tmp_path: Path, data: np.ndarray) -> None:
+    make_array(tmp_path / "src", "zarr3", data, [16, 16])
+    # A partial copy: the first row of chunks is at the destination (holding other values, so a
+    # rewrite would show), the rest is not.
+    destination = make_array(tmp_path / "dst", "zarr3", np.zeros_like(data), [16, 16])
+    marker = np.full((16, 50), 9, dtype=np.uint16)
+    destination[0:16].write(marker).result()
+    before = chunk_files(tmp_path / "dst")
+    assert len(before) == 4
+
+    one_chunk = str(16 * 16 * 2 * 2 / (1 << 20))  # blocks of one chunk each, 2 jobs
+    result = run("cp", "-v", "--resume", "-j", "2", "--memory-limit", one_chunk,
+                 url(tmp_path / "src"), url(tmp_path / "dst"))
+    assert result.stdout.startswith("copied 12 blocks, skipped 4")
+
+    after = chunk_files(tmp_path / "dst")
+    assert {key: after[key] for key in before} == before  # the stored chunks were not rewritten
+    assert len(after) == 16
+    final = ts.open(f"{url(tmp_path / 'dst')}/|zarr3:").result().read().result()
+    np.testing.assert_array_equal(final[0:16], marker)
+    np.testing.assert_array_equal(final[16:], data[16:])
+
+    # A second resume finds everything stored and writes nothing.
+    again = run("cp", "-v", "--resume", url(tmp_path / "src"), url(tmp_path / "dst"))
+    assert again.stdout.startswith("copied 0 blocks, skipped 1")
+
+
+def test_cp_keys_copies_a_kvstore_and_refuses_a_nonempty_destination(tmp_path: Path, data: np.ndarray) -> None:
+    make_array(tmp_path / "src", "zarr", data, [32, 32])
+    run("cp", "--keys", f"{url(tmp_path / 'src')}/", f"{url(tmp_path / 'copy')}/")
+    assert chunk_files(tmp_path / "copy") == chunk_files(tmp_path / "src")
+    assert (tmp_path / "copy" / ".zarray").read_bytes() == (tmp_path / "src" / ".zarray").read_bytes()
+
+    refused = run("cp", url(tmp_path / "src"), url(tmp_path / "copy"), check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"ts: error: destination {url(tmp_path / 'copy')}/ is not empty"
+        " (--resume continues a copy, --overwrite replaces an array)\n"
+    )
+
+
+def test_search_and_spec(tmp_path: Path, data: np.ndarray) -> None:
+    make_array(tmp_path / "x" / "a", "zarr", data, [32, 32])
+    make_array(tmp_path / "b", "n5", data, [32, 32])
+
+    found = [json.loads(line) for line in run("search", "--brief", url(tmp_path)).stdout.splitlines()]
+    assert found == [
+        {"driver": "n5", "kvstore": {"driver": "file", "path": f"{tmp_path}/b/"}},
+        {"driver": "zarr", "kvstore": {"driver": "file", "path": f"{tmp_path}/x/a/"}},
+    ]
+    full = json.loads(run("spec", url(tmp_path / "x" / "a")).stdout)
+    assert full["metadata"]["chunks"] == [32, 32]
+    assert full == ts.open(f"{url(tmp_path / 'x' / 'a')}/|zarr2:").result().spec().to_json()
+    parsed = json.loads(run("spec", "--no-open", "--compact", f"{url(tmp_path)}/b|n5:").stdout)
+    assert parsed == {"driver": "n5", "kvstore": {"driver": "file", "path": f"{tmp_path}/b/"}}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["info", "foo://bucket/a"], 'ts: error: Parsing spec from url: "foo://bucket/a": unsupported URL scheme "foo"'),
+        (["info", "{MISSING}"], 'ts: error: Error opening "auto" driver: Failed to detect format for local file "{MISSING}"'),
+        (["info", "{MISSING}|zarr3:"], "ts: error: cannot open: no array at 'file://{MISSING}/' (zarr.json is missing)"),
+        (["info", '{"driver": "zarr3",'], "ts: error: TARGET is not valid JSON: Expecting"),
+        (["cp", "@{MISSING}.json", "memory://"], "ts: error: SOURCE: cannot read '{MISSING}.json'"),
+    ],
+)
+def test_errors_are_one_line_with_exit_status_1(tmp_path: Path, args: list[str], message: str) -> None:
+    missing = str(tmp_path / "nothing")
+    args = [arg.replace("{MISSING}", missing) for arg in args]
+    result = run(*args, check=False)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert message.replace("{MISSING}", missing) in result.stderr
+    assert result.stderr.startswith("ts: error: ")
+
+
+def test_usage_errors_exit_2_and_debug_shows_the_traceback(tmp_path: Path) -> None:
+    unknown = run("info", "--frobnicate", "memory://", check=False)
+    assert unknown.returncode == 2
+    assert unknown.stderr.startswith("ts: error: No such option")
+    assert "--frobnicate" in unknown.stderr
+    assert unknown.stderr.count("\n") == 1
+    chunks = run("cp", "--chunks", "4", url(tmp_path), "memory://x/", check=False)
+    assert chunks.returncode in (1, 2)
+    assert chunks.stderr.count("\n") == 1
+
+    debug = run("--debug", "info", url(tmp_path / "nothing"), check=False)
+    assert debug.returncode == 1
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "Failed to detect format" in debug.stderr
+
+
+def test_console_script_runs(tmp_path: Path, data: np.ndarray) -> None:
+    script = Path(sys.executable).parent / "ts"
+    assert script.exists(), "the ts console script is installed beside the interpreter"
+    make_array(tmp_path / "a", "zarr", data, [32, 32])
+    result = subprocess.run([str(script), "info", "--json", "--no-stats", url(tmp_path / "a")],
+                            capture_output=True, text=True, env=ENV, timeout=120, check=True)
+    assert json.loads(result.stdout)["shape"] == [60, 50]
+    assert subprocess.run([str(script), "--help"], capture_output=True, text=True, env=ENV,
+                          timeout=60).stdout.startswith("Usage: ts ")
+
+
+def run_on_terminal(*args: str) -> tuple[int, str]:
+    """Run ``ts ARGS`` with stdout and stderr on a pseudo-terminal; its exit status and output."""
+    primary, secondary = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "ts_core.cli", *args], stdin=subprocess.DEVNULL,
+                               stdout=secondary, stderr=secondary, env={**ENV, "TERM": "xterm"})
+    os.close(secondary)
+    output = bytearray()
+    while True:
+        ready, _, _ = select.select([primary], [], [], 60)
+        if not ready:
+            process.kill()
+            raise AssertionError("no output from ts on the terminal")
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closes when the process ends
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(primary)
+    return process.wait(timeout=60), output.decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
+    data = np.arange(256 * 256, dtype=np.float32).reshape(256, 256)
+    make_array(tmp_path / "src", "zarr3", data, [64, 64])
+
+    one_chunk = str(64 * 64 * 4 / (1 << 20))  # 16 blocks: the bar moves and measures a speed
+    status, output = run_on_terminal("cp", "-j", "1", "--memory-limit", one_chunk,
+                                     url(tmp_path / "src"), url(tmp_path / "dst"))
+    assert status == 0, output
+    assert "copying" in output
+    assert "256.0/256.0 KiB" in output  # bytes done of the total, bytes/s and the time left
+    assert re.search(r"\d+(\.\d+)? [KMG]?i?B/s", output)
+    assert "ETA" in output
+    np.testing.assert_array_equal(ts.open(url(tmp_path / "dst")).result().read().result(), data)
+
+    quiet = run("cp", url(tmp_path / "src"), url(tmp_path / "quiet"))
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+
+
+def test_versions_lists_an_ocdbt_database(tmp_path: Path) -> None:
+    pytest.importorskip("ts_ocdbt")
+    database = ts.KvStore.open({"driver": "ocdbt", "base": f"{url(tmp_path / 'db')}/"}).result()
+    database.write("a", b"1").result()
+    database.write("b", b"22").result()
+
+    listed = json.loads(run("versions", "--json", f"{url(tmp_path / 'db')}/|ocdbt:").stdout)
+    assert [version["num_keys"] for version in listed][-2:] == [1, 2]
+    assert listed[-1]["generation_number"] == len(listed)
+    same = json.loads(run("versions", "--json", f"{url(tmp_path / 'db')}/").stdout)  # the base kvstore
+    assert same == listed
+    text = run("versions", f"{url(tmp_path / 'db')}/").stdout.splitlines()
+    assert text[0].split()[:2] == ["generation", "commit"]
+    assert len(text) == len(listed) + 1
+
+
+def test_versions_without_ts_ocdbt_is_a_one_line_error(tmp_path: Path) -> None:
+    code = (
+        "import sys; sys.modules['ts_ocdbt'] = None\n"
+        "from ts_core.cli import main\n"
+        f"sys.exit(main(['versions', {url(tmp_path)!r}]))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == "ts: error: ts versions needs the ts-ocdbt distribution (pip install ts-ocdbt)\n"
