@@ -93,7 +93,8 @@ def cp(
         elapsed = time.perf_counter() - started
         rate = report["bytes"] / elapsed if elapsed > 0 else 0.0
         click.echo(
-            f"copied {report['copied']} {report['unit']}, skipped {report['skipped']}"
+            f"copied {report['copied']} {report['unit'] if report['copied'] != 1 else report['unit'][:-1]},"
+            f" skipped {report['skipped']}"
             f" ({human_bytes(report['bytes'])} in {elapsed:.2f} s, {human_bytes(rate)}/s)"
         )
 

@@ -105,7 +105,7 @@ def _text_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
         ("fill value", json.dumps(summary["fill_value"])),
     ]
     units = summary["dimension_units"]
-    if units is not None:
+    if units is not None and any(unit is not None for unit in units):
         rows.append(("units", ", ".join("-" if unit is None else _unit_text(unit) for unit in units)))
     if labels and any(labels):
         rows.append(("labels", ", ".join(label or "-" for label in labels)))
