@@ -769,3 +769,27 @@ def test_node_cache_usable_in_a_forked_child_while_a_parent_thread_holds_it(tmp_
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     pytest.fail("the forked child deadlocked on the node cache's lock")
+
+
+def test_commit_on_top_of_a_numbered_wheel_database(tmp_path: Path) -> None:
+    spec = {
+        "driver": "ocdbt",
+        "base": f"file://{tmp_path}/",
+        "config": {"manifest_kind": "numbered"},
+    }
+    wheel = ts.KvStore.open(spec).result()
+    wheel[b"a"] = b"1"
+    wheel[b"b"] = b"2" * 300
+    db = Database(file_base(tmp_path))
+    assert db.manifest is not None
+    assert db.manifest.config.manifest_kind == MANIFEST_KIND_NUMBERED
+    db.model = {b"a": b"1", b"b": b"2" * 300}
+    result = db.commit([Write(b"c", b"3")], [DeleteRange(b"a", b"b")])
+    assert [key for key, _ in result.manifest_files] == [b"manifest.0000000000000004"]
+    assert wheel_contents(tmp_path) == {b"b": b"2" * 300, b"c": b"3"}
+    assert wheel_contents(tmp_path, 3) == {b"a": b"1", b"b": b"2" * 300}
+    wheel = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
+    wheel[b"d"] = b"4"
+    assert (
+        sorted(name.name for name in tmp_path.glob("manifest.*"))[-1] == "manifest.0000000000000005"
+    )
