@@ -364,3 +364,17 @@ def test_a_cached_manifest_sees_other_writers(tmp_path: Path, kind: str) -> None
     assert ours.list().result() == [b"a", b"b"]
     ours["c"] = b"4"  # committed on top of the wheel's version
     assert theirs.list().result() == [b"a", b"b", b"c"]
+
+
+def test_old_numbered_manifests_are_deleted(tmp_path: Path) -> None:
+    """As tensorstore, a numbered database keeps its newest 128 manifest.<n> files."""
+    spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/",
+            "config": {"manifest_kind": "numbered"}, "context": {"file_io_sync": False}}
+    store = ts.KvStore.open(spec).result()
+    for index in range(144):
+        store["k"] = str(index).encode()
+    numbered = sorted(p.name for p in (tmp_path / "db").glob("manifest.0*"))
+    assert numbered[0] == "manifest.0000000000000010"  # 1..15 deleted at generation 144
+    assert numbered[-1] == "manifest.0000000000000090"
+    assert tensorstore.KvStore.open(spec).result()["k"] == b"143"
+    assert ts.KvStore.open({**spec, "version": 20}).result()["k"] == b"19"

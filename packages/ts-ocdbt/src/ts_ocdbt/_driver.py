@@ -37,12 +37,13 @@ from ts_core.kvstore import (
     ReadResult,
     StagedWrite,
     TimestampedStorageGeneration,
+    prefix_range,
 )
 
 from . import _spec
 from ._io import OcdbtIO, value_generation
 from ._spec import OcdbtSpec, VersionSpec
-from ._writer import DataFilePrefixes, Write, WriterOptions, commit
+from ._writer import DataFilePrefixes, Write, WriterOptions, commit, obsolete_numbered_manifests
 from .format import (
     DEFAULT_MAX_DECODED_NODE_BYTES,
     DEFAULT_MAX_INLINE_VALUE_BYTES,
@@ -61,6 +62,7 @@ from .format import (
     ZstdCompression,
     decode_manifest,
     numbered_manifest_key,
+    parse_numbered_manifest_key,
     read_manifest,
 )
 
@@ -68,6 +70,8 @@ __all__ = ["OcdbtDriver", "find_version", "iterate", "lookup"]
 
 #: How many times a commit is retried after losing the race for the manifest.
 _MAX_COMMIT_ATTEMPTS: Final = 10_000
+#: A committer looks for numbered manifests to delete every this many generations.
+_NUMBERED_CLEANUP_INTERVAL: Final = 16
 #: Fewest threads of a driver's pool: operations mostly wait for the base's I/O, and
 #: writes waiting together are committed together.
 _MIN_THREADS: Final = 64
@@ -502,7 +506,22 @@ class OcdbtDriver(KvStoreDriver):
                 stamp = self._manifest_store.driver.write(prefix + key, data, NO_VALUE)
                 if stamp.generation == UNKNOWN:
                     return None
+                generation = parse_numbered_manifest_key(key)
+                if generation is not None and generation % _NUMBERED_CLEANUP_INTERVAL == 0:
+                    self._delete_obsolete_numbered_manifests(generation)
         return manifest_generation
+
+    def _delete_obsolete_numbered_manifests(self, generation: int) -> None:
+        """Delete the numbered manifests far older than ``generation`` (tensorstore keeps
+        the newest 128, so readers of a recent one can finish)."""
+        prefix = self._manifest_store.path.encode("utf-8")
+        present = []
+        for key in self._manifest_store.driver.list(prefix_range(prefix + b"manifest.")):
+            number = parse_numbered_manifest_key(key[len(prefix):])
+            if number is not None:
+                present.append(number)
+        for key in obsolete_numbered_manifests(present, generation):
+            self._manifest_store.driver.write(prefix + key, None, None)
 
 
 #: Every open driver, so a forked child can reset their locks.
