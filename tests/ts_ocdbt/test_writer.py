@@ -791,5 +791,5 @@ def test_commit_on_top_of_a_numbered_wheel_database(tmp_path: Path) -> None:
     wheel = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
     wheel[b"d"] = b"4"
     assert (
-        sorted(name.name for name in tmp_path.glob("manifest.*"))[-1] == "manifest.0000000000000005"
+        sorted(name.name for name in tmp_path.glob("manifest.0*"))[-1] == "manifest.0000000000000005"
     )
