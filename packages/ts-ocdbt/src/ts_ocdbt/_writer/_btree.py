@@ -277,6 +277,9 @@ class _TreeWriter:
         high: bytes | None,
         is_root: bool,
     ) -> list[_Child] | None:
+        """The entries replacing the interior ``node`` (full keys: ``node_prefix`` + its
+        keys): children no mutation reaches are kept by reference, children one delete
+        range covers are dropped unread, the others are visited; None if none changed."""
         entries: Sequence[InteriorNodeEntry] = node.entries  # type: ignore[assignment]
         keys = [node_prefix + entry.key for entry in entries]
         count = len(entries)
