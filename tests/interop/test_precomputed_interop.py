@@ -88,6 +88,8 @@ def spec(path: Path, case: Case | None = None, scale: int | None = None, **membe
     if case is not None and scale is not None:
         json_value["scale_metadata"] = {**SCALES[scale], "encoding": case.encoding, **case.members[scale]}
         if scale == 0:
+            # The wheel refuses to add a scale without multiscale_metadata to a uint32/uint64
+            # volume of type "image" (it takes such a spec to mean "segmentation"); ts adds it.
             json_value["multiscale_metadata"] = {
                 "type": "segmentation" if case.data_type in ("uint32", "uint64") else "image",
                 "data_type": case.data_type, "num_channels": case.num_channels,
