@@ -175,6 +175,18 @@ def test_groups(store: tuple[Path, int], consolidated: bool | None) -> None:
     assert xr.open_dataset(path, engine="ts", group="sub/deeper").attrs == {"level": 2}
 
 
+@pytest.mark.parametrize("consolidated", [None, False])
+def test_datatree_equals_zarr_engine(store: tuple[Path, int], consolidated: bool | None) -> None:
+    path, _ = store
+    for group in (None, "sub"):
+        ours = xr.open_datatree(path, engine="ts", group=group, consolidated=consolidated)
+        theirs = xr.open_datatree(path, engine="zarr", group=group, consolidated=consolidated)
+        xr.testing.assert_identical(ours, theirs)
+    tree = xr.open_datatree(path, engine="ts")
+    assert [node.path for node in tree.subtree] == ["/", "/sub", "/sub/deeper"]
+    assert list(xr.open_groups(path, engine="ts", group="sub")) == ["/", "/deeper"]
+
+
 _SELECTIONS = [
     {"time": 3},
     {"time": -1, "x": slice(1, 5)},

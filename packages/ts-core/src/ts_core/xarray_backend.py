@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 try:
-    from xarray import Variable
+    from xarray import DataTree, Variable
     from xarray.backends import (
         AbstractDataStore,
         BackendArray,
@@ -245,6 +245,7 @@ class TsBackendEntrypoint(BackendEntrypoint):
     """
 
     description = "Open zarr v2 and v3 groups with ts, a pure-Python TensorStore"
+    supports_groups = True
     url = "https://github.com/google/tensorstore"
     open_dataset_parameters = (
         "filename_or_obj",
@@ -298,6 +299,37 @@ class TsBackendEntrypoint(BackendEntrypoint):
             use_cftime=use_cftime,
             decode_timedelta=decode_timedelta,
         )
+
+    def open_groups_as_dict(
+        self,
+        filename_or_obj: Any,
+        *,
+        group: str | None = None,
+        zarr_format: int | None = None,
+        consolidated: bool | None = None,
+        context: ts.Context | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Every group from ``group`` (the root by default) down, each opened as a Dataset by
+        :meth:`open_dataset`, keyed by its path below ``group`` (``"/"``, ``"/a"``, ``"/a/b"``)."""
+        root, hinted_format, context = _root_kvstore(filename_or_obj, context)
+        prefix = _group_prefix(group)
+        paths = _group_paths(root, prefix, zarr_format or hinted_format, consolidated)
+        return {
+            "/" + path: self.open_dataset(
+                root,
+                group=prefix + path,
+                zarr_format=zarr_format or hinted_format,
+                consolidated=consolidated,
+                context=context,
+                **options,
+            )
+            for path in paths
+        }
+
+    def open_datatree(self, filename_or_obj: Any, **options: Any) -> Any:
+        """The groups of :meth:`open_groups_as_dict` as an ``xarray.DataTree``."""
+        return DataTree.from_dict(self.open_groups_as_dict(filename_or_obj, **options))
 
     def guess_can_open(self, filename_or_obj: Any) -> bool:
         """Only what is unmistakably for ts: ts objects, zarr driver specs and URL pipelines
@@ -390,6 +422,10 @@ def _group_prefix(group: str | None) -> str:
         raise TypeError(f"group: expected a str, but received {type(group).__name__}")
     stripped = group.strip("/")
     return stripped + "/" if stripped else ""
+
+
+def _read_json_key(kvstore: ts.KvStore, key: str) -> Any:
+    return _read_json(kvstore, {key: kvstore.read(key)}, key)
 
 
 def _read_json(kvstore: ts.KvStore, futures: Mapping[str, Any], key: str) -> Any:
@@ -503,6 +539,69 @@ def _v2_consolidated(
         if name is not None:
             found[name] = (metadata, entries.get(f"{prefix}{name}/{_V2_ATTRIBUTES_KEY}") or {})
     return found
+
+
+def _group_paths(
+    root: ts.KvStore, prefix: str, zarr_format: int | None, consolidated: bool | None
+) -> list[str]:
+    """The group at ``prefix`` ('') and every group below it, as paths relative to it, parents
+    before children: from consolidated metadata when present, else by listing."""
+    zarr_format, _, _ = _read_group(root, prefix, zarr_format, consolidated)  # checks it exists
+    node_types = (
+        _consolidated_node_types(root, prefix, zarr_format) if consolidated is not False else None
+    )
+    if node_types is None:
+        node_types = _listed_node_types(root, prefix, zarr_format)
+    paths = {path for path, node_type in node_types.items() if node_type == "group" and path}
+    return ["", *sorted(paths, key=lambda path: (path.count("/"), path))]
+
+
+def _consolidated_node_types(
+    root: ts.KvStore, prefix: str, zarr_format: int
+) -> dict[str, str] | None:
+    """Path below ``prefix`` -> "group" or "array", for every node consolidated metadata lists
+    (None without consolidated metadata)."""
+    if zarr_format == 3:
+        for group_key, key_prefix in ((prefix + _V3_METADATA_KEY, ""), (_V3_METADATA_KEY, prefix)):
+            consolidated = (_read_json_key(root, group_key) or {}).get("consolidated_metadata")
+            if isinstance(consolidated, Mapping) and isinstance(
+                consolidated.get("metadata"), Mapping
+            ):
+                return {
+                    key[len(key_prefix) :]: str(metadata.get("node_type"))
+                    for key, metadata in consolidated["metadata"].items()
+                    if key.startswith(key_prefix)
+                }
+        return None
+    consolidated_json = _read_json_key(root, _V2_CONSOLIDATED_KEY)
+    if consolidated_json is None:
+        return None
+    return _v2_node_types(list(consolidated_json.get("metadata") or {}), prefix)
+
+
+def _listed_node_types(root: ts.KvStore, prefix: str, zarr_format: int) -> dict[str, str]:
+    keys = [key.decode() for key in root.list(prefix_range(prefix.encode())).result()]
+    if zarr_format == 2:
+        return _v2_node_types(keys, prefix)
+    suffix = "/" + _V3_METADATA_KEY
+    reads = {
+        key[len(prefix) : -len(suffix)]: root.read(key) for key in keys if key.endswith(suffix)
+    }
+    node_types = {}
+    for path, future in reads.items():
+        result = future.result()
+        if result.state == "value":
+            node_types[path] = str(json.loads(result.value).get("node_type"))
+    return node_types
+
+
+def _v2_node_types(keys: Iterable[str], prefix: str) -> dict[str, str]:
+    node_types = {}
+    for key in keys:
+        for suffix, node_type in (("/" + _V2_GROUP_KEY, "group"), ("/" + _V2_ARRAY_KEY, "array")):
+            if key.startswith(prefix) and key.endswith(suffix):
+                node_types[key[len(prefix) : -len(suffix)]] = node_type
+    return node_types
 
 
 def _v2_listed(root: ts.KvStore, prefix: str) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
