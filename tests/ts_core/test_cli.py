@@ -9,6 +9,7 @@ import re
 import select
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -219,6 +220,7 @@ def test_search_and_spec(tmp_path: Path, data: np.ndarray) -> None:
         (["info", "{MISSING}|zarr3:"], "ts: error: cannot open: no array at 'file://{MISSING}/' (zarr.json is missing)"),
         (["info", '{"driver": "zarr3",'], "ts: error: TARGET is not valid JSON: Expecting"),
         (["cp", "@{MISSING}.json", "memory://"], "ts: error: SOURCE: cannot read '{MISSING}.json'"),
+        (["--context", '{"nope": 3}', "info", "memory://"], 'ts: error: context.nope: Invalid context resource identifier: "nope"'),
     ],
 )
 def test_errors_are_one_line_with_exit_status_1(tmp_path: Path, args: list[str], message: str) -> None:
@@ -242,7 +244,7 @@ def test_usage_errors_exit_2_and_debug_shows_the_traceback(tmp_path: Path) -> No
     assert chunks.returncode in (1, 2)
     assert chunks.stderr.count("\n") == 1
 
-    debug = run("--debug", "info", url(tmp_path / "nothing"), check=False)
+    debug = run("info", url(tmp_path / "nothing"), "--debug", check=False)  # global options may follow
     assert debug.returncode == 1
     assert "Traceback (most recent call last)" in debug.stderr
     assert "Failed to detect format" in debug.stderr
@@ -325,3 +327,48 @@ def test_versions_without_ts_ocdbt_is_a_one_line_error(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert result.returncode == 1
     assert result.stderr == "ts: error: ts versions needs the ts-ocdbt distribution (pip install ts-ocdbt)\n"
+
+
+def test_blocks_are_whole_chunks_that_tile_the_domain() -> None:
+    from ts_core.cli._copy import block_shape, iter_blocks
+
+    shape, chunk = [100, 70, 9], [16, 32, 9]
+    block = block_shape(shape, chunk, itemsize=2, budget=16 * 32 * 9 * 2 * 5)  # room for 5 chunks
+    assert block == [32, 70, 9]  # the last dimensions whole first (3 chunks, clipped to 70), then 2 rows
+    cells = np.zeros(shape, dtype=np.int32)
+    for region in iter_blocks(shape, block, [0, 0, 0]):
+        assert all(part.start % step == 0 for part, step in zip(region, chunk, strict=True))
+        cells[region] += 1
+    assert (cells == 1).all()
+    assert block_shape(shape, chunk, itemsize=8, budget=1) == [16, 32, 9]  # never below one chunk
+
+
+def test_copy_memory_is_bounded_by_the_limit_not_the_array(tmp_path: Path) -> None:
+    from ts_core.cli._copy import copy_array
+
+    context = ts.Context({"file_io_sync": False})
+    shape = [6144, 4096]  # 48 MiB of uint16 in 128 KiB chunks
+    rows = np.arange(shape[0], dtype=np.uint16)[:, None]
+    source = ts.open(f"{url(tmp_path / 'src')}/|zarr3:", create=True, dtype=ts.uint16, shape=shape,
+                     chunk_layout=ts.ChunkLayout(chunk_shape=[256, 256]), context=context).result()
+    for start in range(0, shape[0], 256):
+        source[start:start + 256].write(np.broadcast_to(rows[start:start + 256], (256, shape[1]))).result()
+
+    def peak_of_copy(name: str, memory_limit: int) -> int:
+        destination = ts.open(f"{url(tmp_path / name)}/|zarr3:", create=True, dtype=ts.uint16, shape=shape,
+                              chunk_layout=ts.ChunkLayout(chunk_shape=[256, 256]), context=context).result()
+        tracemalloc.start()
+        report = copy_array(source, destination, memory_limit=memory_limit, jobs=2, check_stored=False,
+                            show_progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert report["bytes"] == 48 << 20
+        np.testing.assert_array_equal(destination[::97, ::401].read().result(),
+                                      np.broadcast_to(rows[::97], (len(rows[::97]), len(range(0, 4096, 401)))))
+        return peak
+
+    bounded = peak_of_copy("bounded", 2 << 20)  # 2 blocks of 1 MiB in flight
+    whole = peak_of_copy("whole", 128 << 20)  # the whole array in one block
+    # Blocks in flight, plus a few finished ones the library's idle threads still reference.
+    assert bounded < 20 << 20, f"a copy limited to 2 MiB peaked at {bounded >> 20} MiB"
+    assert whole > 48 << 20  # the measure sees a whole-array block

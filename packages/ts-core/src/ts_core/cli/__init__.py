@@ -53,8 +53,8 @@ _register()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ts`` with ``argv`` (default: the process's arguments); returns the exit status."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args[: args.index("--")] if "--" in args else "--debug" in args
+    args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
+    debug = args[:1] == ["--debug"]
     try:
         result: Any = cli.main(args=args, prog_name="ts", standalone_mode=False)
     except click.exceptions.Exit as done:
@@ -79,6 +79,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(_one_line(error))
         return EXIT_ERROR
     return result if isinstance(result, int) else 0
+
+
+def _hoist_global_options(args: list[str]) -> list[str]:
+    """Move ``--debug`` and ``--context JSON`` to the front, so they may follow the command
+    (``ts info URL --debug``) as well as precede it."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg == "--debug":
+            hoisted.insert(0, arg)
+        elif arg == "--context" and index + 1 < len(args):
+            hoisted += [arg, args[index + 1]]
+            index += 1
+        elif arg.startswith("--context="):
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
 
 
 def _one_line(error: BaseException) -> str:

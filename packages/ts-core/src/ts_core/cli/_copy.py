@@ -231,8 +231,8 @@ def iter_blocks(shape: list[int], block: list[int], origin: list[int]) -> Iterat
 def copy_array(
     source: Any, destination: Any, *, memory_limit: int, jobs: int, check_stored: bool, show_progress: bool
 ) -> dict[str, Any]:
-    """Copy block by block, ``jobs`` blocks in flight; skip blocks stored already (``check_stored``)
-    and blocks the source has no chunk of."""
+    """Copy block by block, ``jobs`` blocks in flight; with ``check_stored``, skip the blocks
+    whose destination chunks are all stored already."""
     shape = [int(extent) for extent in source.shape]
     layout = destination.chunk_layout
     chunk = [int(extent) if extent else shape[dim] or 1 for dim, extent in enumerate(layout.write_chunk.shape)]
@@ -245,15 +245,11 @@ def copy_array(
 
     def copy_block(region: tuple[slice, ...]) -> tuple[bool, int]:
         nbytes = math.prod(part.stop - part.start for part in region) * source_itemsize
-        source_block = source[region]
-        if source_block.storage_statistics(query_not_stored=True).result().not_stored:
-            # Nothing stored there: the destination reads as its fill value unless it holds data.
-            if destination[region].storage_statistics(query_not_stored=True).result().not_stored:
-                return False, nbytes
-        elif check_stored and destination[region].storage_statistics(query_fully_stored=True).result().fully_stored:
+        if check_stored and destination[region].storage_statistics(query_fully_stored=True).result().fully_stored:
             return False, nbytes
-        data = source_block.read().result()
-        destination[region].write(data).result()
+        # A source chunk that is not stored reads as the fill value, and a destination chunk
+        # equal to its fill value is not stored: sparse sources stay sparse with no check here.
+        destination[region].write(source[region].read().result()).result()
         return True, nbytes
 
     return _run(blocks, copy_block, total_bytes, "blocks", jobs, show_progress, "copying")
