@@ -318,6 +318,24 @@ def test_versions_lists_an_ocdbt_database(tmp_path: Path) -> None:
     assert len(text) == len(listed) + 1
 
 
+def test_cp_into_an_ocdbt_database_then_search_finds_it(tmp_path: Path, data: np.ndarray) -> None:
+    pytest.importorskip("ts_ocdbt")
+    import tensorstore
+
+    make_array(tmp_path / "src", "zarr", data, [32, 32])
+    run("cp", "--driver", "zarr3", url(tmp_path / "src"), f"{url(tmp_path / 'db')}/|ocdbt:arrays/a/")
+
+    inside = {"driver": "ocdbt", "base": f"{url(tmp_path / 'db')}/", "path": "arrays/a/"}
+    copied = tensorstore.open({"driver": "zarr3", "kvstore": inside}).result()
+    np.testing.assert_array_equal(copied.read().result(), data)
+    found = [json.loads(line) for line in run("search", "--brief", url(tmp_path)).stdout.splitlines()]
+    assert [(spec["driver"], spec["kvstore"]["driver"], spec["kvstore"].get("path")) for spec in found] == [
+        ("zarr", "file", f"{tmp_path}/src/"),
+        ("zarr3", "ocdbt", "arrays/a/"),  # databases are searched after the arrays beside them
+    ]
+    assert len(json.loads(run("versions", "--json", f"{url(tmp_path / 'db')}/").stdout)) >= 1
+
+
 def test_versions_without_ts_ocdbt_is_a_one_line_error(tmp_path: Path) -> None:
     code = (
         "import sys; sys.modules['ts_ocdbt'] = None\n"
