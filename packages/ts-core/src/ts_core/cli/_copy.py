@@ -24,7 +24,11 @@ from ._common import (
 
 MIB = 1 << 20
 #: Driver names a user may write for a format, and the driver id they mean.
-DRIVER_ALIASES = {"zarr2": "zarr", "precomputed": "neuroglancer_precomputed"}
+DRIVER_ALIASES = {
+    "zarr2": "zarr",
+    "precomputed": "neuroglancer_precomputed",
+    "neuroglancer-precomputed": "neuroglancer_precomputed",  # its URL scheme
+}
 
 
 @click.command()
