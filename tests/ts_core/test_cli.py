@@ -187,6 +187,10 @@ def test_cp_keys_copies_a_kvstore_and_refuses_a_nonempty_destination(tmp_path: P
     run("cp", "--keys", f"{url(tmp_path / 'src')}/", f"{url(tmp_path / 'copy')}/")
     assert chunk_files(tmp_path / "copy") == chunk_files(tmp_path / "src")
     assert (tmp_path / "copy" / ".zarray").read_bytes() == (tmp_path / "src" / ".zarray").read_bytes()
+    (tmp_path / "copy" / "1.1").unlink()
+    resumed = run("cp", "--keys", "--resume", "-v", url(tmp_path / "src"), url(tmp_path / "copy"))  # directories
+    assert resumed.stdout.startswith("copied 1 key, skipped 4 ")
+    assert chunk_files(tmp_path / "copy") == chunk_files(tmp_path / "src")
 
     refused = run("cp", url(tmp_path / "src"), url(tmp_path / "copy"), check=False)
     assert refused.returncode == 1

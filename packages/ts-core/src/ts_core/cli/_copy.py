@@ -82,7 +82,7 @@ def cp(
     if raw_keys:
         if driver or dtype or chunks or codec:
             raise click.UsageError("--keys copies values as they are: --driver, --dtype, --chunks and --codec do not apply")
-        report = copy_keys(kvstore_of(source, context), kvstore_of(destination, context),
+        report = copy_keys(kvstore_of(source, context, directory=True), kvstore_of(destination, context, directory=True),
                            jobs=jobs, resume=resume, show_progress=show_progress)
     else:
         source_store = _open_source(source, context)
