@@ -215,6 +215,10 @@ def created_sharding(lib: Any, layout: dict[str, Any] | None, codec: dict[str, A
         ({"write_chunk_shape_soft_constraint": [1000, 3000, 0, 0]}, None, {}),
         (None, {"shard_data_encoding": "raw"}, {}),
         ({"write_chunk_elements": 8_000_000_000}, None, {"sharding": None}),
+        # A hard write chunk shape is the shards' box; only the read chunk must match chunk_size.
+        ({"write_chunk_shape": [1024, 1024, 512, 2], "read_chunk_shape": [64, 64, 64, 2]}, None, {}),
+        ({"write_chunk_shape": [512, 512, 512, 0]}, None, {}),
+        ({"write_chunk_shape": [128, 0, 0, 0], "write_chunk_elements": 64**3 * 16}, None, {}),
     ],
 )
 def test_new_scales_choose_sharding_as_tensorstore(layout: Any, codec: Any, scale: Any) -> None:
