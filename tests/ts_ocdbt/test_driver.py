@@ -301,6 +301,70 @@ def test_generations_behave_as_the_wheels(tmp_path: Path) -> None:
     assert ours.read("absent").result().stamp.generation == theirs.read("absent").result().stamp.generation
 
 
+def _version_shapes(path: Path) -> list[tuple[int, bool, int]]:
+    """Generation number, whether the tree is non-empty, and key count of every version,
+    as the wheel's dump lists them (commit times and data file names left out)."""
+    dumped = tensorstore.ocdbt.dump(tensorstore.KvStore.open(f"file://{path}/").result()).result()
+    return [
+        (v["generation_number"], "location" in v["root"], v["root"]["statistics"]["num_keys"])
+        for v in dumped["versions"]
+    ]
+
+
+def _apply(library: Any, spec: dict[str, Any], operations: list[tuple[Any, ...]]) -> None:
+    store = library.KvStore.open(spec).result()
+    for name, *arguments in operations:
+        if name == "write":
+            store.write(*arguments).result()
+        elif name == "if_equal":
+            key, value, condition = arguments
+            store.write(key, value, if_equal=condition).result()
+        elif name == "delete_range":
+            store.delete_range(library.KvStore.KeyRange(*arguments)).result()
+        else:
+            txn = library.Transaction(atomic=True)
+            for key, value in arguments:
+                store.with_transaction(txn).write(key, value).result()
+            txn.commit_async().result()
+
+
+VERSION_SEQUENCES = {
+    "one write": [("write", "a", b"1")],
+    "two writes": [("write", "a", b"1"), ("write", "b", b"2")],
+    "a transaction": [("transaction", ("a", b"1"), ("b", b"2"))],
+    "delete an absent key": [("write", "a", b"1"), ("write", "b", None)],
+    "delete range of nothing": [("delete_range", "a", "b"), ("write", "a", b"1"), ("delete_range", "x", "y")],
+    "delete range": [("write", "a", b"1"), ("delete_range", "a", "b")],
+    "failed condition": [("if_equal", "a", b"1", b"bogus"), ("write", "a", b"1"), ("if_equal", "a", b"2", b"bogus")],
+    "out of line": [("write", "a", b"x" * 1000), ("write", "a", b"x" * 1000)],
+}
+
+
+@pytest.mark.parametrize("config", [{}, {"manifest_kind": "numbered"}, {"assume_config": True}])
+@pytest.mark.parametrize("sequence", list(VERSION_SEQUENCES))
+def test_generation_numbers_as_the_wheels(tmp_path: Path, sequence: str, config: dict[str, Any]) -> None:
+    """The same operations give the same versions as the wheel: creating a database
+    commits an empty generation 1 first (unless the config is assumed), every write whose
+    condition holds is a new version, a delete range removing nothing is none."""
+    extra = {"assume_config": True} if config.get("assume_config") else {"config": config}
+    shapes = []
+    for library, name in ((tensorstore, "wheel"), (ts, "ts")):
+        spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/{name}/", **extra}
+        _apply(library, spec, VERSION_SEQUENCES[sequence])
+        shapes.append(_version_shapes(tmp_path / name))
+        files = sorted(p.name for p in (tmp_path / name).iterdir() if p.name.startswith("manifest"))
+        shapes.append(files)  # type: ignore[arg-type]
+    assert shapes[0] == shapes[2]
+    assert shapes[1] == shapes[3]
+
+
+def test_reading_a_missing_database_creates_nothing(tmp_path: Path) -> None:
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/db/"}).result()
+    assert store.read("a").result().state == "missing"
+    assert store.list().result() == []
+    assert not (tmp_path / "db").exists()
+
+
 def test_auto_detects_a_database_and_the_array_in_it(tmp_path: Path) -> None:
     created = tensorstore.open(
         {"driver": "zarr3", "kvstore": f"file://{tmp_path}/db/|ocdbt:"}, create=True, dtype="int32", shape=[3]
@@ -346,9 +410,12 @@ def test_versions_in_the_version_tree_by_generation_and_commit_time(tmp_path: Pa
         by_time = {**spec, "version": format_commit_time(commit_time)}
         assert ts.KvStore.open(by_time).result()["counter"] == value
         assert tensorstore.KvStore.open(by_time).result()["counter"] == value
+    # Before the first write: the empty generation 1 that created the database.
     before_first = {**spec, "version": format_commit_time(commits[0][1] - 1)}
+    assert ts.KvStore.open(before_first).result().read("counter").result().state == "missing"
+    before_creation = {**spec, "version": "2000-01-01T00:00:00Z"}
     with pytest.raises(ValueError, match="not present"):
-        ts.KvStore.open(before_first).result().read("counter").result()
+        ts.KvStore.open(before_creation).result().read("counter").result()
 
 
 @pytest.mark.parametrize("kind", ["single", "numbered"])
@@ -371,10 +438,10 @@ def test_old_numbered_manifests_are_deleted(tmp_path: Path) -> None:
     spec = {"driver": "ocdbt", "base": f"file://{tmp_path}/db/",
             "config": {"manifest_kind": "numbered"}, "context": {"file_io_sync": False}}
     store = ts.KvStore.open(spec).result()
-    for index in range(144):
+    for index in range(143):  # generations 2..144 (1 is the new database's, empty)
         store["k"] = str(index).encode()
     numbered = sorted(p.name for p in (tmp_path / "db").glob("manifest.0*"))
     assert numbered[0] == "manifest.0000000000000010"  # 1..15 deleted at generation 144
     assert numbered[-1] == "manifest.0000000000000090"
-    assert tensorstore.KvStore.open(spec).result()["k"] == b"143"
-    assert ts.KvStore.open({**spec, "version": 20}).result()["k"] == b"19"
+    assert tensorstore.KvStore.open(spec).result()["k"] == b"142"
+    assert ts.KvStore.open({**spec, "version": 20}).result()["k"] == b"18"

@@ -402,7 +402,10 @@ def test_conditions_on_per_key_generations() -> None:
     assert ok.manifest is not None
     assert ok.generations[0] == value_generation(b"again")
     missing = db.commit([Write(b"zz", None, if_equal=NO_VALUE)])
-    assert missing.manifest is missing.previous  # nothing changed: no new version
+    # deleting an absent key is still a new version (the same keys), as the wheel commits it
+    assert missing.manifest is not None
+    assert missing.manifest.latest_generation == ok.manifest.latest_generation + 1
+    assert missing.manifest.latest_version.statistics.num_keys == ok.manifest.latest_version.statistics.num_keys
     assert missing.generations == [NO_VALUE]
 
 

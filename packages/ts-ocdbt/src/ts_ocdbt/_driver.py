@@ -409,6 +409,12 @@ class OcdbtDriver(KvStoreDriver):
         snapshot = self.load_manifest()
         manifest = snapshot.manifest
         config = self.config_for_write(snapshot)
+        creating = manifest is None and _writes_anything(batch)
+        if creating and not self._spec.assume_config:
+            # As tensorstore: a writer that does not know the config yet first creates the
+            # database, an empty generation 1, and then commits on top of it (so the first
+            # data is generation 2, and a write whose condition fails still creates it).
+            return self._create_database(snapshot, config)
         latest = manifest.latest_version if manifest is not None and manifest.versions else None
         deleted_ranges = [key_range for request in batch for key_range in request.deleted_ranges]
         pending: dict[bytes, bytes | None] = {}  # new values of the requests accepted so far
@@ -426,10 +432,12 @@ class OcdbtDriver(KvStoreDriver):
                 continue
             pending.update(changes)
             accepted.append((request, set(changes)))
-        if not accepted:
+        if not accepted and not creating:
             return True
         generations: dict[bytes, bytes] = {}
-        if pending or deleted_ranges:
+        # A commit with an assumed config creates a missing database in any case (its
+        # version 1 may be empty), as tensorstore's does.
+        if pending or deleted_ranges or creating:
             keys = list(pending)
             result = commit(
                 self._io,
@@ -453,6 +461,16 @@ class OcdbtDriver(KvStoreDriver):
                 stamps.append(TimestampedStorageGeneration(generation, now))
             request.finish(result=stamps)
         return True
+
+    def _create_database(self, snapshot: _Snapshot, config: Config) -> bool:
+        """Publish a new database's first manifest (one empty version) unless another
+        committer created the database first; False, so the caller commits on top of it."""
+        result = commit(self._io, None, config=config, options=self._writer_options)
+        assert result.manifest is not None
+        published = self._publish(snapshot, result.manifest_files)
+        if published is not None:
+            self._adopt(_Snapshot(result.manifest, published, time.time()))
+        return False
 
     def _evaluate(
         self,
@@ -568,6 +586,16 @@ def _take_batch(queue: list[_Request]) -> list[_Request]:
         touched |= keys
         batch.append(queue.pop(0))
     return batch
+
+
+def _writes_anything(batch: Sequence[_Request]) -> bool:
+    """Whether a request of ``batch`` writes or deletes (rather than only checking what a
+    transaction read)."""
+    return any(
+        request.deleted_ranges or any(write.modify is not None for write in request.writes)
+        for request in batch
+        if not request.done
+    )
 
 
 def _generation_of(snapshot: _Snapshot) -> int:

@@ -399,7 +399,9 @@ class _TreeWriter:
 
     def apply_op(self, op: KeyOp, current: Value | None, out: _NewLeaves) -> bool:
         """Append ``op``'s outcome to the new leaf entries, ``current`` being the key's value
-        (None: absent); whether that differs from ``current``."""
+        (None: absent); whether the leaf counts as modified: every write whose condition
+        holds does, even one deleting an absent key, as tensorstore rewrites the leaf and
+        commits a new version then (delete ranges only when they remove something)."""
         condition = op.if_equal
         if condition is not None and condition != UNKNOWN:
             generation = NO_VALUE if current is None else value_generation(current)
@@ -412,7 +414,7 @@ class _TreeWriter:
                 return False
         op.applied = True
         if op.value is None:
-            return current is not None
+            return True
         stored: Value = op.value
         if len(op.value) > self.config.max_inline_value_bytes:
             stored = self.data_files.add(VALUE, op.value)
