@@ -12,6 +12,7 @@ each job's ``id`` to ``"ok"`` or the error it raised, so one failing job fails o
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import traceback
@@ -27,9 +28,24 @@ def write(job: dict[str, Any]) -> None:
     CloudVolume(url, info=job["info"], progress=False).commit_info()
     for mip, data_file in enumerate(job["data"]):
         volume = CloudVolume(url, mip=mip, compress=job.get("compress", False), progress=False)
-        # A whole scale is one write; a sharded scale must then be a single shard, as
-        # cloud-volume writes a shard whole or not at all.
-        volume[volume.bounds] = np.load(data_file)
+        data = np.load(data_file)
+        if job.get("shard_boxes"):
+            # cloud-volume writes a shard whole or not at all: one write per shard, which
+            # the identity hash makes a box of chunks.
+            write_shard_boxes(volume, mip, data)
+        else:  # one write (a sharded scale must then be one shard)
+            volume[volume.bounds] = data
+
+
+def write_shard_boxes(volume: Any, mip: int, data: np.ndarray[Any, Any]) -> None:
+    box = np.asarray(volume.image.shard_shape(mip)).astype(int)
+    offset = np.asarray(volume.bounds.minpt)
+    size = np.asarray(data.shape[:3])
+    for index in itertools.product(*[range(-(-extent // side)) for extent, side in zip(size, box, strict=True)]):
+        start = np.asarray(index) * box
+        stop = np.minimum(start + box, size)
+        target = tuple(slice(int(a), int(b)) for a, b in zip(offset + start, offset + stop, strict=True))
+        volume[target] = data[tuple(slice(int(a), int(b)) for a, b in zip(start, stop, strict=True))]
 
 
 def read(job: dict[str, Any]) -> None:

@@ -6,8 +6,9 @@ SDKs that must not patch the test process. One subprocess serves the whole modul
 fixture first writes ts's volumes, then cloud-volume writes its own and reads ts's.
 
 cloud-volume writes a sharded scale a whole shard at a time, so its sharded scales here are
-one shard; ts's sharded scales span several shards (murmurhash and identity hashes). png is
-not covered: cloud-volume's png codec needs ``pyspng-seunglab``, which is not installed.
+either one shard (murmurhash) or shards that are boxes of chunks (identity hash), written box
+by box; ts's sharded scales span several shards of either hash. png is not covered:
+cloud-volume's png codec needs ``pyspng-seunglab``, which is not installed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ UNSHARDED = {"size": [37, 21, 9], "voxel_offset": [5, -3, 2], "chunk_size": [16,
 ONE_SHARD = {"size": [19, 11, 9], "voxel_offset": [2, -2, 1], "chunk_size": [8, 8, 4], "resolution": [8, 8, 40],
              "sharding": sharding("murmurhash3_x86_128", 1, 2, 0, "gzip")}
 MANY_SHARDS = {**ONE_SHARD, "sharding": sharding("murmurhash3_x86_128", 1, 1, 2, "raw")}
+#: Shards that are boxes of 2x2x2 chunks (identity hash, 3 preshift bits): cloud-volume
+#: writes them one box at a time.
+SHARD_BOXES = {"size": [30, 29, 15], "voxel_offset": [5, -3, 2], "chunk_size": [8, 8, 4], "resolution": [4, 4, 40],
+               "sharding": sharding("identity", 3, 0, 3, "gzip")}
 ONE_CHUNK = {"size": [16, 8, 4], "voxel_offset": [5, -3, 2], "chunk_size": [16, 8, 4], "resolution": [4, 4, 40]}
 IDENTITY_SHARDS = {"size": [10, 6, 5], "voxel_offset": [1, -1, 3], "chunk_size": [4, 4, 2], "resolution": [16, 16, 80],
                    "sharding": sharding("identity", 1, 1, 2, "gzip")}
@@ -91,6 +96,7 @@ CLOUDVOLUME_WRITES = [
     Volume("raw", "raw", "uint16", 2, (UNSHARDED, ONE_SHARD)),
     Volume("raw-float32", "raw", "float32", 1, (UNSHARDED,)),
     Volume("segmentation", "compressed_segmentation", "uint64", 1, (UNSHARDED, ONE_SHARD)),
+    Volume("segmentation-shard-boxes", "compressed_segmentation", "uint64", 1, (SHARD_BOXES,)),
     Volume("jpeg", "jpeg", "uint8", 1, (UNSHARDED, ONE_SHARD)),
     Volume("jpeg-rgb", "jpeg", "uint8", 3, (UNSHARDED,)),
 ]
@@ -141,7 +147,8 @@ def exchange(tmp_path_factory: pytest.TempPathFactory) -> Exchange:
             data_files.append(str(root / f"input-{volume.name}-{scale}.npy"))
             np.save(data_files[-1], volume.data(scale))
         jobs["write"].append({"id": f"write-{volume.name}", "path": str(root / "cloudvolume" / volume.name),
-                              "info": volume.info(), "data": data_files, "compress": None if volume is GZIP_FILES else False})
+                              "info": volume.info(), "data": data_files, "compress": None if volume is GZIP_FILES else False,
+                              "shard_boxes": volume.scales[0] is SHARD_BOXES})
     ts_errors: dict[str, BaseException] = {}
     for volume in TS_WRITES:
         try:
