@@ -4,7 +4,10 @@ A sharded scale stores its chunks in a ``neuroglancer_uint64_sharded`` kvstore b
 scale's key; a chunk's id is the compressed Morton code of its grid position. The driver
 keeps naming chunks by their bounds (``x0-x1_y0-y1_z0-z1``): ``ChunkIdStore`` maps those
 keys onto chunk ids, under the same ``EncodedChunkStore`` the unsharded format uses, so
-single-chunk and transactional reads and writes work unchanged.
+single-chunk and transactional reads and writes work unchanged. The store is bound at the
+scale's directory, as an unsharded scale's is, so its keys name the scale. A transaction
+commits the chunks through ``commit_atomic`` down the chain, one write per shard (one
+version of an ocdbt base).
 
 Whole-array reads and writes outside a transaction are grouped per shard instead: a
 shard's wanted chunks are fetched with one index read and coalesced byte ranges, and a
@@ -28,11 +31,18 @@ from ts_core.kvstore import (
     KvStoreDriver,
     ReadOptions,
     ReadResult,
+    StagedWrite,
     TimestampedStorageGeneration,
 )
 
 from ._chunk_store import EncodedChunkStore, chunk_bounds
-from ._sharded_kvstore import ShardedKvStore, chunk_generation, chunk_id_key, key_chunk_id
+from ._sharded_kvstore import (
+    LoweredWrites,
+    ShardedKvStore,
+    chunk_generation,
+    chunk_id_key,
+    key_chunk_id,
+)
 from ._sharding import (
     ShardChunkHierarchy,
     ShardingSpec,
@@ -138,8 +148,12 @@ class ChunkIdStore(KvStoreDriver):
     id = "neuroglancer_precomputed_sharded_chunks"
     spec_class = dict
 
-    def __init__(self, sharded: ShardedKvStore, voxel_offset: Sequence[int], size: Sequence[int], chunk_size: Sequence[int]) -> None:
+    def __init__(
+        self, sharded: ShardedKvStore, voxel_offset: Sequence[int], size: Sequence[int], chunk_size: Sequence[int], prefix: str = ""
+    ) -> None:
         self.sharded = sharded
+        #: The scale's directory the driver binds this store at (its keys' prefix).
+        self.prefix = prefix.encode("utf-8")
         self.voxel_offset = tuple(int(v) for v in voxel_offset)
         self.size = tuple(int(v) for v in size)
         self.chunk_size = tuple(int(v) for v in chunk_size)
@@ -198,8 +212,32 @@ class ChunkIdStore(KvStoreDriver):
             self.sharded.write_many({self.chunk_id(key): None for key in doomed})
 
     def list(self, key_range: KeyRange) -> Iterable[bytes]:
-        keys = (self.chunk_key(key_chunk_id(k)) for k in self.sharded.list(KeyRange()))
+        keys = (self.prefix + self.chunk_key(key_chunk_id(k)) for k in self.sharded.list(KeyRange()))
         return [key for key in keys if key_range.contains(key)]
+
+    # -- transactions: down to the sharded store, one write per shard ---------------------------
+    @property
+    def commits_atomically(self) -> bool:
+        return self.sharded.commits_atomically
+
+    @property
+    def atomic_base(self) -> KvStoreDriver | None:
+        return self.sharded
+
+    def lower(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]) -> LoweredWrites:
+        """Chunk-bounds writes (and deleted ranges, as deletions of the chunks in them) as
+        writes of the sharded store's chunk-id keys."""
+        lowered = [
+            StagedWrite(chunk_id_key(self.chunk_id(key)), _delete, reads_stored=False)
+            for key_range in deleted_ranges
+            for key in self.list(key_range)
+        ]
+        for write in writes:
+            lowered.append(StagedWrite(chunk_id_key(self.chunk_id(write.key)), write.modify, write.condition, write.reads_stored))
+        return lowered, []
+
+    def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+        return self.sharded.commit_atomic(*self.lower(writes, deleted_ranges))
 
 
 def sharded_chunk_store(
@@ -212,10 +250,15 @@ def sharded_chunk_store(
     sharding = check_sharding(scale.sharding, scale.size, chunk_size, f"scales[{driver.scale_index}].sharding")
     kvstore = driver.kvstore
     prefix = resolve_scale_key(kvstore.path, scale.key)
-    base = KvStore(kvstore.driver, prefix + "/" if prefix else "", None, kvstore.context)
-    ids = ChunkIdStore(ShardedKvStore.over(base, sharding), scale.voxel_offset, scale.size, chunk_size)
+    directory = prefix + "/" if prefix else ""
+    base = KvStore(kvstore.driver, directory, None, kvstore.context)
+    ids = ChunkIdStore(ShardedKvStore.over(base, sharding), scale.voxel_offset, scale.size, chunk_size, directory)
     store = EncodedChunkStore(ids, encoding, tuple(driver.chunk_shape(metadata)), metadata.dtype)  # type: ignore[arg-type]
-    return KvStore(store, "", kvstore.transaction, kvstore.context)
+    return KvStore(store, directory, kvstore.transaction, kvstore.context)
+
+
+def _delete(stored: bytes | None) -> bytes | None:
+    return None
 
 
 # -- grouped reads and writes ------------------------------------------------------------------------

@@ -11,6 +11,12 @@ generation read, repeated on a conflict, so concurrent writers of one shard lose
 A chunk's generation is a digest of its stored bytes, not the shard's generation (which
 tensorstore reports): writing one chunk of a shard leaves its neighbours' generations
 alone, so a transaction that read a chunk does not conflict with writes to the others.
+
+A transaction commits its chunks through ``commit_atomic``, grouped per shard: one
+conditional write per shard, each chunk's condition checked against the shard it read.
+Over a base that commits many keys at once (ocdbt) every shard goes to the base in one
+call (one version); over a plain base the shards are written one after another, each all
+or nothing (see docs/precomputed.md, Sharding).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 
 import attrs
 
+from ts_core.errors import TransactionConflictError
 from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
@@ -38,6 +45,7 @@ from ts_core.kvstore import (
     KvStoreSpec,
     ReadOptions,
     ReadResult,
+    StagedWrite,
     TimestampedStorageGeneration,
     make_generation,
     prefix_range,
@@ -56,7 +64,16 @@ from ._sharding import (
     split_shard,
 )
 
-__all__ = ["MinishardIndexCache", "ShardFile", "ShardedKvStore", "ShardedKvStoreSpec", "chunk_generation", "chunk_id_key", "key_chunk_id"]
+__all__ = [
+    "ChunkConditionFailed",
+    "MinishardIndexCache",
+    "ShardFile",
+    "ShardedKvStore",
+    "ShardedKvStoreSpec",
+    "chunk_generation",
+    "chunk_id_key",
+    "key_chunk_id",
+]
 
 #: How often a read starts again when the shard changes between its byte-range reads.
 MAX_READ_ATTEMPTS = 20
@@ -71,6 +88,10 @@ MINISHARD_INDEX_CACHE_ENTRIES = 1024
 #: First and largest pause (seconds) after a shard write lost to another writer.
 CONFLICT_BACKOFF = 0.001
 MAX_CONFLICT_BACKOFF = 0.05
+
+
+#: What an adapter's ``lower`` gives: writes and deleted ranges of the store below it.
+LoweredWrites = tuple[list[StagedWrite], list[KeyRange]]
 
 
 def chunk_id_key(chunk_id: int) -> bytes:
@@ -144,6 +165,11 @@ class MinishardIndexCache:
             self.entries.move_to_end(key)
             while len(self.entries) > self.capacity:
                 self.entries.popitem(last=False)
+
+
+class ChunkConditionFailed(Exception):
+    """A chunk's condition failed inside a commit's shard modification: the commit writes
+    nothing (raised through the base's ``commit_atomic``, caught by the adapter)."""
 
 
 class _ShardChanged(Exception):
@@ -350,6 +376,10 @@ class ShardFile:
             time.sleep(random.uniform(0, min(CONFLICT_BACKOFF * (1 << min(conflicts, 10)), MAX_CONFLICT_BACKOFF)))
 
 
+def _deleted(stored: bytes | None) -> bytes | None:
+    return None
+
+
 # -- the kvstore driver ------------------------------------------------------------------------
 def _base_json(value: Any) -> Any:
     if value is None:
@@ -525,6 +555,120 @@ class ShardedKvStore(KvStoreDriver):
         doomed = [key_chunk_id(key) for key in self.list(key_range)]
         if doomed:
             self.write_many(dict.fromkeys(doomed))
+
+    # -- transactions: one write per shard ------------------------------------------------------
+    @property
+    def commits_atomically(self) -> bool:
+        return True
+
+    @property
+    def atomic_base(self) -> KvStoreDriver | None:
+        # Over ocdbt the shards of every chunk join the base's commit: one version.
+        return self.base if self.base.commits_atomically else None
+
+    def owns(self, key: bytes) -> bool:
+        """Whether ``key`` is a chunk key of this store (an 8-byte chunk id)."""
+        return len(key) == CHUNK_KEY_BYTES
+
+    def deletes_in(self, key_ranges: Sequence[KeyRange]) -> list[StagedWrite]:
+        """Deletions of the stored chunks in ``key_ranges`` (this store's keys)."""
+        return [StagedWrite(key, _deleted, reads_stored=False) for key_range in key_ranges for key in self.list(key_range)]
+
+    def group_by_shard(self, writes: Sequence[StagedWrite]) -> dict[int, list[tuple[int, StagedWrite]]]:
+        """Chunk writes by shard number, in order."""
+        groups: dict[int, list[tuple[int, StagedWrite]]] = {}
+        for write in writes:
+            chunk_id = key_chunk_id(write.key)
+            groups.setdefault(self.shard_of(chunk_id), []).append((chunk_id, write))
+        return dict(sorted(groups.items()))
+
+    def apply_writes(self, chunks: dict[int, bytes], items: Sequence[tuple[int, StagedWrite]]) -> None:
+        """Apply chunk writes to a shard's chunks (stored bytes by id) in place;
+        ChunkConditionFailed when a chunk's condition does not hold."""
+        for chunk_id, write in items:
+            current = chunks.get(chunk_id)
+            if write.condition is not None and write.condition not in (UNKNOWN, chunk_generation(current)):
+                raise ChunkConditionFailed(chunk_id)
+            if write.modify is None:
+                continue
+            old = None if current is None or not write.reads_stored else self.decode(current, chunk_id)
+            new = write.modify(old)
+            if new is None:
+                chunks.pop(chunk_id, None)
+            else:
+                chunks[chunk_id] = encode_data(new, self.sharding.data_encoding)
+
+    def lower(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]) -> LoweredWrites:
+        """This store's chunk writes (and deleted ranges) as one modification per shard of
+        the base store; a failed chunk condition raises ChunkConditionFailed from it."""
+        groups = self.group_by_shard([*self.deletes_in(deleted_ranges), *writes])
+        lowered = []
+        for shard, items in groups.items():
+            shard_file = self.shard(shard)
+
+            def modify(stored: bytes | None, items: list[tuple[int, StagedWrite]] = items, shard_file: ShardFile = shard_file) -> bytes | None:
+                chunks = {} if stored is None else split_shard(self.sharding, stored, f"corrupt {shard_file.name}")
+                self.apply_writes(chunks, items)
+                return encode_shard(self.sharding, chunks)
+
+            lowered.append(StagedWrite(shard_file.key, modify))
+        return lowered, []
+
+    def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+        """Commit a transaction's chunks with one conditional write per shard.
+
+        Over a base with ``commit_atomic`` (ocdbt) all shards, and the writes of other keys
+        of that base in the same transaction, are committed by the base in one step. Over
+        a plain base each shard is written once, conditioned on the shard read; the shards
+        are committed in order, each all or nothing: a chunk condition that fails before
+        anything is written returns False, one that fails at a later shard (another writer
+        changed a chunk in between) raises TransactionConflictError naming the shards
+        already written. A shard write lost to another writer that changed other chunks
+        is redone on the new shard, so nothing is lost.
+        """
+        base = self.atomic_base
+        if base is not None:
+            own = [write for write in writes if self.owns(write.key)]
+            others = [write for write in writes if not self.owns(write.key)]
+            try:
+                return base.commit_atomic([*others, *self.lower(own, deleted_ranges)[0]], ())
+            except ChunkConditionFailed:
+                return False
+        for write in writes:
+            if not self.owns(write.key):
+                raise ValueError(f"invalid key {write.key!r}: a neuroglancer_uint64_sharded key is an 8-byte big-endian chunk id")
+        groups = self.group_by_shard([*self.deletes_in(deleted_ranges), *writes])
+        # Check every condition before writing anything: a transaction that read stale
+        # chunks fails with nothing written.
+        first_reads = {shard: self.shard(shard).read_all() for shard in groups}
+        try:
+            for shard, items in groups.items():
+                self.apply_writes(dict(first_reads[shard][1]), items)
+        except ChunkConditionFailed:
+            return False
+        written: list[str] = []
+        for shard, items in groups.items():
+            shard_file = self.shard(shard)
+            generation, chunks = first_reads[shard]
+            conflicts = 0
+            while True:
+                try:
+                    self.apply_writes(chunks, items)
+                except ChunkConditionFailed:
+                    raise TransactionConflictError(
+                        f"commit conflict in {shard_file.name}: a chunk this transaction read changed since; "
+                        f"shards already committed: {', '.join(written)}; retry the transaction"
+                    ) from None
+                if any(write.modify is not None for _, write in items):
+                    stamp = shard_file.write_all(chunks, generation)
+                    if stamp.generation == UNKNOWN:  # another writer got there first: again
+                        conflicts += 1
+                        time.sleep(random.uniform(0, min(CONFLICT_BACKOFF * (1 << min(conflicts, 10)), MAX_CONFLICT_BACKOFF)))
+                        generation, chunks = shard_file.read_all()
+                        continue
+                written.append(shard_file.name)
+                break
+        return True
 
     # -- listing -------------------------------------------------------------------------------
     def shard_numbers(self) -> list[int]:
