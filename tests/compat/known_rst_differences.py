@@ -12,11 +12,6 @@ current failures (all of them with ``--all``) with::
 from __future__ import annotations
 
 RST_PAGES: dict[str, str] = {
-    "rst:tensorstore/driver/auto/index.rst": (
-        'example 8 `await ts.open("file:///tmp/dataset.ocdbt|ocdbt|zarr3")`: the `ocdbt` URL '
-        "scheme comes from the ts-ocdbt distribution, not yet built; examples 9-11 detect and "
-        "open the OCDBT database"
-    ),
     "rst:tensorstore/driver/neuroglancer_precomputed/index.rst": (
         "example 3 `metadata = get_metadata({...})`: raises SpecError: the "
         "`neuroglancer_precomputed` driver is not registered (its ts-precomputed distribution "
