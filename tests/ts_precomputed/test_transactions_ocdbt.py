@@ -176,3 +176,26 @@ def test_a_concurrent_write_to_other_chunks_of_the_shard_is_kept(tmp_path: Path)
     result = store.read().result()
     assert (result[0:16, 0:16, 0:16] == 1).all()
     assert (result[16:32, 0:16, 0:16] == 2).all()
+
+
+def test_the_sharded_kvstore_over_ocdbt_commits_one_version(tmp_path: Path) -> None:
+    """The public neuroglancer_uint64_sharded kvstore: its chunks and a key written to the
+    database itself in the same transaction are one version."""
+    import struct
+
+    import tensorstore
+
+    sharding = {**SHARDING, "hash": "murmurhash3_x86_128", "data_encoding": "raw"}
+    spec = {"driver": "neuroglancer_uint64_sharded", "base": {**ocdbt(tmp_path), "path": "s/"}, "metadata": sharding}
+    database = ts.KvStore.open(ocdbt(tmp_path)).result()
+    database["first"] = b"0"
+    before = version_count(tmp_path)
+    with ts.Transaction(atomic=True) as txn:
+        chunks = ts.KvStore.open(spec).result().with_transaction(txn)
+        for chunk_id in range(20):
+            chunks[struct.pack(">Q", chunk_id)] = b"v%d" % chunk_id
+        database.with_transaction(txn)["other"] = b"x"
+    assert version_count(tmp_path) == before + 1
+    theirs = tensorstore.KvStore.open(spec).result()
+    assert [theirs.read(struct.pack(">Q", i)).result().value for i in range(20)] == [b"v%d" % i for i in range(20)]
+    assert tensorstore.KvStore.open(ocdbt(tmp_path)).result().read("other").result().value == b"x"
