@@ -56,7 +56,9 @@ def _objects(tmp_path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     objects = {
         "stores": stores, "views": views, "kvstore": kvstore, "memory_store": memory_store,
         "spec": stores["zarr"].spec(), "context": CACHED, "schema": stores["zarr3"].schema,
-        "transform": stores["n5"][1:, ::-1].transform,
+        "transform": stores["n5"][1:, ::-1].transform, "domain": stores["zarr"][2:].domain,
+        "layout": stores["neuroglancer_precomputed"].chunk_layout,
+        "context_spec": ts.Context.Spec({"file_io_concurrency": {"limit": 3}}),
     }
     return objects, values
 
@@ -81,7 +83,8 @@ def test_objects_pickled_into_another_process_work(method: str, tmp_path: Path) 
     np.testing.assert_array_equal(report["spec.opened"], written)  # the child reopened what it wrote
     assert report["context.cache_pool"] == {"total_bytes_limit": 1 << 20}
     assert report["schema.json"] == objects["schema"].to_json()
-    assert report["transform.json"] == objects["transform"].to_json()
+    for kind in ("transform", "domain", "layout", "context_spec"):
+        assert report[f"{kind}.json"] == objects[kind].to_json()
     # A memory kvstore lives in one process: the child opens a new, empty one (fill values).
     np.testing.assert_array_equal(report["memory.read"], [0, 0, 0])
 

@@ -33,6 +33,9 @@ def use_pickled(payload: bytes) -> dict[str, Any]:
     report["context.cache_pool"] = context["cache_pool"].to_json()
     report["schema.json"] = objects["schema"].to_json()
     report["transform.json"] = objects["transform"].to_json()
+    report["domain.json"] = objects["domain"].to_json()
+    report["layout.json"] = objects["layout"].to_json()
+    report["context_spec.json"] = objects["context_spec"].to_json()
     memory_store = objects["memory_store"]
     report["memory.read"] = memory_store.read().result()
     return report
