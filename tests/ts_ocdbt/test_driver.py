@@ -4,6 +4,10 @@ written by ts and by the tensorstore wheel."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -12,7 +16,9 @@ import pytest
 import tensorstore
 
 import ts_core as ts
+from ts_core.kvstore import make_generation
 from ts_ocdbt._io import value_generation
+from ts_ocdbt.format import DataFileId, IndirectDataReference
 
 SPEC_URLS = [
     "file:///tmp/db/|ocdbt:",
@@ -363,6 +369,58 @@ def test_reading_a_missing_database_creates_nothing(tmp_path: Path) -> None:
     assert store.read("a").result().state == "missing"
     assert store.list().result() == []
     assert not (tmp_path / "db").exists()
+
+
+def test_generation_layout_is_fixed() -> None:
+    """A generation is BLAKE2b-160 of a mark byte and what the leaf stores (the fields in
+    tensorstore's order); pinned, since ts processes of different versions compare them."""
+    assert value_generation(b"v") == make_generation(hashlib.blake2b(b"\x01v", digest_size=20).digest())
+    reference = IndirectDataReference(DataFileId(b"d/", b"0123"), 5, 1000)
+    fields = (5).to_bytes(8, "little") + (1000).to_bytes(8, "little") + (2).to_bytes(8, "little")
+    hashed = b"\x00" + fields + (4).to_bytes(8, "little") + b"d/0123"
+    assert value_generation(reference) == make_generation(hashlib.blake2b(hashed, digest_size=20).digest())
+    # The split of a path into base and relative part, the offset and the length all count.
+    others = [
+        IndirectDataReference(DataFileId(b"d/0", b"123"), 5, 1000),
+        IndirectDataReference(DataFileId(b"d/", b"0123"), 6, 1000),
+        IndirectDataReference(DataFileId(b"d/", b"0123"), 5, 999),
+        IndirectDataReference(DataFileId(b"d/", b"0124"), 5, 1000),
+    ]
+    assert len({value_generation(v) for v in [reference, *others]}) == 5
+    assert value_generation(b"") != value_generation(b"\x00")
+
+
+_PRINT_GENERATIONS = """
+import sys, ts_core as ts
+store = ts.KvStore.open({"driver": "ocdbt", "base": sys.argv[1]}).result()
+print(" ".join(store.read(key).result().stamp.generation.hex() for key in ("small", "large", "absent")))
+"""
+
+
+def test_generations_are_the_same_in_every_process_and_after_reopening(tmp_path: Path) -> None:
+    """Another process, even one where a ``blake3`` module happens to be importable,
+    computes the same generations as this one; distinct values and places differ."""
+    base = f"file://{tmp_path}/db/"
+    store = ts.KvStore.open({"driver": "ocdbt", "base": base}).result()
+    store["small"], store["large"] = b"v", b"w" * 1000
+    reopened = ts.KvStore.open({"driver": "ocdbt", "base": base}).result()
+    here = " ".join(reopened.read(k).result().stamp.generation.hex() for k in ("small", "large", "absent"))
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "blake3.py").write_text("import hashlib\nblake3 = hashlib.sha1\n")
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "fake"), *sys.path])}
+    other = subprocess.run([sys.executable, "-c", _PRINT_GENERATIONS, base], capture_output=True,
+                           text=True, env=environment, timeout=60, check=True)
+    assert other.stdout.split() == here.split()
+    small, large, _ = (bytes.fromhex(g) for g in here.split())
+    assert store.write("small2", b"v!").result().generation != small
+    # The same bytes out of line again: a new place, a new generation; two keys with one
+    # value in one transaction are at different offsets.
+    assert store.write("large", b"w" * 1000).result().generation != large
+    txn = ts.Transaction(atomic=True)
+    store.with_transaction(txn)["p"] = b"q" * 500
+    store.with_transaction(txn)["r"] = b"q" * 500
+    txn.commit_sync()
+    assert store.read("p").result().stamp.generation != store.read("r").result().stamp.generation
 
 
 def test_auto_detects_a_database_and_the_array_in_it(tmp_path: Path) -> None:

@@ -4,18 +4,17 @@
 nodes by reference (a byte-range read of their data file, kept in a small LRU cache, since
 a node at a given place never changes), out-of-line values (whole or a byte range of
 them), and writing new data files. :func:`value_generation` is the storage generation a
-stored value has, computed as tensorstore computes it.
+stored value has: a hash of what its leaf entry stores, as tensorstore's (another hash).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
@@ -37,34 +36,32 @@ __all__ = ["DEFAULT_NODE_CACHE_BYTES", "OcdbtIO", "value_generation"]
 DEFAULT_NODE_CACHE_BYTES: Final = 64 * 2**20
 #: Node reads :meth:`OcdbtIO.prefetch_btree_nodes` has in flight at once.
 MAX_CONCURRENT_NODE_READS: Final = 16
-#: Bytes of the value hash in a generation (tensorstore's: a 20-byte BLAKE3 digest).
+#: Bytes of the value hash in a generation (as many as tensorstore's).
 _GENERATION_DIGEST_BYTES: Final = 20
 #: The first byte of what is hashed: how the value is stored.
 _OUT_OF_LINE_MARK: Final = b"\x00"
 _INLINE_MARK: Final = b"\x01"
 
 
-def _hasher_factory() -> Callable[[], Any]:
-    """BLAKE3, as tensorstore hashes generations, when the ``blake3`` package is installed;
-    otherwise BLAKE2b (generations then differ from tensorstore's, but stay consistent
-    among ts processes, which is all a generation must be)."""
-    try:
-        return importlib.import_module("blake3").blake3  # type: ignore[no-any-return]
-    except ImportError:
-        return lambda: hashlib.blake2b(digest_size=_GENERATION_DIGEST_BYTES)
-
-
-_new_hasher = _hasher_factory()
-
-
 def value_generation(value: bytes | IndirectDataReference) -> bytes:
     """The storage generation of a value stored in a leaf: a hash of the inline bytes, or of
-    the place an out-of-line value lives (which never changes once written)."""
-    hasher = _new_hasher()
+    the place an out-of-line value lives (which never changes once written).
+
+    tensorstore hashes the same things with BLAKE3; ts uses BLAKE2b from ``hashlib`` so as
+    not to depend on a ``blake3`` package, always (never "BLAKE3 when installed": processes
+    with and without it would then disagree). A generation is never stored and only compared
+    with another one ts computed, so it need not equal the wheel's digest; it must be the
+    same in every ts process and after reopening (it depends only on what the leaf stores,
+    and a data file's path is relative to the database) and differ between values. The
+    layout below is fixed (a test pins it): changing it would make a generation read by one
+    ts version fail a condition checked by another.
+    """
+    hasher = hashlib.blake2b(digest_size=_GENERATION_DIGEST_BYTES)
     if isinstance(value, IndirectDataReference):
         base_path, relative_path = value.file_id.base_path, value.file_id.relative_path
         hasher.update(_OUT_OF_LINE_MARK)
         hasher.update(value.offset.to_bytes(8, "little") + value.length.to_bytes(8, "little"))
+        # Lengths first, so no two (base, relative) splits of one path hash alike.
         hasher.update(
             len(base_path).to_bytes(8, "little") + len(relative_path).to_bytes(8, "little")
         )
@@ -73,7 +70,7 @@ def value_generation(value: bytes | IndirectDataReference) -> bytes:
     else:
         hasher.update(_INLINE_MARK)
         hasher.update(value)
-    return make_generation(bytes(hasher.digest()[:_GENERATION_DIGEST_BYTES]))
+    return make_generation(hasher.digest())
 
 
 class _NodeCache:
