@@ -215,10 +215,10 @@ def model_diff(old: dict[bytes, bytes], new: dict[bytes, bytes]) -> list[tuple[b
 
 
 def ts_history(path: Path, config: dict[str, Any] | None = None, commits: int = 10) -> list[dict[bytes, bytes]]:
-    """wheel_history's commits written by ts (whose first commit is generation 1)."""
+    """wheel_history's commits written by ts."""
     store = ocdbt(path, **({"config": config} if config else {}))
     model: dict[bytes, bytes] = {}
-    history: list[dict[bytes, bytes]] = []
+    history: list[dict[bytes, bytes]] = [{}]  # as tensorstore, ts starts with an empty generation 1
     for number in range(commits):
         writes: dict[str, bytes | None] = {
             f"k{(number * 7 + index * 3) % 23:02d}": bytes([number]) * (4 + 30 * (index % 3))

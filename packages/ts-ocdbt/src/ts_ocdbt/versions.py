@@ -57,7 +57,7 @@ T = TypeVar("T")
 class Version:
     """One version of a database, as its version tree records it."""
 
-    #: Counts commits from 1 (a database tensorstore creates starts with an empty version 1).
+    #: 1 for the empty version a new database starts with, then one more per commit.
     generation_number: int
     #: Nanoseconds since the Unix epoch (UTC, no leap seconds).
     commit_time: int
