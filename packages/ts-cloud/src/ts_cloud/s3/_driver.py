@@ -197,6 +197,11 @@ class S3KvStore(KvStoreDriver):
         extra = dict(headers or {})
         if self._spec.requester_pays:
             extra["x-amz-request-payer"] = "requester"
+        if method == "PUT":
+            # A body cut short (the writer killed after sending the headers) must never be
+            # stored: the server refuses a body whose MD5 is not this one, where SeaweedFS
+            # would otherwise store what arrived, even nothing (an empty manifest.ocdbt).
+            extra.setdefault("Content-MD5", _content_md5(body))
         payload_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         query_string = "&".join(f"{uri_encode(k, False)}={uri_encode(v, False)}" for k, v in sorted(query.items()))
         url = base + ("?" + query_string if query_string else "")
@@ -327,7 +332,7 @@ class S3KvStore(KvStoreDriver):
             f"<Object><Key>{_xml_escape(key.decode('utf-8'))}</Key></Object>" for key in keys) + "</Delete>"
         body = document.encode("utf-8")
         response = self._send("POST", None, operation="delete_range", query={"delete": ""}, bucket_level=True,
-                              headers={"Content-MD5": base64.b64encode(hashlib.md5(body).digest()).decode()},
+                              headers={"Content-MD5": _content_md5(body)},
                               body=body)
         errors = [(_find_text(error, "Key"), _find_text(error, "Code"))
                   for error in ElementTree.fromstring(response.body).iter(_S3_NAMESPACE + "Error")]
@@ -379,6 +384,11 @@ def _condition_headers(if_equal: bytes | None) -> dict[str, str]:
     if if_equal == NO_VALUE:
         return {"If-None-Match": "*"}
     return {"If-Match": _etag_of(if_equal)}
+
+
+def _content_md5(body: bytes) -> str:
+    """The ``Content-MD5`` header of ``body`` (hashlib releases the GIL for large bodies)."""
+    return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
 
 
 def _xml_escape(text: str) -> str:

@@ -1,0 +1,154 @@
+"""An s3 PUT whose body is cut short is never stored.
+
+A writer killed after sending a PUT's headers but before all of its body used to leave
+an empty object on SeaweedFS (an OCDBT ``manifest.ocdbt`` emptied by ``kill -9``). The s3
+kvstore sends ``Content-MD5`` with every PUT, so the server refuses what does not match.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import socket
+import threading
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+from cloud_servers import S3_BUCKET, s3_spec, unique_prefix
+
+import ts_core as ts
+from ts_core.kvstore import NO_VALUE
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _read_request(connection: socket.socket) -> tuple[bytes, bytes]:
+    """The head (through the blank line) and the body of one request from ``connection``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            raise ConnectionError("the client closed before the end of the request head")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n", body
+
+
+@contextlib.contextmanager
+def truncating_proxy(upstream: str, requests: list[bytes], fraction: float) -> Iterator[str]:
+    """A proxy that passes each request's head and only ``fraction`` of its body to
+    ``upstream``, then drops both connections: the server sees what a writer killed
+    mid-upload sent. Heads go to ``requests``."""
+    parts = urlsplit(upstream)
+    address = (parts.hostname or "127.0.0.1", parts.port or 80)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)  # closing it does not wake accept(): poll ``stop``
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            client.settimeout(10)
+            with client:
+                try:
+                    head, body = _read_request(client)
+                except ConnectionError:
+                    continue
+                requests.append(head)
+                with socket.create_connection(address) as server:
+                    server.sendall(head + body[: int(len(body) * fraction)])
+                    server.shutdown(socket.SHUT_WR)
+                    # Wait for the server's answer (it has then handled the request), and
+                    # hang up on the client without one.
+                    server.settimeout(10)
+                    with contextlib.suppress(OSError):
+                        server.recv(65536)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        listener.close()
+
+
+def _headers(head: bytes) -> dict[str, str]:
+    lines = head.decode("latin-1").split("\r\n")[1:]
+    return {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines if line)}
+
+
+def _md5_header(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.5], ids=["headers only", "half the body"])
+def test_a_put_cut_short_stores_nothing(s3_endpoint: str, fraction: float) -> None:
+    """SeaweedFS without Content-MD5 stores an empty object when only the headers arrive."""
+    path = unique_prefix("cut-short")
+    store = ts.KvStore.open(s3_spec(s3_endpoint, path)).result()
+    store["manifest.ocdbt"] = b"the committed manifest"
+    requests: list[bytes] = []
+    with truncating_proxy(s3_endpoint, requests, fraction) as proxy:
+        cut = ts.KvStore.open(s3_spec(proxy, path, s3_request_retries={"max_retries": 1})).result()
+        with pytest.raises(Exception, match=r"(?i)s3|manifest\.ocdbt"):
+            cut.write("manifest.ocdbt", b"a newer manifest, never fully sent").result()
+    assert requests, "the write never reached the proxy"
+    assert store["manifest.ocdbt"] == b"the committed manifest"
+    new_value = b"a newer manifest, never fully sent"
+    for head in requests:
+        assert _headers(head)["content-md5"] == _md5_header(new_value)
+    # A key that did not exist is not created empty either.
+    with truncating_proxy(s3_endpoint, requests, fraction) as proxy:
+        cut = ts.KvStore.open(s3_spec(proxy, path, s3_request_retries={"max_retries": 1})).result()
+        with pytest.raises(Exception, match=r"(?i)s3|fresh"):
+            cut.write("fresh", b"0123456789").result()
+    assert store.read("fresh").result().state == "missing"
+
+
+def test_the_server_refuses_a_body_whose_md5_differs(s3_endpoint: str) -> None:
+    """What the header buys: SeaweedFS (as S3) answers 400 and keeps the old object."""
+    path = unique_prefix("bad-md5")
+    store = ts.KvStore.open(s3_spec(s3_endpoint, path)).result()
+    store["k"] = b"old"
+    parts = urlsplit(s3_endpoint)
+    body = b"new value"
+    with socket.create_connection((parts.hostname, parts.port)) as connection:
+        connection.sendall(
+            f"PUT /{S3_BUCKET}/{path}k HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {len(body)}\r\n"
+            f"Content-MD5: {_md5_header(b'something else')}\r\nConnection: close\r\n\r\n".encode() + body
+        )
+        connection.settimeout(10)
+        status_line = connection.recv(65536).split(b"\r\n")[0]
+    assert b" 400 " in status_line
+    assert store["k"] == b"old"
+
+
+def test_writes_still_work(s3_endpoint: str) -> None:
+    store = ts.KvStore.open(s3_spec(s3_endpoint, unique_prefix("md5-writes"))).result()
+    values = {"empty": b"", "small": b"x", "large": bytes(range(256)) * 4096}
+    for key, value in values.items():
+        store[key] = value
+    assert {key: store[key] for key in values} == values
+    generation = store.read("small").result().stamp.generation
+    assert store.write("small", b"y", if_equal=generation).result().generation != generation
+    assert store.write("absent", b"z", if_equal=NO_VALUE).result().generation
+    assert store["absent"] == b"z"
