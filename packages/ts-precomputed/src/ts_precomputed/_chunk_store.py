@@ -12,15 +12,15 @@ changes.
 
 In a transaction over a base that commits many keys at once (ocdbt), or over a sharded
 scale's chunk-id store, the chunks are committed through ``commit_atomic``: each staged
-chunk becomes a write of its stored (encoded) bytes, lowered adapter by adapter down to
-the store that commits them, so a volume's chunks (and shards) become one ocdbt version.
+chunk becomes a write of its stored (encoded) bytes (``lower_staged``), lowered adapter by
+adapter down to the store that commits them, so a volume's chunks (and shards) become one
+ocdbt version together with whatever else the transaction wrote to that database.
 """
 
 from __future__ import annotations
 
 import re
-import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,19 +34,16 @@ from ts_core.kvstore import (
     StagedWrite,
     TimestampedStorageGeneration,
     WriteBatch,
+    commit_staged,
 )
 
-from ._sharded_kvstore import ChunkConditionFailed, LoweredWrites
+from ._sharded_kvstore import LoweredWrites
 from .encoding_api import ChunkEncoding
 
 __all__ = ["EncodedChunkStore", "chunk_bounds"]
 
 #: One dimension of a chunk key: ``<start>-<stop>`` (either may be negative).
 _BOUNDS = re.compile(rb"(-?\d+)-(-?\d+)")
-
-#: Every chunk store alive: a transaction hands the writes of all the stores committed by
-#: one database to one of them, which lowers each other store's chunks through that store.
-_chunk_stores: weakref.WeakSet[EncodedChunkStore] = weakref.WeakSet()
 
 
 def chunk_bounds(key: bytes) -> tuple[tuple[int, int], ...] | None:
@@ -80,9 +77,6 @@ class EncodedChunkStore(KvStoreDriver):
         self.cell_bytes = int(np.prod(chunk_shape)) * self.stored_dtype.itemsize
         self.passthrough = encoding.name == "raw"
         self.local_io = base.local_io  # type: ignore[misc]
-        #: Paths this store is bound at (the scale's directory): its chunks' key prefixes.
-        self.key_prefixes: set[bytes] = set()
-        _chunk_stores.add(self)
 
     @classmethod
     def open(cls, spec: Any, context: Any) -> EncodedChunkStore:
@@ -128,7 +122,10 @@ class EncodedChunkStore(KvStoreDriver):
         return cell.tobytes(order="F")
 
     def to_stored(self, key: bytes, value: bytes) -> bytes:
-        """The whole-cell layout of chunk ``key`` to its stored (truncated, encoded) bytes."""
+        """The whole-cell layout of chunk ``key`` to its stored (truncated, encoded) bytes.
+
+        ``value`` may be a writable buffer (the driver's own cell, see its
+        ``encode_chunk``): the encoding then reads that memory without copying it."""
         shape = self.stored_shape(key)
         if self.passthrough and shape == self.chunk_shape:
             return value
@@ -161,9 +158,6 @@ class EncodedChunkStore(KvStoreDriver):
 
     def check_path(self, path: str) -> None:
         self.base.check_path(path)
-        # The driver binds this store at its scale's directory only; remembering it tells a
-        # transaction's commit which staged chunks are this store's.
-        self.key_prefixes.add(path.encode("utf-8"))
 
     def check_key(self, path: str, key: bytes) -> None:
         self.base.check_key(path, key)
@@ -183,14 +177,7 @@ class EncodedChunkStore(KvStoreDriver):
     def atomic_base(self) -> KvStoreDriver | None:
         return self.base if self.base.commits_atomically else None
 
-    def owns(self, key: bytes) -> bool:
-        """Whether ``key`` names a chunk in a directory this store is bound at."""
-        for prefix in self.key_prefixes:
-            if key.startswith(prefix) and b"/" not in key[len(prefix) :]:
-                return chunk_bounds(key) is not None
-        return False
-
-    def lower(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]) -> LoweredWrites:
+    def lower_staged(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> LoweredWrites:
         """Staged whole-cell chunks as writes of their stored bytes (same keys)."""
         return [self._stored_write(write) for write in writes], list(deleted_ranges)
 
@@ -207,60 +194,11 @@ class EncodedChunkStore(KvStoreDriver):
         return StagedWrite(key, stored_modify, write.condition, reads_stored)
 
     def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
-        """Commit a transaction's chunks, and whatever else it wrote to the same database,
-        with one ``commit_atomic`` call of the store at the bottom of the chain."""
-        root = _commit_root(self)
-        identity = root.storage_identity  # two opens of one database commit together
-        stores = [self, *(s for s in list(_chunk_stores) if s is not self and s.commits_atomically and _commit_root(s).storage_identity == identity)]
-        owned: dict[int, tuple[list[StagedWrite], list[KeyRange]]] = {}
-        passed: list[StagedWrite] = []
-        passed_ranges: list[KeyRange] = []
-        for write in writes:
-            owner = next((index for index, store in enumerate(stores) if store.owns(write.key)), None)
-            if owner is None:
-                passed.append(write)
-            else:
-                owned.setdefault(owner, ([], []))[0].append(write)
-        for key_range in deleted_ranges:
-            owner = next((index for index, store in enumerate(stores) if store.owns_range(key_range)), None)
-            if owner is None:
-                passed_ranges.append(key_range)
-            else:
-                owned.setdefault(owner, ([], []))[1].append(key_range)
-        for index, (own_writes, own_ranges) in owned.items():
-            lowered, lowered_ranges = _lower_to_root(stores[index], own_writes, own_ranges)
-            passed += lowered
-            passed_ranges += lowered_ranges
-        try:
-            return root.commit_atomic(passed, passed_ranges)
-        except ChunkConditionFailed:
-            return False
-
-    def owns_range(self, key_range: KeyRange) -> bool:
-        """Whether ``key_range`` starts inside a directory this store is bound at."""
-        return any(prefix and key_range.inclusive_min.startswith(prefix) for prefix in self.key_prefixes)
-
-
-def _commit_root(driver: KvStoreDriver) -> KvStoreDriver:
-    """The driver that finally commits ``driver``'s transactions (following atomic_base)."""
-    while (base := driver.atomic_base) is not None:
-        driver = base
-    return driver
-
-
-def _lower_to_root(
-    store: KvStoreDriver, writes: list[StagedWrite], ranges: list[KeyRange]
-) -> LoweredWrites:
-    """``store``'s writes and deleted ranges as those of the driver at the bottom of its
-    chain (its commit root), lowered adapter by adapter."""
-    driver = store
-    while (base := driver.atomic_base) is not None:
-        lower: Callable[..., LoweredWrites] | None = getattr(driver, "lower", None)
-        if lower is None:
-            raise ValueError(f'kvstore driver "{driver.id}" cannot hand its writes to the commit of "{base.id}"')
-        writes, ranges = lower(writes, ranges)
-        driver = base
-    return writes, ranges
+        """Commit chunks with one ``commit_atomic`` call of the store at the bottom of the
+        chain, each encoded by this store and lowered adapter by adapter."""
+        if self.atomic_base is None:
+            return super().commit_atomic(writes, deleted_ranges)  # raises: the base cannot
+        return commit_staged(self, writes, deleted_ranges)
 
 
 class _EncodingWriteBatch(WriteBatch):

@@ -224,7 +224,7 @@ class ChunkIdStore(KvStoreDriver):
     def atomic_base(self) -> KvStoreDriver | None:
         return self.sharded
 
-    def lower(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]) -> LoweredWrites:
+    def lower_staged(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> LoweredWrites:
         """Chunk-bounds writes (and deleted ranges, as deletions of the chunks in them) as
         writes of the sharded store's chunk-id keys."""
         lowered = [
@@ -237,7 +237,7 @@ class ChunkIdStore(KvStoreDriver):
         return lowered, []
 
     def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
-        return self.sharded.commit_atomic(*self.lower(writes, deleted_ranges))
+        return self.sharded.commit_atomic(*self.lower_staged(writes, deleted_ranges))
 
 
 def sharded_chunk_store(

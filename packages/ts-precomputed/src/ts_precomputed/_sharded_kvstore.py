@@ -45,8 +45,10 @@ from ts_core.kvstore import (
     KvStoreSpec,
     ReadOptions,
     ReadResult,
+    StagedConditionFailed,
     StagedWrite,
     TimestampedStorageGeneration,
+    commit_staged,
     make_generation,
     prefix_range,
 )
@@ -167,9 +169,9 @@ class MinishardIndexCache:
                 self.entries.popitem(last=False)
 
 
-class ChunkConditionFailed(Exception):
+class ChunkConditionFailed(StagedConditionFailed):
     """A chunk's condition failed inside a commit's shard modification: the commit writes
-    nothing (raised through the base's ``commit_atomic``, caught by the adapter)."""
+    nothing (raised through the base's ``commit_atomic``; the commit reports a conflict)."""
 
 
 class _ShardChanged(Exception):
@@ -598,7 +600,7 @@ class ShardedKvStore(KvStoreDriver):
             else:
                 chunks[chunk_id] = encode_data(new, self.sharding.data_encoding)
 
-    def lower(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]) -> LoweredWrites:
+    def lower_staged(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> LoweredWrites:
         """This store's chunk writes (and deleted ranges) as one modification per shard of
         the base store; a failed chunk condition raises ChunkConditionFailed from it."""
         groups = self.group_by_shard([*self.deletes_in(deleted_ranges), *writes])
@@ -617,8 +619,8 @@ class ShardedKvStore(KvStoreDriver):
     def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
         """Commit a transaction's chunks with one conditional write per shard.
 
-        Over a base with ``commit_atomic`` (ocdbt) all shards, and the writes of other keys
-        of that base in the same transaction, are committed by the base in one step. Over
+        Over a base with ``commit_atomic`` (ocdbt) all shards are committed by the base in one
+        step (a transaction lowers them with ``lower_staged`` into its one commit). Over
         a plain base each shard is written once, conditioned on the shard read; the shards
         are committed in order, each all or nothing: a chunk condition that fails before
         anything is written returns False, one that fails at a later shard (another writer
@@ -626,17 +628,11 @@ class ShardedKvStore(KvStoreDriver):
         already written. A shard write lost to another writer that changed other chunks
         is redone on the new shard, so nothing is lost.
         """
-        base = self.atomic_base
-        if base is not None:
-            own = [write for write in writes if self.owns(write.key)]
-            others = [write for write in writes if not self.owns(write.key)]
-            try:
-                return base.commit_atomic([*others, *self.lower(own, deleted_ranges)[0]], ())
-            except ChunkConditionFailed:
-                return False
         for write in writes:
             if not self.owns(write.key):
                 raise ValueError(f"invalid key {write.key!r}: a neuroglancer_uint64_sharded key is an 8-byte big-endian chunk id")
+        if self.atomic_base is not None:
+            return commit_staged(self, writes, deleted_ranges)
         groups = self.group_by_shard([*self.deletes_in(deleted_ranges), *writes])
         # Check every condition before writing anything: a transaction that read stale
         # chunks fails with nothing written.

@@ -1,6 +1,16 @@
 """The KvStore API, its driver contract, and the transactional layer."""
 
-from ._driver import ByteRange, KvStoreDriver, ReadOptions, ReadResult, StagedWrite, WriteBatch
+from ._driver import (
+    ByteRange,
+    KvStoreDriver,
+    ReadOptions,
+    ReadResult,
+    StagedConditionFailed,
+    StagedWrite,
+    WriteBatch,
+    commit_staged,
+    lower_staged_to_root,
+)
 from ._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from ._key_range import KeyRange, prefix_range
 from ._keys import NAME_MAX, PATH_MAX, ConfinedRoot, check_key, check_key_range, check_path
@@ -33,6 +43,7 @@ __all__ = [
     "KvStoreSpec",
     "ReadOptions",
     "ReadResult",
+    "StagedConditionFailed",
     "StagedWrite",
     "TimestampedStorageGeneration",
     "Transaction",
@@ -41,9 +52,11 @@ __all__ = [
     "check_key",
     "check_key_range",
     "check_path",
+    "commit_staged",
     "kvstore_adapter_url",
     "kvstore_based_driver_url",
     "kvstore_url",
+    "lower_staged_to_root",
     "make_generation",
     "parse_kvstore_url",
     "parse_tensorstore_url",

@@ -24,7 +24,17 @@ if TYPE_CHECKING:
     from ..context import Context
     from ._kvstore import KvStore
 
-__all__ = ["ByteRange", "KvStoreDriver", "ReadOptions", "ReadResult", "StagedWrite", "WriteBatch"]
+__all__ = [
+    "ByteRange",
+    "KvStoreDriver",
+    "ReadOptions",
+    "ReadResult",
+    "StagedConditionFailed",
+    "StagedWrite",
+    "WriteBatch",
+    "commit_staged",
+    "lower_staged_to_root",
+]
 
 
 @attrs.frozen
@@ -81,6 +91,18 @@ class StagedWrite:
     modify: Callable[[bytes | None], bytes | None] | None
     condition: bytes | None = None
     reads_stored: bool = True
+
+
+class StagedConditionFailed(Exception):
+    """Raised by a lowered :class:`StagedWrite`'s ``modify`` when a condition it carries
+    for a key of an adapter (an inner chunk of a shard) does not hold: the commit writes
+    nothing and reports a conflict (:func:`commit_staged` returns False). A driver's
+    ``commit_atomic`` lets an exception from ``modify`` propagate, having written nothing.
+    """
+
+
+#: What ``lower_staged`` returns: writes and deleted ranges of the adapter's base.
+_Lowered = tuple[list[StagedWrite], list[KeyRange]]
 
 
 class ReadResult:
@@ -244,11 +266,20 @@ class KvStoreDriver(abc.ABC):
 
     @property
     def atomic_base(self) -> KvStoreDriver | None:
-        """For an adapter whose ``commit_atomic`` hands the keys it does not own on to another
-        driver's ``commit_atomic`` in the same call (a view of chunks inside shards of its
-        base): that driver. A transaction then commits its keys and the other driver's in
-        one call of this adapter. None otherwise."""
+        """For an adapter that stores its keys in another driver that commits atomically (a
+        view of chunks inside shards of its base, an encoding of its base's values): that
+        driver, whose writes :meth:`lower_staged` turns this adapter's into. A transaction
+        lowers each store's writes through its own chain of adapters and commits all the
+        writes that reach one bottom store in one ``commit_atomic`` call. None otherwise."""
         return None
+
+    def lower_staged(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> _Lowered:
+        """For an adapter with an ``atomic_base``: this adapter's staged ``writes`` and
+        ``deleted_ranges`` (all of them keys of this adapter) as writes and deleted ranges of
+        ``atomic_base``, encoded as this adapter stores them. A condition that cannot be
+        checked on the base's key (an inner chunk's) is checked inside the lowered
+        ``modify``, which raises :class:`StagedConditionFailed` when it does not hold."""
+        raise NotImplementedError(f'kvstore driver "{self.id}" cannot lower its writes onto its atomic_base')
 
     @property
     def storage_identity(self) -> Hashable:
@@ -260,6 +291,31 @@ class KvStoreDriver(abc.ABC):
     def describe_key(self, key: bytes) -> str:
         """How an error names the full key ``key``, e.g. ``local file "/data/a"``."""
         return '"' + key.decode("utf-8", "backslashreplace") + '"'
+
+
+def lower_staged_to_root(
+    driver: KvStoreDriver, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()
+) -> tuple[KvStoreDriver, list[StagedWrite], list[KeyRange]]:
+    """The driver at the bottom of ``driver``'s ``atomic_base`` chain, and ``driver``'s
+    writes and deleted ranges lowered adapter by adapter (``lower_staged``) onto it."""
+    lowered, ranges = list(writes), list(deleted_ranges)
+    while (base := driver.atomic_base) is not None:
+        lowered, ranges = driver.lower_staged(lowered, ranges)
+        driver = base
+    return driver, lowered, ranges
+
+
+def commit_staged(driver: KvStoreDriver, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+    """Commit ``driver``'s writes with one ``commit_atomic`` call of the store at the bottom
+    of its chain (an adapter's ``commit_atomic`` over an atomic base is this); False,
+    with nothing written, when a condition fails."""
+    root, lowered, ranges = lower_staged_to_root(driver, writes, deleted_ranges)
+    if not lowered and not ranges:
+        return True
+    try:
+        return root.commit_atomic(lowered, ranges)
+    except StagedConditionFailed:
+        return False
 
 
 class WriteBatch:

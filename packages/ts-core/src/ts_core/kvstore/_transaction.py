@@ -20,6 +20,9 @@ Staged keys are grouped by the driver's ``storage_identity`` (the physical store
 by KvStore object, so two arrays on one memory resource or on one filesystem are one
 store of the transaction. A store whose driver implements ``commit_atomic`` (OCDBT)
 gets all its staged keys, read validations and deleted ranges in one call, atomic or not.
+An adapter over such a store (``atomic_base``: sharded chunks, encoded chunks) has its
+writes lowered through its own chain (``lower_staged``), and everything that reaches one
+bottom store is committed by it in that one call.
 An atomic transaction commits all or nothing: any number of keys of stores with the
 commit-lock protocol (memory) plus either one key of a store that writes a key at a time
 or one store with ``commit_atomic``; an operation that would go beyond that aborts the
@@ -38,7 +41,14 @@ from typing import Any
 from .._executor import run_inline
 from .._future import Future
 from ..errors import TransactionConflictError
-from ._driver import KvStoreDriver, ReadOptions, ReadResult, StagedWrite
+from ._driver import (
+    KvStoreDriver,
+    ReadOptions,
+    ReadResult,
+    StagedConditionFailed,
+    StagedWrite,
+    lower_staged_to_root,
+)
 from ._generation import UNKNOWN, TimestampedStorageGeneration
 from ._key_range import KeyRange
 
@@ -133,6 +143,36 @@ def _commit_root(driver: KvStoreDriver) -> tuple[KvStoreDriver, int]:
 
 def _multi_key(driver: KvStoreDriver) -> bool:
     return bool(driver.supports_atomic_multi_key) and _lockable(driver)
+
+
+def _merge_same_keys(writes: Iterable[StagedWrite]) -> list[StagedWrite]:
+    """One write per key: two stores lowered onto the same key of their bottom store (two
+    opens of one sharded array write one shard) become one write that applies the first's
+    ``modify`` and then the second's, and holds both conditions."""
+    merged: dict[bytes, StagedWrite] = {}
+    for write in writes:
+        earlier = merged.get(write.key)
+        merged[write.key] = write if earlier is None else _then(earlier, write)
+    return list(merged.values())
+
+
+def _then(first: StagedWrite, second: StagedWrite) -> StagedWrite:
+    if first.condition is not None and second.condition is not None and first.condition != second.condition:
+        return StagedWrite(first.key, _fail_condition, first.condition)  # both cannot hold
+    condition = first.condition if first.condition is not None else second.condition
+    if first.modify is None or second.modify is None:
+        only = second if first.modify is None else first
+        return StagedWrite(first.key, only.modify, condition, only.reads_stored)
+    before, after = first.modify, second.modify
+
+    def modify(stored: bytes | None) -> bytes | None:
+        return after(before(stored))
+
+    return StagedWrite(first.key, modify, condition, first.reads_stored)
+
+
+def _fail_condition(stored: bytes | None) -> bytes | None:
+    raise StagedConditionFailed("two writes of one key hold different conditions")
 
 
 class Transaction:
@@ -466,19 +506,27 @@ class Transaction:
         return list(groups.values())
 
     def _commit_group(self, group: list[tuple[KvStoreDriver, _StoreState]], outcome: str = "") -> None:
-        """Commit stores with ``commit_atomic`` that share a root in one call of the outermost
-        adapter (it passes the keys it does not own on): their writes, read validations and
-        deleted ranges, all or nothing."""
-        driver = max(group, key=lambda item: _commit_root(item[0])[1])[0]
+        """Commit stores with ``commit_atomic`` that share a root in one call of the root:
+        their writes, read validations and deleted ranges, each lowered through the
+        adapters of the driver it was staged through (so each adapter encodes its own
+        keys), all or nothing."""
+        root: KvStoreDriver | None = None
         writes: list[StagedWrite] = []
         deleted_ranges: list[KeyRange] = []
+        conditioned: list[str] = []
         for _, state in group:
-            writes += self._staged_writes(state)
-            deleted_ranges += [key_range for _, key_range in state.deleted_ranges]
-        if not writes and not deleted_ranges:
+            for driver, own_writes, own_ranges in self._staged_by_driver(state):
+                conditioned += [repr(w.key) for w in own_writes if w.condition is not None]
+                root, lowered, lowered_ranges = lower_staged_to_root(driver, own_writes, own_ranges)
+                writes += lowered
+                deleted_ranges += lowered_ranges
+        if root is None or (not writes and not deleted_ranges):
             return
-        if not driver.commit_atomic(writes, deleted_ranges):
-            conditioned = [repr(w.key) for w in writes if w.condition is not None]
+        try:
+            committed = root.commit_atomic(_merge_same_keys(writes), deleted_ranges)
+        except StagedConditionFailed:
+            committed = False
+        if not committed:
             shown = ", ".join(conditioned[:_KEYS_NAMED])
             if len(conditioned) > _KEYS_NAMED:
                 shown += f" and {len(conditioned) - _KEYS_NAMED} more"
@@ -488,17 +536,24 @@ class Transaction:
             )
 
     @staticmethod
-    def _staged_writes(state: _StoreState) -> list[StagedWrite]:
-        writes = []
+    def _staged_by_driver(state: _StoreState) -> list[tuple[KvStoreDriver, list[StagedWrite], list[KeyRange]]]:
+        """``state``'s staged writes (and reads to validate) and deleted ranges, by the
+        driver they were staged through."""
+        by_driver: dict[int, tuple[KvStoreDriver, list[StagedWrite], list[KeyRange]]] = {}
+        for driver, key_range in state.deleted_ranges:
+            by_driver.setdefault(id(driver), (driver, [], []))[2].append(key_range)
         for key, entry in state.keys.items():
             condition = None if entry.condition == UNKNOWN else entry.condition
             if entry.staged:
                 # Re-applied to the value stored at commit; with a condition that value is
                 # the one this transaction read, without one the modifications are blind.
-                writes.append(StagedWrite(key, entry.apply, condition, reads_stored=not entry.written))
+                write = StagedWrite(key, entry.apply, condition, reads_stored=not entry.written)
             elif condition is not None:
-                writes.append(StagedWrite(key, None, condition))  # a read to validate
-        return writes
+                write = StagedWrite(key, None, condition)  # a read to validate
+            else:
+                continue
+            by_driver.setdefault(id(entry.driver), (entry.driver, [], []))[1].append(write)
+        return list(by_driver.values())
 
     def _commit_atomic(self) -> None:
         """All or nothing: hold the commit lock of every lockable store (memory), validate

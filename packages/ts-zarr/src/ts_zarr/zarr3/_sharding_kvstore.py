@@ -22,8 +22,10 @@ from ts_core.kvstore import (
     KvStoreDriver,
     ReadOptions,
     ReadResult,
+    StagedConditionFailed,
     StagedWrite,
     TimestampedStorageGeneration,
+    commit_staged,
     prefix_range,
 )
 
@@ -124,10 +126,12 @@ class ShardedChunkStore(KvStoreDriver):
         # Keys other than inner chunks pass through to the base, in the same commit.
         return self.base if self.base.commits_atomically else None
 
-    def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
-        """Inner-chunk writes grouped into one modification per shard, all committed by the
-        base in one step; an inner chunk's condition is checked on the shard the base
-        hands each modification."""
+    def lower_staged(
+        self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()
+    ) -> tuple[list[StagedWrite], list[KeyRange]]:
+        """Inner-chunk writes grouped into one modification per shard, in this store's index
+        format (other keys, such as ``zarr.json``, pass through unchanged); an inner chunk's
+        condition is checked on the shard the base hands each modification."""
         direct: list[StagedWrite] = []
         by_shard: dict[bytes, list[tuple[Position, StagedWrite]]] = {}
         for write in writes:
@@ -137,10 +141,13 @@ class ShardedChunkStore(KvStoreDriver):
             else:
                 by_shard.setdefault(parts[0], []).append((parts[1], write))
         shard_writes = [StagedWrite(key, self._shard_modification(items)) for key, items in by_shard.items()]
-        try:
-            return self.base.commit_atomic([*direct, *shard_writes], deleted_ranges)
-        except _InnerConditionFailed:
-            return False
+        return [*direct, *shard_writes], list(deleted_ranges)
+
+    def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
+        """This store's writes committed by the base in one step."""
+        if self.atomic_base is None:
+            return super().commit_atomic(writes, deleted_ranges)  # raises: the base cannot
+        return commit_staged(self, writes, deleted_ranges)
 
     def _shard_modification(self, items: list[tuple[Position, StagedWrite]]) -> Callable[[bytes | None], bytes | None]:
         def modify(stored: bytes | None) -> bytes | None:
@@ -184,7 +191,7 @@ class ShardedChunkStore(KvStoreDriver):
         return keys
 
 
-class _InnerConditionFailed(Exception):
+class _InnerConditionFailed(StagedConditionFailed):
     """An inner chunk's condition failed inside an atomic commit: nothing is written."""
 
 
