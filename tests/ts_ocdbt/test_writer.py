@@ -33,6 +33,7 @@ from ts_ocdbt._writer import (
     WriterOptions,
     commit,
     obsolete_numbered_manifests,
+    write_value_file,
 )
 from ts_ocdbt.format import (
     MANIFEST_KIND_NUMBERED,
@@ -796,3 +797,25 @@ def test_commit_on_top_of_a_numbered_wheel_database(tmp_path: Path) -> None:
     assert (
         sorted(name.name for name in tmp_path.glob("manifest.0*"))[-1] == "manifest.0000000000000005"
     )
+
+
+def test_values_stored_ahead_are_referenced_as_they_are(tmp_path: Path) -> None:
+    """A value the caller stored in a data file of its own (write_value_file) before the
+    commit is written into the leaf as that reference, counted in the statistics, padded
+    as tensorstore pads large files, and read back by the wheel."""
+    base = file_base(tmp_path)
+    db = Database(base)
+    large = random.Random(5).randbytes(5 * 2**20 + 3)
+    small = b"s" * 300
+    references = [write_value_file(db.io.write_data_file, b"d/", value) for value in (large, small)]
+    assert [len(ref.file_id.full_path) for ref in references] == [34, 34]
+    assert (tmp_path / references[0].file_id.full_path.decode()).stat().st_size % 4096 == 0
+    result = db.commit([Write(b"large", references[0]), Write(b"small", references[1]), Write(b"inline", b"i")])
+    assert result.generations[:2] == [value_generation(ref) for ref in references]
+    assert len(result.data_files) == 1  # the leaf alone: the values are not written again
+    assert result.manifest is not None
+    assert result.manifest.latest_version.statistics.num_indirect_value_bytes == len(large) + len(small)
+    expected = {b"large": large, b"small": small, b"inline": b"i"}
+    assert wheel_contents(tmp_path) == expected
+    contents, _ = walk(db.io, result.manifest, db.config)
+    assert contents == expected

@@ -2,7 +2,9 @@
 
 Reads look the key up in the B+tree of the latest version (or of the pinned ``version``);
 each write, delete and ``delete_range`` is one commit: a new version made by the writer
-and published by one conditional write of the manifest. A transaction's keys of one
+and published by one conditional write of the manifest (writes that wait for a running
+commit share the next one, and a bulk array write through ``write_batch`` is one commit;
+a large value is stored in a data file of its own before its commit). A transaction's keys of one
 database are committed together through ``commit_atomic``: one new version for all of
 them, or nothing. A lost race for the manifest is retried on top of the version that won,
 with blind modifications re-applied and conditions re-checked, so concurrent committers
@@ -19,8 +21,8 @@ import threading
 import time
 import uuid as uuid_module
 import weakref
-from collections.abc import Hashable, Iterable, Iterator, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import Any, Final, TypeAlias
 
 import attrs
 
@@ -37,13 +39,21 @@ from ts_core.kvstore import (
     ReadResult,
     StagedWrite,
     TimestampedStorageGeneration,
+    WriteBatch,
     prefix_range,
 )
 
 from . import _spec
 from ._io import OcdbtIO, value_generation
 from ._spec import OcdbtSpec, VersionSpec
-from ._writer import DataFilePrefixes, Write, WriterOptions, commit, obsolete_numbered_manifests
+from ._writer import (
+    DataFilePrefixes,
+    Write,
+    WriterOptions,
+    commit,
+    obsolete_numbered_manifests,
+    write_value_file,
+)
 from .format import (
     DEFAULT_MAX_DECODED_NODE_BYTES,
     DEFAULT_MAX_INLINE_VALUE_BYTES,
@@ -130,6 +140,9 @@ class OcdbtDriver(KvStoreDriver):
         #: Where the manifest files are: the base, unless the spec's ``manifest`` names another.
         self._manifest_store = base if manifest_store is None else manifest_store
         self._io = OcdbtIO(base)
+        #: A database in a local base (file, memory) is local too: the array drivers then
+        #: call it from their workers and write in bulk through :meth:`write_batch`.
+        self.local_io = base.driver.local_io  # type: ignore[misc]
         self._reset_locks()
         _open_drivers.add(self)
         self._writer_options = WriterOptions(
@@ -150,9 +163,11 @@ class OcdbtDriver(KvStoreDriver):
         """New locks and an empty commit queue (at creation, and in a forked child, where a
         lock another thread held at the fork would stay held forever)."""
         self._lock = threading.Lock()
-        self._commit_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
+        #: Guards the commit queue and ``_committing`` (whether a thread is committing);
+        #: notified when a commit ends.
+        self._queue_changed = threading.Condition(threading.Lock())
         self._queue: builtins.list[_Request] = []
+        self._committing = False
 
     @classmethod
     def open(cls, spec: OcdbtSpec, context: Context) -> OcdbtDriver:
@@ -334,23 +349,67 @@ class OcdbtDriver(KvStoreDriver):
         return [key for key, _ in iterate(self._io, version, key_range)]
 
     # -- writing ---------------------------------------------------------------------------------
-    def _check_writable(self) -> None:
+    def check_writable(self) -> None:
         if self.version is not None:
             raise ValueError(
                 f"Writing is not supported with version={_spec.format_version(self.version)} specified"
             )
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
-        self._check_writable()
+        return self.write_now(key, value, if_equal)
+
+    def write_now(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
+        """``write`` (one commit, shared with the writes that wait with it), unmetered: for
+        a write batch that hands a write on."""
+        self.check_writable()
         condition = None if if_equal in (None, UNKNOWN) else if_equal
-        new_value = None if value is None else bytes(value)
-        stamps = self._commit([StagedWrite(key, lambda _: new_value, condition, reads_stored=False)], ())
+        stored = self.store_value(value)
+        stamps = self._commit([StagedWrite(key, _setting(stored), condition, reads_stored=False)], ())
         if stamps is None:
             return TimestampedStorageGeneration(UNKNOWN, time.time())
         return stamps[0]
 
+    def write_config(self) -> Config | None:
+        """The config new values are stored under: the database's (read once if not known
+        yet) or the assumed one; None while the database does not exist."""
+        if not self._config_confirmed and not self._spec.assume_config:
+            self.load_manifest()
+        return self._config if self._config_confirmed or self._spec.assume_config else None
+
+    def store_value(self, value: bytes | None, batch: WriteBatch | None = None) -> NewValue:
+        """``value`` as a leaf will hold it: a value too large to be inline is first written
+        to a data file of its own, here, on the caller's thread (so many writers store their
+        values at once, and the commit they then share writes only B+tree nodes), through
+        ``batch`` (of the base kvstore) if given. Smaller values, and values written before
+        the database's config is known, stay bytes."""
+        if value is None:
+            return None
+        data = bytes(value)
+        config = self.write_config()
+        if config is None or len(data) <= config.max_inline_value_bytes:
+            return data
+        base = self._base
+
+        def store(path: bytes, contents: bytes) -> None:
+            base.write_blocking(path, contents, None, batch)
+
+        return write_value_file(store, self._writer_options.prefixes.value, data)
+
+    def commit_values(self, values: dict[bytes, NewValue]) -> None:
+        """Commit ``values`` (from :meth:`store_value`; None deletes) unconditionally, as one
+        version shared with the writes that wait with them."""
+        self.check_writable()
+        self._commit([StagedWrite(key, _setting(value), None, reads_stored=False) for key, value in values.items()], ())
+
+    def write_batch(self) -> WriteBatch:
+        """Group commit for a bulk write: values are stored as they come, and committed
+        together when the batch finishes (see :class:`ts_ocdbt._batch.OcdbtWriteBatch`)."""
+        from ._batch import OcdbtWriteBatch
+
+        return OcdbtWriteBatch(self)
+
     def delete_range(self, key_range: KeyRange) -> None:
-        self._check_writable()
+        self.check_writable()
         self._commit([], [key_range])
 
     def commit_atomic(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange] = ()) -> bool:
@@ -358,7 +417,7 @@ class OcdbtDriver(KvStoreDriver):
         waiting for this driver's other committers (the conditional manifest write orders
         it with them). An atomic transaction may hold the locks of memory stores while it
         commits; a group commit of this driver writing to one of them would wait for it."""
-        self._check_writable()
+        self.check_writable()
         request = _Request(writes, deleted_ranges)
         self._commit_batch([request])
         if request.error is not None:
@@ -377,20 +436,30 @@ class OcdbtDriver(KvStoreDriver):
         starts again on top of the winner's version.
         """
         request = _Request(writes, deleted_ranges)
-        with self._queue_lock:
+        queue_changed = self._queue_changed
+        with queue_changed:
             self._queue.append(request)
-        while not request.done:
-            with self._commit_lock:
+        while True:
+            # A request another thread committed is done as soon as that commit ends (its
+            # thread is free at once: waiting for the turn to commit would keep the pool's
+            # threads busy with finished writes while new ones queue up behind them).
+            with queue_changed:
+                while self._committing and not request.done:
+                    queue_changed.wait()
                 if request.done:
                     break
-                with self._queue_lock:
-                    batch = _take_batch(self._queue)
-                try:
-                    self._commit_batch(batch)
-                except BaseException as error:
-                    for item in batch:
-                        if not item.done:
-                            item.finish(error=error)
+                self._committing = True
+                batch = _take_batch(self._queue)
+            try:
+                self._commit_batch(batch)
+            except BaseException as error:
+                for item in batch:
+                    if not item.done:
+                        item.finish(error=error)
+            finally:
+                with queue_changed:
+                    self._committing = False
+                    queue_changed.notify_all()
         if request.error is not None:
             raise request.error
         return request.result
@@ -417,7 +486,7 @@ class OcdbtDriver(KvStoreDriver):
             return self._create_database(snapshot, config)
         latest = manifest.latest_version if manifest is not None and manifest.versions else None
         deleted_ranges = [key_range for request in batch for key_range in request.deleted_ranges]
-        pending: dict[bytes, bytes | None] = {}  # new values of the requests accepted so far
+        pending: dict[bytes, NewValue] = {}  # new values of the requests accepted so far
         accepted: builtins.list[tuple[_Request, set[bytes]]] = []
         for request in batch:
             if request.done:
@@ -477,21 +546,19 @@ class OcdbtDriver(KvStoreDriver):
         request: _Request,
         latest: BtreeGenerationReference | None,
         deleted_ranges: Sequence[KeyRange],
-        pending: dict[bytes, bytes | None],
-    ) -> dict[bytes, bytes | None] | None:
+        pending: dict[bytes, NewValue],
+    ) -> dict[bytes, NewValue] | None:
         """The new values ``request`` sets, on top of the batch's earlier ``pending`` ones;
         None if one of its conditions does not hold in ``latest``."""
-        changes: dict[bytes, bytes | None] = {}
+        changes: dict[bytes, NewValue] = {}
         for write in request.writes:
-            if write.key in changes:
-                stored: bytes | None = changes[write.key]
-            elif write.key in pending:
-                stored = pending[write.key]
+            if write.key in changes or write.key in pending:
+                earlier = changes[write.key] if write.key in changes else pending[write.key]
+                stored = earlier if not isinstance(earlier, IndirectDataReference) else self._io.read_value(earlier)
             else:
                 if write.condition is None and not write.reads_stored:
                     if write.modify is not None:
-                        new_value = write.modify(None)
-                        changes[write.key] = None if new_value is None else bytes(new_value)
+                        changes[write.key] = _new_value(write.modify(None))
                     continue
                 current = _current_value(self._io, latest, write.key, deleted_ranges)
                 if write.condition is not None:
@@ -502,8 +569,7 @@ class OcdbtDriver(KvStoreDriver):
                     continue
                 stored = None if current is None else self._read_value(write.key, current, ByteRange())
             if write.modify is not None:
-                new_value = write.modify(stored)
-                changes[write.key] = None if new_value is None else bytes(new_value)
+                changes[write.key] = _new_value(write.modify(stored))
         return changes
 
     def _publish(self, snapshot: _Snapshot, files: Sequence[tuple[bytes, bytes]]) -> bytes | None:
@@ -586,6 +652,25 @@ def _take_batch(queue: list[_Request]) -> list[_Request]:
         touched |= keys
         batch.append(queue.pop(0))
     return batch
+
+
+#: A key's new value in a commit: bytes, a value already stored in a data file, or None
+#: (deleted).
+NewValue: TypeAlias = bytes | IndirectDataReference | None
+
+
+def _setting(value: NewValue) -> Callable[[bytes | None], bytes | None]:
+    """A ``StagedWrite.modify`` that sets the key to ``value``, which may be a value already
+    stored in a data file (``_evaluate`` takes it as it is)."""
+    return lambda _: value  # type: ignore[return-value]
+
+
+def _new_value(value: bytes | None) -> NewValue:
+    """What a ``modify`` returned (bytes-like, None, or what ``_setting`` gave it), as a new
+    value for the writer."""
+    if value is None or isinstance(value, IndirectDataReference):
+        return value
+    return bytes(value)
 
 
 def _writes_anything(batch: Sequence[_Request]) -> bool:

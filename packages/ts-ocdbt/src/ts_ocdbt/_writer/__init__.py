@@ -25,6 +25,7 @@ from ..format import (
     BtreeGenerationReference,
     BtreeNodeStatistics,
     Config,
+    IndirectDataReference,
     Manifest,
     encode_manifest,
     numbered_manifest_key,
@@ -36,6 +37,7 @@ from ._data_files import (
     DataFilePrefixes,
     DataFileWriter,
     new_data_file_id,
+    write_value_file,
 )
 from ._versions import append_version, leaf_range
 
@@ -50,8 +52,9 @@ __all__ = [
     "commit",
     "leaf_range",
     "manifest_files",
-    "obsolete_numbered_manifests",
     "new_data_file_id",
+    "obsolete_numbered_manifests",
+    "write_value_file",
 ]
 
 #: Largest generation number (the format stores it as a uint64; tensorstore stops one short).
@@ -61,10 +64,12 @@ _MAX_GENERATION_NUMBER = 2**64 - 2
 @dataclass(frozen=True, slots=True)
 class Write:
     """Set ``key`` to ``value`` (None deletes it) if its generation equals ``if_equal``
-    (None: unconditionally; ``NO_VALUE``: only if absent)."""
+    (None: unconditionally; ``NO_VALUE``: only if absent). A value given as a reference is
+    one the caller already stored in a data file of the database (see
+    :func:`write_value_file`); the leaf refers to it as it is."""
 
     key: bytes
-    value: bytes | None
+    value: bytes | IndirectDataReference | None
     if_equal: bytes | None = None
 
 
@@ -195,9 +200,10 @@ def commit(
                 f"commit: key {bytes(write.key[:40])!r}... is {len(write.key)} bytes long; OCDBT "
                 f"keys are at most {MAX_KEY_LENGTH} bytes"
             )
-        op = KeyOp(
-            bytes(write.key), None if write.value is None else bytes(write.value), write.if_equal
-        )
+        value = write.value
+        if value is not None and not isinstance(value, IndirectDataReference):
+            value = bytes(value)
+        op = KeyOp(bytes(write.key), value, write.if_equal)
         ops[op.key] = op  # the last write of a key wins
         per_write.append(op)
     ranges = [_delete_range_bounds(item) for item in delete_ranges]

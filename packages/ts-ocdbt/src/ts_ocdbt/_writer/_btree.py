@@ -71,7 +71,7 @@ class KeyOp:
     """
 
     key: bytes
-    value: bytes | None
+    value: bytes | IndirectDataReference | None
     if_equal: bytes | None = None
     applied: bool = False
     stored: bytes | IndirectDataReference | None = None
@@ -416,7 +416,7 @@ class _TreeWriter:
         if op.value is None:
             return True
         stored: Value = op.value
-        if len(op.value) > self.config.max_inline_value_bytes:
+        if isinstance(op.value, bytes) and len(op.value) > self.config.max_inline_value_bytes:
             stored = self.data_files.add(VALUE, op.value)
         op.stored = stored
         out.add(op.key, stored)

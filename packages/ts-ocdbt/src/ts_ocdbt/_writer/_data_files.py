@@ -21,6 +21,7 @@ __all__ = [
     "DataFilePrefixes",
     "DataFileWriter",
     "new_data_file_id",
+    "write_value_file",
 ]
 
 #: Prefix of new data files unless the spec names another (``value_data_prefix`` etc.).
@@ -124,9 +125,29 @@ class DataFileWriter:
 
     def _write(self, buffer: _Buffer) -> None:
         parts = buffer.parts
-        if buffer.size > PADDING_MIN_SIZE and buffer.size % PADDING_ALIGNMENT:
-            parts.append(bytes(PADDING_ALIGNMENT - buffer.size % PADDING_ALIGNMENT))
+        parts.extend(_padding(buffer.size))
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         path = buffer.file_id.full_path
         self._store(path, data)
         self.written.append(path)
+
+
+def _padding(size: int) -> list[bytes]:
+    """The zeros that follow ``size`` bytes of data in a data file (none or one block's rest)."""
+    if size > PADDING_MIN_SIZE and size % PADDING_ALIGNMENT:
+        return [bytes(PADDING_ALIGNMENT - size % PADDING_ALIGNMENT)]
+    return []
+
+
+def write_value_file(
+    store: Callable[[bytes, bytes], None], prefix: bytes, value: bytes
+) -> IndirectDataReference:
+    """Store ``value`` alone in a new data file under ``prefix`` with ``store(path, data)``
+    and return where it is: a writer stores a large value this way before it commits, so
+    the commit itself writes only nodes (tensorstore writes values ahead too)."""
+    if not value:
+        return IndirectDataReference(DataFileId(), 0, 0)
+    file_id = new_data_file_id(prefix)
+    padding = _padding(len(value))
+    store(file_id.full_path, b"".join([value, *padding]) if padding else value)
+    return IndirectDataReference(file_id, 0, len(value))

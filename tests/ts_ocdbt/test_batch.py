@@ -1,0 +1,153 @@
+"""Group commit of bulk writes (``OcdbtDriver.write_batch``): one version per bulk array
+write, generations known at once, nothing visible or referenced before it is durable."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import tensorstore
+
+import ts_core as ts
+from ts_core.kvstore import NO_VALUE, UNKNOWN, WriteBatch
+from ts_ocdbt import _batch
+
+
+def _latest_generation(path: Path) -> int:
+    manifest = tensorstore.ocdbt.dump(tensorstore.KvStore.open(f"file://{path}/").result()).result()
+    return int(manifest["versions"][-1]["generation_number"])
+
+
+def _store(path: Path, **members: Any) -> ts.KvStore:
+    return ts.KvStore.open({"driver": "ocdbt", "base": f"file://{path}/", **members}).result()
+
+
+def test_a_bulk_array_write_is_one_version(tmp_path: Path) -> None:
+    spec = {"driver": "zarr3", "kvstore": {"driver": "ocdbt", "base": f"file://{tmp_path}/"}}
+    array = ts.open(spec, create=True, dtype="uint16", shape=[64, 64], chunk_layout=ts.ChunkLayout(chunk_shape=[8, 8])).result()
+    assert _latest_generation(tmp_path) == 2  # the new database, then zarr.json
+    data = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+    array.write(data).result()
+    assert _latest_generation(tmp_path) == 3  # 64 chunks, one commit
+    # Reported done: durable and visible to another library.
+    np.testing.assert_array_equal(tensorstore.open(spec).result().read().result(), data)
+    array[3:60, 5:9].write(np.zeros((57, 4), np.uint16)).result()  # partial chunks: read-modify-write
+    data[3:60, 5:9] = 0
+    np.testing.assert_array_equal(tensorstore.open(spec).result().read().result(), data)
+
+
+def test_writes_are_committed_by_finish_with_the_generations_they_returned(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store["old"] = b"x"
+    batch = store.driver.write_batch()
+    assert isinstance(batch, WriteBatch)
+    large, small = bytes(range(256)) * 8, b"small"
+    stamps = {key: batch.write(key, value, None) for key, value in
+              [(b"large", large), (b"small", small), (b"old", None)]}
+    assert stamps[b"old"].generation == NO_VALUE
+    reader = _store(tmp_path)
+    assert reader.read("large").result().state == "missing"  # not committed yet
+    assert reader["old"] == b"x"
+    batch.finish()
+    for key, value in [(b"large", large), (b"small", small)]:
+        result = reader.read(key).result()
+        assert (result.value, result.stamp.generation) == (value, stamps[key].generation)
+    assert reader.read("old").result().state == "missing"
+    assert tensorstore.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()["large"] == large
+
+
+def test_a_conditional_write_is_committed_at_once(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store["k"] = b"1"
+    batch = store.driver.write_batch()
+    assert batch.write(b"k", b"2", b"bogus\x00").generation == UNKNOWN
+    assert store["k"] == b"1"
+    generation = store.read("k").result().stamp.generation
+    assert batch.write(b"k", b"2", generation).generation != UNKNOWN
+    assert _store(tmp_path)["k"] == b"2"  # before finish
+    # A condition on a key the batch holds sees the held value: it is committed first.
+    held = batch.write(b"h", b"v" * 300, None)
+    assert batch.write(b"h", b"w", held.generation).generation != UNKNOWN
+    batch.finish()
+    assert _store(tmp_path)["h"] == b"w"
+
+
+def test_stored_values_are_durable_before_the_commit_refers_to_them(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store["k"] = b"1"
+    events: list[str] = []
+    base_driver = store.driver.base_kvstore.driver
+    make_batch = base_driver.write_batch
+
+    class Recording(WriteBatch):
+        def __init__(self) -> None:
+            super().__init__(base_driver)
+            self.inner = make_batch()
+
+        def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> Any:
+            events.append("data file")
+            return self.inner.write(key, value, if_equal)
+
+        def finish(self) -> None:
+            events.append("durable")
+            self.inner.finish()
+
+    original_write = base_driver.write
+
+    def write(key: bytes, value: bytes | None, if_equal: bytes | None) -> Any:
+        if key.endswith(b"manifest.ocdbt"):
+            events.append("manifest")
+        return original_write(key, value, if_equal)
+
+    base_driver.write_batch = Recording  # type: ignore[method-assign]
+    base_driver.write = write  # type: ignore[method-assign]
+    try:
+        batch = store.driver.write_batch()
+        for index in range(3):
+            batch.write(f"v{index}".encode(), bytes([index]) * 1000, None)
+        batch.finish()
+    finally:
+        del base_driver.write_batch, base_driver.write
+    assert events[:3] == ["data file"] * 3
+    assert events.index("durable") < events.index("manifest")
+    assert [store[f"v{i}"] for i in range(3)] == [bytes([i]) * 1000 for i in range(3)]
+
+
+def test_many_writers_and_intermediate_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_batch, "MAX_PENDING_KEYS", 16)
+    store = _store(tmp_path)
+    store["first"] = b"1"
+    before = _latest_generation(tmp_path)
+    batch = store.driver.write_batch()
+
+    def writer(thread: int) -> None:
+        for index in range(20):
+            value = None if index == 19 else f"{thread}-{index}".encode() * (index % 3 * 60)
+            batch.write(f"t{thread}/{index:02d}".encode(), value, None)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    batch.finish()
+    versions = _latest_generation(tmp_path) - before
+    assert 1 <= versions <= 80 // 16 + 1
+    expected = {f"t{t}/{i:02d}".encode(): f"{t}-{i}".encode() * (i % 3 * 60) for t in range(4) for i in range(19)}
+    reader = _store(tmp_path)
+    assert {key: reader[key] for key in reader.list().result() if key != b"first"} == expected
+
+
+def test_a_new_database_and_a_pinned_version(tmp_path: Path) -> None:
+    store = _store(tmp_path / "new")
+    batch = store.driver.write_batch()
+    batch.write(b"a", b"x" * 500, None)  # no config yet: committed at once, creating it
+    batch.write(b"b", b"y" * 500, None)
+    batch.finish()
+    assert (store["a"], store["b"]) == (b"x" * 500, b"y" * 500)
+    pinned = _store(tmp_path / "new", version=2)
+    with pytest.raises(ValueError, match="Writing is not supported"):
+        pinned.driver.write_batch().write(b"a", b"z", None)
