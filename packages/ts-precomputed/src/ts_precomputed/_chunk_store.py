@@ -40,7 +40,7 @@ from ts_core.kvstore import (
 from ._sharded_kvstore import LoweredWrites
 from .encoding_api import ChunkEncoding
 
-__all__ = ["EncodedChunkStore", "chunk_bounds"]
+__all__ = ["EncodedChunkStore", "cell_array", "cell_buffer", "chunk_bounds"]
 
 #: One dimension of a chunk key: ``<start>-<stop>`` (either may be negative).
 _BOUNDS = re.compile(rb"(-?\d+)-(-?\d+)")
@@ -59,6 +59,27 @@ def chunk_bounds(key: bytes) -> tuple[tuple[int, int], ...] | None:
             return None
         bounds.append((int(match.group(1)), int(match.group(2))))
     return tuple(bounds)
+
+
+def cell_buffer(cell: np.ndarray[Any, Any]) -> memoryview:
+    """A whole cell (``x, y, z, channel``, any memory order) as the bytes of its x-fastest
+    layout, without copying it: a buffer over the reversed axes, whose logical (C) order
+    is x fastest. ``bytes()`` of it is that layout; ``cell_array`` takes the cell back."""
+    return cell.transpose().data
+
+
+def cell_array(value: bytes | memoryview, dtype: np.dtype[Any], shape: tuple[int, ...], writable: bool = False) -> np.ndarray[Any, Any]:
+    """The whole cell of ``shape`` whose x-fastest layout ``value`` holds: a view of a
+    ``cell_buffer`` (writable if asked and it is), else of the bytes (read-only)."""
+    if isinstance(value, memoryview) and value.ndim == len(shape):
+        cell = np.asarray(value).view(dtype).transpose()
+        if tuple(cell.shape) != tuple(shape):
+            raise ChunkError(f"a cell of shape {list(cell.shape)} is not a chunk of shape {list(shape)}")
+        if not writable and cell.flags.writeable:
+            cell = cell.view()
+            cell.setflags(write=False)
+        return cell
+    return np.frombuffer(value, dtype=dtype).reshape(shape, order="F")
 
 
 class EncodedChunkStore(KvStoreDriver):
@@ -124,12 +145,12 @@ class EncodedChunkStore(KvStoreDriver):
     def to_stored(self, key: bytes, value: bytes) -> bytes:
         """The whole-cell layout of chunk ``key`` to its stored (truncated, encoded) bytes.
 
-        ``value`` may be a writable buffer (the driver's own cell, see its
-        ``encode_chunk``): the encoding then reads that memory without copying it."""
+        ``value`` may be a ``cell_buffer`` (the driver's own copy of the cell): the
+        encoding then reads that array as it is, in its memory order."""
         shape = self.stored_shape(key)
         if self.passthrough and shape == self.chunk_shape:
-            return value
-        cell = np.frombuffer(value, dtype=self.stored_dtype).reshape(self.chunk_shape, order="F")
+            return value if isinstance(value, bytes) else bytes(value)
+        cell = cell_array(value, self.stored_dtype, self.chunk_shape, writable=True)
         return self.encoding.encode(cell[: shape[0], : shape[1], : shape[2]])
 
     # -- the kvstore contract ------------------------------------------------------------------

@@ -117,12 +117,20 @@ class CompressedSegmentationEncoding(ChunkEncoding):
         channels = chunk.shape[3]
         if self._block_voxels > _MAX_16_BIT_TABLE:
             self._check_block_label_counts(chunk)
-        # The library reads the array as x-fastest (Fortran order) and needs a writable buffer.
+        # The library reads a contiguous array in C or Fortran order (the same stream
+        # either way) and needs a writable buffer, which it does not modify: a channel
+        # that is one is used as is, else copied in its own memory order (a cheap copy;
+        # a transposing one costs as much as a third of the encoding).
         streams = []
         for channel in range(channels):
-            labels = np.array(chunk[:, :, :, channel], order="F", copy=True)
+            labels = chunk[:, :, :, channel]
+            if not labels.flags.writeable or not (labels.flags.c_contiguous or labels.flags.f_contiguous):
+                labels = np.array(labels, order="K", copy=True)
+                if not (labels.flags.c_contiguous or labels.flags.f_contiguous):
+                    labels = np.array(labels, order="F", copy=True)
+            order = "F" if labels.flags.f_contiguous else "C"
             try:
-                stream = compressed_segmentation.compress(labels, block_size=self.block_size, order="F")
+                stream = compressed_segmentation.compress(labels, block_size=self.block_size, order=order)
             except OverflowError as error:
                 raise ChunkError(f"chunk of shape {list(chunk.shape)} is too varied to encode: {error}") from None
             if len(stream) // 4 > _OFFSET_MASK:

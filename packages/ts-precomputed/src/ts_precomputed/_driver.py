@@ -18,6 +18,7 @@ from ts_core.driver import KvsChunkedDriver, SchemaConstraints, load_metadata_js
 from ts_core.errors import SpecError
 from ts_core.kvstore import NO_VALUE, UNKNOWN, KvStore, prefix_range
 
+from ._chunk_store import cell_array, cell_buffer
 from ._metadata import INFO_KEY, MultiscaleMetadata, ScaleMetadata, encoding_class, parse_info
 from ._scale import (
     LABELS,
@@ -272,12 +273,17 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         return np.zeros(self.grid_chunk_shape, dtype=self.metadata.dtype, order="F")
 
     def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
-        stored = self.metadata.dtype.newbyteorder("<")
-        cell: np.ndarray[Any, Any] = np.frombuffer(data, dtype=stored).reshape(self.grid_chunk_shape, order="F")
-        return cell
+        return cell_array(data, self.metadata.dtype.newbyteorder("<"), self.grid_chunk_shape)
 
     def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
-        return np.asarray(storage, dtype=self.metadata.dtype.newbyteorder("<")).tobytes(order="F")
+        stored = self.metadata.dtype.newbyteorder("<")
+        if self.encoding.name == "raw":
+            return np.asarray(storage, dtype=stored).tobytes(order="F")
+        # The chunk store encodes this value at once, so it is one copy of the cell in
+        # the memory order of ``storage`` (cheap to make; the encoding reads either
+        # order), seen as bytes through a buffer whose logical order is the x-fastest
+        # layout. The store takes the array back from the buffer (``cell_array``).
+        return cell_buffer(np.array(storage, dtype=stored, order="K", copy=True))  # type: ignore[return-value]
 
     # -- the domain: origin at voxel_offset -------------------------------------------------------
     @property
