@@ -36,7 +36,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._executor import run_inline
 from .._future import Future
@@ -143,6 +143,16 @@ def _commit_root(driver: KvStoreDriver) -> tuple[KvStoreDriver, int]:
 
 def _multi_key(driver: KvStoreDriver) -> bool:
     return bool(driver.supports_atomic_multi_key) and _lockable(driver)
+
+
+class _LoweredGroup(NamedTuple):
+    """A commit of one bottom store: its writes and deleted ranges, and the keys (as the
+    transaction staged them) whose conditions a conflict names."""
+
+    root: KvStoreDriver
+    writes: list[StagedWrite]
+    deleted_ranges: list[KeyRange]
+    conditioned: list[str]
 
 
 def _merge_same_keys(writes: Iterable[StagedWrite]) -> list[StagedWrite]:
@@ -460,12 +470,12 @@ class Transaction:
         if self._atomic:
             self._commit_atomic()
             return
-        groups = self._commit_groups()
+        groups = [lowered for group in self._commit_groups() if (lowered := self._lower_group(group)) is not None]
         for state in self._stores.values():
             if state.committing_driver() is None:
                 self._validate_reads(state.keys.items())
         for group in groups:
-            self._commit_group(group)
+            self._commit_lowered(group)
         for state in self._stores.values():
             if state.committing_driver() is not None:
                 continue
@@ -505,11 +515,12 @@ class Transaction:
                 groups.setdefault(_commit_root(driver)[0].storage_identity, []).append((driver, state))
         return list(groups.values())
 
-    def _commit_group(self, group: list[tuple[KvStoreDriver, _StoreState]], outcome: str = "") -> None:
-        """Commit stores with ``commit_atomic`` that share a root in one call of the root:
-        their writes, read validations and deleted ranges, each lowered through the
+    def _lower_group(self, group: list[tuple[KvStoreDriver, _StoreState]]) -> _LoweredGroup | None:
+        """What stores with ``commit_atomic`` that share a root commit in one call of the
+        root: their writes, read validations and deleted ranges, each lowered through the
         adapters of the driver it was staged through (so each adapter encodes its own
-        keys), all or nothing."""
+        keys). Done before anything is written: an adapter that cannot lower its writes
+        fails the commit with nothing written. None if there is nothing to commit."""
         root: KvStoreDriver | None = None
         writes: list[StagedWrite] = []
         deleted_ranges: list[KeyRange] = []
@@ -521,15 +532,20 @@ class Transaction:
                 writes += lowered
                 deleted_ranges += lowered_ranges
         if root is None or (not writes and not deleted_ranges):
-            return
+            return None
+        return _LoweredGroup(root, _merge_same_keys(writes), deleted_ranges, conditioned)
+
+    @staticmethod
+    def _commit_lowered(group: _LoweredGroup, outcome: str = "") -> None:
+        """One ``commit_atomic`` call of the group's root: all of it or nothing."""
         try:
-            committed = root.commit_atomic(_merge_same_keys(writes), deleted_ranges)
+            committed = group.root.commit_atomic(group.writes, group.deleted_ranges)
         except StagedConditionFailed:
             committed = False
         if not committed:
-            shown = ", ".join(conditioned[:_KEYS_NAMED])
-            if len(conditioned) > _KEYS_NAMED:
-                shown += f" and {len(conditioned) - _KEYS_NAMED} more"
+            shown = ", ".join(group.conditioned[:_KEYS_NAMED])
+            if len(group.conditioned) > _KEYS_NAMED:
+                shown += f" and {len(group.conditioned) - _KEYS_NAMED} more"
             raise TransactionConflictError(
                 f"commit conflict: a key this transaction read or conditioned ({shown}) changed "
                 f"since; retry the transaction{outcome or '; nothing of this store was written'}"
@@ -563,7 +579,7 @@ class Transaction:
         writes, which cannot fail part way."""
         locked: dict[Hashable, tuple[KvStoreDriver, list[tuple[bytes, _KeyState]]]] = {}
         others: list[tuple[bytes, _KeyState]] = []
-        committing = self._commit_groups()
+        committing = [lowered for group in self._commit_groups() if (lowered := self._lower_group(group)) is not None]
         for identity, state in self._stores.items():
             if state.committing_driver() is not None:
                 continue
@@ -604,7 +620,7 @@ class Transaction:
                 if entry.staged:
                     self._commit_key(entry.driver, key, entry)
             for group in committing:
-                self._commit_group(group, "; nothing was written")
+                self._commit_lowered(group, "; nothing was written")
             for driver, batch in writes:
                 driver.apply_writes(batch)  # type: ignore[attr-defined]
 
