@@ -196,11 +196,6 @@ def test_kill_9_mid_commit_leaves_last_committed_version(tmp_path: Path) -> None
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason=(
-    "SeaweedFS stores an empty object when a PUT's connection closes after its headers, and "
-    "the s3 kvstore sends the body separately with no Content-MD5 to reject a missing body: a "
-    "writer killed between the two leaves manifest.ocdbt empty (about one kill in ten). "
-    "Sending Content-MD5 with every s3 PUT fixes it (SeaweedFS then keeps the old object)."))
 def test_kill_9_mid_commit_over_s3(s3_endpoint: str) -> None:
     import cloud_servers
 
