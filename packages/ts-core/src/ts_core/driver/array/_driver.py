@@ -67,6 +67,8 @@ class ArrayDriver(Driver):
 
             check_in_bounds(transform, self._data.shape)
             target = np.empty(transform.domain.shape, dtype=self._data.dtype)
+            if target.size == 0:  # nothing to copy (the array may have an empty dimension)
+                return target
             with self._lock:
                 for part in partition_index_transform(transform, self._data.shape):
                     target[part.array_selection] = self._data[part.cell_selection]
@@ -82,6 +84,8 @@ class ArrayDriver(Driver):
             from ...index_space import partition_index_transform
 
             check_in_bounds(transform, self._data.shape)
+            if 0 in transform.domain.shape:
+                return
             with self._lock:
                 for part in partition_index_transform(transform, self._data.shape):
                     self._data[part.cell_selection] = source[part.array_selection]
