@@ -7,8 +7,10 @@ fixture first writes ts's volumes, then cloud-volume writes its own and reads ts
 
 cloud-volume writes a sharded scale a whole shard at a time, so its sharded scales here are
 either one shard (murmurhash) or shards that are boxes of chunks (identity hash), written box
-by box; ts's sharded scales span several shards of either hash. png is not covered:
-cloud-volume's png codec needs ``pyspng-seunglab``, which is not installed.
+by box; ts's sharded scales span several shards of either hash. png goes through
+cloud-volume's optional codec, ``pyspng-seunglab`` (in the dev group for this), which handles
+uint8 only: it refuses to write 16-bit single-channel png and misreads 16-bit chunks, so
+uint16 png is checked against the tensorstore wheel alone.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ CLOUDVOLUME_WRITES = [
     Volume("segmentation-shard-boxes", "compressed_segmentation", "uint64", 1, (SHARD_BOXES,)),
     Volume("jpeg", "jpeg", "uint8", 1, (UNSHARDED, ONE_SHARD)),
     Volume("jpeg-rgb", "jpeg", "uint8", 3, (UNSHARDED,)),
+    Volume("png", "png", "uint8", 1, (UNSHARDED, ONE_SHARD)),
 ]
 TS_WRITES = [
     Volume("raw", "raw", "uint16", 2, (UNSHARDED, MANY_SHARDS, IDENTITY_SHARDS)),
@@ -108,6 +111,7 @@ TS_WRITES = [
     Volume("jpeg", "jpeg", "uint8", 1, (UNSHARDED, MANY_SHARDS)),
     # One chunk: cloud-volume misorders a 3-channel jpeg chunk it reads (see unscramble_rgb).
     Volume("jpeg-rgb", "jpeg", "uint8", 3, (ONE_CHUNK,)),
+    Volume("png", "png", "uint8", 1, (UNSHARDED, MANY_SHARDS)),
 ]
 #: cloud-volume's default for file:// (``compress=None``) gzips every chunk into ``<key>.gz``.
 GZIP_FILES = Volume("gzip-files", "raw", "uint16", 1, (UNSHARDED,))
