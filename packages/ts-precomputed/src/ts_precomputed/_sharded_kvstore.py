@@ -48,6 +48,7 @@ from ts_core.kvstore import (
     StagedConditionFailed,
     StagedWrite,
     TimestampedStorageGeneration,
+    coalesce_byte_ranges,
     commit_staged,
     make_generation,
     prefix_range,
@@ -116,14 +117,8 @@ def chunk_generation(stored: bytes | None) -> bytes:
 
 
 def coalesce(ranges: Iterable[tuple[int, int]], gap: int = COALESCE_GAP) -> list[tuple[int, int]]:
-    """Merge sorted ``(start, stop)`` ranges that overlap or lie less than ``gap`` apart."""
-    merged: list[list[int]] = []
-    for start, stop in sorted(ranges):
-        if merged and start - merged[-1][1] <= gap:
-            merged[-1][1] = max(merged[-1][1], stop)
-        else:
-            merged.append([start, stop])
-    return [(a, b) for a, b in merged]
+    """Ranges that overlap or lie at most ``gap`` apart merged (one ranged read each)."""
+    return coalesce_byte_ranges(ranges, gap)
 
 
 _caches: weakref.WeakSet[MinishardIndexCache] = weakref.WeakSet()

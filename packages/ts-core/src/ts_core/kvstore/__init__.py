@@ -8,6 +8,7 @@ from ._driver import (
     StagedConditionFailed,
     StagedWrite,
     WriteBatch,
+    coalesce_byte_ranges,
     commit_staged,
     lower_staged_to_root,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "check_key",
     "check_key_range",
     "check_path",
+    "coalesce_byte_ranges",
     "commit_staged",
     "kvstore_adapter_url",
     "kvstore_based_driver_url",

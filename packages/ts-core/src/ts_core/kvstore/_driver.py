@@ -32,9 +32,23 @@ __all__ = [
     "StagedConditionFailed",
     "StagedWrite",
     "WriteBatch",
+    "coalesce_byte_ranges",
     "commit_staged",
     "lower_staged_to_root",
 ]
+
+
+def coalesce_byte_ranges(ranges: Iterable[tuple[int, int]], gap: int = 4096) -> list[tuple[int, int]]:
+    """Sorted ``(start, stop)`` byte ranges, those that overlap or lie at most ``gap`` bytes
+    apart merged into one: the few ranged reads that fetch many small pieces of one value
+    (a shard's chunks, its index entries) at the cost of reading the gaps."""
+    merged: list[list[int]] = []
+    for start, stop in sorted(ranges):
+        if merged and start - merged[-1][1] <= gap:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    return [(start, stop) for start, stop in merged]
 
 
 @attrs.frozen

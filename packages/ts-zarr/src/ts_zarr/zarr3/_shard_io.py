@@ -22,6 +22,7 @@ from ts_core.kvstore import (
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
+    coalesce_byte_ranges,
 )
 
 from ._sharding import MISSING, ShardIndexFormat
@@ -53,14 +54,8 @@ def read_range(
 
 
 def coalesce(ranges: Iterable[tuple[int, int]], gap: int = COALESCE_GAP) -> list[tuple[int, int]]:
-    """Merge sorted ``(start, stop)`` ranges that touch or are less than ``gap`` apart."""
-    merged: list[list[int]] = []
-    for start, stop in sorted(ranges):
-        if merged and start - merged[-1][1] <= gap:
-            merged[-1][1] = max(merged[-1][1], stop)
-        else:
-            merged.append([start, stop])
-    return [(a, b) for a, b in merged]
+    """Ranges that overlap or lie at most ``gap`` apart merged (one ranged read each)."""
+    return coalesce_byte_ranges(ranges, gap)
 
 
 class IndexedShard:
