@@ -141,7 +141,7 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         metadata = self.metadata
         storage = np.zeros(metadata.chunks, dtype=metadata.dtype.storage_dtype)
         for field, fill in zip(metadata.dtype.fields, metadata.fill_values, strict=True):
-            if fill is not None:
+            if fill is not None and any(np.asarray(fill).tobytes()):  # zeros are there already
                 target = storage[field.name] if metadata.dtype.has_fields else storage
                 target[...] = fill
         return storage

@@ -159,7 +159,10 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
     def fill_chunk(self) -> np.ndarray[Any, Any]:
         metadata = self.metadata
         storage = np.zeros(tuple(self.chunk_shape(metadata)) + metadata.data_type.inner_shape, dtype=metadata.data_type.numpy_dtype)
-        storage[...] = metadata.fill_value
+        if any(np.asarray(metadata.fill_value).tobytes()):
+            # An all-zero-bytes fill (the common case) is what np.zeros already holds: leaving
+            # it untouched keeps the pages unmapped, so opening an array costs no chunk memset.
+            storage[...] = metadata.fill_value
         return storage
 
     def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
