@@ -357,6 +357,10 @@ def apply_index(transform: IndexTransform, index: Any, mode: str = DEFAULT) -> I
     """Apply any supported index to ``transform``: NumPy-style terms (per ``mode``), an
     ``IndexTransform`` (composition), an ``IndexDomain`` (aligned slicing), a ``DimExpression``
     or a tuple of ``DimExpression`` (applied left to right)."""
+    if mode == DEFAULT and (type(index) in _BASIC_TYPES or index is Ellipsis):
+        basic = _basic_index(transform, index)
+        if basic is not None:
+            return basic
     if mode not in _MODES:
         raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
     if isinstance(index, DimExpression):
@@ -370,6 +374,80 @@ def apply_index(transform: IndexTransform, index: Any, mode: str = DEFAULT) -> I
             transform = expr._apply(transform)
         return transform
     return numpy_index(transform, parse_index(index, mode=mode)[0], mode)[0]
+
+
+_BASIC_TYPES = (int, slice, tuple)
+
+
+def _is_basic_bound(value: Any) -> bool:
+    return value is None or (type(value) is int and _INT64_MIN < value <= _INT64_MAX)
+
+
+def _basic_index(transform: IndexTransform, index: Any) -> IndexTransform | None:
+    """The common index (ints, slices with plain int bounds, at most one ``...``) applied
+    without term and slot objects; None for anything else, and for an index that fails, so
+    the general path reports the error (both compute the same transform)."""
+    items = index if type(index) is tuple else (index,)
+    ellipsis_at = -1
+    for position, item in enumerate(items):
+        kind = type(item)
+        if kind is int:
+            if not _INT64_MIN < item <= _INT64_MAX:
+                return None
+        elif kind is slice:
+            if not (_is_basic_bound(item.start) and _is_basic_bound(item.stop) and _is_basic_bound(item.step)):
+                return None
+        elif item is Ellipsis and ellipsis_at < 0:
+            ellipsis_at = position
+        else:
+            return None
+    old = transform._domain
+    old_lo, old_hi = old._inclusive_min, old._exclusive_max
+    old_il, old_iu, old_labels = old._implicit_lower, old._implicit_upper, old._labels
+    rank = len(old_lo)
+    consumed = len(items) - (ellipsis_at >= 0)
+    if consumed > rank:
+        return None
+    lo: list[int] = []
+    hi: list[int] = []
+    il: list[bool] = []
+    iu: list[bool] = []
+    labels: list[str] = []
+    inner: list[OutputIndexMap] = []
+    int_checks: list[tuple[int, int]] = []
+    single = OutputIndexMap._single
+    try:
+        j = 0
+        for item in (*items, Ellipsis) if ellipsis_at < 0 else items:
+            if item is Ellipsis:
+                for _ in range(rank - consumed):
+                    inner.append(single(len(lo), 0, 1))
+                    lo.append(old_lo[j])
+                    hi.append(old_hi[j])
+                    il.append(old_il[j])
+                    iu.append(old_iu[j])
+                    labels.append(old_labels[j])
+                    j += 1
+                continue
+            if type(item) is int:
+                int_checks.append((item, j))
+                inner.append(OutputIndexMap._constant(item))
+            else:
+                a, b, ia, ib, offset, stride = slice_interval(item, old, j)
+                inner.append(single(len(lo), offset, stride))
+                lo.append(a)
+                hi.append(b)
+                il.append(ia)
+                iu.append(ib)
+                labels.append(old_labels[j])
+            j += 1
+        domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+        if int_checks and not definitely_empty(domain):
+            for value, k in int_checks:
+                _check_int(value, old, k)
+        return IndexTransform._make(domain, compose_maps(transform, tuple(inner), domain))
+    except IndexError:
+        return None
 
 
 def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
