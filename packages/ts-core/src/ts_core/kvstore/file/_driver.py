@@ -580,8 +580,32 @@ class _FileWriteBatch(WriteBatch):
             self._commit(group)
         with self._lock:
             directories, self._directories = self._directories, set()
-        for directory in sorted(directories):
-            _fsync_directory(directory)
+        self._sync_directories(sorted(directories))
+
+    def _sync_directories(self, directories: list[str]) -> None:
+        """Make the entries (renames, creations) of ``directories`` durable: one ``syncfs``
+        per filesystem where it is trusted (it commits the filesystem's journal, which
+        holds every directory change), elsewhere an fsync per directory."""
+        by_device: dict[int, list[str]] = {}
+        for directory in directories:
+            device = None
+            if self._syncfs_for(os.path.join(directory, "_")) is not None:
+                with contextlib.suppress(OSError):
+                    device = os.stat(directory or ".").st_dev
+            if device is None:
+                _fsync_directory(directory)
+            else:
+                by_device.setdefault(device, []).append(directory)
+        for on_device in by_device.values():
+            syncfs = self._syncfs_for(os.path.join(on_device[0], "_"))
+            fd = os.open(on_device[0] or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                synced = syncfs(fd) == 0
+            finally:
+                os.close(fd)
+            if not synced:
+                for directory in on_device:
+                    _fsync_directory(directory)
 
 
 #: Filesystems whose ``syncfs`` writes back and flushes everything, as ``fsync`` does for
