@@ -46,10 +46,12 @@ def test_row_samples_read_rows_of_one_or_more_stores(stores: dict[str, ts.Tensor
     pair = RowSamples((stores["image"], stores["label"]))
     image, label = pair[7]
     np.testing.assert_array_equal(image, IMAGES[7])
-    assert label.shape == () and int(label) == 107
+    assert label.shape == ()
+    assert int(label) == 107
     named = RowSamples(stores)
     sample = named[2]
-    assert set(sample) == {"image", "label"} and int(sample["label"]) == 102
+    assert set(sample) == {"image", "label"}
+    assert int(sample["label"]) == 102
     # A view whose domain does not start at 0: rows still count from 0.
     shifted = RowSamples(stores["image"][5:])
     assert len(shifted) == 15
@@ -63,7 +65,9 @@ def test_row_samples_read_rows_of_one_or_more_stores(stores: dict[str, ts.Tensor
 def test_samples_are_numpy_arrays_torch_could_wrap_without_a_copy(stores: dict[str, ts.TensorStore]) -> None:
     sample = RowSamples(stores["image"])[4]
     assert isinstance(sample, np.ndarray)
-    assert sample.flags.c_contiguous and sample.flags.writeable and sample.flags.owndata
+    assert sample.flags.c_contiguous
+    assert sample.flags.writeable
+    assert sample.flags.owndata
 
 
 def test_patch_samples_on_a_grid_and_at_origins(tmp_path: Path) -> None:
@@ -112,7 +116,8 @@ def test_order_is_a_permutation_fixed_by_seed_and_epoch(stores: dict[str, ts.Ten
     loader = Loader(samples, seed=5)
     loader.set_epoch(1)
     second = loader.indices()
-    assert sorted(second.tolist()) == list(range(20)) and second.tolist() != first.tolist()
+    assert sorted(second.tolist()) == list(range(20))
+    assert second.tolist() != first.tolist()
     np.testing.assert_array_equal(loader.indices(epoch=0), first)
     np.testing.assert_array_equal(Loader(samples, seed=5, epoch=1).indices(), second)
     assert Loader(samples, shuffle=False).indices().tolist() == list(range(20))
@@ -148,9 +153,11 @@ def test_batches_are_one_array_per_batch(stores: dict[str, ts.TensorStore]) -> N
         chosen = order[6 * number:6 * number + 6]
         np.testing.assert_array_equal(batch["image"], IMAGES[chosen])
         np.testing.assert_array_equal(batch["label"], LABELS[chosen])
-        assert batch["image"].flags.c_contiguous and batch["image"].dtype == np.uint8
+        assert batch["image"].flags.c_contiguous
+        assert batch["image"].dtype == np.uint8
     dropping = Loader(samples, batch_size=6, seed=1, drop_remainder=True)
-    assert len(dropping) == 3 and [len(batch["label"]) for batch in dropping] == [6, 6, 6]
+    assert len(dropping) == 3
+    assert [len(batch["label"]) for batch in dropping] == [6, 6, 6]
     tuples = next(iter(Loader(RowSamples((stores["image"], stores["label"])), batch_size=3, shuffle=False)))
     assert isinstance(tuples, tuple)
     np.testing.assert_array_equal(tuples[1], LABELS[:3])
@@ -251,7 +258,7 @@ def test_bad_arguments_are_named(stores: dict[str, ts.TensorStore], tmp_path: Pa
         Loader(samples, threads=2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"world_size \(30\) is larger than the number of samples \(20\)"):
         Loader(samples, world_size=30, rank=0, drop_remainder=True)
-    with pytest.raises(TypeError, match="samples must be a ts_core.loader.Samples"):
+    with pytest.raises(TypeError, match=r"samples must be a ts_core\.loader\.Samples"):
         Loader(stores["image"])  # type: ignore[arg-type]
     short = _zarr3(tmp_path / "short", LABELS[:12], [4])
     with pytest.raises(ValueError, match=r"stores\['label'\] has 12 rows along dimension 0, but stores\['image'\] has 20"):
@@ -282,7 +289,8 @@ def test_samples_and_loaders_pickle(stores: dict[str, ts.TensorStore]) -> None:
     expected = [batch.tolist() for batch in loader]
     copy = pickle.loads(pickle.dumps(loader))
     assert [batch.tolist() for batch in copy] == expected
-    assert copy.epoch == 2 and repr(copy).startswith("Loader(PatchSamples(8 patches of (5, 3), stride (5, 3)")
+    assert copy.epoch == 2
+    assert repr(copy).startswith("Loader(PatchSamples(8 patches of (5, 3), stride (5, 3)")
 
 
 def test_importing_the_loader_imports_no_framework() -> None:

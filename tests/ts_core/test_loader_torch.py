@@ -51,11 +51,13 @@ def test_tensors_share_the_samples_memory(samples: RowSamples) -> None:
 
 def test_map_style_dataset_in_a_dataloader(samples: RowSamples) -> None:
     dataset = TorchDataset(samples)
-    assert isinstance(dataset, torch.utils.data.Dataset) and len(dataset) == 24
+    assert isinstance(dataset, torch.utils.data.Dataset)
+    assert len(dataset) == 24
     loader = torch.utils.data.DataLoader(dataset, batch_size=5, shuffle=False)  # reads each batch with __getitems__
     batches = list(loader)
     assert len(batches) == 5
-    assert batches[0]["image"].dtype == torch.float32 and batches[0]["label"].dtype == torch.int64
+    assert batches[0]["image"].dtype == torch.float32
+    assert batches[0]["label"].dtype == torch.int64
     np.testing.assert_array_equal(torch.cat([batch["image"] for batch in batches]).numpy(), IMAGES)
     np.testing.assert_array_equal(torch.cat([batch["label"] for batch in batches]).numpy(), LABELS)
     # A DistributedSampler shards and shuffles the map-style dataset per rank and epoch.
@@ -70,7 +72,8 @@ def test_map_style_dataset_in_a_dataloader(samples: RowSamples) -> None:
 def test_iterable_dataset_yields_the_loaders_batches(samples: RowSamples) -> None:
     loader = Loader(samples, batch_size=5, seed=1, epoch=2)
     dataset = TorchIterableDataset(loader)
-    assert isinstance(dataset, torch.utils.data.IterableDataset) and len(dataset) == 5
+    assert isinstance(dataset, torch.utils.data.IterableDataset)
+    assert len(dataset) == 5
     batches = list(torch.utils.data.DataLoader(dataset, batch_size=None))
     expected = [batch["label"].tolist() for batch in loader]
     assert [batch["label"].tolist() for batch in batches] == expected
