@@ -259,7 +259,7 @@ def test_bad_arguments_are_named(stores: dict[str, ts.TensorStore], tmp_path: Pa
     with pytest.raises(ValueError, match=r"world_size \(30\) is larger than the number of samples \(20\)"):
         Loader(samples, world_size=30, rank=0, drop_remainder=True)
     with pytest.raises(TypeError, match=r"samples must be a ts_core\.loader\.Samples"):
-        Loader(stores["image"])  # type: ignore[arg-type]
+        Loader(stores["image"])
     short = _zarr3(tmp_path / "short", LABELS[:12], [4])
     with pytest.raises(ValueError, match=r"stores\['label'\] has 12 rows along dimension 0, but stores\['image'\] has 20"):
         RowSamples({"image": stores["image"], "label": short})
