@@ -1,9 +1,12 @@
 """The index engine's fast paths give exactly what the general paths give: the same
-transform, or the same error with the same message."""
+transform (and dimension selection), or the same error with the same message."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,9 +14,9 @@ from hypothesis import strategies as st
 import ts_core.index_space as my
 from ts_core.index_space import _indexing
 
-from .index_space_strategies import transform_json
+from .index_space_strategies import build_dim_expression, dim_expression, transform_json
 
-EXAMPLES = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _outcome(fn: Any) -> Any:
@@ -21,7 +24,25 @@ def _outcome(fn: Any) -> Any:
         result = fn()
     except (IndexError, ValueError, TypeError) as exc:
         return ("error", type(exc).__name__, str(exc))
+    if isinstance(result, tuple):  # (transform, dims)
+        return result[0].to_json(), result[1]
     return result.to_json()
+
+
+@contextlib.contextmanager
+def general_paths_only() -> Iterator[None]:
+    with (
+        mock.patch.object(_indexing, "_basic_index", return_value=None),
+        mock.patch.object(_indexing, "_basic_selection_index", return_value=None),
+    ):
+        yield
+
+
+def both_paths(fn: Any) -> tuple[Any, Any]:
+    fast = _outcome(fn)
+    with general_paths_only():
+        general = _outcome(fn)
+    return fast, general
 
 
 @st.composite
@@ -40,23 +61,37 @@ def basic_index(draw: Any) -> Any:
     return tuple(terms)
 
 
-def _general(transform: my.IndexTransform, index: Any) -> my.IndexTransform:
-    terms = _indexing.parse_index(index)[0]
-    return _indexing.numpy_index(transform, terms, "default")[0]
-
-
 @EXAMPLES
 @given(transform_json(finite=False), basic_index())
 def test_basic_index_matches_the_general_path(json: dict[str, Any], index: Any) -> None:
     transform = my.IndexTransform(json=json)
-    fast = _outcome(lambda: transform[index])
-    general = _outcome(lambda: _general(transform, index))
+    fast, general = both_paths(lambda: transform[index])
     assert fast == general, (json, index)
 
 
-def test_basic_index_declines_what_it_does_not_handle() -> None:
+@EXAMPLES
+@given(transform_json(finite=False), dim_expression(), st.sampled_from(("index", "oindex", "vindex")))
+def test_dim_expression_indexing_matches_the_general_path(
+    json: dict[str, Any], expression: Any, mode: str
+) -> None:
+    transform = my.IndexTransform(json=json)
+    selection, ops = expression
+    ops = [(mode if op in ("index", "oindex", "vindex") else op, arg) for op, arg in ops]
+    try:
+        expr = build_dim_expression(my, selection, ops)
+    except (IndexError, TypeError):
+        return  # refused when built: nothing to apply
+    fast, general = both_paths(lambda: expr._apply_with_dims(transform))
+    assert fast == general, (json, expr)
+
+
+def test_fast_paths_decline_what_they_do_not_handle() -> None:
     transform = my.IndexTransform(input_shape=[4, 5])
     for index in ((None, 1), (..., ...), (1, [0, 1]), True, 1 << 64, slice(1.5, 2), (slice(0, 2, 1 << 70),)):
         assert _indexing._basic_index(transform, index) is None, index
     assert _indexing._basic_index(transform, (9, 0)) is None  # out of range: the general path says so
-    assert _indexing._basic_index(transform, (1, slice(0, 3))) == _general(transform, (1, slice(0, 3)))
+    fast = _indexing._basic_index(transform, (1, slice(0, 3)))
+    with general_paths_only():
+        assert transform[1, 0:3] == fast
+    terms = _indexing.parse_index((1, None))[0]
+    assert _indexing._basic_selection_index(transform, terms, [0, 1], False) is None

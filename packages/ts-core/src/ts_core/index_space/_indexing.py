@@ -526,6 +526,10 @@ def numpy_index(
     ``scalar_index`` (a non-tuple int, slice or newaxis) applies the term to every selected dim.
     Returns the new transform and the result dimensions produced by the terms.
     """
+    if selection is not None:
+        basic = _basic_selection_index(transform, terms, selection, scalar_index)
+        if basic is not None:
+            return basic
     old = transform._domain
     rank = old.rank
     if (
@@ -542,6 +546,76 @@ def numpy_index(
         else _slots_for_selection(terms, selection, old, scalar_index)
     )
     return _build(transform, slots, mode, [t.kind for t in terms])
+
+
+def _basic_selection_index(
+    transform: IndexTransform, terms: list[_Term], selection: list[Any], scalar_index: bool
+) -> tuple[IndexTransform, list[int]] | None:
+    """A dimension expression's index of ints and slices, one per selected existing dim
+    (any mode: without index arrays they agree), computed without slot objects; None for
+    anything else, and for an index that fails, so the general path reports the error."""
+    for t in terms:
+        if t.kind != _INT and t.kind != _SLICE:
+            return None
+    old = transform._domain
+    old_lo, old_hi = old._inclusive_min, old._exclusive_max
+    old_il, old_iu, old_labels = old._implicit_lower, old._implicit_upper, old._labels
+    rank = len(old_lo)
+    try:
+        sel: list[int] = []
+        for item in selection:
+            if isinstance(item, slice):
+                sel.extend(resolve_dim_slice(item, rank))
+            else:
+                sel.append(resolve_dimension(item, old_labels))
+        if scalar_index and len(sel) != 1:
+            terms = [terms[0]] * len(sel)
+        if len(terms) != len(sel) or len(set(sel)) != len(sel):
+            return None
+        term_of: list[_Term | None] = [None] * rank
+        position_of = [0] * rank
+        for position, j in enumerate(sel):
+            term_of[j] = terms[position]
+            position_of[j] = position
+        lo: list[int] = []
+        hi: list[int] = []
+        il: list[bool] = []
+        iu: list[bool] = []
+        labels: list[str] = []
+        inner: list[OutputIndexMap] = []
+        int_checks: list[tuple[int, int]] = []
+        produced: list[tuple[int, int]] = []
+        single = OutputIndexMap._single
+        for j in range(rank):
+            t = term_of[j]
+            if t is None:  # not selected: same bounds, identity map
+                inner.append(single(len(lo), 0, 1))
+                lo.append(old_lo[j])
+                hi.append(old_hi[j])
+                il.append(old_il[j])
+                iu.append(old_iu[j])
+                labels.append(old_labels[j])
+            elif t.kind == _INT:
+                int_checks.append((t.value, j))
+                inner.append(OutputIndexMap._constant(t.value))
+            else:
+                a, b, ia, ib, offset, stride = slice_interval(t.value, old, j)
+                produced.append((position_of[j], len(lo)))
+                inner.append(single(len(lo), offset, stride))
+                lo.append(a)
+                hi.append(b)
+                il.append(ia)
+                iu.append(ib)
+                labels.append(old_labels[j])
+        domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+        if int_checks and not definitely_empty(domain):
+            for value, k in int_checks:
+                _check_int(value, old, k)
+        maps = compose_maps(transform, tuple(inner), domain)
+    except IndexError:
+        return None
+    produced.sort()
+    return IndexTransform._make(domain, maps), [k for _, k in produced]
 
 
 def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:
