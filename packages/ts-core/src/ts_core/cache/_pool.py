@@ -6,7 +6,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 __all__ = ["CachePool"]
@@ -35,6 +35,20 @@ class CachePool:
                 return None
             self._entries.move_to_end(key)
             return entry[0]
+
+    def get_many(self, keys: Sequence[Hashable]) -> list[Any | None]:
+        """``get`` of each of ``keys`` under one lock (a many-chunk read's lookups)."""
+        entries = self._entries
+        found: list[Any | None] = []
+        with self._lock:
+            for key in keys:
+                entry = entries.get(key)
+                if entry is None:
+                    found.append(None)
+                else:
+                    entries.move_to_end(key)
+                    found.append(entry[0])
+        return found
 
     def put(self, key: Hashable, value: Any, nbytes: int) -> None:
         """Insert or replace ``key``; evicts least recently used entries past the limit."""

@@ -1,19 +1,19 @@
 """The chunk cache of a chunked array: decoded chunks in the shared ``cache_pool``.
 
-Entries are ``(generation, stamp time, read-only storage array)``. A lookup newer than the
+Entries are ``[generation, stamp time, read-only storage array]`` (a list: a revalidation
+that finds the chunk unchanged moves the stamp time on in place). A lookup newer than the
 ``recheck_cached_data`` bound is used as is; an older one is revalidated with a read
 conditioned on its generation (``if_not_equal``), so an unchanged chunk is not read again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ChunkError
-from ._storage_call import storage_call
+from ..errors import ChunkError, ChunkStorageError
 
 if TYPE_CHECKING:
     from ..cache import CachePool
@@ -73,10 +73,16 @@ class ChunkCache:
             return cached[2]  # type: ignore[no-any-return]
         return None
 
+    def fresh_many(self, keys: Sequence[str]) -> list[np.ndarray[Any, Any] | None]:
+        """``fresh`` of each of ``keys``, looked up together (one pool lock for all)."""
+        namespace, path, staleness = self._namespace, self._path, self.staleness
+        entries = self.pool.get_many([(namespace, path + key) for key in keys])
+        return [None if e is None or e[1] < staleness else e[2] for e in entries]
+
     def remember(self, key: str, generation: bytes, stamp_time: float, storage: np.ndarray[Any, Any]) -> None:
         """Cache the read-only ``storage`` of chunk ``key`` as of ``generation``/``stamp_time``."""
         if self.pool.total_bytes_limit:
-            self.pool.put((self._namespace, self._path + key), (generation, stamp_time, storage), storage.nbytes)
+            self.pool.put((self._namespace, self._path + key), [generation, stamp_time, storage], storage.nbytes)
 
     def discard(self, key: str) -> None:
         """Forget chunk ``key`` (after a write whose result is not cached)."""
@@ -92,19 +98,27 @@ class ChunkCache:
     def read(self, key: str, kvstore: KvStore) -> tuple[np.ndarray[Any, Any] | None, bytes]:
         """The stored chunk ``key`` of ``kvstore`` (read-only array, or None if missing) and
         its generation; outside a transaction through the cache."""
+        pool = self.pool
         pool_key = (self._namespace, self._path + key)
-        cached = self.pool.get(pool_key) if kvstore.transaction is None else None
-        if cached is not None:
-            generation, stamp_time, storage = cached
-            if stamp_time >= self.staleness:
-                return storage, generation
-            result = storage_call("reading chunk", kvstore.path + key, kvstore.read_blocking, key, if_not_equal=generation)
-            if result.state == "unspecified":
-                if self.pool.total_bytes_limit:
-                    self.pool.put(pool_key, (generation, result.stamp.time, storage), storage.nbytes)
-                return storage, generation
-        else:
-            result = storage_call("reading chunk", kvstore.path + key, kvstore.read_blocking, key)
+        cached = pool.get(pool_key) if kvstore.transaction is None else None
+        try:
+            if cached is None:
+                result = kvstore.read_blocking(key)
+            else:
+                generation, stamp_time, storage = cached
+                if stamp_time >= self.staleness:
+                    return storage, generation
+                result = kvstore.read_blocking(key, if_not_equal=generation)
+                if result.state == "unspecified":  # unchanged: only the entry's stamp moves on
+                    if result.stamp.time > stamp_time:
+                        cached[1] = result.stamp.time
+                    return storage, generation
+        except (ValueError, TypeError, ChunkStorageError):
+            raise
+        except Exception as exc:
+            raise ChunkStorageError(
+                f"reading chunk {kvstore.path + key!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         if result.state == "missing":
             if not self.fill_missing:
                 raise ValueError(f"chunk {kvstore.path + key!r} is missing")
@@ -114,6 +128,6 @@ class ChunkCache:
         except Exception as exc:
             raise ChunkError(f"error decoding chunk {kvstore.path + key!r}: {exc}") from exc
         storage.setflags(write=False)
-        if kvstore.transaction is None and self.pool.total_bytes_limit:
-            self.pool.put(pool_key, (result.stamp.generation, result.stamp.time, storage), storage.nbytes)
+        if kvstore.transaction is None and pool.total_bytes_limit:
+            pool.put(pool_key, [result.stamp.generation, result.stamp.time, storage], storage.nbytes)
         return storage, result.stamp.generation

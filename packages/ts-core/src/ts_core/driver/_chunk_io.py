@@ -20,8 +20,11 @@ from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
 
 if TYPE_CHECKING:
-    from ..index_space import IndexTransform
+    from collections.abc import Callable, Iterable
+
+    from ..index_space import ChunkPart, IndexTransform
     from ..kvstore import KvStore, Transaction
+    from ._chunk_cache import ChunkCache
     from ._chunked import KvsChunkedDriver
 
 __all__ = ["covers_chunk", "read", "stored_chunk_counts", "store", "write"]
@@ -34,17 +37,36 @@ def _chunk_kvstore(driver: KvsChunkedDriver[Any], transaction: Transaction | Non
 
 # -- read --------------------------------------------------------------------------------------
 def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: Transaction | None) -> Future[np.ndarray[Any, Any]]:
-    """Read the region ``transform`` selects (the base of ``KvsChunkedDriver.read``)."""
-    from ..index_space import partition_index_transform
+    """Read the region ``transform`` selects (the base of ``KvsChunkedDriver.read``).
+
+    Parts are copied into the result viewed in chunk dimension order, so a transposed view
+    costs one strided copy per chunk. Chunks fresh in the cache are copied on the caller's
+    thread first; only the others are read, decoded and copied by workers (or inline too,
+    when per-chunk work is Python-bound: see ``python_bound``).
+    """
+    from ..index_space._partition import partition_in_storage_order
     from ..schema import check_read_bytes
 
     driver.check_bounds(transform)
     kvstore = _chunk_kvstore(driver, transaction)
     check_read_bytes(transform.domain.shape, driver.numpy_dtype.itemsize)
     target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
-    parts = list(partition_index_transform(transform, driver._chunk))
-    read_stored = driver.chunk_cache.read
+    order, partition = partition_in_storage_order(transform, driver._chunk)
+    view = target.transpose(order)
+    chunk_key = driver.chunk_key
+    field_view = driver.field_view
+    future: Future[np.ndarray[Any, Any]] = Future()
     batch_reads = shared_reads.get()
+    cache = driver.chunk_cache
+    try:
+        if transaction is None and batch_reads is None and cache.enabled:
+            parts = _copy_cached(cache, chunk_key, field_view, partition, view)
+        else:
+            parts = [(chunk_key(part.grid_indices), part) for part in partition]
+    except Exception as exc:
+        future._set_exception(exc)
+        return future
+    read_stored = cache.read
     if batch_reads is not None:  # in a ts.Batch: each chunk is read once for all its reads
         read_cached = read_stored
 
@@ -52,23 +74,16 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
             identity = (id(driver), id(kvstore.driver), kvstore.path, id(kvstore.transaction), key)
             return batch_reads.read(identity, lambda: read_cached(key, kvstore))
 
-    chunk_key = driver.chunk_key
-    field_view = driver.field_view
+    fill = driver._fill_state
 
-    def read_part(part: Any) -> None:
-        storage, _ = read_stored(chunk_key(part.grid_indices), kvstore)
-        source = field_view(driver._fill_state.chunk if storage is None else storage)
-        target[part.array_selection] = source[part.cell_selection]
+    def read_part(keyed: tuple[str, ChunkPart]) -> None:
+        key, part = keyed
+        storage, _ = read_stored(key, kvstore)
+        source = field_view(fill.chunk if storage is None else storage)
+        view[part.array_selection] = source[part.cell_selection]
 
-    if len(parts) == 1:  # the common small read: no scheduling at all
-        future: Future[np.ndarray[Any, Any]] = Future()
-        try:
-            read_part(parts[0])
-        except Exception as exc:
-            future._set_exception(exc)
-        else:
-            future._set_result(target)
-        return future
+    if len(parts) <= 1 or python_bound(driver, kvstore):  # no scheduling at all
+        return pull_workers(None, 1, parts, read_part, None, target)
     executor = driver._executor
     if kvstore.transaction is None and kvstore.driver.local_io:
         # Local reads are quick: a worker per data-copy thread reads, decodes and
@@ -77,13 +92,49 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     return run_parts(executor, parts, read_part, lambda: target)
 
 
+def _copy_cached(
+    cache: ChunkCache,
+    chunk_key: Callable[[tuple[int, ...]], str],
+    field_view: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]],
+    partition: Iterable[ChunkPart],
+    view: np.ndarray[Any, Any],
+) -> list[tuple[str, ChunkPart]]:
+    """Copy the parts whose chunks are fresh in the cache into ``view``; the others, keyed."""
+    keyed = [(chunk_key(part.grid_indices), part) for part in partition]
+    missing = []
+    for (key, part), storage in zip(keyed, cache.fresh_many([key for key, _ in keyed]), strict=True):
+        if storage is None:
+            missing.append((key, part))
+        else:
+            view[part.array_selection] = field_view(storage)[part.cell_selection]
+    return missing
+
+
+#: A chunk at most this large costs more in per-chunk Python (partition, key, cache, copy
+#: call) than in the work a thread could do without the GIL, so with an in-process kvstore a
+#: second worker only adds GIL hand-offs: two threads measured ~2x slower than one.
+PYTHON_BOUND_CHUNK_BYTES = 32 * 1024
+
+
+def python_bound(driver: KvsChunkedDriver[Any], kvstore: KvStore) -> bool:
+    """Whether per-chunk work on ``kvstore`` is best done on one thread (the caller's):
+    small chunks of an in-process kvstore (no I/O pool), where nothing releases the GIL."""
+    return (
+        kvstore.transaction is None
+        and kvstore.driver.executor is None
+        and kvstore.driver.local_io
+        and driver._fill_state.chunk.nbytes <= PYTHON_BOUND_CHUNK_BYTES
+    )
+
+
 def stored_chunk_counts(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: Transaction | None) -> tuple[int, int]:
     """(stored, total) chunks intersecting ``transform``."""
-    from ..index_space import partition_index_transform
+    from ..index_space._partition import partition_in_storage_order
 
     driver.check_bounds(transform)
     kvstore = _chunk_kvstore(driver, transaction)
-    keys = {driver.chunk_key(part.grid_indices) for part in partition_index_transform(transform, driver._chunk)}
+    _, partition = partition_in_storage_order(transform, driver._chunk)
+    keys = {driver.chunk_key(part.grid_indices) for part in partition}
     if not keys:
         return (0, 0)
     if len(keys) > 64:  # one listing beats many reads
@@ -97,12 +148,18 @@ def stored_chunk_counts(driver: KvsChunkedDriver[Any], transform: IndexTransform
 def write(
     driver: KvsChunkedDriver[Any], transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None
 ) -> Future[None]:
-    """Write ``source`` to the region ``transform`` selects (the base of ``KvsChunkedDriver.write``)."""
-    from ..index_space import partition_index_transform
+    """Write ``source`` to the region ``transform`` selects (the base of ``KvsChunkedDriver.write``).
+
+    The parts select from ``source`` viewed in chunk dimension order (a transposed view, no
+    copy), so writing through a permuted view partitions into slices like a plain box.
+    """
+    from ..index_space._partition import partition_in_storage_order
 
     driver.check_bounds(transform)
     kvstore = _chunk_kvstore(driver, transaction)
-    parts = list(partition_index_transform(transform, driver._chunk))
+    order, partition = partition_in_storage_order(transform, driver._chunk)
+    source = source.transpose(order)
+    parts = list(partition)
 
     if transaction is None and kvstore.driver.local_io and len(parts) > 1:
         return _write_locally(driver, kvstore, parts, source)
@@ -123,11 +180,12 @@ def _write_locally(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: list[
     The workers run on the kvstore's I/O pool, as many as the batch asks for (more
     when each write waits for its own fsync); the batch makes everything durable
     before the returned Future completes. Memory stays bounded at one chunk per
-    worker.
+    worker. Python-bound writes (``python_bound``) run on the caller's thread.
     """
     executor = driver._executor
     io_pool = kvstore.driver.executor
     pool = io_pool if io_pool is not None else executor
+    run_on = None if python_bound(driver, kvstore) else pool
     batch = kvstore.driver.write_batch()  # durability work shared by all the chunks
     limit = pool.limit if io_pool is None else min(
         pool.limit, batch.writers(kvstore.path.encode("utf-8"), executor.limit)
@@ -137,7 +195,7 @@ def _write_locally(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: list[
         storage_call("making durable the chunks written under", kvstore.path, batch.finish)
 
     return pull_workers(
-        pool, limit, parts, lambda part: _write_chunk(driver, kvstore, part, source, batch=batch), finish, None
+        run_on, limit, parts, lambda part: _write_chunk(driver, kvstore, part, source, batch=batch), finish, None
     )
 
 

@@ -54,7 +54,7 @@ Result = TypeVar("Result")
 
 
 def pull_workers(
-    pool: Executor,
+    pool: Executor | None,
     limit: int,
     parts: Sequence[Part],
     work: Callable[[Part], Any],
@@ -63,7 +63,11 @@ def pull_workers(
 ) -> Future[Result]:
     """Run ``work`` on every part with up to ``limit`` workers on ``pool``, each taking the
     next part until none is left; then ``finish`` (also after an error) and complete with
-    ``result`` or the first error. Cheapest when each part is quick (local I/O)."""
+    ``result`` or the first error. Cheapest when each part is quick (local I/O). With no
+    ``pool`` the caller's thread does it all before returning (for Python-bound parts,
+    where more threads only contend for the GIL)."""
+    if pool is None:
+        return _run_here(parts, work, finish, result)
     workers = max(1, min(len(parts), limit))
     future: Future[Result] = Future()
     lock = threading.Lock()
@@ -99,6 +103,28 @@ def pull_workers(
 
     for _ in range(workers):
         pool.submit(drain)
+    return future
+
+
+def _run_here(
+    parts: Sequence[Part], work: Callable[[Part], Any], finish: Callable[[], None] | None, result: Result
+) -> Future[Result]:
+    future: Future[Result] = Future()
+    error: BaseException | None = None
+    try:
+        for part in parts:
+            work(part)
+    except Exception as exc:
+        error = exc
+    if finish is not None:
+        try:
+            finish()
+        except Exception as exc:
+            error = error or exc
+    if error is None:
+        future._set_result(result)
+    else:
+        future._set_exception(error)
     return future
 
 

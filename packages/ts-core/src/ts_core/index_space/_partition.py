@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ._interval import floor_div, inf
-from ._output_map import ARRAY, CONSTANT, SINGLE
+from ._output_map import CONSTANT, SINGLE
 from ._transform import IndexTransform, map_values
 
 
@@ -106,12 +106,49 @@ def partition_index_transform(
     same number of elements in the same order, so a read is
     ``target[p.array_selection] = chunk[p.cell_selection]`` and a write is
     ``chunk[p.cell_selection] = source[p.array_selection]``, with ``target``/``source`` of shape
-    ``transform.input_shape``. When every map is constant or single-input and each input
-    dimension feeds exactly one output dimension in increasing order (boxes, strides of either
-    sign, translations, integer indices), selections are slices/ints computed arithmetically per
-    chunk; otherwise (index arrays, permutations, diagonals, broadcast dimensions) they are
-    integer index arrays of equal length, grouped by chunk with a vectorised sort.
+    ``transform.input_shape``. Boxes, strides of either sign, translations and integer indices
+    give slices computed arithmetically per chunk; permutations and one-dimensional (orthogonal)
+    index arrays are split per dimension and give small open-mesh index arrays; other index
+    arrays, diagonals and broadcast dimensions are grouped by chunk with one vectorised sort.
+    Use ``partition_in_storage_order`` to get slices for permutations too.
     """
+    plan = _plan(transform, chunk_shape, grid_origin)
+    if plan is None:
+        return iter(())
+    if isinstance(plan, _Separable):
+        return plan.parts(input_order=True)
+    return _partition_general(transform, *plan)
+
+
+def partition_in_storage_order(
+    transform: IndexTransform,
+    chunk_shape: Sequence[int],
+    grid_origin: Sequence[int] | None = None,
+) -> tuple[tuple[int, ...], Iterator[ChunkPart]]:
+    """Like ``partition_index_transform``, for callers that can view their array transposed.
+
+    Returns ``(order, parts)``: each part's ``array_selection`` selects from
+    ``array.transpose(order)``, the caller's array with its dimensions in the order of the
+    output (chunk) dimensions they map to. A read is then
+    ``target.transpose(order)[p.array_selection] = chunk[p.cell_selection]`` and a write
+    ``chunk[p.cell_selection] = source.transpose(order)[p.array_selection]``. A permuted view
+    (``.T``, ``transpose``) then partitions into plain slices like its untransposed box, and
+    the copy between chunk and caller's array is one strided copy per chunk.
+    """
+    plan = _plan(transform, chunk_shape, grid_origin)
+    identity = tuple(range(transform.input_rank))
+    if plan is None:
+        return identity, iter(())
+    if isinstance(plan, _Separable):
+        return plan.order, plan.parts(input_order=False)
+    return identity, _partition_general(transform, *plan)
+
+
+def _plan(
+    transform: IndexTransform, chunk_shape: Sequence[int], grid_origin: Sequence[int] | None
+) -> _Separable | tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """Check the arguments; None for an empty domain, else the separable plan if the
+    transform has one, else ``(chunk, origin)`` for the general path."""
     rank = transform.output_rank
     chunk = tuple(int(c) for c in chunk_shape)
     if len(chunk) != rank:
@@ -126,53 +163,180 @@ def partition_index_transform(
     if any(a == -inf or b - 1 == inf for a, b in zip(lo, hi, strict=True)):
         raise ValueError(f"Cannot partition a transform with an unbounded input domain {dom}")
     if any(a >= b for a, b in zip(lo, hi, strict=True)):
-        return iter(())
-    if _is_simple(transform):
-        return _partition_simple(transform, chunk, origin)
-    return _partition_general(transform, chunk, origin)
+        return None
+    separable = _Separable.build(transform, chunk, origin)
+    return (chunk, origin) if separable is None else separable
 
 
-def _is_simple(transform: IndexTransform) -> bool:
-    last = -1
-    used = 0
-    for m in transform._output:
-        if m._method == ARRAY:
-            return False
-        if m._method == SINGLE:
-            if m._input_dimension <= last:
-                return False
-            last = m._input_dimension
-            used += 1
-    return used == transform.input_rank
+#: One output dimension's share of a part: (grid index, cell item, array item or None for a
+#: dimension no input dimension feeds). Items are ints, slices or 1-D integer arrays.
+_Piece = tuple[int, Any, Any]
 
 
-def _partition_simple(
-    transform: IndexTransform, chunk: tuple[int, ...], origin: tuple[int, ...]
-) -> Iterator[ChunkPart]:
-    dom = transform._domain
-    per_dim: list[list[tuple[int, Any, Any]]] = []
-    for j, m in enumerate(transform._output):
-        if m._method == CONSTANT:
-            g = floor_div(m._offset - origin[j], chunk[j])
-            per_dim.append([(g, m._offset - origin[j] - g * chunk[j], None)])
-        else:
-            k = m._input_dimension
-            per_dim.append(
-                _axis_pieces(
-                    m._offset,
-                    m._stride,
-                    dom._inclusive_min[k],
-                    dom._exclusive_max[k],
-                    origin[j],
-                    chunk[j],
+class _Separable:
+    """A transform whose output dimensions each depend on at most one input dimension, each
+    input dimension feeding at most one output (boxes, strides, translations, permutations,
+    orthogonal index arrays); input dimensions feeding none have extent 1.
+
+    The partition is then a product of per-dimension pieces: no per-element work beyond the
+    index arrays themselves, and no sort of the whole request.
+    """
+
+    __slots__ = ("arrays", "chunk", "fed", "order", "pieces", "unused")
+
+    def __init__(
+        self, pieces: list[list[_Piece]], fed: list[int], unused: list[int], chunk: tuple[int, ...]
+    ) -> None:
+        self.chunk = chunk
+        #: Per output dimension, its pieces by grid index.
+        self.pieces = pieces
+        #: Per output dimension, the input dimension feeding it (-1: none).
+        self.fed = fed
+        #: Input dimensions that feed no output (extent 1).
+        self.unused = unused
+        #: Input dimensions in the order of the output dimensions they feed, then the unused.
+        self.order = tuple(k for k in fed if k >= 0) + tuple(unused)
+        #: Whether some output dimension is split by index arrays rather than slices.
+        self.arrays = any(isinstance(p[1], np.ndarray) for dim in pieces for p in dim)
+
+    @classmethod
+    def build(
+        cls, transform: IndexTransform, chunk: tuple[int, ...], origin: tuple[int, ...]
+    ) -> _Separable | None:
+        dom = transform._domain
+        lo, hi = dom._inclusive_min, dom._exclusive_max
+        feeds = [-1] * transform.input_rank  # output dimension each input dimension feeds
+        fed: list[int] = []
+        pieces: list[list[_Piece]] = []
+        for j, m in enumerate(transform._output):
+            method = m._method
+            if method == CONSTANT:
+                fed.append(-1)
+                g = floor_div(m._offset - origin[j], chunk[j])
+                pieces.append([(g, m._offset - origin[j] - g * chunk[j], None)])
+                continue
+            if method == SINGLE:
+                k = m._input_dimension
+                if m._stride == 0 or feeds[k] >= 0:
+                    return None
+                feeds[k] = j
+                fed.append(k)
+                pieces.append(
+                    _axis_pieces(m._offset, m._stride, lo[k], hi[k], origin[j], chunk[j])
                 )
-            )
-    for combo in itertools.product(*per_dim):
-        yield ChunkPart(
-            tuple(p[0] for p in combo),
-            tuple(p[1] for p in combo),
-            tuple(p[2] for p in combo if p[2] is not None),
+                continue
+            assert m._index_array is not None
+            index_array = m._index_array
+            varying = [d for d, n in enumerate(index_array.shape) if n != 1]
+            if len(varying) > 1:
+                return None  # a vindex-style array over several input dimensions
+            values = m._offset + m._stride * index_array.reshape(-1).astype(np.int64)
+            if not varying:  # one value: a constant in disguise
+                fed.append(-1)
+                y = int(values[0])
+                g = floor_div(y - origin[j], chunk[j])
+                pieces.append([(g, y - origin[j] - g * chunk[j], None)])
+                continue
+            k = varying[0]
+            if feeds[k] >= 0:
+                return None
+            feeds[k] = j
+            fed.append(k)
+            pieces.append(_array_axis_pieces(values, origin[j], chunk[j]))
+        unused = [k for k, j in enumerate(feeds) if j < 0]
+        if any(hi[k] - lo[k] != 1 for k in unused):
+            return None  # a broadcast dimension: several inputs share each chunk element
+        return cls(pieces, fed, unused, chunk)
+
+    def parts(self, input_order: bool) -> Iterator[ChunkPart]:
+        """The parts, with array selections for the caller's array (``input_order``) or for
+        it transposed to ``self.order``."""
+        fed, unused = self.fed, self.unused
+        used = [j for j, k in enumerate(fed) if k >= 0]
+        # The copied block has one axis per fed output dimension, in the order of the
+        # caller's (possibly transposed) array.
+        by_axis = sorted(used, key=lambda j: fed[j]) if input_order else used
+        axis = {j: n for n, j in enumerate(by_axis)}
+        # Numpy keeps a lone index array in place among slices; several index arrays, or one
+        # beside ints, broadcast into the block's shape only as an open mesh. Slices of a
+        # chunk keep the chunk's dimension order, so a permuted block needs a mesh too.
+        lone_array = self.arrays and sum(isinstance(d[0][1], np.ndarray) for d in self.pieces) == 1
+        mesh_cells = by_axis != used or (
+            self.arrays and not (lone_array and len(used) == len(fed))
         )
+        mesh_arrays = self.arrays and not (lone_array and not unused)
+        size = len(used)
+        pieces = [
+            [
+                (
+                    g,
+                    _mesh(_as_vector(cell, self.chunk[j]), axis[j], size)
+                    if mesh_cells and array is not None
+                    else cell,
+                    _mesh(_as_vector(array, 0), axis[j], size)
+                    if mesh_arrays and array is not None
+                    else array,
+                )
+                for g, cell, array in dim
+            ]
+            for j, dim in enumerate(self.pieces)
+        ]
+        # Per array-selection item, the output dimension supplying it (-1: the 0 of an
+        # unused input dimension), in the caller's dimension order when ``input_order``.
+        if input_order:
+            slots = [j for _, j in sorted([(fed[j], j) for j in used] + [(k, -1) for k in unused])]
+        else:
+            slots = used + [-1] * len(unused)
+        return _combine(pieces, slots)
+
+
+def _as_vector(item: Any, extent: int) -> np.ndarray[Any, Any]:
+    """A slice (over ``range(extent)``, or its own bounds when ``extent`` is 0) as indices."""
+    if isinstance(item, slice):
+        if extent:
+            return np.arange(extent, dtype=np.intp)[item]
+        return np.arange(item.start, item.stop, item.step or 1, dtype=np.intp)
+    return np.asarray(item, dtype=np.intp)
+
+
+def _mesh(vector: np.ndarray[Any, Any], axis: int, rank: int) -> np.ndarray[Any, Any]:
+    """``vector`` along ``axis`` of an open mesh of ``rank`` axes."""
+    shape = [1] * rank
+    shape[axis] = -1
+    return vector.reshape(shape)
+
+
+def _array_axis_pieces(values: np.ndarray[Any, Any], origin: int, chunk: int) -> list[_Piece]:
+    """Split one output dimension's index values (along one input dimension) by chunk:
+    (grid index, cell indices, positions along the input dimension)."""
+    grid = np.floor_divide(values - origin, chunk)
+    first, last = int(grid.min()), int(grid.max())
+    if first == last:
+        return [(first, values - (origin + first * chunk), np.arange(len(values), dtype=np.intp))]
+    order = np.argsort(grid, kind="stable")
+    ids, starts = np.unique(grid[order], return_index=True)
+    bounds = [*starts.tolist(), len(order)]
+    pieces: list[_Piece] = []
+    for n, g in enumerate(ids.tolist()):
+        positions = order[bounds[n] : bounds[n + 1]]
+        pieces.append((g, values[positions] - (origin + g * chunk), positions))
+    return pieces
+
+
+def _combine(pieces: list[list[_Piece]], slots: list[int]) -> Iterator[ChunkPart]:
+    """The product of per-dimension pieces as parts; ``slots`` lists, per array-selection item,
+    the output dimension supplying it (-1: 0 for an unused input dimension)."""
+    rank = len(pieces)
+    identity = slots == list(range(rank))
+    make = tuple.__new__
+    if rank == 0:
+        yield make(ChunkPart, ((), (), tuple(0 for _ in slots)))
+        return
+    for combo in itertools.product(*pieces):
+        grid, cell, array = zip(*combo, strict=True)
+        if not identity:
+            array = tuple(0 if j < 0 else array[j] for j in slots)
+        yield make(ChunkPart, (grid, cell, array))
 
 
 def _partition_general(
