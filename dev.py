@@ -10,6 +10,11 @@ uv is installed with pip when missing, into its own virtual environment under .t
 uv.lock into .venv (the lock file is the single source of truth, so CI and users get the
 same versions). The demo installs only the runtime distributions and what they need; the
 test command adds the development group (test oracles, object-store servers, linters).
+
+PyTorch is not in uv.lock: its PyPI wheel pulls in gigabytes of CUDA libraries. When a
+CPU-only wheel for the environment's Python is found in $TS_TORCH_WHEELS (default
+/opt/wheels), the test command installs it too, constrained to the locked versions of
+everything else; without one, the PyTorch loader tests are skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +29,41 @@ ROOT = Path(__file__).resolve().parent
 
 
 TOOLS = ROOT / ".tools" / "uv"
+VENV_PYTHON = ROOT / ".venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def torch_wheel() -> Path | None:
+    """A CPU-only torch wheel for the environment's Python in $TS_TORCH_WHEELS, if any."""
+    folder = Path(os.environ.get("TS_TORCH_WHEELS", "/opt/wheels"))
+    if not folder.is_dir():
+        return None
+    tag = "cp{}{}".format(*sys.version_info[:2])
+    if VENV_PYTHON.exists():
+        probe = subprocess.run(
+            [str(VENV_PYTHON), "-c", "import sys; print('cp%d%d' % sys.version_info[:2])"],
+            capture_output=True, text=True,
+        )
+        tag = probe.stdout.strip() or tag
+    found = sorted(folder.glob(f"torch-*+cpu-{tag}-{tag}-*.whl"))
+    return found[-1] if found else None
+
+
+def install_torch(uv: list[str], env: dict[str, str], wheel: Path) -> None:
+    """Install ``wheel`` into .venv without moving any locked package: the locked versions
+    are passed as constraints, so a conflict fails the install instead."""
+    constraints = ROOT / ".venv" / "locked-constraints.txt"
+    subprocess.run(
+        [*uv, "export", "--locked", "--all-packages", "--no-emit-workspace", "--no-hashes",
+         "--format", "requirements-txt", "--quiet", "--output-file", str(constraints)],
+        cwd=ROOT, env=env, check=True,
+    )
+    result = subprocess.run(
+        [*uv, "pip", "install", "--quiet", "--python", str(VENV_PYTHON), "--constraint", str(constraints),
+         "--find-links", str(wheel.parent), f"torch=={wheel.name.split('-')[1]}"],
+        cwd=ROOT, env=env,
+    )
+    if result.returncode != 0:
+        print(f"dev.py: could not install {wheel.name}; the PyTorch loader tests will be skipped", flush=True)
 
 
 def uv_command() -> list[str]:
@@ -58,7 +98,15 @@ def main(argv: list[str]) -> int:
         sync = ["sync", "--all-packages", "--locked", "--no-dev", "--inexact"]
     else:
         sync = ["sync", "--all-packages", "--locked"]
+    wheel = torch_wheel() if command != "demo" else None
+    if wheel is not None:
+        # Keep the torch installed by the previous run: an exact sync would remove it and
+        # its few extra dependencies (every locked package is still synced to its locked
+        # version; only packages outside the lock are left alone).
+        sync.append("--inexact")
     subprocess.run([*uv, *sync], cwd=ROOT, env=env, check=True)
+    if wheel is not None:
+        install_torch(uv, env, wheel)
     if command == "setup":
         return 0
     if command == "demo":
