@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from cloud_servers import FAST_RETRIES, gcs_spec, s3_spec, static_http_server, unique_prefix
-from urllib3 import HTTPHeaderDict
 
 import ts_core as ts
 from ts_cloud._http import CloudRequestError, HttpResponse
@@ -36,8 +35,8 @@ def _read(byte_range: ByteRange = WHOLE, if_not_equal: bytes | None = None) -> O
 
 
 def _response(status: int, body: bytes = b"", **headers: str) -> HttpResponse:
-    return HttpResponse(status, HTTPHeaderDict({name.replace("_", "-"): value for name, value in headers.items()}),
-                        body)
+    # Header names in lower case, as the transport delivers them.
+    return HttpResponse(status, {name.replace("_", "-").lower(): value for name, value in headers.items()}, body)
 
 
 def _etag(response: HttpResponse) -> bytes | None:

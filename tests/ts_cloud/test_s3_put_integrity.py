@@ -2,7 +2,9 @@
 
 A writer killed after sending a PUT's headers but before all of its body used to leave
 an empty object on SeaweedFS (an OCDBT ``manifest.ocdbt`` emptied by ``kill -9``). The s3
-kvstore sends ``Content-MD5`` with every PUT, so the server refuses what does not match.
+kvstore sends the value's CRC-32 (``x-amz-checksum-crc32``) with every PUT, so the server
+refuses what does not match. SeaweedFS checks that header (and ``Content-MD5``) but not the
+signed ``x-amz-content-sha256``, so a signed PUT needs it too.
 """
 
 from __future__ import annotations
@@ -12,11 +14,12 @@ import contextlib
 import hashlib
 import socket
 import threading
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from cloud_servers import S3_BUCKET, s3_spec, unique_prefix
+from cloud_servers import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, s3_spec, unique_prefix
 
 import ts_core as ts
 from ts_core.kvstore import NO_VALUE
@@ -100,22 +103,37 @@ def _md5_header(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body).digest()).decode()
 
 
+def _crc32_header(body: bytes) -> str:
+    return base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["anonymous", "signed"])
 @pytest.mark.parametrize("fraction", [0.0, 0.5], ids=["headers only", "half the body"])
-def test_a_put_cut_short_stores_nothing(s3_endpoint: str, fraction: float) -> None:
-    """SeaweedFS without Content-MD5 stores an empty object when only the headers arrive."""
+def test_a_put_cut_short_stores_nothing(
+    s3_endpoint: str, fraction: float, signed: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SeaweedFS without a checksum header stores an empty object when only the headers arrive."""
     path = unique_prefix("cut-short")
     store = ts.KvStore.open(s3_spec(s3_endpoint, path)).result()
     store["manifest.ocdbt"] = b"the committed manifest"
     requests: list[bytes] = []
+    credentials: dict[str, object] = {}
+    if signed:
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", S3_ACCESS_KEY)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", S3_SECRET_KEY)
+        credentials["aws_credentials"] = {"type": "environment"}
     with truncating_proxy(s3_endpoint, requests, fraction) as proxy:
-        cut = ts.KvStore.open(s3_spec(proxy, path, s3_request_retries={"max_retries": 1})).result()
+        cut = ts.KvStore.open(s3_spec(proxy, path, s3_request_retries={"max_retries": 1}, **credentials)).result()
         with pytest.raises(Exception, match=r"(?i)s3|manifest\.ocdbt"):
             cut.write("manifest.ocdbt", b"a newer manifest, never fully sent").result()
     assert requests, "the write never reached the proxy"
     assert store["manifest.ocdbt"] == b"the committed manifest"
     new_value = b"a newer manifest, never fully sent"
     for head in requests:
-        assert _headers(head)["content-md5"] == _md5_header(new_value)
+        headers = _headers(head)
+        assert headers["x-amz-checksum-crc32"] == _crc32_header(new_value)
+        # Signed over plain HTTP, the signature covers the body's SHA-256.
+        assert headers.get("x-amz-content-sha256") == (hashlib.sha256(new_value).hexdigest() if signed else None)
     # A key that did not exist is not created empty either.
     with truncating_proxy(s3_endpoint, requests, fraction) as proxy:
         cut = ts.KvStore.open(s3_spec(proxy, path, s3_request_retries={"max_retries": 1})).result()
@@ -124,9 +142,14 @@ def test_a_put_cut_short_stores_nothing(s3_endpoint: str, fraction: float) -> No
     assert store.read("fresh").result().state == "missing"
 
 
-def test_the_server_refuses_a_body_whose_md5_differs(s3_endpoint: str) -> None:
-    """What the header buys: SeaweedFS (as S3) answers 400 and keeps the old object."""
-    path = unique_prefix("bad-md5")
+@pytest.mark.parametrize(("header", "digest"), [("x-amz-checksum-crc32", _crc32_header),
+                                                ("Content-MD5", _md5_header)])
+def test_the_server_refuses_a_body_whose_checksum_differs(
+    s3_endpoint: str, header: str, digest: Callable[[bytes], str]
+) -> None:
+    """What the header buys: SeaweedFS (as S3) answers 400 and keeps the old object.
+    (Multipart parts carry Content-MD5.)"""
+    path = unique_prefix("bad-checksum")
     store = ts.KvStore.open(s3_spec(s3_endpoint, path)).result()
     store["k"] = b"old"
     parts = urlsplit(s3_endpoint)
@@ -134,7 +157,7 @@ def test_the_server_refuses_a_body_whose_md5_differs(s3_endpoint: str) -> None:
     with socket.create_connection((parts.hostname, parts.port)) as connection:
         connection.sendall(
             f"PUT /{S3_BUCKET}/{path}k HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: {len(body)}\r\n"
-            f"Content-MD5: {_md5_header(b'something else')}\r\nConnection: close\r\n\r\n".encode() + body
+            f"{header}: {digest(b'something else')}\r\nConnection: close\r\n\r\n".encode() + body
         )
         connection.settimeout(10)
         status_line = connection.recv(65536).split(b"\r\n")[0]

@@ -1,7 +1,7 @@
 """One HTTP layer for the cloud kvstores: pooled connections, retries, clear errors.
 
-Each driver owns an :class:`HttpTransport` (a urllib3 pool sized like its concurrency
-resource) and calls :meth:`HttpTransport.request`, which retries transient failures
+Each driver owns an :class:`HttpTransport` (a keep-alive connection pool sized like its
+concurrency resource, see ``_connection``) and calls :meth:`HttpTransport.request`, which retries transient failures
 (HTTP 408/429/5xx, connection resets, timeouts) with the context's bounded exponential
 backoff. When the budget is exhausted the :class:`CloudRequestError` names the
 operation, the key and the last HTTP status. Headers that carry credentials are never
@@ -18,10 +18,9 @@ import weakref
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable, Mapping
 
-import urllib3
-
 from ts_core.metrics import kvstore_metrics
 
+from ._connection import ConnectFailed, ConnectionPool
 from ._resources import RetryPolicy
 
 __all__ = ["TRANSIENT_STATUSES", "CloudRequestError", "HttpResponse", "HttpTransport"]
@@ -47,7 +46,11 @@ class CloudRequestError(ValueError):
 
 
 class HttpResponse:
-    """Status, headers (case-insensitive) and the complete body of one response."""
+    """Status, headers and the complete body of one response.
+
+    ``headers`` has lower-case names (any mapping whose ``get`` takes them will do);
+    :meth:`header` looks a name up in any case.
+    """
 
     __slots__ = ("body", "headers", "maybe_applied_before", "status")
 
@@ -61,7 +64,7 @@ class HttpResponse:
         self.maybe_applied_before = maybe_applied_before
 
     def header(self, name: str) -> str | None:
-        return self.headers.get(name)
+        return self.headers.get(name.lower())
 
 
 def describe_key(key: bytes | None) -> str:
@@ -71,7 +74,7 @@ def describe_key(key: bytes | None) -> str:
 
 
 class HttpTransport:
-    """A urllib3 pool plus the retry loop; safe to share between threads, reset after fork."""
+    """A connection pool plus the retry loop; safe to share between threads, reset after fork."""
 
     def __init__(self, pool_size: int, retry_policy: RetryPolicy, service: str) -> None:
         self._pool_size = pool_size
@@ -81,13 +84,14 @@ class HttpTransport:
         _transports.add(self)
 
     def _make_pool(self) -> None:
-        self._pool = urllib3.PoolManager(
-            num_pools=16,
-            maxsize=self._pool_size,
-            block=False,
-            retries=False,
-            timeout=urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT),
-        )
+        # More requests than ``pool_size`` may run at once (another executor sharing the
+        # transport); connections beyond it are closed after use rather than kept.
+        self._pool = ConnectionPool(self._pool_size, CONNECT_TIMEOUT, READ_TIMEOUT)
+
+    @property
+    def connections_made(self) -> int:
+        """Connections opened so far: stays small while connections are reused."""
+        return self._pool.connections_made
 
     def request(
         self,
@@ -97,7 +101,7 @@ class HttpTransport:
         operation: str,
         key: bytes | None = None,
         headers: Mapping[str, str] | Callable[[], Mapping[str, str]] | None = None,
-        body: bytes | None = None,
+        body: bytes | memoryview | None = None,
         ok: frozenset[int] | set[int] | tuple[int, ...] = (200,),
     ) -> HttpResponse:
         """Send until a non-transient status; statuses outside ``ok`` raise CloudRequestError.
@@ -115,22 +119,19 @@ class HttpTransport:
                 # /tensorstore/kvstore/<service>/retries, as tensorstore counts them
                 kvstore_metrics(self.service).retries.increment()
             target = url() if callable(url) else url
-            sent_headers = dict(headers() if callable(headers) else (headers or {}))
+            sent_headers = headers() if callable(headers) else (headers or {})
             try:
-                raw = self._pool.request(
-                    method, target, body=body, headers=sent_headers, redirect=False,
-                    preload_content=True, decode_content=False,
-                )
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                raw = self._pool.request(method, target, sent_headers, body)
+            except OSError as exc:
                 # Only a failure to connect proves that the server never saw the request.
-                if not isinstance(exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError):
+                if not isinstance(exc, ConnectFailed):
                     maybe_applied = True
                 last_status = None
                 last_problem = f"{type(exc).__name__}: {_short(exc)}"
                 logger.debug("%s %s%s: attempt %d failed: %s", self.service, operation,
                              describe_key(key), attempt + 1, last_problem)
                 continue
-            response = HttpResponse(raw.status, raw.headers, raw.data or b"", maybe_applied)
+            response = HttpResponse(raw.status, raw.headers, raw.body, maybe_applied)
             if raw.status in TRANSIENT_STATUSES:
                 maybe_applied = maybe_applied or raw.status not in REFUSED_STATUSES
                 last_status = raw.status

@@ -7,15 +7,18 @@ the test suite against the worked GET-object example AWS publishes for S3.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 from collections.abc import Mapping
 from urllib.parse import quote
 
-__all__ = ["EMPTY_SHA256", "sign_request", "uri_encode"]
+__all__ = ["EMPTY_SHA256", "UNSIGNED_PAYLOAD", "sign_request", "uri_encode"]
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+#: The payload hash of a header-signed request whose body the signature does not cover.
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 #: RFC 3986 unreserved characters: never percent-encoded in a canonical request.
 _UNRESERVED = "-_.~"
 
@@ -29,7 +32,9 @@ def _hmac(key: bytes, message: str) -> bytes:
     return hmac.new(key, message.encode("utf-8"), hashlib.sha256).digest()
 
 
+@functools.lru_cache(maxsize=32)
 def signing_key(secret_key: str, date: str, region: str, service: str) -> bytes:
+    """The day's key for ``region``/``service``; cached, it changes once a day."""
     key = _hmac(("AWS4" + secret_key).encode("utf-8"), date)
     key = _hmac(key, region)
     key = _hmac(key, service)
