@@ -95,3 +95,27 @@ def test_fast_paths_decline_what_they_do_not_handle() -> None:
         assert transform[1, 0:3] == fast
     terms = _indexing.parse_index((1, None))[0]
     assert _indexing._basic_selection_index(transform, terms, [0, 1], False) is None
+
+
+@EXAMPLES
+@given(transform_json(finite=False), st.data())
+def test_permute_and_translate_match_general_composition(json: dict[str, Any], data: Any) -> None:
+    from ts_core.index_space._compose import compose_maps
+    from ts_core.index_space._dim_expression import _translated_maps, permute_dimensions
+    from ts_core.index_space._output_map import OutputIndexMap
+
+    transform = my.IndexTransform(json=json)
+    domain = transform.domain
+    rank = domain.rank
+    order = data.draw(st.permutations(range(rank)))
+    permuted = permute_dimensions(transform, order)
+    position = [order.index(j) for j in range(rank)]
+    inner = tuple(OutputIndexMap._single(position[j], 0, 1) for j in range(rank))
+    assert permuted.output == my.IndexTransform(permuted.domain, compose_maps(transform, inner, permuted.domain, False, False)).output
+    assert permuted.domain == my.IndexDomain([domain[j] for j in order])
+
+    shifts = data.draw(st.lists(st.integers(-3, 3), min_size=rank, max_size=rank))
+    inner = tuple(OutputIndexMap._single(j, -shift, 1) for j, shift in enumerate(shifts))
+    assert _translated_maps(transform, shifts, domain) == compose_maps(transform, inner, domain, False, False)
+    if rank:
+        assert transform[my.d[list(range(rank))[::-1]].transpose[:]] == transform.T

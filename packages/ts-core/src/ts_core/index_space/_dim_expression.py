@@ -23,7 +23,7 @@ from ._interval import (
     format_interval,
     inf,
 )
-from ._output_map import OutputIndexMap
+from ._output_map import CONSTANT, SINGLE, OutputIndexMap
 from ._transform import IndexTransform
 
 #: Alias of ``None`` for new dimensions, as NumPy's and tensorstore's ``newaxis``.
@@ -193,8 +193,9 @@ def op_translate(
     t: IndexTransform, dims: list[int], values: Any, kind: str
 ) -> tuple[IndexTransform, list[int]]:
     """``translate_by`` / ``translate_backward_by`` / ``translate_to`` on ``dims``."""
-    lo, hi, il, iu, labels = _domain_lists(t)
-    inner = _identity_inner(len(lo))
+    dom = t._domain
+    lo, hi = list(dom._inclusive_min), list(dom._exclusive_max)
+    shifts = [0] * len(lo)
     for j, v in zip(dims, _per_dim(values, len(dims), "indices"), strict=True):
         if v is None:
             continue
@@ -226,8 +227,24 @@ def op_translate(
             lo[j] += shift
         if hi[j] != inf + 1:
             hi[j] += shift
-        inner[j] = OutputIndexMap._single(j, -shift, 1)
-    return _apply_inner(t, lo, hi, il, iu, labels, inner), dims
+        shifts[j] = shift
+    domain = IndexDomain._make(tuple(lo), tuple(hi), dom._implicit_lower, dom._implicit_upper, dom._labels)
+    return IndexTransform._make(domain, _translated_maps(t, shifts, domain), normalize=False), dims
+
+
+def _translated_maps(t: IndexTransform, shifts: list[int], domain: IndexDomain) -> tuple[OutputIndexMap, ...]:
+    """``t``'s output maps after input dimension ``j`` moved by ``shifts[j]`` (``domain``)."""
+    maps: list[OutputIndexMap] = []
+    for m in t._output:
+        if m._method == SINGLE:
+            shift = shifts[m._input_dimension]
+            maps.append(m if not shift else OutputIndexMap._single(m._input_dimension, m._offset - m._stride * shift, m._stride))
+        elif m._method == CONSTANT:
+            maps.append(m)
+        else:  # an index array: the general composition
+            inner = tuple(OutputIndexMap._single(j, -shift, 1) for j, shift in enumerate(shifts))
+            return compose_maps(t, inner, domain, False, False)
+    return tuple(maps)
 
 
 def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
@@ -342,21 +359,39 @@ def op_transpose(
         order[p] = j
     rest = iter(j for j in range(rank) if j not in set(dims))
     order = [p if p >= 0 else next(rest) for p in order]
-    lo, hi, il, iu, labels = _domain_lists(t)
-    position = {j: p for p, j in enumerate(order)}
-    inner = [OutputIndexMap._single(position[j], 0, 1) for j in range(rank)]
-    return (
-        _apply_inner(
-            t,
-            [lo[j] for j in order],
-            [hi[j] for j in order],
-            [il[j] for j in order],
-            [iu[j] for j in order],
-            [labels[j] for j in order],
-            inner,
-        ),
-        target_list,
+    return permute_dimensions(t, order), target_list
+
+
+def permute_dimensions(t: IndexTransform, order: list[int]) -> IndexTransform:
+    """``t`` with input dimension ``order[p]`` moved to position ``p`` (a permutation)."""
+    dom = t._domain
+    lo, hi, il, iu, labels = (
+        dom._inclusive_min,
+        dom._exclusive_max,
+        dom._implicit_lower,
+        dom._implicit_upper,
+        dom._labels,
     )
+    domain = IndexDomain._make(
+        tuple([lo[j] for j in order]),
+        tuple([hi[j] for j in order]),
+        tuple([il[j] for j in order]),
+        tuple([iu[j] for j in order]),
+        tuple([labels[j] for j in order]),
+    )
+    position = [0] * len(order)
+    for p, j in enumerate(order):
+        position[j] = p
+    maps: list[OutputIndexMap] = []
+    for m in t._output:
+        if m._method == SINGLE:
+            maps.append(OutputIndexMap._single(position[m._input_dimension], m._offset, m._stride))
+        elif m._method == CONSTANT:
+            maps.append(m)
+        else:  # an index array: the general composition
+            inner = tuple(OutputIndexMap._single(position[j], 0, 1) for j in range(len(order)))
+            return IndexTransform._make(domain, compose_maps(t, inner, domain, False, False), normalize=False)
+    return IndexTransform._make(domain, tuple(maps), normalize=False)
 
 
 def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, list[int]]:

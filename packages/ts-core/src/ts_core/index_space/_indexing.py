@@ -288,6 +288,10 @@ def _check_int(value: int, domain: IndexDomain, j: int) -> None:
         )
 
 
+def _slice_error(j: int, message: str) -> IndexError:
+    return IndexError(f"Computing interval slice for dimension {j}: {message}")
+
+
 def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, bool, bool, int, int]:
     """tensorstore's strided interval slice of dimension ``j``.
 
@@ -300,11 +304,10 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
     lo, hi = domain._inclusive_min[j], domain._exclusive_max[j]
     il, iu = domain._implicit_lower[j], domain._implicit_upper[j]
     step = 1 if s.step is None else int(s.step)
-    where = f"Computing interval slice for dimension {j}: "
     if step == 0:
-        raise IndexError(where + "Invalid stride 0")
+        raise _slice_error(j, "Invalid stride 0")
     if s.start is not None and not -inf <= s.start <= inf:
-        raise IndexError(where + f"Invalid start index {s.start}")
+        raise _slice_error(j, f"Invalid start index {s.start}")
     # ``stop`` is exclusive only when it is a finite index: +/-inf (and invalid values, then
     # refused below) are taken as the closed bound itself, as tensorstore does.
     stop_finite = s.stop is not None and MIN_FINITE_INDEX <= s.stop <= MAX_FINITE_INDEX
@@ -317,15 +320,14 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
         first = lo if s.stop is None else int(s.stop) + stop_finite
         last = anchor
     if last < first - 1 or first == inf or last == -inf or first < -inf or last > inf:
-        raise IndexError(where + f"({first}, {last}) do not specify a valid closed index interval")
+        raise _slice_error(j, f"({first}, {last}) do not specify a valid closed index interval")
     if last >= first and (
         (not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf
     ):
         elo, ehi = effective_range(domain, j)
         raise IndexError(
-            "OUT_OF_RANGE: "
-            + where
-            + f"Slice interval {format_interval(first, last + 1)} is not contained "
+            f"OUT_OF_RANGE: Computing interval slice for dimension {j}: "
+            f"Slice interval {format_interval(first, last + 1)} is not contained "
             f"within domain {format_interval(elo, ehi)}"
         )
     x_lower_implicit = s.start is None and il
@@ -338,9 +340,7 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
         return first, last + 1, x_lower_implicit, x_upper_implicit, 0, 1
     if anchor in (-inf, inf):
         if step != -1:
-            raise IndexError(
-                where + f"Slicing with non-unit stride of {step} requires a finite start index"
-            )
+            raise _slice_error(j, f"Slicing with non-unit stride of {step} requires a finite start index")
         offset = 0
     else:
         offset = anchor - step * trunc_div(anchor, step)
@@ -587,19 +587,19 @@ def _basic_selection_index(
         produced: list[tuple[int, int]] = []
         single = OutputIndexMap._single
         for j in range(rank):
-            t = term_of[j]
-            if t is None:  # not selected: same bounds, identity map
+            term = term_of[j]
+            if term is None:  # not selected: same bounds, identity map
                 inner.append(single(len(lo), 0, 1))
                 lo.append(old_lo[j])
                 hi.append(old_hi[j])
                 il.append(old_il[j])
                 iu.append(old_iu[j])
                 labels.append(old_labels[j])
-            elif t.kind == _INT:
-                int_checks.append((t.value, j))
-                inner.append(OutputIndexMap._constant(t.value))
+            elif term.kind == _INT:
+                int_checks.append((term.value, j))
+                inner.append(OutputIndexMap._constant(term.value))
             else:
-                a, b, ia, ib, offset, stride = slice_interval(t.value, old, j)
+                a, b, ia, ib, offset, stride = slice_interval(term.value, old, j)
                 produced.append((position_of[j], len(lo)))
                 inner.append(single(len(lo), offset, stride))
                 lo.append(a)

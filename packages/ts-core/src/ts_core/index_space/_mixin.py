@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
-_MODULES: tuple[Any, Any] | None = None
+_MODULES: tuple[Any, Any, Any] | None = None
 
 
-def _modules() -> tuple[Any, Any]:
-    """``(_dim_expression, _indexing)``, imported on first use (they import this module)."""
+def _modules() -> tuple[Any, Any, Any]:
+    """``(_dim_expression, _indexing, ts.d[:])``, imported on first use (they import this
+    module); the selection of every dimension is immutable, so one serves every call."""
     global _MODULES
     if _MODULES is None:
         from . import _dim_expression, _indexing
 
-        _MODULES = (_dim_expression, _indexing)
+        _MODULES = (_dim_expression, _indexing, _dim_expression.d[:])
     return _MODULES
 
 
@@ -34,7 +35,7 @@ class _OpIndexer:
         self._op = op
 
     def __getitem__(self, args: Any) -> Any:
-        expr = getattr(_modules()[0].d[:], self._op)[args]
+        expr = getattr(_modules()[2], self._op)[args]
         target = self._target
         try:
             transform = expr._apply(target._index_transform())
@@ -120,7 +121,8 @@ class DimOpsMixin:
                     f"Source dimension list {{{', '.join(map(str, order))}}} is not a valid "
                     f"dimension permutation for rank {rank}"
                 )
-        return self._with_index_transform(dim_expression.d[order].transpose[:]._apply(t))
+        # What ``ts.d[order].transpose[:]`` does, without building the expression.
+        return self._with_index_transform(dim_expression.permute_dimensions(t, order))
 
     @property
     def T(self) -> Any:
