@@ -45,6 +45,7 @@ from ts_ocdbt.format import (
     LeafNodeEntry,
     Manifest,
     ZstdCompression,
+    read_btree_node,
     read_manifest,
 )
 
@@ -560,6 +561,53 @@ def test_matches_a_dict_model(
         assert wheel_contents(Path(directory), 1) == db.history[1]
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(_writes, _ranges), min_size=1, max_size=5),
+    st.sampled_from([60, 250, 4000]),
+    st.booleans(),
+)
+def test_remembered_nodes_equal_their_decoding_and_a_mapping_commits_as_writes(
+    batches: list[tuple[list[tuple[bytes, bytes | None, str]], list[tuple[bytes, bytes]]]],
+    node_bytes: int,
+    conditioned: bool,
+) -> None:
+    """The writer encodes leaves from columns and remembers them as what builds their
+    entries when first read: that node equals the one decoded from the stored bytes. The
+    same batch given as a mapping (the driver's form) or as writes (a few with conditions,
+    which take the write-by-write path) makes the same tree."""
+    config = Config(uuid=b"\x02" * 16, max_inline_value_bytes=30, max_decoded_node_bytes=node_bytes)
+    as_writes, as_mapping = Database(memory_base(), config), Database(memory_base(), config)
+    for writes, ranges in batches:
+        staged = {key: value for key, value, _ in writes}
+        delete_ranges = [DeleteRange(*sorted(pair)) for pair in ranges]
+        batch = [
+            Write(key, value, UNKNOWN if conditioned and i % 2 else None)
+            for i, (key, value) in enumerate(staged.items())
+        ]
+        for db, given_writes in ((as_writes, batch), (as_mapping, staged)):
+            result = commit(db.io, db.manifest, given_writes, delete_ranges, config=config)
+            assert result.manifest is not None
+            for key, data in result.manifest_files:
+                db.base.write_blocking(key, data)
+            db.manifest = result.manifest
+            for value, generation in zip(staged.values(), result.generations, strict=True):
+                if value is None or len(value) <= 30:
+                    assert generation == (NO_VALUE if value is None else value_generation(value))
+                else:  # stored out of line: the generation of its place
+                    assert generation not in (NO_VALUE, UNKNOWN)
+        assert _leaf_values_read(as_writes) == _leaf_values_read(as_mapping)
+    for db in (as_writes, as_mapping):
+        assert db.manifest is not None
+        root = db.manifest.latest_version.root
+        pending = [] if root is None else [root]
+        while pending:
+            reference = pending.pop()
+            decoded = read_btree_node(db.base, reference, config)
+            assert db.io.read_btree_node(reference) == decoded
+            pending += [entry.node for entry in decoded.entries if isinstance(entry, InteriorNodeEntry)]
+
+
 def test_remote_base_reads_the_children_to_rewrite_concurrently(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -758,7 +806,8 @@ def test_node_cache_usable_in_a_forked_child_while_a_parent_thread_holds_it(tmp_
     if pid == 0:  # the child: the cache lock was held by a thread that does not exist here
         ok = False
         try:
-            ok = db.io.read_btree_node(root).entries[0].key == b"a"
+            node = db.io.read_btree_node(root)
+            ok = node.key_prefix + node.entries[0].key == b"a"
         finally:
             os._exit(0 if ok else 1)
     release.set()

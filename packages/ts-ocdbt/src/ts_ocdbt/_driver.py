@@ -48,7 +48,6 @@ from ._spec import OcdbtSpec, VersionSpec
 from ._traversal import find_version, iterate, lookup
 from ._writer import (
     DataFilePrefixes,
-    Write,
     WriterOptions,
     commit,
     obsolete_numbered_manifests,
@@ -394,7 +393,11 @@ class OcdbtDriver(KvStoreDriver):
         """Commit ``values`` (from :meth:`store_value`; None deletes) unconditionally, as one
         version shared with the writes that wait with them."""
         self.check_writable()
-        self._commit([StagedWrite(key, _setting(value), None, reads_stored=False) for key, value in values.items()], ())
+        self._commit(
+            [StagedWrite(key, _setting(value), None, reads_stored=False) for key, value in values.items()],
+            (),
+            stamps=False,
+        )
 
     def write_batch(self) -> WriteBatch:
         """Group commit for a bulk write: values are stored as they come, and committed
@@ -413,14 +416,14 @@ class OcdbtDriver(KvStoreDriver):
         it with them). An atomic transaction may hold the locks of memory stores while it
         commits; a group commit of this driver writing to one of them would wait for it."""
         self.check_writable()
-        request = _Request(writes, deleted_ranges)
+        request = _Request(writes, deleted_ranges, stamps=False)
         self._commit_batch([request])
         if request.error is not None:
             raise request.error
         return request.result is not None
 
     def _commit(
-        self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]
+        self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange], *, stamps: bool = True
     ) -> builtins.list[TimestampedStorageGeneration] | None:
         """One new version with ``deleted_ranges`` gone and then ``writes`` applied; None
         (nothing written) if a condition fails.
@@ -430,7 +433,7 @@ class OcdbtDriver(KvStoreDriver):
         one that fails is left out alone). A batch that loses the race for the manifest
         starts again on top of the winner's version.
         """
-        request = _Request(writes, deleted_ranges)
+        request = _Request(writes, deleted_ranges, stamps=stamps)
         queue_changed = self._queue_changed
         with queue_changed:
             self._queue.append(request)
@@ -502,11 +505,10 @@ class OcdbtDriver(KvStoreDriver):
         # A commit with an assumed config creates a missing database in any case (its
         # version 1 may be empty), as tensorstore's does.
         if pending or deleted_ranges or creating:
-            keys = list(pending)
             result = commit(
                 self._io,
                 manifest if latest is not None else None,
-                [Write(key, pending[key]) for key in keys],
+                pending,
                 deleted_ranges,
                 config=config,
                 options=self._writer_options,
@@ -516,9 +518,13 @@ class OcdbtDriver(KvStoreDriver):
                 if published is None:
                     return False
                 self._adopt(_Snapshot(result.manifest, published, time.time()))
-            generations = dict(zip(keys, result.generations, strict=True))
+            if any(request.stamps for request, _ in accepted):
+                generations = dict(zip(pending, result.generations, strict=True))
         now = time.time()
         for request, changed in accepted:
+            if not request.stamps:
+                request.finish(result=[])
+                continue
             stamps = []
             for write in request.writes:
                 generation = generations.get(write.key, UNKNOWN) if write.key in changed else UNKNOWN
@@ -618,11 +624,16 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _Request:
     """A commit waiting for its turn (see ``OcdbtDriver._commit``)."""
 
-    __slots__ = ("deleted_ranges", "done", "error", "result", "writes")
+    __slots__ = ("deleted_ranges", "done", "error", "result", "stamps", "writes")
 
-    def __init__(self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange]) -> None:
+    def __init__(
+        self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange], *, stamps: bool = True
+    ) -> None:
         self.writes = list(writes)
         self.deleted_ranges = list(deleted_ranges)
+        #: Whether the caller wants the new generation of each write (the result is an
+        #: empty list on success otherwise: a transaction's commit does not ask for them).
+        self.stamps = stamps
         self.done = False
         self.result: list[TimestampedStorageGeneration] | None = None
         self.error: BaseException | None = None

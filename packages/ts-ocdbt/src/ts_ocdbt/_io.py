@@ -14,7 +14,7 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
@@ -94,6 +94,12 @@ class _NodeCache:
                 self._entries.move_to_end(key)
             return node
 
+    def replace(self, key: tuple[bytes, int, int, str], node: Any) -> None:
+        """Store ``node`` in place of what ``key`` holds, if it is still cached."""
+        with self._lock:
+            if key in self._entries:
+                self._entries[key] = node
+
     def put(self, key: tuple[bytes, int, int, str], node: Any) -> None:
         size = key[2]
         if size > self.max_bytes:
@@ -148,6 +154,9 @@ class OcdbtIO:
         if node is None:
             node = read_btree_node(self.base, reference, self.config)
             self._cache.put(key, node)
+        elif node.__class__ is not BtreeNode:  # remembered as what makes it
+            node = node()
+            self._cache.replace(key, node)
         return node  # type: ignore[no-any-return]
 
     def prefetch_btree_nodes(self, references: Sequence[IndirectDataReference]) -> None:
@@ -193,8 +202,12 @@ class OcdbtIO:
         """Store a new data file at ``path`` (relative to the database root)."""
         self.base.write_blocking(path, data)
 
-    def remember_btree_node(self, reference: IndirectDataReference, node: BtreeNode) -> None:
-        """Cache a node this process just encoded, so the next commit need not read it back."""
+    def remember_btree_node(
+        self, reference: IndirectDataReference, node: BtreeNode | Callable[[], BtreeNode]
+    ) -> None:
+        """Cache a node this process just encoded, so the next commit need not read it back:
+        the node, or a function making it when it is first read (a writer encodes a leaf
+        from columns and builds its entry objects only if it is read again)."""
         self._cache.put(self._cache_key(reference, "btreenode"), node)
 
     def remember_version_tree_node(

@@ -11,8 +11,9 @@ by calling :func:`commit` again on the winner's manifest.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Final
 
 from ts_core.kvstore import UNKNOWN, KeyRange
 
@@ -30,7 +31,7 @@ from ..format import (
     encode_manifest,
     numbered_manifest_key,
 )
-from ._btree import ConditionFailed, KeyOp, apply_mutations
+from ._btree import ConditionFailed, Mutations, Value, apply_mutations
 from ._data_files import (
     DEFAULT_DATA_FILE_PREFIX,
     DEFAULT_TARGET_DATA_FILE_SIZE,
@@ -98,9 +99,10 @@ class CommitResult:
     ``manifest`` is the new manifest; None when a condition failed in an all-or-nothing
     commit, and ``previous`` itself when nothing changed (then nothing is to be written).
     ``manifest_files`` are the ``(key, bytes)`` to write for it, in order, the last being
-    the commit point. ``generations[i]`` is the new generation of ``writes[i]`` (``NO_VALUE``
-    once deleted; ``UNKNOWN`` if its condition failed or a later write of its key replaced it); ``conflicts`` lists the keys whose
-    condition failed. ``data_files`` are the paths written (garbage unless published).
+    the commit point. ``generations[i]`` is the new generation of the i-th write (``NO_VALUE``
+    once deleted; ``UNKNOWN`` if its condition failed or a later write of its key replaced
+    it), computed when asked for; ``conflicts`` lists the keys whose condition failed, in
+    key order. ``data_files`` are the paths written (garbage unless published).
     """
 
     manifest: Manifest | None
@@ -108,12 +110,18 @@ class CommitResult:
     manifest_files: list[tuple[bytes, bytes]] = field(default_factory=list)
     conflicts: list[bytes] = field(default_factory=list)
     data_files: list[bytes] = field(default_factory=list)
-    #: The op that decided each write (None for a write a later one of its key replaced).
-    write_ops: list[KeyOp | None] = field(default_factory=list, repr=False)
+    #: The batch as applied, and the key of each write (None for a write a later one of
+    #: its key replaced); None for a commit that wrote nothing because a condition failed.
+    mutations: Mutations | None = field(default=None, repr=False)
+    write_keys: list[bytes | None] = field(default_factory=list, repr=False)
 
     @property
     def generations(self) -> list[bytes]:
-        return [UNKNOWN if op is None else op.generation for op in self.write_ops]
+        mutations = self.mutations
+        if mutations is None:
+            return [UNKNOWN] * len(self.write_keys)
+        index = {key: i for i, key in enumerate(mutations.keys)}
+        return [UNKNOWN if key is None else mutations.generation(index[key]) for key in self.write_keys]
 
     @property
     def committed_version(self) -> BtreeGenerationReference | None:
@@ -155,6 +163,52 @@ def obsolete_numbered_manifests(present: Iterable[int], new_generation: int) -> 
     ]
 
 
+def _batch(
+    writes: Iterable[Write] | Mapping[bytes, Value | None],
+    delete_ranges: Iterable[DeleteRange | KeyRange],
+) -> tuple[Mutations, list[bytes | None]]:
+    """The writes and delete ranges as columns, and the key of each write (None for one a
+    later write of its key replaces)."""
+    conditions: dict[bytes, bytes] = {}
+    if isinstance(writes, Mapping):
+        keys = sorted(writes)
+        values = list(map(writes.__getitem__, keys))
+        write_keys: list[bytes | None] = list(writes)
+    else:
+        write_list = list(writes)
+        all_keys = [bytes(write.key) for write in write_list]
+        last = {key: i for i, key in enumerate(all_keys)}  # the last write of a key wins
+        write_keys = [key if last[key] == i else None for i, key in enumerate(all_keys)]
+        keys = sorted(last)
+        values = [write_list[last[key]].value for key in keys]
+        for key, i in last.items():
+            condition = write_list[i].if_equal
+            if condition is not None and condition != UNKNOWN:
+                conditions[key] = condition
+    if not set(map(type, values)) <= _STORED_TYPES:
+        values = [_stored_form(value) for value in values]
+    longest = max(map(len, keys), default=0)
+    if longest > MAX_KEY_LENGTH:
+        key = next(key for key in keys if len(key) > MAX_KEY_LENGTH)
+        raise ValueError(
+            f"commit: key {key[:40]!r}... is {len(key)} bytes long; OCDBT keys are at most "
+            f"{MAX_KEY_LENGTH} bytes"
+        )
+    ranges = [_delete_range_bounds(item) for item in delete_ranges]
+    return Mutations(keys, values, conditions, ranges), write_keys
+
+
+#: The types of new values a leaf holds as they are (None: a deletion).
+_STORED_TYPES: Final = frozenset({bytes, IndirectDataReference, type(None)})
+
+
+def _stored_form(value: Value | None) -> Value | None:
+    """A new value as a leaf holds it: bytes (of any bytes-like) or a reference."""
+    if value is None or value.__class__ is bytes or isinstance(value, IndirectDataReference):
+        return value
+    return bytes(value)
+
+
 def _delete_range_bounds(item: DeleteRange | KeyRange) -> tuple[bytes, bytes | None]:
     low, high = item.inclusive_min, item.exclusive_max
     low = low.encode() if isinstance(low, str) else bytes(low)
@@ -165,7 +219,7 @@ def _delete_range_bounds(item: DeleteRange | KeyRange) -> tuple[bytes, bytes | N
 def commit(
     io: OcdbtIO,
     manifest: Manifest | None,
-    writes: Iterable[Write] = (),
+    writes: Iterable[Write] | Mapping[bytes, Value | None] = (),
     delete_ranges: Iterable[DeleteRange | KeyRange] = (),
     *,
     config: Config | None = None,
@@ -174,7 +228,9 @@ def commit(
     atomic: bool = True,
 ) -> CommitResult:
     """Apply ``delete_ranges`` and then ``writes`` to the latest version of ``manifest``
-    (None: a new database with ``config``), as one new version.
+    (None: a new database with ``config``), as one new version. ``writes`` may also be a
+    mapping of keys to new values (unconditional writes; the form a large batch is
+    cheapest in).
 
     A key written more than once takes its last write. Conditions are checked against the
     latest version after the delete ranges. With ``atomic`` a failed condition commits
@@ -191,27 +247,13 @@ def commit(
                 "commit: the manifest has no versions (a numbered database's config alone)"
             )
         config = manifest.config
-    write_list: Sequence[Write] = list(writes)
-    ops: dict[bytes, KeyOp] = {}
-    per_write: list[KeyOp] = []
-    for write in write_list:
-        if len(write.key) > MAX_KEY_LENGTH:
-            raise ValueError(
-                f"commit: key {bytes(write.key[:40])!r}... is {len(write.key)} bytes long; OCDBT "
-                f"keys are at most {MAX_KEY_LENGTH} bytes"
-            )
-        value = write.value
-        if value is not None and not isinstance(value, IndirectDataReference):
-            value = bytes(value)
-        op = KeyOp(bytes(write.key), value, write.if_equal)
-        ops[op.key] = op  # the last write of a key wins
-        per_write.append(op)
-    ranges = [_delete_range_bounds(item) for item in delete_ranges]
-
+    mutations, write_keys = _batch(writes, delete_ranges)
     if io.config is None:
         io.config = config  # bounds the size of the nodes it decodes
     data_files = DataFileWriter(io.write_data_file, options.prefixes, options.target_data_file_size)
-    result = CommitResult(manifest=None, previous=manifest, data_files=data_files.written)
+    result = CommitResult(
+        manifest=None, previous=manifest, data_files=data_files.written, write_keys=write_keys
+    )
     latest = manifest.latest_version if manifest is not None else None
     try:
         new_root = apply_mutations(
@@ -220,17 +262,15 @@ def commit(
             data_files,
             None if latest is None else latest.root,
             0 if latest is None else latest.root_height,
-            list(ops.values()),
-            ranges,
+            mutations,
             atomic=atomic,
         )
     except ConditionFailed as failure:
         data_files.discard()
         result.conflicts = [failure.key]
-        result.write_ops = [None] * len(per_write)
         return result
-    result.write_ops = [op if op is ops[op.key] else None for op in per_write]
-    result.conflicts = [op.key for op in ops.values() if not op.applied]
+    result.mutations = mutations
+    result.conflicts = [mutations.keys[i] for i in sorted(mutations.failed)]
     if manifest is not None and new_root is None:
         result.manifest = manifest
         return result

@@ -11,10 +11,12 @@ when a node is encoded.
 from __future__ import annotations
 
 import bisect
-import itertools
-from collections.abc import Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
+
+import numpy as np
 
 from ts_core.kvstore import NO_VALUE, UNKNOWN
 
@@ -28,12 +30,13 @@ from ..format import (
     LeafNodeEntry,
     describe_reference,
     encode_btree_node,
+    encode_leaf_node,
     validate_btree_node_reference,
 )
 from ..format._btree import MAX_NODE_ARITY
 from ._data_files import BTREE_NODE, VALUE, DataFileWriter
 
-__all__ = ["KeyOp", "NewRoot", "apply_mutations"]
+__all__ = ["Mutations", "NewRoot", "apply_mutations"]
 
 #: tensorstore's estimate of the decoded size of an entry, besides its key (and, for a
 #: leaf, its inline value): a leaf entry's key pointer and size ...
@@ -58,31 +61,6 @@ class ConditionFailed(Exception):
     def __init__(self, key: bytes) -> None:
         super().__init__(key)
         self.key = key
-
-
-@dataclass(slots=True)
-class KeyOp:
-    """The final write of one key in the batch.
-
-    ``value`` None deletes; ``if_equal`` (None: unconditional) is checked against the key's
-    generation after the batch's delete ranges (so ``NO_VALUE`` for a key in one).
-    Filled in: ``applied`` (False if the condition failed) and ``stored`` (the value as the
-    new leaf holds it: inline bytes or where it was written out of line).
-    """
-
-    key: bytes
-    value: bytes | IndirectDataReference | None
-    if_equal: bytes | None = None
-    applied: bool = False
-    stored: bytes | IndirectDataReference | None = None
-
-    @property
-    def generation(self) -> bytes:
-        """The key's new generation: ``UNKNOWN`` if the condition failed, ``NO_VALUE`` if
-        deleted."""
-        if not self.applied:
-            return UNKNOWN
-        return NO_VALUE if self.stored is None else value_generation(self.stored)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +98,62 @@ def _below(key: bytes, bound: bytes | None) -> bool:
     return bound is None or key < bound
 
 
-class _Mutations:
-    """The batch, sorted: key writes and disjoint delete ranges ``[start, stop)``."""
+class Mutations:
+    """A batch, as columns: the final write of each key (``keys`` sorted, ``values[i]``
+    None deleting ``keys[i]``), the ``conditions`` (``if_equal``) of the keys that have one,
+    checked after the batch's ``ranges`` are deleted (``NO_VALUE`` then for a key in one),
+    and the delete ranges ``[start, stop)`` (None: unbounded).
 
-    def __init__(self, ops: Sequence[KeyOp], ranges: Sequence[tuple[bytes, bytes | None]]) -> None:
-        self.ops = sorted(ops, key=lambda op: op.key)
-        self.keys = [op.key for op in self.ops]
+    Applying it fills in ``failed`` (indices whose condition did not hold) and replaces a
+    value stored out of line by its reference in ``values``.
+    """
+
+    def __init__(
+        self,
+        keys: list[bytes],
+        values: list[Value | None],
+        conditions: Mapping[bytes, bytes],
+        ranges: Sequence[tuple[bytes, bytes | None]],
+    ) -> None:
+        self.keys = keys
+        self.values = values
+        self.conditions = conditions
+        #: Indices of the keys with a condition, in order.
+        self.conditioned = sorted(bisect.bisect_left(keys, key) for key in conditions)
+        self.failed: set[int] = set()
+        self._large: list[int] | None = None
         self.ranges = _merge_ranges(ranges)
         self.range_starts = [start for start, _ in self.ranges]
+
+    def generation(self, index: int) -> bytes:
+        """The new generation of ``keys[index]``: ``UNKNOWN`` if its condition failed,
+        ``NO_VALUE`` if deleted."""
+        if index in self.failed:
+            return UNKNOWN
+        value = self.values[index]
+        return NO_VALUE if value is None else value_generation(value)
+
+    def large_values(self, max_inline_value_bytes: int) -> list[int]:
+        """Indices of the values (given as bytes) longer than ``max_inline_value_bytes``, in
+        order: found once for the whole batch, with no Python step per value when every
+        value is bytes."""
+        if self._large is None:
+            values = self.values
+            if set(map(type, values)) == {bytes}:
+                lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))  # type: ignore[arg-type]
+                self._large = np.flatnonzero(lengths > max_inline_value_bytes).tolist()
+            else:
+                self._large = [
+                    i
+                    for i, value in enumerate(values)
+                    if value.__class__ is bytes and len(value) > max_inline_value_bytes
+                ]
+        return self._large
+
+    def any_conditioned(self, start: int, stop: int) -> bool:
+        """Whether a key of indices ``[start, stop)`` has a condition."""
+        i = bisect.bisect_left(self.conditioned, start)
+        return i < len(self.conditioned) and self.conditioned[i] < stop
 
     def op_slice(self, low: bytes, high: bytes | None) -> tuple[int, int]:
         """Indices ``[i, j)`` of the ops with keys in ``[low, high)``."""
@@ -179,50 +205,30 @@ def _merge_ranges(ranges: Sequence[tuple[bytes, bytes | None]]) -> list[tuple[by
     return merged
 
 
+def _complement(spans: list[tuple[int, int]], count: int) -> list[tuple[int, int]]:
+    """The index spans of ``range(count)`` outside the sorted disjoint ``spans``."""
+    starts = [0, *(stop for _, stop in spans)]
+    stops = [*(start for start, _ in spans), count]
+    return list(zip(starts, stops, strict=True))
+
+
 @dataclass(slots=True)
 class _ExistingLeaf:
-    """A leaf being rewritten: its entries' full keys and values, and the entries as
-    decoded (keys relative to ``prefix``), which new leaves reuse where they can."""
+    """A leaf being rewritten: its entries' full keys and values."""
 
-    prefix: bytes
     keys: list[bytes]
     values: list[Value]
-    entries: Sequence[LeafNodeEntry]
 
 
-class _NewLeaves:
-    """The entries of the leaves replacing one: full keys, values, and for entries kept
-    from the old leaf its entry object (None for a new one)."""
-
-    def __init__(self, prefix: bytes) -> None:
-        self.prefix = prefix
-        self.keys: list[bytes] = []
-        self.values: list[Value] = []
-        self.entries: list[LeafNodeEntry | None] = []
-        self.fresh: list[int] = []  # indices whose entry is None
-
-    def add(self, key: bytes, value: Value) -> None:
-        self.fresh.append(len(self.keys))
-        self.keys.append(key)
-        self.values.append(value)
-        self.entries.append(None)
-
-    def node(self, start: int, stop: int, excluded: int) -> BtreeNode:
-        """The leaf of entries ``[start, stop)`` storing keys without their first
-        ``excluded`` bytes. Kept entry objects are reused (the node's ``key_prefix`` being the
-        rest of the old leaf's prefix) when the new entries share that prefix too."""
-        keys, values, prefix = self.keys, self.values, self.prefix
-        fresh = self.fresh[
-            bisect.bisect_left(self.fresh, start) : bisect.bisect_left(self.fresh, stop)
-        ]
-        if excluded <= len(prefix) and all(keys[i].startswith(prefix) for i in fresh):
-            entries = self.entries[start:stop]
-            for i in fresh:
-                entries[i - start] = LeafNodeEntry(keys[i][len(prefix) :], values[i])
-            return BtreeNode(0, prefix[excluded:], tuple(entries))  # type: ignore[arg-type]
-        return BtreeNode(
-            0, b"", tuple(LeafNodeEntry(keys[i][excluded:], values[i]) for i in range(start, stop))
-        )
+def _leaf_node(keys: Sequence[bytes], values: Sequence[Value], excluded: int) -> BtreeNode:
+    """The decoded form of the leaf :func:`encode_leaf_node` encodes from these columns, as
+    decoding it would give (the prefix all its stored keys share in ``key_prefix``)."""
+    first, last = keys[0], keys[-1]
+    common = _common_prefix_length(first, last)
+    strip = common if excluded <= common else excluded
+    return BtreeNode(
+        0, first[excluded:strip], tuple(map(LeafNodeEntry, [key[strip:] for key in keys], values))
+    )
 
 
 class _TreeWriter:
@@ -233,7 +239,7 @@ class _TreeWriter:
         io: OcdbtIO,
         config: Config,
         data_files: DataFileWriter,
-        mutations: _Mutations,
+        mutations: Mutations,
         atomic: bool,
     ) -> None:
         self.io = io
@@ -265,7 +271,7 @@ class _TreeWriter:
                 keys = [node_prefix + entry.key for entry in leaves]
             else:
                 keys = [entry.key for entry in leaves]
-            existing = _ExistingLeaf(node_prefix, keys, [entry.value for entry in leaves], leaves)
+            existing = _ExistingLeaf(keys, [entry.value for entry in leaves])
             return self.visit_leaf(existing, low, high, is_root)
         return self.visit_interior(node, node_prefix, low, high, is_root)
 
@@ -288,8 +294,11 @@ class _TreeWriter:
         mutations = self.mutations
         reached: set[int] = set()
         op_start, op_stop = mutations.op_slice(low, high)
-        for key in mutations.keys[op_start:op_stop]:
-            reached.add(max(0, bisect.bisect_right(keys, key) - 1))
+        if op_stop - op_start >= count:
+            reached.update(range(count))  # as cheap as placing the writes: ``touches`` decides
+        else:
+            for key in mutations.keys[op_start:op_stop]:
+                reached.add(max(0, bisect.bisect_right(keys, key) - 1))
         range_start, range_stop = mutations.range_slice(low, high)
         for start, stop in mutations.ranges[range_start:range_stop]:
             first = max(0, bisect.bisect_right(keys, start) - 1)
@@ -348,8 +357,8 @@ class _TreeWriter:
         self, existing: _ExistingLeaf, low: bytes, high: bytes | None, is_root: bool
     ) -> list[_Child] | None:
         """The leaves replacing the leaf ``existing`` after the mutations in ``[low, high)``;
-        None if unchanged. Runs of entries no mutation touches are copied as slices."""
-        keys, values, entries = existing.keys, existing.values, existing.entries
+        None if unchanged."""
+        keys = existing.keys
         mutations = self.mutations
         op_start, op_stop = mutations.op_slice(low, high)
         range_start, range_stop = mutations.range_slice(low, high)
@@ -363,7 +372,78 @@ class _TreeWriter:
             for start, stop in mutations.ranges[range_start:range_stop]
         ]
         deleted = [(a, b) for a, b in deleted if a < b]
-        out = _NewLeaves(existing.prefix)
+        if mutations.any_conditioned(op_start, op_stop):
+            merged = self.apply_each(existing, op_start, op_stop, deleted)
+        else:
+            merged = self.merge(existing, op_start, op_stop, deleted)
+        if merged is None:
+            return None
+        return self.build_leaves(*merged, is_root)
+
+    def merge(
+        self, existing: _ExistingLeaf, op_start: int, op_stop: int, deleted: list[tuple[int, int]]
+    ) -> tuple[list[bytes], list[Value]] | None:
+        """The entries of the leaf ``existing`` after the unconditional writes of indices
+        ``[op_start, op_stop)`` and the ``deleted`` spans of its entries, as two sorted
+        columns (every write counts as a change, even deleting an absent key, as
+        tensorstore commits a new version then); None if unchanged. Whole columns at once,
+        no step per entry in Python beyond list building."""
+        if op_start == op_stop and not deleted:
+            return None
+        keys, values = existing.keys, existing.values
+        if deleted:
+            kept = [(start, stop) for start, stop in _complement(deleted, len(keys)) if start < stop]
+            keys = [key for start, stop in kept for key in keys[start:stop]]
+            values = [value for start, stop in kept for value in values[start:stop]]
+        mutations = self.mutations
+        self.store_large_values(op_start, op_stop)
+        op_keys = mutations.keys[op_start:op_stop]
+        op_values = mutations.values[op_start:op_stop]
+        if None in op_values:  # deletions: keys to drop, not to add
+            written = [i for i, value in enumerate(op_values) if value is not None]
+            new_keys = [op_keys[i] for i in written]
+            new_values: list[Value] = [op_values[i] for i in written]  # type: ignore[misc]
+        else:
+            new_keys, new_values = op_keys, op_values  # type: ignore[assignment]
+        if not keys:
+            return new_keys, new_values
+        if op_keys and op_keys[0] <= keys[-1] and keys[0] <= op_keys[-1]:
+            # The writes fall among the existing keys: drop the ones they replace or delete.
+            replaced = set(op_keys)
+            survivors = [i for i, key in enumerate(keys) if key not in replaced]
+            if len(survivors) < len(keys):
+                keys = [keys[i] for i in survivors]
+                values = [values[i] for i in survivors]
+        if not new_keys:
+            return keys, values
+        if not keys or keys[-1] < new_keys[0]:
+            return keys + new_keys, values + new_values
+        if new_keys[-1] < keys[0]:
+            return new_keys + keys, new_values + values
+        all_keys = keys + new_keys
+        all_values = values + new_values
+        order = sorted(range(len(all_keys)), key=all_keys.__getitem__)
+        return [all_keys[i] for i in order], [all_values[i] for i in order]
+
+    def store_large_values(self, op_start: int, op_stop: int) -> None:
+        """Store out of line the values of indices ``[op_start, op_stop)`` too large to be
+        inline, replacing them by their references."""
+        mutations = self.mutations
+        large = mutations.large_values(self.config.max_inline_value_bytes)
+        values = mutations.values
+        for index in large[bisect.bisect_left(large, op_start) : bisect.bisect_left(large, op_stop)]:
+            value = values[index]
+            if value.__class__ is bytes:  # not stored yet
+                values[index] = self.data_files.add(VALUE, value)
+
+    def apply_each(
+        self, existing: _ExistingLeaf, op_start: int, op_stop: int, deleted: list[tuple[int, int]]
+    ) -> tuple[list[bytes], list[Value]] | None:
+        """:meth:`merge` for writes some of which have conditions, one write at a time."""
+        keys, values = existing.keys, existing.values
+        count = len(keys)
+        out_keys: list[bytes] = []
+        out_values: list[Value] = []
         modified = bool(deleted)
         position = 0  # the next existing entry to copy or replace
         span = 0  # the first deleted span not wholly before ``position``
@@ -378,75 +458,87 @@ class _TreeWriter:
                     position = min(deleted[span][1], stop)
                     continue
                 end = stop if span == len(deleted) else min(stop, deleted[span][0])
-                out.keys.extend(keys[position:end])
-                out.values.extend(values[position:end])
-                out.entries.extend(entries[position:end])
+                out_keys.extend(keys[position:end])
+                out_values.extend(values[position:end])
                 position = end
 
-        for op in mutations.ops[op_start:op_stop]:
-            index = bisect.bisect_left(keys, op.key, position)
+        op_keys = self.mutations.keys
+        for op in range(op_start, op_stop):
+            key = op_keys[op]
+            index = bisect.bisect_left(keys, key, position)
             copy_until(index)
             current: Value | None = None
-            if index < count and keys[index] == op.key:
+            if index < count and keys[index] == key:
                 if not any(a <= index < b for a, b in deleted):
                     current = values[index]
                 position = index + 1
-            modified |= self.apply_op(op, current, out)
+            applied, value = self.apply_op(op, current)
+            modified |= applied
+            if not applied:
+                value = current  # the key keeps its value
+            if value is not None:
+                out_keys.append(key)
+                out_values.append(value)
         copy_until(count)
         if not modified:
             return None
-        return self.build_leaves(out, is_root)
+        return out_keys, out_values
 
-    def apply_op(self, op: KeyOp, current: Value | None, out: _NewLeaves) -> bool:
-        """Append ``op``'s outcome to the new leaf entries, ``current`` being the key's value
-        (None: absent); whether the leaf counts as modified: every write whose condition
-        holds does, even one deleting an absent key, as tensorstore rewrites the leaf and
-        commits a new version then (delete ranges only when they remove something)."""
-        condition = op.if_equal
+    def apply_op(self, index: int, current: Value | None) -> tuple[bool, Value | None]:
+        """Whether write ``index`` applies to its key, whose value is ``current`` (None:
+        absent), and the key's new value (None: deleted). A write whose condition fails
+        leaves the key alone and the leaf unmodified; every other write modifies the leaf,
+        even one deleting an absent key, as tensorstore rewrites the leaf and commits a new
+        version then (delete ranges only when they remove something)."""
+        mutations = self.mutations
+        key = mutations.keys[index]
+        condition = mutations.conditions.get(key)
         if condition is not None and condition != UNKNOWN:
             generation = NO_VALUE if current is None else value_generation(current)
             if condition != generation:
-                op.applied = False
+                mutations.failed.add(index)
                 if self.atomic:
-                    raise ConditionFailed(op.key)
-                if current is not None:
-                    out.add(op.key, current)
-                return False
-        op.applied = True
-        if op.value is None:
-            return True
-        stored: Value = op.value
-        if isinstance(op.value, bytes) and len(op.value) > self.config.max_inline_value_bytes:
-            stored = self.data_files.add(VALUE, op.value)
-        op.stored = stored
-        out.add(op.key, stored)
-        return True
+                    raise ConditionFailed(key)
+                return False, None
+        value = mutations.values[index]
+        if isinstance(value, bytes) and len(value) > self.config.max_inline_value_bytes:
+            value = mutations.values[index] = self.data_files.add(VALUE, value)
+        return True, value
 
     # -- building nodes -------------------------------------------------------------------
-    def build_leaves(self, leaves: _NewLeaves, is_root: bool) -> list[_Child]:
-        keys, values = leaves.keys, leaves.values
-        sizes = [
-            LEAF_ENTRY_FIXED_SIZE
-            + len(key)
-            + (
+    def build_leaves(self, keys: list[bytes], values: list[Value], is_root: bool) -> list[_Child]:
+        """The leaves holding the sorted columns ``keys`` (full keys) and ``values``."""
+        count = len(keys)
+        if not count:
+            return []
+        references: list[int] = []
+        if IndirectDataReference in set(map(type, values)):  # one pass in C when there are none
+            references = [i for i, value in enumerate(values) if value.__class__ is IndirectDataReference]
+        sizes = np.fromiter(map(len, keys), dtype=np.int64, count=count) + LEAF_ENTRY_FIXED_SIZE
+        if references:
+            sizes += [
                 INDIRECT_VALUE_FIXED_SIZE + len(value.file_id.full_path)
                 if isinstance(value, IndirectDataReference)
                 else len(value)
-            )
-            for key, value in zip(keys, values, strict=True)
-        ]
+                for value in values
+            ]
+        else:
+            sizes += np.fromiter(map(len, values), dtype=np.int64, count=count)  # type: ignore[arg-type]
         nodes: list[_Child] = []
         for start, stop in self.split(keys, sizes, MIN_LEAF_ARITY):
-            root = is_root and start == 0 and stop == len(keys)
+            root = is_root and start == 0 and stop == count
             excluded = 0 if root else _common_prefix_length(keys[start], keys[stop - 1])
-            node = leaves.node(start, stop, excluded)
-            indirect = sum(
-                value.length
-                for value in values[start:stop]
-                if isinstance(value, IndirectDataReference)
-            )
+            node_keys, node_values = keys[start:stop], values[start:stop]
+            encoded = encode_leaf_node(node_keys, node_values, self.config, excluded)
+            first, last = bisect.bisect_left(references, start), bisect.bisect_left(references, stop)
+            indirect = 0
+            for i in references[first:last]:
+                reference = values[i]
+                assert isinstance(reference, IndirectDataReference)
+                indirect += reference.length
             statistics = BtreeNodeStatistics(indirect, 0, stop - start)
-            nodes.append(self.write_node(node, keys[start], excluded, statistics))
+            decoded = functools.partial(_leaf_node, node_keys, node_values, excluded)
+            nodes.append(self.write_node(encoded, decoded, keys[start], excluded, statistics))
         return nodes
 
     def build_interior(self, height: int, children: list[_Child], is_root: bool) -> list[_Child]:
@@ -482,13 +574,20 @@ class _TreeWriter:
                     for child in group
                 ),
             )
-            nodes.append(self.write_node(node, group[0].key, excluded, statistics))
+            encoded = encode_btree_node(node, self.config)
+            nodes.append(self.write_node(encoded, node, group[0].key, excluded, statistics))
         return nodes
 
     def write_node(
-        self, node: BtreeNode, first_key: bytes, excluded: int, statistics: BtreeNodeStatistics
+        self,
+        encoded: bytes,
+        node: BtreeNode | functools.partial[BtreeNode],
+        first_key: bytes,
+        excluded: int,
+        statistics: BtreeNodeStatistics,
     ) -> _Child:
-        encoded = encode_btree_node(node, self.config)
+        """Store the ``encoded`` node; ``node`` is its decoded form (or makes it when first
+        needed), cached so that the next commit need not read the node back."""
         reference = self.data_files.add(BTREE_NODE, encoded)
         self.io.remember_btree_node(reference, node)
         statistics = BtreeNodeStatistics(
@@ -498,7 +597,7 @@ class _TreeWriter:
         )
         return _Child(first_key, excluded, reference, statistics)
 
-    def split(self, keys: list[bytes], sizes: list[int], min_arity: int) -> list[tuple[int, int]]:
+    def split(self, keys: list[bytes], sizes: Sequence[int] | np.ndarray[Any, Any], min_arity: int) -> list[tuple[int, int]]:
         """Consecutive groups ``[start, stop)`` of entries forming one node each: as few and
         as even as ``max_decoded_node_bytes`` allows (tensorstore's rule), where a node's
         size counts its keys without the prefix common to the whole sequence."""
@@ -509,7 +608,9 @@ class _TreeWriter:
         common = _common_prefix_length(keys[0], keys[-1])
         # The size of entries [start, stop) is level[stop - 1] - origin(start); every entry
         # is larger than the common prefix, so ``level`` increases and can be bisected.
-        level = [total - i * common for i, total in enumerate(itertools.accumulate(sizes))]
+        level: list[int] = (
+            np.cumsum(sizes, dtype=np.int64) - common * np.arange(count, dtype=np.int64)
+        ).tolist()
         max_bytes = self.config.max_decoded_node_bytes
         groups: list[tuple[int, int]] = []
         start = 0
@@ -543,25 +644,24 @@ def apply_mutations(
     data_files: DataFileWriter,
     root: IndirectDataReference | None,
     root_height: int,
-    ops: Sequence[KeyOp],
-    delete_ranges: Sequence[tuple[bytes, bytes | None]],
+    mutations: Mutations,
     *,
     atomic: bool,
 ) -> NewRoot | None:
-    """The new root after ``delete_ranges`` and then ``ops`` are applied to the tree at
-    ``root`` (None: empty); None if the tree is unchanged.
+    """The new root after ``mutations`` (its delete ranges, then its writes) are applied to
+    the tree at ``root`` (None: empty); None if the tree is unchanged.
 
     New nodes and out-of-line values go to ``data_files`` (not flushed). With ``atomic``
     a failed condition raises :class:`ConditionFailed`; otherwise that write is skipped.
     """
-    writer = _TreeWriter(io, config, data_files, _Mutations(ops, delete_ranges), atomic)
-    if not writer.mutations.touches(b"", None):
+    writer = _TreeWriter(io, config, data_files, mutations, atomic)
+    if not mutations.touches(b"", None):
         return None
     height = root_height
     if root is None:
         height = 0
-        entries = writer.visit_leaf(_ExistingLeaf(b"", [], [], ()), b"", None, is_root=True)
-    elif writer.mutations.deletes_all(b"", None):
+        entries = writer.visit_leaf(_ExistingLeaf([], []), b"", None, is_root=True)
+    elif mutations.deletes_all(b"", None):
         entries = []
     else:
         entries = writer.visit(root, root_height, b"", b"", b"", None, is_root=True)

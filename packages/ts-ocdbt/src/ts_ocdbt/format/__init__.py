@@ -10,6 +10,7 @@ from ._btree import (
     decode_btree_node,
     decoded_size_limit,
     encode_btree_node,
+    encode_leaf_node,
     validate_btree_node_reference,
 )
 from ._errors import (
@@ -102,6 +103,7 @@ __all__ = [
     "decoded_size_limit",
     "describe_reference",
     "encode_btree_node",
+    "encode_leaf_node",
     "encode_manifest",
     "encode_version_tree_node",
     "format_location",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
+
+import numpy as np
 
 from ._codec import (
     BTREE_NODE_MAGIC,
@@ -10,12 +13,12 @@ from ._codec import (
     Reader,
     Writer,
     check_reference,
-    common_prefix_length,
     decode_envelope,
     encode_envelope,
     read_data_file_table,
     read_file_ids,
 )
+from ._columns import KeyColumns, key_columns, varint_column
 from ._entries import read_statistics, write_statistics
 from ._errors import CorruptDataError
 from ._model import (
@@ -34,6 +37,7 @@ __all__ = [
     "decode_btree_node",
     "decoded_size_limit",
     "encode_btree_node",
+    "encode_leaf_node",
     "validate_btree_node_reference",
 ]
 
@@ -173,8 +177,6 @@ def encode_btree_node(node: BtreeNode, config: Config) -> bytes:
     count = len(entries)
     if not count:
         raise ValueError("a b+tree node needs at least one entry")
-    if count > MAX_NODE_ARITY:
-        raise ValueError(f"a b+tree node has at most {MAX_NODE_ARITY} entries, not {count}")
     interior = node.height > 0
     entry_type = InteriorNodeEntry if interior else LeafNodeEntry
     if not all(isinstance(entry, entry_type) for entry in entries):
@@ -182,53 +184,89 @@ def encode_btree_node(node: BtreeNode, config: Config) -> bytes:
             f"a b+tree node of height {node.height} holds {entry_type.__name__} entries"
         )
     key_prefix = node.key_prefix
-    keys = [key_prefix + entry.key for entry in entries]
+    keys = [key_prefix + entry.key for entry in entries] if key_prefix else [entry.key for entry in entries]
+    if not interior:
+        leaves: list[LeafNodeEntry] = list(entries)  # type: ignore[arg-type]
+        return encode_leaf_node(keys, [leaf.value for leaf in leaves], config)
+    _check_arity(count)
+    children: list[InteriorNodeEntry] = list(entries)  # type: ignore[arg-type]
+    columns = _key_columns(keys)
     writer = Writer()
     writer.byte(node.height)
-    if interior:
-        children: list[InteriorNodeEntry] = list(entries)  # type: ignore[arg-type]
-        table = DataFileTableBuilder(child.node.file_id for child in children)
-    else:
-        leaves: list[LeafNodeEntry] = list(entries)  # type: ignore[arg-type]
-        table = DataFileTableBuilder(
-            leaf.value.file_id for leaf in leaves if isinstance(leaf.value, IndirectDataReference)
-        )
+    table = DataFileTableBuilder(child.node.file_id for child in children)
     table.write(writer)
     writer.varint(count)
-    prefix_lengths = [0]
-    for i in range(1, count):
-        if keys[i] <= keys[i - 1]:
-            raise ValueError(f"b+tree node keys out of order: {keys[i]!r} after {keys[i - 1]!r}")
-        prefix_lengths.append(common_prefix_length(keys[i - 1], keys[i]))
-    for key in keys:
-        if len(key) > MAX_KEY_LENGTH:
-            raise ValueError(f"key {key[:40]!r}... is longer than {MAX_KEY_LENGTH} bytes")
-    writer.varints(prefix_lengths[1:])
-    writer.varints([len(key) - prefix for key, prefix in zip(keys, prefix_lengths, strict=True)])
-    if interior:
-        writer.varints([child.subtree_common_prefix_length + len(key_prefix) for child in children])
-    writer.raw(b"".join([key[prefix:] for key, prefix in zip(keys, prefix_lengths, strict=True)]))
-    if interior:
-        writer.varints([table.index[child.node.file_id] for child in children])
-        writer.varints([child.node.offset for child in children])
-        writer.varints([child.node.length for child in children])
-        write_statistics(writer, [child.statistics for child in children])
-    else:
-        _write_leaf_values(writer, table, leaves)
+    writer.raw(varint_column(columns.prefix_lengths))
+    writer.raw(varint_column(columns.suffix_lengths))
+    writer.raw(
+        varint_column([child.subtree_common_prefix_length + len(key_prefix) for child in children])
+    )
+    writer.raw(columns.suffixes)
+    writer.varints([table.index[child.node.file_id] for child in children])
+    writer.varints([child.node.offset for child in children])
+    writer.varints([child.node.length for child in children])
+    write_statistics(writer, [child.statistics for child in children])
     return encode_envelope(writer.getvalue(), BTREE_NODE_MAGIC, config.compression)
 
 
-def _write_leaf_values(writer: Writer, table: DataFileTableBuilder, leaves: list[LeafNodeEntry]) -> None:
-    values = [leaf.value for leaf in leaves]
-    references = [value for value in values if isinstance(value, IndirectDataReference)]
-    inline = [value for value in values if not isinstance(value, IndirectDataReference)]
-    writer.varints([value.length if isinstance(value, IndirectDataReference) else len(value) for value in values])
+def encode_leaf_node(
+    keys: Sequence[bytes],
+    values: Sequence[bytes | IndirectDataReference],
+    config: Config,
+    excluded: int = 0,
+) -> bytes:
+    """Encode the leaf of ``keys`` (sorted, each stored without its first ``excluded``
+    bytes, which all of them share) and their ``values`` with ``config``'s compression:
+    the column form of :func:`encode_btree_node`, with no entry objects."""
+    count = len(keys)
+    if not count:
+        raise ValueError("a b+tree node needs at least one entry")
+    _check_arity(count)
+    columns = _key_columns(keys, excluded)
+    if IndirectDataReference in set(map(type, values)):  # one pass in C when there are none
+        references = [value for value in values if value.__class__ is IndirectDataReference]
+    else:
+        references = []
+    writer = Writer()
+    writer.byte(0)
+    table = DataFileTableBuilder(reference.file_id for reference in references)
+    table.write(writer)
+    writer.varint(count)
+    writer.raw(varint_column(columns.prefix_lengths))
+    writer.raw(varint_column(columns.suffix_lengths))
+    writer.raw(columns.suffixes)
+    if not references:
+        inline: Sequence[bytes] = values  # type: ignore[assignment]
+        writer.raw(varint_column(np.fromiter(map(len, inline), dtype=np.uint64, count=count)))
+        writer.raw(bytes(count))  # every value_kind inline
+        writer.raw(b"".join(inline))
+        return encode_envelope(writer.getvalue(), BTREE_NODE_MAGIC, config.compression)
+    indirect: list[IndirectDataReference] = references
     writer.raw(
-        bytes(_OUT_OF_LINE_VALUE if isinstance(value, IndirectDataReference) else _INLINE_VALUE for value in values)
+        varint_column(
+            [value.length if isinstance(value, IndirectDataReference) else len(value) for value in values]
+        )
     )
-    writer.varints([table.index[reference.file_id] for reference in references])
-    writer.varints([reference.offset for reference in references])
-    writer.raw(b"".join(inline))
+    writer.raw(
+        bytes(_OUT_OF_LINE_VALUE if value.__class__ is IndirectDataReference else _INLINE_VALUE for value in values)
+    )
+    writer.raw(varint_column([table.index[reference.file_id] for reference in indirect]))
+    writer.raw(varint_column([reference.offset for reference in indirect]))
+    writer.raw(b"".join([value for value in values if value.__class__ is not IndirectDataReference]))  # type: ignore[misc]
+    return encode_envelope(writer.getvalue(), BTREE_NODE_MAGIC, config.compression)
+
+
+def _check_arity(count: int) -> None:
+    if count > MAX_NODE_ARITY:
+        raise ValueError(f"a b+tree node has at most {MAX_NODE_ARITY} entries, not {count}")
+
+
+def _key_columns(keys: Sequence[bytes], excluded: int = 0) -> KeyColumns:
+    columns = key_columns(keys, excluded)
+    if columns.max_length > MAX_KEY_LENGTH:
+        key = next(key for key in keys if len(key) > MAX_KEY_LENGTH)
+        raise ValueError(f"key {key[:40]!r}... is longer than {MAX_KEY_LENGTH} bytes")
+    return columns
 
 
 def validate_btree_node_reference(
