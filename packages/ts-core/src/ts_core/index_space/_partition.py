@@ -364,4 +364,5 @@ def _partition_general(
         cell = tuple(
             outputs[j][positions] - (origin[j] + grid_indices[j] * chunk[j]) for j in range(rank)
         )
-        yield ChunkPart(grid_indices, cell, np.unravel_index(positions, shape))
+        array = np.unravel_index(positions, shape) if shape else ()
+        yield ChunkPart(grid_indices, cell, array)
