@@ -45,7 +45,7 @@ from ts_core.kvstore import (
 from . import _spec
 from ._io import OcdbtIO, value_generation
 from ._spec import OcdbtSpec, VersionSpec
-from ._traversal import find_version, iterate, lookup
+from ._traversal import find_version, iterate, list_keys, lookup
 from ._writer import (
     DataFilePrefixes,
     WriterOptions,
@@ -340,7 +340,7 @@ class OcdbtDriver(KvStoreDriver):
         version = self._selected_version(snapshot.manifest)
         if version is None:
             return []
-        return [key for key, _ in iterate(self._io, version, key_range)]
+        return list_keys(self._io, version, key_range)
 
     # -- writing ---------------------------------------------------------------------------------
     def check_writable(self) -> None:
@@ -553,14 +553,20 @@ class OcdbtDriver(KvStoreDriver):
         None if one of its conditions does not hold in ``latest``."""
         changes: dict[bytes, NewValue] = {}
         for write in request.writes:
-            if write.key in changes or write.key in pending:
-                earlier = changes[write.key] if write.key in changes else pending[write.key]
-                stored = earlier if not isinstance(earlier, IndirectDataReference) else self._io.read_value(earlier)
-            else:
-                if write.condition is None and not write.reads_stored:
-                    if write.modify is not None:
-                        changes[write.key] = _new_value(write.modify(None))
+            key = write.key
+            if write.condition is None and not write.reads_stored and key not in pending:
+                # A blind write (the common case, and most of a large transaction): its new
+                # value does not depend on what is stored.
+                modify = write.modify
+                if modify is None:
                     continue
+                # (A key the request wrote before: modify what that write set.)
+                value = modify(self._stored_bytes(changes[key]) if key in changes else None)
+                changes[key] = value if value.__class__ is bytes else _new_value(value)
+                continue
+            if key in changes or key in pending:
+                stored = self._stored_bytes(changes[key] if key in changes else pending[key])
+            else:
                 current = _current_value(self._io, latest, write.key, deleted_ranges)
                 if write.condition is not None:
                     generation = NO_VALUE if current is None else value_generation(current)
@@ -572,6 +578,10 @@ class OcdbtDriver(KvStoreDriver):
             if write.modify is not None:
                 changes[write.key] = _new_value(write.modify(stored))
         return changes
+
+    def _stored_bytes(self, value: NewValue) -> bytes | None:
+        """A new value of this commit as bytes (one stored ahead in a data file, read back)."""
+        return self._io.read_value(value) if isinstance(value, IndirectDataReference) else value
 
     def _publish(self, snapshot: _Snapshot, files: Sequence[tuple[bytes, bytes]]) -> bytes | None:
         """Write the manifest files of a commit, each conditionally: ``manifest.ocdbt`` on the
