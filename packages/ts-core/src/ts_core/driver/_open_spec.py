@@ -8,6 +8,8 @@ third party's) validates its ``base`` member with :func:`base_spec_json` and ope
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,13 @@ OPEN_MODE_MEMBERS = ("open", "create", "delete_existing", "assume_metadata", "as
 #: Members of an adapter's spec that also apply to the array it adapts (tensorstore passes
 #: the open mode and cache options of ``ts.open(adapter, create=True)`` on to the base).
 PASSED_TO_BASE = (*OPEN_MODE_MEMBERS, "recheck_cached_data", "recheck_cached_metadata")
+
+
+#: Validated (and normalised) spec JSON by its canonical text: reopening the same spec is
+#: common (a worker per chunk, a loop over arrays), and validation is a pure function of
+#: the JSON and the registered schemas. Values are copied in and out (callers edit theirs).
+_VALIDATED_SPECS_SIZE = 1024
+_validated_specs: dict[str, tuple[PluginRecord, dict[str, Any]]] = {}
 
 
 def _driver_record(driver: Any, path: str) -> PluginRecord:
@@ -86,6 +95,18 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
     if not isinstance(value, Mapping):
         raise SpecError(json_path_prefix, f"expected a spec object or URL string, but received: {describe(value)}")
     value = _kvstore_as_auto(value)
+    try:
+        cache_key: str | None = json_path_prefix + json.dumps(value, sort_keys=True)
+    except (TypeError, ValueError):
+        cache_key = None  # not plain JSON (say, a numpy scalar): validate without caching
+    if cache_key is not None:
+        from ..plugin import get_registry
+
+        cached = _validated_specs.get(cache_key)
+        # A registry rebuilt since (tests reset it) must validate afresh.
+        if cached is not None and get_registry().find("driver", cached[1]["driver"]) is cached[0]:
+            copied: dict[str, Any] = json_copy(cached[1])
+            return copied
     json_value = json_copy(dict(value))
     record = _driver_record(json_value.get("driver"), json_path_prefix)
     json_value["driver"] = record.id  # an alias ("zarr2") names its driver's id ("zarr")
@@ -94,6 +115,11 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
         kvstore_path = json_path(json_path_prefix, ["kvstore"])
         json_value["kvstore"] = KvStoreSpec(json_value["kvstore"], json_path=kvstore_path).to_json()
     validated: dict[str, Any] = json_value
+    if cache_key is not None:
+        if len(_validated_specs) >= _VALIDATED_SPECS_SIZE:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread evicted it
+                del _validated_specs[next(iter(_validated_specs))]
+        _validated_specs[cache_key] = (record, json_copy(validated))
     return validated
 
 
