@@ -113,3 +113,15 @@ def test_shared_concurrency_pools_are_process_wide() -> None:
     own = ts.Context({"data_copy_concurrency": {"limit": 3}})
     assert own["data_copy_concurrency"].value is not first["data_copy_concurrency"].value
     assert own["data_copy_concurrency"].value.limit == 3
+
+
+def test_resource_identifiers_parse_the_same_every_time() -> None:
+    from ts_core.context import parse_resource_identifier
+
+    for _ in range(2):  # the second time from the parsed-identifier cache
+        assert parse_resource_identifier("cache_pool") == ("cache_pool", None)
+        assert parse_resource_identifier("cache_pool#big") == ("cache_pool", "#big")
+        with pytest.raises(ValueError, match="Invalid context resource identifier"):
+            parse_resource_identifier("Cache Pool")
+        with pytest.raises(ValueError, match="expected a context resource identifier"):
+            parse_resource_identifier(3)

@@ -20,20 +20,38 @@ __all__ = ["Context", "ContextSpec", "ResourceHandle", "parse_resource_identifie
 _IDENTIFIER = re.compile(r"^([a-z_][a-z0-9_]*)(#.*)?$")
 
 
+#: Identifiers already split (a pure function of the text; every open resolves the same few).
+_PARSED_IDENTIFIERS_SIZE = 1024
+_parsed_identifiers: dict[str, tuple[str, str | None]] = {}
+
+
 def parse_resource_identifier(identifier: Any, json_path: str = "context") -> tuple[str, str | None]:
     """Split ``"kind#name"`` into ``(kind, name)``; a bare kind has name None."""
-    if not isinstance(identifier, str):
+    if type(identifier) is str:
+        parsed = _parsed_identifiers.get(identifier)
+        if parsed is not None:
+            return parsed
+    elif not isinstance(identifier, str):
         raise SpecError(json_path, f"expected a context resource identifier, but received: {describe(identifier)}")
     match = _IDENTIFIER.match(identifier)
     if match is None:
         raise SpecError(json_path, f'Invalid context resource identifier: "{identifier}"')
-    return match.group(1), match.group(2)
+    parsed = match.group(1), match.group(2)
+    if type(identifier) is str and len(_parsed_identifiers) < _PARSED_IDENTIFIERS_SIZE:
+        _parsed_identifiers[identifier] = parsed
+    return parsed
+
+
+_get_registry: Any = None
 
 
 def _provider_record(kind: str, json_path: str) -> Any:
-    from ..plugin import get_registry
+    global _get_registry
+    if _get_registry is None:  # the plugin layer sits above this one: imported on first use
+        from ..plugin import get_registry
 
-    registry = get_registry()
+        _get_registry = get_registry
+    registry = _get_registry()
     record = registry.find("context_resource", kind)
     if record is None:
         known = ", ".join(registry.ids("context_resource"))
