@@ -226,6 +226,18 @@ def test_read_ahead_is_bounded(stores: dict[str, ts.TensorStore]) -> None:
         assert off.most_running == 1
 
 
+def test_default_threads_follow_the_storage(stores: dict[str, ts.TensorStore]) -> None:
+    from ts_core.concurrency import default_concurrency
+
+    cores = default_concurrency()
+    local = RowSamples(stores)
+    assert Loader(local, batch_size=16).threads == min(16 * 3, cores)  # reads need the CPU
+    assert Loader(local, read_ahead=0).threads == 1
+    assert Loader(local, threads=5).threads == 5
+    computed = ts.virtual_chunked(lambda domain, array, params: None, dtype=ts.uint8, shape=[40])
+    assert Loader(RowSamples(computed), batch_size=64).threads == max(8, 4 * cores)  # not local storage
+
+
 def test_read_errors_reach_the_consumer(stores: dict[str, ts.TensorStore]) -> None:
     class Failing(RowSamples):
         def __getitem__(self, index: Any) -> Any:
