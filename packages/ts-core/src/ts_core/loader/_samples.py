@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import operator
+import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, SupportsIndex
@@ -68,6 +69,14 @@ def _read_structure(views: Any) -> Any:
 # are reset in a forked child, so a DataLoader worker gets its own working threads).
 _pool_lock = threading.Lock()
 _pool: Executor | None = None
+
+
+def _reset_after_fork() -> None:
+    global _pool_lock
+    _pool_lock = threading.Lock()  # a lock held by a parent thread at the fork stays held
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _shared_pool() -> Executor:
