@@ -18,6 +18,7 @@ from ts_core.errors import SpecError
 from ._codecs import decode_bounded, stage_limits
 from ._dtype import ZarrField, encode_dtype, parse_dtype
 from ._metadata import METADATA_KEY, ZarrMetadata, build_metadata, encode_fill_value, parse_metadata
+from ._scratch import contiguous
 
 __all__ = ["ZarrDriver"]
 
@@ -181,7 +182,9 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         elements = _to_elements(storage, metadata.dtype.storage_dtype, metadata.chunks)
         if metadata.compressor is None and not metadata.filters:
             return elements.tobytes(order="F" if metadata.order == "F" else "C")  # one copy, from any layout
-        raw: Any = np.ascontiguousarray(elements.T if metadata.order == "F" else elements)
+        # Fortran order of the chunk is C order of its transpose. The codecs keep no
+        # reference to their input, so it may be this thread's reused scratch copy.
+        raw: Any = contiguous(elements.T if metadata.order == "F" else elements)
         for codec in metadata.filters:
             raw = codec.encode(raw)
         if metadata.compressor is not None:

@@ -16,6 +16,7 @@ import numpy as np
 from ts_core import decompression
 from ts_core.errors import SpecError, describe
 
+from .._scratch import contiguous
 from .codec_api import ArrayToArrayCodec, ArrayToBytesCodec, BytesToBytesCodec, ChunkSpec
 
 __all__ = ["BloscCodec", "BytesCodec", "Crc32cCodec", "GzipCodec", "TransposeCodec", "ZstdCodec"]
@@ -143,6 +144,11 @@ class BytesCodec(ArrayToBytesCodec):
             array = array.astype(stored)
         return array.tobytes()  # one C-order copy, from any memory layout
 
+    def encode_buffer(self, array: np.ndarray[Any, Any], spec: ChunkSpec) -> np.ndarray[Any, Any]:
+        """``encode``'s bytes as a flat ``uint8`` array, possibly this thread's scratch
+        buffer (valid until its next encode): for a codec that only reads it."""
+        return contiguous(array, self._stored(spec.dtype)).reshape(-1).view(np.uint8)
+
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray[Any, Any]:
         shape = spec.full_shape
         stored = self._stored(spec.dtype)
@@ -161,6 +167,7 @@ class BytesCodec(ArrayToBytesCodec):
 
 class GzipCodec(BytesToBytesCodec):
     name = "gzip"
+    encodes_buffers = True
 
     def __init__(self, level: int) -> None:
         self.level = level
@@ -189,6 +196,7 @@ class GzipCodec(BytesToBytesCodec):
 
 class ZstdCodec(BytesToBytesCodec):
     name = "zstd"
+    encodes_buffers = True
 
     def __init__(self, level: int, checksum: bool) -> None:
         from numcodecs import Zstd
@@ -222,6 +230,7 @@ class ZstdCodec(BytesToBytesCodec):
 
 class BloscCodec(BytesToBytesCodec):
     name = "blosc"
+    encodes_buffers = True
 
     def __init__(self, cname: str, clevel: int, shuffle: str | None, typesize: int | None, blocksize: int) -> None:
         self.cname, self.clevel, self.shuffle = cname, clevel, shuffle

@@ -68,6 +68,15 @@ class CodecChain:
             size = bytes_codec.max_encoded_size(size)
         #: At most how many bytes a chunk encodes to.
         self.max_encoded_size = size
+        from ._codecs import BytesCodec
+
+        # A compressor first reads the chunk's bytes from a reused buffer: no bytes object
+        # (and no page faults) per chunk before it.
+        self._encode_buffer = (
+            array_to_bytes.encode_buffer
+            if type(array_to_bytes) is BytesCodec and bytes_codecs and bytes_codecs[0].encodes_buffers
+            else None
+        )
 
     @property
     def sharding(self) -> Any:
@@ -81,10 +90,15 @@ class CodecChain:
     def encode(self, array: np.ndarray[Any, Any]) -> bytes:
         for codec, _ in self.array_codecs:
             array = codec.encode(array)
-        data = self.array_to_bytes.encode(array, self.bytes_spec)
+        data: Any
+        if self._encode_buffer is not None:
+            data = self._encode_buffer(array, self.bytes_spec)
+        else:
+            data = self.array_to_bytes.encode(array, self.bytes_spec)
         for bytes_codec in self.bytes_codecs:
             data = bytes_codec.encode(data)
-        return data
+        result: bytes = data
+        return result
 
     def decode(self, data: bytes) -> np.ndarray[Any, Any]:
         for position in reversed(range(len(self.bytes_codecs))):

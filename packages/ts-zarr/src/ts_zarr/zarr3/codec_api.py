@@ -101,6 +101,10 @@ class BytesToBytesCodec(Zarr3Codec):
     #: Whether the encoded size depends only on the decoded size (a checksum, not a
     #: compressor): only such codecs may encode a shard index, which is read by size.
     fixed_size: bool = False
+    #: Whether ``encode`` also accepts a flat C-contiguous ``uint8`` array in place of
+    #: bytes and keeps no reference to it; then the chain hands a first such codec a
+    #: reused buffer instead of a new bytes object per chunk.
+    encodes_buffers: bool = False
 
     @abc.abstractmethod
     def encode(self, data: bytes) -> bytes: ...
