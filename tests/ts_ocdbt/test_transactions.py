@@ -3,6 +3,8 @@ version (through the ``commit_atomic`` driver hook), or nothing is written."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -261,3 +263,47 @@ def test_atomic_commit_over_memory_with_memory_keys_and_a_concurrent_writer() ->
     assert not thread.is_alive()
     assert [k for k in store.list().result() if k.startswith(b"t")] == [f"t{i}".encode() for i in range(10)]
     assert len(side.list().result()) == 10
+
+
+def _slow_setting(value: bytes, threads: set[str]) -> object:
+    """A blind write's ``modify`` slow enough (a chunk being encoded) to be computed on the
+    driver's pool; it records the thread it ran on."""
+
+    def modify(_: bytes | None) -> bytes:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.002)
+        return value
+
+    return modify
+
+
+def test_slow_blind_writes_are_computed_on_several_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_ocdbt import _driver
+
+    monkeypatch.setattr(_driver, "default_concurrency", lambda: 4)
+    store = open_db(tmp_path)
+    threads: set[str] = set()
+    writes = [StagedWrite(b"k%02d" % i, _slow_setting(b"v%d" % i, threads), reads_stored=False) for i in range(24)]  # type: ignore[arg-type]
+    assert store.driver.commit_atomic(writes)
+    assert len(threads) > 1
+    assert {key: store[key] for key in store.list().result()} == {b"k%02d" % i: b"v%d" % i for i in range(24)}
+
+
+def test_a_failing_blind_write_on_the_pool_commits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_ocdbt import _driver
+
+    monkeypatch.setattr(_driver, "default_concurrency", lambda: 4)
+    store = open_db(tmp_path)
+    store["before"] = b"0"
+    start = generation(store)
+    threads: set[str] = set()
+
+    def fails(_: bytes | None) -> bytes:
+        raise ValueError("chunk 7 cannot be encoded")
+
+    writes = [StagedWrite(b"k%02d" % i, _slow_setting(b"v", threads), reads_stored=False) for i in range(12)]  # type: ignore[arg-type]
+    writes[7] = StagedWrite(b"k07", fails, reads_stored=False)
+    with pytest.raises(ValueError, match="chunk 7 cannot be encoded"):
+        store.driver.commit_atomic(writes)
+    assert generation(store) == start
+    assert store.list().result() == [b"before"]

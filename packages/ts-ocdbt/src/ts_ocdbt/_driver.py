@@ -79,6 +79,10 @@ _NUMBERED_CLEANUP_INTERVAL: Final = 16
 #: Fewest threads of a driver's pool: operations mostly wait for the base's I/O, and
 #: writes waiting together are committed together.
 _MIN_THREADS: Final = 64
+#: A request's blind writes are computed on several threads (see ``_blind_values``) when
+#: the first one's new value took longer than this, in seconds: an array chunk being
+#: encoded, not a small value set as it is.
+_PARALLEL_MODIFY_SECONDS: Final = 200e-6
 
 
 @attrs.frozen
@@ -551,6 +555,10 @@ class OcdbtDriver(KvStoreDriver):
     ) -> dict[bytes, NewValue] | None:
         """The new values ``request`` sets, on top of the batch's earlier ``pending`` ones;
         None if one of its conditions does not hold in ``latest``."""
+        if not pending:
+            blind = _blind_values(request.writes)
+            if blind is not None:
+                return blind
         changes: dict[bytes, NewValue] = {}
         for write in request.writes:
             key = write.key
@@ -679,6 +687,57 @@ def _setting(value: NewValue) -> Callable[[bytes | None], bytes | None]:
     """A ``StagedWrite.modify`` that sets the key to ``value``, which may be a value already
     stored in a data file (``_evaluate`` takes it as it is)."""
     return lambda _: value  # type: ignore[return-value]
+
+
+_modify_pool: Executor | None = None
+_modify_pool_lock = threading.Lock()
+#: Set on the pool's threads: a commit made from one computes its values there alone.
+_on_modify_pool = threading.local()
+
+
+def _blind_values(writes: Sequence[StagedWrite]) -> dict[bytes, NewValue] | None:
+    """The new values of ``writes`` if each is a blind write (no condition, its new value
+    independent of the stored one) of a key of its own; else None. When computing the
+    first one took a while (``_PARALLEL_MODIFY_SECONDS``: an array chunk being encoded,
+    which releases the GIL in its compressor), the others are computed on a pool of one
+    thread per core, so a transaction's chunks are encoded at once, not one after another
+    on the committing thread."""
+    if len(writes) < 2 or any(w.condition is not None or w.reads_stored for w in writes):
+        return None
+    if len({write.key for write in writes}) < len(writes):
+        return None
+    writes = [write for write in writes if write.modify is not None]
+    if not writes:
+        return {}
+    started = time.perf_counter()
+    first = _apply_blind(writes[0])
+    if (
+        len(writes) == 1
+        or time.perf_counter() - started < _PARALLEL_MODIFY_SECONDS
+        or getattr(_on_modify_pool, "active", False)
+        or default_concurrency() < 2
+    ):
+        values = [first, *map(_apply_blind, writes[1:])]
+    else:
+        global _modify_pool
+        with _modify_pool_lock:
+            if _modify_pool is None:
+                _modify_pool = Executor(default_concurrency(), "ts-ocdbt-values")
+            pool = _modify_pool
+        futures = [pool.submit(_apply_blind_on_pool, write) for write in writes[1:]]
+        values = [first, *(future.result() for future in futures)]
+    return {write.key: value for write, value in zip(writes, values, strict=True)}
+
+
+def _apply_blind(write: StagedWrite) -> NewValue:
+    assert write.modify is not None
+    value = write.modify(None)
+    return value if value.__class__ is bytes else _new_value(value)
+
+
+def _apply_blind_on_pool(write: StagedWrite) -> NewValue:
+    _on_modify_pool.active = True
+    return _apply_blind(write)
 
 
 def _new_value(value: bytes | None) -> NewValue:
