@@ -16,8 +16,10 @@ import numpy as np
 
 from .._future import Future
 from ..kvstore import UNKNOWN
+from ._part_copy import gather, scatter
 from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
+from ._writeback import Edit, queue_write, queued_chunks, settle
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -52,7 +54,7 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     check_read_bytes(transform.domain.shape, driver.numpy_dtype.itemsize)
     target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
     order, partition = partition_in_storage_order(transform, driver._chunk)
-    view = target.transpose(order)
+    copy = _PartCopy(target, order)
     chunk_key = driver.chunk_key
     field_view = driver.field_view
     future: Future[np.ndarray[Any, Any]] = Future()
@@ -60,7 +62,7 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     cache = driver.chunk_cache
     try:
         if transaction is None and batch_reads is None and cache.enabled:
-            parts = _copy_cached(cache, chunk_key, field_view, partition, view)
+            parts = _copy_cached(cache, chunk_key, field_view, partition, copy)
         else:
             parts = [(chunk_key(part.grid_indices), part) for part in partition]
     except Exception as exc:
@@ -79,8 +81,7 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     def read_part(keyed: tuple[str, ChunkPart]) -> None:
         key, part = keyed
         storage, _ = read_stored(key, kvstore)
-        source = field_view(fill.chunk if storage is None else storage)
-        view[part.array_selection] = source[part.cell_selection]
+        copy(part, field_view(fill.chunk if storage is None else storage))
 
     if len(parts) <= 1 or python_bound(driver, kvstore):  # no scheduling at all
         return pull_workers(None, 1, parts, read_part, None, target)
@@ -97,17 +98,35 @@ def _copy_cached(
     chunk_key: Callable[[tuple[int, ...]], str],
     field_view: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]],
     partition: Iterable[ChunkPart],
-    view: np.ndarray[Any, Any],
+    copy: _PartCopy,
 ) -> list[tuple[str, ChunkPart]]:
-    """Copy the parts whose chunks are fresh in the cache into ``view``; the others, keyed."""
+    """Copy the parts whose chunks are fresh in the cache; return the others, keyed."""
     keyed = [(chunk_key(part.grid_indices), part) for part in partition]
     missing = []
     for (key, part), storage in zip(keyed, cache.fresh_many([key for key, _ in keyed]), strict=True):
         if storage is None:
             missing.append((key, part))
         else:
-            view[part.array_selection] = field_view(storage)[part.cell_selection]
+            copy(part, field_view(storage))
     return missing
+
+
+class _PartCopy:
+    """Copies parts (of ``partition_in_storage_order``) out of chunks into the result:
+    plain selections by NumPy, index-array (mesh) ones by ``gather``/``scatter``."""
+
+    __slots__ = ("flat", "strides", "view")
+
+    def __init__(self, target: np.ndarray[Any, Any], order: tuple[int, ...]) -> None:
+        self.view = target.transpose(order)
+        itemsize = target.dtype.itemsize
+        self.flat = target.reshape(-1) if itemsize else None  # a view: target is contiguous
+        self.strides = tuple(s // itemsize for s in self.view.strides) if itemsize else ()
+
+    def __call__(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
+        block = gather(source, part.cell_selection)
+        if self.flat is None or not scatter(self.flat, self.strides, part.array_selection, block):
+            self.view[part.array_selection] = block
 
 
 #: A chunk at most this large costs more in per-chunk Python (partition, key, cache, copy
@@ -226,6 +245,12 @@ def _write_chunk(
     if kvstore.transaction is not None:
         _stage_in_transaction(driver, kvstore, key, part, np.array(values, copy=True))
         return None
+    kvstore_driver = kvstore.driver
+    # A single-chunk write to a local store with an I/O pool (file) is queued per chunk
+    # (see _writeback); a synchronous write lands after the chunk's queued ones.
+    queued = batch is None and kvstore_driver.local_io and kvstore_driver.executor is not None
+    if queued_chunks and not queued:
+        settle(driver, kvstore, key)
     if covers_chunk(driver, part):
         fill = driver._fill_state.chunk
         if values.shape == driver._chunk and driver.field_view(fill) is fill:
@@ -233,16 +258,29 @@ def _write_chunk(
         else:
             storage = driver.fill_chunk()
             driver.field_view(storage)[part.cell_selection] = values
+        if queued:
+            return queue_write(driver, kvstore, key, _encoded_edit(driver, storage))
         if batch is not None:
             store(driver, kvstore, key, storage, None, batch)
             return None
         return _store_unconditionally(driver, kvstore, key, storage)
+    if queued:
+        return queue_write(driver, kvstore, key, Edit(part.cell_selection, np.array(values, copy=True)))
     while True:  # read-modify-write, retried when another writer got there first
         current, generation = driver.chunk_cache.read(key, kvstore)
         storage = driver.fill_chunk() if current is None else current.copy(order="K")
         driver.field_view(storage)[part.cell_selection] = values
         if store(driver, kvstore, key, storage, generation, batch):
             return None
+
+
+def _encoded_edit(driver: KvsChunkedDriver[Any], storage: np.ndarray[Any, Any]) -> Edit:
+    """A whole-chunk edit, encoded here (so the caller's array is free once the write
+    returns), with the array the cache keeps if it keeps chunks."""
+    if not driver._store_fill and driver._fill_state.equals(storage):
+        return Edit(covers=True)
+    cached = _cacheable(storage) if driver.chunk_cache.pool.total_bytes_limit else None
+    return Edit(covers=True, encoded=driver.encode_chunk(storage), cached=cached)
 
 
 def _cacheable(storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

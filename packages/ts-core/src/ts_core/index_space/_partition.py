@@ -182,7 +182,7 @@ class _Separable:
     index arrays themselves, and no sort of the whole request.
     """
 
-    __slots__ = ("arrays", "chunk", "fed", "order", "pieces", "unused")
+    __slots__ = ("array_arrays", "cell_arrays", "chunk", "fed", "order", "pieces", "unused")
 
     def __init__(
         self, pieces: list[list[_Piece]], fed: list[int], unused: list[int], chunk: tuple[int, ...]
@@ -196,8 +196,11 @@ class _Separable:
         self.unused = unused
         #: Input dimensions in the order of the output dimensions they feed, then the unused.
         self.order = tuple(k for k in fed if k >= 0) + tuple(unused)
-        #: Whether some output dimension is split by index arrays rather than slices.
-        self.arrays = any(isinstance(p[1], np.ndarray) for dim in pieces for p in dim)
+        #: How many output dimensions select by index arrays rather than slices, in the chunk
+        #: (cell items) and in the caller's array (array items). A dimension's pieces are all
+        #: one kind or the other on each side.
+        self.cell_arrays = sum(isinstance(dim[0][1], np.ndarray) for dim in pieces)
+        self.array_arrays = sum(isinstance(dim[0][2], np.ndarray) for dim in pieces)
 
     @classmethod
     def build(
@@ -260,11 +263,9 @@ class _Separable:
         # Numpy keeps a lone index array in place among slices; several index arrays, or one
         # beside ints, broadcast into the block's shape only as an open mesh. Slices of a
         # chunk keep the chunk's dimension order, so a permuted block needs a mesh too.
-        lone_array = self.arrays and sum(isinstance(d[0][1], np.ndarray) for d in self.pieces) == 1
-        mesh_cells = by_axis != used or (
-            self.arrays and not (lone_array and len(used) == len(fed))
-        )
-        mesh_arrays = self.arrays and not (lone_array and not unused)
+        constants = len(used) < len(fed)
+        mesh_cells = by_axis != used or self.cell_arrays > 1 or (self.cell_arrays == 1 and constants)
+        mesh_arrays = self.array_arrays > 1 or (self.array_arrays == 1 and bool(unused))
         size = len(used)
         pieces = [
             [
@@ -308,19 +309,41 @@ def _mesh(vector: np.ndarray[Any, Any], axis: int, rank: int) -> np.ndarray[Any,
 
 def _array_axis_pieces(values: np.ndarray[Any, Any], origin: int, chunk: int) -> list[_Piece]:
     """Split one output dimension's index values (along one input dimension) by chunk:
-    (grid index, cell indices, positions along the input dimension)."""
+    (grid index, cell indices, positions along the input dimension). On each side, when
+    every chunk's indices are evenly spaced (a sorted or strided index array), they are
+    given as slices, so the copy is as cheap as for a strided view."""
     grid = np.floor_divide(values - origin, chunk)
     first, last = int(grid.min()), int(grid.max())
     if first == last:
-        return [(first, values - (origin + first * chunk), np.arange(len(values), dtype=np.intp))]
-    order = np.argsort(grid, kind="stable")
-    ids, starts = np.unique(grid[order], return_index=True)
-    bounds = [*starts.tolist(), len(order)]
-    pieces: list[_Piece] = []
-    for n, g in enumerate(ids.tolist()):
-        positions = order[bounds[n] : bounds[n + 1]]
-        pieces.append((g, values[positions] - (origin + g * chunk), positions))
-    return pieces
+        groups = [(first, values - (origin + first * chunk), np.arange(len(values), dtype=np.intp))]
+    else:
+        order = np.argsort(grid, kind="stable")
+        ids, starts = np.unique(grid[order], return_index=True)
+        bounds = [*starts.tolist(), len(order)]
+        groups = []
+        for n, g in enumerate(ids.tolist()):
+            positions = order[bounds[n] : bounds[n + 1]]
+            groups.append((g, values[positions] - (origin + g * chunk), positions))
+    cell_slices = [_as_slice(cell) for _, cell, _ in groups]
+    position_slices = [_as_slice(where) for _, _, where in groups]
+    use_cells = all(c is not None for c in cell_slices)
+    use_positions = all(p is not None for p in position_slices)
+    return [
+        (g, cell_slices[n] if use_cells else cell, position_slices[n] if use_positions else where)
+        for n, (g, cell, where) in enumerate(groups)
+    ]
+
+
+def _as_slice(indices: np.ndarray[Any, Any]) -> slice | None:
+    """Evenly spaced ``indices`` as the equivalent slice, else None."""
+    first = int(indices[0])
+    if len(indices) == 1:
+        return slice(first, first + 1, 1)
+    step = int(indices[1]) - first
+    if step == 0 or not (np.diff(indices) == step).all():
+        return None
+    stop = int(indices[-1]) + (1 if step > 0 else -1)
+    return slice(first, None if stop < 0 else stop, step)
 
 
 def _combine(pieces: list[list[_Piece]], slots: list[int]) -> Iterator[ChunkPart]:
