@@ -17,8 +17,10 @@ One epoch reads every patch once in a shuffled order, in batches of 64:
 Each epoch runs twice: with no work between batches (pure loading), and with a training
 step of ``--step-ms`` per batch that holds no GIL (``time.sleep``, as a GPU step would),
 where read-ahead lets reading overlap the step. Prints samples/s (best of ``--rounds``
-interleaved rounds) and the ratios to ``ts naive`` and ``tensorstore naive``. The data is
-in the page cache: this measures the read path, not the disk.
+interleaved rounds), the ratios to ``ts naive`` and ``tensorstore naive``, and the CPU time
+per sample of the whole process (all threads; on a machine shared with other work, the
+CPU time varies less than the wall time). The data is in the page cache: this measures
+the read path, not the disk.
 """
 
 from __future__ import annotations
@@ -122,18 +124,21 @@ def measure(layout: str, chunks: list[int], data: np.ndarray[Any, Any], ts_store
     }
     for step_ms in (0.0, args.step_ms):
         best = dict.fromkeys(cases, float("inf"))
+        cpu = dict.fromkeys(cases, float("inf"))
         names = list(cases)
         for round_ in range(args.rounds):
             for name in names[round_ % len(names):] + names[: round_ % len(names)]:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 count = cases[name](step_ms / 1000)
                 best[name] = min(best[name], time.perf_counter() - start)
+                cpu[name] = min(cpu[name], time.process_time() - start_cpu)
                 assert count == args.samples
         print(f"\n{layout} chunks {chunks}, " + (f"a {step_ms:g} ms step per batch" if step_ms else "pure loading"))
         rates = {name: args.samples / seconds for name, seconds in best.items()}
         for name, rate in rates.items():
             print(f"  {name:22s} {rate:9.0f} samples/s   x{rate / rates['ts naive']:.2f} ts naive"
-                  f"   x{rate / rates['tensorstore naive']:.2f} tensorstore naive")
+                  f"   x{rate / rates['tensorstore naive']:.2f} tensorstore naive"
+                  f"   {cpu[name] / args.samples * 1e6:6.0f} us CPU/sample")
         if step_ms:
             floor = args.samples / (-(-args.samples // BATCH) * step_ms / 1000)
             print(f"  (the steps alone allow at most {floor:.0f} samples/s)")
