@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ts_core.kvstore import KeyRange
+from ts_core.kvstore import ByteRange, KeyRange, ReadOptions
 
 from ._btree import decode_btree_node, decoded_size_limit
 from ._errors import CorruptDataError, MissingDataError, TruncatedDataError
@@ -60,7 +60,14 @@ def read_indirect(base: KvStore, reference: IndirectDataReference) -> bytes:
     where = describe_reference(reference)
     key = reference.file_id.full_path
     try:
-        result = base.read(key, byte_range=slice(reference.offset, reference.end)).result()
+        driver = base.driver
+        if driver.local_io and base.transaction is None:
+            # A local base reads on this thread, as ``read_blocking`` would: no hop to its
+            # executor and back for each node or value.
+            options = ReadOptions(byte_range=ByteRange(reference.offset, reference.end))
+            result = driver.read(base.path.encode("utf-8") + key, options)
+        else:
+            result = base.read(key, byte_range=slice(reference.offset, reference.end)).result()
     except ValueError as exc:  # an invalid byte range: the file is shorter than referenced
         raise TruncatedDataError(where, f"cannot read the referenced bytes: {exc}") from exc
     if result.state != "value":
