@@ -114,15 +114,26 @@ class _PartCopy:
     """Copies parts (of ``partition_in_storage_order``) out of chunks into the result:
     plain selections by NumPy, index-array (mesh) ones by ``gather``/``scatter``."""
 
-    __slots__ = ("flat", "strides", "view")
+    __slots__ = ("flat", "plain", "strides", "view")
 
     def __init__(self, target: np.ndarray[Any, Any], order: tuple[int, ...]) -> None:
         self.view = target.transpose(order)
         itemsize = target.dtype.itemsize
         self.flat = target.reshape(-1) if itemsize else None  # a view: target is contiguous
         self.strides = tuple(s // itemsize for s in self.view.strides) if itemsize else ()
+        #: Whether the parts select by slices and ints only: decided by the first part, as
+        #: every part of one partition selects with the same kinds of items.
+        self.plain: bool | None = None
 
     def __call__(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
+        plain = self.plain
+        if plain is None:
+            plain = self.plain = not any(
+                isinstance(item, np.ndarray) for item in (*part.cell_selection, *part.array_selection)
+            )
+        if plain:
+            self.view[part.array_selection] = source[part.cell_selection]
+            return
         block = gather(source, part.cell_selection)
         if self.flat is None or not scatter(self.flat, self.strides, part.array_selection, block):
             self.view[part.array_selection] = block
