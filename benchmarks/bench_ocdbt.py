@@ -1,6 +1,6 @@
 """OCDBT on the file kvstore: ts vs the tensorstore wheel, same process, same data.
 
-    uv run python benchmarks/bench_ocdbt.py [--keys 10000] [--mib 256] [--quick]
+    uv run python benchmarks/bench_ocdbt.py [--keys 10000] [--mib 256] [--quick] [--only keys|zarr3]
 
 Workloads:
 
@@ -141,6 +141,10 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
+    parser.add_argument(
+        "--only", choices=("keys", "zarr3"), help="run only the key workloads (commit, point reads, "
+        "listing) or only the zarr3 array ones"
+    )
     args = parser.parse_args()
     if args.quick:
         args.keys, args.reads, args.lists, args.mib, args.rounds = 1_000, 200, 2, 8, 1
@@ -153,14 +157,16 @@ def main() -> None:
         root = Path(directory)
         print(f"ocdbt on the file kvstore; {args.keys} keys, {args.reads} point reads, "
               f"{args.lists} listings; best of {args.rounds} rounds")
-        results = bench_keys(root, args.keys, args.reads, args.lists, args.rounds)
-        counts = {"commit": args.keys, "point reads": args.reads, "listing": args.lists * (args.keys + 1)}
-        for workload, count in counts.items():
-            rates = "   ".join(f"{name} {count / results[name][workload]:10.0f} ops/s" for name in LIBRARIES)
-            ratio = results["ts"][workload] / results["tensorstore"][workload]
-            print(f"{workload:12} {rates}   ratio ts/tensorstore time {ratio:.2f}")
-        print(f"zarr3 array {shape} uint16 = {megabytes:.0f} MB in {CHUNK}^3 chunks, zstd(1), inside ocdbt")
-        for label, transaction in (("zarr3", False), ("zarr3 txn", True)):
+        if args.only != "zarr3":
+            results = bench_keys(root, args.keys, args.reads, args.lists, args.rounds)
+            counts = {"commit": args.keys, "point reads": args.reads, "listing": args.lists * (args.keys + 1)}
+            for workload, count in counts.items():
+                rates = "   ".join(f"{name} {count / results[name][workload]:10.0f} ops/s" for name in LIBRARIES)
+                ratio = results["ts"][workload] / results["tensorstore"][workload]
+                print(f"{workload:12} {rates}   ratio ts/tensorstore time {ratio:.2f}")
+        if args.only != "keys":
+            print(f"zarr3 array {shape} uint16 = {megabytes:.0f} MB in {CHUNK}^3 chunks, zstd(1), inside ocdbt")
+        for label, transaction in (("zarr3", False), ("zarr3 txn", True)) if args.only != "keys" else ():
             array = bench_array(root, data, args.rounds, transaction)
             for name, (write_seconds, read_seconds) in array.items():
                 print(f"{label:12} {name:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
