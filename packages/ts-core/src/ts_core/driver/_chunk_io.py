@@ -19,6 +19,7 @@ from ..kvstore import UNKNOWN
 from ._part_copy import gather, scatter
 from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
+from ._writeback import Edit, queue_write, queued_chunks, settle
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -255,6 +256,12 @@ def _write_chunk(
     if kvstore.transaction is not None:
         _stage_in_transaction(driver, kvstore, key, part, np.array(values, copy=True))
         return None
+    kvstore_driver = kvstore.driver
+    # A single-chunk write to a local store with an I/O pool (file) is queued per chunk
+    # (see _writeback); a synchronous write lands after the chunk's queued ones.
+    queued = batch is None and kvstore_driver.local_io and kvstore_driver.executor is not None
+    if queued_chunks and not queued:
+        settle(driver, kvstore, key)
     if covers_chunk(driver, part):
         fill = driver._fill_state.chunk
         if values.shape == driver._chunk and driver.field_view(fill) is fill:
@@ -262,16 +269,29 @@ def _write_chunk(
         else:
             storage = driver.fill_chunk()
             driver.field_view(storage)[part.cell_selection] = values
+        if queued:
+            return queue_write(driver, kvstore, key, _encoded_edit(driver, storage))
         if batch is not None:
             store(driver, kvstore, key, storage, None, batch)
             return None
         return _store_unconditionally(driver, kvstore, key, storage)
+    if queued:
+        return queue_write(driver, kvstore, key, Edit(part.cell_selection, np.array(values, copy=True)))
     while True:  # read-modify-write, retried when another writer got there first
         current, generation = driver.chunk_cache.read(key, kvstore)
         storage = driver.fill_chunk() if current is None else current.copy(order="K")
         driver.field_view(storage)[part.cell_selection] = values
         if store(driver, kvstore, key, storage, generation, batch):
             return None
+
+
+def _encoded_edit(driver: KvsChunkedDriver[Any], storage: np.ndarray[Any, Any]) -> Edit:
+    """A whole-chunk edit, encoded here (so the caller's array is free once the write
+    returns), with the array the cache keeps if it keeps chunks."""
+    if not driver._store_fill and driver._fill_state.equals(storage):
+        return Edit(covers=True)
+    cached = _cacheable(storage) if driver.chunk_cache.pool.total_bytes_limit else None
+    return Edit(covers=True, encoded=driver.encode_chunk(storage), cached=cached)
 
 
 def _cacheable(storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
