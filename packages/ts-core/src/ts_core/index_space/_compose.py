@@ -36,42 +36,45 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
     bounds that ``outer``'s domain imposes through single-input maps; explicit bounds must fit."""
     od = outer_domain
     dom = inner._domain
-    rank = dom.rank
+    o_lo, o_hi, o_il, o_iu = od._inclusive_min, od._exclusive_max, od._implicit_lower, od._implicit_upper
+    d_lo, d_hi, d_il, d_iu = dom._inclusive_min, dom._exclusive_max, dom._implicit_lower, dom._implicit_upper
+    rank = len(d_lo)
     inferred: list[tuple[int, int, bool, bool]] = [_UNBOUNDED] * rank
     check_constants = not definitely_empty(dom)  # an empty domain accesses nothing: no bound checks
     for j, m in enumerate(inner._output):
-        lo, hi = od._inclusive_min[j], od._exclusive_max[j] - 1
-        il, iu = od._implicit_lower[j], od._implicit_upper[j]
-        if m._method == CONSTANT:
+        method = m._method
+        if method == SINGLE:
+            il, iu = o_il[j], o_iu[j]
+            plo, phi, swapped = affine_domain(o_lo[j], o_hi[j] - 1, m._offset, m._stride)
+            if swapped:
+                il, iu = iu, il
+            k = m._input_dimension
+            current = inferred[k]
+            if current is _UNBOUNDED:  # what _tighten gives against no bounds yet
+                inferred[k] = (max(-inf, plo) if il else plo, min(inf, phi) if iu else phi, il, iu)
+            else:
+                inferred[k] = _tighten(current, plo, phi, il, iu)
+        elif method == CONSTANT:
+            lo, hi = o_lo[j], o_hi[j] - 1
+            il, iu = o_il[j], o_iu[j]
             c = m._offset
             if check_constants and ((not il and c < lo) or (not iu and c > hi)):
                 raise IndexError(
                     f"OUT_OF_RANGE: Checking bounds of constant output index map for dimension {j}: "
                     f"Index {c} is outside valid range {format_interval(lo if not il else -inf, (hi if not iu else inf) + 1)}"
                 )
-        elif m._method == SINGLE:
-            plo, phi, swapped = affine_domain(lo, hi, m._offset, m._stride)
-            if swapped:
-                il, iu = iu, il
-            k = m._input_dimension
-            inferred[k] = _tighten(inferred[k], plo, phi, il, iu)
-    lo_out, hi_out, il_out, iu_out = [], [], [], []
+    lo_out, hi_out, il_out, iu_out = list(d_lo), list(d_hi), list(d_il), list(d_iu)
     for k in range(rank):
-        elo, ehi = dom._inclusive_min[k], dom._exclusive_max[k] - 1
-        eil, eiu = dom._implicit_lower[k], dom._implicit_upper[k]
         if inferred[k] is _UNBOUNDED:  # no single-input map constrains this dimension
-            lo_out.append(elo)
-            hi_out.append(ehi + 1)
-            il_out.append(eil)
-            iu_out.append(eiu)
             continue
+        elo, ehi = d_lo[k], d_hi[k] - 1
         ilo, ihi, iil, iiu = inferred[k]
-        new_lo, new_il = (ilo, iil) if eil else (elo, False)
-        new_hi, new_iu = (ihi, iiu) if eiu else (ehi, False)
-        check_lo = -inf if iil else ilo
-        check_hi = inf if iiu else ihi
+        new_lo, new_il = (ilo, iil) if d_il[k] else (elo, False)
+        new_hi, new_iu = (ihi, iiu) if d_iu[k] else (ehi, False)
         # The merged interval must fit the explicit propagated bounds (an empty one always does).
-        if check_constants and new_hi >= new_lo and (new_lo < check_lo or new_hi > check_hi):
+        if check_constants and new_hi >= new_lo and (
+            new_lo < (-inf if iil else ilo) or new_hi > (inf if iiu else ihi)
+        ):
             raise IndexError(
                 f"OUT_OF_RANGE: Propagated bounds {format_interval(ilo, ihi + 1)}, with size={ihi + 1 - ilo}, "
                 f"for dimension {k} are incompatible with existing bounds "
@@ -79,10 +82,10 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
             )
         if new_hi < new_lo - 1:
             new_hi = new_lo - 1
-        lo_out.append(new_lo)
-        hi_out.append(new_hi + 1)
-        il_out.append(new_il)
-        iu_out.append(new_iu)
+        lo_out[k] = new_lo
+        hi_out[k] = new_hi + 1
+        il_out[k] = new_il
+        iu_out[k] = new_iu
     return IndexDomain._make(
         tuple(lo_out), tuple(hi_out), tuple(il_out), tuple(iu_out), dom._labels
     )

@@ -106,12 +106,13 @@ def affine_preimage(
     Infinite bounds map to infinite bounds; the flag says whether the bounds swapped sides
     (negative stride).
     """
+    # ceil_div and floor_div written out: this runs for every dimension of every composition.
     if stride > 0:
-        lo = -inf if inclusive_min == -inf else ceil_div(inclusive_min - offset, stride)
-        hi = inf if inclusive_max == inf else floor_div(inclusive_max - offset, stride)
+        lo = -inf if inclusive_min == -inf else -((offset - inclusive_min) // stride)
+        hi = inf if inclusive_max == inf else (inclusive_max - offset) // stride
         return lo, hi, False
-    lo = -inf if inclusive_max == inf else ceil_div(inclusive_max - offset, stride)
-    hi = inf if inclusive_min == -inf else floor_div(inclusive_min - offset, stride)
+    lo = -inf if inclusive_max == inf else -((offset - inclusive_max) // stride)
+    hi = inf if inclusive_min == -inf else (inclusive_min - offset) // stride
     return lo, hi, True
 
 
