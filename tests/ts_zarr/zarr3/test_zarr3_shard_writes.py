@@ -72,9 +72,9 @@ def test_driver_and_chunk_store_writes_share_the_one_read_modify_write(monkeypat
     calls: list[bool] = []
     original = IndexedShard.read_modify_write
 
-    def counted(self: IndexedShard, update: Any, *, read: bool = True) -> Any:
+    def counted(self: IndexedShard, update: Any, *, read: bool = True, batch: Any = None) -> Any:
         calls.append(read)
-        return original(self, update, read=read)
+        return original(self, update, read=read, batch=batch)
 
     monkeypatch.setattr(IndexedShard, "read_modify_write", counted)
     store = sharded_store()
@@ -89,3 +89,52 @@ def test_driver_and_chunk_store_writes_share_the_one_read_modify_write(monkeypat
     expected[0:4, 0:4] = 1
     expected[0, 0], expected[1, 1] = 2, 3
     np.testing.assert_array_equal(store.read().result(), expected)
+
+
+def file_sharded_spec(path: Any) -> dict[str, Any]:
+    return {
+        "driver": "zarr3",
+        "kvstore": {"driver": "file", "path": str(path)},
+        "metadata": {
+            "shape": [12, 10, 9], "data_type": "uint16", "fill_value": 0,
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4, 4, 3]}},
+            "codecs": [{"name": "sharding_indexed", "configuration": {
+                "chunk_shape": [2, 2, 3], "codecs": ["bytes", {"name": "zstd", "configuration": {"level": 1}}]}}],
+        },
+    }
+
+
+def test_a_write_of_many_shards_goes_into_one_write_batch(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    batches: list[Any] = []
+    original = IndexedShard.read_modify_write
+
+    def spied(self: IndexedShard, update: Any, *, read: bool = True, batch: Any = None) -> Any:
+        batches.append(batch)
+        return original(self, update, read=read, batch=batch)
+
+    monkeypatch.setattr(IndexedShard, "read_modify_write", spied)
+    store = ts.open(file_sharded_spec(tmp_path), create=True).result()
+    data = np.arange(12 * 10 * 9, dtype=np.uint16).reshape(12, 10, 9)
+    store.write(data).result()
+    assert len(batches) == 3 * 3 * 3
+    assert batches[0] is not None
+    assert all(batch is batches[0] for batch in batches)
+    batches.clear()
+    store[0:4, 0:4, 0:3].write(data[0:4, 0:4, 0:3] + 1).result()  # one shard: written directly
+    assert batches == [None]
+    import tensorstore
+
+    data[0:4, 0:4, 0:3] += 1
+    np.testing.assert_array_equal(tensorstore.open(file_sharded_spec(tmp_path), open=True).result().read().result(), data)
+
+
+def test_partial_shard_writes_in_a_batch_keep_the_other_inner_chunks(tmp_path: Any) -> None:
+    store = ts.open(file_sharded_spec(tmp_path), create=True).result()
+    data = (np.arange(12 * 10 * 9, dtype=np.int64) * 7919 % 60000).astype(np.uint16).reshape(12, 10, 9)
+    store.write(data).result()
+    store[3:9, 1:7, 2:5].write(np.full((6, 6, 3), 9, dtype=np.uint16)).result()  # parts of 12 shards
+    data[3:9, 1:7, 2:5] = 9
+    np.testing.assert_array_equal(ts.open(file_sharded_spec(tmp_path), open=True).result().read().result(), data)
+    import tensorstore
+
+    np.testing.assert_array_equal(tensorstore.open(file_sharded_spec(tmp_path), open=True).result().read().result(), data)

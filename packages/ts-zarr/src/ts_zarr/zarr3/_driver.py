@@ -16,9 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ts_core.driver import KvsChunkedDriver, SchemaConstraints, check_metadata_members, run_parts
+from ts_core.driver import (
+    KvsChunkedDriver,
+    SchemaConstraints,
+    check_metadata_members,
+    pull_workers,
+    run_parts,
+)
 from ts_core.errors import SpecError
-from ts_core.kvstore import KvStore
+from ts_core.kvstore import KvStore, WriteBatch
 
 from ._create import check_dimension_units, metadata_for_create, stored_dimension_units
 from ._metadata import METADATA_KEY, Zarr3Metadata, parse_metadata
@@ -311,7 +317,28 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
             return super().write(transform, source, transaction)
         self.check_bounds(transform)
         groups = self._groups(list(partition_index_transform(transform, self.grid_chunk_shape)))
+        base = self.kvstore.driver
+        if len(groups) > 1 and base.local_io:
+            return self._write_shards_locally(groups, source)
         return run_parts(self.executor, groups, lambda group: self._write_shard(group[0], group[1], source), lambda: None)
+
+    def _write_shards_locally(
+        self, groups: list[tuple[tuple[int, ...], dict[Position, list[Any]]]], source: np.ndarray[Any, Any]
+    ) -> Future[None]:
+        """Write many shards to a local kvstore (file, memory) as the chunked write does: a
+        few workers each encode a shard and write it into one write batch of the base
+        kvstore, so durability work (the file kvstore's syncs) is shared by the shards and
+        overlaps the encoding of the next ones instead of stalling each worker."""
+        base = self.kvstore.driver
+        io_pool = base.executor
+        pool = io_pool if io_pool is not None else self.executor
+        batch = base.write_batch()
+        limit = pool.limit
+        if io_pool is not None:
+            limit = min(limit, batch.writers(self.kvstore.path.encode("utf-8"), self.executor.limit))
+        return pull_workers(
+            pool, limit, groups, lambda group: self._write_shard(group[0], group[1], source, batch), batch.finish, None
+        )
 
     def _positions_in_bounds(self, shard: tuple[int, ...]) -> int:
         count = 1
@@ -322,7 +349,13 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
             count *= min(grid, -(-remaining // inner))
         return count
 
-    def _write_shard(self, shard: tuple[int, ...], members: dict[Position, list[Any]], source: np.ndarray[Any, Any]) -> None:
+    def _write_shard(
+        self,
+        shard: tuple[int, ...],
+        members: dict[Position, list[Any]],
+        source: np.ndarray[Any, Any],
+        batch: WriteBatch | None = None,
+    ) -> None:
         """Write one shard once: directly when every in-bounds inner chunk is overwritten, else
         read-modify-write (``IndexedShard.read_modify_write``, retried on a conflict)."""
         covered = {p for p, parts in members.items() if any(self.covers_chunk(part) for part in parts)}
@@ -351,7 +384,7 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
                     chunks[position] = self.encode_chunk(storage)
             return True
 
-        self._shard(shard).read_modify_write(update, read=not whole)
+        self._shard(shard).read_modify_write(update, read=not whole, batch=batch)
         for position in members:
             cache.discard(self._inner_key(shard, position))
 

@@ -22,6 +22,7 @@ from ts_core.kvstore import (
     ReadOptions,
     ReadResult,
     TimestampedStorageGeneration,
+    WriteBatch,
     coalesce_byte_ranges,
 )
 
@@ -136,17 +137,22 @@ class IndexedShard:
         except ValueError as exc:
             raise ValueError(f"shard {self._name()!r}: {exc}") from None
 
-    def write_all(self, chunks: dict[Position, bytes], if_equal: bytes | None) -> TimestampedStorageGeneration:
-        """Replace the shard (delete it when no chunk is left)."""
-        return self.driver.write(self.key, self.format.assemble(chunks), if_equal)
+    def write_all(
+        self, chunks: dict[Position, bytes], if_equal: bytes | None, batch: WriteBatch | None = None
+    ) -> TimestampedStorageGeneration:
+        """Replace the shard (delete it when no chunk is left), into ``batch`` if given."""
+        writer = self.driver if batch is None else batch
+        return writer.write(self.key, self.format.assemble(chunks), if_equal)
 
     def read_modify_write(
-        self, update: Callable[[dict[Position, bytes]], bool], *, read: bool = True
+        self, update: Callable[[dict[Position, bytes]], bool], *, read: bool = True, batch: WriteBatch | None = None
     ) -> TimestampedStorageGeneration | None:
         """Apply ``update`` to the shard's encoded inner chunks (changed in place) and write the
         shard conditioned on the generation read; if the shard changed meanwhile, read it and
         apply ``update`` again. ``update`` returns False to write nothing (then None is
         returned). With ``read=False`` the shard is replaced unconditionally, from no chunks.
+        With a ``batch`` (of this shard's driver) the write goes into it, durable once the
+        batch finishes.
 
         The one shard read-modify-write: the zarr3 driver's grouped writes and single inner
         chunk writes (``write_chunk``) both go through it.
@@ -155,7 +161,7 @@ class IndexedShard:
             generation, chunks = self.read_all() if read else (None, {})
             if not update(chunks):
                 return None
-            stamp = self.write_all(chunks, generation)
+            stamp = self.write_all(chunks, generation, batch)
             if generation is None or stamp.generation != UNKNOWN:
                 return stamp
 
