@@ -293,7 +293,8 @@ def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTran
         dom._implicit_upper,
         tuple(labels),
     )
-    return IndexTransform._make(domain, t._output), dims
+    # Same bounds: ``t``'s maps are already normal for them.
+    return IndexTransform._make(domain, t._output, normalize=False), dims
 
 
 def op_mark_bounds_implicit(
@@ -578,6 +579,10 @@ def _op_key(op: str, args: Any) -> Any:
     return (op, args)
 
 
+#: The kind of each translation operation, as ``op_translate`` names it.
+_TRANSLATIONS = {"translate_by": "by", "translate_to": "to", "translate_backward_by": "backward_by"}
+
+
 class DimExpression:
     """A dimension selection plus a chain of operations, applied with ``transform[expr]``."""
 
@@ -678,12 +683,8 @@ class DimExpression:
             else:
                 if dims is None:
                     dims = resolve_selection(selection, t._domain._labels)
-                if op.startswith("translate_"):
-                    kind = {
-                        "translate_by": "by",
-                        "translate_to": "to",
-                        "translate_backward_by": "backward_by",
-                    }[op]
+                kind = _TRANSLATIONS.get(op)
+                if kind is not None:
                     t, dims = op_translate(t, dims, args, kind)
                 elif op == "stride":
                     t, dims = op_stride(t, dims, args)
