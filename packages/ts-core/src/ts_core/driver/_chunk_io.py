@@ -9,6 +9,9 @@ nothing. In a transaction a write is staged as a modification of the stored chun
 
 from __future__ import annotations
 
+import itertools
+import math
+import operator
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -19,10 +22,9 @@ from ..kvstore import UNKNOWN
 from ._part_copy import gather, scatter
 from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
-from ._writeback import Edit, queue_write, queued_chunks, settle
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from ..index_space import ChunkPart, IndexTransform
     from ..kvstore import KvStore, Transaction
@@ -57,17 +59,19 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     copy = _PartCopy(target, order)
     chunk_key = driver.chunk_key
     field_view = driver.field_view
-    future: Future[np.ndarray[Any, Any]] = Future()
     batch_reads = shared_reads.get()
     cache = driver.chunk_cache
-    try:
-        if transaction is None and batch_reads is None and cache.enabled:
+    partition, count = _counted(partition)
+    parts: Iterable[ChunkPart] = partition  # made as the workers take them
+    # (With recheck_cached_data true, the default, no entry is fresh: no lookup pass.)
+    if transaction is None and batch_reads is None and cache.enabled and cache.staleness != math.inf:
+        try:
             parts = _copy_cached(cache, chunk_key, field_view, partition, copy)
-        else:
-            parts = [(chunk_key(part.grid_indices), part) for part in partition]
-    except Exception as exc:
-        future._set_exception(exc)
-        return future
+        except Exception as exc:
+            future: Future[np.ndarray[Any, Any]] = Future()
+            future._set_exception(exc)
+            return future
+        count = len(parts)
     read_stored = cache.read
     if batch_reads is not None:  # in a ts.Batch: each chunk is read once for all its reads
         read_cached = read_stored
@@ -78,36 +82,36 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
 
     fill = driver._fill_state
 
-    def read_part(keyed: tuple[str, ChunkPart]) -> None:
-        key, part = keyed
-        storage, _ = read_stored(key, kvstore)
+    def read_part(part: ChunkPart) -> None:
+        storage, _ = read_stored(chunk_key(part.grid_indices), kvstore)
         copy(part, field_view(fill.chunk if storage is None else storage))
 
-    if len(parts) <= 1 or python_bound(driver, kvstore):  # no scheduling at all
+    if count <= 1 or python_bound(driver, kvstore):  # no scheduling at all
         return pull_workers(None, 1, parts, read_part, None, target)
     executor = driver._executor
     if kvstore.transaction is None and kvstore.driver.local_io:
         # Local reads are quick: a worker per data-copy thread reads, decodes and
         # copies chunk after chunk, with no hand-off per chunk.
         return pull_workers(executor, executor.limit, parts, read_part, None, target)
-    return run_parts(executor, parts, read_part, lambda: target)
+    return run_parts(executor, list(parts), read_part, lambda: target)
 
 
 def _copy_cached(
     cache: ChunkCache,
     chunk_key: Callable[[tuple[int, ...]], str],
     field_view: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]],
-    partition: Iterable[ChunkPart],
+    partition: Iterator[ChunkPart],
     copy: _PartCopy,
-) -> list[tuple[str, ChunkPart]]:
-    """Copy the parts whose chunks are fresh in the cache; return the others, keyed."""
-    keyed = [(chunk_key(part.grid_indices), part) for part in partition]
+) -> list[ChunkPart]:
+    """Copy the parts whose chunks are fresh in the cache; return the others."""
     missing = []
-    for (key, part), storage in zip(keyed, cache.fresh_many([key for key, _ in keyed]), strict=True):
-        if storage is None:
-            missing.append((key, part))
-        else:
-            copy(part, field_view(storage))
+    while batch := list(itertools.islice(partition, CACHE_LOOKUP_BATCH)):
+        keys = [chunk_key(part.grid_indices) for part in batch]
+        for part, storage in zip(batch, cache.fresh_many(keys), strict=True):
+            if storage is None:
+                missing.append(part)
+            else:
+                copy(part, field_view(storage))
     return missing
 
 
@@ -188,19 +192,19 @@ def write(
     driver.check_bounds(transform)
     kvstore = _chunk_kvstore(driver, transaction)
     order, partition = partition_in_storage_order(transform, driver._chunk)
+    partition, count = _counted(partition)
     source = source.transpose(order)
-    parts = list(partition)
 
-    if transaction is None and kvstore.driver.local_io and len(parts) > 1:
-        return _write_locally(driver, kvstore, parts, source)
+    if transaction is None and kvstore.driver.local_io and count > 1:
+        return _write_locally(driver, kvstore, partition, source)
 
     def write_part(part: Any) -> Future[Any] | None:
         return _write_chunk(driver, kvstore, part, source)
 
-    return run_parts(driver._executor, parts, write_part, lambda: None)
+    return run_parts(driver._executor, list(partition), write_part, lambda: None)
 
 
-def _write_locally(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: list[Any], source: np.ndarray[Any, Any]) -> Future[None]:
+def _write_locally(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: Iterator[ChunkPart], source: np.ndarray[Any, Any]) -> Future[None]:
     """Write many chunks to a local kvstore (file, memory) with a few pull workers.
 
     Each worker takes the next part, encodes it and writes it into the kvstore's write

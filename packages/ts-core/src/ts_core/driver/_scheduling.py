@@ -8,8 +8,9 @@ part runs inline on the caller's thread in both.
 
 from __future__ import annotations
 
+import operator
 import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence, Sized
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
@@ -56,7 +57,7 @@ Result = TypeVar("Result")
 def pull_workers(
     pool: Executor | None,
     limit: int,
-    parts: Sequence[Part],
+    parts: Iterable[Part],
     work: Callable[[Part], Any],
     finish: Callable[[], None] | None,
     result: Result,
@@ -65,10 +66,12 @@ def pull_workers(
     next part until none is left; then ``finish`` (also after an error) and complete with
     ``result`` or the first error. Cheapest when each part is quick (local I/O). With no
     ``pool`` the caller's thread does it all before returning (for Python-bound parts,
-    where more threads only contend for the GIL)."""
+    where more threads only contend for the GIL). ``parts`` may be an iterator that makes
+    parts as they are taken; its ``length_hint`` then sizes the workers."""
     if pool is None:
         return _run_here(parts, work, finish, result)
-    workers = max(1, min(len(parts), limit))
+    count = len(parts) if isinstance(parts, Sized) else operator.length_hint(parts, limit)
+    workers = max(1, min(count, limit))
     future: Future[Result] = Future()
     lock = threading.Lock()
     pending = iter(parts)
@@ -107,7 +110,7 @@ def pull_workers(
 
 
 def _run_here(
-    parts: Sequence[Part], work: Callable[[Part], Any], finish: Callable[[], None] | None, result: Result
+    parts: Iterable[Part], work: Callable[[Part], Any], finish: Callable[[], None] | None, result: Result
 ) -> Future[Result]:
     future: Future[Result] = Future()
     error: BaseException | None = None

@@ -10,6 +10,7 @@ gathers a read and ``chunk[p.cell_selection] = source[p.array_selection]`` scatt
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -288,7 +289,7 @@ class _Separable:
             slots = [j for _, j in sorted([(fed[j], j) for j in used] + [(k, -1) for k in unused])]
         else:
             slots = used + [-1] * len(unused)
-        return _combine(pieces, slots)
+        return _CountedParts(_combine(pieces, slots), math.prod(len(dim) for dim in pieces))
 
 
 def _as_vector(item: Any, extent: int) -> np.ndarray[Any, Any]:
@@ -344,6 +345,27 @@ def _as_slice(indices: np.ndarray[Any, Any]) -> slice | None:
         return None
     stop = int(indices[-1]) + (1 if step > 0 else -1)
     return slice(first, None if stop < 0 else stop, step)
+
+
+class _CountedParts(Iterator[ChunkPart]):
+    """Parts made as they are asked for, with their number known up front
+    (``operator.length_hint``): a caller can plan its workers without holding every part
+    (on hundreds of thousands of chunks, holding them costs more in garbage collection
+    than making them)."""
+
+    __slots__ = ("_next", "_remaining")
+
+    def __init__(self, parts: Iterator[ChunkPart], count: int) -> None:
+        self._next = parts.__next__
+        self._remaining = count
+
+    def __next__(self) -> ChunkPart:
+        part = self._next()
+        self._remaining -= 1
+        return part
+
+    def __length_hint__(self) -> int:
+        return self._remaining
 
 
 def _combine(pieces: list[list[_Piece]], slots: list[int]) -> Iterator[ChunkPart]:
