@@ -96,6 +96,19 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     return run_parts(executor, list(parts), read_part, lambda: target)
 
 
+def _counted(partition: Iterator[ChunkPart]) -> tuple[Iterator[ChunkPart], int]:
+    """``partition`` and its number of parts (listed first if it does not know it)."""
+    count = operator.length_hint(partition, -1)
+    if count >= 0:
+        return partition, count
+    listed = list(partition)
+    return iter(listed), len(listed)
+
+
+#: Parts looked up in the cache together (bounded, so the parts in hand stay few).
+CACHE_LOOKUP_BATCH = 1024
+
+
 def _copy_cached(
     cache: ChunkCache,
     chunk_key: Callable[[tuple[int, ...]], str],
