@@ -22,6 +22,7 @@ from ..kvstore import UNKNOWN
 from ._part_copy import gather, scatter
 from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
+from ._writeback import Edit, queue_write, queued_chunks, settle
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
