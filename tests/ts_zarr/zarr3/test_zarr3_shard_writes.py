@@ -138,3 +138,29 @@ def test_partial_shard_writes_in_a_batch_keep_the_other_inner_chunks(tmp_path: A
     import tensorstore
 
     np.testing.assert_array_equal(tensorstore.open(file_sharded_spec(tmp_path), open=True).result().read().result(), data)
+
+
+def test_split_groups_cuts_few_shards_into_runs_of_consecutive_inner_chunks() -> None:
+    from ts_zarr.zarr3._driver import _split_groups
+
+    members = {(i, j): [f"part{i}{j}"] for i in range(3) for j in range(2)}
+    one = _split_groups([((0, 0), members)], 2)
+    assert [sorted(piece) for _, piece in one] == [[(0, 0), (0, 1), (1, 0)], [(1, 1), (2, 0), (2, 1)]]
+    assert all(shard == (0, 0) for shard, _ in one)
+    assert {position: parts for _, piece in one for position, parts in piece.items()} == members
+    two = _split_groups([((0, 0), members), ((0, 1), {(0, 0): ["x"]})], 2)
+    assert len(two) == 2  # as many groups as workers already: unchanged
+
+
+@pytest.mark.parametrize("cache_bytes", [0, 1 << 24])
+def test_reads_of_one_shard_on_many_workers_match_the_wheel(tmp_path: Any, cache_bytes: int) -> None:
+    import tensorstore
+
+    spec = file_sharded_spec(tmp_path)
+    spec["metadata"]["chunk_grid"]["configuration"]["chunk_shape"] = [12, 10, 9]  # one shard
+    data = (np.arange(12 * 10 * 9, dtype=np.int64) * 2654435761 % 60000).astype(np.uint16).reshape(12, 10, 9)
+    tensorstore.open(spec, create=True).result().write(data).result()
+    store = ts.open(spec, open=True, context=ts.Context({"cache_pool": {"total_bytes_limit": cache_bytes}})).result()
+    for _ in range(2):  # the second time from the cache, when there is one
+        np.testing.assert_array_equal(store.read().result(), data)
+        np.testing.assert_array_equal(store[1:11:3, ::-2, 4:].read().result(), data[1:11:3, ::-2, 4:])

@@ -263,6 +263,8 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         self.check_bounds(transform)
         target = np.empty(transform.domain.shape, dtype=self.numpy_dtype)
         groups = self._groups(list(partition_index_transform(transform, self.grid_chunk_shape)))
+        if len(groups) < self.executor.limit:
+            groups = _split_groups(groups, self.executor.limit)
         chunk_kvstore = self.chunk_kvstore
 
         def read_shard(group: tuple[tuple[int, ...], dict[Position, list[Any]]]) -> None:
@@ -287,9 +289,10 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         entries, then one index read and coalesced ranges. Chunks are decoded one at a time
         as the caller asks, so a shard never holds all its decoded chunks at once."""
         cache = self.chunk_cache
+        caching = cache.enabled
         wanted = []
         for position in positions:
-            cached = cache.fresh(self._inner_key(shard, position))
+            cached = cache.fresh(self._inner_key(shard, position)) if caching else None
             if cached is not None:
                 yield position, cached
             else:
@@ -307,7 +310,8 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
             encoded = chunks.pop(position)
             storage = cache.decode(key, encoded)
             storage.setflags(write=False)
-            cache.remember(key, chunk_generation(encoded), result.stamp.time, storage)
+            if caching:  # the digest of a chunk's bytes is its generation: only worth it to cache
+                cache.remember(key, chunk_generation(encoded), result.stamp.time, storage)
             yield position, storage
 
     def write(self, transform: IndexTransform, source: np.ndarray[Any, Any], transaction: Transaction | None) -> Future[None]:
@@ -387,6 +391,22 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         self._shard(shard).read_modify_write(update, read=not whole, batch=batch)
         for position in members:
             cache.discard(self._inner_key(shard, position))
+
+
+def _split_groups(
+    groups: list[tuple[tuple[int, ...], dict[Position, list[Any]]]], workers: int
+) -> list[tuple[tuple[int, ...], dict[Position, list[Any]]]]:
+    """Shard groups cut into runs of consecutive inner chunks, so a read of fewer shards
+    than ``workers`` still decodes on every worker (each run reads the shard index and its
+    own byte ranges; inner chunks are stored in position order, so a run stays coalesced)."""
+    pieces_per_shard = -(-workers // max(len(groups), 1))
+    split = []
+    for shard, members in groups:
+        positions = sorted(members)
+        size = -(-len(positions) // pieces_per_shard)
+        for start in range(0, len(positions), size):
+            split.append((shard, {position: members[position] for position in positions[start : start + size]}))
+    return split
 
 
 def _with_index_locations(codecs: list[Any]) -> list[Any]:
