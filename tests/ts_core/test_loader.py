@@ -185,8 +185,9 @@ def test_workers_split_batches_and_interleave_back(stores: dict[str, ts.TensorSt
 class CountingSamples(RowSamples):
     """Rows that record how many reads started and how many ran at once."""
 
-    def __init__(self, stores: Any) -> None:
+    def __init__(self, stores: Any, delay: float = 0.002) -> None:
         super().__init__(stores)
+        self.delay = delay
         self.lock = threading.Lock()
         self.started = 0
         self.running = 0
@@ -198,7 +199,7 @@ class CountingSamples(RowSamples):
             self.running += 1
             self.most_running = max(self.most_running, self.running)
         try:
-            time.sleep(0.002)  # a slow storage read
+            time.sleep(self.delay)  # a slow storage read
             return super().__getitem__(index)
         finally:
             with self.lock:
@@ -224,6 +225,15 @@ def test_read_ahead_is_bounded(stores: dict[str, ts.TensorStore]) -> None:
     off = CountingSamples(stores["image"])
     for _ in Loader(off, batch_size=batch_size, read_ahead=0):
         assert off.most_running == 1
+
+
+def test_leaving_early_cancels_the_reads_not_started(stores: dict[str, ts.TensorStore]) -> None:
+    samples = CountingSamples(stores["image"], delay=0.05)
+    iterator = iter(Loader(samples, read_ahead=10, threads=1))  # 11 reads queued on one thread
+    next(iterator)
+    iterator.close()  # what a `break` out of the loop does
+    time.sleep(0.2)
+    assert samples.started <= 3  # the first, the one running at the close, at most one more
 
 
 def test_default_threads_follow_the_storage(stores: dict[str, ts.TensorStore]) -> None:
