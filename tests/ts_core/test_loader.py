@@ -155,6 +155,12 @@ def test_batches_are_one_array_per_batch(stores: dict[str, ts.TensorStore]) -> N
         np.testing.assert_array_equal(batch["label"], LABELS[chosen])
         assert batch["image"].flags.c_contiguous
         assert batch["image"].dtype == np.uint8
+    for world_size in (1, 3, 7):
+        for batch_size in (None, 1, 4, 6):
+            for drop_remainder in (False, True):
+                counted = Loader(samples, batch_size=batch_size, world_size=world_size, rank=world_size - 1,
+                                 drop_remainder=drop_remainder)
+                assert len(counted) == len(list(counted))
     dropping = Loader(samples, batch_size=6, seed=1, drop_remainder=True)
     assert len(dropping) == 3
     assert [len(batch["label"]) for batch in dropping] == [6, 6, 6]

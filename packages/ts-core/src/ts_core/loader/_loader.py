@@ -110,7 +110,10 @@ class Loader:
 
     def __len__(self) -> int:
         """Batches (or samples, without ``batch_size``) one iteration yields."""
-        per_rank = len(self.indices())
+        total = len(self.samples)
+        per_rank = total // self.world_size if self.drop_remainder else -(-total // self.world_size)
+        if self.drop_remainder and self.batch_size is not None:
+            per_rank -= per_rank % self.batch_size
         count = math.ceil(per_rank / (self.batch_size or 1))
         return len(range(self._worker, count, self._workers))
 
