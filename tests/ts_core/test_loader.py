@@ -62,6 +62,15 @@ def test_row_samples_read_rows_of_one_or_more_stores(stores: dict[str, ts.Tensor
     assert "RowSamples(20 rows of stores['image'] (20, 6, 5) uint8" in repr(named)
 
 
+def test_rows_of_arrays_stored_apart_through_concat(stores: dict[str, ts.TensorStore], tmp_path: Path) -> None:
+    more = _zarr3(tmp_path / "more", IMAGES[:4] + 1, [2, 6, 5])
+    samples = pickle.loads(pickle.dumps(RowSamples(ts.concat([stores["image"], more], axis=0))))
+    assert len(samples) == 24
+    np.testing.assert_array_equal(samples[21], IMAGES[1] + 1)
+    batches = list(Loader(samples, batch_size=8, seed=0))
+    np.testing.assert_array_equal(np.concatenate(batches), np.concatenate([IMAGES, IMAGES[:4] + 1])[Loader(samples, seed=0).indices()])
+
+
 def test_samples_are_numpy_arrays_torch_could_wrap_without_a_copy(stores: dict[str, ts.TensorStore]) -> None:
     sample = RowSamples(stores["image"])[4]
     assert isinstance(sample, np.ndarray)
