@@ -153,14 +153,30 @@ def test_split_groups_cuts_few_shards_into_runs_of_consecutive_inner_chunks() ->
 
 
 @pytest.mark.parametrize("cache_bytes", [0, 1 << 24])
-def test_reads_of_one_shard_on_many_workers_match_the_wheel(tmp_path: Any, cache_bytes: int) -> None:
+def test_reads_of_one_shard_on_many_workers_match_the_wheel(
+    tmp_path: Any, cache_bytes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import tensorstore
 
+    from ts_zarr.zarr3 import _driver
+
+    runs: list[int] = []
+    original = _driver._split_groups
+
+    def spied(groups: Any, workers: int, min_run: int = 1) -> Any:
+        split = original(groups, max(workers, 2), min_run)
+        runs.append(len(split))
+        return split
+
+    monkeypatch.setattr(_driver, "_split_groups", spied)
     spec = file_sharded_spec(tmp_path)
-    spec["metadata"]["chunk_grid"]["configuration"]["chunk_shape"] = [12, 10, 9]  # one shard
-    data = (np.arange(12 * 10 * 9, dtype=np.int64) * 2654435761 % 60000).astype(np.uint16).reshape(12, 10, 9)
+    spec["metadata"].update(shape=[128, 128, 64])
+    spec["metadata"]["chunk_grid"]["configuration"]["chunk_shape"] = [128, 128, 64]  # one shard
+    spec["metadata"]["codecs"][0]["configuration"]["chunk_shape"] = [64, 64, 64]  # of 512 KiB inner chunks
+    data = (np.arange(128 * 128 * 64, dtype=np.int64) * 2654435761 % 60000).astype(np.uint16).reshape(128, 128, 64)
     tensorstore.open(spec, create=True).result().write(data).result()
     store = ts.open(spec, open=True, context=ts.Context({"cache_pool": {"total_bytes_limit": cache_bytes}})).result()
     for _ in range(2):  # the second time from the cache, when there is one
         np.testing.assert_array_equal(store.read().result(), data)
-        np.testing.assert_array_equal(store[1:11:3, ::-2, 4:].read().result(), data[1:11:3, ::-2, 4:])
+        np.testing.assert_array_equal(store[1:110:3, ::-2, 4:].read().result(), data[1:110:3, ::-2, 4:])
+    assert runs[0] == 2  # four inner chunks of 512 KiB: two runs of two (at least 1 MiB each)

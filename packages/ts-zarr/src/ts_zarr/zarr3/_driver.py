@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 __all__ = ["Zarr3Driver"]
 
 Position = tuple[int, ...]
+#: A read of few shards is cut into runs of inner chunks decoding to at least this many
+#: bytes each (more work than the extra index read each run makes).
+MIN_RUN_BYTES = 1 << 20
 
 
 class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
@@ -263,8 +266,9 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         self.check_bounds(transform)
         target = np.empty(transform.domain.shape, dtype=self.numpy_dtype)
         groups = self._groups(list(partition_index_transform(transform, self.grid_chunk_shape)))
-        if len(groups) < self.executor.limit:
-            groups = _split_groups(groups, self.executor.limit)
+        if len(groups) < self.executor.limit and self.kvstore.driver.local_io:
+            chunk_bytes = int(np.prod(self.grid_chunk_shape)) * self.numpy_dtype.itemsize
+            groups = _split_groups(groups, self.executor.limit, max(1, MIN_RUN_BYTES // chunk_bytes))
         chunk_kvstore = self.chunk_kvstore
 
         def read_shard(group: tuple[tuple[int, ...], dict[Position, list[Any]]]) -> None:
@@ -394,16 +398,17 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
 
 
 def _split_groups(
-    groups: list[tuple[tuple[int, ...], dict[Position, list[Any]]]], workers: int
+    groups: list[tuple[tuple[int, ...], dict[Position, list[Any]]]], workers: int, min_run: int = 1
 ) -> list[tuple[tuple[int, ...], dict[Position, list[Any]]]]:
-    """Shard groups cut into runs of consecutive inner chunks, so a read of fewer shards
-    than ``workers`` still decodes on every worker (each run reads the shard index and its
-    own byte ranges; inner chunks are stored in position order, so a run stays coalesced)."""
+    """Shard groups cut into runs of at least ``min_run`` consecutive inner chunks, so a
+    read of fewer shards than ``workers`` still decodes on every worker (each run reads the
+    shard index and its own byte ranges; inner chunks are stored in position order, so a
+    run stays coalesced)."""
     pieces_per_shard = -(-workers // max(len(groups), 1))
     split = []
     for shard, members in groups:
         positions = sorted(members)
-        size = -(-len(positions) // pieces_per_shard)
+        size = max(min_run, -(-len(positions) // pieces_per_shard))
         for start in range(0, len(positions), size):
             split.append((shard, {position: members[position] for position in positions[start : start + size]}))
     return split
