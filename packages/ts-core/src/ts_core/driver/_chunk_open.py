@@ -3,12 +3,13 @@ the creation race, and re-reading the metadata when ``recheck_cached_metadata`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
-from ..kvstore import NO_VALUE, UNKNOWN, KvStore, prefix_range
+from ..kvstore import NO_VALUE, UNKNOWN, KvStore, KvStoreSpec, prefix_range
 from ._storage_call import storage_call
 
 if TYPE_CHECKING:
@@ -52,16 +53,41 @@ def parse_stored(cls: type[KvsChunkedDriver[Any]], data: bytes, kvstore: KvStore
         raise ValueError(f"invalid metadata in {kvstore.path + cls.metadata_key!r}: {exc}") from exc
 
 
+#: Parsed kvstore specs by their canonical JSON: the member was validated and normalised
+#: with the spec (``validate_spec_json``), so reopening it need not parse it again. Handed
+#: out as copies (a KvStoreSpec's path can be set).
+_KVSTORE_SPECS_SIZE = 1024
+_kvstore_specs: dict[str, KvStoreSpec] = {}
+
+
+def _kvstore_spec(json_value: Any) -> KvStoreSpec:
+    from ..plugin import get_registry
+
+    try:
+        key = json.dumps(json_value, sort_keys=True)
+    except (TypeError, ValueError):
+        return KvStoreSpec(json_value)
+    cached = _kvstore_specs.get(key)
+    # A registry rebuilt since (tests reset it) must parse afresh.
+    if cached is not None and get_registry().find("kvstore", cached.driver) is cached._record:
+        return KvStoreSpec(cached)
+    parsed = KvStoreSpec(json_value)
+    if len(_kvstore_specs) >= _KVSTORE_SPECS_SIZE:
+        with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread evicted it
+            del _kvstore_specs[next(iter(_kvstore_specs))]
+    _kvstore_specs[key] = KvStoreSpec(parsed)
+    return parsed
+
+
 def open_from_spec(
     cls: type[KvsChunkedDriver[Any]], json_value: dict[str, Any], *, context: Context, options: OpenOptions, transaction: Any
 ) -> KvsChunkedDriver[Any]:
     """Open the kvstore a spec names, gather its constraints, then ``open_driver``."""
-    from ..kvstore import KvStoreSpec
     from ._constraints import constraints_from_spec
 
     if "kvstore" not in json_value:
         raise ValueError(f'kvstore: the "{cls.id}" driver needs a "kvstore" member')
-    kvstore_spec = KvStoreSpec(json_value["kvstore"])
+    kvstore_spec = _kvstore_spec(json_value["kvstore"])
     if json_value.get("path"):
         kvstore_spec = kvstore_spec / json_value["path"]
     if kvstore_spec.path and not kvstore_spec.path.endswith("/"):
