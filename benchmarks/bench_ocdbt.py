@@ -85,14 +85,14 @@ def bench_keys(root: Path, keys: int, reads: int, lists: int, rounds: int) -> di
                 for key in read_keys:
                     store.read(key).result()
 
-            record(name, "point reads", timed(point_reads, repeat=2))
+            record(name, "point reads", timed(point_reads, repeat=3))
 
             def listing(store: Any = reopened) -> None:
                 for _ in range(lists):
                     if len(store.list().result()) != keys + 1:
                         raise AssertionError("listing lost keys")
 
-            record(name, "listing", timed(listing, repeat=2))
+            record(name, "listing", timed(listing, repeat=5))
             check = reopened.read(read_keys[0]).result().value
             if bytes(check) != values[read_keys[0]]:
                 raise AssertionError(f"{name} read back {check!r}")
