@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import math
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 import attrs
 
@@ -90,15 +90,15 @@ class ReadOptions:
     byte_range: ByteRange = ByteRange()
 
 
-@attrs.frozen
-class StagedWrite:
+class StagedWrite(NamedTuple):
     """One key of an atomic multi-key commit (:meth:`KvStoreDriver.commit_atomic`).
 
     ``modify`` maps the stored value (None: missing) to the new one (None: delete); None
     means the key is only checked, not written. ``condition`` is the generation the
     stored value must still have for the commit to happen; None accepts any.
     ``reads_stored`` False says ``modify`` ignores the stored value (a whole new value),
-    so a driver need not read it.
+    so a driver need not read it. (Immutable; a named tuple because a transaction makes
+    one for every key it commits.)
     """
 
     key: bytes

@@ -57,8 +57,11 @@ class TimestampedStorageGeneration:
     __slots__ = ("generation", "time")
 
     def __init__(self, generation: bytes | str = UNKNOWN, time: float = -math.inf) -> None:
-        self.generation: bytes = normalize_generation(generation, "generation") or UNKNOWN
-        self.time = float(time)
+        if type(generation) is bytes:  # the drivers' own stamps: made for every operation
+            self.generation: bytes = generation or UNKNOWN
+        else:
+            self.generation = normalize_generation(generation, "generation") or UNKNOWN
+        self.time = time if type(time) is float else float(time)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TimestampedStorageGeneration):

@@ -195,6 +195,9 @@ class Transaction:
         self._repeatable_read = bool(repeatable_read)
         self._lock = threading.RLock()
         self._stores: dict[Hashable, _StoreState] = {}
+        #: Per driver staged through: its store's state, and whether it has the commit
+        #: lock protocol (looked up once: staging runs for every key).
+        self._driver_states: dict[int, tuple[KvStoreDriver, _StoreState, bool]] = {}
         self._commit_started = False
         self._aborted = False
         self._failure: BaseException | None = None  # why the transaction was aborted
@@ -258,6 +261,7 @@ class Transaction:
                 return
             self._aborted = True
             self._stores.clear()
+            self._driver_states.clear()
         self._future._set_exception(ValueError("transaction aborted"))
 
     def _fail(self, error: BaseException) -> BaseException:
@@ -269,6 +273,7 @@ class Transaction:
                 self._failure = error
                 self._aborted = True
                 self._stores.clear()
+                self._driver_states.clear()
                 self._future._set_exception(error)
         return error
 
@@ -311,10 +316,14 @@ class Transaction:
                 "transaction is no longer open: it was "
                 + ("aborted" if self._aborted else "committed")
             )
+        known = self._driver_states.get(id(driver))
+        if known is not None and known[0] is driver:
+            return known[1]
         identity = driver.storage_identity
         state = self._stores.get(identity)
         if state is None:
             state = self._stores[identity] = _StoreState()
+        self._driver_states[id(driver)] = (driver, state, _multi_key(driver))
         return state
 
     def _claim_single_key(self, driver: KvStoreDriver, state: _StoreState, key: bytes) -> None:
@@ -323,7 +332,7 @@ class Transaction:
         either one key of a store that writes a key at a time, or any keys of one store
         with ``commit_atomic`` in one call. Anything that needs a second slot aborts the
         transaction."""
-        if not self._atomic or _multi_key(driver):
+        if not self._atomic or self._driver_states[id(driver)][2]:
             return
         committable = driver.commits_atomically
         if committable and state.claimed is not None:
@@ -411,12 +420,22 @@ class Transaction:
     def _write(
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
     ) -> Future[TimestampedStorageGeneration]:
-        return run_inline(self._write_now, driver, key, value, if_equal)
+        try:
+            stamp = self._write_now(driver, key, value, if_equal)
+        except Exception as error:
+            failed: Future[TimestampedStorageGeneration] = Future()
+            failed._set_exception(error)
+            return failed
+        return Future(stamp)  # completed already (staging is synchronous)
 
     def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
         state = self._state_for(driver)
-        self._claim_single_key(driver, state, key)
-        return state.keys.setdefault(key, _KeyState(driver))
+        if self._atomic:
+            self._claim_single_key(driver, state, key)
+        entry = state.keys.get(key)
+        if entry is None:
+            entry = state.keys[key] = _KeyState(driver)
+        return entry
 
     def _write_now(
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
@@ -430,8 +449,9 @@ class Transaction:
                     )
                 entry.condition = if_equal
             entry.written = True
-            entry.value = None if value is None else bytes(value)
-            entry.modifications = []
+            entry.value = value if value is None or type(value) is bytes else bytes(value)
+            if entry.modifications:
+                entry.modifications = []
         return TimestampedStorageGeneration(UNKNOWN, time.time())
 
     def _modify(self, driver: KvStoreDriver, key: bytes, modification: Modification) -> None:
@@ -572,15 +592,19 @@ class Transaction:
         writes: list[StagedWrite] = []
         deleted_ranges: list[KeyRange] = []
         conditioned: list[str] = []
+        sources = 0
         for _, state in group:
             for driver, own_writes, own_ranges in self._staged_by_driver(state):
                 conditioned += [repr(w.key) for w in own_writes if w.condition is not None]
                 root, lowered, lowered_ranges = lower_staged_to_root(driver, own_writes, own_ranges)
                 writes += lowered
                 deleted_ranges += lowered_ranges
+                sources += 1 if root is driver else 2  # an adapter may lower two keys onto one
         if root is None or (not writes and not deleted_ranges):
             return None
-        return _LoweredGroup(root, _merge_same_keys(writes), deleted_ranges, conditioned)
+        # The keys of one driver's own writes are unique: only writes from several
+        # drivers, or lowered by adapters, may share a key.
+        return _LoweredGroup(root, writes if sources == 1 else _merge_same_keys(writes), deleted_ranges, conditioned)
 
     @staticmethod
     def _commit_lowered(group: _LoweredGroup, outcome: str = "") -> None:
@@ -605,17 +629,27 @@ class Transaction:
         by_driver: dict[int, tuple[KvStoreDriver, list[StagedWrite], list[KeyRange]]] = {}
         for driver, key_range in state.deleted_ranges:
             by_driver.setdefault(id(driver), (driver, [], []))[2].append(key_range)
+        last_driver: KvStoreDriver | None = None
+        writes: list[StagedWrite] = []
         for key, entry in state.keys.items():
-            condition = None if entry.condition == UNKNOWN else entry.condition
-            if entry.staged:
+            condition = entry.condition
+            if condition == UNKNOWN:
+                condition = None
+            if entry.written or entry.modifications:
                 # Re-applied to the value stored at commit; with a condition that value is
                 # the one this transaction read, without one the modifications are blind.
-                write = StagedWrite(key, entry.apply, condition, reads_stored=not entry.written)
+                write = StagedWrite(key, entry.apply, condition, not entry.written)
             elif condition is not None:
                 write = StagedWrite(key, None, condition)  # a read to validate
             else:
                 continue
-            by_driver.setdefault(id(entry.driver), (entry.driver, [], []))[1].append(write)
+            if entry.driver is not last_driver:
+                last_driver = entry.driver
+                found = by_driver.get(id(last_driver))
+                if found is None:
+                    found = by_driver[id(last_driver)] = (last_driver, [], [])
+                writes = found[1]
+            writes.append(write)
         return list(by_driver.values())
 
     def _commit_atomic(self) -> None:
