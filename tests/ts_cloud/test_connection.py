@@ -237,3 +237,30 @@ def test_s3_requests_reuse_one_connection(s3_endpoint: str) -> None:
         store.write(f"k{index}", b"v" * index).result()
         assert store.read(f"k{index}").result().value == b"v" * index
     assert transport.connections_made - before <= 1
+
+
+def test_an_early_answer_to_an_upload_is_the_outcome() -> None:
+    """A server that refuses an upload after its headers and closes: its 412 is returned,
+    not the broken pipe of the unsent body."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def refuse() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 412 Precondition Failed\r\nContent-Length: 4\r\nConnection: close\r\n\r\nstop")
+            connection.shutdown(socket.SHUT_WR)
+            # Read a little of the body, then close with unread data: the client's send fails.
+            connection.recv(65536)
+
+    thread = threading.Thread(target=refuse, daemon=True)
+    thread.start()
+    try:
+        pool = ConnectionPool(1, 5.0, 5.0)
+        response = pool.request("PUT", f"http://127.0.0.1:{listener.getsockname()[1]}/k", {}, bytes(32 << 20))
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+    assert (response.status, response.body) == (412, b"stop")

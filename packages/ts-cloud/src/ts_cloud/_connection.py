@@ -109,7 +109,9 @@ def split_url(url: str) -> tuple[_Origin, str]:
 def _tls_context() -> ssl.SSLContext:
     # Certificates are checked against the system's trust store (SSL_CERT_FILE and
     # SSL_CERT_DIR apply), host names are verified.
-    return ssl.create_default_context()
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 class _Connection:
@@ -299,7 +301,17 @@ class ConnectionPool:
         head = _request_head(method, target, origin, headers, body)
         connection = self._acquire(origin)
         try:
-            connection.send(head, body)
+            try:
+                connection.send(head, body)
+            except (BrokenPipeError, ConnectionResetError) as send_error:
+                # A server may answer before reading the whole body (refusing an upload)
+                # and close: that answer, if it arrived, is the outcome.
+                try:
+                    response, _ = connection.receive(method)
+                except OSError:
+                    raise send_error from None
+                connection.close()
+                return response
             response, reusable = connection.receive(method)
         except BaseException:
             connection.close()
