@@ -58,7 +58,7 @@ def test_row_samples_read_rows_of_one_or_more_stores(stores: dict[str, ts.Tensor
     np.testing.assert_array_equal(shifted[0], IMAGES[5])
     with pytest.raises(IndexError, match="sample index 20 is out of range for 20 samples"):
         single[20]
-    assert [int(value) for value in named.read_many([4, 0, 9])[1:2][0]["label"].reshape(1)] == [100]
+    assert [int(sample["label"]) for sample in named.read_many([4, 0, 9, -1, 13])] == [104, 100, 109, 119, 113]
     assert "RowSamples(20 rows of stores['image'] (20, 6, 5) uint8" in repr(named)
 
 
@@ -259,8 +259,14 @@ def test_default_threads_follow_the_storage(stores: dict[str, ts.TensorStore]) -
     assert Loader(local, batch_size=16).threads == min(16 * 3, cores)  # reads need the CPU
     assert Loader(local, read_ahead=0).threads == 1
     assert Loader(local, threads=5).threads == 5
-    computed = ts.virtual_chunked(lambda domain, array, params: None, dtype=ts.uint8, shape=[40])
-    assert Loader(RowSamples(computed), batch_size=64).threads == max(8, 4 * cores)  # not local storage
+    assert local.suggested_threads() == cores
+    def fill(domain: ts.IndexDomain, array: np.ndarray[Any, Any], params: Any) -> None:
+        array[...] = np.arange(domain[0].inclusive_min, domain[0].exclusive_max)
+
+    computed = RowSamples(ts.virtual_chunked(fill, dtype=ts.uint8, shape=[40]))
+    assert computed.suggested_threads() == max(8, 4 * cores)  # not local storage
+    assert Loader(computed, batch_size=64).threads == max(8, 4 * cores)
+    assert [int(value) for value in computed.read_many(range(40))] == list(range(40))
 
 
 def test_read_errors_reach_the_consumer(stores: dict[str, ts.TensorStore]) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ..concurrency import Executor, default_concurrency
-from ._samples import Samples, leaves
+from ..concurrency import Executor
+from ._samples import Samples
 
 __all__ = ["Loader"]
 
@@ -65,7 +65,7 @@ class Loader:
         self.drop_remainder = bool(drop_remainder)
         self.read_ahead = _check_int(read_ahead, "read_ahead", 0)
         self.threads = (
-            min((self.batch_size or 1) * (self.read_ahead + 1), self._default_threads())
+            min((self.batch_size or 1) * (self.read_ahead + 1), self.samples.suggested_threads())
             if threads is None else _check_int(threads, "threads", 1)
         )
         if self.drop_remainder and len(samples) < self.world_size:
@@ -137,18 +137,6 @@ class Loader:
         if self._pool is None:
             self._pool = Executor(self.threads, name="ts-loader-read")
         return self._pool
-
-    def _default_threads(self) -> int:
-        """A thread per core when every store is on local storage (reads then need CPU, and
-        more threads only contend for it); more for remote storage, whose reads wait."""
-        cores = default_concurrency()
-        if len(self.samples) == 0:
-            return cores
-        for _, view in leaves(self.samples.views(0)):
-            kvstore = getattr(view, "kvstore", None)
-            if kvstore is None or not getattr(kvstore.driver, "local_io", False):
-                return max(8, 4 * cores)
-        return cores
 
     def __iter__(self) -> Iterator[Any]:
         batches = self._batches()

@@ -83,7 +83,7 @@ def _shared_pool() -> Executor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = Executor(max(4, 4 * default_concurrency()), name="ts-loader")
+            _pool = Executor(max(8, 4 * default_concurrency()), name="ts-loader")
         return _pool
 
 
@@ -117,13 +117,31 @@ class Samples:
         return _read_structure(self.views(self._index(index)))
 
     def read_many(self, indices: Sequence[SupportsIndex]) -> list[Any]:
-        """Samples ``indices``, read concurrently on a shared thread pool."""
+        """Samples ``indices``, read concurrently on a shared thread pool (in runs, one per
+        thread: see :meth:`suggested_threads`)."""
         positions = [self._index(index) for index in indices]
-        if len(positions) <= 1:
+        runs = min(len(positions), self.suggested_threads())
+        if runs <= 1:
             return [self[position] for position in positions]
         pool = _shared_pool()
-        futures = [pool.submit(self.__getitem__, position) for position in positions]
-        return [future.result() for future in futures]
+        futures = [pool.submit(self._read_run, run) for run in np.array_split(np.array(positions), runs)]
+        return [sample for future in futures for sample in future.result()]
+
+    def _read_run(self, positions: np.ndarray[Any, Any]) -> list[Any]:
+        return [self[position] for position in positions.tolist()]
+
+    def suggested_threads(self) -> int:
+        """How many samples to read at once: one per core when every store of sample 0 is
+        on local storage (reads then need the CPU, and more threads only contend for it),
+        ``max(8, 4 * cores)`` otherwise (remote reads mostly wait)."""
+        cores = default_concurrency()
+        if len(self) == 0:
+            return cores
+        for _, view in leaves(self.views(0)):
+            kvstore = getattr(view, "kvstore", None)
+            if kvstore is None or not getattr(kvstore.driver, "local_io", False):
+                return max(8, 4 * cores)
+        return cores
 
     # Grain's SupportsBatchedReadRandomAccessDataSource and PyTorch's batched fetch.
     def _getitems(self, indices: Sequence[SupportsIndex]) -> list[Any]:
