@@ -9,10 +9,14 @@ and body (a differential check against the standard library's parser).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import http.client
+import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cloud_servers import s3_spec, unique_prefix
@@ -264,3 +268,66 @@ def test_an_early_answer_to_an_upload_is_the_outcome() -> None:
         thread.join(timeout=10)
         listener.close()
     assert (response.status, response.body) == (412, b"stop")
+
+
+@contextlib.contextmanager
+def tls_server(responses: list[bytes], directory: Path) -> Iterator[tuple[str, Path]]:
+    """``scripted_server`` behind TLS with a fresh self-signed certificate for 127.0.0.1;
+    yields the https URL and the certificate's path."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "ts-cloud test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_path, key_path)
+    listener = server_context.wrap_socket(socket.create_server(("127.0.0.1", 0)), server_side=True)
+    remaining = list(responses)
+
+    def serve() -> None:
+        while remaining:
+            try:
+                connection, _ = listener.accept()
+            except (OSError, ssl.SSLError):
+                continue  # a client that refused our certificate
+            with connection:
+                while remaining:
+                    request = _read_request(connection)
+                    if request is None:
+                        break
+                    connection.sendall(remaining.pop(0))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}", cert_path
+    finally:
+        remaining.clear()
+        listener.close()
+        thread.join(timeout=10)
+
+
+def test_https_checks_the_certificate_and_reuses_connections(tmp_path: Path) -> None:
+    response = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret"
+    with tls_server([response] * 3, tmp_path) as (url, cert_path):
+        with pytest.raises(ConnectFailed, match="CERTIFICATE_VERIFY_FAILED"):
+            ConnectionPool(1, 5.0, 5.0).request("GET", url + "/k", {})  # the system store: untrusted
+        trusted = ssl.create_default_context(cafile=str(cert_path))
+        pool = ConnectionPool(1, 5.0, 5.0, trusted)
+        bodies = [pool.request("GET", url + f"/k{i}", {}).body for i in range(3)]
+    assert bodies == [b"secret"] * 3
+    assert pool.connections_made == 1

@@ -119,7 +119,8 @@ class _Connection:
 
     __slots__ = ("origin", "reader", "sock")
 
-    def __init__(self, origin: _Origin, connect_timeout: float, read_timeout: float) -> None:
+    def __init__(self, origin: _Origin, connect_timeout: float, read_timeout: float,
+                 tls_context: ssl.SSLContext | None) -> None:
         self.origin = origin
         try:
             sock = socket.create_connection((origin.host, origin.port), timeout=connect_timeout)
@@ -128,7 +129,7 @@ class _Connection:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if origin.scheme == "https":
-                sock = _tls_context().wrap_socket(sock, server_hostname=origin.host)
+                sock = (tls_context or _tls_context()).wrap_socket(sock, server_hostname=origin.host)
         except OSError as exc:
             sock.close()
             raise ConnectFailed(f"cannot connect to {origin.host_header}: {exc}") from exc
@@ -283,12 +284,17 @@ def _request_head(method: str, target: str, origin: _Origin, headers: Mapping[st
 
 
 class ConnectionPool:
-    """Idle keep-alive connections by origin; safe to share between threads."""
+    """Idle keep-alive connections by origin; safe to share between threads.
 
-    def __init__(self, max_idle: int, connect_timeout: float, read_timeout: float) -> None:
+    ``tls_context`` replaces the default (system trust store, host names checked).
+    """
+
+    def __init__(self, max_idle: int, connect_timeout: float, read_timeout: float,
+                 tls_context: ssl.SSLContext | None = None) -> None:
         self.max_idle = max_idle
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
+        self.tls_context = tls_context
         self._lock = threading.Lock()
         self._idle: dict[_Origin, list[_Connection]] = {}
         #: Connections made so far (what tests count to see that connections are reused).
@@ -332,7 +338,7 @@ class ConnectionPool:
             if not connection.dropped():
                 return connection
             connection.close()
-        connection = _Connection(origin, self.connect_timeout, self.read_timeout)
+        connection = _Connection(origin, self.connect_timeout, self.read_timeout, self.tls_context)
         with self._lock:
             self.connections_made += 1
         return connection
