@@ -401,11 +401,13 @@ def store(
         encoded = driver.encode_chunk(storage)
         stamp = storage_call("writing chunk", full_key, kvstore.write_blocking, key, encoded, if_equal, batch)
         cached = storage
-    if if_equal is not None and stamp.generation == UNKNOWN and kvstore.transaction is None:
-        return False
     if kvstore.transaction is None:
+        if if_equal is not None and stamp.generation == UNKNOWN:
+            return False
         cache = driver.chunk_cache
-        if cached is None or not cache.pool.total_bytes_limit:
+        if not cache.pool.total_bytes_limit:
+            return True  # a pool that keeps nothing has nothing to forget
+        if cached is None:
             cache.discard(key)
         else:
             cache.remember(key, stamp.generation, time.time(), _cacheable(cached))

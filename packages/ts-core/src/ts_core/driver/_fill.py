@@ -11,18 +11,22 @@ __all__ = ["FillChunk"]
 
 #: Positions of a chunk compared with the fill value before the whole chunk is.
 PROBE_POSITIONS = 64
+#: Chunks up to this many bytes are compared whole at once (their bytes against the fill
+#: chunk's): cheaper than a probe for small chunks, written by the hundred thousand.
+SMALL_CHUNK_BYTES = 4096
 
 
 class FillChunk:
     """The read-only chunk of fill values of one metadata version, made on first use, and a
     byte-exact comparison with it (so NaN fill values compare equal)."""
 
-    __slots__ = ("_chunk", "_make", "_probe")
+    __slots__ = ("_bytes", "_chunk", "_make", "_probe")
 
     def __init__(self, make: Callable[[], np.ndarray[Any, Any]]) -> None:
         self._make = make
         self._chunk: np.ndarray[Any, Any] | None = None
         self._probe: tuple[Any, np.ndarray[Any, Any]] | None = None
+        self._bytes: bytes | None = None  # of a small fill chunk
 
     @property
     def chunk(self) -> np.ndarray[Any, Any]:
@@ -54,6 +58,10 @@ class FillChunk:
         fill = self.chunk
         if storage.shape != fill.shape:
             return False
+        if fill.nbytes <= SMALL_CHUNK_BYTES and storage.dtype == fill.dtype:
+            if self._bytes is None:
+                self._bytes = fill.tobytes()
+            return storage.tobytes() == self._bytes
         if fill.ndim and fill.size:
             where, expected = self._probe_positions()
             if not np.array_equal(np.ascontiguousarray(storage[where]).view(np.uint8), expected):
