@@ -16,6 +16,7 @@ which needs no other thread, so it lands after them and never waits for a pool.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -77,6 +78,16 @@ class _ChunkQueue:
 _lock = threading.Lock()
 #: (driver, chunk key) -> its queue, while it has a writeback queued or running.
 queued_chunks: dict[tuple[Any, str], _ChunkQueue] = {}
+
+
+def _reset_after_fork() -> None:
+    # The parent's writebacks run on threads a forked child does not have.
+    global _lock
+    _lock = threading.Lock()
+    queued_chunks.clear()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def queue_write(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edit: Edit) -> Future[None]:
