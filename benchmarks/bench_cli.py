@@ -6,8 +6,10 @@ The source is a uint16 zarr3 array of ``--mib`` MiB in 64^3 chunks with zstd(1) 
 kvstore, written once by the tensorstore wheel. Each contestant copies it whole into a new
 zarr3 array with the same schema:
 
-* ``ts cp``: the command line, run as a subprocess (its start-up, about a second of
-  imports and plugin loading, is included, and also shown apart);
+* ``ts cp``: the command line, run as a subprocess (its start-up, about half a second of
+  imports and plugin loading, is included, and also shown apart). Source and destination
+  store chunks alike, so it copies the stored chunks as they are;
+* ``ts cp --reencode``: the same, decoding and encoding every block as the loops do;
 * ``tensorstore loop``: the wheel, in this process, reading and writing the same
   chunk-aligned blocks ``ts cp`` uses (its default: 256 MiB over 4 jobs, 64 MiB blocks),
   one block after another;
@@ -17,11 +19,17 @@ Prints MB/s (source bytes / wall seconds, best of ``--rounds``), the time ratio 
 tensorstore loop (below 1: faster) and the CPU seconds each used (user + system; on a
 shared machine this moves less than wall time). Every copy is checked equal to the source once.
 ``--quick`` copies 16 MiB once, to check that the script works.
+
+The ``ts`` subprocesses run as an installed ``ts`` does: with compiled bytecode (pip writes
+``.pyc`` files on install), kept in a scratch ``PYTHONPYCACHEPREFIX`` and compiled by one
+untimed run first, even where ``PYTHONDONTWRITEBYTECODE`` is set (compiling ts_core and
+its plugins from source costs about as much again as the whole start-up).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import sys
@@ -97,16 +105,24 @@ def ts_core_loop(source: Path, destination: Path) -> None:
     loop_copy(ts_core, source, destination)
 
 
-def ts_cp(source: Path, destination: Path) -> None:
-    subprocess.run([sys.executable, "-m", "ts_core.cli", "cp", f"file://{source}", f"file://{destination}"],
-                   check=True)
+#: Environment of the ``ts`` subprocesses: bytecode cached as an installed package has it.
+SUBPROCESS_ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
+def ts_cp(source: Path, destination: Path, *options: str) -> None:
+    subprocess.run([sys.executable, "-m", "ts_core.cli", "cp", *options, f"file://{source}", f"file://{destination}"],
+                   check=True, env=SUBPROCESS_ENV)
+
+
+def ts_cp_reencode(source: Path, destination: Path) -> None:
+    ts_cp(source, destination, "--reencode")
 
 
 def startup_seconds() -> float:
     """Wall time of ``ts --help`` plus one open: what ``ts cp`` pays before copying."""
     code = "import ts_core.cli, ts_core as ts; ts.open('memory://|zarr3:', dtype='uint8', shape=[1], create=True).result()"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, env=SUBPROCESS_ENV)
     return time.perf_counter() - start
 
 
@@ -137,10 +153,13 @@ def main() -> None:
         args.mib, args.rounds = 16, 1
 
     contestants: dict[str, Callable[[Path, Path], None]] = {
-        "ts cp": ts_cp, "tensorstore loop": tensorstore_loop, "ts_core loop": ts_core_loop,
+        "ts cp": ts_cp, "ts cp --reencode": ts_cp_reencode, "tensorstore loop": tensorstore_loop,
+        "ts_core loop": ts_core_loop,
     }
     with tempfile.TemporaryDirectory(prefix="bench_cli_", dir=Path.cwd()) as scratch:
         root = Path(scratch)
+        SUBPROCESS_ENV["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
+        startup_seconds()  # compiles the bytecode once, untimed
         shape = shape_for(args.mib)
         data = make_source(root / "source", shape)
         nbytes = data.nbytes

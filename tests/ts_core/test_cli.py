@@ -166,7 +166,7 @@ def test_cp_resume_writes_only_the_missing_chunks(tmp_path: Path, data: np.ndarr
     assert len(before) == 4
 
     one_chunk = str(16 * 16 * 2 * 2 / (1 << 20))  # blocks of one chunk each, 2 jobs
-    result = run("cp", "-v", "--resume", "-j", "2", "--memory-limit", one_chunk,
+    result = run("cp", "-v", "--resume", "--reencode", "-j", "2", "--memory-limit", one_chunk,
                  url(tmp_path / "src"), url(tmp_path / "dst"))
     assert result.stdout.startswith("copied 12 blocks, skipped 4")
 
@@ -178,8 +178,80 @@ def test_cp_resume_writes_only_the_missing_chunks(tmp_path: Path, data: np.ndarr
     np.testing.assert_array_equal(final[16:], data[16:])
 
     # A second resume finds everything stored and writes nothing.
-    again = run("cp", "-v", "--resume", url(tmp_path / "src"), url(tmp_path / "dst"))
+    again = run("cp", "-v", "--resume", "--reencode", url(tmp_path / "src"), url(tmp_path / "dst"))
     assert again.stdout.startswith("copied 0 blocks, skipped 1")
+
+
+def test_cp_same_format_copies_stored_chunks_as_they_are(tmp_path: Path, data: np.ndarray) -> None:
+    import tensorstore
+
+    make_array(tmp_path / "src", "zarr3", data, [16, 16], codec=ts.CodecSpec(
+        {"driver": "zarr3", "codecs": [{"name": "bytes"}, {"name": "zstd", "configuration": {"level": 3}}]}))
+    (tmp_path / "src" / "c" / "0" / "1").unlink()  # a chunk not stored stays missing
+    (tmp_path / "src" / "notes.txt").write_text("not a chunk")
+    raw = run("cp", "-v", url(tmp_path / "src"), url(tmp_path / "raw"))
+    assert raw.stdout.startswith("copied 15 chunks, skipped 0")
+    assert chunk_files(tmp_path / "raw") == {k: v for k, v in chunk_files(tmp_path / "src").items() if k != "notes.txt"}
+    run("cp", "--reencode", url(tmp_path / "src"), url(tmp_path / "decoded"))
+    expected = tensorstore.open({"driver": "zarr3", "kvstore": f"{url(tmp_path / 'src')}/"}).result().read().result()
+    for name in ("raw", "decoded"):
+        copied = tensorstore.open({"driver": "zarr3", "kvstore": f"{url(tmp_path / name)}/"}).result()
+        np.testing.assert_array_equal(copied.read().result(), expected)
+    # Resuming finds every chunk stored.
+    again = run("cp", "-v", "--resume", url(tmp_path / "src"), url(tmp_path / "raw"))
+    assert again.stdout.startswith("copied 0 chunks, skipped 15")
+
+
+@pytest.mark.parametrize(
+    ("driver", "metadata", "key"),
+    [
+        ("zarr", {"dimension_separator": "/"}, "1/2"),
+        ("zarr", {}, "1.2"),
+        ("zarr3", {}, "c/1/2"),
+        ("zarr3", {"chunk_key_encoding": {"name": "default", "configuration": {"separator": "."}}}, "c.1.2"),
+        ("zarr3", {"chunk_key_encoding": {"name": "v2", "configuration": {"separator": "."}}}, "1.2"),
+        ("zarr3", {"chunk_key_encoding": {"name": "v2", "configuration": {"separator": "/"}}}, "1/2"),
+    ],
+)
+def test_stored_chunks_are_matched_by_their_keys_only(driver: str, metadata: dict[str, object], key: str) -> None:
+    from ts_core.cli._copy import same_encoding_kvstores
+
+    def create() -> ts.TensorStore:
+        spec = {"driver": driver, "kvstore": "memory://", "metadata": metadata}
+        return ts.open(spec, create=True, dtype=ts.uint8, shape=[40, 40],
+                       chunk_layout=ts.ChunkLayout(chunk_shape=[16, 16])).result()
+
+    source = create()
+    source[16:32, 32:40] = 1
+    found = same_encoding_kvstores(source, create())
+    assert found is not None
+    source_kvstore, _, pattern = found
+    stored = [k.decode() for k in source_kvstore.list().result() if pattern.fullmatch(k.decode())]
+    assert stored == [key]
+
+
+def test_stored_chunks_are_not_copied_as_they_are_when_the_encoding_differs(tmp_path: Path) -> None:
+    from ts_core.cli._copy import same_encoding_kvstores
+
+    def create(name: str, **options: object) -> ts.TensorStore:
+        options.setdefault("chunk_layout", ts.ChunkLayout(chunk_shape=[16, 16]))
+        return ts.open(f"memory://{name}/|zarr3:", create=True, dtype=options.pop("dtype", ts.uint8),
+                       shape=options.pop("shape", [40, 40]), **options).result()
+
+    source = create("a")
+    assert same_encoding_kvstores(source, create("b")) is not None
+    assert same_encoding_kvstores(source, create("c", dtype=ts.uint16)) is None
+    assert same_encoding_kvstores(source, create("d", chunk_layout=ts.ChunkLayout(chunk_shape=[8, 16]))) is None
+    assert same_encoding_kvstores(source, create("e", fill_value=3)) is None
+    assert same_encoding_kvstores(source, create("f", codec=ts.CodecSpec(
+        {"driver": "zarr3", "codecs": [{"name": "bytes"}, {"name": "gzip"}]}))) is None
+    # A view that is not the whole array unchanged is copied through its values.
+    assert same_encoding_kvstores(source.T, create("g")) is None
+    assert same_encoding_kvstores(source[::-1], create("h")) is None
+    assert same_encoding_kvstores(source[:, :20], create("i", shape=[40, 20])) is None
+    zarr2 = ts.open("memory://j/|zarr2:", create=True, dtype=ts.uint8, shape=[40, 40],
+                    chunk_layout=ts.ChunkLayout(chunk_shape=[16, 16])).result()
+    assert same_encoding_kvstores(source, zarr2) is None
 
 
 def test_cp_keys_copies_a_kvstore_and_refuses_a_nonempty_destination(tmp_path: Path, data: np.ndarray) -> None:
@@ -293,7 +365,7 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path) -> None:
     make_array(tmp_path / "src", "zarr3", data, [64, 64])
 
     one_chunk = str(64 * 64 * 4 / (1 << 20))  # 16 blocks: the bar moves and measures a speed
-    status, output = run_on_terminal("cp", "-j", "1", "--memory-limit", one_chunk,
+    status, output = run_on_terminal("cp", "--reencode", "-j", "1", "--memory-limit", one_chunk,
                                      url(tmp_path / "src"), url(tmp_path / "dst"))
     assert status == 0, output
     assert "copying" in output

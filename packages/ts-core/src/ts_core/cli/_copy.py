@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import itertools
 import math
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,8 @@ DRIVER_ALIASES = {
 @click.option("--resume", is_flag=True, help="Open an existing destination and skip blocks already stored there.")
 @click.option("--overwrite", is_flag=True, help="Delete an existing destination array first.")
 @click.option("--keys", "raw_keys", is_flag=True, help="Copy raw keys between two kvstores (no array is opened).")
+@click.option("--reencode", is_flag=True,
+              help="Decode and encode every block even where source and destination store chunks alike.")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar; default: only when stderr is a terminal.")
 @click.option("-v", "--verbose", is_flag=True, help="Print what was copied and skipped when done.")
@@ -61,6 +64,7 @@ def cp(
     resume: bool,
     overwrite: bool,
     raw_keys: bool,
+    reencode: bool,
     progress: bool | None,
     verbose: bool,
 ) -> None:
@@ -91,8 +95,12 @@ def cp(
             chunks=_parse_chunks(chunks, source_store.rank), codec=parse_json_option(codec, "--codec"),
             resume=resume, overwrite=overwrite,
         )
-        report = copy_array(source_store, destination_store, memory_limit=int(memory_limit * MIB), jobs=jobs,
-                            check_stored=resume, show_progress=show_progress)
+        chunk_stores = None if reencode else same_encoding_kvstores(source_store, destination_store)
+        if chunk_stores is not None:
+            report = copy_stored_chunks(*chunk_stores, jobs=jobs, resume=resume, show_progress=show_progress)
+        else:
+            report = copy_array(source_store, destination_store, memory_limit=int(memory_limit * MIB), jobs=jobs,
+                                check_stored=resume, show_progress=show_progress)
     if verbose:
         elapsed = time.perf_counter() - started
         rate = report["bytes"] / elapsed if elapsed > 0 else 0.0
@@ -257,6 +265,74 @@ def copy_array(
         return True, nbytes
 
     return _run(blocks, copy_block, total_bytes, "blocks", jobs, show_progress, "copying")
+
+
+#: Drivers whose metadata fixes every chunk's key and encoding: two arrays with equal
+#: metadata (attributes aside) store equal chunks under equal keys.
+_KEYED_BY_METADATA = frozenset({"zarr", "zarr3"})
+
+
+def same_encoding_kvstores(source: Any, destination: Any) -> tuple[Any, Any, Any] | None:
+    """``(source kvstore, destination kvstore, chunk-key pattern)`` when the destination
+    stores the source's chunks byte for byte (same format and metadata, the source a whole
+    array rather than a transformed view), so chunks may be copied as they are stored;
+    else None."""
+    source_spec, destination_spec = source.spec().to_json(), destination.spec().to_json()
+    driver = source_spec.get("driver")
+    if driver not in _KEYED_BY_METADATA or destination_spec.get("driver") != driver:
+        return None
+    if source.base is not None or source.kvstore is None or destination.kvstore is None:
+        return None
+    metadata = {k: v for k, v in source_spec.get("metadata", {}).items() if k != "attributes"}
+    if not metadata or metadata != {k: v for k, v in destination_spec.get("metadata", {}).items() if k != "attributes"}:
+        return None
+    if not _is_whole_array(source, metadata.get("shape")) or source.dtype != destination.dtype:
+        return None
+    return source.kvstore, destination.kvstore, _chunk_key_pattern(driver, metadata)
+
+
+def _is_whole_array(store: Any, shape: Any) -> bool:
+    """Whether ``store`` is its array unchanged: domain ``[0, shape)``, identity maps."""
+    if not isinstance(shape, list) or list(store.shape) != shape or any(store.origin):
+        return False
+    outputs = store.transform.to_json().get("output")
+    return outputs is None or outputs == [{"input_dimension": dim} for dim in range(len(shape))]
+
+
+def _chunk_key_pattern(driver: str, metadata: dict[str, Any]) -> re.Pattern[str]:
+    """The keys the array's chunks are stored under (so no stray file is copied): zarr
+    v2's ``0.1.2`` (or ``0/1/2``); zarr3's default ``c/0/1/2`` or its ``v2`` encoding."""
+    if driver == "zarr":
+        separator, prefix = metadata.get("dimension_separator") or ".", ""
+    else:
+        encoding = metadata.get("chunk_key_encoding") or {}
+        default_separator = "." if encoding.get("name") == "v2" else "/"
+        separator = (encoding.get("configuration") or {}).get("separator", default_separator)
+        prefix = "" if encoding.get("name") == "v2" else "c"
+    index = "0" if not metadata.get("shape") else r"\d+"
+    if prefix:
+        return re.compile(rf"{prefix}({re.escape(separator)}\d+)*")
+    return re.compile(rf"{index}({re.escape(separator)}\d+)*")
+
+
+def copy_stored_chunks(
+    source: Any, destination: Any, pattern: re.Pattern[str], *, jobs: int, resume: bool, show_progress: bool
+) -> dict[str, Any]:
+    """Copy each stored chunk of the source array as it is stored (no decoding), ``jobs`` at
+    once; with ``resume``, chunks the destination stores already are skipped."""
+    keys = [key for key in source.list().result() if pattern.fullmatch(key.decode("utf-8", "replace"))]
+    present = set(destination.list().result()) if resume else set()
+
+    def copy_chunk(key: bytes) -> tuple[bool, int]:
+        if key in present:
+            return False, 0
+        read = source.read_blocking(key)
+        if read.state != "value":
+            return False, 0  # deleted since the listing: the array reads its fill value there
+        destination.write_blocking(key, read.value)
+        return True, len(read.value)
+
+    return _run(keys, copy_chunk, None, "chunks", jobs, show_progress, "copying chunks")
 
 
 def copy_keys(source: Any, destination: Any, *, jobs: int, resume: bool, show_progress: bool) -> dict[str, Any]:
