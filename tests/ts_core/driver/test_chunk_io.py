@@ -240,3 +240,25 @@ def test_cache_pool_get_many_marks_entries_recently_used() -> None:
     assert pool.get_many(["a", "x", "c"]) == ["A", None, "C"]
     pool.put("d", "D", 10)  # evicts b, the least recently used
     assert pool.get_many(["a", "b", "c", "d"]) == ["A", None, "C", "D"]
+
+
+def test_pull_workers_take_parts_from_an_iterator() -> None:
+    from ts_core.concurrency import Executor
+    from ts_core.driver import pull_workers
+
+    made: list[int] = []
+
+    def parts() -> Any:
+        for n in range(50):
+            made.append(n)
+            yield n
+
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        with lock:
+            seen.append(n)
+
+    assert pull_workers(Executor(2), 2, parts(), work, None, "done").result() == "done"
+    assert sorted(seen) == made == list(range(50))

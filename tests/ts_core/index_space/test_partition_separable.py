@@ -169,3 +169,15 @@ def test_broadcast_dimension_takes_the_general_path() -> None:
     for part in ts.partition_index_transform(broadcast, (4,)):
         got[part.array_selection] = chunk_of(data, part.grid_indices, (4,), (0,))[part.cell_selection]
     np.testing.assert_array_equal(got, np.broadcast_to(data, (3, 6)))
+
+
+def test_separable_parts_know_their_count_before_they_are_made() -> None:
+    import operator
+
+    t = ts.IndexTransform(input_shape=[40, 30, 20]).T[::3]
+    _, parts = partition_in_storage_order(t, (8, 8, 8))
+    expected = len(list(partition_in_storage_order(t, (8, 8, 8))[1]))
+    assert operator.length_hint(parts) == expected == 3 * 4 * 5
+    next(parts)
+    assert operator.length_hint(parts) == expected - 1
+    assert len(list(parts)) == expected - 1
