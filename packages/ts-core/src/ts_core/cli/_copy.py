@@ -319,9 +319,11 @@ def copy_stored_chunks(
     source: Any, destination: Any, pattern: re.Pattern[str], *, jobs: int, resume: bool, show_progress: bool
 ) -> dict[str, Any]:
     """Copy each stored chunk of the source array as it is stored (no decoding), ``jobs`` at
-    once; with ``resume``, chunks the destination stores already are skipped."""
+    once; with ``resume``, chunks the destination stores already are skipped. On local
+    storage the writes form one batch, whose durability (fsyncs) is settled in groups."""
     keys = [key for key in source.list().result() if pattern.fullmatch(key.decode("utf-8", "replace"))]
     present = set(destination.list().result()) if resume else set()
+    batch = destination.driver.write_batch() if destination.driver.local_io else None
 
     def copy_chunk(key: bytes) -> tuple[bool, int]:
         if key in present:
@@ -329,10 +331,14 @@ def copy_stored_chunks(
         read = source.read_blocking(key)
         if read.state != "value":
             return False, 0  # deleted since the listing: the array reads its fill value there
-        destination.write_blocking(key, read.value)
+        destination.write_blocking(key, read.value, batch=batch)
         return True, len(read.value)
 
-    return _run(keys, copy_chunk, None, "chunks", jobs, show_progress, "copying chunks")
+    try:
+        return _run(keys, copy_chunk, None, "chunks", jobs, show_progress, "copying chunks")
+    finally:
+        if batch is not None:
+            batch.finish()  # every chunk written is durable before ts cp reports it copied
 
 
 def copy_keys(source: Any, destination: Any, *, jobs: int, resume: bool, show_progress: bool) -> dict[str, Any]:
