@@ -60,7 +60,7 @@ def test_gather_and_scatter_match_numpy(items: tuple[Any, ...], order: list[int]
     expected = target.copy()
     values = rng.integers(0, 1000, source[items].shape)
     expected.transpose(order)[items] = values
-    if scatter(target.reshape(-1), tuple(s // target.itemsize for s in view.strides), items, values):
+    if scatter(view, target.reshape(-1), tuple(s // target.itemsize for s in view.strides), items, values):
         if not any(isinstance(i, np.ndarray) and len(np.unique(i)) < i.size for i in items):
             np.testing.assert_array_equal(target, expected)  # (repeated targets: any one wins)
     else:

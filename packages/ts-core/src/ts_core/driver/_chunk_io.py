@@ -154,7 +154,7 @@ class _PartCopy:
             self.view[part.array_selection] = source[part.cell_selection]
             return
         block = gather(source, part.cell_selection)
-        if self.flat is None or not scatter(self.flat, self.strides, part.array_selection, block):
+        if self.flat is None or not scatter(self.view, self.flat, self.strides, part.array_selection, block):
             self.view[part.array_selection] = block
 
 

@@ -66,16 +66,85 @@ def _indexed(source: np.ndarray[Any, Any], selection: tuple[Any, ...]) -> np.nda
 
 
 def scatter(
-    flat: np.ndarray[Any, Any], strides: tuple[int, ...], selection: tuple[Any, ...], block: np.ndarray[Any, Any]
+    view: np.ndarray[Any, Any],
+    flat: np.ndarray[Any, Any],
+    strides: tuple[int, ...],
+    selection: tuple[Any, ...],
+    block: np.ndarray[Any, Any],
 ) -> bool:
-    """``view[selection] = block`` through ``flat``, a flat view of the memory ``view`` lies
-    in, with ``strides`` the view's strides in elements, when ``selection`` is an open mesh
-    of ints and index vectors; False (nothing done) for any other selection."""
+    """``view[selection] = block`` when ``selection`` holds only ints and index arrays
+    (non-negative); False (nothing done) for any other selection.
+
+    ``flat`` is a flat view of the memory ``view`` lies in and ``strides`` are ``view``'s
+    strides in elements. An open mesh is assigned with its evenly spaced vectors as slices
+    and the others as index arrays moved to the front, so NumPy copies whole runs per index
+    combination; other index arrays go through one linear index into ``flat``.
+    """
     if not all(isinstance(item, np.ndarray | int | np.integer) for item in selection):
         return False
-    linear: Any = 0
-    for item, stride in zip(selection, strides, strict=True):
-        linear = linear + item * stride
-    linear = np.asarray(linear)
-    flat[linear.reshape(-1)] = np.broadcast_to(block, linear.shape).reshape(-1)
+    arrays = [item for item in selection if isinstance(item, np.ndarray)]
+    if not arrays:
+        view[selection] = block
+        return True
+    mesh_axes = _mesh_axes(arrays)
+    if mesh_axes is None or block.ndim != len(arrays):
+        linear: Any = 0
+        for item, stride in zip(selection, strides, strict=True):
+            linear = linear + item * stride
+        linear = np.asarray(linear)
+        flat[linear.reshape(-1)] = np.broadcast_to(block, linear.shape).reshape(-1)
+        return True
+    # The block's axes are the mesh's; the view's (after ints) follow the selection.
+    block = block.transpose(mesh_axes)
+    basic: list[Any] = []
+    vectors: list[tuple[int, np.ndarray[Any, Any]]] = []  # (axis among the kept, indices)
+    for item in selection:
+        if not isinstance(item, np.ndarray):
+            basic.append(item)
+            continue
+        indices = item.reshape(-1)
+        run = _evenly_spaced(indices)
+        if run is None:
+            vectors.append((len(basic) - sum(not isinstance(b, slice) for b in basic), indices))
+            basic.append(slice(None))
+        else:
+            basic.append(run)
+    target = view[tuple(basic)]
+    if not vectors:
+        target[...] = block
+        return True
+    front = [axis for axis, _ in vectors]
+    order = front + [axis for axis in range(target.ndim) if axis not in front]
+    count = len(vectors)
+    index = tuple(
+        indices.reshape([-1 if n == position else 1 for n in range(count)])
+        for position, (_, indices) in enumerate(vectors)
+    )
+    target.transpose(order)[index] = block.transpose(order)
     return True
+
+
+def _mesh_axes(arrays: list[np.ndarray[Any, Any]]) -> list[int] | None:
+    """For index arrays forming an open mesh (each varying along its own axis of a common
+    rank equal to their number), the mesh axis of each; None otherwise."""
+    axes: list[int] = []
+    for array in arrays:
+        if array.ndim != len(arrays):
+            return None
+        varying = [d for d, n in enumerate(array.shape) if n != 1]
+        if len(varying) > 1 or (varying and varying[0] in axes):
+            return None
+        axes.append(varying[0] if varying else -1)
+    free = iter(sorted(set(range(len(arrays))) - set(axes)))
+    return [axis if axis >= 0 else next(free) for axis in axes]
+
+
+def _evenly_spaced(indices: np.ndarray[Any, Any]) -> slice | None:
+    """Increasing, evenly spaced ``indices`` as a slice; None otherwise."""
+    first = int(indices[0])
+    if len(indices) == 1:
+        return slice(first, first + 1)
+    step = int(indices[1]) - first
+    if step <= 0 or not (np.diff(indices) == step).all():
+        return None
+    return slice(first, int(indices[-1]) + 1, step)
