@@ -264,6 +264,7 @@ class S3KvStore(KvStoreDriver):
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
         if value is None:
             return self._delete(key, if_equal)
+        value = bytes(value)  # no copy of bytes; a mutable buffer must not change between retries
         headers = _condition_headers(if_equal)
         if len(value) > MULTIPART_THRESHOLD:
             return self._multipart_write(key, value, headers)
