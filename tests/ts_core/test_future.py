@@ -121,3 +121,43 @@ def test_executor_spreads_a_burst_over_workers() -> None:
     futures = [executor.submit(barrier.wait) for _ in range(4)]  # needs 4 concurrent workers
     for future in futures:
         future.result(timeout=60)
+
+
+def test_completion_wakes_only_its_own_waiters() -> None:
+    """A thread blocked on one future stays blocked when other futures complete, and a
+    timed-out waiter leaves nothing behind for the completion to release."""
+    import threading
+
+    from ts_core._future import completed
+
+    futures = [ts.Future() for _ in range(4)]
+    woke: list[int] = []
+
+    def wait(index: int) -> None:
+        futures[index].result(timeout=30)
+        woke.append(index)
+
+    threads = [threading.Thread(target=wait, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for index in (2, 0, 3):
+        futures[index]._set_result(index)
+    for index in (2, 0, 3):
+        threads[index].join(10)
+    assert sorted(woke) == [0, 2, 3]
+    assert threads[1].is_alive()
+    futures[1]._set_result(1)
+    threads[1].join(10)
+    assert sorted(woke) == [0, 1, 2, 3]
+
+    pending: ts.Future[int] = ts.Future()
+    with pytest.raises(TimeoutError):
+        pending.result(timeout=0.01)
+    assert not pending._waiters  # the timed-out waiter removed itself
+    pending._set_result(5)
+    assert pending.result(timeout=0) == 5
+
+    generator = (x for x in ())  # Future(generator) would run it as a coroutine
+    done = completed(generator)
+    assert done.done()
+    assert done.result() is generator

@@ -17,20 +17,22 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Generic, NoReturn, TypeVar, Union
 
-__all__ = ["Future", "FutureLike", "Promise", "failed", "then"]
+__all__ = ["Future", "FutureLike", "Promise", "completed", "failed", "then"]
 
 T = TypeVar("T")
 
 _PENDING, _DONE, _CANCELLED = 0, 1, 2
 
-# One condition variable shared by all futures keeps each Future small (no per-object
-# lock); waiters re-check their own future's state after every wake-up.
-_condition = threading.Condition(threading.Lock())
+# One lock shared by all futures guards their state changes and callback lists, which keeps
+# each Future small (no per-object lock). A thread blocked in ``result()`` waits on a lock of
+# its own that only its future's completion releases, so completing one future never wakes
+# the threads waiting for others.
+_lock = threading.Lock()
 
 
 def _reinit_after_fork() -> None:
-    global _condition
-    _condition = threading.Condition(threading.Lock())
+    global _lock
+    _lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_reinit_after_fork)
@@ -57,13 +59,15 @@ class Future(Generic[T]):
     ts's own producers.
     """
 
-    __slots__ = ("__weakref__", "_callbacks", "_exception", "_on_cancel", "_result", "_state")
+    __slots__ = ("__weakref__", "_callbacks", "_exception", "_on_cancel", "_result", "_state", "_waiters")
 
     _callbacks: list[Callable[[Future[T]], None]]
     _exception: BaseException | None
     _on_cancel: Callable[[], Any] | None
     _result: Any
     _state: int
+    #: Locks of the threads blocked in ``result()``/``exception()``, released on completion.
+    _waiters: list[threading.Lock] | None
 
     def __new__(cls, future: Any = _UNSET, *, loop: asyncio.AbstractEventLoop | None = None) -> Future[T]:
         if future is not _UNSET and cls is Future and isinstance(future, Future):
@@ -74,6 +78,7 @@ class Future(Generic[T]):
         self._on_cancel = None
         self._result = None
         self._state = _PENDING
+        self._waiters = None
         if future is _UNSET:  # the library's own pending futures: the hot path
             return self
         if isinstance(future, Future):
@@ -138,16 +143,24 @@ class Future(Generic[T]):
         if deadline is not None:
             remaining = deadline - time.time()
             timeout = remaining if timeout is None else min(timeout, remaining)
-        end = None if timeout is None else time.monotonic() + max(timeout, 0.0)
-        with _condition:
-            while self._state == _PENDING:
-                if end is None:
-                    _condition.wait()
-                else:
-                    left = end - time.monotonic()
-                    if left <= 0:
-                        raise TimeoutError("Future did not complete before the timeout")
-                    _condition.wait(left)
+        waiter = threading.Lock()
+        waiter.acquire()
+        with _lock:
+            if self._state != _PENDING:
+                return
+            if self._waiters is None:
+                self._waiters = [waiter]
+            else:
+                self._waiters.append(waiter)
+        if timeout is None:
+            waiter.acquire()
+            return
+        if not waiter.acquire(timeout=max(timeout, 0.0)):
+            with _lock:
+                if self._state == _PENDING:
+                    assert self._waiters is not None
+                    self._waiters.remove(waiter)
+                    raise TimeoutError("Future did not complete before the timeout")
 
     def result(self, timeout: float | None = None, deadline: float | None = None) -> T:
         """Block until complete and return the value, or raise the operation's error.
@@ -171,7 +184,7 @@ class Future(Generic[T]):
     def add_done_callback(self, callback: Callable[[Future[T]], None]) -> None:
         """Call ``callback(self)`` on completion (at once if already complete), from
         whichever thread completes the future."""
-        with _condition:
+        with _lock:
             if self._state == _PENDING:
                 self._callbacks.append(callback)
                 return
@@ -179,7 +192,7 @@ class Future(Generic[T]):
 
     def remove_done_callback(self, callback: Callable[[Future[T]], None]) -> int:
         """Unregister ``callback``; returns how many registrations were removed."""
-        with _condition:
+        with _lock:
             before = len(self._callbacks)
             self._callbacks = [c for c in self._callbacks if c != callback]
             return before - len(self._callbacks)
@@ -225,7 +238,7 @@ class Future(Generic[T]):
 
     # -- completion (used by Promise and the executor) ----------------------------
     def _complete(self, state: int, result: Any, exception: BaseException | None) -> bool:
-        with _condition:
+        with _lock:
             if self._state != _PENDING:
                 return False
             self._result = result
@@ -233,7 +246,10 @@ class Future(Generic[T]):
             self._state = state
             callbacks, self._callbacks = self._callbacks, []
             self._on_cancel = None
-            _condition.notify_all()
+            waiters, self._waiters = self._waiters, None
+        if waiters is not None:
+            for waiter in waiters:
+                waiter.release()
         for callback in callbacks:
             try:
                 callback(self)
@@ -319,6 +335,20 @@ def then(future: Future[T], function: Callable[[T], U]) -> Future[U]:
 
     future.add_done_callback(done)
     return result
+
+
+def completed(value: T) -> Future[T]:
+    """A Future that has already completed with ``value`` (whatever it is: unlike
+    ``Future(value)``, a coroutine or Future is not converted), made without the checks of
+    the constructor, for producers that already have their result."""
+    future: Future[T] = object.__new__(Future)
+    future._callbacks = []
+    future._exception = None
+    future._on_cancel = None
+    future._result = value
+    future._state = _DONE
+    future._waiters = None
+    return future
 
 
 def failed(error: BaseException) -> Future[Any]:

@@ -39,7 +39,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any, NamedTuple
 
 from .._executor import default_concurrency, run_inline
-from .._future import Future
+from .._future import Future, completed
 from ..errors import TransactionConflictError
 from ._driver import (
     KvStoreDriver,
@@ -426,7 +426,7 @@ class Transaction:
             failed: Future[TimestampedStorageGeneration] = Future()
             failed._set_exception(error)
             return failed
-        return Future(stamp)  # completed already (staging is synchronous)
+        return completed(stamp)  # staging is synchronous
 
     def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
         state = self._state_for(driver)
