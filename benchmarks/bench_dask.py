@@ -13,8 +13,9 @@ reopens it from its spec. Both use the same Dask chunks, aligned to the write ch
 Prints MB/s per library (the best of ``--rounds`` interleaved rounds), the time for Dask to
 compute the array alone (no store), and the time ratio ts/tensorstore (below 1: ts is
 faster), with the CPU seconds (user + system) the worker processes spent in that best
-round and the median store-task time (a task unpickles the store and writes one block,
-after computing that block where Dask fused its computation into the task):
+round and the seconds the store tasks computed, summed over the workers (a task
+unpickles the store and writes one block, after computing that block where Dask fused
+its computation into the task, as it does here):
 on a shared machine the CPU time moves less than the wall time. A slab of both arrays is
 compared at the end. ``--quick``: 64 MiB, one round.
 """
@@ -24,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import statistics
 import tempfile
 import time
 from typing import Any
@@ -100,7 +100,7 @@ def main() -> None:
                 if seconds < best[name]:
                     best[name] = seconds
                     cpu[name] = _worker_cpu(client) - cpu_before
-                    task_seconds[name] = _median_store_task(stream.data)
+                    task_seconds[name] = _store_task_seconds(stream.data)
                 stores[name] = store
         slab = (slice(shape[0] // 2, shape[0] // 2 + 8), slice(None), slice(None))
         assert np.array_equal(stores["ts"][slab].read().result(), stores["tensorstore"][slab].read().result())
@@ -109,7 +109,7 @@ def main() -> None:
     print(f"{'compute only':24} {megabytes / compute_seconds:8.1f} MB/s  ({compute_seconds:.2f} s)")
     for name in LIBRARIES:
         print(f"{'store into ' + name:24} {megabytes / best[name]:8.1f} MB/s  ({best[name]:.2f} s)"
-              f"  workers' CPU {cpu[name]:.2f} s, median store task {task_seconds[name]:.2f} s")
+              f"  workers' CPU {cpu[name]:.2f} s, store tasks {task_seconds[name]:.2f} s")
     print(f"ratio ts/tensorstore time: {best['ts'] / best['tensorstore']:.2f}, "
           f"CPU: {cpu['ts'] / cpu['tensorstore']:.2f}")
     print(f"({time.perf_counter() - started:.0f} s)")
@@ -125,13 +125,13 @@ def _worker_cpu(client: Any) -> float:
     return float(sum(client.run(_process_cpu).values()))
 
 
-def _median_store_task(tasks: list[dict[str, Any]]) -> float:
-    """Median compute time of the store tasks (their keys hold ``store-map``, fused or not)."""
-    seconds = [
-        sum(part["stop"] - part["start"] for part in task["startstops"] if part["action"] == "compute")
+def _store_task_seconds(tasks: list[dict[str, Any]]) -> float:
+    """Compute seconds of the store tasks (their keys hold ``store-map``, fused or not)."""
+    return sum(
+        part["stop"] - part["start"]
         for task in tasks if "store-map" in str(task["key"])
-    ]
-    return statistics.median(seconds) if seconds else float("nan")
+        for part in task["startstops"] if part["action"] == "compute"
+    )
 
 
 def _timed(function: Any) -> float:
