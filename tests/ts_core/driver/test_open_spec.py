@@ -50,3 +50,15 @@ def test_values_that_are_not_json_are_validated_without_the_cache() -> None:
         with pytest.raises(ValueError, match=r"metadata.shape\[0\]: expected integer"):
             validate_spec_json(spec)
     assert not any("int64" in key for key in _open_spec._validated_specs)
+
+
+def test_tuples_are_json_arrays_before_and_after_caching() -> None:
+    """A spec may give JSON arrays as tuples (tensorstore accepts them): the first open
+    validates them as arrays, and a cached validation hands back lists either way."""
+    import ts_core as ts
+
+    spec = {"driver": "zarr3", "kvstore": "memory://", "metadata": {"shape": (5, 3), "data_type": "uint8"}}
+    for _ in range(2):
+        store = ts.open(spec, create=True).result()
+        assert store.shape == (5, 3)
+        assert validate_spec_json(spec)["metadata"]["shape"] == [5, 3]

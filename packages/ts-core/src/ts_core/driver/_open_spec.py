@@ -107,7 +107,7 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
         if cached is not None and get_registry().find("driver", cached[1]["driver"]) is cached[0]:
             copied: dict[str, Any] = json_copy(cached[1])
             return copied
-    json_value = json_copy(dict(value))
+    json_value = _tuples_as_lists(value)
     record = _driver_record(json_value.get("driver"), json_path_prefix)
     json_value["driver"] = record.id  # an alias ("zarr2") names its driver's id ("zarr")
     validate_against(record, json_value, json_path_prefix)
@@ -121,6 +121,18 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
                 del _validated_specs[next(iter(_validated_specs))]
         _validated_specs[cache_key] = (record, json_copy(validated))
     return validated
+
+
+def _tuples_as_lists(value: Any) -> Any:
+    """A copy of spec JSON with tuples as lists: a JSON array may be given as either, as
+    tensorstore accepts (``"shape": (4,)``), and the validated copy (and so the cache of
+    validated specs, which keys both alike) holds lists."""
+    kind = type(value)
+    if kind is dict or isinstance(value, Mapping):
+        return {key: _tuples_as_lists(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_tuples_as_lists(item) for item in value]
+    return json_copy(value)
 
 
 def base_spec_json(json_value: Mapping[str, Any], member: str = "base") -> dict[str, Any]:
