@@ -219,3 +219,24 @@ def test_broken_plugin_fails_loudly_and_can_be_disabled(tmp_path: Path) -> None:
     assert "'broken-plugin' failed to import: bad install" in result.stderr
     skipped = run_python(code, tmp_path, TS_DISABLE_PLUGINS="broken_plugin")
     assert skipped.stdout.strip() == "memory://", skipped.stderr
+
+
+def test_every_schema_the_project_ships_is_a_valid_json_schema() -> None:
+    """The project's own distributions skip the metaschema check at registration (start-up
+    time); this is where their schemas are checked instead."""
+    import jsonschema
+
+    from ts_core.plugin import get_registry
+    from ts_core.plugin._registry import PROJECT_DISTRIBUTIONS
+
+    records = [r for r in get_registry().records() if r.schema is not None]
+    assert {r.distribution for r in records} <= PROJECT_DISTRIBUTIONS
+    assert len(records) > 40
+    for record in records:
+        jsonschema.Draft202012Validator.check_schema(record.schema)
+
+
+def test_a_third_party_schema_is_checked_at_registration() -> None:
+    with pytest.raises(ValueError, match="schema is not a valid JSON Schema"):
+        Registry().add("kvstore", "k", "m:a", schema={"type": 5}, distribution="someone-else")
+    Registry().add("kvstore", "k", "m:a", schema={"type": "object"}, distribution="someone-else")
