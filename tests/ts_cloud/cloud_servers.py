@@ -412,3 +412,27 @@ class UnusualKeysTests:
         assert kvstore.list().result() == sorted(key.encode() for key in UNUSUAL_KEYS)
         kvstore.delete_range(type(kvstore).KeyRange()).result()
         assert kvstore.list().result() == []
+
+
+def read_http_request(connection: Any) -> tuple[bytes, bytes] | None:
+    """The head (through the blank line) and the Content-Length body of one HTTP request read
+    from a socket, for the tests' small servers and proxies; None if the client closed before
+    a whole head arrived (a body cut short is returned as far as it came)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n", body

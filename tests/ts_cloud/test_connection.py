@@ -19,31 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cloud_servers import s3_spec, unique_prefix
+from cloud_servers import read_http_request, s3_spec, unique_prefix
 
 import ts_core as ts
 from ts_cloud._connection import ConnectFailed, ConnectionPool, HttpProtocolError, split_url
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def _read_request(connection: socket.socket) -> bytes | None:
-    """One request head (and its Content-Length body) from ``connection``; None at EOF."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
-        if not chunk:
-            return None
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        body += connection.recv(65536)
-    return head + b"\r\n\r\n" + body
 
 
 @contextlib.contextmanager
@@ -60,10 +41,10 @@ def scripted_server(responses: list[bytes], close_after: bool = False) -> Iterat
         with connection:
             connection.settimeout(10)
             while remaining:
-                request = _read_request(connection)
+                request = read_http_request(connection)
                 if request is None:
                     return
-                requests.append(request)
+                requests.append(b"".join(request))
                 connection.sendall(remaining.pop(0))
                 if close_after:
                     return
@@ -306,8 +287,7 @@ def tls_server(responses: list[bytes], directory: Path) -> Iterator[tuple[str, P
                 continue  # a client that refused our certificate
             with connection:
                 while remaining:
-                    request = _read_request(connection)
-                    if request is None:
+                    if read_http_request(connection) is None:
                         break
                     connection.sendall(remaining.pop(0))
 

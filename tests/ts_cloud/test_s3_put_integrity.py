@@ -19,34 +19,19 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from cloud_servers import S3_ACCESS_KEY, S3_BUCKET, S3_SECRET_KEY, s3_spec, unique_prefix
+from cloud_servers import (
+    S3_ACCESS_KEY,
+    S3_BUCKET,
+    S3_SECRET_KEY,
+    read_http_request,
+    s3_spec,
+    unique_prefix,
+)
 
 import ts_core as ts
 from ts_core.kvstore import NO_VALUE
 
 pytestmark = pytest.mark.timeout(120)
-
-
-def _read_request(connection: socket.socket) -> tuple[bytes, bytes]:
-    """The head (through the blank line) and the body of one request from ``connection``."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = connection.recv(65536)
-        if not chunk:
-            raise ConnectionError("the client closed before the end of the request head")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(body) < length:
-        chunk = connection.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n", body
 
 
 @contextlib.contextmanager
@@ -70,10 +55,10 @@ def truncating_proxy(upstream: str, requests: list[bytes], fraction: float) -> I
                 return
             client.settimeout(10)
             with client:
-                try:
-                    head, body = _read_request(client)
-                except ConnectionError:
+                request = read_http_request(client)
+                if request is None:
                     continue
+                head, body = request
                 requests.append(head)
                 with socket.create_connection(address) as server:
                     server.sendall(head + body[: int(len(body) * fraction)])
