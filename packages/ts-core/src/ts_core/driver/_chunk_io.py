@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._future import Future
+from ..index_space._output_map import CONSTANT
+from ..index_space._partition import ChunkPart as _ChunkPart
 from ..kvstore import UNKNOWN
 from ._part_copy import gather, scatter
 from ._scheduling import pull_workers, run_parts, shared_reads
@@ -56,7 +58,12 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     kvstore = _chunk_kvstore(driver, transaction)
     check_read_bytes(transform.domain.shape, driver.numpy_dtype.itemsize)
     target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
-    order, partition = partition_in_storage_order(transform, driver._chunk)
+    point = _point_part(transform, driver._chunk)
+    if point is not None:  # one element (store[i, j, k]): its chunk and cell, directly
+        order: tuple[int, ...] = ()
+        partition: Iterator[ChunkPart] = iter((point,))
+    else:
+        order, partition = partition_in_storage_order(transform, driver._chunk)
     copy = _PartCopy(target, order)
     chunk_key = driver.chunk_key
     field_view = driver.field_view
@@ -95,6 +102,22 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
         # copies chunk after chunk, with no hand-off per chunk.
         return pull_workers(executor, executor.limit, parts, read_part, None, target)
     return run_parts(executor, list(parts), read_part, lambda: target)
+
+
+def _point_part(transform: IndexTransform, chunk: tuple[int, ...]) -> ChunkPart | None:
+    """The one part of a rank-0 view whose output maps are all constants (a single
+    element), computed without the partition machinery; None for any other view."""
+    if transform._domain._inclusive_min:
+        return None
+    grid = []
+    cell = []
+    for m, extent in zip(transform._output, chunk, strict=True):
+        if m._method != CONSTANT:
+            return None
+        g, c = divmod(m._offset, extent)
+        grid.append(g)
+        cell.append(c)
+    return _ChunkPart(tuple(grid), tuple(cell), ())
 
 
 def _counted(partition: Iterator[ChunkPart]) -> tuple[Iterator[ChunkPart], int]:
