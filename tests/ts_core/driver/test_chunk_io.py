@@ -262,3 +262,33 @@ def test_pull_workers_take_parts_from_an_iterator() -> None:
 
     assert pull_workers(Executor(2), 2, parts(), work, None, "done").result() == "done"
     assert sorted(seen) == made == list(range(50))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 9), min_size=1, max_size=3),
+    chunk=st.lists(st.integers(1, 4), min_size=3, max_size=3),
+    origin=st.lists(st.integers(-20, 20), min_size=3, max_size=3),
+    data=st.data(),
+)
+@example(shape=[1], chunk=[1, 1, 1], origin=[0, 0, 0], data=None)
+def test_a_single_element_is_the_one_part_the_partition_gives(
+    shape: list[int], chunk: list[int], origin: list[int], data: Any
+) -> None:
+    """The direct single-element path agrees with the general partition (same chunk, same
+    cell), translated domains included, and is taken only for one-element views."""
+    from ts_core.index_space import IndexTransform, partition_index_transform
+
+    rank = len(shape)
+    chunk_shape = tuple(chunk[:rank])
+    base = IndexTransform(input_inclusive_min=origin[:rank], input_shape=shape)
+    position = list(origin[:rank]) if data is None else [
+        data.draw(st.integers(o, o + n - 1)) for o, n in zip(origin[:rank], shape, strict=True)
+    ]
+    point = base[tuple(position)]
+    direct = _chunk_io._point_part(point, chunk_shape)
+    assert direct is not None
+    (expected,) = list(partition_index_transform(point, chunk_shape))
+    assert direct.grid_indices == expected.grid_indices
+    assert direct.cell_selection == tuple(int(c) for c in expected.cell_selection)
+    assert _chunk_io._point_part(base, chunk_shape) is None  # rank >= 1: the partition's job
