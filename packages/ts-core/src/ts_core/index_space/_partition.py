@@ -377,6 +377,13 @@ def _combine(pieces: list[list[_Piece]], slots: list[int]) -> Iterator[ChunkPart
     if rank == 0:
         yield make(ChunkPart, ((), (), tuple(0 for _ in slots)))
         return
+    if identity:  # every dimension's items in place: three products in lockstep, all in C
+        grids = itertools.product(*[[piece[0] for piece in dim] for dim in pieces])
+        cells = itertools.product(*[[piece[1] for piece in dim] for dim in pieces])
+        arrays = itertools.product(*[[piece[2] for piece in dim] for dim in pieces])
+        for triple in zip(grids, cells, arrays):
+            yield make(ChunkPart, triple)
+        return
     for combo in itertools.product(*pieces):
         grid, cell, array = zip(*combo, strict=True)
         if not identity:
