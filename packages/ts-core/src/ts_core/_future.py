@@ -341,13 +341,9 @@ def completed(value: T) -> Future[T]:
     """A Future that has already completed with ``value`` (whatever it is: unlike
     ``Future(value)``, a coroutine or Future is not converted), made without the checks of
     the constructor, for producers that already have their result."""
-    future: Future[T] = object.__new__(Future)
-    future._callbacks = []
-    future._exception = None
-    future._on_cancel = None
+    future: Future[T] = Future()  # the constructor's own fast path: a pending future
     future._result = value
     future._state = _DONE
-    future._waiters = None
     return future
 
 
