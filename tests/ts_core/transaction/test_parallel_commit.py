@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import ts_core as ts
+from ts_core.concurrency import Executor
 from ts_core.kvstore import TransactionConflictError, _parallel
 from ts_core.kvstore.file import LOCK_SUFFIX
 from ts_core.kvstore.file import _driver as file_driver
@@ -147,7 +148,7 @@ def test_atomic_commit_on_memory_stays_all_or_nothing() -> None:
 
 
 def test_run_all_runs_everything_and_reports_the_first_error() -> None:
-    executor = ts.concurrency.Executor(4)
+    executor = Executor(4)
     done: list[int] = []
     lock = threading.Lock()
 
@@ -172,7 +173,7 @@ def test_run_all_runs_everything_and_reports_the_first_error() -> None:
 
 
 def test_run_all_on_a_saturated_pool_does_not_deadlock() -> None:
-    executor = ts.concurrency.Executor(1)
+    executor = Executor(1)
     results: list[int] = []
 
     def outer() -> None:  # runs on the pool's only thread: helpers can never start
