@@ -381,7 +381,7 @@ def _combine(pieces: list[list[_Piece]], slots: list[int]) -> Iterator[ChunkPart
         grids = itertools.product(*[[piece[0] for piece in dim] for dim in pieces])
         cells = itertools.product(*[[piece[1] for piece in dim] for dim in pieces])
         arrays = itertools.product(*[[piece[2] for piece in dim] for dim in pieces])
-        for triple in zip(grids, cells, arrays):
+        for triple in zip(grids, cells, arrays, strict=True):
             yield make(ChunkPart, triple)
         return
     for combo in itertools.product(*pieces):
