@@ -292,3 +292,45 @@ def test_a_single_element_is_the_one_part_the_partition_gives(
     assert direct.grid_indices == expected.grid_indices
     assert direct.cell_selection == tuple(int(c) for c in expected.cell_selection)
     assert _chunk_io._point_part(base, chunk_shape) is None  # rank >= 1: the partition's job
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    chunk=st.lists(st.integers(1, 6), min_size=1, max_size=3),
+    origin=st.lists(st.integers(-12, 12), min_size=3, max_size=3),
+    data=st.data(),
+)
+@example(chunk=[4], origin=[0, 0, 0], data=None)
+def test_a_box_in_one_chunk_is_the_one_part_the_partition_gives(chunk: list[int], origin: list[int], data: Any) -> None:
+    """The direct path for a plain box agrees with the partition when the box lies in one
+    chunk (same chunk, same selections), and declines boxes spanning several chunks,
+    strided, reversed or transposed views."""
+    from ts_core.index_space import IndexTransform, partition_index_transform
+
+    rank = len(chunk)
+    chunk_shape = tuple(chunk)
+    base = IndexTransform(input_inclusive_min=origin[:rank], input_shape=[20] * rank)
+    if data is None:
+        starts, stops = list(origin[:rank]), [o + 1 for o in origin[:rank]]
+    else:
+        starts = [data.draw(st.integers(o, o + 19)) for o in origin[:rank]]
+        stops = [data.draw(st.integers(a + 1, o + 20)) for a, o in zip(starts, origin[:rank], strict=True)]
+    box = base[tuple(slice(a, b) for a, b in zip(starts, stops, strict=True))]
+    direct = _chunk_io._box_part(box, chunk_shape)
+    parts = list(partition_index_transform(box, chunk_shape))
+    if len(parts) != 1:
+        assert direct is None
+        return
+    assert direct is not None
+    (expected,) = parts
+    assert direct.grid_indices == expected.grid_indices
+    values = np.arange(int(np.prod(chunk_shape))).reshape(chunk_shape)
+    assert np.array_equal(values[direct.cell_selection], values[expected.cell_selection])
+    target = np.zeros(box.domain.shape, dtype=int)
+    expected_target = target.copy()
+    target[direct.array_selection] = values[direct.cell_selection]
+    expected_target[expected.array_selection] = values[expected.cell_selection]
+    assert np.array_equal(target, expected_target)
+    assert _chunk_io._box_part(box[tuple(slice(None, None, -1) for _ in range(rank))], chunk_shape) is None
+    if rank > 1:
+        assert _chunk_io._box_part(box.T, chunk_shape) is None
