@@ -193,6 +193,32 @@ def test_python_bound_needs_small_chunks_of_an_in_process_kvstore(tmp_path: Path
     assert not _chunk_io.python_bound(on_file._driver, on_file._driver.chunk_kvstore)
 
 
+def test_a_few_small_file_chunks_are_read_on_the_callers_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Handing a few small chunks of a local kvstore to workers costs more than reading
+    them: such reads stay on the caller's thread; larger ones still go to the workers."""
+    store = open_file(tmp_path, create=True)
+    store.write(DATA).result()
+    reopened = open_file(tmp_path, cache_pool={"total_bytes_limit": 0})
+    threads: list[int] = []
+    original = ChunkCache.read
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        threads.append(threading.get_ident())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ChunkCache, "read", spy)
+    box = (slice(0, CHUNK[0] + 1), slice(0, CHUNK[1] + 1))  # a corner of 4 chunks or more
+    np.testing.assert_array_equal(reopened[box].read().result(), DATA[box])
+    count = len(threads)
+    assert 1 < count <= _chunk_io.SMALL_LOCAL_READ_CHUNKS
+    assert set(threads) == {threading.get_ident()}
+    monkeypatch.setattr(_chunk_io, "SMALL_LOCAL_READ_CHUNKS", 1)
+    threads.clear()
+    np.testing.assert_array_equal(reopened[box].read().result(), DATA[box])
+    assert len(threads) == count
+    assert threading.get_ident() not in threads  # on the workers
+
+
 def test_errors_of_the_one_thread_path_reach_the_future() -> None:
     store = open_memory()
     store.write(DATA).result()

@@ -96,7 +96,7 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
         storage, _ = read_stored(chunk_key(part.grid_indices), kvstore)
         copy(part, field_view(fill.chunk if storage is None else storage))
 
-    if count <= 1 or python_bound(driver, kvstore):  # no scheduling at all
+    if count <= 1 or python_bound(driver, kvstore) or _small_local_read(count, driver, kvstore):  # no scheduling at all
         return pull_workers(None, 1, parts, read_part, None, target)
     executor = driver._executor
     if kvstore.transaction is None and kvstore.driver.local_io:
@@ -214,6 +214,21 @@ class _PartCopy:
 #: call) than in the work a thread could do without the GIL, so with an in-process kvstore a
 #: second worker only adds GIL hand-offs: two threads measured ~2x slower than one.
 PYTHON_BOUND_CHUNK_BYTES = 32 * 1024
+
+
+#: A read of at most this many chunks, each at most this large, from a local kvstore is done
+#: on the caller's thread: handing a few small chunks to workers costs more than reading them.
+SMALL_LOCAL_READ_CHUNKS = 8
+SMALL_LOCAL_READ_CHUNK_BYTES = 64 * 1024
+
+
+def _small_local_read(count: int, driver: KvsChunkedDriver[Any], kvstore: KvStore) -> bool:
+    return (
+        count <= SMALL_LOCAL_READ_CHUNKS
+        and kvstore.transaction is None
+        and kvstore.driver.local_io
+        and driver._fill_state.chunk.nbytes <= SMALL_LOCAL_READ_CHUNK_BYTES
+    )
 
 
 def python_bound(driver: KvsChunkedDriver[Any], kvstore: KvStore) -> bool:
