@@ -17,6 +17,7 @@ import ts_core as ts
 from ts_core.cache import CachePool
 from ts_core.driver import ChunkCache, _chunk_io
 from ts_core.errors import ChunkError
+from ts_core.index_space._partition import _one_chunk_part, _plan
 
 SHAPE = (13, 10, 7)
 CHUNK = [4, 3, 5]
@@ -290,6 +291,13 @@ def test_pull_workers_take_parts_from_an_iterator() -> None:
     assert sorted(seen) == made == list(range(50))
 
 
+def planned_parts(transform: Any, chunk_shape: tuple[int, ...]) -> list[Any]:
+    """The parts the separable plan gives (what the partition did before its one-chunk path)."""
+    plan = _plan(transform, chunk_shape, None)
+    assert plan is not None
+    return list(plan.parts(input_order=True))  # type: ignore[union-attr]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     shape=st.lists(st.integers(1, 9), min_size=1, max_size=3),
@@ -303,7 +311,7 @@ def test_a_single_element_is_the_one_part_the_partition_gives(
 ) -> None:
     """The direct single-element path agrees with the general partition (same chunk, same
     cell), translated domains included, and is taken only for one-element views."""
-    from ts_core.index_space import IndexTransform, partition_index_transform
+    from ts_core.index_space import IndexTransform
 
     rank = len(shape)
     chunk_shape = tuple(chunk[:rank])
@@ -312,12 +320,11 @@ def test_a_single_element_is_the_one_part_the_partition_gives(
         data.draw(st.integers(o, o + n - 1)) for o, n in zip(origin[:rank], shape, strict=True)
     ]
     point = base[tuple(position)]
-    direct = _chunk_io._point_part(point, chunk_shape)
+    direct = _one_chunk_part(point, chunk_shape, None)
     assert direct is not None
-    (expected,) = list(partition_index_transform(point, chunk_shape))
+    (expected,) = planned_parts(point, chunk_shape)
     assert direct.grid_indices == expected.grid_indices
     assert direct.cell_selection == tuple(int(c) for c in expected.cell_selection)
-    assert _chunk_io._point_part(base, chunk_shape) is None  # rank >= 1: the partition's job
 
 
 @settings(max_examples=80, deadline=None)
@@ -331,7 +338,7 @@ def test_a_box_in_one_chunk_is_the_one_part_the_partition_gives(chunk: list[int]
     """The direct path for a plain box agrees with the partition when the box lies in one
     chunk (same chunk, same selections), and declines boxes spanning several chunks,
     strided, reversed or transposed views."""
-    from ts_core.index_space import IndexTransform, partition_index_transform
+    from ts_core.index_space import IndexTransform
 
     rank = len(chunk)
     chunk_shape = tuple(chunk)
@@ -342,8 +349,8 @@ def test_a_box_in_one_chunk_is_the_one_part_the_partition_gives(chunk: list[int]
         starts = [data.draw(st.integers(o, o + 19)) for o in origin[:rank]]
         stops = [data.draw(st.integers(a + 1, o + 20)) for a, o in zip(starts, origin[:rank], strict=True)]
     box = base[tuple(slice(a, b) for a, b in zip(starts, stops, strict=True))]
-    direct = _chunk_io._box_part(box, chunk_shape)
-    parts = list(partition_index_transform(box, chunk_shape))
+    direct = _one_chunk_part(box, chunk_shape, None)
+    parts = planned_parts(box, chunk_shape)
     if len(parts) != 1:
         assert direct is None
         return
@@ -357,6 +364,6 @@ def test_a_box_in_one_chunk_is_the_one_part_the_partition_gives(chunk: list[int]
     target[direct.array_selection] = values[direct.cell_selection]
     expected_target[expected.array_selection] = values[expected.cell_selection]
     assert np.array_equal(target, expected_target)
-    assert _chunk_io._box_part(box[tuple(slice(None, None, -1) for _ in range(rank))], chunk_shape) is None
+    assert _one_chunk_part(box[tuple(slice(None, None, -1) for _ in range(rank))], chunk_shape, None) is None
     if rank > 1:
-        assert _chunk_io._box_part(box.T, chunk_shape) is None
+        assert _one_chunk_part(box.T, chunk_shape, None) is None

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._future import Future
-from ..index_space._output_map import CONSTANT, SINGLE
-from ..index_space._partition import ChunkPart as _ChunkPart
 from ..kvstore import UNKNOWN
 from ._part_copy import gather, scatter
 from ._scheduling import pull_workers, run_parts, shared_reads
@@ -58,14 +56,7 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     kvstore = _chunk_kvstore(driver, transaction)
     check_read_bytes(transform.domain.shape, driver.numpy_dtype.itemsize)
     target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
-    point = _point_part(transform, driver._chunk)
-    if point is None:
-        point = _box_part(transform, driver._chunk)
-    if point is not None:  # one element, or a plain box in one chunk: its part, directly
-        order: tuple[int, ...] = tuple(range(len(point.array_selection)))
-        partition: Iterator[ChunkPart] = iter((point,))
-    else:
-        order, partition = partition_in_storage_order(transform, driver._chunk)
+    order, partition = partition_in_storage_order(transform, driver._chunk)
     copy = _PartCopy(target, order)
     chunk_key = driver.chunk_key
     field_view = driver.field_view
@@ -104,49 +95,6 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
         # copies chunk after chunk, with no hand-off per chunk.
         return pull_workers(executor, executor.limit, parts, read_part, None, target)
     return run_parts(executor, list(parts), read_part, lambda: target)
-
-
-def _point_part(transform: IndexTransform, chunk: tuple[int, ...]) -> ChunkPart | None:
-    """The one part of a rank-0 view whose output maps are all constants (a single
-    element), computed without the partition machinery; None for any other view."""
-    if transform._domain._inclusive_min:
-        return None
-    grid = []
-    cell = []
-    for m, extent in zip(transform._output, chunk, strict=True):
-        if m._method != CONSTANT:
-            return None
-        g, c = divmod(m._offset, extent)
-        grid.append(g)
-        cell.append(c)
-    return _ChunkPart(tuple(grid), tuple(cell), ())
-
-
-def _box_part(transform: IndexTransform, chunk: tuple[int, ...]) -> ChunkPart | None:
-    """The one part of a plain box (each output dimension the same input dimension with
-    stride 1, as ``store[a:b, c:d]`` gives) that lies within one chunk, computed without
-    the partition machinery; None for any other view (the partition handles those)."""
-    domain = transform._domain
-    lower, upper = domain._inclusive_min, domain._exclusive_max
-    outputs = transform._output
-    if len(lower) != len(outputs):
-        return None
-    grid = []
-    cell = []
-    array = []
-    for k, (m, extent) in enumerate(zip(outputs, chunk, strict=True)):
-        if m._method != SINGLE or m._input_dimension != k or m._stride != 1:
-            return None
-        first = m._offset + lower[k]
-        last = m._offset + upper[k] - 1
-        g = first // extent
-        if last // extent != g or last < first:
-            return None
-        start = first - g * extent
-        grid.append(g)
-        cell.append(slice(start, start + last - first + 1, 1))
-        array.append(slice(0, last - first + 1))
-    return _ChunkPart(tuple(grid), tuple(cell), tuple(array))
 
 
 def _counted(partition: Iterator[ChunkPart]) -> tuple[Iterator[ChunkPart], int]:

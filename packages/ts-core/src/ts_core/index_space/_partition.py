@@ -113,6 +113,9 @@ def partition_index_transform(
     arrays, diagonals and broadcast dimensions are grouped by chunk with one vectorised sort.
     Use ``partition_in_storage_order`` to get slices for permutations too.
     """
+    part = _one_chunk_part(transform, chunk_shape, grid_origin)
+    if part is not None:
+        return iter((part,))
     plan = _plan(transform, chunk_shape, grid_origin)
     if plan is None:
         return iter(())
@@ -136,6 +139,9 @@ def partition_in_storage_order(
     (``.T``, ``transpose``) then partitions into plain slices like its untransposed box, and
     the copy between chunk and caller's array is one strided copy per chunk.
     """
+    part = _one_chunk_part(transform, chunk_shape, grid_origin)
+    if part is not None:
+        return tuple(range(len(part.array_selection))), iter((part,))
     plan = _plan(transform, chunk_shape, grid_origin)
     identity = tuple(range(transform.input_rank))
     if plan is None:
@@ -143,6 +149,50 @@ def partition_in_storage_order(
     if isinstance(plan, _Separable):
         return plan.order, plan.parts(input_order=False)
     return identity, _partition_general(transform, *plan)
+
+
+def _one_chunk_part(
+    transform: IndexTransform, chunk_shape: Sequence[int], grid_origin: Sequence[int] | None
+) -> ChunkPart | None:
+    """The one part of a view that lies in one chunk and whose output maps are constants or
+    stride-1 maps of the input dimensions in order (``store[i, j, k]``, ``store[a:b, c:d]``,
+    ``store[5, a:b]``), computed directly: the small reads and writes that make most calls
+    skip the planning below. None for any other view (the plan handles those, and raises
+    for bad arguments)."""
+    outputs = transform._output
+    if len(chunk_shape) != len(outputs):
+        return None
+    domain = transform._domain
+    lower, upper = domain._inclusive_min, domain._exclusive_max
+    grid = []
+    cell: list[Any] = []
+    array = []
+    k = 0  # the next input dimension
+    for j, m in enumerate(outputs):
+        extent = chunk_shape[j]
+        base = 0 if grid_origin is None else grid_origin[j]
+        if extent <= 0:
+            return None
+        if m._method == CONSTANT:
+            g, offset = divmod(m._offset - base, extent)
+            grid.append(g)
+            cell.append(offset)
+            continue
+        if m._method != SINGLE or m._stride != 1 or m._input_dimension != k or k >= len(lower):
+            return None
+        first = m._offset + lower[k] - base
+        last = m._offset + upper[k] - 1 - base
+        k += 1
+        g = first // extent
+        if last < first or last // extent != g:
+            return None
+        start = first - g * extent
+        grid.append(g)
+        cell.append(slice(start, start + last - first + 1, 1))
+        array.append(slice(0, last - first + 1))
+    if k != len(lower):
+        return None  # an input dimension no output follows (a broadcast)
+    return tuple.__new__(ChunkPart, (tuple(grid), tuple(cell), tuple(array)))
 
 
 def _plan(
