@@ -56,9 +56,9 @@ class UnalignedChunksWarning(UserWarning):
 def _write_grid(store: TensorStore) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The write chunk shape and grid origin of the array under ``store``, in the array's
     own (untransformed) coordinates; a dimension without chunking gets size 0."""
-    # ``schema.chunk_layout`` describes the stored array; the view's transform is applied
-    # by the callers below.
-    layout = store.schema.chunk_layout
+    # The driver's chunk layout describes the stored array (a view's own ``schema`` is
+    # already transformed); the view's transform is applied by the callers below.
+    layout = store._driver.schema.chunk_layout
     shape = layout.write_chunk.shape
     rank = store.transform.output_rank
     sizes = tuple(int(size) if size else 0 for size in shape) if shape is not None else (0,) * rank

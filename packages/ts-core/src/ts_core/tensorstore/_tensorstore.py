@@ -210,7 +210,17 @@ class TensorStore(Indexable):
 
     @property
     def schema(self) -> Any:
-        return self._driver.schema
+        """The driver's schema seen through this view: a transposed, translated, strided or
+        sliced view reports its own domain, chunk layout and units (as tensorstore's)."""
+        base = self._driver.schema
+        transform = self._transform_value
+        if transform is None or base.rank is None or transform == self._driver.base_transform:
+            return base
+        from ..schema._schema import transform_schema
+
+        viewed = transform_schema(base, transform)
+        viewed._domain = transform.domain  # the view's own bounds and implicitness
+        return viewed
 
     @property
     def chunk_layout(self) -> Any:

@@ -52,6 +52,18 @@ class CastDriver(Driver):
         return self._base.domain
 
     @property
+    def schema(self) -> Any:
+        """The base's schema with the new dtype; its fill value converted to it (as
+        tensorstore's cast keeps the base's chunk layout, codec and units)."""
+        from ..._dtype import dtype
+
+        schema = self._base.schema.copy()
+        schema._dtype = dtype(self._dtype)
+        if schema._fill_value is not None:
+            schema._fill_value = np.asarray(schema._fill_value).astype(self._dtype)
+        return schema
+
+    @property
     def base_transform(self) -> IndexTransform:
         return self._base_transform if self._base_transform is not None else self._base.base_transform
 
