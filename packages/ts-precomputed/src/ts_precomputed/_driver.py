@@ -70,6 +70,7 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
 
     id = "neuroglancer_precomputed"
     metadata_key = INFO_KEY
+    metadata_members = ("multiscale_metadata", "scale_metadata")
 
     # -- what a spec implies ------------------------------------------------------------------
     @classmethod
@@ -78,6 +79,13 @@ class PrecomputedDriver(KvsChunkedDriver[MultiscaleMetadata]):
         from ._spec_schema import precomputed_spec_schema
 
         return precomputed_spec_schema(json_value)
+
+    @classmethod
+    def normalize_spec_members(cls, json_value: dict[str, Any]) -> dict[str, Any]:
+        """The spec's ``multiscale_metadata`` and ``scale_metadata`` in canonical form."""
+        from ._spec_schema import normalize_spec_members
+
+        return normalize_spec_members(json_value)
 
     @classmethod
     def normalize_codec_json(cls, json_value: dict[str, Any]) -> dict[str, Any]:

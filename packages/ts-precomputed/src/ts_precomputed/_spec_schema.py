@@ -8,7 +8,7 @@ from typing import Any
 
 from ts_core.driver import check_spec_members
 
-__all__ = ["precomputed_spec_schema"]
+__all__ = ["normalize_spec_members", "precomputed_spec_schema"]
 
 
 def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
@@ -40,6 +40,10 @@ def precomputed_spec_schema(json_value: Mapping[str, Any]) -> Any:
     channels = multiscale.get("num_channels")
     if isinstance(channels, int) and not isinstance(channels, bool):
         upper[3], implicit_upper[3] = channels, False
+    if "voxel_offset" in scale and "size" not in scale:
+        from ts_core.errors import SpecError
+
+        raise SpecError("scale_metadata.voxel_offset", 'cannot be specified without "size"')
     if "size" in scale:
         size = integer_vector(scale["size"], "scale_metadata.size", 0)
         offset = integer_vector(scale.get("voxel_offset", [0, 0, 0]), "scale_metadata.voxel_offset", -(2**62 - 2))
@@ -114,3 +118,34 @@ def normalize_codec(json_value: Mapping[str, Any]) -> dict[str, Any]:
     if extra:
         raise SpecError("codec", "Object includes extra members: " + ", ".join(f'"{name}"' for name in extra))
     return dict(sorted(json_value.items()))
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _sorted(value[key]) for key in sorted(value)}
+    return value
+
+
+def normalize_spec_members(json_value: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec with ``multiscale_metadata`` and ``scale_metadata`` as tensorstore's
+    ``Spec.to_json`` writes them: members sorted, ``data_type`` moved out (it is the spec's
+    ``dtype``), an empty ``multiscale_metadata`` dropped, ``resolution`` as floats and
+    ``voxel_offset`` zeros when only ``size`` is given. Runs after validation."""
+    result = dict(json_value)
+    multiscale = result.get("multiscale_metadata")
+    if isinstance(multiscale, Mapping):
+        members = {key: value for key, value in multiscale.items() if key != "data_type"}
+        if members:
+            result["multiscale_metadata"] = _sorted(members)
+        else:
+            del result["multiscale_metadata"]
+    scale = result.get("scale_metadata")
+    if isinstance(scale, Mapping):
+        members = dict(scale)
+        resolution = members.get("resolution")
+        if isinstance(resolution, list):
+            members["resolution"] = [float(value) for value in resolution]
+        if "size" in members and "voxel_offset" not in members:
+            members["voxel_offset"] = [0, 0, 0]
+        result["scale_metadata"] = _sorted(members)
+    return result

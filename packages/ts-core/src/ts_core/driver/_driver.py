@@ -26,6 +26,10 @@ class Driver(abc.ABC):
     #: Registered driver id, e.g. ``"zarr"``.
     id: ClassVar[str]
 
+    #: Spec members holding stored metadata, which ``spec(minimal_spec=True)`` leaves out
+    #: (``metadata`` always is).
+    metadata_members: ClassVar[tuple[str, ...]] = ("metadata",)
+
     @property
     @abc.abstractmethod
     def numpy_dtype(self) -> np.dtype[Any]:

@@ -8,7 +8,9 @@ identity ``transform`` over it (upper bounds implicit: the array may be resized)
 driver's optional classmethods refine this: ``spec_schema`` (what its members imply: the
 domain becomes the transform, a rank without one the top-level ``rank``), ``spec_rank``
 (the rank the spec itself takes, if not the implied schema's) and
-``normalize_spec_metadata`` (``metadata`` in the driver's canonical form).
+``normalize_spec_metadata`` (``metadata`` in the driver's canonical form) and
+``normalize_spec_members`` (the whole spec JSON, for formats whose metadata members have
+other names).
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
         normalize_metadata = driver_hook(result, "normalize_spec_metadata")
         if normalize_metadata is not None:
             result["metadata"] = normalize_metadata(result)
+    normalize_members = driver_hook(result, "normalize_spec_members")
+    if normalize_members is not None:  # formats whose metadata has other member names
+        result = dict(normalize_members(result))
     if schema_json is None and implied is None and "rank" not in result \
             and "dtype" not in result and "transform" not in result:
         return dict(sorted(result.items()))

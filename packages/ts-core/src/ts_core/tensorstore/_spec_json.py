@@ -144,10 +144,10 @@ def bound_context_json(driver: Driver, spec_json: Mapping[str, Any] | None = Non
     return dict(sorted(bound.items()))
 
 
-def _without_metadata(json_value: dict[str, Any]) -> dict[str, Any]:
-    result = {name: value for name, value in json_value.items() if name != "metadata"}
+def _without_metadata(json_value: dict[str, Any], members: frozenset[str]) -> dict[str, Any]:
+    result = {name: value for name, value in json_value.items() if name not in members}
     if isinstance(result.get("base"), dict):
-        result["base"] = _without_metadata(result["base"])
+        result["base"] = _without_metadata(result["base"], members)
     return result
 
 
@@ -182,7 +182,8 @@ def apply_spec_options(json_value: dict[str, Any], driver: Driver, options: Mapp
         raise TypeError(f"spec() got unexpected keyword argument(s): {', '.join(unknown)}")
     result = dict(json_value)
     if options.get("minimal_spec") or options.get("minimal"):
-        result = _without_metadata(result)
+        members = frozenset(("metadata", *getattr(driver, "metadata_members", ())))
+        result = _without_metadata(result, members)
     if options.get("unbind_context"):
         result["context"] = bound_context_json(driver, json_value)
         result = _with_kvstore_members(result, driver)
