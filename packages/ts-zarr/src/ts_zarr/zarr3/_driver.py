@@ -273,7 +273,7 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
 
         def read_shard(group: tuple[tuple[int, ...], dict[Position, list[Any]]]) -> None:
             shard, members = group
-            if len(members) == 1:
+            if len(members) == 1 and self.chunk_cache.enabled:  # uncached: no digest needed
                 (position,) = members
                 stored, _ = self.read_stored_chunk(self._inner_key(shard, position), chunk_kvstore)
                 storages: Iterator[tuple[Position, np.ndarray[Any, Any] | None]] = iter([(position, stored)])
