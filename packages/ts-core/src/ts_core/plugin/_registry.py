@@ -196,15 +196,26 @@ class Registry:
 
     # -- validation ------------------------------------------------------------------
     def validator(self, record: PluginRecord) -> Any:
-        """A jsonschema validator for the record's schema (base schemas resolvable)."""
+        """A jsonschema validator for the record's schema (base schemas resolvable), whose
+        ``iter_errors``/``is_valid`` first run the schema compiled to Python, so a valid
+        value is accepted without jsonschema's walk (see ``_compiled_schema``)."""
+        validator = self._validators.get(id(record))
+        if validator is not None:
+            return validator
         with self._lock:
             validator = self._validators.get(id(record))
             if validator is None:
                 import jsonschema
+                from referencing.jsonschema import DRAFT202012
 
-                validator = jsonschema.Draft202012Validator(
-                    record.schema or {}, registry=self._references()
-                )
+                from ._compiled_schema import CompiledValidator, compile_check
+
+                schema = record.schema or {}
+                references = self._references()
+                plain = jsonschema.Draft202012Validator(schema, registry=references)
+                resolver = references.resolver_with_root(DRAFT202012.create_resource(schema))
+                check = compile_check(schema, resolver, frozenset(jsonschema.Draft202012Validator.VALIDATORS))
+                validator = CompiledValidator(plain, check)
                 self._validators[id(record)] = validator
             return validator
 
