@@ -79,6 +79,7 @@ def test_stored_values_are_durable_before_the_commit_refers_to_them(tmp_path: Pa
     store = _store(tmp_path)
     store["k"] = b"1"
     events: list[str] = []
+    written: list[bytes] = []
     base_driver = store.driver.base_kvstore.driver
     make_batch = base_driver.write_batch
 
@@ -89,6 +90,7 @@ def test_stored_values_are_durable_before_the_commit_refers_to_them(tmp_path: Pa
 
         def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> Any:
             events.append("data file")
+            written.append(key)
             return self.inner.write(key, value, if_equal)
 
         def finish(self) -> None:
@@ -111,9 +113,87 @@ def test_stored_values_are_durable_before_the_commit_refers_to_them(tmp_path: Pa
         batch.finish()
     finally:
         del base_driver.write_batch, base_driver.write
-    assert events[:3] == ["data file"] * 3
+    # The three values share one data file, as tensorstore's values of one commit do.
+    assert events[:2] == ["data file", "durable"]
     assert events.index("durable") < events.index("manifest")
     assert [store[f"v{i}"] for i in range(3)] == [bytes([i]) * 1000 for i in range(3)]
+    assert (tmp_path / written[0].decode()).stat().st_size == 3000
+    dumped = tensorstore.ocdbt.dump(tensorstore.KvStore.open(f"file://{tmp_path}/").result()).result()
+    assert dumped["versions"][-1]["generation_number"] == _latest_generation(tmp_path)
+
+
+def _data_files(path: Path) -> list[Path]:
+    return sorted((path / "d").iterdir())
+
+
+def test_a_bulk_array_write_packs_its_chunks_into_few_data_files_like_tensorstore(tmp_path: Path) -> None:
+    data = (np.arange(96**3, dtype=np.uint32) * 2654435761 % 65521).astype(np.uint16).reshape(96, 96, 96)
+    counts = {}
+    for name, library in (("ts", ts), ("tensorstore", tensorstore)):
+        spec = {"driver": "zarr3", "kvstore": {"driver": "ocdbt", "base": f"file://{tmp_path / name}/"}}
+        array = library.open(
+            spec, create=True, dtype="uint16", shape=[96, 96, 96],
+            chunk_layout=library.ChunkLayout(chunk_shape=[16, 16, 16]),
+        ).result()
+        before = len(_data_files(tmp_path / name))
+        array.write(data).result()
+        counts[name] = len(_data_files(tmp_path / name)) - before
+        # Each library reads what the other wrote.
+        other = tensorstore if library is ts else ts
+        np.testing.assert_array_equal(other.open(spec).result().read().result(), data)
+    assert counts["ts"] <= max(counts["tensorstore"], 2)  # 216 chunks: values, then nodes
+
+
+def test_data_files_are_written_when_they_reach_target_data_file_size(tmp_path: Path) -> None:
+    store = _store(tmp_path, target_data_file_size=2500)
+    store["first"] = b"1"
+    before = set(_data_files(tmp_path))
+    batch = store.driver.write_batch()
+    values = {f"k{index:02d}".encode(): bytes([index]) * 1000 for index in range(10)}
+    for key, value in values.items():
+        batch.write(key, value, None)
+    files = set(_data_files(tmp_path)) - before
+    assert len(files) == 3  # three full files are written while the batch fills
+    batch.finish()
+    new_files = set(_data_files(tmp_path)) - before
+    sizes = sorted(file.stat().st_size for file in new_files)
+    # Three files of three values, one of the last value, and the commit's B+tree node.
+    assert len(sizes) == 5
+    assert sizes.count(3000) == 3
+    assert 1000 in sizes
+    reader = tensorstore.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
+    assert {key: reader[key] for key in values} == values
+
+
+def test_keys_of_a_data_file_that_could_not_be_written_are_not_committed(tmp_path: Path) -> None:
+    store = _store(tmp_path, target_data_file_size=2000)
+    store["first"] = b"1"
+    batch = store.driver.write_batch()
+    base = store.driver.base_kvstore
+    original = type(base).write_blocking
+    calls = 0
+
+    def failing(self: Any, key: Any, value: Any, *args: Any) -> Any:
+        nonlocal calls
+        if isinstance(key, bytes) and key.startswith(b"d/") and value is not None:
+            calls += 1
+            if calls == 1:
+                raise OSError("disk full")
+        return original(self, key, value, *args)
+
+    type(base).write_blocking = failing
+    try:
+        batch.write(b"a", b"a" * 1000, None)
+        with pytest.raises(OSError, match="disk full"):
+            batch.write(b"b", b"b" * 1000, None)  # fills the first file: its write fails
+        batch.write(b"c", b"c" * 1000, None)
+        batch.write(b"small", b"s", None)
+        batch.finish()
+    finally:
+        type(base).write_blocking = original
+    reader = _store(tmp_path)
+    assert sorted(reader.list().result()) == [b"c", b"first", b"small"]
+    assert reader["c"] == b"c" * 1000
 
 
 def test_many_writers_and_intermediate_commits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

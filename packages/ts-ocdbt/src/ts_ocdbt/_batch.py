@@ -1,12 +1,15 @@
 """Group commit for bulk writes into an OCDBT database (the driver's ``write_batch``).
 
 An array driver writing many chunks hands them to one :class:`OcdbtWriteBatch` and reports
-the array write done only after ``finish``. Each value is stored as it comes (a large one
-in a data file of its own, through the base kvstore's own write batch, whose durability
-work is shared too) and only remembered; ``finish`` makes the data files durable and then
-commits every remembered key as one new version. So a bulk write costs one commit (or one
-per ``MAX_PENDING_KEYS`` keys) instead of one per chunk, and nothing refers to a data file
-before it is durable.
+the array write done only after ``finish``. Each value too large to be inline is appended
+to a data file the batch fills in memory, and its key remembered with the place it will
+have there; as tensorstore does, the values of one commit share data files (a file is
+written once it holds ``target_data_file_size`` bytes, or ``MAX_BUFFERED_VALUE_BYTES``,
+whichever is less, and the last one by ``finish``). ``finish`` writes the last file, makes
+them durable through the base kvstore's write batch (one durability barrier for them all)
+and then commits every remembered key as one new version. So a bulk write costs one commit
+(or one per ``MAX_PENDING_KEYS`` keys) and a few data files instead of one of each per
+chunk, and nothing refers to a data file before it is durable.
 
 A conditional write cannot wait for ``finish`` (its caller needs to know whether the
 condition held): it is committed at once, after the remembered keys if it writes one of
@@ -22,90 +25,163 @@ from typing import TYPE_CHECKING, Final
 from ts_core.kvstore import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, WriteBatch
 
 from ._io import value_generation
+from ._writer import data_file_contents, new_data_file_id
+from .format import DataFileId, IndirectDataReference
 
 if TYPE_CHECKING:
     from ._driver import NewValue, OcdbtDriver
 
-__all__ = ["MAX_PENDING_KEYS", "OcdbtWriteBatch"]
+__all__ = ["MAX_BUFFERED_VALUE_BYTES", "MAX_PENDING_KEYS", "OcdbtWriteBatch"]
 
 #: Keys a batch remembers before a writer commits them without waiting for ``finish``
 #: (bounds the memory and the size of one commit).
 MAX_PENDING_KEYS: Final = 4096
+#: Bytes of values a batch holds in memory at most before it writes them as a data file
+#: (tensorstore's ``target_data_file_size`` default, 2 GiB, would be too much to hold).
+MAX_BUFFERED_VALUE_BYTES: Final = 64 * 2**20
+
+
+class _DataFile:
+    """A data file being filled: its name and the values appended so far."""
+
+    __slots__ = ("file_id", "parts", "size")
+
+    def __init__(self, file_id: DataFileId) -> None:
+        self.file_id = file_id
+        self.parts: list[bytes] = []
+        self.size = 0
 
 
 class OcdbtWriteBatch(WriteBatch):
     """Unconditional writes committed together by ``finish`` (see the module docstring).
 
     A write returns the generation its key will have: that of its inline bytes, or of the
-    data file place its value was just stored at. Writers run concurrently; a commit waits
-    for the writers storing values at that moment, and holds back new ones until the
-    base's batch has made those values durable.
+    place in a data file its value was given. Writers run concurrently; a commit waits for
+    the writers writing a full data file at that moment, and holds back new ones until the
+    base's batch has made the data files durable.
     """
 
     def __init__(self, driver: OcdbtDriver) -> None:
         super().__init__(driver)
         self._ocdbt = driver
         self._state = threading.Condition(threading.Lock())
-        self._storing = 0  # writers storing a value through ``_base_batch``
+        self._writing = 0  # writers writing a full data file through ``_base_batch``
         self._committing = False
         self._base_batch = driver.base_kvstore.driver.write_batch()
         self._pending: dict[bytes, NewValue] = {}
+        options = driver.writer_options
+        self._prefix = options.prefixes.value
+        target = options.target_data_file_size
+        self._file_size = min(target, MAX_BUFFERED_VALUE_BYTES) if target else MAX_BUFFERED_VALUE_BYTES
+        self._file: _DataFile | None = None
+        #: Data files whose write failed: keys whose values they were to hold are not committed.
+        self._failed: set[bytes] = set()
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
         driver = self._ocdbt
         driver.check_writable()
-        if if_equal not in (None, UNKNOWN) or driver.write_config() is None:
+        config = driver.write_config()
+        if if_equal not in (None, UNKNOWN) or config is None:
             with self._state:
                 remembered = key in self._pending
             if remembered:
                 self._commit_pending()
             return driver.write_now(key, value, if_equal)
+        data = None if value is None else bytes(value)
+        stored: NewValue = data
+        full: _DataFile | None = None
         with self._state:
             while self._committing:
                 self._state.wait()
-            self._storing += 1
-            base_batch = self._base_batch
-        try:
-            stored = driver.store_value(value, base_batch)
-        finally:
-            with self._state:
-                self._storing -= 1
-                self._state.notify_all()
-        with self._state:
+            if data is not None and len(data) > config.max_inline_value_bytes:
+                stored, full = self._append(data)
             self._pending[key] = stored
-            full = len(self._pending) >= MAX_PENDING_KEYS
-        if full:
+            many = len(self._pending) >= MAX_PENDING_KEYS
+            base_batch = self._base_batch
+            if full is not None:
+                self._writing += 1
+        if full is not None:
+            try:
+                self._write_file(full, base_batch)
+            finally:
+                with self._state:
+                    self._writing -= 1
+                    self._state.notify_all()
+        if many:
             self._commit_pending(MAX_PENDING_KEYS)
         generation = NO_VALUE if stored is None else value_generation(stored)
         return TimestampedStorageGeneration(generation, time.time())
 
+    def _append(self, value: bytes) -> tuple[IndirectDataReference, _DataFile | None]:
+        """(With the state lock held.) Where ``value`` goes in the data file being filled,
+        and that file if it is now full (no longer being filled: the caller writes it)."""
+        file = self._file
+        if file is None:
+            file = self._file = _DataFile(new_data_file_id(self._prefix))
+        reference = IndirectDataReference(file.file_id, file.size, len(value))
+        file.parts.append(value)
+        file.size += len(value)
+        if file.size < self._file_size:
+            return reference, None
+        self._file = None
+        return reference, file
+
+    def _write_file(self, file: _DataFile, base_batch: WriteBatch) -> None:
+        """Write a data file into the base's ``base_batch`` (made durable by its ``finish``)."""
+        path = file.file_id.full_path
+        base = self._ocdbt.base_kvstore
+        try:
+            base.write_blocking(path, data_file_contents(file.parts, file.size), None, base_batch)
+        except BaseException:
+            with self._state:
+                self._failed.add(path)
+            raise
+
     def _commit_pending(self, minimum: int = 0) -> None:
-        """Make the stored values durable, then commit the remembered keys (one version);
-        nothing if fewer than ``minimum`` keys are remembered by then."""
+        """Write the data file being filled, make the data files durable, then commit the
+        remembered keys (one version); nothing if fewer than ``minimum`` keys are
+        remembered by then. Keys whose data file could not be written are left out (the
+        error is raised after the others are committed)."""
         with self._state:
             while self._committing:
                 self._state.wait()
             if len(self._pending) < minimum:
                 return  # another writer committed them meanwhile
             self._committing = True
-            while self._storing:
+            while self._writing:
                 self._state.wait()
             pending, self._pending = self._pending, {}
+            last, self._file = self._file, None
             base_batch = self._base_batch
             self._base_batch = self._ocdbt.base_kvstore.driver.write_batch()
+        error: BaseException | None = None
         try:
+            if last is not None:
+                try:
+                    self._write_file(last, base_batch)
+                except Exception as failure:
+                    error = failure
             base_batch.finish()
+            with self._state:
+                failed, self._failed = self._failed, set()
+            if failed:
+                pending = {
+                    key: value for key, value in pending.items()
+                    if not (isinstance(value, IndirectDataReference) and value.file_id.full_path in failed)
+                }
             if pending:
                 self._ocdbt.commit_values(pending)
         finally:
             with self._state:
                 self._committing = False
                 self._state.notify_all()
+        if error is not None:
+            raise error
 
     def finish(self) -> None:
         self._commit_pending()
 
     def writers(self, key_prefix: bytes, cores: int) -> int:
-        # The writers store values through the base's batch: as many as keep it busy.
-        base = self._ocdbt.base_kvstore
-        return self._base_batch.writers(base.path.encode("utf-8"), cores)
+        # The writers encode values and mostly append them to memory: one per core, and
+        # one more to cover the one writing a full data file.
+        return cores + 1

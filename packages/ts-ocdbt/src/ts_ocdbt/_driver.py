@@ -201,6 +201,11 @@ class OcdbtDriver(KvStoreDriver):
         return self._base
 
     @property
+    def writer_options(self) -> WriterOptions:
+        """Where new data files go and how large they grow (from the spec)."""
+        return self._writer_options
+
+    @property
     def executor(self) -> Executor:
         """A pool of this driver's own: its operations wait for reads and writes of the base,
         which run on the base's pool, so sharing that pool could leave no thread to run them."""

@@ -37,6 +37,7 @@ from ._data_files import (
     DEFAULT_TARGET_DATA_FILE_SIZE,
     DataFilePrefixes,
     DataFileWriter,
+    data_file_contents,
     new_data_file_id,
     write_value_file,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "Write",
     "WriterOptions",
     "commit",
+    "data_file_contents",
     "leaf_range",
     "manifest_files",
     "new_data_file_id",

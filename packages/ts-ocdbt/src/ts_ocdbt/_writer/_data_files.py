@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_TARGET_DATA_FILE_SIZE",
     "DataFilePrefixes",
     "DataFileWriter",
+    "data_file_contents",
     "new_data_file_id",
     "write_value_file",
 ]
@@ -124,12 +125,16 @@ class DataFileWriter:
         self._buffers = {}
 
     def _write(self, buffer: _Buffer) -> None:
-        parts = buffer.parts
-        parts.extend(_padding(buffer.size))
-        data = parts[0] if len(parts) == 1 else b"".join(parts)
         path = buffer.file_id.full_path
-        self._store(path, data)
+        self._store(path, data_file_contents(buffer.parts, buffer.size))
         self.written.append(path)
+
+
+def data_file_contents(parts: list[bytes], size: int) -> bytes:
+    """The bytes of a data file holding ``parts`` (``size`` bytes in all) one after the
+    other, padded as tensorstore pads them; ``parts`` is consumed."""
+    parts.extend(_padding(size))
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def _padding(size: int) -> list[bytes]:
