@@ -130,3 +130,34 @@ def test_every_numcodecs_codec_is_accepted() -> None:
         assert parse_metadata(metadata(compressor=config)).compressor is not None
     parsed = parse_metadata(metadata(filters=[{"id": "delta", "dtype": "<u2"}]))
     assert len(parsed.filters) == 1
+
+
+def test_checked_codecs_are_told_apart_and_handed_out_fresh() -> None:
+    """A codec configuration checked once is not checked again, but ``1``, ``1.0`` and
+    ``True`` stay different values, and each parse gets its own dict and codec."""
+    first = parse_metadata(metadata(compressor={"id": "zstd", "level": 1}))
+    first.compressor_json["level"] = 99  # a caller editing its copy changes nothing shared
+    again = parse_metadata(metadata(compressor={"id": "zstd", "level": 1}))
+    assert again.compressor_json == {"id": "zstd", "level": 1}
+    assert again.compressor is not first.compressor
+    assert parse_metadata(metadata(compressor={"id": "zstd", "level": 1.0})).compressor_json == {"id": "zstd", "level": 1}
+    with pytest.raises(ValueError, match=r"^metadata\.compressor\.level: expected integer, but received: true"):
+        parse_metadata(metadata(compressor={"id": "zstd", "level": True}))
+    with pytest.raises(ValueError, match=r"^metadata\.compressor\.level"):
+        parse_metadata(metadata(compressor={"id": "zstd", "level": "1"}))
+    filters = parse_metadata(metadata(filters=[{"id": "delta", "dtype": "<u2"}])).filters_json
+    filters[0]["dtype"] = "<u4"
+    assert parse_metadata(metadata(filters=[{"id": "delta", "dtype": "<u2"}])).filters_json == [{"id": "delta", "dtype": "<u2"}]
+
+
+def test_parsed_dtypes_are_shared_only_when_immutable() -> None:
+    from ts_zarr._dtype import parse_dtype
+
+    assert parse_dtype("<u2") is parse_dtype("<u2")
+    structured = [["a", "<u2"], ["b", "<f4", [2]]]
+    parsed = parse_dtype(structured)
+    assert parsed is not parse_dtype(structured)
+    with pytest.raises(ValueError, match=r"^metadata\.dtype: unsupported zarr dtype"):
+        parse_dtype("<u3")
+    with pytest.raises(ValueError, match=r"^metadata\.dtype: unsupported zarr dtype"):
+        parse_dtype("<u3")  # errors are never remembered as results

@@ -94,8 +94,25 @@ def _parse_typestr(value: Any, json_path: str) -> tuple[np.dtype[Any], tuple[int
     return numpy_dtype, ()
 
 
+#: Plain dtypes already parsed, by their typestr: a ``ZarrDType`` of a string is immutable
+#: (frozen, numpy dtypes, a str ``json``), so every array of that dtype can share it.
+_PARSED_TYPESTRS_SIZE = 256
+_parsed_typestrs: dict[str, ZarrDType] = {}
+
+
 def parse_dtype(value: Any, json_path: str = "metadata.dtype") -> ZarrDType:
     """Parse and validate a zarr v2 dtype JSON value."""
+    if type(value) is str:
+        parsed = _parsed_typestrs.get(value)
+        if parsed is None:
+            parsed = _parse_dtype(value, json_path)
+            if len(_parsed_typestrs) < _PARSED_TYPESTRS_SIZE:
+                _parsed_typestrs[value] = parsed
+        return parsed
+    return _parse_dtype(value, json_path)
+
+
+def _parse_dtype(value: Any, json_path: str) -> ZarrDType:
     if isinstance(value, list):
         if not value:
             raise SpecError(json_path, "a structured dtype needs at least one field")

@@ -16,7 +16,7 @@ import attrs
 import numpy as np
 
 from ts_core.errors import SpecError, describe
-from ts_core.schema import check_chunk_bytes
+from ts_core.schema import check_chunk_bytes, validate_json
 
 from ._codecs import Codec, get_codec
 from ._dtype import ZarrDType, parse_dtype
@@ -93,6 +93,12 @@ class ZarrMetadata:
 
 
 def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
+    if type(value) is list:
+        for item in value:
+            if type(item) is not int or not minimum <= item <= _MAX_INDEX:
+                break
+        else:  # the common case: plain ints in range
+            return tuple(value)
     if not isinstance(value, list):
         raise SpecError(json_path, f"expected array, but received: {describe(value)}")
     result = []
@@ -110,16 +116,42 @@ def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
 _CODEC_SCHEMA = {"$ref": "urn:ts:driver:zarr#/$defs/codec"}
 
 
+#: Normalised configurations of codec JSON already checked against ``_CODEC_SCHEMA``, by
+#: a key that tells ``1``, ``1.0`` and ``True`` apart: the same compressor is parsed on
+#: every open, and its check is a pure function of the JSON. Only flat configurations
+#: (scalar parameters) are kept, as tuples; each parse gets a new dict and a new codec.
+_CHECKED_CODECS_SIZE = 256
+_checked_codecs: dict[tuple[tuple[str, type, Any], ...], tuple[tuple[str, Any], ...]] = {}
+_SCALAR_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat_codec_key(value: Mapping[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
+    key = []
+    for name, item in value.items():
+        kind = type(item)
+        if kind not in _SCALAR_TYPES or type(name) is not str:
+            return None
+        key.append((name, kind, item))
+    key.sort(key=lambda entry: entry[0])
+    return tuple(key)
+
+
 def _parse_codec(value: Any, json_path: str) -> tuple[Codec, Any]:
     """The codec and its JSON (integral numbers such as ``1.0`` made ints, as tensorstore does)."""
-    from ts_core.schema import validate_json
-
     if not isinstance(value, Mapping) or not isinstance(value.get("id"), str):
         raise SpecError(json_path, f'expected an object with a string "id", but received: {describe(value)}')
-    validate_json(value, _CODEC_SCHEMA, json_path)
-    config = {
-        key: int(item) if isinstance(item, float) and item.is_integer() else item for key, item in value.items()
-    }
+    key = _flat_codec_key(value)
+    checked = _checked_codecs.get(key) if key is not None else None
+    if checked is None:
+        validate_json(value, _CODEC_SCHEMA, json_path)
+        checked = tuple(
+            (name, int(item) if isinstance(item, float) and item.is_integer() else item) for name, item in value.items()
+        )
+        if key is not None:
+            if len(_checked_codecs) >= _CHECKED_CODECS_SIZE:
+                _checked_codecs.clear()
+            _checked_codecs[key] = checked
+    config = dict(checked)
     return get_codec(config, json_path), config
 
 
@@ -197,6 +229,18 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> ZarrMetadata:
     )
 
 
+_INTEGER_RANGES: dict[np.dtype[Any], tuple[int, int]] = {}
+
+
+def _integer_range(numpy_dtype: np.dtype[Any]) -> tuple[int, int]:
+    """``np.iinfo``'s bounds, computed once per dtype (iinfo is slow to build)."""
+    bounds = _INTEGER_RANGES.get(numpy_dtype)
+    if bounds is None:
+        info = np.iinfo(numpy_dtype)
+        bounds = _INTEGER_RANGES[numpy_dtype] = (int(info.min), int(info.max))
+    return bounds
+
+
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -212,8 +256,8 @@ def _decode_scalar(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> An
                 value = int(value)
             else:
                 raise SpecError(json_path, f"expected integer, but received: {describe(value)}")
-        info = np.iinfo(numpy_dtype)
-        if not info.min <= value <= info.max:
+        low, high = _integer_range(numpy_dtype)
+        if not low <= value <= high:
             raise SpecError(json_path, f"{value} is out of range for {numpy_dtype.name}")
         return value
     if kind == "f" or numpy_dtype.name == "bfloat16":

@@ -33,6 +33,9 @@ def _refuse_constant(token: str) -> Any:
     raise ValueError(f"{token} is not valid JSON (a non-finite number must be a string such as \"{token}\")")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
 def load_metadata_json(data: bytes) -> Any:
     """Decode a stored JSON metadata object; invalid JSON is a SpecError, not a traceback.
 
@@ -40,6 +43,8 @@ def load_metadata_json(data: bytes) -> Any:
     does not): they are refused too, since such metadata could not be written back.
     """
     try:
+        if type(data) is bytes:  # json.loads' own steps, with one decoder for every call
+            return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
         return json.loads(data, parse_constant=_refuse_constant)
     except ValueError as exc:
         raise SpecError("", f"invalid JSON: {exc}") from None
