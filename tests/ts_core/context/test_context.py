@@ -125,3 +125,30 @@ def test_resource_identifiers_parse_the_same_every_time() -> None:
             parse_resource_identifier("Cache Pool")
         with pytest.raises(ValueError, match="expected a context resource identifier"):
             parse_resource_identifier(3)
+
+
+def test_immutable_defaults_are_shared_but_resources_stay_per_context() -> None:
+    """Default contexts share the live objects of immutable defaults (no new objects per
+    open), while each keeps its own handles and its own cache pool."""
+    first, second = ts.Context(), ts.Context()
+    for kind in ("file_io_sync", "file_io_retries", "data_copy_concurrency"):
+        assert first[kind].value is second[kind].value
+        assert first[kind] is not second[kind]
+        assert first[kind].to_json() == second[kind].to_json()
+    assert first["cache_pool"].value is not second["cache_pool"].value
+    assert first["file_io_locking"].value is not second["file_io_locking"].value  # a dict each
+    configured = ts.Context({"file_io_retries": {"max_retries": 2}, "file_io_sync": False})
+    assert configured["file_io_retries"].value.max_retries == 2
+    assert configured["file_io_sync"].value is False
+    assert first["file_io_retries"].value.max_retries == 0
+
+
+def test_a_resolved_reference_is_still_checked_against_the_kind() -> None:
+    context = ts.Context()
+    assert context.resource("cache_pool", "cache_pool") is context.resource("cache_pool")
+    with pytest.raises(ValueError, match='data_copy_concurrency: expected a reference to a "data_copy_concurrency"'):
+        context.resource("data_copy_concurrency", "cache_pool", "data_copy_concurrency")
+    named = ts.Context({"cache_pool#big": {"total_bytes_limit": 5}})
+    assert named.resource("cache_pool", "cache_pool#big").total_bytes_limit == 5
+    with pytest.raises(ValueError, match="expected a reference"):
+        named.resource("cache_pool_x", "cache_pool#big")

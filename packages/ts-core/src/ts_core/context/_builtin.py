@@ -60,6 +60,7 @@ class _ConcurrencyProvider(ContextResourceProvider):
     default contexts does not multiply threads."""
 
     name = "ts"
+    shared_default = True
 
     @classmethod
     def shared_limit(cls) -> int:
@@ -98,6 +99,7 @@ class FileIoSync(ContextResourceProvider):
 
     default_spec = True
     config_only = True
+    shared_default = True
 
     @classmethod
     def create(cls, spec: Any, context: Context) -> bool:
@@ -164,6 +166,7 @@ class FileIoRetries(ContextResourceProvider):
     "max_delay": "32s"}`` by default: no retries, as in tensorstore)."""
 
     config_only = True
+    shared_default = True  # a frozen policy
 
     @classmethod
     def create(cls, spec: Any, context: Context) -> FileIoRetryPolicy:

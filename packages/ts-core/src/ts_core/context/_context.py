@@ -182,9 +182,15 @@ class Context:
 
     def resource(self, kind: str, reference: Any = None, json_path: str | None = None) -> Any:
         """The live resource of ``kind`` for a driver's ``reference`` (str, inline JSON or None)."""
-        path = json_path or kind
         if reference is None:
             reference = kind
+        if type(reference) is str:
+            handle = self._resources.get(reference)  # resolved by this layer before
+            if handle is not None and reference.startswith(kind) and (
+                len(reference) == len(kind) or reference[len(kind)] == "#"
+            ):
+                return handle.value
+        path = json_path or kind
         if isinstance(reference, str):
             ref_kind, _ = parse_resource_identifier(reference, path)
             if ref_kind != kind:
@@ -243,14 +249,30 @@ for _cls, _name in ((ContextSpec, "Spec"), (ResourceHandle, "Resource")):
 Context.__module__ = "ts_core"
 
 
+#: Resource kind -> (registry, provider, live default resource) of each provider whose
+#: default is shared (``shared_default``).
+_shared_defaults: dict[str, tuple[Any, Any, Any]] = {}
+
+
 def _create(kind: str, spec_json: Any, context: Context, json_path: str, identifier: str | None = None) -> ResourceHandle:
+    if spec_json is None:
+        shared = _shared_defaults.get(kind)
+        if shared is not None and shared[0] is _get_registry():  # not a registry rebuilt since
+            return ResourceHandle(identifier or kind, shared[1].default_spec, shared[2])
     provider = _provider_record(kind, json_path).load()
     if spec_json is None:
         spec_json = provider.default_spec
+        if getattr(provider, "shared_default", False):
+            value = _create_value(provider, spec_json, context, json_path)
+            _shared_defaults[kind] = (_get_registry(), provider, value)
+            return ResourceHandle(identifier or kind, spec_json, value)
+    return ResourceHandle(identifier or kind, spec_json, _create_value(provider, spec_json, context, json_path))
+
+
+def _create_value(provider: Any, spec_json: Any, context: Context, json_path: str) -> Any:
     try:
-        value = provider.create(spec_json, context)
+        return provider.create(spec_json, context)
     except SpecError:
         raise
     except (TypeError, ValueError) as exc:
         raise SpecError(json_path, str(exc)) from exc
-    return ResourceHandle(identifier or kind, spec_json, value)

@@ -25,6 +25,12 @@ class ContextResourceProvider(abc.ABC):
     #: spells out its resources writes it inline rather than under ``context``.
     config_only: ClassVar[bool] = False
 
+    #: Whether the live resource made from ``default_spec`` is immutable (or already one
+    #: process-wide object, like the "shared" thread pools), so every context that uses the
+    #: default shares one instead of making its own: a default ``ts.open`` then creates
+    #: no new objects for it.
+    shared_default: ClassVar[bool] = False
+
     @classmethod
     @abc.abstractmethod
     def create(cls, spec: Any, context: Context) -> Any:
