@@ -39,7 +39,14 @@ _OPTION_NAMES = (
     "kvstore",
 )
 
+_OPTION_NAME_SET = frozenset(_OPTION_NAMES)
+
 _RECHECK_OPTIONS = ("recheck_cached_metadata", "recheck_cached_data", "recheck_cached")
+
+#: Keyword options that are schema constraints (checked by ``_normalize_schema_options``).
+_SCHEMA_OPTIONS = frozenset(
+    {"rank", "dtype", "domain", "shape", "chunk_layout", "codec", "fill_value", "dimension_units", "schema", "kvstore"}
+)
 
 
 def check_recheck_option(value: Any, name: str) -> bool | str | float:
@@ -58,7 +65,10 @@ def open_mode_override(open_mode: Any, flags: dict[str, Any]) -> OpenMode | None
     As in tensorstore, ``open_mode`` and the flags given as True are combined, and a
     non-empty result *replaces* the spec's open mode (False flags change nothing).
     """
-    if open_mode is not None and not is_open_mode(open_mode):
+    if open_mode is None:  # the common case: only keyword flags
+        chosen = {name: True for name, value in flags.items() if value is not None and as_flag(value, name)}
+        return OpenMode(**chosen) if chosen else None
+    if not is_open_mode(open_mode):
         raise TypeError(f"Invalid open_mode: expected ts.OpenMode, but received {type(open_mode).__name__}")
     combined = OpenMode()
     for name in OPEN_MODE_FLAGS:
@@ -175,18 +185,23 @@ def open(
 
     With ``batch``, an open that reads stored metadata waits for the batch's submission.
     """
-    unknown = sorted(set(options) - set(_OPTION_NAMES))
-    if unknown:
+    if not _OPTION_NAME_SET.issuperset(options):
+        unknown = sorted(set(options) - _OPTION_NAME_SET)
         raise TypeError(f"open() got unexpected keyword argument(s): {', '.join(unknown)}")
-    _check_types(context, transaction, batch)
+    if context is not None or transaction is not None or batch is not None:
+        _check_types(context, transaction, batch)
     read = None if read is None else as_flag(read, "read")
     write = None if write is None else as_flag(write, "write")
-    mode = open_mode_override(options.pop("open_mode", None), {name: options.pop(name, None) for name in OPEN_MODE_FLAGS})
-    _normalize_schema_options(options)
-    for name in _RECHECK_OPTIONS:  # recheck_cached last: it wins over the other two
-        value = options.pop(name, None)
-        if value is not None:
-            options[name] = check_recheck_option(value, name)
+    mode = open_mode_override(
+        options.pop("open_mode", None), {name: options.pop(name) for name in OPEN_MODE_FLAGS if name in options}
+    )
+    if options:
+        if not _SCHEMA_OPTIONS.isdisjoint(options):
+            _normalize_schema_options(options)
+        for name in _RECHECK_OPTIONS:  # recheck_cached last: it wins over the other two
+            value = options.pop(name, None)
+            if value is not None:
+                options[name] = check_recheck_option(value, name)
     json_value = parse_spec_json(spec)
     bound = _bound_context(spec, json_value)
     if bound is not None:  # as in tensorstore, a spec's bound resources win over ``context``
@@ -195,7 +210,8 @@ def open(
         for name in OPEN_MODE_FLAGS:
             json_value.pop(name, None)
         json_value.update(mode.to_json())
-    _check_against_spec(json_value, options)
+    if options:
+        _check_against_spec(json_value, options)
     if any(value is not None for value in options.values()):
         json_value = parse_spec_json(apply_open_options(json_value, options))
     # else only open-mode flags, which cannot make a valid spec invalid: no second validation.

@@ -33,6 +33,8 @@ _JSON_TYPE_NAMES = {
 _VALID_CACHE_SIZE = 4096
 _valid_cache: dict[tuple[int, str], None] = {}
 
+_canonical = json.JSONEncoder(sort_keys=True).encode
+
 _CATCH_ALL_VALIDATORS = frozenset({"unevaluatedProperties", "additionalProperties"})
 
 
@@ -134,17 +136,19 @@ def validate_against(record: PluginRecord, value: Any, prefix: str) -> None:
     """Raise SpecError for the most relevant schema violation of ``value``, if any."""
     if record.schema is None:
         return
-    from jsonschema.exceptions import best_match
-
     from .plugin import get_registry
 
+    validator = get_registry().validator(record)
+    if validator.accepts(value):  # the schema compiled to Python found it valid
+        return
+    from jsonschema.exceptions import best_match
+
     try:
-        cache_key = (id(record), json.dumps(value, sort_keys=True))
+        cache_key = (id(record), _canonical(value))
     except (TypeError, ValueError):
         cache_key = None  # not JSON (e.g. a numpy scalar): validate without caching
     if cache_key is not None and cache_key in _valid_cache:
         return
-    validator = get_registry().validator(record)
     errors = list(validator.iter_errors(value))
     if not errors:
         if cache_key is not None:

@@ -90,11 +90,13 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
     @classmethod
     def check_metadata(cls, metadata: ZarrMetadata, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
         _refuse_dimension_units(schema)
-        # No filters may be spelled [] or null.
-        check_metadata_members(
-            metadata.to_json(), spec_members.get("metadata"),
-            lambda member, wanted: None if member == "filters" and wanted == [] else wanted,
-        )
+        wanted_members = spec_members.get("metadata")
+        if wanted_members:
+            # No filters may be spelled [] or null.
+            check_metadata_members(
+                metadata.to_json(), wanted_members,
+                lambda member, wanted: None if member == "filters" and wanted == [] else wanted,
+            )
         field = metadata.dtype.field(spec_members.get("field"), "field")
         wanted_dtype = schema.numpy_dtype
         if wanted_dtype is not None and wanted_dtype != field.numpy_dtype.newbyteorder("="):

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import SpecError
 from ..kvstore import NO_VALUE, UNKNOWN, KvStore, KvStoreSpec, prefix_range
+from ..kvstore._kvstore import _open_now as _open_kvstore
+from ._constraints import constraints_from_spec
 from ._storage_call import storage_call
 
 if TYPE_CHECKING:
@@ -62,14 +64,15 @@ def parse_stored(cls: type[KvsChunkedDriver[Any]], data: bytes, kvstore: KvStore
 #: with the spec (``validate_spec_json``), so reopening it need not parse it again. Handed
 #: out as copies (a KvStoreSpec's path can be set).
 _KVSTORE_SPECS_SIZE = 1024
+_canonical = json.JSONEncoder(sort_keys=True).encode
 _kvstore_specs: dict[str, KvStoreSpec] = {}
 
 
 def _kvstore_spec(json_value: Any) -> KvStoreSpec:
-    from ..plugin import get_registry
+    from ..plugin import get_registry  # the plugin layer sits above this one
 
     try:
-        key = json.dumps(json_value, sort_keys=True)
+        key = _canonical(json_value)
     except (TypeError, ValueError):
         return KvStoreSpec(json_value)
     cached = _kvstore_specs.get(key)
@@ -88,8 +91,6 @@ def open_from_spec(
     cls: type[KvsChunkedDriver[Any]], json_value: dict[str, Any], *, context: Context, options: OpenOptions, transaction: Any
 ) -> KvsChunkedDriver[Any]:
     """Open the kvstore a spec names, gather its constraints, then ``open_driver``."""
-    from ._constraints import constraints_from_spec
-
     if "kvstore" not in json_value:
         raise ValueError(f'kvstore: the "{cls.id}" driver needs a "kvstore" member')
     kvstore_spec = _kvstore_spec(json_value["kvstore"])
@@ -97,7 +98,8 @@ def open_from_spec(
         kvstore_spec = kvstore_spec / json_value["path"]
     if kvstore_spec.path and not kvstore_spec.path.endswith("/"):
         kvstore_spec = kvstore_spec + "/"
-    kvstore = KvStore.open(kvstore_spec, context=context, transaction=transaction).result()
+    # What ``KvStore.open(...).result()`` does, without a Future: the spec is parsed already.
+    kvstore = _open_kvstore(kvstore_spec, context, transaction)
     members = {k: v for k, v in json_value.items() if k not in GENERIC_MEMBERS}
     schema = constraints_from_spec(json_value)
     return cls.open_driver(kvstore, members, schema, context, options)
@@ -124,7 +126,6 @@ def open_array(
     if options.delete_existing:
         kvstore.delete_range(prefix_range(b"")).result()
     metadata = None
-    where = _where(kvstore)
     if options.assume_metadata:
         metadata = cls.metadata_for_create(spec_members, schema)
     else:
@@ -132,14 +133,14 @@ def open_array(
         if stored.state == "value":
             if not options.open:
                 raise ValueError(
-                    f"cannot create: an array already exists at {where!r} "
+                    f"cannot create: an array already exists at {_where(kvstore)!r} "
                     f"({cls.metadata_key} is present); pass open=True to open it"
                 )
             metadata = parse_stored(cls, stored.value, kvstore)
             cls.check_metadata(metadata, spec_members, schema)
         elif not options.create:
             raise ValueError(
-                f"cannot open: no array at {where!r} ({cls.metadata_key} is missing); pass create=True to create one"
+                f"cannot open: no array at {_where(kvstore)!r} ({cls.metadata_key} is missing); pass create=True to create one"
             )
         else:
             wanted = cls.metadata_for_create(spec_members, schema)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._validation import SpecError, describe, json_copy, json_path, validate_against
+from ..context import Context
+from ..kvstore import KvStoreSpec
 from ._driver import Driver
 from ._open_options import OpenOptions
 
 if TYPE_CHECKING:
-    from ..context import Context
     from ..index_space import IndexTransform
     from ..kvstore import Transaction
     from ..plugin import PluginRecord
@@ -47,6 +48,10 @@ PASSED_TO_BASE = (*OPEN_MODE_MEMBERS, "recheck_cached_data", "recheck_cached_met
 #: the JSON and the registered schemas. Values are copied in and out (callers edit theirs).
 _VALIDATED_SPECS_SIZE = 1024
 _validated_specs: dict[str, tuple[PluginRecord, dict[str, Any]]] = {}
+
+
+#: Canonical JSON text of a spec (sorted keys): the key of the caches of parsed specs.
+_canonical = json.JSONEncoder(sort_keys=True).encode
 
 
 def _driver_record(driver: Any, path: str) -> PluginRecord:
@@ -86,8 +91,6 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
     ``json_path_prefix`` (``"base"`` for an adapter's base). A nested ``kvstore`` is
     validated too and normalised to JSON (a URL becomes an object).
     """
-    from ..kvstore import KvStoreSpec
-
     if isinstance(value, str):
         value = _from_url(value, json_path_prefix)
     elif isinstance(value, KvStoreSpec):  # a ts.KvStore.Spec opens with auto-detection
@@ -96,7 +99,7 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
         raise SpecError(json_path_prefix, f"expected a spec object or URL string, but received: {describe(value)}")
     value = _kvstore_as_auto(value)
     try:
-        cache_key: str | None = json_path_prefix + json.dumps(value, sort_keys=True)
+        cache_key: str | None = json_path_prefix + _canonical(value)
     except (TypeError, ValueError):
         cache_key = None  # not plain JSON (say, a numpy scalar): validate without caching
     if cache_key is not None:
@@ -185,8 +188,7 @@ def open_driver(
     read, write
         The access the caller asks for; at least one must be true.
     """
-    from ..context import Context
-    from ..plugin import get_registry
+    from ..plugin import get_registry  # the plugin layer sits above this one
 
     record = get_registry().get("driver", json_value["driver"])
     driver_class = record.load()
