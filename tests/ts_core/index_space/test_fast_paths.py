@@ -8,11 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ts_core.index_space as my
-from ts_core.index_space import _indexing
+from ts_core.index_space import _compose, _dim_chain, _indexing
 
 from .index_space_strategies import build_dim_expression, dim_expression, transform_json
 
@@ -31,9 +32,17 @@ def _outcome(fn: Any) -> Any:
 
 @contextlib.contextmanager
 def general_paths_only() -> Iterator[None]:
+    """Every fast path declines: one operation at a time, full bounds propagation, composition
+    through ``compose_maps`` and domains matched by label."""
     with (
         mock.patch.object(_indexing, "_basic_index", return_value=None),
         mock.patch.object(_indexing, "_basic_selection_index", return_value=None),
+        mock.patch.object(
+            _dim_chain, "apply_affine_prefix", side_effect=lambda t, selection, ops: (t, None, 0)
+        ),
+        mock.patch.object(_compose, "_explicit_fits", return_value=False),
+        mock.patch.object(_compose, "_compose_affine_maps", return_value=None),
+        mock.patch.object(_indexing, "_slice_by_box", side_effect=_indexing._slice_by_labels),
     ):
         yield
 
@@ -119,3 +128,213 @@ def test_permute_and_translate_match_general_composition(json: dict[str, Any], d
     assert _translated_maps(transform, shifts, domain) == compose_maps(transform, inner, domain, False, False)
     if rank:
         assert transform[my.d[list(range(rank))[::-1]].transpose[:]] == transform.T
+
+
+# -- one pass over a dimension expression's operations -----------------------------------------------
+@st.composite
+def affine_chain(draw: Any, transform: Any) -> tuple[tuple[Any, ...], list[tuple[str, Any]]]:
+    """A selection of ``transform``'s dims plus 1-4 operations, mostly those the one-pass path
+    takes (ints and slices, translations, labels) and mostly valid; now and then a wrong one
+    (out of range, wrong count, repeated label) or one the path hands over."""
+    rank = transform.input_rank
+    labels = [x for x in transform.input_labels if x]
+    noise = st.integers(0, 7).map(lambda x: x == 7)  # hypothesis leans to 0: mostly no noise
+    kind = draw(st.integers(0, 5))
+    if kind == 0:
+        selection: tuple[Any, ...] = (slice(None),)
+        selected = rank
+    elif kind == 1 and labels:
+        selection = tuple(draw(st.lists(st.sampled_from(labels), min_size=1, unique=True)))
+        selected = len(selection)
+    else:
+        picked = draw(st.lists(st.integers(0, max(rank - 1, 0)), min_size=1, max_size=3, unique=True))
+        selection = tuple(j - rank if draw(st.booleans()) else j for j in picked)
+        selected = len(selection)
+    if draw(noise):
+        selection = (*selection, draw(st.sampled_from((rank, "q", selection[0]))))
+    ops: list[tuple[str, Any]] = []
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(
+            st.sampled_from(
+                ("index", "index", "index", "oindex", "translate_by", "translate_to",
+                 "translate_backward_by", "label", "label", "stride", "transpose", "diagonal")
+            )
+        )
+        n = draw(st.integers(0, 3)) if draw(noise) else max(selected, 0)
+        if op in ("index", "oindex"):
+            bound = st.one_of(st.none(), st.integers(-3, 6))
+            term = st.one_of(
+                st.integers(-2, 5),
+                st.builds(slice, bound, bound, st.sampled_from((None, None, 1, 2, -1, -3))),
+                st.builds(slice, bound, bound, st.sampled_from((None, None, 1, 2, -1, -3))),
+            )
+            terms = draw(st.lists(term, min_size=n, max_size=n))
+            arg: Any = terms[0] if len(terms) == 1 and draw(st.booleans()) else tuple(terms)
+            selected -= sum(isinstance(x, int) for x in terms)
+        elif op.startswith("translate"):
+            value = st.one_of(st.none(), st.integers(-6, 6), st.integers(-6, 6))
+            if draw(noise):
+                value = st.sampled_from((1 << 62, -(1 << 62), (1 << 62) - 3))
+            values = draw(st.lists(value, min_size=n, max_size=n))
+            arg = values[0] if n == 1 and draw(st.booleans()) else tuple(values)
+        elif op == "label":
+            names = draw(st.lists(st.sampled_from(("a", "b", "c", "d")), min_size=n, max_size=n, unique=True))
+            if draw(noise):
+                names = [*names[:-1], draw(st.sampled_from(("", "a", *labels)))][:n]
+            arg = names[0] if n == 1 and draw(st.booleans()) else tuple(names)
+        elif op == "stride":
+            arg = draw(st.sampled_from((2, -1, (1, 2))))
+        elif op == "transpose":
+            arg = draw(st.sampled_from((0, -1, (1, 0))))
+        else:
+            arg = None
+            selected = 1
+        ops.append((op, arg))
+    return selection, ops
+
+
+@EXAMPLES
+@given(transform_json(finite=False).filter(lambda json: json.get("input_rank") != 0), st.data())
+def test_one_pass_chain_matches_one_operation_at_a_time(json: dict[str, Any], data: Any) -> None:
+    transform = my.IndexTransform(json=json)
+    selection, ops = data.draw(affine_chain(transform))
+    try:
+        expr = build_dim_expression(my, selection, ops)
+    except (IndexError, TypeError):
+        return  # refused when built: nothing to apply
+    fast, general = both_paths(lambda: expr._apply_with_dims(transform))
+    assert fast == general, (json, expr)
+
+
+def test_one_pass_chain_takes_the_common_expressions() -> None:
+    transform = my.IndexTransform(input_shape=[512, 512, 512], input_labels=["z", "y", "x"])
+    expr = my.d["y", "x"][1:500, ::-2].translate_by[5].label["a", "b"]
+    result, dims, done = _dim_chain.apply_affine_prefix(transform, expr._selection, expr._ops)
+    assert done == 3
+    assert dims == [1, 2]
+    with general_paths_only():
+        assert result == transform[expr]
+    # An operation it does not take is handed over with the state before it.
+    expr = my.d["y", "x"].translate_by[5].stride[2].label["a", "b"]
+    partial, dims, done = _dim_chain.apply_affine_prefix(transform, expr._selection, expr._ops)
+    assert (done, dims) == (1, [1, 2])
+    assert partial == transform[my.d["y", "x"].translate_by[5]]
+    # Index-array output maps are left to the general path.
+    with_array = my.IndexTransform(
+        input_shape=[3], output=[my.OutputIndexMap(index_array=[1, 2, 0])]
+    )
+    assert _dim_chain.apply_affine_prefix(with_array, (0,), my.d[0][1:]._ops)[2] == 0
+
+
+# -- composition ------------------------------------------------------------------------------------
+@st.composite
+def composable_pair(draw: Any) -> tuple[Any, Any]:
+    """``(outer, inner)`` where inner's output rank is outer's input rank and inner's maps
+    mostly land inside outer's domain (so the explicit-bounds shortcut is exercised), with
+    implicit and infinite bounds and out-of-range maps mixed in."""
+    outer = my.IndexTransform(json=draw(transform_json(finite=False)))
+    rank = draw(st.integers(0, 3))
+    lo = [draw(st.integers(-3, 3)) for _ in range(rank)]
+    size = [draw(st.integers(0, 4)) for _ in range(rank)]
+    implicit = [draw(st.integers(0, 5)) == 0 for _ in range(rank)]
+    maps = []
+    for j in range(outer.input_rank):
+        a, b = outer.domain.inclusive_min[j], outer.domain.exclusive_max[j]
+        finite = a > -(1 << 61) and b < (1 << 61)
+        if rank == 0 or draw(st.integers(0, 4)) == 0:
+            value = draw(st.integers(a, b - 1)) if finite and b > a else draw(st.integers(-3, 3))
+            maps.append(my.OutputIndexMap(offset=value + draw(st.sampled_from((0, 0, 0, 1, -1)))))
+            continue
+        k = draw(st.integers(0, rank - 1))
+        stride = draw(st.sampled_from((1, 1, -1, 2, -2)))
+        # The offset that puts inner dim k's first index at the outer dim's lower bound (or
+        # its upper bound for a negative stride), nudged now and then.
+        anchor = (a if stride > 0 else b - 1) if finite else 0
+        offset = anchor - stride * lo[k] + draw(st.sampled_from((0, 0, 0, 1, -1, 2)))
+        maps.append(my.OutputIndexMap(input_dimension=k, offset=offset, stride=stride))
+    inner = my.IndexTransform(
+        input_inclusive_min=lo,
+        input_shape=size,
+        implicit_lower_bounds=implicit,
+        implicit_upper_bounds=[draw(st.integers(0, 5)) == 0 for _ in range(rank)],
+        output=maps,
+    ) if rank else my.IndexTransform(input_rank=0, output=maps)
+    return outer, inner
+
+
+@EXAMPLES
+@given(composable_pair())
+def test_composition_shortcuts_match_the_general_path(pair: tuple[Any, Any]) -> None:
+    outer, inner = pair
+    fast, general = both_paths(lambda: outer[inner])
+    assert fast == general, (outer, inner)
+    fast, general = both_paths(lambda: my.propagate_bounds(outer.domain, inner))
+    assert fast == general, (outer, inner)
+
+
+def test_composition_shortcut_takes_the_benchmark_case() -> None:
+    outer = my.IndexTransform(input_shape=[512, 512, 512])[10:500, ::2, 3]
+    inner = my.IndexTransform(
+        input_shape=[100, 50],
+        output=[
+            my.OutputIndexMap(input_dimension=0, offset=20, stride=2),
+            my.OutputIndexMap(input_dimension=1, offset=200, stride=-1),
+        ],
+    )
+    assert _compose._explicit_fits(outer.domain, inner)
+    assert outer[inner].domain is inner.domain  # unchanged, so shared
+    # One index too far: not decided by the shortcut, refused by the general path.
+    too_far = my.IndexTransform(
+        input_shape=[100, 50],
+        output=[
+            my.OutputIndexMap(input_dimension=0, offset=20, stride=2),
+            my.OutputIndexMap(input_dimension=1, offset=256, stride=-1),
+        ],
+    )
+    assert not _compose._explicit_fits(outer.domain, too_far)
+    with pytest.raises(IndexError, match="Propagated bounds"):
+        outer[too_far]
+
+
+# -- restriction to a box ------------------------------------------------------------------------------
+@EXAMPLES
+@given(transform_json(finite=False), st.data())
+def test_box_restriction_matches_the_label_path(json: dict[str, Any], data: Any) -> None:
+    transform = my.IndexTransform(json=json)
+    rank = transform.input_rank
+    old = transform.domain
+    lo, shape = [], []
+    for j in range(rank):
+        a, b = old.inclusive_min[j], old.exclusive_max[j]
+        start = data.draw(st.integers(max(a, -5) - 1, min(b, 6) + 1)) if b - a < 1 << 40 else 0
+        lo.append(start)
+        shape.append(data.draw(st.integers(0, 4)))
+    labels = data.draw(
+        st.sampled_from(
+            [[""] * rank, list("abcd"[:rank]), ["", *list("pqr"[: max(rank - 1, 0)])][:rank]]
+        )
+    )
+    domain = my.IndexDomain(inclusive_min=lo, shape=shape, labels=labels)
+    fast, general = both_paths(lambda: transform[domain])
+    assert fast == general, (json, domain)
+
+
+@EXAMPLES
+@given(transform_json(finite=False), st.data())
+def test_restriction_keeps_affine_maps(json: dict[str, Any], data: Any) -> None:
+    from ts_core.index_space._compose import compose_maps
+    from ts_core.index_space._output_map import OutputIndexMap
+
+    transform = my.IndexTransform(json=json)
+    old = transform.domain
+    lo, hi = [], []
+    for a, b in zip(old.inclusive_min, old.exclusive_max, strict=True):
+        start = data.draw(st.integers(max(a, -5), max(min(b, 6), max(a, -5))))
+        lo.append(start)
+        hi.append(max(start, min(b, start + data.draw(st.integers(0, 4)))))
+    domain = my.IndexDomain(inclusive_min=lo, exclusive_max=hi, labels=old.labels)
+    identity = tuple(OutputIndexMap._single(j, 0, 1) for j in range(old.rank))
+    general = my.IndexTransform(
+        domain, compose_maps(transform, identity, domain, simplify=False, normalize_empty=True)
+    )
+    assert _indexing._restricted(transform, domain) == general

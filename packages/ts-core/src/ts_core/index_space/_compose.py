@@ -11,6 +11,8 @@ from ._interval import Dim, affine_domain, affine_preimage, format_interval, inf
 from ._output_map import ARRAY, CONSTANT, SINGLE, OutputIndexMap
 from ._transform import IndexTransform, map_values
 
+_single = OutputIndexMap._single
+_constant = OutputIndexMap._constant
 _UNBOUNDED = (-inf, inf, True, True)  # inclusive_min, inclusive_max, implicit_lower, implicit_upper
 
 
@@ -31,21 +33,74 @@ def _tighten(
     return clo, chi, cil, ciu
 
 
+def _explicit_fits(outer_domain: IndexDomain, inner: IndexTransform) -> bool:
+    """Whether ``propagate_bounds`` would return ``inner``'s domain unchanged without an error,
+    decided cheaply for the common case: a finite domain with explicit bounds whose image under
+    every map lies in ``outer_domain``. False means "not decided here", not "does not fit".
+
+    For explicit bounds the propagation's check (the domain lies within each map's preimage of
+    the outer interval, tightened over maps) is the same as each map's forward image lying in
+    the outer interval, which needs no division.
+    """
+    dom = inner._domain
+    if True in dom._implicit_lower or True in dom._implicit_upper:
+        return False
+    d_lo, d_hi = dom._inclusive_min, dom._exclusive_max
+    o_lo, o_hi, o_il, o_iu = (
+        outer_domain._inclusive_min,
+        outer_domain._exclusive_max,
+        outer_domain._implicit_lower,
+        outer_domain._implicit_upper,
+    )
+    for j, m in enumerate(inner._output):
+        method = m._method
+        if method is SINGLE:
+            k = m._input_dimension
+            a, b = d_lo[k], d_hi[k] - 1
+            if b < a:
+                continue  # an empty interval fits anywhere
+            if a == -inf or b == inf:
+                return False
+            offset, stride = m._offset, m._stride
+            if stride > 0:
+                first, last = offset + stride * a, offset + stride * b
+            else:
+                first, last = offset + stride * b, offset + stride * a
+        elif method is CONSTANT:
+            first = last = m._offset
+        else:
+            continue  # index arrays impose no bounds here
+        if (first < o_lo[j] and not o_il[j]) or (last >= o_hi[j] and not o_iu[j]):
+            return False
+    return True
+
+
 def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexDomain:
     """The domain of ``outer ∘ inner``: ``inner``'s domain, its implicit bounds replaced by the
     bounds that ``outer``'s domain imposes through single-input maps; explicit bounds must fit."""
-    od = outer_domain
+    if _explicit_fits(outer_domain, inner):
+        return inner._domain
+    return _propagate_general(outer_domain, inner)
+
+
+def _propagate_general(od: IndexDomain, inner: IndexTransform) -> IndexDomain:
+    """``propagate_bounds`` for any domain: infer, tighten, merge and check per dimension."""
     dom = inner._domain
     o_lo, o_hi, o_il, o_iu = od._inclusive_min, od._exclusive_max, od._implicit_lower, od._implicit_upper
     d_lo, d_hi, d_il, d_iu = dom._inclusive_min, dom._exclusive_max, dom._implicit_lower, dom._implicit_upper
     rank = len(d_lo)
     inferred: list[tuple[int, int, bool, bool]] = [_UNBOUNDED] * rank
-    check_constants = not definitely_empty(dom)  # an empty domain accesses nothing: no bound checks
+    # An empty domain accesses nothing, so nothing is bounds checked: ``definitely_empty`` is
+    # only asked once a check fails.
     for j, m in enumerate(inner._output):
         method = m._method
-        if method == SINGLE:
+        if method is SINGLE:
             il, iu = o_il[j], o_iu[j]
-            plo, phi, swapped = affine_domain(o_lo[j], o_hi[j] - 1, m._offset, m._stride)
+            lo, hi, stride = o_lo[j], o_hi[j] - 1, m._stride
+            if hi < lo:
+                plo, phi, swapped = affine_domain(lo, hi, m._offset, stride)
+            else:
+                plo, phi, swapped = affine_preimage(lo, hi, m._offset, stride)
             if swapped:
                 il, iu = iu, il
             k = m._input_dimension
@@ -54,38 +109,47 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
                 inferred[k] = (max(-inf, plo) if il else plo, min(inf, phi) if iu else phi, il, iu)
             else:
                 inferred[k] = _tighten(current, plo, phi, il, iu)
-        elif method == CONSTANT:
+        elif method is CONSTANT:
             lo, hi = o_lo[j], o_hi[j] - 1
             il, iu = o_il[j], o_iu[j]
             c = m._offset
-            if check_constants and ((not il and c < lo) or (not iu and c > hi)):
+            if ((not il and c < lo) or (not iu and c > hi)) and not definitely_empty(dom):
                 raise IndexError(
                     f"OUT_OF_RANGE: Checking bounds of constant output index map for dimension {j}: "
                     f"Index {c} is outside valid range {format_interval(lo if not il else -inf, (hi if not iu else inf) + 1)}"
                 )
-    lo_out, hi_out, il_out, iu_out = list(d_lo), list(d_hi), list(d_il), list(d_iu)
+    lo_out: list[int] | None = None
     for k in range(rank):
-        if inferred[k] is _UNBOUNDED:  # no single-input map constrains this dimension
+        bounds = inferred[k]
+        if bounds is _UNBOUNDED:  # no single-input map constrains this dimension
             continue
-        elo, ehi = d_lo[k], d_hi[k] - 1
-        ilo, ihi, iil, iiu = inferred[k]
-        new_lo, new_il = (ilo, iil) if d_il[k] else (elo, False)
-        new_hi, new_iu = (ihi, iiu) if d_iu[k] else (ehi, False)
+        ilo, ihi, iil, iiu = bounds
+        lower_implicit, upper_implicit = d_il[k], d_iu[k]
+        new_lo, new_il = (ilo, iil) if lower_implicit else (d_lo[k], False)
+        new_hi, new_iu = (ihi, iiu) if upper_implicit else (d_hi[k] - 1, False)
         # The merged interval must fit the explicit propagated bounds (an empty one always does).
-        if check_constants and new_hi >= new_lo and (
-            new_lo < (-inf if iil else ilo) or new_hi > (inf if iiu else ihi)
+        if (
+            new_hi >= new_lo
+            and (new_lo < (-inf if iil else ilo) or new_hi > (inf if iiu else ihi))
+            and not definitely_empty(dom)
         ):
             raise IndexError(
                 f"OUT_OF_RANGE: Propagated bounds {format_interval(ilo, ihi + 1)}, with size={ihi + 1 - ilo}, "
                 f"for dimension {k} are incompatible with existing bounds "
                 f"{format_interval(new_lo, new_hi + 1)}, with size={new_hi + 1 - new_lo}."
             )
+        if not (lower_implicit or upper_implicit):
+            continue  # explicit bounds stay as they are
         if new_hi < new_lo - 1:
             new_hi = new_lo - 1
+        if lo_out is None:
+            lo_out, hi_out, il_out, iu_out = list(d_lo), list(d_hi), list(d_il), list(d_iu)
         lo_out[k] = new_lo
         hi_out[k] = new_hi + 1
         il_out[k] = new_il
         iu_out[k] = new_iu
+    if lo_out is None:
+        return dom  # every bound kept: the domain is immutable, so it is the result
     return IndexDomain._make(
         tuple(lo_out), tuple(hi_out), tuple(il_out), tuple(iu_out), dom._labels
     )
@@ -93,13 +157,43 @@ def propagate_bounds(outer_domain: IndexDomain, inner: IndexTransform) -> IndexD
 
 def compose(outer: IndexTransform, inner: IndexTransform) -> IndexTransform:
     """``outer ∘ inner``: first ``inner`` (X -> Y), then ``outer`` (Y -> Z); tensorstore's ``outer[inner]``."""
-    if inner.output_rank != outer.input_rank:
+    inner_maps = inner._output
+    od = outer._domain
+    if len(inner_maps) != len(od._inclusive_min):
         raise IndexError(
             f"Rank {outer.input_rank} -> {outer.output_rank} transform cannot be composed with "
             f"rank {inner.input_rank} -> {inner.output_rank} transform."
         )
-    domain = propagate_bounds(outer._domain, inner)
-    return IndexTransform._make(domain, compose_maps(outer, inner._output, domain))
+    domain = inner._domain if _explicit_fits(od, inner) else _propagate_general(od, inner)
+    maps = _compose_affine_maps(outer._output, inner_maps)
+    if maps is not None:
+        return IndexTransform._make(domain, maps, normalize=False)
+    return IndexTransform._make(domain, compose_maps(outer, inner_maps, domain))
+
+
+def _compose_affine_maps(
+    outer_maps: tuple[OutputIndexMap, ...], inner_maps: tuple[OutputIndexMap, ...]
+) -> tuple[OutputIndexMap, ...] | None:
+    """``compose_maps`` when no map of either side is an index array (pure integer arithmetic,
+    nothing to check or normalise); None otherwise."""
+    for n in inner_maps:
+        if n._method is ARRAY:
+            return None
+    result: list[OutputIndexMap] = []
+    for m in outer_maps:
+        method = m._method
+        if method is SINGLE:
+            n = inner_maps[m._input_dimension]
+            offset = m._offset + m._stride * n._offset
+            if n._method is SINGLE:
+                result.append(_single(n._input_dimension, offset, m._stride * n._stride))
+            else:
+                result.append(_constant(offset))
+        elif method is CONSTANT:
+            result.append(m)
+        else:
+            return None
+    return tuple(result)
 
 
 def effective_range(domain: IndexDomain, j: int) -> tuple[int, int]:

@@ -28,6 +28,8 @@ from ._transform import IndexTransform
 
 #: Alias of ``None`` for new dimensions, as NumPy's and tensorstore's ``newaxis``.
 newaxis = None
+#: The exclusive_max of a dimension unbounded above.
+_UNBOUNDED_MAX = inf + 1
 
 
 # -- selection --------------------------------------------------------------------------------------
@@ -84,13 +86,21 @@ def resolve_selection(
     """Resolve selection terms against ``labels`` (``rank`` may exceed it when new dims are added)."""
     if rank is None:
         rank = len(labels)
-    padded = list(labels) + [""] * (rank - len(labels))
+    padded: list[str] | None = None
     dims: list[int] = []
     for item in selection:
-        if isinstance(item, slice):
+        if type(item) is int and 0 <= item < rank:
+            dims.append(item)
+        elif type(item) is str and item and item in labels:
+            dims.append(labels.index(item))
+        elif isinstance(item, slice):
             dims.extend(resolve_dim_slice(item, rank))
+        elif isinstance(item, str):
+            dims.append(resolve_dimension(item, labels))
         else:
-            dims.append(resolve_dimension(item, padded if not isinstance(item, str) else labels))
+            if padded is None:
+                padded = list(labels) + [""] * (rank - len(labels))
+            dims.append(resolve_dimension(item, padded))
     if len(set(dims)) != len(dims):
         repeated = sorted({i for i in dims if dims.count(i) > 1})
         raise IndexError(
@@ -194,42 +204,53 @@ def op_translate(
 ) -> tuple[IndexTransform, list[int]]:
     """``translate_by`` / ``translate_backward_by`` / ``translate_to`` on ``dims``."""
     dom = t._domain
-    lo, hi = list(dom._inclusive_min), list(dom._exclusive_max)
+    lo, hi, shifts = translated_bounds(dom._inclusive_min, dom._exclusive_max, dims, values, kind)
+    domain = IndexDomain._make(tuple(lo), tuple(hi), dom._implicit_lower, dom._implicit_upper, dom._labels)
+    return IndexTransform._make(domain, _translated_maps(t, shifts, domain), normalize=False), dims
+
+
+def translated_bounds(
+    old_lo: Sequence[int], old_hi: Sequence[int], dims: list[int], values: Any, kind: str
+) -> tuple[list[int], list[int], list[int]]:
+    """New ``(inclusive_min, exclusive_max)`` lists of a translation of ``dims``, and the shift
+    of every dimension (0 for those not moved); infinite bounds stay infinite."""
+    lo, hi = list(old_lo), list(old_hi)
     shifts = [0] * len(lo)
     for j, v in zip(dims, _per_dim(values, len(dims), "indices"), strict=True):
         if v is None:
             continue
-        if not _is_int(v):
-            raise TypeError(f"translation must be an integer or None, not {type(v).__name__}")
-        v = int(v)
+        if type(v) is not int:
+            if not _is_int(v):
+                raise TypeError(f"translation must be an integer or None, not {type(v).__name__}")
+            v = int(v)
+        a, b = lo[j], hi[j]
         if kind == "to":
-            if lo[j] == -inf:
-                raise IndexError(f"Interval {format_interval(lo[j], hi[j])} is not bounded below")
+            if a == -inf:
+                raise IndexError(f"Interval {format_interval(a, b)} is not bounded below")
             if not MIN_FINITE_INDEX <= v <= MAX_FINITE_INDEX:
                 raise IndexError(
                     f"OUT_OF_RANGE: Origin {v} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
                 )
-            shift = v - lo[j]
+            shift = v - a
         else:
             shift = v if kind == "by" else -v
         if not MIN_FINITE_INDEX <= shift <= MAX_FINITE_INDEX:
             raise IndexError(f"{0} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})")
-        for bound, is_upper in ((lo[j], False), (hi[j], True)):
-            infinite = bound == (inf + 1 if is_upper else -inf)
-            if (
-                not infinite
-                and not MIN_FINITE_INDEX <= bound - is_upper + shift <= MAX_FINITE_INDEX
-            ):
+        # Finite bounds move and must stay finite (the lower one is checked first).
+        if a != -inf:
+            if not MIN_FINITE_INDEX <= a + shift <= MAX_FINITE_INDEX:
                 raise IndexError(
-                    f"{bound - is_upper} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
+                    f"{a} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
                 )
-        if lo[j] != -inf:
-            lo[j] += shift
-        if hi[j] != inf + 1:
-            hi[j] += shift
+            lo[j] = a + shift
+        if b != _UNBOUNDED_MAX:
+            if not MIN_FINITE_INDEX <= b - 1 + shift <= MAX_FINITE_INDEX:
+                raise IndexError(
+                    f"{b - 1} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
+                )
+            hi[j] = b + shift
         shifts[j] = shift
-    domain = IndexDomain._make(tuple(lo), tuple(hi), dom._implicit_lower, dom._implicit_upper, dom._labels)
-    return IndexTransform._make(domain, _translated_maps(t, shifts, domain), normalize=False), dims
+    return lo, hi, shifts
 
 
 def _translated_maps(t: IndexTransform, shifts: list[int], domain: IndexDomain) -> tuple[OutputIndexMap, ...]:
@@ -274,18 +295,8 @@ def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTra
 
 def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
     """Set the labels of ``dims``."""
-    new = [values] if isinstance(values, str) else list(values)
-    if len(new) != len(dims):
-        raise IndexError(
-            f"Number of dimensions ({len(dims)}) does not match number of labels ({len(new)})."
-        )
     dom = t._domain
-    labels = list(dom._labels)
-    for j, label in zip(dims, new, strict=True):
-        if not isinstance(label, str):
-            raise TypeError(f"label must be a str, not {type(label).__name__}")
-        labels[j] = label
-    check_unique_labels(labels, IndexError)
+    labels = relabeled(dom._labels, dims, values)
     domain = IndexDomain._make(
         dom._inclusive_min,
         dom._exclusive_max,
@@ -295,6 +306,22 @@ def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTran
     )
     # Same bounds: ``t``'s maps are already normal for them.
     return IndexTransform._make(domain, t._output, normalize=False), dims
+
+
+def relabeled(old_labels: Sequence[str], dims: list[int], values: Any) -> list[str]:
+    """``old_labels`` with ``dims`` relabelled (``IndexError`` if labels would repeat)."""
+    new = [values] if isinstance(values, str) else list(values)
+    if len(new) != len(dims):
+        raise IndexError(
+            f"Number of dimensions ({len(dims)}) does not match number of labels ({len(new)})."
+        )
+    labels = list(old_labels)
+    for j, label in zip(dims, new, strict=True):
+        if not isinstance(label, str):
+            raise TypeError(f"label must be a str, not {type(label).__name__}")
+        labels[j] = label
+    check_unique_labels(labels, IndexError)
+    return labels
 
 
 def op_mark_bounds_implicit(
@@ -434,6 +461,16 @@ def op_diagonal(t: IndexTransform, dims: list[int]) -> tuple[IndexTransform, lis
 
 
 _INDEXING: Any = None
+_DIM_CHAIN: Any = None
+
+
+def _load_dim_chain() -> Any:
+    """The ``_dim_chain`` module (imported on first use: it imports this module)."""
+    global _DIM_CHAIN
+    from . import _dim_chain
+
+    _DIM_CHAIN = _dim_chain
+    return _dim_chain
 
 
 def _indexing() -> Any:
@@ -670,12 +707,17 @@ class DimExpression:
         return self._apply_with_dims(t)[0]
 
     def _apply_with_dims(self, t: IndexTransform) -> tuple[IndexTransform, list[int]]:
-        numpy_index = _indexing().numpy_index
-        selection: list[Any] = list(self._selection)
-        dims: list[int] | None = None
         if not self._ops:
             raise IndexError("Must specify at least one operation in dimension expression")
-        for op, args in self._ops:
+        chain = _DIM_CHAIN or _load_dim_chain()
+        t, dims, done = chain.apply_affine_prefix(t, self._selection, self._ops)
+        if done == len(self._ops):
+            assert dims is not None
+            return t, dims
+        # The rest one operation at a time, each building its transform.
+        numpy_index = _indexing().numpy_index
+        selection: list[Any] = list(self._selection) if dims is None else list(dims)
+        for op, args in self._ops[done:]:
             if op in ("index", "oindex", "vindex"):
                 mode = "default" if op == "index" else op
                 terms, scalar = args

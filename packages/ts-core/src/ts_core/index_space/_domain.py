@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 def check_unique_labels(labels: Sequence[str], error: type[Exception] = ValueError) -> None:
     """Raise ``error`` naming the repeated non-empty labels, as tensorstore does."""
+    if len(set(labels)) == len(labels):
+        return  # all distinct (at most one empty label)
     seen: set[str] = set()
     dups: list[str] = []
     for label in labels:
@@ -266,7 +268,11 @@ class IndexDomain(DimOpsMixin):
     ) -> IndexDomain:
         """Build from already-validated tuples (internal fast path)."""
         self = object.__new__(cls)
-        self._set(lo, hi, il, iu, labels)
+        self._inclusive_min = lo
+        self._exclusive_max = hi
+        self._implicit_lower = il
+        self._implicit_upper = iu
+        self._labels = labels
         return self
 
     # -- properties ---------------------------------------------------------------------------

@@ -10,22 +10,22 @@ wrap-around), out-of-bounds explicit bounds are errors, and strided slices get t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import le
 from typing import Any
 
 import numpy as np
 
 from ._compose import compose, compose_maps, effective_range
 from ._dim_expression import DimExpression, _repr_item, resolve_dim_slice, resolve_dimension
-from ._domain import IndexDomain, definitely_empty
+from ._domain import MAX_RANK, IndexDomain, definitely_empty
 from ._interval import (
     MAX_FINITE_INDEX,
     MIN_FINITE_INDEX,
     affine_preimage,
     format_interval,
     inf,
-    trunc_div,
 )
-from ._output_map import INDEX_DTYPE, OutputIndexMap
+from ._output_map import ARRAY, INDEX_DTYPE, OutputIndexMap
 from ._transform import IndexTransform
 
 DEFAULT, OINDEX, VINDEX = "default", "oindex", "vindex"
@@ -280,7 +280,22 @@ def term_key(term: _Term) -> Any:
 
 # -- per-dimension pieces ---------------------------------------------------------------------------
 def _check_int(value: int, domain: IndexDomain, j: int) -> None:
-    lo, hi = effective_range(domain, j)
+    check_int_bounds(
+        value,
+        domain._inclusive_min[j],
+        domain._exclusive_max[j],
+        domain._implicit_lower[j],
+        domain._implicit_upper[j],
+        j,
+    )
+
+
+def check_int_bounds(value: int, lo: int, hi: int, il: bool, iu: bool, j: int) -> None:
+    """Raise unless ``value`` indexes dimension ``j`` with bounds ``[lo, hi)`` (implicit: none)."""
+    if il:
+        lo = -inf
+    if iu:
+        hi = inf + 1
     if not (lo <= value < hi and MIN_FINITE_INDEX <= value <= MAX_FINITE_INDEX):
         raise IndexError(
             f"OUT_OF_RANGE: Checking bounds of constant output index map for dimension {j}: "
@@ -293,7 +308,22 @@ def _slice_error(j: int, message: str) -> IndexError:
 
 
 def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, bool, bool, int, int]:
-    """tensorstore's strided interval slice of dimension ``j``.
+    """``slice_bounds`` of dimension ``j`` of ``domain``."""
+    return slice_bounds(
+        s,
+        domain._inclusive_min[j],
+        domain._exclusive_max[j],
+        domain._implicit_lower[j],
+        domain._implicit_upper[j],
+        j,
+    )
+
+
+def slice_bounds(
+    s: slice, lo: int, hi: int, il: bool, iu: bool, j: int
+) -> tuple[int, int, bool, bool, int, int]:
+    """tensorstore's strided interval slice of dimension ``j``, bounds ``[lo, hi)`` with implicit
+    flags ``il``/``iu``.
 
     Returns ``(new_min, new_exclusive_max, implicit_lower, implicit_upper, offset, stride)`` such
     that new index ``i`` maps to ``offset + stride * i`` in the old dimension. The checked interval
@@ -301,37 +331,35 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
     omitted ``start`` keeps the old *lower* bound when that bound is implicit and an omitted
     ``stop`` keeps the old *upper* one, whatever the sign of the step.
     """
-    lo, hi = domain._inclusive_min[j], domain._exclusive_max[j]
-    il, iu = domain._implicit_lower[j], domain._implicit_upper[j]
-    step = 1 if s.step is None else int(s.step)
+    start, stop, step = s.start, s.stop, s.step
+    step = 1 if step is None else int(step)
     if step == 0:
         raise _slice_error(j, "Invalid stride 0")
-    if s.start is not None and not -inf <= s.start <= inf:
-        raise _slice_error(j, f"Invalid start index {s.start}")
+    if start is not None and not -inf <= start <= inf:
+        raise _slice_error(j, f"Invalid start index {start}")
     # ``stop`` is exclusive only when it is a finite index: +/-inf (and invalid values, then
     # refused below) are taken as the closed bound itself, as tensorstore does.
-    stop_finite = s.stop is not None and MIN_FINITE_INDEX <= s.stop <= MAX_FINITE_INDEX
+    stop_finite = stop is not None and MIN_FINITE_INDEX <= stop <= MAX_FINITE_INDEX
     if step > 0:
-        anchor = lo if s.start is None else int(s.start)
+        anchor = lo if start is None else int(start)
         first = anchor
-        last = hi - 1 if s.stop is None else int(s.stop) - stop_finite
+        last = hi - 1 if stop is None else int(stop) - stop_finite
     else:
-        anchor = hi - 1 if s.start is None else int(s.start)
-        first = lo if s.stop is None else int(s.stop) + stop_finite
+        anchor = hi - 1 if start is None else int(start)
+        first = lo if stop is None else int(stop) + stop_finite
         last = anchor
     if last < first - 1 or first == inf or last == -inf or first < -inf or last > inf:
         raise _slice_error(j, f"({first}, {last}) do not specify a valid closed index interval")
     if last >= first and (
         (not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf
     ):
-        elo, ehi = effective_range(domain, j)
         raise IndexError(
             f"OUT_OF_RANGE: Computing interval slice for dimension {j}: "
             f"Slice interval {format_interval(first, last + 1)} is not contained "
-            f"within domain {format_interval(elo, ehi)}"
+            f"within domain {format_interval(-inf if il else lo, inf + 1 if iu else hi)}"
         )
-    x_lower_implicit = s.start is None and il
-    x_upper_implicit = s.stop is None and iu
+    x_lower_implicit = start is None and il
+    x_upper_implicit = stop is None and iu
     if x_lower_implicit:
         first = lo
     if x_upper_implicit:
@@ -343,7 +371,8 @@ def slice_interval(s: slice, domain: IndexDomain, j: int) -> tuple[int, int, boo
             raise _slice_error(j, f"Slicing with non-unit stride of {step} requires a finite start index")
         offset = 0
     else:
-        offset = anchor - step * trunc_div(anchor, step)
+        # anchor - step * trunc(anchor / step): the remainder with the sign of ``anchor``.
+        offset = anchor % abs(step) if anchor >= 0 else -(-anchor % abs(step))
     new_min, new_max, swapped = affine_preimage(first, last, offset, step)
     if new_max < new_min - 1:
         new_max = new_min - 1
@@ -453,6 +482,16 @@ def _basic_index(transform: IndexTransform, index: Any) -> IndexTransform | None
 def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
     """``t[domain]``: dims matched by label (else by position), each restricted to ``domain``."""
     old = transform._domain
+    if len(domain._labels) == len(old._labels) and (
+        not any(domain._labels) or not any(old._labels)
+    ):
+        return _slice_by_box(transform, domain)
+    return _slice_by_labels(transform, domain)
+
+
+def _slice_by_labels(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
+    """``slice_by_domain`` in general: match the dimensions, then check and restrict each."""
+    old = transform._domain
     rank = old.rank
     if not any(domain.labels) or not any(old.labels):
         if domain.rank != rank:
@@ -496,7 +535,45 @@ def slice_by_domain(transform: IndexTransform, domain: IndexDomain) -> IndexTran
         if domain._labels[i]:
             labels[j] = domain._labels[i]
     new_domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
-    identity = tuple(OutputIndexMap._single(j, 0, 1) for j in range(rank))
+    return _restricted(transform, new_domain)
+
+
+#: ``(False,) * rank`` for every rank: the implicit flags of a domain sliced by a box.
+_EXPLICIT = tuple((False,) * rank for rank in range(MAX_RANK + 1))
+
+
+def _slice_by_box(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
+    """``t[domain]`` matched by position (same rank, one side unlabeled): the chunk-restriction
+    case, which needs no label matching; checks and result as ``slice_by_domain``'s."""
+    old = transform._domain
+    new_lo, new_hi = domain._inclusive_min, domain._exclusive_max
+    # A box inside the old bounds always fits (C-level test); otherwise look closer: an
+    # implicit bound is no limit, and an empty interval fits anywhere.
+    if not (all(map(le, old._inclusive_min, new_lo)) and all(map(le, new_hi, old._exclusive_max))):
+        for j, (nlo, nhi, lo, hi, il, iu) in enumerate(
+            zip(new_lo, new_hi, old._inclusive_min, old._exclusive_max, old._implicit_lower,
+                old._implicit_upper, strict=True)
+        ):
+            if nhi > nlo and ((nlo < lo and not il) or (nhi > hi and not iu)):
+                raise IndexError(
+                    f"OUT_OF_RANGE: Cannot slice target dimension {j} {{{old._dim(j)}}} with index "
+                    f"domain dimension {j} {{{domain._dim(j)}}}"
+                )
+    # The implicit flags of ``domain`` have no effect: the new bounds are explicit.
+    flags = _EXPLICIT[len(new_lo)]
+    labels = domain._labels if any(domain._labels) else old._labels
+    return _restricted(transform, IndexDomain._make(new_lo, new_hi, flags, flags, labels))
+
+
+def _restricted(transform: IndexTransform, new_domain: IndexDomain) -> IndexTransform:
+    """``transform`` on ``new_domain`` (a sub-box of its domain, same dimensions)."""
+    for m in transform._output:
+        if m._method is ARRAY:
+            break
+    else:
+        # Constant and single-input maps are unchanged by a restriction of the domain.
+        return IndexTransform._make(new_domain, transform._output, normalize=False)
+    identity = tuple(OutputIndexMap._single(j, 0, 1) for j in range(new_domain.rank))
     maps = compose_maps(transform, identity, new_domain, simplify=False, normalize_empty=True)
     return IndexTransform._make(new_domain, maps)
 
@@ -554,68 +631,137 @@ def _basic_selection_index(
     """A dimension expression's index of ints and slices, one per selected existing dim
     (any mode: without index arrays they agree), computed without slot objects; None for
     anything else, and for an index that fails, so the general path reports the error."""
-    for t in terms:
-        if t.kind != _INT and t.kind != _SLICE:
-            return None
     old = transform._domain
-    old_lo, old_hi = old._inclusive_min, old._exclusive_max
-    old_il, old_iu, old_labels = old._implicit_lower, old._implicit_upper, old._labels
-    rank = len(old_lo)
     try:
-        sel: list[int] = []
-        for item in selection:
-            if isinstance(item, slice):
-                sel.extend(resolve_dim_slice(item, rank))
-            else:
-                sel.append(resolve_dimension(item, old_labels))
-        if scalar_index and len(sel) != 1:
-            terms = [terms[0]] * len(sel)
-        if len(terms) != len(sel) or len(set(sel)) != len(sel):
+        basic = basic_selection(
+            old._inclusive_min,
+            old._exclusive_max,
+            old._implicit_lower,
+            old._implicit_upper,
+            old._labels,
+            terms,
+            selection,
+            scalar_index,
+        )
+        if basic is None:
             return None
-        term_of: list[_Term | None] = [None] * rank
-        position_of = [0] * rank
-        for position, j in enumerate(sel):
-            term_of[j] = terms[position]
-            position_of[j] = position
-        lo: list[int] = []
-        hi: list[int] = []
-        il: list[bool] = []
-        iu: list[bool] = []
-        labels: list[str] = []
-        inner: list[OutputIndexMap] = []
-        int_checks: list[tuple[int, int]] = []
-        produced: list[tuple[int, int]] = []
-        single = OutputIndexMap._single
-        for j in range(rank):
-            term = term_of[j]
-            if term is None:  # not selected: same bounds, identity map
-                inner.append(single(len(lo), 0, 1))
-                lo.append(old_lo[j])
-                hi.append(old_hi[j])
-                il.append(old_il[j])
-                iu.append(old_iu[j])
-                labels.append(old_labels[j])
-            elif term.kind == _INT:
-                int_checks.append((term.value, j))
-                inner.append(OutputIndexMap._constant(term.value))
-            else:
-                a, b, ia, ib, offset, stride = slice_interval(term.value, old, j)
-                produced.append((position_of[j], len(lo)))
-                inner.append(single(len(lo), offset, stride))
-                lo.append(a)
-                hi.append(b)
-                il.append(ia)
-                iu.append(ib)
-                labels.append(old_labels[j])
+        lo, hi, il, iu, labels, inner, dims = basic
         domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
-        if int_checks and not definitely_empty(domain):
-            for value, k in int_checks:
-                _check_int(value, old, k)
-        maps = compose_maps(transform, tuple(inner), domain)
+        inner_maps = tuple(
+            OutputIndexMap._constant(offset) if k < 0 else OutputIndexMap._single(k, offset, stride)
+            for k, offset, stride in inner
+        )
+        maps = compose_maps(transform, inner_maps, domain)
     except IndexError:
         return None
+    return IndexTransform._make(domain, maps), dims
+
+
+#: One old dimension in terms of the new ones: ``(k, offset, stride)`` is
+#: ``offset + stride * new[k]``, and ``(-1, value, 0)`` the constant ``value``.
+DimSource = tuple[int, int, int]
+#: Every dimension its own source, for each rank.
+_IDENTITY_SOURCES = tuple(
+    tuple((j, 0, 1) for j in range(rank)) for rank in range(MAX_RANK + 1)
+)
+
+
+def basic_selection(
+    old_lo: Sequence[int],
+    old_hi: Sequence[int],
+    old_il: Sequence[bool],
+    old_iu: Sequence[bool],
+    old_labels: Sequence[str],
+    terms: list[_Term],
+    selection: Sequence[Any],
+    scalar_index: bool,
+) -> (
+    tuple[list[int], list[int], list[bool], list[bool], Sequence[str], list[DimSource], list[int]]
+    | None
+):
+    """An index of ints and slices applied to the selected dims of a domain given as
+    per-dimension sequences: the new domain's lists, each old dim's source (``DimSource``) and
+    the new dims the terms produced, in selection order. None when the index is not of this
+    kind, or selects a dim twice; ``IndexError`` when it does not apply (the general path then
+    reports the error as tensorstore words it)."""
+    slices_only = True
+    for t in terms:
+        if t.kind != _SLICE:
+            if t.kind != _INT:
+                return None
+            slices_only = False
+    rank = len(old_lo)
+    sel: list[int] = []
+    for item in selection:
+        if type(item) is int and 0 <= item < rank:
+            sel.append(item)
+        elif type(item) is str and item and item in old_labels:
+            sel.append(old_labels.index(item))
+        elif isinstance(item, slice):
+            sel.extend(resolve_dim_slice(item, rank))
+        else:
+            sel.append(resolve_dimension(item, old_labels))
+    if scalar_index and len(sel) != 1:
+        terms = [terms[0]] * len(sel)
+    if len(terms) != len(sel) or len(set(sel)) != len(sel):
+        return None
+    if slices_only:
+        # Every dim stays where it is: copy the bounds and replace the selected ones. (Errors
+        # may come in another order than below; the general path reports them anyway.)
+        lo_, hi_, il_, iu_ = list(old_lo), list(old_hi), list(old_il), list(old_iu)
+        sources = list(_IDENTITY_SOURCES[rank])
+        for slice_term, j in zip(terms, sel, strict=True):
+            lo_[j], hi_[j], il_[j], iu_[j], offset, stride = slice_bounds(
+                slice_term.value, old_lo[j], old_hi[j], old_il[j], old_iu[j], j
+            )
+            sources[j] = (j, offset, stride)
+        return lo_, hi_, il_, iu_, old_labels, sources, sel
+    term_of: list[_Term | None] = [None] * rank
+    position_of = [0] * rank
+    for position, j in enumerate(sel):
+        term_of[j] = terms[position]
+        position_of[j] = position
+    lo: list[int] = []
+    hi: list[int] = []
+    il: list[bool] = []
+    iu: list[bool] = []
+    labels: list[str] = []
+    inner: list[DimSource] = []
+    int_checks: list[tuple[int, int]] = []
+    produced: list[tuple[int, int]] = []
+    for j in range(rank):
+        term = term_of[j]
+        if term is None:  # not selected: same bounds, identity map
+            inner.append((len(lo), 0, 1))
+            lo.append(old_lo[j])
+            hi.append(old_hi[j])
+            il.append(old_il[j])
+            iu.append(old_iu[j])
+            labels.append(old_labels[j])
+        elif term.kind == _INT:
+            int_checks.append((term.value, j))
+            inner.append((-1, term.value, 0))
+        else:
+            a, b, ia, ib, offset, stride = slice_bounds(
+                term.value, old_lo[j], old_hi[j], old_il[j], old_iu[j], j
+            )
+            produced.append((position_of[j], len(lo)))
+            inner.append((len(lo), offset, stride))
+            lo.append(a)
+            hi.append(b)
+            il.append(ia)
+            iu.append(ib)
+            labels.append(old_labels[j])
+    if int_checks:
+        # Checked only when the new domain is not definitely empty (as ``definitely_empty``).
+        for k in range(len(lo)):
+            if lo[k] >= hi[k] and not il[k] and not iu[k]:
+                break
+        else:
+            for value, k in int_checks:
+                check_int_bounds(value, old_lo[k], old_hi[k], old_il[k], old_iu[k], k)
     produced.sort()
-    return IndexTransform._make(domain, maps), [k for _, k in produced]
+    return lo, hi, il, iu, labels, inner, [k for _, k in produced]
 
 
 def _slots_for_all(terms: list[_Term], rank: int) -> list[_Slot]:

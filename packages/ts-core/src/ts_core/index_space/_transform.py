@@ -116,6 +116,19 @@ class IndexTransform(Indexable):
     def _with_index_transform(self, transform: IndexTransform) -> IndexTransform:
         return transform
 
+    def __getitem__(self, index: Any) -> IndexTransform:
+        """``Indexable.__getitem__`` without its hooks, which are identities here; composition
+        (``t[other_transform]``) goes straight to ``compose``."""
+        functions = _indexing_functions
+        if functions is None:
+            functions = _load_indexing_functions()
+        kind = type(index)
+        if kind is IndexTransform:
+            return functions[1](self, index)  # type: ignore[no-any-return]
+        if kind is functions[2]:  # a DimExpression
+            return index._apply(self)  # type: ignore[no-any-return]
+        return functions[0](self, index, "default")  # type: ignore[no-any-return]
+
     # -- properties -------------------------------------------------------------------------------
     @property
     def domain(self) -> IndexDomain:
@@ -280,6 +293,21 @@ class IndexTransform(Indexable):
         from ._json import transform_to_json
 
         return transform_to_json(self)
+
+
+_indexing_functions: tuple[Any, Any, Any] | None = None
+
+
+def _load_indexing_functions() -> tuple[Any, Any, Any]:
+    """``(apply_index, compose, DimExpression)``, imported on first use (their modules import
+    this one)."""
+    global _indexing_functions
+    from ._compose import compose
+    from ._dim_expression import DimExpression
+    from ._indexing import apply_index
+
+    _indexing_functions = (apply_index, compose, DimExpression)
+    return _indexing_functions
 
 
 def _validate_map(m: OutputIndexMap, j: int, domain: IndexDomain) -> OutputIndexMap:
