@@ -1,6 +1,7 @@
 """Index-space micro-benchmarks, ts_core.index_space vs the tensorstore wheel.
 
-Run: ``uv run python benchmarks/bench_index_space.py``. Prints median timings for
+Run: ``uv run python benchmarks/bench_index_space.py``. Prints median timings (the two
+libraries' runs interleaved, with their ratio) for
 (1) applying a three-operation dimension expression, (2) composing two transforms,
 (3) partitioning a 512^3 box read onto a 64^3 chunk grid (per chunk). The wheel has no public
 partition function; the comparable per-chunk work there is restricting the read transform to
@@ -37,6 +38,26 @@ def median_us(fn: Callable[[], Any], number: int) -> float:
     return statistics.median(samples)
 
 
+def paired_median_us(
+    mine: Callable[[], Any], ref: Callable[[], Any] | None, number: int
+) -> tuple[float, float | None]:
+    """``median_us`` of both, the runs interleaved (ours, theirs, ours, ...) so that load from
+    other processes falls on both alike and the ratio holds on a shared machine."""
+    ours_runs, ref_runs = [], []
+    for _ in range(REPEATS):
+        ours_runs.append(_mean_us(mine, number))
+        if ref is not None:
+            ref_runs.append(_mean_us(ref, number))
+    return statistics.median(ours_runs), statistics.median(ref_runs) if ref_runs else None
+
+
+def _mean_us(fn: Callable[[], Any], number: int) -> float:
+    start = time.perf_counter_ns()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter_ns() - start) / number / 1000
+
+
 def dim_expression(lib: Any) -> tuple[Any, Any]:
     t = lib.IndexTransform(input_shape=SHAPE, input_labels=["z", "y", "x"])
     expr = lib.d["y", "x"][1:500, ::-2].translate_by[5].label["a", "b"]
@@ -69,22 +90,21 @@ def main() -> None:
     rows: list[tuple[str, float, float | None]] = []
 
     t, expr = dim_expression(ours)
-    mine = median_us(lambda: t[expr], 2000)
-    ref = None
-    if theirs is not None:
+    ref_fn = None
+    if theirs is not None:  # same result as the wheel
         tt, te = dim_expression(theirs)
-        ref = median_us(lambda: tt[te], 2000)
+        assert t[expr].to_json() == tt[te].to_json()
+        ref_fn = lambda: tt[te]  # noqa: E731
+    mine, ref = paired_median_us(lambda: t[expr], ref_fn, 2000)
     rows.append(("apply 3-op dim expression (us)", mine, ref))
 
     outer, inner = composition(ours)
+    ref_fn = None
     if theirs is not None:  # same result as the wheel
         to, ti = composition(theirs)
         assert outer[inner].to_json() == to[ti].to_json()
-    mine = median_us(lambda: outer[inner], 5000)
-    ref = None
-    if theirs is not None:
-        to, ti = composition(theirs)
-        ref = median_us(lambda: to[ti], 5000)
+        ref_fn = lambda: to[ti]  # noqa: E731
+    mine, ref = paired_median_us(lambda: outer[inner], ref_fn, 5000)
     rows.append(("compose two transforms (us)", mine, ref))
 
     box = ours.IndexTransform(input_shape=SHAPE)
@@ -102,19 +122,27 @@ def main() -> None:
     )
 
     domains = chunk_domains(ours)
-    mine = median_us(lambda: [box[d] for d in domains], 3) / len(domains)
-    ref = None
+    ref_fn = None
     if theirs is not None:
         tbox = theirs.IndexTransform(input_shape=SHAPE)
         tdomains = chunk_domains(theirs)
-        ref = median_us(lambda: [tbox[d] for d in tdomains], 3) / len(tdomains)
-    rows.append(("restrict box transform to one chunk domain, per chunk (us)", mine, ref))
+        assert box[domains[-1]].to_json() == tbox[tdomains[-1]].to_json()
+        ref_fn = lambda: [tbox[d] for d in tdomains]  # noqa: E731
+    mine, ref = paired_median_us(lambda: [box[d] for d in domains], ref_fn, 3)
+    rows.append(
+        (
+            "restrict box transform to one chunk domain, per chunk (us)",
+            mine / len(domains),
+            None if ref is None else ref / len(domains),
+        )
+    )
 
     width = max(len(r[0]) for r in rows)
-    print(f"{'operation':<{width}}  {'ts_core':>10}  {'tensorstore':>12}")
+    print(f"{'operation':<{width}}  {'ts_core':>10}  {'tensorstore':>12}  {'ratio':>6}")
     for name, a, b in rows:
         ref_text = "n/a" if b is None else f"{b:.2f}"
-        print(f"{name:<{width}}  {a:>10.2f}  {ref_text:>12}")
+        ratio_text = "" if b is None else f"{a / b:.2f}"
+        print(f"{name:<{width}}  {a:>10.2f}  {ref_text:>12}  {ratio_text:>6}")
 
 
 if __name__ == "__main__":

@@ -219,7 +219,11 @@ def compose_maps(
     if normalize_empty is None:
         normalize_empty = simplify
     od = outer._domain
-    if normalize_empty and definitely_empty(domain):
+    if (
+        normalize_empty
+        and any(n._method is ARRAY for n in inner_maps)
+        and definitely_empty(domain)
+    ):
         # tensorstore normalizes index arrays over an empty domain to ``constant 0`` first;
         # single-element arrays still become checked constants unless an explicit bound empties it.
         keep_single = not definitely_empty(domain)
