@@ -278,9 +278,9 @@ def _slow_setting(value: bytes, threads: set[str]) -> object:
 
 
 def test_slow_blind_writes_are_computed_on_several_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ts_ocdbt import _driver
+    from ts_ocdbt import _values
 
-    monkeypatch.setattr(_driver, "default_concurrency", lambda: 4)
+    monkeypatch.setattr(_values, "default_concurrency", lambda: 4)
     store = open_db(tmp_path)
     threads: set[str] = set()
     writes = [StagedWrite(b"k%02d" % i, _slow_setting(b"v%d" % i, threads), reads_stored=False) for i in range(24)]  # type: ignore[arg-type]
@@ -289,10 +289,77 @@ def test_slow_blind_writes_are_computed_on_several_threads(tmp_path: Path, monke
     assert {key: store[key] for key in store.list().result()} == {b"k%02d" % i: b"v%d" % i for i in range(24)}
 
 
-def test_a_failing_blind_write_on_the_pool_commits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ts_ocdbt import _driver
+def _slow_append(suffix: bytes, threads: set[str]) -> object:
+    """A read-modify-write's ``modify`` (a partial chunk being merged and encoded): the
+    stored value with ``suffix`` appended, slowly; it records the thread it ran on."""
 
-    monkeypatch.setattr(_driver, "default_concurrency", lambda: 4)
+    def modify(stored: bytes | None) -> bytes:
+        threads.add(threading.current_thread().name)
+        time.sleep(0.002)
+        return (b"<none>" if stored is None else stored) + suffix
+
+    return modify
+
+
+def _read_modify_writes(store: ts.KvStore, threads: set[str]) -> tuple[list[StagedWrite], dict[bytes, bytes]]:
+    """Writes of 24 keys that read what is stored (inline, out of line, deleted by a
+    range, or missing; one conditioned on its generation), and the values they make."""
+    for index in range(16):
+        store[b"k%02d" % index] = (b"s%d" % index) if index % 2 else (b"L%d" % index) * 100
+    condition = store.read(b"k03").result().stamp.generation
+    writes = [
+        StagedWrite(b"k%02d" % i, _slow_append(b"+", threads), condition if i == 3 else None)  # type: ignore[arg-type]
+        for i in range(24)
+    ]
+    expected = {}
+    for index in range(24):
+        stored = None if index >= 16 or 12 <= index < 14 else store[b"k%02d" % index]
+        expected[b"k%02d" % index] = (b"<none>" if stored is None else stored) + b"+"
+    return writes, expected
+
+
+def test_slow_read_modify_writes_are_computed_on_several_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_ocdbt import _values
+
+    results = {}
+    # The reference: each write committed alone, by the general (one write at a time) path.
+    store = open_db(tmp_path / "general")
+    writes, expected = _read_modify_writes(store, set())
+    store.driver.commit_atomic([], [ts.KvStore.KeyRange(b"k12", b"k14")])
+    for write in writes:
+        assert store.driver.commit_atomic([write])
+    results[0] = {key: store[key] for key in store.list().result()}
+    assert results[0] == expected
+    for concurrency in (1, 4):
+        monkeypatch.setattr(_values, "default_concurrency", lambda concurrency=concurrency: concurrency)
+        store = open_db(tmp_path / str(concurrency))
+        threads: set[str] = set()
+        writes, expected = _read_modify_writes(store, threads)
+        assert store.driver.commit_atomic(writes, [ts.KvStore.KeyRange(b"k12", b"k14")])
+        assert (len(threads) > 1) == (concurrency > 1)
+        results[concurrency] = {key: store[key] for key in store.list().result()}
+        assert results[concurrency] == results[0]
+
+
+def test_a_failed_condition_among_read_modify_writes_computes_and_commits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_ocdbt import _values
+
+    monkeypatch.setattr(_values, "default_concurrency", lambda: 4)
+    store = open_db(tmp_path)
+    threads: set[str] = set()
+    writes, _ = _read_modify_writes(store, threads)
+    start = generation(store)
+    store[b"k03"] = b"changed"  # the condition of the write of k03 fails now
+    assert not store.driver.commit_atomic(writes)
+    assert generation(store) == start + 1
+    assert not threads
+    assert store[b"k05"] == b"s5"
+
+
+def test_a_failing_blind_write_on_the_pool_commits_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_ocdbt import _values
+
+    monkeypatch.setattr(_values, "default_concurrency", lambda: 4)
     store = open_db(tmp_path)
     store["before"] = b"0"
     start = generation(store)

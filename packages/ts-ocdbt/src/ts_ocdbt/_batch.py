@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Final
 from ts_core.kvstore import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, WriteBatch
 
 from ._io import value_generation
+from ._values import NewValue
 from ._writer import data_file_contents, new_data_file_id
 from .format import DataFileId, IndirectDataReference
 
 if TYPE_CHECKING:
-    from ._driver import NewValue, OcdbtDriver
+    from ._driver import OcdbtDriver
 
 __all__ = ["MAX_BUFFERED_VALUE_BYTES", "MAX_PENDING_KEYS", "OcdbtWriteBatch"]
 

@@ -21,7 +21,7 @@ import time
 import uuid as uuid_module
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import attrs
 
@@ -46,6 +46,7 @@ from . import _spec
 from ._io import OcdbtIO, value_generation
 from ._spec import OcdbtSpec, VersionSpec
 from ._traversal import find_version, iterate, list_keys, lookup
+from ._values import NewValue, compute_values, new_value
 from ._writer import (
     DataFilePrefixes,
     WriterOptions,
@@ -79,10 +80,6 @@ _NUMBERED_CLEANUP_INTERVAL: Final = 16
 #: Fewest threads of a driver's pool: operations mostly wait for the base's I/O, and
 #: writes waiting together are committed together.
 _MIN_THREADS: Final = 64
-#: A request's blind writes are computed on several threads (see ``_blind_values``) when
-#: the first one's new value took longer than this, in seconds: an array chunk being
-#: encoded, not a small value set as it is.
-_PARALLEL_MODIFY_SECONDS: Final = 200e-6
 
 
 @attrs.frozen
@@ -560,10 +557,11 @@ class OcdbtDriver(KvStoreDriver):
     ) -> dict[bytes, NewValue] | None:
         """The new values ``request`` sets, on top of the batch's earlier ``pending`` ones;
         None if one of its conditions does not hold in ``latest``."""
-        if not pending:
-            blind = _blind_values(request.writes)
-            if blind is not None:
-                return blind
+        writes = request.writes
+        if len(writes) > 1:
+            keys = {write.key for write in writes}
+            if len(keys) == len(writes) and keys.isdisjoint(pending):
+                return self._evaluate_independent(writes, latest, deleted_ranges)
         changes: dict[bytes, NewValue] = {}
         for write in request.writes:
             key = write.key
@@ -574,8 +572,7 @@ class OcdbtDriver(KvStoreDriver):
                 if modify is None:
                     continue
                 # (A key the request wrote before: modify what that write set.)
-                value = modify(self._stored_bytes(changes[key]) if key in changes else None)
-                changes[key] = value if value.__class__ is bytes else _new_value(value)
+                changes[key] = new_value(modify(self._stored_bytes(changes[key]) if key in changes else None))
                 continue
             if key in changes or key in pending:
                 stored = self._stored_bytes(changes[key] if key in changes else pending[key])
@@ -589,8 +586,45 @@ class OcdbtDriver(KvStoreDriver):
                     continue
                 stored = None if current is None else self._read_value(write.key, current, ByteRange())
             if write.modify is not None:
-                changes[write.key] = _new_value(write.modify(stored))
+                changes[write.key] = new_value(write.modify(stored))
         return changes
+
+    def _evaluate_independent(
+        self,
+        writes: Sequence[StagedWrite],
+        latest: BtreeGenerationReference | None,
+        deleted_ranges: Sequence[KeyRange],
+    ) -> dict[bytes, NewValue] | None:
+        """``_evaluate`` for writes of distinct keys that no earlier request of the batch
+        sets (a transaction's, a group of writes): every condition is checked first, then
+        each new value is computed on its own, on several threads when that is slow
+        (``compute_values``). A blind write (the common case) does not look its key up."""
+        modified: builtins.list[tuple[bytes, Callable[[bytes | None], bytes | None], bytes | IndirectDataReference | None]] = []
+        for write in writes:
+            modify = write.modify
+            if write.condition is None and not write.reads_stored:
+                if modify is not None:
+                    modified.append((write.key, modify, None))
+                continue
+            current = _current_value(self._io, latest, write.key, deleted_ranges)
+            if write.condition is not None:
+                generation = NO_VALUE if current is None else value_generation(current)
+                if write.condition != generation:
+                    return None
+            if modify is not None:
+                # (A write that does not read the stored value is not given it.)
+                modified.append((write.key, modify, current if write.reads_stored else None))
+        values = compute_values(self._modified_value, modified)
+        return {item[0]: value for item, value in zip(modified, values, strict=True)}
+
+    def _modified_value(
+        self, item: tuple[bytes, Callable[[bytes | None], bytes | None], bytes | IndirectDataReference | None]
+    ) -> NewValue:
+        """The new value ``modify`` makes of the value ``current`` stored at ``key``."""
+        key, modify, current = item
+        if current is None:
+            return new_value(modify(None))
+        return new_value(modify(self._read_value(key, current, ByteRange())))
 
     def _stored_bytes(self, value: NewValue) -> bytes | None:
         """A new value of this commit as bytes (one stored ahead in a data file, read back)."""
@@ -683,74 +717,10 @@ def _take_batch(queue: list[_Request]) -> list[_Request]:
     return batch
 
 
-#: A key's new value in a commit: bytes, a value already stored in a data file, or None
-#: (deleted).
-NewValue: TypeAlias = bytes | IndirectDataReference | None
-
-
 def _setting(value: NewValue) -> Callable[[bytes | None], bytes | None]:
     """A ``StagedWrite.modify`` that sets the key to ``value``, which may be a value already
     stored in a data file (``_evaluate`` takes it as it is)."""
     return lambda _: value  # type: ignore[return-value]
-
-
-_modify_pool: Executor | None = None
-_modify_pool_lock = threading.Lock()
-#: Set on the pool's threads: a commit made from one computes its values there alone.
-_on_modify_pool = threading.local()
-
-
-def _blind_values(writes: Sequence[StagedWrite]) -> dict[bytes, NewValue] | None:
-    """The new values of ``writes`` if each is a blind write (no condition, its new value
-    independent of the stored one) of a key of its own; else None. When computing the
-    first one took a while (``_PARALLEL_MODIFY_SECONDS``: an array chunk being encoded,
-    which releases the GIL in its compressor), the others are computed on a pool of one
-    thread per core, so a transaction's chunks are encoded at once, not one after another
-    on the committing thread."""
-    if len(writes) < 2 or any(w.condition is not None or w.reads_stored for w in writes):
-        return None
-    if len({write.key for write in writes}) < len(writes):
-        return None
-    writes = [write for write in writes if write.modify is not None]
-    if not writes:
-        return {}
-    started = time.perf_counter()
-    first = _apply_blind(writes[0])
-    if (
-        len(writes) == 1
-        or time.perf_counter() - started < _PARALLEL_MODIFY_SECONDS
-        or getattr(_on_modify_pool, "active", False)
-        or default_concurrency() < 2
-    ):
-        values = [first, *map(_apply_blind, writes[1:])]
-    else:
-        global _modify_pool
-        with _modify_pool_lock:
-            if _modify_pool is None:
-                _modify_pool = Executor(default_concurrency(), "ts-ocdbt-values")
-            pool = _modify_pool
-        futures = [pool.submit(_apply_blind_on_pool, write) for write in writes[1:]]
-        values = [first, *(future.result() for future in futures)]
-    return {write.key: value for write, value in zip(writes, values, strict=True)}
-
-
-def _apply_blind(write: StagedWrite) -> NewValue:
-    assert write.modify is not None
-    value = write.modify(None)
-    return value if value.__class__ is bytes else _new_value(value)
-
-
-def _apply_blind_on_pool(write: StagedWrite) -> NewValue:
-    _on_modify_pool.active = True
-    return _apply_blind(write)
-
-
-def _new_value(value: bytes | None) -> NewValue:
-    """What a ``modify`` returned (bytes-like, None, or what ``_setting`` gave it), as a new
-    value for the writer."""
-    if value is None or isinstance(value, IndirectDataReference):
-        return value
-    return bytes(value)
 
 
 def _writes_anything(batch: Sequence[_Request]) -> bool:
