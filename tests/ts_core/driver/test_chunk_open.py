@@ -36,3 +36,18 @@ def test_reopening_reads_the_same_array() -> None:
     created[...] = [1, 2, 3]
     for _ in range(2):
         assert ts.open(spec, context=context).result().read().result().tolist() == [1, 2, 3]
+
+
+def test_a_validated_spec_leaves_its_kvstore_parsed_for_the_open() -> None:
+    """``validate_spec_json`` parses the kvstore member; the open that follows finds that
+    parse instead of parsing the normalised member again (a copy, as always)."""
+    from ts_core.driver import validate_spec_json
+
+    validated = validate_spec_json({"driver": "zarr3", "kvstore": "memory://validated/"})
+    assert validated["kvstore"] == {"driver": "memory", "path": "validated/"}
+    with mock.patch.object(_chunk_open, "KvStoreSpec", wraps=KvStoreSpec) as parse:
+        spec = _chunk_open._kvstore_spec(validated["kvstore"])
+    assert [isinstance(call.args[0], KvStoreSpec) for call in parse.call_args_list] == [True]
+    assert spec.to_json() == {"driver": "memory", "path": "validated/"}
+    spec.path = "changed/"
+    assert _chunk_open._kvstore_spec(validated["kvstore"]).path == "validated/"

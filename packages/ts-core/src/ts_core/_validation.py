@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .plugin import PluginRecord
 
-__all__ = ["SpecError", "describe", "json_copy", "json_path", "validate_against"]
+__all__ = ["SpecError", "describe", "json_copy", "json_path", "plugin_registry", "validate_against"]
 
 _JSON_TYPE_NAMES = {
     "string": "string",
@@ -36,6 +36,21 @@ _valid_cache: dict[tuple[int, str], None] = {}
 _canonical = json.JSONEncoder(sort_keys=True).encode
 
 _CATCH_ALL_VALIDATORS = frozenset({"unevaluatedProperties", "additionalProperties"})
+
+
+_get_registry: Any = None
+
+
+def plugin_registry() -> Any:
+    """The process-wide plugin registry (``ts_core.plugin.get_registry``). The plugin
+    layer sits above this one, so it is imported on first use, once: an import statement
+    in a function costs on every call, and specs are checked on every open."""
+    global _get_registry
+    if _get_registry is None:
+        from .plugin import get_registry
+
+        _get_registry = get_registry
+    return _get_registry()
 
 
 class SpecError(ValueError):
@@ -136,9 +151,7 @@ def validate_against(record: PluginRecord, value: Any, prefix: str) -> None:
     """Raise SpecError for the most relevant schema violation of ``value``, if any."""
     if record.schema is None:
         return
-    from .plugin import get_registry
-
-    validator = get_registry().validator(record)
+    validator = plugin_registry().validator(record)
     if validator.accepts(value):  # the schema compiled to Python found it valid
         return
     from jsonschema.exceptions import best_match

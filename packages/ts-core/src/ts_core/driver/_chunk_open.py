@@ -8,6 +8,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._validation import plugin_registry
 from ..errors import SpecError
 from ..kvstore import NO_VALUE, UNKNOWN, KvStore, KvStoreSpec, prefix_range
 from ..kvstore._kvstore import _open_now as _open_kvstore
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
     from ._chunked import KvsChunkedDriver
     from ._open_options import OpenOptions
 
-__all__ = ["GENERIC_MEMBERS", "load_metadata_json", "open_array", "open_from_spec", "parse_stored", "revalidate_metadata"]
+__all__ = [
+    "GENERIC_MEMBERS",
+    "load_metadata_json",
+    "open_array",
+    "open_from_spec",
+    "parse_stored",
+    "remember_kvstore_spec",
+    "revalidate_metadata",
+]
 
 #: Spec members that KvsChunkedDriver interprets itself (the rest go to the format).
 GENERIC_MEMBERS = frozenset(
@@ -69,22 +78,38 @@ _kvstore_specs: dict[str, KvStoreSpec] = {}
 
 
 def _kvstore_spec(json_value: Any) -> KvStoreSpec:
-    from ..plugin import get_registry  # the plugin layer sits above this one
-
     try:
         key = _canonical(json_value)
     except (TypeError, ValueError):
         return KvStoreSpec(json_value)
     cached = _kvstore_specs.get(key)
     # A registry rebuilt since (tests reset it) must parse afresh.
-    if cached is not None and get_registry().find("kvstore", cached.driver) is cached._record:
+    if cached is not None and plugin_registry().find("kvstore", cached.driver) is cached._record:
         return KvStoreSpec(cached)
     parsed = KvStoreSpec(json_value)
+    _remember(key, parsed)
+    return parsed
+
+
+def _remember(key: str, parsed: KvStoreSpec) -> None:
     if len(_kvstore_specs) >= _KVSTORE_SPECS_SIZE:
         with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread evicted it
             del _kvstore_specs[next(iter(_kvstore_specs))]
     _kvstore_specs[key] = KvStoreSpec(parsed)
-    return parsed
+
+
+def remember_kvstore_spec(parsed: KvStoreSpec) -> dict[str, Any]:
+    """``parsed.to_json()``, remembered as the JSON ``parsed`` is the parse of: the spec
+    validation that parsed a kvstore member says so, and the open that follows it finds
+    its kvstore spec without parsing the member again."""
+    json_value = parsed.to_json()
+    if parsed._bound is None:
+        try:
+            key = _canonical(json_value)
+        except (TypeError, ValueError):
+            return json_value
+        _remember(key, parsed)
+    return json_value
 
 
 def open_from_spec(

@@ -14,9 +14,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .._validation import SpecError, describe, json_copy, json_path, validate_against
+from .._validation import (
+    SpecError,
+    describe,
+    json_copy,
+    json_path,
+    plugin_registry,
+    validate_against,
+)
 from ..context import Context
 from ..kvstore import KvStoreSpec
+from ._chunk_open import remember_kvstore_spec
 from ._driver import Driver
 from ._open_options import OpenOptions
 
@@ -55,12 +63,16 @@ _canonical = json.JSONEncoder(sort_keys=True).encode
 
 
 def _driver_record(driver: Any, path: str) -> PluginRecord:
-    from ..plugin import UnknownPluginError, get_registry
-
     if not isinstance(driver, str):
         raise SpecError(json_path(path, ["driver"]), f"expected string, but received: {describe(driver)}")
+    registry = plugin_registry()
+    record: PluginRecord | None = registry.find("driver", driver)
+    if record is not None:
+        return record
+    from ..plugin import UnknownPluginError
+
     try:
-        return get_registry().get("driver", driver)
+        return registry.get("driver", driver)  # type: ignore[no-any-return]
     except UnknownPluginError as exc:
         raise SpecError(json_path(path, ["driver"]), str(exc)) from None
 
@@ -74,11 +86,9 @@ def _from_url(url: str, path: str) -> dict[str, Any]:
 def _kvstore_as_auto(value: Mapping[str, Any]) -> Mapping[str, Any]:
     """A kvstore spec where a TensorStore spec belongs opens with the ``auto`` driver, as in
     tensorstore (``{"driver": "file", "path": ...}`` -> ``{"driver": "auto", "kvstore": ...}``)."""
-    from ..plugin import get_registry
-
     driver = value.get("driver")
     if isinstance(driver, str):
-        registry = get_registry()
+        registry = plugin_registry()
         if registry.find("driver", driver) is None and registry.find("kvstore", driver) is not None:
             return {"driver": "auto", "kvstore": dict(value)}
     return value
@@ -103,11 +113,9 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
     except (TypeError, ValueError):
         cache_key = None  # not plain JSON (say, a numpy scalar): validate without caching
     if cache_key is not None:
-        from ..plugin import get_registry
-
         cached = _validated_specs.get(cache_key)
         # A registry rebuilt since (tests reset it) must validate afresh.
-        if cached is not None and get_registry().find("driver", cached[1]["driver"]) is cached[0]:
+        if cached is not None and plugin_registry().find("driver", cached[1]["driver"]) is cached[0]:
             copied: dict[str, Any] = json_copy(cached[1])
             return copied
     json_value = _tuples_as_lists(value)
@@ -116,7 +124,7 @@ def validate_spec_json(value: Any, json_path_prefix: str = "") -> dict[str, Any]
     validate_against(record, json_value, json_path_prefix)
     if "kvstore" in json_value:
         kvstore_path = json_path(json_path_prefix, ["kvstore"])
-        json_value["kvstore"] = KvStoreSpec(json_value["kvstore"], json_path=kvstore_path).to_json()
+        json_value["kvstore"] = remember_kvstore_spec(KvStoreSpec(json_value["kvstore"], json_path=kvstore_path))
     validated: dict[str, Any] = json_value
     if cache_key is not None:
         if len(_validated_specs) >= _VALIDATED_SPECS_SIZE:
@@ -188,9 +196,7 @@ def open_driver(
     read, write
         The access the caller asks for; at least one must be true.
     """
-    from ..plugin import get_registry  # the plugin layer sits above this one
-
-    record = get_registry().get("driver", json_value["driver"])
+    record = plugin_registry().get("driver", json_value["driver"])
     driver_class = record.load()
     context = context or Context()
     if json_value.get("context") is not None:

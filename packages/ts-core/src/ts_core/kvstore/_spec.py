@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._converter import structure_spec, unstructure_spec
-from .._validation import SpecError, describe, validate_against
+from .._validation import SpecError, describe, plugin_registry, validate_against
 from ..context import Context, ContextSpec
 
 if TYPE_CHECKING:
@@ -27,12 +27,16 @@ def join_path(path: str, component: str) -> str:
 
 
 def _driver_record(driver: Any, prefix: str) -> PluginRecord:
-    from ..plugin import UnknownPluginError, get_registry
-
     if not isinstance(driver, str):
         raise SpecError(f"{prefix}.driver", f"expected string, but received: {describe(driver)}")
+    registry = plugin_registry()
+    record: PluginRecord | None = registry.find("kvstore", driver)
+    if record is not None:
+        return record
+    from ..plugin import UnknownPluginError
+
     try:
-        return get_registry().get("kvstore", driver)
+        return registry.get("kvstore", driver)  # type: ignore[no-any-return]
     except UnknownPluginError as exc:
         raise SpecError(f"{prefix}.driver", str(exc)) from None
 
