@@ -321,3 +321,48 @@ def test_group_commit_into_directories_not_made_yet(tmp_path: Path) -> None:
     assert store.read("new/dir/k").result().state == ("missing" if grouped else "value")
     batch.finish()
     assert store["new/dir/k"] == b"v"
+
+
+def test_renames_of_a_committed_group_run_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # After a group's values are durable, their renames are made several at once (a rename
+    # can wait for a busy journal); a rename that fails drops its own value and those not
+    # renamed yet, so every key holds its old value or its new one, never a staged one.
+    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: (os.sync(), 0)[1])
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/root/"}).result()
+    keys = [f"d{index % 4}/k{index}" for index in range(24)]
+    for key in keys:
+        store[key] = b"old"
+    real_rename = os.rename
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def slow_rename(source: str, target: str) -> None:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.01)
+            if target.endswith("/k13"):
+                raise OSError(5, "Input/output error", target)
+            real_rename(source, target)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(file_driver.os, "rename", slow_rename)
+    batch = store._driver.write_batch()
+    for key in keys:
+        batch.write(_full(store, key), b"new", None)
+    with pytest.raises(OSError, match="Input/output error"):
+        batch.finish()
+    monkeypatch.setattr(file_driver.os, "rename", real_rename)
+    assert most[0] > 1
+    values = {key: store[key] for key in keys}
+    assert set(values.values()) <= {b"old", b"new"}
+    assert values["d1/k13"] == b"old"
+    assert not list((tmp_path / "root").rglob(f"*{LOCK_SUFFIX}"))
+    batch = store._driver.write_batch()
+    for key in keys:
+        batch.write(_full(store, key), b"again", None)
+    batch.finish()
+    assert {store[key] for key in keys} == {b"again"}

@@ -41,6 +41,7 @@ from .._driver import KvStoreDriver, ReadOptions, ReadResult, WriteBatch
 from .._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from .._key_range import KeyRange, prefix_range
 from .._keys import ConfinedRoot, check_key, check_key_range, check_path
+from .._parallel import run_all
 
 __all__ = ["FileKvStore", "FileKvStoreSpec", "parse_file_url"]
 
@@ -115,12 +116,16 @@ class _DirectorySyncer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)
-        self._state: dict[str, list[int]] = {}  # directory -> [requested, done, running]
+        # directory -> [requested, done, running, waiters, its Condition]: a Condition per
+        # directory, so an fsync that ends wakes only the writers waiting for that directory
+        # (concurrent writes into many directories would otherwise wake each other in vain).
+        self._state: dict[str, list[Any]] = {}
 
     def sync(self, directory: str) -> None:
         with self._lock:
-            state = self._state.setdefault(directory, [0, 0, 0])
+            state = self._state.get(directory)
+            if state is None:
+                state = self._state[directory] = [0, 0, 0, 0, threading.Condition(self._lock)]
             state[0] += 1
             ticket = state[0]
             while state[1] < ticket:
@@ -128,8 +133,11 @@ class _DirectorySyncer:
                     state[2] = 1
                     covered = state[0]
                     break
-                self._changed.wait()
+                state[3] += 1
+                state[4].wait()
+                state[3] -= 1
             else:
+                self._forget_if_idle(directory, state)
                 return
         try:
             fd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
@@ -142,7 +150,14 @@ class _DirectorySyncer:
                 state[2] = 0
                 if sys.exc_info()[0] is None:
                     state[1] = max(state[1], covered)
-                self._changed.notify_all()
+                state[4].notify_all()
+                self._forget_if_idle(directory, state)
+
+    def _forget_if_idle(self, directory: str, state: list[Any]) -> None:
+        """Drop the state of a directory nobody waits for or syncs (lock held), so the
+        table stays as small as the set of directories being written right now."""
+        if not state[2] and not state[3] and state[1] >= state[0]:
+            del self._state[directory]
 
 
 _directory_syncer = _DirectorySyncer()
@@ -455,6 +470,10 @@ class FileKvStore(KvStoreDriver):
         return (key for key in _walk(base, key_range, self._retries) if key_range.contains(key))
 
 
+#: Renames of one committed group made at once (see ``_FileWriteBatch._commit``).
+RENAMERS = 8
+
+
 class _FileWriteBatch(WriteBatch):
     """Group commit for the writes of one bulk operation.
 
@@ -550,7 +569,7 @@ class _FileWriteBatch(WriteBatch):
         return group
 
     def _commit(self, group: list[tuple[str, int, int]]) -> None:
-        renamed = 0
+        renamed = [False] * len(group)
         try:
             one_per_device = {device: (path, fd) for path, fd, device in group}
             for device, (path, fd) in one_per_device.items():
@@ -559,16 +578,21 @@ class _FileWriteBatch(WriteBatch):
                     for _, other, other_device in group:
                         if other_device == device:
                             os.fsync(other)
-            directories = set()
-            for path, _, _ in group:
+            directories = {os.path.dirname(path) for path, _, _ in group}
+
+            def publish(index: int) -> None:
+                path = group[index][0]
                 os.rename(path + LOCK_SUFFIX, path)
-                renamed += 1
-                directories.add(os.path.dirname(path))
+                renamed[index] = True
+
+            # A rename waits for the filesystem's journal when other writers keep it busy:
+            # several at once share those waits (each is atomic and its value is durable).
+            run_all(self._file_driver.executor, RENAMERS, range(len(group)), publish)
             with self._lock:
                 self._directories |= directories
         finally:
             for index, (path, fd, _) in enumerate(group):
-                if index >= renamed:  # not committed: drop the staged value
+                if not renamed[index]:  # not committed: drop the staged value
                     with contextlib.suppress(OSError):
                         os.unlink(path + LOCK_SUFFIX)
                 os.close(fd)
