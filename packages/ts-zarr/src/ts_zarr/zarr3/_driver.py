@@ -90,7 +90,7 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
 
     @classmethod
     def check_metadata(cls, metadata: Zarr3Metadata, spec_members: dict[str, Any], schema: SchemaConstraints) -> None:
-        stored = metadata.to_json()
+        stored = metadata.to_json() if spec_members.get("metadata") else {}
 
         def normalize(member: str, wanted: Any) -> Any:
             if member == "codecs":
@@ -107,7 +107,8 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
                 return stored.get(member)  # only arrays are opened here
             return wanted
 
-        check_metadata_members(stored, spec_members.get("metadata"), normalize)
+        if spec_members.get("metadata"):
+            check_metadata_members(stored, spec_members["metadata"], normalize)
         attributes = metadata.attributes
         if schema.dimension_units is not None and isinstance(attributes, dict) and attributes.get("dimension_units") is not None:
             check_dimension_units(schema.dimension_units, attributes["dimension_units"])

@@ -40,8 +40,24 @@ class Zarr3DType:
         return bool(self.inner_shape)
 
 
+#: Data types already parsed, by name (a ``Zarr3DType`` is immutable, so arrays share it).
+_PARSED_SIZE = 256
+_parsed: dict[str, Zarr3DType] = {}
+
+
 def parse_data_type(value: Any, json_path: str = "metadata.data_type") -> Zarr3DType:
     """Validate a ``data_type`` name."""
+    if type(value) is str:
+        parsed = _parsed.get(value)
+        if parsed is None:
+            parsed = _parse_data_type(value, json_path)
+            if len(_parsed) < _PARSED_SIZE:
+                _parsed[value] = parsed
+        return parsed
+    return _parse_data_type(value, json_path)
+
+
+def _parse_data_type(value: Any, json_path: str) -> Zarr3DType:
     if not isinstance(value, str):
         raise SpecError(json_path, f"expected string, but received: {describe(value)}")
     if value in _NUMERIC:
@@ -90,6 +106,18 @@ def _float(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> np.ndarray
         return np.array(as_float, dtype=numpy_dtype)
 
 
+_INTEGER_RANGES: dict[np.dtype[Any], tuple[int, int]] = {}
+
+
+def _integer_range(numpy_dtype: np.dtype[Any]) -> tuple[int, int]:
+    """``np.iinfo``'s bounds, computed once per dtype (iinfo is slow to build)."""
+    bounds = _INTEGER_RANGES.get(numpy_dtype)
+    if bounds is None:
+        info = np.iinfo(numpy_dtype)
+        bounds = _INTEGER_RANGES[numpy_dtype] = (int(info.min), int(info.max))
+    return bounds
+
+
 def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.fill_value") -> np.ndarray[Any, Any]:
     """The fill value as an array shaped like one element (``inner_shape``)."""
     numpy_dtype = dtype.numpy_dtype
@@ -118,8 +146,8 @@ def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SpecError(json_path, f"expected integer, but received: {describe(value)}")
-        info = np.iinfo(numpy_dtype)
-        if not info.min <= value <= info.max:
+        low, high = _integer_range(numpy_dtype)
+        if not low <= value <= high:
             raise SpecError(json_path, f"{value} is out of range for {dtype.name}")
         return np.array(value, dtype=numpy_dtype)
     if kind == "c":

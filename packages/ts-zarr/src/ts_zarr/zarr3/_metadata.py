@@ -7,6 +7,7 @@ omitted the way tensorstore omits them).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -99,6 +100,12 @@ def _join(prefix: str, member: str) -> str:
 
 
 def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
+    if type(value) is list:
+        for item in value:
+            if type(item) is not int or not minimum <= item <= _MAX_INDEX:
+                break
+        else:  # the common case: plain ints in range
+            return tuple(value)
     if not isinstance(value, list):
         raise SpecError(json_path, f"expected array, but received: {describe(value)}")
     for position, item in enumerate(value):
@@ -145,7 +152,7 @@ _SHARD_INDEX_ENTRY_BYTES = 16
 
 
 def _element_bytes(data_type: Zarr3DType) -> int:
-    return data_type.numpy_dtype.itemsize * int(np.prod(data_type.inner_shape, dtype=np.int64))
+    return data_type.numpy_dtype.itemsize * math.prod(data_type.inner_shape)
 
 
 def _check_sharded(
@@ -222,7 +229,10 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
         raise SpecError(_join(encoding_path, "configuration.separator"), f'expected "/" or ".", but received: {describe(separator)}')
     fill_value_json = value.get("fill_value")
     fill_value = decode_fill_value(fill_value_json, data_type, _join(json_path, "fill_value"))
-    fill_value_json = encode_fill_value(fill_value, data_type)  # normalised as tensorstore writes it
+    kind = data_type.numpy_dtype.kind
+    if not ((kind in "iu" and type(fill_value_json) is int) or (kind == "b" and type(fill_value_json) is bool)):
+        # normalised as tensorstore writes it (an int or bool in range is already)
+        fill_value_json = encode_fill_value(fill_value, data_type)
     transformers = value.get("storage_transformers", [])
     if transformers:
         names = [t.get("name") if isinstance(t, Mapping) else t for t in transformers] if isinstance(transformers, list) else transformers
