@@ -136,7 +136,8 @@ def test_immutable_defaults_are_shared_but_resources_stay_per_context() -> None:
         assert first[kind] is not second[kind]
         assert first[kind].to_json() == second[kind].to_json()
     assert first["cache_pool"].value is not second["cache_pool"].value
-    assert first["file_io_locking"].value is not second["file_io_locking"].value  # a dict each
+    with pytest.raises(TypeError):  # shared, so read-only
+        first["file_io_locking"].value["mode"] = "none"  # type: ignore[index]
     configured = ts.Context({"file_io_retries": {"max_retries": 2}, "file_io_sync": False})
     assert configured["file_io_retries"].value.max_retries == 2
     assert configured["file_io_sync"].value is False

@@ -230,9 +230,15 @@ def open(
     return run_inline(_open_now, *arguments)
 
 
-def _open_now(json_value: dict[str, Any], read: bool, write: bool, context: Context | None, transaction: Any) -> Any:
-    from .tensorstore import TensorStore
+_tensorstore_class: Any = None
 
+
+def _open_now(json_value: dict[str, Any], read: bool, write: bool, context: Context | None, transaction: Any) -> Any:
+    global _tensorstore_class
+    if _tensorstore_class is None:  # imported on first use (it imports this module's package)
+        from .tensorstore import TensorStore
+
+        _tensorstore_class = TensorStore
     opened = open_driver(json_value, context=context, transaction=transaction, read=read, write=write)
     # spec_transform None: the driver's own, resolved on first use (a lazy driver opens then)
-    return TensorStore(opened.driver, opened.spec_transform, transaction, read, write)
+    return _tensorstore_class(opened.driver, opened.spec_transform, transaction, read, write)

@@ -6,6 +6,8 @@ import os
 import random
 import re
 import threading
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -49,9 +51,15 @@ class CachePoolProvider(ContextResourceProvider):
 
     @classmethod
     def create(cls, spec: Any, context: Context) -> Any:
-        from ..cache import CachePool
+        global _cache_pool_class
+        if _cache_pool_class is None:  # the cache layer sits above this one: imported on first use
+            from ..cache import CachePool
 
-        return CachePool(int(spec.get("total_bytes_limit", 0)))
+            _cache_pool_class = CachePool
+        return _cache_pool_class(int(spec.get("total_bytes_limit", 0)))
+
+
+_cache_pool_class: Any = None
 
 
 class _ConcurrencyProvider(ContextResourceProvider):
@@ -114,20 +122,22 @@ class FileIoLocking(ContextResourceProvider):
     """
 
     config_only = True
+    shared_default = True  # read-only
 
     @classmethod
-    def create(cls, spec: Any, context: Context) -> dict[str, Any]:
-        return dict(spec)
+    def create(cls, spec: Any, context: Context) -> Mapping[str, Any]:
+        return MappingProxyType(dict(spec))
 
 
 class FileIoMode(ContextResourceProvider):
     """``file_io_mode``: accepted for compatibility; ts reads files with ordinary I/O."""
 
     config_only = True
+    shared_default = True  # read-only
 
     @classmethod
-    def create(cls, spec: Any, context: Context) -> dict[str, Any]:
-        return dict(spec)
+    def create(cls, spec: Any, context: Context) -> Mapping[str, Any]:
+        return MappingProxyType(dict(spec))
 
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")

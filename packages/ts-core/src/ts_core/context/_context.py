@@ -190,6 +190,14 @@ class Context:
                 len(reference) == len(kind) or reference[len(kind)] == "#"
             ):
                 return handle.value
+            if reference == kind and self._parent is None and not self._spec._json:
+                # The default resource of a context without a spec (every default open).
+                with self._lock:
+                    handle = self._resources.get(kind)
+                    if handle is None:
+                        handle = _create(kind, None, self, json_path or kind, kind)
+                        self._resources[kind] = handle
+                    return handle.value
         path = json_path or kind
         if isinstance(reference, str):
             ref_kind, _ = parse_resource_identifier(reference, path)
