@@ -157,7 +157,8 @@ def affine_chain(draw: Any, transform: Any) -> tuple[tuple[Any, ...], list[tuple
         op = draw(
             st.sampled_from(
                 ("index", "index", "index", "oindex", "translate_by", "translate_to",
-                 "translate_backward_by", "label", "label", "stride", "transpose", "diagonal")
+                 "translate_backward_by", "label", "label", "stride", "transpose",
+                 "mark_bounds_implicit", "diagonal")
             )
         )
         n = draw(st.integers(0, 3)) if draw(noise) else max(selected, 0)
@@ -183,9 +184,16 @@ def affine_chain(draw: Any, transform: Any) -> tuple[tuple[Any, ...], list[tuple
                 names = [*names[:-1], draw(st.sampled_from(("", "a", *labels)))][:n]
             arg = names[0] if n == 1 and draw(st.booleans()) else tuple(names)
         elif op == "stride":
-            arg = draw(st.sampled_from((2, -1, (1, 2))))
+            factor = st.sampled_from((2, -1, 3, -2, 1))
+            if draw(noise):
+                factor = st.sampled_from((0, None))
+            factors = draw(st.lists(factor, min_size=n, max_size=n))
+            arg = factors[0] if n == 1 and draw(st.booleans()) else tuple(factors)
         elif op == "transpose":
-            arg = draw(st.sampled_from((0, -1, (1, 0))))
+            arg = draw(st.sampled_from((0, -1, (1, 0), (0, 1, 2))))
+        elif op == "mark_bounds_implicit":
+            flag = st.sampled_from((None, True, False))
+            arg = draw(flag) if draw(st.booleans()) else slice(draw(flag), draw(flag))
         else:
             arg = None
             selected = 1
@@ -214,8 +222,13 @@ def test_one_pass_chain_takes_the_common_expressions() -> None:
     assert dims == [1, 2]
     with general_paths_only():
         assert result == transform[expr]
+    expr = my.d["y", "x"].stride[2].transpose[0].mark_bounds_implicit[True].translate_to[0]
+    result, dims, done = _dim_chain.apply_affine_prefix(transform, expr._selection, expr._ops)
+    assert (done, dims) == (4, [0, 1])
+    with general_paths_only():
+        assert result == transform[expr]
     # An operation it does not take is handed over with the state before it.
-    expr = my.d["y", "x"].translate_by[5].stride[2].label["a", "b"]
+    expr = my.d["y", "x"].translate_by[5].diagonal.label["a"]
     partial, dims, done = _dim_chain.apply_affine_prefix(transform, expr._selection, expr._ops)
     assert (done, dims) == (1, [1, 2])
     assert partial == transform[my.d["y", "x"].translate_by[5]]

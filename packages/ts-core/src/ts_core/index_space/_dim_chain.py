@@ -3,11 +3,13 @@
 Applied one at a time, each operation of ``ts.d[...][...].translate_by[...].label[...]`` builds
 an intermediate ``IndexTransform`` (domain, output maps, composition). When the transform's
 output maps are all constant or single-input, every operation that changes dimensions by an
-affine rule (ints and slices, translations, labels) can instead update the domain's bounds and
-the output maps' ``(input dimension, offset, stride)`` triples in place, and the result is built
-once. The per-dimension rules (``basic_selection``, ``translated_bounds``, ``relabeled``) are
-the ones the one-at-a-time path uses, so results and checks agree; an operation this path does
-not take, or one that fails, is handed to that path, which then reports the error.
+affine rule (ints and slices, translations, strides, transpositions, labels, implicit flags)
+can instead update the domain's bounds and the output maps' ``(input dimension, offset,
+stride)`` triples in place, and the result is built once. The per-dimension rules
+(``basic_selection``, ``translated_bounds``, ``strided_bounds``, ``transpose_order``,
+``relabeled``, ``marked_implicit``) are the ones the one-at-a-time path uses, so results and
+checks agree; an operation this path does not take, or one that fails, is handed to that
+path, which then reports the error.
 """
 
 from __future__ import annotations
@@ -15,14 +17,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._dim_expression import _TRANSLATIONS, relabeled, resolve_selection, translated_bounds
+from ._dim_expression import (
+    _TRANSLATIONS,
+    marked_implicit,
+    relabeled,
+    resolve_selection,
+    strided_bounds,
+    translated_bounds,
+    transpose_order,
+)
 from ._domain import IndexDomain
 from ._indexing import basic_selection
 from ._output_map import CONSTANT, SINGLE, OutputIndexMap
 from ._transform import IndexTransform
 
-#: Operations taken here: NumPy-style indexing (of ints and slices only), translations, labels.
-_OPERATIONS = frozenset({"index", "oindex", "vindex", "label", *_TRANSLATIONS})
+#: Operations taken here: NumPy-style indexing (of ints and slices only), translations,
+#: strides, transpositions, labels and implicit flags; not diagonals or new dimensions.
+_OPERATIONS = frozenset(
+    {"index", "oindex", "vindex", "stride", "transpose", "label", "mark_bounds_implicit",
+     *_TRANSLATIONS}
+)
 _single = OutputIndexMap._single
 _constant = OutputIndexMap._constant
 
@@ -77,6 +91,34 @@ def apply_affine_prefix(
                 if dims is None:
                     dims = resolve_selection(selection, labels)
                 labels = relabeled(labels, dims, args)
+            elif op == "stride":
+                if dims is None:
+                    dims = resolve_selection(selection, labels)
+                lo, hi, il, iu, factors = strided_bounds(lo, hi, il, iu, dims, args)
+                for k, p in enumerate(sources):
+                    if p >= 0:
+                        strides[k] *= factors[p]
+            elif op == "transpose":
+                if dims is None:
+                    dims = resolve_selection(selection, labels)
+                order, targets = transpose_order(len(lo), dims, args)
+                if order is not None:
+                    lo = [lo[j] for j in order]
+                    hi = [hi[j] for j in order]
+                    il = [il[j] for j in order]
+                    iu = [iu[j] for j in order]
+                    labels = [labels[j] for j in order]
+                    position = [0] * len(order)
+                    for new_dim, j in enumerate(order):
+                        position[j] = new_dim
+                    for k, p in enumerate(sources):
+                        if p >= 0:
+                            sources[k] = position[p]
+                dims = targets
+            elif op == "mark_bounds_implicit":
+                if dims is None:
+                    dims = resolve_selection(selection, labels)
+                il, iu = marked_implicit(il, iu, dims, *args)
             elif op in ("index", "oindex", "vindex"):
                 terms, scalar = args
                 step = basic_selection(

@@ -195,10 +195,6 @@ def _domain_lists(
     )
 
 
-def _identity_inner(rank: int) -> list[Any]:
-    return [OutputIndexMap._single(j, 0, 1) for j in range(rank)]
-
-
 def op_translate(
     t: IndexTransform, dims: list[int], values: Any, kind: str
 ) -> tuple[IndexTransform, list[int]]:
@@ -270,8 +266,27 @@ def _translated_maps(t: IndexTransform, shifts: list[int], domain: IndexDomain) 
 
 def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
     """Keep every ``s``-th index: new index ``i`` is old index ``s * i``."""
-    lo, hi, il, iu, labels = _domain_lists(t)
-    inner = _identity_inner(len(lo))
+    dom = t._domain
+    lo, hi, il, iu, factors = strided_bounds(
+        dom._inclusive_min, dom._exclusive_max, dom._implicit_lower, dom._implicit_upper, dims, values
+    )
+    inner = [OutputIndexMap._single(j, 0, s) for j, s in enumerate(factors)]
+    labels = list(dom._labels)
+    return _apply_inner(t, lo, hi, il, iu, labels, inner, simplify=True, normalize_empty=True), dims
+
+
+def strided_bounds(
+    old_lo: Sequence[int],
+    old_hi: Sequence[int],
+    old_il: Sequence[bool],
+    old_iu: Sequence[bool],
+    dims: list[int],
+    values: Any,
+) -> tuple[list[int], list[int], list[bool], list[bool], list[int]]:
+    """New bounds and implicit flags of a stride of ``dims``, and every dimension's stride
+    (old index = stride * new index; 1 for those not strided)."""
+    lo, hi, il, iu = list(old_lo), list(old_hi), list(old_il), list(old_iu)
+    factors = [1] * len(lo)
     for j, s in zip(dims, _per_dim(values, len(dims), "strides"), strict=True):
         if s is None and (lo[j] == -inf and hi[j] == inf + 1):
             s = _INT64_MIN  # tensorstore's "implicit" stride, the most negative index
@@ -289,8 +304,8 @@ def op_stride(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTra
         lo[j], hi[j] = a, max(b, a - 1) + 1
         if swapped:
             il[j], iu[j] = iu[j], il[j]
-        inner[j] = OutputIndexMap._single(j, 0, s)
-    return _apply_inner(t, lo, hi, il, iu, labels, inner, simplify=True, normalize_empty=True), dims
+        factors[j] = s
+    return lo, hi, il, iu, factors
 
 
 def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
@@ -335,12 +350,7 @@ def op_mark_bounds_implicit(
     else:
         lower = upper = value
     dom = t._domain
-    il, iu = list(dom._implicit_lower), list(dom._implicit_upper)
-    for j in dims:
-        if lower is not None:
-            il[j] = bool(lower)
-        if upper is not None:
-            iu[j] = bool(upper)
+    il, iu = marked_implicit(dom._implicit_lower, dom._implicit_upper, dims, lower, upper)
     for out, m in enumerate(t._output):
         array = m._index_array
         if array is None:
@@ -357,18 +367,41 @@ def op_mark_bounds_implicit(
     return IndexTransform._make(domain, t._output), dims
 
 
+def marked_implicit(
+    old_il: Sequence[bool], old_iu: Sequence[bool], dims: list[int], lower: Any, upper: Any
+) -> tuple[list[bool], list[bool]]:
+    """Implicit flags with those of ``dims`` set (``None`` leaves a flag as it is)."""
+    il, iu = list(old_il), list(old_iu)
+    for j in dims:
+        if lower is not None:
+            il[j] = bool(lower)
+        if upper is not None:
+            iu[j] = bool(upper)
+    return il, iu
+
+
 def op_transpose(
     t: IndexTransform, dims: list[int], targets: Any
 ) -> tuple[IndexTransform, list[int]]:
     """Move ``dims`` to positions ``targets``; other dims keep their relative order."""
-    rank = t.input_rank
+    order, target_list = transpose_order(t.input_rank, dims, targets)
+    if order is None:
+        return t, target_list
+    return permute_dimensions(t, order), target_list
+
+
+def transpose_order(
+    rank: int, dims: list[int], targets: Any
+) -> tuple[list[int] | None, list[int]]:
+    """The permutation (``order[p]`` is the old dim at position ``p``) that moves ``dims`` to
+    ``targets``, and the target positions; None when nothing moves (no dims selected)."""
     n = len(dims)
     if any(isinstance(x, str) for x in targets):
         raise IndexError("Target dimensions cannot be specified by label")
     if len(targets) == 1 and _is_int(targets[0]):
         # A single target index moves the selected dims to consecutive positions from it.
         if n == 0:
-            return t, []
+            return None, []
         start = int(targets[0])
         limit = rank - n + 1
         if not -limit <= start < limit:
@@ -386,8 +419,7 @@ def op_transpose(
     for j, p in zip(dims, target_list, strict=True):
         order[p] = j
     rest = iter(j for j in range(rank) if j not in set(dims))
-    order = [p if p >= 0 else next(rest) for p in order]
-    return permute_dimensions(t, order), target_list
+    return [p if p >= 0 else next(rest) for p in order], target_list
 
 
 def permute_dimensions(t: IndexTransform, order: list[int]) -> IndexTransform:
