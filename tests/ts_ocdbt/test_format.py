@@ -694,3 +694,28 @@ def test_garbage_with_a_valid_checksum_is_refused_by_name(
     else:
         return  # some edits leave a valid encoding
     assert message.startswith("d/mangled: ")
+
+
+def test_reused_zstd_contexts_encode_as_fresh_ones() -> None:
+    """Envelopes are compressed with zstd contexts kept for reuse: whatever a context
+    compressed before (streamed or in one pass, another level), the bytes are those of a
+    new context, as tensorstore writes them."""
+    from ts_ocdbt.format._codec import decode_envelope, encode_envelope
+
+    magic = 0x0CDB20DE
+    bodies = [bytes(range(256)) * 40, b"small body" * 10, bytes(200_000), b"x" * 5000, b""]
+
+    def fresh(body: bytes, level: int) -> bytes:
+        compressor = zstandard.ZstdCompressor(level=level)
+        if len(body) < 4096:
+            return compressor.compress(body)
+        stream = compressor.compressobj()
+        return stream.compress(body) + stream.flush()
+
+    for _ in range(3):
+        for level in (0, 1, 5, 0):
+            for body in bodies:
+                encoded = encode_envelope(body, magic, fmt.ZstdCompression(level))
+                assert encoded == frame(fresh(body, level), magic, compression=1)
+                decoded = decode_envelope(encoded, magic, "b+tree node", "d/n", 2**20)
+                assert decoded == body

@@ -21,7 +21,7 @@ import time
 import uuid as uuid_module
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import attrs
 
@@ -559,7 +559,7 @@ class OcdbtDriver(KvStoreDriver):
         None if one of its conditions does not hold in ``latest``."""
         writes = request.writes
         if len(writes) > 1:
-            keys = {write.key for write in writes}
+            keys = {write[0] for write in writes}
             if len(keys) == len(writes) and keys.isdisjoint(pending):
                 return self._evaluate_independent(writes, latest, deleted_ranges)
         changes: dict[bytes, NewValue] = {}
@@ -599,32 +599,39 @@ class OcdbtDriver(KvStoreDriver):
         sets (a transaction's, a group of writes): every condition is checked first, then
         each new value is computed on its own, on several threads when that is slow
         (``compute_values``). A blind write (the common case) does not look its key up."""
-        modified: builtins.list[tuple[bytes, Callable[[bytes | None], bytes | None], bytes | IndirectDataReference | None]] = []
-        for write in writes:
-            modify = write.modify
-            if write.condition is None and not write.reads_stored:
+        keys: builtins.list[bytes] = []
+        modifies: builtins.list[Callable[[bytes | None], bytes | None]] = []
+        currents: builtins.list[bytes | IndirectDataReference | None] = []
+        # (StagedWrite is a named tuple: unpacked, not read by attribute, for speed; and
+        # no tuple is made per write, so a large transaction does not wake the GC.)
+        for key, modify, condition, reads_stored in writes:
+            if condition is None and not reads_stored:
                 if modify is not None:
-                    modified.append((write.key, modify, None))
+                    keys.append(key)
+                    modifies.append(modify)
+                    currents.append(None)
                 continue
-            current = _current_value(self._io, latest, write.key, deleted_ranges)
-            if write.condition is not None:
+            current = _current_value(self._io, latest, key, deleted_ranges)
+            if condition is not None:
                 generation = NO_VALUE if current is None else value_generation(current)
-                if write.condition != generation:
+                if condition != generation:
                     return None
             if modify is not None:
+                keys.append(key)
+                modifies.append(modify)
                 # (A write that does not read the stored value is not given it.)
-                modified.append((write.key, modify, current if write.reads_stored else None))
-        values = compute_values(self._modified_value, modified)
-        return {item[0]: value for item, value in zip(modified, values, strict=True)}
+                currents.append(current if reads_stored else None)
+        if currents.count(None) == len(currents):  # nothing to read
+            values = compute_values(_modified_nothing, modifies)
+        else:
+            values = compute_values(self._modified_value, list(zip(keys, modifies, currents, strict=True)))
+        return dict(zip(keys, values, strict=True))
 
-    def _modified_value(
-        self, item: tuple[bytes, Callable[[bytes | None], bytes | None], bytes | IndirectDataReference | None]
-    ) -> NewValue:
+    def _modified_value(self, item: _Modification) -> NewValue:
         """The new value ``modify`` makes of the value ``current`` stored at ``key``."""
         key, modify, current = item
-        if current is None:
-            return new_value(modify(None))
-        return new_value(modify(self._read_value(key, current, ByteRange())))
+        value = modify(None if current is None else self._read_value(key, current, ByteRange()))
+        return value if value.__class__ is bytes else new_value(value)
 
     def _stored_bytes(self, value: NewValue) -> bytes | None:
         """A new value of this commit as bytes (one stored ahead in a data file, read back)."""
@@ -721,6 +728,17 @@ def _setting(value: NewValue) -> Callable[[bytes | None], bytes | None]:
     """A ``StagedWrite.modify`` that sets the key to ``value``, which may be a value already
     stored in a data file (``_evaluate`` takes it as it is)."""
     return lambda _: value  # type: ignore[return-value]
+
+
+def _modified_nothing(modify: Callable[[bytes | None], bytes | None]) -> NewValue:
+    """The new value ``modify`` makes when no value is stored (or it does not read it)."""
+    value = modify(None)
+    return value if value.__class__ is bytes else new_value(value)
+
+
+#: A write ``compute_values`` computes: its key, its ``modify`` and the value it reads
+#: (None: none stored, or a write that does not read it).
+_Modification: TypeAlias = tuple[bytes, Callable[[bytes | None], bytes | None], bytes | IndirectDataReference | None]
 
 
 def _writes_anything(batch: Sequence[_Request]) -> bool:

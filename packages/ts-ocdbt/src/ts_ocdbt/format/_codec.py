@@ -223,16 +223,55 @@ def encode_envelope(body: bytes, magic: int, compression: ZstdCompression | None
     if compression is None:
         tail = bytes((FORMAT_VERSION, COMPRESSION_NONE)) + body
     else:
-        compressor = zstandard.ZstdCompressor(level=compression.level)
+        compressor = _take_compressor(compression.level)
         if len(body) < _SINGLE_PASS_LIMIT:
             compressed = compressor.compress(body)  # declares its content size
         else:
             stream = compressor.compressobj()
             compressed = stream.compress(body) + stream.flush()
+        _give_back_compressor(compression.level, compressor)
         tail = bytes((FORMAT_VERSION, COMPRESSION_ZSTD)) + compressed
     length = _HEADER_SIZE + len(tail) + _CRC.size
     encoded = _MAGIC.pack(magic) + _LENGTH.pack(length) + tail
     return encoded + _CRC.pack(crc32c.crc32c(encoded))
+
+
+#: zstd contexts kept for reuse, a few per compression level: making one costs more than
+#: compressing a small node (each is used by one thread at a time: taken, then put back;
+#: list pop and append are atomic).
+_MAX_SPARE_CONTEXTS: Final = 4
+_spare_compressors: dict[int, list[zstandard.ZstdCompressor]] = {}
+_spare_decompressors: list[zstandard.ZstdDecompressor] = []
+
+
+def _take_compressor(level: int) -> zstandard.ZstdCompressor:
+    spare = _spare_compressors.setdefault(level, [])
+    try:
+        return spare.pop()
+    except IndexError:
+        pass
+    if len(_spare_compressors) > _MAX_SPARE_CONTEXTS:  # many levels: keep none of the others
+        _spare_compressors.clear()
+        _spare_compressors[level] = spare
+    return zstandard.ZstdCompressor(level=level)
+
+
+def _give_back_compressor(level: int, compressor: zstandard.ZstdCompressor) -> None:
+    spare = _spare_compressors.setdefault(level, [])
+    if len(spare) < _MAX_SPARE_CONTEXTS:
+        spare.append(compressor)
+
+
+def _take_decompressor() -> zstandard.ZstdDecompressor:
+    try:
+        return _spare_decompressors.pop()
+    except IndexError:
+        return zstandard.ZstdDecompressor()
+
+
+def _give_back_decompressor(decompressor: zstandard.ZstdDecompressor) -> None:
+    if len(_spare_decompressors) < _MAX_SPARE_CONTEXTS:
+        _spare_decompressors.append(decompressor)
 
 
 def decode_envelope(data: bytes, magic: int, what: str, where: str, max_decoded_bytes: int) -> bytes:
@@ -295,7 +334,10 @@ def _decompress_zstd(body: bytes, limit: int, what: str, where: str) -> bytes:
         )
     try:
         if content_size is not None:
-            return zstandard.ZstdDecompressor().decompress(body)
+            decompressor = _take_decompressor()
+            decoded = decompressor.decompress(body)
+            _give_back_decompressor(decompressor)  # (not after an error: its state is unknown)
+            return decoded
         # No declared size: stream, never holding more than one byte over the limit.
         budget = min(output_bound, limit) + 1
         reader = zstandard.ZstdDecompressor().stream_reader(body, read_across_frames=False)
