@@ -203,6 +203,19 @@ def strided_negative(setup: Setup) -> Runs:
                      lambda array: np.ascontiguousarray(array[forwards][backwards]))
 
 
+def oindex_read(setup: Setup) -> Runs:
+    rng = np.random.default_rng(1)
+    rows, columns = (np.sort(rng.choice(setup.side, setup.side // 8, replace=False)) for _ in range(2))
+    return read_view(setup, "zarr3-raw", lambda _, store: store.oindex[rows, columns, :],
+                     setup.data[np.ix_(rows, columns)], lambda array: array.oindex[rows, columns, :])
+
+
+def vindex_read(setup: Setup) -> Runs:
+    points = tuple(np.random.default_rng(2).integers(0, setup.side, size=(3, 4096)))
+    return read_view(setup, "zarr3-raw", lambda _, store: store.vindex[points], setup.data[points],
+                     lambda array: array.vindex[points])
+
+
 def bulk_read(kind: str) -> Callable[[Setup], Runs]:
     def runs(setup: Setup) -> Runs:
         return read_view(setup, kind, lambda _, store: store, setup.data, lambda array: array[...])
@@ -490,6 +503,9 @@ def workloads(side: int) -> list[Workload]:
         Workload("permuted", f"permuted view read d[:].transpose[1, 2, 0][box], {half}^3 box", "ms", permuted),
         Workload("strided", "strided read [::2, ::2, ::2]", "ms", strided),
         Workload("strided-negative", "strided read, negative steps [::-2, ::3, ::-1]", "ms", strided_negative),
+        Workload("oindex", f"oindex read [rows, columns, :], {side // 8} random sorted rows and columns",
+                 "ms", oindex_read),
+        Workload("vindex", "vindex read of 4096 random points", "ms", vindex_read),
         Workload("bulk-read-zarr3-raw", "bulk read, zarr3 raw", "ms", bulk_read("zarr3-raw")),
         Workload("bulk-read-zarr3-zstd", "bulk read, zarr3 zstd(1)", "ms", bulk_read("zarr3-zstd")),
         Workload("bulk-read-zarr2-raw", "bulk read, zarr v2 raw", "ms", bulk_read("zarr-raw")),

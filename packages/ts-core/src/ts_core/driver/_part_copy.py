@@ -19,8 +19,9 @@ def gather(source: np.ndarray[Any, Any], selection: tuple[Any, ...]) -> np.ndarr
     """``source[selection]``: one ``take`` per index vector when ``selection`` is an open mesh
     (ints and vectors, each along its own axis) or holds one 1-D index array among slices."""
     arrays = [item for item in selection if isinstance(item, np.ndarray)]
-    if not arrays:
-        return _indexed(source, selection)
+    count = len(arrays)
+    if not count or (count > 1 and any(a.ndim != count for a in arrays)):
+        return _indexed(source, selection)  # no mesh (a vindex selects points)
     has_slices = any(isinstance(item, slice) for item in selection)
     has_ints = any(isinstance(item, int | np.integer) for item in selection)
     mesh_axes: list[int] = []
@@ -83,7 +84,7 @@ def scatter(
     if not all(isinstance(item, np.ndarray | int | np.integer) for item in selection):
         return False
     arrays = [item for item in selection if isinstance(item, np.ndarray)]
-    if not arrays:
+    if len(arrays) < 2:  # ints and at most one index array: one NumPy assignment is best
         view[selection] = block
         return True
     mesh_axes = _mesh_axes(arrays)

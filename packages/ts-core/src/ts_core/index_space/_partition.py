@@ -257,6 +257,8 @@ class _Separable:
     def build(
         cls, transform: IndexTransform, chunk: tuple[int, ...], origin: tuple[int, ...]
     ) -> _Separable | None:
+        if not _feeds_distinct(transform):
+            return None  # checked first: splitting an index array by chunk is not free
         dom = transform._domain
         lo, hi = dom._inclusive_min, dom._exclusive_max
         feeds = [-1] * transform.input_rank  # output dimension each input dimension feeds
@@ -340,6 +342,32 @@ class _Separable:
         else:
             slots = used + [-1] * len(unused)
         return _CountedParts(_combine(pieces, slots), math.prod(len(dim) for dim in pieces))
+
+
+def _feeds_distinct(transform: IndexTransform) -> bool:
+    """Whether each input dimension feeds at most one output dimension, each through a
+    nonzero stride or an index array varying along it alone (what ``_Separable`` needs)."""
+    fed: set[int] = set()
+    for m in transform._output:
+        method = m._method
+        if method == CONSTANT:
+            continue
+        if method == SINGLE:
+            if m._stride == 0:
+                return False
+            k = m._input_dimension
+        else:
+            assert m._index_array is not None
+            varying = [d for d, n in enumerate(m._index_array.shape) if n != 1]
+            if not varying:
+                continue
+            if len(varying) > 1:
+                return False
+            k = varying[0]
+        if k in fed:
+            return False
+        fed.add(k)
+    return True
 
 
 def _as_vector(item: Any, extent: int) -> np.ndarray[Any, Any]:
@@ -459,12 +487,18 @@ def _partition_general(
     order = np.argsort(linear, kind="stable")
     ids, starts = np.unique(linear[order], return_index=True)
     bounds = [*starts.tolist(), len(order)]
-    for n, chunk_id in enumerate(ids.tolist()):
-        positions = order[bounds[n] : bounds[n + 1]]
-        g = np.unravel_index(chunk_id, extent)
-        grid_indices = tuple(int(x) + a for x, a in zip(g, g_min, strict=True))
-        cell = tuple(
-            outputs[j][positions] - (origin[j] + grid_indices[j] * chunk[j]) for j in range(rank)
+    # Everything per element is computed once, in chunk order; each part is then slices
+    # (views) of those vectors, with no per-chunk fancy indexing.
+    cells = [
+        (outputs[j][order] - origin[j]) - grids[j][order] * chunk[j] for j in range(rank)
+    ]
+    arrays = np.unravel_index(order, shape) if shape else ()
+    grid_columns = [
+        (column + a).tolist()
+        for column, a in zip(np.unravel_index(ids, extent), g_min, strict=True)
+    ]
+    for n, grid_indices in enumerate(zip(*grid_columns, strict=True)):
+        run = slice(bounds[n], bounds[n + 1])
+        yield ChunkPart(
+            grid_indices, tuple(cell[run] for cell in cells), tuple(a[run] for a in arrays)
         )
-        array = np.unravel_index(positions, shape) if shape else ()
-        yield ChunkPart(grid_indices, cell, array)
