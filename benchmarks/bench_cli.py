@@ -11,8 +11,8 @@ zarr3 array with the same schema:
   store chunks alike, so it copies the stored chunks as they are;
 * ``ts cp --reencode``: the same, decoding and encoding every block as the loops do;
 * ``tensorstore loop``: the wheel, in this process, reading and writing the same
-  chunk-aligned blocks ``ts cp`` uses (its default: 256 MiB over 4 jobs, 64 MiB blocks),
-  one block after another;
+  chunk-aligned blocks ``ts cp`` uses (its default: 256 MiB over 4 jobs, each block at
+  most 16 MiB), one block after another;
 * ``ts_core loop``: the same loop with ts_core in this process (the library without the CLI).
 
 Prints MB/s (source bytes / wall seconds, best of ``--rounds``), the time ratio to the
@@ -45,7 +45,7 @@ from _bench_common import settle
 CHUNK = 64
 ZSTD = {"name": "zstd", "configuration": {"level": 1, "checksum": False}}
 #: ts cp's defaults: --memory-limit 256 MiB over --jobs 4.
-BLOCK_BYTES = 256 * (1 << 20) // 4
+MEMORY_LIMIT, JOBS = 256 * (1 << 20), 4
 
 
 def shape_for(mib: float) -> list[int]:
@@ -75,10 +75,10 @@ def make_source(path: Path, shape: list[int]) -> np.ndarray:
 
 
 def blocks(shape: list[int]) -> list[tuple[slice, ...]]:
-    """Whole-chunk blocks of at most BLOCK_BYTES, grown from the last dimension (as ts cp does)."""
-    from ts_core.cli._copy import block_shape, iter_blocks
+    """Whole-chunk blocks as ts cp makes them by default, grown from the last dimension."""
+    from ts_core.cli._copy import block_budget, block_shape, iter_blocks
 
-    block = block_shape(shape, [CHUNK] * 3, 2, BLOCK_BYTES)
+    block = block_shape(shape, [CHUNK] * 3, 2, block_budget(MEMORY_LIMIT, JOBS))
     return list(iter_blocks(shape, block, [0, 0, 0]))
 
 

@@ -437,6 +437,18 @@ def test_blocks_are_whole_chunks_that_tile_the_domain() -> None:
     assert block_shape(shape, chunk, itemsize=8, budget=1) == [16, 32, 9]  # never below one chunk
 
 
+def test_block_budget_shares_the_limit_and_caps_each_block() -> None:
+    from ts_core.cli._copy import MAX_BLOCK_BYTES, MIB, block_budget, block_shape
+
+    assert block_budget(8 * MIB, 4) == 2 * MIB  # a small limit is shared by the jobs
+    assert block_budget(256 * MIB, 4) == MAX_BLOCK_BYTES == 16 * MIB  # a large one is capped
+    assert block_budget(3, 4) == 1
+    # ts cp's default: 16 MiB blocks of 64^3 uint16 chunks (32 of 512 KiB), whole planes first.
+    assert block_shape([2048, 256, 256], [64, 64, 64], 2, block_budget(256 * MIB, 4)) == [128, 256, 256]
+    # A chunk larger than the cap is still copied whole.
+    assert block_shape([512, 2048, 2048], [8, 1024, 1024], 4, block_budget(256 * MIB, 4)) == [8, 1024, 1024]
+
+
 def test_copy_memory_is_bounded_by_the_limit_not_the_array(tmp_path: Path) -> None:
     from ts_core.cli._copy import copy_array
 
