@@ -56,6 +56,8 @@ def resolve_dimension(item: Any, labels: Sequence[str]) -> int:
 
 def resolve_dim_slice(s: slice, rank: int) -> list[int]:
     """Dimension indices selected by a slice (tensorstore's DimRangeSpec, bounds checked)."""
+    if s.start is None and s.stop is None and s.step is None:
+        return list(range(rank))  # ``:``, every dimension
     step = 1 if s.step is None else int(s.step)
     if step == 0:
         raise IndexError("step must not be 0")
