@@ -78,48 +78,35 @@ def test_a_conditional_write_is_committed_at_once(tmp_path: Path) -> None:
 def test_stored_values_are_durable_before_the_commit_refers_to_them(tmp_path: Path) -> None:
     store = _store(tmp_path)
     store["k"] = b"1"
-    events: list[str] = []
-    written: list[bytes] = []
+    events: list[bytes] = []
     base_driver = store.driver.base_kvstore.driver
-    make_batch = base_driver.write_batch
-
-    class Recording(WriteBatch):
-        def __init__(self) -> None:
-            super().__init__(base_driver)
-            self.inner = make_batch()
-
-        def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> Any:
-            events.append("data file")
-            written.append(key)
-            return self.inner.write(key, value, if_equal)
-
-        def finish(self) -> None:
-            events.append("durable")
-            self.inner.finish()
-
     original_write = base_driver.write
 
     def write(key: bytes, value: bytes | None, if_equal: bytes | None) -> Any:
-        if key.endswith(b"manifest.ocdbt"):
-            events.append("manifest")
-        return original_write(key, value, if_equal)
+        stamp = original_write(key, value, if_equal)
+        events.append(key)  # once written (the file driver's write is durable on return)
+        return stamp
 
-    base_driver.write_batch = Recording  # type: ignore[method-assign]
     base_driver.write = write  # type: ignore[method-assign]
     try:
         batch = store.driver.write_batch()
         for index in range(3):
             batch.write(f"v{index}".encode(), bytes([index]) * 1000, None)
+        assert not events  # held in memory until the commit
         batch.finish()
     finally:
-        del base_driver.write_batch, base_driver.write
-    # The three values share one data file, as tensorstore's values of one commit do.
-    assert events[:2] == ["data file", "durable"]
-    assert events.index("durable") < events.index("manifest")
+        del base_driver.write
+    # One data file holds the three values and the commit's B+tree node, and it is written
+    # before the manifest that refers to it: as few writes as one small commit.
+    names = [key.rsplit(b"/", 2)[-2:] for key in events]
+    assert [name[0] for name in names] == [b"d", tmp_path.name.encode()]
+    assert events[-1].endswith(b"manifest.ocdbt")
+    data_file = Path(events[0].decode())
+    assert data_file.stat().st_size > 3000
+    assert data_file.read_bytes()[:3000] == b"".join(bytes([i]) * 1000 for i in range(3))
     assert [store[f"v{i}"] for i in range(3)] == [bytes([i]) * 1000 for i in range(3)]
-    assert (tmp_path / written[0].decode()).stat().st_size == 3000
-    dumped = tensorstore.ocdbt.dump(tensorstore.KvStore.open(f"file://{tmp_path}/").result()).result()
-    assert dumped["versions"][-1]["generation_number"] == _latest_generation(tmp_path)
+    wheel = tensorstore.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
+    assert [wheel[f"v{i}"] for i in range(3)] == [bytes([i]) * 1000 for i in range(3)]
 
 
 def _data_files(path: Path) -> list[Path]:
@@ -157,10 +144,10 @@ def test_data_files_are_written_when_they_reach_target_data_file_size(tmp_path: 
     batch.finish()
     new_files = set(_data_files(tmp_path)) - before
     sizes = sorted(file.stat().st_size for file in new_files)
-    # Three files of three values, one of the last value, and the commit's B+tree node.
-    assert len(sizes) == 5
+    # Three files of three values, and one of the last value followed by the B+tree node.
+    assert len(sizes) == 4
     assert sizes.count(3000) == 3
-    assert 1000 in sizes
+    assert 1000 < sizes[0] < 3000
     reader = tensorstore.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
     assert {key: reader[key] for key in values} == values
 
@@ -231,3 +218,36 @@ def test_a_new_database_and_a_pinned_version(tmp_path: Path) -> None:
     pinned = _store(tmp_path / "new", version=2)
     with pytest.raises(ValueError, match="Writing is not supported"):
         pinned.driver.write_batch().write(b"a", b"z", None)
+
+
+def test_a_commit_that_loses_the_race_for_the_manifest_keeps_the_filled_data_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ts_ocdbt._driver import OcdbtDriver
+
+    store = _store(tmp_path)
+    store["first"] = b"1"
+    rival = _store(tmp_path)
+    publish = OcdbtDriver._publish
+    lost = []
+
+    def publish_once_late(self: OcdbtDriver, snapshot: Any, files: Any) -> Any:
+        if self is store.driver and not lost:
+            lost.append(True)
+            rival["rival"] = b"r"  # another writer's commit lands first
+        return publish(self, snapshot, files)
+
+    monkeypatch.setattr(OcdbtDriver, "_publish", publish_once_late)
+    before = set(_data_files(tmp_path))
+    batch = store.driver.write_batch()
+    values = {f"k{index}".encode(): bytes([index]) * 500 for index in range(5)}
+    for key, value in values.items():
+        batch.write(key, value, None)
+    batch.finish()
+    assert lost
+    reader = tensorstore.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
+    assert {key: reader[key] for key in values} == values
+    assert reader["rival"] == b"r"
+    # The values' file was written once, by the first attempt (with that attempt's node).
+    holding = [file for file in set(_data_files(tmp_path)) - before if file.read_bytes()[:500] == bytes(500)]
+    assert len(holding) == 1

@@ -3,13 +3,13 @@
 An array driver writing many chunks hands them to one :class:`OcdbtWriteBatch` and reports
 the array write done only after ``finish``. Each value too large to be inline is appended
 to a data file the batch fills in memory, and its key remembered with the place it will
-have there; as tensorstore does, the values of one commit share data files (a file is
-written once it holds ``target_data_file_size`` bytes, or ``MAX_BUFFERED_VALUE_BYTES``,
-whichever is less, and the last one by ``finish``). ``finish`` writes the last file, makes
-them durable through the base kvstore's write batch (one durability barrier for them all)
-and then commits every remembered key as one new version. So a bulk write costs one commit
-(or one per ``MAX_PENDING_KEYS`` keys) and a few data files instead of one of each per
-chunk, and nothing refers to a data file before it is durable.
+have there; as tensorstore does, the values of one commit share data files. A file is
+written (durably, before anything refers to it) once it holds ``target_data_file_size``
+bytes or ``MAX_BUFFERED_VALUE_BYTES``, whichever is less; ``finish`` hands the last one to
+the commit of every remembered key (one new version), which appends the new B+tree nodes
+to it and writes it before the manifest. So a bulk write costs one commit (or one per
+``MAX_PENDING_KEYS`` keys) and, below 64 MiB of values, one data file: as many durability
+barriers as a single small write, instead of one data file per chunk.
 
 A conditional write cannot wait for ``finish`` (its caller needs to know whether the
 condition held): it is committed at once, after the remembered keys if it writes one of
@@ -26,8 +26,8 @@ from ts_core.kvstore import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, Wri
 
 from ._io import value_generation
 from ._values import NewValue
-from ._writer import data_file_contents, new_data_file_id
-from .format import DataFileId, IndirectDataReference
+from ._writer import DataFileBuffer
+from .format import IndirectDataReference
 
 if TYPE_CHECKING:
     from ._driver import OcdbtDriver
@@ -40,17 +40,6 @@ MAX_PENDING_KEYS: Final = 4096
 #: Bytes of values a batch holds in memory at most before it writes them as a data file
 #: (tensorstore's ``target_data_file_size`` default, 2 GiB, would be too much to hold).
 MAX_BUFFERED_VALUE_BYTES: Final = 64 * 2**20
-
-
-class _DataFile:
-    """A data file being filled: its name and the values appended so far."""
-
-    __slots__ = ("file_id", "parts", "size")
-
-    def __init__(self, file_id: DataFileId) -> None:
-        self.file_id = file_id
-        self.parts: list[bytes] = []
-        self.size = 0
 
 
 class OcdbtWriteBatch(WriteBatch):
@@ -66,15 +55,14 @@ class OcdbtWriteBatch(WriteBatch):
         super().__init__(driver)
         self._ocdbt = driver
         self._state = threading.Condition(threading.Lock())
-        self._writing = 0  # writers writing a full data file through ``_base_batch``
+        self._writing = 0  # writers writing a full data file
         self._committing = False
-        self._base_batch = driver.base_kvstore.driver.write_batch()
         self._pending: dict[bytes, NewValue] = {}
         options = driver.writer_options
         self._prefix = options.prefixes.value
         target = options.target_data_file_size
         self._file_size = min(target, MAX_BUFFERED_VALUE_BYTES) if target else MAX_BUFFERED_VALUE_BYTES
-        self._file: _DataFile | None = None
+        self._file: DataFileBuffer | None = None
         #: Data files whose write failed: keys whose values they were to hold are not committed.
         self._failed: set[bytes] = set()
 
@@ -90,7 +78,7 @@ class OcdbtWriteBatch(WriteBatch):
             return driver.write_now(key, value, if_equal)
         data = None if value is None else bytes(value)
         stored: NewValue = data
-        full: _DataFile | None = None
+        full: DataFileBuffer | None = None
         with self._state:
             while self._committing:
                 self._state.wait()
@@ -98,12 +86,11 @@ class OcdbtWriteBatch(WriteBatch):
                 stored, full = self._append(data)
             self._pending[key] = stored
             many = len(self._pending) >= MAX_PENDING_KEYS
-            base_batch = self._base_batch
             if full is not None:
                 self._writing += 1
         if full is not None:
             try:
-                self._write_file(full, base_batch)
+                self._write_file(full)
             finally:
                 with self._state:
                     self._writing -= 1
@@ -113,36 +100,32 @@ class OcdbtWriteBatch(WriteBatch):
         generation = NO_VALUE if stored is None else value_generation(stored)
         return TimestampedStorageGeneration(generation, time.time())
 
-    def _append(self, value: bytes) -> tuple[IndirectDataReference, _DataFile | None]:
+    def _append(self, value: bytes) -> tuple[IndirectDataReference, DataFileBuffer | None]:
         """(With the state lock held.) Where ``value`` goes in the data file being filled,
         and that file if it is now full (no longer being filled: the caller writes it)."""
         file = self._file
         if file is None:
-            file = self._file = _DataFile(new_data_file_id(self._prefix))
-        reference = IndirectDataReference(file.file_id, file.size, len(value))
-        file.parts.append(value)
-        file.size += len(value)
+            file = self._file = DataFileBuffer(self._prefix)
+        reference = file.append(value)
         if file.size < self._file_size:
             return reference, None
         self._file = None
         return reference, file
 
-    def _write_file(self, file: _DataFile, base_batch: WriteBatch) -> None:
-        """Write a data file into the base's ``base_batch`` (made durable by its ``finish``)."""
+    def _write_file(self, file: DataFileBuffer) -> None:
+        """Write a full data file (durably: the base's write returns once it is)."""
         path = file.file_id.full_path
-        base = self._ocdbt.base_kvstore
         try:
-            base.write_blocking(path, data_file_contents(file.parts, file.size), None, base_batch)
+            self._ocdbt.base_kvstore.write_blocking(path, file.contents())
         except BaseException:
             with self._state:
                 self._failed.add(path)
             raise
 
     def _commit_pending(self, minimum: int = 0) -> None:
-        """Write the data file being filled, make the data files durable, then commit the
-        remembered keys (one version); nothing if fewer than ``minimum`` keys are
-        remembered by then. Keys whose data file could not be written are left out (the
-        error is raised after the others are committed)."""
+        """Commit the remembered keys (one version) with the data file being filled, which
+        the commit writes with its nodes; nothing if fewer than ``minimum`` keys are
+        remembered by then. Keys whose data file could not be written are left out."""
         with self._state:
             while self._committing:
                 self._state.wait()
@@ -153,31 +136,19 @@ class OcdbtWriteBatch(WriteBatch):
                 self._state.wait()
             pending, self._pending = self._pending, {}
             last, self._file = self._file, None
-            base_batch = self._base_batch
-            self._base_batch = self._ocdbt.base_kvstore.driver.write_batch()
-        error: BaseException | None = None
+            failed, self._failed = self._failed, set()
         try:
-            if last is not None:
-                try:
-                    self._write_file(last, base_batch)
-                except Exception as failure:
-                    error = failure
-            base_batch.finish()
-            with self._state:
-                failed, self._failed = self._failed, set()
             if failed:
                 pending = {
                     key: value for key, value in pending.items()
                     if not (isinstance(value, IndirectDataReference) and value.file_id.full_path in failed)
                 }
             if pending:
-                self._ocdbt.commit_values(pending)
+                self._ocdbt.commit_values(pending, () if last is None else (last,))
         finally:
             with self._state:
                 self._committing = False
                 self._state.notify_all()
-        if error is not None:
-            raise error
 
     def finish(self) -> None:
         self._commit_pending()

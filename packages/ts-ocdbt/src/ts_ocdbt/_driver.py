@@ -48,6 +48,7 @@ from ._spec import OcdbtSpec, VersionSpec
 from ._traversal import find_version, iterate, list_keys, lookup
 from ._values import NewValue, compute_values, new_value
 from ._writer import (
+    DataFileBuffer,
     DataFilePrefixes,
     WriterOptions,
     commit,
@@ -395,14 +396,16 @@ class OcdbtDriver(KvStoreDriver):
 
         return write_value_file(store, self._writer_options.prefixes.value, data)
 
-    def commit_values(self, values: dict[bytes, NewValue]) -> None:
-        """Commit ``values`` (from :meth:`store_value`; None deletes) unconditionally, as one
-        version shared with the writes that wait with them."""
+    def commit_values(self, values: dict[bytes, NewValue], filled: Sequence[DataFileBuffer] = ()) -> None:
+        """Commit ``values`` (from :meth:`store_value`, or references into the ``filled``
+        data files, which the commit writes with its nodes; None deletes) unconditionally,
+        as one version shared with the writes that wait with them."""
         self.check_writable()
         self._commit(
             [StagedWrite(key, _setting(value), None, reads_stored=False) for key, value in values.items()],
             (),
             stamps=False,
+            filled=filled,
         )
 
     def write_batch(self) -> WriteBatch:
@@ -429,7 +432,12 @@ class OcdbtDriver(KvStoreDriver):
         return request.result is not None
 
     def _commit(
-        self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange], *, stamps: bool = True
+        self,
+        writes: Sequence[StagedWrite],
+        deleted_ranges: Sequence[KeyRange],
+        *,
+        stamps: bool = True,
+        filled: Sequence[DataFileBuffer] = (),
     ) -> builtins.list[TimestampedStorageGeneration] | None:
         """One new version with ``deleted_ranges`` gone and then ``writes`` applied; None
         (nothing written) if a condition fails.
@@ -439,7 +447,7 @@ class OcdbtDriver(KvStoreDriver):
         one that fails is left out alone). A batch that loses the race for the manifest
         starts again on top of the winner's version.
         """
-        request = _Request(writes, deleted_ranges, stamps=stamps)
+        request = _Request(writes, deleted_ranges, stamps=stamps, filled=filled)
         queue_changed = self._queue_changed
         with queue_changed:
             self._queue.append(request)
@@ -511,6 +519,11 @@ class OcdbtDriver(KvStoreDriver):
         # A commit with an assumed config creates a missing database in any case (its
         # version 1 may be empty), as tensorstore's does.
         if pending or deleted_ranges or creating:
+            # The data files the requests filled are written by the first attempt (a retry
+            # after a lost race refers to them as written).
+            filled = [buffer for request, _ in accepted for buffer in request.filled]
+            for request, _ in accepted:
+                request.filled = []
             result = commit(
                 self._io,
                 manifest if latest is not None else None,
@@ -518,6 +531,7 @@ class OcdbtDriver(KvStoreDriver):
                 deleted_ranges,
                 config=config,
                 options=self._writer_options,
+                filled_data_files=filled,
             )
             if result.manifest is not None and result.manifest is not result.previous:
                 published = self._publish(snapshot, result.manifest_files)
@@ -688,13 +702,20 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _Request:
     """A commit waiting for its turn (see ``OcdbtDriver._commit``)."""
 
-    __slots__ = ("deleted_ranges", "done", "error", "result", "stamps", "writes")
+    __slots__ = ("deleted_ranges", "done", "error", "filled", "result", "stamps", "writes")
 
     def __init__(
-        self, writes: Sequence[StagedWrite], deleted_ranges: Sequence[KeyRange], *, stamps: bool = True
+        self,
+        writes: Sequence[StagedWrite],
+        deleted_ranges: Sequence[KeyRange],
+        *,
+        stamps: bool = True,
+        filled: Sequence[DataFileBuffer] = (),
     ) -> None:
         self.writes = list(writes)
         self.deleted_ranges = list(deleted_ranges)
+        #: Data files holding values the writes refer to, not written yet.
+        self.filled = list(filled)
         #: Whether the caller wants the new generation of each write (the result is an
         #: empty list on success otherwise: a transaction's commit does not ask for them).
         self.stamps = stamps

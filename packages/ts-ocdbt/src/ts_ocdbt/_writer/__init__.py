@@ -35,6 +35,7 @@ from ._btree import ConditionFailed, Mutations, Value, apply_mutations
 from ._data_files import (
     DEFAULT_DATA_FILE_PREFIX,
     DEFAULT_TARGET_DATA_FILE_SIZE,
+    DataFileBuffer,
     DataFilePrefixes,
     DataFileWriter,
     data_file_contents,
@@ -47,6 +48,7 @@ __all__ = [
     "DEFAULT_DATA_FILE_PREFIX",
     "DEFAULT_TARGET_DATA_FILE_SIZE",
     "CommitResult",
+    "DataFileBuffer",
     "DataFilePrefixes",
     "DeleteRange",
     "Write",
@@ -228,6 +230,7 @@ def commit(
     options: WriterOptions = WriterOptions(),
     commit_time: int | None = None,
     atomic: bool = True,
+    filled_data_files: Iterable[DataFileBuffer] = (),
 ) -> CommitResult:
     """Apply ``delete_ranges`` and then ``writes`` to the latest version of ``manifest``
     (None: a new database with ``config``), as one new version. ``writes`` may also be a
@@ -239,6 +242,11 @@ def commit(
     nothing (``manifest`` None, ``conflicts`` set); otherwise only that write is skipped.
     ``commit_time`` (ns since the epoch, default now) is raised past the previous version's.
     All data files are written before this returns; the manifest is the caller's to write.
+
+    ``filled_data_files`` are new data files the caller has filled but not written (values
+    that ``writes`` refer to): they are written with the commit's own, which may be
+    appended to them. A commit that writes nothing (a failed condition of an all-or-nothing
+    commit, or no change) does not write them either.
     """
     if manifest is None:
         if config is None:
@@ -252,7 +260,9 @@ def commit(
     mutations, write_keys = _batch(writes, delete_ranges)
     if io.config is None:
         io.config = config  # bounds the size of the nodes it decodes
-    data_files = DataFileWriter(io.write_data_file, options.prefixes, options.target_data_file_size)
+    data_files = DataFileWriter(
+        io.write_data_file, options.prefixes, options.target_data_file_size, filled_data_files
+    )
     result = CommitResult(
         manifest=None, previous=manifest, data_files=data_files.written, write_keys=write_keys
     )

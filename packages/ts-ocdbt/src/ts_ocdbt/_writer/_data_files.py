@@ -9,7 +9,7 @@ the race for the manifest leaves only files no manifest references.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -18,6 +18,7 @@ from ..format import DataFileId, IndirectDataReference
 __all__ = [
     "DEFAULT_DATA_FILE_PREFIX",
     "DEFAULT_TARGET_DATA_FILE_SIZE",
+    "DataFileBuffer",
     "DataFilePrefixes",
     "DataFileWriter",
     "data_file_contents",
@@ -65,30 +66,57 @@ def new_data_file_id(prefix: bytes) -> DataFileId:
     return DataFileId(b"", prefix + secrets.token_hex(DATA_FILE_ID_BYTES).encode("ascii"))
 
 
-class _Buffer:
-    __slots__ = ("file_id", "parts", "size")
+class DataFileBuffer:
+    """A new data file being filled in memory: its name (under ``prefix``) and the data
+    appended so far."""
+
+    __slots__ = ("file_id", "parts", "prefix", "size")
 
     def __init__(self, prefix: bytes) -> None:
+        self.prefix = prefix
         self.file_id = new_data_file_id(prefix)
         self.parts: list[bytes] = []
         self.size = 0
 
+    def append(self, data: bytes) -> IndirectDataReference:
+        """Where ``data`` will be once the file is written."""
+        reference = IndirectDataReference(self.file_id, self.size, len(data))
+        self.parts.append(data)
+        self.size += len(data)
+        return reference
+
+    def contents(self) -> bytes:
+        """The file's bytes (its data, padded); the buffer is consumed."""
+        return data_file_contents(self.parts, self.size)
+
 
 class DataFileWriter:
-    """Appends data to buffered new data files and writes them with ``store(path, data)``."""
+    """Appends data to buffered new data files and writes them with ``store(path, data)``.
+
+    ``initial`` buffers (holding data the caller already placed, such as a bulk write's
+    values) are written by ``flush`` too; new data of their prefix is appended to the last
+    of them, so a commit's nodes may share a file with those values.
+    """
 
     def __init__(
         self,
         store: Callable[[bytes, bytes], None],
         prefixes: DataFilePrefixes = DataFilePrefixes(),
         target_size: int = DEFAULT_TARGET_DATA_FILE_SIZE,
+        initial: Iterable[DataFileBuffer] = (),
     ) -> None:
         if target_size < 0:
             raise ValueError(f"target_data_file_size must be non-negative, not {target_size}")
         self._store = store
         self._prefixes = prefixes
         self._target_size = target_size
-        self._buffers: dict[bytes, _Buffer] = {}
+        self._buffers: dict[bytes, DataFileBuffer] = {}
+        self._sealed: list[DataFileBuffer] = []  # initial buffers nothing is appended to
+        for buffer in initial:
+            earlier = self._buffers.get(buffer.prefix)
+            if earlier is not None:
+                self._sealed.append(earlier)
+            self._buffers[buffer.prefix] = buffer
         #: Paths of the data files written so far, in order.
         self.written: list[bytes] = []
 
@@ -101,10 +129,8 @@ class DataFileWriter:
         prefix = self._prefixes.for_kind(kind)
         buffer = self._buffers.get(prefix)
         if buffer is None:
-            buffer = self._buffers[prefix] = _Buffer(prefix)
-        reference = IndirectDataReference(buffer.file_id, buffer.size, len(data))
-        buffer.parts.append(bytes(data))
-        buffer.size += len(data)
+            buffer = self._buffers[prefix] = DataFileBuffer(prefix)
+        reference = buffer.append(bytes(data))
         if self._target_size and buffer.size >= self._target_size:
             del self._buffers[prefix]
             self._write(buffer)
@@ -116,17 +142,18 @@ class DataFileWriter:
 
     def flush(self) -> None:
         """Write every buffered data file."""
-        buffers, self._buffers = list(self._buffers.values()), {}
+        buffers = [*self._sealed, *self._buffers.values()]
+        self._sealed, self._buffers = [], {}
         for buffer in buffers:
             self._write(buffer)
 
     def discard(self) -> None:
-        """Forget buffered data (a commit that will not happen)."""
-        self._buffers = {}
+        """Forget buffered data, the initial buffers' too (a commit that will not happen)."""
+        self._sealed, self._buffers = [], {}
 
-    def _write(self, buffer: _Buffer) -> None:
+    def _write(self, buffer: DataFileBuffer) -> None:
         path = buffer.file_id.full_path
-        self._store(path, data_file_contents(buffer.parts, buffer.size))
+        self._store(path, buffer.contents())
         self.written.append(path)
 
 
