@@ -351,3 +351,17 @@ def test_restriction_keeps_affine_maps(json: dict[str, Any], data: Any) -> None:
         domain, compose_maps(transform, identity, domain, simplify=False, normalize_empty=True)
     )
     assert _indexing._restricted(transform, domain) == general
+
+
+@EXAMPLES
+@given(
+    st.one_of(st.integers(-40, 40), st.integers(-(1 << 62) + 2, (1 << 62) - 2)),
+    st.one_of(st.integers(-9, 9), st.integers(-(1 << 62), 1 << 62)).filter(lambda s: s not in (0, 1)),
+)
+def test_strided_slice_offset_is_the_truncated_remainder(anchor: int, step: int) -> None:
+    from ts_core.index_space._interval import inf, trunc_div
+
+    # A strided slice from ``anchor`` maps new index i to anchor % step + step * i, the
+    # remainder taken with C's truncating division (tensorstore's origin trunc(start / step)).
+    offset = _indexing.slice_bounds(slice(anchor, None, step), -inf, inf + 1, True, True, 0)[4]
+    assert offset == anchor - step * trunc_div(anchor, step)
