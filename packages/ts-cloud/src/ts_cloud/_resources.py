@@ -1,7 +1,8 @@
 """Context resources shared by the cloud kvstores: request concurrency and retry policies.
 
-``<service>_request_concurrency`` is an :class:`~ts_core.concurrency.Executor` whose size
-bounds the requests in flight; ``<service>_request_retries`` is a :class:`RetryPolicy`.
+``<service>_request_concurrency`` is a :class:`~ts_cloud._request_executor.RequestExecutor`
+(an :class:`~ts_core.concurrency.Executor` whose waiting callers run their own requests)
+whose size bounds the requests on its workers; ``<service>_request_retries`` is a :class:`RetryPolicy`.
 The JSON follows tensorstore's (``{"limit": 32}``,
 ``{"max_retries": 32, "initial_delay": "1s", "max_delay": "32s"}``).
 """
@@ -17,6 +18,8 @@ import attrs
 
 from ts_core.concurrency import Executor
 from ts_core.context import Context, ContextResourceProvider
+
+from ._request_executor import RequestExecutor
 
 __all__ = [
     "DEFAULT_REQUEST_CONCURRENCY",
@@ -71,7 +74,7 @@ class _ConcurrencyProvider(ContextResourceProvider):
         limit = spec.get("limit", "shared")
         if limit == "shared":
             limit = int(os.environ.get(cls.environment_variable, DEFAULT_REQUEST_CONCURRENCY))
-        return Executor(int(limit), cls.name)
+        return RequestExecutor(int(limit), cls.name)
 
 
 class S3RequestConcurrency(_ConcurrencyProvider):
