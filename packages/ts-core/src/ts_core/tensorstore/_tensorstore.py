@@ -555,15 +555,17 @@ class TensorStore(Indexable):
 def _reopen(json_value: dict[str, Any], read: bool, write: bool, context: Any = None) -> TensorStore:
     from .._open import open as ts_open
 
-    try:
-        reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True, context=context).result()
-    except ValueError:
-        if "metadata" not in json_value:
-            raise
-        # As tensorstore, the pickle carries the array's metadata: where the storage has none
-        # (a memory store, which is new and empty after unpickling, in this process or
-        # another), the store opens with that metadata without writing it.
-        reopened = ts_open(json_value, read=read, write=write, assume_metadata=True, context=context).result()
+    if "metadata" in json_value:
+        # As tensorstore's unpickling (open mode assume_cached_metadata): the pickle carries
+        # the array's metadata, so reopening reads nothing from storage. A Dask task that
+        # unpickles the store costs no metadata read (a request each on cloud storage), and
+        # a memory store, new and empty after unpickling, opens with that metadata unwritten.
+        # Operations that depend on the stored metadata (resize) still re-read it.
+        cached: TensorStore = ts_open(
+            json_value, read=read, write=write, open=True, assume_cached_metadata=True, context=context
+        ).result()
+        return cached
+    reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True, context=context).result()
     return reopened
 
 
