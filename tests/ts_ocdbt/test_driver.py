@@ -503,3 +503,26 @@ def test_old_numbered_manifests_are_deleted(tmp_path: Path) -> None:
     assert numbered[-1] == "manifest.0000000000000090"
     assert tensorstore.KvStore.open(spec).result()["k"] == b"142"
     assert ts.KvStore.open({**spec, "version": 20}).result()["k"] == b"18"
+
+
+def test_a_written_value_shares_the_commits_data_file_unless_it_is_large(tmp_path: Path) -> None:
+    """As tensorstore's, a commit writes one data file (its values and nodes) and then the
+    manifest; only a value of 1 MiB or more is stored in a file of its own first."""
+    store = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
+    store["warm"] = b"x"
+
+    def new_files(write: Any) -> list[int]:
+        before = set((tmp_path / "d").iterdir())
+        write()
+        return sorted(path.stat().st_size for path in set((tmp_path / "d").iterdir()) - before)
+
+    medium, large = os.urandom(10_000), os.urandom(2**20)
+    sizes = new_files(lambda: store.write("medium", medium).result())
+    assert len(sizes) == 1
+    assert sizes[0] > len(medium)  # the value, then the leaf
+    sizes = new_files(lambda: store.write("large", large).result())
+    assert len(sizes) == 2
+    assert sizes[1] == len(large)
+    wheel = tensorstore.KvStore.open({"driver": "ocdbt", "base": f"file://{tmp_path}/"}).result()
+    assert (wheel["medium"], wheel["large"]) == (medium, large)
+    assert (store["medium"], store["large"]) == (medium, large)

@@ -4,7 +4,8 @@ Reads look the key up in the B+tree of the latest version (or of the pinned ``ve
 each write, delete and ``delete_range`` is one commit: a new version made by the writer
 and published by one conditional write of the manifest (writes that wait for a running
 commit share the next one, and a bulk array write through ``write_batch`` is one commit;
-a large value is stored in a data file of its own before its commit). A transaction's keys of one
+a value of 1 MiB or more is stored in a data file of its own before its commit, smaller
+ones share the commit's data file with its nodes). A transaction's keys of one
 database are committed together through ``commit_atomic``: one new version for all of
 them, or nothing. A lost race for the manifest is retried on top of the version that won,
 with blind modifications re-applied and conditions re-checked, so concurrent committers
@@ -74,6 +75,9 @@ from .format import (
 
 __all__ = ["OcdbtDriver", "find_version", "iterate", "lookup"]
 
+#: A value this large that is written on its own is stored in a data file of its own
+#: before its commit; a smaller one is packed into the commit's data file.
+_PACKED_VALUE_BYTES: Final = 2**20
 #: How many times a commit is retried after losing the race for the manifest.
 _MAX_COMMIT_ATTEMPTS: Final = 10_000
 #: A committer looks for numbered manifests to delete every this many generations.
@@ -377,24 +381,21 @@ class OcdbtDriver(KvStoreDriver):
             self.load_manifest()
         return self._config if self._config_confirmed or self._spec.assume_config else None
 
-    def store_value(self, value: bytes | None, batch: WriteBatch | None = None) -> NewValue:
-        """``value`` as a leaf will hold it: a value too large to be inline is first written
-        to a data file of its own, here, on the caller's thread (so many writers store their
-        values at once, and the commit they then share writes only B+tree nodes), through
-        ``batch`` (of the base kvstore) if given. Smaller values, and values written before
-        the database's config is known, stay bytes."""
+    def store_value(self, value: bytes | None) -> NewValue:
+        """``value`` as the commit is given it: a value of ``_PACKED_VALUE_BYTES`` or more is
+        first written to a data file of its own, here, on the caller's thread (so many
+        writers store large values at once, and no commit copies them into a file shared
+        with others). Smaller values stay bytes: the commit packs those too large to be
+        inline into its own data file, with its nodes (one durable write for all)."""
         if value is None:
             return None
         data = bytes(value)
+        if len(data) < _PACKED_VALUE_BYTES:
+            return data
         config = self.write_config()
         if config is None or len(data) <= config.max_inline_value_bytes:
             return data
-        base = self._base
-
-        def store(path: bytes, contents: bytes) -> None:
-            base.write_blocking(path, contents, None, batch)
-
-        return write_value_file(store, self._writer_options.prefixes.value, data)
+        return write_value_file(self._io.write_data_file, self._writer_options.prefixes.value, data)
 
     def commit_values(self, values: dict[bytes, NewValue], filled: Sequence[DataFileBuffer] = ()) -> None:
         """Commit ``values`` (from :meth:`store_value`, or references into the ``filled``
