@@ -365,3 +365,35 @@ def test_strided_slice_offset_is_the_truncated_remainder(anchor: int, step: int)
     # remainder taken with C's truncating division (tensorstore's origin trunc(start / step)).
     offset = _indexing.slice_bounds(slice(anchor, None, step), -inf, inf + 1, True, True, 0)[4]
     assert offset == anchor - step * trunc_div(anchor, step)
+
+
+# -- whole-object shorthands ---------------------------------------------------------------------------
+@EXAMPLES
+@given(
+    transform_json(finite=False),
+    st.sampled_from(
+        ("translate_by", "translate_to", "translate_backward_by", "label", "mark_bounds_implicit")
+    ),
+    st.data(),
+)
+def test_shorthands_match_the_expression_they_abbreviate(
+    json: dict[str, Any], op: str, data: Any
+) -> None:
+    transform = my.IndexTransform(json=json)
+    rank = transform.input_rank
+    if op == "label":
+        names = data.draw(st.lists(st.sampled_from(("a", "b", "")), min_size=rank, max_size=rank))
+        args: Any = data.draw(st.sampled_from((tuple(names), "a", ("a", "b", "c", "d", "e"))))
+    elif op == "mark_bounds_implicit":
+        flag = st.sampled_from((None, True, False))
+        args = data.draw(st.one_of(flag, st.builds(slice, flag, flag)))
+    else:
+        value = st.one_of(st.none(), st.integers(-5, 5), st.just(1 << 62))
+        args = data.draw(st.one_of(value, st.lists(value, max_size=4).map(tuple)))
+    for target in (transform, transform.domain):
+        shorthand = _outcome(lambda target=target: getattr(target, op)[args])
+        with general_paths_only():
+            expression = _outcome(lambda target=target: target[getattr(my.d[:], op)[args]])
+        if isinstance(expression, tuple) and expression[1] == "IndexError":
+            expression = ("error", "ValueError", expression[2])  # tensorstore's type here
+        assert shorthand == expression, (json, op, args)

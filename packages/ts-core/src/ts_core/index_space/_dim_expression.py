@@ -517,6 +517,20 @@ def _indexing() -> Any:
     return _INDEXING
 
 
+def apply_to_all_dims(t: IndexTransform, op: str, args: Any) -> IndexTransform:
+    """``t[ts.d[:].<op>[args]]`` with ``args`` as ``_parse_op`` returns them: the whole-object
+    shorthands (``x.translate_to[0]``) run their operation directly, no expression built."""
+    dims = list(range(len(t._domain._inclusive_min)))
+    kind = _TRANSLATIONS.get(op)
+    if kind is not None:
+        return op_translate(t, dims, args, kind)[0]
+    if op == "label":
+        return op_label(t, dims, args)[0]
+    if op == "mark_bounds_implicit":
+        return op_mark_bounds_implicit(t, dims, slice(*args))[0]
+    return DimExpression((slice(None),), ((op, args),))._apply(t)
+
+
 # -- the expression ---------------------------------------------------------------------------------
 class _Subscript:
     """``expr.<op>[args]`` -> a new expression with the op appended."""

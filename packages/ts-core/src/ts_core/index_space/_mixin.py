@@ -11,22 +11,21 @@ from __future__ import annotations
 
 from typing import Any
 
-_MODULES: tuple[Any, Any, Any] | None = None
+_MODULES: tuple[Any, Any] | None = None
 
 
-def _modules() -> tuple[Any, Any, Any]:
-    """``(_dim_expression, _indexing, ts.d[:])``, imported on first use (they import this
-    module); the selection of every dimension is immutable, so one serves every call."""
+def _modules() -> tuple[Any, Any]:
+    """``(_dim_expression, _indexing)``, imported on first use (they import this module)."""
     global _MODULES
     if _MODULES is None:
         from . import _dim_expression, _indexing
 
-        _MODULES = (_dim_expression, _indexing, _dim_expression.d[:])
+        _MODULES = (_dim_expression, _indexing)
     return _MODULES
 
 
 class _OpIndexer:
-    """``x.<op>[args]``: applies ``ts.d[:].<op>[args]`` to ``x``."""
+    """``x.<op>[args]``: applies ``ts.d[:].<op>[args]`` to ``x`` (without building it)."""
 
     __slots__ = ("_op", "_target")
 
@@ -35,10 +34,14 @@ class _OpIndexer:
         self._op = op
 
     def __getitem__(self, args: Any) -> Any:
-        expr = getattr(_modules()[2], self._op)[args]
+        dim_expression = _modules()[0]
+        # What ``getattr(ts.d[:], op)[args]`` checks when the expression is built.
+        parsed = dim_expression._parse_op(self._op, args, False)
         target = self._target
         try:
-            transform = expr._apply(target._index_transform())
+            transform = dim_expression.apply_to_all_dims(
+                target._index_transform(), self._op, parsed
+            )
         except IndexError as exc:
             # Applied to a whole object these operations raise ValueError in tensorstore.
             raise ValueError(str(exc)) from None
