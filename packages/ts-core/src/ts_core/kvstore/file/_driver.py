@@ -470,8 +470,9 @@ class FileKvStore(KvStoreDriver):
         return (key for key in _walk(base, key_range, self._retries) if key_range.contains(key))
 
 
-#: Renames of one committed group made at once (see ``_FileWriteBatch._commit``).
-RENAMERS = 8
+#: Renames (of a committed group) or directory fsyncs (of a finished batch) that a write
+#: batch makes at once, on the I/O pool (see ``_FileWriteBatch._commit``).
+CALLS_AT_ONCE = 8
 
 
 class _FileWriteBatch(WriteBatch):
@@ -587,7 +588,7 @@ class _FileWriteBatch(WriteBatch):
 
             # A rename waits for the filesystem's journal when other writers keep it busy:
             # several at once share those waits (each is atomic and its value is durable).
-            run_all(self._file_driver.executor, RENAMERS, range(len(group)), publish)
+            run_all(self._file_driver.executor, CALLS_AT_ONCE, range(len(group)), publish)
             with self._lock:
                 self._directories |= directories
         finally:
@@ -611,13 +612,14 @@ class _FileWriteBatch(WriteBatch):
         per filesystem where it is trusted (it commits the filesystem's journal, which
         holds every directory change), elsewhere an fsync per directory."""
         by_device: dict[int, list[str]] = {}
+        one_by_one = []
         for directory in directories:
             device = None
             if self._syncfs_for(os.path.join(directory, "_")) is not None:
                 with contextlib.suppress(OSError):
                     device = os.stat(directory or ".").st_dev
             if device is None:
-                _fsync_directory(directory)
+                one_by_one.append(directory)
             else:
                 by_device.setdefault(device, []).append(directory)
         for on_device in by_device.values():
@@ -628,8 +630,9 @@ class _FileWriteBatch(WriteBatch):
             finally:
                 os.close(fd)
             if not synced:
-                for directory in on_device:
-                    _fsync_directory(directory)
+                one_by_one.extend(on_device)
+        # Independent fsyncs, several at once: their waits for the disk overlap.
+        run_all(self._file_driver.executor, CALLS_AT_ONCE, one_by_one, _fsync_directory)
 
 
 #: Filesystems whose ``syncfs`` writes back and flushes everything, as ``fsync`` does for
