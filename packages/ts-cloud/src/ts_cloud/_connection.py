@@ -117,7 +117,7 @@ def _tls_context() -> ssl.SSLContext:
 class _Connection:
     """One socket and its buffered reader; used by one thread at a time."""
 
-    __slots__ = ("origin", "reader", "sock")
+    __slots__ = ("origin", "poller", "reader", "sock")
 
     def __init__(self, origin: _Origin, connect_timeout: float, read_timeout: float,
                  tls_context: ssl.SSLContext | None) -> None:
@@ -136,6 +136,10 @@ class _Connection:
         sock.settimeout(read_timeout)
         self.sock = sock
         self.reader = sock.makefile("rb")
+        self.poller: select.poll | None = None
+        if hasattr(select, "poll"):  # not on Windows
+            self.poller = select.poll()
+            self.poller.register(sock, select.POLLIN)
 
     def close(self) -> None:
         self.reader.close()
@@ -145,13 +149,10 @@ class _Connection:
         """Whether an idle connection is unusable: readable means closed (or junk sent)."""
         if self.sock.fileno() < 0:
             return True
-        poller = getattr(select, "poll", None)
-        if poller is None:  # Windows
+        if self.poller is None:  # Windows
             readable, _, _ = select.select([self.sock], [], [], 0)
             return bool(readable)
-        poll = poller()
-        poll.register(self.sock, select.POLLIN)
-        return bool(poll.poll(0))
+        return bool(self.poller.poll(0))
 
     def send(self, head: bytes, body: bytes | memoryview | None) -> None:
         if body is not None and 0 < len(body) <= COALESCE_BODY_BYTES:
