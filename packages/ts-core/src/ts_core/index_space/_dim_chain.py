@@ -31,11 +31,12 @@ from ._indexing import basic_selection
 from ._output_map import CONSTANT, SINGLE, OutputIndexMap
 from ._transform import IndexTransform
 
-#: Operations taken here: NumPy-style indexing (of ints and slices only), translations,
-#: strides, transpositions, labels and implicit flags; not diagonals or new dimensions.
+#: Operations taken here: NumPy-style indexing (of ints and slices only) and those that act on
+#: the selected dims in place: translations, strides, transpositions, labels and implicit
+#: flags; not diagonals or new dimensions.
+_INDEXING = frozenset({"index", "oindex", "vindex"})
 _OPERATIONS = frozenset(
-    {"index", "oindex", "vindex", "stride", "transpose", "label", "mark_bounds_implicit",
-     *_TRANSLATIONS}
+    {"stride", "transpose", "label", "mark_bounds_implicit", *_TRANSLATIONS}
 )
 _single = OutputIndexMap._single
 _constant = OutputIndexMap._constant
@@ -49,7 +50,7 @@ def apply_affine_prefix(
     Returns the transform after them, the dimension selection they leave (None if no
     operation was applied) and how many were applied; the caller applies the rest.
     """
-    if not ops or ops[0][0] not in _OPERATIONS:
+    if not ops or (ops[0][0] not in _INDEXING and ops[0][0] not in _OPERATIONS):
         return t, None, 0
     # Output map ``k`` is ``offsets[k] + strides[k] * in[sources[k]]``, or the constant
     # ``offsets[k]`` when ``sources[k]`` is -1.
@@ -79,47 +80,7 @@ def apply_affine_prefix(
         # Each step computes new lists and raises before anything is changed, so a step that
         # fails leaves the state of the previous one for the one-at-a-time path.
         try:
-            kind = _TRANSLATIONS.get(op)
-            if kind is not None:
-                if dims is None:
-                    dims = resolve_selection(selection, labels)
-                lo, hi, shifts = translated_bounds(lo, hi, dims, args, kind)
-                for k, p in enumerate(sources):
-                    if p >= 0 and shifts[p]:
-                        offsets[k] -= strides[k] * shifts[p]
-            elif op == "label":
-                if dims is None:
-                    dims = resolve_selection(selection, labels)
-                labels = relabeled(labels, dims, args)
-            elif op == "stride":
-                if dims is None:
-                    dims = resolve_selection(selection, labels)
-                lo, hi, il, iu, factors = strided_bounds(lo, hi, il, iu, dims, args)
-                for k, p in enumerate(sources):
-                    if p >= 0:
-                        strides[k] *= factors[p]
-            elif op == "transpose":
-                if dims is None:
-                    dims = resolve_selection(selection, labels)
-                order, targets = transpose_order(len(lo), dims, args)
-                if order is not None:
-                    lo = [lo[j] for j in order]
-                    hi = [hi[j] for j in order]
-                    il = [il[j] for j in order]
-                    iu = [iu[j] for j in order]
-                    labels = [labels[j] for j in order]
-                    position = [0] * len(order)
-                    for new_dim, j in enumerate(order):
-                        position[j] = new_dim
-                    for k, p in enumerate(sources):
-                        if p >= 0:
-                            sources[k] = position[p]
-                dims = targets
-            elif op == "mark_bounds_implicit":
-                if dims is None:
-                    dims = resolve_selection(selection, labels)
-                il, iu = marked_implicit(il, iu, dims, *args)
-            elif op in ("index", "oindex", "vindex"):
+            if op in _INDEXING:
                 terms, scalar = args
                 step = basic_selection(
                     lo, hi, il, iu, labels, terms, selection if dims is None else dims, scalar
@@ -133,6 +94,39 @@ def apply_affine_prefix(
                         offsets[k] += strides[k] * offset
                         sources[k] = q
                         strides[k] = strides[k] * stride if q >= 0 else 0
+            elif op in _OPERATIONS:
+                if dims is None:
+                    dims = resolve_selection(selection, labels)
+                kind = _TRANSLATIONS.get(op)
+                if kind is not None:
+                    lo, hi, shifts = translated_bounds(lo, hi, dims, args, kind)
+                    for k, p in enumerate(sources):
+                        if p >= 0 and shifts[p]:
+                            offsets[k] -= strides[k] * shifts[p]
+                elif op == "label":
+                    labels = relabeled(labels, dims, args)
+                elif op == "stride":
+                    lo, hi, il, iu, factors = strided_bounds(lo, hi, il, iu, dims, args)
+                    for k, p in enumerate(sources):
+                        if p >= 0:
+                            strides[k] *= factors[p]
+                elif op == "transpose":
+                    order, targets = transpose_order(len(lo), dims, args)
+                    if order is not None:
+                        lo = [lo[j] for j in order]
+                        hi = [hi[j] for j in order]
+                        il = [il[j] for j in order]
+                        iu = [iu[j] for j in order]
+                        labels = [labels[j] for j in order]
+                        position = [0] * len(order)
+                        for new_dim, j in enumerate(order):
+                            position[j] = new_dim
+                        for k, p in enumerate(sources):
+                            if p >= 0:
+                                sources[k] = position[p]
+                    dims = targets
+                else:  # mark_bounds_implicit
+                    il, iu = marked_implicit(il, iu, dims, *args)
             else:
                 break
         except (IndexError, TypeError, ValueError):
