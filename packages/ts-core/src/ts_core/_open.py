@@ -80,6 +80,14 @@ def open_mode_override(open_mode: Any, flags: dict[str, Any]) -> OpenMode | None
     return combined if combined else None
 
 
+def _mode_json(open_mode: Any, flags: dict[str, Any]) -> dict[str, bool]:
+    """The spec members of ``open_mode_override``'s mode (empty: keep the spec's)."""
+    if open_mode is None:  # only keyword flags: no OpenMode needed
+        return {name: True for name, value in flags.items() if value is not None and as_flag(value, name)}
+    mode = open_mode_override(open_mode, flags)
+    return mode.to_json() if mode is not None else {}
+
+
 def _index(value: Any, name: str) -> int:
     try:
         return operator.index(value)
@@ -192,9 +200,7 @@ def open(
         _check_types(context, transaction, batch)
     read = None if read is None else as_flag(read, "read")
     write = None if write is None else as_flag(write, "write")
-    mode = open_mode_override(
-        options.pop("open_mode", None), {name: options.pop(name) for name in OPEN_MODE_FLAGS if name in options}
-    )
+    mode = _mode_json(options.pop("open_mode", None), {name: options.pop(name) for name in OPEN_MODE_FLAGS if name in options})
     if options:
         if not _SCHEMA_OPTIONS.isdisjoint(options):
             _normalize_schema_options(options)
@@ -206,10 +212,10 @@ def open(
     bound = _bound_context(spec, json_value)
     if bound is not None:  # as in tensorstore, a spec's bound resources win over ``context``
         context = bound
-    if mode is not None:
+    if mode:
         for name in OPEN_MODE_FLAGS:
             json_value.pop(name, None)
-        json_value.update(mode.to_json())
+        json_value.update(mode)
     if options:
         _check_against_spec(json_value, options)
     if any(value is not None for value in options.values()):
