@@ -117,14 +117,16 @@ class IndexTransform(Indexable):
         return transform
 
     def __getitem__(self, index: Any) -> IndexTransform:
-        """``Indexable.__getitem__`` without its hooks, which are identities here; composition
-        (``t[other_transform]``) goes straight to ``compose``."""
+        """``Indexable.__getitem__`` without its hooks, which are identities here; a transform,
+        domain or dimension expression goes straight to what ``apply_index`` would call."""
         functions = _indexing_functions
         if functions is None:
             functions = _load_indexing_functions()
         kind = type(index)
         if kind is IndexTransform:
             return functions[1](self, index)  # type: ignore[no-any-return]
+        if kind is IndexDomain:
+            return functions[3](self, index)  # type: ignore[no-any-return]
         if kind is functions[2]:  # a DimExpression
             return index._apply(self)  # type: ignore[no-any-return]
         return functions[0](self, index, "default")  # type: ignore[no-any-return]
@@ -295,18 +297,18 @@ class IndexTransform(Indexable):
         return transform_to_json(self)
 
 
-_indexing_functions: tuple[Any, Any, Any] | None = None
+_indexing_functions: tuple[Any, Any, Any, Any] | None = None
 
 
-def _load_indexing_functions() -> tuple[Any, Any, Any]:
-    """``(apply_index, compose, DimExpression)``, imported on first use (their modules import
-    this one)."""
+def _load_indexing_functions() -> tuple[Any, Any, Any, Any]:
+    """``(apply_index, compose, DimExpression, slice_by_domain)``, imported on first use (their
+    modules import this one)."""
     global _indexing_functions
     from ._compose import compose
     from ._dim_expression import DimExpression
-    from ._indexing import apply_index
+    from ._indexing import apply_index, slice_by_domain
 
-    _indexing_functions = (apply_index, compose, DimExpression)
+    _indexing_functions = (apply_index, compose, DimExpression, slice_by_domain)
     return _indexing_functions
 
 
