@@ -133,6 +133,8 @@ class OcdbtDriver(KvStoreDriver):
 
     id = "ocdbt"
     spec_class = OcdbtSpec
+    #: It implements ``commit_atomic`` (a constant: a transaction asks once per key staged).
+    commits_atomically = True
 
     def __init__(self, spec: OcdbtSpec, base: KvStore, manifest_store: KvStore | None = None) -> None:
         self._spec = spec
