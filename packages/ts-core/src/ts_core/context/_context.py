@@ -110,6 +110,11 @@ class ContextSpec:
         return pretty_repr("Context.Spec(", self._json)
 
 
+#: The spec of a context created without one (never modified: a ContextSpec's JSON is
+#: only read after construction).
+_EMPTY_SPEC = ContextSpec()
+
+
 class ResourceHandle:
     """A resolved resource as returned by ``context[identifier]`` (Context.Resource)."""
 
@@ -154,7 +159,7 @@ class Context:
             spec = ContextSpec(json)
         #: The spec as given (None for an empty default context, as in tensorstore).
         self._given_spec = spec if spec is None or isinstance(spec, ContextSpec) else ContextSpec(spec)
-        self._spec = self._given_spec if self._given_spec is not None else ContextSpec()
+        self._spec = self._given_spec if self._given_spec is not None else _EMPTY_SPEC
         if parent is not None and not isinstance(parent, Context):
             raise TypeError(f"parent must be a ts.Context, got {type(parent).__name__}")
         self._parent = parent
