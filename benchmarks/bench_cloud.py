@@ -7,8 +7,9 @@ Starts SeaweedFS (S3) and fake-gcs-server (GCS) on 127.0.0.1, the same launchers
 tests. For each service and round, each library in turn writes then reads ``--mib`` MiB
 as ``--object-mib`` MiB objects with all requests issued at once (each library bounded by
 its default request concurrency, 32), then times ``--small`` sequential reads of a
-100-byte object and a fifth as many sequential 100-byte writes. Both libraries talk to
-the same server, alternating, so a busy machine slows both alike; the summary gives the
+100-byte object and a fifth as many sequential 100-byte writes, the two libraries taking
+turns operation by operation (the order flipping each time). Both libraries talk to the
+same server, alternating, so a busy machine slows both alike; the summary gives the
 median over rounds and ts's ratio to tensorstore (time ratios: below 1 is ts faster).
 ``--signed`` signs S3 requests (SigV4) with the test identity instead of sending them
 anonymously.
@@ -22,7 +23,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,23 +76,42 @@ def throughput(store: Any, objects: int, value: bytes) -> tuple[float, float]:
     return mb / write_seconds, mb / read_seconds
 
 
-def median_ms(operation: Any, count: int) -> float:
-    times = []
-    for _ in range(count):
-        start = time.perf_counter()
-        operation()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+def interleaved_median_ms(operations: dict[str, Callable[[], Any]], count: int) -> dict[str, float]:
+    """Median milliseconds of each operation, run ``count`` times each in turns.
+
+    The libraries alternate operation by operation (the order flips every time), so a
+    change in the machine's load (other processes, the server's own housekeeping) falls
+    on both alike instead of on whichever block of operations it happened during.
+    """
+    names = list(operations)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for index in range(count):
+        for name in names if index % 2 == 0 else reversed(names):
+            start = time.perf_counter()
+            operations[name]()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) * 1e3 for name, values in times.items()}
 
 
-def measure(store: Any, objects: int, value: bytes, small: int) -> dict[str, float]:
-    write_rate, read_rate = throughput(store, objects, value)
-    return {
-        "write MB/s": write_rate,
-        "read MB/s": read_rate,
-        "small read ms": median_ms(lambda: store.read("small").result(), small),
-        "small write ms": median_ms(lambda: store.write("small-write", b"y" * 100).result(), max(1, small // 5)),
-    }
+def small_read(store: Any) -> Callable[[], Any]:
+    return lambda: store.read("small").result()
+
+
+def small_write(store: Any) -> Callable[[], Any]:
+    return lambda: store.write("small-write", b"y" * 100).result()
+
+
+def measure(stores: dict[str, Any], objects: int, value: bytes, small: int) -> dict[str, dict[str, float]]:
+    rows: dict[str, dict[str, float]] = {}
+    for name, store in stores.items():
+        write_rate, read_rate = throughput(store, objects, value)
+        rows[name] = {"write MB/s": write_rate, "read MB/s": read_rate}
+    reads = interleaved_median_ms({name: small_read(store) for name, store in stores.items()}, small)
+    writes = interleaved_median_ms({name: small_write(store) for name, store in stores.items()}, max(1, small // 5))
+    for name in stores:
+        rows[name]["small read ms"] = reads[name]
+        rows[name]["small write ms"] = writes[name]
+    return rows
 
 
 def main() -> None:
@@ -136,8 +156,7 @@ def main() -> None:
             print(header)
             results: dict[str, list[dict[str, float]]] = {name: [] for name in stores}
             for round_number in range(args.rounds):
-                for name, store in stores.items():
-                    row = measure(store, objects, value, args.small)
+                for name, row in measure(stores, objects, value, args.small).items():
                     results[name].append(row)
                     print(f"{round_number:>5} {name:<12}" + "".join(
                         f"{row[m]:>15.0f}" if rate else f"{row[m]:>15.2f}" for m, rate in MEASURES.items()))
