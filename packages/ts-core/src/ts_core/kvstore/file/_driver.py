@@ -473,6 +473,9 @@ class FileKvStore(KvStoreDriver):
 #: Renames (of a committed group) or directory fsyncs (of a finished batch) that a write
 #: batch makes at once, on the I/O pool (see ``_FileWriteBatch._commit``).
 CALLS_AT_ONCE = 8
+#: A rename that takes longer than this waited for the journal: the group's remaining
+#: renames are made several at once.
+SLOW_RENAME_SECONDS = 0.001
 
 
 class _FileWriteBatch(WriteBatch):
@@ -586,9 +589,17 @@ class _FileWriteBatch(WriteBatch):
                 os.rename(path + LOCK_SUFFIX, path)
                 renamed[index] = True
 
-            # A rename waits for the filesystem's journal when other writers keep it busy:
-            # several at once share those waits (each is atomic and its value is durable).
-            run_all(self._file_driver.executor, CALLS_AT_ONCE, range(len(group)), publish)
+            # Renames are quick, one after another, until one waits for the filesystem's
+            # journal (other writers keep it busy): then the rest go several at once, so
+            # their waits overlap. Each is atomic and its value is durable already.
+            index = 0
+            while index < len(group):
+                started = time.perf_counter()
+                publish(index)
+                index += 1
+                if time.perf_counter() - started > SLOW_RENAME_SECONDS:
+                    break
+            run_all(self._file_driver.executor, CALLS_AT_ONCE, range(index, len(group)), publish)
             with self._lock:
                 self._directories |= directories
         finally:
