@@ -366,3 +366,26 @@ def test_renames_of_a_committed_group_run_at_once(tmp_path: Path, monkeypatch: p
         batch.write(_full(store, key), b"again", None)
     batch.finish()
     assert {store[key] for key in keys} == {b"again"}
+
+
+def test_quick_renames_of_a_group_stay_on_the_committing_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Renames that wait for nothing are made one after another by the thread committing
+    # the group: nothing is handed to the I/O pool.
+    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: (os.sync(), 0)[1])
+    monkeypatch.setattr(file_driver, "SLOW_RENAME_SECONDS", 60.0)
+    handed: list[int] = []
+    real_run_all = file_driver.run_all
+
+    def recording_run_all(executor: object, limit: int, items: range, work: object) -> None:
+        handed.append(len(items))
+        real_run_all(executor, limit, items, work)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(file_driver, "run_all", recording_run_all)
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/root/"}).result()
+    batch = store._driver.write_batch()
+    for index in range(10):
+        batch.write(_full(store, f"k{index}"), b"v", None)
+    batch.finish()
+    assert handed  # the group's renames and the (syncfs'ed) directories
+    assert not any(handed)
+    assert {store[f"k{index}"] for index in range(10)} == {b"v"}
