@@ -41,3 +41,23 @@ def test_uri_encode() -> None:
     assert uri_encode("a b/c~d+e", keep_slash=True) == "a%20b/c~d%2Be"
     assert uri_encode("a/b", keep_slash=False) == "a%2Fb"
     assert uri_encode("é", keep_slash=True) == "%C3%A9"
+
+
+def test_the_current_time_is_stamped_in_utc() -> None:
+    before = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    headers = sign_request(
+        method="GET", canonical_path="/k", query={}, headers={"host": "h"}, payload_sha256=EMPTY_SHA256,
+        access_key="A", secret_key="S", session_token=None, region="us-east-1",
+    )
+    after = datetime.datetime.now(datetime.UTC)
+    stamp = datetime.datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.UTC)
+    assert before <= stamp <= after
+    assert f"/{headers['x-amz-date'][:8]}/us-east-1/s3/aws4_request" in headers["Authorization"]
+    # A time given in another zone is converted, as the signature requires.
+    east = datetime.timezone(datetime.timedelta(hours=2))
+    shifted = sign_request(
+        method="GET", canonical_path="/k", query={}, headers={"host": "h"}, payload_sha256=EMPTY_SHA256,
+        access_key="A", secret_key="S", session_token=None, region="us-east-1",
+        now=datetime.datetime(2013, 5, 24, 1, 30, tzinfo=east),
+    )
+    assert shifted["x-amz-date"] == "20130523T233000Z"

@@ -41,8 +41,9 @@ _stamp_cache: tuple[int, str] = (-1, "")
 def _amz_date(now: datetime.datetime | None) -> str:
     """``YYYYMMDDTHHMMSSZ`` of ``now`` (default: the current time), in UTC."""
     global _stamp_cache
-    if now is not None:
-        return now.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    if now is not None:  # a naive time is taken to be UTC
+        utc = now if now.tzinfo is None else now.astimezone(datetime.UTC)
+        return utc.strftime("%Y%m%dT%H%M%SZ")
     second = int(time.time())
     cached_second, stamp = _stamp_cache
     if cached_second != second:
