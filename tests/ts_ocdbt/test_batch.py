@@ -152,7 +152,9 @@ def test_data_files_are_written_when_they_reach_target_data_file_size(tmp_path: 
     assert {key: reader[key] for key in values} == values
 
 
-def test_keys_of_a_data_file_that_could_not_be_written_are_not_committed(tmp_path: Path) -> None:
+def test_keys_of_a_data_file_that_could_not_be_written_are_not_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = _store(tmp_path, target_data_file_size=2000)
     store["first"] = b"1"
     batch = store.driver.write_batch()
@@ -162,22 +164,20 @@ def test_keys_of_a_data_file_that_could_not_be_written_are_not_committed(tmp_pat
 
     def failing(self: Any, key: Any, value: Any, *args: Any) -> Any:
         nonlocal calls
-        if isinstance(key, bytes) and key.startswith(b"d/") and value is not None:
+        if self is base and isinstance(key, bytes) and key.startswith(b"d/") and value is not None:
             calls += 1
             if calls == 1:
                 raise OSError("disk full")
         return original(self, key, value, *args)
 
-    type(base).write_blocking = failing
-    try:
-        batch.write(b"a", b"a" * 1000, None)
-        with pytest.raises(OSError, match="disk full"):
-            batch.write(b"b", b"b" * 1000, None)  # fills the first file: its write fails
-        batch.write(b"c", b"c" * 1000, None)
-        batch.write(b"small", b"s", None)
-        batch.finish()
-    finally:
-        type(base).write_blocking = original
+    monkeypatch.setattr(type(base), "write_blocking", failing)
+    batch.write(b"a", b"a" * 1000, None)
+    with pytest.raises(OSError, match="disk full"):
+        batch.write(b"b", b"b" * 1000, None)  # fills the first file: its write fails
+    batch.write(b"c", b"c" * 1000, None)
+    batch.write(b"small", b"s", None)
+    batch.finish()
+    monkeypatch.undo()
     reader = _store(tmp_path)
     assert sorted(reader.list().result()) == [b"c", b"first", b"small"]
     assert reader["c"] == b"c" * 1000
