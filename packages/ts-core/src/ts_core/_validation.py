@@ -152,7 +152,7 @@ def validate_against(record: PluginRecord, value: Any, prefix: str) -> None:
     if record.schema is None:
         return
     validator = plugin_registry().validator(record)
-    if validator.accepts(value):  # the schema compiled to Python found it valid
+    if validator.accepts(value):  # jsonschema-rs found it valid
         return
     from jsonschema.exceptions import best_match
 

@@ -197,8 +197,8 @@ class Registry:
     # -- validation ------------------------------------------------------------------
     def validator(self, record: PluginRecord) -> Any:
         """A jsonschema validator for the record's schema (base schemas resolvable), whose
-        ``iter_errors``/``is_valid`` first run the schema compiled to Python, so a valid
-        value is accepted without jsonschema's walk (see ``_compiled_schema``)."""
+        ``iter_errors``/``is_valid`` first ask jsonschema-rs, so a valid value is accepted
+        without jsonschema's walk (see ``_fast_schema``); errors still come from jsonschema."""
         validator = self._validators.get(id(record))
         if validator is not None:
             return validator
@@ -206,29 +206,29 @@ class Registry:
             validator = self._validators.get(id(record))
             if validator is None:
                 import jsonschema
-                from referencing.jsonschema import DRAFT202012
 
-                from ._compiled_schema import CompiledValidator, compile_check
+                from ._fast_schema import FastValidator, fast_check
 
                 schema = record.schema or {}
-                references = self._references()
-                plain = jsonschema.Draft202012Validator(schema, registry=references)
-                resolver = references.resolver_with_root(DRAFT202012.create_resource(schema))
-                check = compile_check(schema, resolver, frozenset(jsonschema.Draft202012Validator.VALIDATORS))
-                validator = CompiledValidator(plain, check)
+                plain = jsonschema.Draft202012Validator(schema, registry=self._references())
+                validator = FastValidator(plain, fast_check(schema, self._reference_schemas()))
                 self._validators[id(record)] = validator
             return validator
+
+    def _reference_schemas(self) -> list[tuple[str, Any]]:
+        """(``$id``, schema) of every schema a ``$ref`` may name."""
+        return [
+            (schema["$id"], schema)
+            for schema in (*_base_schemas(), *(r.schema for r in self._primary if r.schema))
+            if "$id" in schema
+        ]
 
     def _references(self) -> Any:
         if self._reference_registry is None:
             from referencing import Registry as ReferenceRegistry
             from referencing import Resource
 
-            pairs = [
-                (schema["$id"], Resource.from_contents(schema))
-                for schema in (*_base_schemas(), *(r.schema for r in self._primary if r.schema))
-                if "$id" in schema
-            ]
+            pairs = [(uri, Resource.from_contents(schema)) for uri, schema in self._reference_schemas()]
             self._reference_registry = ReferenceRegistry().with_resources(pairs)
         return self._reference_registry
 
