@@ -101,9 +101,36 @@ def weed_binary() -> str:
     return found
 
 
+#: Launches tried when a port chosen for SeaweedFS was taken before it bound it.
+SEAWEEDFS_ATTEMPTS = 3
+
+
 @contextlib.contextmanager
 def seaweedfs() -> Iterator[str]:
-    """Run ``weed server -s3`` on 127.0.0.1; yields the S3 endpoint URL."""
+    """Run ``weed server -s3`` on 127.0.0.1; yields the S3 endpoint URL.
+
+    Its servers start one after another and connect to each other meanwhile, so the
+    ephemeral port of such a connection can be one chosen for a server not yet bound:
+    that launch is retried with fresh ports.
+    """
+    for attempt in range(SEAWEEDFS_ATTEMPTS):
+        with contextlib.ExitStack() as stack:
+            try:
+                endpoint = stack.enter_context(_launch_seaweedfs())
+            except _PortTaken:
+                if attempt + 1 == SEAWEEDFS_ATTEMPTS:
+                    raise
+                continue
+            yield endpoint
+            return
+
+
+class _PortTaken(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def _launch_seaweedfs() -> Iterator[str]:
     master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = _free_ports(8)
     with tempfile.TemporaryDirectory(prefix="ts-seaweedfs-") as root:
         log = Path(root) / "weed.log"
@@ -125,7 +152,12 @@ def seaweedfs() -> Iterator[str]:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=root)
         try:
             endpoint = f"http://127.0.0.1:{s3}"
-            _wait_http(endpoint + "/", process, log, accept=(200, 403))
+            try:
+                _wait_http(endpoint + "/", process, log, accept=(200, 403))
+            except RuntimeError as exc:
+                if "address already in use" in log.read_text(errors="replace"):
+                    raise _PortTaken(str(exc)) from exc
+                raise
             yield endpoint
         finally:
             stop_process(process)
