@@ -298,3 +298,19 @@ def test_confined_root(tmp_path: Path) -> None:
     confined.check("new/dir/k", f"{tmp_path}/root/new/dir/k")
     with pytest.raises(ValueError, match='"up/k"'):
         confined.check("up/k", f"{tmp_path}/root/up/k")
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from([b"a", b".", b"/", b"..", b"b.c", b"x" * 6, b"\xff"]), max_size=8))
+def test_component_check_fast_path_agrees_with_the_component_loop(pieces: list[bytes]) -> None:
+    from ts_core.kvstore._keys import _component_problem
+
+    path = b"".join(pieces)
+    components = path.split(b"/")
+    expected_ok = all(
+        component not in (b".", b"..")
+        and (component or not 0 < index < len(components) - 1)
+        and len(component) <= 5
+        for index, component in enumerate(components)
+    )
+    assert (_component_problem(path, name_max=5) is None) == expected_ok

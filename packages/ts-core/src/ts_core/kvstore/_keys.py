@@ -13,6 +13,7 @@ byte string is a valid key there.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ._key_range import KeyRange, as_key_bytes
@@ -40,8 +41,18 @@ def _invalid(key: bytes, why: str, what: str = "key") -> ValueError:
     return ValueError(f"Invalid {what}: {_show(key)}: {why}")
 
 
+#: A ``.`` or ``..`` component.
+_DOT_COMPONENT = re.compile(rb"(?:^|/)\.\.?(?:/|$)")
+
+
 def _component_problem(path: bytes, *, name_max: int = NAME_MAX) -> str | None:
     """Why ``path`` (``/``-separated, maybe absolute) is not canonical, or None."""
+    if (
+        b"//" not in path
+        and _DOT_COMPONENT.search(path) is None
+        and (len(path) <= name_max or max(map(len, path.split(b"/"))) <= name_max)
+    ):
+        return None  # the common case (a key like ".zarray"), without a loop in Python
     components = path.split(b"/")
     last = len(components) - 1
     for index, component in enumerate(components):
