@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+from typing import Any
 
 import pytest
+from cloud_servers import s3_spec, unique_prefix
 
 import ts_core as ts
 from ts_cloud import _request_executor
@@ -145,3 +147,37 @@ def test_cloud_kvstores_use_it() -> None:
                              "aws_region": "us-east-1", "aws_credentials": {"type": "anonymous"}}).result()
     assert isinstance(store.driver.executor, RequestExecutor)
     assert isinstance(store.driver.executor.submit(lambda: 1), RequestFuture)
+
+
+def _outcome(future: ts.Future[Any], how: str) -> Any:
+    """The result of ``future`` taken the way ``how`` says (each runs the request elsewhere)."""
+    if how == "caller":
+        return future.result()  # run by this thread
+    if how == "timeout":
+        return future.result(timeout=WAIT)  # handed to a worker
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())  # handed to a worker, no waiting
+    assert done.wait(WAIT)
+    return future.result()
+
+
+@pytest.mark.parametrize("how", ["timeout", "callback"])
+def test_s3_outcomes_are_the_same_run_by_the_caller_or_a_worker(s3_endpoint: str, how: str) -> None:
+    store = ts.KvStore.open(s3_spec(s3_endpoint, unique_prefix("request-executor"))).result()
+
+    def script(how: str, key: str) -> list[Any]:
+        written = _outcome(store.write(key, b"value"), how)
+        read = _outcome(store.read(key), how)
+        unchanged = _outcome(store.read(key, if_not_equal=read.stamp.generation), how)
+        refused = _outcome(store.write(key, b"other", if_equal=b"\x02"), how)  # must not exist
+        ranged = _outcome(store.read(key, byte_range=slice(1, 3)), how)
+        missing = _outcome(store.read(key + "-absent"), how)
+        with pytest.raises(ValueError, match="byte range") as out_of_range:
+            _outcome(store.read(key, byte_range=slice(10, 20)), how)
+        _outcome(store.delete(key), how)
+        deleted = _outcome(store.read(key), how)
+        return [written.generation == read.stamp.generation, read.state, read.value, unchanged.state,
+                refused.generation, ranged.value, missing.state, deleted.state,
+                str(out_of_range.value).replace(key, "KEY")]
+
+    assert script(how, "by-worker") == script("caller", "by-caller")
