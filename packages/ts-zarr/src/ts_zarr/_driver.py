@@ -149,6 +149,10 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
                 target[...] = fill
         return storage
 
+    def storage_dtype(self) -> np.dtype[Any]:
+        storage: np.dtype[Any] = self.metadata.dtype.storage_dtype
+        return storage
+
     def field_view(self, storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         if self.metadata.dtype.has_fields:
             view: np.ndarray[Any, Any] = storage[self._field.name]

@@ -103,6 +103,7 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
         self._shape = tuple(self.array_shape(metadata)) + self.inner_shape
         self._chunk = tuple(self.chunk_shape(metadata)) + self.inner_shape
         self._fill_state = FillChunk(self.fill_chunk)
+        self._numpy_dtype: np.dtype[Any] | None = None
         # With no fill value (zarr v2 ``fill_value: null``) no chunk "equals the fill value":
         # every written chunk is stored, as tensorstore does.
         requested = bool(self._spec_members.get("store_data_equal_to_fill_value", False))
@@ -164,6 +165,11 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
     def field_view(self, storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The part of a storage array this driver exposes (a field, for structured dtypes)."""
         return storage
+
+    def storage_dtype(self) -> np.dtype[Any] | None:
+        """The dtype of this format's storage arrays (what ``fill_chunk`` returns), or None
+        to have it read off the fill chunk."""
+        return None
 
     def codec_json(self) -> dict[str, Any] | None:
         """The format's codec as ``ts.CodecSpec`` JSON (None if it has none to report)."""
@@ -304,8 +310,14 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
 
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
-        """The dtype of what reads return (the exposed field's, for structured storage)."""
-        dtype: np.dtype[Any] = self.field_view(self._fill_state.chunk).dtype
+        """The dtype of what reads return (the exposed field's, for structured storage).
+        From ``storage_dtype()`` when the format gives it; else from the fill chunk, which
+        a nonzero fill value makes costly to build just for this (tens of ms per 8 MiB)."""
+        dtype = self._numpy_dtype
+        if dtype is None:
+            storage = self.storage_dtype()
+            sample = self._fill_state.chunk if storage is None else np.empty(0, dtype=storage)
+            dtype = self._numpy_dtype = self.field_view(sample).dtype
         return dtype
 
     @property

@@ -166,6 +166,10 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         return labels + [""] * len(self.inner_shape)
 
     # -- codec ---------------------------------------------------------------------------------
+    def storage_dtype(self) -> np.dtype[Any]:
+        storage: np.dtype[Any] = self.metadata.data_type.numpy_dtype
+        return storage
+
     def fill_chunk(self) -> np.ndarray[Any, Any]:
         metadata = self.metadata
         storage = np.zeros(tuple(self.chunk_shape(metadata)) + metadata.data_type.inner_shape, dtype=metadata.data_type.numpy_dtype)
