@@ -20,6 +20,7 @@ from ts_core.schema import check_chunk_bytes, validate_json
 
 from ._codecs import Codec, get_codec
 from ._dtype import ZarrDType, parse_dtype
+from ._members import index_vector, integer_range
 
 __all__ = ["METADATA_KEY", "ZARR_FORMAT", "ZarrMetadata", "decode_fill_value", "encode_fill_value"]
 
@@ -39,8 +40,6 @@ _MEMBERS = (
     "shape",
     "zarr_format",
 )
-#: Largest index tensorstore (and we) accept in a shape.
-_MAX_INDEX = 2**63 - 2
 
 
 @attrs.frozen(eq=False)
@@ -90,26 +89,6 @@ class ZarrMetadata:
         return isinstance(other, ZarrMetadata) and self.to_json() == other.to_json()
 
     __hash__ = None  # type: ignore[assignment]
-
-
-def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
-    if type(value) is list:
-        for item in value:
-            if type(item) is not int or not minimum <= item <= _MAX_INDEX:
-                break
-        else:  # the common case: plain ints in range
-            return tuple(value)
-    if not isinstance(value, list):
-        raise SpecError(json_path, f"expected array, but received: {describe(value)}")
-    result = []
-    for position, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, int) or not minimum <= item <= _MAX_INDEX:
-            raise SpecError(
-                f"{json_path}[{position}]",
-                f"expected integer in the range [{minimum}, {_MAX_INDEX}], but received: {describe(item)}",
-            )
-        result.append(item)
-    return tuple(result)
 
 
 #: The driver schema's definition of a compressor or filter (parameters of known codecs).
@@ -176,8 +155,8 @@ def _parse_metadata(value: Any, json_path: str) -> ZarrMetadata:
 def build_metadata(value: Mapping[str, Any], json_path: str) -> ZarrMetadata:
     if value.get("zarr_format", ZARR_FORMAT) != ZARR_FORMAT:
         raise SpecError(_join(json_path, "zarr_format"), f"expected 2, but received: {describe(value.get('zarr_format'))}")
-    shape = _index_vector(value["shape"], _join(json_path, "shape"), 0)
-    chunks = _index_vector(value["chunks"], _join(json_path, "chunks"), 1)
+    shape = index_vector(value["shape"], _join(json_path, "shape"), 0)
+    chunks = index_vector(value["chunks"], _join(json_path, "chunks"), 1)
     if len(chunks) != len(shape):
         raise SpecError(
             _join(json_path, "chunks"), f"rank {len(chunks)} does not match the rank {len(shape)} of shape"
@@ -229,18 +208,6 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> ZarrMetadata:
     )
 
 
-_INTEGER_RANGES: dict[np.dtype[Any], tuple[int, int]] = {}
-
-
-def _integer_range(numpy_dtype: np.dtype[Any]) -> tuple[int, int]:
-    """``np.iinfo``'s bounds, computed once per dtype (iinfo is slow to build)."""
-    bounds = _INTEGER_RANGES.get(numpy_dtype)
-    if bounds is None:
-        info = np.iinfo(numpy_dtype)
-        bounds = _INTEGER_RANGES[numpy_dtype] = (int(info.min), int(info.max))
-    return bounds
-
-
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
@@ -256,7 +223,7 @@ def _decode_scalar(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> An
                 value = int(value)
             else:
                 raise SpecError(json_path, f"expected integer, but received: {describe(value)}")
-        low, high = _integer_range(numpy_dtype)
+        low, high = integer_range(numpy_dtype)
         if not low <= value <= high:
             raise SpecError(json_path, f"{value} is out of range for {numpy_dtype.name}")
         return value

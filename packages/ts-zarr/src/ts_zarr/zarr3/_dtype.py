@@ -16,6 +16,8 @@ import numpy as np
 
 from ts_core.errors import SpecError, describe
 
+from .._members import integer_range
+
 __all__ = ["Zarr3DType", "decode_fill_value", "encode_fill_value", "parse_data_type"]
 
 _NUMERIC = {
@@ -106,18 +108,6 @@ def _float(value: Any, numpy_dtype: np.dtype[Any], json_path: str) -> np.ndarray
         return np.array(as_float, dtype=numpy_dtype)
 
 
-_INTEGER_RANGES: dict[np.dtype[Any], tuple[int, int]] = {}
-
-
-def _integer_range(numpy_dtype: np.dtype[Any]) -> tuple[int, int]:
-    """``np.iinfo``'s bounds, computed once per dtype (iinfo is slow to build)."""
-    bounds = _INTEGER_RANGES.get(numpy_dtype)
-    if bounds is None:
-        info = np.iinfo(numpy_dtype)
-        bounds = _INTEGER_RANGES[numpy_dtype] = (int(info.min), int(info.max))
-    return bounds
-
-
 def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.fill_value") -> np.ndarray[Any, Any]:
     """The fill value as an array shaped like one element (``inner_shape``)."""
     numpy_dtype = dtype.numpy_dtype
@@ -146,7 +136,7 @@ def decode_fill_value(value: Any, dtype: Zarr3DType, json_path: str = "metadata.
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SpecError(json_path, f"expected integer, but received: {describe(value)}")
-        low, high = _integer_range(numpy_dtype)
+        low, high = integer_range(numpy_dtype)
         if not low <= value <= high:
             raise SpecError(json_path, f"{value} is out of range for {dtype.name}")
         return np.array(value, dtype=numpy_dtype)

@@ -18,6 +18,7 @@ from ts_core.driver import load_metadata_json
 from ts_core.errors import SpecError, describe
 from ts_core.schema import check_chunk_bytes
 
+from .._members import index_vector
 from ._dtype import Zarr3DType, decode_fill_value, encode_fill_value, parse_data_type
 from ._pipeline import CodecChain, parse_codec_chain
 from .codec_api import ChunkSpec
@@ -27,7 +28,6 @@ __all__ = ["METADATA_KEY", "Zarr3Metadata", "build_metadata", "parse_chunk_grid"
 #: Name of the metadata document of every zarr v3 node (zarr v3 spec, "Storage").
 METADATA_KEY = "zarr.json"
 ZARR_FORMAT = 3
-_MAX_INDEX = 2**63 - 2
 _KNOWN = (
     "zarr_format", "node_type", "shape", "data_type", "chunk_grid", "chunk_key_encoding",
     "fill_value", "codecs", "attributes", "dimension_names", "storage_transformers",
@@ -99,21 +99,6 @@ def _join(prefix: str, member: str) -> str:
     return f"{prefix}.{member}" if prefix else member
 
 
-def _index_vector(value: Any, json_path: str, minimum: int) -> tuple[int, ...]:
-    if type(value) is list:
-        for item in value:
-            if type(item) is not int or not minimum <= item <= _MAX_INDEX:
-                break
-        else:  # the common case: plain ints in range
-            return tuple(value)
-    if not isinstance(value, list):
-        raise SpecError(json_path, f"expected array, but received: {describe(value)}")
-    for position, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, int) or not minimum <= item <= _MAX_INDEX:
-            raise SpecError(f"{json_path}[{position}]", f"expected integer in the range [{minimum}, {_MAX_INDEX}], but received: {describe(item)}")
-    return tuple(value)
-
-
 def parse_chunk_grid(value: Any, grid_path: str, rank: int) -> tuple[int, ...]:
     """The chunk shape of a ``chunk_grid`` member (only the "regular" grid exists), every
     member's type and the rank checked, errors naming the JSON path."""
@@ -123,7 +108,7 @@ def parse_chunk_grid(value: Any, grid_path: str, rank: int) -> tuple[int, ...]:
     if "chunk_shape" not in grid_config:
         raise SpecError(_join(grid_path, "configuration"), 'missing required member "chunk_shape"')
     _no_other_members(grid_config, ("chunk_shape",), _join(grid_path, "configuration"))
-    chunk_shape = _index_vector(grid_config["chunk_shape"], _join(grid_path, "configuration.chunk_shape"), 1)
+    chunk_shape = index_vector(grid_config["chunk_shape"], _join(grid_path, "configuration.chunk_shape"), 1)
     if len(chunk_shape) != rank:
         raise SpecError(_join(grid_path, "configuration.chunk_shape"), f"rank {len(chunk_shape)} does not match the rank {rank} of shape")
     return chunk_shape
@@ -213,7 +198,7 @@ def build_metadata(value: Mapping[str, Any], json_path: str) -> Zarr3Metadata:
         raise SpecError(_join(json_path, "zarr_format"), f"expected 3, but received: {describe(value.get('zarr_format'))}")
     if value.get("node_type", "array") != "array":
         raise SpecError(_join(json_path, "node_type"), f'expected "array", but received: {describe(value.get("node_type"))}')
-    shape = _index_vector(value["shape"], _join(json_path, "shape"), 0)
+    shape = index_vector(value["shape"], _join(json_path, "shape"), 0)
     data_type = parse_data_type(value["data_type"], _join(json_path, "data_type"))
     chunk_shape = parse_chunk_grid(value["chunk_grid"], _join(json_path, "chunk_grid"), len(shape))
     encoding_path = _join(json_path, "chunk_key_encoding")
