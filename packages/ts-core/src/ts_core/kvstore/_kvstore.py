@@ -150,7 +150,7 @@ class KvStore:
 
     # -- I/O ---------------------------------------------------------------------------
     def _full_key(self, key: Any) -> bytes:
-        relative = as_key_bytes(key)
+        relative = key.encode("utf-8") if type(key) is str and key.isascii() else as_key_bytes(key)
         self._driver.check_key(self._path, relative)
         return self._path.encode("utf-8") + relative
 
@@ -220,8 +220,8 @@ class KvStore:
     ) -> Future[_Stamp]:
         """Write (``None`` deletes); a failed ``if_equal`` yields an unknown (``b''``) generation."""
         full_key = self._full_key(key)
-        data = None if value is None else as_key_bytes(value, "value")
-        condition = normalize_generation(if_equal, "if_equal")
+        data = value if value is None or type(value) is bytes else as_key_bytes(value, "value")
+        condition = None if if_equal is None else normalize_generation(if_equal, "if_equal")
         if self._transaction is not None:
             return self._transaction._write(self._driver, full_key, data, condition)
         return self._submit(self._driver.write, full_key, data, condition)

@@ -441,7 +441,23 @@ class Transaction:
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
     ) -> TimestampedStorageGeneration:
         with self._lock:
-            entry = self._entry_for_write(driver, key)
+            known = self._driver_states.get(id(driver))
+            if (
+                known is not None
+                and known[0] is driver
+                and (
+                    known[2]
+                    or not self._atomic
+                    or (known[1].claimed is not None and driver.commits_atomically)
+                )
+                and not (self._commit_started or self._aborted)
+            ):  # a store this transaction already stages for, with nothing (more) to claim
+                keys = known[1].keys
+                entry = keys.get(key)
+                if entry is None:
+                    entry = keys[key] = _KeyState(driver)
+            else:
+                entry = self._entry_for_write(driver, key)
             if if_equal is not None and if_equal != UNKNOWN:
                 if entry.condition is not None and entry.condition != if_equal:
                     raise TransactionConflictError(
