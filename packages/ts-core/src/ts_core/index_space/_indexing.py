@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from ._compose import compose, compose_maps, effective_range
-from ._dim_expression import DimExpression, _repr_item, resolve_dim_slice, resolve_dimension
+from ._dim_expression import (
+    DimExpression,
+    _repr_item,
+    resolve_dim_slice,
+    resolve_dimension,
+    resolve_selection,
+)
 from ._domain import MAX_RANK, IndexDomain, definitely_empty
 from ._interval import (
     MAX_FINITE_INDEX,
@@ -682,7 +688,7 @@ def basic_selection(
     """An index of ints and slices applied to the selected dims of a domain given as
     per-dimension sequences: the new domain's lists, each old dim's source (``DimSource``) and
     the new dims the terms produced, in selection order. None when the index is not of this
-    kind, or selects a dim twice; ``IndexError`` when it does not apply (the general path then
+    kind; ``IndexError`` when it does not apply (a dim selected twice, say) (the general path then
     reports the error as tensorstore words it)."""
     slices_only = True
     for t in terms:
@@ -691,16 +697,7 @@ def basic_selection(
                 return None
             slices_only = False
     rank = len(old_lo)
-    sel: list[int] = []
-    for item in selection:
-        if type(item) is int and 0 <= item < rank:
-            sel.append(item)
-        elif type(item) is str and item and item in old_labels:
-            sel.append(old_labels.index(item))
-        elif isinstance(item, slice):
-            sel.extend(resolve_dim_slice(item, rank))
-        else:
-            sel.append(resolve_dimension(item, old_labels))
+    sel = resolve_selection(selection, old_labels, rank)  # a repeated dim: IndexError
     if scalar_index and len(sel) != 1:
         terms = [terms[0]] * len(sel)
     if len(terms) != len(sel) or len(set(sel)) != len(sel):
