@@ -8,6 +8,7 @@ array of the field's scalar type with the field's shape appended to the array sh
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -94,21 +95,17 @@ def _parse_typestr(value: Any, json_path: str) -> tuple[np.dtype[Any], tuple[int
     return numpy_dtype, ()
 
 
-#: Plain dtypes already parsed, by their typestr: a ``ZarrDType`` of a string is immutable
-#: (frozen, numpy dtypes, a str ``json``), so every array of that dtype can share it.
-_PARSED_TYPESTRS_SIZE = 256
-_parsed_typestrs: dict[str, ZarrDType] = {}
-
-
 def parse_dtype(value: Any, json_path: str = "metadata.dtype") -> ZarrDType:
     """Parse and validate a zarr v2 dtype JSON value."""
     if type(value) is str:
-        parsed = _parsed_typestrs.get(value)
-        if parsed is None:
-            parsed = _parse_dtype(value, json_path)
-            if len(_parsed_typestrs) < _PARSED_TYPESTRS_SIZE:
-                _parsed_typestrs[value] = parsed
-        return parsed
+        return _parse_plain(value, json_path)
+    return _parse_dtype(value, json_path)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_plain(value: str, json_path: str) -> ZarrDType:
+    """A plain dtype, parsed once per typestr: a ``ZarrDType`` of a string is immutable
+    (frozen, numpy dtypes, a str ``json``), so every array of that dtype can share it."""
     return _parse_dtype(value, json_path)
 
 

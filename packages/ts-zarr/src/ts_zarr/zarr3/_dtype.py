@@ -7,6 +7,7 @@ extra trailing dimension of ``N / 8``.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import re
 from typing import Any
@@ -42,20 +43,16 @@ class Zarr3DType:
         return bool(self.inner_shape)
 
 
-#: Data types already parsed, by name (a ``Zarr3DType`` is immutable, so arrays share it).
-_PARSED_SIZE = 256
-_parsed: dict[str, Zarr3DType] = {}
-
-
 def parse_data_type(value: Any, json_path: str = "metadata.data_type") -> Zarr3DType:
     """Validate a ``data_type`` name."""
     if type(value) is str:
-        parsed = _parsed.get(value)
-        if parsed is None:
-            parsed = _parse_data_type(value, json_path)
-            if len(_parsed) < _PARSED_SIZE:
-                _parsed[value] = parsed
-        return parsed
+        return _parse_name(value, json_path)
+    return _parse_data_type(value, json_path)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_name(value: str, json_path: str) -> Zarr3DType:
+    """A data type parsed once per name (a ``Zarr3DType`` is immutable, so arrays share it)."""
     return _parse_data_type(value, json_path)
 
 
