@@ -429,9 +429,18 @@ class Transaction:
         return completed(stamp)  # staging is synchronous
 
     def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
-        state = self._state_for(driver)
-        if self._atomic:
-            self._claim_single_key(driver, state, key)
+        known = self._driver_states.get(id(driver))
+        if (
+            known is not None
+            and known[0] is driver
+            and (known[2] or not self._atomic or (known[1].claimed is not None and driver.commits_atomically))
+            and not (self._commit_started or self._aborted)
+        ):  # a store this transaction already stages for, with nothing (more) to claim
+            state = known[1]
+        else:
+            state = self._state_for(driver)
+            if self._atomic:
+                self._claim_single_key(driver, state, key)
         entry = state.keys.get(key)
         if entry is None:
             entry = state.keys[key] = _KeyState(driver)
@@ -441,23 +450,7 @@ class Transaction:
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
     ) -> TimestampedStorageGeneration:
         with self._lock:
-            known = self._driver_states.get(id(driver))
-            if (
-                known is not None
-                and known[0] is driver
-                and (
-                    known[2]
-                    or not self._atomic
-                    or (known[1].claimed is not None and driver.commits_atomically)
-                )
-                and not (self._commit_started or self._aborted)
-            ):  # a store this transaction already stages for, with nothing (more) to claim
-                keys = known[1].keys
-                entry = keys.get(key)
-                if entry is None:
-                    entry = keys[key] = _KeyState(driver)
-            else:
-                entry = self._entry_for_write(driver, key)
+            entry = self._entry_for_write(driver, key)
             if if_equal is not None and if_equal != UNKNOWN:
                 if entry.condition is not None and entry.condition != if_equal:
                     raise TransactionConflictError(
