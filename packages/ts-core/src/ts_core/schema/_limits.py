@@ -72,6 +72,11 @@ def check_shape(shape: Sequence[int], json_path: str) -> None:
             )
 
 
+#: A read result this small fits in any machine ts runs on, so its size is not checked
+#: against the physical memory (two ``sysconf`` calls, a noticeable part of a small read).
+_SURELY_FITS = 1 << 24
+
+
 def read_bytes_limit() -> int:
     """Largest read result, in bytes: the physical memory size (2**47 if unknown)."""
     try:
@@ -84,6 +89,8 @@ def check_read_bytes(shape: Sequence[int], itemsize: int) -> None:
     """Raise ``ValueError`` naming the shape and byte count if a read result of ``shape``
     cannot fit in memory; called before the result array is allocated."""
     size = _byte_size(shape, itemsize)
+    if size <= _SURELY_FITS:  # most reads: no need to ask the system
+        return
     limit = read_bytes_limit()
     if size > limit:
         raise ValueError(
