@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import ts_core as ts
@@ -164,11 +164,13 @@ def test_urls_open_arrays() -> None:
 
 
 COMPONENTS = ["memory://a/", "memory://", "file:///tmp/x", "zip:", "zip:p/q", "zip:%7C", "zarr3:", "zarr2:b",
-              "n5:", "auto", "auto:", "cast:int32", "cast:", "ocdbt:", "zarr:", "", "x?y", "zip:#"]
+              "n5:", "auto", "auto:", "cast:int32", "cast:", "ocdbt:", "zarr:", "", "x?y", "zip:#",
+              "zip:b?", "zarr3:#x", "memory://a/?#", "file:///tmp/x?q"]
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(COMPONENTS), min_size=1, max_size=4))
+@example(components=["memory://a/", "zip:#"])  # found by a fresh run: an empty fragment is no fragment
 def test_any_pipeline_parses_like_the_wheel_or_fails_with_a_value_error(components: list[str]) -> None:
     url = "|".join(components)
     try:
@@ -182,6 +184,26 @@ def test_any_pipeline_parses_like_the_wheel_or_fails_with_a_value_error(componen
         return
     assert ours == theirs, url
     assert ts.Spec(ours).to_json() == ours
+
+
+@pytest.mark.parametrize("url", [
+    "memory://a/?", "memory://a/#", "memory://a/?#", "memory://?", "memory://#", "file:///tmp/a/?#",
+    "memory://a/|zip:b?#", "memory://a/|zarr3:b?", "memory://a/|ocdbt:#",
+    "memory://a/#?", "memory://a/?#x", "memory://a/?x#y", "file:///a/?x", "memory://a/|zip:b#?x",
+    "s3://bucket/a?", "s3://bucket/a#x", "gs://bucket/a?#", "gs://bucket/a?x",
+])
+def test_empty_query_and_fragment_are_ignored_as_the_wheel_does(url: str) -> None:
+    """An empty ``?`` or ``#`` is no query or fragment; a non-empty one is refused with the
+    wheel's message (the query is checked first)."""
+    try:
+        theirs: Any = tensorstore.Spec(url).to_json()
+    except ValueError as exc:
+        theirs = str(exc).rpartition(": ")[2]
+    try:
+        ours: Any = ts.Spec(url).to_json()
+    except ValueError as exc:
+        ours = str(exc).rpartition(": ")[2]
+    assert ours == theirs
 
 
 def test_a_third_party_adapter_scheme_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -31,6 +31,7 @@ from ts_core.kvstore import (
     ReadResult,
     TimestampedStorageGeneration,
     make_generation,
+    without_url_query,
 )
 
 from .._common import common_prefix, now
@@ -335,9 +336,7 @@ def parse_gs_url(url: str) -> dict[str, Any]:
     """``gs://bucket/path`` -> ``{"driver": "gcs", "bucket": "bucket", "path": "path"}``."""
     if not url.startswith(_URL_PREFIX):
         raise ValueError('expected "gs://bucket/path"')
-    rest = url[len(_URL_PREFIX):]
-    if "?" in rest or "#" in rest:
-        raise ValueError("query strings and fragments are not supported")
+    rest = without_url_query(url[len(_URL_PREFIX):])
     bucket, _, path = rest.partition("/")
     if not bucket:
         raise ValueError("the bucket name is empty")

@@ -44,6 +44,7 @@ from ts_core.kvstore import (
     ReadResult,
     TimestampedStorageGeneration,
     make_generation,
+    without_url_query,
 )
 
 from .._common import common_prefix, now
@@ -446,9 +447,7 @@ def parse_s3_url(url: str) -> dict[str, Any]:
     """``s3://bucket/path`` -> ``{"driver": "s3", "bucket": "bucket", "path": "path"}``."""
     if not url.startswith(_URL_PREFIX):
         raise ValueError('expected "s3://bucket/path"')
-    rest = url[len(_URL_PREFIX):]
-    if "?" in rest or "#" in rest:
-        raise ValueError("query strings and fragments are not supported")
+    rest = without_url_query(url[len(_URL_PREFIX):])
     bucket, _, path = rest.partition("/")
     if not bucket:
         raise ValueError("the bucket name is empty")

@@ -28,6 +28,7 @@ from ._url import (
     quote_url_path,
     tensorstore_url,
     url_component_path,
+    without_url_query,
 )
 
 __all__ = [
@@ -66,4 +67,5 @@ __all__ = [
     "quote_url_path",
     "tensorstore_url",
     "url_component_path",
+    "without_url_query",
 ]

@@ -108,11 +108,25 @@ def url_component_path(component: str) -> str:
     _, _, rest = component.partition(":")
     if rest.startswith("//"):
         rest = rest[2:]
-    if "?" in rest:
+    return unquote(without_url_query(rest))
+
+
+def without_url_query(rest: str) -> str:
+    """``rest`` (a URL after its scheme) without its query string and fragment, which must
+    be empty: ``"a/b?#"`` -> ``"a/b"``, as tensorstore reads an empty ``?`` or ``#``.
+
+    A non-empty query or fragment raises the ValueError tensorstore gives ("Query string
+    not supported", checked first, or "Fragment identifier not supported").
+    """
+    if "?" not in rest and "#" not in rest:
+        return rest
+    before_fragment, _, fragment = rest.partition("#")
+    path, _, query = before_fragment.partition("?")
+    if query:
         raise ValueError("Query string not supported")
-    if "#" in rest:
+    if fragment:
         raise ValueError("Fragment identifier not supported")
-    return unquote(rest)
+    return path
 
 
 def join_url_path(path: str, component: str) -> str:

@@ -42,6 +42,7 @@ from .._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_
 from .._key_range import KeyRange, prefix_range
 from .._keys import ConfinedRoot, check_key, check_key_range, check_path
 from .._parallel import run_all
+from .._url import without_url_query
 
 __all__ = ["FileKvStore", "FileKvStoreSpec", "parse_file_url"]
 
@@ -844,7 +845,5 @@ def parse_file_url(url: str) -> dict[str, Any]:
     """``file:///abs/path/`` -> ``{"driver": "file", "path": "/abs/path/"}``."""
     if not url.startswith(_URL_PREFIX):
         raise ValueError('expected "file://path"')
-    rest = url[len(_URL_PREFIX):]
-    if "?" in rest or "#" in rest:
-        raise ValueError("query strings and fragments are not supported")
+    rest = without_url_query(url[len(_URL_PREFIX):])
     return {"driver": "file", "path": unquote(rest)}

@@ -18,6 +18,7 @@ from ...context import Context, ContextResourceProvider
 from .._driver import KvStoreDriver, ReadOptions, ReadResult
 from .._generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, make_generation
 from .._key_range import KeyRange
+from .._url import without_url_query
 
 __all__ = ["MemoryKvStore", "MemoryKvStoreSpec", "MemoryStorage", "MemoryStorageProvider", "parse_memory_url"]
 
@@ -178,8 +179,6 @@ def parse_memory_url(url: str) -> dict[str, Any]:
     """``memory://a/b`` -> ``{"driver": "memory", "path": "a/b"}``."""
     if not url.startswith(_URL_PREFIX):
         raise ValueError('expected "memory://path"')
-    rest = url[len(_URL_PREFIX):]
-    if "?" in rest or "#" in rest:
-        raise ValueError("query strings and fragments are not supported")
+    rest = without_url_query(url[len(_URL_PREFIX):])
     path = unquote(rest)
     return {"driver": "memory", "path": path} if path else {"driver": "memory"}
