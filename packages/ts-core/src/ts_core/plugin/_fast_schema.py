@@ -39,11 +39,27 @@ class FastValidator:
     """A jsonschema validator whose ``iter_errors``/``is_valid`` first try the fast check:
     a value it accepts has no errors; anything else is jsonschema's to judge."""
 
-    __slots__ = ("_check", "_validator")
+    __slots__ = ("_check", "_make_validator", "_plain")
 
     def __init__(self, validator: Any, check: Check | None) -> None:
-        self._validator = validator
+        self._plain = validator
+        self._make_validator: Callable[[], Any] | None = None
         self._check = check
+
+    @classmethod
+    def deferred(cls, make_validator: Callable[[], Any], check: Check | None) -> FastValidator:
+        """A FastValidator whose jsonschema validator is made on first need: importing
+        jsonschema costs a process about 0.1 s, and valid specs never need it."""
+        fast = cls(None, check)
+        fast._make_validator = make_validator
+        return fast
+
+    @property
+    def _validator(self) -> Any:
+        plain = self._plain
+        if plain is None:  # two threads may both make one here: either serves
+            plain = self._plain = self._make_validator()  # type: ignore[misc]
+        return plain
 
     def accepts(self, value: Any) -> bool:
         """Whether the fast check finds ``value`` valid (False: ask jsonschema)."""

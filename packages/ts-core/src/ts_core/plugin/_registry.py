@@ -8,7 +8,9 @@ specs must satisfy. Registration never imports the implementation.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from importlib import resources
@@ -74,7 +76,31 @@ def load_schema(reference: str) -> dict[str, Any]:
     package, _, name = reference.partition(":")
     if not name:
         raise ValueError(f"schema reference {reference!r} must look like 'package:file.json'")
+    path = _file_beside_modules(package, name)
+    if path is not None:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)  # type: ignore[no-any-return]
     return json.loads(resources.files(package).joinpath(name).read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+def _file_beside_modules(package: str, name: str) -> str | None:
+    """The file ``name`` of ``package`` when its distribution lies in plain directories,
+    found without importing ``package``: ``importlib.resources`` imports the package (and
+    a driver's package imports its implementation), which would undo the lazy targets and
+    cost every process most of its plugin start-up. None: let ``importlib.resources`` find it."""
+    top, _, subpackages = package.partition(".")
+    try:
+        spec = importlib.util.find_spec(top)  # a top-level name: finds, imports nothing
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    parts = [*subpackages.split("."), *name.split("/")] if subpackages else name.split("/")
+    for location in spec.submodule_search_locations:
+        candidate = os.path.join(location, *parts)
+        if os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 @attrs.frozen
@@ -205,15 +231,20 @@ class Registry:
         with self._lock:
             validator = self._validators.get(id(record))
             if validator is None:
-                import jsonschema
-
                 from ._fast_schema import FastValidator, fast_check
 
                 schema = record.schema or {}
-                plain = jsonschema.Draft202012Validator(schema, registry=self._references())
-                validator = FastValidator(plain, fast_check(schema, self._reference_schemas()))
+                validator = FastValidator.deferred(
+                    lambda: self._jsonschema_validator(schema), fast_check(schema, self._reference_schemas())
+                )
                 self._validators[id(record)] = validator
             return validator
+
+    def _jsonschema_validator(self, schema: Mapping[str, Any]) -> Any:
+        import jsonschema
+
+        with self._lock:
+            return jsonschema.Draft202012Validator(schema, registry=self._references())
 
     def _reference_schemas(self) -> list[tuple[str, Any]]:
         """(``$id``, schema) of every schema a ``$ref`` may name."""
