@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -114,3 +115,58 @@ def test_url_round_trip(served: tuple[Path, str]) -> None:
     store = ts.KvStore.open(url).result()
     assert store["leaf"] == b"x"
     assert ts.KvStore.Spec("https://example.com").to_json() == {"driver": "http", "base_url": "https://example.com"}
+
+
+@pytest.fixture
+def echo_server() -> Iterator[tuple[str, list[str]]]:
+    """A server answering every GET with the request target it received (path + query)."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = self.path.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_base_url_query_is_sent_with_every_request_as_the_wheel_does(echo_server: tuple[str, list[str]]) -> None:
+    import tensorstore
+
+    base, seen = echo_server
+    spec = {"driver": "http", "base_url": f"{base}/data?token=a%20b&x=1", "path": "sub/"}
+    ours = ts.KvStore.open(spec).result()
+    theirs = tensorstore.KvStore.open(spec).result()
+    assert ours.spec().to_json() == theirs.spec().to_json() == {
+        "driver": "http", "base_url": f"{base}?token=a%20b&x=1", "path": "/data/sub/"}
+    assert ours.spec().url == theirs.spec().url == f"{base}/data/sub/?token=a%20b&x=1"
+    for store in (ours, theirs):
+        assert store["k 1"] == b"/data/sub/k%201?token=a%20b&x=1"
+    assert seen == ["/data/sub/k%201?token=a%20b&x=1"] * 2
+
+
+@pytest.mark.parametrize(("json", "member", "message"), [
+    ({"base_url": "http://h/p", "path": "/a"}, "kvstore.path", 'Cannot specify absolute path "/a"'),
+    ({"base_url": "http://h/p#frag"}, "kvstore.base_url", "Fragment identifier not supported"),
+])
+def test_bad_base_url_and_path_name_the_member(json: dict[str, str], member: str, message: str) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(member)}: {re.escape(message)}"):
+        ts.KvStore.Spec({"driver": "http", **json}, json_path="kvstore")

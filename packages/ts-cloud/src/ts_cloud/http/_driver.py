@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import SplitResult, quote, unquote, urlsplit, urlunsplit
 
 import attrs
 
 from ts_core.concurrency import Executor
 from ts_core.context import Context
+from ts_core.errors import SpecError
 from ts_core.kvstore import (
     KeyRange,
     KvStoreDriver,
@@ -40,6 +41,23 @@ class HttpKvStoreSpec:
     headers: list[str] = attrs.field(factory=list)
     http_request_concurrency: Any = "http_request_concurrency"
     http_request_retries: Any = "http_request_retries"
+
+
+_PATH_SAFE = "/@:!$&'()*+,;=-._~"
+
+
+def _split_base_url(base_url: str) -> SplitResult:
+    """``base_url`` split, checked as tensorstore checks it: an http(s) scheme and host,
+    no fragment (an empty ``#`` is none); a query string is kept for every request."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SpecError(
+            "base_url",
+            f'Expected scheme of "http" or "https" and a host, but received: {base_url!r}',
+        )
+    if parts.fragment:
+        raise SpecError("base_url", "Fragment identifier not supported")
+    return parts
 
 
 def _generation(response: HttpResponse) -> bytes:
@@ -69,11 +87,14 @@ class HttpKvStore(KvStoreDriver):
     spec_class = HttpKvStoreSpec
 
     def __init__(self, spec: HttpKvStoreSpec, executor: Executor, transport: HttpTransport) -> None:
-        parts = urlsplit(spec.base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(f"kvstore.base_url: expected an http or https URL, but received: {spec.base_url!r}")
-        if parts.query or parts.fragment:
-            raise ValueError("kvstore.base_url: query strings and fragments are not supported")
+        parts = _split_base_url(spec.base_url)
+        if parts.path:  # a spec made without normalize_spec (normalized ones have none)
+            spec, _ = self.normalize_spec(spec, "")
+            parts = _split_base_url(spec.base_url)
+        #: Every request is base + quoted key path + query (tensorstore sends base_url's
+        #: query string with every request).
+        self._base = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+        self._query = f"?{parts.query}" if parts.query else ""
         self._spec = spec
         self._headers = _parse_headers(spec.headers)
         self._executor = executor
@@ -96,18 +117,40 @@ class HttpKvStore(KvStoreDriver):
         return self._executor
 
     @classmethod
+    def normalize_spec(cls, spec: Any, path: str) -> tuple[Any, str]:
+        """As tensorstore: the path of ``base_url`` moves to the front of ``path`` (which
+        must then be relative), so ``base_url`` keeps only scheme, host and query."""
+        parts = _split_base_url(spec.base_url)
+        base_url = urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
+        base_path = unquote(parts.path)
+        if base_path:
+            if path.startswith("/"):
+                raise SpecError(
+                    "path",
+                    f'Cannot specify absolute path "{path}" in conjunction with base URL '
+                    f'"{spec.base_url}" which already includes the path component "{base_path}"',
+                )
+            if path:
+                path = base_path + path if base_path.endswith("/") else f"{base_path}/{path}"
+            else:
+                path = base_path
+        if base_url != spec.base_url:
+            spec = attrs.evolve(spec, base_url=base_url)
+        return spec, path
+
+    @classmethod
     def url_for(cls, spec: Any, path: str) -> str:
-        base: str = spec.base_url.rstrip("/")
+        parts = _split_base_url(spec.base_url)
+        base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
         if path and not path.startswith("/"):
             path = "/" + path
-        return base + quote(path, safe="/@:!$&'()*+,;=-._~")
+        return base + quote(path, safe=_PATH_SAFE) + (f"?{parts.query}" if parts.query else "")
 
     def _url(self, key: bytes) -> str:
         path = key.decode("utf-8")
-        base = self._spec.base_url.rstrip("/")
         if not path.startswith("/"):
             path = "/" + path
-        return base + quote(path, safe="/@:!$&'()*+,;=-._~")
+        return self._base + quote(path, safe=_PATH_SAFE) + self._query
 
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
         read = ObjectRead("http", key, options)
@@ -137,7 +180,7 @@ def parse_http_url(url: str) -> dict[str, Any]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError('expected "http://host/path" or "https://host/path"')
     if parts.fragment:
-        raise ValueError("fragments are not supported")
+        raise ValueError("Fragment identifier not supported")
     base = urlunsplit((parts.scheme, parts.netloc, "", parts.query, ""))
     spec: dict[str, Any] = {"driver": "http", "base_url": base}
     if parts.path:

@@ -233,6 +233,15 @@ class KvStoreDriver(abc.ABC):
         reach outside ``path``."""
 
     @classmethod
+    def normalize_spec(cls, spec: Any, path: str) -> tuple[Any, str]:
+        """The canonical ``(spec, path)`` of a freshly parsed spec (a ``spec_class``
+        instance and the ``path`` member), as ``to_json()`` then writes it. Bad input raises
+        ``SpecError(member, message)`` naming the member (``"base_url"``; ts prefixes the
+        spec's own JSON path) or a ValueError. The default keeps both (``http`` moves the
+        path of its ``base_url`` into ``path``, as tensorstore does)."""
+        return spec, path
+
+    @classmethod
     def url_for(cls, spec: Any, path: str) -> str:
         """URL of the store ``spec`` at ``path``; drivers without a URL form raise ValueError."""
         raise ValueError(f'kvstore driver "{cls.id}" has no URL representation')

@@ -71,6 +71,14 @@ class KvStoreSpec:
         self._record = record
         self._driver_spec = structure_spec(members, driver_class.spec_class, json_path)
         self._path = json.get("path", "")
+        try:
+            self._driver_spec, self._path = driver_class.normalize_spec(self._driver_spec, self._path)
+        except SpecError as exc:  # names a member of this spec: re-rooted at json_path
+            member = exc.json_path
+            message = str(exc)[len(member) + 2:] if member else str(exc)
+            raise SpecError(f"{json_path}.{member}" if json_path and member else json_path or member, message) from None
+        except ValueError as exc:
+            raise SpecError(json_path, str(exc)) from None
         if not self._path.isascii():
             try:
                 self._path.encode("utf-8")  # keys are UTF-8: a lone surrogate can never be one
