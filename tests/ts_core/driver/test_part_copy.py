@@ -1,67 +1,121 @@
-"""gather/scatter (the engine's copy of index-array parts) against NumPy's own indexing."""
+"""PartCopy (the read engine's copy of one part) against NumPy: orthogonal selections as
+``np.ix_`` would make them, pointwise and plain ones as NumPy's own indexing."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ts_core.driver._part_copy import gather, scatter
+from ts_core.driver._part_copy import PartCopy
+from ts_core.index_space import ChunkPart
+from ts_core.index_space._partition import ORTHOGONAL, POINTWISE
 
 SHAPE = (5, 6, 7)
 
 
 @st.composite
-def selection(draw: Any) -> tuple[Any, ...]:
-    """An open mesh (ints and vectors on distinct axes), a lone 1-D array among slices and
-    ints, pointwise 1-D arrays, or plain slices."""
-    kind = draw(st.sampled_from(("mesh", "lone", "pointwise", "basic")))
-    if kind == "mesh":
-        dims = draw(st.lists(st.booleans(), min_size=3, max_size=3))  # True: a vector
-        rank = sum(dims)
-        axes = iter(draw(st.permutations(range(rank))))
-        items: list[Any] = []
-        for n, is_vector in zip(SHAPE, dims, strict=True):
-            if not is_vector:
-                items.append(draw(st.integers(0, n - 1)))
-                continue
-            vector = np.array(draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=4)))
-            shape = [1] * rank
-            shape[next(axes)] = -1
-            items.append(vector.reshape(shape))
-        return tuple(items)
-    if kind == "pointwise":
-        length = draw(st.integers(1, 4))
-        return tuple(np.array(draw(st.lists(st.integers(0, n - 1), min_size=length, max_size=length))) for n in SHAPE)
-    items = [slice(draw(st.integers(0, n - 1)), None, draw(st.sampled_from((1, 2, -1)))) for n in SHAPE]
-    if kind == "lone":
-        dim = draw(st.integers(0, 2))
-        items[dim] = np.array(draw(st.lists(st.integers(0, SHAPE[dim] - 1), min_size=1, max_size=4)))
-        if draw(st.booleans()):
-            other = (dim + 1) % 3
-            items[other] = draw(st.integers(0, SHAPE[other] - 1))
+def orthogonal_selection(draw: Any, shape: tuple[int, ...], unique: bool) -> tuple[Any, ...]:
+    """Per dimension an int, a slice (any step) or a 1-D index vector (distinct values when
+    ``unique``: a scattered target must not repeat)."""
+    items: list[Any] = []
+    for n in shape:
+        kind = draw(st.sampled_from(("int", "slice", "vector", "vector")))
+        if kind == "int":
+            items.append(draw(st.integers(0, n - 1)))
+        elif kind == "slice":
+            step = draw(st.sampled_from((1, 2, -1, -2)))
+            start = draw(st.integers(0, n - 1))
+            items.append(slice(start, None, step))
+        else:
+            values = st.lists(st.integers(0, n - 1), min_size=1, max_size=4, unique=unique)
+            items.append(np.array(draw(values), dtype=np.intp))
     return tuple(items)
 
 
-@settings(max_examples=200, deadline=None)
-@given(selection(), st.permutations(range(3)))
-@example((np.array([4, 0, 2])[:, None], 3, np.array([6, 0, 3])[None, :]), [2, 0, 1])
-@example((np.array([[1]]), 3, np.array([[2]])), [0, 1, 2])
-def test_gather_and_scatter_match_numpy(items: tuple[Any, ...], order: list[int]) -> None:
-    rng = np.random.default_rng(0)
-    source = rng.integers(0, 1000, SHAPE)
-    np.testing.assert_array_equal(gather(source, items), source[items])
-    # Scatter into a transposed view of a contiguous array, as the read engine does.
-    target = np.zeros(tuple(SHAPE[k] for k in np.argsort(order)), dtype=source.dtype)
-    view = target.transpose(order)
-    assert view.shape == SHAPE
+def as_mesh(selection: tuple[Any, ...], shape: tuple[int, ...]) -> tuple[Any, ...]:
+    """The orthogonal ``selection`` in NumPy's terms: ints stay, the rest become ``np.ix_``."""
+    vectors = [np.arange(n)[item] if isinstance(item, slice) else item
+               for item, n in zip(selection, shape, strict=True) if not isinstance(item, int)]
+    mesh = iter(np.ix_(*vectors)) if vectors else iter(())
+    return tuple(item if isinstance(item, int) else next(mesh) for item in selection)
+
+
+@st.composite
+def orthogonal_part(draw: Any) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[int, ...], list[int]]:
+    """(cell selection of SHAPE, array selection, the shape it selects from, a transpose
+    order): the array selection puts the cell block's axes, in order, into a slice or a
+    vector of distinct positions each, with ints (extent-1 dims) anywhere between."""
+    cell = draw(orthogonal_selection(SHAPE, unique=False))
+    lengths = [len(range(n)[item]) if isinstance(item, slice) else len(item)
+               for item, n in zip(cell, SHAPE, strict=True) if not isinstance(item, int)]
+    array: list[Any] = []
+    view_shape: list[int] = []
+    for length in lengths:
+        while draw(st.integers(0, 3)) == 0:
+            array.append(draw(st.integers(0, 2)))
+            view_shape.append(3)
+        extent = length + draw(st.integers(0, 2))
+        if draw(st.booleans()):
+            start = draw(st.integers(0, extent - length))
+            array.append(slice(start, start + length))
+        else:
+            array.append(np.array(draw(st.permutations(range(extent)))[:length], dtype=np.intp))
+        view_shape.append(extent)
+    if draw(st.booleans()):
+        array.append(0)
+        view_shape.append(1)
+    order = draw(st.permutations(range(len(view_shape))))
+    return cell, tuple(array), tuple(view_shape), list(order)
+
+
+@settings(max_examples=300, deadline=None)
+@given(orthogonal_part())
+@example(((np.array([4, 0, 2]), np.array([5, 1]), slice(None)), (slice(0, 3), slice(1, 3), slice(None)), (3, 3, 7), [0, 1, 2]))
+@example(((np.array([4, 0]), 3, np.array([6, 1, 1])), (np.array([2, 0]), 0, np.array([1, 3, 0])), (3, 1, 4), [2, 0, 1]))
+@example(((1, slice(None), 2), (0, np.array([5, 0, 1, 2, 3, 4]), 1), (1, 6, 2), [1, 2, 0]))
+def test_orthogonal_copy_matches_numpy(part: tuple[tuple[Any, ...], tuple[Any, ...], tuple[int, ...], list[int]]) -> None:
+    cell, array, view_shape, order = part
+    source = np.random.default_rng(0).integers(0, 1000, SHAPE)
+    target = np.full(tuple(view_shape[k] for k in np.argsort(order)), -1, dtype=source.dtype)
     expected = target.copy()
-    values = rng.integers(0, 1000, source[items].shape)
-    expected.transpose(order)[items] = values
-    if scatter(view, target.reshape(-1), tuple(s // target.itemsize for s in view.strides), items, values):
-        if not any(isinstance(i, np.ndarray) and len(np.unique(i)) < i.size for i in items):
-            np.testing.assert_array_equal(target, expected)  # (repeated targets: any one wins)
+    expected.transpose(order)[as_mesh(array, view_shape)] = source[as_mesh(cell, SHAPE)].reshape(
+        [len(range(n)[item]) if isinstance(item, slice) else len(item)
+         for item, n in zip(array, view_shape, strict=True) if not isinstance(item, int)]
+    )
+    PartCopy(target, tuple(order), ORTHOGONAL)(ChunkPart((0, 0, 0), cell, array), source)
+    np.testing.assert_array_equal(target, expected)
+
+
+@pytest.mark.parametrize("vectors", [None, POINTWISE])
+def test_plain_and_pointwise_copies_are_numpys(vectors: str | None) -> None:
+    source = np.arange(5 * 6 * 7).reshape(SHAPE)
+    target = np.zeros((4, 3), dtype=source.dtype)
+    if vectors is None:
+        part = ChunkPart((0, 0, 0), (slice(1, 4), 2, slice(0, 6, 2)), (slice(1, 4), slice(None)))
     else:
-        assert any(isinstance(i, slice) for i in items)
+        points = (np.array([0, 4, 2]), np.array([1, 5, 5]), np.array([6, 0, 3]))
+        part = ChunkPart((0, 0, 0), points, (np.array([3, 0, 1]), np.array([2, 2, 0])))
+    expected = target.copy()
+    expected[part.array_selection] = source[part.cell_selection]
+    PartCopy(target.T, (1, 0), vectors)(part, source)
+    np.testing.assert_array_equal(target, expected)
+
+
+def test_orthogonal_parts_of_one_partition_are_planned_once() -> None:
+    source = np.arange(5 * 6 * 7).reshape(SHAPE)
+    target = np.zeros((4, 6, 7), dtype=source.dtype)
+    copy = PartCopy(target, (0, 1, 2), ORTHOGONAL)
+    copy(ChunkPart((0, 0, 0), (np.array([1, 3]), slice(None), slice(None)), (slice(0, 2), slice(None), slice(None))), source)
+    first = copy.copy
+    copy(ChunkPart((1, 0, 0), (np.array([0, 4]), slice(None), slice(None)), (slice(2, 4), slice(None), slice(None))), source)
+    assert copy.copy == first
+    np.testing.assert_array_equal(target, source[[1, 3, 0, 4]])
+
+
+def test_unknown_kind_of_vectors_is_refused() -> None:
+    with pytest.raises(ValueError, match="sideways"):
+        PartCopy(np.zeros(3), (0,), "sideways")

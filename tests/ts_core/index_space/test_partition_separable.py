@@ -12,9 +12,13 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import ts_core.index_space as ts
+from ts_core.driver._part_copy import PartCopy
 from ts_core.index_space._partition import (
+    ORTHOGONAL,
+    POINTWISE,
     _partition_general,
     _Separable,
+    partition_for_copy,
     partition_in_storage_order,
 )
 from ts_core.index_space._transform import map_values
@@ -110,6 +114,16 @@ def test_separable_matches_general_path(view: Any, chunk_list: list[int], origin
         for part in parts:
             view_of_got[part.array_selection] = chunk_of(data, part.grid_indices, chunk, origin)[part.cell_selection]
         np.testing.assert_array_equal(got, expected)
+    # The read engine's form: the same chunks, and PartCopy gathers the same bytes.
+    copy_order, copy_parts, vectors = partition_for_copy(t, chunk, origin)
+    copied = list(copy_parts)
+    assert sorted(p.grid_indices for p in copied) == touched
+    assert vectors in (None, ORTHOGONAL)
+    got = np.full(t.domain.shape, -2, dtype=data.dtype)
+    copy = PartCopy(got, copy_order, vectors)
+    for part in copied:
+        copy(part, chunk_of(data, part.grid_indices, chunk, origin))
+    np.testing.assert_array_equal(got, expected)
     # Scatter: the chunks written hold what the general path's write puts there.
     source = rng.integers(0, 1_000_000, size=t.domain.shape)
     written = {}
@@ -131,7 +145,6 @@ def test_transpose_partitions_into_slices_in_storage_order() -> None:
     t = ts.IndexTransform(input_shape=[512, 384, 256])[ts.d[2, 0, 1].transpose[:]][10:200, ::-3, 5:250]
     order, parts = partition_in_storage_order(t, (64, 64, 64))
     assert order == (1, 2, 0)
-    parts = list(parts)
     for part in parts:
         assert all(isinstance(s, slice) for s in part.cell_selection)
         assert all(isinstance(s, slice) for s in part.array_selection)
@@ -181,3 +194,65 @@ def test_separable_parts_know_their_count_before_they_are_made() -> None:
     next(parts)
     assert operator.length_hint(parts) == expected - 1
     assert len(list(parts)) == expected - 1
+
+
+@st.composite
+def general_view(draw: Any) -> tuple[ts.IndexTransform, tuple[int, ...]]:
+    """A view the separable plan refuses: points of joint index arrays (vindex), a diagonal,
+    or a broadcast dimension, after an optional slice or transpose."""
+    shape = draw(st.sampled_from(SHAPES[:2] + SHAPES[3:]))
+    t = ts.IndexTransform(input_shape=shape)
+    if draw(st.booleans()) and len(shape) > 1:
+        t = t[ts.d[tuple(draw(st.permutations(range(len(shape)))))].transpose[:]]
+    kind = draw(st.sampled_from(("vindex", "vindex", "diagonal", "broadcast")))
+    if kind == "vindex" or len(shape) < 2:
+        count = draw(st.integers(1, 12))
+        dims = draw(st.integers(1, len(shape)))
+        points = tuple(
+            np.array(draw(st.lists(st.integers(0, n - 1), min_size=count, max_size=count)))
+            for n in t.domain.shape[:dims]
+        )
+        t = t.vindex[points] if dims > 1 else t.vindex[points[0].reshape(-1, 1) if count > 1 else points[0]]
+    elif kind == "diagonal":
+        t = t[ts.d[0, 1].diagonal]
+    else:
+        t = ts.IndexTransform(
+            input_shape=(draw(st.integers(2, 3)), *shape), output=[
+                ts.OutputIndexMap(input_dimension=k + 1) for k in range(len(shape))
+            ],
+        )
+    return t, shape
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(general_view(), st.lists(st.integers(1, 4), min_size=4, max_size=4))
+@example((ts.IndexTransform(input_shape=[7, 9, 5]).vindex[[6, 0, 3, 6], [1, 8, 8, 1], [4, 0, 2, 4]], (7, 9, 5)), [2, 3, 2, 1])
+def test_copy_form_of_the_general_path_reads_like_numpy(view: Any, chunk_list: list[int]) -> None:
+    t, shape = view
+    assume(t.domain.size > 0)
+    chunk = tuple(chunk_list[: len(shape)])
+    origin = (0,) * len(shape)
+    data = np.random.default_rng(0).integers(0, 1_000_000, size=shape)
+    expected = data[tuple(output_indices(t))]
+    general = list(_partition_general(t, chunk, origin))
+    copy_order, copy_parts, vectors = partition_for_copy(t, chunk)
+    parts = list(copy_parts)
+    assert sorted(p.grid_indices for p in parts) == sorted(p.grid_indices for p in general)
+    assert vectors in (None, ORTHOGONAL, POINTWISE)
+    got = np.full(t.domain.shape, -2, dtype=data.dtype)
+    copy = PartCopy(got, copy_order, vectors)
+    for part in parts:
+        copy(part, chunk_of(data, part.grid_indices, chunk, origin))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_oindex_parts_keep_their_vectors_one_dimensional() -> None:
+    rows, columns = np.array([3, 40, 41, 70]), np.array([5, 9, 66])
+    t = ts.IndexTransform(input_shape=[128, 128, 100]).oindex[rows, columns, :]
+    order, copy_parts, vectors = partition_for_copy(t, (64, 64, 64))
+    assert (order, vectors) == ((0, 1, 2), ORTHOGONAL)
+    parts = list(copy_parts)
+    assert len(parts) == 2 * 2 * 2
+    for part in parts:
+        assert all(not isinstance(item, np.ndarray) or item.ndim == 1 for item in part.cell_selection)
+        assert all(isinstance(item, slice) for item in part.array_selection)  # sorted: runs

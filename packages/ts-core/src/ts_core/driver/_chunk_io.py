@@ -19,7 +19,7 @@ import numpy as np
 
 from .._future import Future
 from ..kvstore import UNKNOWN
-from ._part_copy import gather, scatter
+from ._part_copy import PartCopy
 from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
 from ._writeback import Edit, queue_write, queued_chunks, settle
@@ -49,15 +49,15 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     thread first; only the others are read, decoded and copied by workers (or inline too,
     when per-chunk work is Python-bound: see ``python_bound``).
     """
-    from ..index_space._partition import partition_in_storage_order
+    from ..index_space._partition import partition_for_copy
     from ..schema import check_read_bytes
 
     driver.check_bounds(transform)
     kvstore = _chunk_kvstore(driver, transaction)
     check_read_bytes(transform.domain.shape, driver.numpy_dtype.itemsize)
     target = np.empty(transform.domain.shape, dtype=driver.numpy_dtype)
-    order, partition = partition_in_storage_order(transform, driver._chunk)
-    copy = _PartCopy(target, order)
+    order, partition, vectors = partition_for_copy(transform, driver._chunk)
+    copy = PartCopy(target, order, vectors)
     chunk_key = driver.chunk_key
     field_view = driver.field_view
     batch_reads = shared_reads.get()
@@ -115,7 +115,7 @@ def _copy_cached(
     chunk_key: Callable[[tuple[int, ...]], str],
     field_view: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]],
     partition: Iterator[ChunkPart],
-    copy: _PartCopy,
+    copy: PartCopy,
 ) -> list[ChunkPart]:
     """Copy the parts whose chunks are fresh in the cache; return the others."""
     missing = []
@@ -127,35 +127,6 @@ def _copy_cached(
             else:
                 copy(part, field_view(storage))
     return missing
-
-
-class _PartCopy:
-    """Copies parts (of ``partition_in_storage_order``) out of chunks into the result:
-    plain selections by NumPy, index-array (mesh) ones by ``gather``/``scatter``."""
-
-    __slots__ = ("flat", "plain", "strides", "view")
-
-    def __init__(self, target: np.ndarray[Any, Any], order: tuple[int, ...]) -> None:
-        self.view = target.transpose(order)
-        itemsize = target.dtype.itemsize
-        self.flat = target.reshape(-1) if itemsize else None  # a view: target is contiguous
-        self.strides = tuple(s // itemsize for s in self.view.strides) if itemsize else ()
-        #: Whether the parts select by slices and ints only: decided by the first part, as
-        #: every part of one partition selects with the same kinds of items.
-        self.plain: bool | None = None
-
-    def __call__(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
-        plain = self.plain
-        if plain is None:
-            plain = self.plain = not any(
-                isinstance(item, np.ndarray) for item in (*part.cell_selection, *part.array_selection)
-            )
-        if plain:
-            self.view[part.array_selection] = source[part.cell_selection]
-            return
-        block = gather(source, part.cell_selection)
-        if self.flat is None or not scatter(self.view, self.flat, self.strides, part.array_selection, block):
-            self.view[part.array_selection] = block
 
 
 #: A chunk at most this large costs more in per-chunk Python (partition, key, cache, copy

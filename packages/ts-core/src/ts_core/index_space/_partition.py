@@ -151,6 +151,46 @@ def partition_in_storage_order(
     return identity, _partition_general(transform, *plan)
 
 
+#: How a partition's index vectors select (``CopyPartition.vectors``).
+ORTHOGONAL = "orthogonal"
+POINTWISE = "pointwise"
+
+
+class CopyPartition(NamedTuple):
+    """A read's partition in chunk dimension order, in the form cheapest to copy
+    (``partition_for_copy``)."""
+
+    #: ``array.transpose(order)`` is what the parts' array selections select from.
+    order: tuple[int, ...]
+    parts: Iterator[ChunkPart]
+    #: How the index vectors in the parts' selections combine: None (there are none: ints
+    #: and slices only), ``ORTHOGONAL`` (each is 1-D and selects along its own axis,
+    #: independently of the others, as ``np.ix_`` would) or ``POINTWISE`` (they are 1-D, of
+    #: one length, and select points together, as NumPy's advanced indexing does). Every
+    #: part of one partition has the same kind of item (int, slice, vector) at each
+    #: position of its selections.
+    vectors: str | None
+
+
+def partition_for_copy(
+    transform: IndexTransform, chunk_shape: Sequence[int], grid_origin: Sequence[int] | None = None
+) -> CopyPartition:
+    """``partition_in_storage_order`` for a copier that knows how the parts' index vectors
+    combine (``CopyPartition.vectors``), so they need no open mesh: an ``oindex`` part stays
+    as plain 1-D vectors (taken axis by axis) beside slices, and a copier need not inspect
+    each part to learn how to copy it."""
+    part = _one_chunk_part(transform, chunk_shape, grid_origin)
+    if part is not None:
+        return CopyPartition(tuple(range(len(part.array_selection))), iter((part,)), None)
+    plan = _plan(transform, chunk_shape, grid_origin)
+    if plan is None:
+        return CopyPartition(tuple(range(transform.input_rank)), iter(()), None)
+    if isinstance(plan, _Separable):
+        vectors = ORTHOGONAL if plan.cell_arrays or plan.array_arrays else None
+        return CopyPartition(plan.order, plan.parts(input_order=False, orthogonal=True), vectors)
+    return CopyPartition(tuple(range(transform.input_rank)), _partition_general(transform, *plan), POINTWISE)
+
+
 def _one_chunk_part(
     transform: IndexTransform, chunk_shape: Sequence[int], grid_origin: Sequence[int] | None
 ) -> ChunkPart | None:
@@ -304,9 +344,10 @@ class _Separable:
             return None  # a broadcast dimension: several inputs share each chunk element
         return cls(pieces, fed, unused, chunk)
 
-    def parts(self, input_order: bool) -> Iterator[ChunkPart]:
+    def parts(self, input_order: bool, orthogonal: bool = False) -> Iterator[ChunkPart]:
         """The parts, with array selections for the caller's array (``input_order``) or for
-        it transposed to ``self.order``."""
+        it transposed to ``self.order``; with ``orthogonal``, index vectors stay 1-D, each
+        selecting along its own axis (not NumPy's semantics: see ``partition_for_copy``)."""
         fed, unused = self.fed, self.unused
         used = [j for j, k in enumerate(fed) if k >= 0]
         # The copied block has one axis per fed output dimension, in the order of the
@@ -317,8 +358,12 @@ class _Separable:
         # beside ints, broadcast into the block's shape only as an open mesh. Slices of a
         # chunk keep the chunk's dimension order, so a permuted block needs a mesh too.
         constants = len(used) < len(fed)
-        mesh_cells = by_axis != used or self.cell_arrays > 1 or (self.cell_arrays == 1 and constants)
-        mesh_arrays = self.array_arrays > 1 or (self.array_arrays == 1 and bool(unused))
+        mesh_cells = not orthogonal and (
+            by_axis != used or self.cell_arrays > 1 or (self.cell_arrays == 1 and constants)
+        )
+        mesh_arrays = not orthogonal and (
+            self.array_arrays > 1 or (self.array_arrays == 1 and bool(unused))
+        )
         size = len(used)
         pieces = [
             [
