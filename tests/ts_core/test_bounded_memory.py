@@ -59,6 +59,22 @@ def test_bulk_write_keeps_few_encoded_chunks_in_flight(tmp_path: Path) -> None:
     np.testing.assert_array_equal(store[100:110, 2000:2010].read().result(), data[100:110, 2000:2010])
 
 
+def test_written_array_is_free_once_the_write_returns(tmp_path: Path) -> None:
+    """A write of many chunks to a file store keeps no reference to the caller's array
+    after it completes: a loop of writes (a Dask worker's tasks) holds one block at a time,
+    and the next block can reuse the memory of the previous one."""
+    import weakref
+
+    store = zarr(tmp_path / "loop", create=True, dtype=ts.uint16, shape=[1024, 1024])
+    for row in (0, 512):
+        block = np.full((512, 1024), row, dtype=np.uint16)  # 8 chunks: written by the I/O pool
+        ref = weakref.ref(block)
+        store[row : row + 512] = block
+        del block
+        assert ref() is None, "the written array outlived the write"
+    assert store[511:513, 0].read().result().tolist() == [0, 512]
+
+
 def test_copy_shape_mismatch_is_a_clear_error(tmp_path: Path) -> None:
     source = ts.array(np.zeros((3, 3), np.uint8))
     target = zarr(tmp_path / "t", create=True, dtype=ts.uint8, shape=[4, 4])

@@ -161,3 +161,24 @@ def test_completion_wakes_only_its_own_waiters() -> None:
     done = completed(generator)
     assert done.done()
     assert done.result() is generator
+
+
+def test_idle_executor_workers_keep_no_arguments_alive() -> None:
+    """An idle worker holds nothing of the work it ran: neither the item its thread was
+    started with nor the last one it took from the queue (a write's source array would
+    otherwise outlive the write until the worker next gets work)."""
+    import weakref
+
+    class Payload:
+        pass
+
+    executor = Executor(1)
+    first, second = Payload(), Payload()
+    refs = [weakref.ref(first), weakref.ref(second)]
+    executor.submit(id, first).result(timeout=30)  # starts the worker thread
+    executor.submit(id, second).result(timeout=30)  # taken from the queue
+    del first, second
+    deadline = time.monotonic() + 2  # well before an idle worker exits (and drops all)
+    while any(ref() is not None for ref in refs) and time.monotonic() < deadline:
+        time.sleep(0.001)  # the worker drops its item right after completing its Future
+    assert [ref() is None for ref in refs] == [True, True]

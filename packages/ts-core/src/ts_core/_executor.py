@@ -61,19 +61,26 @@ class Executor:
             # onto one that was already woken.
             if self._waiting <= self._queued and self._threads < self.limit:
                 self._threads += 1
+                # The item travels in a list the worker empties: a Thread keeps its args
+                # for as long as it runs, which would keep the item's arguments alive.
                 threading.Thread(
-                    target=self._worker, args=(item,), name=f"{self.name}-{self._threads}", daemon=True
+                    target=self._worker, args=([item],), name=f"{self.name}-{self._threads}", daemon=True
                 ).start()
             else:
                 self._queued += 1
                 self._queue.put(item)
         return future
 
-    def _worker(self, item: tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]) -> None:
+    def _worker(self, first: list[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]]]) -> None:
+        item = first.pop()
         while True:
             future, function, args = item
             if not future.done():  # skip work cancelled while queued
                 _run_into(future, function, args)
+            # An idle worker keeps nothing of the work it finished: its arguments may hold
+            # the caller's array (a write encodes straight from it), which must be freed
+            # when the caller drops it, not when this worker next gets work.
+            del item, future, function, args
             while True:
                 with self._lock:
                     self._waiting += 1
