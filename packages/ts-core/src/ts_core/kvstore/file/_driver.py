@@ -345,6 +345,8 @@ class FileKvStore(KvStoreDriver):
         """Read the file open as ``fd`` (closing it)."""
         try:
             stat = os.fstat(fd)
+            if stat_module.S_ISDIR(stat.st_mode):  # a directory of other keys: no value
+                return self._missing(options)
             stamp = TimestampedStorageGeneration(_generation(stat), time.time())
             if options.if_not_equal == stamp.generation:
                 return ReadResult("unspecified", b"", stamp)
@@ -401,6 +403,9 @@ class FileKvStore(KvStoreDriver):
         into the lock file; the generation it will have once renamed onto ``path``, or
         None (lock file removed) if the condition failed."""
         current = _stat_or_none_unlocking(path)
+        if current is not None and stat_module.S_ISDIR(current.st_mode):
+            os.unlink(path + LOCK_SUFFIX)
+            raise ValueError(f'cannot write local file "{path}": it is a directory (holding other keys)')
         if not _condition_holds(current, if_equal):
             os.unlink(path + LOCK_SUFFIX)
             return None
@@ -438,6 +443,8 @@ class FileKvStore(KvStoreDriver):
             return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
         try:
             current = _stat_or_none_unlocking(path)
+            if current is not None and stat_module.S_ISDIR(current.st_mode):
+                current = None  # a directory of other keys: this key has no value to delete
             ok = _condition_holds(current, if_equal)
             if ok and current is not None:
                 os.unlink(path)
