@@ -5,6 +5,9 @@ each grid cell that the transform's range touches it yields a ``ChunkPart`` sayi
 elements of that chunk are involved (``cell_selection``) and where they sit in the caller's
 array (``array_selection``), so that ``target[p.array_selection] = chunk[p.cell_selection]``
 gathers a read and ``chunk[p.cell_selection] = source[p.array_selection]`` scatters a write.
+``partition_in_storage_order`` gives the parts for the caller's array viewed in chunk
+dimension order, and ``partition_for_copy`` the same with index vectors left 1-D for a
+copier told how they combine (the chunked read's ``PartCopy``).
 """
 
 from __future__ import annotations
