@@ -545,8 +545,9 @@ def _partition_general(
         (column + a).tolist()
         for column, a in zip(np.unravel_index(ids, extent), g_min, strict=True)
     ]
-    for n, grid_indices in enumerate(zip(*grid_columns, strict=True)):
-        run = slice(bounds[n], bounds[n + 1])
-        yield ChunkPart(
-            grid_indices, tuple(cell[run] for cell in cells), tuple(a[run] for a in arrays)
-        )
+    make = tuple.__new__
+    for grid_indices, start, stop in zip(zip(*grid_columns, strict=True), bounds[:-1], bounds[1:], strict=True):
+        run = slice(start, stop)
+        yield make(ChunkPart, (
+            grid_indices, tuple([cell[run] for cell in cells]), tuple([a[run] for a in arrays])
+        ))
