@@ -82,13 +82,17 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _KeyState:
     __slots__ = ("condition", "driver", "modifications", "single", "snapshot", "value", "written")
 
-    def __init__(self, driver: KvStoreDriver) -> None:
+    def __init__(self, driver: KvStoreDriver, *written: bytes | None) -> None:
+        """A key first touched through ``driver``; given a value (``written``), a key
+        written whole with it."""
         self.driver = driver  # the first driver that touched the key: commits it
         self.condition: bytes | None = None  # generation the commit is conditioned on
         self.snapshot: ReadResult | None = None  # first read: later reads repeat it
-        self.written = False  # a whole value (``value``) replaces the stored one
-        self.value: bytes | None = None
-        self.modifications: list[Modification] = []  # applied on top of the base value
+        self.written = bool(written)  # a whole value (``value``) replaces the stored one
+        self.value: bytes | None = written[0] if written else None
+        #: Applied on top of the base value; a list once there is one (until then the
+        #: empty tuple: no object per key for the garbage collector to count).
+        self.modifications: list[Modification] | tuple[()] = ()
         self.single = False  # holds an atomic transaction's one single-key slot
 
     @property
@@ -100,6 +104,9 @@ class _KeyState:
         for modification in self.modifications:
             value = modification(value)
         return value
+
+    #: The entry is its own ``StagedWrite.modify`` (no bound method made per key at commit).
+    __call__ = apply
 
 
 class _StoreState:
@@ -119,10 +126,11 @@ class _StoreState:
 
     def committing_driver(self) -> KvStoreDriver | None:
         """The driver that commits this store in one ``commit_atomic`` call, if it has one."""
-        drivers = [entry.driver for entry in self.keys.values()]
-        drivers += [driver for driver, _ in self.deleted_ranges]
-        if drivers and drivers[0].commits_atomically:
-            return drivers[0]
+        # (The driver of the first key, or else of the first deleted range, decides.)
+        first = next(iter(self.keys.values()), None)
+        driver = first.driver if first is not None else self.deleted_ranges[0][0] if self.deleted_ranges else None
+        if driver is not None and driver.commits_atomically:
+            return driver
         return None
 
     def deleted_by_range(self, key: bytes) -> bool:
@@ -420,6 +428,20 @@ class Transaction:
     def _write(
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
     ) -> Future[TimestampedStorageGeneration]:
+        if if_equal is None and (value is None or value.__class__ is bytes):
+            # The common case (a loop of plain writes through one store): one call, one
+            # lock; anything else takes ``_write_now``.
+            with self._lock:
+                known = self._driver_states.get(id(driver))
+                if known is not None and known[0] is driver and self._fast_staging(driver, known):
+                    keys = known[1].keys
+                    entry = keys.get(key)
+                    if entry is None:
+                        keys[key] = _KeyState(driver, value)
+                    else:
+                        entry.written, entry.value = True, value
+                        entry.modifications = ()
+                    return completed(TimestampedStorageGeneration(UNKNOWN, time.time()))
         try:
             stamp = self._write_now(driver, key, value, if_equal)
         except Exception as error:
@@ -428,15 +450,19 @@ class Transaction:
             return failed
         return completed(stamp)  # staging is synchronous
 
+    def _fast_staging(self, driver: KvStoreDriver, known: tuple[KvStoreDriver, _StoreState, bool]) -> bool:
+        """(With the lock held, ``known`` being ``driver``'s entry of ``_driver_states``.)
+        Whether a write through ``driver`` may skip ``_state_for`` and the atomic claim:
+        the transaction is open and the store needs nothing (more) claimed."""
+        return (
+            (known[2] or not self._atomic or (known[1].claimed is not None and driver.commits_atomically))
+            and not (self._commit_started or self._aborted)
+        )
+
     def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
         known = self._driver_states.get(id(driver))
-        if (
-            known is not None
-            and known[0] is driver
-            and (known[2] or not self._atomic or (known[1].claimed is not None and driver.commits_atomically))
-            and not (self._commit_started or self._aborted)
-        ):  # a store this transaction already stages for, with nothing (more) to claim
-            state = known[1]
+        if known is not None and known[0] is driver and self._fast_staging(driver, known):
+            state = known[1]  # a store this transaction already stages for
         else:
             state = self._state_for(driver)
             if self._atomic:
@@ -459,14 +485,17 @@ class Transaction:
                 entry.condition = if_equal
             entry.written = True
             entry.value = value if value is None or type(value) is bytes else bytes(value)
-            if entry.modifications:
-                entry.modifications = []
+            entry.modifications = ()
         return TimestampedStorageGeneration(UNKNOWN, time.time())
 
     def _modify(self, driver: KvStoreDriver, key: bytes, modification: Modification) -> None:
         """Stage ``modification`` of ``key``; applied to the stored value at commit."""
         with self._lock:
-            self._entry_for_write(driver, key).modifications.append(modification)
+            entry = self._entry_for_write(driver, key)
+            if isinstance(entry.modifications, list):
+                entry.modifications.append(modification)
+            else:
+                entry.modifications = [modification]
 
     def _delete_range(self, driver: KvStoreDriver, key_range: KeyRange) -> Future[None]:
         return run_inline(self._delete_range_now, driver, key_range)
@@ -481,7 +510,7 @@ class Transaction:
             state.deleted_ranges.append((driver, key_range))
             for key, entry in state.keys.items():
                 if key_range.contains(key):
-                    entry.written, entry.value, entry.modifications = True, None, []
+                    entry.written, entry.value, entry.modifications = True, None, ()
 
     def _list(self, driver: KvStoreDriver, key_range: KeyRange) -> Iterable[bytes]:
         with self._lock:
@@ -640,6 +669,9 @@ class Transaction:
             by_driver.setdefault(id(driver), (driver, [], []))[2].append(key_range)
         last_driver: KvStoreDriver | None = None
         writes: list[StagedWrite] = []
+        # (A named tuple made by ``tuple.__new__``: half the cost of its constructor, paid
+        # for every key of a large transaction.)
+        make = tuple.__new__
         for key, entry in state.keys.items():
             condition = entry.condition
             if condition == UNKNOWN:
@@ -647,7 +679,7 @@ class Transaction:
             if entry.written or entry.modifications:
                 # Re-applied to the value stored at commit; with a condition that value is
                 # the one this transaction read, without one the modifications are blind.
-                write = StagedWrite(key, entry.apply, condition, not entry.written)
+                write = make(StagedWrite, (key, entry, condition, not entry.written))
             elif condition is not None:
                 write = StagedWrite(key, None, condition)  # a read to validate
             else:
