@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Final, TypeAlias, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 from ts_core.concurrency import Executor, default_concurrency
 
@@ -41,18 +41,21 @@ def new_value(value: bytes | None) -> NewValue:
 
 def compute_values(apply: Callable[[_Item], NewValue], items: Sequence[_Item]) -> list[NewValue]:
     """``[apply(item) for item in items]``: the first on this thread and, if that took a
-    while (``PARALLEL_MODIFY_SECONDS``), the others on a pool of one thread per core, so
+    while (``PARALLEL_MODIFY_SECONDS``), the others by this thread together with helpers
+    from a pool of one thread per core, each taking the next item until none is left, so
     a transaction's chunks are encoded at once rather than one after another on the
-    committing thread. The first exception raised is raised."""
+    committing thread. Nothing is handed over per item (no Future, no wake-up), and this
+    thread never waits for a helper to start: with the pool busy it computes them all.
+    The first exception raised is raised, once the items already started have ended."""
     if not items:
         return []
     started = time.perf_counter()
     first = apply(items[0])
+    helpers = min(default_concurrency(), len(items)) - 1
     if (
-        len(items) == 1
+        helpers < 1
         or time.perf_counter() - started < PARALLEL_MODIFY_SECONDS
         or getattr(_on_pool, "active", False)
-        or default_concurrency() < 2
     ):
         return [first, *map(apply, items[1:])]
     global _pool
@@ -60,10 +63,64 @@ def compute_values(apply: Callable[[_Item], NewValue], items: Sequence[_Item]) -
         if _pool is None:
             _pool = Executor(default_concurrency(), "ts-ocdbt-values")
         pool = _pool
+    job = _Job(apply, items, first)
+    futures = [pool.submit(_help, job) for _ in range(helpers)]
+    try:
+        job.work()
+        return job.finish()
+    finally:
+        for future in futures:
+            future.cancel()  # a helper that has not started yet need not
 
-    def on_pool(item: _Item) -> NewValue:
-        _on_pool.active = True
-        return apply(item)
 
-    futures = [pool.submit(on_pool, item) for item in items[1:]]
-    return [first, *(future.result() for future in futures)]
+def _help(job: _Job[Any]) -> None:
+    _on_pool.active = True
+    job.work()
+
+
+class _Job(Generic[_Item]):
+    """The items of one ``compute_values`` call, taken one at a time by its workers."""
+
+    def __init__(self, apply: Callable[[_Item], NewValue], items: Sequence[_Item], first: NewValue) -> None:
+        self._apply: Callable[[_Item], NewValue] | None = apply
+        self._items = items
+        self._values: list[NewValue] = [first, *([None] * (len(items) - 1))]
+        self._next = 1
+        self._running = 0  # items being computed
+        self._errors: list[BaseException] = []
+        self._changed = threading.Condition(threading.Lock())
+
+    def work(self) -> None:
+        """Compute items until none is left (or one failed)."""
+        changed = self._changed
+        while True:
+            with changed:
+                apply, index = self._apply, self._next
+                if apply is None or self._errors or index >= len(self._items):
+                    return
+                self._next, self._running = index + 1, self._running + 1
+            try:
+                self._values[index] = apply(self._items[index])
+            except BaseException as error:
+                with changed:
+                    self._errors.append(error)
+            finally:
+                with changed:
+                    self._running -= 1
+                    if not self._running:
+                        changed.notify_all()
+
+    def finish(self) -> list[NewValue]:
+        """(On the calling thread, once it found nothing left to take.) The values, once
+        the items that helpers are computing have ended; the first error if one failed.
+        A helper that starts later finds the job closed (and holds none of its items or
+        values while it waits in the pool's queue)."""
+        with self._changed:
+            while self._running:
+                self._changed.wait()
+            self._apply = None
+            values, errors = self._values, self._errors
+            self._items, self._values = (), []
+        if errors:
+            raise errors[0]
+        return values
