@@ -110,10 +110,27 @@ def test_orthogonal_parts_of_one_partition_are_planned_once() -> None:
     target = np.zeros((4, 6, 7), dtype=source.dtype)
     copy = PartCopy(target, (0, 1, 2), ORTHOGONAL)
     copy(ChunkPart((0, 0, 0), (np.array([1, 3]), slice(None), slice(None)), (slice(0, 2), slice(None), slice(None))), source)
-    first = copy.copy
+    first = copy._copy
     copy(ChunkPart((1, 0, 0), (np.array([0, 4]), slice(None), slice(None)), (slice(2, 4), slice(None), slice(None))), source)
-    assert copy.copy == first
+    assert copy._copy is first
     np.testing.assert_array_equal(target, source[[1, 3, 0, 4]])
+
+
+@pytest.mark.parametrize("vectors", [None, ORTHOGONAL, POINTWISE])
+def test_a_copier_is_freed_with_its_last_reference(vectors: str | None) -> None:
+    import gc
+    import weakref
+
+    target = np.zeros((4, 6, 7))
+    copy = PartCopy(target, (0, 1, 2), vectors)
+    copy(ChunkPart((0, 0, 0), (np.array([1, 3]), slice(None), slice(None)), (slice(0, 2), slice(None), slice(None))), np.ones(SHAPE))
+    view = weakref.ref(copy.view.base if copy.view.base is not None else copy.view)
+    gc.disable()  # freed by reference counting alone, as a read's result must be
+    try:
+        del copy, target
+        assert view() is None
+    finally:
+        gc.enable()
 
 
 def test_unknown_kind_of_vectors_is_refused() -> None:

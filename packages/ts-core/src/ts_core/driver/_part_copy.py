@@ -28,23 +28,26 @@ class PartCopy:
     the parts see in ``order`` (``target.transpose(order)``). ``vectors`` is the partition's
     ``CopyPartition.vectors``."""
 
-    __slots__ = ("_array_plan", "_cell_plan", "copy", "view")
+    __slots__ = ("_array_plan", "_cell_plan", "_copy", "view")
 
     def __init__(self, target: np.ndarray[Any, Any], order: tuple[int, ...], vectors: str | None) -> None:
         from ..index_space._partition import ORTHOGONAL, POINTWISE
 
         self.view = target.transpose(order)
         self._cell_plan = self._array_plan = _NO_TAKES  # until the first orthogonal part
-        self.copy: Callable[[ChunkPart, np.ndarray[Any, Any]], None]
+        # The copy for the next part, an unbound function: a bound method kept on the
+        # instance would make a reference cycle, and the result array would then live
+        # until the garbage collector ran (many slab reads in a row would pile up).
+        self._copy: Callable[[PartCopy, ChunkPart, np.ndarray[Any, Any]], None]
         if vectors is None or vectors == POINTWISE:
-            self.copy = self._numpy
+            self._copy = PartCopy._numpy
         elif vectors == ORTHOGONAL:
-            self.copy = self._first_orthogonal
+            self._copy = PartCopy._first_orthogonal
         else:
             raise ValueError(f"unknown kind of index vectors: {vectors!r}")
 
     def __call__(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
-        self.copy(part, source)
+        self._copy(self, part, source)
 
     def _numpy(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
         """Ints and slices, or pointwise vectors: NumPy's own indexing on both sides."""
@@ -54,8 +57,8 @@ class PartCopy:
         """Plan the orthogonal copy from the first part (every part has its item kinds)."""
         self._cell_plan = _Takes.of(part.cell_selection)
         self._array_plan = _Takes.of(part.array_selection)
-        self.copy = self._orthogonal if self._array_plan.positions else self._orthogonal_into_slices
-        self.copy(part, source)
+        self._copy = PartCopy._orthogonal if self._array_plan.positions else PartCopy._orthogonal_into_slices
+        self._copy(self, part, source)
 
     def _orthogonal_into_slices(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
         """Orthogonal vectors in the chunk, ints and slices in the result (sorted ``oindex``
