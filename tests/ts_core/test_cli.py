@@ -450,7 +450,7 @@ def test_block_budget_shares_the_limit_and_caps_each_block() -> None:
 
 
 def test_copy_memory_is_bounded_by_the_limit_not_the_array(tmp_path: Path) -> None:
-    from ts_core.cli._copy import copy_array
+    from ts_core.cli._copy import MAX_BLOCK_BYTES, copy_array
 
     context = ts.Context({"file_io_sync": False})
     shape = [6144, 4096]  # 48 MiB of uint16 in 128 KiB chunks
@@ -474,7 +474,21 @@ def test_copy_memory_is_bounded_by_the_limit_not_the_array(tmp_path: Path) -> No
         return peak
 
     bounded = peak_of_copy("bounded", 2 << 20)  # 2 blocks of 1 MiB in flight
-    whole = peak_of_copy("whole", 128 << 20)  # the whole array in one block
-    # Blocks in flight, plus a few finished ones the library's idle threads still reference.
-    assert bounded < 20 << 20, f"a copy limited to 2 MiB peaked at {bounded >> 20} MiB"
-    assert whole > 48 << 20  # the measure sees a whole-array block
+    larger = peak_of_copy("larger", 128 << 20)  # 2 blocks of MAX_BLOCK_BYTES (16 MiB) in flight
+    # Blocks in flight, plus a few finished ones the library's idle threads may still reference.
+    assert bounded < 8 << 20, f"a copy limited to 2 MiB peaked at {bounded >> 20} MiB"
+    assert larger > MAX_BLOCK_BYTES  # the measure sees the blocks in flight
+    assert larger < 3 * MAX_BLOCK_BYTES + (8 << 20)  # never more than the cap allows, whatever the limit
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "False"), ("1", "True")])
+def test_ts_asks_numpy_for_no_huge_pages_unless_the_user_chose(setting: str | None, expected: str) -> None:
+    code = (
+        "import sys; from ts_core.cli import main; main(['--help']);"
+        " from numpy._core import multiarray; print(multiarray._get_madvise_hugepage())"
+    )
+    env = {key: value for key, value in ENV.items() if key != "NUMPY_MADVISE_HUGEPAGE"}
+    if setting is not None:
+        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert result.stdout.splitlines()[-1] == expected

@@ -8,6 +8,7 @@ exit code; ``ts --debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -53,6 +54,7 @@ _register()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ts`` with ``argv`` (default: the process's arguments); returns the exit status."""
+    _without_huge_pages()
     args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = args[:1] == ["--debug"]
     try:
@@ -79,6 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(_one_line(error))
         return EXIT_ERROR
     return result if isinstance(result, int) else 0
+
+
+def _without_huge_pages() -> None:
+    """Ask NumPy (through its documented ``NUMPY_MADVISE_HUGEPAGE``, read when it is
+    imported) not to advise transparent huge pages for large arrays, unless the user chose.
+
+    ``ts cp`` reads every block into a new array; with the advice each block is backed by
+    fresh 2 MiB pages that the kernel zeroes on first touch. Copying 256 MiB of zarr3 in
+    16 MiB blocks on a VM spent ~40% of its CPU there (system time 1.1 s, 0.65 s without
+    the advice). A short-lived command gains nothing from huge pages.
+    """
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 
 def _hoist_global_options(args: list[str]) -> list[str]:
