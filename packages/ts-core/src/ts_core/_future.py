@@ -8,14 +8,18 @@ runs the coroutine on an asyncio event loop the caller already has; ts never sta
 
 from __future__ import annotations
 
-import asyncio
+import collections.abc
 import concurrent.futures
 import contextlib
 import os
 import threading
 import time
+import types
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, Generic, NoReturn, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, Union
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Future", "FutureLike", "Promise", "completed", "failed", "then"]
 
@@ -38,6 +42,21 @@ def _reinit_after_fork() -> None:
 os.register_at_fork(after_in_child=_reinit_after_fork)
 
 _UNSET: Any = object()
+
+#: Every type ``asyncio.iscoroutine`` accepts is one of these: a value of another type is
+#: no coroutine, so asyncio (about 30 modules, a tenth of a process's start-up) is
+#: imported only when a program uses it.
+_COROUTINE_LIKE = (types.CoroutineType, types.GeneratorType, collections.abc.Coroutine)
+
+
+def _asyncio() -> Any:
+    import asyncio
+
+    return asyncio
+
+
+def _is_coroutine(value: Any) -> bool:
+    return isinstance(value, _COROUTINE_LIKE) and bool(_asyncio().iscoroutine(value))
 
 
 def _seconds(value: Any, name: str) -> float | None:
@@ -83,7 +102,7 @@ class Future(Generic[T]):
             return self
         if isinstance(future, Future):
             future.add_done_callback(self._copy_from)
-        elif asyncio.iscoroutine(future):
+        elif _is_coroutine(future):
             self._run_coroutine(future, loop)
         else:
             self._result = future
@@ -94,14 +113,15 @@ class Future(Generic[T]):
         """All set up by ``__new__`` (which may return ``future`` itself)."""
 
     def _run_coroutine(self, coroutine: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+        aio = _asyncio()
         if loop is None:
             try:
-                loop = asyncio.get_running_loop()
+                loop = aio.get_running_loop()
             except RuntimeError:
                 coroutine.close()  # never started: close it so Python does not warn
                 raise ValueError("no event loop specified and thread does not have a default event loop") from None
         try:
-            running = asyncio.run_coroutine_threadsafe(coroutine, loop)
+            running = aio.run_coroutine_threadsafe(coroutine, loop)
         except BaseException:
             coroutine.close()
             raise
@@ -118,7 +138,7 @@ class Future(Generic[T]):
 
     def _copy_from_concurrent(self, other: concurrent.futures.Future[Any]) -> None:
         if other.cancelled():
-            self._complete(_CANCELLED, None, asyncio.CancelledError())
+            self._complete(_CANCELLED, None, _asyncio().CancelledError())
             return
         exception = other.exception()
         if exception is not None:
@@ -200,7 +220,7 @@ class Future(Generic[T]):
     def cancel(self) -> bool:
         """Request cancellation; returns False if the operation had already finished."""
         on_cancel = self._on_cancel
-        if not self._complete(_CANCELLED, None, asyncio.CancelledError()):
+        if not self._complete(_CANCELLED, None, _asyncio().CancelledError()):
             return False
         if on_cancel is not None:
             on_cancel()
@@ -211,7 +231,8 @@ class Future(Generic[T]):
 
     def __await__(self) -> Generator[Any, None, T]:
         if self._state == _PENDING:
-            loop = asyncio.get_running_loop()
+            aio = _asyncio()
+            loop = aio.get_running_loop()
             waiter: asyncio.Future[None] = loop.create_future()
 
             def wake(_: Future[T]) -> None:
@@ -221,7 +242,7 @@ class Future(Generic[T]):
             self.add_done_callback(wake)
             try:
                 yield from waiter.__await__()
-            except asyncio.CancelledError:
+            except aio.CancelledError:
                 self.cancel()
                 raise
         return self.result()
