@@ -150,3 +150,88 @@ def test_zarr3_sharded_and_transposed_arrays_read_back_in_the_wheel(tmp_path: An
         data = np.random.default_rng(2).integers(0, 4000, size=(40, 36, 20), dtype=np.uint16)
         ts.open(spec, create=True).result().write(data).result()
         np.testing.assert_array_equal(tensorstore.open(spec, open=True).result().read().result(), data)
+
+
+# -- transient encodings: the last codec writes into a reused output buffer ---------------
+ZSTD_TAILS = [
+    [{"name": "zstd", "configuration": {"level": 1}}],
+    [{"name": "zstd", "configuration": {"level": -5, "checksum": True}}],
+    [{"name": "zstd", "configuration": {"level": 19}}],
+    [{"name": "gzip", "configuration": {"level": 1}}, {"name": "zstd", "configuration": {"level": 3}}],
+    [{"name": "zstd", "configuration": {"level": 1}}, "crc32c"],  # crc32c last: the plain encode
+    ["blosc"],
+]
+
+
+@pytest.mark.parametrize("tail", ZSTD_TAILS)
+def test_transient_encoding_decodes_like_the_owned_one(tail: list[Any]) -> None:
+    spec = ChunkSpec((6, 5, 4), np.dtype("uint16"), (), np.zeros((), "uint16"))
+    chain = parse_codec_chain(["bytes", *tail], "codecs", spec)
+    base = (np.arange(12 * 10 * 8, dtype=np.int64) * 2654435761 % 4000).astype(np.uint16).reshape(12, 10, 8)
+    for view in (base[::2, 1::2, ::2], np.ascontiguousarray(base[6:, 5:, 4:]), np.zeros((6, 5, 4), np.uint16)):
+        transient = chain.encode_transient(view)
+        owned = chain.encode(view)
+        np.testing.assert_array_equal(chain.decode(bytes(transient)), view)
+        if tail[-1] in ("crc32c", "blosc"):  # no encode_into: the same bytes as encode
+            assert transient == owned
+        else:  # zstd's streaming frame may differ from the one-shot frame in a few bytes
+            assert abs(len(transient) - len(owned)) < 16
+
+
+def test_transient_encodings_reuse_one_buffer_per_thread() -> None:
+    spec = ChunkSpec((64, 64), np.dtype("uint16"), (), np.zeros((), "uint16"))
+    chain = parse_codec_chain(["bytes", {"name": "zstd", "configuration": {"level": 1}}], "codecs", spec)
+    first = chain.encode_transient(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64))
+    assert isinstance(first, memoryview)
+    first_bytes = bytes(first)
+    second = chain.encode_transient(np.ones((64, 64), np.uint16))
+    assert isinstance(second, memoryview)
+    assert np.shares_memory(np.asarray(first), np.asarray(second))  # valid only until the next call
+    np.testing.assert_array_equal(chain.decode(first_bytes), np.arange(64 * 64).reshape(64, 64))
+    other: list[memoryview] = []
+    worker = threading.Thread(target=lambda: other.append(chain.encode_transient(np.ones((64, 64), np.uint16))))
+    worker.start()
+    worker.join()
+    assert not np.shares_memory(np.asarray(other[0]), np.asarray(second))
+
+
+def test_zstd_encode_into_refuses_a_buffer_too_small() -> None:
+    from ts_zarr.zarr3._codecs import ZstdCodec
+
+    codec = ZstdCodec(level=1, checksum=False)
+    data = np.random.default_rng(0).integers(0, 256, size=4096, dtype=np.uint8)  # incompressible
+    assert codec.encode_into(data, memoryview(bytearray(100))) is None
+    out = memoryview(bytearray(codec.max_encoded_size(data.nbytes)))
+    written = codec.encode_into(data, out)
+    assert written is not None
+    assert codec.decode(bytes(out[:written])) == data.tobytes()
+
+
+def test_only_a_batch_that_copies_values_gets_transient_encodings(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk write to a file store encodes into the reused buffer (its write batch writes
+    each value out before returning); to the memory store, whose values are kept, it
+    encodes into a bytes object per chunk. Both read back in the wheel or in ts."""
+    from ts_core.kvstore import WriteBatch
+    from ts_zarr.zarr3._pipeline import CodecChain
+
+    transient_calls: list[int] = []
+    encode_transient = CodecChain.encode_transient
+
+    def counted(self: CodecChain, array: np.ndarray[Any, Any]) -> bytes | memoryview:
+        transient_calls.append(1)
+        return encode_transient(self, array)
+
+    monkeypatch.setattr(CodecChain, "encode_transient", counted)
+    assert not WriteBatch.copies_values
+    data = np.random.default_rng(3).integers(0, 4000, size=(64, 48), dtype=np.uint16)
+    metadata = {"codecs": ["bytes", {"name": "zstd", "configuration": {"level": 1}}],
+                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [16, 16]}}}
+    for kvstore in ({"driver": "memory"}, {"driver": "file", "path": str(tmp_path)}):
+        spec = {"driver": "zarr3", "kvstore": kvstore, "metadata": metadata}
+        transient_calls.clear()
+        store = ts.open(spec, create=True, dtype=ts.uint16, shape=[64, 48]).result()
+        store.write(data).result()
+        assert len(transient_calls) == (12 if kvstore["driver"] == "file" else 0)
+        np.testing.assert_array_equal(store.read().result(), data)
+    file_spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(tmp_path)}}
+    np.testing.assert_array_equal(tensorstore.open(file_spec, open=True).result().read().result(), data)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_SCRATCH_BYTES", "contiguous"]
+__all__ = ["MAX_SCRATCH_BYTES", "contiguous", "output_buffer"]
 
 #: Chunks larger than this are copied into a fresh array, so an idle thread never keeps
 #: more than this much memory (workers exit after a few idle seconds; the buffer with them).
@@ -30,6 +30,19 @@ def _scratch(nbytes: int) -> np.ndarray[Any, Any]:
         buffer = np.empty(nbytes, dtype=np.uint8)
         _local.buffer = buffer
     return buffer[:nbytes]
+
+
+def output_buffer(nbytes: int) -> memoryview | None:
+    """A writable buffer of ``nbytes`` that this thread reuses (valid until its next
+    call), for an encoder's output; None above ``MAX_SCRATCH_BYTES``. Separate from the
+    buffer ``contiguous`` fills, which is the encoder's input."""
+    if nbytes > MAX_SCRATCH_BYTES:
+        return None
+    buffer: np.ndarray[Any, Any] | None = getattr(_local, "output", None)
+    if buffer is None or buffer.size < nbytes:
+        buffer = np.empty(nbytes, dtype=np.uint8)
+        _local.output = buffer
+    return buffer.data[:nbytes]
 
 
 def contiguous(array: np.ndarray[Any, Any], dtype: np.dtype[Any] | None = None) -> np.ndarray[Any, Any]:

@@ -384,7 +384,10 @@ def store(
         stamp = storage_call("deleting chunk", full_key, kvstore.write_blocking, key, None, if_equal, batch)
         cached: np.ndarray[Any, Any] | None = None
     else:
-        encoded = driver.encode_chunk(storage)
+        # A batch that copies values out gets this thread's reusable encoding (valid until
+        # this thread encodes again, which it does only after the write returned).
+        transient = batch is not None and batch.copies_values
+        encoded = driver.encode_chunk_transient(storage) if transient else driver.encode_chunk(storage)
         stamp = storage_call("writing chunk", full_key, kvstore.write_blocking, key, encoded, if_equal, batch)
         cached = storage
     if kvstore.transaction is None:

@@ -158,6 +158,13 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
     def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
         """Encode a storage array."""
 
+    def encode_chunk_transient(self, storage: np.ndarray[Any, Any]) -> bytes | memoryview:
+        """``encode_chunk(storage)``, possibly in a buffer this thread reuses at its next
+        call: for a write that is done with the value when it returns (a ``WriteBatch``
+        with ``copies_values``). A format that can encode without a new buffer per chunk
+        overrides it (a new multi-megabyte buffer costs a page fault per page of it)."""
+        return self.encode_chunk(storage)
+
     @abc.abstractmethod
     def fill_chunk(self) -> np.ndarray[Any, Any]:
         """A new, writable storage array holding the fill value."""

@@ -351,6 +351,13 @@ class WriteBatch:
     nothing.
     """
 
+    #: Whether ``write`` is done with ``value`` when it returns (it wrote or copied it
+    #: out), so the caller may reuse the value's buffer at once: an array write then
+    #: encodes each chunk into a buffer its thread reuses instead of a new bytes object
+    #: (``KvsChunkedDriver.encode_chunk_transient``). False by default: a driver's
+    #: ``write`` may keep the value it was given.
+    copies_values: bool = False
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         from ._metered import meter_batch_writes

@@ -7,6 +7,7 @@ Each is a plugin in the ``zarr3`` codec namespace (see ``ts_zarr._plugin``); the
 from __future__ import annotations
 
 import sys
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -34,6 +35,32 @@ def _compressed_bound(decoded_size: int) -> int:
     """Above what gzip, zstd or blosc encode ``decoded_size`` bytes to (incompressible data
     grows by a fraction of a percent plus a header)."""
     return decoded_size + decoded_size // 8 + 4096
+
+
+#: This thread's ``zstandard`` compressors by (level, checksum); a compressor serves one
+#: thread at a time. Without the zstandard package (ts-zarr does not require it), zstd
+#: encodes through numcodecs into a new bytes object per chunk.
+_zstd_local = threading.local()
+_ZSTD_COMPRESSORS_PER_THREAD = 8
+
+
+def _zstd_compressor(level: int, checksum: bool) -> Any:
+    compressors: dict[tuple[int, bool], Any] | None = getattr(_zstd_local, "compressors", None)
+    if compressors is None:
+        try:
+            import zstandard
+        except ImportError:
+            return None
+        compressors = _zstd_local.compressors = {}
+        _zstd_local.module = zstandard
+    compressor = compressors.get((level, checksum))
+    if compressor is None:
+        if len(compressors) >= _ZSTD_COMPRESSORS_PER_THREAD:
+            compressors.clear()
+        compressor = compressors[level, checksum] = _zstd_local.module.ZstdCompressor(
+            level=level, write_checksum=checksum, write_content_size=True
+        )
+    return compressor
 
 
 def _config(configuration: dict[str, Any] | None, json_path: str, allowed: Sequence[str]) -> dict[str, Any]:
@@ -214,6 +241,21 @@ class ZstdCodec(BytesToBytesCodec):
 
     def encode(self, data: bytes) -> bytes:
         return bytes(self._codec.encode(data))
+
+    def encode_into(self, data: Any, out: memoryview) -> int | None:
+        compressor = _zstd_compressor(self.level, self.checksum)
+        if compressor is None:
+            return None
+        source = memoryview(data).cast("B")
+        written = 0
+        with compressor.stream_reader(source, size=source.nbytes) as reader:
+            while True:
+                if written == out.nbytes:  # out is full: the frame may not be complete
+                    return None
+                count = reader.readinto(out[written:])
+                if not count:
+                    return written
+                written += count
 
     def decode(self, data: bytes) -> bytes:
         return bytes(self._codec.decode(data))

@@ -185,6 +185,9 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
     def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
         return self._chain.encode(storage)
 
+    def encode_chunk_transient(self, storage: np.ndarray[Any, Any]) -> bytes | memoryview:
+        return self._chain.encode_transient(storage)
+
     # -- schema ---------------------------------------------------------------------------------
     def check_codec_constraint(self, codec: Any) -> None:
         """zarr3 codec constraints are partial chains (``["zstd"]`` constrains one stage);

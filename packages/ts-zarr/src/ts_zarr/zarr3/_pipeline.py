@@ -9,6 +9,7 @@ import numpy as np
 
 from ts_core.errors import SpecError, describe
 
+from .._scratch import output_buffer
 from .codec_api import (
     ArrayToArrayCodec,
     ArrayToBytesCodec,
@@ -77,6 +78,9 @@ class CodecChain:
             if type(array_to_bytes) is BytesCodec and bytes_codecs and bytes_codecs[0].encodes_buffers
             else None
         )
+        self._last_encodes_into = bool(bytes_codecs) and (
+            type(bytes_codecs[-1]).encode_into is not BytesToBytesCodec.encode_into
+        )
 
     @property
     def sharding(self) -> Any:
@@ -88,6 +92,33 @@ class CodecChain:
         return None
 
     def encode(self, array: np.ndarray[Any, Any]) -> bytes:
+        data = self._encode_but_last(array)
+        if self.bytes_codecs:
+            data = self.bytes_codecs[-1].encode(data)
+        result: bytes = data
+        return result
+
+    def encode_transient(self, array: np.ndarray[Any, Any]) -> bytes | memoryview:
+        """``encode``, with the last bytes -> bytes codec writing into a buffer this thread
+        reuses (``BytesToBytesCodec.encode_into``) when it can: valid only until this
+        thread's next call, for a write that is done with it when it returns."""
+        data = self._encode_but_last(array)
+        if not self.bytes_codecs:
+            result: bytes = data
+            return result
+        last = self.bytes_codecs[-1]
+        if self._last_encodes_into:
+            out = output_buffer(last.max_encoded_size(memoryview(data).nbytes))
+            if out is not None:
+                written = last.encode_into(data, out)
+                if written is not None:
+                    return out[:written]
+                self._last_encodes_into = False  # this codec cannot: stop asking
+        encoded: bytes = last.encode(data)
+        return encoded
+
+    def _encode_but_last(self, array: np.ndarray[Any, Any]) -> Any:
+        """The chain up to its last bytes -> bytes codec (the whole chain if it has none)."""
         for codec, _ in self.array_codecs:
             array = codec.encode(array)
         data: Any
@@ -95,10 +126,9 @@ class CodecChain:
             data = self._encode_buffer(array, self.bytes_spec)
         else:
             data = self.array_to_bytes.encode(array, self.bytes_spec)
-        for bytes_codec in self.bytes_codecs:
+        for bytes_codec in self.bytes_codecs[:-1]:
             data = bytes_codec.encode(data)
-        result: bytes = data
-        return result
+        return data
 
     def decode(self, data: bytes) -> np.ndarray[Any, Any]:
         for position in reversed(range(len(self.bytes_codecs))):

@@ -112,6 +112,13 @@ class BytesToBytesCodec(Zarr3Codec):
     @abc.abstractmethod
     def decode(self, data: bytes) -> bytes: ...
 
+    def encode_into(self, data: Any, out: memoryview) -> int | None:
+        """Encode ``data`` (as ``encode`` takes it) into the writable ``out``, which holds
+        ``max_encoded_size(len(data))`` bytes; the number of bytes written, or None when
+        this codec cannot (then the chain calls ``encode``). Lets a bulk write encode each
+        chunk into a buffer its thread reuses instead of a new bytes object."""
+        return None
+
     def max_encoded_size(self, decoded_size: int) -> int:
         """At most how many bytes ``decoded_size`` bytes encode to."""
         return ENCODED_EXPANSION * decoded_size + ENCODED_OVERHEAD

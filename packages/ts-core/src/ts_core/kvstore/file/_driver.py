@@ -497,6 +497,7 @@ class _FileWriteBatch(WriteBatch):
     """
 
     GROUP = 32  # staged values (open, locked files) per syncfs
+    copies_values = True  # a value is in its (lock) file once write returns
 
     def __init__(self, driver: FileKvStore) -> None:
         super().__init__(driver)
