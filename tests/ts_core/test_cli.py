@@ -481,14 +481,16 @@ def test_copy_memory_is_bounded_by_the_limit_not_the_array(tmp_path: Path) -> No
     assert larger < 3 * MAX_BLOCK_BYTES + (8 << 20)  # never more than the cap allows, whatever the limit
 
 
-@pytest.mark.parametrize(("setting", "expected"), [(None, "False"), ("1", "True")])
-def test_ts_asks_numpy_for_no_huge_pages_unless_the_user_chose(setting: str | None, expected: str) -> None:
+@pytest.mark.parametrize(("setting", "expected"), [(None, "False 1"), ("1", "True 3")])
+def test_ts_asks_numpy_for_no_huge_pages_nor_blas_threads_unless_the_user_chose(
+    setting: str | None, expected: str
+) -> None:
     code = (
-        "import sys; from ts_core.cli import main; main(['--help']);"
-        " from numpy._core import multiarray; print(multiarray._get_madvise_hugepage())"
+        "import os; from ts_core.cli import main; main(['--help']); from numpy._core import multiarray;"
+        " print(multiarray._get_madvise_hugepage(), os.environ['OPENBLAS_NUM_THREADS'])"
     )
-    env = {key: value for key, value in ENV.items() if key != "NUMPY_MADVISE_HUGEPAGE"}
+    env = {key: value for key, value in ENV.items() if key not in ("NUMPY_MADVISE_HUGEPAGE", "OPENBLAS_NUM_THREADS")}
     if setting is not None:
-        env["NUMPY_MADVISE_HUGEPAGE"] = setting
+        env.update(NUMPY_MADVISE_HUGEPAGE=setting, OPENBLAS_NUM_THREADS="3")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
     assert result.stdout.splitlines()[-1] == expected

@@ -54,7 +54,7 @@ _register()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ts`` with ``argv`` (default: the process's arguments); returns the exit status."""
-    _without_huge_pages()
+    _numpy_for_a_command()
     args = _hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     debug = args[:1] == ["--debug"]
     try:
@@ -83,17 +83,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
-def _without_huge_pages() -> None:
-    """Ask NumPy (through its documented ``NUMPY_MADVISE_HUGEPAGE``, read when it is
-    imported) not to advise transparent huge pages for large arrays, unless the user chose.
+def _numpy_for_a_command() -> None:
+    """Settings NumPy reads when it is imported, for a short-lived command (each unless the
+    user set it):
 
-    ``ts cp`` reads every block into a new array; with the advice each block is backed by
-    fresh 2 MiB pages that the kernel zeroes on first touch. Copying 256 MiB of zarr3 in
-    16 MiB blocks on a VM spent ~40% of its CPU there (system time 1.1 s, 0.65 s without
-    the advice). A short-lived command gains nothing from huge pages.
+    * ``NUMPY_MADVISE_HUGEPAGE=0`` (documented by NumPy): no transparent huge pages for
+      large arrays. ``ts cp`` reads every block into a new array; with the advice each is
+      backed by fresh 2 MiB pages that the kernel zeroes on first touch. Copying 256 MiB
+      of zarr3 in 16 MiB blocks on a VM spent ~40% of its CPU there (system time 1.1 s,
+      0.65 s without the advice).
+    * ``OPENBLAS_NUM_THREADS=1``: no BLAS thread pool, which NumPy's import starts and no
+      ``ts`` command uses (about 20-30 ms of every start-up on two cores).
     """
     if "numpy" not in sys.modules:
         os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def _hoist_global_options(args: list[str]) -> list[str]:
