@@ -256,3 +256,16 @@ def test_oindex_parts_keep_their_vectors_one_dimensional() -> None:
     for part in parts:
         assert all(not isinstance(item, np.ndarray) or item.ndim == 1 for item in part.cell_selection)
         assert all(isinstance(item, slice) for item in part.array_selection)  # sorted: runs
+
+
+def test_general_parts_know_their_count_before_they_are_made() -> None:
+    import operator
+
+    points = np.random.default_rng(3).integers(0, 40, size=(3, 200))
+    t = ts.IndexTransform(input_shape=[40, 40, 40]).vindex[tuple(points)]
+    parts = partition_for_copy(t, (8, 8, 8)).parts
+    chunks = {tuple(p) for p in (points // 8).T.tolist()}
+    assert operator.length_hint(parts) == len(chunks)
+    next(parts)
+    assert operator.length_hint(parts) == len(chunks) - 1
+    assert len(list(parts)) == len(chunks) - 1

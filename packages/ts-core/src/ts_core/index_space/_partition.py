@@ -520,6 +520,8 @@ def _combine(pieces: list[list[_Piece]], slots: list[int]) -> Iterator[ChunkPart
 def _partition_general(
     transform: IndexTransform, chunk: tuple[int, ...], origin: tuple[int, ...]
 ) -> Iterator[ChunkPart]:
+    """The parts of any transform, by one sort of its elements by chunk; the sort is done
+    here and the parts are made as they are taken, their number known (``length_hint``)."""
     dom = transform._domain
     shape = dom.shape
     rank = transform.output_rank
@@ -527,8 +529,8 @@ def _partition_general(
     # Relative output index and grid index per element (vectorised over the whole input).
     grids = [np.floor_divide(y - o, c) for y, o, c in zip(outputs, origin, chunk, strict=True)]
     if rank == 0:
-        yield ChunkPart((), (), tuple(np.unravel_index(np.arange(int(np.prod(shape))), shape)))
-        return
+        only = ChunkPart((), (), tuple(np.unravel_index(np.arange(int(np.prod(shape))), shape)))
+        return _CountedParts(iter((only,)), 1)
     g_min = [int(g.min()) for g in grids]
     extent = [int(g.max()) - a + 1 for g, a in zip(grids, g_min, strict=True)]
     linear = np.ravel_multi_index([g - a for g, a in zip(grids, g_min, strict=True)], extent)
@@ -545,6 +547,17 @@ def _partition_general(
         (column + a).tolist()
         for column, a in zip(np.unravel_index(ids, extent), g_min, strict=True)
     ]
+    return _CountedParts(_runs(grid_columns, bounds, cells, arrays), len(bounds) - 1)
+
+
+def _runs(
+    grid_columns: list[list[int]],
+    bounds: list[int],
+    cells: list[np.ndarray[Any, Any]],
+    arrays: Sequence[np.ndarray[Any, Any]],
+) -> Iterator[ChunkPart]:
+    """The general path's parts: per chunk, the run ``bounds[n]:bounds[n + 1]`` of the
+    per-element vectors (already in chunk order)."""
     make = tuple.__new__
     for grid_indices, start, stop in zip(zip(*grid_columns, strict=True), bounds[:-1], bounds[1:], strict=True):
         run = slice(start, stop)
