@@ -12,9 +12,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
 from ._future import Future
@@ -324,6 +322,11 @@ def experimental_push_metrics_to_prometheus(
 
 
 def _push(result: Future[int], url: str, body: bytes) -> None:
+    # Imported here: urllib.request brings http.client and ssl, a few percent of the
+    # start-up of every process that touches a kvstore (each one records metrics here).
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "text/plain"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
