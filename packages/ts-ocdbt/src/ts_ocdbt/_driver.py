@@ -576,8 +576,13 @@ class OcdbtDriver(KvStoreDriver):
         None if one of its conditions does not hold in ``latest``."""
         writes = request.writes
         if len(writes) > 1:
-            keys = {write[0] for write in writes}
-            if len(keys) == len(writes) and keys.isdisjoint(pending):
+            # (Column by column, in C loops: a large transaction has a write per key.)
+            keys, modifies, conditions, reads_stored = zip(*writes, strict=True)
+            distinct = set(keys)
+            if len(distinct) == len(keys) and distinct.isdisjoint(pending):
+                if not any(reads_stored) and conditions.count(None) == len(conditions) and all(modifies):
+                    # Every write blind (most large transactions): no key is looked up.
+                    return dict(zip(keys, compute_values(_modified_nothing, modifies), strict=True))
                 return self._evaluate_independent(writes, latest, deleted_ranges)
         changes: dict[bytes, NewValue] = {}
         for write in request.writes:
