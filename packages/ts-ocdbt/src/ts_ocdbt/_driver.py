@@ -15,6 +15,8 @@ with blind modifications re-applied and conditions re-checked, so concurrent com
 from __future__ import annotations
 
 import builtins
+import enum
+import functools
 import json
 import os
 import threading
@@ -22,7 +24,7 @@ import time
 import uuid as uuid_module
 import weakref
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Literal, TypeAlias
 
 import attrs
 
@@ -620,10 +622,11 @@ class OcdbtDriver(KvStoreDriver):
         """``_evaluate`` for writes of distinct keys that no earlier request of the batch
         sets (a transaction's, a group of writes): every condition is checked first, then
         each new value is computed on its own, on several threads when that is slow
-        (``compute_values``). A blind write (the common case) does not look its key up."""
+        (``compute_values``). A blind write (the common case) does not look its key up; a
+        blind modification (a partial chunk) looks it up where its value is computed."""
         keys: builtins.list[bytes] = []
         modifies: builtins.list[Callable[[bytes | None], bytes | None]] = []
-        currents: builtins.list[bytes | IndirectDataReference | None] = []
+        currents: builtins.list[_Stored] = []
         # (StagedWrite is a named tuple: unpacked, not read by attribute, for speed; and
         # no tuple is made per write, so a large transaction does not wake the GC.)
         for key, modify, condition, reads_stored in writes:
@@ -633,11 +636,16 @@ class OcdbtDriver(KvStoreDriver):
                     modifies.append(modify)
                     currents.append(None)
                 continue
+            if condition is None:
+                if modify is not None:
+                    keys.append(key)
+                    modifies.append(modify)
+                    currents.append(_Lookup.PENDING)
+                continue
             current = _current_value(self._io, latest, key, deleted_ranges)
-            if condition is not None:
-                generation = NO_VALUE if current is None else value_generation(current)
-                if condition != generation:
-                    return None
+            generation = NO_VALUE if current is None else value_generation(current)
+            if condition != generation:
+                return None
             if modify is not None:
                 keys.append(key)
                 modifies.append(modify)
@@ -646,12 +654,20 @@ class OcdbtDriver(KvStoreDriver):
         if currents.count(None) == len(currents):  # nothing to read
             values = compute_values(_modified_nothing, modifies)
         else:
-            values = compute_values(self._modified_value, list(zip(keys, modifies, currents, strict=True)))
+            values = compute_values(
+                functools.partial(self._modified_value, latest, deleted_ranges),
+                list(zip(keys, modifies, currents, strict=True)),
+            )
         return dict(zip(keys, values, strict=True))
 
-    def _modified_value(self, item: _Modification) -> NewValue:
-        """The new value ``modify`` makes of the value ``current`` stored at ``key``."""
+    def _modified_value(
+        self, latest: BtreeGenerationReference | None, deleted_ranges: Sequence[KeyRange], item: _Modification
+    ) -> NewValue:
+        """The new value ``modify`` makes of the value ``current`` stored at ``key`` (looked
+        up in ``latest`` here if still ``PENDING``)."""
         key, modify, current = item
+        if current is _Lookup.PENDING:
+            current = _current_value(self._io, latest, key, deleted_ranges)
         value = modify(None if current is None else self._read_value(key, current, ByteRange()))
         return value if value.__class__ is bytes else new_value(value)
 
@@ -765,9 +781,17 @@ def _modified_nothing(modify: Callable[[bytes | None], bytes | None]) -> NewValu
     return value if value.__class__ is bytes else new_value(value)
 
 
-#: A write ``compute_values`` computes: its key, its ``modify`` and the value it reads
-#: (None: none stored, or a write that does not read it).
-_Modification: TypeAlias = tuple[bytes, Callable[[bytes | None], bytes | None], bytes | IndirectDataReference | None]
+class _Lookup(enum.Enum):
+    """The stored value of a write that reads it, not looked up yet."""
+
+    PENDING = enum.auto()
+
+
+#: The value a write reads, as ``compute_values`` is given it: None (none stored, or a
+#: write that does not read it), the stored value, or ``PENDING``.
+_Stored: TypeAlias = bytes | IndirectDataReference | Literal[_Lookup.PENDING] | None
+#: A write ``compute_values`` computes: its key, its ``modify`` and the value it reads.
+_Modification: TypeAlias = tuple[bytes, Callable[[bytes | None], bytes | None], _Stored]
 
 
 def _writes_anything(batch: Sequence[_Request]) -> bool:
