@@ -82,14 +82,12 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _KeyState:
     __slots__ = ("condition", "driver", "modifications", "single", "snapshot", "value", "written")
 
-    def __init__(self, driver: KvStoreDriver, *written: bytes | None) -> None:
-        """A key first touched through ``driver``; given a value (``written``), a key
-        written whole with it."""
+    def __init__(self, driver: KvStoreDriver, written: bool = False, value: bytes | None = None) -> None:
         self.driver = driver  # the first driver that touched the key: commits it
         self.condition: bytes | None = None  # generation the commit is conditioned on
         self.snapshot: ReadResult | None = None  # first read: later reads repeat it
-        self.written = bool(written)  # a whole value (``value``) replaces the stored one
-        self.value: bytes | None = written[0] if written else None
+        self.written = written  # a whole value (``value``) replaces the stored one
+        self.value = value
         #: Applied on top of the base value; a list once there is one (until then the
         #: empty tuple: no object per key for the garbage collector to count).
         self.modifications: list[Modification] | tuple[()] = ()
@@ -206,6 +204,10 @@ class Transaction:
         #: Per driver staged through: its store's state, and whether it has the commit
         #: lock protocol (looked up once: staging runs for every key).
         self._driver_states: dict[int, tuple[KvStoreDriver, _StoreState, bool]] = {}
+        #: Per driver a write may stage through directly (the transaction is open and the
+        #: store needs nothing more claimed; see ``_fast_staging``): its store's keys.
+        #: Emptied when the commit starts or the transaction is aborted.
+        self._direct: dict[int, tuple[KvStoreDriver, dict[bytes, _KeyState]]] = {}
         self._commit_started = False
         self._aborted = False
         self._failure: BaseException | None = None  # why the transaction was aborted
@@ -249,6 +251,7 @@ class Transaction:
             if self._commit_started:
                 return self._future
             self._commit_started = True
+            self._direct.clear()
         outcome = run_inline(self._commit)
         error = outcome.exception()
         if error is not None:
@@ -270,6 +273,7 @@ class Transaction:
             self._aborted = True
             self._stores.clear()
             self._driver_states.clear()
+            self._direct.clear()
         self._future._set_exception(ValueError("transaction aborted"))
 
     def _fail(self, error: BaseException) -> BaseException:
@@ -282,6 +286,7 @@ class Transaction:
                 self._aborted = True
                 self._stores.clear()
                 self._driver_states.clear()
+                self._direct.clear()
                 self._future._set_exception(error)
         return error
 
@@ -432,12 +437,12 @@ class Transaction:
             # The common case (a loop of plain writes through one store): one call, one
             # lock; anything else takes ``_write_now``.
             with self._lock:
-                known = self._driver_states.get(id(driver))
-                if known is not None and known[0] is driver and self._fast_staging(driver, known):
-                    keys = known[1].keys
+                direct = self._direct.get(id(driver))
+                if direct is not None and direct[0] is driver:
+                    keys = direct[1]
                     entry = keys.get(key)
                     if entry is None:
-                        keys[key] = _KeyState(driver, value)
+                        keys[key] = _KeyState(driver, True, value)
                     else:
                         entry.written, entry.value = True, value
                         entry.modifications = ()
@@ -460,16 +465,19 @@ class Transaction:
         )
 
     def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
-        known = self._driver_states.get(id(driver))
-        if known is not None and known[0] is driver and self._fast_staging(driver, known):
-            state = known[1]  # a store this transaction already stages for
+        direct = self._direct.get(id(driver))
+        if direct is not None and direct[0] is driver:
+            keys = direct[1]  # a store this transaction already stages for
         else:
             state = self._state_for(driver)
             if self._atomic:
                 self._claim_single_key(driver, state, key)
-        entry = state.keys.get(key)
+            keys = state.keys
+            if self._fast_staging(driver, self._driver_states[id(driver)]):
+                self._direct[id(driver)] = (driver, keys)
+        entry = keys.get(key)
         if entry is None:
-            entry = state.keys[key] = _KeyState(driver)
+            entry = keys[key] = _KeyState(driver)
         return entry
 
     def _write_now(
