@@ -374,3 +374,67 @@ def test_a_failing_blind_write_on_the_pool_commits_nothing(tmp_path: Path, monke
         store.driver.commit_atomic(writes)
     assert generation(store) == start
     assert store.list().result() == [b"before"]
+
+
+
+def _stage_and_commit(root: Path) -> tuple[dict[bytes, bytes], np.ndarray]:
+    """A mixed atomic transaction over one database (whole writes, overwrites, deletes, a
+    conditional write, a read, a deleted range, partial and whole chunk writes of an
+    array), committed; what the database then holds."""
+    store = open_db(root)
+    for index in range(30):
+        store[f"k{index:02d}"] = b"old%d" % index
+    store["z"] = b"before"
+    condition = store.read("z").result().stamp.generation
+    array = ts.open(
+        {"driver": "zarr3", "kvstore": {"driver": "ocdbt", "base": f"file://{root}/db/", "path": "a/"}},
+        create=True, dtype=ts.uint16, shape=[8, 8], chunk_layout=ts.ChunkLayout(chunk_shape=[4, 4]),
+    ).result()
+    array[:4, :4] = 7
+    txn = ts.Transaction(atomic=True)
+    view = store.with_transaction(txn)
+    for index in range(40):
+        view[f"k{index:02d}"] = b"new%d" % index
+    for index in range(0, 40, 7):
+        view[f"k{index:02d}"] = b"again%d" % index  # an overwrite of a staged key
+    for index in range(3, 40, 5):
+        view.delete(f"k{index:02d}").result()
+    view.write("z", b"conditional", if_equal=condition).result()
+    assert view["k02"] == b"new2"  # read your writes
+    view.delete_range(ts.KvStore.KeyRange(b"k2", b"k25")).result()
+    view["k21"] = b"after the range"
+    staged = array.with_transaction(txn)
+    staged[1:3, 1:3] = 9  # a partial chunk: a modification of the stored one
+    staged[4:, 4:] = 5  # a whole chunk
+    staged[5, 0] = 3
+    view["k02"] = b"last"
+    txn.commit_sync()
+    contents = {key: store[key] for key in store.list().result() if not key.startswith(b"a/")}
+    return contents, array.read().result()
+
+
+def test_the_staging_shortcut_stages_as_the_general_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Differential: a store whose writes need nothing more claimed is staged through
+    # directly (``Transaction._direct``); with the shortcut disabled every write takes
+    # the general path. Both commit the same database.
+    from ts_core.kvstore._transaction import Transaction
+
+    shortcut = _stage_and_commit(tmp_path / "shortcut")
+    monkeypatch.setattr(Transaction, "_fast_staging", lambda self, driver, known: False)
+    general = _stage_and_commit(tmp_path / "general")
+    assert shortcut[0] == general[0]
+    np.testing.assert_array_equal(shortcut[1], general[1])
+    expected = {b"k%02d" % i: b"new%d" % i for i in range(40)}
+    expected.update({b"k%02d" % i: b"again%d" % i for i in range(0, 40, 7)})
+    for index in range(3, 40, 5):
+        del expected[b"k%02d" % index]
+    for key in [key for key in expected if b"k2" <= key < b"k25"]:
+        del expected[key]
+    expected.update({b"k21": b"after the range", b"k02": b"last", b"z": b"conditional"})
+    assert shortcut[0] == expected
+    values = np.zeros((8, 8), np.uint16)
+    values[:4, :4] = 7
+    values[1:3, 1:3] = 9
+    values[4:, 4:] = 5
+    values[5, 0] = 3
+    np.testing.assert_array_equal(shortcut[1], values)
