@@ -65,6 +65,24 @@ class CachePool:
                 _, (_, evicted_bytes) = self._entries.popitem(last=False)
                 self.total_bytes -= evicted_bytes
 
+    def put_many(self, entries: Sequence[tuple[Hashable, Any, int]]) -> None:
+        """``put`` of each ``(key, value, nbytes)`` in order, under one lock (the chunks of
+        a many-chunk write)."""
+        limit = self.total_bytes_limit
+        stored = self._entries
+        with self._lock:
+            for key, value, nbytes in entries:
+                old = stored.pop(key, None)
+                if old is not None:
+                    self.total_bytes -= old[1]
+                if nbytes > limit:
+                    continue
+                stored[key] = (value, nbytes)
+                self.total_bytes += nbytes
+            while self.total_bytes > limit:
+                _, (_, evicted_bytes) = stored.popitem(last=False)
+                self.total_bytes -= evicted_bytes
+
     def discard(self, key: Hashable) -> None:
         with self._lock:
             old = self._entries.pop(key, None)

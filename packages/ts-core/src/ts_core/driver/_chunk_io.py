@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._future import Future
+from ..errors import ChunkStorageError
 from ..kvstore import UNKNOWN
+from ._fill import SMALL_CHUNK_BYTES as SMALL_FILL_COMPARE_BYTES
 from ._part_copy import PartCopy
 from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
@@ -107,7 +109,7 @@ def _counted(partition: Iterator[ChunkPart]) -> tuple[Iterator[ChunkPart], int]:
 
 
 #: Parts looked up in the cache together (bounded, so the parts in hand stay few).
-CACHE_LOOKUP_BATCH = 1024
+CACHE_LOOKUP_BATCH = 128
 
 
 def _copy_cached(
@@ -228,9 +230,95 @@ def _write_locally(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: Itera
     def finish() -> None:  # also after an error: what was written is made durable
         storage_call("making durable the chunks written under", kvstore.path, batch.finish)
 
+    if run_on is None:
+        future: Future[None] = Future()
+        try:
+            try:
+                _write_here(driver, kvstore, parts, source, batch)
+            finally:
+                finish()
+        except Exception as exc:
+            future._set_exception(exc)
+        else:
+            future._set_result(None)
+        return future
     return pull_workers(
         run_on, limit, parts, lambda part: _write_chunk(driver, kvstore, part, source, batch=batch), finish, None
     )
+
+
+#: Whole chunks a caller's-thread write remembers in the cache together (one pool lock):
+#: few, so the copies waiting for the pool stay small and an overwritten chunk's old
+#: entry is replaced soon.
+REMEMBER_BLOCK = 64
+
+
+def _write_here(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: Iterable[ChunkPart], source: np.ndarray[Any, Any], batch: Any) -> None:
+    """Write every part on the caller's thread (a ``python_bound`` write of many chunks).
+
+    A part that is a whole chunk of plain storage (no field view) goes the shortest way:
+    key, fill comparison, encode, one batch write, and a cache entry remembered with
+    others; any other part is written by ``_write_chunk``. What the cache keeps and what is
+    stored are the same as ``_write_chunk``'s.
+    """
+    chunk = driver._chunk
+    whole = tuple(slice(0, extent, 1) for extent in chunk)
+    fill_state = driver._fill_state
+    fill_chunk = fill_state.chunk
+    if driver.field_view(fill_chunk) is not fill_chunk or source.dtype != fill_chunk.dtype:
+        for part in parts:
+            _write_chunk(driver, kvstore, part, source, batch)
+        return
+    skip_fill = not driver._store_fill
+    # A small chunk's bytes are compared whole (as FillChunk.equals does for it).
+    fill_bytes = fill_chunk.tobytes() if skip_fill and fill_chunk.nbytes <= SMALL_FILL_COMPARE_BYTES else None
+    fill_equals = fill_state.equals
+    cache = driver.chunk_cache
+    keep = bool(cache.pool.total_bytes_limit)
+    # A batch that copies values out gets this thread's reusable encoding (see ``store``).
+    encode: Callable[[np.ndarray[Any, Any]], Any] = (
+        driver.encode_chunk_transient if batch.copies_values else driver.encode_chunk
+    )
+    chunk_key = driver.chunk_key
+    write = kvstore.write_blocking
+    path = kvstore.path
+    remembered: list[tuple[str, bytes, float, np.ndarray[Any, Any]]] = []
+    try:
+        for part in parts:
+            if part.cell_selection != whole:
+                _write_chunk(driver, kvstore, part, source, batch)
+                continue
+            key = chunk_key(part.grid_indices)
+            if queued_chunks:
+                settle(driver, kvstore, key)
+            # One gather from the caller's array into a C-order copy (the cache's own, if it
+            # keeps chunks): comparing and encoding it are then plain byte copies.
+            values = np.array(source[part.array_selection], copy=True)
+            if skip_fill and (values.tobytes() == fill_bytes if fill_bytes is not None else fill_equals(values)):
+                try:
+                    write(key, None, None, batch)
+                except (ValueError, TypeError, ChunkStorageError):
+                    raise
+                except Exception as exc:
+                    raise ChunkStorageError(f"deleting chunk {path + key!r} failed: {type(exc).__name__}: {exc}") from exc
+                cache.discard(key)
+                continue
+            encoded = encode(values)
+            try:
+                stamp = write(key, encoded, None, batch)
+            except (ValueError, TypeError, ChunkStorageError):
+                raise
+            except Exception as exc:
+                raise ChunkStorageError(f"writing chunk {path + key!r} failed: {type(exc).__name__}: {exc}") from exc
+            if keep:
+                values.setflags(write=False)
+                remembered.append((key, stamp.generation, stamp.time, values))
+                if len(remembered) >= REMEMBER_BLOCK:
+                    cache.remember_many(remembered)
+                    remembered = []
+    finally:
+        if remembered:  # also after an error: what was written replaces what was cached
+            cache.remember_many(remembered)
 
 
 def covers_chunk(driver: KvsChunkedDriver[Any], part: Any) -> bool:

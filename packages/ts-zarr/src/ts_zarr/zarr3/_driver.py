@@ -120,6 +120,7 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
     def on_metadata(self, metadata: Zarr3Metadata) -> None:
         self._sharding = metadata.codecs.sharding
         self._chain = metadata.codecs if self._sharding is None else self._sharding.inner_chain
+        self._key_template = metadata.chunk_key_template() if self._sharding is None else None
         self._sharded_kvstore: KvStore | None = None
         if self._sharding is not None:
             kvstore = self.kvstore
@@ -154,6 +155,9 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
         return tuple(i // n for i, n in zip(indices, grid, strict=True)), tuple(i % n for i, n in zip(indices, grid, strict=True))
 
     def chunk_key(self, grid_indices: Sequence[int]) -> str:
+        template = self._key_template
+        if template is not None:
+            return template.format(*grid_indices)
         metadata = self.metadata
         if self._sharding is None:
             return metadata.chunk_key(grid_indices[: metadata.rank])

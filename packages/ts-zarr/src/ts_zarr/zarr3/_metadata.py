@@ -86,6 +86,15 @@ class Zarr3Metadata:
             return self.separator.join(map(str, grid_indices)) if grid_indices else "0"
         return self.separator.join(["c", *map(str, grid_indices)])
 
+    def chunk_key_template(self) -> str:
+        """``chunk_key`` as a ``str.format`` template taking the grid indices (extra
+        trailing indices, such as those of a structured data type's inner dimensions, are
+        ignored): one C call per key for the writes and reads of many chunks."""
+        separator = self.separator.replace("{", "{{").replace("}", "}}")
+        if self.key_encoding == "v2":
+            return separator.join(["{}"] * self.rank) if self.rank else "0"
+        return separator.join(["c", *["{}"] * self.rank])
+
     def with_shape(self, shape: tuple[int, ...]) -> Zarr3Metadata:
         return attrs.evolve(self, shape=shape)
 

@@ -24,6 +24,9 @@ __all__ = ["MemoryKvStore", "MemoryKvStoreSpec", "MemoryStorage", "MemoryStorage
 
 _URL_PREFIX = "memory://"
 _generation_counter = itertools.count(1)
+#: What ``make_generation`` appends to a driver's version bytes (computed once: every
+#: write makes a generation).
+_GENERATION_SUFFIX = make_generation(b"")
 
 
 class MemoryStorage:
@@ -38,7 +41,7 @@ class MemoryStorage:
         _storages.add(self)
 
     def next_generation(self) -> bytes:
-        return make_generation(next(_generation_counter).to_bytes(8, "little"))
+        return next(_generation_counter).to_bytes(8, "little") + _GENERATION_SUFFIX
 
 
 _storages: weakref.WeakSet[MemoryStorage] = weakref.WeakSet()
@@ -120,14 +123,16 @@ class MemoryKvStore(KvStoreDriver):
         return (NO_VALUE if entry is None else entry[1]) == if_equal
 
     def write(self, key: bytes, value: bytes | None, if_equal: bytes | None) -> TimestampedStorageGeneration:
-        with self._storage.lock:
-            if not self._check(key, if_equal):
+        storage = self._storage
+        with storage.lock:
+            if if_equal is not None and not self._check(key, if_equal):
                 return TimestampedStorageGeneration(UNKNOWN, time.time())
             if value is None:
-                self._storage.values.pop(key, None)
+                storage.values.pop(key, None)
                 return TimestampedStorageGeneration(NO_VALUE, time.time())
-            generation = self._storage.next_generation()
-            self._storage.values[key] = (bytes(value), generation)
+            generation = next(_generation_counter).to_bytes(8, "little") + _GENERATION_SUFFIX
+            # bytes(...) of a bytes object is that object: only other buffers are copied.
+            storage.values[key] = (bytes(value), generation)
             return TimestampedStorageGeneration(generation, time.time())
 
     def write_many(self, writes: list[tuple[bytes, bytes | None, bytes | None]]) -> list[TimestampedStorageGeneration] | None:
