@@ -235,3 +235,16 @@ def test_only_a_batch_that_copies_values_gets_transient_encodings(tmp_path: Any,
         np.testing.assert_array_equal(store.read().result(), data)
     file_spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(tmp_path)}}
     np.testing.assert_array_equal(tensorstore.open(file_spec, open=True).result().read().result(), data)
+
+
+def test_without_zstandard_transient_encoding_is_the_owned_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_zarr.zarr3 import _codecs
+
+    monkeypatch.setattr(_codecs, "_zstd_compressor", lambda level, checksum: None)  # as if not installed
+    spec = ChunkSpec((32, 32), np.dtype("uint16"), (), np.zeros((), "uint16"))
+    chain = parse_codec_chain(["bytes", {"name": "zstd", "configuration": {"level": 1}}], "codecs", spec)
+    data = np.arange(32 * 32, dtype=np.uint16).reshape(32, 32)
+    for _ in range(2):  # the second call no longer asks the codec
+        encoded = chain.encode_transient(data)
+        assert isinstance(encoded, bytes)
+        assert encoded == chain.encode(data)
