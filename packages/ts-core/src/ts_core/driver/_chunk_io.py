@@ -69,7 +69,11 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     # (With recheck_cached_data true, the default, no entry is fresh: no lookup pass.)
     if transaction is None and batch_reads is None and cache.enabled and cache.staleness != math.inf:
         try:
-            parts = _copy_cached(cache, chunk_key, field_view, partition, copy)
+            fill_chunk = driver._fill_state.chunk
+            if vectors is None and field_view(fill_chunk) is fill_chunk:  # basic indexing, whole chunks
+                parts = _copy_cached_plainly(cache, chunk_key, partition, copy.view, driver._chunk)
+            else:
+                parts = _copy_cached(cache, chunk_key, field_view, partition, copy)
         except Exception as exc:
             future: Future[np.ndarray[Any, Any]] = Future()
             future._set_exception(exc)
@@ -128,6 +132,29 @@ def _copy_cached(
                 missing.append(part)
             else:
                 copy(part, field_view(storage))
+    return missing
+
+
+def _copy_cached_plainly(
+    cache: ChunkCache,
+    chunk_key: Callable[[tuple[int, ...]], str],
+    partition: Iterator[ChunkPart],
+    view: np.ndarray[Any, Any],
+    chunk: tuple[int, ...],
+) -> list[ChunkPart]:
+    """``_copy_cached`` for parts of ints and slices (no index vectors) of chunks read
+    whole (no field view): one assignment per part, a whole chunk copied as it is (the
+    per-part calls were half of a cached read of many small chunks)."""
+    whole = tuple(slice(0, extent, 1) for extent in chunk)
+    fresh_many = cache.fresh_many
+    missing = []
+    while batch := list(itertools.islice(partition, CACHE_LOOKUP_BATCH)):
+        for part, storage in zip(batch, fresh_many([chunk_key(part.grid_indices) for part in batch]), strict=True):
+            if storage is None:
+                missing.append(part)
+            else:
+                cells = part.cell_selection
+                view[part.array_selection] = storage if cells == whole else storage[cells]
     return missing
 
 
