@@ -226,10 +226,16 @@ class ZstdCodec(BytesToBytesCodec):
     encodes_buffers = True
 
     def __init__(self, level: int, checksum: bool) -> None:
-        from numcodecs import Zstd
-
         self.level, self.checksum = level, checksum
-        self._codec = Zstd(level=level, checksum=checksum)
+        self._numcodecs: Any = None  # made on first use: a bulk write to a file never needs it
+
+    @property
+    def _codec(self) -> Any:
+        if self._numcodecs is None:
+            from numcodecs import Zstd
+
+            self._numcodecs = Zstd(level=self.level, checksum=self.checksum)
+        return self._numcodecs
 
     @classmethod
     def from_json(cls, configuration: dict[str, Any] | None, json_path: str) -> ZstdCodec:
