@@ -311,3 +311,21 @@ def test_concurrent_creates_with_different_metadata(tmp_path: Path) -> None:
     results = sorted(o.strip() for o in outputs)
     assert sum(r == "ok" for r in results) == 1, results
     assert any("error:" in r and ("dtype" in r or "different metadata" in r) for r in results), results
+
+
+def test_whole_chunks_staged_in_a_transaction_commit_their_own_copy() -> None:
+    """Whole interior chunks are encoded at commit straight from the transaction's staged
+    copy: the caller's later changes do not leak in, and a chunk equal to the fill value is
+    still not stored."""
+    store = ts.open({"driver": "zarr3", "kvstore": "memory://"}, create=True, dtype=ts.uint16,
+                    shape=[8, 6], chunk_layout=ts.ChunkLayout(chunk_shape=[4, 3])).result()
+    source = np.arange(48, dtype=np.uint16).reshape(8, 6)
+    source[4:, 3:] = 0  # one chunk all fill
+    expected = source.copy()
+    txn = ts.Transaction()
+    store.with_transaction(txn)[...] = source
+    source[:] = 99
+    txn.commit_sync()
+    assert np.array_equal(store.read().result(), expected)
+    assert sorted(store.kvstore.list().result()) == [
+        b"c/0/0", b"c/0/1", b"c/1/0", b"zarr.json"]

@@ -474,13 +474,20 @@ def _stage_in_transaction(
     """
     covers = covers_chunk(driver, part)
     cache = driver.chunk_cache
+    fill = driver._fill_state.chunk
+    # An interior chunk written whole is encoded straight from the staged copy (``values``
+    # is the transaction's own, never written to: the commit may apply this again).
+    whole = covers and values.shape == driver._chunk and driver.field_view(fill) is fill
 
     def modify(stored: bytes | None) -> bytes | None:
-        if covers or stored is None:
+        if whole:
+            storage = values
+        elif covers or stored is None:
             storage = driver.fill_chunk()
         else:
             storage = np.array(cache.decode(key, stored), copy=True, order="K")
-        driver.field_view(storage)[part.cell_selection] = values
+        if storage is not values:
+            driver.field_view(storage)[part.cell_selection] = values
         if not driver._store_fill and driver._fill_state.equals(storage):
             return None
         return driver.encode_chunk(storage)
