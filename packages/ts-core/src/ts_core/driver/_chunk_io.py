@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._future import Future
-from ..errors import ChunkStorageError
 from ..kvstore import UNKNOWN
 from ._fill import SMALL_CHUNK_BYTES as SMALL_FILL_COMPARE_BYTES
 from ._part_copy import PartCopy
@@ -322,21 +321,11 @@ def _write_here(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: Iterable
             # keeps chunks): comparing and encoding it are then plain byte copies.
             values = np.array(source[part.array_selection], copy=True)
             if skip_fill and (values.tobytes() == fill_bytes if fill_bytes is not None else fill_equals(values)):
-                try:
-                    write(key, None, None, batch)
-                except (ValueError, TypeError, ChunkStorageError):
-                    raise
-                except Exception as exc:
-                    raise ChunkStorageError(f"deleting chunk {path + key!r} failed: {type(exc).__name__}: {exc}") from exc
+                storage_call("deleting chunk", path + key, write, key, None, None, batch)
                 cache.discard(key)
                 continue
             encoded = encode(values)
-            try:
-                stamp = write(key, encoded, None, batch)
-            except (ValueError, TypeError, ChunkStorageError):
-                raise
-            except Exception as exc:
-                raise ChunkStorageError(f"writing chunk {path + key!r} failed: {type(exc).__name__}: {exc}") from exc
+            stamp = storage_call("writing chunk", path + key, write, key, encoded, None, batch)
             if keep:
                 values.setflags(write=False)
                 remembered.append((key, stamp.generation, stamp.time, values))
