@@ -38,7 +38,7 @@ def _compressed_bound(decoded_size: int) -> int:
 
 
 #: This thread's ``zstandard`` compressors by (level, checksum); a compressor serves one
-#: thread at a time. Without the zstandard package (ts-zarr does not require it), zstd
+#: thread at a time. Should the zstandard package (a ts-zarr dependency) be missing, zstd
 #: encodes through numcodecs into a new bytes object per chunk.
 _zstd_local = threading.local()
 _ZSTD_COMPRESSORS_PER_THREAD = 8
