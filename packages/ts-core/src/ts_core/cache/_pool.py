@@ -51,19 +51,9 @@ class CachePool:
         return found
 
     def put(self, key: Hashable, value: Any, nbytes: int) -> None:
-        """Insert or replace ``key``; evicts least recently used entries past the limit."""
-        if nbytes > self.total_bytes_limit:
-            self.discard(key)
-            return
-        with self._lock:
-            old = self._entries.pop(key, None)
-            if old is not None:
-                self.total_bytes -= old[1]
-            self._entries[key] = (value, nbytes)
-            self.total_bytes += nbytes
-            while self.total_bytes > self.total_bytes_limit:
-                _, (_, evicted_bytes) = self._entries.popitem(last=False)
-                self.total_bytes -= evicted_bytes
+        """Insert or replace ``key``; evicts least recently used entries past the limit
+        (an entry larger than the whole pool only drops the old one)."""
+        self.put_many(((key, value, nbytes),))
 
     def put_many(self, entries: Sequence[tuple[Hashable, Any, int]]) -> None:
         """``put`` of each ``(key, value, nbytes)`` in order, under one lock (the chunks of

@@ -130,7 +130,7 @@ class MemoryKvStore(KvStoreDriver):
             if value is None:
                 storage.values.pop(key, None)
                 return TimestampedStorageGeneration(NO_VALUE, time.time())
-            generation = next(_generation_counter).to_bytes(8, "little") + _GENERATION_SUFFIX
+            generation = storage.next_generation()
             # bytes(...) of a bytes object is that object: only other buffers are copied.
             storage.values[key] = (bytes(value), generation)
             return TimestampedStorageGeneration(generation, time.time())
