@@ -156,13 +156,10 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
 
     def chunk_key(self, grid_indices: Sequence[int]) -> str:
         template = self._key_template
-        if template is not None:
+        if template is not None:  # unsharded (the template ignores a field's inner indices)
             return template.format(*grid_indices)
-        metadata = self.metadata
-        if self._sharding is None:
-            return metadata.chunk_key(grid_indices[: metadata.rank])
         shard, position = self._shard_of(grid_indices)
-        return f"{metadata.chunk_key(shard)}{INNER_KEY_SEPARATOR}{','.join(map(str, position))}"
+        return f"{self.metadata.chunk_key(shard)}{INNER_KEY_SEPARATOR}{','.join(map(str, position))}"
 
     def dimension_labels(self) -> list[str]:
         names = self.metadata.dimension_names
