@@ -31,33 +31,30 @@ class PluginLoadError(ImportError):
 
 def _new_manager() -> tuple[pluggy.PluginManager, dict[int, str]]:
     """Load every unblocked ``ts`` entry point; returns the manager and plugin -> distribution."""
-    from importlib import metadata
+    from ._entry_points import entry_points
 
     manager = pluggy.PluginManager(_hookspecs.PROJECT_NAME)
     manager.add_hookspecs(_hookspecs)
     blocked = _blocked_names()
     distributions: dict[int, str] = {}
     seen: set[str] = set()
-    for dist in metadata.distributions():
-        dist_name: str | None = None  # parsed only for a distribution with a ts entry point (~0.5 ms each)
-        for entry_point in dist.entry_points:
-            if entry_point.group != _hookspecs.ENTRY_POINT_GROUP or entry_point.name in seen:
-                continue
-            if dist_name is None:
-                dist_name = dist.metadata["Name"]
-            seen.add(entry_point.name)  # the first of duplicate installs on sys.path wins, as in importlib
-            if entry_point.name in blocked or dist_name in blocked:
-                continue
-            try:
-                plugin = entry_point.load()
-            except Exception as exc:
-                raise PluginLoadError(
-                    f"ts plugin {entry_point.name!r} ({entry_point.value}) of distribution "
-                    f"{dist_name!r} failed to import: {exc}; set {DISABLE_ENV_VAR}={entry_point.name} "
-                    "to skip it"
-                ) from exc
-            manager.register(plugin, name=entry_point.name)
-            distributions[id(plugin)] = dist_name
+    for entry_point in entry_points(_hookspecs.ENTRY_POINT_GROUP):
+        if entry_point.name in seen:
+            continue
+        seen.add(entry_point.name)  # the first of duplicate installs on sys.path wins, as in importlib
+        dist_name = entry_point.distribution
+        if entry_point.name in blocked or dist_name in blocked:
+            continue
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:
+            raise PluginLoadError(
+                f"ts plugin {entry_point.name!r} ({entry_point.value}) of distribution "
+                f"{dist_name!r} failed to import: {exc}; set {DISABLE_ENV_VAR}={entry_point.name} "
+                "to skip it"
+            ) from exc
+        manager.register(plugin, name=entry_point.name)
+        distributions[id(plugin)] = dist_name
     return manager, distributions
 
 

@@ -13,7 +13,6 @@ import json
 import os
 import threading
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from typing import Any
 
 import attrs
@@ -80,6 +79,8 @@ def load_schema(reference: str) -> dict[str, Any]:
     if path is not None:
         with open(path, encoding="utf-8") as file:
             return json.load(file)  # type: ignore[no-any-return]
+    from importlib import resources  # only here: its import costs every process a few ms
+
     return json.loads(resources.files(package).joinpath(name).read_text("utf-8"))  # type: ignore[no-any-return]
 
 
