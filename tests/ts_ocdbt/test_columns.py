@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ts_ocdbt.format import Config, ZstdCompression, encode_leaf_node
 from ts_ocdbt.format._codec import Writer, common_prefix_length
 from ts_ocdbt.format._columns import _key_columns_by_entry, key_columns, varint_column
 
@@ -67,3 +69,17 @@ def test_key_columns_refuse_an_excluded_prefix_not_shared() -> None:
     for encode in (key_columns, _key_columns_by_entry):
         with pytest.raises(ValueError, match="do not all share"):
             encode([b"ab", b"b"], 1)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.binary(min_size=1, max_size=12), min_size=1, max_size=30, unique=True), st.booleans())
+def test_a_leaf_encoded_from_given_lengths_is_the_same(keys: list[bytes], compressed: bool) -> None:
+    # The writer passes the key and value lengths it already counted: same bytes.
+    keys = sorted(keys)
+    values = [key * 2 for key in keys]
+    config = Config(uuid=bytes(16), compression=ZstdCompression() if compressed else None)
+    lengths = np.array([len(key) for key in keys], dtype=np.int64)
+    value_lengths = np.array([len(value) for value in values], dtype=np.int64)
+    assert encode_leaf_node(keys, values, config, key_lengths=lengths, inline_value_lengths=value_lengths) == (
+        encode_leaf_node(keys, values, config)
+    )

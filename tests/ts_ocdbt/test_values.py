@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -75,3 +76,26 @@ def test_the_first_error_is_raised_and_no_item_starts_after_it(monkeypatch: pyte
         compute_values(apply, list(range(200)))
     # Items already taken by the other worker finish; no new one is taken.
     assert len(started) < 20
+
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_unread_values_are_those_of_each_modify_given_nothing(monkeypatch: pytest.MonkeyPatch, slow: bool) -> None:
+    # Quick modifies run in one C loop, slow ones (chunks being encoded) on helpers too;
+    # either way bytes-like results become bytes and None stays a deletion.
+    monkeypatch.setattr(_values, "default_concurrency", lambda: 3)
+    seen: list[object] = []
+
+    def modify(item: int) -> Callable[[bytes | None], object]:
+        def apply(stored: bytes | None) -> object:
+            seen.append(stored)
+            if slow:
+                time.sleep(0.001)
+            return None if item % 5 == 0 else bytearray(b"%d" % item) if item % 3 == 0 else b"%d" % item
+
+        return apply
+
+    values = _values.compute_unread_values([modify(item) for item in range(40)])
+    assert values == [None if i % 5 == 0 else b"%d" % i for i in range(40)]
+    assert {type(value) for value in values} == {bytes, type(None)}
+    assert seen == [None] * 40
+    assert _values.compute_unread_values([]) == []

@@ -18,6 +18,7 @@ import builtins
 import enum
 import functools
 import json
+import operator
 import os
 import threading
 import time
@@ -49,7 +50,7 @@ from . import _spec
 from ._io import OcdbtIO, value_generation
 from ._spec import OcdbtSpec, VersionSpec
 from ._traversal import find_version, iterate, list_keys, lookup
-from ._values import NewValue, compute_values, new_value
+from ._values import NewValue, compute_unread_values, compute_values, new_value
 from ._writer import (
     DataFileBuffer,
     DataFilePrefixes,
@@ -504,7 +505,7 @@ class OcdbtDriver(KvStoreDriver):
         latest = manifest.latest_version if manifest is not None and manifest.versions else None
         deleted_ranges = [key_range for request in batch for key_range in request.deleted_ranges]
         pending: dict[bytes, NewValue] = {}  # new values of the requests accepted so far
-        accepted: builtins.list[tuple[_Request, set[bytes]]] = []
+        accepted: builtins.list[tuple[_Request, dict[bytes, NewValue]]] = []
         for request in batch:
             if request.done:
                 continue  # settled by an earlier attempt (a condition that failed then)
@@ -516,8 +517,11 @@ class OcdbtDriver(KvStoreDriver):
             if changes is None:
                 request.finish(result=None)  # a condition failed: this request writes nothing
                 continue
-            pending.update(changes)
-            accepted.append((request, set(changes)))
+            if len(batch) == 1:
+                pending = changes  # (a transaction's request alone: not copied)
+            else:
+                pending.update(changes)
+            accepted.append((request, changes))
         if not accepted and not creating:
             return True
         generations: dict[bytes, bytes] = {}
@@ -578,13 +582,19 @@ class OcdbtDriver(KvStoreDriver):
         None if one of its conditions does not hold in ``latest``."""
         writes = request.writes
         if len(writes) > 1:
-            # (Column by column, in C loops: a large transaction has a write per key.)
-            keys, modifies, conditions, reads_stored = zip(*writes, strict=True)
+            # (Column by column, in C loops: a large transaction has a write per key. Not
+            # by ``zip(*writes)``, which makes an iterator per write for the GC to count.)
+            keys = list(map(_KEY_OF, writes))
             distinct = set(keys)
             if len(distinct) == len(keys) and distinct.isdisjoint(pending):
-                if not any(reads_stored) and conditions.count(None) == len(conditions) and all(modifies):
+                modifies = list(map(_MODIFY_OF, writes))
+                if (
+                    not any(map(_READS_STORED_OF, writes))
+                    and list(map(_CONDITION_OF, writes)).count(None) == len(writes)
+                    and all(modifies)
+                ):
                     # Every write blind (most large transactions): no key is looked up.
-                    return dict(zip(keys, compute_values(_modified_nothing, modifies), strict=True))
+                    return dict(zip(keys, compute_unread_values(modifies), strict=True))
                 return self._evaluate_independent(writes, latest, deleted_ranges)
         changes: dict[bytes, NewValue] = {}
         for write in request.writes:
@@ -652,7 +662,7 @@ class OcdbtDriver(KvStoreDriver):
                 # (A write that does not read the stored value is not given it.)
                 currents.append(current if reads_stored else None)
         if currents.count(None) == len(currents):  # nothing to read
-            values = compute_values(_modified_nothing, modifies)
+            values = compute_unread_values(modifies)
         else:
             values = compute_values(
                 functools.partial(self._modified_value, latest, deleted_ranges),
@@ -775,10 +785,11 @@ def _setting(value: NewValue) -> Callable[[bytes | None], bytes | None]:
     return lambda _: value  # type: ignore[return-value]
 
 
-def _modified_nothing(modify: Callable[[bytes | None], bytes | None]) -> NewValue:
-    """The new value ``modify`` makes when no value is stored (or it does not read it)."""
-    value = modify(None)
-    return value if value.__class__ is bytes else new_value(value)
+#: The columns of a ``StagedWrite`` (a named tuple: read by index in C loops).
+_KEY_OF: Final = operator.itemgetter(0)
+_MODIFY_OF: Final = operator.itemgetter(1)
+_CONDITION_OF: Final = operator.itemgetter(2)
+_READS_STORED_OF: Final = operator.itemgetter(3)
 
 
 class _Lookup(enum.Enum):

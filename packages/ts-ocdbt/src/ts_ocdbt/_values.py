@@ -3,6 +3,8 @@ computed on several threads when they are slow (array chunks being encoded)."""
 
 from __future__ import annotations
 
+import itertools
+import operator
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -12,7 +14,7 @@ from ts_core.concurrency import Executor, default_concurrency
 
 from .format import IndirectDataReference
 
-__all__ = ["PARALLEL_MODIFY_SECONDS", "NewValue", "compute_values", "new_value"]
+__all__ = ["PARALLEL_MODIFY_SECONDS", "NewValue", "compute_unread_values", "compute_values", "new_value"]
 
 #: A key's new value in a commit: bytes, a value already stored in a data file, or None
 #: (deleted).
@@ -51,14 +53,50 @@ def compute_values(apply: Callable[[_Item], NewValue], items: Sequence[_Item]) -
         return []
     started = time.perf_counter()
     first = apply(items[0])
-    helpers = min(default_concurrency(), len(items)) - 1
-    if (
-        helpers < 1
-        or time.perf_counter() - started < PARALLEL_MODIFY_SECONDS
-        or getattr(_on_pool, "active", False)
-    ):
+    if not _in_parallel(started, len(items)):
         return [first, *map(apply, items[1:])]
+    return _compute_in_parallel(apply, items, first)
+
+
+def compute_unread_values(modifies: Sequence[Callable[[bytes | None], Any]]) -> list[NewValue]:
+    """``compute_values`` of writes that do not read the stored value: ``modify(None)`` of
+    each. When that is quick (values set as they are: most of a large transaction) the
+    calls are one loop in C, and the results are checked in one pass (``new_value`` only
+    if one is not bytes or None)."""
+    if not modifies:
+        return []
+    started = time.perf_counter()
+    first = new_value(modifies[0](None))
+    if _in_parallel(started, len(modifies)):
+        return _compute_in_parallel(_unread_value, modifies, first)
+    values: list[Any] = [first, *map(operator.call, itertools.islice(modifies, 1, None), itertools.repeat(None))]
+    if not set(map(type, values)) <= _NEW_VALUE_TYPES:
+        values = list(map(new_value, values))
+    return values
+
+
+#: The types a ``modify`` returns that are new values as they are.
+_NEW_VALUE_TYPES: Final = frozenset({bytes, type(None)})
+
+
+def _unread_value(modify: Callable[[bytes | None], Any]) -> NewValue:
+    return new_value(modify(None))
+
+
+def _in_parallel(started: float, count: int) -> bool:
+    """Whether the items of a ``compute_values`` call whose first took since ``started``
+    are worth computing on several threads."""
+    return (
+        min(default_concurrency(), count) > 1
+        and time.perf_counter() - started >= PARALLEL_MODIFY_SECONDS
+        and not getattr(_on_pool, "active", False)
+    )
+
+
+def _compute_in_parallel(apply: Callable[[_Item], NewValue], items: Sequence[_Item], first: NewValue) -> list[NewValue]:
+    """The rest of ``compute_values``: the items after the first by this thread and helpers."""
     global _pool
+    helpers = min(default_concurrency(), len(items)) - 1
     with _pool_lock:
         if _pool is None:
             _pool = Executor(default_concurrency(), "ts-ocdbt-values")

@@ -140,6 +140,9 @@ class Mutations:
         if self._large is None:
             values = self.values
             if set(map(type, values)) == {bytes}:
+                if max(map(len, values), default=0) <= max_inline_value_bytes:  # type: ignore[arg-type]
+                    self._large = []
+                    return self._large
                 lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))  # type: ignore[arg-type]
                 self._large = np.flatnonzero(lengths > max_inline_value_bytes).tolist()
             else:
@@ -514,22 +517,31 @@ class _TreeWriter:
         references: list[int] = []
         if IndirectDataReference in set(map(type, values)):  # one pass in C when there are none
             references = [i for i, value in enumerate(values) if value.__class__ is IndirectDataReference]
-        sizes = np.fromiter(map(len, keys), dtype=np.int64, count=count) + LEAF_ENTRY_FIXED_SIZE
+        key_lengths = np.fromiter(map(len, keys), dtype=np.int64, count=count)
+        value_lengths: np.ndarray[Any, Any] | None = None
         if references:
-            sizes += [
-                INDIRECT_VALUE_FIXED_SIZE + len(value.file_id.full_path)
+            sizes = key_lengths + [
+                LEAF_ENTRY_FIXED_SIZE + INDIRECT_VALUE_FIXED_SIZE + len(value.file_id.full_path)
                 if isinstance(value, IndirectDataReference)
-                else len(value)
+                else LEAF_ENTRY_FIXED_SIZE + len(value)
                 for value in values
             ]
         else:
-            sizes += np.fromiter(map(len, values), dtype=np.int64, count=count)  # type: ignore[arg-type]
+            value_lengths = np.fromiter(map(len, values), dtype=np.int64, count=count)  # type: ignore[arg-type]
+            sizes = key_lengths + value_lengths + LEAF_ENTRY_FIXED_SIZE
         nodes: list[_Child] = []
         for start, stop in self.split(keys, sizes, MIN_LEAF_ARITY):
             root = is_root and start == 0 and stop == count
             excluded = 0 if root else _common_prefix_length(keys[start], keys[stop - 1])
             node_keys, node_values = keys[start:stop], values[start:stop]
-            encoded = encode_leaf_node(node_keys, node_values, self.config, excluded)
+            encoded = encode_leaf_node(
+                node_keys,
+                node_values,
+                self.config,
+                excluded,
+                key_lengths=key_lengths[start:stop],
+                inline_value_lengths=None if value_lengths is None else value_lengths[start:stop],
+            )
             first, last = bisect.bisect_left(references, start), bisect.bisect_left(references, stop)
             indirect = 0
             for i in references[first:last]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -214,16 +214,25 @@ def encode_leaf_node(
     values: Sequence[bytes | IndirectDataReference],
     config: Config,
     excluded: int = 0,
+    *,
+    key_lengths: np.ndarray[Any, Any] | None = None,
+    inline_value_lengths: np.ndarray[Any, Any] | None = None,
 ) -> bytes:
     """Encode the leaf of ``keys`` (sorted, each stored without its first ``excluded``
     bytes, which all of them share) and their ``values`` with ``config``'s compression:
-    the column form of :func:`encode_btree_node`, with no entry objects."""
+    the column form of :func:`encode_btree_node`, with no entry objects.
+
+    A caller that has the keys' lengths, or (when every value is inline bytes) the values'
+    lengths, as int64 arrays passes them rather than having them counted again.
+    """
     count = len(keys)
     if not count:
         raise ValueError("a b+tree node needs at least one entry")
     _check_arity(count)
-    columns = _key_columns(keys, excluded)
-    if IndirectDataReference in set(map(type, values)):  # one pass in C when there are none
+    columns = _key_columns(keys, excluded, key_lengths)
+    if inline_value_lengths is not None:
+        references = []
+    elif IndirectDataReference in set(map(type, values)):  # one pass in C when there are none
         references = [value for value in values if value.__class__ is IndirectDataReference]
     else:
         references = []
@@ -237,7 +246,9 @@ def encode_leaf_node(
     writer.raw(columns.suffixes)
     if not references:
         inline: Sequence[bytes] = values  # type: ignore[assignment]
-        writer.raw(varint_column(np.fromiter(map(len, inline), dtype=np.uint64, count=count)))
+        if inline_value_lengths is None:
+            inline_value_lengths = np.fromiter(map(len, inline), dtype=np.int64, count=count)
+        writer.raw(varint_column(inline_value_lengths))
         writer.raw(bytes(count))  # every value_kind inline
         writer.raw(b"".join(inline))
         return encode_envelope(writer.getvalue(), BTREE_NODE_MAGIC, config.compression)
@@ -261,8 +272,10 @@ def _check_arity(count: int) -> None:
         raise ValueError(f"a b+tree node has at most {MAX_NODE_ARITY} entries, not {count}")
 
 
-def _key_columns(keys: Sequence[bytes], excluded: int = 0) -> KeyColumns:
-    columns = key_columns(keys, excluded)
+def _key_columns(
+    keys: Sequence[bytes], excluded: int = 0, lengths: np.ndarray[Any, Any] | None = None
+) -> KeyColumns:
+    columns = key_columns(keys, excluded, lengths)
     if columns.max_length > MAX_KEY_LENGTH:
         key = next(key for key in keys if len(key) > MAX_KEY_LENGTH)
         raise ValueError(f"key {key[:40]!r}... is longer than {MAX_KEY_LENGTH} bytes")

@@ -57,11 +57,15 @@ class KeyColumns:
         self.max_length = max_length
 
 
-def key_columns(keys: Sequence[bytes], excluded: int = 0) -> KeyColumns:
+def key_columns(
+    keys: Sequence[bytes], excluded: int = 0, lengths: np.ndarray[Any, Any] | None = None
+) -> KeyColumns:
     """Prefix-compress ``keys``, which must be strictly increasing and all start with the
-    same ``excluded`` bytes (dropped); ValueError naming the first pair out of order."""
+    same ``excluded`` bytes (dropped); ValueError naming the first pair out of order.
+    ``lengths`` are the keys' lengths (int64), if the caller has them already."""
     count = len(keys)
-    lengths = np.fromiter(map(len, keys), dtype=np.int64, count=count)
+    if lengths is None:
+        lengths = np.fromiter(map(len, keys), dtype=np.int64, count=count)
     width = int(lengths.max()) if count else 0
     if count < 2 or width == 0 or count * width > _MAX_MATRIX_CELLS:
         return _key_columns_by_entry(keys, excluded)
