@@ -9,6 +9,7 @@ import numpy as np
 
 from ts_core.driver import (
     KvsChunkedDriver,
+    RawChunkLayout,
     SchemaConstraints,
     check_metadata_members,
     load_metadata_json,
@@ -182,6 +183,19 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         else:
             elements = elements.reshape(metadata.chunks)
         return _from_elements(elements, metadata.dtype.storage_dtype)
+
+    def raw_chunk_layout(self) -> RawChunkLayout | None:
+        """Chunks with no compressor and no filters are their elements, in C or F order."""
+        metadata = self.metadata
+        dtype = metadata.dtype
+        if metadata.compressor is not None or metadata.filters or dtype.has_fields:
+            return None
+        storage = dtype.storage_dtype
+        if storage.subdtype is not None or storage.hasobject:
+            return None
+        rank = len(metadata.chunks)
+        order = list(range(rank)) if metadata.order == "C" else list(reversed(range(rank)))
+        return RawChunkLayout(storage, order)
 
     def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
         metadata = self.metadata

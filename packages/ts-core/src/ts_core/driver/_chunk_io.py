@@ -21,6 +21,7 @@ from .._future import Future
 from ..kvstore import UNKNOWN
 from ._fill import SMALL_CHUNK_BYTES as SMALL_FILL_COMPARE_BYTES
 from ._part_copy import PartCopy
+from ._raw_chunk import RANGED_MIN_CHUNK_BYTES, RawChunkReader
 from ._scheduling import pull_workers, run_parts, shared_reads
 from ._storage_call import storage_call
 from ._writeback import Edit, queue_write, queued_chunks, settle
@@ -87,8 +88,11 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
             return batch_reads.read(identity, lambda: read_cached(key, kvstore))
 
     fill = driver._fill_state
+    ranged = _ranged_reader(driver, kvstore, batch_reads is None, copy)
 
     def read_part(part: ChunkPart) -> None:
+        if ranged is not None and ranged.read(part):
+            return
         storage, _ = read_stored(chunk_key(part.grid_indices), kvstore)
         copy(part, field_view(fill.chunk if storage is None else storage))
 
@@ -100,6 +104,27 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
         # copies chunk after chunk, with no hand-off per chunk.
         return pull_workers(executor, executor.limit, parts, read_part, None, target)
     return run_parts(executor, list(parts), read_part, lambda: target)
+
+
+def _ranged_reader(driver: KvsChunkedDriver[Any], kvstore: KvStore, unbatched: bool, copy: PartCopy) -> RawChunkReader | None:
+    """A reader of small parts of raw chunks by byte ranges, when this read may use one:
+    outside transactions and batches, with the chunk cache off (a whole chunk read
+    would be kept), from a kvstore whose ranged reads pay, for a format whose chunks are
+    raw elements of the exposed dtype's shape (see ``_raw_chunk``)."""
+    if not unbatched or kvstore.transaction is not None or driver.chunk_cache.enabled:
+        return None
+    if not kvstore.driver.ranged_reads_pay or driver.inner_shape:
+        return None
+    fill_chunk = driver._fill_state.chunk
+    if driver.field_view(fill_chunk) is not fill_chunk or fill_chunk.nbytes < RANGED_MIN_CHUNK_BYTES:
+        return None
+    layout = driver.raw_chunk_layout()
+    if layout is None:
+        return None
+    fill = driver._fill_state
+    return RawChunkReader(
+        layout, driver._chunk, kvstore, driver.chunk_key, copy, lambda: fill.chunk, driver.fill_missing
+    )
 
 
 def _counted(partition: Iterator[ChunkPart]) -> tuple[Iterator[ChunkPart], int]:
@@ -386,8 +411,8 @@ def _write_chunk(
     if queued:
         return queue_write(driver, kvstore, key, Edit(part.cell_selection, np.array(values, copy=True)))
     while True:  # read-modify-write, retried when another writer got there first
-        current, generation = driver.chunk_cache.read_for_update(key, kvstore, driver.decode_chunk_transient)
-        storage = driver.fill_chunk() if current is None else current
+        current, generation = driver.chunk_cache.read(key, kvstore)
+        storage = driver.fill_chunk() if current is None else current.copy(order="K")
         driver.field_view(storage)[part.cell_selection] = values
         if store(driver, kvstore, key, storage, generation, batch):
             return None
@@ -474,7 +499,7 @@ def _stage_in_transaction(
         elif covers or stored is None:
             storage = driver.fill_chunk()
         else:
-            storage = cache.decode_transient(key, stored, driver.decode_chunk_transient)
+            storage = np.array(cache.decode(key, stored), copy=True, order="K")
         if storage is not values:
             driver.field_view(storage)[part.cell_selection] = values
         if not driver._store_fill and driver._fill_state.equals(storage):

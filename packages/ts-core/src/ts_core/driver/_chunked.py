@@ -25,6 +25,7 @@ from ._chunk_open import GENERIC_MEMBERS, load_metadata_json
 from ._driver import Driver
 from ._fill import FillChunk
 from ._open_options import OpenOptions, staleness_bound
+from ._raw_chunk import RawChunkLayout
 
 if TYPE_CHECKING:
     from .._executor import Executor
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ..kvstore import KvStore, Transaction
     from ._constraints import SchemaConstraints
 
-__all__ = ["GENERIC_MEMBERS", "ChunkError", "ChunkStorageError", "KvsChunkedDriver", "load_metadata_json"]
+__all__ = ["GENERIC_MEMBERS", "ChunkError", "ChunkStorageError", "KvsChunkedDriver", "RawChunkLayout", "load_metadata_json"]
 
 
 #: The format's metadata type (``ZarrMetadata``, ...): ``KvsChunkedDriver[ZarrMetadata]``.
@@ -165,16 +166,16 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
         overrides it (a new multi-megabyte buffer costs a page fault per page of it)."""
         return self.encode_chunk(storage)
 
-    def decode_chunk_transient(self, data: bytes) -> np.ndarray[Any, Any]:
-        """``decode_chunk(data)`` as a writable array nothing else refers to, possibly in a
-        buffer this thread reuses at its next call: for a read-modify-write that encodes the
-        result before this thread decodes again and keeps no reference to it. This default
-        copies; a format that can decode without a new chunk-sized array overrides it."""
-        return np.array(self.decode_chunk(data), copy=True, order="K")
-
     @abc.abstractmethod
     def fill_chunk(self) -> np.ndarray[Any, Any]:
         """A new, writable storage array holding the fill value."""
+
+    def raw_chunk_layout(self) -> RawChunkLayout | None:
+        """How a stored chunk holds its elements when its bytes are nothing else (no
+        compression, no header), or None. With a layout, a read that needs a small part
+        of a chunk it will not cache reads only the bytes of that part. Formats with
+        ``field_view`` or ``inner_shape`` are read whole regardless."""
+        return None
 
     def field_view(self, storage: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """The part of a storage array this driver exposes (a field, for structured dtypes)."""

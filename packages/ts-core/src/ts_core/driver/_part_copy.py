@@ -11,14 +11,14 @@ pointwise indexing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
 if TYPE_CHECKING:
     from ..index_space import ChunkPart
 
-__all__ = ["PartCopy"]
+__all__ = ["PartCopy", "StoredLayout", "StoredPieces"]
 
 _ALL = slice(None)
 
@@ -55,10 +55,35 @@ class PartCopy:
 
     def _first_orthogonal(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
         """Plan the orthogonal copy from the first part (every part has its item kinds)."""
+        self._plan_orthogonal(part)
+        self._copy(self, part, source)
+
+    def _plan_orthogonal(self, part: ChunkPart) -> None:
         self._cell_plan = _Takes.of(part.cell_selection)
         self._array_plan = _Takes.of(part.array_selection)
         self._copy = PartCopy._orthogonal if self._array_plan.positions else PartCopy._orthogonal_into_slices
-        self._copy(self, part, source)
+
+    def stored_pieces(self, part: ChunkPart, layout: StoredLayout) -> StoredPieces | None:
+        """The byte ranges of the stored chunk holding the elements ``part`` takes from
+        it, and how to gather them from those bytes; None unless reading the ranges costs
+        at most half as much as reading the chunk whole."""
+        selection = part.cell_selection
+        if self._copy is PartCopy._numpy and any(isinstance(item, np.ndarray) for item in selection):
+            return layout.pointwise(selection)
+        return layout.orthogonal(selection)
+
+    def place(self, part: ChunkPart, block: np.ndarray[Any, Any]) -> None:
+        """Copy ``block``, the elements ``part`` takes from its chunk (shaped as
+        ``source[part.cell_selection]`` for a chunk ``source``), to its place in the target."""
+        if self._copy is PartCopy._numpy:
+            self.view[part.array_selection] = block
+            return
+        if self._copy is PartCopy._first_orthogonal:
+            self._plan_orthogonal(part)
+        if self._array_plan.positions:
+            self._array_plan.scatter(self.view, part.array_selection, block)
+        else:
+            self.view[part.array_selection] = block
 
     def _orthogonal_into_slices(self, part: ChunkPart, source: np.ndarray[Any, Any]) -> None:
         """Orthogonal vectors in the chunk, ints and slices in the result (sorted ``oindex``
@@ -137,3 +162,202 @@ class _Takes:
 
 
 _NO_TAKES = _Takes((), ())
+
+
+#: A ranged read costs about as much as copying this many more bytes (the system call and
+#: the Python around it): the unit that decides between fewer, longer and more, shorter
+#: ranges, and between ranges and the whole chunk.
+READ_COST_BYTES = 16 * 1024
+#: Pointwise parts of at most this many elements are planned in plain Python (NumPy's
+#: per-call cost dominates for a handful of points).
+FEW_POINTS = 64
+
+
+class StoredPieces(NamedTuple):
+    """Byte ranges of a stored chunk, and the gather of a part's block from their bytes."""
+
+    #: ``(start, stop)`` byte offsets, ascending, not overlapping.
+    ranges: list[tuple[int, int]]
+    #: ``gather(data, dtype)``: the part's block from the ranges' bytes, concatenated,
+    #: holding elements of ``dtype``.
+    gather: Callable[[Any, np.dtype[Any]], np.ndarray[Any, Any]]
+
+
+class _Axis(NamedTuple):
+    """One selection item along one chunk dimension (see ``StoredLayout._axis``)."""
+
+    item: Any
+    #: Stored element offset of each selected index along the dimension.
+    offsets: np.ndarray[Any, Any]
+    low: int
+    high: int
+    #: Elements between neighbours along the dimension, as stored.
+    stride: int
+    #: The selection (a slice or a vector) relative to the lowest index selected.
+    index: Any
+    #: Whether the block has an axis for it (an int drops its axis).
+    kept: bool
+
+
+class StoredLayout:
+    """A chunk stored as its elements in C order of a permutation of its dimensions:
+    where each element a selection takes lies, in byte ranges worth reading."""
+
+    __slots__ = ("_axes", "_back", "chunk_shape", "itemsize", "order", "strides", "whole_cost")
+
+    def __init__(self, chunk_shape: tuple[int, ...], order: tuple[int, ...], itemsize: int) -> None:
+        if sorted(order) != list(range(len(chunk_shape))):
+            raise ValueError(f"order {list(order)} is not a permutation of the {len(chunk_shape)} chunk dimensions")
+        self.chunk_shape = chunk_shape
+        #: Chunk dimensions from the outermost stored to the innermost.
+        self.order = order
+        self.itemsize = itemsize
+        strides = [0] * len(chunk_shape)
+        step = 1
+        for dim in reversed(order):
+            strides[dim] = step
+            step *= chunk_shape[dim]
+        #: Elements between neighbours along each chunk dimension, as stored.
+        self.strides = tuple(strides)
+        #: What reading the chunk whole costs (see READ_COST_BYTES).
+        self.whole_cost = READ_COST_BYTES + step * itemsize
+        # From stored dimension order back to the chunk's.
+        self._back = tuple(sorted(range(len(order)), key=order.__getitem__))
+        self._axes: dict[tuple[int, int], _Axis] = {}
+
+    def _axis(self, dim: int, item: Any) -> _Axis | None:
+        """What ``item`` selects along chunk dimension ``dim``, in stored offsets;
+        remembered by identity, as the parts of one partition share their items."""
+        found = self._axes.get((dim, id(item)))
+        if found is not None and found.item is item:
+            return found
+        stride = self.strides[dim]
+        index: Any
+        if isinstance(item, slice):
+            indices = range(*item.indices(self.chunk_shape[dim]))
+            if not indices:
+                return None
+            low, high = min(indices[0], indices[-1]), max(indices[0], indices[-1])
+            step = indices.step
+            index = slice(0, None, step) if step > 0 else slice(high - low, None, step)
+            offsets = np.arange(indices.start * stride, indices.stop * stride, step * stride, dtype=np.int64)
+            axis = _Axis(item, offsets, low * stride, high * stride, stride, index, True)
+        elif isinstance(item, np.ndarray):
+            if item.ndim != 1 or not len(item):
+                return None
+            offsets = item.astype(np.int64) * stride
+            low = int(item.min())
+            axis = _Axis(item, offsets, low * stride, int(item.max()) * stride, stride, item - low, True)
+        else:
+            offset = int(item) * stride
+            axis = _Axis(item, np.array([offset], dtype=np.int64), offset, offset, stride, _ALL, False)
+        self._axes[(dim, id(item))] = axis
+        return axis
+
+    def orthogonal(self, selection: tuple[Any, ...]) -> StoredPieces | None:
+        """Ints, slices and orthogonal vectors: the stored dimensions split into outer ones,
+        one range per combination of their selected indices, and inner ones, each range
+        the box spanning what they select; the split that costs least."""
+        axes = []
+        for dim in self.order:
+            axis = self._axis(dim, selection[dim])
+            if axis is None:
+                return None
+            axes.append(axis)
+        itemsize = self.itemsize
+        best_cost, split = self.whole_cost, -1
+        outer = 1
+        low = sum(axis.low for axis in axes)
+        high = sum(axis.high for axis in axes)
+        for k, axis in enumerate(axes):
+            cost = outer * (READ_COST_BYTES + (high - low + 1) * itemsize)
+            if cost < best_cost:
+                best_cost, split = cost, k
+            outer *= len(axis.offsets)
+            low -= axis.low
+            high -= axis.high
+        if outer * (READ_COST_BYTES + itemsize) < best_cost:
+            split, best_cost = len(axes), outer * (READ_COST_BYTES + itemsize)
+        if split < 0 or best_cost * 2 > self.whole_cost:  # a small saving: read it whole
+            return None
+        inner = axes[split:]
+        low = sum(axis.low for axis in inner)
+        span = sum(axis.high for axis in inner) - low + 1
+        if split == 0:
+            firsts = [low]
+        elif split == 1:
+            firsts = (axes[0].offsets + low).tolist()
+        else:
+            starts: Any = axes[0].offsets + low
+            for axis in axes[1:split]:
+                starts = np.add.outer(starts, axis.offsets)
+            firsts = starts.reshape(-1).tolist()
+        size = span * itemsize
+        ranges = [(first * itemsize, first * itemsize + size) for first in firsts]
+        # The ranges' bytes as an array: one row per range, then the inner dimensions'
+        # boxes (strided views); basic indexing, then a take per inner vector.
+        box = (len(firsts), *((axis.high - axis.low) // axis.stride + 1 for axis in inner))
+        box_strides = (size, *(axis.stride * itemsize for axis in inner))
+        selection_in_box = (_ALL, *(axis.index if not isinstance(axis.index, np.ndarray) else _ALL for axis in inner))
+        takes = [(n + 1, axis.index) for n, axis in enumerate(inner) if isinstance(axis.index, np.ndarray)]
+        stored_shape = tuple(len(axis.offsets) for axis in axes)
+        back = self._back
+        block_shape = tuple(stored_shape[p] for p in back if axes[p].kept)
+        in_place = back == tuple(range(len(back)))
+
+        def gather(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
+            block = np.ndarray(box, dtype, buffer=data, strides=box_strides)[selection_in_box]
+            for axis_number, index in takes:
+                block = block.take(index, axis_number)
+            if in_place:
+                return block.reshape(block_shape)
+            return block.reshape(stored_shape).transpose(back).reshape(block_shape)
+
+        return StoredPieces(ranges, gather)
+
+    def pointwise(self, selection: tuple[Any, ...]) -> StoredPieces | None:
+        """Pointwise vectors (one per dimension): the points' elements, those close
+        together read by one range."""
+        if not all(isinstance(item, np.ndarray) and item.ndim == 1 for item in selection) or not selection:
+            return None
+        count = len(selection[0])
+        itemsize = self.itemsize
+        gap = max(1, READ_COST_BYTES // itemsize)
+        if count <= FEW_POINTS:
+            offsets = [0] * count
+            for item, stride in zip(selection, self.strides, strict=True):
+                offsets = [o + c * stride for o, c in zip(offsets, item.tolist(), strict=True)]
+            elements: list[tuple[int, int]] = []
+            positions = [0] * count
+            base = start = 0
+            stop = -gap - 1
+            for index in sorted(range(count), key=offsets.__getitem__):
+                offset = offsets[index]
+                if offset > stop + gap:  # a new range
+                    if elements or stop >= 0:
+                        elements.append((start, stop))
+                        base += stop - start
+                    start, stop = offset, offset + 1
+                elif offset >= stop:
+                    stop = offset + 1
+                positions[index] = base + offset - start
+            elements.append((start, stop))
+            if 2 * (len(elements) * READ_COST_BYTES + (base + stop - start) * itemsize) > self.whole_cost:
+                return None
+            ranges = [(a * itemsize, b * itemsize) for a, b in elements]
+            return StoredPieces(ranges, lambda data, dtype: np.frombuffer(data, dtype)[positions])
+        flat: Any = 0
+        for item, stride in zip(selection, self.strides, strict=True):
+            flat = flat + item.astype(np.int64, copy=False) * stride
+        ordered = np.sort(flat)
+        breaks = np.flatnonzero(np.diff(ordered) > gap) + 1
+        firsts = ordered[np.concatenate(([0], breaks))]
+        lasts = ordered[np.concatenate((breaks - 1, [-1]))] + 1
+        lengths = lasts - firsts
+        if 2 * (len(firsts) * READ_COST_BYTES + int(lengths.sum()) * itemsize) > self.whole_cost:
+            return None
+        ranges = list(zip((firsts * itemsize).tolist(), (lasts * itemsize).tolist(), strict=True))
+        run = np.searchsorted(firsts, flat, side="right") - 1
+        shift = np.cumsum(lengths) - lengths - firsts  # buffer position minus offset, per range
+        positions_array = flat + shift[run]
+        return StoredPieces(ranges, lambda data, dtype: np.frombuffer(data, dtype)[positions_array])

@@ -2,6 +2,7 @@
 
 from ._driver import (
     ByteRange,
+    ByteRangesReadResult,
     KvStoreDriver,
     ReadOptions,
     ReadResult,
@@ -38,6 +39,7 @@ __all__ = [
     "UNKNOWN",
     "URL_LAYERS",
     "ByteRange",
+    "ByteRangesReadResult",
     "ConfinedRoot",
     "KeyRange",
     "KvStore",

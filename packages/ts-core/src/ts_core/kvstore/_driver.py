@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ByteRange",
+    "ByteRangesReadResult",
     "KvStoreDriver",
     "ReadOptions",
     "ReadResult",
@@ -157,6 +158,25 @@ class ReadResult:
         return f"KvStore.ReadResult(state={self.state!r}, value={self.value!r}, stamp={self.stamp!r})"
 
 
+class ByteRangesReadResult(NamedTuple):
+    """What :meth:`KvStoreDriver.read_byte_ranges` returns: the requested ranges of one
+    version of a value, concatenated in the order asked."""
+
+    #: ``'value'`` or ``'missing'`` (then ``value`` is empty).
+    state: str
+    #: The bytes of every range, one after another.
+    value: bytes | bytearray
+    #: The generation every range was read from.
+    stamp: TimestampedStorageGeneration
+    #: The size of the whole value when the driver learnt it, else None.
+    size: int | None = None
+
+
+#: Attempts at reading ranges that all report one generation before the default
+#: ``read_byte_ranges`` reads the value whole.
+RANGED_READ_ATTEMPTS = 3
+
+
 class KvStoreDriver(abc.ABC):
     """An open kvstore: synchronous leaf operations on full keys.
 
@@ -172,6 +192,11 @@ class KvStoreDriver(abc.ABC):
     #: already run on a worker thread then call the driver directly instead of handing the
     #: call to ``executor`` and waiting, which saves two thread switches per chunk.
     local_io: ClassVar[bool] = False
+    #: True when reading a few byte ranges of a value costs less than reading it whole
+    #: (a local file: only the ranges are copied). Array drivers then read only the
+    #: elements they need of an uncompressed chunk they will not cache, through
+    #: ``read_byte_ranges`` (which should report the value's ``size``).
+    ranged_reads_pay: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -197,6 +222,43 @@ class KvStoreDriver(abc.ABC):
     @abc.abstractmethod
     def read(self, key: bytes, options: ReadOptions) -> ReadResult:
         """Read ``key``; ``if_not_equal`` matching the current generation gives 'unspecified'."""
+
+    def read_byte_ranges(self, key: bytes, ranges: Sequence[tuple[int, int]]) -> ByteRangesReadResult:
+        """The bytes ``[start, stop)`` of each of ``ranges`` of ``key``, all from one
+        version (one generation) of the value; ValueError naming the key if a range lies
+        outside the value.
+
+        The default reads range by range and compares the generations the reads report;
+        when the value keeps changing in between it reads the value whole and cuts the
+        ranges out of that. A driver that can read several ranges of one version directly
+        (``file``: one open file) overrides it.
+        """
+        for _ in range(RANGED_READ_ATTEMPTS):
+            pieces: list[bytes] = []
+            generation: bytes | None = None
+            stamp = TimestampedStorageGeneration()
+            for start, stop in ranges:
+                result = self.read(key, ReadOptions(byte_range=ByteRange(start, stop)))
+                if result.state != "value":
+                    return ByteRangesReadResult("missing", b"", result.stamp)
+                if generation is None:
+                    generation, stamp = result.stamp.generation, result.stamp
+                elif result.stamp.generation != generation:
+                    break
+                pieces.append(result.value)
+            else:
+                if generation is None:  # no ranges: learn the generation (and size) whole
+                    break
+                return ByteRangesReadResult("value", b"".join(pieces), stamp)
+        whole = self.read(key, ReadOptions())
+        if whole.state != "value":
+            return ByteRangesReadResult("missing", b"", whole.stamp)
+        size = len(whole.value)
+        pieces = []
+        for start, stop in ranges:
+            ByteRange(start, stop).resolve(size, key)
+            pieces.append(whole.value[start:stop])
+        return ByteRangesReadResult("value", b"".join(pieces), whole.stamp, size)
 
     @abc.abstractmethod
     def write(

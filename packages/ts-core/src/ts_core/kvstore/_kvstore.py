@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .._executor import run_inline
 from .._future import Future
 from ..context import Context
-from ._driver import ByteRange, KvStoreDriver, ReadOptions
+from ._driver import ByteRange, ByteRangesReadResult, KvStoreDriver, ReadOptions
 from ._driver import ReadResult as _ReadResult
 from ._generation import TimestampedStorageGeneration as _Stamp
 from ._generation import normalize_generation
@@ -18,6 +18,8 @@ from ._key_range import as_key_bytes
 from ._spec import KvStoreSpec, join_path
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from ._transaction import Transaction
 
 __all__ = ["KvStore", "byte_range_from_slice"]
@@ -200,6 +202,25 @@ class KvStore:
         if self._transaction is None and self._driver.local_io:
             return self._driver.read(self._full_key(key), ReadOptions(if_not_equal=if_not_equal))
         return self.read(key, if_not_equal=if_not_equal).result()
+
+    def read_byte_ranges_blocking(self, key: str | bytes, ranges: Sequence[tuple[int, int]]) -> ByteRangesReadResult:
+        """The bytes ``[start, stop)`` of each of ``ranges`` of ``key``, concatenated, all
+        from one version of the value (``KvStoreDriver.read_byte_ranges``); local drivers
+        are called on this thread. In a transaction, cut from the value the transaction
+        reads. A ts extension for drivers that need a few pieces of a large value."""
+        full_key = self._full_key(key)
+        if self._transaction is None:
+            if self._driver.local_io:
+                return self._driver.read_byte_ranges(full_key, ranges)
+            return self._submit(self._driver.read_byte_ranges, full_key, ranges).result()  # type: ignore[no-any-return]
+        whole = self._transaction._read(self._driver, full_key, ReadOptions()).result()
+        if whole.state != "value":
+            return ByteRangesReadResult("missing", b"", whole.stamp)
+        pieces = []
+        for start, stop in ranges:
+            ByteRange(start, stop).resolve(len(whole.value), full_key)
+            pieces.append(whole.value[start:stop])
+        return ByteRangesReadResult("value", b"".join(pieces), whole.stamp, len(whole.value))
 
     def write_blocking(
         self, key: str | bytes, value: bytes | None, if_equal: bytes | None = None, batch: Any = None

@@ -18,6 +18,7 @@ import numpy as np
 
 from ts_core.driver import (
     KvsChunkedDriver,
+    RawChunkLayout,
     SchemaConstraints,
     check_metadata_members,
     pull_workers,
@@ -183,14 +184,29 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
     def decode_chunk(self, data: bytes) -> np.ndarray[Any, Any]:
         return self._chain.decode(data)
 
+    def raw_chunk_layout(self) -> RawChunkLayout | None:
+        """Unsharded chunks of the ``bytes`` codec alone (after any ``transpose``s) are
+        their elements: reads of a small part of one need only its bytes."""
+        from ._codecs import BytesCodec, TransposeCodec
+
+        chain = self._chain
+        if self._sharding is not None or chain.bytes_codecs or type(chain.array_to_bytes) is not BytesCodec:
+            return None
+        spec = chain.bytes_spec
+        if spec.inner_shape or spec.dtype.hasobject:
+            return None
+        order = list(range(len(spec.shape)))
+        for codec, _ in chain.array_codecs:
+            if type(codec) is not TransposeCodec:
+                return None
+            order = [order[axis] for axis in codec.order]
+        return RawChunkLayout(chain.array_to_bytes.stored_dtype(spec.dtype), order)
+
     def encode_chunk(self, storage: np.ndarray[Any, Any]) -> bytes:
         return self._chain.encode(storage)
 
     def encode_chunk_transient(self, storage: np.ndarray[Any, Any]) -> bytes | memoryview:
         return self._chain.encode_transient(storage)
-
-    def decode_chunk_transient(self, data: bytes) -> np.ndarray[Any, Any]:
-        return self._chain.decode_transient(data)
 
     # -- schema ---------------------------------------------------------------------------------
     def check_codec_constraint(self, codec: Any) -> None:

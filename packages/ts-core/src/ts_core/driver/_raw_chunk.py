@@ -1,0 +1,103 @@
+"""Reading only the needed bytes of chunks stored raw (their elements and nothing else).
+
+A format whose chunk is stored as its elements in C order of some permutation of the
+chunk's dimensions (zarr3's ``bytes`` codec alone, possibly after ``transpose``; zarr v2
+with no compressor and no filters) says so with ``KvsChunkedDriver.raw_chunk_layout``.
+A read that takes a small part of such a chunk and will not cache it then reads only
+the byte ranges holding that part, all from one version of the chunk
+(``KvStore.read_byte_ranges_blocking``), and gathers the elements from them: an
+``oindex`` or ``vindex`` read touching every chunk of an array reads a few kilobytes of
+each instead of all of it. Anything unexpected about the stored chunk (missing bytes, a
+size that is not the chunk's) sends the part down the whole-chunk path, which reports it
+as it always does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import numpy as np
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from ..index_space import ChunkPart
+    from ..kvstore import KvStore
+    from ._part_copy import PartCopy
+
+__all__ = ["RANGED_MIN_CHUNK_BYTES", "RawChunkLayout", "RawChunkReader"]
+
+#: Chunks smaller than this are read whole: a ranged read's fixed cost is most of theirs.
+RANGED_MIN_CHUNK_BYTES = 64 * 1024
+
+
+def _as_dtype(value: Any) -> np.dtype[Any]:
+    dtype: np.dtype[Any] = np.dtype(value)
+    return dtype
+
+
+def _as_order(value: Iterable[int]) -> tuple[int, ...]:
+    return tuple(int(axis) for axis in value)
+
+
+@attrs.frozen
+class RawChunkLayout:
+    """A chunk stored as its elements alone: the bytes of
+    ``storage.transpose(order).astype(dtype)`` in C order, from offset 0, where
+    ``storage`` is the decoded chunk (``grid_chunk_shape``)."""
+
+    #: The stored element type, byte order included (``numpy.dtype(">u2")``).
+    dtype: np.dtype[Any] = attrs.field(converter=_as_dtype)
+    #: The permutation of the chunk's dimensions the bytes are in C order of.
+    order: tuple[int, ...] = attrs.field(converter=_as_order)
+
+
+class RawChunkReader:
+    """Reads parts of raw chunks by byte ranges for one read (see the module doc)."""
+
+    __slots__ = ("_chunk_bytes", "_chunk_key", "_copy", "_dtype", "_fill", "_fill_missing", "_kvstore", "_layout")
+
+    def __init__(
+        self,
+        layout: RawChunkLayout,
+        chunk_shape: tuple[int, ...],
+        kvstore: KvStore,
+        chunk_key: Callable[[tuple[int, ...]], str],
+        copy: PartCopy,
+        fill: Callable[[], np.ndarray[Any, Any]],
+        fill_missing: bool,
+    ) -> None:
+        from ._part_copy import StoredLayout
+
+        self._dtype = layout.dtype
+        self._layout = StoredLayout(chunk_shape, layout.order, layout.dtype.itemsize)
+        self._chunk_bytes = math.prod(chunk_shape) * layout.dtype.itemsize
+        self._kvstore = kvstore
+        self._chunk_key = chunk_key
+        self._copy = copy
+        self._fill = fill
+        self._fill_missing = fill_missing
+
+    def read(self, part: ChunkPart) -> bool:
+        """Copy ``part`` out of its chunk by ranged reads; False (having copied nothing)
+        when it is better, or only possible, read whole."""
+        copy = self._copy
+        pieces = copy.stored_pieces(part, self._layout)
+        if pieces is None:
+            return False
+        key = self._chunk_key(part.grid_indices)
+        try:
+            result = self._kvstore.read_byte_ranges_blocking(key, pieces.ranges)
+        except (OSError, ValueError):
+            return False  # the whole-chunk read reports what is wrong, naming the chunk
+        if result.state != "value":
+            if not self._fill_missing:
+                raise ValueError(f"chunk {self._kvstore.path + key!r} is missing")
+            copy(part, self._fill())
+            return True
+        if result.size != self._chunk_bytes:
+            return False  # not a chunk of this array (or of unknown size): read it whole
+        copy.place(part, pieces.gather(result.value, self._dtype))
+        return True
