@@ -14,9 +14,15 @@ INFINITE = 4611686018427387903
 
 
 @st.composite
-def transform_json(draw: Any, finite: bool = True, max_rank: int = MAX_RANK) -> dict[str, Any]:
-    """JSON of a random transform: random box (implicit flags, labels) and random output maps."""
-    rank = draw(st.integers(0, max_rank))
+def transform_json(
+    draw: Any,
+    finite: bool = True,
+    max_rank: int = MAX_RANK,
+    labels: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """JSON of a random transform: random box (implicit flags, labels) and random output maps;
+    ``labels`` fixes the rank and the labels."""
+    rank = draw(st.integers(0, max_rank)) if labels is None else len(labels)
     lo, hi = [], []
     for _ in range(rank):
         if not finite and draw(st.integers(0, 5)) == 0:
@@ -28,12 +34,13 @@ def transform_json(draw: Any, finite: bool = True, max_rank: int = MAX_RANK) -> 
         # Empty implicit intervals are left out: see docs/indexing.md, "Known differences".
         lo.append([a] if n and draw(st.booleans()) and draw(st.booleans()) else a)
         hi.append([a + n] if n and draw(st.booleans()) and draw(st.booleans()) else a + n)
-    labels = draw(st.lists(st.sampled_from(("", *LABELS)), min_size=rank, max_size=rank))
-    seen: set[str] = set()
-    labels = [x if x not in seen and not seen.add(x) else "" for x in labels]  # type: ignore[func-returns-value]
+    if labels is None:
+        drawn = draw(st.lists(st.sampled_from(("", *LABELS)), min_size=rank, max_size=rank))
+        seen: set[str] = set()
+        labels = tuple(x if x not in seen and not seen.add(x) else "" for x in drawn)  # type: ignore[func-returns-value]
     out: dict[str, Any] = {"input_rank": rank}
     if rank:
-        out = {"input_inclusive_min": lo, "input_exclusive_max": hi, "input_labels": labels}
+        out = {"input_inclusive_min": lo, "input_exclusive_max": hi, "input_labels": list(labels)}
     if draw(st.booleans()):
         return out
     shape = [(h[0] if isinstance(h, list) else h) for h in hi]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 from unittest import mock
 
@@ -37,11 +38,9 @@ def general_paths_only() -> Iterator[None]:
     with (
         mock.patch.object(_indexing, "_basic_index", return_value=None),
         mock.patch.object(_indexing, "_basic_selection_index", return_value=None),
-        mock.patch.object(
-            _dim_chain, "apply_affine_prefix", side_effect=lambda t, selection, ops: (t, None, 0)
-        ),
+        mock.patch.object(_dim_chain, "run_plan", return_value=None),
         mock.patch.object(_compose, "_explicit_fits", return_value=False),
-        mock.patch.object(_compose, "_compose_affine_maps", return_value=None),
+        mock.patch.object(_compose, "_AFFINE_SHORTCUT", False),
         mock.patch.object(_indexing, "_slice_by_box", side_effect=_indexing._slice_by_labels),
     ):
         yield
@@ -214,29 +213,129 @@ def test_one_pass_chain_matches_one_operation_at_a_time(json: dict[str, Any], da
     assert fast == general, (json, expr)
 
 
+@EXAMPLES
+@given(transform_json(finite=False).filter(lambda json: json.get("input_rank") != 0), st.data())
+def test_a_compiled_plan_serves_every_transform_with_the_same_labels(
+    json: dict[str, Any], data: Any
+) -> None:
+    """The plan compiled on the first transform is reused for others with its labels but other
+    bounds and maps (index arrays too): each result, or error, is the general path's and the
+    wheel's."""
+    tensorstore = pytest.importorskip("tensorstore")
+    first = my.IndexTransform(json=json)
+    labels = first.input_labels
+    selection, ops = data.draw(affine_chain(first))
+    try:
+        expr = build_dim_expression(my, selection, ops)
+    except (IndexError, TypeError):
+        return  # refused when built: nothing to apply
+    theirs = build_dim_expression(tensorstore, selection, ops)
+    others = [data.draw(transform_json(finite=False, labels=labels)) for _ in range(3)]
+    for transform_json_ in [json, *others]:
+        transform = my.IndexTransform(json=transform_json_)
+        for apply in (partial(transform.__getitem__, expr), partial(expr._apply_with_dims, transform)):
+            fast, general = both_paths(apply)
+            assert fast == general, (transform_json_, expr)
+        assert expr._plan is not None
+        assert expr._plan[0] == labels
+        try:
+            wheel_transform = tensorstore.IndexTransform(json=transform_json_)
+        except ValueError:
+            continue  # JSON the wheel refuses (ts_core refuses it too: test_differential)
+        wheel = _outcome(partial(wheel_transform.__getitem__, theirs))
+        ours = _outcome(partial(transform.__getitem__, expr))
+        if not (isinstance(wheel, tuple) and isinstance(ours, tuple)):
+            assert ours == wheel, (transform_json_, expr)  # kinds of errors may differ
+
+
+def test_a_compiled_plan_is_not_used_for_other_labels_or_bounds() -> None:
+    xy = my.IndexTransform(input_shape=[10, 20], input_labels=["x", "y"])
+    yx = my.IndexTransform(input_shape=[10, 20], input_labels=["y", "x"])
+    expr = my.d["x"][1:3].translate_by[4]
+    assert xy[expr].domain == my.IndexDomain(inclusive_min=[5, 0], shape=[2, 20], labels=["x", "y"])
+    assert yx[expr].domain == my.IndexDomain(inclusive_min=[0, 5], shape=[10, 2], labels=["y", "x"])
+    assert expr._plan[0] == ("y", "x")
+    by_position = my.d[1][2:4]
+    assert by_position._apply(xy).domain.shape == (10, 2)
+    assert by_position._apply(my.IndexTransform(input_shape=[1, 9, 3])).domain.shape == (1, 2, 3)
+    # A plan compiled where the slice fits reports, where it does not, the general path's error.
+    small = my.IndexTransform(input_shape=[2, 20], input_labels=["x", "y"])
+    with pytest.raises(IndexError) as fast:
+        small[expr]
+    with general_paths_only(), pytest.raises(IndexError) as general:
+        small[expr]
+    assert str(fast.value) == str(general.value)
+    assert "OUT_OF_RANGE" in str(fast.value)
+    clash = my.d["x"].label["y"]
+    assert xy.label["a", "b"][my.d[0].label["y"]].input_labels == ("y", "b")
+    with pytest.raises(IndexError, match='"y" not unique'):
+        xy[clash]
+
+
+_UNBOUNDED = {"input_inclusive_min": [["-inf"]], "input_exclusive_max": [["+inf"]]}
+
+
+@pytest.mark.parametrize(
+    ("json", "value"),
+    [
+        ({"input_inclusive_min": [3], "input_exclusive_max": [5]}, 1 << 62),
+        ({"input_inclusive_min": [["-inf"]], "input_exclusive_max": [5]}, 1 << 62),
+        (_UNBOUNDED, -(1 << 62)),
+        (_UNBOUNDED, (1 << 63) - 1),  # found by test_a_compiled_plan_serves_every_transform...
+        ({**_UNBOUNDED, "output": [{"input_dimension": 0, "stride": 2}]}, 1 << 62),
+        (
+            {
+                **_UNBOUNDED,
+                "output": [{"input_dimension": 0, "stride": 2}, {"input_dimension": 0}],
+            },
+            (1 << 63) - 1,
+        ),
+    ],
+)
+@pytest.mark.parametrize("op", ["translate_by", "translate_backward_by", "translate_to"])
+def test_translations_near_the_index_limits_match_the_wheel(
+    json: dict[str, Any], value: int, op: str
+) -> None:
+    """An infinite bound stays put whatever the shift; finite bounds and output offsets that
+    overflow are errors, with the wheel's messages, on both paths (and again, plan reused)."""
+    tensorstore = pytest.importorskip("tensorstore")
+    wheel = _outcome(lambda: tensorstore.IndexTransform(json=json)[getattr(tensorstore.d[:], op)[value]])
+    transform = my.IndexTransform(json=json)
+    expr = getattr(my.d[:], op)[value]
+    for _ in range(2):
+        fast, general = both_paths(lambda: transform[expr])
+        assert fast == general == wheel
+
+
+def _plan_prefix(transform: Any, expr: Any) -> tuple[Any, list[int], int]:
+    """``(result, dimension selection, operations taken)`` of the compiled plan alone."""
+    plan = _dim_chain.compile_plan(expr._selection, expr._ops, transform.domain.labels)
+    return _dim_chain.run_plan(plan, transform), plan[5], plan[1]
+
+
 def test_one_pass_chain_takes_the_common_expressions() -> None:
     transform = my.IndexTransform(input_shape=[512, 512, 512], input_labels=["z", "y", "x"])
     expr = my.d["y", "x"][1:500, ::-2].translate_by[5].label["a", "b"]
-    result, dims, done = _dim_chain.apply_affine_prefix(transform, expr._selection, expr._ops)
+    result, dims, done = _plan_prefix(transform, expr)
     assert done == 3
     assert dims == [1, 2]
     with general_paths_only():
         assert result == transform[expr]
     expr = my.d["y", "x"].stride[2].transpose[0].mark_bounds_implicit[True].translate_to[0]
-    result, dims, done = _dim_chain.apply_affine_prefix(transform, expr._selection, expr._ops)
+    result, dims, done = _plan_prefix(transform, expr)
     assert (done, dims) == (4, [0, 1])
     with general_paths_only():
         assert result == transform[expr]
     # An operation it does not take is handed over with the state before it.
     expr = my.d["y", "x"].translate_by[5].diagonal.label["a"]
-    partial, dims, done = _dim_chain.apply_affine_prefix(transform, expr._selection, expr._ops)
+    partial, dims, done = _plan_prefix(transform, expr)
     assert (done, dims) == (1, [1, 2])
     assert partial == transform[my.d["y", "x"].translate_by[5]]
     # Index-array output maps are left to the general path.
     with_array = my.IndexTransform(
         input_shape=[3], output=[my.OutputIndexMap(index_array=[1, 2, 0])]
     )
-    assert _dim_chain.apply_affine_prefix(with_array, (0,), my.d[0][1:]._ops)[2] == 0
+    assert _dim_chain.run_plan(_dim_chain.compile_plan((0,), my.d[0][1:]._ops, ("",)), with_array) is None
 
 
 # -- composition ------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["MAX_SCRATCH_BYTES", "contiguous", "output_buffer"]
+__all__ = ["MAX_SCRATCH_BYTES", "contiguous", "decoded_buffer", "output_buffer"]
 
 #: Chunks larger than this are copied into a fresh array, so an idle thread never keeps
 #: more than this much memory (workers exit after a few idle seconds; the buffer with them).
@@ -43,6 +43,20 @@ def output_buffer(nbytes: int) -> memoryview | None:
         buffer = np.empty(nbytes, dtype=np.uint8)
         _local.output = buffer
     return buffer.data[:nbytes]
+
+
+def decoded_buffer(nbytes: int) -> np.ndarray[Any, Any] | None:
+    """A writable flat ``uint8`` array of ``nbytes`` that this thread reuses (valid until
+    its next call), for a chunk decoded only to be modified and encoded again (a
+    read-modify-write); None above ``MAX_SCRATCH_BYTES``. Separate from the encoder's
+    input and output buffers, which that re-encoding fills from it."""
+    if nbytes > MAX_SCRATCH_BYTES:
+        return None
+    buffer: np.ndarray[Any, Any] | None = getattr(_local, "decoded", None)
+    if buffer is None or buffer.size < nbytes:
+        buffer = np.empty(nbytes, dtype=np.uint8)
+        _local.decoded = buffer
+    return buffer[:nbytes]
 
 
 def contiguous(array: np.ndarray[Any, Any], dtype: np.dtype[Any] | None = None) -> np.ndarray[Any, Any]:

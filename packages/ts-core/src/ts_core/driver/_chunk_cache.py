@@ -143,3 +143,42 @@ class ChunkCache:
         if kvstore.transaction is None and pool.total_bytes_limit:
             pool.put(pool_key, (result.stamp.generation, result.stamp.time, storage), storage.nbytes)
         return storage, result.stamp.generation
+
+    def read_for_update(
+        self, key: str, kvstore: KvStore, decode_transient: Callable[[bytes], np.ndarray[Any, Any]]
+    ) -> tuple[np.ndarray[Any, Any] | None, bytes]:
+        """``read``, as a writable array to modify and store again (None if missing), and its
+        generation. When nothing is cached (a pool that keeps nothing, or a transaction) the
+        chunk is decoded by ``decode_transient`` (``decode_chunk_transient``: possibly into
+        this thread's reused buffer) and never cached: no new chunk-sized arrays per update,
+        whose first touch of every page costs a page fault. The caller encodes it before
+        this thread decodes again and keeps no reference to it."""
+        if self.pool.total_bytes_limit and kvstore.transaction is None:
+            current, generation = self.read(key, kvstore)
+            return (None if current is None else current.copy(order="K")), generation
+        try:
+            result = kvstore.read_blocking(key)
+        except (ValueError, TypeError, ChunkStorageError):
+            raise
+        except Exception as exc:
+            raise ChunkStorageError(
+                f"reading chunk {kvstore.path + key!r} failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        if result.state == "missing":
+            if not self.fill_missing:
+                raise ValueError(f"chunk {kvstore.path + key!r} is missing")
+            return None, result.stamp.generation
+        try:
+            storage = decode_transient(result.value)
+        except Exception as exc:
+            raise ChunkError(f"error decoding chunk {kvstore.path + key!r}: {exc}") from exc
+        return storage, result.stamp.generation
+
+    def decode_transient(
+        self, key: str, data: bytes, decode_transient: Callable[[bytes], np.ndarray[Any, Any]]
+    ) -> np.ndarray[Any, Any]:
+        """``decode`` through ``decode_transient`` (see ``read_for_update``)."""
+        try:
+            return decode_transient(data)
+        except Exception as exc:
+            raise ChunkError(f"error decoding chunk {self._path + key!r}: {exc}") from exc

@@ -411,8 +411,8 @@ def _write_chunk(
     if queued:
         return queue_write(driver, kvstore, key, Edit(part.cell_selection, np.array(values, copy=True)))
     while True:  # read-modify-write, retried when another writer got there first
-        current, generation = driver.chunk_cache.read(key, kvstore)
-        storage = driver.fill_chunk() if current is None else current.copy(order="K")
+        current, generation = driver.chunk_cache.read_for_update(key, kvstore, driver.decode_chunk_transient)
+        storage = driver.fill_chunk() if current is None else current
         driver.field_view(storage)[part.cell_selection] = values
         if store(driver, kvstore, key, storage, generation, batch):
             return None
@@ -499,7 +499,7 @@ def _stage_in_transaction(
         elif covers or stored is None:
             storage = driver.fill_chunk()
         else:
-            storage = np.array(cache.decode(key, stored), copy=True, order="K")
+            storage = cache.decode_transient(key, stored, driver.decode_chunk_transient)
         if storage is not values:
             driver.field_view(storage)[part.cell_selection] = values
         if not driver._store_fill and driver._fill_state.equals(storage):

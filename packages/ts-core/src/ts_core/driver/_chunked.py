@@ -166,6 +166,13 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
         overrides it (a new multi-megabyte buffer costs a page fault per page of it)."""
         return self.encode_chunk(storage)
 
+    def decode_chunk_transient(self, data: bytes) -> np.ndarray[Any, Any]:
+        """``decode_chunk(data)`` as a writable array nothing else refers to, possibly in a
+        buffer this thread reuses at its next call: for a read-modify-write that encodes the
+        result before this thread decodes again and keeps no reference to it. This default
+        copies; a format that can decode without a new chunk-sized array overrides it."""
+        return np.array(self.decode_chunk(data), copy=True, order="K")
+
     @abc.abstractmethod
     def fill_chunk(self) -> np.ndarray[Any, Any]:
         """A new, writable storage array holding the fill value."""

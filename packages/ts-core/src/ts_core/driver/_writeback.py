@@ -186,13 +186,15 @@ def _store(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edits: lis
             base = edits[last_cover]
             storage = (
                 driver.fill_chunk() if base.encoded is None
-                else np.array(driver.chunk_cache.decode(key, base.encoded), copy=True, order="K")
+                else driver.chunk_cache.decode_transient(key, base.encoded, driver.decode_chunk_transient)
             )
             generation = None
             remaining = edits[last_cover + 1:]
         else:
-            current, generation = driver.chunk_cache.read(key, kvstore)
-            storage = driver.fill_chunk() if current is None else current.copy(order="K")
+            # Writable, possibly this thread's reused buffer: store() encodes it before
+            # this thread decodes again (and a cache keeps its own copy of a view).
+            current, generation = driver.chunk_cache.read_for_update(key, kvstore, driver.decode_chunk_transient)
+            storage = driver.fill_chunk() if current is None else current
             remaining = edits
         for edit in remaining:
             field_view(storage)[edit.cell_selection] = edit.values

@@ -1,15 +1,21 @@
-"""A dimension expression's operations applied in one pass over per-dimension lists.
+"""A dimension expression's affine operations compiled into a plan and applied in one pass.
 
 Applied one at a time, each operation of ``ts.d[...][...].translate_by[...].label[...]`` builds
-an intermediate ``IndexTransform`` (domain, output maps, composition). When the transform's
-output maps are all constant or single-input, every operation that changes dimensions by an
-affine rule (ints and slices, translations, strides, transpositions, labels, implicit flags)
-can instead update the domain's bounds and the output maps' ``(input dimension, offset,
-stride)`` triples in place, and the result is built once. The per-dimension rules
-(``basic_selection``, ``translated_bounds``, ``strided_bounds``, ``transpose_order``,
-``relabeled``, ``marked_implicit``) are the ones the one-at-a-time path uses, so results and
-checks agree; an operation this path does not take, or one that fails, is handed to that
-path, which then reports the error.
+an intermediate ``IndexTransform``. But which dimensions each operation touches, where every
+dimension ends up and what the result's labels are depend only on the expression and the
+labels (hence the rank) of the transform's domain, not on its bounds or output maps. So
+``compile_plan`` works that part out once, and the plan is kept on the (immutable) expression
+for the next transform with the same labels; ``run_plan`` then only computes the bounds and
+each input dimension's affine map ``old index = offset + stride * new index``, and builds the
+result once.
+
+The plan takes ints and slices (NumPy-style indexing), translations, strides, transpositions,
+labels and implicit flags, on transforms whose output maps are constant or single-input. The
+per-dimension rules (``slice_bounds``, ``check_int_bounds``, ``translate_interval``,
+``stride_interval``, ``transpose_order``, ``relabeled``) are those of the one-at-a-time path.
+An operation the plan does not take, and every operation after it, is left to that path; an
+operation that would fail when compiled ends the plan before it, and one that fails when run
+sends the whole expression to that path, which then reports the error as it always does.
 """
 
 from __future__ import annotations
@@ -19,128 +25,276 @@ from typing import Any
 
 from ._dim_expression import (
     _TRANSLATIONS,
-    marked_implicit,
+    _is_int,
+    _per_dim,
     relabeled,
     resolve_selection,
-    strided_bounds,
-    translated_bounds,
+    stride_interval,
+    translate_interval,
     transpose_order,
 )
 from ._domain import IndexDomain
-from ._indexing import basic_selection
-from ._output_map import CONSTANT, SINGLE, OutputIndexMap
+from ._indexing import INT_KIND, SLICE_KIND, check_int_bounds, slice_bounds
+from ._output_map import ARRAY, CONSTANT, FULL_RANGE, SINGLE, OutputIndexMap
 from ._transform import IndexTransform
 
-#: Operations taken here: NumPy-style indexing (of ints and slices only) and those that act on
-#: the selected dims in place: translations, strides, transpositions, labels and implicit
-#: flags; not diagonals or new dimensions.
+#: A compiled plan: ``(input labels, operations taken, steps, result labels, result position
+#: of every input dimension (-1: indexed by an int), the dimension selection left)``.
+Plan = tuple[tuple[str, ...], int, tuple[Any, ...], tuple[str, ...], tuple[int, ...], list[int]]
+
+# Step kinds. Items name a dimension twice: ``k``, its position before the step (for the
+# bounds), and ``j``, the input dimension it comes from (for the affine map).
+_SLICE = 0  # ((k, j, slice), ...): slices of selected dims, which all stay
+_INDEX = 1  # (slice items, ((k, j, value), ...) of ints, positions kept): ints drop dims
+_TRANSLATE = 2  # (kind, ((k, j, value), ...))
+_STRIDE = 3  # ((k, j, stride), ...)
+_PERMUTE = 4  # (order,): position p takes the dim at order[p]
+_IMPLICIT = 5  # (positions, lower flag or None, upper flag or None)
+
 _INDEXING = frozenset({"index", "oindex", "vindex"})
-_OPERATIONS = frozenset(
-    {"stride", "transpose", "label", "mark_bounds_implicit", *_TRANSLATIONS}
-)
-_single = OutputIndexMap._single
-_constant = OutputIndexMap._constant
+_new = object.__new__
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
-def apply_affine_prefix(
-    t: IndexTransform, selection: Sequence[Any], ops: tuple[tuple[str, Any], ...]
-) -> tuple[IndexTransform, list[int] | None, int]:
-    """Apply the leading operations of ``ops`` that this path takes to ``t``.
-
-    Returns the transform after them, the dimension selection they leave (None if no
-    operation was applied) and how many were applied; the caller applies the rest.
-    """
-    if not ops or (ops[0][0] not in _INDEXING and ops[0][0] not in _OPERATIONS):
-        return t, None, 0
-    # Output map ``k`` is ``offsets[k] + strides[k] * in[sources[k]]``, or the constant
-    # ``offsets[k]`` when ``sources[k]`` is -1.
-    sources: list[int] = []
-    offsets: list[int] = []
-    strides: list[int] = []
-    for m in t._output:
-        method = m._method
-        if method is SINGLE:
-            sources.append(m._input_dimension)
-            strides.append(m._stride)
-        elif method is CONSTANT:
-            sources.append(-1)
-            strides.append(0)
-        else:  # an index array: the one-at-a-time path composes it
-            return t, None, 0
-        offsets.append(m._offset)
-    dom = t._domain
-    lo: Sequence[int] = dom._inclusive_min
-    hi: Sequence[int] = dom._exclusive_max
-    il: Sequence[bool] = dom._implicit_lower
-    iu: Sequence[bool] = dom._implicit_upper
-    labels: Sequence[str] = dom._labels
+def compile_plan(
+    selection: Sequence[Any], ops: tuple[tuple[str, Any], ...], labels: tuple[str, ...]
+) -> Plan:
+    """The plan of the leading operations of ``ops`` this path takes, for a domain with
+    ``labels``; it takes none (``plan[1] == 0``) when the first is not one of them."""
+    rank0 = len(labels)
+    rank = rank0
+    current: list[str] = list(labels)
+    origin = list(range(rank))  # the input dimension at each position
     dims: list[int] | None = None
+    steps: list[Any] = []
     done = 0
     for op, args in ops:
-        # Each step computes new lists and raises before anything is changed, so a step that
-        # fails leaves the state of the previous one for the one-at-a-time path.
         try:
             if op in _INDEXING:
-                terms, scalar = args
-                step = basic_selection(
-                    lo, hi, il, iu, labels, terms, selection if dims is None else dims, scalar
-                )
+                step = _compile_index(args, selection if dims is None else dims, current, origin)
                 if step is None:
                     break
-                lo, hi, il, iu, labels, inner, dims = step
-                for k, p in enumerate(sources):
-                    if p >= 0:
-                        q, offset, stride = inner[p]
-                        offsets[k] += strides[k] * offset
-                        sources[k] = q
-                        strides[k] = strides[k] * stride if q >= 0 else 0
-            elif op in _OPERATIONS:
-                if dims is None:
-                    dims = resolve_selection(selection, labels)
-                kind = _TRANSLATIONS.get(op)
-                if kind is not None:
-                    lo, hi, shifts = translated_bounds(lo, hi, dims, args, kind)
-                    for k, p in enumerate(sources):
-                        if p >= 0 and shifts[p]:
-                            offsets[k] -= strides[k] * shifts[p]
-                elif op == "label":
-                    labels = relabeled(labels, dims, args)
-                elif op == "stride":
-                    lo, hi, il, iu, factors = strided_bounds(lo, hi, il, iu, dims, args)
-                    for k, p in enumerate(sources):
-                        if p >= 0:
-                            strides[k] *= factors[p]
-                elif op == "transpose":
-                    order, targets = transpose_order(len(lo), dims, args)
-                    if order is not None:
-                        lo = [lo[j] for j in order]
-                        hi = [hi[j] for j in order]
-                        il = [il[j] for j in order]
-                        iu = [iu[j] for j in order]
-                        labels = [labels[j] for j in order]
-                        position = [0] * len(order)
-                        for new_dim, j in enumerate(order):
-                            position[j] = new_dim
-                        for k, p in enumerate(sources):
-                            if p >= 0:
-                                sources[k] = position[p]
-                    dims = targets
-                else:  # mark_bounds_implicit
-                    il, iu = marked_implicit(il, iu, dims, *args)
+                kind, step_args, dims, keep = step
+                if keep is not None:
+                    origin = [origin[k] for k in keep]
+                    current = [current[k] for k in keep]
+                    rank = len(keep)
+                steps.append((kind, step_args))
             else:
-                break
+                if dims is None:
+                    dims = resolve_selection(selection, current)
+                translation = _TRANSLATIONS.get(op)
+                if translation is not None:
+                    values = _per_dim(args, len(dims), "indices")
+                    if not all(v is None or _is_int(v) for v in values):
+                        break  # refused by the other path
+                    items = tuple(
+                        (k, origin[k], int(v))
+                        for k, v in zip(dims, values, strict=True)
+                        if v is not None
+                    )
+                    steps.append((_TRANSLATE, (translation, items)))
+                elif op == "stride":
+                    factors = _per_dim(args, len(dims), "strides")
+                    steps.append(
+                        (_STRIDE, tuple((k, origin[k], s) for k, s in zip(dims, factors, strict=True)))
+                    )
+                elif op == "label":
+                    current = relabeled(current, dims, args)
+                elif op == "transpose":
+                    order, targets = transpose_order(rank, dims, args)
+                    if order is not None:
+                        origin = [origin[j] for j in order]
+                        current = [current[j] for j in order]
+                        steps.append((_PERMUTE, tuple(order)))
+                    dims = targets
+                elif op == "mark_bounds_implicit":
+                    lower, upper = args
+                    steps.append(
+                        (
+                            _IMPLICIT,
+                            (
+                                tuple(dims),
+                                None if lower is None else bool(lower),
+                                None if upper is None else bool(upper),
+                            ),
+                        )
+                    )
+                else:
+                    break
         except (IndexError, TypeError, ValueError):
             break
         done += 1
     if not done:
-        return t, None, 0
-    domain = IndexDomain._make(tuple(lo), tuple(hi), tuple(il), tuple(iu), tuple(labels))
+        return labels, 0, (), labels, (), []
+    target = [-1] * rank0
+    for position, j in enumerate(origin):
+        target[j] = position
+    assert dims is not None
+    return labels, done, tuple(steps), tuple(current), tuple(target), dims
+
+
+def _compile_index(
+    args: Any, selection: Sequence[Any], labels: list[str], origin: list[int]
+) -> tuple[int, Any, list[int], list[int] | None] | None:
+    """An index of ints and slices, one per selected dim: ``(step kind, step arguments, new
+    selection, positions kept or None if all)``; None for any other index."""
+    terms, scalar = args
+    slices_only = True
+    for term in terms:
+        if term.kind != SLICE_KIND:
+            if term.kind != INT_KIND:
+                return None
+            slices_only = False
+    rank = len(labels)
+    sel = resolve_selection(selection, labels, rank)
+    if scalar and len(sel) != 1:
+        terms = [terms[0]] * len(sel)
+    if len(terms) != len(sel):
+        return None
+    if slices_only:
+        items = tuple((k, origin[k], term.value) for term, k in zip(terms, sel, strict=True))
+        return _SLICE, items, sel, None
+    term_at: list[Any] = [None] * rank
+    order_of = [0] * rank
+    for position, k in enumerate(sel):
+        term_at[k] = terms[position]
+        order_of[k] = position
+    slices: list[tuple[int, int, Any]] = []
+    ints: list[tuple[int, int, int]] = []
+    keep: list[int] = []
+    produced: list[tuple[int, int]] = []
+    for k in range(rank):
+        term = term_at[k]
+        if term is not None and term.kind == INT_KIND:
+            ints.append((k, origin[k], term.value))
+            continue
+        if term is not None:
+            slices.append((k, origin[k], term.value))
+            produced.append((order_of[k], len(keep)))
+        keep.append(k)
+    produced.sort()
+    return _INDEX, (tuple(slices), tuple(ints), tuple(keep)), [p for _, p in produced], keep
+
+
+def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
+    """``t`` after the plan's operations; None when ``t`` has an index-array output map or an
+    operation fails on its bounds (the one-at-a-time path then applies them, or says why not)."""
+    output = t._output
+    for m in output:
+        if m._method is ARRAY:
+            return None
+    dom = t._domain
+    lo = list(dom._inclusive_min)
+    hi = list(dom._exclusive_max)
+    il = list(dom._implicit_lower)
+    iu = list(dom._implicit_upper)
+    # Input dimension j is ``offset[j] + stride[j] * new[target[j]]`` (stride 0: a constant).
+    offset = [0] * len(lo)
+    stride = [1] * len(lo)
+    # (j, shift, offset[j], stride[j]) of each translation: the output offsets it changed are
+    # checked for overflow below, as the one-at-a-time path checks them at each translation.
+    moved: list[tuple[int, int, int, int]] = []
+    try:
+        for kind, args in plan[2]:
+            if kind == _SLICE:
+                for k, j, s in args:
+                    lo[k], hi[k], il[k], iu[k], a, b = slice_bounds(s, lo[k], hi[k], il[k], iu[k], k)
+                    if a or b != 1:
+                        offset[j] += stride[j] * a
+                        stride[j] *= b
+            elif kind == _TRANSLATE:
+                translation, items = args
+                for k, j, v in items:
+                    lo[k], hi[k], shift = translate_interval(lo[k], hi[k], v, translation)
+                    if shift:
+                        moved.append((j, shift, offset[j], stride[j]))
+                        offset[j] -= stride[j] * shift
+            elif kind == _INDEX:
+                slices, ints, keep = args
+                for k, j, s in slices:
+                    lo[k], hi[k], il[k], iu[k], a, b = slice_bounds(s, lo[k], hi[k], il[k], iu[k], k)
+                    offset[j] += stride[j] * a
+                    stride[j] *= b
+                # Ints are bounds checked only when the result is not definitely empty.
+                for k in keep:
+                    if lo[k] >= hi[k] and not il[k] and not iu[k]:
+                        break
+                else:
+                    for k, _, v in ints:
+                        check_int_bounds(v, lo[k], hi[k], il[k], iu[k], k)
+                for _, j, v in ints:
+                    offset[j] += stride[j] * v
+                    stride[j] = 0
+                lo = [lo[k] for k in keep]
+                hi = [hi[k] for k in keep]
+                il = [il[k] for k in keep]
+                iu = [iu[k] for k in keep]
+            elif kind == _STRIDE:
+                for k, j, s in args:
+                    lo[k], hi[k], il[k], iu[k], s = stride_interval(lo[k], hi[k], il[k], iu[k], s, k)
+                    stride[j] *= s
+            elif kind == _PERMUTE:
+                lo = [lo[p] for p in args]
+                hi = [hi[p] for p in args]
+                il = [il[p] for p in args]
+                iu = [iu[p] for p in args]
+            else:  # _IMPLICIT
+                positions, lower, upper = args
+                for k in positions:
+                    if lower is not None:
+                        il[k] = lower
+                    if upper is not None:
+                        iu[k] = upper
+    except (IndexError, TypeError, ValueError, OverflowError):
+        return None
+    target = plan[4]
     maps: list[OutputIndexMap] = []
-    for m, p, offset, stride in zip(t._output, sources, offsets, strides, strict=True):
-        if p < 0:
-            maps.append(m if m._method is CONSTANT and m._offset == offset else _constant(offset))
-        elif p == m._input_dimension and offset == m._offset and stride == m._stride:
+    for m in output:
+        if m._method is CONSTANT:
+            maps.append(m)
+            continue
+        j = m._input_dimension
+        if moved and _offset_overflows(m, j, moved):
+            return None
+        factor, shift, p = stride[j], offset[j], target[j]
+        if factor == 1 and not shift and p == j:
             maps.append(m)  # unchanged (maps are immutable)
+            continue
+        new_map = _new(OutputIndexMap)
+        new_map._offset = m._offset + m._stride * shift
+        new_map._index_array = None
+        new_map._index_range = FULL_RANGE
+        if factor:
+            new_map._method = SINGLE
+            new_map._stride = m._stride * factor
+            new_map._input_dimension = p
         else:
-            maps.append(_single(p, offset, stride))
-    return IndexTransform._make(domain, tuple(maps), normalize=False), dims, done
+            new_map._method = CONSTANT
+            new_map._stride = 0
+            new_map._input_dimension = -1
+        maps.append(new_map)
+    domain = _new(IndexDomain)
+    domain._inclusive_min = tuple(lo)
+    domain._exclusive_max = tuple(hi)
+    domain._implicit_lower = tuple(il)
+    domain._implicit_upper = tuple(iu)
+    domain._labels = plan[3]
+    result = _new(IndexTransform)
+    result._domain = domain
+    result._output = tuple(maps)
+    return result
+
+
+def _offset_overflows(m: OutputIndexMap, j: int, moved: list[tuple[int, int, int, int]]) -> bool:
+    """Whether a translation of input dimension ``j`` (``moved``) took ``m``'s offset, or the
+    change to it, beyond 64 bits (``check_offset_change`` of the one-at-a-time path)."""
+    for k, shift, offset, stride in moved:
+        if k == j:
+            change = m._stride * stride * shift
+            if not (
+                _INT64_MIN <= change <= _INT64_MAX
+                and _INT64_MIN <= m._offset + m._stride * offset - change <= _INT64_MAX
+            ):
+                return True
+    return False

@@ -221,38 +221,51 @@ def translated_bounds(
             if not _is_int(v):
                 raise TypeError(f"translation must be an integer or None, not {type(v).__name__}")
             v = int(v)
-        a, b = lo[j], hi[j]
-        if kind == "to":
-            if a == -inf:
-                raise IndexError(f"Interval {format_interval(a, b)} is not bounded below")
-            if not MIN_FINITE_INDEX <= v <= MAX_FINITE_INDEX:
-                raise IndexError(
-                    f"OUT_OF_RANGE: Origin {v} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
-                )
-            shift = v - a
-        else:
-            shift = v if kind == "by" else -v
-        if not MIN_FINITE_INDEX <= shift <= MAX_FINITE_INDEX:
-            raise IndexError(f"{0} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})")
-        # Finite bounds move and must stay finite (the lower one is checked first).
-        if a != -inf:
-            if not MIN_FINITE_INDEX <= a + shift <= MAX_FINITE_INDEX:
-                raise IndexError(
-                    f"{a} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
-                )
-            lo[j] = a + shift
-        if b != _UNBOUNDED_MAX:
-            if not MIN_FINITE_INDEX <= b - 1 + shift <= MAX_FINITE_INDEX:
-                raise IndexError(
-                    f"{b - 1} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
-                )
-            hi[j] = b + shift
-        shifts[j] = shift
+        lo[j], hi[j], shifts[j] = translate_interval(lo[j], hi[j], v, kind)
     return lo, hi, shifts
+
+
+def translate_interval(a: int, b: int, v: int, kind: str) -> tuple[int, int, int]:
+    """One dimension ``[a, b)`` translated by ``v`` (``kind`` as ``op_translate`` names it): the
+    new bounds and the shift; infinite bounds stay infinite (``IndexError`` on overflow)."""
+    if kind == "to":
+        if not MIN_FINITE_INDEX <= v <= MAX_FINITE_INDEX:
+            raise IndexError(
+                f"OUT_OF_RANGE: Origin {v} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
+            )
+        if a == -inf:
+            raise IndexError(f"Interval {format_interval(a, b)} is not bounded below")
+        shift = v - a
+    else:
+        shift = v if kind == "by" else -v
+    # Finite bounds move and must stay finite (the lower one is checked first); an infinite
+    # bound stays where it is, whatever the shift (the output offsets are checked apart).
+    if a != -inf:
+        if not MIN_FINITE_INDEX <= a + shift <= MAX_FINITE_INDEX:
+            raise IndexError(f"{a} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})")
+        a += shift
+    if b != _UNBOUNDED_MAX:
+        if not MIN_FINITE_INDEX <= b - 1 + shift <= MAX_FINITE_INDEX:
+            raise IndexError(
+                f"{b - 1} + {shift} is outside valid range [{MIN_FINITE_INDEX}, {inf})"
+            )
+        b += shift
+    return a, b, shift
+
+
+def check_offset_change(offset: int, stride: int, shift: int, out: int) -> None:
+    """Raise unless ``offset - stride * shift``, output dimension ``out``'s offset after its
+    input dimension moved by ``shift``, and the product are 64-bit integers (as tensorstore)."""
+    change = stride * shift
+    if not (_INT64_MIN <= change <= _INT64_MAX and _INT64_MIN <= offset - change <= _INT64_MAX):
+        raise IndexError(f"Integer overflow computing output offset for dimension {out}.")
 
 
 def _translated_maps(t: IndexTransform, shifts: list[int], domain: IndexDomain) -> tuple[OutputIndexMap, ...]:
     """``t``'s output maps after input dimension ``j`` moved by ``shifts[j]`` (``domain``)."""
+    for out, m in enumerate(t._output):
+        if m._method == SINGLE and shifts[m._input_dimension]:
+            check_offset_change(m._offset, m._stride, shifts[m._input_dimension], out)
     maps: list[OutputIndexMap] = []
     for m in t._output:
         if m._method == SINGLE:
@@ -290,24 +303,31 @@ def strided_bounds(
     lo, hi, il, iu = list(old_lo), list(old_hi), list(old_il), list(old_iu)
     factors = [1] * len(lo)
     for j, s in zip(dims, _per_dim(values, len(dims), "strides"), strict=True):
-        if s is None and (lo[j] == -inf and hi[j] == inf + 1):
-            s = _INT64_MIN  # tensorstore's "implicit" stride, the most negative index
-        elif s is None or s == _INT64_MIN:
-            # ... which overflows on any finite bound.
-            raise IndexError(
-                f"Applying stride to input dimension {j}: Integer overflow propagating range "
-                f"{format_interval(lo[j], hi[j])} through inverse affine transform with offset 0 "
-                f"and multiplier {-(1 << 63)}"
-            )
-        s = int(s)
-        if s == 0:
-            raise IndexError(f"Applying stride to input dimension {j}: Stride must be non-zero")
-        a, b, swapped = affine_domain(lo[j], hi[j] - 1, 0, s)
-        lo[j], hi[j] = a, max(b, a - 1) + 1
-        if swapped:
-            il[j], iu[j] = iu[j], il[j]
-        factors[j] = s
+        lo[j], hi[j], il[j], iu[j], factors[j] = stride_interval(lo[j], hi[j], il[j], iu[j], s, j)
     return lo, hi, il, iu, factors
+
+
+def stride_interval(
+    a: int, b: int, ia: bool, ib: bool, s: int | None, j: int
+) -> tuple[int, int, bool, bool, int]:
+    """Dimension ``j`` (``[a, b)``, implicit flags ``ia``/``ib``) strided by ``s``: the new
+    bounds and flags, and the stride (old index = stride * new index)."""
+    if s is None and (a == -inf and b == inf + 1):
+        s = _INT64_MIN  # tensorstore's "implicit" stride, the most negative index
+    elif s is None or s == _INT64_MIN:
+        # ... which overflows on any finite bound.
+        raise IndexError(
+            f"Applying stride to input dimension {j}: Integer overflow propagating range "
+            f"{format_interval(a, b)} through inverse affine transform with offset 0 "
+            f"and multiplier {-(1 << 63)}"
+        )
+    s = int(s)
+    if s == 0:
+        raise IndexError(f"Applying stride to input dimension {j}: Stride must be non-zero")
+    new_a, new_b, swapped = affine_domain(a, b - 1, 0, s)
+    if swapped:
+        return new_a, max(new_b, new_a - 1) + 1, ib, ia, s
+    return new_a, max(new_b, new_a - 1) + 1, ia, ib, s
 
 
 def op_label(t: IndexTransform, dims: list[int], values: Any) -> tuple[IndexTransform, list[int]]:
@@ -671,11 +691,14 @@ _TRANSLATIONS = {"translate_by": "by", "translate_to": "to", "translate_backward
 class DimExpression:
     """A dimension selection plus a chain of operations, applied with ``transform[expr]``."""
 
-    __slots__ = ("_ops", "_selection")
+    __slots__ = ("_ops", "_plan", "_selection")
 
     def __init__(self, selection: Sequence[Any], ops: tuple[tuple[str, Any], ...] = ()) -> None:
         self._selection = tuple(selection)
         self._ops = ops
+        # The compiled plan (``_dim_chain.compile_plan``) for the labels last applied to; the
+        # expression is immutable, so it holds for every transform with those labels.
+        self._plan: Any = None
 
     def _then(self, op: str, args: Any) -> DimExpression:
         return DimExpression(
@@ -752,16 +775,31 @@ class DimExpression:
 
     # -- application ------------------------------------------------------------------------------
     def _apply(self, t: IndexTransform) -> IndexTransform:
+        plan = self._plan
+        if plan is not None and plan[1] == len(self._ops) and plan[0] == t._domain._labels:
+            result = (_DIM_CHAIN or _load_dim_chain()).run_plan(plan, t)
+            if result is not None:
+                return result  # type: ignore[no-any-return]
         return self._apply_with_dims(t)[0]
 
     def _apply_with_dims(self, t: IndexTransform) -> tuple[IndexTransform, list[int]]:
         if not self._ops:
             raise IndexError("Must specify at least one operation in dimension expression")
         chain = _DIM_CHAIN or _load_dim_chain()
-        t, dims, done = chain.apply_affine_prefix(t, self._selection, self._ops)
-        if done == len(self._ops):
-            assert dims is not None
-            return t, dims
+        labels = t._domain._labels
+        plan = self._plan
+        if plan is None or plan[0] != labels:
+            plan = self._plan = chain.compile_plan(self._selection, self._ops, labels)
+        done = plan[1]
+        dims: list[int] | None = None
+        if done:
+            result = chain.run_plan(plan, t)
+            if result is None:
+                done = 0  # the one-at-a-time path applies it all, or says why not
+            else:
+                t, dims = result, list(plan[5])
+                if done == len(self._ops):
+                    return t, dims
         # The rest one operation at a time, each building its transform.
         numpy_index = _indexing().numpy_index
         selection: list[Any] = list(self._selection) if dims is None else list(dims)

@@ -45,6 +45,8 @@ _FULL_SLICE = slice(None)
 # Term kinds.
 _INT, _SLICE, _NEWAXIS, _ELLIPSIS, _ARRAY, _BOOL = range(6)
 NEWAXIS_KIND = _NEWAXIS
+SLICE_KIND = _SLICE
+INT_KIND = _INT
 
 
 class _Term:

@@ -269,6 +269,21 @@ class ZstdCodec(BytesToBytesCodec):
     def decode(self, data: bytes) -> bytes:
         return bytes(self._codec.decode(data))
 
+    def decode_into(self, data: bytes, out: Any) -> bool:
+        # Only a first frame declaring exactly out's size (or no size) is decoded here:
+        # zstd then fails unless the whole data decodes to exactly out.nbytes bytes
+        # (numcodecs checks the total of declared sizes, or the count of an unknown one).
+        try:
+            import zstandard
+            from numcodecs import zstd
+
+            if zstandard.frame_content_size(data) not in (-1, out.nbytes) or not out.nbytes:
+                return False
+            zstd.decompress(data, out)
+        except Exception:
+            return False  # decode_bounded reports what is wrong with the data
+        return True
+
     def decode_bounded(self, data: bytes, max_size: int) -> bytes:
         return decompression.decompress_zstd(data, max_size)
 

@@ -208,6 +208,9 @@ class Zarr3Driver(KvsChunkedDriver[Zarr3Metadata]):
     def encode_chunk_transient(self, storage: np.ndarray[Any, Any]) -> bytes | memoryview:
         return self._chain.encode_transient(storage)
 
+    def decode_chunk_transient(self, data: bytes) -> np.ndarray[Any, Any]:
+        return self._chain.decode_transient(data)
+
     # -- schema ---------------------------------------------------------------------------------
     def check_codec_constraint(self, codec: Any) -> None:
         """zarr3 codec constraints are partial chains (``["zstd"]`` constrains one stage);

@@ -9,7 +9,7 @@ import numpy as np
 
 from ts_core.errors import SpecError, describe
 
-from .._scratch import output_buffer
+from .._scratch import decoded_buffer, output_buffer
 from .codec_api import (
     ArrayToArrayCodec,
     ArrayToBytesCodec,
@@ -81,6 +81,15 @@ class CodecChain:
         self._last_encodes_into = bool(bytes_codecs) and (
             type(bytes_codecs[-1]).encode_into is not BytesToBytesCodec.encode_into
         )
+        # A chunk in native byte order behind one codec that decodes into a buffer: a
+        # read-modify-write decodes it into this thread's reused buffer (decode_transient).
+        stored = array_to_bytes._stored(bytes_spec.dtype) if type(array_to_bytes) is BytesCodec else None
+        self._decoded_dtype = (
+            stored if stored is not None and stored.isnative and not stored.hasobject
+            and not array_codecs and len(bytes_codecs) == 1
+            and type(bytes_codecs[0]).decode_into is not BytesToBytesCodec.decode_into
+            else None
+        )
 
     @property
     def sharding(self) -> Any:
@@ -137,6 +146,19 @@ class CodecChain:
         for codec, _ in reversed(self.array_codecs):
             array = codec.decode(array)
         return array
+
+    def decode_transient(self, data: bytes) -> np.ndarray[Any, Any]:
+        """``decode``, as a writable array nothing else refers to: for a chain of the
+        ``bytes`` codec in native byte order and one bytes -> bytes codec that can
+        (``BytesToBytesCodec.decode_into``), decoded into a buffer this thread reuses
+        (valid until its next call) instead of a new chunk-sized array; else a copy."""
+        dtype = self._decoded_dtype
+        if dtype is not None:
+            spec = self.bytes_spec
+            out = decoded_buffer(spec.nbytes)
+            if out is not None and self.bytes_codecs[0].decode_into(data, out):
+                return out.view(dtype).reshape(spec.full_shape)
+        return np.array(self.decode(data), copy=True, order="K")
 
     def to_json(self) -> list[dict[str, Any]]:
         return [

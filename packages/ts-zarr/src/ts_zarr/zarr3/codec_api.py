@@ -119,6 +119,13 @@ class BytesToBytesCodec(Zarr3Codec):
         chunk into a buffer its thread reuses instead of a new bytes object."""
         return None
 
+    def decode_into(self, data: bytes, out: Any) -> bool:
+        """Decode ``data`` into the writable flat ``uint8`` array ``out`` if it decodes to
+        exactly ``out.nbytes`` bytes: True when it did, False when this codec cannot or the
+        data is of another size (then the chain calls ``decode_bounded``, which reports
+        any error). Lets a read-modify-write decode into a buffer its thread reuses."""
+        return False
+
     def max_encoded_size(self, decoded_size: int) -> int:
         """At most how many bytes ``decoded_size`` bytes encode to."""
         return ENCODED_EXPANSION * decoded_size + ENCODED_OVERHEAD
