@@ -494,3 +494,43 @@ def test_ts_asks_numpy_for_no_huge_pages_nor_blas_threads_unless_the_user_chose(
         env.update(NUMPY_MADVISE_HUGEPAGE=setting, OPENBLAS_NUM_THREADS="3")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
     assert result.stdout.splitlines()[-1] == expected
+
+
+def test_the_process_command_ends_the_process_after_atexit_and_flushed_output(tmp_path: Path) -> None:
+    """``main()`` without arguments ends the process itself (no interpreter teardown), but
+    first runs the atexit functions and flushes what the command and others printed."""
+    make_array(tmp_path / "a", "zarr3", np.arange(8, dtype=np.uint8), [4])
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print('atexit ran'))\n"
+        "print('before', end=' ')\n"
+        "from ts_core.cli import main\n"
+        "status = main()\n"
+        "print('not reached')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "info", "--json", url(tmp_path / "a")],
+                          capture_output=True, text=True, env=ENV, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("before {")
+    assert json.loads(done.stdout[len("before "):-len("atexit ran\n")])["dtype"] == "uint8"
+    assert done.stdout.endswith("}\natexit ran\n")
+    failed = subprocess.run([sys.executable, "-c", code, "info", url(tmp_path / "missing")],
+                            capture_output=True, text=True, env=ENV, timeout=120)
+    assert (failed.returncode, failed.stdout) == (1, "before atexit ran\n")
+    assert failed.stderr.startswith("ts: error: ")
+
+
+def test_main_with_arguments_returns_and_a_running_thread_keeps_the_normal_exit() -> None:
+    code = (
+        "import sys, threading, time\n"
+        "from ts_core.cli import main\n"
+        "print('returned', main(['--help']) if sys.argv[1] == 'argv' else None)\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread done'))).start()\n"
+        "print('returned', main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "argv"], capture_output=True, text=True, env=ENV, timeout=120)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stderr
+    assert "returned 0" in lines  # main(argv) returns its status
+    # main() of a bad command line returns (status 2) while a non-daemon thread still runs.
+    assert lines[-2:] == ["returned 2", "thread done"]
