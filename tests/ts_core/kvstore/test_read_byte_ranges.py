@@ -115,20 +115,20 @@ def test_a_file_rewritten_in_place_during_the_reads_is_read_again(tmp_path: Path
     kvstore = ts.KvStore.open({"driver": "file", "path": str(tmp_path) + "/"}).result()
     kvstore["k"] = VALUE
     path = tmp_path / "k"
-    real_preadv = os.preadv
+    real_pread = os.pread
     rewrites = []
 
-    def preadv_then_rewrite(fd: int, buffers: Any, offset: int) -> int:
-        count = real_preadv(fd, buffers, offset)
+    def pread_then_rewrite(fd: int, length: int, offset: int) -> bytes:
+        data = real_pread(fd, length, offset)
         if len(rewrites) < 2:  # another program rewrites the file in place, twice
             rewrites.append(offset)
             with open(path, "r+b") as f:
                 f.write(b"\xff")
             stat = os.stat(path)
             os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000 * (len(rewrites) + 1)))
-        return count
+        return data
 
-    monkeypatch.setattr(file_driver.os, "preadv", preadv_then_rewrite)
+    monkeypatch.setattr(file_driver.os, "pread", pread_then_rewrite)
     result = kvstore.read_byte_ranges_blocking("k", [(0, 2), (10, 12)])
     assert len(rewrites) == 2
     assert bytes(result.value) == b"\xff\x01\x0a\x0b"  # the version after the rewrites

@@ -98,6 +98,21 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
 
     if count <= 1 or python_bound(driver, kvstore) or _small_local_read(count, driver, kvstore):  # no scheduling at all
         return pull_workers(None, 1, parts, read_part, None, target)
+    if ranged is not None:
+        # A part read by ranges is a few quick system calls and Python: when the first
+        # is, the rest are read on this thread too (workers would only pass the GIL on).
+        remaining = iter(parts)
+        first = next(remaining, None)
+        if first is not None:
+            try:
+                sparse = ranged.read(first)
+            except Exception as exc:
+                failed: Future[np.ndarray[Any, Any]] = Future()
+                failed._set_exception(exc)
+                return failed
+            if sparse:
+                return pull_workers(None, 1, remaining, read_part, None, target)
+            parts = itertools.chain((first,), remaining)
     executor = driver._executor
     if kvstore.transaction is None and kvstore.driver.local_io:
         # Local reads are quick: a worker per data-copy thread reads, decodes and

@@ -321,30 +321,32 @@ class StoredLayout:
         if not all(isinstance(item, np.ndarray) and item.ndim == 1 for item in selection) or not selection:
             return None
         count = len(selection[0])
+        if not count:
+            return None
         itemsize = self.itemsize
         gap = max(1, READ_COST_BYTES // itemsize)
         if count <= FEW_POINTS:
-            offsets = [0] * count
+            flat_points: Any = 0
             for item, stride in zip(selection, self.strides, strict=True):
-                offsets = [o + c * stride for o, c in zip(offsets, item.tolist(), strict=True)]
-            elements: list[tuple[int, int]] = []
+                flat_points = flat_points + item.astype(np.int64, copy=False) * stride
+            offsets = flat_points.tolist()
+            ranges: list[tuple[int, int]] = []
             positions = [0] * count
-            base = start = 0
-            stop = -gap - 1
+            base = 0
+            start = stop = -gap - 1
             for index in sorted(range(count), key=offsets.__getitem__):
                 offset = offsets[index]
                 if offset > stop + gap:  # a new range
-                    if elements or stop >= 0:
-                        elements.append((start, stop))
+                    if stop >= 0:
+                        ranges.append((start * itemsize, stop * itemsize))
                         base += stop - start
                     start, stop = offset, offset + 1
                 elif offset >= stop:
                     stop = offset + 1
                 positions[index] = base + offset - start
-            elements.append((start, stop))
-            if 2 * (len(elements) * READ_COST_BYTES + (base + stop - start) * itemsize) > self.whole_cost:
+            ranges.append((start * itemsize, stop * itemsize))
+            if 2 * (len(ranges) * READ_COST_BYTES + (base + stop - start) * itemsize) > self.whole_cost:
                 return None
-            ranges = [(a * itemsize, b * itemsize) for a, b in elements]
             return StoredPieces(ranges, lambda data, dtype: np.frombuffer(data, dtype)[positions])
         flat: Any = 0
         for item, stride in zip(selection, self.strides, strict=True):

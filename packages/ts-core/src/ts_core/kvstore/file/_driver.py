@@ -400,28 +400,23 @@ class FileKvStore(KvStoreDriver):
             if stat_module.S_ISDIR(stat.st_mode):
                 return ByteRangesReadResult("missing", b"", self._missing(ReadOptions()).stamp)
             size = stat.st_size
-            total = 0
+            pread = os.pread
+            pieces = []
             for start, stop in ranges:
                 if not 0 <= start <= stop <= size:
                     ByteRange(start, stop).resolve(size, key)  # raises, naming the key
                     raise ValueError(f"byte range [{start}, {stop}) is not valid for key {key!r}")
-                total += stop - start
-            buffer = bytearray(total)
-            view = memoryview(buffer)
-            position = 0
-            preadv = os.preadv
-            for start, stop in ranges:
-                end = position + stop - start
-                while position < end:
-                    count = preadv(fd, (view[position:end],), start)
-                    if not count:
-                        return None  # shorter than its size said: it changed
-                    position += count
-                    start += count
-            generation = _generation(stat)
-            if _generation(os.fstat(fd)) != generation:
+                length = stop - start
+                # (One pread returns at most about 2 GiB.)
+                piece = pread(fd, length, start) if length <= 1 << 30 else _pread_all(fd, start, length)
+                if len(piece) != length:
+                    return None  # shorter than its size said: it changed
+                pieces.append(piece)
+            after = os.fstat(fd)
+            if (after.st_ino, after.st_size, after.st_mtime_ns) != (stat.st_ino, size, stat.st_mtime_ns):
                 return None
-            return ByteRangesReadResult("value", buffer, TimestampedStorageGeneration(generation, time.time()), size)
+            value = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            return ByteRangesReadResult("value", value, TimestampedStorageGeneration(_generation(stat), time.time()), size)
         finally:
             os.close(fd)
 
