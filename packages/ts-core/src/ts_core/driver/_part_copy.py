@@ -199,11 +199,43 @@ class _Axis(NamedTuple):
     kept: bool
 
 
+class _Inner(NamedTuple):
+    """The inner stored dimensions of an orthogonal part's ranges: what one range spans,
+    and how the part's elements are taken from its bytes (shared by the parts that
+    select the same along those dimensions)."""
+
+    axes: list[_Axis]
+    #: The first element offset each range starts at, past its outer offset.
+    low: int
+    #: Bytes per range.
+    size: int
+    #: A range's bytes as a box over the inner dimensions: its shape and byte strides.
+    box: tuple[int, ...]
+    box_strides: tuple[int, ...]
+    #: Basic indexing of the boxes (``[ranges, *box]``), then a take per inner vector.
+    selection: tuple[Any, ...]
+    takes: list[tuple[int, Any]]
+
+    @classmethod
+    def of(cls, axes: list[_Axis], itemsize: int) -> _Inner:
+        low = sum(axis.low for axis in axes)
+        span = sum(axis.high for axis in axes) - low + 1
+        return cls(
+            axes,
+            low,
+            span * itemsize,
+            tuple((axis.high - axis.low) // axis.stride + 1 for axis in axes),
+            tuple(axis.stride * itemsize for axis in axes),
+            (_ALL, *(_ALL if isinstance(axis.index, np.ndarray) else axis.index for axis in axes)),
+            [(n + 1, axis.index) for n, axis in enumerate(axes) if isinstance(axis.index, np.ndarray)],
+        )
+
+
 class StoredLayout:
     """A chunk stored as its elements in C order of a permutation of its dimensions:
     where each element a selection takes lies, in byte ranges worth reading."""
 
-    __slots__ = ("_axes", "_back", "chunk_shape", "itemsize", "order", "strides", "whole_cost")
+    __slots__ = ("_axes", "_back", "_in_place", "_inner", "chunk_shape", "itemsize", "order", "strides", "whole_cost")
 
     def __init__(self, chunk_shape: tuple[int, ...], order: tuple[int, ...], itemsize: int) -> None:
         if sorted(order) != list(range(len(chunk_shape))):
@@ -223,7 +255,9 @@ class StoredLayout:
         self.whole_cost = READ_COST_BYTES + step * itemsize
         # From stored dimension order back to the chunk's.
         self._back = tuple(sorted(range(len(order)), key=order.__getitem__))
+        self._in_place = self._back == tuple(range(len(order)))
         self._axes: dict[tuple[int, int], _Axis] = {}
+        self._inner: dict[tuple[int, ...], _Inner] = {}
 
     def _axis(self, dim: int, item: Any) -> _Axis | None:
         """What ``item`` selects along chunk dimension ``dim``, in stored offsets;
@@ -280,9 +314,11 @@ class StoredLayout:
             split, best_cost = len(axes), outer * (READ_COST_BYTES + itemsize)
         if split < 0 or best_cost * 2 > self.whole_cost:  # a small saving: read it whole
             return None
-        inner = axes[split:]
-        low = sum(axis.low for axis in inner)
-        span = sum(axis.high for axis in inner) - low + 1
+        inner_key = (split, *map(id, axes[split:]))
+        inner = self._inner.get(inner_key)
+        if inner is None or any(a is not b for a, b in zip(inner.axes, axes[split:], strict=True)):
+            inner = self._inner[inner_key] = _Inner.of(axes[split:], itemsize)
+        low = inner.low
         if split == 0:
             firsts = [low]
         elif split == 1:
@@ -292,18 +328,15 @@ class StoredLayout:
             for axis in axes[1:split]:
                 starts = np.add.outer(starts, axis.offsets)
             firsts = starts.reshape(-1).tolist()
-        size = span * itemsize
+        size = inner.size
         ranges = [(first * itemsize, first * itemsize + size) for first in firsts]
-        # The ranges' bytes as an array: one row per range, then the inner dimensions'
-        # boxes (strided views); basic indexing, then a take per inner vector.
-        box = (len(firsts), *((axis.high - axis.low) // axis.stride + 1 for axis in inner))
-        box_strides = (size, *(axis.stride * itemsize for axis in inner))
-        selection_in_box = (_ALL, *(axis.index if not isinstance(axis.index, np.ndarray) else _ALL for axis in inner))
-        takes = [(n + 1, axis.index) for n, axis in enumerate(inner) if isinstance(axis.index, np.ndarray)]
+        box = (len(firsts), *inner.box)
+        box_strides = (size, *inner.box_strides)
+        selection_in_box, takes = inner.selection, inner.takes
         stored_shape = tuple(len(axis.offsets) for axis in axes)
         back = self._back
         block_shape = tuple(stored_shape[p] for p in back if axes[p].kept)
-        in_place = back == tuple(range(len(back)))
+        in_place = self._in_place
 
         def gather(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
             block = np.ndarray(box, dtype, buffer=data, strides=box_strides)[selection_in_box]
