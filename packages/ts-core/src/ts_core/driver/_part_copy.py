@@ -339,7 +339,7 @@ class StoredLayout:
         in_place = self._in_place
 
         def gather(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
-            block = np.ndarray(box, dtype, buffer=data, strides=box_strides)[selection_in_box]
+            block: np.ndarray[Any, Any] = np.ndarray(box, dtype, buffer=data, strides=box_strides)[selection_in_box]
             for axis_number, index in takes:
                 block = block.take(index, axis_number)
             if in_place:
