@@ -25,7 +25,6 @@ from typing import Any
 
 from ._dim_expression import (
     _TRANSLATIONS,
-    _is_int,
     _per_dim,
     relabeled,
     resolve_selection,
@@ -33,8 +32,9 @@ from ._dim_expression import (
     translate_interval,
     transpose_order,
 )
-from ._domain import IndexDomain
+from ._domain import MAX_RANK, IndexDomain, check_unique_labels
 from ._indexing import INT_KIND, SLICE_KIND, check_int_bounds, slice_bounds
+from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, inf
 from ._output_map import ARRAY, CONSTANT, FULL_RANGE, SINGLE, OutputIndexMap
 from ._transform import IndexTransform
 
@@ -44,7 +44,7 @@ Plan = tuple[tuple[str, ...], int, tuple[Any, ...], tuple[str, ...], tuple[int, 
 
 # Step kinds. Items name a dimension twice: ``k``, its position before the step (for the
 # bounds), and ``j``, the input dimension it comes from (for the affine map).
-_SLICE = 0  # ((k, j, slice), ...): slices of selected dims, which all stay
+_SLICE = 0  # ((k, j, slice, start, stop), ...): slices of selected dims, which all stay
 _INDEX = 1  # (slice items, ((k, j, value), ...) of ints, positions kept): ints drop dims
 _TRANSLATE = 2  # (kind, ((k, j, value), ...))
 _STRIDE = 3  # ((k, j, stride), ...)
@@ -54,6 +54,8 @@ _IMPLICIT = 5  # (positions, lower flag or None, upper flag or None)
 _INDEXING = frozenset({"index", "oindex", "vindex"})
 _new = object.__new__
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+#: ``(0, 1, ..., n - 1)`` for each rank n: where nothing moves, each position's input dimension.
+_IDENTITY = tuple(tuple(range(n)) for n in range(MAX_RANK + 1))
 
 
 def compile_plan(
@@ -61,10 +63,10 @@ def compile_plan(
 ) -> Plan:
     """The plan of the leading operations of ``ops`` this path takes, for a domain with
     ``labels``; it takes none (``plan[1] == 0``) when the first is not one of them."""
-    rank0 = len(labels)
-    rank = rank0
-    current: list[str] = list(labels)
-    origin = list(range(rank))  # the input dimension at each position
+    rank = len(labels)
+    identity = _IDENTITY[rank]
+    origin: Sequence[int] = identity  # the input dimension at each position
+    current: Sequence[str] = labels
     dims: list[int] | None = None
     steps: list[Any] = []
     done = 0
@@ -80,62 +82,75 @@ def compile_plan(
                     current = [current[k] for k in keep]
                     rank = len(keep)
                 steps.append((kind, step_args))
-            else:
-                if dims is None:
-                    dims = resolve_selection(selection, current)
-                translation = _TRANSLATIONS.get(op)
-                if translation is not None:
-                    values = _per_dim(args, len(dims), "indices")
-                    if not all(v is None or _is_int(v) for v in values):
-                        break  # refused by the other path
-                    items = tuple(
-                        (k, origin[k], int(v))
-                        for k, v in zip(dims, values, strict=True)
-                        if v is not None
-                    )
-                    steps.append((_TRANSLATE, (translation, items)))
-                elif op == "stride":
-                    factors = _per_dim(args, len(dims), "strides")
-                    steps.append(
-                        (_STRIDE, tuple((k, origin[k], s) for k, s in zip(dims, factors, strict=True)))
-                    )
-                elif op == "label":
-                    current = relabeled(current, dims, args)
-                elif op == "transpose":
-                    order, targets = transpose_order(rank, dims, args)
-                    if order is not None:
-                        origin = [origin[j] for j in order]
-                        current = [current[j] for j in order]
-                        steps.append((_PERMUTE, tuple(order)))
-                    dims = targets
-                elif op == "mark_bounds_implicit":
-                    lower, upper = args
-                    steps.append(
+                done += 1
+                continue
+            if dims is None:
+                dims = resolve_selection(selection, current)
+            translation = _TRANSLATIONS.get(op)
+            if translation is not None:
+                # The arguments were checked when the expression was built: ints and None.
+                values = [args] * len(dims) if type(args) is int else _per_dim(args, len(dims), "indices")
+                steps.append(
+                    (
+                        _TRANSLATE,
                         (
-                            _IMPLICIT,
-                            (
-                                tuple(dims),
-                                None if lower is None else bool(lower),
-                                None if upper is None else bool(upper),
-                            ),
-                        )
+                            translation,
+                            [(k, origin[k], v) for k, v in zip(dims, values, strict=True) if v is not None],
+                        ),
                     )
+                )
+            elif op == "label":
+                if type(args) is tuple and len(args) == len(dims):
+                    relabelled = list(current)
+                    for k, label in zip(dims, args, strict=False):
+                        relabelled[k] = label
+                    if len(set(relabelled)) != len(relabelled):  # repeated, unless only ""
+                        check_unique_labels(relabelled, IndexError)
+                    current = relabelled
                 else:
-                    break
+                    current = relabeled(current, dims, args)
+            elif op == "stride":
+                factors = _per_dim(args, len(dims), "strides")
+                steps.append(
+                    (_STRIDE, [(k, origin[k], s) for k, s in zip(dims, factors, strict=True)])
+                )
+            elif op == "transpose":
+                order, targets = transpose_order(rank, dims, args)
+                if order is not None:
+                    origin = [origin[j] for j in order]
+                    current = [current[j] for j in order]
+                    steps.append((_PERMUTE, order))
+                dims = targets
+            elif op == "mark_bounds_implicit":
+                lower, upper = args
+                steps.append(
+                    (
+                        _IMPLICIT,
+                        (
+                            dims,
+                            None if lower is None else bool(lower),
+                            None if upper is None else bool(upper),
+                        ),
+                    )
+                )
+            else:
+                break
         except (IndexError, TypeError, ValueError):
             break
         done += 1
     if not done:
         return labels, 0, (), labels, (), []
-    target = [-1] * rank0
+    assert dims is not None
+    if origin is identity:
+        return labels, done, tuple(steps), tuple(current), identity, dims
+    target = [-1] * len(labels)
     for position, j in enumerate(origin):
         target[j] = position
-    assert dims is not None
     return labels, done, tuple(steps), tuple(current), tuple(target), dims
 
 
 def _compile_index(
-    args: Any, selection: Sequence[Any], labels: list[str], origin: list[int]
+    args: Any, selection: Sequence[Any], labels: Sequence[str], origin: Sequence[int]
 ) -> tuple[int, Any, list[int], list[int] | None] | None:
     """An index of ints and slices, one per selected dim: ``(step kind, step arguments, new
     selection, positions kept or None if all)``; None for any other index."""
@@ -153,7 +168,7 @@ def _compile_index(
     if len(terms) != len(sel):
         return None
     if slices_only:
-        items = tuple((k, origin[k], term.value) for term, k in zip(terms, sel, strict=True))
+        items = [_slice_item(k, origin[k], term.value) for term, k in zip(terms, sel, strict=True)]
         return _SLICE, items, sel, None
     term_at: list[Any] = [None] * rank
     order_of = [0] * rank
@@ -177,6 +192,19 @@ def _compile_index(
     return _INDEX, (tuple(slices), tuple(ints), tuple(keep)), [p for _, p in produced], keep
 
 
+def _slice_item(k: int, j: int, s: slice) -> tuple[int, int, slice | None, Any, Any]:
+    """A ``_SLICE`` item: ``(k, j, None, start, stop)`` for a unit step with each end omitted
+    or a finite index (``run_plan`` computes these itself), ``(k, j, s, ...)`` otherwise."""
+    start, stop = s.start, s.stop
+    if (
+        s.step is None
+        and (start is None or MIN_FINITE_INDEX <= start <= MAX_FINITE_INDEX)
+        and (stop is None or MIN_FINITE_INDEX <= stop <= MAX_FINITE_INDEX)
+    ):
+        return k, j, None, start, stop
+    return k, j, s, None, None
+
+
 def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
     """``t`` after the plan's operations; None when ``t`` has an index-array output map or an
     operation fails on its bounds (the one-at-a-time path then applies them, or says why not)."""
@@ -195,10 +223,34 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
     # (j, shift, offset[j], stride[j]) of each translation: the output offsets it changed are
     # checked for overflow below, as the one-at-a-time path checks them at each translation.
     moved: list[tuple[int, int, int, int]] = []
+    # A bound on ``abs(offset[j]) + abs(stride[j] * shift)`` over them: an output map whose
+    # ``abs(offset) + abs(stride) * reach`` fits in 64 bits cannot have overflowed.
+    reach = 0
     try:
         for kind, args in plan[2]:
             if kind == _SLICE:
-                for k, j, s in args:
+                for k, j, s, start, stop in args:
+                    if s is None:
+                        # ``slice_bounds`` written out for a unit step and a finite or omitted
+                        # start and stop (as compiled): no offset, no stride; an omitted end
+                        # keeps the old bound and its implicit flag.
+                        a = lo[k]
+                        b = hi[k]
+                        first = a if start is None else start
+                        last = b - 1 if stop is None else stop - 1
+                        if last < first - 1 or first == inf or last == -inf:
+                            raise IndexError  # invalid: slice_bounds says why
+                        if last >= first and (
+                            (first < a and not il[k]) or (last >= b and not iu[k])
+                        ):
+                            raise IndexError  # out of bounds: slice_bounds says why
+                        lo[k] = first
+                        hi[k] = last + 1
+                        if start is not None:
+                            il[k] = False
+                        if stop is not None:
+                            iu[k] = False
+                        continue
                     lo[k], hi[k], il[k], iu[k], a, b = slice_bounds(s, lo[k], hi[k], il[k], iu[k], k)
                     if a or b != 1:
                         offset[j] += stride[j] * a
@@ -209,7 +261,9 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
                     lo[k], hi[k], shift = translate_interval(lo[k], hi[k], v, translation)
                     if shift:
                         moved.append((j, shift, offset[j], stride[j]))
-                        offset[j] -= stride[j] * shift
+                        change = stride[j] * shift
+                        reach += abs(offset[j]) + abs(change)
+                        offset[j] -= change
             elif kind == _INDEX:
                 slices, ints, keep = args
                 for k, j, s in slices:
@@ -255,7 +309,11 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
             maps.append(m)
             continue
         j = m._input_dimension
-        if moved and _offset_overflows(m, j, moved):
+        if (
+            reach
+            and abs(m._offset) + abs(m._stride) * reach > _INT64_MAX
+            and _offset_overflows(m, j, moved)
+        ):
             return None
         factor, shift, p = stride[j], offset[j], target[j]
         if factor == 1 and not shift and p == j:

@@ -26,6 +26,7 @@ from ._interval import (
 from ._output_map import CONSTANT, SINGLE, OutputIndexMap
 from ._transform import IndexTransform
 
+_new = object.__new__
 #: Alias of ``None`` for new dimensions, as NumPy's and tensorstore's ``newaxis``.
 newaxis = None
 #: The exclusive_max of a dimension unbounded above.
@@ -128,6 +129,12 @@ def _selection_slice(item: slice) -> slice:
 
 def _flatten_selection(selection: Any) -> tuple[Any, ...]:
     """``DimSelectionLike`` -> a flat tuple of ints, labels and slices (``TypeError`` otherwise)."""
+    if type(selection) is tuple:  # the common case first: labels and ints, already flat
+        for item in selection:
+            if type(item) is not str and type(item) is not int:
+                break
+        else:
+            return selection
     if isinstance(selection, str):
         return (selection,)
     if isinstance(selection, slice):
@@ -592,6 +599,8 @@ def _optional_index(value: Any, op: str) -> int | None:
 
 def _parse_vector(args: Any, op: str) -> Any:
     """``translate_*``/``stride`` arguments: one value for every dimension, or a tuple."""
+    if type(args) is int and _INT64_MIN < args <= _INT64_MAX:
+        return args
     if args is None or (hasattr(args, "__index__") and not isinstance(args, np.ndarray)):
         return _optional_index(args, op)
     if isinstance(args, str | bytes) or not hasattr(args, "__iter__"):
@@ -600,6 +609,12 @@ def _parse_vector(args: Any, op: str) -> Any:
 
 
 def _parse_labels(args: Any) -> tuple[str, ...]:
+    if type(args) is tuple:
+        for x in args:
+            if type(x) is not str:
+                break
+        else:
+            return args
     if isinstance(args, str):
         return (args,)
     if isinstance(args, bytes) or not hasattr(args, "__iter__"):
@@ -701,9 +716,11 @@ class DimExpression:
         self._plan: Any = None
 
     def _then(self, op: str, args: Any) -> DimExpression:
-        return DimExpression(
-            self._selection, (*self._ops, (op, _parse_op(op, args, bool(self._ops))))
-        )
+        expr = _new(DimExpression)
+        expr._selection = self._selection
+        expr._ops = (*self._ops, (op, _parse_op(op, args, bool(self._ops))))
+        expr._plan = None
+        return expr
 
     # -- operations -------------------------------------------------------------------------------
     def __getitem__(self, index: Any) -> DimExpression:
