@@ -208,3 +208,27 @@ def test_a_chunk_of_the_wrong_size_is_an_error_naming_its_key(tmp_path: Path, da
         store.vindex[[50], [3], [4]].read().result()
     # Other chunks still read (the damage is this chunk's alone).
     assert store.oindex[[1, 2], [2, 9], :].read().result().sum() == 2 * 2 * SHAPE[2]
+
+
+@pytest.mark.parametrize("layout", ["zarr3 permuted big", "zarr2 F big"])
+def test_random_index_arrays(tmp_path: Path, layout: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random oindex vectors (any order, repeats) and vindex points, at a range cost that
+    makes every split of the stored dimensions come up, against NumPy."""
+    rng = np.random.default_rng(zlib.crc32(layout.encode()) + 1)
+    spec = LAYOUTS[layout](tmp_path)
+    created = ts.open(spec, create=True).result()
+    data = rng.integers(0, 30000, SHAPE).astype(created.dtype.numpy_dtype)
+    created.write(data).result()
+    del spec["metadata"]
+    store = ts.open(spec, context=ts.Context(UNCACHED)).result()
+    outcomes = ranged_reads(monkeypatch)
+    for trial in range(12):
+        monkeypatch.setattr(_part_copy, "READ_COST_BYTES", int(rng.choice([8, 256, 4096, 16384])))
+        vectors = [rng.integers(0, extent, rng.integers(1, 9)) for extent in SHAPE]
+        if trial % 3 == 0:
+            vectors[trial % 3] = np.sort(vectors[trial % 3])
+        np.testing.assert_array_equal(store.oindex[tuple(vectors)].read().result(), data[np.ix_(*vectors)])
+        count = int(rng.integers(1, 150))
+        points = tuple(rng.integers(0, extent, count) for extent in SHAPE)
+        np.testing.assert_array_equal(store.vindex[points].read().result(), data[points])
+    assert any(outcomes)
