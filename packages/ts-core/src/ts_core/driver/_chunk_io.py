@@ -98,9 +98,11 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
 
     if count <= 1 or python_bound(driver, kvstore) or _small_local_read(count, driver, kvstore):  # no scheduling at all
         return pull_workers(None, 1, parts, read_part, None, target)
-    if ranged is not None:
+    if ranged is not None and vectors is not None:
         # A part read by ranges is a few quick system calls and Python: when the first
-        # is, the rest are read on this thread too (workers would only pass the GIL on).
+        # part of an index-array read is, its parts are alike (a box's edge parts are not
+        # its interior ones), and the rest are read on this thread too (workers would
+        # only pass the GIL to each other).
         remaining = iter(parts)
         first = next(remaining, None)
         if first is not None:
