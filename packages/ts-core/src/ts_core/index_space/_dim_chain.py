@@ -46,7 +46,8 @@ Plan = tuple[tuple[str, ...], int, tuple[Any, ...], tuple[str, ...], tuple[int, 
 # bounds), and ``j``, the input dimension it comes from (for the affine map).
 _SLICE = 0  # ((k, j, slice, start, stop), ...): slices of selected dims, which all stay
 _INDEX = 1  # (slice items, ((k, j, value), ...) of ints, positions kept): ints drop dims
-_TRANSLATE = 2  # (kind, ((k, j, value), ...))
+_TRANSLATE = 2  # ((k, j, origin), ...): translate_to
+_SHIFT = 6  # ((k, j, shift), ...): translate_by, translate_backward_by (shift negated)
 _STRIDE = 3  # ((k, j, stride), ...)
 _PERMUTE = 4  # (order,): position p takes the dim at order[p]
 _IMPLICIT = 5  # (positions, lower flag or None, upper flag or None)
@@ -54,6 +55,9 @@ _IMPLICIT = 5  # (positions, lower flag or None, upper flag or None)
 _INDEXING = frozenset({"index", "oindex", "vindex"})
 _new = object.__new__
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+_UNBOUNDED_MAX = inf + 1  # the exclusive_max of a dimension unbounded above
+# Below these, ``abs(offset) + abs(stride) * reach`` (see ``run_plan``) fits in 64 bits.
+_SMALL, _LARGE = 1 << 31, 1 << 62
 #: ``(0, 1, ..., n - 1)`` for each rank n: where nothing moves, each position's input dimension.
 _IDENTITY = tuple(tuple(range(n)) for n in range(MAX_RANK + 1))
 
@@ -90,15 +94,25 @@ def compile_plan(
             if translation is not None:
                 # The arguments were checked when the expression was built: ints and None.
                 values = [args] * len(dims) if type(args) is int else _per_dim(args, len(dims), "indices")
-                steps.append(
-                    (
-                        _TRANSLATE,
+                if translation == "to":
+                    steps.append(
                         (
-                            translation,
+                            _TRANSLATE,
                             [(k, origin[k], v) for k, v in zip(dims, values, strict=True) if v is not None],
-                        ),
+                        )
                     )
-                )
+                else:
+                    sign = 1 if translation == "by" else -1
+                    steps.append(
+                        (
+                            _SHIFT,
+                            [
+                                (k, origin[k], sign * v)
+                                for k, v in zip(dims, values, strict=True)
+                                if v  # None or 0: nothing moves
+                            ],
+                        )
+                    )
             elif op == "label":
                 if type(args) is tuple and len(args) == len(dims):
                     relabelled = list(current)
@@ -255,10 +269,29 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
                     if a or b != 1:
                         offset[j] += stride[j] * a
                         stride[j] *= b
+            elif kind == _SHIFT:
+                for k, j, shift in args:
+                    # ``translate_interval`` written out: finite bounds move and must stay
+                    # finite, infinite ones stay.
+                    a = lo[k]
+                    if a != -inf:
+                        a += shift
+                        if not MIN_FINITE_INDEX <= a <= MAX_FINITE_INDEX:
+                            raise IndexError  # translate_interval says why
+                        lo[k] = a
+                    b = hi[k]
+                    if b != _UNBOUNDED_MAX:
+                        b += shift
+                        if not MIN_FINITE_INDEX < b <= inf:  # b - 1 finite
+                            raise IndexError
+                        hi[k] = b
+                    moved.append((j, shift, offset[j], stride[j]))
+                    change = stride[j] * shift
+                    reach += abs(offset[j]) + abs(change)
+                    offset[j] -= change
             elif kind == _TRANSLATE:
-                translation, items = args
-                for k, j, v in items:
-                    lo[k], hi[k], shift = translate_interval(lo[k], hi[k], v, translation)
+                for k, j, v in args:
+                    lo[k], hi[k], shift = translate_interval(lo[k], hi[k], v, "to")
                     if shift:
                         moved.append((j, shift, offset[j], stride[j]))
                         change = stride[j] * shift
@@ -311,7 +344,7 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
         j = m._input_dimension
         if (
             reach
-            and abs(m._offset) + abs(m._stride) * reach > _INT64_MAX
+            and not (reach < _SMALL and -_LARGE < m._offset < _LARGE and -_SMALL < m._stride < _SMALL)
             and _offset_overflows(m, j, moved)
         ):
             return None
