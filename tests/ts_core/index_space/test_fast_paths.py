@@ -163,6 +163,8 @@ def affine_chain(draw: Any, transform: Any) -> tuple[tuple[Any, ...], list[tuple
         n = draw(st.integers(0, 3)) if draw(noise) else max(selected, 0)
         if op in ("index", "oindex"):
             bound = st.one_of(st.none(), st.integers(-3, 6))
+            if draw(noise):  # ends at and past the finite index range
+                bound = st.sampled_from((-(1 << 62) + 1, -(1 << 62) + 2, (1 << 62) - 2, (1 << 62) - 1, 1 << 62))
             term = st.one_of(
                 st.integers(-2, 5),
                 st.builds(slice, bound, bound, st.sampled_from((None, None, 1, 2, -1, -3))),
