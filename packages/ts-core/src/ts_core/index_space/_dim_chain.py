@@ -103,16 +103,11 @@ def compile_plan(
                     )
                 else:
                     sign = 1 if translation == "by" else -1
-                    steps.append(
-                        (
-                            _SHIFT,
-                            [
-                                (k, origin[k], sign * v)
-                                for k, v in zip(dims, values, strict=True)
-                                if v  # None or 0: nothing moves
-                            ],
-                        )
-                    )
+                    shifts = []
+                    for k, v in zip(dims, values, strict=True):
+                        if v:  # None or 0: nothing moves
+                            shifts.append((k, origin[k], sign * v))
+                    steps.append((_SHIFT, shifts))
             elif op == "label":
                 if type(args) is tuple and len(args) == len(dims):
                     relabelled = list(current)
@@ -182,7 +177,20 @@ def _compile_index(
     if len(terms) != len(sel):
         return None
     if slices_only:
-        items = [_slice_item(k, origin[k], term.value) for term, k in zip(terms, sel, strict=True)]
+        items = []
+        for term, k in zip(terms, sel, strict=True):
+            s = term.value
+            start, stop = s.start, s.stop
+            if (
+                s.step is None
+                and (start is None or MIN_FINITE_INDEX <= start <= MAX_FINITE_INDEX)
+                and (stop is None or MIN_FINITE_INDEX <= stop <= MAX_FINITE_INDEX)
+            ):
+                # A unit step with each end omitted or a finite index: ``run_plan`` computes
+                # these itself, from start and stop.
+                items.append((k, origin[k], None, start, stop))
+            else:
+                items.append((k, origin[k], s, None, None))
         return _SLICE, items, sel, None
     term_at: list[Any] = [None] * rank
     order_of = [0] * rank
@@ -204,19 +212,6 @@ def _compile_index(
         keep.append(k)
     produced.sort()
     return _INDEX, (tuple(slices), tuple(ints), tuple(keep)), [p for _, p in produced], keep
-
-
-def _slice_item(k: int, j: int, s: slice) -> tuple[int, int, slice | None, Any, Any]:
-    """A ``_SLICE`` item: ``(k, j, None, start, stop)`` for a unit step with each end omitted
-    or a finite index (``run_plan`` computes these itself), ``(k, j, s, ...)`` otherwise."""
-    start, stop = s.start, s.stop
-    if (
-        s.step is None
-        and (start is None or MIN_FINITE_INDEX <= start <= MAX_FINITE_INDEX)
-        and (stop is None or MIN_FINITE_INDEX <= stop <= MAX_FINITE_INDEX)
-    ):
-        return k, j, None, start, stop
-    return k, j, s, None, None
 
 
 def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
