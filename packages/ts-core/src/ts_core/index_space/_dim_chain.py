@@ -44,13 +44,13 @@ Plan = tuple[tuple[str, ...], int, tuple[Any, ...], tuple[str, ...], tuple[int, 
 
 # Step kinds. Items name a dimension twice: ``k``, its position before the step (for the
 # bounds), and ``j``, the input dimension it comes from (for the affine map).
-_SLICE = 0  # ((k, j, slice, start, stop), ...): slices of selected dims, which all stay
-_INDEX = 1  # (slice items, ((k, j, value), ...) of ints, positions kept): ints drop dims
-_TRANSLATE = 2  # ((k, j, origin), ...): translate_to
-_SHIFT = 6  # ((k, j, shift), ...): translate_by, translate_backward_by (shift negated)
-_STRIDE = 3  # ((k, j, stride), ...)
-_PERMUTE = 4  # (order,): position p takes the dim at order[p]
-_IMPLICIT = 5  # (positions, lower flag or None, upper flag or None)
+_SLICE = 0  # [(k, j, slice or None, start, stop), ...]: slices of selected dims (all stay)
+_SHIFT = 1  # [(k, j, shift), ...]: translate_by, translate_backward_by (its shift negated)
+_TRANSLATE = 2  # [(k, j, origin), ...]: translate_to
+_INDEX = 3  # (slice items, ((k, j, value), ...) of ints, positions kept): ints drop dims
+_STRIDE = 4  # [(k, j, stride), ...]
+_PERMUTE = 5  # order: position p takes the dim at order[p]
+_IMPLICIT = 6  # (positions, lower flag or None, upper flag or None)
 
 _INDEXING = frozenset({"index", "oindex", "vindex"})
 _new = object.__new__
