@@ -21,7 +21,7 @@ def open_db(tmp_path: Path, **members: object) -> ts.KvStore:
 
 def generation(store: ts.KvStore) -> int:
     """The database's latest generation number (0: no version yet)."""
-    snapshot = store.driver.load_manifest()  # type: ignore[attr-defined]
+    snapshot = store.driver.load_manifest()
     return 0 if snapshot.manifest is None else int(snapshot.manifest.latest_generation)
 
 
@@ -438,3 +438,20 @@ def test_the_staging_shortcut_stages_as_the_general_path(tmp_path: Path, monkeyp
     values[4:, 4:] = 5
     values[5, 0] = 3
     np.testing.assert_array_equal(shortcut[1], values)
+
+
+def test_blind_writes_of_one_key_in_one_commit_take_the_last(tmp_path: Path) -> None:
+    # commit_atomic given a key twice among blind writes: the last write wins, as one
+    # write after the other would; a deletion among them deletes.
+    store = open_db(tmp_path)
+    store["gone"] = b"old"
+    writes = [
+        StagedWrite(b"a", lambda _: b"first", None, False),
+        StagedWrite(b"b", lambda _: b"kept", None, False),
+        StagedWrite(b"a", lambda _: b"second", None, False),
+        StagedWrite(b"gone", lambda _: None, None, False),
+    ]
+    assert store.driver.commit_atomic(writes)
+    assert store.list().result() == [b"a", b"b"]
+    assert store["a"] == b"second"
+    assert store["b"] == b"kept"

@@ -585,16 +585,17 @@ class OcdbtDriver(KvStoreDriver):
             # (Column by column, in C loops: a large transaction has a write per key. Not
             # by ``zip(*writes)``, which makes an iterator per write for the GC to count.)
             keys = list(map(_KEY_OF, writes))
+            modifies = list(map(_MODIFY_OF, writes))
+            if (
+                not any(map(_READS_STORED_OF, writes))
+                and list(map(_CONDITION_OF, writes)).count(None) == len(writes)
+                and all(modifies)
+            ):
+                # Every write blind (most large transactions): no key is looked up, and a
+                # key written twice takes its last value, as one write after another would.
+                return dict(zip(keys, compute_unread_values(modifies), strict=True))
             distinct = set(keys)
             if len(distinct) == len(keys) and distinct.isdisjoint(pending):
-                modifies = list(map(_MODIFY_OF, writes))
-                if (
-                    not any(map(_READS_STORED_OF, writes))
-                    and list(map(_CONDITION_OF, writes)).count(None) == len(writes)
-                    and all(modifies)
-                ):
-                    # Every write blind (most large transactions): no key is looked up.
-                    return dict(zip(keys, compute_unread_values(modifies), strict=True))
                 return self._evaluate_independent(writes, latest, deleted_ranges)
         changes: dict[bytes, NewValue] = {}
         for write in request.writes:
