@@ -168,3 +168,72 @@ def test_writers_of_one_chunk_through_separate_arrays_lose_nothing(tmp_path: Pat
     np.testing.assert_array_equal(handles[0].read().result(), model)
     theirs = tensorstore.open({"driver": "zarr3", "kvstore": f"file://{tmp_path}/"}).result()
     np.testing.assert_array_equal(theirs.read().result(), model)
+
+
+def test_concurrent_writes_of_many_chunks_share_their_durability(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # While one chunk's writeback is stored, the writes issued meanwhile gather; they are
+    # then stored through one write batch and complete once it made them durable.
+    store = _open(tmp_path)
+    finished: list[int] = []
+    real_finish = file_driver._FileWriteBatch.finish
+
+    def finish(self: Any) -> None:
+        real_finish(self)
+        finished.append(len(writes))
+
+    writes: list[bytes] = []
+    real_write = file_driver._FileWriteBatch.write
+
+    def write(self: Any, key: bytes, *args: Any) -> Any:
+        writes.append(key)
+        return real_write(self, key, *args)
+
+    monkeypatch.setattr(file_driver._FileWriteBatch, "finish", finish)
+    monkeypatch.setattr(file_driver._FileWriteBatch, "write", write)
+    model = np.zeros((64, 64), np.int32)
+    futures = []
+    for round_ in range(3):
+        for row in range(4):
+            for column in range(4):
+                model[16 * row + round_, 16 * column] = 1 + round_ * 16 + row * 4 + column
+                futures.append(store[16 * row + round_, 16 * column].write(1 + round_ * 16 + row * 4 + column))
+    for future in futures:
+        future.result()
+    assert not _writeback.queued_chunks
+    assert finished  # some writes shared a batch (the first one, alone, does not)
+    assert len(writes) < len(futures) or len(finished) < len(writes)
+    np.testing.assert_array_equal(store.read().result(), model)
+
+
+def test_a_grouped_writeback_never_waits_for_a_writer_that_waits_for_it(tmp_path: Path) -> None:
+    # A bulk write holds staged chunk locks while it settles queued writebacks of other
+    # chunks; small writes through another handle queue writebacks of the chunks it holds.
+    # A group waiting for one of those locks first completes what it stored, so the bulk
+    # write's wait ends and so does the group's.
+    import tensorstore  # the dev group's oracle
+
+    first = _open(tmp_path)
+    second = ts.open({"driver": "zarr3", "kvstore": f"file://{tmp_path}/"}).result()
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def race() -> None:
+        try:
+            for round_ in range(6):
+                small = [handle[16 * (k % 4) + round_, 16 * (k // 4) + 1].write(round_ + k)
+                         for k in range(16) for handle in (first, second)]
+                bulk = first[:, 8 + round_ % 4].write(np.full(64, 1000 + round_, np.int32))
+                for future in [*small, bulk]:
+                    future.result()
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=race, daemon=True)
+    thread.start()
+    assert done.wait(60), "writers waited for each other"
+    assert not errors
+    theirs = tensorstore.open({"driver": "zarr3", "kvstore": f"file://{tmp_path}/"}).result().read().result()
+    np.testing.assert_array_equal(theirs, first.read().result())
+    assert (theirs[:, 8 + 5 % 4] == 1005).all()

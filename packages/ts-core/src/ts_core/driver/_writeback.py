@@ -16,13 +16,16 @@ which needs no other thread, so it lands after them and never waits for a pool.
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._executor import default_concurrency
 from .._future import Future
 from ._storage_call import storage_call
 
@@ -85,6 +88,8 @@ def _reset_after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     queued_chunks.clear()
+    _ready.clear()
+    _draining[0] = 0
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
@@ -108,14 +113,161 @@ def queue_write(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edit:
         if writeback is None:
             writeback = queue.next = _Writeback()
         writeback.edits.append(edit)
-        start = new and queue.running is None
+        start = new and queue.running is None and _make_ready(driver, kvstore, key)
     if new:
         writeback.future.add_done_callback(lambda _: slots.release())
     else:
         slots.release()
     if start:
-        pool.submit(_run_next, driver, kvstore, key)
+        pool.submit(_drain)
     return writeback.future
+
+
+#: Chunks whose next writeback may start, oldest first: (driver, kvstore, key).
+_ready: collections.deque[tuple[Any, Any, str]] = collections.deque()
+#: Threads running ``_drain``.
+_draining = [0]
+#: Writebacks a drainer stores with one durability barrier at most.
+GROUP_LIMIT = 64
+#: id of a kvstore driver -> (a weak reference to it, how many drainers its writes keep
+#: busy: ``WriteBatch.writers``).
+_drainer_limits: dict[int, tuple[weakref.ref[Any], int]] = {}
+
+
+def _make_ready(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str) -> bool:
+    """Add chunk ``key`` to the ready writebacks (``_lock`` held); whether a drainer must
+    be started for it."""
+    _ready.append((driver, kvstore, key))
+    kvstore_driver = kvstore.driver
+    known = _drainer_limits.get(id(kvstore_driver))
+    if known is None or known[0]() is not kvstore_driver:
+        pool = kvstore_driver.executor
+        assert pool is not None
+        writers = kvstore_driver.write_batch().writers(kvstore.path.encode("utf-8"), default_concurrency())
+        if len(_drainer_limits) >= 64:
+            _drainer_limits.clear()
+        known = _drainer_limits[id(kvstore_driver)] = (weakref.ref(kvstore_driver), max(1, min(pool.limit, writers)))
+    if _draining[0] >= known[1]:
+        return False
+    _draining[0] += 1
+    return True
+
+
+def _drain() -> None:
+    """Store ready writebacks until none is left (on an I/O pool thread).
+
+    A writeback taken while no other is ready is stored on its own, each write durable
+    as it is made (as a single write); otherwise the writebacks taken one after another
+    go through one write batch per kvstore and complete together once the batch made
+    them durable: concurrent writes of many chunks share their fsyncs (group commit).
+    A chunk's writeback counts as running until its batch finished, so the chunk's next
+    writeback reads what it stored.
+    """
+    while True:
+        with _lock:
+            first = _take_ready()
+            if first is None:
+                _draining[0] -= 1
+                return
+            alone = not _ready
+        if alone:
+            driver, kvstore, key, queue, writeback = first
+            _finish(driver, kvstore, key, queue, writeback, _stored(driver, kvstore, key, writeback.edits, None))
+        else:
+            _store_group(first)
+
+
+_Taken = tuple["KvsChunkedDriver[Any]", "KvStore", str, _ChunkQueue, _Writeback]
+
+
+def _take_ready(kvstore_driver: Any = None) -> _Taken | None:
+    """The oldest ready writeback, now running (``_lock`` held); None if none is left,
+    or if it writes through another kvstore driver than ``kvstore_driver`` (when given)."""
+    while _ready:
+        if kvstore_driver is not None and _ready[0][1].driver is not kvstore_driver:
+            return None
+        driver, kvstore, key = _ready.popleft()
+        queue = queued_chunks.get((driver, key))
+        if queue is None or queue.running is not None or queue.next is None:
+            continue  # stored meanwhile by a synchronous write of the chunk (settle)
+        writeback = queue.running = queue.next
+        queue.next = None
+        return driver, kvstore, key, queue, writeback
+    return None
+
+
+def _store_group(first: _Taken) -> None:
+    """Store ``first`` and the writebacks through the same kvstore driver that become
+    ready meanwhile (up to ``GROUP_LIMIT``) through one write batch, then complete them
+    all. One batch only: a thread holding staged locks of two batches could wait in one
+    for a lock the other holds."""
+    kvstore_driver = first[1].driver
+    batch = kvstore_driver.write_batch()
+    taken: list[_Taken] = []
+    errors: list[BaseException | None] = []
+
+    def complete(count: int) -> None:
+        """Make the first ``count`` writebacks taken durable and complete them."""
+        try:
+            storage_call("making durable the chunks written under", first[1].path, batch.finish)
+        except BaseException as exc:
+            finished: BaseException | None = exc
+        else:
+            finished = None
+        done = list(zip(taken[:count], errors[:count], strict=True))
+        del taken[:count], errors[:count]
+        for (driver, kvstore, key, queue, writeback), error in done:
+            _finish(driver, kvstore, key, queue, writeback, error or finished)
+
+    if hasattr(batch, "on_wait"):
+        # A write about to wait for a lock (another writer of its chunk holds it) first
+        # completes the writebacks before it: a thread waiting for one of those (settle)
+        # may hold that lock.
+        batch.on_wait = lambda: complete(len(taken) - 1) if len(taken) > 1 else None
+    item: _Taken | None = first
+    while item is not None:
+        driver, kvstore, key, _, writeback = item
+        taken.append(item)
+        errors.append(None)
+        errors[-1] = _stored(driver, kvstore, key, writeback.edits, batch)
+        if len(taken) >= GROUP_LIMIT:
+            break
+        with _lock:
+            item = _take_ready(kvstore_driver)
+    complete(len(taken))
+
+
+def _stored(
+    driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edits: list[Edit], batch: Any
+) -> BaseException | None:
+    """``_store``'s error, or None."""
+    try:
+        _store(driver, kvstore, key, edits, batch)
+    except BaseException as exc:
+        return exc
+    return None
+
+
+def _finish(
+    driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, queue: _ChunkQueue, writeback: _Writeback,
+    error: BaseException | None,
+) -> None:
+    """Complete the chunk's running ``writeback``; make its next one ready (if any)."""
+    identity = (driver, key)
+    with _lock:
+        queue.running = None
+        follow = queue.next is not None
+        if not follow:
+            del queued_chunks[identity]
+        start = follow and _make_ready(driver, kvstore, key)
+    if error is None:
+        writeback.future._set_result(None)
+    else:
+        writeback.future._set_exception(error)
+    if start:
+        pool = kvstore.driver.executor
+        assert pool is not None
+        pool.submit(_drain)
 
 
 def settle(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str) -> None:
@@ -135,7 +287,7 @@ def settle(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str) -> None:
 
 def _run_next(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str) -> None:
     """Take the chunk's next writeback, unless another thread did or one is running,
-    store it, then start the one that gathered meanwhile (if any)."""
+    and store it on this thread (its entry in ``_ready``, if any, is then skipped)."""
     identity = (driver, key)
     with _lock:
         queue = queued_chunks.get(identity)
@@ -143,28 +295,10 @@ def _run_next(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str) -> None
             return
         writeback = queue.running = queue.next
         queue.next = None
-    try:
-        _store(driver, kvstore, key, writeback.edits)
-    except BaseException as exc:
-        error: BaseException | None = exc
-    else:
-        error = None
-    with _lock:
-        queue.running = None
-        follow = queue.next is not None
-        if not follow:
-            del queued_chunks[identity]
-    if error is None:
-        writeback.future._set_result(None)
-    else:
-        writeback.future._set_exception(error)
-    if follow:
-        pool = kvstore.driver.executor
-        assert pool is not None
-        pool.submit(_run_next, driver, kvstore, key)
+    _finish(driver, kvstore, key, queue, writeback, _stored(driver, kvstore, key, writeback.edits, None))
 
 
-def _store(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edits: list[Edit]) -> None:
+def _store(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edits: list[Edit], batch: Any = None) -> None:
     """Store ``edits`` of chunk ``key`` (in order) with one write: unconditional from the
     last whole-chunk edit on, else a read-modify-write retried when another writer got
     there first."""
@@ -173,7 +307,7 @@ def _store(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edits: lis
     last_cover = max((index for index, edit in enumerate(edits) if edit.covers), default=None)
     if last_cover == len(edits) - 1:  # a whole chunk, encoded already
         edit = edits[-1]
-        stamp = storage_call("writing chunk", kvstore.path + key, kvstore.write_blocking, key, edit.encoded)
+        stamp = storage_call("writing chunk", kvstore.path + key, kvstore.write_blocking, key, edit.encoded, None, batch)
         cache = driver.chunk_cache
         if edit.cached is None:
             cache.discard(key)
@@ -198,5 +332,5 @@ def _store(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edits: lis
             remaining = edits
         for edit in remaining:
             field_view(storage)[edit.cell_selection] = edit.values
-        if store(driver, kvstore, key, storage, generation):
+        if store(driver, kvstore, key, storage, generation, batch):
             return

@@ -567,6 +567,10 @@ class _FileWriteBatch(WriteBatch):
         self._staged_paths: set[str] = set()
         self._syncfs: dict[str, Any] = {}  # directory -> syncfs or None, for this batch
         self._waiting = 0  # writers of this batch waiting for a lock: stage nothing meanwhile
+        #: Called (with no lock held) when a writer is about to wait for a lock, once what
+        #: was staged is committed: a caller that completes writes in groups (the array
+        #: writeback) finishes those made so far, so nothing waits for them meanwhile.
+        self.on_wait: Callable[[], None] | None = None
 
     def _syncfs_for(self, path: str) -> Any:
         directory = os.path.dirname(path)
@@ -626,6 +630,8 @@ class _FileWriteBatch(WriteBatch):
         try:
             if group:
                 self._commit(group)
+            if self.on_wait is not None:
+                self.on_wait()
         except BaseException:
             self._after_waiting()
             raise
