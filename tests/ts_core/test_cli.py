@@ -534,3 +534,12 @@ def test_main_with_arguments_returns_and_a_running_thread_keeps_the_normal_exit(
     assert "returned 0" in lines  # main(argv) returns its status
     # main() of a bad command line returns (status 2) while a non-daemon thread still runs.
     assert lines[-2:] == ["returned 2", "thread done"]
+
+
+def test_blocks_in_flight_default_to_the_usable_cores_at_most_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ts_core import concurrency
+    from ts_core.cli._copy import DEFAULT_JOBS, default_block_jobs
+
+    for cores, expected in ((1, 1), (2, 2), (3, 3), (64, DEFAULT_JOBS)):
+        monkeypatch.setattr(concurrency, "default_concurrency", lambda cores=cores: cores)
+        assert default_block_jobs() == expected
