@@ -11,13 +11,14 @@ zarr3 array with the same schema:
   store chunks alike, so it copies the stored chunks as they are;
 * ``ts cp --reencode``: the same, decoding and encoding every block as the loops do;
 * ``tensorstore loop``: the wheel, in this process, reading and writing the same
-  chunk-aligned blocks ``ts cp`` uses (its default: 256 MiB over 4 jobs, each block at
-  most 16 MiB), one block after another;
+  chunk-aligned blocks ``ts cp`` uses (its default: 256 MiB over at most 4 jobs, each
+  block at most 16 MiB), one block after another;
 * ``ts_core loop``: the same loop with ts_core in this process (the library without the CLI).
 
 Prints MB/s (source bytes / wall seconds, best of ``--rounds``), the time ratio to the
-tensorstore loop (below 1: faster) and the CPU seconds each used (user + system; on a
-shared machine this moves less than wall time). Every copy is checked equal to the source once.
+tensorstore loop (below 1: faster) of the best and of the median round (the rounds are
+interleaved, so on a shared machine the median ratio is the steadier one) and the CPU
+seconds each used (user + system; this moves less than wall time). Every copy is checked equal to the source once.
 ``--quick`` copies 16 MiB once, to check that the script works.
 
 The ``ts`` subprocesses run as an installed ``ts`` does: with compiled bytecode (pip writes
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +46,7 @@ from _bench_common import settle
 
 CHUNK = 64
 ZSTD = {"name": "zstd", "configuration": {"level": 1, "checksum": False}}
-#: ts cp's defaults: --memory-limit 256 MiB over --jobs 4.
+#: ts cp's defaults: --memory-limit 256 MiB over at most 4 jobs (blocks of 16 MiB with 1 to 4).
 MEMORY_LIMIT, JOBS = 256 * (1 << 20), 4
 
 
@@ -173,6 +175,7 @@ def main() -> None:
         nbytes = data.nbytes
         warm_up()
         best = {name: float("inf") for name in contestants}
+        rounds: dict[str, list[float]] = {name: [] for name in contestants}
         cpu = {name: float("inf") for name in contestants}
         for round_ in range(args.rounds):
             names = list(contestants)
@@ -182,7 +185,8 @@ def main() -> None:
                 cpu_start = cpu_seconds()
                 start = time.perf_counter()
                 contestants[name](root / "source", destination)
-                best[name] = min(best[name], time.perf_counter() - start)
+                rounds[name].append(time.perf_counter() - start)
+                best[name] = min(best[name], rounds[name][-1])
                 cpu[name] = min(cpu[name], cpu_seconds() - cpu_start)
                 if round_ == 0:
                     import tensorstore
@@ -193,11 +197,12 @@ def main() -> None:
 
     print(f"copy of a {nbytes / 1e6:.0f} MB uint16 zarr3 array, shape {shape}, 64^3 chunks, zstd(1); "
           f"best of {args.rounds}")
-    print(f"{'contestant':<18} {'seconds':>8} {'MB/s':>8} {'ratio':>7} {'CPU s':>7}")
+    print(f"{'contestant':<18} {'seconds':>8} {'MB/s':>8} {'ratio':>7} {'median':>7} {'CPU s':>7}")
     reference = best["tensorstore loop"]
+    median_reference = statistics.median(rounds["tensorstore loop"])
     for name, seconds in best.items():
         print(f"{name:<18} {seconds:>8.2f} {nbytes / 1e6 / seconds:>8.1f} {seconds / reference:>7.2f}"
-              f" {cpu[name]:>7.2f}")
+              f" {statistics.median(rounds[name]) / median_reference:>7.2f} {cpu[name]:>7.2f}")
     print(f"(ts cp includes {startup:.2f} s of fixed cost, a one-chunk ts cp --reencode: interpreter, imports,"
           " plugins, opening the arrays)")
 

@@ -12,7 +12,8 @@ reopens it from its spec. Both use the same Dask chunks, aligned to the write ch
 
 Prints MB/s per library (the best of ``--rounds`` interleaved rounds), the time for Dask to
 compute the array alone (no store), and the time ratio ts/tensorstore (below 1: ts is
-faster), with the CPU seconds (user + system) the worker processes spent in that best
+faster) of the best and of the median rounds (on a shared machine the median is the
+steadier), with the CPU seconds (user + system) the worker processes spent in that best
 round and the seconds the store tasks computed, summed over the workers (a task
 unpickles the store and writes one block, after computing that block where Dask fused
 its computation into the task, as it does here):
@@ -25,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import tempfile
 import time
 from typing import Any
@@ -86,6 +88,7 @@ def main() -> None:
         x.sum().compute()  # warm up the workers (imports, RNG) before anything is timed
         compute_seconds = min(_timed(lambda: x.sum().compute()) for _ in range(args.rounds))
         best = {name: float("inf") for name in LIBRARIES}
+        rounds: dict[str, list[float]] = {name: [] for name in LIBRARIES}
         cpu = {name: 0.0 for name in LIBRARIES}
         task_seconds = {name: 0.0 for name in LIBRARIES}
         stores: dict[str, Any] = {}
@@ -98,6 +101,7 @@ def main() -> None:
                 cpu_before = _worker_cpu(client)
                 with distributed.get_task_stream(client) as stream:
                     seconds = _timed(lambda store=store: da.store(x, store, lock=False))
+                rounds[name].append(seconds)
                 if seconds < best[name]:
                     best[name] = seconds
                     cpu[name] = _worker_cpu(client) - cpu_before
@@ -111,7 +115,8 @@ def main() -> None:
     for name in LIBRARIES:
         print(f"{'store into ' + name:24} {megabytes / best[name]:8.1f} MB/s  ({best[name]:.2f} s)"
               f"  workers' CPU {cpu[name]:.2f} s, store tasks {task_seconds[name]:.2f} s")
-    print(f"ratio ts/tensorstore time: {best['ts'] / best['tensorstore']:.2f}, "
+    print(f"ratio ts/tensorstore time: {best['ts'] / best['tensorstore']:.2f} (best rounds), "
+          f"{statistics.median(rounds['ts']) / statistics.median(rounds['tensorstore']):.2f} (median rounds), "
           f"CPU: {cpu['ts'] / cpu['tensorstore']:.2f}")
     print(f"({time.perf_counter() - started:.0f} s)")
 
