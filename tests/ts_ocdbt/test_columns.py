@@ -54,7 +54,7 @@ def test_key_columns_match_the_entry_by_entry_definition(keys: list[bytes], excl
     by_entry = _key_columns_by_entry(keys, excluded)
     expected = _expected(keys, excluded)
     for found in (columns, by_entry):
-        assert (found.prefix_lengths, found.suffix_lengths, found.suffixes) == expected
+        assert (list(found.prefix_lengths), list(found.suffix_lengths), found.suffixes) == expected
         assert found.max_length == max(map(len, keys))
 
 

@@ -44,12 +44,17 @@ class KeyColumns:
     """Sorted keys stored without their first ``excluded`` bytes, prefix-compressed against
     each other (the B+tree node's key columns): the first ``prefix_lengths[i - 1]`` bytes
     of stored key ``i`` are those of stored key ``i - 1`` and the next
-    ``suffix_lengths[i]`` are in ``suffixes``; ``max_length`` is the longest full key."""
+    ``suffix_lengths[i]`` are in ``suffixes``; ``max_length`` is the longest full key.
+    (The lengths are int64 arrays or lists of ints: what ``varint_column`` encodes.)"""
 
     __slots__ = ("max_length", "prefix_lengths", "suffix_lengths", "suffixes")
 
     def __init__(
-        self, prefix_lengths: list[int], suffix_lengths: list[int], suffixes: bytes, max_length: int
+        self,
+        prefix_lengths: Sequence[int] | np.ndarray[Any, Any],
+        suffix_lengths: Sequence[int] | np.ndarray[Any, Any],
+        suffixes: bytes,
+        max_length: int,
     ) -> None:
         self.prefix_lengths = prefix_lengths
         self.suffix_lengths = suffix_lengths
@@ -71,7 +76,8 @@ def key_columns(
         return _key_columns_by_entry(keys, excluded)
     matrix = np.array(keys, dtype=f"S{width}").view(np.uint8).reshape(count, width)
     differ = matrix[1:] != matrix[:-1]
-    first_difference = np.where(differ.any(axis=1), differ.argmax(axis=1), width)
+    first_difference = differ.argmax(axis=1)  # 0 also where the rows do not differ at all
+    first_difference[~differ[np.arange(count - 1), first_difference]] = width
     del differ
     shorter = np.minimum(lengths[1:], lengths[:-1])
     common = np.minimum(first_difference, shorter)
@@ -92,9 +98,7 @@ def key_columns(
     starts = np.concatenate(([excluded], common))  # where each key's stored suffix starts
     columns = np.arange(width)
     stored = (columns >= starts[:, None]) & (columns < lengths[:, None])
-    return KeyColumns(
-        (common - excluded).tolist(), (lengths - starts).tolist(), matrix[stored].tobytes(), width
-    )
+    return KeyColumns(common - excluded, lengths - starts, matrix[stored].tobytes(), width)
 
 
 def _key_columns_by_entry(keys: Sequence[bytes], excluded: int) -> KeyColumns:
