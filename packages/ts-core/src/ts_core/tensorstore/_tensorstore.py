@@ -536,11 +536,18 @@ class TensorStore(Indexable):
     def __reduce__(self) -> tuple[Any, ...]:
         if self._transaction is not None:
             raise TypeError("a TensorStore bound to a transaction cannot be pickled")
-        from ._spec_json import driver_context
+        from ._spec_json import apply_spec_options, driver_context
 
+        if self._transform_value is None and getattr(self._driver, "opened", True) is False:
+            spec_json = self.spec().to_json()  # an unopened lazy store
+        else:
+            # What ``self.spec().to_json()`` gives, without parsing it into a Spec first (a
+            # pickle is made per Dask task; the parse was three quarters of its cost), as
+            # unpickling parses it anyway.
+            spec_json = apply_spec_options(self._spec_json(), self._driver, {})
         # The Context travels as an object: stores pickled together share one unpickled
         # Context (its resources' specs, e.g. cache_pool limits, and so one memory store).
-        return (_reopen, (self.spec().to_json(), self._read, self._write, driver_context(self._driver)))
+        return (_reopen, (spec_json, self._read, self._write, driver_context(self._driver)))
 
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
