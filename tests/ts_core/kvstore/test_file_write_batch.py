@@ -389,3 +389,26 @@ def test_quick_renames_of_a_group_stay_on_the_committing_thread(tmp_path: Path, 
     assert handed  # the group's renames and the (syncfs'ed) directories
     assert not any(handed)
     assert {store[f"k{index}"] for index in range(10)} == {b"v"}
+
+
+def test_a_batch_without_whole_filesystem_sync_fsyncs_each_file_and_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    synced: list[int] = []
+    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: calls.append(fd) or 0)
+    real_fsync = os.fsync
+    monkeypatch.setattr(file_driver.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()
+    store["d1/old"] = b"x"
+    store["d2/old"] = b"x"
+    batch = store._driver.write_batch()
+    batch.whole_filesystem_sync = False  # a few small values: no syncfs
+    for i in range(3):
+        batch.write(_full(store, f"d{i % 2 + 1}/k{i}"), b"v", None)
+    assert store.read("d1/k0").result().state == "missing"  # staged: committed together
+    synced.clear()
+    batch.finish()
+    assert calls == []
+    assert len(synced) == 3 + 2  # each staged file, then each of the two directories
+    assert [store[f"d{i % 2 + 1}/k{i}"] for i in range(3)] == [b"v"] * 3

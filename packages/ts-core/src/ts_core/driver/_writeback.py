@@ -2,8 +2,12 @@
 
 A write that touches one chunk returns as soon as its values are copied: the chunk's
 read-modify-write (or the write of a whole chunk the caller encoded) runs on the
-kvstore's I/O pool, so many such writes wait for their fsyncs at once instead of one
-after another on the caller's thread. The writes of one chunk are queued per chunk: those
+kvstore's I/O pool, not on the caller's thread. A few drainer threads take the chunks
+whose writeback is ready: one taken while no other is ready is stored on its own, as a
+single write; those that gathered while a drainer was busy are stored through one write
+batch, which fsyncs their files several at once and each directory once, and complete
+together when it made them durable (group commit, with fewer threads and wake-ups than
+a thread per write). The writes of one chunk are queued per chunk: those
 that arrive while the chunk's queued writeback has not started join it and are stored by
 one read-modify-write, applied in the order they were issued; a write that arrives while
 the chunk's writeback runs starts the next one, which waits for it. So writes of one
@@ -219,6 +223,10 @@ def _store_group(first: _Taken) -> None:
         for (driver, kvstore, key, queue, writeback), error in done:
             _finish(driver, kvstore, key, queue, writeback, error or finished)
 
+    if hasattr(batch, "whole_filesystem_sync"):
+        # A few small chunks: fsync'ed each (several at once), not a syncfs that would
+        # also wait for every other dirty file of the filesystem.
+        batch.whole_filesystem_sync = False
     if hasattr(batch, "on_wait"):
         # A write about to wait for a lock (another writer of its chunk holds it) first
         # completes the writebacks before it: a thread waiting for one of those (settle)

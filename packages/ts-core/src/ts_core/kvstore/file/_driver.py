@@ -571,6 +571,11 @@ class _FileWriteBatch(WriteBatch):
         #: was staged is committed: a caller that completes writes in groups (the array
         #: writeback) finishes those made so far, so nothing waits for them meanwhile.
         self.on_wait: Callable[[], None] | None = None
+        #: Whether one ``syncfs`` may make a group durable where it is trusted. It also
+        #: waits for every other dirty file of the filesystem (other processes' too), so
+        #: a caller storing a few small values sets False: then every staged file and
+        #: every directory is fsync'ed, several at once (the journal merges them).
+        self.whole_filesystem_sync = True
 
     def _syncfs_for(self, path: str) -> Any:
         directory = os.path.dirname(path)
@@ -584,7 +589,9 @@ class _FileWriteBatch(WriteBatch):
             group = self._take() if path in self._staged_paths else None
         if group:  # never wait for a lock this batch holds
             self._commit(group)
-        if value is None or not self._file_driver._sync or self._syncfs_for(path) is None:
+        if value is None or not self._file_driver._sync or (
+            self.whole_filesystem_sync and self._syncfs_for(path) is None
+        ):
             directories: set[str] = set()
             try:
                 return self._file_driver._write(key, value, if_equal, directories, self._before_waiting)
@@ -650,6 +657,9 @@ class _FileWriteBatch(WriteBatch):
         renamed = [False] * len(group)
         try:
             one_per_device = {device: (path, fd) for path, fd, device in group}
+            if not self.whole_filesystem_sync:  # each file on its own, several at once
+                run_all(self._file_driver.executor, CALLS_AT_ONCE, [fd for _, fd, _ in group], os.fsync)
+                one_per_device = {}
             for device, (path, fd) in one_per_device.items():
                 syncfs = self._syncfs_for(path)
                 if syncfs is None or syncfs(fd) != 0:  # fsync this device's files one by one
@@ -700,7 +710,7 @@ class _FileWriteBatch(WriteBatch):
         one_by_one = []
         for directory in directories:
             device = None
-            if self._syncfs_for(os.path.join(directory, "_")) is not None:
+            if self.whole_filesystem_sync and self._syncfs_for(os.path.join(directory, "_")) is not None:
                 with contextlib.suppress(OSError):
                     device = os.stat(directory or ".").st_dev
             if device is None:
