@@ -1,6 +1,6 @@
 """OCDBT on the file kvstore: ts vs the tensorstore wheel, same process, same data.
 
-    uv run python benchmarks/bench_ocdbt.py [--keys 10000] [--mib 256] [--quick] [--only keys|zarr3]
+    uv run python benchmarks/bench_ocdbt.py [--keys 10000] [--mib 256] [--quick] [--only keys|zarr3] [--runs 5]
 
 Workloads:
 
@@ -15,12 +15,14 @@ Workloads:
   transaction (a single commit).
 
 Prints ops/s or MB/s per library and the time ratio ts/tensorstore (below 1: ts is faster).
-``--quick`` runs small sizes once, to check that the script works.
+``--quick`` runs small sizes once, to check that the script works; ``--runs N`` repeats
+everything N times and ends with each workload's median ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -133,6 +135,31 @@ def bench_array(root: Path, data: np.ndarray[Any, Any], rounds: int, transaction
     return compare(f"{root}/{label}", {name: entry(library(name)) for name in LIBRARIES}, rounds=rounds)
 
 
+def measure(root: Path, args: argparse.Namespace, data: np.ndarray[Any, Any], megabytes: float) -> dict[str, float]:
+    """One run of the chosen workloads, printed; the ratio ts/tensorstore time of each."""
+    root.mkdir()
+    ratios: dict[str, float] = {}
+    print(f"ocdbt on the file kvstore; {args.keys} keys, {args.reads} point reads, "
+          f"{args.lists} listings; best of {args.rounds} rounds")
+    if args.only != "zarr3":
+        results = bench_keys(root, args.keys, args.reads, args.lists, args.rounds)
+        counts = {"commit": args.keys, "point reads": args.reads, "listing": args.lists * (args.keys + 1)}
+        for workload, count in counts.items():
+            rates = "   ".join(f"{name} {count / results[name][workload]:10.0f} ops/s" for name in LIBRARIES)
+            ratio = ratios[workload] = results["ts"][workload] / results["tensorstore"][workload]
+            print(f"{workload:12} {rates}   ratio ts/tensorstore time {ratio:.2f}")
+    if args.only != "keys":
+        print(f"zarr3 array {data.shape} uint16 = {megabytes:.0f} MB in {CHUNK}^3 chunks, zstd(1), inside ocdbt")
+    for label, transaction in (("zarr3", False), ("zarr3 txn", True)) if args.only != "keys" else ():
+        array = bench_array(root, data, args.rounds, transaction)
+        for name, (write_seconds, read_seconds) in array.items():
+            print(f"{label:12} {name:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
+        (ts_write, ts_read), (ref_write, ref_read) = array["ts"], array["tensorstore"]
+        ratios[f"{label} write"], ratios[f"{label} read"] = ts_write / ref_write, ts_read / ref_read
+        print(f"{label:12} ratio ts/tensorstore time: write {ts_write / ref_write:.2f}  read {ts_read / ref_read:.2f}")
+    return ratios
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--keys", type=int, default=10_000)
@@ -140,6 +167,10 @@ def main() -> None:
     parser.add_argument("--lists", type=int, default=5)
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--runs", type=int, default=1, help="repeat the whole comparison this many times and print "
+        "each workload's median ratio (a shared machine's noise decides single runs)"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
     parser.add_argument(
         "--only", choices=("keys", "zarr3"), help="run only the key workloads (commit, point reads, "
@@ -153,25 +184,19 @@ def main() -> None:
     data = (np.arange(np.prod(shape), dtype=np.uint64) * 2654435761 % 4096).astype(np.uint16).reshape(shape)
     megabytes = data.nbytes / 1e6
     started = time.perf_counter()
+    ratios: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as directory:
-        root = Path(directory)
-        print(f"ocdbt on the file kvstore; {args.keys} keys, {args.reads} point reads, "
-              f"{args.lists} listings; best of {args.rounds} rounds")
-        if args.only != "zarr3":
-            results = bench_keys(root, args.keys, args.reads, args.lists, args.rounds)
-            counts = {"commit": args.keys, "point reads": args.reads, "listing": args.lists * (args.keys + 1)}
-            for workload, count in counts.items():
-                rates = "   ".join(f"{name} {count / results[name][workload]:10.0f} ops/s" for name in LIBRARIES)
-                ratio = results["ts"][workload] / results["tensorstore"][workload]
-                print(f"{workload:12} {rates}   ratio ts/tensorstore time {ratio:.2f}")
-        if args.only != "keys":
-            print(f"zarr3 array {shape} uint16 = {megabytes:.0f} MB in {CHUNK}^3 chunks, zstd(1), inside ocdbt")
-        for label, transaction in (("zarr3", False), ("zarr3 txn", True)) if args.only != "keys" else ():
-            array = bench_array(root, data, args.rounds, transaction)
-            for name, (write_seconds, read_seconds) in array.items():
-                print(f"{label:12} {name:12} write {megabytes / write_seconds:8.1f} MB/s   read {megabytes / read_seconds:8.1f} MB/s")
-            (ts_write, ts_read), (ref_write, ref_read) = array["ts"], array["tensorstore"]
-            print(f"{label:12} ratio ts/tensorstore time: write {ts_write / ref_write:.2f}  read {ts_read / ref_read:.2f}")
+        for run in range(args.runs):
+            if args.runs > 1:
+                print(f"-- run {run + 1} of {args.runs}")
+            found = measure(Path(directory) / f"run{run}", args, data, megabytes)
+            for workload, ratio in found.items():
+                ratios.setdefault(workload, []).append(ratio)
+    if args.runs > 1:
+        print(f"median ratio ts/tensorstore time over {args.runs} runs (each the best of {args.rounds} rounds):")
+        for workload, found_ratios in ratios.items():
+            shown = " ".join(f"{ratio:.2f}" for ratio in found_ratios)
+            print(f"  {workload:18} {statistics.median(found_ratios):.2f}   ({shown})")
     print(f"({time.perf_counter() - started:.0f} s)")
 
 
