@@ -217,10 +217,6 @@ def _compile_index(
 def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
     """``t`` after the plan's operations; None when ``t`` has an index-array output map or an
     operation fails on its bounds (the one-at-a-time path then applies them, or says why not)."""
-    output = t._output
-    for m in output:
-        if m._method is ARRAY:
-            return None
     dom = t._domain
     lo = list(dom._inclusive_min)
     hi = list(dom._exclusive_max)
@@ -332,8 +328,11 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
         return None
     target = plan[4]
     maps: list[OutputIndexMap] = []
-    for m in output:
-        if m._method is CONSTANT:
+    for m in t._output:
+        method = m._method
+        if method is not SINGLE:
+            if method is ARRAY:
+                return None  # found last, as it is rare: the bounds were computed for nothing
             maps.append(m)
             continue
         j = m._input_dimension
