@@ -404,7 +404,7 @@ def _write_chunk(
     key = driver.chunk_key(part.grid_indices)
     values = source[part.array_selection]
     if kvstore.transaction is not None:
-        _stage_in_transaction(driver, kvstore, key, part, np.array(values, copy=True))
+        _stage_in_transaction(driver, kvstore, key, part, held_copy(values))
         return None
     kvstore_driver = kvstore.driver
     # A single-chunk write to a local store with an I/O pool (file) is queued per chunk
@@ -426,13 +426,29 @@ def _write_chunk(
             return None
         return _store_unconditionally(driver, kvstore, key, storage)
     if queued:
-        return queue_write(driver, kvstore, key, Edit(part.cell_selection, np.array(values, copy=True)))
+        return queue_write(driver, kvstore, key, Edit(part.cell_selection, held_copy(values)))
     while True:  # read-modify-write, retried when another writer got there first
         current, generation = driver.chunk_cache.read_for_update(key, kvstore, driver.decode_chunk_transient)
         storage = driver.fill_chunk() if current is None else current
         driver.field_view(storage)[part.cell_selection] = values
         if store(driver, kvstore, key, storage, generation, batch):
             return None
+
+
+#: Values up to this size are copied through ``bytes`` (see ``held_copy``).
+HELD_COPY_BYTES = 1 << 16
+
+
+def held_copy(values: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A read-only copy of ``values`` that a queued or staged write keeps. A small one is
+    copied through ``bytes``: NumPy releases the GIL to copy more than 500 elements, and
+    the caller issuing many small writes then waits, after each copy, for the I/O threads
+    busy with earlier writes to hand the GIL back (most of the time of issuing a write)."""
+    if values.nbytes <= HELD_COPY_BYTES and values.dtype.itemsize and not values.dtype.hasobject:
+        return np.frombuffer(values.tobytes(), dtype=values.dtype).reshape(values.shape)
+    copy = np.array(values, copy=True)
+    copy.setflags(write=False)
+    return copy
 
 
 def _encoded_edit(driver: KvsChunkedDriver[Any], storage: np.ndarray[Any, Any]) -> Edit:

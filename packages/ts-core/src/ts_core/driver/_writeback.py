@@ -105,8 +105,12 @@ def queue_write(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edit:
     assert pool is not None
     identity = (driver, key)
     # Back-pressure: a bounded number of writebacks (each holding its values) in flight
-    # per array; a slot is kept by a new writeback until it is stored.
-    slots = driver._write_slots
+    # per array; a slot is kept by a new writeback until it is stored. Small edits take
+    # slots of their own, many more: a burst of small writes is not held back by the
+    # bound meant for whole chunks (yet holds at most SMALL_EDITS_IN_FLIGHT of them).
+    slots = _small_edit_slots(driver) if edit.values is not None and edit.values.nbytes <= SMALL_EDIT_BYTES else (
+        driver._write_slots
+    )
     slots.acquire()
     with _lock:
         queue = queued_chunks.get(identity)
@@ -125,6 +129,24 @@ def queue_write(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edit:
     if start:
         pool.submit(_drain)
     return writeback.future
+
+
+#: An edit of at most this many bytes of values is small (see ``queue_write``).
+SMALL_EDIT_BYTES = 1 << 16
+#: Writebacks of small edits in flight per array, at most (so at most 64 MiB of values).
+SMALL_EDITS_IN_FLIGHT = 1024
+
+
+def _small_edit_slots(driver: KvsChunkedDriver[Any]) -> threading.BoundedSemaphore:
+    """The array's slots for writebacks of small edits (made on first use)."""
+    slots: threading.BoundedSemaphore | None = getattr(driver, "_small_edit_slots", None)
+    if slots is None:
+        with _lock:
+            slots = getattr(driver, "_small_edit_slots", None)
+            if slots is None:
+                slots = threading.BoundedSemaphore(SMALL_EDITS_IN_FLIGHT)
+                driver._small_edit_slots = slots  # type: ignore[attr-defined]
+    return slots
 
 
 #: Chunks whose next writeback may start, oldest first: (driver, kvstore, key).
