@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ._domain import IndexDomain, definitely_empty
-from ._interval import Dim, affine_domain, affine_preimage, format_interval, inf
+from ._interval import NEG_INF, Dim, affine_domain, affine_preimage, format_interval, inf
 from ._output_map import ARRAY, CONSTANT, FULL_RANGE, SINGLE, OutputIndexMap
 from ._transform import IndexTransform, map_values
 
@@ -60,7 +60,7 @@ def _explicit_fits(outer_domain: IndexDomain, inner: IndexTransform) -> bool:
             a, b = d_lo[k], d_hi[k] - 1
             if b < a:
                 continue  # an empty interval fits anywhere
-            if a == -inf or b == inf:
+            if a == NEG_INF or b == inf:
                 return False
             offset, stride = m._offset, m._stride
             if stride > 0:
@@ -190,7 +190,7 @@ def compose(outer: IndexTransform, inner: IndexTransform) -> IndexTransform:
                 if b < a:  # an empty interval fits anywhere
                     j += 1
                     continue
-                if a == -inf or b == inf:
+                if a == NEG_INF or b == inf:
                     fits = False
                     break
                 offset = n._offset

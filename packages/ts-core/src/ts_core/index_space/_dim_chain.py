@@ -34,7 +34,7 @@ from ._dim_expression import (
 )
 from ._domain import MAX_RANK, IndexDomain, check_unique_labels
 from ._indexing import INT_KIND, SLICE_KIND, check_int_bounds, slice_bounds
-from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, inf
+from ._interval import MAX_FINITE_INDEX, MIN_FINITE_INDEX, NEG_INF, inf
 from ._output_map import ARRAY, CONSTANT, FULL_RANGE, SINGLE, OutputIndexMap
 from ._transform import IndexTransform
 
@@ -243,7 +243,7 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
                         b = hi[k]
                         first = a if start is None else start
                         last = b - 1 if stop is None else stop - 1
-                        if last < first - 1 or first == inf or last == -inf:
+                        if last < first - 1 or first == inf or last == NEG_INF:
                             raise IndexError  # invalid: slice_bounds says why
                         if last >= first and (
                             (first < a and not il[k]) or (last >= b and not iu[k])
@@ -265,7 +265,7 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
                     # ``translate_interval`` written out: finite bounds move and must stay
                     # finite, infinite ones stay.
                     a = lo[k]
-                    if a != -inf:
+                    if a != NEG_INF:
                         a += shift
                         if not MIN_FINITE_INDEX <= a <= MAX_FINITE_INDEX:
                             raise IndexError  # translate_interval says why

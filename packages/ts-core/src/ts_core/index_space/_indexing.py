@@ -27,6 +27,7 @@ from ._domain import MAX_RANK, IndexDomain, definitely_empty
 from ._interval import (
     MAX_FINITE_INDEX,
     MIN_FINITE_INDEX,
+    NEG_INF,
     affine_preimage,
     format_interval,
     inf,
@@ -343,7 +344,7 @@ def slice_bounds(
     step = 1 if step is None else int(step)
     if step == 0:
         raise _slice_error(j, "Invalid stride 0")
-    if start is not None and not -inf <= start <= inf:
+    if start is not None and not NEG_INF <= start <= inf:
         raise _slice_error(j, f"Invalid start index {start}")
     # ``stop`` is exclusive only when it is a finite index: +/-inf (and invalid values, then
     # refused below) are taken as the closed bound itself, as tensorstore does.
@@ -356,10 +357,10 @@ def slice_bounds(
         anchor = hi - 1 if start is None else int(start)
         first = lo if stop is None else int(stop) + stop_finite
         last = anchor
-    if last < first - 1 or first == inf or last == -inf or first < -inf or last > inf:
+    if last < first - 1 or first == inf or last == NEG_INF or first < NEG_INF or last > inf:
         raise _slice_error(j, f"({first}, {last}) do not specify a valid closed index interval")
     if last >= first and (
-        (not il and first < lo) or (not iu and last >= hi) or first < -inf or last > inf
+        (not il and first < lo) or (not iu and last >= hi) or first < NEG_INF or last > inf
     ):
         raise IndexError(
             f"OUT_OF_RANGE: Computing interval slice for dimension {j}: "
@@ -374,7 +375,7 @@ def slice_bounds(
         last = hi - 1
     if step == 1:
         return first, last + 1, x_lower_implicit, x_upper_implicit, 0, 1
-    if anchor in (-inf, inf):
+    if anchor in (NEG_INF, inf):
         if step != -1:
             raise _slice_error(j, f"Slicing with non-unit stride of {step} requires a finite start index")
         offset = 0

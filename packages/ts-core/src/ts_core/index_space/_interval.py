@@ -14,6 +14,9 @@ import numpy as np
 
 #: tensorstore's ``kInfIndex``: the inclusive_max of an interval unbounded above.
 inf: int = (1 << 62) - 1
+#: ``-inf``, the inclusive_min of an interval unbounded below (a constant: hot paths compare
+#: with it, and ``-inf`` would negate the 62-bit int at each use).
+NEG_INF: int = -inf
 #: Smallest and largest finite index.
 MIN_FINITE_INDEX: int = -inf + 1
 MAX_FINITE_INDEX: int = inf - 1
@@ -108,11 +111,11 @@ def affine_preimage(
     """
     # ceil_div and floor_div written out: this runs for every dimension of every composition.
     if stride > 0:
-        lo = -inf if inclusive_min == -inf else -((offset - inclusive_min) // stride)
+        lo = NEG_INF if inclusive_min == NEG_INF else -((offset - inclusive_min) // stride)
         hi = inf if inclusive_max == inf else (inclusive_max - offset) // stride
         return lo, hi, False
-    lo = -inf if inclusive_max == inf else -((offset - inclusive_max) // stride)
-    hi = inf if inclusive_min == -inf else (inclusive_min - offset) // stride
+    lo = NEG_INF if inclusive_max == inf else -((offset - inclusive_max) // stride)
+    hi = inf if inclusive_min == NEG_INF else (inclusive_min - offset) // stride
     return lo, hi, True
 
 
