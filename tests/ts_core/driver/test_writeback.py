@@ -237,3 +237,50 @@ def test_a_grouped_writeback_never_waits_for_a_writer_that_waits_for_it(tmp_path
     theirs = tensorstore.open({"driver": "zarr3", "kvstore": f"file://{tmp_path}/"}).result().read().result()
     np.testing.assert_array_equal(theirs, first.read().result())
     assert (theirs[:, 8 + 5 % 4] == 1005).all()
+
+
+@pytest.mark.parametrize("values", [
+    np.arange(512, dtype=np.uint16).reshape(8, 8, 8),
+    np.arange(4096, dtype=np.float64).reshape(16, 16, 16)[::2, 3, 1:9],  # a strided view
+    np.zeros((3, 0), np.int8),
+    np.array([(1, 2.5), (3, 4.5)], dtype=[("a", "<i4"), ("b", ">f8")]),
+    np.arange(1 << 15, dtype=np.int64),  # larger than HELD_COPY_BYTES: copied by NumPy
+])
+def test_held_copy_is_a_read_only_copy(values: np.ndarray[Any, Any]) -> None:
+    from ts_core.driver._chunk_io import held_copy
+
+    copy = held_copy(values)
+    np.testing.assert_array_equal(copy, values)
+    assert copy.dtype == values.dtype
+    assert copy.shape == values.shape
+    assert not copy.flags.writeable
+    assert not np.shares_memory(copy, values)
+
+
+def test_a_burst_of_small_writes_is_not_held_at_the_whole_chunk_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # While every writeback is held, more small writes than the whole-chunk bound (twice
+    # the I/O threads) are still issued without waiting.
+    store = _open(tmp_path, context=ts.Context({"file_io_concurrency": {"limit": 2}, "data_copy_concurrency": {"limit": 2}}))
+    release = threading.Event()
+    real_store = _writeback._store
+
+    def held(*args: Any) -> None:
+        assert release.wait(10)
+        real_store(*args)
+
+    monkeypatch.setattr(_writeback, "_store", held)
+    issued: list[Any] = []
+
+    def issue() -> None:
+        issued.extend(store[row, column].write(1) for row in range(0, 64, 16) for column in range(0, 64, 2))
+
+    issuer = threading.Thread(target=issue)
+    issuer.start()
+    issuer.join(10)
+    count = len(issued)
+    release.set()
+    issuer.join()
+    assert count == 128
+    for future in issued:
+        future.result()
+    assert int(store.read().result().sum()) == 128
