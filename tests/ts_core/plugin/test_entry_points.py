@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -26,7 +27,7 @@ def _write_dist(site: Path, directory: str, name_field: str | None, entry_points
 
 def test_installed_ts_entry_points_match_importlib_metadata() -> None:
     scanned = _entry_points._scan_directories("ts")
-    assert scanned is not None  # the test environment has plain directories on sys.path
+    assert scanned is not None, (sys.path, sys.meta_path)  # plain directories on sys.path, no custom finder
     assert _triples(scanned) == _triples(_entry_points._from_importlib_metadata("ts"))
     assert ("ts_core", "ts_core._plugin", "ts-core") in _triples(scanned)
 
@@ -60,6 +61,19 @@ def test_a_zip_on_sys_path_falls_back_to_importlib_metadata(tmp_path: Path, monk
     monkeypatch.setattr(sys, "path", [str(archive)])
     assert _entry_points._scan_directories("ts") is None
     assert _triples(entry_points("ts")) == [("zipped", "zipped_pkg._plugin", "zipped-pkg")]
+
+
+def test_the_importlib_metadata_backport_keeps_the_direct_scan() -> None:
+    """Dask imports the importlib_metadata backport, whose finder replaces the standard
+    one; it searches sys.path the same way, so the direct scan still applies."""
+    pytest.importorskip("importlib_metadata")
+    code = (
+        "import importlib_metadata, sys\n"
+        "from ts_core.plugin import _entry_points as e\n"
+        "print(e._only_path_finder(), e._scan_directories('ts') is not None)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_load_imports_the_module_and_its_attribute() -> None:

@@ -84,11 +84,16 @@ def _scan_directories(group: str) -> list[EntryPoint] | None:
 
 
 def _only_path_finder() -> bool:
-    """Whether the standard path finder is the only import hook that finds distributions."""
+    """Whether every import hook that finds distributions searches ``sys.path`` as the
+    standard path finder does: that finder itself, or the ``importlib_metadata`` backport's
+    (which Dask imports; it takes the standard finder's place)."""
     from importlib.machinery import PathFinder
 
-    return not any(
-        finder is not PathFinder and getattr(finder, "find_distributions", None) is not None
+    return all(
+        finder is PathFinder
+        or getattr(finder, "find_distributions", None) is None
+        or (type(finder).__module__.partition(".")[0] == "importlib_metadata"
+            and type(finder).__name__ == "MetadataPathFinder")
         for finder in sys.meta_path
     )
 
@@ -141,6 +146,9 @@ def _from_importlib_metadata(group: str) -> list[EntryPoint]:
             if entry_point.group != group:
                 continue
             if dist_name is None:
-                dist_name = dist.metadata["Name"] or UNKNOWN_DISTRIBUTION
+                try:
+                    dist_name = dist.metadata["Name"] or UNKNOWN_DISTRIBUTION
+                except Exception:  # the importlib_metadata backport raises for missing metadata
+                    dist_name = UNKNOWN_DISTRIBUTION
             found.append(EntryPoint(entry_point.name, entry_point.value, dist_name))
     return found
