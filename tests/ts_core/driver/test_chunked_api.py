@@ -54,6 +54,43 @@ def test_run_parts_runs_one_part_on_the_callers_thread_and_reports_errors() -> N
         run_parts(Executor(2), [1, 2], fail, lambda: None).result(timeout=5)
 
 
+def test_run_parts_one_part_waits_for_chained_futures_and_their_errors() -> None:
+    """One part (run on the caller's thread) completes like many: after the Future its work
+    returned (and any Future that one completes with), with ``result()`` or the error."""
+    outer: Future[Any] = Future()
+    inner: Future[None] = Future()
+    results: list[str] = []
+
+    def result() -> str:
+        results.append("called")
+        return "one"
+
+    future = run_parts(Executor(1), ["only"], lambda part: outer, result)
+    assert not future.done()
+    outer._set_result(inner)
+    assert not future.done()
+    assert results == []
+    inner._set_result(None)
+    assert future.result(timeout=5) == "one"
+    assert results == ["called"]
+
+    failing: Future[None] = Future()
+    future = run_parts(Executor(1), ["only"], lambda part: failing, result)
+    failing._set_exception(OSError("stored nothing"))
+    with pytest.raises(OSError, match="stored nothing"):
+        future.result(timeout=5)
+
+    def fail(part: str) -> None:
+        raise KeyError(part)
+
+    with pytest.raises(KeyError, match="only"):
+        run_parts(Executor(1), ["only"], fail, result).result(timeout=5)
+    assert results == ["called"]
+    done: Future[None] = Future()
+    done._set_result(None)
+    assert run_parts(Executor(1), ["only"], lambda part: done, lambda: 7).result() == 7
+
+
 def test_pull_workers_bounds_concurrency_and_finishes_after_an_error() -> None:
     running, peak, finished = [0], [0], []
     lock = threading.Lock()

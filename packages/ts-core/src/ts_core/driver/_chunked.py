@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import numpy as np
 
-from ..errors import ChunkError, ChunkStorageError
+from ..errors import ChunkError, ChunkStorageError, OutOfRangeError
+from ..index_space._partition import output_index_bounds
 from . import _chunk_io, _chunk_open, _resize, _schema_check
 from ._chunk_cache import ChunkCache
 from ._chunk_open import GENERIC_MEMBERS, load_metadata_json
@@ -296,9 +297,6 @@ class KvsChunkedDriver(Driver, Generic[MetadataT]):
         if ``transform`` reaches outside the array."""
         if self._metadata_checked < self._metadata_staleness:
             _chunk_open.revalidate_metadata(self)
-        from ..errors import OutOfRangeError
-        from ..index_space import output_index_bounds
-
         for dim, (low, high) in enumerate(output_index_bounds(transform)):
             if low > high:  # empty
                 continue

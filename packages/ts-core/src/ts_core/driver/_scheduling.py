@@ -8,13 +8,14 @@ part runs inline on the caller's thread in both.
 
 from __future__ import annotations
 
+import functools
 import operator
 import threading
 from collections.abc import Callable, Hashable, Iterable, Sequence, Sized
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
-from .._executor import Executor, run_inline
+from .._executor import Executor
 from .._future import Future
 
 __all__ = ["SharedReads", "pull_workers", "run_parts", "shared_reads"]
@@ -141,6 +142,14 @@ def run_parts(
     if not parts:
         future._set_result(result())
         return future
+    if len(parts) == 1:  # the common small read or write: no lock, counter or closure
+        try:
+            outcome = work(parts[0])
+        except BaseException as exc:
+            future._set_exception(exc)
+            return future
+        _complete_after(future, outcome, result)
+        return future
     remaining = [len(parts)]
     lock = threading.Lock()
 
@@ -159,9 +168,23 @@ def run_parts(
         if last:
             future._set_result(result())
 
-    if len(parts) == 1:
-        run_inline(work, parts[0]).add_done_callback(finished)
-        return future
     for part in parts:
         executor.submit(work, part).add_done_callback(finished)
     return future
+
+
+def _complete_after(future: Future[Result], outcome: Any, result: Callable[[], Result]) -> None:
+    """Complete ``future`` with ``result()`` once ``outcome`` (a value, or a Future of one,
+    possibly of another Future) completes, or with its error."""
+    if isinstance(outcome, Future):
+        outcome.add_done_callback(functools.partial(_complete_after_done, future, result))
+        return
+    future._set_result(result())
+
+
+def _complete_after_done(future: Future[Result], result: Callable[[], Result], done: Future[Any]) -> None:
+    error = done.exception()
+    if error is not None:
+        future._set_exception(error)
+        return
+    _complete_after(future, done.result(), result)

@@ -287,6 +287,19 @@ class TensorStore(Indexable):
         return numpy_dtype
 
     def _write_array(self, source: Any) -> WriteFutures:
+        numpy_dtype = self._driver.numpy_dtype
+        if (
+            type(source) is np.ndarray
+            and source.dtype == numpy_dtype
+            and numpy_dtype.kind != "O"
+            and source.shape == self._transform._domain.shape
+        ):
+            # The common call (an array of the stored type and of the view's shape) skips the
+            # conversion and the broadcast. The driver gets a read-only view, as from the
+            # broadcast: a driver may keep an array it is given that has no base.
+            array = source.view()
+            array.flags.writeable = False
+            return WriteFutures(_out_of_range(self._driver.write, self._transform, array, self._transaction))
         if self.dtype.name == "json":
             from ..driver.json import json_source_array
 
