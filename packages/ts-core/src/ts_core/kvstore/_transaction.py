@@ -407,8 +407,12 @@ class Transaction:
         with self._lock:
             state = self._state_for(driver)
             entry = state.keys.get(key)
-        if entry is not None and entry.written and not entry.modifications:
-            value = entry.value
+        if entry is not None and entry.written:  # the stored value does not matter
+            if entry.modifications:
+                with self._lock:
+                    value = entry.apply(None)
+            else:
+                value = entry.value
             stamp = TimestampedStorageGeneration(UNKNOWN, time.time())
         else:
             base = self._base(driver, state, key, entry)
@@ -496,11 +500,19 @@ class Transaction:
             entry.modifications = ()
         return TimestampedStorageGeneration(UNKNOWN, time.time())
 
-    def _modify(self, driver: KvStoreDriver, key: bytes, modification: Modification) -> None:
-        """Stage ``modification`` of ``key``; applied to the stored value at commit."""
+    def _modify(self, driver: KvStoreDriver, key: bytes, modification: Modification, overwrites: bool = False) -> None:
+        """Stage ``modification`` of ``key``; applied to the stored value at commit.
+
+        ``overwrites`` says ``modification`` ignores the value it is given (a whole chunk
+        written): it then replaces what was staged, like a whole-value write, and the
+        commit need not read the stored value (no condition on it: a blind overwrite).
+        A condition from an earlier read of the key stays."""
         with self._lock:
             entry = self._entry_for_write(driver, key)
-            if isinstance(entry.modifications, list):
+            if overwrites:
+                entry.written, entry.value = True, None
+                entry.modifications = [modification]
+            elif isinstance(entry.modifications, list):
                 entry.modifications.append(modification)
             else:
                 entry.modifications = [modification]
@@ -599,8 +611,8 @@ class Transaction:
         """Commit one key's staged writes (through ``write``, by default the driver's)."""
         if write is None:
             write = driver.write
-        if entry.condition is not None or not entry.modifications:
-            # Read-dependent (or a whole-value write): one conditional write.
+        if entry.condition is not None or entry.written or not entry.modifications:
+            # Read-dependent (or a whole-value write, maybe modified after): one conditional write.
             base = entry.snapshot
             value = entry.apply(base.value if base is not None and base.state == "value" else None)
             stamp = write(key, value, entry.condition)
@@ -733,7 +745,7 @@ class Transaction:
                 for key, entry in items:
                     if not entry.staged:
                         continue
-                    if entry.condition is not None or not entry.modifications:
+                    if entry.condition is not None or entry.written or not entry.modifications:
                         base, condition = entry.snapshot, entry.condition
                     else:  # blind: on top of what is stored now, which the lock holds still
                         base = driver.read(key, ReadOptions())
