@@ -4,7 +4,10 @@ report storage errors on every write they carried."""
 
 from __future__ import annotations
 
+import gc
 import threading
+import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +206,33 @@ def test_concurrent_writes_of_many_chunks_share_their_durability(tmp_path: Path,
     assert finished  # some writes shared a batch (the first one, alone, does not)
     assert len(writes) < len(futures) or len(finished) < len(writes)
     np.testing.assert_array_equal(store.read().result(), model)
+
+
+def test_grouped_writebacks_leave_no_reference_cycle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A write batch that stored a group is freed as soon as its drainer is done, without
+    # waiting for a garbage collection (it would keep the first writeback's values).
+    store = _open(tmp_path)
+    batches: list[weakref.ref[Any]] = []
+    real_finish = file_driver._FileWriteBatch.finish
+
+    def finish(self: Any) -> None:
+        batches.append(weakref.ref(self))
+        real_finish(self)
+
+    monkeypatch.setattr(file_driver._FileWriteBatch, "finish", finish)
+    gc.disable()
+    try:
+        for round_ in range(3):
+            futures = [store[16 * row + round_, 16 * column].write(round_) for row in range(4) for column in range(4)]
+            for future in futures:
+                future.result()
+        deadline = time.monotonic() + 10
+        while _writeback._draining[0] and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert batches
+        assert [ref for ref in batches if ref() is not None] == []
+    finally:
+        gc.enable()
 
 
 def test_a_grouped_writeback_never_waits_for_a_writer_that_waits_for_it(tmp_path: Path) -> None:

@@ -255,16 +255,22 @@ def _store_group(first: _Taken) -> None:
         # may hold that lock.
         batch.on_wait = lambda: complete(len(taken) - 1) if len(taken) > 1 else None
     item: _Taken | None = first
-    while item is not None:
-        driver, kvstore, key, _, writeback = item
-        taken.append(item)
-        errors.append(None)
-        errors[-1] = _stored(driver, kvstore, key, writeback.edits, batch)
-        if len(taken) >= GROUP_LIMIT:
-            break
-        with _lock:
-            item = _take_ready(kvstore_driver)
-    complete(len(taken))
+    try:
+        while item is not None:
+            driver, kvstore, key, _, writeback = item
+            taken.append(item)
+            errors.append(None)
+            errors[-1] = _stored(driver, kvstore, key, writeback.edits, batch)
+            if len(taken) >= GROUP_LIMIT:
+                break
+            with _lock:
+                item = _take_ready(kvstore_driver)
+        complete(len(taken))
+    finally:
+        if hasattr(batch, "on_wait"):
+            # The hook and ``complete`` refer to each other through the batch: a cycle that
+            # would keep the batch and the first writeback's values until a collection.
+            batch.on_wait = None
 
 
 def _stored(
