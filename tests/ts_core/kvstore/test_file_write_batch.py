@@ -19,7 +19,7 @@ from ts_core.kvstore.file import _driver as file_driver
 @pytest.fixture(params=["group commit", "fsync per file"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ts.KvStore:
     if request.param == "fsync per file":
-        monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: None)
+        monkeypatch.setattr(file_driver, "_syncfs_of_device", lambda device: None)
     return ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/root/"}).result()
 
 
@@ -102,7 +102,7 @@ def test_concurrent_writers_into_one_batch(store: ts.KvStore) -> None:
 def test_two_batches_locking_in_opposite_orders_do_not_deadlock(store: ts.KvStore) -> None:
     # Each batch stages one key (holding its lock), then writes the other's: a batch
     # commits what it holds before waiting for a lock, so neither waits forever (two
-    # processes behave the same: flock locks belong to open files, not processes).
+    # processes behave the same: the locks belong to open files, not processes).
     store["existing"] = b""  # the directory exists, so both first writes are staged
     first, second = store._driver.write_batch(), store._driver.write_batch()
     staged = threading.Barrier(2)
@@ -198,7 +198,7 @@ def test_bulk_array_write_with_failing_storage_names_the_chunk(
 def test_failing_syncfs_falls_back_to_fsync_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     synced: list[int] = []
-    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: calls.append(fd) or -1)
+    monkeypatch.setattr(file_driver, "_syncfs_of_device", lambda device: lambda fd: calls.append(fd) or -1)
     real_fsync = os.fsync
     monkeypatch.setattr(file_driver.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
     store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()
@@ -279,10 +279,10 @@ def test_new_directories_are_made_durable(store: ts.KvStore, tmp_path: Path, mon
     real = file_driver._fsync_directory
     monkeypatch.setattr(file_driver, "_fsync_directory", lambda d: synced.append(d) or real(d))
     synced_filesystems: list[str] = []
-    real_syncfs_for = file_driver._syncfs_for
+    real_syncfs_of_device = file_driver._syncfs_of_device
 
-    def recording_syncfs_for(path: str) -> object:
-        syncfs = real_syncfs_for(path)
+    def recording_syncfs_of_device(device: int) -> object:
+        syncfs = real_syncfs_of_device(device)
         if syncfs is None:
             return None
 
@@ -294,7 +294,7 @@ def test_new_directories_are_made_durable(store: ts.KvStore, tmp_path: Path, mon
 
         return recorded
 
-    monkeypatch.setattr(file_driver, "_syncfs_for", recording_syncfs_for)
+    monkeypatch.setattr(file_driver, "_syncfs_of_device", recording_syncfs_of_device)
     root = f"{tmp_path}/root"
     batch = store._driver.write_batch()
     batch.write(_full(store, "a/b/c/0"), b"x", None)
@@ -327,7 +327,7 @@ def test_renames_of_a_committed_group_run_at_once(tmp_path: Path, monkeypatch: p
     # After a group's values are durable, their renames are made several at once (a rename
     # can wait for a busy journal); a rename that fails drops its own value and those not
     # renamed yet, so every key holds its old value or its new one, never a staged one.
-    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: (os.sync(), 0)[1])
+    monkeypatch.setattr(file_driver, "_syncfs_of_device", lambda device: lambda fd: (os.sync(), 0)[1])
     store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/root/"}).result()
     keys = [f"d{index % 4}/k{index}" for index in range(24)]
     for key in keys:
@@ -371,7 +371,7 @@ def test_renames_of_a_committed_group_run_at_once(tmp_path: Path, monkeypatch: p
 def test_quick_renames_of_a_group_stay_on_the_committing_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Renames that wait for nothing are made one after another by the thread committing
     # the group: nothing is handed to the I/O pool.
-    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: (os.sync(), 0)[1])
+    monkeypatch.setattr(file_driver, "_syncfs_of_device", lambda device: lambda fd: (os.sync(), 0)[1])
     monkeypatch.setattr(file_driver, "SLOW_RENAME_SECONDS", 60.0)
     handed: list[int] = []
     real_run_all = file_driver.run_all
@@ -396,7 +396,7 @@ def test_a_batch_without_whole_filesystem_sync_fsyncs_each_file_and_directory(
 ) -> None:
     calls: list[int] = []
     synced: list[int] = []
-    monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: lambda fd: calls.append(fd) or 0)
+    monkeypatch.setattr(file_driver, "_syncfs_of_device", lambda device: lambda fd: calls.append(fd) or 0)
     real_fsync = os.fsync
     monkeypatch.setattr(file_driver.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
     store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()

@@ -4,7 +4,6 @@ leaves the others whole, and atomic commits stay all or nothing."""
 
 from __future__ import annotations
 
-import fcntl
 import threading
 import time
 from pathlib import Path
@@ -60,7 +59,7 @@ def test_parallel_commit_shares_fsyncs(tmp_path: Path, monkeypatch: pytest.Monke
     # a 64-key commit are made durable by a few syncfs calls, not an fsync each plus one
     # per directory; elsewhere each value and each directory once is fsync'ed.
     if not group_commit:
-        monkeypatch.setattr(file_driver, "_syncfs_for", lambda path: None)
+        monkeypatch.setattr(file_driver, "_syncfs_of_device", lambda device: None)
     grouped = file_driver._syncfs_for(f"{tmp_path}/x") is not None
     store = ts.KvStore.open(f"file://{tmp_path}/").result()
     fsyncs: list[int] = []
@@ -100,8 +99,8 @@ def test_a_failing_key_fails_the_commit_and_the_others_stay_whole(
     assert values[7] == b"old"
     assert all(value in (b"old", b"new%02d" % i) for i, value in values.items())  # never torn
     for lock_file in tmp_path.rglob("*" + LOCK_SUFFIX):  # the failed one's may remain...
-        with open(lock_file, "rb") as left:
-            fcntl.flock(left, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ...but no lock is held
+        with open(lock_file, "r+b") as left:
+            assert file_driver.lock_exclusive(left.fileno(), wait=False)  # ...but no lock is held
     store["k07"] = b"again"
     assert store["k07"] == b"again"
 

@@ -2,7 +2,8 @@
 
 Protocol for every write or delete of ``K`` (tensorstore's layout, our implementation):
 
-1. open ``K.__lock`` (created if absent) and take an exclusive ``flock`` on it; if the
+1. open ``K.__lock`` (created if absent) and take an exclusive lock on it (an open file
+   description lock on Linux, ``flock`` elsewhere: the kind tensorstore takes); if the
    path no longer names the locked inode (a previous holder renamed or removed it),
    start over;
 2. check ``if_equal`` against the generation of ``K`` *while holding the lock*;
@@ -14,7 +15,8 @@ The generation of a version is (inode, size, mtime in ns). Every version of a ke
 written under its lock with a strictly larger mtime, so a recycled inode can never
 recreate an old generation (no ABA), and readers never see a torn value because a
 version only becomes visible through the atomic rename. Locks die with their process
-(``flock``), so a writer killed mid-write leaves at most a stale, unlocked lock file.
+(they belong to the open lock file), so a writer killed mid-write leaves at most a
+stale, unlocked lock file.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -184,17 +186,66 @@ def _fsync_directory(directory: str) -> None:
     _directory_syncer.sync(directory)
 
 
+#: Times a write makes the directories of its key before giving up (see ``_lock_key``).
+MAX_DIRECTORY_ATTEMPTS = 100
+
+
 def _make_directories(directory: str) -> list[str]:
     """Create ``directory`` and its missing ancestors; the directories whose entries
     changed (the parent of each directory that was missing), to fsync for durability."""
-    missing = []
-    while directory and not os.path.isdir(directory):
-        missing.append(directory)
-        directory = os.path.dirname(directory)
-    for created in reversed(missing):
+    # mkdir first, from the deepest: one call when only the last directory is missing;
+    # an ancestor is tried only when its child could not be made for want of it.
+    pending = []  # missing directories, deepest first
+    made = []
+    while directory:
+        try:
+            os.mkdir(directory)
+        except FileNotFoundError:
+            pending.append(directory)
+            directory = os.path.dirname(directory)
+            continue
+        except FileExistsError:  # there already (another writer may just have made it)
+            pass
+        else:
+            made.append(directory)
+        break
+    for missing in reversed(pending):
         with contextlib.suppress(FileExistsError):  # another writer made it meanwhile
-            os.mkdir(created)
-    return [os.path.dirname(created) or "." for created in missing]
+            os.mkdir(missing)
+            made.append(missing)
+    return [os.path.dirname(created) or "." for created in made]
+
+
+#: ``struct flock`` asking for a write lock of a whole file (``l_pid`` 0, as open file
+#: description locks require), on 64-bit Linux where ``off_t`` is 64 bits.
+_WHOLE_FILE_WRITE_LOCK = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+#: Whether open file description locks work here: tensorstore locks with them where it
+#: can (Linux), with ``flock`` elsewhere; the two kinds do not exclude each other, so ts
+#: must take the kind the wheel takes for concurrent writers to see each other's locks.
+_ofd_locks = (
+    sys.platform.startswith("linux") and hasattr(fcntl, "F_OFD_SETLKW") and struct.calcsize("P") == 8
+)
+
+
+def lock_exclusive(fd: int, wait: bool) -> bool:
+    """Take the exclusive lock of the (lock) file open as ``fd``, the kind tensorstore takes;
+    released when ``fd`` is closed. Without ``wait``, False if another holder has it."""
+    global _ofd_locks
+    if _ofd_locks:
+        try:
+            fcntl.fcntl(fd, fcntl.F_OFD_SETLKW if wait else fcntl.F_OFD_SETLK, _WHOLE_FILE_WRITE_LOCK)
+            return True
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.EACCES) and not wait:
+                return False
+            if error.errno not in (errno.EINVAL, errno.ENOTSUP):
+                raise
+            _ofd_locks = False  # a kernel (or filesystem) without them: flock, as tensorstore
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _lock_key(
@@ -212,11 +263,14 @@ def _lock_key(
     one of its writers waits, so two batches never wait for each other).
     """
     lock_path = path + LOCK_SUFFIX
+    attempts = 0
     while True:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o666)
         except FileNotFoundError:
-            if not create_directories:
+            attempts += 1
+            # (Bounded: a directory removed as fast as it is made, or a dangling link.)
+            if not create_directories or attempts > MAX_DIRECTORY_ATTEMPTS:
                 raise
             try:
                 parents = _make_directories(os.path.dirname(path))
@@ -229,16 +283,13 @@ def _lock_key(
             raise _os_error_as_value_error(error, path) from None
         try:
             if before_waiting is None:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            else:
+                lock_exclusive(fd, wait=True)
+            elif not lock_exclusive(fd, wait=False):
+                waited = before_waiting()
                 try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    waited = before_waiting()
-                    try:
-                        fcntl.flock(fd, fcntl.LOCK_EX)
-                    finally:
-                        waited()
+                    lock_exclusive(fd, wait=True)
+                finally:
+                    waited()
             try:
                 on_disk = os.stat(lock_path)
             except FileNotFoundError:
@@ -442,6 +493,20 @@ class FileKvStore(KvStoreDriver):
             return self._delete(path, if_equal, deferred, before_waiting)
         created: list[str] = []
         fd, held = _lock_key(path, True, before_waiting, created)
+        return self._write_locked(path, fd, held, created, value, if_equal, deferred)
+
+    def _write_locked(
+        self,
+        path: str,
+        fd: int,
+        held: os.stat_result,
+        created: list[str],
+        value: bytes,
+        if_equal: bytes | None,
+        deferred: set[str] | None,
+    ) -> TimestampedStorageGeneration:
+        """``_write`` once the lock of ``path`` is held (``fd``, closed here); ``created``:
+        the directories whose entries changed when the key's directories were made."""
         try:
             staged = self._stage(path, fd, held, value, if_equal)
             if staged is None:
@@ -562,7 +627,7 @@ class _FileWriteBatch(WriteBatch):
         super().__init__(driver)
         self._file_driver = driver
         self._lock = threading.Lock()
-        self._directories: set[str] = set()
+        self._directories: dict[str, int | None] = {}  # to fsync in finish -> device, if known
         self._staged: list[tuple[str, int, int]] = []  # (path, fd of its locked lock file, device)
         self._staged_paths: set[str] = set()
         self._syncfs: dict[str, Any] = {}  # directory -> syncfs or None, for this batch
@@ -589,21 +654,22 @@ class _FileWriteBatch(WriteBatch):
             group = self._take() if path in self._staged_paths else None
         if group:  # never wait for a lock this batch holds
             self._commit(group)
-        if value is None or not self._file_driver._sync or (
-            self.whole_filesystem_sync and self._syncfs_for(path) is None
-        ):
+        if value is None or not self._file_driver._sync:
             directories: set[str] = set()
             try:
                 return self._file_driver._write(key, value, if_equal, directories, self._before_waiting)
             finally:
-                if directories:
-                    with self._lock:
-                        self._directories |= directories
+                self._add_directories(directories, None)
         created: list[str] = []
         fd, held = _lock_key(path, True, self._before_waiting, created)
-        if created:  # new directories: their entries become durable in finish()
-            with self._lock:
-                self._directories.update(created)
+        # New directories are on the device of the file made in them (the lock file).
+        self._add_directories(created, held.st_dev)
+        if self.whole_filesystem_sync and _syncfs_of_device(held.st_dev) is None:
+            directories = set()
+            try:  # no trusted syncfs here: this value is fsync'ed on its own
+                return self._file_driver._write_locked(path, fd, held, [], value, if_equal, directories)
+            finally:
+                self._add_directories(directories, held.st_dev)
         try:
             generation = self._file_driver._stage(path, fd, held, value, if_equal)
         except BaseException:
@@ -648,6 +714,14 @@ class _FileWriteBatch(WriteBatch):
         with self._lock:
             self._waiting -= 1
 
+    def _add_directories(self, directories: Iterable[str], device: int | None) -> None:
+        """Remember directories to fsync in ``finish`` (with their device, if known)."""
+        if directories:
+            with self._lock:
+                for directory in directories:
+                    if self._directories.get(directory) is None:
+                        self._directories[directory] = device
+
     def _take(self) -> list[tuple[str, int, int]]:
         group, self._staged = self._staged, []
         self._staged_paths.difference_update(path for path, _, _ in group)
@@ -660,13 +734,13 @@ class _FileWriteBatch(WriteBatch):
             if not self.whole_filesystem_sync:  # each file on its own, several at once
                 run_all(self._file_driver.executor, CALLS_AT_ONCE, [fd for _, fd, _ in group], os.fsync)
                 one_per_device = {}
-            for device, (path, fd) in one_per_device.items():
-                syncfs = self._syncfs_for(path)
+            for device, (_path, fd) in one_per_device.items():
+                syncfs = _syncfs_of_device(device)
                 if syncfs is None or syncfs(fd) != 0:  # fsync this device's files one by one
                     for _, other, other_device in group:
                         if other_device == device:
                             os.fsync(other)
-            directories = {os.path.dirname(path) for path, _, _ in group}
+            directories = {os.path.dirname(path): device for path, _, device in group}
 
             def publish(index: int) -> None:
                 path = group[index][0]
@@ -685,7 +759,7 @@ class _FileWriteBatch(WriteBatch):
                     break
             run_all(self._file_driver.executor, CALLS_AT_ONCE, range(index, len(group)), publish)
             with self._lock:
-                self._directories |= directories
+                self._directories.update(directories)
         finally:
             for index, (path, fd, _) in enumerate(group):
                 if not renamed[index]:  # not committed: drop the staged value
@@ -699,26 +773,26 @@ class _FileWriteBatch(WriteBatch):
         if group:
             self._commit(group)
         with self._lock:
-            directories, self._directories = self._directories, set()
-        self._sync_directories(sorted(directories))
+            directories, self._directories = self._directories, {}
+        self._sync_directories(directories)
 
-    def _sync_directories(self, directories: list[str]) -> None:
+    def _sync_directories(self, directories: dict[str, int | None]) -> None:
         """Make the entries (renames, creations) of ``directories`` durable: one ``syncfs``
         per filesystem where it is trusted (it commits the filesystem's journal, which
         holds every directory change), elsewhere an fsync per directory."""
         by_device: dict[int, list[str]] = {}
         one_by_one = []
-        for directory in directories:
-            device = None
-            if self.whole_filesystem_sync and self._syncfs_for(os.path.join(directory, "_")) is not None:
+        for directory, known_device in sorted(directories.items()):
+            device = known_device
+            if device is None and self.whole_filesystem_sync:
                 with contextlib.suppress(OSError):
                     device = os.stat(directory or ".").st_dev
-            if device is None:
+            if device is None or not self.whole_filesystem_sync or _syncfs_of_device(device) is None:
                 one_by_one.append(directory)
             else:
                 by_device.setdefault(device, []).append(directory)
-        for on_device in by_device.values():
-            syncfs = self._syncfs_for(os.path.join(on_device[0], "_"))
+        for device, on_device in by_device.items():
+            syncfs = _syncfs_of_device(device)
             fd = os.open(on_device[0] or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
                 synced = syncfs(fd) == 0
@@ -752,6 +826,13 @@ def _syncfs_for(path: str) -> Any:
             directory = parent
         except OSError:
             return None
+    return _syncfs_of_device(device)
+
+
+def _syncfs_of_device(device: int) -> Any:
+    """libc ``syncfs`` if the filesystem of ``device`` is known to honour it, else None."""
+    if not sys.platform.startswith("linux"):
+        return None
     if device not in _syncfs_by_device:
         _syncfs_by_device[device] = _load_syncfs() if _filesystem_type(device) in _SYNCFS_FILESYSTEMS else None
     return _syncfs_by_device[device]
