@@ -314,3 +314,46 @@ def test_a_burst_of_small_writes_is_not_held_at_the_whole_chunk_bound(tmp_path: 
     for future in issued:
         future.result()
     assert int(store.read().result().sum()) == 128
+
+
+def test_small_writes_wait_for_a_slot_once_the_small_edit_bound_is_reached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With every writeback held, a small write beyond SMALL_EDITS_IN_FLIGHT writebacks waits
+    # (also one that would join a queued writeback) until a stored writeback frees a slot.
+    monkeypatch.setattr(_writeback, "SMALL_EDITS_IN_FLIGHT", 3)
+    store = _open(tmp_path)
+    release = threading.Event()
+    real_store = _writeback._store
+
+    def held(*args: Any) -> None:
+        assert release.wait(10)
+        real_store(*args)
+
+    monkeypatch.setattr(_writeback, "_store", held)
+    issued: list[Any] = []
+    cells = [(0, 0), (16, 0), (32, 0), (0, 0), (48, 0), (0, 16)]
+
+    def issue() -> None:
+        for value, (row, column) in enumerate(cells, start=1):
+            issued.append(store[row:row + 2, column:column + 2].write(value))
+
+    issuer = threading.Thread(target=issue)
+    issuer.start()
+    deadline = time.monotonic() + 10
+    while len(issued) < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.1)
+    held_back = len(issued)
+    release.set()
+    issuer.join(10)
+    assert held_back == 3
+    for future in issued:
+        future.result()
+    expected = np.zeros((64, 64), np.int32)
+    for value, (row, column) in enumerate(cells, start=1):
+        expected[row:row + 2, column:column + 2] = value
+    np.testing.assert_array_equal(store.read().result(), expected)
+    assert not _writeback.queued_chunks
+    slots = store._driver._small_edit_slots  # type: ignore[attr-defined]
+    assert (slots.free, slots.waiting) == (3, 0)

@@ -63,13 +63,35 @@ class Edit:
 
 
 class _Writeback:
-    """Edits of one chunk stored together, and the Future of all of them."""
+    """Edits of one chunk stored together, and the Future of all of them; ``small_slots``:
+    the slots of small edits it holds one of (None: it holds one of the whole-chunk bound)."""
 
-    __slots__ = ("edits", "future")
+    __slots__ = ("edits", "future", "small_slots")
 
-    def __init__(self) -> None:
+    def __init__(self, small_slots: _SmallEditSlots | None = None) -> None:
         self.edits: list[Edit] = []
         self.future: Future[None] = Future()
+        self.small_slots = small_slots
+
+
+class _SmallEditSlots:
+    """An array's slots for writebacks of small edits: a count kept under ``_lock`` (taken
+    anyway to queue an edit), so a small write takes and returns its slot without a
+    semaphore or a callback of its own. A writer finding none free waits on ``freed``."""
+
+    __slots__ = ("free", "freed", "waiting")
+
+    def __init__(self, count: int) -> None:
+        self.free = count
+        self.waiting = 0  # writers waiting for a slot (under _lock)
+        self.freed = threading.Condition(threading.Lock())
+
+    def wait(self) -> None:
+        """Wait until a slot is free (``free`` is changed under ``_lock``, then ``freed`` is
+        notified if anyone waits: checked under ``freed``, no wake-up is missed)."""
+        with self.freed:
+            while self.free <= 0:
+                self.freed.wait(1.0)
 
 
 class _ChunkQueue:
@@ -108,24 +130,41 @@ def queue_write(driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, edit:
     # per array; a slot is kept by a new writeback until it is stored. Small edits take
     # slots of their own, many more: a burst of small writes is not held back by the
     # bound meant for whole chunks (yet holds at most SMALL_EDITS_IN_FLIGHT of them).
-    slots = _small_edit_slots(driver) if edit.values is not None and edit.values.nbytes <= SMALL_EDIT_BYTES else (
-        driver._write_slots
-    )
-    slots.acquire()
-    with _lock:
-        queue = queued_chunks.get(identity)
-        if queue is None:
-            queue = queued_chunks[identity] = _ChunkQueue()
-        writeback = queue.next
-        new = writeback is None
-        if writeback is None:
-            writeback = queue.next = _Writeback()
-        writeback.edits.append(edit)
-        start = new and queue.running is None and _make_ready(driver, kvstore, key)
-    if new:
-        writeback.future.add_done_callback(lambda _: slots.release())
-    else:
-        slots.release()
+    # An edit joining a queued writeback needs a free slot too, without keeping it.
+    small = _small_edit_slots(driver) if edit.values is not None and edit.values.nbytes <= SMALL_EDIT_BYTES else None
+    if small is None:
+        slots = driver._write_slots
+        slots.acquire()
+    waited = False
+    while True:
+        with _lock:
+            if small is not None:
+                small.waiting -= waited
+                waited = small.free <= 0
+                if waited:
+                    small.waiting += 1
+            if not waited:
+                queue = queued_chunks.get(identity)
+                if queue is None:
+                    queue = queued_chunks[identity] = _ChunkQueue()
+                pending = queue.next
+                new = pending is None
+                if pending is None:
+                    pending = queue.next = _Writeback(small)
+                    if small is not None:
+                        small.free -= 1
+                pending.edits.append(edit)
+                writeback = pending
+                start = new and queue.running is None and _make_ready(driver, kvstore, key)
+        if not waited:
+            break
+        assert small is not None
+        small.wait()
+    if small is None:
+        if new:
+            writeback.future.add_done_callback(lambda _: slots.release())
+        else:
+            slots.release()
     if start:
         pool.submit(_drain)
     return writeback.future
@@ -137,14 +176,14 @@ SMALL_EDIT_BYTES = 1 << 16
 SMALL_EDITS_IN_FLIGHT = 1024
 
 
-def _small_edit_slots(driver: KvsChunkedDriver[Any]) -> threading.BoundedSemaphore:
+def _small_edit_slots(driver: KvsChunkedDriver[Any]) -> _SmallEditSlots:
     """The array's slots for writebacks of small edits (made on first use)."""
-    slots: threading.BoundedSemaphore | None = getattr(driver, "_small_edit_slots", None)
+    slots: _SmallEditSlots | None = getattr(driver, "_small_edit_slots", None)
     if slots is None:
         with _lock:
             slots = getattr(driver, "_small_edit_slots", None)
             if slots is None:
-                slots = threading.BoundedSemaphore(SMALL_EDITS_IN_FLIGHT)
+                slots = _SmallEditSlots(SMALL_EDITS_IN_FLIGHT)
                 driver._small_edit_slots = slots  # type: ignore[attr-defined]
     return slots
 
@@ -290,12 +329,19 @@ def _finish(
 ) -> None:
     """Complete the chunk's running ``writeback``; make its next one ready (if any)."""
     identity = (driver, key)
+    small = writeback.small_slots
     with _lock:
         queue.running = None
         follow = queue.next is not None
         if not follow:
             del queued_chunks[identity]
         start = follow and _make_ready(driver, kvstore, key)
+        if small is not None:
+            small.free += 1
+            wake = small.waiting > 0
+    if small is not None and wake:
+        with small.freed:
+            small.freed.notify_all()
     if error is None:
         writeback.future._set_result(None)
     else:
