@@ -1,5 +1,5 @@
 """Transactional chunk writes: staged copies packed into shared blocks (bounded memory,
-freed with the staged chunks) and whole-chunk writes that never read the stored chunk."""
+freed with the staged chunks) and whole chunks staged encoded, never reading the stored chunk."""
 
 from __future__ import annotations
 
@@ -137,3 +137,18 @@ def test_reading_a_chunk_written_whole_in_a_transaction_reads_no_storage(tmp_pat
     assert store[2, 2].read().result() == 4
     assert store[0, 0].read().result() == 3
     assert store[CHUNK, CHUNK].read().result() == 9
+
+
+def test_staged_writes_keep_no_reference_to_the_callers_array(tmp_path: Path) -> None:
+    store = ts.open(spec(tmp_path, ocdbt=True), create=True).result()
+    source = np.arange(np.prod(SHAPE), dtype=np.uint16).reshape(SHAPE)
+    expected = source.copy()
+    expected[5:70, 9:100] = 1
+    with ts.Transaction() as txn:
+        view = store.with_transaction(txn)
+        view.write(source).result()  # whole chunks
+        partial = np.ones((65, 91), dtype=np.uint16)
+        view[5:70, 9:100].write(partial).result()  # partial ones (over whole ones)
+        source[:] = 0
+        partial[:] = 0
+    np.testing.assert_array_equal(store.read().result(), expected)

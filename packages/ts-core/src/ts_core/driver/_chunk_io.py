@@ -4,7 +4,8 @@ A read partitions the transform onto the chunk grid and copies each chunk's part
 the cached or decoded chunk. A write encodes a chunk it covers straight away and does a
 read-modify-write of one it covers partly, conditioned on the generation it read and
 retried on a conflict, so concurrent writers to disjoint parts of one chunk lose
-nothing. In a transaction a write is staged as a modification of the stored chunk.
+nothing. In a transaction a chunk written whole is staged encoded (a blind overwrite),
+and a partial write as a modification of the stored chunk.
 """
 
 from __future__ import annotations
@@ -414,8 +415,11 @@ def _write_chunk(
     key = driver.chunk_key(part.grid_indices)
     values = source[part.array_selection]
     if kvstore.transaction is not None:
-        staged = held_copy(values) if staging is None else staging.copy(values)
-        _stage_in_transaction(driver, kvstore, key, part, staged)
+        if covers_chunk(driver, part):
+            _stage_whole_chunk(driver, kvstore, key, part, values)
+        else:
+            staged = held_copy(values) if staging is None else staging.copy(values)
+            _stage_in_transaction(driver, kvstore, key, part, staged)
         return None
     kvstore_driver = kvstore.driver
     # A single-chunk write to a local store with an I/O pool (file) is queued per chunk
@@ -568,37 +572,48 @@ def _store_unconditionally(driver: KvsChunkedDriver[Any], kvstore: KvStore, key:
     return written
 
 
+def _stage_whole_chunk(
+    driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, part: Any, values: np.ndarray[Any, Any]
+) -> None:
+    """Stage a part covering its chunk as the chunk's encoded value (a blind overwrite:
+    the commit neither reads nor conditions on the stored chunk). Encoded now, straight
+    from the caller's array: no staged copy of the elements (at least as large as the
+    encoding, and fresh memory costs a page fault per page), and the commit only
+    writes. A later partial write of the chunk in the transaction decodes it."""
+    fill = driver._fill_state.chunk
+    if values.shape == driver._chunk and driver.field_view(fill) is fill:
+        storage = values
+    else:
+        storage = driver.fill_chunk()
+        driver.field_view(storage)[part.cell_selection] = values
+    equals_fill = not driver._store_fill and driver._fill_state.equals(storage)
+    value = None if equals_fill else driver.encode_chunk(storage)
+    storage_call("writing chunk", kvstore.path + key, kvstore.write_blocking, key, value)
+    driver.chunk_cache.discard(key)
+
+
 def _stage_in_transaction(
     driver: KvsChunkedDriver[Any], kvstore: KvStore, key: str, part: Any, values: np.ndarray[Any, Any]
 ) -> None:
-    """Stage the write as a modification the transaction applies to the stored chunk.
+    """Stage a partial write as a modification the transaction applies to the stored chunk.
 
     If the transaction also read this chunk, the commit is conditioned on what it read;
     otherwise the modification is re-applied to whatever is stored at commit time.
     """
-    covers = covers_chunk(driver, part)
     cache = driver.chunk_cache
-    fill = driver._fill_state.chunk
-    # An interior chunk written whole is encoded straight from the staged copy (``values``
-    # is the transaction's own, never written to: the commit may apply this again).
-    whole = covers and values.shape == driver._chunk and driver.field_view(fill) is fill
 
     def modify(stored: bytes | None) -> bytes | None:
-        if whole:
-            storage = values
-        elif covers or stored is None:
+        if stored is None:
             storage = driver.fill_chunk()
         else:
             storage = cache.decode_transient(key, stored, driver.decode_chunk_transient)
-        if storage is not values:
-            driver.field_view(storage)[part.cell_selection] = values
+        driver.field_view(storage)[part.cell_selection] = values
         if not driver._store_fill and driver._fill_state.equals(storage):
             return None
         return driver.encode_chunk(storage)
 
     assert kvstore.transaction is not None
-    # A chunk written whole ignores the stored value: the commit need not read it.
-    kvstore.transaction._modify(kvstore.driver, (kvstore.path + key).encode("utf-8"), modify, overwrites=covers)
+    kvstore.transaction._modify(kvstore.driver, (kvstore.path + key).encode("utf-8"), modify)
     cache.discard(key)
 
 

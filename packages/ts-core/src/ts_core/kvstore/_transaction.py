@@ -500,19 +500,12 @@ class Transaction:
             entry.modifications = ()
         return TimestampedStorageGeneration(UNKNOWN, time.time())
 
-    def _modify(self, driver: KvStoreDriver, key: bytes, modification: Modification, overwrites: bool = False) -> None:
-        """Stage ``modification`` of ``key``; applied to the stored value at commit.
-
-        ``overwrites`` says ``modification`` ignores the value it is given (a whole chunk
-        written): it then replaces what was staged, like a whole-value write, and the
-        commit need not read the stored value (no condition on it: a blind overwrite).
-        A condition from an earlier read of the key stays."""
+    def _modify(self, driver: KvStoreDriver, key: bytes, modification: Modification) -> None:
+        """Stage ``modification`` of ``key``; applied to the stored value at commit (to the
+        staged whole value, if one was written: then the stored value is not read)."""
         with self._lock:
             entry = self._entry_for_write(driver, key)
-            if overwrites:
-                entry.written, entry.value = True, None
-                entry.modifications = [modification]
-            elif isinstance(entry.modifications, list):
+            if isinstance(entry.modifications, list):
                 entry.modifications.append(modification)
             else:
                 entry.modifications = [modification]
