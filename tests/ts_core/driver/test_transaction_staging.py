@@ -152,3 +152,31 @@ def test_staged_writes_keep_no_reference_to_the_callers_array(tmp_path: Path) ->
         source[:] = 0
         partial[:] = 0
     np.testing.assert_array_equal(store.read().result(), expected)
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "complex128"])  # 8 KiB chunks: caller's thread; 64 KiB: workers
+def test_staging_on_the_callers_thread_or_workers_fails_the_write_on_an_error(
+    tmp_path: Path, dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layout = spec(tmp_path)
+    layout["metadata"]["data_type"] = dtype
+    layout["metadata"]["fill_value"] = [0, 0] if dtype.startswith("complex") else 0
+    store = ts.open(layout, create=True).result()
+    data = np.arange(np.prod(SHAPE), dtype=dtype).reshape(SHAPE)
+    with ts.Transaction() as txn:
+        store.with_transaction(txn).write(data).result()
+    np.testing.assert_array_equal(store.read().result(), data)
+    calls = []
+
+    def failing(storage: Any) -> bytes:
+        calls.append(1)
+        if len(calls) == 5:
+            raise RuntimeError("encoder failed")
+        return bytes(storage.tobytes())
+
+    monkeypatch.setattr(store._driver, "encode_chunk", failing)
+    txn = ts.Transaction()
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        store.with_transaction(txn).write(data + 1).result()
+    txn.abort()
+    np.testing.assert_array_equal(store.read().result(), data)

@@ -276,6 +276,12 @@ def write(
     def write_part(part: Any) -> Future[Any] | None:
         return _write_chunk(driver, kvstore, part, source, staging=staging)
 
+    if transaction is not None and count > 1:
+        # Staging a part is synchronous (a copy, or an encoding): workers take part after
+        # part, no hand-off per part; small chunks (Python-bound) on the caller's thread.
+        executor = driver._executor
+        small = driver._fill_state.chunk.nbytes <= PYTHON_BOUND_CHUNK_BYTES
+        return pull_workers(None if small else executor, executor.limit, partition, write_part, None, None)
     return run_parts(driver._executor, list(partition), write_part, lambda: None)
 
 
