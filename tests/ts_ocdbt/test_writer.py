@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import tensorstore as ts
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ts_core.context import Context
@@ -566,6 +566,12 @@ def test_matches_a_dict_model(
     st.lists(st.tuples(_writes, _ranges), min_size=1, max_size=5),
     st.sampled_from([60, 250, 4000]),
     st.booleans(),
+)
+@example(  # a root interior node whose children's keys all start with p/
+    batches=[([(b"p/\x01", b"", "none"), (b"p/\x00\x00\x00", b"\x00\x00\x00\x00", "none"),
+               (b"p/\x00\x00\x01", b"", "none")], [])],
+    node_bytes=60,
+    conditioned=False,
 )
 def test_remembered_nodes_equal_their_decoding_and_a_mapping_commits_as_writes(
     batches: list[tuple[list[tuple[bytes, bytes | None, str]], list[tuple[bytes, bytes]]]],

@@ -573,13 +573,21 @@ class _TreeWriter:
             statistics = BtreeNodeStatistics()
             for child in group:
                 statistics += child.statistics
+            # Remembered as decoding will give it back: the keys' common prefix (within the
+            # subtree prefixes) is the node's key_prefix, not part of every entry's key.
+            first, last = group[0].key, group[-1].key
+            common = min(
+                (len(first) if len(group) == 1 else _common_prefix_length(first, last)) - excluded,
+                min(child.prefix_length for child in group) - excluded,
+            )
+            cut = excluded + common
             node = BtreeNode(
                 height,
-                b"",
+                first[excluded:cut],
                 tuple(
                     InteriorNodeEntry(
-                        child.key[excluded:],
-                        child.prefix_length - excluded,
+                        child.key[cut:],
+                        child.prefix_length - cut,
                         child.node,
                         child.statistics,
                     )
