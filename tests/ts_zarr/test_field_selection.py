@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 import tensorstore
 
@@ -48,3 +49,32 @@ def test_subarray_field_inner_order_matches_tensorstore(order: str) -> None:
         store: Any = ts.open({"driver": "zarr", "kvstore": "memory://", "metadata": metadata}, create=True).result()
         layouts.append(store.chunk_layout.to_json()["inner_order"])
     assert layouts[0] == layouts[1]
+
+
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["direct", "transaction"])
+@pytest.mark.parametrize("library", [ts_core, tensorstore], ids=["ts", "tensorstore"])
+def test_whole_chunk_write_of_one_field_keeps_the_other_fields(
+    tmp_path: Any, library: Any, in_transaction: bool
+) -> None:
+    """Writing every element of a chunk through one field's view changes only that field:
+    the chunk's other fields keep their stored values (a whole-chunk overwrite would put
+    the fill value there)."""
+    spec: dict[str, Any] = {
+        "driver": "zarr",
+        "kvstore": {"driver": "file", "path": str(tmp_path)},
+        "metadata": {"shape": [8], "chunks": [4], "dtype": [["a", "<u2"], ["b", "<i4"]], "compressor": None},
+    }
+    library.open({**spec, "field": "a"}, create=True).result()
+    for field, offset, dtype in (("a", 0, np.uint16), ("b", 100, np.int32)):
+        library.open({**spec, "field": field}).result()[...] = (np.arange(8) + offset).astype(dtype)
+    a = library.open({**spec, "field": "a"}).result()
+    if in_transaction:
+        with library.Transaction() as transaction:
+            a.with_transaction(transaction)[0:4] = np.full(4, 7, np.uint16)
+            a.with_transaction(transaction)[4:8] = np.full(4, 9, np.uint16)
+    else:
+        a[0:4] = np.full(4, 7, np.uint16)
+        a[4:8] = np.full(4, 9, np.uint16)
+    for reader in (ts_core, tensorstore):
+        assert reader.open({**spec, "field": "a"}).result().read().result().tolist() == [7] * 4 + [9] * 4
+        assert reader.open({**spec, "field": "b"}).result().read().result().tolist() == list(range(100, 108))

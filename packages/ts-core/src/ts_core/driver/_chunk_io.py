@@ -391,7 +391,12 @@ def _write_here(driver: KvsChunkedDriver[Any], kvstore: KvStore, parts: Iterable
 
 
 def covers_chunk(driver: KvsChunkedDriver[Any], part: Any) -> bool:
-    """Whether ``part`` overwrites every in-bounds element of its chunk."""
+    """Whether ``part`` overwrites every in-bounds element of its chunk. Never for a view of
+    one field of chunks that store more (a structured dtype): the other fields' stored values
+    must be read and kept."""
+    fill = driver._fill_state.chunk
+    if driver.field_view(fill) is not fill:
+        return False
     selection = part.cell_selection
     chunk = driver._chunk
     if not isinstance(selection, tuple) or len(selection) != len(chunk):
