@@ -113,32 +113,21 @@ class ChunkCache:
         pool = self.pool
         pool_key = (self._namespace, self._path + key)
         cached = pool.get(pool_key) if kvstore.transaction is None else None
-        try:
-            if cached is None:
-                result = kvstore.read_blocking(key)
-            else:
-                generation, stamp_time, storage = cached
-                if stamp_time >= self.staleness:
-                    return storage, generation
-                result = kvstore.read_blocking(key, if_not_equal=generation)
-                if result.state == "unspecified":  # unchanged: only the entry's stamp moves on
-                    if result.stamp.time > stamp_time:
-                        pool.put(pool_key, (generation, result.stamp.time, storage), storage.nbytes)
-                    return storage, generation
-        except (ValueError, TypeError, ChunkStorageError):
-            raise
-        except Exception as exc:
-            raise ChunkStorageError(
-                f"reading chunk {kvstore.path + key!r} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        if result.state == "missing":
-            if not self.fill_missing:
-                raise ValueError(f"chunk {kvstore.path + key!r} is missing")
+        if cached is None:
+            result = _read_stored(kvstore, key)
+        else:
+            generation, stamp_time, storage = cached
+            if stamp_time >= self.staleness:
+                return storage, generation
+            result = _read_stored(kvstore, key, generation)
+            if result.state == "unspecified":  # unchanged: only the entry's stamp moves on
+                if result.stamp.time > stamp_time:
+                    pool.put(pool_key, (generation, result.stamp.time, storage), storage.nbytes)
+                return storage, generation
+        decoded = self._decode_stored(key, kvstore, result, self._decode)
+        if decoded is None:
             return None, result.stamp.generation
-        try:
-            storage = self._decode(result.value)
-        except Exception as exc:
-            raise ChunkError(f"error decoding chunk {kvstore.path + key!r}: {exc}") from exc
+        storage = decoded
         storage.setflags(write=False)
         if kvstore.transaction is None and pool.total_bytes_limit:
             pool.put(pool_key, (result.stamp.generation, result.stamp.time, storage), storage.nbytes)
@@ -156,23 +145,19 @@ class ChunkCache:
         if self.pool.total_bytes_limit and kvstore.transaction is None:
             current, generation = self.read(key, kvstore)
             return (None if current is None else current.copy(order="K")), generation
-        try:
-            result = kvstore.read_blocking(key)
-        except (ValueError, TypeError, ChunkStorageError):
-            raise
-        except Exception as exc:
-            raise ChunkStorageError(
-                f"reading chunk {kvstore.path + key!r} failed: {type(exc).__name__}: {exc}"
-            ) from exc
+        result = _read_stored(kvstore, key)
+        return self._decode_stored(key, kvstore, result, decode_transient), result.stamp.generation
+
+    def _decode_stored(
+        self, key: str, kvstore: KvStore, result: Any, decode: Callable[[bytes], np.ndarray[Any, Any]]
+    ) -> np.ndarray[Any, Any] | None:
+        """The chunk ``result`` read for ``key``, decoded by ``decode``; None if it is missing
+        (a ValueError if missing chunks are not filled), a ChunkError if it does not decode."""
         if result.state == "missing":
             if not self.fill_missing:
                 raise ValueError(f"chunk {kvstore.path + key!r} is missing")
-            return None, result.stamp.generation
-        try:
-            storage = decode_transient(result.value)
-        except Exception as exc:
-            raise ChunkError(f"error decoding chunk {kvstore.path + key!r}: {exc}") from exc
-        return storage, result.stamp.generation
+            return None
+        return self.decode_transient(key, result.value, decode)
 
     def decode_transient(
         self, key: str, data: bytes, decode_transient: Callable[[bytes], np.ndarray[Any, Any]]
@@ -182,3 +167,18 @@ class ChunkCache:
             return decode_transient(data)
         except Exception as exc:
             raise ChunkError(f"error decoding chunk {self._path + key!r}: {exc}") from exc
+
+
+def _read_stored(kvstore: KvStore, key: str, if_not_equal: bytes | None = None) -> Any:
+    """``kvstore.read_blocking(key)``; a storage failure is a ChunkStorageError naming the
+    chunk (ValueError, TypeError and ChunkStorageError pass as they are)."""
+    try:
+        if if_not_equal is None:
+            return kvstore.read_blocking(key)
+        return kvstore.read_blocking(key, if_not_equal=if_not_equal)
+    except (ValueError, TypeError, ChunkStorageError):
+        raise
+    except Exception as exc:
+        raise ChunkStorageError(
+            f"reading chunk {kvstore.path + key!r} failed: {type(exc).__name__}: {exc}"
+        ) from exc
