@@ -438,6 +438,13 @@ def _read_json(kvstore: ts.KvStore, futures: Mapping[str, Any], key: str) -> Any
         raise ValueError(f"{kvstore.url}{key}: not valid JSON: {error}") from None
 
 
+def _settle(futures: Mapping[str, Any]) -> None:
+    """Wait for every read in ``futures`` (their errors are left to whoever uses them): an
+    open returns with no read of it still in flight, even of keys it did not need."""
+    for future in futures.values():
+        future.exception()
+
+
 def _read_group(
     root: ts.KvStore, prefix: str, zarr_format: int | None, consolidated: bool | None
 ) -> tuple[int, dict[str, Any], dict[str, tuple[dict[str, Any], dict[str, Any]]]]:
@@ -452,6 +459,7 @@ def _read_group(
         if consolidated is not False:
             keys.append(_V2_CONSOLIDATED_KEY)
     futures = {key: root.read(key) for key in dict.fromkeys(keys)}
+    _settle(futures)  # the probes of the formats not found are not waited for otherwise
     where = root.url + prefix
     v3_group = _read_json(root, futures, prefix + _V3_METADATA_KEY) if zarr_format != 2 else None
     if v3_group is not None:
@@ -613,6 +621,7 @@ def _v2_listed(root: ts.KvStore, prefix: str) -> dict[str, tuple[dict[str, Any],
         for member in (_V2_ARRAY_KEY, _V2_ATTRIBUTES_KEY)
     ]
     futures = {key: root.read(key) for key in wanted}
+    _settle(futures)  # attributes of a name without array metadata are not read otherwise
     found = {}
     for name in names:
         metadata = _read_json(root, futures, f"{prefix}{name}/{_V2_ARRAY_KEY}")
