@@ -24,12 +24,17 @@ MAX_SCRATCH_BYTES = 16 * 2**20
 _local = threading.local()
 
 
-def _scratch(nbytes: int) -> np.ndarray[Any, Any]:
-    buffer: np.ndarray[Any, Any] | None = getattr(_local, "buffer", None)
+def _reused(name: str, nbytes: int) -> np.ndarray[Any, Any]:
+    """The first ``nbytes`` of this thread's ``uint8`` buffer ``name``, grown as needed."""
+    buffer: np.ndarray[Any, Any] | None = getattr(_local, name, None)
     if buffer is None or buffer.size < nbytes:
         buffer = np.empty(nbytes, dtype=np.uint8)
-        _local.buffer = buffer
+        setattr(_local, name, buffer)
     return buffer[:nbytes]
+
+
+def _scratch(nbytes: int) -> np.ndarray[Any, Any]:
+    return _reused("buffer", nbytes)
 
 
 def output_buffer(nbytes: int) -> memoryview | None:
@@ -38,11 +43,7 @@ def output_buffer(nbytes: int) -> memoryview | None:
     buffer ``contiguous`` fills, which is the encoder's input."""
     if nbytes > MAX_SCRATCH_BYTES:
         return None
-    buffer: np.ndarray[Any, Any] | None = getattr(_local, "output", None)
-    if buffer is None or buffer.size < nbytes:
-        buffer = np.empty(nbytes, dtype=np.uint8)
-        _local.output = buffer
-    return buffer.data[:nbytes]
+    return _reused("output", nbytes).data
 
 
 def decoded_buffer(nbytes: int) -> np.ndarray[Any, Any] | None:
@@ -52,11 +53,7 @@ def decoded_buffer(nbytes: int) -> np.ndarray[Any, Any] | None:
     input and output buffers, which that re-encoding fills from it."""
     if nbytes > MAX_SCRATCH_BYTES:
         return None
-    buffer: np.ndarray[Any, Any] | None = getattr(_local, "decoded", None)
-    if buffer is None or buffer.size < nbytes:
-        buffer = np.empty(nbytes, dtype=np.uint8)
-        _local.decoded = buffer
-    return buffer[:nbytes]
+    return _reused("decoded", nbytes)
 
 
 def contiguous(array: np.ndarray[Any, Any], dtype: np.dtype[Any] | None = None) -> np.ndarray[Any, Any]:
