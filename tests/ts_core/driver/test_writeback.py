@@ -287,10 +287,8 @@ def test_held_copy_is_a_read_only_copy(values: np.ndarray[Any, Any]) -> None:
     assert not np.shares_memory(copy, values)
 
 
-def test_a_burst_of_small_writes_is_not_held_at_the_whole_chunk_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # While every writeback is held, more small writes than the whole-chunk bound (twice
-    # the I/O threads) are still issued without waiting.
-    store = _open(tmp_path, context=ts.Context({"file_io_concurrency": {"limit": 2}, "data_copy_concurrency": {"limit": 2}}))
+def _hold_writebacks(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Make every writeback wait until the returned event is set (at most 10 s)."""
     release = threading.Event()
     real_store = _writeback._store
 
@@ -299,6 +297,14 @@ def test_a_burst_of_small_writes_is_not_held_at_the_whole_chunk_bound(tmp_path: 
         real_store(*args)
 
     monkeypatch.setattr(_writeback, "_store", held)
+    return release
+
+
+def test_a_burst_of_small_writes_is_not_held_at_the_whole_chunk_bound(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # While every writeback is held, more small writes than the whole-chunk bound (twice
+    # the I/O threads) are still issued without waiting.
+    store = _open(tmp_path, context=ts.Context({"file_io_concurrency": {"limit": 2}, "data_copy_concurrency": {"limit": 2}}))
+    release = _hold_writebacks(monkeypatch)
     issued: list[Any] = []
 
     def issue() -> None:
@@ -323,14 +329,7 @@ def test_small_writes_wait_for_a_slot_once_the_small_edit_bound_is_reached(
     # (also one that would join a queued writeback) until a stored writeback frees a slot.
     monkeypatch.setattr(_writeback, "SMALL_EDITS_IN_FLIGHT", 3)
     store = _open(tmp_path)
-    release = threading.Event()
-    real_store = _writeback._store
-
-    def held(*args: Any) -> None:
-        assert release.wait(10)
-        real_store(*args)
-
-    monkeypatch.setattr(_writeback, "_store", held)
+    release = _hold_writebacks(monkeypatch)
     issued: list[Any] = []
     cells = [(0, 0), (16, 0), (32, 0), (0, 0), (48, 0), (0, 16)]
 
