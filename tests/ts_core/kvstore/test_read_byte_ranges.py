@@ -53,6 +53,16 @@ def test_a_range_outside_the_value_is_an_error_naming_the_key(kvstore: ts.KvStor
         kvstore.read_byte_ranges_blocking("short", [(0, 1), (1, 9)])
 
 
+@pytest.mark.parametrize("ranges", [[(0, 2), ("x", 3)], [(0, 2), (1,)], [(0.5, 2)], [(True, 2)]])
+def test_a_range_that_is_not_a_pair_of_ints_is_a_type_error_naming_it(
+    kvstore: ts.KvStore, ranges: list[Any]
+) -> None:
+    kvstore.write_blocking("k", b"0123456789")
+    index = len(ranges) - 1
+    with pytest.raises(TypeError, match=rf"ranges\[{index}\]: expected a \(start, stop\) pair of ints"):
+        kvstore.read_byte_ranges_blocking("k", ranges)
+
+
 def test_in_a_transaction_the_ranges_come_from_the_staged_value(kvstore: ts.KvStore) -> None:
     kvstore["k"] = b"stored"
     txn = ts.Transaction()

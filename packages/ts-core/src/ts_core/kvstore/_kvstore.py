@@ -209,6 +209,10 @@ class KvStore:
         are called on this thread. In a transaction, cut from the value the transaction
         reads. A ts extension for drivers that need a few pieces of a large value."""
         full_key = self._full_key(key)
+        for i, item in enumerate(ranges):
+            if not (isinstance(item, tuple | list) and len(item) == 2
+                    and all(isinstance(end, int) and not isinstance(end, bool) for end in item)):
+                raise TypeError(f"ranges[{i}]: expected a (start, stop) pair of ints, got {item!r}")
         if self._transaction is None:
             if self._driver.local_io:
                 return self._driver.read_byte_ranges(full_key, ranges)
