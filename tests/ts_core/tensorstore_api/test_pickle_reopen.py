@@ -78,3 +78,28 @@ def test_unpickled_memory_store_opens_empty_with_the_pickled_metadata() -> None:
     assert reopened.read().result().tolist() == [0, 0, 0, 0]
     reopened[1] = 5
     assert reopened.read().result().tolist() == [0, 5, 0, 0]
+
+
+@pytest.mark.parametrize("library", [ts_core, tensorstore], ids=["ts", "tensorstore"])
+def test_unpickled_adapters_of_a_memory_store_open_with_their_nested_metadata(library: Any) -> None:
+    """cast, downsample and stack carry their arrays' metadata inside ``base``/``layers``:
+    each reopens from it (a new, empty memory store), as the wheel's do."""
+    store = library.open({"driver": "zarr3", "kvstore": "memory://"}, create=True, dtype="int32", shape=[4]).result()
+    store[...] = [1, 2, 3, 4]
+    views = {
+        "cast": (library.cast(store, library.float32), [0.0] * 4),
+        "downsample": (library.downsample(store, [2], "mean"), [0, 0]),
+        "stack": (library.stack([store, library.cast(store, library.int32)]), [[0] * 4] * 2),
+    }
+    for name, (view, expected) in views.items():
+        assert pickle.loads(pickle.dumps(view)).read().result().tolist() == expected, name
+
+
+def test_unpickled_cast_of_a_file_store_reads_what_storage_holds(tmp_path: Path) -> None:
+    """The nested metadata spares the metadata read only: chunks are read from storage."""
+    store = _create(ts_core, tmp_path / "a")
+    store[...] = np.arange(100, dtype=store.dtype.numpy_dtype).reshape(store.shape)
+    view = ts_core.cast(store, ts_core.float64)[2:4, 3]
+    payload = pickle.dumps(view)
+    store[2:4, 3] = [70, 80]
+    assert pickle.loads(payload).read().result().tolist() == [70.0, 80.0]

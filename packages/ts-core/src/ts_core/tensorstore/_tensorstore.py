@@ -575,18 +575,40 @@ class TensorStore(Indexable):
 def _reopen(json_value: dict[str, Any], read: bool, write: bool, context: Any = None) -> TensorStore:
     from .._open import open as ts_open
 
-    if "metadata" in json_value:
-        # As tensorstore's unpickling (open mode assume_cached_metadata): the pickle carries
-        # the array's metadata, so reopening reads nothing from storage. A Dask task that
-        # unpickles the store costs no metadata read (a request each on cloud storage), and
-        # a memory store, new and empty after unpickling, opens with that metadata unwritten.
-        # Operations that depend on the stored metadata (resize) still re-read it.
-        cached: TensorStore = ts_open(
-            json_value, read=read, write=write, open=True, assume_cached_metadata=True, context=context
-        ).result()
-        return cached
-    reopened: TensorStore = ts_open(json_value, read=read, write=write, open=True, context=context).result()
+    # As tensorstore's unpickling (open mode assume_cached_metadata): the pickle carries
+    # the array's metadata, so reopening reads nothing from storage. A Dask task that
+    # unpickles the store costs no metadata read (a request each on cloud storage), and
+    # a memory store, new and empty after unpickling, opens with that metadata unwritten.
+    # Operations that depend on the stored metadata (resize) still re-read it. Adapters
+    # (cast, downsample, stack layers) carry their arrays' metadata nested: each nested
+    # spec that has metadata is marked, as the open options reach only the top one.
+    options = {"assume_cached_metadata": True} if "metadata" in json_value else {}
+    reopened: TensorStore = ts_open(
+        _assume_cached_metadata(json_value), read=read, write=write, open=True, context=context, **options
+    ).result()
     return reopened
+
+
+def _assume_cached_metadata(json_value: dict[str, Any]) -> dict[str, Any]:
+    """``json_value`` with ``assume_cached_metadata`` set in every nested driver spec
+    (``base``, ``layers``) that carries ``metadata`` (the top one takes it as an option)."""
+    marked = dict(json_value)
+    base = marked.get("base")
+    if isinstance(base, dict) and "driver" in base:
+        marked["base"] = _mark_cached(base)
+    layers = marked.get("layers")
+    if isinstance(layers, list):
+        marked["layers"] = [
+            _mark_cached(layer) if isinstance(layer, dict) and "driver" in layer else layer for layer in layers
+        ]
+    return marked
+
+
+def _mark_cached(json_value: dict[str, Any]) -> dict[str, Any]:
+    marked = _assume_cached_metadata(json_value)
+    if "metadata" in marked and not {"open", "create", "assume_metadata"} & marked.keys():
+        marked["assume_cached_metadata"] = True
+    return marked
 
 
 def _with_resolved_bounds(transform: IndexTransform, domain: IndexDomain) -> IndexTransform:
