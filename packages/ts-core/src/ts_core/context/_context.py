@@ -15,7 +15,7 @@ from typing import Any
 
 from .._validation import SpecError, describe, validate_against
 
-__all__ = ["Context", "ContextSpec", "ResourceHandle", "parse_resource_identifier"]
+__all__ = ["Context", "ContextSpec", "ResourceHandle", "member_defaults", "parse_resource_identifier", "resources_json"]
 
 _IDENTIFIER = re.compile(r"^([a-z_][a-z0-9_]*)(#.*)?$")
 
@@ -71,6 +71,44 @@ def _check_resource_value(kind: str, value: Any, json_path: str) -> None:
         validate_against(record, value, json_path)
 
 
+def member_defaults(kind: str) -> dict[str, Any]:
+    """The members of a ``kind`` resource's JSON that have a default, with the default (the
+    ``default`` annotations of the properties of the resource's schema)."""
+    defaults = _member_defaults.get(kind)
+    if defaults is None:
+        schema = _provider_record(kind, "context").schema or {}
+        properties = schema.get("properties") or {}
+        defaults = _member_defaults[kind] = {
+            name: member["default"] for name, member in properties.items() if isinstance(member, dict) and "default" in member
+        }
+    return defaults
+
+
+_member_defaults: dict[str, dict[str, Any]] = {}
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b  # True is not 1
+
+
+def resources_json(json_value: Mapping[str, Any], include_defaults: bool = False) -> dict[str, Any]:
+    """Context spec JSON (identifier -> resource spec) as tensorstore writes it: sorted by
+    identifier, members at their defaults left out, or all spelled out with
+    ``include_defaults``. References (strings) and null stay as they are."""
+    result: dict[str, Any] = {}
+    for identifier in sorted(json_value):
+        value = json_value[identifier]
+        if isinstance(value, Mapping):
+            defaults = member_defaults(parse_resource_identifier(identifier)[0])
+            if include_defaults:
+                value = dict(sorted({**defaults, **value}.items()))
+            else:
+                value = {name: member for name, member in sorted(value.items())
+                         if name not in defaults or not _same_json(member, defaults[name])}
+        result[identifier] = value
+    return result
+
+
 class ContextSpec:
     """Validated JSON mapping resource identifiers to resource specs."""
 
@@ -93,7 +131,11 @@ class ContextSpec:
         self._json = dict(json)
 
     def to_json(self, include_defaults: bool = False) -> dict[str, Any]:
-        return dict(self._json)
+        """The spec's JSON, resources sorted by identifier as tensorstore's; a resource's
+        members equal to their defaults are left out, or with ``include_defaults`` every
+        member with a default is spelled out (the defaults are the ``default`` annotations
+        of each resource kind's schema)."""
+        return resources_json(self._json, include_defaults)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ContextSpec) and self._json == other._json

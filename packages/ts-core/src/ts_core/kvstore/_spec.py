@@ -150,7 +150,7 @@ class KvStoreSpec:
             defaults = attrs.asdict(self._driver_spec, recurse=True)
             json.update((name, value) for name, value in defaults.items()
                         if value is not None and name not in json)
-        context_json = self._context.to_json() if self._context is not None else {}
+        context_json = self._context.to_json(include_defaults) if self._context is not None else {}
         if self._bound is not None:
             references, shared, inline = self._resolve_resources(self._bound, self._context)
             if bound_form:

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._validation import SpecError, json_copy
+from ..context._context import resources_json
 from ..driver._open_spec import OPEN_MODE_MEMBERS, validate_spec_json
 from ..index_space._mixin import Indexable
 from ._normalize import normalize_spec_json, parse_transform
@@ -158,6 +159,9 @@ class Spec(Indexable):
         copied: dict[str, Any] = json_copy(self._json)
         if self._context is not None:
             copied = bound_json(copied, self._context, bound_form=False)
+        context = copied.get("context")
+        if isinstance(context, dict) and context:  # as tensorstore writes it (defaults left out)
+            copied["context"] = resources_json(context, include_defaults)
         return with_defaults(copied) if include_defaults else copied
 
     def copy(self) -> Spec:

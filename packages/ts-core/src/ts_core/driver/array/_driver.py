@@ -50,6 +50,22 @@ class ArrayDriver(Driver):
                 raise ValueError(f"transform: {exc}") from None
         return cls(data)
 
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """What an array spec implies: its dtype and the array's shape as the domain, so
+        the spec prints the identity transform over it, as tensorstore's does (None when
+        the members do not say; opening then reports what is wrong)."""
+        from ..._dtype import to_dtype
+        from ...index_space import IndexDomain
+        from ...schema import Schema
+
+        try:
+            dtype = to_dtype(json_value["dtype"], json_path="dtype")
+            shape = np.shape(np.array(json_value["array"], dtype=dtype.numpy_dtype))
+        except (KeyError, TypeError, ValueError):
+            return None
+        return Schema(dtype=dtype, domain=IndexDomain(shape=shape))
+
     @property
     def numpy_dtype(self) -> np.dtype[Any]:
         dtype: np.dtype[Any] = self._data.dtype
