@@ -24,8 +24,6 @@ read here, to learn sizes before anything is allocated.
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import struct
 import threading
 import zlib
@@ -151,21 +149,27 @@ def _multi_stream(make: Any, data: Any, max_size: int, codec: str, errors: tuple
 
 def decompress_bz2(data: Any, max_size: int) -> bytes:
     """bzip2 data (one or more streams), at most ``max_size`` bytes."""
+    import bz2  # here, as lzma: a process that reads no bzip2 data does not load its module
+
     return _multi_stream(bz2.BZ2Decompressor, data, max_size, "bzip2", (OSError, ValueError))
 
 
 def decompress_lzma(
-    data: Any, max_size: int, *, format: int = lzma.FORMAT_AUTO, filters: Sequence[dict[str, Any]] | None = None
+    data: Any, max_size: int, *, format: int | None = None, filters: Sequence[dict[str, Any]] | None = None
 ) -> bytes:
-    """xz / lzma data (``format`` and ``filters`` as for ``lzma.decompress``), at most
-    ``max_size`` bytes; liblzma's own memory is capped at :data:`LZMA_MEMORY_LIMIT`."""
+    """xz / lzma data (``format`` and ``filters`` as for ``lzma.decompress``; no ``format``:
+    ``lzma.FORMAT_AUTO``), at most ``max_size`` bytes; liblzma's own memory is capped at
+    :data:`LZMA_MEMORY_LIMIT`."""
+    import lzma  # here: a process that reads no xz data does not load liblzma
+
+    chosen = lzma.FORMAT_AUTO if format is None else format
 
     def make() -> lzma.LZMADecompressor:
-        if format == lzma.FORMAT_RAW:
-            return lzma.LZMADecompressor(format, filters=filters)
-        return lzma.LZMADecompressor(format, memlimit=LZMA_MEMORY_LIMIT)
+        if chosen == lzma.FORMAT_RAW:
+            return lzma.LZMADecompressor(chosen, filters=filters)
+        return lzma.LZMADecompressor(chosen, memlimit=LZMA_MEMORY_LIMIT)
 
-    codec = "xz" if format == lzma.FORMAT_XZ else "lzma"
+    codec = "xz" if chosen == lzma.FORMAT_XZ else "lzma"
     return _multi_stream(make, data, max_size, codec, (lzma.LZMAError, EOFError))
 
 

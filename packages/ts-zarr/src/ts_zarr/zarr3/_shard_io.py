@@ -7,7 +7,6 @@ conditioned on the generation read, so concurrent writers to one shard lose noth
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -44,6 +43,8 @@ def chunk_generation(value: bytes | None) -> bytes:
     """
     if value is None:
         return NO_VALUE
+    import hashlib  # here: importing it loads OpenSSL, ~7 ms of every process opening a zarr3 array
+
     return hashlib.blake2b(value, digest_size=16).digest() + b"\x00"
 
 
