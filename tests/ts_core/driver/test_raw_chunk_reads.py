@@ -3,6 +3,8 @@
 Differential: the ranged path against the whole-chunk path and NumPy, for zarr3 (``bytes``
 with either byte order, with and without ``transpose``) and zarr v2 (C and F order, either
 byte order), over random index arrays, strides and ints; missing and truncated chunks.
+Parts not worth ranges are read whole by the raw reader (``read_whole``): against the
+general path (chunk cache and codec pipeline), the chunks it touches, NumPy and the wheel.
 """
 
 from __future__ import annotations
@@ -232,3 +234,121 @@ def test_random_index_arrays(tmp_path: Path, layout: str, monkeypatch: pytest.Mo
         points = tuple(rng.integers(0, extent, count) for extent in SHAPE)
         np.testing.assert_array_equal(store.vindex[points].read().result(), data[points])
     assert any(outcomes)
+
+
+# -- parts read whole by the raw reader ----------------------------------------------------
+
+def views(rng: np.random.Generator) -> list[tuple[str, Any]]:
+    """Views whose parts take most of their chunks (so none is read by ranges)."""
+    rows = np.sort(rng.choice(SHAPE[0], 60, replace=False))
+    points = tuple(rng.integers(0, extent, 3000) for extent in SHAPE)
+    return [
+        ("all", lambda s: s),
+        ("box", lambda s: s[5:83, 1:70, 2:60]),
+        ("strided", lambda s: s[::2, ::2, ::2]),
+        ("negative steps", lambda s: s[::-2, ::3, ::-1]),
+        ("transposed", lambda s: s.T[3:60, :, 10:80]),
+        ("oindex dense", lambda s: s.oindex[rows, :, :]),
+        ("vindex dense", lambda s: s.vindex[points]),
+    ]
+
+
+def raw_reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[tuple[int, ...]]]:
+    """Spy: the grid indices of each part the raw reader copied, by ranges ("read") or
+    read whole ("read_whole")."""
+    copied: dict[str, list[tuple[int, ...]]] = {"read": [], "read_whole": []}
+
+    def spy_on(name: str) -> None:
+        original = getattr(RawChunkReader, name)
+
+        def spy(self: RawChunkReader, part: Any) -> bool:
+            outcome: bool = original(self, part)
+            if outcome:
+                copied[name].append(tuple(part.grid_indices))
+            return outcome
+
+        monkeypatch.setattr(RawChunkReader, name, spy)
+
+    spy_on("read")
+    spy_on("read_whole")
+    return copied
+
+
+def general_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, ...]]:
+    """Spy: the grid indices of each part the general path (no raw reader) reads."""
+    touched: list[tuple[int, ...]] = []
+    original = _chunk_io.PartCopy.__call__
+
+    def spy(self: Any, part: Any, source: Any) -> None:
+        touched.append(tuple(part.grid_indices))
+        original(self, part, source)
+
+    monkeypatch.setattr(_chunk_io.PartCopy, "__call__", spy)
+    monkeypatch.setattr(_chunk_io, "_ranged_reader", lambda *args: None)
+    return touched
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_whole_raw_reads_match_the_general_path_and_numpy(tmp_path: Path, layout: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(zlib.crc32(layout.encode()) + 7)
+    spec = LAYOUTS[layout](tmp_path)
+    created = ts.open(spec, create=True).result()
+    data = (rng.random(SHAPE) * 30000).astype(created.dtype.numpy_dtype)
+    data[:, :, 40:] = 7  # chunks equal to the fill value: unstored, read as missing
+    created.write(data).result()
+    del spec["metadata"]
+    store = ts.open(spec, context=ts.Context(UNCACHED)).result()
+    for name, view in views(rng):
+        expected = np.asarray(view(ts.array(data)))
+        with monkeypatch.context() as patch:
+            copied = raw_reads(patch)
+            whole = view(store).read().result()
+        np.testing.assert_array_equal(whole, expected, err_msg=name)
+        assert copied["read_whole"], f"{name}: no part was read whole by the raw reader"
+        with monkeypatch.context() as patch:
+            touched = general_reads(patch)
+            general = view(store).read().result()
+        np.testing.assert_array_equal(general, whole, err_msg=name)
+        # Each chunk copied once, by ranges or whole, as the general path copies it.
+        assert sorted(copied["read"] + copied["read_whole"]) == sorted(touched), name
+
+
+def test_whole_raw_reads_agree_with_the_wheel(tmp_path: Path) -> None:
+    tensorstore = pytest.importorskip("tensorstore")
+    spec = zarr3_spec(tmp_path, "big", [2, 0, 1])
+    rng = np.random.default_rng(11)
+    data = rng.integers(0, 60000, SHAPE, dtype=np.uint16)
+    tensorstore.open(spec, create=True).result().write(data).result()
+    del spec["metadata"]
+    store = ts.open(spec, context=ts.Context(UNCACHED)).result()
+    wheel = tensorstore.open(spec).result()
+    for selection in [(slice(None, None, 2),) * 3, (slice(None, None, -2), slice(None, None, 3), slice(None, None, -1))]:
+        np.testing.assert_array_equal(store[selection].read().result(), wheel[selection].read().result())
+        np.testing.assert_array_equal(store[selection].read().result(), data[selection])
+
+
+def test_missing_chunks_read_whole_as_the_fill_value_or_an_error(tmp_path: Path) -> None:
+    spec = zarr3_spec(tmp_path, "little", None)
+    store = ts.open(spec, create=True, context=ts.Context(UNCACHED)).result()
+    store[:40, :40, :33] = np.full(CHUNK, 3, np.uint16)  # one chunk stored
+    expected = np.full(SHAPE, 7, np.uint16)
+    expected[:40, :40, :33] = 3
+    np.testing.assert_array_equal(store[::2, ::2, ::2].read().result(), expected[::2, ::2, ::2])
+    del spec["metadata"]
+    strict = ts.open({**spec, "fill_missing_data_reads": False}, context=ts.Context(UNCACHED)).result()
+    with pytest.raises(ValueError, match="missing"):
+        strict[::2, ::2, ::2].read().result()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "longer"])
+def test_a_chunk_of_the_wrong_size_read_whole_is_an_error_naming_its_key(tmp_path: Path, damage: str) -> None:
+    spec = zarr3_spec(tmp_path, "little", None)
+    ts.open(spec, create=True).result().write(np.ones(SHAPE, np.uint16)).result()
+    chunk_file = tmp_path / "c" / "1" / "0" / "0"
+    stored = chunk_file.read_bytes()
+    chunk_file.write_bytes(stored[: len(stored) // 3] if damage == "truncated" else stored + b"\0\0")
+    del spec["metadata"]
+    store = ts.open(spec, context=ts.Context(UNCACHED)).result()
+    with pytest.raises(ValueError, match=r"c/1/0/0.*expected \d+ bytes"):
+        store[::2, ::2, ::2].read().result()
+    assert store[:40, ::2, ::2].read().result().sum() == 40 * 38 * 33

@@ -93,7 +93,7 @@ def read(driver: KvsChunkedDriver[Any], transform: IndexTransform, transaction: 
     ranged = _ranged_reader(driver, kvstore, batch_reads is None, copy)
 
     def read_part(part: ChunkPart) -> None:
-        if ranged is not None and ranged.read(part):
+        if ranged is not None and (ranged.read(part) or ranged.read_whole(part)):
             return
         storage, _ = read_stored(chunk_key(part.grid_indices), kvstore)
         copy(part, field_view(fill.chunk if storage is None else storage))

@@ -9,7 +9,9 @@ the byte ranges holding that part, all from one version of the chunk
 ``oindex`` or ``vindex`` read touching every chunk of an array reads a few kilobytes of
 each instead of all of it. Anything unexpected about the stored chunk (missing bytes, a
 size that is not the chunk's) sends the part down the whole-chunk path, which reports it
-as it always does.
+as it always does. A part worth reading whole is read here too (``read_whole``): the
+stored bytes are the chunk's elements, so they are viewed as the chunk and copied from,
+with none of the chunk cache's and codec pipeline's per-chunk work.
 """
 
 from __future__ import annotations
@@ -57,7 +59,10 @@ class RawChunkLayout:
 class RawChunkReader:
     """Reads parts of raw chunks by byte ranges for one read (see the module doc)."""
 
-    __slots__ = ("_chunk_bytes", "_chunk_key", "_copy", "_dtype", "_fill", "_fill_missing", "_kvstore", "_layout")
+    __slots__ = (
+        "_back", "_chunk_bytes", "_chunk_key", "_copy", "_dtype", "_fill", "_fill_missing", "_kvstore", "_layout",
+        "_stored_shape",
+    )
 
     def __init__(
         self,
@@ -74,6 +79,9 @@ class RawChunkReader:
         self._dtype = layout.dtype
         self._layout = StoredLayout(chunk_shape, layout.order, layout.dtype.itemsize)
         self._chunk_bytes = math.prod(chunk_shape) * layout.dtype.itemsize
+        #: The stored bytes as an array: its shape, and the transpose back to the chunk's.
+        self._stored_shape = tuple(chunk_shape[dim] for dim in layout.order)
+        self._back = tuple(sorted(range(len(layout.order)), key=layout.order.__getitem__))
         self._kvstore = kvstore
         self._chunk_key = chunk_key
         self._copy = copy
@@ -93,11 +101,33 @@ class RawChunkReader:
         except (OSError, ValueError):
             return False  # the whole-chunk read reports what is wrong, naming the chunk
         if result.state != "value":
-            if not self._fill_missing:
-                raise ValueError(f"chunk {self._kvstore.path + key!r} is missing")
-            copy(part, self._fill())
+            self._copy_missing(part, key)
             return True
         if result.size != self._chunk_bytes:
             return False  # not a chunk of this array (or of unknown size): read it whole
         copy.place(part, pieces.gather(result.value, self._dtype))
         return True
+
+    def read_whole(self, part: ChunkPart) -> bool:
+        """Copy ``part`` out of its chunk read whole; False (having copied nothing) when
+        the stored value is not a chunk of this array, or reading it failed: the general
+        path then reads it again and reports what is wrong, naming the chunk."""
+        key = self._chunk_key(part.grid_indices)
+        try:
+            result = self._kvstore.read_blocking(key)
+        except (OSError, ValueError):
+            return False
+        if result.state != "value":
+            self._copy_missing(part, key)
+            return True
+        value = result.value
+        if len(value) != self._chunk_bytes:
+            return False
+        stored = np.frombuffer(value, self._dtype).reshape(self._stored_shape)
+        self._copy(part, stored.transpose(self._back))
+        return True
+
+    def _copy_missing(self, part: ChunkPart, key: str) -> None:
+        if not self._fill_missing:
+            raise ValueError(f"chunk {self._kvstore.path + key!r} is missing")
+        self._copy(part, self._fill())
