@@ -58,3 +58,18 @@ def test_array_spec_prints_its_domain_as_the_wheel(array: Any) -> None:
     json_value = {"driver": "array", "array": array, "dtype": "int32"}
     assert ts_core.Spec(json_value).to_json() == tensorstore.Spec(json_value).to_json()
     assert ts_core.Spec(json_value).domain == ts_core.IndexDomain(json=tensorstore.Spec(json_value).domain.to_json())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"recheck_cached_data": True}, {"recheck_cached_data": "open"}, {"recheck_cached_metadata": "open"},
+     {"recheck_cached_metadata": True}, {"recheck_cached": True}, {"recheck_cached": False}],
+    ids=str,
+)
+def test_recheck_members_at_their_defaults_are_left_out_as_by_the_wheel(options: dict[str, Any]) -> None:
+    specs = []
+    for library in (ts_core, tensorstore):
+        spec = library.Spec({"driver": "zarr", "kvstore": "memory://"})
+        spec.update(**options)
+        specs.append(spec.to_json())
+    assert specs[0] == specs[1]

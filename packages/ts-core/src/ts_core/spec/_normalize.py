@@ -36,11 +36,18 @@ def parse_transform(value: Any, path: str = "transform") -> Any:
         raise SpecError(path, str(exc)) from None
 
 
+#: The cache-recheck members' defaults, which a canonical spec leaves out.
+_RECHECK_DEFAULTS: dict[str, Any] = {"recheck_cached_data": True, "recheck_cached_metadata": "open"}
+
+
 def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
     """Canonical form of validated spec JSON (a new dict; ``json_value`` is left alone)."""
     from ..schema._schema import Schema, schema_from_json
 
     result = dict(json_value)
+    for name, default in _RECHECK_DEFAULTS.items():  # tensorstore prints these only when not the default
+        if name in result and type(result[name]) is type(default) and result[name] == default:
+            del result[name]
     schema_json = result.get("schema")
     implied = driver_schema(result)
     if isinstance(result.get("metadata"), dict):
