@@ -66,7 +66,7 @@ class N5Driver(KvsChunkedDriver[N5Metadata]):
     def metadata_for_create(cls, spec_members: dict[str, Any], schema: SchemaConstraints) -> N5Metadata:
         constraints: dict[str, Any] = dict(spec_members.get("metadata") or {})
         if schema.fill_value is not None:
-            raise SpecError("schema.fill_value", "a fill value is not supported by the N5 format (missing blocks read as 0)")
+            raise SpecError("schema.fill_value", "a fill value is not supported by the N5 format (its attributes.json metadata has none; missing blocks read as 0)")
         dtype = _schema_dtype(schema)
         if "dataType" in constraints:
             data_type = check_data_type(constraints["dataType"], "metadata.dataType")
