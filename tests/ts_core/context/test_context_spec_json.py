@@ -73,3 +73,13 @@ def test_recheck_members_at_their_defaults_are_left_out_as_by_the_wheel(options:
         spec.update(**options)
         specs.append(spec.to_json())
     assert specs[0] == specs[1]
+
+
+def test_resource_json_and_spec_repr_match_the_wheel() -> None:
+    json_value = {"file_io_concurrency": {"limit": 10}, "cache_pool": {"total_bytes_limit": 0},
+                  "data_copy_concurrency": {}}
+    ours, theirs = ts_core.Context(json_value), tensorstore.Context(json_value)
+    for identifier in json_value:
+        for include_defaults in (False, True):
+            assert ours[identifier].to_json(include_defaults) == theirs[identifier].to_json(include_defaults)
+    assert repr(ts_core.Context.Spec(json_value)) == repr(tensorstore.Context.Spec(json_value))

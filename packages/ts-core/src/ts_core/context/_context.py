@@ -149,7 +149,7 @@ class ContextSpec:
     def __repr__(self) -> str:
         from ..schema._pretty import pretty_repr
 
-        return pretty_repr("Context.Spec(", self._json)
+        return pretty_repr("Context.Spec(", self.to_json())
 
 
 #: The spec of a context created without one (never modified: a ContextSpec's JSON is
@@ -168,7 +168,11 @@ class ResourceHandle:
         self.value = value
 
     def to_json(self, include_defaults: bool = False) -> Any:
-        return self.spec_json
+        """The resource's spec, members at their defaults left out (all spelled out with
+        ``include_defaults``), as tensorstore's."""
+        if not isinstance(self.spec_json, Mapping):
+            return self.spec_json
+        return resources_json({self.identifier: self.spec_json}, include_defaults)[self.identifier]
 
     def __reduce__(self) -> tuple[Any, ...]:
         # As in tensorstore, an unpickled resource is a new one made from the same spec.
