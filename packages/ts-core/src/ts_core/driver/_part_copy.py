@@ -28,7 +28,7 @@ class PartCopy:
     the parts see in ``order`` (``target.transpose(order)``). ``vectors`` is the partition's
     ``CopyPartition.vectors``."""
 
-    __slots__ = ("_array_plan", "_cell_plan", "_copy", "view")
+    __slots__ = ("_array_plan", "_cell_plan", "_copy", "_pointwise", "view")
 
     def __init__(self, target: np.ndarray[Any, Any], order: tuple[int, ...], vectors: str | None) -> None:
         from ..index_space._partition import ORTHOGONAL, POINTWISE
@@ -39,7 +39,8 @@ class PartCopy:
         # instance would make a reference cycle, and the result array would then live
         # until the garbage collector ran (many slab reads in a row would pile up).
         self._copy: Callable[[PartCopy, ChunkPart, np.ndarray[Any, Any]], None]
-        if vectors is None or vectors == POINTWISE:
+        self._pointwise = vectors == POINTWISE
+        if vectors is None or self._pointwise:
             self._copy = PartCopy._numpy
         elif vectors == ORTHOGONAL:
             self._copy = PartCopy._first_orthogonal
@@ -68,7 +69,7 @@ class PartCopy:
         it, and how to gather them from those bytes; None unless reading the ranges costs
         at most half as much as reading the chunk whole."""
         selection = part.cell_selection
-        if self._copy is PartCopy._numpy and any(isinstance(item, np.ndarray) for item in selection):
+        if self._pointwise and any(isinstance(item, np.ndarray) for item in selection):
             return layout.pointwise(selection)
         return layout.orthogonal(selection)
 
@@ -197,6 +198,8 @@ class _Axis(NamedTuple):
     index: Any
     #: Whether the block has an axis for it (an int drops its axis).
     kept: bool
+    #: Indices selected (``len(offsets)``).
+    selected: int
 
 
 class _Inner(NamedTuple):
@@ -235,7 +238,9 @@ class StoredLayout:
     """A chunk stored as its elements in C order of a permutation of its dimensions:
     where each element a selection takes lies, in byte ranges worth reading."""
 
-    __slots__ = ("_axes", "_back", "_in_place", "_inner", "chunk_shape", "itemsize", "order", "strides", "whole_cost")
+    __slots__ = (
+        "_axes", "_back", "_in_place", "_inner", "_stored_shape", "chunk_shape", "itemsize", "order", "strides", "whole_cost",
+    )
 
     def __init__(self, chunk_shape: tuple[int, ...], order: tuple[int, ...], itemsize: int) -> None:
         if sorted(order) != list(range(len(chunk_shape))):
@@ -256,6 +261,7 @@ class StoredLayout:
         # From stored dimension order back to the chunk's.
         self._back = tuple(sorted(range(len(order)), key=order.__getitem__))
         self._in_place = self._back == tuple(range(len(order)))
+        self._stored_shape = tuple(chunk_shape[dim] for dim in order)
         self._axes: dict[tuple[int, int], _Axis] = {}
         self._inner: dict[tuple[int, ...], _Inner] = {}
 
@@ -275,16 +281,16 @@ class StoredLayout:
             step = indices.step
             index = slice(0, None, step) if step > 0 else slice(high - low, None, step)
             offsets = np.arange(indices.start * stride, indices.stop * stride, step * stride, dtype=np.int64)
-            axis = _Axis(item, offsets, low * stride, high * stride, stride, index, True)
+            axis = _Axis(item, offsets, low * stride, high * stride, stride, index, True, len(offsets))
         elif isinstance(item, np.ndarray):
             if item.ndim != 1 or not len(item):
                 return None
             offsets = item.astype(np.int64) * stride
             low = int(item.min())
-            axis = _Axis(item, offsets, low * stride, int(item.max()) * stride, stride, item - low, True)
+            axis = _Axis(item, offsets, low * stride, int(item.max()) * stride, stride, item - low, True, len(offsets))
         else:
             offset = int(item) * stride
-            axis = _Axis(item, np.array([offset], dtype=np.int64), offset, offset, stride, _ALL, False)
+            axis = _Axis(item, np.array([offset], dtype=np.int64), offset, offset, stride, _ALL, False, 1)
         self._axes[(dim, id(item))] = axis
         return axis
 
@@ -293,23 +299,26 @@ class StoredLayout:
         one range per combination of their selected indices, and inner ones, each range
         the box spanning what they select; the split that costs least."""
         axes = []
+        known = self._axes
+        span = 0  # elements from the first selected to the last, less one
         for dim in self.order:
-            axis = self._axis(dim, selection[dim])
-            if axis is None:
-                return None
+            item = selection[dim]
+            axis = known.get((dim, id(item)))
+            if axis is None or axis.item is not item:
+                axis = self._axis(dim, item)
+                if axis is None:
+                    return None
             axes.append(axis)
+            span += axis.high - axis.low
         itemsize = self.itemsize
         best_cost, split = self.whole_cost, -1
         outer = 1
-        low = sum(axis.low for axis in axes)
-        high = sum(axis.high for axis in axes)
         for k, axis in enumerate(axes):
-            cost = outer * (READ_COST_BYTES + (high - low + 1) * itemsize)
+            cost = outer * (READ_COST_BYTES + (span + 1) * itemsize)
             if cost < best_cost:
                 best_cost, split = cost, k
-            outer *= len(axis.offsets)
-            low -= axis.low
-            high -= axis.high
+            outer *= axis.selected
+            span -= axis.high - axis.low
         if outer * (READ_COST_BYTES + itemsize) < best_cost:
             split, best_cost = len(axes), outer * (READ_COST_BYTES + itemsize)
         if split < 0 or best_cost * 2 > self.whole_cost:  # a small saving: read it whole
@@ -358,11 +367,10 @@ class StoredLayout:
             return None
         itemsize = self.itemsize
         gap = max(1, READ_COST_BYTES // itemsize)
+        # Each point's element offset as stored: one call, whatever the rank.
+        flat: Any = np.ravel_multi_index(tuple([selection[dim] for dim in self.order]), self._stored_shape)
         if count <= FEW_POINTS:
-            flat_points: Any = 0
-            for item, stride in zip(selection, self.strides, strict=True):
-                flat_points = flat_points + item.astype(np.int64, copy=False) * stride
-            offsets = flat_points.tolist()
+            offsets = flat.tolist()
             ranges: list[tuple[int, int]] = []
             positions = [0] * count
             base = 0
@@ -381,9 +389,6 @@ class StoredLayout:
             if 2 * (len(ranges) * READ_COST_BYTES + (base + stop - start) * itemsize) > self.whole_cost:
                 return None
             return StoredPieces(ranges, lambda data, dtype: np.frombuffer(data, dtype)[positions])
-        flat: Any = 0
-        for item, stride in zip(selection, self.strides, strict=True):
-            flat = flat + item.astype(np.int64, copy=False) * stride
         ordered = np.sort(flat)
         breaks = np.flatnonzero(np.diff(ordered) > gap) + 1
         firsts = ordered[np.concatenate(([0], breaks))]

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from ..index_space import ChunkPart
-    from ..kvstore import KvStore
+    from ..kvstore import ByteRangesReadResult, KvStore
     from ._part_copy import PartCopy
 
 __all__ = ["RANGED_MIN_CHUNK_BYTES", "RawChunkLayout", "RawChunkReader"]
@@ -56,12 +56,28 @@ class RawChunkLayout:
     order: tuple[int, ...] = attrs.field(converter=_as_order)
 
 
+def _ranges_reader(kvstore: KvStore) -> Callable[[str, list[tuple[int, int]]], ByteRangesReadResult]:
+    """``kvstore.read_byte_ranges_blocking``; outside a transaction on a local kvstore, its
+    driver called directly, as the KvStore calls it, without the checks of a caller's
+    ranges: these are (start, stop) pairs of ints made here (a part's ranges are many,
+    and checking them cost as much as planning them)."""
+    driver = kvstore.driver
+    if kvstore.transaction is not None or not driver.local_io:
+        return kvstore.read_byte_ranges_blocking
+    full_key = kvstore._full_key  # the key checks stay
+
+    def read_ranges(key: str, ranges: list[tuple[int, int]]) -> ByteRangesReadResult:
+        return driver.read_byte_ranges(full_key(key), ranges)
+
+    return read_ranges
+
+
 class RawChunkReader:
     """Reads parts of raw chunks by byte ranges for one read (see the module doc)."""
 
     __slots__ = (
         "_back", "_chunk_bytes", "_chunk_key", "_copy", "_dtype", "_fill", "_fill_missing", "_kvstore", "_layout",
-        "_stored_shape",
+        "_read_ranges", "_stored_shape",
     )
 
     def __init__(
@@ -83,6 +99,7 @@ class RawChunkReader:
         self._stored_shape = tuple(chunk_shape[dim] for dim in layout.order)
         self._back = tuple(sorted(range(len(layout.order)), key=layout.order.__getitem__))
         self._kvstore = kvstore
+        self._read_ranges = _ranges_reader(kvstore)
         self._chunk_key = chunk_key
         self._copy = copy
         self._fill = fill
@@ -97,7 +114,7 @@ class RawChunkReader:
             return False
         key = self._chunk_key(part.grid_indices)
         try:
-            result = self._kvstore.read_byte_ranges_blocking(key, pieces.ranges)
+            result = self._read_ranges(key, pieces.ranges)
         except (OSError, ValueError):
             return False  # the whole-chunk read reports what is wrong, naming the chunk
         if result.state != "value":
