@@ -10,6 +10,7 @@ pointwise indexing.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -323,29 +324,30 @@ class StoredLayout:
             split, best_cost = len(axes), outer * (READ_COST_BYTES + itemsize)
         if split < 0 or best_cost * 2 > self.whole_cost:  # a small saving: read it whole
             return None
-        inner_key = (split, *map(id, axes[split:]))
+        inner_axes = axes[split:]
+        inner_key = (split, *map(id, inner_axes))
         inner = self._inner.get(inner_key)
-        if inner is None or any(a is not b for a, b in zip(inner.axes, axes[split:], strict=True)):
-            inner = self._inner[inner_key] = _Inner.of(axes[split:], itemsize)
-        low = inner.low
+        if inner is None or not all(map(operator.is_, inner.axes, inner_axes)):
+            inner = self._inner[inner_key] = _Inner.of(inner_axes, itemsize)
+        size = inner.size
         if split == 0:
-            firsts = [low]
-        elif split == 1:
-            firsts = (axes[0].offsets + low).tolist()
+            ranges = [(inner.low * itemsize, inner.low * itemsize + size)]
         else:
-            starts: Any = axes[0].offsets + low
+            starts: Any = axes[0].offsets
             for axis in axes[1:split]:
                 starts = np.add.outer(starts, axis.offsets)
-            firsts = starts.reshape(-1).tolist()
-        size = inner.size
-        ranges = [(first * itemsize, first * itemsize + size) for first in firsts]
-        box = (len(firsts), *inner.box)
+            starts = (starts.reshape(-1) + inner.low) * itemsize
+            ranges = list(zip(starts.tolist(), (starts + size).tolist(), strict=True))
+        box = (len(ranges), *inner.box)
         box_strides = (size, *inner.box_strides)
         selection_in_box, takes = inner.selection, inner.takes
-        stored_shape = tuple(len(axis.offsets) for axis in axes)
+        stored_shape = tuple([axis.selected for axis in axes])
         back = self._back
-        block_shape = tuple(stored_shape[p] for p in back if axes[p].kept)
         in_place = self._in_place
+        if in_place:
+            block_shape = tuple([axis.selected for axis in axes if axis.kept])
+        else:
+            block_shape = tuple([stored_shape[p] for p in back if axes[p].kept])
 
         def gather(data: Any, dtype: np.dtype[Any]) -> np.ndarray[Any, Any]:
             block: np.ndarray[Any, Any] = np.ndarray(box, dtype, buffer=data, strides=box_strides)[selection_in_box]
