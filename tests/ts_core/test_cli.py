@@ -9,8 +9,11 @@ import re
 import select
 import subprocess
 import sys
+import threading
+import time
 import tracemalloc
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -543,3 +546,47 @@ def test_blocks_in_flight_default_to_the_usable_cores_at_most_four(monkeypatch: 
     for cores, expected in ((1, 1), (2, 2), (3, 3), (64, DEFAULT_JOBS)):
         monkeypatch.setattr(concurrency, "default_concurrency", lambda cores=cores: cores)
         assert default_block_jobs() == expected
+
+
+def test_copy_pipeline_reads_one_block_at_a_time_ahead_of_the_writes_within_the_bound() -> None:
+    from ts_core.cli._copy import _run_pipelined
+
+    lock = threading.Lock()
+    state = {"reading": 0, "most_reading": 0, "held": 0, "most_held": 0, "overlapped": 0}
+    written: list[int] = []
+
+    def read(block: int) -> Any:
+        with lock:
+            state["reading"] += 1
+            state["held"] += 1
+            state["most_reading"] = max(state["most_reading"], state["reading"])
+            state["most_held"] = max(state["most_held"], state["held"])
+            state["overlapped"] += state["held"] > 1  # a write was under way meanwhile
+        time.sleep(0.001)
+        with lock:
+            state["reading"] -= 1
+            if block % 5 == 0:  # skipped (stored already)
+                state["held"] -= 1
+                return None
+        return np.full(4, block)
+
+    def write(block: int, values: Any) -> None:
+        assert values[0] == block
+        time.sleep(0.01)
+        with lock:
+            written.append(block)
+            state["held"] -= 1
+
+    report = _run_pipelined(list(range(40)), read, write, lambda block: 8, 320, 3, False)
+    assert sorted(written) == [block for block in range(40) if block % 5]
+    assert report == {"copied": 32, "skipped": 8, "bytes": 32 * 8, "unit": "blocks"}
+    assert state["most_reading"] == 1
+    assert 2 <= state["most_held"] <= 3  # never more blocks held than jobs
+    assert state["overlapped"] > 20
+
+    def failing_write(block: int, values: Any) -> None:
+        if block == 7:
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        _run_pipelined(list(range(40)), lambda block: np.zeros(1), failing_write, lambda block: 8, 320, 2, False)

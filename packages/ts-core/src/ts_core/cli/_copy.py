@@ -281,18 +281,93 @@ def copy_array(
     block = block_shape(shape, chunk, itemsize, block_budget(memory_limit, jobs))
     blocks = list(iter_blocks(shape, block, origin)) if all(shape) else []
     total_bytes = math.prod(shape) * source.dtype.numpy_dtype.itemsize
-    source_itemsize = source.dtype.numpy_dtype.itemsize
+    source_itemsize = int(source.dtype.numpy_dtype.itemsize)
 
-    def copy_block(region: tuple[slice, ...]) -> tuple[bool, int]:
-        nbytes = math.prod(part.stop - part.start for part in region) * source_itemsize
+    def read_block(region: tuple[slice, ...]) -> Any:
         if check_stored and destination[region].storage_statistics(query_fully_stored=True).result().fully_stored:
-            return False, nbytes
+            return None
+        return source[region].read().result()
+
+    def write_block(region: tuple[slice, ...], values: Any) -> None:
         # A source chunk that is not stored reads as the fill value, and a destination chunk
         # equal to its fill value is not stored: sparse sources stay sparse with no check here.
-        destination[region].write(source[region].read().result()).result()
-        return True, nbytes
+        destination[region].write(values).result()
 
-    return _run(blocks, copy_block, total_bytes, "blocks", jobs, show_progress, "copying")
+    def block_bytes(region: tuple[slice, ...]) -> int:
+        cells: int = math.prod(part.stop - part.start for part in region)
+        return cells * source_itemsize
+
+    return _run_pipelined(blocks, read_block, write_block, block_bytes, total_bytes, jobs, show_progress)
+
+
+def _run_pipelined(
+    blocks: list[Any],
+    read: Callable[[Any], Any],
+    write: Callable[[Any, Any], None],
+    block_bytes: Callable[[Any], int],
+    total_bytes: int,
+    jobs: int,
+    show_progress: bool,
+) -> dict[str, Any]:
+    """Copy ``blocks`` in two stages: one reader reads block after block (``read``: its
+    values, or None to skip it) while up to ``jobs`` writers write those read; at most
+    ``jobs`` blocks are held at once (read and not yet written), so memory stays within
+    the budget. Each read and write already spreads its chunks over every core. Blocks
+    copied by jobs that each read then write fall into step (all reading, then all
+    writing and all waiting at once for their writes to be made durable, cores idle);
+    one reader staggers the writes, so one write's wait overlaps the others' encoding
+    and the next block's read."""
+    report: dict[str, Any] = {"copied": 0, "skipped": 0, "bytes": 0, "unit": "blocks"}
+    bar = _ProgressBar("copying", total_bytes, by_bytes=True) if show_progress else None
+    reads: dict[concurrent.futures.Future[Any], Any] = {}
+    writes: dict[concurrent.futures.Future[None], Any] = {}
+    queue = iter(blocks)
+    held = 0  # blocks being read, read, or being written
+
+    def done(region: Any, copied: bool) -> None:
+        nbytes = block_bytes(region)
+        report["copied" if copied else "skipped"] += 1
+        if copied:
+            report["bytes"] += nbytes
+        if bar is not None:
+            bar.advance(nbytes)
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ts-cp-read") as readers, \
+                concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ts-cp-write") as writers:
+            while True:
+                # One read at a time, ahead of the writes while blocks may be held.
+                if not reads and held < jobs:
+                    region = next(queue, None)
+                    if region is not None:
+                        reads[readers.submit(read, region)] = region
+                        held += 1
+                if not reads and not writes:
+                    break
+                finished, _ = concurrent.futures.wait([*reads, *writes], return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in finished:
+                    if future in reads:
+                        region = reads.pop(future)
+                        values = future.result()  # the first failure ends the copy
+                        if values is None:
+                            held -= 1
+                            done(region, False)
+                        else:
+                            writes[writers.submit(write, region, values)] = region
+                        del values
+                    else:
+                        region = writes.pop(future)
+                        future.result()
+                        held -= 1
+                        done(region, True)
+    except BaseException:
+        for future in [*reads, *writes]:
+            future.cancel()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return report
 
 
 #: Drivers whose metadata fixes every chunk's key and encoding: two arrays with equal
