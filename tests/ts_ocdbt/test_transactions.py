@@ -12,7 +12,7 @@ import pytest
 
 import ts_core as ts
 from ts_core.errors import TransactionConflictError
-from ts_core.kvstore import NO_VALUE, StagedWrite
+from ts_core.kvstore import NO_VALUE, StagedWrite, StagedWrites
 
 
 def open_db(tmp_path: Path, **members: object) -> ts.KvStore:
@@ -455,3 +455,71 @@ def test_blind_writes_of_one_key_in_one_commit_take_the_last(tmp_path: Path) -> 
     assert store.list().result() == [b"a", b"b"]
     assert store["a"] == b"second"
     assert store["b"] == b"kept"
+
+
+def test_commit_atomic_takes_staged_whole_values_with_the_writes(tmp_path: Path) -> None:
+    # A transaction hands commit_atomic a StagedWrites: blind whole values as one dict
+    # beside the other writes. All of them become one version, or none when a write's
+    # condition fails.
+    store = open_db(tmp_path)
+    store["counter"] = b"1"
+    store["gone"] = b"old"
+    counter = store.read("counter").result().stamp.generation
+    start = generation(store)
+    writes = StagedWrites([StagedWrite(b"counter", lambda old: old + b"+", counter)], {b"a": b"1", b"gone": None})
+    assert len(writes) == 3
+    assert [write.key for write in writes] == [b"counter", b"a", b"gone"]  # the writes, then the values
+    assert [write.modify(b"stored") for write in writes[1:]] == [b"1", None]
+    assert not any(write.reads_stored or write.condition for write in writes[1:])
+    assert store.driver.commit_atomic(writes)
+    assert generation(store) == start + 1
+    assert {key: store[key] for key in store.list().result()} == {b"a": b"1", b"counter": b"1+"}
+    stale = StagedWrites([StagedWrite(b"counter", lambda old: b"lost", counter)], {b"b": b"2"})
+    assert not store.driver.commit_atomic(stale)
+    assert generation(store) == start + 1
+    assert store.list().result() == [b"a", b"counter"]
+
+
+def test_whole_values_then_other_operations_on_their_keys(tmp_path: Path) -> None:
+    # Plain writes are staged as whole values (no entry per key); reading, conditioning,
+    # modifying, deleting by range, listing or writing one of their keys through another
+    # opening of the database sees and keeps the staged value.
+    store, other = open_db(tmp_path), open_db(tmp_path)
+    store["kept"] = b"stored"
+    txn = ts.Transaction(atomic=True)
+    view, other_view = store.with_transaction(txn), other.with_transaction(txn)
+    for index in range(10):
+        view[f"k{index}"] = b"v%d" % index
+    assert view["k1"] == b"v1"  # read your writes
+    view.write("k2", b"conditioned", if_equal=NO_VALUE).result()
+    view.delete_range(ts.KvStore.KeyRange(b"k3", b"k5")).result()
+    view["k4"] = b"after the range"
+    other_view["k5"] = b"other"
+    assert view["k5"] == b"other"
+    view["k6"] = b"last"
+    assert view.list().result() == sorted([b"kept", b"k0", b"k1", b"k2", b"k4", b"k5", b"k6", b"k7", b"k8", b"k9"])
+    txn.commit_sync()
+    expected = {b"kept": b"stored", b"k0": b"v0", b"k1": b"v1", b"k2": b"conditioned", b"k4": b"after the range",
+                b"k5": b"other", b"k6": b"last", b"k7": b"v7", b"k8": b"v8", b"k9": b"v9"}
+    assert {key: store[key] for key in store.list().result()} == expected
+
+
+@pytest.mark.parametrize("atomic", [True, False])
+def test_whole_values_of_a_key_by_key_store_and_a_memory_store(tmp_path: Path, atomic: bool) -> None:
+    # Stores that commit key by key (file, memory) get their whole values as entries.
+    files = ts.KvStore.open(f"file://{tmp_path}/files/").result()
+    memory = ts.KvStore.open({"driver": "memory"}).result()
+    txn = ts.Transaction(atomic=atomic)
+    memory_view = memory.with_transaction(txn)
+    for index in range(5):
+        memory_view[f"m{index}"] = b"%d" % index
+    del memory_view["m3"]
+    files.with_transaction(txn)["f"] = b"file"
+    if not atomic:
+        files_view = files.with_transaction(txn)
+        for index in range(5):
+            files_view[f"f{index}"] = b"%d" % index
+    txn.commit_sync()
+    assert {key: memory[key] for key in memory.list().result()} == {b"m0": b"0", b"m1": b"1", b"m2": b"2", b"m4": b"4"}
+    expected = {b"f": b"file"} | ({} if atomic else {b"f%d" % i: b"%d" % i for i in range(5)})
+    assert {key: files[key] for key in files.list().result()} == expected

@@ -362,7 +362,9 @@ def completed(value: T) -> Future[T]:
     """A Future that has already completed with ``value`` (whatever it is: unlike
     ``Future(value)``, a coroutine or Future is not converted), made without the checks of
     the constructor, for producers that already have their result."""
-    future: Future[T] = Future()  # the constructor's own fast path: a pending future
+    # The constructor's own fast path (a pending future), called as ``__new__`` alone: no
+    # ``type.__call__`` and no (empty) ``__init__`` to run, a third of the cost.
+    future: Future[T] = Future.__new__(Future)
     future._result = value
     future._state = _DONE
     return future

@@ -41,6 +41,7 @@ from ts_core.kvstore import (
     ReadOptions,
     ReadResult,
     StagedWrite,
+    StagedWrites,
     TimestampedStorageGeneration,
     WriteBatch,
     prefix_range,
@@ -50,7 +51,7 @@ from . import _spec
 from ._io import OcdbtIO, value_generation
 from ._spec import OcdbtSpec, VersionSpec
 from ._traversal import find_version, iterate, list_keys, lookup
-from ._values import NewValue, compute_unread_values, compute_values, new_value
+from ._values import NewValue, compute_unread_values, compute_values, new_value, new_values
 from ._writer import (
     DataFileBuffer,
     DataFilePrefixes,
@@ -580,6 +581,23 @@ class OcdbtDriver(KvStoreDriver):
     ) -> dict[bytes, NewValue] | None:
         """The new values ``request`` sets, on top of the batch's earlier ``pending`` ones;
         None if one of its conditions does not hold in ``latest``."""
+        changes = self._evaluate_writes(request, latest, deleted_ranges, pending)
+        if changes is None or not request.values:
+            return changes
+        # A transaction's whole values, set blindly (no key of them is among the writes).
+        values = new_values(request.values)
+        if changes:
+            values.update(changes)
+        return values
+
+    def _evaluate_writes(
+        self,
+        request: _Request,
+        latest: BtreeGenerationReference | None,
+        deleted_ranges: Sequence[KeyRange],
+        pending: dict[bytes, NewValue],
+    ) -> dict[bytes, NewValue] | None:
+        """``_evaluate`` of the request's ``writes``."""
         writes = request.writes
         if len(writes) > 1:
             # (Column by column, in C loops: a large transaction has a write per key. Not
@@ -737,7 +755,7 @@ os.register_at_fork(after_in_child=_reset_after_fork)
 class _Request:
     """A commit waiting for its turn (see ``OcdbtDriver._commit``)."""
 
-    __slots__ = ("deleted_ranges", "done", "error", "filled", "result", "stamps", "writes")
+    __slots__ = ("deleted_ranges", "done", "error", "filled", "result", "stamps", "values", "writes")
 
     def __init__(
         self,
@@ -747,7 +765,13 @@ class _Request:
         stamps: bool = True,
         filled: Sequence[DataFileBuffer] = (),
     ) -> None:
-        self.writes = list(writes)
+        #: Keys set blindly to a whole value (a transaction's, see ``StagedWrites``), not
+        #: among ``writes``; a request that reports stamps (one per write) has none.
+        self.values: dict[bytes, bytes | None] = {}
+        if isinstance(writes, StagedWrites) and not stamps:
+            self.writes, self.values = list(writes.writes), writes.values
+        else:
+            self.writes = list(writes)
         self.deleted_ranges = list(deleted_ranges)
         #: Data files holding values the writes refer to, not written yet.
         self.filled = list(filled)
@@ -761,6 +785,12 @@ class _Request:
     def finish(self, result: list[TimestampedStorageGeneration] | None = None, error: BaseException | None = None) -> None:
         self.result, self.error, self.done = result, error, True
 
+    def keys(self) -> set[bytes]:
+        """The keys the request writes or checks."""
+        keys = {write.key for write in self.writes}
+        keys.update(self.values)
+        return keys
+
 
 def _take_batch(queue: list[_Request]) -> list[_Request]:
     """The requests at the head of ``queue`` that commit together: a request with deleted
@@ -770,9 +800,9 @@ def _take_batch(queue: list[_Request]) -> list[_Request]:
     batch = [queue.pop(0)]
     if batch[0].deleted_ranges:
         return batch
-    touched = {write.key for write in batch[0].writes}
+    touched = batch[0].keys()
     while queue and not queue[0].deleted_ranges:
-        keys = {write.key for write in queue[0].writes}
+        keys = queue[0].keys()
         if keys & touched:
             break
         touched |= keys
@@ -810,7 +840,7 @@ def _writes_anything(batch: Sequence[_Request]) -> bool:
     """Whether a request of ``batch`` writes or deletes (rather than only checking what a
     transaction read)."""
     return any(
-        request.deleted_ranges or any(write.modify is not None for write in request.writes)
+        request.deleted_ranges or request.values or any(write.modify is not None for write in request.writes)
         for request in batch
         if not request.done
     )

@@ -14,7 +14,9 @@ from ts_core.concurrency import Executor, default_concurrency
 
 from .format import IndirectDataReference
 
-__all__ = ["PARALLEL_MODIFY_SECONDS", "NewValue", "compute_unread_values", "compute_values", "new_value"]
+__all__ = [
+    "PARALLEL_MODIFY_SECONDS", "NewValue", "compute_unread_values", "compute_values", "new_value", "new_values"
+]
 
 #: A key's new value in a commit: bytes, a value already stored in a data file, or None
 #: (deleted).
@@ -73,6 +75,14 @@ def compute_unread_values(modifies: Sequence[Callable[[bytes | None], Any]]) -> 
     if not set(map(type, values)) <= _NEW_VALUE_TYPES:
         values = list(map(new_value, values))
     return values
+
+
+def new_values(values: dict[bytes, Any]) -> dict[bytes, NewValue]:
+    """A copy of ``values`` (key -> bytes-like or None) as new values: made in C loops when
+    each is bytes or None already (a transaction's whole values)."""
+    if set(map(type, values.values())) <= _NEW_VALUE_TYPES:
+        return dict(values)
+    return {key: new_value(value) for key, value in values.items()}
 
 
 #: The types a ``modify`` returns that are new values as they are.

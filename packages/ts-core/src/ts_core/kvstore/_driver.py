@@ -10,9 +10,10 @@ exactly (or refuse them with an error) and never ignore them.
 from __future__ import annotations
 
 import abc
+import functools
 import math
-from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, overload
 
 import attrs
 
@@ -32,6 +33,7 @@ __all__ = [
     "ReadResult",
     "StagedConditionFailed",
     "StagedWrite",
+    "StagedWrites",
     "WriteBatch",
     "coalesce_byte_ranges",
     "commit_staged",
@@ -106,6 +108,51 @@ class StagedWrite(NamedTuple):
     modify: Callable[[bytes | None], bytes | None] | None
     condition: bytes | None = None
     reads_stored: bool = True
+
+
+class StagedWrites(Sequence[StagedWrite]):
+    """A store's staged writes as a transaction hands them to :meth:`KvStoreDriver.commit_atomic`:
+    ``writes``, and ``values``, keys set to a whole value (None: deleted) blindly and
+    unconditionally, the bulk of a large transaction, kept as one dict (no StagedWrite
+    each). No key is in both; every value is bytes or None.
+
+    As a sequence it is ``writes`` followed by a ``StagedWrite`` per value (made when first
+    needed), so a driver that does not look at ``values`` works unchanged; one that does
+    (OCDBT) takes the dict as its new values in one step.
+    """
+
+    __slots__ = ("_all", "values", "writes")
+
+    def __init__(self, writes: Sequence[StagedWrite], values: dict[bytes, bytes | None]) -> None:
+        self.writes = writes
+        self.values = values
+        self._all: list[StagedWrite] | None = None
+
+    def _sequence(self) -> list[StagedWrite]:
+        if self._all is None:
+            whole = [StagedWrite(key, functools.partial(_whole_value, value), None, False) for key, value in self.values.items()]
+            self._all = [*self.writes, *whole]
+        return self._all
+
+    def __len__(self) -> int:
+        return len(self.writes) + len(self.values)
+
+    @overload
+    def __getitem__(self, index: int) -> StagedWrite: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[StagedWrite]: ...
+    def __getitem__(self, index: int | slice) -> StagedWrite | list[StagedWrite]:
+        return self._sequence()[index]
+
+    def __iter__(self) -> Iterator[StagedWrite]:
+        return iter(self._sequence())
+
+    def __repr__(self) -> str:
+        return f"StagedWrites({len(self.writes)} writes, {len(self.values)} whole values)"
+
+
+def _whole_value(value: bytes | None, stored: bytes | None) -> bytes | None:
+    return value
 
 
 class StagedConditionFailed(Exception):
@@ -341,6 +388,8 @@ class KvStoreDriver(abc.ABC):
         this gets one commit per transaction instead of one per key, and an atomic
         transaction may hold any number of its keys (see ``commits_atomically``). A driver
         that retries a lost race re-applies each ``modify`` to the value it then finds.
+        A transaction passes a :class:`StagedWrites` (a sequence of ``StagedWrite`` whose
+        blind whole values a driver may also take as one dict).
         """
         raise NotImplementedError(f'kvstore driver "{self.id}" cannot commit several keys atomically')
 

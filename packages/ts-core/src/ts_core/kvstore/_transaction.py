@@ -19,7 +19,9 @@ At commit:
 Staged keys are grouped by the driver's ``storage_identity`` (the physical store), not
 by KvStore object, so two arrays on one memory resource or on one filesystem are one
 store of the transaction. A store whose driver implements ``commit_atomic`` (OCDBT)
-gets all its staged keys, read validations and deleted ranges in one call, atomic or not.
+gets all its staged keys, read validations and deleted ranges in one call, atomic or not;
+plain writes (whole values, unconditioned) are staged as one dict of values, no entry per
+key, and such a store takes that dict as it is (``StagedWrites``).
 An adapter over such a store (``atomic_base``: sharded chunks, encoded chunks) has its
 writes lowered through its own chain (``lower_staged``), and everything that reaches one
 bottom store is committed by it in that one call.
@@ -35,7 +37,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from .._executor import default_concurrency, run_inline
@@ -47,6 +49,7 @@ from ._driver import (
     ReadResult,
     StagedConditionFailed,
     StagedWrite,
+    StagedWrites,
     WriteBatch,
     lower_staged_to_root,
 )
@@ -110,10 +113,18 @@ class _KeyState:
 class _StoreState:
     """What a transaction staged in one physical store (one ``storage_identity``)."""
 
-    __slots__ = ("claimed", "claimed_root", "deleted_ranges", "keys")
+    __slots__ = ("claimed", "claimed_root", "deleted_ranges", "keys", "values", "values_driver")
 
     def __init__(self) -> None:
         self.keys: dict[bytes, _KeyState] = {}
+        #: Keys that ``values_driver`` set to a whole value (None: deleted), and nothing
+        #: else: never read, conditioned or modified (the bulk of a large transaction: a
+        #: value each, no entry). A key is here or in ``keys``, never in both; ``entry``
+        #: moves it to ``keys`` when anything else touches it.
+        self.values: dict[bytes, bytes | None] = {}
+        #: The one driver of this store whose plain writes go to ``values`` (the first
+        #: that stages through the transaction's direct path).
+        self.values_driver: KvStoreDriver | None = None
         self.deleted_ranges: list[tuple[KvStoreDriver, KeyRange]] = []
         #: In an atomic transaction, how an error names the store that holds the one
         #: slot beside the commit-lock stores (a store with ``commit_atomic``).
@@ -124,15 +135,47 @@ class _StoreState:
 
     def committing_driver(self) -> KvStoreDriver | None:
         """The driver that commits this store in one ``commit_atomic`` call, if it has one."""
-        # (The driver of the first key, or else of the first deleted range, decides.)
+        # (The driver of the first key, or else of the whole values, or else of the first
+        # deleted range, decides.)
         first = next(iter(self.keys.values()), None)
-        driver = first.driver if first is not None else self.deleted_ranges[0][0] if self.deleted_ranges else None
+        if first is not None:
+            driver: KvStoreDriver | None = first.driver
+        elif self.values:
+            driver = self.values_driver
+        else:
+            driver = self.deleted_ranges[0][0] if self.deleted_ranges else None
         if driver is not None and driver.commits_atomically:
             return driver
         return None
 
     def deleted_by_range(self, key: bytes) -> bool:
         return any(r.contains(key) for _, r in self.deleted_ranges)
+
+    def entry(self, key: bytes) -> _KeyState | None:
+        """``key``'s entry; one is made for a key that holds only a whole value."""
+        entry = self.keys.get(key)
+        if entry is None and key in self.values:
+            assert self.values_driver is not None
+            entry = self.keys[key] = _KeyState(self.values_driver, True, self.values.pop(key))
+        return entry
+
+    def new_entry(self, key: bytes, driver: KvStoreDriver) -> _KeyState:
+        """``key``'s entry, a new one for ``driver`` if it has none."""
+        entry = self.entry(key)
+        if entry is None:
+            entry = self.keys[key] = _KeyState(driver)
+        return entry
+
+    def all_entries(self) -> dict[bytes, _KeyState]:
+        """Every key's entry (the whole values made entries): for the commit of a store
+        that commits key by key."""
+        if self.values:
+            assert self.values_driver is not None
+            driver = self.values_driver
+            for key, value in self.values.items():
+                self.keys[key] = _KeyState(driver, True, value)
+            self.values.clear()
+        return self.keys
 
 
 def _lockable(driver: KvStoreDriver) -> bool:
@@ -158,9 +201,14 @@ class _LoweredGroup(NamedTuple):
     transaction staged them) whose conditions a conflict names."""
 
     root: KvStoreDriver
-    writes: list[StagedWrite]
+    writes: Sequence[StagedWrite]
     deleted_ranges: list[KeyRange]
     conditioned: list[str]
+
+
+#: What a store staged through one driver: the driver, its writes (and reads to validate),
+#: deleted ranges, and whole values (see ``_StoreState.values``).
+_DriverStaged = tuple[KvStoreDriver, list[StagedWrite], list[KeyRange], dict[bytes, bytes | None]]
 
 
 def _merge_same_keys(writes: Iterable[StagedWrite]) -> list[StagedWrite]:
@@ -204,10 +252,11 @@ class Transaction:
         #: Per driver staged through: its store's state, and whether it has the commit
         #: lock protocol (looked up once: staging runs for every key).
         self._driver_states: dict[int, tuple[KvStoreDriver, _StoreState, bool]] = {}
-        #: Per driver a write may stage through directly (the transaction is open and the
-        #: store needs nothing more claimed; see ``_fast_staging``): its store's keys.
-        #: Emptied when the commit starts or the transaction is aborted.
-        self._direct: dict[int, tuple[KvStoreDriver, dict[bytes, _KeyState]]] = {}
+        #: Per driver a write may stage through directly (the transaction is open, the
+        #: store needs nothing more claimed, see ``_fast_staging``, and the driver is its
+        #: store's ``values_driver``): its store's state. Emptied when the commit starts or
+        #: the transaction is aborted.
+        self._direct: dict[int, tuple[KvStoreDriver, _StoreState]] = {}
         self._commit_started = False
         self._aborted = False
         self._failure: BaseException | None = None  # why the transaction was aborted
@@ -378,7 +427,7 @@ class Transaction:
             state.claimed = driver.describe_key(key)
             state.claimed_root = root
         else:
-            state.keys.setdefault(key, _KeyState(driver)).single = True
+            state.new_entry(key, driver).single = True
 
     def _read(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> Future[ReadResult]:
         return run_inline(self._read_now, driver, key, options)
@@ -392,11 +441,11 @@ class Transaction:
         result = driver.read(key, ReadOptions())
         with self._lock:
             state = self._state_for(driver)  # still open?
-            entry = state.keys.get(key)
+            entry = state.entry(key)
             if entry is None or entry.snapshot is None:
                 if self._repeatable_read and (entry is None or entry.condition is None):
                     self._claim_single_key(driver, state, key)  # the read is a dependency
-                entry = state.keys.setdefault(key, _KeyState(driver))
+                entry = state.new_entry(key, driver)
                 if entry.snapshot is None:
                     entry.snapshot = result
                     if self._repeatable_read and entry.condition is None:
@@ -406,7 +455,7 @@ class Transaction:
     def _read_now(self, driver: KvStoreDriver, key: bytes, options: ReadOptions) -> ReadResult:
         with self._lock:
             state = self._state_for(driver)
-            entry = state.keys.get(key)
+            entry = state.entry(key)
         if entry is not None and entry.written:  # the stored value does not matter
             if entry.modifications:
                 with self._lock:
@@ -417,7 +466,7 @@ class Transaction:
         else:
             base = self._base(driver, state, key, entry)
             with self._lock:
-                entry = state.keys.get(key)
+                entry = state.entry(key)
             if entry is None or not entry.staged:
                 value = base.value if base.state == "value" else None
                 stamp = base.stamp
@@ -439,18 +488,23 @@ class Transaction:
     ) -> Future[TimestampedStorageGeneration]:
         if if_equal is None and (value is None or value.__class__ is bytes):
             # The common case (a loop of plain writes through one store): one call, one
-            # lock; anything else takes ``_write_now``.
-            with self._lock:
+            # lock; anything else takes ``_write_now``. (The lock by acquire and release:
+            # half the cost of a ``with`` block, paid for every key of a large transaction.)
+            lock = self._lock
+            lock.acquire()
+            try:
                 direct = self._direct.get(id(driver))
                 if direct is not None and direct[0] is driver:
-                    keys = direct[1]
-                    entry = keys.get(key)
+                    state = direct[1]
+                    entry = state.keys.get(key)
                     if entry is None:
-                        keys[key] = _KeyState(driver, True, value)
+                        state.values[key] = value  # (``driver`` is the ``values_driver``)
                     else:
                         entry.written, entry.value = True, value
                         entry.modifications = ()
                     return completed(TimestampedStorageGeneration(UNKNOWN, time.time()))
+            finally:
+                lock.release()
         try:
             stamp = self._write_now(driver, key, value, if_equal)
         except Exception as error:
@@ -471,18 +525,15 @@ class Transaction:
     def _entry_for_write(self, driver: KvStoreDriver, key: bytes) -> _KeyState:
         direct = self._direct.get(id(driver))
         if direct is not None and direct[0] is driver:
-            keys = direct[1]  # a store this transaction already stages for
+            state = direct[1]  # a store this transaction already stages for
         else:
             state = self._state_for(driver)
             if self._atomic:
                 self._claim_single_key(driver, state, key)
-            keys = state.keys
-            if self._fast_staging(driver, self._driver_states[id(driver)]):
-                self._direct[id(driver)] = (driver, keys)
-        entry = keys.get(key)
-        if entry is None:
-            entry = keys[key] = _KeyState(driver)
-        return entry
+            if state.values_driver in (None, driver) and self._fast_staging(driver, self._driver_states[id(driver)]):
+                state.values_driver = driver
+                self._direct[id(driver)] = (driver, state)
+        return state.new_entry(key, driver)
 
     def _write_now(
         self, driver: KvStoreDriver, key: bytes, value: bytes | None, if_equal: bytes | None
@@ -524,13 +575,19 @@ class Transaction:
             for key, entry in state.keys.items():
                 if key_range.contains(key):
                     entry.written, entry.value, entry.modifications = True, None, ()
+            values = state.values
+            for key in [key for key in values if key_range.contains(key)]:
+                values[key] = None
 
     def _list(self, driver: KvStoreDriver, key_range: KeyRange) -> Iterable[bytes]:
         with self._lock:
             state = self._state_for(driver)
             staged = [k for k, e in state.keys.items() if e.staged and key_range.contains(k)]
+            whole = [(k, v is not None) for k, v in state.values.items() if key_range.contains(k)]
             ranges = [r for _, r in state.deleted_ranges]
         keys = {k for k in driver.list(key_range) if not any(r.contains(k) for r in ranges)}
+        keys.update(k for k, present in whole if present)
+        keys.difference_update(k for k, present in whole if not present)
         for key in staged:
             if self._read_now(driver, key, ReadOptions()).state == "value":
                 keys.add(key)
@@ -546,7 +603,7 @@ class Transaction:
         groups = [lowered for group in self._commit_groups() if (lowered := self._lower_group(group)) is not None]
         for state in self._stores.values():
             if state.committing_driver() is None:
-                self._validate_reads(state.keys.items())
+                self._validate_reads(state.all_entries().items())
         for group in groups:
             self._commit_lowered(group)
         for state in self._stores.values():
@@ -554,7 +611,7 @@ class Transaction:
                 continue
             for driver, key_range in state.deleted_ranges:
                 driver.delete_range(key_range)
-            self._commit_keys([(key, entry) for key, entry in state.keys.items() if entry.staged])
+            self._commit_keys([(key, entry) for key, entry in state.all_entries().items() if entry.staged])
 
     def _commit_keys(self, items: list[tuple[bytes, _KeyState]]) -> None:
         """Commit each key on its own (a non-atomic commit), many at once on the drivers'
@@ -639,18 +696,28 @@ class Transaction:
         adapters of the driver it was staged through (so each adapter encodes its own
         keys). Done before anything is written: an adapter that cannot lower its writes
         fails the commit with nothing written. None if there is nothing to commit."""
+        staged = [item for _, state in group for item in self._staged_by_driver(state)]
+        if len(staged) == 1 and staged[0][0].atomic_base is None:
+            # One driver that commits itself staged it all (a transaction of an OCDBT
+            # kvstore): its whole values go over as the one dict they were staged in.
+            driver, own_writes, own_ranges, values = staged[0]
+            if not own_writes and not own_ranges and not values:
+                return None
+            conditioned = [repr(w.key) for w in own_writes if w.condition is not None]
+            return _LoweredGroup(driver, StagedWrites(own_writes, values) if values else own_writes, own_ranges, conditioned)
         root: KvStoreDriver | None = None
         writes: list[StagedWrite] = []
         deleted_ranges: list[KeyRange] = []
-        conditioned: list[str] = []
+        conditioned = []
         sources = 0
-        for _, state in group:
-            for driver, own_writes, own_ranges in self._staged_by_driver(state):
-                conditioned += [repr(w.key) for w in own_writes if w.condition is not None]
-                root, lowered, lowered_ranges = lower_staged_to_root(driver, own_writes, own_ranges)
-                writes += lowered
-                deleted_ranges += lowered_ranges
-                sources += 1 if root is driver else 2  # an adapter may lower two keys onto one
+        for driver, own_writes, own_ranges, values in staged:
+            conditioned += [repr(w.key) for w in own_writes if w.condition is not None]
+            root, lowered, lowered_ranges = lower_staged_to_root(
+                driver, StagedWrites(own_writes, values) if values else own_writes, own_ranges
+            )
+            writes += lowered
+            deleted_ranges += lowered_ranges
+            sources += 1 if root is driver else 2  # an adapter may lower two keys onto one
         if root is None or (not writes and not deleted_ranges):
             return None
         # The keys of one driver's own writes are unique: only writes from several
@@ -674,12 +741,15 @@ class Transaction:
             )
 
     @staticmethod
-    def _staged_by_driver(state: _StoreState) -> list[tuple[KvStoreDriver, list[StagedWrite], list[KeyRange]]]:
-        """``state``'s staged writes (and reads to validate) and deleted ranges, by the
-        driver they were staged through."""
-        by_driver: dict[int, tuple[KvStoreDriver, list[StagedWrite], list[KeyRange]]] = {}
+    def _staged_by_driver(state: _StoreState) -> list[_DriverStaged]:
+        """``state``'s staged writes (and reads to validate), deleted ranges and whole
+        values, by the driver they were staged through."""
+        by_driver: dict[int, _DriverStaged] = {}
+        if state.values:
+            assert state.values_driver is not None
+            by_driver[id(state.values_driver)] = (state.values_driver, [], [], state.values)
         for driver, key_range in state.deleted_ranges:
-            by_driver.setdefault(id(driver), (driver, [], []))[2].append(key_range)
+            by_driver.setdefault(id(driver), (driver, [], [], {}))[2].append(key_range)
         last_driver: KvStoreDriver | None = None
         writes: list[StagedWrite] = []
         # (A named tuple made by ``tuple.__new__``: half the cost of its constructor, paid
@@ -701,7 +771,7 @@ class Transaction:
                 last_driver = entry.driver
                 found = by_driver.get(id(last_driver))
                 if found is None:
-                    found = by_driver[id(last_driver)] = (last_driver, [], [])
+                    found = by_driver[id(last_driver)] = (last_driver, [], [], {})
                 writes = found[1]
             writes.append(write)
         return list(by_driver.values())
@@ -718,7 +788,7 @@ class Transaction:
         for identity, state in self._stores.items():
             if state.committing_driver() is not None:
                 continue
-            for key, entry in state.keys.items():
+            for key, entry in state.all_entries().items():
                 if _lockable(entry.driver):
                     locked.setdefault(identity, (entry.driver, []))[1].append((key, entry))
                 else:
