@@ -352,3 +352,26 @@ def test_a_chunk_of_the_wrong_size_read_whole_is_an_error_naming_its_key(tmp_pat
     with pytest.raises(ValueError, match=r"c/1/0/0.*expected \d+ bytes"):
         store[::2, ::2, ::2].read().result()
     assert store[:40, ::2, ::2].read().result().sum() == 40 * 38 * 33
+
+
+def test_a_storage_failure_reading_whole_is_reported_as_the_general_path_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ts_core.errors import ChunkStorageError
+
+    spec = zarr3_spec(tmp_path, "little", None)
+    ts.open(spec, create=True).result().write(np.ones(SHAPE, np.uint16)).result()
+    del spec["metadata"]
+    store = ts.open(spec, context=ts.Context(UNCACHED)).result()
+    driver = store._driver.chunk_kvstore.driver
+    original = driver.read
+
+    def failing(key: bytes, options: Any) -> Any:
+        if key.endswith(b"c/1/0/0"):
+            raise OSError(5, "Input/output error")
+        return original(key, options)
+
+    monkeypatch.setattr(driver, "read", failing)
+    with pytest.raises(ChunkStorageError, match=r"c/1/0/0.*Input/output error"):
+        store[::2, ::2, ::2].read().result()
+    assert store[:40, ::2, ::2].read().result().sum() == 40 * 38 * 33

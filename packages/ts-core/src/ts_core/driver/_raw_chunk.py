@@ -132,7 +132,7 @@ class RawChunkReader:
         key = self._chunk_key(part.grid_indices)
         try:
             result = self._kvstore.read_blocking(key)
-        except (OSError, ValueError):
+        except Exception:  # reported by the general path, as a chunk storage error if it is one
             return False
         if result.state != "value":
             self._copy_missing(part, key)
