@@ -10,6 +10,9 @@ Protocol for every write or delete of ``K`` (tensorstore's layout, our implement
 3. write the new value into the lock file itself, stamp its mtime strictly after the
    current version's, ``fsync`` it, and ``rename`` it onto ``K`` (atomic), then
    ``fsync`` the directory; for a failed condition or a delete, unlink the lock file.
+   The version replaced (or deleted) is held open until then and closed afterwards on
+   another thread, so freeing its blocks (a device trim on a filesystem mounted with
+   ``discard``) is not part of the write's latency (``_release``).
 
 The generation of a version is (inode, size, mtime in ns). Every version of a key is
 written under its lock with a strictly larger mtime, so a recycled inode can never
@@ -53,6 +56,7 @@ from .._key_range import KeyRange, prefix_range
 from .._keys import ConfinedRoot, check_key, check_key_range, check_path
 from .._parallel import run_all
 from .._url import without_url_query
+from ._release import hold, release_later
 
 __all__ = ["FileKvStore", "FileKvStoreSpec", "parse_file_url"]
 
@@ -506,9 +510,12 @@ class FileKvStore(KvStoreDriver):
         deferred: set[str] | None,
     ) -> TimestampedStorageGeneration:
         """``_write`` once the lock of ``path`` is held (``fd``, closed here); ``created``:
-        the directories whose entries changed when the key's directories were made."""
+        the directories whose entries changed when the key's directories were made. The
+        replaced version is held open until the write is durable, so that freeing its
+        blocks (a device trim, with ``discard``) is no part of the write (see ``_release``)."""
+        replaced: list[int] = []
         try:
-            staged = self._stage(path, fd, held, value, if_equal)
+            staged = self._stage(path, fd, held, value, if_equal, replaced)
             if staged is None:
                 return TimestampedStorageGeneration(UNKNOWN, time.time())
             if self._sync:
@@ -520,13 +527,22 @@ class FileKvStore(KvStoreDriver):
             return TimestampedStorageGeneration(staged, time.time())
         finally:
             os.close(fd)
+            release_later(replaced)
 
     @staticmethod
-    def _stage(path: str, fd: int, held: os.stat_result, value: bytes, if_equal: bytes | None) -> bytes | None:
+    def _stage(
+        path: str, fd: int, held: os.stat_result, value: bytes, if_equal: bytes | None, holds: list[int] | None = None
+    ) -> bytes | None:
         """With the lock of ``path`` held (``fd``): check ``if_equal`` and write ``value``
         into the lock file; the generation it will have once renamed onto ``path``, or
-        None (lock file removed) if the condition failed."""
-        current = _stat_or_none_unlocking(path)
+        None (lock file removed) if the condition failed. With ``holds``, a descriptor
+        holding the version to be replaced is added to it (see ``_release``)."""
+        current, replaced = _hold_unlocking(path)
+        if replaced is not None:
+            if holds is None:
+                os.close(replaced)  # still linked: closing it frees nothing
+            else:
+                holds.append(replaced)
         if current is not None and stat_module.S_ISDIR(current.st_mode):
             os.unlink(path + LOCK_SUFFIX)
             raise ValueError(f'cannot write local file "{path}": it is a directory (holding other keys)')
@@ -565,8 +581,9 @@ class FileKvStore(KvStoreDriver):
             # The directory does not exist, so neither does the key.
             ok = if_equal in (None, UNKNOWN, NO_VALUE)
             return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
+        replaced = None
         try:
-            current = _stat_or_none_unlocking(path)
+            current, replaced = _hold_unlocking(path)
             if current is not None and stat_module.S_ISDIR(current.st_mode):
                 current = None  # a directory of other keys: this key has no value to delete
             ok = _condition_holds(current, if_equal)
@@ -578,6 +595,7 @@ class FileKvStore(KvStoreDriver):
             return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
         finally:
             lock.__exit__(None, None, None)
+            release_later([replaced])
 
     def delete_range(self, key_range: KeyRange) -> None:
         directories = set()
@@ -999,25 +1017,15 @@ def _keeps_exact_mtimes(device: int, fd: int, mtime: int) -> bool:
     return known
 
 
-def _stat_or_none(path: str) -> os.stat_result | None:
-    """The status of the file of a key (None if absent); a symlinked key is refused,
-    never followed nor replaced."""
-    try:
-        status = os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    if stat_module.S_ISLNK(status.st_mode):
-        raise _invalid_key(os.fsencode(path), "it is a symbolic link (symlinked keys are not followed)")
-    return status
-
-
-def _stat_or_none_unlocking(path: str) -> os.stat_result | None:
-    """``_stat_or_none`` with the lock of ``path`` held: a refused key drops its lock file."""
-    try:
-        return _stat_or_none(path)
-    except ValueError:
+def _hold_unlocking(path: str) -> tuple[os.stat_result | None, int | None]:
+    """With the lock of ``path`` held: the status of its file (None if absent) and a
+    descriptor holding it, if any (``_release.hold``); a symlinked key is refused, never
+    followed nor replaced, and drops its lock file."""
+    status, fd = hold(path)
+    if status is not None and stat_module.S_ISLNK(status.st_mode):
         os.unlink(path + LOCK_SUFFIX)
-        raise
+        raise _invalid_key(os.fsencode(path), "it is a symbolic link (symlinked keys are not followed)")
+    return status, fd
 
 
 def _condition_holds(current: os.stat_result | None, if_equal: bytes | None) -> bool:
