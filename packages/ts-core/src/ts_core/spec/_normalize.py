@@ -36,6 +36,45 @@ def parse_transform(value: Any, path: str = "transform") -> Any:
         raise SpecError(path, str(exc)) from None
 
 
+#: The open-mode flags (``OPEN_MODE_MEMBERS``), dropped from a canonical spec when false.
+_OPEN_MODE_FLAGS = ("open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata")
+
+
+def _fold_path_into_kvstore(result: dict[str, Any]) -> None:
+    """As tensorstore: a driver's ``path`` member is joined onto its kvstore's path, and a
+    chunked format's kvstore path (its directory) ends with ``/``."""
+    from ..kvstore._spec import join_path
+
+    kvstore = result.get("kvstore")
+    if kvstore is None and result.get("path") is not None and _is_chunked(_driver_class(result)):
+        raise SpecError("path", '"path" must be specified in conjunction with "kvstore"')
+    if not isinstance(kvstore, dict) or not isinstance(kvstore.get("path", ""), str):
+        return
+    path = kvstore.get("path", "")
+    member = result.get("path")
+    if isinstance(member, str):
+        path = join_path(path, member)
+        del result["path"]
+    if path and not path.endswith("/") and _is_chunked(_driver_class(result)):
+        path += "/"
+    if path != kvstore.get("path", ""):
+        result["kvstore"] = dict(sorted({**kvstore, "path": path}.items()))
+
+
+def _is_chunked(driver_class: Any) -> bool:
+    """Whether a driver class is a chunked format (its kvstore path is a directory)."""
+    from ..driver import KvsChunkedDriver
+
+    return isinstance(driver_class, type) and issubclass(driver_class, KvsChunkedDriver)
+
+
+def _driver_class(json_value: dict[str, Any]) -> Any:
+    from ..plugin import get_registry
+
+    record = get_registry().find("driver", str(json_value.get("driver")))
+    return None if record is None else record.load()
+
+
 #: The cache-recheck members' defaults, which a canonical spec leaves out.
 _RECHECK_DEFAULTS: dict[str, Any] = {"recheck_cached_data": True, "recheck_cached_metadata": "open"}
 
@@ -48,6 +87,10 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
     for name, default in _RECHECK_DEFAULTS.items():  # tensorstore prints these only when not the default
         if name in result and type(result[name]) is type(default) and result[name] == default:
             del result[name]
+    for name in _OPEN_MODE_FLAGS:  # a flag that is false says nothing
+        if result.get(name) is False:
+            del result[name]
+    _fold_path_into_kvstore(result)
     schema_json = result.get("schema")
     implied = driver_schema(result)
     if isinstance(result.get("metadata"), dict):

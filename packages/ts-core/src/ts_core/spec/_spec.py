@@ -162,6 +162,8 @@ class Spec(Indexable):
         context = copied.get("context")
         if isinstance(context, dict) and context:  # as tensorstore writes it (defaults left out)
             copied["context"] = resources_json(context, include_defaults)
+        if copied.get("open") is True and not (copied.get("create") or copied.get("delete_existing")):
+            del copied["open"]  # opening is the default mode: tensorstore leaves it out (the spec keeps it)
         return with_defaults(copied) if include_defaults else copied
 
     def copy(self) -> Spec:
