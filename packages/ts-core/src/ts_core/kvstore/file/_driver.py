@@ -537,12 +537,9 @@ class FileKvStore(KvStoreDriver):
         into the lock file; the generation it will have once renamed onto ``path``, or
         None (lock file removed) if the condition failed. With ``holds``, a descriptor
         holding the version to be replaced is added to it (see ``_release``)."""
-        current, replaced = _hold_unlocking(path)
-        if replaced is not None:
-            if holds is None:
-                os.close(replaced)  # still linked: closing it frees nothing
-            else:
-                holds.append(replaced)
+        current, replaced = _hold_unlocking(path, holds is not None)
+        if holds is not None and replaced is not None:
+            holds.append(replaced)
         if current is not None and stat_module.S_ISDIR(current.st_mode):
             os.unlink(path + LOCK_SUFFIX)
             raise ValueError(f'cannot write local file "{path}": it is a directory (holding other keys)')
@@ -583,7 +580,7 @@ class FileKvStore(KvStoreDriver):
             return TimestampedStorageGeneration(NO_VALUE if ok else UNKNOWN, time.time())
         replaced = None
         try:
-            current, replaced = _hold_unlocking(path)
+            current, replaced = _hold_unlocking(path, True)
             if current is not None and stat_module.S_ISDIR(current.st_mode):
                 current = None  # a directory of other keys: this key has no value to delete
             ok = _condition_holds(current, if_equal)
@@ -1017,11 +1014,11 @@ def _keeps_exact_mtimes(device: int, fd: int, mtime: int) -> bool:
     return known
 
 
-def _hold_unlocking(path: str) -> tuple[os.stat_result | None, int | None]:
-    """With the lock of ``path`` held: the status of its file (None if absent) and a
-    descriptor holding it, if any (``_release.hold``); a symlinked key is refused, never
-    followed nor replaced, and drops its lock file."""
-    status, fd = hold(path)
+def _hold_unlocking(path: str, keep: bool) -> tuple[os.stat_result | None, int | None]:
+    """With the lock of ``path`` held: the status of its file (None if absent) and, with
+    ``keep``, a descriptor holding it, if any (``_release.hold``); a symlinked key is
+    refused, never followed nor replaced, and drops its lock file."""
+    status, fd = hold(path, keep)
     if status is not None and stat_module.S_ISLNK(status.st_mode):
         os.unlink(path + LOCK_SUFFIX)
         raise _invalid_key(os.fsencode(path), "it is a symbolic link (symlinked keys are not followed)")

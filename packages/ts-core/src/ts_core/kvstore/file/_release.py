@@ -29,10 +29,11 @@ _O_PATH = getattr(os, "O_PATH", 0)
 _IDLE_SECONDS = 5.0
 
 
-def hold(path: str) -> tuple[os.stat_result | None, int | None]:
+def hold(path: str, keep: bool = True) -> tuple[os.stat_result | None, int | None]:
     """The status of the file at ``path`` (not following a symlink; None if absent) and,
-    for a regular file on a platform with ``O_PATH``, a descriptor holding it open."""
-    if not _O_PATH:
+    with ``keep``, for a regular file on a platform with ``O_PATH``, a descriptor holding
+    it open."""
+    if not (_O_PATH and keep):
         try:
             return os.lstat(path), None
         except (FileNotFoundError, NotADirectoryError):
