@@ -40,7 +40,7 @@ def test_registration_imports_no_implementation() -> None:
 
 def test_resources_are_shared_by_name() -> None:
     context = ts.Context({"s3_request_concurrency#a": {"limit": 5}})
-    spec = {"driver": "s3", "bucket": "b", "endpoint": "http://127.0.0.1:1",
+    spec = {"driver": "s3", "bucket": "bkt", "endpoint": "http://127.0.0.1:1",
             "s3_request_concurrency": "s3_request_concurrency#a"}
     first = ts.KvStore.open(spec, context=context).result()
     second = ts.KvStore.open(spec, context=context).result()

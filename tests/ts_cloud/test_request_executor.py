@@ -143,7 +143,7 @@ def test_a_forked_child_gets_a_working_executor() -> None:
 
 
 def test_cloud_kvstores_use_it() -> None:
-    store = ts.KvStore.open({"driver": "s3", "bucket": "b", "endpoint": "http://127.0.0.1:9",
+    store = ts.KvStore.open({"driver": "s3", "bucket": "bkt", "endpoint": "http://127.0.0.1:9",
                              "aws_region": "us-east-1", "aws_credentials": {"type": "anonymous"}}).result()
     assert isinstance(store.driver.executor, RequestExecutor)
     assert isinstance(store.driver.executor.submit(lambda: 1), RequestFuture)

@@ -34,8 +34,8 @@ def test_url_to_json_and_back(url: str, json: dict[str, str]) -> None:
     [
         ({"driver": "s3"}, "bucket"),
         ({"driver": "s3", "bucket": 3}, "kvstore.bucket: expected string"),
-        ({"driver": "s3", "bucket": "b", "aws_secret": "x"}, "aws_secret"),
-        ({"driver": "gcs", "bucket": "b", "user_project": 1}, "user_project"),
+        ({"driver": "s3", "bucket": "bkt", "aws_secret": "x"}, "aws_secret"),
+        ({"driver": "gcs", "bucket": "bkt", "user_project": 1}, "user_project"),
         ({"driver": "http"}, "base_url"),
         ({"driver": "fsspec"}, "url"),
     ],
@@ -54,9 +54,9 @@ def test_invalid_url() -> None:
 
 def test_s3_open_errors() -> None:
     with pytest.raises(ValueError, match="host_header"):
-        ts.KvStore.open({"driver": "s3", "bucket": "b", "host_header": "h"}).result()
+        ts.KvStore.open({"driver": "s3", "bucket": "bkt", "host_header": "h"}).result()
     with pytest.raises(ValueError, match="endpoint"):
-        ts.KvStore.open({"driver": "s3", "bucket": "b", "endpoint": "ftp://x"}).result()
+        ts.KvStore.open({"driver": "s3", "bucket": "bkt", "endpoint": "ftp://x"}).result()
 
 
 def _driver(**members: object) -> S3KvStore:
@@ -80,7 +80,7 @@ def test_credentials_never_appear_in_specs_or_reprs(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLEKEYID")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     monkeypatch.setenv("AWS_SESSION_TOKEN", "TOKEN-xyz")
-    store = ts.KvStore.open({"driver": "s3", "bucket": "b", "endpoint": "http://127.0.0.1:1",
+    store = ts.KvStore.open({"driver": "s3", "bucket": "bkt", "endpoint": "http://127.0.0.1:1",
                              "aws_credentials": {"type": "environment"}}).result()
     provider = store._driver._credentials  # type: ignore[attr-defined]
     credentials = provider.get()
@@ -121,13 +121,13 @@ def test_credentials_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) ->
 def test_context_resources() -> None:
     context = ts.Context({"s3_request_concurrency": {"limit": 3},
                           "s3_request_retries": {"max_retries": 2, "initial_delay": "10ms", "max_delay": "1s"}})
-    store = ts.KvStore.open({"driver": "s3", "bucket": "b", "endpoint": "http://127.0.0.1:1"}, context=context).result()
+    store = ts.KvStore.open({"driver": "s3", "bucket": "bkt", "endpoint": "http://127.0.0.1:1"}, context=context).result()
     assert store._driver.executor.limit == 3  # type: ignore[attr-defined]
     assert store._driver._transport.retry_policy == RetryPolicy(2, 0.01, 1.0)  # type: ignore[attr-defined]
     with pytest.raises(ValueError, match="s3_request_concurrency"):
         ts.Context({"s3_request_concurrency": {"limit": 0}})
     with pytest.raises(ValueError, match="initial_delay"):
-        ts.KvStore.open({"driver": "s3", "bucket": "b", "endpoint": "http://127.0.0.1:1",
+        ts.KvStore.open({"driver": "s3", "bucket": "bkt", "endpoint": "http://127.0.0.1:1",
                          "s3_request_retries": {"initial_delay": "soon"}}).result()
 
 
@@ -142,10 +142,10 @@ def test_retry_policy_is_bounded() -> None:
 
 def test_gcs_user_project_and_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TENSORSTORE_GCS_HTTP_URL", "http://127.0.0.1:1/")
-    store = ts.KvStore.open({"driver": "gcs", "bucket": "b",
+    store = ts.KvStore.open({"driver": "gcs", "bucket": "bkt",
                              "gcs_user_project": {"project_id": "billing"}}).result()
     driver = store._driver  # type: ignore[attr-defined]
-    assert driver._object_url(b"a/b c") == "http://127.0.0.1:1/storage/v1/b/b/o/a%2Fb%20c"
+    assert driver._object_url(b"a/b c") == "http://127.0.0.1:1/storage/v1/b/bkt/o/a%2Fb%20c"
     assert driver._user_project == "billing"
 
 
@@ -168,3 +168,33 @@ def test_region_cache_is_shared_within_a_context() -> None:
     assert url == "https://shared-bucket.s3.ap-south-1.amazonaws.com/k"
     other = ts.KvStore.open({"driver": "s3", "bucket": "shared-bucket"}).result()
     assert "shared-bucket" not in other._driver._regions  # type: ignore[attr-defined]
+
+
+BUCKET_NAMES = [
+    "b", "bk", "bkt", "my-bucket", "my.bucket", "1.2.3.4", "a..b", "-ab", "ab-", "UPPER", "Upper_Case.old",
+    "ab_c", "_abc", "abc_", "xn--abc", "abc-s3alias", "sthree-x", "a" * 63, "a" * 64, "a" * 64 + ".b",
+    "a/b", "../x", "a b", "x?y", "a-.b", "a.-b", "a" * 223, ("a" * 60 + ".") * 3 + "abc", "bucket\n",
+]
+
+
+@pytest.mark.parametrize("driver", ["s3", "gcs"])
+def test_bucket_names_are_checked_as_the_wheel_checks_them(driver: str) -> None:
+    """A bucket name becomes part of each request's URL: names the wheel refuses are a
+    ValueError naming ``bucket`` when the spec is parsed, and the names it accepts open."""
+    import tensorstore
+
+    for name in BUCKET_NAMES:
+        try:
+            tensorstore.KvStore.Spec({"driver": driver, "bucket": name})
+        except ValueError:
+            with pytest.raises(ValueError, match=r"^kvstore\.bucket: Invalid (S3|GCS) bucket name"):
+                ts.KvStore.Spec({"driver": driver, "bucket": name})
+        else:
+            assert ts.KvStore.Spec({"driver": driver, "bucket": name}).to_json()["bucket"] == name
+
+
+def test_a_bucket_url_with_an_invalid_name_is_refused() -> None:
+    with pytest.raises(ValueError, match="bucket"):
+        ts.KvStore.Spec("s3://a/b")
+    with pytest.raises(ValueError, match="bucket"):
+        ts.Spec({"driver": "zarr", "kvstore": "gs://../x/"})

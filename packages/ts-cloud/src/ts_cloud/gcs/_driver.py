@@ -22,6 +22,7 @@ import attrs
 
 from ts_core.concurrency import Executor
 from ts_core.context import Context
+from ts_core.errors import SpecError
 from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
@@ -100,11 +101,40 @@ def _key_text(key: bytes) -> str:
     return text
 
 
+_BUCKET_LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """Why ``bucket`` cannot name a GCS bucket, or None (Google's naming rules as
+    tensorstore checks them: 3 to 222 characters, dot-separated parts of at most 63 of
+    lowercase letters, digits, '-' and '_', starting and ending with a letter or digit)."""
+    if not 3 <= len(bucket) <= 222:
+        return "a bucket name has 3 to 222 characters"
+    for end in (bucket[0], bucket[-1]):
+        if not (end.isdigit() or "a" <= end <= "z"):
+            return "a bucket name starts and ends with a lowercase letter or digit"
+    for part in bucket.split("."):
+        if not part or len(part) > 63 or part[0] == "-" or part[-1] == "-":
+            return "each dot-separated part has 1 to 63 characters and does not start or end with '-'"
+        if not _BUCKET_LABEL_CHARACTERS.issuperset(part):
+            return "a bucket name holds only lowercase letters, digits, '-', '_' and '.'"
+    return None
+
+
 class GcsKvStore(KvStoreDriver):
     """A GCS bucket; keys are object names."""
 
     id = "gcs"
     spec_class = GcsKvStoreSpec
+
+    @classmethod
+    def normalize_spec(cls, spec: Any, path: str) -> tuple[Any, str]:
+        """An invalid bucket name is an error naming ``bucket`` when the spec is parsed,
+        as in tensorstore (it would otherwise become part of a request's URL)."""
+        problem = bucket_name_problem(spec.bucket) if spec.bucket else None
+        if problem is not None:
+            raise SpecError("bucket", f'Invalid GCS bucket name: "{spec.bucket}" ({problem})')
+        return spec, path
 
     def __init__(self, spec: GcsKvStoreSpec, executor: Executor, transport: HttpTransport,
                  credentials: GcsCredentialsProvider, user_project: str | None) -> None:

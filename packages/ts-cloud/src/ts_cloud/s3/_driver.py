@@ -35,6 +35,7 @@ import attrs
 
 from ts_core.concurrency import Executor
 from ts_core.context import Context
+from ts_core.errors import SpecError
 from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
@@ -107,11 +108,47 @@ def _find_text(element: ElementTree.Element, name: str) -> str | None:
     return None if found is None else (found.text or "")
 
 
+_BUCKET_IP_ADDRESS = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_BUCKET_LABEL = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+_BUCKET_CURRENT = re.compile(rf"{_BUCKET_LABEL}(?:\.{_BUCKET_LABEL})*")
+_BUCKET_LABEL_US_EAST_1 = r"[a-zA-Z0-9](?:[a-zA-Z0-9_-]*[a-zA-Z0-9])?"
+_BUCKET_US_EAST_1 = re.compile(rf"{_BUCKET_LABEL_US_EAST_1}(?:\.{_BUCKET_LABEL_US_EAST_1})*")
+_BUCKET_RESERVED_PREFIXES = ("sthree-", "xn--")
+_BUCKET_RESERVED_SUFFIXES = ("--ol-s3", "-s3alias")
+
+
+def bucket_name_problem(bucket: str) -> str | None:
+    """Why ``bucket`` cannot name an S3 bucket, or None (the rules tensorstore applies:
+    AWS's current naming rules, or the longer names with capitals and underscores that
+    us-east-1 allowed before 2018)."""
+    if not 3 <= len(bucket) <= 255:
+        return "a bucket name has 3 to 255 characters"
+    if bucket.startswith(_BUCKET_RESERVED_PREFIXES) or bucket.endswith(_BUCKET_RESERVED_SUFFIXES):
+        return "the name uses a prefix or suffix S3 reserves"
+    if _BUCKET_IP_ADDRESS.fullmatch(bucket):
+        return "a bucket name cannot be an IP address"
+    if len(bucket) <= 63 and _BUCKET_CURRENT.fullmatch(bucket):
+        return None
+    if _BUCKET_US_EAST_1.fullmatch(bucket):
+        return None
+    return ("a bucket name is dot-separated labels of letters, digits, '-' (and, in old "
+            "us-east-1 names, '_'), each starting and ending with a letter or digit")
+
+
 class S3KvStore(KvStoreDriver):
     """Amazon S3 or an S3-compatible server (path-style addressing for custom endpoints)."""
 
     id = "s3"
     spec_class = S3KvStoreSpec
+
+    @classmethod
+    def normalize_spec(cls, spec: Any, path: str) -> tuple[Any, str]:
+        """An invalid bucket name is an error naming ``bucket`` when the spec is parsed,
+        as in tensorstore (it would otherwise become part of a request's URL)."""
+        problem = bucket_name_problem(spec.bucket) if spec.bucket else None
+        if problem is not None:
+            raise SpecError("bucket", f'Invalid S3 bucket name: "{spec.bucket}" ({problem})')
+        return spec, path
 
     def __init__(self, spec: S3KvStoreSpec, executor: Executor, transport: HttpTransport,
                  credentials: AwsCredentialsProvider, regions: dict[str, str]) -> None:
