@@ -119,3 +119,12 @@ def test_a_forked_child_releases_on_a_thread_of_its_own(tmp_path: Path) -> None:
     os.waitpid(pid, 0)
     assert os.read(read_end, 2) == b"ok"
     os.close(read_end)
+
+
+@linux_only
+def test_beyond_max_pending_the_caller_closes_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "released").write_bytes(b"")
+    monkeypatch.setattr(_release, "_count", [_release.MAX_PENDING])  # as if the thread lagged behind
+    fd = os.open(tmp_path / "released", os.O_RDONLY)
+    _release.release_later([fd])
+    assert not [path for path in _open_paths() if path.endswith("/released")]  # closed at once

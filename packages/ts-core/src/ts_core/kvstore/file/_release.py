@@ -53,22 +53,40 @@ def hold(path: str, keep: bool = True) -> tuple[os.stat_result | None, int | Non
     return status, fd
 
 
+#: Descriptors waiting for the releasing thread at most; beyond, the caller closes its own
+#: (writes faster than the device frees blocks must not run out of descriptors).
+MAX_PENDING = 64
+
 _lock = threading.Lock()
 _pending: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
 _running = [False]  # whether a releasing thread is running (under _lock)
+_count = [0]  # descriptors put in _pending and not yet closed (under _lock)
 
 
 def release_later(fds: Iterable[int | None]) -> None:
-    """Close ``fds`` (None entries skipped) on the releasing thread, in order."""
+    """Close ``fds`` (None entries skipped) on the releasing thread, in order; on this
+    thread if ``MAX_PENDING`` are waiting already."""
     held = [fd for fd in fds if fd is not None]
     if not held:
         return
-    _pending.put(held)
     with _lock:
-        if _running[0]:
-            return
-        _running[0] = True
-    threading.Thread(target=_release, name="ts-file-release", daemon=True).start()
+        if _count[0] >= MAX_PENDING:
+            start = None
+        else:
+            _count[0] += len(held)
+            _pending.put(held)
+            start = not _running[0]
+            _running[0] = True
+    if start is None:
+        _close(held)
+    elif start:
+        threading.Thread(target=_release, name="ts-file-release", daemon=True).start()
+
+
+def _close(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _release() -> None:
@@ -81,9 +99,9 @@ def _release() -> None:
                     _running[0] = False
                     return
             continue
-        for fd in fds:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        _close(fds)
+        with _lock:
+            _count[0] -= len(fds)
 
 
 def _reset_after_fork() -> None:
@@ -93,10 +111,9 @@ def _reset_after_fork() -> None:
     _lock = threading.Lock()
     _pending = queue.SimpleQueue()
     _running[0] = False
+    _count[0] = 0
     while not pending.empty():
-        for fd in pending.get_nowait():
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        _close(pending.get_nowait())
 
 
 os.register_at_fork(after_in_child=_reset_after_fork)
