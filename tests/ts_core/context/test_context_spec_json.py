@@ -83,3 +83,23 @@ def test_resource_json_and_spec_repr_match_the_wheel() -> None:
         for include_defaults in (False, True):
             assert ours[identifier].to_json(include_defaults) == theirs[identifier].to_json(include_defaults)
     assert repr(ts_core.Context.Spec(json_value)) == repr(tensorstore.Context.Spec(json_value))
+
+
+def test_bound_specs_write_configuration_resources_inline_as_the_wheel(tmp_path: Any) -> None:
+    """A spec bound to a context (``retain_context``, ``update(context=...)``) writes the
+    file kvstore's configuration-only resources inline in the kvstore, as the wheel's."""
+    results = []
+    for library in (ts_core, tensorstore):
+        path = f"{tmp_path}/{library.__name__}/"
+        spec = library.Spec({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}})
+        spec.update(context=library.Context())
+        kvstore = library.KvStore.Spec({"driver": "file", "path": path})
+        kvstore.update(context=library.Context())
+        opened = library.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path}}, create=True,
+                              dtype="uint8", shape=[2]).result()
+        retained = opened.spec(retain_context=True).to_json()
+        results.append([
+            str(value).replace(path, "PATH")
+            for value in (spec.to_json(), kvstore.to_json(), retained["kvstore"], retained["context"])
+        ])
+    assert results[0] == results[1]

@@ -156,6 +156,8 @@ class KvStoreSpec:
             if bound_form:
                 json.update((name, [identifier]) for name, identifier in references.items())
                 json.update((name, [value]) for name, value in inline.items())
+            else:  # configuration-only resources are written inline, as tensorstore's bound specs
+                json.update(inline)
             context_json = dict(sorted({**shared, **context_json}.items()))
         if context_json or include_defaults:
             json["context"] = context_json

@@ -399,6 +399,8 @@ def bound_json(json_value: dict[str, Any], context: Any, bound_form: bool = True
         if bound_form:
             bound = {name: [value] for name, value in {**inline, **references}.items()}
             shown["kvstore"] = dict(sorted({**shown["kvstore"], **bound}.items()))
+        else:  # configuration-only resources are written inline, as tensorstore's bound specs
+            shown["kvstore"] = dict(sorted({**shown["kvstore"], **inline}.items()))
         resolved.update(shared)
     shown["context"] = dict(sorted({**resolved, **dict(layer or {})}.items()))
     return dict(sorted(shown.items()))
