@@ -412,23 +412,3 @@ def test_a_batch_without_whole_filesystem_sync_fsyncs_each_file_and_directory(
     assert calls == []
     assert len(synced) == 3 + 2  # each staged file, then each of the two directories
     assert [store[f"d{i % 2 + 1}/k{i}"] for i in range(3)] == [b"v"] * 3
-
-
-def test_large_staged_values_start_their_writeback_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # A hint only (durability still comes from the group's sync before the renames):
-    # values of at least EARLY_WRITEBACK_BYTES are sent to the disk as they are staged.
-    store = ts.KvStore.open({"driver": "file", "path": f"{tmp_path}/"}).result()
-    if file_driver._syncfs_for(f"{tmp_path}/x") is None:
-        pytest.skip("values are staged only where syncfs is trusted")
-    started: list[int] = []
-    real = file_driver._start_writeback
-    monkeypatch.setattr(file_driver, "_start_writeback", lambda fd: (started.append(fd), real(fd)))
-    batch = store._driver.write_batch()
-    large = bytes(range(256)) * (file_driver.EARLY_WRITEBACK_BYTES // 256)
-    batch.write(_full(store, "large"), large, None)
-    assert len(started) == 1
-    batch.write(_full(store, "small"), large[:-1], None)
-    assert len(started) == 1
-    batch.finish()
-    assert store["large"] == large
-    assert store["small"] == large[:-1]

@@ -693,8 +693,6 @@ class _FileWriteBatch(WriteBatch):
         if generation is None:
             os.close(fd)
             return TimestampedStorageGeneration(UNKNOWN, time.time())
-        if len(value) >= EARLY_WRITEBACK_BYTES:
-            _start_writeback(fd)
         with self._lock:
             self._staged.append((path, fd, held.st_dev))
             self._staged_paths.add(path)
@@ -866,44 +864,6 @@ def _filesystem_type(device: int) -> str | None:
     except OSError:
         pass
     return None
-
-
-#: A staged value at least this large has its writeback started at once (see
-#: ``_start_writeback``); smaller ones are left to the group's ``syncfs``, which writes
-#: many small files in fewer, larger requests.
-EARLY_WRITEBACK_BYTES = 64 * 1024
-_sync_file_range: list[Any] = []  # [libc sync_file_range or None], once looked up
-
-
-def _start_writeback(fd: int) -> None:
-    """Start writing the staged file's data to disk without waiting (Linux
-    ``sync_file_range(SYNC_FILE_RANGE_WRITE)``), so the group's ``syncfs`` finds it
-    written or under way: its wait at the end of a bulk write (nothing left to encode
-    meanwhile) shrinks from the whole group's writeback to the last few files'. Only a
-    hint: durability still comes from the ``syncfs`` (or ``fsync``) before the rename."""
-    if not _sync_file_range:
-        _sync_file_range.append(_load_sync_file_range())
-    function = _sync_file_range[0]
-    if function is not None:
-        function(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
-
-
-#: ``SYNC_FILE_RANGE_WRITE`` of Linux's ``<fcntl.h>``: start writeback of dirty pages, do not wait.
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def _load_sync_file_range() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    import ctypes
-
-    try:
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
 
 
 def _load_syncfs() -> Any:
