@@ -56,6 +56,19 @@ SPEC_CASES: dict[str, Callable[[Any], Any]] = {
     "downsample_rank_only_base": lambda ts: ts.downsample(
         ts.Spec({"driver": "zarr", "kvstore": "memory://", "rank": 2, "dtype": "int8"}), [2, 4], "max"
     ).base,
+    # Written as JSON: the base in canonical form, its domain downsampled at the top.
+    "downsample_json_sized": lambda ts: ts.Spec({
+        "driver": "downsample", "downsample_factors": [2, 3], "downsample_method": "stride",
+        "base": {"driver": "zarr3", "kvstore": "memory://", "schema": {"domain": {"shape": [10, 7], "labels": ["x", "y"]}}},
+    }),
+    "downsample_json_bare": lambda ts: ts.Spec({
+        "driver": "downsample", "downsample_factors": [2], "downsample_method": "mean",
+        "base": {"driver": "zarr3", "kvstore": "memory://a"},
+    }),
+    "downsample_json_array": lambda ts: ts.Spec({
+        "driver": "downsample", "downsample_factors": [2], "downsample_method": "max",
+        "base": {"driver": "array", "array": [1, 2, 3], "dtype": "int32"},
+    }),
 }
 
 
@@ -157,3 +170,12 @@ def test_downsampled_store_spec_matches_the_wheel_and_reopens(case: str) -> None
     reopened = ts_core.open(ours.spec(retain_context=True)).result()
     np.testing.assert_array_equal(reopened.read().result(), theirs.read().result())
     assert reopened.dtype.name == theirs.dtype.name
+
+
+def test_downsample_json_spec_with_factors_of_the_wrong_rank_is_refused_as_by_the_wheel() -> None:
+    json_value = {"driver": "downsample", "downsample_factors": [2, 2], "downsample_method": "mean",
+                  "base": {"driver": "zarr3", "kvstore": "memory://", "rank": 3}}
+    with pytest.raises(ValueError, match="rank"):
+        tensorstore.Spec(json_value)
+    with pytest.raises(ValueError, match=r"^downsample_factors: .*\(2\).*\(3\)"):
+        ts_core.Spec(json_value)

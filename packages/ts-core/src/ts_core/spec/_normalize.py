@@ -61,6 +61,20 @@ def _fold_path_into_kvstore(result: dict[str, Any]) -> None:
         result["kvstore"] = dict(sorted({**kvstore, "path": path}.items()))
 
 
+def _normalize_base(result: dict[str, Any]) -> None:
+    """An adapter's ``base`` spec in canonical form (for a driver class that says
+    ``normalizes_base_spec``); one that does not normalize is left for opening to report."""
+    from ..driver._open_spec import validate_spec_json
+
+    base = result.get("base")
+    if not isinstance(base, dict):
+        return
+    try:
+        result["base"] = normalize_spec_json(validate_spec_json(base, "base"))
+    except (TypeError, ValueError):
+        return
+
+
 def _is_chunked(driver_class: Any) -> bool:
     """Whether a driver class is a chunked format (its kvstore path is a directory)."""
     from ..driver import KvsChunkedDriver
@@ -91,6 +105,8 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
         if result.get(name) is False:
             del result[name]
     _fold_path_into_kvstore(result)
+    if getattr(_driver_class(result), "normalizes_base_spec", False):
+        _normalize_base(result)
     schema_json = result.get("schema")
     implied = driver_schema(result)
     if isinstance(result.get("metadata"), dict):

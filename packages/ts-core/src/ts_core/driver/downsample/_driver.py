@@ -53,6 +53,41 @@ class DownsampleDriver(Driver):
         self._upper = tuple(int(v) for v in domain.exclusive_max)
         self._base_domain = domain
 
+    #: ts.Spec writes the ``base`` member in its canonical form too (see ``spec._normalize``).
+    normalizes_base_spec = True
+
+    @classmethod
+    def normalize_spec_members(cls, json_value: dict[str, Any]) -> dict[str, Any]:
+        """The view's dtype is its base's: printed once, at the top, as tensorstore's."""
+        base = json_value.get("base")
+        if not isinstance(base, dict) or "dtype" not in base:
+            return json_value
+        return {**json_value, "base": {name: value for name, value in base.items() if name != "dtype"}}
+
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """The downsampled domain of the (canonical) base's transform, or without one the
+        rank of the factors, and the base's dtype: the spec prints them at the top level,
+        as tensorstore's does."""
+        from ...index_space import IndexTransform
+        from ...schema import Schema
+
+        base = json_value.get("base")
+        factors = json_value.get("downsample_factors")
+        method = json_value.get("downsample_method")
+        if not isinstance(base, dict) or method not in METHODS or not isinstance(factors, list) \
+                or not all(type(f) is int and f >= 1 for f in factors):
+            return None
+        dtype = base.get("dtype")
+        domain = IndexTransform(json=base["transform"]).domain if "transform" in base else None
+        rank = domain.rank if domain is not None else base.get("rank")
+        if rank is not None and rank != len(factors):
+            raise SpecError("downsample_factors", f"Rank specified by downsample_factors ({len(factors)}) "
+                                                  f"does not match the rank of the base ({rank})")
+        if domain is None:
+            return Schema(rank=len(factors), dtype=dtype)
+        return Schema(domain=downsampled_domain(domain, tuple(factors), method), dtype=dtype)
+
     @classmethod
     def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> DownsampleDriver:
         base_member = json_value["base"]
