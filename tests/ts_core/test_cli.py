@@ -584,6 +584,14 @@ def test_copy_pipeline_reads_one_block_at_a_time_ahead_of_the_writes_within_the_
     assert 2 <= state["most_held"] <= 3  # never more blocks held than jobs
     assert state["overlapped"] > 20
 
+    # Blocks of fewer chunks than cores are read several at once, still within the bound.
+    state.update(reading=0, most_reading=0, held=0, most_held=0, overlapped=0)
+    written.clear()
+    report = _run_pipelined(list(range(40)), read, write, lambda block: 8, 320, 3, False, readers=3)
+    assert sorted(written) == [block for block in range(40) if block % 5]
+    assert 2 <= state["most_reading"] <= 3
+    assert state["most_held"] <= 3
+
     def failing_write(block: int, values: Any) -> None:
         if block == 7:
             raise OSError("disk full")

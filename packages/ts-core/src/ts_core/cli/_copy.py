@@ -297,7 +297,14 @@ def copy_array(
         cells: int = math.prod(part.stop - part.start for part in region)
         return cells * source_itemsize
 
-    return _run_pipelined(blocks, read_block, write_block, block_bytes, total_bytes, jobs, show_progress)
+    # A block of fewer chunks than cores leaves cores idle while it alone is read: then as
+    # many blocks are read at once as may be held.
+    from ts_core.concurrency import default_concurrency
+
+    chunks_per_block = math.prod(-(-extent // step) for extent, step in zip(block, chunk, strict=True))
+    readers = 1 if chunks_per_block >= default_concurrency() else jobs
+    return _run_pipelined(blocks, read_block, write_block, block_bytes, total_bytes, jobs, show_progress,
+                          readers=readers)
 
 
 def _run_pipelined(
@@ -308,15 +315,16 @@ def _run_pipelined(
     total_bytes: int,
     jobs: int,
     show_progress: bool,
+    readers: int = 1,
 ) -> dict[str, Any]:
-    """Copy ``blocks`` in two stages: one reader reads block after block (``read``: its
-    values, or None to skip it) while up to ``jobs`` writers write those read; at most
-    ``jobs`` blocks are held at once (read and not yet written), so memory stays within
-    the budget. Each read and write already spreads its chunks over every core. Blocks
-    copied by jobs that each read then write fall into step (all reading, then all
-    writing and all waiting at once for their writes to be made durable, cores idle);
-    one reader staggers the writes, so one write's wait overlaps the others' encoding
-    and the next block's read."""
+    """Copy ``blocks`` in two stages: ``readers`` (one by default) read block after block
+    (``read``: its values, or None to skip it) while up to ``jobs`` writers write those
+    read; at most ``jobs`` blocks are held at once (read and not yet written), so memory
+    stays within the budget. Each read and write already spreads its chunks over every
+    core. Blocks copied by jobs that each read then write fall into step (all reading,
+    then all writing and all waiting at once for their writes to be made durable, cores
+    idle); one reader staggers the writes, so one write's wait overlaps the others'
+    encoding and the next block's read."""
     report: dict[str, Any] = {"copied": 0, "skipped": 0, "bytes": 0, "unit": "blocks"}
     bar = _ProgressBar("copying", total_bytes, by_bytes=True) if show_progress else None
     reads: dict[concurrent.futures.Future[Any], Any] = {}
@@ -333,15 +341,16 @@ def _run_pipelined(
             bar.advance(nbytes)
 
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ts-cp-read") as readers, \
+        with concurrent.futures.ThreadPoolExecutor(max_workers=readers, thread_name_prefix="ts-cp-read") as reading, \
                 concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ts-cp-write") as writers:
             while True:
-                # One read at a time, ahead of the writes while blocks may be held.
-                if not reads and held < jobs:
+                # Reads ahead of the writes while blocks may be held.
+                while len(reads) < readers and held < jobs:
                     region = next(queue, None)
-                    if region is not None:
-                        reads[readers.submit(read, region)] = region
-                        held += 1
+                    if region is None:
+                        break
+                    reads[reading.submit(read, region)] = region
+                    held += 1
                 if not reads and not writes:
                     break
                 finished, _ = concurrent.futures.wait([*reads, *writes], return_when=concurrent.futures.FIRST_COMPLETED)
