@@ -179,3 +179,32 @@ def test_downsample_json_spec_with_factors_of_the_wrong_rank_is_refused_as_by_th
         tensorstore.Spec(json_value)
     with pytest.raises(ValueError, match=r"^downsample_factors: .*\(2\).*\(3\)"):
         ts_core.Spec(json_value)
+
+
+STACK_JSON_SPECS: dict[str, dict[str, Any]] = {
+    "arrays": {"driver": "stack", "layers": [
+        {"driver": "array", "array": [1, 2], "dtype": "int32"},
+        {"driver": "array", "array": [3], "dtype": "int32",
+         "transform": {"input_inclusive_min": [2], "input_exclusive_max": [3], "output": [{"input_dimension": 0, "offset": -2}]}},
+    ]},
+    "zarr3_layers": {"driver": "stack", "layers": [
+        {"driver": "zarr3", "kvstore": "memory://a/", "schema": {"domain": {"shape": [4]}}, "dtype": "uint8"},
+        {"driver": "zarr3", "kvstore": "memory://b/", "dtype": "uint8",
+         "transform": {"input_inclusive_min": [4], "input_exclusive_max": [8], "output": [{"input_dimension": 0, "offset": -4}]}},
+    ]},
+}
+
+
+@pytest.mark.parametrize("name", STACK_JSON_SPECS)
+def test_stack_json_spec_prints_as_the_wheel(name: str) -> None:
+    """Written as JSON, a stack spec prints its layers in canonical form and their dtype
+    and hull at the top, as the wheel's."""
+    json_value = STACK_JSON_SPECS[name]
+    assert ts_core.Spec(json_value).to_json() == tensorstore.Spec(json_value).to_json()
+
+
+def test_stack_json_spec_with_a_layer_without_domain_is_refused_as_by_the_wheel() -> None:
+    json_value = {"driver": "stack", "layers": [{"driver": "zarr3", "kvstore": "memory://a/"}]}
+    for library in (tensorstore, ts_core):
+        with pytest.raises(ValueError, match="Layer 0: Domain must be specified"):
+            library.Spec(json_value)

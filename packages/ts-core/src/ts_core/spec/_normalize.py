@@ -75,6 +75,23 @@ def _normalize_base(result: dict[str, Any]) -> None:
         return
 
 
+def _normalize_layers(result: dict[str, Any]) -> None:
+    """Each spec in a ``layers`` list in canonical form (for a driver class that says
+    ``normalizes_layer_specs``); one that does not normalize is left for opening to report."""
+    from ..driver._open_spec import validate_spec_json
+
+    layers = result.get("layers")
+    if not isinstance(layers, list):
+        return
+    normalized = []
+    for index, layer in enumerate(layers):
+        try:
+            normalized.append(normalize_spec_json(validate_spec_json(layer, f"layers[{index}]")))
+        except (TypeError, ValueError):
+            normalized.append(layer)
+    result["layers"] = normalized
+
+
 def _is_chunked(driver_class: Any) -> bool:
     """Whether a driver class is a chunked format (its kvstore path is a directory)."""
     from ..driver import KvsChunkedDriver
@@ -105,8 +122,11 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
         if result.get(name) is False:
             del result[name]
     _fold_path_into_kvstore(result)
-    if getattr(_driver_class(result), "normalizes_base_spec", False):
+    driver_class = _driver_class(result)
+    if getattr(driver_class, "normalizes_base_spec", False):
         _normalize_base(result)
+    if getattr(driver_class, "normalizes_layer_specs", False):
+        _normalize_layers(result)
     schema_json = result.get("schema")
     implied = driver_schema(result)
     if isinstance(result.get("metadata"), dict):

@@ -287,6 +287,25 @@ class StackDriver(Driver):
             for layer in layers
         ]
 
+    #: ts.Spec writes each spec in ``layers`` in its canonical form too (see ``spec._normalize``).
+    normalizes_layer_specs = True
+
+    @classmethod
+    def spec_schema(cls, json_value: dict[str, Any]) -> Any:
+        """The hull of the (canonical) layers' domains and their dtype, which the spec
+        prints at the top level as tensorstore's does; a layer without a domain, or
+        layers that disagree, are refused when the spec is parsed, as there."""
+        from ...schema import Schema
+
+        layers = json_value.get("layers")
+        if not isinstance(layers, list) or not layers or not all(isinstance(layer, dict) for layer in layers):
+            return None
+        stacked = [layer_from_spec(index, layer, context=None) for index, layer in enumerate(layers)]
+        schema_json = dict(json_value.get("schema") or {})
+        dtype = json_value.get("dtype") or schema_json.get("dtype")
+        domain, numpy_dtype = stack_domain(stacked, schema_json, json_value.get("rank"), dtype)
+        return Schema(domain=domain, dtype=numpy_dtype)
+
     @classmethod
     def from_spec(cls, json_value: dict[str, Any], *, context: Any, options: Any, transaction: Any) -> StackDriver:
         if "layers" not in json_value:
