@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -164,7 +165,7 @@ class ZarrDriver(KvsChunkedDriver[ZarrMetadata]):
         metadata = self.metadata
         buffer: Any = data
         element = _element_dtype(metadata.dtype.storage_dtype)
-        count = int(np.prod(metadata.chunks))
+        count = int(math.prod(metadata.chunks))
         # Each stage stops at the size it can have, so a small hostile chunk cannot expand.
         limits = stage_limits(metadata.filters, count * element.itemsize)
         if metadata.compressor is not None:

@@ -6,6 +6,7 @@ Each is a plugin in the ``zarr3`` codec namespace (see ``ts_zarr._plugin``); the
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import zlib
@@ -182,7 +183,7 @@ class BytesCodec(ArrayToBytesCodec):
     def decode(self, data: bytes, spec: ChunkSpec) -> np.ndarray[Any, Any]:
         shape = spec.full_shape
         stored = self._stored(spec.dtype)
-        expected = int(np.prod(shape, dtype=np.int64)) * stored.itemsize
+        expected = int(math.prod(shape)) * stored.itemsize  # math.prod: a few µs less per chunk than np.prod
         if len(data) != expected:
             raise ValueError(f"expected {expected} bytes after decoding, but got {len(data)}")
         array = np.frombuffer(data, dtype=stored).reshape(shape)
