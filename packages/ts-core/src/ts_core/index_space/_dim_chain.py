@@ -44,7 +44,9 @@ Plan = tuple[tuple[str, ...], int, tuple[Any, ...], tuple[str, ...], tuple[int, 
 
 # Step kinds. Items name a dimension twice: ``k``, its position before the step (for the
 # bounds), and ``j``, the input dimension it comes from (for the affine map).
-_SLICE = 0  # [(k, j, slice or None, start, stop), ...]: slices of selected dims (all stay)
+# [(k, j, slice or step, start, stop), ...]: slices of selected dims (all stay); a step (None
+# for 1, else an int) comes with start and stop, a slice with None, None.
+_SLICE = 0
 _SHIFT = 1  # [(k, j, shift), ...]: translate_by, translate_backward_by (its shift negated)
 _TRANSLATE = 2  # [(k, j, origin), ...]: translate_to
 _INDEX = 3  # (slice items, ((k, j, value), ...) of ints, positions kept): ints drop dims
@@ -58,6 +60,7 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UNBOUNDED_MAX = inf + 1  # the exclusive_max of a dimension unbounded above
 # Below these, ``abs(offset) + abs(stride) * reach`` (see ``run_plan``) fits in 64 bits.
 _SMALL, _LARGE = 1 << 31, 1 << 62
+_NEG_SMALL, _NEG_LARGE = -_SMALL, -_LARGE  # constants: negating at each use makes a new int
 #: ``(0, 1, ..., n - 1)`` for each rank n: where nothing moves, each position's input dimension.
 _IDENTITY = tuple(tuple(range(n)) for n in range(MAX_RANK + 1))
 
@@ -180,15 +183,15 @@ def _compile_index(
         items = []
         for term, k in zip(terms, sel, strict=True):
             s = term.value
-            start, stop = s.start, s.stop
+            start, stop, step = s.start, s.stop, s.step
             if (
-                s.step is None
-                and (start is None or MIN_FINITE_INDEX <= start <= MAX_FINITE_INDEX)
+                (start is None or MIN_FINITE_INDEX <= start <= MAX_FINITE_INDEX)
                 and (stop is None or MIN_FINITE_INDEX <= stop <= MAX_FINITE_INDEX)
+                and (step is None or (type(step) is int and step))
             ):
-                # A unit step with each end omitted or a finite index: ``run_plan`` computes
-                # these itself, from start and stop.
-                items.append((k, origin[k], None, start, stop))
+                # Each end omitted or a finite index, and a unit step (None) or another
+                # nonzero int: ``run_plan`` computes these itself, from start, stop and step.
+                items.append((k, origin[k], step, start, stop))
             else:
                 items.append((k, origin[k], s, None, None))
         return _SLICE, items, sel, None
@@ -255,6 +258,55 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
                             il[k] = False
                         if stop is not None:
                             iu[k] = False
+                        continue
+                    if type(s) is int:
+                        # ``slice_bounds`` written out for a non-unit step ``s`` and a finite
+                        # or omitted start and stop (as compiled); an infinite anchor (an
+                        # omitted start on an unbounded side) is left to it.
+                        a = lo[k]
+                        b = hi[k]
+                        if s > 0:
+                            anchor = first = a if start is None else start
+                            last = b - 1 if stop is None else stop - 1
+                        else:
+                            first = a if stop is None else stop + 1
+                            anchor = last = b - 1 if start is None else start
+                        if (
+                            last < first - 1
+                            or first == inf
+                            or last == NEG_INF
+                            or not MIN_FINITE_INDEX <= anchor <= MAX_FINITE_INDEX
+                        ):
+                            raise IndexError  # invalid or infinite: slice_bounds says why
+                        if last >= first and (
+                            (first < a and not il[k]) or (last >= b and not iu[k])
+                        ):
+                            raise IndexError  # out of bounds: slice_bounds says why
+                        lower_implicit = start is None and il[k]
+                        upper_implicit = stop is None and iu[k]
+                        if lower_implicit:
+                            first = a
+                        if upper_implicit:
+                            last = b - 1
+                        # anchor - s * trunc(anchor / s), then ``affine_preimage`` written out.
+                        if anchor >= 0:
+                            shift = anchor % (s if s > 0 else -s)
+                        else:
+                            shift = -(-anchor % (s if s > 0 else -s))
+                        if s > 0:
+                            a = NEG_INF if first == NEG_INF else -((shift - first) // s)
+                            b = inf if last == inf else (last - shift) // s
+                            il[k] = lower_implicit
+                            iu[k] = upper_implicit
+                        else:
+                            a = NEG_INF if last == inf else -((shift - last) // s)
+                            b = inf if first == NEG_INF else (first - shift) // s
+                            il[k] = upper_implicit
+                            iu[k] = lower_implicit
+                        lo[k] = a
+                        hi[k] = (b if b >= a - 1 else a - 1) + 1
+                        offset[j] += stride[j] * shift
+                        stride[j] *= s
                         continue
                     lo[k], hi[k], il[k], iu[k], a, b = slice_bounds(s, lo[k], hi[k], il[k], iu[k], k)
                     if a or b != 1:
@@ -327,6 +379,7 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
     except (IndexError, TypeError, ValueError, OverflowError):
         return None
     target = plan[4]
+    small_reach = reach < _SMALL
     maps: list[OutputIndexMap] = []
     for m in t._output:
         method = m._method
@@ -338,11 +391,13 @@ def run_plan(plan: Plan, t: IndexTransform) -> IndexTransform | None:
         j = m._input_dimension
         if (
             reach
-            and not (reach < _SMALL and -_LARGE < m._offset < _LARGE and -_SMALL < m._stride < _SMALL)
+            and not (small_reach and _NEG_LARGE < m._offset < _LARGE and _NEG_SMALL < m._stride < _SMALL)
             and _offset_overflows(m, j, moved)
         ):
             return None
-        factor, shift, p = stride[j], offset[j], target[j]
+        factor = stride[j]
+        shift = offset[j]
+        p = target[j]
         if factor == 1 and not shift and p == j:
             maps.append(m)  # unchanged (maps are immutable)
             continue
