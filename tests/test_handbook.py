@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorstore
 
 import ts_core as ts
 
@@ -88,14 +89,19 @@ def test_section_5_spec(tmp_path: Path) -> None:
     spec_obj["create"] = False
     spec_obj["recheck_cached_data"] = "open"
     spec_obj.update({"context": {"cache_pool": {"total_bytes_limit": 100000000}}})
-    assert spec_obj.to_json() == {
+    assert (spec_obj["open"], spec_obj["create"]) == (True, False)  # the spec keeps what was set
+    # Printed as tensorstore prints specs: the flags that say nothing left out, the zarr
+    # directory ending with "/" (the wheel prints the same for this spec).
+    expected = {
         "context": {"cache_pool": {"total_bytes_limit": 100000000}},
-        "create": False,
         "driver": "zarr",
-        "kvstore": {"driver": "file", "path": f"{tmp_path}/my_detailed_zarr"},
-        "open": True,
+        "kvstore": {"driver": "file", "path": f"{tmp_path}/my_detailed_zarr/"},
         "recheck_cached_data": "open",
     }
+    assert spec_obj.to_json() == expected
+    wheel = tensorstore.Spec({**spec_dict, "open": True, "create": False, "recheck_cached_data": "open",
+                              "context": {"cache_pool": {"total_bytes_limit": 100000000}}})
+    assert wheel.to_json() == expected
     with pytest.raises(ValueError, match="cannot open"):
         ts.open(spec_obj).result()
 

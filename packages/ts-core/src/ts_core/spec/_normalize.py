@@ -19,7 +19,7 @@ from typing import Any
 
 from .._validation import SpecError
 
-__all__ = ["normalize_spec_json", "parse_transform"]
+__all__ = ["normalize_spec_json", "parse_transform", "printed_members"]
 
 
 def parse_transform(value: Any, path: str = "transform") -> Any:
@@ -36,8 +36,22 @@ def parse_transform(value: Any, path: str = "transform") -> Any:
         raise SpecError(path, str(exc)) from None
 
 
-#: The open-mode flags (``OPEN_MODE_MEMBERS``), dropped from a canonical spec when false.
+#: The open-mode flags (``OPEN_MODE_MEMBERS``), left out of the printed spec when false.
 _OPEN_MODE_FLAGS = ("open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata")
+
+
+def printed_members(json_value: dict[str, Any]) -> dict[str, Any]:
+    """Spec JSON as tensorstore prints it (``to_json``): open-mode flags that are false,
+    a lone ``open: true`` (opening is the default mode) and the cache-recheck options at
+    their defaults left out. The spec itself keeps them (``spec["create"]`` still reads
+    what was set)."""
+    result = {name: value for name, value in json_value.items()
+              if not (name in _OPEN_MODE_FLAGS and value is False)
+              and not (name in _RECHECK_DEFAULTS and type(value) is type(_RECHECK_DEFAULTS[name])
+                       and value == _RECHECK_DEFAULTS[name])}
+    if result.get("open") is True and not (result.get("create") or result.get("delete_existing")):
+        del result["open"]
+    return result
 
 
 def _fold_path_into_kvstore(result: dict[str, Any]) -> None:
@@ -115,12 +129,6 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
     from ..schema._schema import Schema, schema_from_json
 
     result = dict(json_value)
-    for name, default in _RECHECK_DEFAULTS.items():  # tensorstore prints these only when not the default
-        if name in result and type(result[name]) is type(default) and result[name] == default:
-            del result[name]
-    for name in _OPEN_MODE_FLAGS:  # a flag that is false says nothing
-        if result.get(name) is False:
-            del result[name]
     _fold_path_into_kvstore(result)
     driver_class = _driver_class(result)
     if getattr(driver_class, "normalizes_base_spec", False):

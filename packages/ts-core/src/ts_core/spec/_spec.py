@@ -17,7 +17,7 @@ from .._validation import SpecError, json_copy
 from ..context._context import resources_json
 from ..driver._open_spec import OPEN_MODE_MEMBERS, validate_spec_json
 from ..index_space._mixin import Indexable
-from ._normalize import normalize_spec_json, parse_transform
+from ._normalize import normalize_spec_json, parse_transform, printed_members
 
 __all__ = ["OPEN_MODE_MEMBERS", "Spec", "apply_open_options", "parse_spec_json"]
 
@@ -162,8 +162,7 @@ class Spec(Indexable):
         context = copied.get("context")
         if isinstance(context, dict) and context:  # as tensorstore writes it (defaults left out)
             copied["context"] = resources_json(context, include_defaults)
-        if copied.get("open") is True and not (copied.get("create") or copied.get("delete_existing")):
-            del copied["open"]  # opening is the default mode: tensorstore leaves it out (the spec keeps it)
+        copied = printed_members(copied)
         return with_defaults(copied) if include_defaults else copied
 
     def copy(self) -> Spec:
