@@ -1,4 +1,5 @@
-"""Helpers shared by the cloud kvstores: missing-key results, stamps, key prefixes.
+"""Helpers shared by the cloud kvstores: missing-key results, stamps, key prefixes,
+bucket-name checks.
 
 How a read's HTTP response becomes a ReadResult is in ``_read_response``.
 """
@@ -6,7 +7,9 @@ How a read's HTTP response becomes a ReadResult is in ``_read_response``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
+from ts_core.errors import SpecError
 from ts_core.kvstore import (
     NO_VALUE,
     KeyRange,
@@ -16,7 +19,7 @@ from ts_core.kvstore import (
     prefix_range,
 )
 
-__all__ = ["common_prefix", "missing_result", "now"]
+__all__ = ["check_bucket_name", "common_prefix", "missing_result", "now"]
 
 
 def missing_result(options: ReadOptions, started: float) -> ReadResult:
@@ -42,3 +45,11 @@ def common_prefix(key_range: KeyRange) -> bytes:
             break
         length += 1
     return lower[:length]
+
+
+def check_bucket_name(bucket: str, service: str, problem: Callable[[str], str | None]) -> None:
+    """SpecError naming ``bucket`` when ``problem(bucket)`` says why it cannot name a
+    bucket of ``service`` ("S3", "GCS"); an empty name is reported when the store opens."""
+    reason = problem(bucket) if bucket else None
+    if reason is not None:
+        raise SpecError("bucket", f'Invalid {service} bucket name: "{bucket}" ({reason})')

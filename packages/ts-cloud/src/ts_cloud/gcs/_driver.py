@@ -22,7 +22,6 @@ import attrs
 
 from ts_core.concurrency import Executor
 from ts_core.context import Context
-from ts_core.errors import SpecError
 from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
@@ -35,7 +34,7 @@ from ts_core.kvstore import (
     without_url_query,
 )
 
-from .._common import common_prefix, now
+from .._common import check_bucket_name, common_prefix, now
 from .._http import CloudRequestError, HttpResponse, HttpTransport, describe_key
 from .._read_response import READ_STATUSES, ObjectRead, read_result
 from ._credentials import GcsCredentialsProvider
@@ -131,9 +130,7 @@ class GcsKvStore(KvStoreDriver):
     def normalize_spec(cls, spec: Any, path: str) -> tuple[Any, str]:
         """An invalid bucket name is an error naming ``bucket`` when the spec is parsed,
         as in tensorstore (it would otherwise become part of a request's URL)."""
-        problem = bucket_name_problem(spec.bucket) if spec.bucket else None
-        if problem is not None:
-            raise SpecError("bucket", f'Invalid GCS bucket name: "{spec.bucket}" ({problem})')
+        check_bucket_name(spec.bucket, "GCS", bucket_name_problem)
         return spec, path
 
     def __init__(self, spec: GcsKvStoreSpec, executor: Executor, transport: HttpTransport,

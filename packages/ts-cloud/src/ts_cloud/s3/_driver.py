@@ -35,7 +35,6 @@ import attrs
 
 from ts_core.concurrency import Executor
 from ts_core.context import Context
-from ts_core.errors import SpecError
 from ts_core.kvstore import (
     NO_VALUE,
     UNKNOWN,
@@ -48,7 +47,7 @@ from ts_core.kvstore import (
     without_url_query,
 )
 
-from .._common import common_prefix, now
+from .._common import check_bucket_name, common_prefix, now
 from .._http import CloudRequestError, HttpResponse, HttpTransport, describe_key
 from .._read_response import READ_STATUSES, ObjectRead, read_result
 from ._credentials import AwsCredentialsProvider
@@ -145,9 +144,7 @@ class S3KvStore(KvStoreDriver):
     def normalize_spec(cls, spec: Any, path: str) -> tuple[Any, str]:
         """An invalid bucket name is an error naming ``bucket`` when the spec is parsed,
         as in tensorstore (it would otherwise become part of a request's URL)."""
-        problem = bucket_name_problem(spec.bucket) if spec.bucket else None
-        if problem is not None:
-            raise SpecError("bucket", f'Invalid S3 bucket name: "{spec.bucket}" ({problem})')
+        check_bucket_name(spec.bucket, "S3", bucket_name_problem)
         return spec, path
 
     def __init__(self, spec: S3KvStoreSpec, executor: Executor, transport: HttpTransport,
