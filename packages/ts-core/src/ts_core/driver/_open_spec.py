@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "OPEN_MODE_MEMBERS",
     "PASSED_TO_BASE",
+    "RECHECK_DEFAULTS",
     "OpenedDriver",
     "apply_spec_transform",
     "base_spec_json",
@@ -45,6 +46,9 @@ __all__ = [
 
 #: Keyword options of ``ts.open``/``Spec.update`` that are open-mode flags.
 OPEN_MODE_MEMBERS = ("open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata")
+
+#: The cache-recheck members' defaults: a spec as tensorstore prints it leaves them out.
+RECHECK_DEFAULTS: dict[str, Any] = {"recheck_cached_data": True, "recheck_cached_metadata": "open"}
 
 #: Members of an adapter's spec that also apply to the array it adapts (tensorstore passes
 #: the open mode and cache options of ``ts.open(adapter, create=True)`` on to the base).

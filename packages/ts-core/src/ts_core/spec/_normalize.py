@@ -36,31 +36,29 @@ def parse_transform(value: Any, path: str = "transform") -> Any:
         raise SpecError(path, str(exc)) from None
 
 
-#: The open-mode flags (``OPEN_MODE_MEMBERS``), left out of the printed spec when false.
-_OPEN_MODE_FLAGS = ("open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata")
-
-
 def printed_members(json_value: dict[str, Any]) -> dict[str, Any]:
     """Spec JSON as tensorstore prints it (``to_json``): open-mode flags that are false,
     a lone ``open: true`` (opening is the default mode) and the cache-recheck options at
     their defaults left out. The spec itself keeps them (``spec["create"]`` still reads
     what was set)."""
+    from ..driver._open_spec import OPEN_MODE_MEMBERS, RECHECK_DEFAULTS
+
     result = {name: value for name, value in json_value.items()
-              if not (name in _OPEN_MODE_FLAGS and value is False)
-              and not (name in _RECHECK_DEFAULTS and type(value) is type(_RECHECK_DEFAULTS[name])
-                       and value == _RECHECK_DEFAULTS[name])}
+              if not (name in OPEN_MODE_MEMBERS and value is False)
+              and not (name in RECHECK_DEFAULTS and type(value) is type(RECHECK_DEFAULTS[name])
+                       and value == RECHECK_DEFAULTS[name])}
     if result.get("open") is True and not (result.get("create") or result.get("delete_existing")):
         del result["open"]
     return result
 
 
-def _fold_path_into_kvstore(result: dict[str, Any]) -> None:
+def _fold_path_into_kvstore(result: dict[str, Any], driver_class: Any) -> None:
     """As tensorstore: a driver's ``path`` member is joined onto its kvstore's path, and a
     chunked format's kvstore path (its directory) ends with ``/``."""
     from ..kvstore._spec import join_path
 
     kvstore = result.get("kvstore")
-    if kvstore is None and result.get("path") is not None and _is_chunked(_driver_class(result)):
+    if kvstore is None and result.get("path") is not None and _is_chunked(driver_class):
         raise SpecError("path", '"path" must be specified in conjunction with "kvstore"')
     if not isinstance(kvstore, dict) or not isinstance(kvstore.get("path", ""), str):
         return
@@ -69,41 +67,23 @@ def _fold_path_into_kvstore(result: dict[str, Any]) -> None:
     if isinstance(member, str):
         path = join_path(path, member)
         del result["path"]
-    if path and not path.endswith("/") and _is_chunked(_driver_class(result)):
+    if path and not path.endswith("/") and _is_chunked(driver_class):
         path += "/"
     if path != kvstore.get("path", ""):
         result["kvstore"] = dict(sorted({**kvstore, "path": path}.items()))
 
 
-def _normalize_base(result: dict[str, Any]) -> None:
-    """An adapter's ``base`` spec in canonical form (for a driver class that says
-    ``normalizes_base_spec``); one that does not normalize is left for opening to report."""
+def _normalized_nested(json_value: Any, json_path: str) -> Any:
+    """A nested spec (an adapter's ``base``, a ``stack`` layer) in canonical form; one
+    that does not validate is kept as it is, for opening to report."""
     from ..driver._open_spec import validate_spec_json
 
-    base = result.get("base")
-    if not isinstance(base, dict):
-        return
+    if not isinstance(json_value, dict):
+        return json_value
     try:
-        result["base"] = normalize_spec_json(validate_spec_json(base, "base"))
+        return normalize_spec_json(validate_spec_json(json_value, json_path))
     except (TypeError, ValueError):
-        return
-
-
-def _normalize_layers(result: dict[str, Any]) -> None:
-    """Each spec in a ``layers`` list in canonical form (for a driver class that says
-    ``normalizes_layer_specs``); one that does not normalize is left for opening to report."""
-    from ..driver._open_spec import validate_spec_json
-
-    layers = result.get("layers")
-    if not isinstance(layers, list):
-        return
-    normalized = []
-    for index, layer in enumerate(layers):
-        try:
-            normalized.append(normalize_spec_json(validate_spec_json(layer, f"layers[{index}]")))
-        except (TypeError, ValueError):
-            normalized.append(layer)
-    result["layers"] = normalized
+        return json_value
 
 
 def _is_chunked(driver_class: Any) -> bool:
@@ -114,14 +94,11 @@ def _is_chunked(driver_class: Any) -> bool:
 
 
 def _driver_class(json_value: dict[str, Any]) -> Any:
+    """The class of the spec's driver, or None if no plugin registers it."""
     from ..plugin import get_registry
 
     record = get_registry().find("driver", str(json_value.get("driver")))
     return None if record is None else record.load()
-
-
-#: The cache-recheck members' defaults, which a canonical spec leaves out.
-_RECHECK_DEFAULTS: dict[str, Any] = {"recheck_cached_data": True, "recheck_cached_metadata": "open"}
 
 
 def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
@@ -129,12 +106,12 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
     from ..schema._schema import Schema, schema_from_json
 
     result = dict(json_value)
-    _fold_path_into_kvstore(result)
     driver_class = _driver_class(result)
-    if getattr(driver_class, "normalizes_base_spec", False):
-        _normalize_base(result)
-    if getattr(driver_class, "normalizes_layer_specs", False):
-        _normalize_layers(result)
+    _fold_path_into_kvstore(result, driver_class)
+    if getattr(driver_class, "normalizes_base_spec", False) and "base" in result:
+        result["base"] = _normalized_nested(result["base"], "base")
+    if getattr(driver_class, "normalizes_layer_specs", False) and isinstance(result.get("layers"), list):
+        result["layers"] = [_normalized_nested(layer, f"layers[{i}]") for i, layer in enumerate(result["layers"])]
     schema_json = result.get("schema")
     implied = driver_schema(result)
     if isinstance(result.get("metadata"), dict):
@@ -192,10 +169,7 @@ def normalize_spec_json(json_value: dict[str, Any]) -> dict[str, Any]:
 
 def driver_hook(json_value: dict[str, Any], name: str) -> Any:
     """The optional classmethod ``name`` of the spec's driver class, or None."""
-    from ..plugin import get_registry
-
-    record = get_registry().find("driver", str(json_value.get("driver")))
-    return None if record is None else getattr(record.load(), name, None)
+    return getattr(_driver_class(json_value), name, None)
 
 
 def driver_schema(json_value: dict[str, Any]) -> Any:

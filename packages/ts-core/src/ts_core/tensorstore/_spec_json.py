@@ -13,6 +13,8 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..driver._open_spec import RECHECK_DEFAULTS
+
 if TYPE_CHECKING:
     from ..context import Context
     from ..driver import Driver
@@ -45,8 +47,6 @@ SPEC_OPTIONS = (
     "minimal",  # the handbook's spelling of minimal_spec (a ts extension)
 )
 
-#: Spec members left out when equal to their default, as tensorstore leaves them out.
-_DEFAULTS = {"recheck_cached_data": True, "recheck_cached_metadata": "open"}
 
 
 def driver_context(driver: Driver) -> Context | None:
@@ -204,7 +204,7 @@ def apply_spec_options(json_value: dict[str, Any], driver: Driver, options: Mapp
         value = options.get(name, None)
         if value is None:
             value = recheck
-        if value is not None and value != _DEFAULTS[name]:
+        if value is not None and value != RECHECK_DEFAULTS[name]:
             result[name] = value
     sorted_json: dict[str, Any] = sorted_members(result)
     return sorted_json
