@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import itertools
 import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import click
@@ -307,6 +308,34 @@ def copy_array(
                           readers=readers)
 
 
+class _Progress:
+    """What a copy reports (items copied and skipped, bytes) and its progress bar, if any;
+    ``cancelling`` cancels the futures not yet run when the copy fails and closes the bar."""
+
+    def __init__(self, unit: str, description: str, total: int, by_bytes: bool, show: bool) -> None:
+        self.report: dict[str, Any] = {"copied": 0, "skipped": 0, "bytes": 0, "unit": unit}
+        self._bar = _ProgressBar(description, total, by_bytes=by_bytes) if show else None
+
+    def done(self, copied: bool, nbytes: int, advance: int) -> None:
+        self.report["copied" if copied else "skipped"] += 1
+        if copied:
+            self.report["bytes"] += nbytes
+        if self._bar is not None:
+            self._bar.advance(advance)
+
+    @contextlib.contextmanager
+    def cancelling(self, *futures: Iterable[concurrent.futures.Future[Any]]) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            for future in [future for group in futures for future in group]:
+                future.cancel()
+            raise
+        finally:
+            if self._bar is not None:
+                self._bar.close()
+
+
 def _run_pipelined(
     blocks: list[Any],
     read: Callable[[Any], Any],
@@ -325,8 +354,7 @@ def _run_pipelined(
     then all writing and all waiting at once for their writes to be made durable, cores
     idle); one reader staggers the writes, so one write's wait overlaps the others'
     encoding and the next block's read."""
-    report: dict[str, Any] = {"copied": 0, "skipped": 0, "bytes": 0, "unit": "blocks"}
-    bar = _ProgressBar("copying", total_bytes, by_bytes=True) if show_progress else None
+    progress = _Progress("blocks", "copying", total_bytes, True, show_progress)
     reads: dict[concurrent.futures.Future[Any], Any] = {}
     writes: dict[concurrent.futures.Future[None], Any] = {}
     queue = iter(blocks)
@@ -334,49 +362,40 @@ def _run_pipelined(
 
     def done(region: Any, copied: bool) -> None:
         nbytes = block_bytes(region)
-        report["copied" if copied else "skipped"] += 1
-        if copied:
-            report["bytes"] += nbytes
-        if bar is not None:
-            bar.advance(nbytes)
+        progress.done(copied, nbytes, nbytes)
 
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=readers, thread_name_prefix="ts-cp-read") as reading, \
-                concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ts-cp-write") as writers:
-            while True:
-                # Reads ahead of the writes while blocks may be held.
-                while len(reads) < readers and held < jobs:
-                    region = next(queue, None)
-                    if region is None:
-                        break
-                    reads[reading.submit(read, region)] = region
-                    held += 1
-                if not reads and not writes:
+    # The pools shut down (waiting for the work running) after ``cancelling`` has cancelled
+    # the work not started when the copy fails.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=readers, thread_name_prefix="ts-cp-read") as reading, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ts-cp-write") as writers, \
+            progress.cancelling(reads, writes):
+        while True:
+            # Reads ahead of the writes while blocks may be held.
+            while len(reads) < readers and held < jobs:
+                region = next(queue, None)
+                if region is None:
                     break
-                finished, _ = concurrent.futures.wait([*reads, *writes], return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in finished:
-                    if future in reads:
-                        region = reads.pop(future)
-                        values = future.result()  # the first failure ends the copy
-                        if values is None:
-                            held -= 1
-                            done(region, False)
-                        else:
-                            writes[writers.submit(write, region, values)] = region
-                        del values
-                    else:
-                        region = writes.pop(future)
-                        future.result()
+                reads[reading.submit(read, region)] = region
+                held += 1
+            if not reads and not writes:
+                break
+            finished, _ = concurrent.futures.wait([*reads, *writes], return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in finished:
+                if future in reads:
+                    region = reads.pop(future)
+                    values = future.result()  # the first failure ends the copy
+                    if values is None:
                         held -= 1
-                        done(region, True)
-    except BaseException:
-        for future in [*reads, *writes]:
-            future.cancel()
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    return report
+                        done(region, False)
+                    else:
+                        writes[writers.submit(write, region, values)] = region
+                    del values
+                else:
+                    region = writes.pop(future)
+                    future.result()
+                    held -= 1
+                    done(region, True)
+    return progress.report
 
 
 #: Drivers whose metadata fixes every chunk's key and encoding: two arrays with equal
@@ -478,34 +497,24 @@ def _run(
     description: str,
 ) -> dict[str, Any]:
     """Run ``work`` over ``items`` with at most ``jobs`` in flight, drawing progress if asked."""
-    report: dict[str, Any] = {"copied": 0, "skipped": 0, "bytes": 0, "unit": unit}
-    bar = _ProgressBar(description, total_bytes if total_bytes is not None else len(items),
-                       by_bytes=total_bytes is not None) if show_progress else None
+    by_bytes = total_bytes is not None
+    progress = _Progress(unit, description, total_bytes if total_bytes is not None else len(items), by_bytes,
+                         show_progress)
     pending: set[concurrent.futures.Future[tuple[bool, int]]] = set()
     queue = iter(items)
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ts-cp") as pool:
-            for item in itertools.islice(queue, jobs):
-                pending.add(pool.submit(work, item))
-            while pending:
-                done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in done:
-                    copied, nbytes = future.result()  # the first failure ends the copy
-                    report["copied" if copied else "skipped"] += 1
-                    if copied:
-                        report["bytes"] += nbytes
-                    if bar is not None:
-                        bar.advance(nbytes if total_bytes is not None else 1)
-                    for item in itertools.islice(queue, 1):
-                        pending.add(pool.submit(work, item))
-    except BaseException:
-        for future in pending:
-            future.cancel()
-        raise
-    finally:
-        if bar is not None:
-            bar.close()
-    return report
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ts-cp") as pool, \
+            progress.cancelling(pending):
+        for item in itertools.islice(queue, jobs):
+            pending.add(pool.submit(work, item))
+        while pending:
+            done, _ = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+            pending -= done  # in place: ``cancelling`` holds this set
+            for future in done:
+                copied, nbytes = future.result()  # the first failure ends the copy
+                progress.done(copied, nbytes, nbytes if by_bytes else 1)
+                for item in itertools.islice(queue, 1):
+                    pending.add(pool.submit(work, item))
+    return progress.report
 
 
 class _ProgressBar:
